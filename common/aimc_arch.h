@@ -1,0 +1,107 @@
+/* aimc_arch.h - the machine description: a plain struct, its defaults and its rules.
+ *
+ * An aimc_arch is what configs/*.yaml describe (docs/config.md, key by key). It is plain
+ * data: the simulator and the mapper read it, never YAML. Units are in the field names,
+ * as in the YAML keys (g_max_us, conversion_ns, energy_pj, area_um2).
+ *
+ * Loading (aimc_cfg_load) and command-line overrides (aimc_cfg_set) live in
+ * common/config.c; they fill the struct from aimc_arch_defaults() and then check it with
+ * aimc_arch_validate(), which also checks rules that join two keys.
+ */
+#ifndef AIMC_ARCH_H
+#define AIMC_ARCH_H
+
+#include <stdint.h>
+
+#include "aimc_status.h"
+
+#define AIMC_ARCH_VERSION 1
+
+typedef enum {
+    AIMC_DEVICE_IDEAL = 0, /* exact conductances, no noise */
+    AIMC_DEVICE_PCM,       /* phase-change memory (statistics in docs/devices.md) */
+    AIMC_DEVICE_RRAM,      /* resistive RAM */
+    AIMC_DEVICE_GENERIC,   /* every sigma set by the user */
+} aimc_device_type;
+
+typedef enum {
+    AIMC_SIGN_DIFFERENTIAL = 0, /* w = G+ - G-: two devices, two physical columns per weight */
+    AIMC_SIGN_OFFSET,           /* w + bias on one device; the bias is removed digitally */
+} aimc_sign_encoding;
+
+typedef enum {
+    AIMC_DAC_BIT_SERIAL = 0, /* one input bit per step (ISAAC, PUMA) */
+    AIMC_DAC_MULTI_BIT,      /* all input bits in one step */
+} aimc_dac_mode;
+
+typedef struct aimc_arch {
+    int version;   /* must be AIMC_ARCH_VERSION */
+    char name[64]; /* free text, e.g. "default" */
+
+    struct {
+        aimc_device_type type;
+        double g_min_us;         /* lowest programmable conductance, uS */
+        double g_max_us;         /* highest programmable conductance, uS */
+        int levels;              /* distinct programmable conductance levels, >= 2 */
+        double program_sigma_us; /* Gaussian programming error, per device, uS */
+        double read_sigma_us;    /* Gaussian read noise, per device per read, uS */
+        double read_voltage_v;   /* read voltage of a full-scale input step, V */
+    } device;
+
+    struct {
+        int rows;            /* physical word lines (inputs) */
+        int cols;            /* physical bit lines (devices per row) */
+        int bits_per_cell;   /* weight bits one device holds; levels used = 2^bits */
+        int weight_bits;     /* signed weight precision, sign included */
+        aimc_sign_encoding sign_encoding;
+        double integration_ns; /* one input step: drive, settle and integrate, ns */
+        double area_um2;       /* one crossbar array, um^2 */
+    } crossbar;
+
+    struct {
+        int bits;            /* signed input precision, sign included */
+        aimc_dac_mode mode;
+        double energy_pj;    /* one row driven for one step, pJ */
+        double area_um2;     /* one row driver, um^2 */
+    } dac;
+
+    struct {
+        int bits;              /* output code width */
+        int per_crossbar;      /* ADCs shared by a crossbar's columns */
+        double conversion_ns;  /* one conversion, ns */
+        double energy_pj;      /* one conversion, pJ */
+        double area_um2;       /* one ADC, um^2 */
+    } adc;
+
+    struct {
+        double energy_pj_per_op; /* one shift-and-add or accumulate, pJ */
+        double area_um2_per_core;/* digital logic of one core (S+A, registers), um^2 */
+        int ops_per_cycle;       /* adds one core's digital unit retires per clock */
+    } digital;
+
+    struct {
+        int crossbars_per_core;
+        int cores_per_chip;
+        int chips;
+    } hierarchy;
+
+    struct {
+        double frequency_mhz;    /* digital clock; cycles = time_ns * MHz / 1000 */
+    } clock;
+} aimc_arch;
+
+/* The built-in defaults: the machine of configs/default.yaml. Never fails. */
+void aimc_arch_defaults(aimc_arch *a);
+
+/* Check every field's range and the rules that join fields (for example levels >= 2^bits
+ * per cell). On failure returns AIMC_ERR_CONFIG and names the key and the rule in d. */
+int aimc_arch_validate(const aimc_arch *a, aimc_diag *d);
+
+/* Derived quantities, for an arch that passed aimc_arch_validate(). */
+int aimc_arch_slices(const aimc_arch *a);          /* devices (crossbars) per weight magnitude */
+int aimc_arch_cols_per_weight(const aimc_arch *a); /* physical columns per weight column: 2 or 1 */
+int aimc_arch_logical_cols(const aimc_arch *a);    /* weight columns one crossbar holds */
+int aimc_arch_input_steps(const aimc_arch *a);     /* DAC steps per input vector */
+long aimc_arch_total_crossbars(const aimc_arch *a);
+
+#endif /* AIMC_ARCH_H */

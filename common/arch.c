@@ -1,0 +1,84 @@
+/* arch.c - defaults and derived quantities of the machine description.
+ *
+ * The defaults are the machine of configs/default.yaml; the two must agree (a test loads
+ * the file and compares). Sources of the calibrated numbers are cited in that file.
+ */
+#include "aimc_arch.h"
+
+#include <string.h>
+
+void aimc_arch_defaults(aimc_arch *a)
+{
+    memset(a, 0, sizeof *a);
+    a->version = AIMC_ARCH_VERSION;
+    strcpy(a->name, "default");
+
+    a->device.type = AIMC_DEVICE_GENERIC;
+    a->device.g_min_us = 0.0;
+    a->device.g_max_us = 25.0;
+    a->device.levels = 16;
+    a->device.program_sigma_us = 0.5;
+    a->device.read_sigma_us = 0.25;
+    a->device.read_voltage_v = 0.2;
+
+    a->crossbar.rows = 256;
+    a->crossbar.cols = 256;
+    a->crossbar.bits_per_cell = 2;
+    a->crossbar.weight_bits = 8;
+    a->crossbar.sign_encoding = AIMC_SIGN_DIFFERENTIAL;
+    a->crossbar.integration_ns = 100.0;
+    a->crossbar.area_um2 = 100.0;
+
+    a->dac.bits = 8;
+    a->dac.mode = AIMC_DAC_BIT_SERIAL;
+    a->dac.energy_pj = 0.417;
+    a->dac.area_um2 = 0.166;
+
+    a->adc.bits = 8;
+    a->adc.per_crossbar = 8;
+    a->adc.conversion_ns = 0.78;
+    a->adc.energy_pj = 1.667;
+    a->adc.area_um2 = 1200.0;
+
+    a->digital.energy_pj_per_op = 0.021;
+    a->digital.area_um2_per_core = 2000.0;
+    a->digital.ops_per_cycle = 32;
+
+    a->hierarchy.crossbars_per_core = 16;
+    a->hierarchy.cores_per_chip = 64;
+    a->hierarchy.chips = 1;
+
+    a->clock.frequency_mhz = 1000.0;
+}
+
+int aimc_arch_slices(const aimc_arch *a)
+{
+    /* Differential: the sign is the choice of device, so only the magnitude bits are
+     * stored. Offset: the whole biased (unsigned) code is stored. */
+    int stored = a->crossbar.sign_encoding == AIMC_SIGN_DIFFERENTIAL ? a->crossbar.weight_bits - 1
+                                                                     : a->crossbar.weight_bits;
+    int b = a->crossbar.bits_per_cell;
+    return (stored + b - 1) / b;
+}
+
+int aimc_arch_cols_per_weight(const aimc_arch *a)
+{
+    return a->crossbar.sign_encoding == AIMC_SIGN_DIFFERENTIAL ? 2 : 1;
+}
+
+int aimc_arch_logical_cols(const aimc_arch *a)
+{
+    return a->crossbar.cols / aimc_arch_cols_per_weight(a);
+}
+
+int aimc_arch_input_steps(const aimc_arch *a)
+{
+    /* Bit-serial drives one magnitude bit per step with the sign as the drive polarity. */
+    return a->dac.mode == AIMC_DAC_BIT_SERIAL ? a->dac.bits - 1 : 1;
+}
+
+long aimc_arch_total_crossbars(const aimc_arch *a)
+{
+    return (long)a->hierarchy.crossbars_per_core * a->hierarchy.cores_per_chip *
+           a->hierarchy.chips;
+}

@@ -1,0 +1,90 @@
+/* aimc_sim.h - the simulated analog machine: crossbars, the matrices programmed onto them,
+ * and what one matrix-vector product costs in time and energy.
+ *
+ * aimc_sim is the value and cost model beneath sim/device. It never parses YAML and never
+ * prints. All randomness comes from a counter-based generator keyed by (seed, crossbar,
+ * column or cell, event), so results depend only on the seed and the sequence of calls.
+ *
+ * Numerics (docs/architecture.md, "The analog MVM"):
+ *  - weights of a matrix are quantised to crossbar.weight_bits with one scale per matrix
+ *    (max |w| maps to the largest code), the codes split into bit slices of
+ *    crossbar.bits_per_cell, each slice a conductance on a 2^bits_per_cell-level grid
+ *    between g_min and g_max, snapped to the device's `levels`, plus programming noise;
+ *  - an input vector is quantised to dac.bits with one scale per vector (max |x|), driven
+ *    bit-serially (one magnitude bit per step, sign as polarity) or multi-bit (one step);
+ *  - per step and output column the bit-line signal is sum_i v_i g_ij plus one Gaussian
+ *    draw of variance sum_i v_i^2 sigma_read^2 (per device), then an ADC of adc.bits over
+ *    the worst-case range of that column, rounded to a power-of-two LSB;
+ *  - shift-and-add over input steps and weight slices, offset or G- removal, and rescale
+ *    happen in digital.
+ */
+#ifndef AIMC_SIM_H
+#define AIMC_SIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "aimc_arch.h"
+#include "aimc_status.h"
+#include "aimc_tile.h"
+
+typedef enum {
+    AIMC_COMP_DAC = 0,
+    AIMC_COMP_XBAR,
+    AIMC_COMP_ADC,
+    AIMC_COMP_DIGITAL,
+    AIMC_COMP_COUNT
+} aimc_component;
+
+/* Names as used in reports: "dac", "xbar", "adc", "digital". */
+const char *aimc_component_name(aimc_component c);
+
+/* What work cost. Every aimc_sim call that does work ADDS to the stats it is given
+ * (so one struct can sum a whole run); pass NULL to discard. */
+typedef struct aimc_sim_stats {
+    uint64_t cycles;                     /* digital clock cycles of the work, serialised */
+    double time_ns;                      /* the same, in ns */
+    double energy_pj[AIMC_COMP_COUNT];   /* per component */
+    uint64_t mvms;                       /* matrix-vector products (one per vector) */
+    uint64_t xbar_reads;                 /* crossbar activations (one input step of one tile) */
+    uint64_t dac_drives;                 /* word-line drives (rows x steps) */
+    uint64_t adc_conversions;            /* conversions */
+    uint64_t adc_saturations;            /* conversions clipped at the ADC's range */
+    uint64_t digital_ops;                /* shift-and-add and accumulate operations */
+    uint64_t cells_programmed;           /* devices written */
+} aimc_sim_stats;
+
+typedef struct aimc_sim aimc_sim;
+
+/* Create the machine described by arch (which must pass aimc_arch_validate; it is copied).
+ * Crossbar storage is allocated when a crossbar is first programmed.
+ * Returns AIMC_OK, AIMC_ERR_INVALID or AIMC_ERR_NOMEM. */
+int aimc_sim_create(const aimc_arch *arch, uint64_t seed, aimc_sim **out);
+void aimc_sim_destroy(aimc_sim *s); /* NULL is a no-op */
+
+/* The arch the machine was created with. */
+const aimc_arch *aimc_sim_arch(const aimc_sim *s);
+
+/* Program matrix `id` (0 <= id < AIMC_SIM_MAX_MATRICES): w is rows x cols, row-major
+ * (row = input, column = output), tiles are every tile of that matrix (tile.matrix is
+ * ignored). Replaces an earlier matrix of the same id. Fails without changing the machine
+ * when a tile lies outside the machine or the matrix, two tiles overlap in a crossbar, or
+ * the tiles do not cover every (row, column, slice) exactly once:
+ * AIMC_ERR_RANGE / AIMC_ERR_INVALID, with the reason in d. */
+#define AIMC_SIM_MAX_MATRICES 65536
+int aimc_sim_program(aimc_sim *s, uint32_t id, const float *w, uint32_t rows, uint32_t cols,
+                     const aimc_tile *tiles, size_t n_tiles, aimc_sim_stats *st, aimc_diag *d);
+
+/* Whether id is programmed, and its shape. */
+int aimc_sim_matrix_shape(const aimc_sim *s, uint32_t id, uint32_t *rows, uint32_t *cols);
+
+/* y[b*cols + c] = sum_r x[b*rows + r] * W[r][c], as the machine computes it, for b < batch.
+ * AIMC_ERR_STATE when id is not programmed. Adds the cost to st. */
+int aimc_sim_mvm(aimc_sim *s, uint32_t id, const float *x, uint32_t batch, float *y,
+                 aimc_sim_stats *st);
+
+/* Add b into a, field by field. */
+void aimc_sim_stats_add(aimc_sim_stats *a, const aimc_sim_stats *b);
+double aimc_sim_stats_energy_total(const aimc_sim_stats *s);
+
+#endif /* AIMC_SIM_H */

@@ -1,0 +1,127 @@
+#!/bin/sh
+# cli.sh - checks of the aimc command as a user meets it: help, exit codes, every malformed
+# config and model file's message, the JSON reports' keys, determinism of `aimc run`.
+# Usage: tests/cli.sh [AIMC_BINARY]   (default build/aimc; make test passes the sanitizer
+# build). Ends with "cli: N passed, M failed"; exits non-zero when any check failed.
+set -u
+cd "$(dirname "$0")/.." || exit 2
+AIMC=${1:-build/aimc}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass=0
+fail=0
+
+ok() { pass=$((pass + 1)); }
+bad() {
+    fail=$((fail + 1))
+    echo "FAIL: $*"
+}
+
+# expect_exit CODE DESCRIPTION COMMAND...: the command exits with CODE and no sanitizer report.
+expect_exit() {
+    want=$1
+    what=$2
+    shift 2
+    "$@" >"$tmp/out" 2>"$tmp/err"
+    got=$?
+    if grep -q -E 'Sanitizer|runtime error' "$tmp/err"; then
+        bad "$what: sanitizer report"
+        cat "$tmp/err"
+    elif [ "$got" -ne "$want" ]; then
+        bad "$what: exit $got, expected $want"
+        cat "$tmp/err"
+    else
+        ok
+    fi
+}
+
+# has_line FILE REGEX DESCRIPTION
+has_line() {
+    if grep -q -E "$2" "$1"; then ok; else bad "$3: no line matching /$2/ in $1"; fi
+}
+
+expect_exit 0 "--version" "$AIMC" --version
+has_line "$tmp/out" '^aimc [0-9]+\.[0-9]+\.[0-9]+$' "--version"
+expect_exit 0 "--help" "$AIMC" --help
+has_line "$tmp/out" 'usage: aimc' "--help"
+for c in run map info; do
+    expect_exit 0 "$c --help" "$AIMC" $c --help
+    has_line "$tmp/out" "usage: aimc $c" "$c --help"
+done
+expect_exit 2 "no command" "$AIMC"
+expect_exit 2 "unknown command" "$AIMC" frobnicate
+expect_exit 2 "unknown option" "$AIMC" run --frobnicate
+expect_exit 2 "bad --tokens" "$AIMC" run --tokens 0
+has_line "$tmp/err" 'tokens: expected an integer in 1\.\.65536, got "0"' "bad --tokens message"
+
+# Every malformed config: its exact message on stderr, exit 2, no sanitizer report.
+n=0
+for f in tests/configs/bad/*.yaml; do
+    [ -e "$f" ] || continue
+    n=$((n + 1))
+    expect_exit 2 "$f" "$AIMC" info --config "$f"
+    want=$(cat "${f%.yaml}.expect")
+    if grep -q -x -F "$want" "$tmp/err"; then ok; else
+        bad "$f: stderr lacks the line: $want"
+        cat "$tmp/err"
+    fi
+done
+[ "$n" -ge 10 ] && ok || bad "only $n malformed configs in tests/configs/bad"
+
+n=0
+for f in tests/models/bad/*.yaml; do
+    [ -e "$f" ] || continue
+    n=$((n + 1))
+    expect_exit 2 "$f" "$AIMC" map --model "$f"
+    want=$(cat "${f%.yaml}.expect")
+    if grep -q -x -F "$want" "$tmp/err"; then ok; else
+        bad "$f: stderr lacks the line: $want"
+        cat "$tmp/err"
+    fi
+done
+[ "$n" -ge 5 ] && ok || bad "only $n malformed models in tests/models/bad"
+
+expect_exit 2 "--set bad value" "$AIMC" info --set adc.bits=eight
+has_line "$tmp/err" '^--set adc.bits=eight: adc.bits: expected an integer in 1\.\.16, got "eight"$' "--set message"
+expect_exit 2 "missing config file" "$AIMC" info --config "$tmp/nonexistent.yaml"
+expect_exit 2 "missing model file" "$AIMC" map --model "$tmp/nonexistent.yaml"
+
+# A model that does not fit names the crossbars and chips it needs.
+expect_exit 1 "does not fit" "$AIMC" map --set hierarchy.cores_per_chip=1 --set hierarchy.crossbars_per_core=4
+has_line "$tmp/err" 'needs [0-9]+ crossbars \([0-9]+ chips? of 4\); the machine has 4 \(1 chip\)' "no-fit message"
+
+# aimc map prints crossbars used/available and utilisation.
+expect_exit 0 "map" "$AIMC" map --json "$tmp/map.json"
+has_line "$tmp/out" 'crossbars' "map output"
+has_line "$tmp/out" 'cell utilisation' "map output"
+has_line "$tmp/map.json" '^    "crossbars_used": [0-9]+,$' "map json"
+
+# aimc info: the documented keys.
+expect_exit 0 "info" "$AIMC" info --config configs/default.yaml --json "$tmp/info.json"
+has_line "$tmp/info.json" '^  "peak": \{$' "info json peak"
+has_line "$tmp/info.json" '^    "tops": [0-9.e+-]+,$' "info json peak.tops"
+has_line "$tmp/info.json" '^    "tops_per_w": [0-9.e+-]+,$' "info json peak.tops_per_w"
+has_line "$tmp/info.json" '^  "chip": \{$' "info json chip"
+has_line "$tmp/info.json" '^    "power_w": [0-9.e+-]+,$' "info json chip.power_w"
+has_line "$tmp/info.json" '^    "area_mm2": [0-9.e+-]+,$' "info json chip.area_mm2"
+
+# aimc run: the report and its keys.
+expect_exit 0 "run" "$AIMC" run --json "$tmp/run1.json"
+for w in mapping latency energy dac xbar adc digital "rms error"; do
+    has_line "$tmp/out" "$w" "run output mentions $w"
+done
+for k in '  "cycles": [0-9]+,' '  "time_ns": [0-9.e+-]+,' '  "tokens": 16,' \
+         '  "energy_pj": \{' '    "total": [0-9.e+-]+,' '    "by_component": \{' \
+         '      "dac": [0-9.e+-]+,' '      "xbar": [0-9.e+-]+,' '      "adc": [0-9.e+-]+,' \
+         '      "digital": [0-9.e+-]+' '  "output": \{' '    "rel_rms_error": [0-9.e+-]+,'; do
+    has_line "$tmp/run1.json" "^$k\$" "run json key /$k/"
+done
+# The same seed gives identical bytes; another seed gives other numbers.
+expect_exit 0 "run again" "$AIMC" run --json "$tmp/run2.json"
+cmp -s "$tmp/run1.json" "$tmp/run2.json" && ok || bad "run with the same seed differs"
+expect_exit 0 "run seed 2" "$AIMC" run --seed 2 --json "$tmp/run3.json"
+cmp -s "$tmp/run1.json" "$tmp/run3.json" && bad "run with another seed is identical" || ok
+expect_exit 1 "unknown backend" "$AIMC" run --backend nosuch:
+
+echo "cli: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,249 @@
+/* test_run.c - end to end: config -> model -> plan -> driver -> device -> report, and the
+ * analytical peak figures. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aimc.h"
+#include "aimc_config.h"
+#include "aimc_map.h"
+#include "aimc_peak.h"
+#include "aimc_rt.h"
+#include "tests.h"
+
+static const char *small_model =
+    "version: 1\n"
+    "model:\n"
+    "  name: small\n"
+    "  layers: 2\n"
+    "  d_model: 48\n"
+    "  routed_experts: 4\n"
+    "  expert_d_ff: 40\n"
+    "  top_k: 2\n"
+    "  shared_experts: 1\n"
+    "  shared_d_ff: 24\n"
+    "  ffn: swiglu\n"
+    "weights:\n"
+    "  random: {seed: 7, distribution: normal}\n";
+
+/* Map, program and run `ntok` tokens of small_model on arch; fill *r. */
+static int run_small(const aimc_arch *a, uint64_t seed, size_t ntok, aimc_rt_report *r)
+{
+    aimc_model *m = NULL;
+    aimc_plan *p = NULL;
+    aimc_dev *dev = NULL;
+    aimc_diag d = {{0}};
+    float *x = NULL;
+    int rc = aimc_model_load_string(small_model, "small.yaml", 1, &m, &d);
+    if (rc) goto out;
+    if ((rc = aimc_map_plan(a, m, &p, &d))) goto out;
+    aimc_open_opts o = {.arch = a, .seed = seed};
+    if ((rc = aimc_open("sim:", &o, &dev))) goto out;
+    if ((rc = aimc_rt_program(dev, m, p, &d))) goto out;
+    x = malloc(ntok * (size_t)m->d_model * sizeof *x);
+    if (!x) {
+        rc = AIMC_ERR_NOMEM;
+        goto out;
+    }
+    aimc_rt_tokens(seed, ntok, (size_t)m->d_model, x);
+    rc = aimc_rt_run(dev, m, x, ntok, r, &d);
+out:
+    if (rc) fprintf(stderr, "run_small: %s (%s)\n", d.msg, aimc_strerror(rc));
+    free(x);
+    aimc_close(dev);
+    aimc_plan_free(p);
+    aimc_model_free(m);
+    return rc;
+}
+
+static void ideal_arch(aimc_arch *a)
+{
+    aimc_arch_defaults(a);
+    a->device.type = AIMC_DEVICE_IDEAL;
+    a->crossbar.rows = 32; /* several row blocks per matrix */
+    a->crossbar.cols = 32;
+    a->crossbar.weight_bits = 16;
+    a->dac.bits = 16;
+    a->adc.bits = 16;
+    a->adc.per_crossbar = 4;
+}
+
+/* Noise off, 16-bit weights and inputs, an ADC that resolves every level: the only error
+ * left is the rounding of weights and inputs to 16 bits, so the block outputs agree with the
+ * float reference to about 2^-15 relative and the routing is the reference's. */
+static void test_run_ideal_matches_reference(void)
+{
+    aimc_arch a;
+    ideal_arch(&a);
+    CU_ASSERT_EQUAL_FATAL(aimc_arch_validate(&a, NULL), AIMC_OK);
+    aimc_rt_report r;
+    CU_ASSERT_EQUAL_FATAL(run_small(&a, 3, 24, &r), AIMC_OK);
+    CU_ASSERT(r.rel_rms_error < 2e-4);
+    CU_ASSERT_EQUAL(r.routing_agreement, 1.0);
+    CU_ASSERT_EQUAL(r.cost.adc_saturations, 0);
+    CU_ASSERT(r.cost.mvms > 0);
+    CU_ASSERT(r.cost.cycles > 0);
+    for (int c = 0; c < 4; c++) CU_ASSERT(r.cost.energy_pj[c] > 0);
+}
+
+/* Fewer ADC bits or device noise make the error grow, well beyond the ideal case. */
+static void test_run_error_grows_with_nonidealities(void)
+{
+    aimc_arch a;
+    aimc_rt_report ideal, coarse, noisy;
+    ideal_arch(&a);
+    CU_ASSERT_EQUAL_FATAL(run_small(&a, 3, 24, &ideal), AIMC_OK);
+    a.adc.bits = 6;
+    CU_ASSERT_EQUAL_FATAL(run_small(&a, 3, 24, &coarse), AIMC_OK);
+    ideal_arch(&a);
+    a.device.type = AIMC_DEVICE_GENERIC;
+    a.device.program_sigma_us = 1.0;
+    a.device.read_sigma_us = 0.5;
+    CU_ASSERT_EQUAL_FATAL(run_small(&a, 3, 24, &noisy), AIMC_OK);
+    CU_ASSERT(coarse.rel_rms_error > 10 * ideal.rel_rms_error);
+    CU_ASSERT(noisy.rel_rms_error > 10 * ideal.rel_rms_error);
+    CU_ASSERT(coarse.cost.adc_saturations > 0 || coarse.rel_rms_error > 1e-2);
+}
+
+/* The same seed gives the same bytes; another seed gives another result. */
+static void test_run_deterministic(void)
+{
+    aimc_arch a;
+    aimc_arch_defaults(&a);
+    aimc_rt_report r1, r2, r3;
+    memset(&r1, 0, sizeof r1);
+    memset(&r2, 0, sizeof r2);
+    CU_ASSERT_EQUAL_FATAL(run_small(&a, 11, 8, &r1), AIMC_OK);
+    CU_ASSERT_EQUAL_FATAL(run_small(&a, 11, 8, &r2), AIMC_OK);
+    CU_ASSERT_EQUAL_FATAL(run_small(&a, 12, 8, &r3), AIMC_OK);
+    CU_ASSERT_EQUAL(memcmp(&r1, &r2, sizeof r1), 0);
+    CU_ASSERT(r1.rel_rms_error != r3.rel_rms_error);
+}
+
+/* The layer reference is the formula of aimc_rt.h: with one expert, top-1, no shared
+ * expert, 1-dimensional model: n = x/|x| (rms of one value), y = silu(n*g)*(n*u)*dn. */
+static void test_layer_reference_by_hand(void)
+{
+    static const char *one =
+        "version: 1\nmodel: {name: one, layers: 1, d_model: 1, routed_experts: 1,"
+        " expert_d_ff: 1, top_k: 1, shared_experts: 0, ffn: swiglu}\n"
+        "weights: {random: {seed: 1, distribution: uniform}}\n";
+    aimc_model *m = NULL;
+    aimc_diag d;
+    CU_ASSERT_EQUAL_FATAL(aimc_model_load_string(one, "one.yaml", 1, &m, &d), AIMC_OK);
+    CU_ASSERT_EQUAL_FATAL(m->n_matrices, 4);
+    float x[2] = {2.0f, -0.5f};
+    double y[2];
+    int e[2];
+    CU_ASSERT_EQUAL(aimc_rt_layer_ref(m, 0, x, 2, y, e), AIMC_OK);
+    double g = m->m[aimc_model_find(m, 0, AIMC_MAT_GATE, 0)].w[0];
+    double u = m->m[aimc_model_find(m, 0, AIMC_MAT_UP, 0)].w[0];
+    double dn = m->m[aimc_model_find(m, 0, AIMC_MAT_DOWN, 0)].w[0];
+    for (int t = 0; t < 2; t++) {
+        double n = x[t] / sqrt((double)x[t] * x[t] + 1e-6);
+        double a = n * g;
+        double want = a / (1 + exp(-a)) * (n * u) * dn;
+        CU_ASSERT_DOUBLE_EQUAL(y[t], want, 1e-6 * fabs(want) + 1e-12);
+        CU_ASSERT_EQUAL(e[t], 0);
+    }
+    aimc_model_free(m);
+}
+
+/* Peak figures of a small machine, computed by hand from the formulas of docs/cli.md. */
+static void test_peak_by_hand(void)
+{
+    aimc_arch a;
+    aimc_arch_defaults(&a);
+    a.crossbar.rows = 128;
+    a.crossbar.cols = 128; /* differential: 64 logical columns */
+    a.crossbar.bits_per_cell = 2;
+    a.crossbar.weight_bits = 8; /* 7 magnitude bits: 4 slices */
+    a.crossbar.integration_ns = 100;
+    a.crossbar.area_um2 = 25;
+    a.dac.bits = 9; /* bit-serial: 8 steps */
+    a.dac.energy_pj = 0.5;
+    a.dac.area_um2 = 0.25;
+    a.adc.per_crossbar = 8;
+    a.adc.conversion_ns = 1.0;
+    a.adc.energy_pj = 2.0;
+    a.adc.area_um2 = 1000;
+    a.digital.energy_pj_per_op = 0.25;
+    a.digital.area_um2_per_core = 5000;
+    a.device.g_min_us = 0;
+    a.device.g_max_us = 20;
+    a.device.read_voltage_v = 0.5;
+    a.hierarchy.crossbars_per_core = 8;
+    a.hierarchy.cores_per_chip = 4;
+    a.hierarchy.chips = 2;
+    CU_ASSERT_EQUAL_FATAL(aimc_arch_validate(&a, NULL), AIMC_OK);
+    aimc_peak p;
+    aimc_peak_compute(&a, &p);
+    /* t_step = 100 + ceil(64/8)*1 = 108 ns; t_mvm = 8 * 108 = 864 ns. */
+    CU_ASSERT_DOUBLE_EQUAL(p.mvm_ns, 864.0, 1e-9);
+    /* 32 crossbars per chip / 4 slices = 8 groups x 2*128*64 ops / 864 ns. */
+    double tops_chip = 8.0 * 2 * 128 * 64 / 864e-9 / 1e12;
+    CU_ASSERT_DOUBLE_EQUAL(p.tops_per_chip, tops_chip, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(p.tops, 2 * tops_chip, 1e-12);
+    /* Per crossbar per vector: DAC 8*128*0.5 = 512 pJ; xbar 8*128*128*0.25*10*100e-3 =
+     * 32768 pJ; ADC 8*64*2 = 1024 pJ; digital 9*64*0.25 = 144 pJ. */
+    double e_pj = 512 + 32768 + 1024 + 144;
+    double w_chip = 32 * e_pj * 1e-12 / 864e-9;
+    CU_ASSERT_DOUBLE_EQUAL(p.chip_power_w, w_chip, 1e-9 * w_chip);
+    CU_ASSERT_DOUBLE_EQUAL(p.power_w_by_component[1], 32 * 32768e-12 / 864e-9, 1e-9);
+    /* Area: 32 * (25 + 128*0.25 + 8*1000) + 4*5000 um^2. */
+    double mm2 = (32 * (25 + 128 * 0.25 + 8 * 1000) + 4 * 5000) * 1e-6;
+    CU_ASSERT_DOUBLE_EQUAL(p.chip_area_mm2, mm2, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(p.tops_per_w, 2 * tops_chip / (2 * w_chip), 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(p.weights_capacity, 2 * 32 / 4 * 128 * 64, 1e-6);
+}
+
+/* The peak figures and the simulator agree: a batch through one full tile of a single
+ * crossbar group takes steps x t_step per vector plus the digital accumulation. */
+static void test_peak_matches_simulated_tile(void)
+{
+    aimc_arch a;
+    aimc_arch_defaults(&a);
+    a.crossbar.weight_bits = 3; /* 2 magnitude bits on 2-bit cells: one slice */
+    aimc_peak p;
+    aimc_peak_compute(&a, &p);
+    int rows = a.crossbar.rows, cols = aimc_arch_logical_cols(&a);
+    float *w = malloc((size_t)rows * (size_t)cols * sizeof *w);
+    float *x = malloc((size_t)rows * sizeof *x), *y = malloc((size_t)cols * sizeof *y);
+    CU_ASSERT_FATAL(w && x && y);
+    for (int i = 0; i < rows * cols; i++) w[i] = (float)((i % 7) - 3);
+    for (int i = 0; i < rows; i++) x[i] = (float)((i % 5) - 2);
+    aimc_tile t = {.matrix = 0, .row0 = 0, .nrows = (uint32_t)rows, .col0 = 0,
+                   .ncols = (uint32_t)cols, .slice = 0, .xbar = 0, .xbar_col0 = 0};
+    aimc_dev *dev = NULL;
+    aimc_open_opts o = {.arch = &a, .seed = 1};
+    CU_ASSERT_EQUAL_FATAL(aimc_open("sim:", &o, &dev), AIMC_OK);
+    CU_ASSERT_EQUAL_FATAL(aimc_weights_program(dev, 0, w, (uint32_t)rows, (uint32_t)cols, &t, 1), AIMC_OK);
+    aimc_counters c0, c1;
+    uint64_t f;
+    CU_ASSERT_EQUAL(aimc_counters_read(dev, &c0), AIMC_OK);
+    CU_ASSERT_EQUAL(aimc_submit_mvm(dev, 0, x, 1, y, &f), AIMC_OK);
+    CU_ASSERT_EQUAL(aimc_fence_wait(dev, f, -1), AIMC_OK);
+    CU_ASSERT_EQUAL(aimc_counters_read(dev, &c1), AIMC_OK);
+    /* Analog part: exactly t_mvm (rounded up to cycles); digital part: (S+1)*cols ops on
+     * one core at ops_per_cycle. */
+    double steps = aimc_arch_input_steps(&a);
+    double analog_cycles = ceil(p.mvm_ns * a.clock.frequency_mhz / 1000.0);
+    double digital_cycles = ceil((steps + 1) * cols / a.digital.ops_per_cycle);
+    CU_ASSERT_EQUAL(c1.cycles - c0.cycles, (uint64_t)(analog_cycles + digital_cycles));
+    CU_ASSERT_EQUAL(c1.adc_conversions - c0.adc_conversions, (uint64_t)(steps * cols));
+    aimc_close(dev);
+    free(w);
+    free(x);
+    free(y);
+}
+
+int test_run_register(void)
+{
+    AIMC_SUITE("run", {"ideal machine matches the reference", test_run_ideal_matches_reference},
+               {"error grows with non-idealities", test_run_error_grows_with_nonidealities},
+               {"deterministic for a seed", test_run_deterministic},
+               {"layer reference by hand", test_layer_reference_by_hand},
+               {"peak figures by hand", test_peak_by_hand},
+               {"peak agrees with a simulated tile", test_peak_matches_simulated_tile});
+    return 0;
+}

@@ -1,0 +1,31 @@
+/* tests.h - the one table of aimc's CUnit suites.
+ *
+ * Each tests/test_<module>.c defines one registration function that adds its suite(s) and
+ * returns 0, or CUE_* on failure. tests/main.c calls all of them. Tests use public headers
+ * only and run from the repository root (paths like "configs/default.yaml").
+ */
+#ifndef AIMC_TESTS_H
+#define AIMC_TESTS_H
+
+#include <CUnit/CUnit.h>
+
+int test_config_register(void);  /* common: YAML, configs, --set (tests/test_config.c) */
+int test_mapping_register(void); /* mapping: models, plans (tests/test_mapping.c) */
+int test_sim_register(void);     /* sim: crossbar MVM, noise, cost (tests/test_sim.c) */
+int test_driver_register(void);  /* sim/device + driver (tests/test_driver.c) */
+int test_run_register(void);     /* end to end: run, report (tests/test_run.c) */
+
+/* Add a suite and its tests: AIMC_SUITE("name", {"test a", fn_a}, {"test b", fn_b}). */
+typedef struct {
+    const char *name;
+    void (*fn)(void);
+} aimc_test_case;
+int aimc_test_add_suite(const char *name, const aimc_test_case *cases, size_t n);
+#define AIMC_SUITE(name, ...)                                                           \
+    do {                                                                                \
+        static const aimc_test_case cases_[] = {__VA_ARGS__};                           \
+        int rc_ = aimc_test_add_suite((name), cases_, sizeof cases_ / sizeof cases_[0]); \
+        if (rc_) return rc_;                                                            \
+    } while (0)
+
+#endif /* AIMC_TESTS_H */

@@ -1,6 +1,6 @@
 /* aimc_arch.h - the machine description: a plain struct, its defaults and its rules.
  *
- * An aimc_arch is what configs/*.yaml describe (docs/config.md, key by key). It is plain
+ * An aimc_arch is what a configs/NAME.yaml file describes (docs/config.md, key by key). It is plain
  * data: the simulator and the mapper read it, never YAML. Units are in the field names,
  * as in the YAML keys (g_max_us, conversion_ns, energy_pj, area_um2).
  *

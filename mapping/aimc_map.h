@@ -1,7 +1,7 @@
 /* aimc_map.h - MoE model descriptions and the mapper that places their weight tiles on
  * the crossbars of a machine.
  *
- * A model file (models/*.yaml, docs/models.md) gives the shape of a Mixture-of-Experts
+ * A model file (models/NAME.yaml, docs/models.md) gives the shape of a Mixture-of-Experts
  * model and where its weights come from; aimc_model_load() expands it into the list of
  * weight matrices, in a fixed order, per layer:
  *   router (d_model x n_experts),

@@ -1,0 +1,45 @@
+/* aimc_hal.h - the driver's hardware abstraction layer: what a backend provides.
+ *
+ * Internal to the driver (not public API). The driver core (driver.c) reaches a device only
+ * through one aimc_hal_ops table; a backend (hal_sim.c today; sysc:, rtl:, uio:, mock:
+ * later) implements the table and nothing else. aimc_open() picks the backend whose scheme
+ * matches the URI's part before the first ':' and passes it the rest of the URI.
+ */
+#ifndef AIMC_HAL_H
+#define AIMC_HAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "aimc.h"
+
+typedef struct aimc_hal_ops {
+    const char *scheme; /* URI scheme without ':', e.g. "sim" */
+
+    /* Open the device named by rest (the URI after "scheme:"); *ctx receives the backend's
+     * state. AIMC_OK or a negative code with the reason in d. */
+    int (*open)(const char *rest, const aimc_open_opts *opts, void **ctx, aimc_diag *d);
+    /* Release everything open made, including DMA buffers still allocated. */
+    void (*close)(void *ctx);
+
+    /* 32-bit register access at a byte offset of the register window (aimc_regs.h). */
+    uint32_t (*reg_read32)(void *ctx, uint32_t off);
+    void (*reg_write32)(void *ctx, uint32_t off, uint32_t val);
+
+    /* A buffer of size bytes that both the CPU (*cpu) and the device (*dev_addr, never 0)
+     * can reach, zero-filled. AIMC_OK, AIMC_ERR_INVALID (size 0) or AIMC_ERR_NOMEM. */
+    int (*dma_alloc)(void *ctx, size_t size, void **cpu, uint64_t *dev_addr);
+    /* Free a dma_alloc buffer given its CPU pointer; NULL is a no-op. */
+    void (*dma_free)(void *ctx, void *cpu);
+
+    /* Wait at most timeout_ns (>= 0) for the interrupt line to be asserted. AIMC_OK when it
+     * is, AIMC_ERR_TIMEOUT otherwise. The caller acknowledges in IRQ_STATUS. */
+    int (*irq_wait)(void *ctx, int64_t timeout_ns);
+    /* A monotonic clock in ns, for timeouts. */
+    uint64_t (*time_ns)(void *ctx);
+} aimc_hal_ops;
+
+/* The backends. A new backend adds its table here and in driver.c's list. */
+extern const aimc_hal_ops aimc_hal_sim_ops; /* "sim:" (hal_sim.c) */
+
+#endif /* AIMC_HAL_H */

@@ -1,0 +1,188 @@
+/* hal_sim.c - the "sim:" driver backend: the device model (sim/aimc_device.h) in-process.
+ *
+ * Registers are function calls into the model. DMA buffers are host allocations given
+ * addresses in a private device address space (from AIMC_HAL_SIM_DMA_BASE up, 4 KiB
+ * aligned, with an unmapped 4 KiB gap after each buffer, never 0); the device's DMA
+ * callbacks translate device addresses back with bounds checks, so a bad address is a DMA
+ * fault seen by the device, never a host crash. The interrupt line is a flag set by the
+ * device's irq callback. The device runs commands synchronously in the DOORBELL write, so
+ * nothing can change while irq_wait waits: it sleeps at most AIMC_HAL_SIM_WAIT_SLICE_NS.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "aimc_device.h"
+#include "aimc_hal.h"
+
+#define AIMC_HAL_SIM_DMA_BASE 0x100000000ull
+#define AIMC_HAL_SIM_DMA_ALIGN 4096ull
+#define AIMC_HAL_SIM_WAIT_SLICE_NS 1000000LL
+
+typedef struct hal_sim_buf {
+    void *cpu;
+    uint64_t addr;
+    size_t size;
+} hal_sim_buf;
+
+typedef struct hal_sim {
+    aimc_sim_dev *dev;
+    hal_sim_buf *bufs;
+    size_t n_bufs, cap_bufs;
+    uint64_t next_addr;
+    int irq_level;
+} hal_sim;
+
+/* The host buffer holding [addr, addr + n), or NULL. */
+static hal_sim_buf *hal_sim_translate(hal_sim *h, uint64_t addr, size_t n)
+{
+    for (size_t i = 0; i < h->n_bufs; i++) {
+        hal_sim_buf *b = &h->bufs[i];
+        if (addr >= b->addr && n <= b->size && addr - b->addr <= b->size - n) return b;
+    }
+    return NULL;
+}
+
+static int hal_sim_dma_read_cb(void *ctx, uint64_t addr, void *dst, size_t n)
+{
+    hal_sim_buf *b = hal_sim_translate(ctx, addr, n);
+    if (!b) return AIMC_ERR_RANGE;
+    memcpy(dst, (const char *)b->cpu + (addr - b->addr), n);
+    return AIMC_OK;
+}
+
+static int hal_sim_dma_write_cb(void *ctx, uint64_t addr, const void *src, size_t n)
+{
+    hal_sim_buf *b = hal_sim_translate(ctx, addr, n);
+    if (!b) return AIMC_ERR_RANGE;
+    memcpy((char *)b->cpu + (addr - b->addr), src, n);
+    return AIMC_OK;
+}
+
+static void hal_sim_irq_cb(void *ctx, int level)
+{
+    ((hal_sim *)ctx)->irq_level = level;
+}
+
+static void hal_sim_close(void *ctx)
+{
+    hal_sim *h = ctx;
+    if (!h) return;
+    aimc_sim_dev_destroy(h->dev);
+    for (size_t i = 0; i < h->n_bufs; i++) free(h->bufs[i].cpu);
+    free(h->bufs);
+    free(h);
+}
+
+static int hal_sim_open(const char *rest, const aimc_open_opts *opts, void **ctx, aimc_diag *d)
+{
+    hal_sim *h;
+    aimc_sim_dev_host host;
+    int rc;
+
+    if (rest && rest[0])
+        return aimc_diag_set(d, AIMC_ERR_INVALID, "sim: takes no path, got \"sim:%s\"", rest);
+    h = calloc(1, sizeof *h);
+    if (!h) return aimc_diag_set(d, AIMC_ERR_NOMEM, "sim: out of memory");
+    h->next_addr = AIMC_HAL_SIM_DMA_BASE;
+    host.ctx = h;
+    host.dma_read = hal_sim_dma_read_cb;
+    host.dma_write = hal_sim_dma_write_cb;
+    host.irq = hal_sim_irq_cb;
+    rc = aimc_sim_dev_create(opts ? opts->arch : NULL, opts ? opts->seed : 0, &host, &h->dev, d);
+    if (rc != AIMC_OK) {
+        free(h);
+        return rc;
+    }
+    *ctx = h;
+    return AIMC_OK;
+}
+
+static uint32_t hal_sim_reg_read32(void *ctx, uint32_t off)
+{
+    return aimc_sim_dev_reg_read32(((hal_sim *)ctx)->dev, off);
+}
+
+static void hal_sim_reg_write32(void *ctx, uint32_t off, uint32_t val)
+{
+    aimc_sim_dev_reg_write32(((hal_sim *)ctx)->dev, off, val);
+}
+
+static int hal_sim_dma_alloc(void *ctx, size_t size, void **cpu, uint64_t *dev_addr)
+{
+    hal_sim *h = ctx;
+    uint64_t span;
+    void *p;
+
+    if (size == 0) return AIMC_ERR_INVALID;
+    /* the buffer, rounded up to the alignment, plus one unmapped gap */
+    if (size > UINT64_MAX / 2) return AIMC_ERR_NOMEM;
+    span = ((uint64_t)size + 2 * AIMC_HAL_SIM_DMA_ALIGN - 1) & ~(AIMC_HAL_SIM_DMA_ALIGN - 1);
+    if (h->next_addr > UINT64_MAX - span) return AIMC_ERR_NOMEM;
+    if (h->n_bufs == h->cap_bufs) {
+        size_t cap = h->cap_bufs ? 2 * h->cap_bufs : 16;
+        hal_sim_buf *nb = realloc(h->bufs, cap * sizeof *nb);
+        if (!nb) return AIMC_ERR_NOMEM;
+        h->bufs = nb;
+        h->cap_bufs = cap;
+    }
+    p = calloc(1, size);
+    if (!p) return AIMC_ERR_NOMEM;
+    h->bufs[h->n_bufs].cpu = p;
+    h->bufs[h->n_bufs].addr = h->next_addr;
+    h->bufs[h->n_bufs].size = size;
+    h->n_bufs++;
+    *cpu = p;
+    *dev_addr = h->next_addr;
+    h->next_addr += span;
+    return AIMC_OK;
+}
+
+static void hal_sim_dma_free(void *ctx, void *cpu)
+{
+    hal_sim *h = ctx;
+    if (!cpu) return;
+    for (size_t i = 0; i < h->n_bufs; i++) {
+        if (h->bufs[i].cpu == cpu) {
+            free(cpu);
+            h->bufs[i] = h->bufs[--h->n_bufs];
+            return;
+        }
+    }
+}
+
+static int hal_sim_irq_wait(void *ctx, int64_t timeout_ns)
+{
+    hal_sim *h = ctx;
+    struct timespec ts;
+    int64_t ns;
+
+    if (h->irq_level) return AIMC_OK;
+    ns = timeout_ns < AIMC_HAL_SIM_WAIT_SLICE_NS ? timeout_ns : AIMC_HAL_SIM_WAIT_SLICE_NS;
+    if (ns > 0) {
+        ts.tv_sec = 0;
+        ts.tv_nsec = (long)ns;
+        nanosleep(&ts, NULL);
+    }
+    return h->irq_level ? AIMC_OK : AIMC_ERR_TIMEOUT;
+}
+
+static uint64_t hal_sim_time_ns(void *ctx)
+{
+    struct timespec ts;
+    (void)ctx;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+const aimc_hal_ops aimc_hal_sim_ops = {
+    .scheme = "sim",
+    .open = hal_sim_open,
+    .close = hal_sim_close,
+    .reg_read32 = hal_sim_reg_read32,
+    .reg_write32 = hal_sim_reg_write32,
+    .dma_alloc = hal_sim_dma_alloc,
+    .dma_free = hal_sim_dma_free,
+    .irq_wait = hal_sim_irq_wait,
+    .time_ns = hal_sim_time_ns,
+};

@@ -1,0 +1,63 @@
+/* aimc_device.h - the register-level aimc device: register file, command ring processor,
+ * DMA and interrupt, over the analog machine of aimc_sim.h.
+ *
+ * The model follows docs/driver.md (register map: driver/aimc_regs.h). A device is a state
+ * struct plus reg_read32/reg_write32 on it, in the manner of a QEMU device model; the host
+ * side (a driver backend, a test, later a SystemC wrapper) is reached only through the
+ * callbacks given at creation. Commands are processed synchronously when the DOORBELL
+ * register is written. Whatever the host writes, the device never crashes, never prints
+ * and never exits: a bad command sets ERROR bits, writes its status into the descriptor,
+ * completes (DONE_FENCE advances) and raises the error interrupt; the next command works.
+ */
+#ifndef AIMC_DEVICE_H
+#define AIMC_DEVICE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "aimc_arch.h"
+#include "aimc_status.h"
+
+/* The device's view of its host. dma_read copies n bytes at device address dev_addr into
+ * dst, dma_write copies n bytes from src to dev_addr; each returns 0, or a nonzero value
+ * when [dev_addr, dev_addr + n) is not host memory the device may touch (a DMA fault; the
+ * callback must then not touch dst / host memory). irq(ctx, level) is called when the
+ * interrupt line changes: level 1 = asserted. Any callback may be NULL: DMA then always
+ * faults, the interrupt goes nowhere. */
+typedef struct aimc_sim_dev_host {
+    void *ctx;
+    int (*dma_read)(void *ctx, uint64_t dev_addr, void *dst, size_t n);
+    int (*dma_write)(void *ctx, uint64_t dev_addr, const void *src, size_t n);
+    void (*irq)(void *ctx, int level);
+} aimc_sim_dev_host;
+
+typedef struct aimc_sim_dev aimc_sim_dev;
+
+/* Create a device simulating arch (NULL: aimc_arch_defaults) with every random draw keyed
+ * by seed; host is copied. The device starts as after aimc_sim_dev_reset: disabled, no
+ * matrices, counters 0. Returns AIMC_OK, AIMC_ERR_INVALID (NULL out or host, or an arch
+ * aimc_sim_create rejects; reason in d), AIMC_ERR_UNSUPPORTED or AIMC_ERR_NOMEM. */
+int aimc_sim_dev_create(const aimc_arch *arch, uint64_t seed, const aimc_sim_dev_host *host,
+                        aimc_sim_dev **out, aimc_diag *d);
+
+/* Free the device and its machine. NULL is a no-op. Host memory is not touched. */
+void aimc_sim_dev_destroy(aimc_sim_dev *dev);
+
+/* Reset, as writing CTRL.SOFT_RESET does: every register to its reset value (CTRL,
+ * ERROR, ERROR_FENCE, ERROR_INFO, IRQ_STATUS, IRQ_MASK, ring registers, DONE_FENCE and the
+ * counters 0), and the machine recreated with the same arch and seed, so no matrix is
+ * programmed and later results are as from a fresh device. The interrupt line drops.
+ * Should recreating the machine fail (out of memory), STATUS.READY stays 0 and every
+ * command fails with ERROR_INTERNAL. */
+void aimc_sim_dev_reset(aimc_sim_dev *dev);
+
+/* Register access at byte offset off (aimc_regs.h). Unknown or unaligned offsets read 0 and
+ * ignore writes; writes to read-only registers are ignored. A DOORBELL write runs every
+ * command from RING_HEAD to RING_TAIL before it returns. */
+uint32_t aimc_sim_dev_reg_read32(aimc_sim_dev *dev, uint32_t off);
+void aimc_sim_dev_reg_write32(aimc_sim_dev *dev, uint32_t off, uint32_t val);
+
+/* The interrupt line: 1 when IRQ_STATUS & IRQ_MASK is nonzero. */
+int aimc_sim_dev_irq_level(const aimc_sim_dev *dev);
+
+#endif /* AIMC_DEVICE_H */

@@ -5,7 +5,7 @@
  * prints. All randomness comes from a counter-based generator keyed by (seed, crossbar,
  * column or cell, event), so results depend only on the seed and the sequence of calls.
  *
- * Numerics (docs/architecture.md, "The analog MVM"):
+ * Numerics (docs/simulator.md gives the formulas):
  *  - weights of a matrix are quantised to crossbar.weight_bits with one scale per matrix
  *    (max |w| maps to the largest code), the codes split into bit slices of
  *    crossbar.bits_per_cell, each slice a conductance on a 2^bits_per_cell-level grid
@@ -14,7 +14,8 @@
  *    bit-serially (one magnitude bit per step, sign as polarity) or multi-bit (one step);
  *  - per step and output column the bit-line signal is sum_i v_i g_ij plus one Gaussian
  *    draw of variance sum_i v_i^2 sigma_read^2 (per device), then an ADC of adc.bits over
- *    the worst-case range of that column, rounded to a power-of-two LSB;
+ *    the worst-case range R of that column: the LSB is the smallest power of two with
+ *    (2^(adc.bits-1) - 1) LSB >= R, so full scale is representable;
  *  - shift-and-add over input steps and weight slices, offset or G- removal, and rescale
  *    happen in digital.
  */

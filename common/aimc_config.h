@@ -30,4 +30,9 @@ int aimc_cfg_load_string(const char *text, const char *name, const char *const *
 /* Apply one "dotted.key=value" override to a (with the same checks as the file). */
 int aimc_cfg_set(aimc_arch *a, const char *assignment, aimc_diag *d);
 
+/* The key table, for tools and docs: the number of keys, and the dotted name of key i
+ * (NULL when i is out of range), in the table's order. */
+size_t aimc_cfg_key_count(void);
+const char *aimc_cfg_key_name(size_t i);
+
 #endif /* AIMC_CONFIG_H */

@@ -21,23 +21,23 @@ void aimc_arch_defaults(aimc_arch *a)
     a->device.read_sigma_us = 0.25;
     a->device.read_voltage_v = 0.2;
 
-    a->crossbar.rows = 256;
-    a->crossbar.cols = 256;
+    a->crossbar.rows = 128;
+    a->crossbar.cols = 128;
     a->crossbar.bits_per_cell = 2;
     a->crossbar.weight_bits = 8;
     a->crossbar.sign_encoding = AIMC_SIGN_DIFFERENTIAL;
     a->crossbar.integration_ns = 100.0;
-    a->crossbar.area_um2 = 100.0;
+    a->crossbar.area_um2 = 25.0;
 
     a->dac.bits = 8;
     a->dac.mode = AIMC_DAC_BIT_SERIAL;
     a->dac.energy_pj = 0.417;
     a->dac.area_um2 = 0.166;
 
-    a->adc.bits = 8;
+    a->adc.bits = 10;
     a->adc.per_crossbar = 8;
     a->adc.conversion_ns = 0.78;
-    a->adc.energy_pj = 1.667;
+    a->adc.energy_pj = 2.38;
     a->adc.area_um2 = 1200.0;
 
     a->digital.energy_pj_per_op = 0.021;

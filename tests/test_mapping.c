@@ -228,27 +228,30 @@ static void test_plan_tiny_default(void)
     aimc_plan *p = NULL;
     CU_ASSERT_EQUAL_FATAL(aimc_map_plan(&a, m, &p, NULL), AIMC_OK);
     check_plan(&a, m, p);
-    /* 2 layers x (router 4 + 5 experts x (4 + 4 + 4)) tiles. */
-    CU_ASSERT_EQUAL(p->n_tiles, 128);
+    /* 2 layers x (router 4 + 5 experts x (gate 8 + up 8 + down 4)) tiles: on 128x128
+     * differential crossbars a weight column block is 64 wide, so gate and up (128 outputs)
+     * have two column blocks of 4 slices each. */
+    CU_ASSERT_EQUAL(p->n_tiles, 208);
     CU_ASSERT_EQUAL(p->xbars_total, 1024);
-    CU_ASSERT_EQUAL(p->xbars_used, 101);
+    CU_ASSERT_EQUAL(p->xbars_used, 201);
     CU_ASSERT_EQUAL(p->chips_used, 1);
-    CU_ASSERT_EQUAL(p->cells_total, 1024ull * 256 * 256);
+    CU_ASSERT_EQUAL(p->cells_total, 1024ull * 128 * 128);
     CU_ASSERT_EQUAL(p->cells_used, 1970176ull);
-    /* First tiles: router slices side by side in crossbar 0, 8 columns each; the first
-     * gate slice fills crossbar 1; layer 0's first down slice returns to crossbar 0. */
+    /* First tiles: router slices side by side in crossbar 0, 8 columns each; every gate, up
+     * and down slice fills a crossbar of its own (128 physical columns), so layer 0's first
+     * expert takes crossbars 1..20 and its down slices 17..20. */
     CU_ASSERT_EQUAL(p->tiles[3].xbar, 0);
     CU_ASSERT_EQUAL(p->tiles[3].xbar_col0, 24);
     CU_ASSERT_EQUAL(p->tiles[4].xbar, 1);
     CU_ASSERT_EQUAL(p->tiles[4].xbar_col0, 0);
     size_t down0 = p->first[3];
-    CU_ASSERT_EQUAL(p->tiles[down0].xbar, 0);
-    CU_ASSERT_EQUAL(p->tiles[down0].xbar_col0, 32);
-    CU_ASSERT_EQUAL(p->tiles[down0 + 1].xbar, 9);
-    /* Layer 1's router packs into crossbar 0 after layer 0's down slice. */
+    CU_ASSERT_EQUAL(p->tiles[down0].xbar, 17);
+    CU_ASSERT_EQUAL(p->tiles[down0].xbar_col0, 0);
+    CU_ASSERT_EQUAL(p->tiles[down0 + 1].xbar, 18);
+    /* Layer 1's router packs into crossbar 0 after layer 0's router. */
     size_t router1 = p->first[16];
     CU_ASSERT_EQUAL(p->tiles[router1].xbar, 0);
-    CU_ASSERT_EQUAL(p->tiles[router1].xbar_col0, 160);
+    CU_ASSERT_EQUAL(p->tiles[router1].xbar_col0, 32);
     aimc_plan_free(p);
     /* The same model on 2 chips of 16 crossbars (docs/mapping.md). */
     a.hierarchy.crossbars_per_core = 4;
@@ -256,7 +259,7 @@ static void test_plan_tiny_default(void)
     a.hierarchy.chips = 2;
     aimc_diag d = {{0}};
     CU_ASSERT_EQUAL(aimc_map_plan(&a, m, &p, &d), AIMC_ERR_NOFIT);
-    CU_ASSERT_STRING_EQUAL(d.msg, "model tiny-moe needs 101 crossbars (7 chips of 16); the "
+    CU_ASSERT_STRING_EQUAL(d.msg, "model tiny-moe needs 201 crossbars (13 chips of 16); the "
                                   "machine has 32 (2 chips)");
     free(m->m);
     free(m);
@@ -414,8 +417,8 @@ static void test_model_tiny_shape(void)
     aimc_plan *p = NULL;
     CU_ASSERT_EQUAL_FATAL(aimc_map_plan(&a, m, &p, &d), AIMC_OK);
     check_plan(&a, m, p);
-    CU_ASSERT_EQUAL(p->n_tiles, 128);
-    CU_ASSERT_EQUAL(p->xbars_used, 101);
+    CU_ASSERT_EQUAL(p->n_tiles, 208);
+    CU_ASSERT_EQUAL(p->xbars_used, 201);
     aimc_plan_free(p);
     aimc_model_free(m);
     aimc_model_free(NULL);

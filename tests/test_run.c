@@ -66,6 +66,7 @@ static void ideal_arch(aimc_arch *a)
     a->dac.bits = 16;
     a->adc.bits = 16;
     a->adc.per_crossbar = 4;
+    a->hierarchy.cores_per_chip = 256; /* 8 slices of small crossbars need room */
 }
 
 /* Noise off, 16-bit weights and inputs, an ADC that resolves every level: the only error

@@ -177,6 +177,8 @@ static void test_integer_reference(void)
     for (int variant = 0; variant < 2; variant++) {
         aimc_arch a;
         aimc_arch_defaults(&a);
+        a.crossbar.rows = 256; /* the 256 x 128 tile blocks below */
+        a.crossbar.cols = 256;
         a.device.type = AIMC_DEVICE_IDEAL;
         if (variant == 0) {
             a.adc.bits = 11;
@@ -490,6 +492,8 @@ static void test_adc_bits_error(void)
     for (int k = 0; k < 2; k++) {
         aimc_arch a;
         aimc_arch_defaults(&a);
+        a.crossbar.rows = 256; /* the 256 x 128 tile blocks below */
+        a.crossbar.cols = 256;
         a.device.type = AIMC_DEVICE_IDEAL;
         a.adc.bits = k ? 8 : 4;
         size_t n = tile_matrix(&a, R, C, 256, 128, 0, tiles, MAX_TILES, NULL);

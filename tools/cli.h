@@ -1,0 +1,75 @@
+/* cli.h - what the aimc command's subcommands share: options, loading, printing.
+ *
+ * Each subcommand is one file tools/cmd_NAME.c defining cli_cmd_NAME(argc, argv) and
+ * cli_usage_NAME(FILE *), listed in the command table of tools/aimc.c. Only tools/ prints.
+ */
+#ifndef AIMC_CLI_H
+#define AIMC_CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "aimc_arch.h"
+#include "aimc_map.h"
+#include "json.h"
+
+#define AIMC_VERSION "0.1.0"
+#define CLI_MAX_SETS 256
+
+/* Exit codes: 0 success, 1 the work failed, 2 bad usage or bad input. */
+enum { CLI_EXIT_WORK = 1, CLI_EXIT_USAGE = 2 };
+
+extern const char *const cli_prog; /* "aimc", the prefix of messages */
+
+/* The options the simple subcommands share. */
+typedef struct cli_options {
+    const char *config;        /* NULL: built-in defaults */
+    const char *model;         /* NULL: built-in default model */
+    const char *sets[CLI_MAX_SETS];
+    size_t n_sets;
+    const char *json;
+    const char *backend;
+    uint64_t seed;
+    long tokens;
+} cli_options;
+
+/* Parse an integer option value in [lo, hi]; prints and returns -1 when it is not one. */
+int cli_parse_count(const char *opt, const char *s, long lo, long hi, long *out);
+
+/* Parse argv (argv[0] is the subcommand) into *o. `allowed` holds the short codes the
+ * subcommand takes: c config, m model, s set, j json, b backend, S seed, t tokens.
+ * Returns 0 to go on, 1 when --help was printed (exit 0), -1 on a usage error (printed). */
+int cli_parse_options(int argc, char **argv, const char *allowed, void (*help)(FILE *),
+                      cli_options *o);
+
+/* The default model file: models/tiny-moe.yaml beside the binary's tree, else relative to
+ * the working directory. */
+const char *cli_default_model(char *buf, size_t cap);
+
+/* Load the machine (defaults, --config, --set) or the model; print the diagnostic and
+ * return -1 on failure. */
+int cli_load_arch(const cli_options *o, aimc_arch *a);
+int cli_load_model(const cli_options *o, int with_weights, aimc_model **m);
+/* Map; print the diagnostic and return -1 on failure. */
+int cli_map_model(const aimc_arch *a, const aimc_model *m, aimc_plan **plan);
+
+const char *cli_sign_name(aimc_sign_encoding s);
+void cli_print_machine(const aimc_arch *a);
+void cli_print_model(const aimc_model *m);
+void cli_print_plan(const aimc_plan *p);
+
+/* JSON reports: open FILE and the top object with "aimc_version"; close and report a write
+ * failure. Both print their error and return CLI_EXIT_WORK on failure, else 0. */
+int cli_json_start(aimc_json *j, const char *path);
+int cli_json_finish(aimc_json *j, const char *path);
+void cli_json_plan(aimc_json *j, const aimc_plan *p);
+
+/* The subcommands. */
+int cli_cmd_run(int argc, char **argv);
+int cli_cmd_map(int argc, char **argv);
+int cli_cmd_info(int argc, char **argv);
+void cli_usage_run(FILE *f);
+void cli_usage_map(FILE *f);
+void cli_usage_info(FILE *f);
+
+#endif /* AIMC_CLI_H */

@@ -1,0 +1,69 @@
+/* cmd_info.c - `aimc info`: the machine's analytical peak figures. */
+#include <stdio.h>
+
+#include "aimc_peak.h"
+#include "aimc_sim.h"
+#include "cli.h"
+
+void cli_usage_info(FILE *f)
+{
+    fprintf(f,
+            "usage: aimc info [--config FILE] [--set KEY=VALUE]... [--json FILE]\n"
+            "\n"
+            "Print the machine's analytical peak figures: TOPS, TOPS/W, power and area per\n"
+            "chip and by component (formulas in docs/cli.md).\n");
+}
+
+int cli_cmd_info(int argc, char **argv)
+{
+    cli_options o;
+    int r = cli_parse_options(argc, argv, "csj", cli_usage_info, &o);
+    if (r) return r > 0 ? 0 : CLI_EXIT_USAGE;
+    aimc_arch a;
+    if (cli_load_arch(&o, &a)) return CLI_EXIT_USAGE;
+    aimc_peak p;
+    aimc_peak_compute(&a, &p);
+    cli_print_machine(&a);
+    printf("peak     %.3f TOPS (%.3f per chip), %.3f TOPS/W, %.4f TOPS/mm^2\n"
+           "         one input vector through a full tile: %.1f ns\n",
+           p.tops, p.tops_per_chip, p.tops_per_w, p.tops_per_mm2, p.mvm_ns);
+    printf("chip     power %.3f W at peak, area %.3f mm^2\n", p.chip_power_w, p.chip_area_mm2);
+    printf("         %-8s %12s %12s\n", "", "power W", "area mm^2");
+    for (int c = 0; c < AIMC_COMP_COUNT; c++)
+        printf("         %-8s %12.4f %12.4f\n", aimc_component_name((aimc_component)c),
+               p.power_w_by_component[c], p.area_mm2_by_component[c]);
+    printf("capacity %.3f M weights of %d bits\n", p.weights_capacity / 1e6,
+           a.crossbar.weight_bits);
+    if (!o.json) return 0;
+    aimc_json j;
+    if (cli_json_start(&j, o.json)) return CLI_EXIT_WORK;
+    aimc_json_str(&j, "config", a.name);
+    aimc_json_obj_begin(&j, "peak");
+    aimc_json_num(&j, "tops", p.tops);
+    aimc_json_num(&j, "tops_per_chip", p.tops_per_chip);
+    aimc_json_num(&j, "tops_per_w", p.tops_per_w);
+    aimc_json_num(&j, "tops_per_mm2", p.tops_per_mm2);
+    aimc_json_num(&j, "mvm_ns", p.mvm_ns);
+    aimc_json_obj_end(&j);
+    aimc_json_obj_begin(&j, "chip");
+    aimc_json_num(&j, "power_w", p.chip_power_w);
+    aimc_json_num(&j, "area_mm2", p.chip_area_mm2);
+    aimc_json_obj_begin(&j, "power_w_by_component");
+    for (int c = 0; c < AIMC_COMP_COUNT; c++)
+        aimc_json_num(&j, aimc_component_name((aimc_component)c), p.power_w_by_component[c]);
+    aimc_json_obj_end(&j);
+    aimc_json_obj_begin(&j, "area_mm2_by_component");
+    for (int c = 0; c < AIMC_COMP_COUNT; c++)
+        aimc_json_num(&j, aimc_component_name((aimc_component)c), p.area_mm2_by_component[c]);
+    aimc_json_obj_end(&j);
+    aimc_json_obj_end(&j);
+    aimc_json_obj_begin(&j, "machine");
+    aimc_json_u64(&j, "chips", (uint64_t)a.hierarchy.chips);
+    aimc_json_num(&j, "power_w", p.power_w);
+    aimc_json_num(&j, "area_mm2", p.area_mm2);
+    aimc_json_num(&j, "weights_capacity", p.weights_capacity);
+    aimc_json_obj_end(&j);
+    aimc_json_obj_end(&j);
+    return cli_json_finish(&j, o.json);
+}
+

@@ -88,7 +88,7 @@ $(BS)/test_aimc: $(STEST_OBJ) $(BS)/libaimc.a
 	$(Q)$(CC) $(FINAL_CFLAGS) $(SAN) -o $@ $^ -lcunit $(LIBS)
 
 run: $(B)/aimc
-	$(B)/aimc run
+	$(Q)$(B)/aimc run
 
 # The whole suite. scripts/test-all.sh runs each part, keeps going after a failure, and
 # ends with one line "total: N passed, M failed".
@@ -116,7 +116,7 @@ bench-%: $(B)/bench/% $(B)/aimc
 	$(Q)$(B)/bench/$*
 
 clean:
-	rm -rf $(B)
+	$(Q)rm -rf $(B)
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
 -include $(SLIB_OBJ:.o=.d) $(SCLI_OBJ:.o=.d) $(STEST_OBJ:.o=.d)

@@ -19,8 +19,8 @@
 
 typedef enum {
     AIMC_DEVICE_IDEAL = 0, /* exact conductances, no noise */
-    AIMC_DEVICE_PCM,       /* phase-change memory (statistics in docs/devices.md) */
-    AIMC_DEVICE_RRAM,      /* resistive RAM */
+    AIMC_DEVICE_PCM,       /* phase-change memory (not modelled yet: configs reject it) */
+    AIMC_DEVICE_RRAM,      /* resistive RAM (not modelled yet: configs reject it) */
     AIMC_DEVICE_GENERIC,   /* every sigma set by the user */
 } aimc_device_type;
 
@@ -90,6 +90,19 @@ typedef struct aimc_arch {
     } clock;
 } aimc_arch;
 
+/* The components whose energy and area are counted separately, in report order. */
+typedef enum {
+    AIMC_COMP_DAC = 0,
+    AIMC_COMP_XBAR,
+    AIMC_COMP_ADC,
+    AIMC_COMP_DIGITAL,
+    AIMC_COMP_COUNT
+} aimc_component;
+
+/* Names as used in reports and JSON keys: "dac", "xbar", "adc", "digital"; "unknown" for
+ * anything else. */
+const char *aimc_component_name(aimc_component c);
+
 /* The built-in defaults: the machine of configs/default.yaml. Never fails. */
 void aimc_arch_defaults(aimc_arch *a);
 
@@ -98,6 +111,8 @@ void aimc_arch_defaults(aimc_arch *a);
 int aimc_arch_validate(const aimc_arch *a, aimc_diag *d);
 
 /* Derived quantities, for an arch that passed aimc_arch_validate(). */
+int aimc_arch_stored_bits(const aimc_arch *a);     /* weight bits held in devices: the magnitude
+                                                    * bits (differential) or the biased code */
 int aimc_arch_slices(const aimc_arch *a);          /* devices (crossbars) per weight magnitude */
 int aimc_arch_cols_per_weight(const aimc_arch *a); /* physical columns per weight column: 2 or 1 */
 int aimc_arch_logical_cols(const aimc_arch *a);    /* weight columns one crossbar holds */

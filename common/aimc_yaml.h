@@ -77,6 +77,10 @@ int aimc_ynode_str(const aimc_ydoc *doc, const aimc_ynode *n, const char *path, 
 int aimc_parse_long(const char *s, long *out);
 int aimc_parse_double(const char *s, double *out);
 
+/* The index of the entry of known[0..n-1] to suggest for a misspelt word: the nearest by
+ * edit distance, when that distance is 1..max(2, strlen(word)/3); else -1. */
+long aimc_suggest(const char *word, const char *const *known, size_t n);
+
 /* Levenshtein distance, for "did you mean" suggestions. */
 size_t aimc_edit_distance(const char *a, const char *b);
 

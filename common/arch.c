@@ -51,14 +51,18 @@ void aimc_arch_defaults(aimc_arch *a)
     a->clock.frequency_mhz = 1000.0;
 }
 
-int aimc_arch_slices(const aimc_arch *a)
+int aimc_arch_stored_bits(const aimc_arch *a)
 {
     /* Differential: the sign is the choice of device, so only the magnitude bits are
      * stored. Offset: the whole biased (unsigned) code is stored. */
-    int stored = a->crossbar.sign_encoding == AIMC_SIGN_DIFFERENTIAL ? a->crossbar.weight_bits - 1
-                                                                     : a->crossbar.weight_bits;
+    return a->crossbar.sign_encoding == AIMC_SIGN_DIFFERENTIAL ? a->crossbar.weight_bits - 1
+                                                               : a->crossbar.weight_bits;
+}
+
+int aimc_arch_slices(const aimc_arch *a)
+{
     int b = a->crossbar.bits_per_cell;
-    return (stored + b - 1) / b;
+    return (aimc_arch_stored_bits(a) + b - 1) / b;
 }
 
 int aimc_arch_cols_per_weight(const aimc_arch *a)
@@ -81,4 +85,15 @@ long aimc_arch_total_crossbars(const aimc_arch *a)
 {
     return (long)a->hierarchy.crossbars_per_core * a->hierarchy.cores_per_chip *
            a->hierarchy.chips;
+}
+
+const char *aimc_component_name(aimc_component c)
+{
+    switch (c) {
+    case AIMC_COMP_DAC: return "dac";
+    case AIMC_COMP_XBAR: return "xbar";
+    case AIMC_COMP_ADC: return "adc";
+    case AIMC_COMP_DIGITAL: return "digital";
+    default: return "unknown";
+    }
 }

@@ -40,7 +40,7 @@ typedef struct {
     const cfg_enum *en;/* CFG_ENUM */
     size_t offset;     /* into aimc_arch */
     size_t size;       /* CFG_STRING: buffer size */
-    int required;
+    int is_version;    /* the format version: required, checked first, own message */
     const char *unit;
     const char *doc;
 } cfg_key;
@@ -236,7 +236,7 @@ static int parse_value(const aimc_ydoc *doc, const aimc_ynode *n, const cfg_key 
     int ev;
     switch (k->type) {
     case CFG_INT:
-        if (k->required && n && n->kind == AIMC_YNODE_SCALAR && !n->quoted &&
+        if (k->is_version && n && n->kind == AIMC_YNODE_SCALAR && !n->quoted &&
             aimc_parse_long(n->scalar, &lv) == AIMC_OK && lv != AIMC_ARCH_VERSION) {
             /* version: a well-formed other version gets its own message */
             char at[600] = "";
@@ -307,7 +307,8 @@ static int load_doc(const aimc_ydoc *doc, aimc_arch *a, cfg_origins *o, aimc_dia
 
     if (!root || (root->kind == AIMC_YNODE_SCALAR && !root->quoted && root->scalar[0] == '\0'))
         return aimc_diag_set(d, AIMC_ERR_CONFIG,
-                             "%s: empty config; expected a mapping with at least the key version",
+                             "%s:1:1: empty config; expected a mapping with at least the key "
+                             "version",
                              doc->name);
     if (root->kind != AIMC_YNODE_MAP)
         return aimc_diag_set(d, AIMC_ERR_CONFIG,
@@ -317,7 +318,8 @@ static int load_doc(const aimc_ydoc *doc, aimc_arch *a, cfg_origins *o, aimc_dia
     /* The version first: a file of another version may well have keys this one lacks. */
     const aimc_ynode *ver = aimc_ymap_get(root, "version");
     if (!ver)
-        return aimc_diag_set(d, AIMC_ERR_CONFIG, "%s: missing required key version", doc->name);
+        return aimc_diag_set(d, AIMC_ERR_CONFIG, "%s:%d:%d: missing required key version",
+                             doc->name, root->line, root->col);
     int vidx = key_index("version");
     rc = parse_value(doc, ver, &cfg_keys[vidx], a, d);
     if (rc) return rc;
@@ -370,19 +372,12 @@ static int set_one(aimc_arch *a, const char *assignment, int *idx_out, aimc_diag
                              key, list);
     }
     if (idx < 0) {
-        size_t best = (size_t)-1, best_i = 0;
-        for (size_t i = 0; i < N_KEYS; i++) {
-            size_t dist = aimc_edit_distance(key, cfg_keys[i].key);
-            if (dist < best) {
-                best = dist;
-                best_i = i;
-            }
-        }
-        size_t limit = strlen(key) / 3;
-        if (limit < 2) limit = 2;
-        if (best <= limit)
+        const char *all[N_KEYS];
+        for (size_t i = 0; i < N_KEYS; i++) all[i] = cfg_keys[i].key;
+        long near = aimc_suggest(key, all, N_KEYS);
+        if (near >= 0)
             return aimc_diag_set(d, AIMC_ERR_CONFIG, "--set %s: %s: unknown key; did you mean %s?",
-                                 assignment, key, cfg_keys[best_i].key);
+                                 assignment, key, all[near]);
         return aimc_diag_set(d, AIMC_ERR_CONFIG,
                              "--set %s: %s: unknown key (docs/config.md lists the keys)",
                              assignment, key);
@@ -441,7 +436,7 @@ static int check_ranges(const aimc_arch *a, const cfg_origins *o, aimc_diag *d)
         where(o, (int)i, at, sizeof at);
         if (k->type == CFG_INT) {
             int v = int_value(a, k);
-            if (k->required && v != AIMC_ARCH_VERSION) return version_error(d, at, v);
+            if (k->is_version && v != AIMC_ARCH_VERSION) return version_error(d, at, v);
             if (v < k->lo || v > k->hi)
                 return aimc_diag_set(d, AIMC_ERR_CONFIG,
                                      "%s%s: expected an integer in %ld..%ld, got %d", at, k->key,
@@ -495,7 +490,7 @@ static int check_rules(const aimc_arch *a, const cfg_origins *o, aimc_diag *d)
                              "got %d",
                              at, need, a->device.levels);
     }
-    int stored = diff ? a->crossbar.weight_bits - 1 : a->crossbar.weight_bits;
+    int stored = aimc_arch_stored_bits(a);
     if (a->crossbar.bits_per_cell > stored) {
         where2(o, "crossbar.bits_per_cell", "crossbar.weight_bits", at, sizeof at);
         return aimc_diag_set(d, AIMC_ERR_CONFIG,
@@ -513,7 +508,7 @@ static int check_rules(const aimc_arch *a, const cfg_origins *o, aimc_diag *d)
                              "differential, got %d",
                              at, a->crossbar.cols);
     }
-    int logical = diff ? a->crossbar.cols / 2 : a->crossbar.cols;
+    int logical = aimc_arch_logical_cols(a);
     if (a->adc.per_crossbar > logical) {
         where2(o, "adc.per_crossbar", "crossbar.cols", at, sizeof at);
         return aimc_diag_set(d, AIMC_ERR_CONFIG,

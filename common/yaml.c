@@ -477,21 +477,14 @@ int aimc_ymap_check_keys(const aimc_ydoc *doc, const aimc_ynode *map, const char
     if (!map || map->kind != AIMC_YNODE_MAP) return AIMC_OK;
     for (size_t i = 0; i < map->n; i++) {
         const char *key = map->keys[i];
-        size_t best = (size_t)-1, best_k = 0;
-        for (size_t k = 0; k < n_known; k++) {
-            size_t dist = aimc_edit_distance(key, known[k]);
-            if (dist < best) {
-                best = dist;
-                best_k = k;
-            }
-        }
-        if (best == 0) continue;
+        int known_key = 0;
+        for (size_t k = 0; k < n_known && !known_key; k++) known_key = !strcmp(key, known[k]);
+        if (known_key) continue;
         char full[512], sugg[512];
         join_path(full, sizeof full, prefix, key);
-        size_t limit = strlen(key) / 3;
-        if (limit < 2) limit = 2;
-        if (n_known > 0 && best <= limit) {
-            join_path(sugg, sizeof sugg, prefix, known[best_k]);
+        long near = aimc_suggest(key, known, n_known);
+        if (near >= 0) {
+            join_path(sugg, sizeof sugg, prefix, known[near]);
             return diag_at(d, AIMC_ERR_CONFIG, doc, map->key_line[i], map->key_col[i],
                            "%s: unknown key; did you mean %s?", full, sugg);
         }
@@ -661,4 +654,19 @@ int aimc_ynode_str(const aimc_ydoc *doc, const aimc_ynode *n, const char *path, 
                        cap ? cap - 1 : 0, len);
     memcpy(buf, n->scalar, len + 1);
     return AIMC_OK;
+}
+
+long aimc_suggest(const char *word, const char *const *known, size_t n)
+{
+    size_t best = (size_t)-1, best_k = 0;
+    for (size_t k = 0; k < n; k++) {
+        size_t dist = aimc_edit_distance(word, known[k]);
+        if (dist < best) {
+            best = dist;
+            best_k = k;
+        }
+    }
+    size_t limit = strlen(word) / 3;
+    if (limit < 2) limit = 2;
+    return (n > 0 && best > 0 && best <= limit) ? (long)best_k : -1;
 }

@@ -47,7 +47,7 @@ typedef struct aimc_counters {
     uint64_t xbar_reads;
     uint64_t digital_ops;
     uint64_t cells_programmed;
-    double energy_pj[4];    /* dac, xbar, adc, digital (aimc_component order) */
+    double energy_pj[AIMC_COMP_COUNT]; /* per component (aimc_arch.h), pJ */
 } aimc_counters;
 
 /* Open the device named by uri. AIMC_ERR_NOTFOUND for an unknown scheme. */

@@ -7,9 +7,6 @@
 
 #include "rng.h"
 
-/* Key domain of the input tokens, apart from the device's noise domains. */
-#define RT_RNG_DOMAIN_TOKENS 16
-
 int aimc_rt_program(aimc_dev *dev, const aimc_model *model, const aimc_plan *plan,
                     aimc_diag *d)
 {
@@ -286,7 +283,7 @@ out:
 
 void aimc_rt_tokens(uint64_t seed, size_t ntok, size_t d_model, float *x)
 {
-    uint64_t key = aimc_rng_key(seed, RT_RNG_DOMAIN_TOKENS, 0, 0);
+    uint64_t key = aimc_rng_key(seed, AIMC_RNG_DOMAIN_TOKENS, 0, 0);
     for (size_t i = 0; i < ntok * d_model; i++) x[i] = (float)aimc_rng_normal(key, i);
 }
 

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "aimc_yaml.h"
+#include "rng.h"
 
 #define MODEL_VERSION 1
 
@@ -21,49 +22,21 @@
 #define MODEL_SHARED_MAX 4096L
 #define MODEL_D_FF_MAX 1048576L
 
-/* SplitMix64 (Steele, Lea, Flood, "Fast splittable pseudorandom number generators",
- * OOPSLA 2014): the golden-ratio increment and the finaliser constants. */
-#define SM64_GAMMA 0x9e3779b97f4a7c15ULL
-#define SM64_MUL1 0xbf58476d1ce4e5b9ULL
-#define SM64_MUL2 0x94d049bb133111ebULL
-
-static const double two_pi = 6.283185307179586476925286766559;
-
-static uint64_t sm64_mix(uint64_t z)
-{
-    z = (z ^ (z >> 30)) * SM64_MUL1;
-    z = (z ^ (z >> 27)) * SM64_MUL2;
-    return z ^ (z >> 31);
-}
-
-/* The stream key of matrix i: a function of (seed, i) only. */
+/* The stream key of matrix i: a function of (seed, i) only (common/rng.h). */
 static uint64_t weight_key(uint64_t seed, uint64_t i)
 {
-    return sm64_mix(seed ^ sm64_mix((i + 1) * SM64_GAMMA));
+    return aimc_rng_key(seed, AIMC_RNG_DOMAIN_WEIGHTS, i, 0);
 }
 
-/* Draw n of stream key, uniform in the open interval (0, 1): SplitMix64's n-th output
- * (state key + (n+1) * gamma), its top 53 bits centred in their cell. */
-static double weight_uniform(uint64_t key, uint64_t n)
-{
-    uint64_t x = sm64_mix(key + (n + 1) * SM64_GAMMA);
-    return ((double)(x >> 11) + 0.5) * (1.0 / 9007199254740992.0); /* 2^-53 */
-}
-
-/* Element k of a matrix with stream key `key` and fan-in rows: normal uses Box-Muller on
- * draws 2*(k/2) and 2*(k/2)+1 (cosine for even k, sine for odd k). */
+/* Element k of a matrix with stream key `key` and fan-in rows: a standard normal (draw k of
+ * the key's Box-Muller pairs) or uniform, scaled to the fan-in. */
 static float weight_value(uint64_t key, uint64_t k, aimc_dist dist, uint32_t rows)
 {
     if (dist == AIMC_DIST_UNIFORM) {
         double a = sqrt(3.0 / rows);
-        return (float)(a * (2.0 * weight_uniform(key, k) - 1.0));
+        return (float)(a * (2.0 * aimc_rng_uniform(key, k) - 1.0));
     }
-    uint64_t pair = k >> 1;
-    double u1 = weight_uniform(key, 2 * pair);
-    double u2 = weight_uniform(key, 2 * pair + 1);
-    double r = sqrt(-2.0 * log(u1));
-    double z = (k & 1) ? r * sin(two_pi * u2) : r * cos(two_pi * u2);
-    return (float)(z / sqrt((double)rows));
+    return (float)(aimc_rng_normal(key, k) / sqrt((double)rows));
 }
 
 /* Frees the matrices, their weights and the model; NULL is a no-op. */

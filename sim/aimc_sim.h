@@ -29,17 +29,6 @@
 #include "aimc_status.h"
 #include "aimc_tile.h"
 
-typedef enum {
-    AIMC_COMP_DAC = 0,
-    AIMC_COMP_XBAR,
-    AIMC_COMP_ADC,
-    AIMC_COMP_DIGITAL,
-    AIMC_COMP_COUNT
-} aimc_component;
-
-/* Names as used in reports: "dac", "xbar", "adc", "digital". */
-const char *aimc_component_name(aimc_component c);
-
 /* What work cost. Every aimc_sim call that does work ADDS to the stats it is given
  * (so one struct can sum a whole run); pass NULL to discard. */
 typedef struct aimc_sim_stats {
@@ -75,6 +64,29 @@ const aimc_arch *aimc_sim_arch(const aimc_sim *s);
 #define AIMC_SIM_MAX_MATRICES 65536
 int aimc_sim_program(aimc_sim *s, uint32_t id, const float *w, uint32_t rows, uint32_t cols,
                      const aimc_tile *tiles, size_t n_tiles, aimc_sim_stats *st, aimc_diag *d);
+
+/* Program-and-verify (docs/devices.md): after the first write, each round reads every
+ * device of the matrix, and re-programs those further than tolerance_us from their target,
+ * up to max_iterations rounds. Each write is a pulse; each round a verify read. */
+typedef struct aimc_program_opts {
+    uint32_t max_iterations; /* verify rounds after the first write; 0: write once, no verify */
+    double tolerance_us;     /* a device passes when |g - g_target| <= tolerance_us */
+} aimc_program_opts;
+
+typedef struct aimc_program_report {
+    uint32_t iterations;     /* verify rounds performed */
+    uint64_t devices;        /* devices written at least once */
+    uint64_t devices_failed; /* devices outside the tolerance after the last round */
+    uint64_t pulses;         /* programming pulses, all rounds */
+    double rms_error_us;     /* rms of g - g_target over the devices, after programming */
+} aimc_program_report;
+
+/* aimc_sim_program() with program-and-verify options (NULL: write once) and a report (may
+ * be NULL). The same validation, the same failure behaviour. */
+int aimc_sim_program_verify(aimc_sim *s, uint32_t id, const float *w, uint32_t rows,
+                            uint32_t cols, const aimc_tile *tiles, size_t n_tiles,
+                            const aimc_program_opts *opts, aimc_program_report *rep,
+                            aimc_sim_stats *st, aimc_diag *d);
 
 /* Whether id is programmed, and its shape. */
 int aimc_sim_matrix_shape(const aimc_sim *s, uint32_t id, uint32_t *rows, uint32_t *cols);

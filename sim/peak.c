@@ -1,25 +1,51 @@
-/* peak.c - analytical peak throughput, power and area of a machine (aimc_peak.h). */
+/* peak.c - closed-form tile costs and the analytical peak of a machine (aimc_peak.h). */
 #include "aimc_peak.h"
 
 #include <math.h>
 #include <string.h>
 
+void aimc_activity_peak(const aimc_arch *a, aimc_activity *act)
+{
+    act->drive_fraction = 1.0;
+    act->v2_mean = 1.0;
+    act->g_mean_us = 0.5 * (a->device.g_min_us + a->device.g_max_us);
+}
+
+void aimc_cost_tile(const aimc_arch *a, uint32_t nrows, uint32_t ncols,
+                    const aimc_activity *act, aimc_tile_cost *c)
+{
+    const double v = a->device.read_voltage_v;
+    const double steps = aimc_arch_input_steps(a);
+    const double devices_per_row = (double)ncols * aimc_arch_cols_per_weight(a);
+    memset(c, 0, sizeof *c);
+    c->steps = aimc_arch_input_steps(a);
+    c->step_ns = a->crossbar.integration_ns +
+                 ceil((double)ncols / a->adc.per_crossbar) * a->adc.conversion_ns;
+    c->analog_ns = steps * c->step_ns;
+    c->digital_ops = (steps + 1) * ncols;
+    c->energy_pj[0] = steps * nrows * act->drive_fraction * a->dac.energy_pj;
+    /* V^2 G t per device: V^2 * uS * ns = 1e-15 J = 1e-3 pJ. */
+    c->energy_pj[1] = steps * nrows * act->v2_mean * v * v * devices_per_row * act->g_mean_us *
+                      a->crossbar.integration_ns * 1e-3;
+    c->energy_pj[2] = steps * ncols * a->adc.energy_pj;
+    c->energy_pj[3] = c->digital_ops * a->digital.energy_pj_per_op;
+}
+
 void aimc_peak_compute(const aimc_arch *a, aimc_peak *p)
 {
     memset(p, 0, sizeof *p);
-    const double rows = a->crossbar.rows;
-    const double lcols = aimc_arch_logical_cols(a);
-    const double pcols = a->crossbar.cols;
+    const uint32_t rows = (uint32_t)a->crossbar.rows;
+    const uint32_t lcols = (uint32_t)aimc_arch_logical_cols(a);
     const double slices = aimc_arch_slices(a);
-    const double steps = aimc_arch_input_steps(a);
     const double xbars_chip = (double)a->hierarchy.crossbars_per_core * a->hierarchy.cores_per_chip;
     const double chips = a->hierarchy.chips;
 
-    /* One step of one crossbar on a full tile: integrate, then convert every weight column on
-     * the crossbar's ADCs (the simulator's t_step). */
-    const double step_ns = a->crossbar.integration_ns +
-                           ceil(lcols / a->adc.per_crossbar) * a->adc.conversion_ns;
-    p->mvm_ns = steps * step_ns;
+    /* Every crossbar busy on a full tile. */
+    aimc_activity act;
+    aimc_tile_cost t;
+    aimc_activity_peak(a, &act);
+    aimc_cost_tile(a, rows, lcols, &act, &t);
+    p->mvm_ns = t.analog_ns;
 
     /* A weight of full precision occupies `slices` crossbars' columns, so a group of `slices`
      * crossbars performs rows x lcols weight-precision MACs per input vector. */
@@ -28,21 +54,8 @@ void aimc_peak_compute(const aimc_arch *a, aimc_peak *p)
     p->tops_per_chip = groups_chip * p->ops_per_mvm / (p->mvm_ns * 1e-9) / 1e12;
     p->tops = p->tops_per_chip * chips;
 
-    /* Energy of one crossbar step at full scale: every row driven, every device at the mean
-     * programmed conductance, every column converted and shift-added. */
-    const double g_mean_us = 0.5 * (a->device.g_min_us + a->device.g_max_us);
-    const double v = a->device.read_voltage_v;
-    double e_step_pj[4];
-    e_step_pj[0] = rows * a->dac.energy_pj;
-    e_step_pj[1] = rows * pcols * v * v * g_mean_us * a->crossbar.integration_ns * 1e-3;
-    e_step_pj[2] = lcols * a->adc.energy_pj;
-    e_step_pj[3] = lcols * a->digital.energy_pj_per_op;
-    /* Accumulation of each tile's columns into the matrix output, once per vector. */
-    const double e_acc_pj = lcols * a->digital.energy_pj_per_op;
-
     for (int c = 0; c < 4; c++) {
-        double e_vec_pj = e_step_pj[c] * steps + (c == 3 ? e_acc_pj : 0.0);
-        p->power_w_by_component[c] = xbars_chip * e_vec_pj * 1e-12 / (p->mvm_ns * 1e-9);
+        p->power_w_by_component[c] = xbars_chip * t.energy_pj[c] * 1e-12 / (p->mvm_ns * 1e-9);
         p->chip_power_w += p->power_w_by_component[c];
     }
 

@@ -70,17 +70,6 @@ struct aimc_sim {
     double dg_us;       /* dG */
 };
 
-const char *aimc_component_name(aimc_component c)
-{
-    switch (c) {
-    case AIMC_COMP_DAC: return "dac";
-    case AIMC_COMP_XBAR: return "xbar";
-    case AIMC_COMP_ADC: return "adc";
-    case AIMC_COMP_DIGITAL: return "digital";
-    default: return "unknown";
-    }
-}
-
 void aimc_sim_stats_add(aimc_sim_stats *a, const aimc_sim_stats *b)
 {
     if (!a || !b) return;

@@ -87,6 +87,50 @@ static void test_run_ideal_matches_reference(void)
     for (int c = 0; c < 4; c++) CU_ASSERT(r.cost.energy_pj[c] > 0);
 }
 
+/* Exactness through the driver: an ideal device, weights and inputs on their quantisation
+ * grids (integer codes times a scale, the largest code present so the scale is known) and an
+ * ADC that resolves every level of a full tile: the device's output equals the float
+ * reference to 1e-5 relative. 200 x 150 spans two row blocks and three column blocks. */
+static void test_driver_mvm_exact(void)
+{
+    enum { R = 200, C = 150, B = 3 };
+    aimc_arch a;
+    aimc_arch_defaults(&a);
+    a.device.type = AIMC_DEVICE_IDEAL;
+    CU_ASSERT_EQUAL_FATAL(aimc_arch_validate(&a, NULL), AIMC_OK);
+    const int wmax = (1 << (a.crossbar.weight_bits - 1)) - 1, xmax = (1 << (a.dac.bits - 1)) - 1;
+    static float w[R * C], x[B * R], y[B * C];
+    for (int i = 0; i < R * C; i++) w[i] = 0.01f * (float)((i * 37 % (2 * wmax + 1)) - wmax);
+    for (int i = 0; i < B * R; i++) x[i] = 0.5f * (float)((i * 11 % (2 * xmax + 1)) - xmax);
+    w[0] = 0.01f * (float)wmax;
+    for (int b = 0; b < B; b++) x[b * R] = 0.5f * (float)xmax;
+
+    aimc_model m = {.n_matrices = 1};
+    aimc_matrix mat = {.rows = R, .cols = C, .w = w};
+    m.m = &mat;
+    aimc_plan *p = NULL;
+    aimc_dev *dev = NULL;
+    aimc_open_opts o = {.arch = &a, .seed = 5};
+    CU_ASSERT_EQUAL_FATAL(aimc_map_plan(&a, &m, &p, NULL), AIMC_OK);
+    CU_ASSERT_EQUAL(p->n_tiles, 2 * 3 * aimc_arch_slices(&a)); /* row x column blocks x slices */
+    CU_ASSERT_EQUAL_FATAL(aimc_open("sim:", &o, &dev), AIMC_OK);
+    CU_ASSERT_EQUAL_FATAL(aimc_weights_program(dev, 0, w, R, C, p->tiles, p->n_tiles), AIMC_OK);
+    uint64_t f;
+    CU_ASSERT_EQUAL_FATAL(aimc_submit_mvm(dev, 0, x, B, y, &f), AIMC_OK);
+    CU_ASSERT_EQUAL_FATAL(aimc_fence_wait(dev, f, -1), AIMC_OK);
+    double worst = 0;
+    for (int b = 0; b < B; b++)
+        for (int c = 0; c < C; c++) {
+            double ref = 0;
+            for (int r = 0; r < R; r++) ref += (double)x[b * R + r] * w[r * C + c];
+            double rel = fabs(y[b * C + c] - ref) / (fabs(ref) > 1 ? fabs(ref) : 1);
+            if (rel > worst) worst = rel;
+        }
+    CU_ASSERT(worst <= 1e-5);
+    aimc_close(dev);
+    aimc_plan_free(p);
+}
+
 /* Fewer ADC bits or device noise make the error grow, well beyond the ideal case. */
 static void test_run_error_grows_with_nonidealities(void)
 {
@@ -241,6 +285,7 @@ static void test_peak_matches_simulated_tile(void)
 int test_run_register(void)
 {
     AIMC_SUITE("run", {"ideal machine matches the reference", test_run_ideal_matches_reference},
+               {"driver MVM exact to 1e-5", test_driver_mvm_exact},
                {"error grows with non-idealities", test_run_error_grows_with_nonidealities},
                {"deterministic for a seed", test_run_deterministic},
                {"layer reference by hand", test_layer_reference_by_hand},

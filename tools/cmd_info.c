@@ -2,7 +2,6 @@
 #include <stdio.h>
 
 #include "aimc_peak.h"
-#include "aimc_sim.h"
 #include "cli.h"
 
 void cli_usage_info(FILE *f)

@@ -4,7 +4,6 @@
 
 #include "aimc.h"
 #include "aimc_rt.h"
-#include "aimc_sim.h"
 #include "cli.h"
 
 void cli_usage_run(FILE *f)

@@ -1,5 +1,6 @@
-/* rng.h - counter-based random numbers for the simulator: a draw is a pure function of a key
- * and a counter, never of a hidden state.
+/* rng.h - counter-based random numbers: a draw is a pure function of a key and a counter,
+ * never of a hidden state. Every random number of aimc (device noise, model weights, input
+ * tokens) comes from here.
  *
  * A key is a 64-bit hash of (seed, domain, a, b) - for example (seed, programming, crossbar,
  * program generation) - and the counter picks one draw under that key (for example the cell
@@ -9,7 +10,7 @@
  * keeps state, so results do not depend on thread count, call order within a key, or
  * addresses.
  *
- * Internal to sim/ (not a public header): prefix aimc_rng_.
+ * Internal to the aimc libraries and tools (not part of the driver API): prefix aimc_rng_.
  */
 #ifndef AIMC_RNG_H
 #define AIMC_RNG_H
@@ -20,6 +21,8 @@
 enum {
     AIMC_RNG_DOMAIN_PROGRAM = 1, /* programming noise: (crossbar, generation), counter = cell */
     AIMC_RNG_DOMAIN_READ = 2,    /* read noise: (crossbar, read event), counter = column */
+    AIMC_RNG_DOMAIN_WEIGHTS = 3, /* model weights: (matrix index, 0), counter = element */
+    AIMC_RNG_DOMAIN_TOKENS = 4,  /* input tokens of a run: (0, 0), counter = element */
 };
 
 #define AIMC_RNG_GOLDEN UINT64_C(0x9e3779b97f4a7c15)

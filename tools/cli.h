@@ -11,6 +11,7 @@
 
 #include "aimc_arch.h"
 #include "aimc_map.h"
+#include "aimc_rt.h"
 #include "json.h"
 
 #define AIMC_VERSION "0.1.0"
@@ -63,6 +64,13 @@ void cli_print_plan(const aimc_plan *p);
 int cli_json_start(aimc_json *j, const char *path);
 int cli_json_finish(aimc_json *j, const char *path);
 void cli_json_plan(aimc_json *j, const aimc_plan *p);
+
+/* One evaluation of a model on a machine, as `aimc run` does it: map, open the backend,
+ * program every matrix, run ntok tokens of seed through every layer against the reference.
+ * *plan receives the plan (the caller frees it; may be NULL on failure), *rep the report.
+ * Returns AIMC_OK or the failing layer's code with its message in d. Prints nothing. */
+int cli_evaluate(const aimc_arch *a, const aimc_model *m, const char *backend, uint64_t seed,
+                 size_t ntok, aimc_plan **plan, aimc_rt_report *rep, aimc_diag *d);
 
 /* The subcommands. */
 int cli_cmd_run(int argc, char **argv);

@@ -88,8 +88,6 @@ int cli_cmd_run(int argc, char **argv)
     aimc_arch a;
     aimc_model *m = NULL;
     aimc_plan *p = NULL;
-    aimc_dev *dev = NULL;
-    float *x0 = NULL;
     aimc_rt_report *rep = NULL;
     aimc_diag d = {{0}};
     int rc = CLI_EXIT_USAGE;
@@ -97,31 +95,17 @@ int cli_cmd_run(int argc, char **argv)
     rc = CLI_EXIT_WORK;
     cli_print_machine(&a);
     cli_print_model(m);
-    if (cli_map_model(&a, m, &p)) goto out;
-    cli_print_plan(p);
-
-    aimc_open_opts oo = {.arch = &a, .seed = o.seed};
-    int drc = aimc_open(o.backend, &oo, &dev);
-    if (drc != AIMC_OK) {
-        fprintf(stderr, "%s: cannot open device %s: %s\n", cli_prog, o.backend, aimc_strerror(drc));
-        goto out;
-    }
-    if ((drc = aimc_rt_program(dev, m, p, &d)) != AIMC_OK) {
-        fprintf(stderr, "%s: %s\n", cli_prog, d.msg);
-        goto out;
-    }
-    size_t ntok = (size_t)o.tokens, dm = (size_t)m->d_model;
-    x0 = malloc(ntok * dm * sizeof *x0);
-    rep = malloc(sizeof *rep);
-    if (!x0 || !rep) {
+    size_t ntok = (size_t)o.tokens;
+    if (!(rep = malloc(sizeof *rep))) {
         fprintf(stderr, "%s: out of memory\n", cli_prog);
         goto out;
     }
-    aimc_rt_tokens(o.seed, ntok, dm, x0);
-    if ((drc = aimc_rt_run(dev, m, x0, ntok, rep, &d)) != AIMC_OK) {
-        fprintf(stderr, "%s: %s\n", cli_prog, d.msg);
+    int drc = cli_evaluate(&a, m, o.backend, o.seed, ntok, &p, rep, &d);
+    if (drc != AIMC_OK) {
+        fprintf(stderr, "%s: %s\n", cli_prog, d.msg[0] ? d.msg : aimc_strerror(drc));
         goto out;
     }
+    cli_print_plan(p);
     const aimc_counters *c = &rep->cost;
     double time_ns = (double)c->cycles * 1000.0 / a.clock.frequency_mhz;
     printf("run      %zu tokens through %s, seed %llu: %llu MVMs, %llu ADC conversions "
@@ -144,10 +128,7 @@ int cli_cmd_run(int argc, char **argv)
     }
 out:
     free(rep);
-    free(x0);
-    aimc_close(dev);
     aimc_plan_free(p);
     aimc_model_free(m);
     return rc;
 }
-

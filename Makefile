@@ -16,7 +16,7 @@ OPT     ?= -O2
 DEBUG   ?= -g
 INC     := -Icommon -Isim -Imapping -Idriver -Itools
 FINAL_CFLAGS = $(STD) $(WARN) $(OPT) $(DEBUG) $(INC) -MMD -MP $(CFLAGS)
-LIBS    := -lyaml -lm -lpthread
+LIBS    := -lyaml -lcjson -lopenblas -lm -lpthread
 SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 ifeq ($(V),1)
@@ -29,8 +29,8 @@ B  := build
 BS := build/san
 
 LIB_SRC   := $(wildcard common/*.c sim/*.c mapping/*.c driver/*.c)
-CLI_SRC   := $(wildcard tools/*.c)
-TEST_SRC  := $(wildcard tests/*.c)
+CLI_SRC   := $(filter-out tools/sweep_mpi.c tools/sweep_nompi.c,$(wildcard tools/*.c))
+TEST_SRC  := $(wildcard tests/*.c tests/conformance/*.c) tools/gen_regs/regs_gen.c
 BENCH_DIRS := $(patsubst bench/%/,%,$(dir $(wildcard bench/*/main.c)))
 
 LIB_OBJ   := $(LIB_SRC:%.c=$(B)/obj/%.o)
@@ -39,6 +39,19 @@ TEST_OBJ  := $(TEST_SRC:%.c=$(B)/obj/%.o)
 SLIB_OBJ  := $(LIB_SRC:%.c=$(BS)/obj/%.o)
 SCLI_OBJ  := $(CLI_SRC:%.c=$(BS)/obj/%.o)
 STEST_OBJ := $(TEST_SRC:%.c=$(BS)/obj/%.o)
+
+# aimc sweep's MPI transport: tools/sweep_mpi.c, compiled and linked with mpicc's flags, when
+# OpenMPI is installed (scripts/deps.sh installs it), else tools/sweep_nompi.c. The sanitizer
+# build always takes sweep_nompi.c (OpenMPI's own allocations make LeakSanitizer noisy).
+# The sweep's spec, metrics, log, front and plot code is linked into the unit tests too.
+MPICC     := $(shell command -v mpicc 2>/dev/null)
+SWEEP_NET := $(if $(MPICC),tools/sweep_mpi.c,tools/sweep_nompi.c)
+CLI_OBJ   += $(SWEEP_NET:%.c=$(B)/obj/%.o)
+SCLI_OBJ  += $(BS)/obj/tools/sweep_nompi.o
+SWEEP_TEST_SRC := tools/sweep_spec.c tools/sweep_metrics.c tools/sweep_results.c \
+                  tools/sweep_plot.c tools/json.c
+$(B)/obj/tools/sweep_mpi.o: FINAL_CFLAGS += $(if $(MPICC),$(shell $(MPICC) --showme:compile))
+$(B)/aimc: LIBS += $(if $(MPICC),$(shell $(MPICC) --showme:link))
 
 .PHONY: all deps run test test-unit test-san test-cli bench clean help
 .DEFAULT_GOAL := all
@@ -79,11 +92,11 @@ $(BS)/aimc: $(SCLI_OBJ) $(BS)/libaimc.a
 	@$(if $(Q),echo "  LD san  $@")
 	$(Q)$(CC) $(FINAL_CFLAGS) $(SAN) -o $@ $^ $(LIBS)
 
-$(B)/test_aimc: $(TEST_OBJ) $(B)/libaimc.a
+$(B)/test_aimc: $(TEST_OBJ) $(SWEEP_TEST_SRC:%.c=$(B)/obj/%.o) $(B)/libaimc.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(FINAL_CFLAGS) -o $@ $^ -lcunit $(LIBS)
 
-$(BS)/test_aimc: $(STEST_OBJ) $(BS)/libaimc.a
+$(BS)/test_aimc: $(STEST_OBJ) $(SWEEP_TEST_SRC:%.c=$(BS)/obj/%.o) $(BS)/libaimc.a
 	@$(if $(Q),echo "  LD san  $@")
 	$(Q)$(CC) $(FINAL_CFLAGS) $(SAN) -o $@ $^ -lcunit $(LIBS)
 
@@ -92,7 +105,8 @@ run: $(B)/aimc
 
 # The whole suite. scripts/test-all.sh runs each part, keeps going after a failure, and
 # ends with one line "total: N passed, M failed".
-test: $(B)/test_aimc $(BS)/test_aimc $(B)/aimc $(BS)/aimc
+test: $(B)/test_aimc $(BS)/test_aimc $(B)/aimc $(BS)/aimc $(BS)/examples/driver_example
+	$(Q)$(BS)/examples/driver_example
 	$(Q)scripts/test-all.sh
 
 test-unit: $(B)/test_aimc
@@ -114,6 +128,34 @@ bench: $(addprefix bench-,$(BENCH_DIRS))
 
 bench-%: $(B)/bench/% $(B)/aimc
 	$(Q)$(B)/bench/$*
+
+# The register map (driver/aimc_regs.yaml): tools/gen_regs (a host tool, not part of
+# build/aimc) generates the C header, the SystemVerilog package and docs/registers.md. They
+# are checked in; make regenerates them when the YAML or the generator changes, and the unit
+# test "driver regs: generated files are current" fails when one is stale.
+REGS_OUT     := driver/aimc_regs.h rtl/aimc_regs_pkg.sv docs/registers.md
+GEN_REGS_SRC := tools/gen_regs/main.c tools/gen_regs/regs_gen.c common/yaml.c common/status.c
+all: $(REGS_OUT)
+
+$(B)/gen_regs: $(GEN_REGS_SRC:%.c=$(B)/obj/%.o)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(FINAL_CFLAGS) -o $@ $^ -lyaml
+
+$(REGS_OUT) &: driver/aimc_regs.yaml $(B)/gen_regs
+	@$(if $(Q),echo "  GEN     $(REGS_OUT)")
+	$(Q)$(B)/gen_regs driver/aimc_regs.yaml . && touch $(REGS_OUT)
+
+# Example programs (examples/NAME.c, the ones docs show); make test runs driver_example
+# from the sanitizer build.
+$(B)/examples/%: examples/%.c $(B)/libaimc.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(FINAL_CFLAGS) -o $@ $< $(B)/libaimc.a $(LIBS)
+
+$(BS)/examples/%: examples/%.c $(BS)/libaimc.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD san  $@")
+	$(Q)$(CC) $(FINAL_CFLAGS) $(SAN) -o $@ $< $(BS)/libaimc.a $(LIBS)
 
 clean:
 	$(Q)rm -rf $(B)

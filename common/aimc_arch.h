@@ -19,8 +19,8 @@
 
 typedef enum {
     AIMC_DEVICE_IDEAL = 0, /* exact conductances, no noise */
-    AIMC_DEVICE_PCM,       /* phase-change memory (not modelled yet: configs reject it) */
-    AIMC_DEVICE_RRAM,      /* resistive RAM (not modelled yet: configs reject it) */
+    AIMC_DEVICE_PCM,       /* phase-change memory: aihwkit's statistics (docs/devices.md) */
+    AIMC_DEVICE_RRAM,      /* resistive RAM: absolute + proportional sigmas */
     AIMC_DEVICE_GENERIC,   /* every sigma set by the user */
 } aimc_device_type;
 
@@ -34,6 +34,15 @@ typedef enum {
     AIMC_DAC_MULTI_BIT,      /* all input bits in one step */
 } aimc_dac_mode;
 
+/* Placement strategies of the mapper (mapping.strategy, docs/mapping.md). */
+typedef enum {
+    AIMC_STRATEGY_PACK = 0, /* first fit in crossbar order (the default) */
+    AIMC_STRATEGY_LOCALITY, /* an expert's tiles on as few cores as possible */
+    AIMC_STRATEGY_BALANCE,  /* no two experts share a core; hot and cold alternate */
+    AIMC_STRATEGY_REPLICATE,/* pack, then copy the hottest experts into spare crossbars */
+    AIMC_STRATEGY_TIERED,   /* a layer's experts in different tiers of the same sites */
+} aimc_map_strategy;
+
 typedef struct aimc_arch {
     int version;   /* must be AIMC_ARCH_VERSION */
     char name[64]; /* free text, e.g. "default" */
@@ -46,6 +55,14 @@ typedef struct aimc_arch {
         double program_sigma_us; /* Gaussian programming error, per device, uS */
         double read_sigma_us;    /* Gaussian read noise, per device per read, uS */
         double read_voltage_v;   /* read voltage of a full-scale input step, V */
+        double program_sigma_rel;/* rram: programming error proportional to g (fraction) */
+        double read_sigma_rel;   /* rram: read noise proportional to g (fraction) */
+        double read_time_s;      /* reads happen this long after programming, s (pcm drift) */
+        int drift_compensation;  /* 1: global drift compensation by a calibration read */
+        double stuck_on_rate;    /* fraction of devices stuck at g_max, any type */
+        double stuck_off_rate;   /* fraction of devices stuck at g_min, any type */
+        double pulse_energy_pj;  /* one programming pulse of one device, pJ */
+        double pulse_ns;         /* one programming pulse, ns */
     } device;
 
     struct {
@@ -56,6 +73,7 @@ typedef struct aimc_arch {
         aimc_sign_encoding sign_encoding;
         double integration_ns; /* one input step: drive, settle and integrate, ns */
         double area_um2;       /* one crossbar array, um^2 */
+        double wire_resistance_ohm; /* IR drop: wire resistance of one cell segment; 0 = off */
     } crossbar;
 
     struct {
@@ -71,6 +89,8 @@ typedef struct aimc_arch {
         double conversion_ns;  /* one conversion, ns */
         double energy_pj;      /* one conversion, pJ */
         double area_um2;       /* one ADC, um^2 */
+        double offset_lsb;     /* systematic offset of every conversion, LSB */
+        double gain_error;     /* systematic relative gain error (0.01 = +1 %) */
     } adc;
 
     struct {
@@ -83,11 +103,24 @@ typedef struct aimc_arch {
         int crossbars_per_core;
         int cores_per_chip;
         int chips;
+        int chips_auto;      /* 1 when the config said `chips: auto`: the mapper plans on as
+                              * many chips as the model needs (chips keeps its last number) */
+        int tiers;           /* stacked arrays (3D tiers) per crossbar site; 1 = planar */
     } hierarchy;
 
     struct {
         double frequency_mhz;    /* digital clock; cycles = time_ns * MHz / 1000 */
     } clock;
+
+    struct {                        /* the mapper (docs/mapping.md) */
+        aimc_map_strategy strategy;
+        double replicate_threshold; /* replicate: copy experts activated at least this often */
+        double fault_threshold;     /* skip crossbars whose fault fraction is above this */
+        double noc_hop_ns;          /* one partial sum over one mesh hop, ns */
+        double noc_hop_energy_pj;   /* one 32-bit partial sum over one mesh hop, pJ */
+        double chip_link_ns;        /* one partial sum over a chip-to-chip link, ns */
+        double chip_link_energy_pj; /* one 32-bit partial sum over a chip-to-chip link, pJ */
+    } mapping;
 } aimc_arch;
 
 /* The components whose energy and area are counted separately, in report order. */

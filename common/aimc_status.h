@@ -20,12 +20,13 @@ enum {
     AIMC_ERR_CONFIG = -5,      /* a well-formed file breaks a rule: unknown key, bad value */
     AIMC_ERR_NOFIT = -6,       /* the model does not fit the machine */
     AIMC_ERR_STATE = -7,       /* call out of order, e.g. an MVM on an unprogrammed matrix */
-    AIMC_ERR_BADHANDLE = -8,   /* NULL, closed or foreign handle */
+    AIMC_ERR_BADHANDLE = -8,   /* NULL or foreign handle (a closed one is freed memory) */
     AIMC_ERR_DEVICE = -9,      /* the device reported an error (see its error register) */
     AIMC_ERR_TIMEOUT = -10,    /* a wait expired */
     AIMC_ERR_UNSUPPORTED = -11,/* a valid request this build or backend cannot serve */
     AIMC_ERR_NOTFOUND = -12,   /* a named thing (URI scheme, matrix, key) does not exist */
     AIMC_ERR_RANGE = -13,      /* an index or address lies outside the object it names */
+    AIMC_ERR_ABORTED = -14,    /* a reset ended the job before it completed */
 };
 
 /* Constant English text for a status code; never NULL, also for unknown codes. */

@@ -28,4 +28,59 @@ typedef struct aimc_tile {
 
 _Static_assert(sizeof(aimc_tile) == 32, "aimc_tile is a 32-byte DMA descriptor");
 
+/* ---- little-endian fields of DMA records and descriptors (shared by the driver and the
+ * device model, so both read and write the same bytes) ---- */
+
+static inline uint32_t aimc_le_get16(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8;
+}
+
+static inline uint32_t aimc_le_get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static inline uint64_t aimc_le_get64(const uint8_t *p)
+{
+    return (uint64_t)aimc_le_get32(p) | (uint64_t)aimc_le_get32(p + 4) << 32;
+}
+
+static inline void aimc_le_put16(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+
+static inline void aimc_le_put32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static inline void aimc_le_put64(uint8_t *p, uint64_t v)
+{
+    aimc_le_put32(p, (uint32_t)v);
+    aimc_le_put32(p + 4, (uint32_t)(v >> 32));
+}
+
+/* The 32-byte DMA form of a tile: its eight u32 fields in declaration order. */
+static inline void aimc_tile_encode(const aimc_tile *t, uint8_t p[32])
+{
+    const uint32_t f[8] = {t->matrix, t->row0, t->nrows, t->col0,
+                           t->ncols, t->slice, t->xbar, t->xbar_col0};
+    for (int i = 0; i < 8; i++) aimc_le_put32(p + 4 * i, f[i]);
+}
+
+static inline void aimc_tile_decode(const uint8_t p[32], aimc_tile *t)
+{
+    t->matrix = aimc_le_get32(p + 0);
+    t->row0 = aimc_le_get32(p + 4);
+    t->nrows = aimc_le_get32(p + 8);
+    t->col0 = aimc_le_get32(p + 12);
+    t->ncols = aimc_le_get32(p + 16);
+    t->slice = aimc_le_get32(p + 20);
+    t->xbar = aimc_le_get32(p + 24);
+    t->xbar_col0 = aimc_le_get32(p + 28);
+}
+
 #endif /* AIMC_TILE_H */

@@ -20,6 +20,14 @@ void aimc_arch_defaults(aimc_arch *a)
     a->device.program_sigma_us = 0.5;
     a->device.read_sigma_us = 0.25;
     a->device.read_voltage_v = 0.2;
+    a->device.program_sigma_rel = 0.0;
+    a->device.read_sigma_rel = 0.0;
+    a->device.read_time_s = 1.0;
+    a->device.drift_compensation = 0;
+    a->device.stuck_on_rate = 0.0;
+    a->device.stuck_off_rate = 0.0;
+    a->device.pulse_energy_pj = 100.0;
+    a->device.pulse_ns = 100.0;
 
     a->crossbar.rows = 128;
     a->crossbar.cols = 128;
@@ -28,6 +36,7 @@ void aimc_arch_defaults(aimc_arch *a)
     a->crossbar.sign_encoding = AIMC_SIGN_DIFFERENTIAL;
     a->crossbar.integration_ns = 100.0;
     a->crossbar.area_um2 = 25.0;
+    a->crossbar.wire_resistance_ohm = 0.0;
 
     a->dac.bits = 8;
     a->dac.mode = AIMC_DAC_BIT_SERIAL;
@@ -39,6 +48,8 @@ void aimc_arch_defaults(aimc_arch *a)
     a->adc.conversion_ns = 0.78;
     a->adc.energy_pj = 2.38;
     a->adc.area_um2 = 1200.0;
+    a->adc.offset_lsb = 0.0;
+    a->adc.gain_error = 0.0;
 
     a->digital.energy_pj_per_op = 0.021;
     a->digital.area_um2_per_core = 2000.0;
@@ -47,8 +58,18 @@ void aimc_arch_defaults(aimc_arch *a)
     a->hierarchy.crossbars_per_core = 16;
     a->hierarchy.cores_per_chip = 64;
     a->hierarchy.chips = 1;
+    a->hierarchy.chips_auto = 0;
+    a->hierarchy.tiers = 1;
 
     a->clock.frequency_mhz = 1000.0;
+
+    a->mapping.strategy = AIMC_STRATEGY_PACK;
+    a->mapping.replicate_threshold = 0.0;
+    a->mapping.fault_threshold = 1.0;
+    a->mapping.noc_hop_ns = 1.0;
+    a->mapping.noc_hop_energy_pj = 2.59;
+    a->mapping.chip_link_ns = 5.0;
+    a->mapping.chip_link_energy_pj = 6500.0;
 }
 
 int aimc_arch_stored_bits(const aimc_arch *a)

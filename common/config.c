@@ -43,14 +43,18 @@ typedef struct {
     int is_version;    /* the format version: required, checked first, own message */
     const char *unit;
     const char *doc;
+    size_t auto_offset; /* CFG_INT: non-zero when the plain scalar `auto` is allowed; the int
+                         * flag at this offset becomes 1 (a number sets it back to 0) */
 } cfg_key;
 
-/* device.type: pcm and rram have C values but no device model yet, so a config may not
- * name them. */
-static const char *const device_names[] = {"ideal", "generic"};
-static const int device_values[] = {AIMC_DEVICE_IDEAL, AIMC_DEVICE_GENERIC};
-static const char *const device_all[] = {"ideal", "pcm", "rram", "generic"};
-static const cfg_enum device_enum = {device_names, device_values, 2, device_all, 4};
+static const char *const device_names[] = {"ideal", "pcm", "rram", "generic"};
+static const int device_values[] = {AIMC_DEVICE_IDEAL, AIMC_DEVICE_PCM, AIMC_DEVICE_RRAM,
+                                    AIMC_DEVICE_GENERIC};
+static const cfg_enum device_enum = {device_names, device_values, 4, device_names, 4};
+
+static const char *const onoff_names[] = {"off", "on"};
+static const int onoff_values[] = {0, 1};
+static const cfg_enum onoff_enum = {onoff_names, onoff_values, 2, onoff_names, 2};
 
 static const char *const sign_names[] = {"differential", "offset"};
 static const int sign_values[] = {AIMC_SIGN_DIFFERENTIAL, AIMC_SIGN_OFFSET};
@@ -59,6 +63,13 @@ static const cfg_enum sign_enum = {sign_names, sign_values, 2, sign_names, 2};
 static const char *const dac_names[] = {"bit_serial", "multi_bit"};
 static const int dac_values[] = {AIMC_DAC_BIT_SERIAL, AIMC_DAC_MULTI_BIT};
 static const cfg_enum dac_enum = {dac_names, dac_values, 2, dac_names, 2};
+
+static const char *const strategy_names[] = {"pack", "locality", "balance", "replicate",
+                                             "tiered"};
+static const int strategy_values[] = {AIMC_STRATEGY_PACK, AIMC_STRATEGY_LOCALITY,
+                                      AIMC_STRATEGY_BALANCE, AIMC_STRATEGY_REPLICATE,
+                                      AIMC_STRATEGY_TIERED};
+static const cfg_enum strategy_enum = {strategy_names, strategy_values, 5, strategy_names, 5};
 
 #define FIELD(f) offsetof(aimc_arch, f), sizeof(((aimc_arch *)0)->f)
 #define KEY_INT(k, f, lo, hi, unit, doc) {k, CFG_INT, lo, hi, NULL, FIELD(f), 0, unit, doc}
@@ -77,7 +88,8 @@ static const cfg_key cfg_keys[] = {
      "config format version; must be 1"},
     {"name", CFG_STRING, 0, 0, NULL, FIELD(name), 0, "", "free text naming the machine"},
 
-    KEY_ENUM("device.type", device.type, device_enum, "device model: ideal (exact) or generic"),
+    KEY_ENUM("device.type", device.type, device_enum,
+             "device model: ideal (exact), pcm, rram or generic"),
     KEY_DBL("device.g_min_us", device.g_min_us, 0, COND_MAX_US, "uS",
             "lowest programmable conductance"),
     KEY_DBL("device.g_max_us", device.g_max_us, 1e-3, COND_MAX_US, "uS",
@@ -90,6 +102,22 @@ static const cfg_key cfg_keys[] = {
             "Gaussian read noise per device per read"),
     KEY_DBL("device.read_voltage_v", device.read_voltage_v, 1e-3, 10, "V",
             "read voltage of a full-scale input step"),
+    KEY_DBL("device.program_sigma_rel", device.program_sigma_rel, 0, 10, "",
+            "rram: programming error proportional to the conductance"),
+    KEY_DBL("device.read_sigma_rel", device.read_sigma_rel, 0, 10, "",
+            "rram: read noise proportional to the conductance"),
+    KEY_DBL("device.read_time_s", device.read_time_s, 0, 1e10, "s",
+            "time since programming at which reads happen (pcm drift, 1/f noise)"),
+    KEY_ENUM("device.drift_compensation", device.drift_compensation, onoff_enum,
+             "global drift compensation by a calibration read: off or on"),
+    KEY_DBL("device.stuck_on_rate", device.stuck_on_rate, 0, 1, "",
+            "fraction of devices stuck at g_max"),
+    KEY_DBL("device.stuck_off_rate", device.stuck_off_rate, 0, 1, "",
+            "fraction of devices stuck at g_min"),
+    KEY_DBL("device.pulse_energy_pj", device.pulse_energy_pj, 0, ENERGY_MAX_PJ, "pJ",
+            "one programming pulse of one device"),
+    KEY_DBL("device.pulse_ns", device.pulse_ns, TIME_MIN_NS, TIME_MAX_NS, "ns",
+            "one programming pulse"),
 
     KEY_INT("crossbar.rows", crossbar.rows, 1, 4096, "", "physical word lines (inputs)"),
     KEY_INT("crossbar.cols", crossbar.cols, 1, 4096, "", "physical bit lines"),
@@ -103,6 +131,8 @@ static const cfg_key cfg_keys[] = {
             "one input step: drive, settle, integrate"),
     KEY_DBL("crossbar.area_um2", crossbar.area_um2, 0, AREA_MAX_UM2, "um^2",
             "one crossbar array"),
+    KEY_DBL("crossbar.wire_resistance_ohm", crossbar.wire_resistance_ohm, 0, 1e6, "ohm",
+            "IR drop: wire resistance of one cell segment; 0 = off"),
 
     KEY_INT("dac.bits", dac.bits, 2, 16, "bit", "signed input precision, sign included"),
     KEY_ENUM("dac.mode", dac.mode, dac_enum,
@@ -118,6 +148,10 @@ static const cfg_key cfg_keys[] = {
             "one conversion"),
     KEY_DBL("adc.energy_pj", adc.energy_pj, 0, ENERGY_MAX_PJ, "pJ", "one conversion"),
     KEY_DBL("adc.area_um2", adc.area_um2, 0, AREA_MAX_UM2, "um^2", "one ADC"),
+    KEY_DBL("adc.offset_lsb", adc.offset_lsb, -1e6, 1e6, "LSB",
+            "systematic offset of every conversion"),
+    KEY_DBL("adc.gain_error", adc.gain_error, -0.5, 0.5, "",
+            "systematic relative gain error (0.01 = +1 %)"),
 
     KEY_DBL("digital.energy_pj_per_op", digital.energy_pj_per_op, 0, ENERGY_MAX_PJ, "pJ",
             "one shift-and-add or accumulate"),
@@ -130,9 +164,28 @@ static const cfg_key cfg_keys[] = {
             "crossbars in one core"),
     KEY_INT("hierarchy.cores_per_chip", hierarchy.cores_per_chip, 1, HIER_MAX, "",
             "cores on one chip"),
-    KEY_INT("hierarchy.chips", hierarchy.chips, 1, HIER_MAX, "", "chips in the machine"),
+    {"hierarchy.chips", CFG_INT, 1, HIER_MAX, NULL, FIELD(hierarchy.chips), 0, "",
+     "chips in the machine, or auto: as many as the mapped model needs",
+     offsetof(aimc_arch, hierarchy.chips_auto)},
+    KEY_INT("hierarchy.tiers", hierarchy.tiers, 1, HIER_MAX, "",
+            "stacked arrays (3D tiers) per crossbar site; only the mapper uses tiers"),
 
     KEY_DBL("clock.frequency_mhz", clock.frequency_mhz, 1e-3, 1e6, "MHz", "digital clock"),
+
+    KEY_ENUM("mapping.strategy", mapping.strategy, strategy_enum,
+             "placement: pack, locality, balance, replicate or tiered"),
+    KEY_DBL("mapping.replicate_threshold", mapping.replicate_threshold, 0, 1, "",
+            "replicate: copy experts activated at least this often per token"),
+    KEY_DBL("mapping.fault_threshold", mapping.fault_threshold, 0, 1, "",
+            "skip crossbars whose fault fraction is above this"),
+    KEY_DBL("mapping.noc_hop_ns", mapping.noc_hop_ns, 0, TIME_MAX_NS, "ns",
+            "one partial sum over one mesh hop"),
+    KEY_DBL("mapping.noc_hop_energy_pj", mapping.noc_hop_energy_pj, 0, ENERGY_MAX_PJ, "pJ",
+            "one 32-bit partial sum over one mesh hop"),
+    KEY_DBL("mapping.chip_link_ns", mapping.chip_link_ns, 0, TIME_MAX_NS, "ns",
+            "one partial sum over a chip-to-chip link"),
+    KEY_DBL("mapping.chip_link_energy_pj", mapping.chip_link_energy_pj, 0, ENERGY_MAX_PJ, "pJ",
+            "one 32-bit partial sum over a chip-to-chip link"),
 };
 
 #define N_KEYS (sizeof cfg_keys / sizeof cfg_keys[0])
@@ -246,9 +299,15 @@ static int parse_value(const aimc_ydoc *doc, const aimc_ynode *n, const cfg_key 
                 snprintf(at, sizeof at, "%s: ", doc->name);
             return version_error(d, at, lv);
         }
+        if (k->auto_offset && n && n->kind == AIMC_YNODE_SCALAR && !n->quoted && n->scalar &&
+            strcmp(n->scalar, "auto") == 0) {
+            *(int *)((char *)a + k->auto_offset) = 1;
+            return AIMC_OK;
+        }
         rc = aimc_ynode_int(doc, n, k->key, (long)k->lo, (long)k->hi, &lv, d);
         if (rc) return rc;
         *int_field(a, k) = (int)lv;
+        if (k->auto_offset) *(int *)((char *)a + k->auto_offset) = 0;
         return AIMC_OK;
     case CFG_DOUBLE:
         return aimc_ynode_double(doc, n, k->key, k->lo, k->hi, dbl_field(a, k), d);

@@ -23,6 +23,10 @@ enum {
     AIMC_RNG_DOMAIN_READ = 2,    /* read noise: (crossbar, read event), counter = column */
     AIMC_RNG_DOMAIN_WEIGHTS = 3, /* model weights: (matrix index, 0), counter = element */
     AIMC_RNG_DOMAIN_TOKENS = 4,  /* input tokens of a run: (0, 0), counter = element */
+    AIMC_RNG_DOMAIN_FAULT = 5,   /* stuck-at faults: (crossbar, 0), counter = cell */
+    AIMC_RNG_DOMAIN_DRIFT = 6,   /* pcm drift exponents: (crossbar, generation), counter = cell */
+    AIMC_RNG_DOMAIN_VERIFY = 7,  /* program-and-verify re-writes: (crossbar, generation),
+                                  * sub-key the round, counter = cell */
 };
 
 #define AIMC_RNG_GOLDEN UINT64_C(0x9e3779b97f4a7c15)

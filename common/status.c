@@ -21,6 +21,7 @@ const char *aimc_strerror(int rc)
     case AIMC_ERR_UNSUPPORTED: return "not supported";
     case AIMC_ERR_NOTFOUND: return "not found";
     case AIMC_ERR_RANGE: return "out of range";
+    case AIMC_ERR_ABORTED: return "aborted by a reset";
     default: return "unknown error";
     }
 }

@@ -1,15 +1,23 @@
 /* aimc.h - the aimc driver API: the one interface that drives the simulated machine today
  * and the chip later. This header is the contract: what it does not declare is not API.
  *
- * A device is opened by URI; the scheme picks the backend (its HAL):
- *   "sim:"   the in-process device model (sim/device over sim/aimc_sim)
- * Later backends (sysc:, rtl:, uio:/dev/uioN) plug in below the same calls.
+ * A device is opened by URI; the scheme picks the backend (its HAL, docs/driver.md):
+ *   "sim:"          the in-process device model (sim/device over sim/aimc_sim)
+ *   "mock:"         a register file that records every access, for unit tests
+ *   "uio:/dev/uioN" silicon through Linux UIO (register BAR by mmap)
+ * Later backends (sysc:, rtl:) plug in below the same calls.
  *
- * Every call returns AIMC_OK (0) or a negative AIMC_ERR_* code (aimc_status.h); the
- * detailed text of a device's last error is aimc_error_text(dev). No call prints or exits.
- * Work is asynchronous: a submit returns a fence; aimc_fence_wait() waits for it with a
- * timeout and finishes the job (copies results out), so output buffers given to a submit
- * must stay valid until its fence is waited for.
+ * Every call returns AIMC_OK (0) or a negative AIMC_ERR_* code (aimc_status.h,
+ * aimc_strerror() gives its text); the detailed text of a device's last error is
+ * aimc_error_text(dev). No call prints or exits. Work is asynchronous: a submit returns a
+ * fence; aimc_fence_wait() waits for it with a timeout and finishes the job (copies
+ * results out), so output buffers given to a submit must stay valid until its fence is
+ * waited for. Commands run in submission order, so a command may use the output of an
+ * earlier one without a wait in between.
+ *
+ * Threads: every call on one device may come from any thread; the driver serialises them
+ * (two threads may submit and wait on one device at the same time). A handle must not be
+ * used after aimc_close (it is freed: the behaviour is undefined, as after free()).
  */
 #ifndef AIMC_H
 #define AIMC_H
@@ -26,15 +34,25 @@ typedef struct aimc_dev aimc_dev;
 typedef struct aimc_open_opts {
     const aimc_arch *arch; /* sim: the machine to simulate; NULL = built-in defaults */
     uint64_t seed;         /* sim: seed of every random draw of the device */
+    uint32_t watchdog_us;  /* the device's watchdog (WATCHDOG_US); 0 = off */
+    aimc_diag *diag;       /* if not NULL: why aimc_open failed (the backend's reason) */
 } aimc_open_opts;
 
 /* What the device says about itself, read from its ID and capability registers. */
 typedef struct aimc_dev_info {
     uint32_t id;            /* AIMC_REG_ID_VALUE */
-    uint32_t version;       /* device model / silicon revision */
+    uint32_t version;       /* register map version: major << 16 | minor */
     uint32_t xbar_rows, xbar_cols;
     uint32_t crossbars;     /* in the whole device */
     uint32_t adc_bits, dac_bits;
+    uint32_t bits_per_cell, weight_bits;
+    uint32_t max_matrices;  /* matrix ids are 0 .. max_matrices-1 */
+    uint32_t max_dim;       /* largest rows or cols of a matrix */
+    uint32_t max_batch;     /* largest batch of one command */
+    uint32_t max_tiles;     /* largest tile table of one PROGRAM */
+    uint32_t max_ring;      /* largest command ring */
+    uint32_t max_elems;     /* largest batch x dim of a digital command or a readback */
+    uint32_t max_verify;    /* largest program-and-verify round count */
 } aimc_dev_info;
 
 /* The device's performance counters. Energy counters are kept by the device in fJ. */
@@ -50,37 +68,137 @@ typedef struct aimc_counters {
     double energy_pj[AIMC_COMP_COUNT]; /* per component (aimc_arch.h), pJ */
 } aimc_counters;
 
-/* Open the device named by uri. AIMC_ERR_NOTFOUND for an unknown scheme. */
+/* The device's sticky error state (docs/registers.md: ERROR, ERROR_FENCE, ERROR_INFO). */
+typedef struct aimc_dev_error {
+    uint32_t bits;       /* ERROR: AIMC_REG_ERROR_* bits since last cleared */
+    uint64_t fence;      /* fence of the first failure since ERROR was 0 (0: not a command) */
+    uint32_t info;       /* detail of that failure */
+    uint32_t irq_status; /* IRQ_STATUS: pending interrupt causes */
+    uint32_t status;     /* STATUS: READY, BUSY, ERROR, HALTED */
+} aimc_dev_error;
+
+/* Open the device named by uri. *dev is NULL on failure, and opts->diag (if given) says
+ * why. AIMC_ERR_NOTFOUND for an unknown scheme; the backend's code otherwise. */
 int aimc_open(const char *uri, const aimc_open_opts *opts, aimc_dev **out);
 void aimc_close(aimc_dev *dev); /* NULL is a no-op */
 
 int aimc_query(aimc_dev *dev, aimc_dev_info *info);
 
+/* ---- buffer objects: memory both the CPU and the device reach ---- */
+
+typedef struct aimc_bo aimc_bo;
+typedef enum { AIMC_SYNC_TO_DEVICE = 1, AIMC_SYNC_FROM_DEVICE = 2 } aimc_sync_dir;
+
+/* A zero-filled buffer of bytes > 0 bytes. Destroy it before closing its device. */
+int aimc_bo_create(aimc_dev *dev, size_t bytes, aimc_bo **out);
+void *aimc_bo_map(aimc_bo *bo);            /* its CPU address; NULL for a NULL bo */
+uint64_t aimc_bo_addr(const aimc_bo *bo);  /* its device address, for descriptors; 0 for NULL */
+size_t aimc_bo_size(const aimc_bo *bo);
+/* Make CPU writes visible to the device (TO_DEVICE, before a submit that reads the buffer)
+ * or device writes visible to the CPU (FROM_DEVICE, after the fence). Every backend so far
+ * is cache-coherent, so this is a memory barrier; call it anyway. */
+int aimc_bo_sync(aimc_bo *bo, aimc_sync_dir dir);
+void aimc_bo_destroy(aimc_bo *bo);         /* NULL is a no-op */
+
+/* ---- weights ---- */
+
+/* Program-and-verify: after the first write, up to max_iterations rounds each read every
+ * device and rewrite those further than tolerance_us from their target. */
+typedef struct aimc_weights_opts {
+    uint32_t max_iterations; /* 0: write once, no verify; at most info.max_verify */
+    double tolerance_us;     /* >= 0 */
+} aimc_weights_opts;
+
+typedef struct aimc_weights_report {
+    uint32_t iterations;     /* verify rounds performed */
+    uint64_t devices;        /* devices written */
+    uint64_t devices_failed; /* outside the tolerance after the last round */
+    uint64_t pulses;         /* programming pulses, all rounds */
+    double rms_error_us;     /* rms conductance error after programming */
+} aimc_weights_report;
+
 /* Program matrix `matrix_id`: w is rows x cols float32, row-major (row = input), and tiles
- * are the plan's tiles of that matrix. Synchronous: returns when the device has finished
- * (or failed: AIMC_ERR_DEVICE, details in aimc_error_text). */
+ * are the plan's tiles of that matrix; opts NULL = write once; rep (may be NULL) receives
+ * the device's report. Synchronous. AIMC_ERR_DEVICE when the device refused (details in
+ * aimc_error_text); when verify leaves devices outside the tolerance the matrix is
+ * programmed, *rep is filled and the result is AIMC_ERR_DEVICE (ERROR.VERIFY). */
 int aimc_weights_program(aimc_dev *dev, uint32_t matrix_id, const float *w, uint32_t rows,
-                         uint32_t cols, const aimc_tile *tiles, size_t n_tiles);
+                         uint32_t cols, const aimc_tile *tiles, size_t n_tiles,
+                         const aimc_weights_opts *opts, aimc_weights_report *rep);
+
+/* Read rows x cols (the programmed shape) of matrix_id back into w, row-major, as the
+ * array computes them: each row is an MVM of a one-hot input (DAC, crossbar with read
+ * noise, ADC), so the result is the dequantised conductances seen through the periphery.
+ * Synchronous. Counts as rows MVMs in the counters. */
+int aimc_weights_readback(aimc_dev *dev, uint32_t matrix_id, float *w, uint32_t rows,
+                          uint32_t cols);
+
+/* ---- jobs ---- */
 
 /* Queue y = x W for `batch` vectors (x: batch x rows, y: batch x cols, float32) on a
- * programmed matrix. *fence identifies the job. Errors found by the device (matrix not
- * programmed, bad address) are reported by aimc_fence_wait() as AIMC_ERR_DEVICE. */
+ * programmed matrix; the driver copies x in and y out. Errors found by the device (matrix
+ * not programmed, bad address) are reported by aimc_fence_wait() as AIMC_ERR_DEVICE. */
 int aimc_submit_mvm(aimc_dev *dev, uint32_t matrix_id, const float *x, uint32_t batch,
                     float *y, uint64_t *fence);
 
-/* Queue a raw command descriptor (docs/driver.md) as it is, for tests and tools that must
- * send what the driver would never build. len must be the descriptor size. */
+/* The same on device addresses (aimc_bo_addr + offset): no copies. */
+int aimc_submit_mvm_addr(aimc_dev *dev, uint32_t matrix_id, uint32_t batch, uint64_t x_addr,
+                         uint64_t y_addr, uint64_t *fence);
+
+/* The digital steps of an MoE layer as device commands, on device addresses (formulas in
+ * docs/driver.md; the device checks every address and size):
+ *   rmsnorm:   out = x / sqrt(mean(x^2) + 1e-6), batch vectors of dim
+ *   topk:      per vector of n logits, the k largest (u32 indices, largest first) and the
+ *              softmax of the chosen logits (float32 weights)
+ *   silu_mul:  out[i] = silu(g[i]) * u[i], count elements
+ *   gather:    dst row i = src row idx[i] (u32), batch rows of dim, src has src_rows rows
+ *   scale_acc: dst row idx[i] += w[i] * src row i; idx_addr 0 = row i, w_addr 0 = weight 1 */
+int aimc_submit_rmsnorm(aimc_dev *dev, uint32_t batch, uint32_t dim, uint64_t in_addr,
+                        uint64_t out_addr, uint64_t *fence);
+int aimc_submit_topk(aimc_dev *dev, uint32_t batch, uint32_t n, uint32_t k, uint64_t in_addr,
+                     uint64_t idx_addr, uint64_t w_addr, uint64_t *fence);
+int aimc_submit_silu_mul(aimc_dev *dev, uint32_t count, uint64_t g_addr, uint64_t u_addr,
+                         uint64_t out_addr, uint64_t *fence);
+int aimc_submit_gather(aimc_dev *dev, uint32_t batch, uint32_t dim, uint32_t src_rows,
+                       uint64_t src_addr, uint64_t idx_addr, uint64_t dst_addr,
+                       uint64_t *fence);
+int aimc_submit_scale_acc(aimc_dev *dev, uint32_t batch, uint32_t dim, uint32_t dst_rows,
+                          uint64_t src_addr, uint64_t idx_addr, uint64_t w_addr,
+                          uint64_t dst_addr, uint64_t *fence);
+
+/* A FENCE command (completes when every earlier command has; raises the DONE interrupt). */
+int aimc_submit_fence(aimc_dev *dev, uint64_t *fence);
+
+/* Queue a raw command descriptor (docs/driver.md) as it is, except that the driver writes
+ * its fence and a zero status, for tests and tools that must send what the driver would
+ * never build. len must be the descriptor size (64). */
 int aimc_submit_raw(aimc_dev *dev, const void *desc, size_t len, uint64_t *fence);
 
-/* Wait until job `fence` has completed, at most timeout_ns (negative: no limit).
- * AIMC_OK; AIMC_ERR_TIMEOUT; AIMC_ERR_DEVICE when the job failed (the device's error
- * register is decoded into aimc_error_text and cleared; the device stays usable). */
+/* Wait until job `fence` has completed, at most timeout_ns (negative: no limit), and
+ * finish it. AIMC_OK; AIMC_ERR_TIMEOUT (not done in time, or the device's watchdog halted
+ * it: a hung device never blocks the caller beyond the timeout); AIMC_ERR_DEVICE when the
+ * job failed (the device's error register is decoded into aimc_error_text and cleared; the
+ * device stays usable) or the device cannot complete it (a ring error: aimc_reset);
+ * AIMC_ERR_ABORTED when aimc_reset ended the job. A fence already finished returns AIMC_OK. */
 int aimc_fence_wait(aimc_dev *dev, uint64_t fence, int64_t timeout_ns);
 
+/* aimc_fence_wait without waiting: AIMC_ERR_TIMEOUT while the job is still running. */
+int aimc_fence_poll(aimc_dev *dev, uint64_t fence);
+
 int aimc_counters_read(aimc_dev *dev, aimc_counters *c);
+int aimc_counters_reset(aimc_dev *dev); /* every counter to 0 (CNT_CTRL.RESET) */
+
+/* Read the device's sticky error state without clearing it. */
+int aimc_error_get(aimc_dev *dev, aimc_dev_error *e);
+
+/* Soft-reset the device and set it up again (ring, interrupts, watchdog): clears sticky
+ * errors, a ring error and a watchdog halt. Every job not yet waited for ends: one that had
+ * completed keeps its result, the others end as AIMC_ERR_ABORTED. No matrix stays
+ * programmed (the device forgets them). */
+int aimc_reset(aimc_dev *dev);
 
 /* The last detailed error of dev ("" when none); the pointer stays valid until the next
- * call on dev. For a NULL dev, a constant text. */
+ * call on dev from any thread. For a NULL dev, a constant text. */
 const char *aimc_error_text(aimc_dev *dev);
 
 #endif /* AIMC_H */

@@ -1,9 +1,13 @@
 /* aimc_hal.h - the driver's hardware abstraction layer: what a backend provides.
  *
  * Internal to the driver (not public API). The driver core (driver.c) reaches a device only
- * through one aimc_hal_ops table; a backend (hal_sim.c today; sysc:, rtl:, uio:, mock:
- * later) implements the table and nothing else. aimc_open() picks the backend whose scheme
- * matches the URI's part before the first ':' and passes it the rest of the URI.
+ * through one aimc_hal_ops table; a backend (hal_sim.c, hal_mock.c, hal_uio.c; sysc: and
+ * rtl: later) implements the table and nothing else. aimc_open() picks the backend whose
+ * scheme matches the URI's part before the first ':' and passes it the rest of the URI.
+ *
+ * Threads: the driver calls every op except irq_wait and time_ns with its device lock
+ * held, so those never run concurrently on one ctx; irq_wait and time_ns are called
+ * without it (a waiter must not block submitters) and must be safe against the others.
  */
 #ifndef AIMC_HAL_H
 #define AIMC_HAL_H
@@ -40,6 +44,12 @@ typedef struct aimc_hal_ops {
 } aimc_hal_ops;
 
 /* The backends. A new backend adds its table here and in driver.c's list. */
-extern const aimc_hal_ops aimc_hal_sim_ops; /* "sim:" (hal_sim.c) */
+extern const aimc_hal_ops aimc_hal_sim_ops;  /* "sim:" (hal_sim.c) */
+extern const aimc_hal_ops aimc_hal_mock_ops; /* "mock:" (hal_mock.c) */
+extern const aimc_hal_ops aimc_hal_uio_ops;  /* "uio:" (hal_uio.c) */
+
+/* The backend state of dev when its backend is hal, else NULL: for a backend's own test
+ * hooks (aimc_mock.h). */
+void *aimc_drv_backend_ctx(aimc_dev *dev, const aimc_hal_ops *hal);
 
 #endif /* AIMC_HAL_H */

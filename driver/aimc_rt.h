@@ -1,9 +1,13 @@
 /* aimc_rt.h - the runtime: an MoE model's forward pass run through the driver.
  *
  * The runtime sits on top of the public driver API (aimc.h) and nothing else of the device:
- * the analog matrix-vector products run on the device; the digital steps of a layer (RMS
- * norm, top-k routing, softmax of the chosen logits, SiLU-gated product, weighted combine)
- * run here on the host for now (a later issue moves them into device commands).
+ * every step of a layer is a device command (RMSNORM, MVM, TOPK, GATHER, SILU_MUL,
+ * SCALE_ACC: docs/driver.md), on buffer objects that stay in device memory between
+ * commands. The host copies the tokens in, reads the routing decisions (indices and
+ * weights) to make each expert's token list, and copies the block's output out. The
+ * arithmetic is the reference's except that the routing weights are float32 on the device
+ * (double in aimc_rt_layer_ref), and the digital work is counted in the device's counters
+ * (digital.energy_pj_per_op per operation).
  *
  * One MoE block, for a token x (d_model):
  *     n      = x / rms(x)                       (RMS norm, no learned weight)

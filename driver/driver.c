@@ -1,13 +1,17 @@
 /* driver.c - the aimc driver core: the public API of aimc.h over a HAL backend.
  *
- * Knows the register map (aimc_regs.h) and the descriptor format, never a backend's
- * internals: every device access goes through the aimc_hal_ops table chosen by the URI's
- * scheme. Commands go into a ring of AIMC_DRV_RING_ENTRIES descriptors in a DMA buffer;
- * each gets a fence (1, 2, ...) and a job entry holding its DMA buffers and the user's
- * output pointer until aimc_fence_wait() finishes it. Protocol: docs/driver.md.
+ * Knows the register map (aimc_regs.h, generated from aimc_regs.yaml) and the descriptor
+ * format, never a backend's internals: every device access goes through the aimc_hal_ops
+ * table chosen by the URI's scheme. Commands go into a ring of AIMC_DRV_RING_ENTRIES
+ * descriptors in a DMA buffer; each gets a fence (1, 2, ...) and a job entry holding its
+ * DMA buffers and the user's output pointer until aimc_fence_wait() finishes it. One mutex
+ * per device serialises the calls; waits release it while they sleep. Protocol:
+ * docs/driver.md.
  */
 #include "aimc.h"
 
+#include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -20,34 +24,49 @@
 #define AIMC_DRV_MAGIC 0x616D63447276ABCDull
 #define AIMC_DRV_RING_ENTRIES 256u
 #define AIMC_DRV_RING_WAIT_NS 1000000000LL      /* wait for ring space before ERR_STATE */
-#define AIMC_DRV_PROGRAM_TIMEOUT_NS 600000000000LL /* bound on one PROGRAM command */
+#define AIMC_DRV_SYNC_TIMEOUT_NS 600000000000LL /* bound on one PROGRAM or READBACK */
+#define AIMC_DRV_WAIT_SLICE_NS 1000000LL        /* longest sleep between two DONE_FENCE reads */
 #define AIMC_DRV_FJ_PER_PJ 1000.0
 
 /* The backends, by scheme. A new backend adds one line. */
 static const aimc_hal_ops *const aimc_drv_backends[] = {
     &aimc_hal_sim_ops,
+    &aimc_hal_mock_ops,
+    &aimc_hal_uio_ops,
 };
 
 typedef struct drv_job {
     uint64_t fence;
     uint32_t slot;         /* ring slot of its descriptor */
-    int status_valid;      /* status was copied out before the slot was reused */
+    int status_valid;      /* status was saved before the slot was reused or at a reset */
+    int aborted;           /* a reset ended it before it completed */
     uint32_t status;
     uint8_t desc[AIMC_DESC_BYTES]; /* as submitted, for error texts and shape records */
     void *buf_in;          /* DMA buffers (weights / x), NULL if none */
     void *buf_aux;         /* tiles / y */
-    float *user_y;         /* MVM: where y goes at wait */
+    void *buf_rep;         /* PROGRAM report record */
+    float *user_y;         /* MVM / READBACK: where y goes at wait */
     size_t y_bytes;
+    aimc_weights_report *user_rep;
 } drv_job;
 
 typedef struct drv_shape {
     uint32_t id, rows, cols;
 } drv_shape;
 
+struct aimc_bo {
+    aimc_dev *dev;
+    void *cpu;
+    uint64_t addr;
+    size_t size;
+    aimc_bo *prev, *next; /* the device's list of live buffer objects */
+};
+
 struct aimc_dev {
     uint64_t magic; /* AIMC_DRV_MAGIC while open */
     const aimc_hal_ops *hal;
     void *ctx;
+    pthread_mutex_t lock;
 
     uint8_t *ring;
     uint64_t ring_addr;
@@ -58,11 +77,12 @@ struct aimc_dev {
 
     drv_job *jobs;
     size_t n_jobs, cap_jobs;
-    drv_shape *shapes;      /* matrices this handle programmed successfully */
+    drv_shape *shapes;      /* matrices programmed successfully since open or reset */
     size_t n_shapes, cap_shapes;
+    aimc_bo *bos;           /* live buffer objects, freed at close */
 
     aimc_dev_info info;
-    uint32_t max_dim, max_batch, max_tiles;
+    uint32_t watchdog_us;
     char err[512];
 };
 
@@ -102,31 +122,18 @@ static uint64_t rd64(aimc_dev *dev, uint32_t lo_off)
     return (uint64_t)hi << 32 | lo;
 }
 
-static void put_u16(uint8_t *p, uint32_t v)
+/* Lock dev, or AIMC_ERR_BADHANDLE for something that is no open device. */
+static int drv_lock(aimc_dev *dev)
 {
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
+    if (!dev_ok(dev)) return AIMC_ERR_BADHANDLE;
+    pthread_mutex_lock(&dev->lock);
+    return AIMC_OK;
 }
 
-static void put_u32(uint8_t *p, uint32_t v)
+static int drv_unlock(aimc_dev *dev, int rc)
 {
-    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put_u64(uint8_t *p, uint64_t v)
-{
-    put_u32(p, (uint32_t)v);
-    put_u32(p + 4, (uint32_t)(v >> 32));
-}
-
-static uint32_t get_u16(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8;
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+    pthread_mutex_unlock(&dev->lock);
+    return rc;
 }
 
 static const drv_shape *shape_find(const aimc_dev *dev, uint32_t id)
@@ -166,14 +173,56 @@ static void job_release(aimc_dev *dev, drv_job *j)
 {
     dev->hal->dma_free(dev->ctx, j->buf_in);
     dev->hal->dma_free(dev->ctx, j->buf_aux);
+    dev->hal->dma_free(dev->ctx, j->buf_rep);
     if (dev->slot_fence[j->slot] == j->fence) dev->slot_fence[j->slot] = 0;
     *j = dev->jobs[--dev->n_jobs];
+}
+
+/* ---- device setup: the one place that reads the capability registers ---- */
+
+static void drv_read_info(aimc_dev *dev, aimc_dev_info *i)
+{
+    i->id = rd(dev, AIMC_REG_ID);
+    i->version = rd(dev, AIMC_REG_VERSION);
+    i->xbar_rows = rd(dev, AIMC_REG_CAP_XBAR_ROWS);
+    i->xbar_cols = rd(dev, AIMC_REG_CAP_XBAR_COLS);
+    i->crossbars = rd(dev, AIMC_REG_CAP_XBARS);
+    i->adc_bits = rd(dev, AIMC_REG_CAP_ADC_BITS);
+    i->dac_bits = rd(dev, AIMC_REG_CAP_DAC_BITS);
+    i->bits_per_cell = rd(dev, AIMC_REG_CAP_BITS_PER_CELL);
+    i->weight_bits = rd(dev, AIMC_REG_CAP_WEIGHT_BITS);
+    i->max_matrices = rd(dev, AIMC_REG_CAP_MAX_MATRICES);
+    i->max_dim = rd(dev, AIMC_REG_CAP_MAX_DIM);
+    i->max_batch = rd(dev, AIMC_REG_CAP_MAX_BATCH);
+    i->max_tiles = rd(dev, AIMC_REG_CAP_MAX_TILES);
+    i->max_ring = rd(dev, AIMC_REG_CAP_MAX_RING);
+    i->max_elems = rd(dev, AIMC_REG_CAP_MAX_ELEMS);
+    i->max_verify = rd(dev, AIMC_REG_CAP_MAX_VERIFY);
+}
+
+/* After a soft reset: program the ring, unmask the interrupts, arm the watchdog, enable. */
+static int drv_setup(aimc_dev *dev)
+{
+    dev->tail = 0;
+    memset(dev->slot_fence, 0, dev->ring_entries * sizeof *dev->slot_fence);
+    wr(dev, AIMC_REG_RING_BASE_LO, (uint32_t)dev->ring_addr);
+    wr(dev, AIMC_REG_RING_BASE_HI, (uint32_t)(dev->ring_addr >> 32));
+    wr(dev, AIMC_REG_RING_SIZE, dev->ring_entries);
+    wr(dev, AIMC_REG_IRQ_MASK, AIMC_REG_IRQ_ALL);
+    wr(dev, AIMC_REG_WATCHDOG_US, dev->watchdog_us);
+    wr(dev, AIMC_REG_CTRL, AIMC_REG_CTRL_ENABLE);
+    uint32_t st = rd(dev, AIMC_REG_STATUS), err = rd(dev, AIMC_REG_ERROR);
+    if (!(st & AIMC_REG_STATUS_READY) || err)
+        return drv_fail(dev, AIMC_ERR_DEVICE, "device not ready after setup (STATUS=0x%x, "
+                        "ERROR=0x%x)", st, err);
+    return AIMC_OK;
 }
 
 /* ---- submission ---- */
 
 /* Put desc into the ring as job *proto (its buffers become the job's, also on failure),
- * stamp the next fence into it and ring the doorbell. */
+ * stamp the next fence into it and ring the doorbell. Called with the lock held; may
+ * release it while waiting for ring space. */
 static int drv_submit(aimc_dev *dev, uint8_t *desc, const drv_job *proto, uint64_t *fence)
 {
     int rc;
@@ -188,7 +237,11 @@ static int drv_submit(aimc_dev *dev, uint8_t *desc, const drv_job *proto, uint64
                               "no commands (RING_HEAD=%u)", rd(dev, AIMC_REG_RING_HEAD));
                 goto fail;
             }
-            dev->hal->irq_wait(dev->ctx, (int64_t)(deadline - now));
+            uint64_t left = deadline - now;
+            pthread_mutex_unlock(&dev->lock);
+            dev->hal->irq_wait(dev->ctx, (int64_t)(left < AIMC_DRV_WAIT_SLICE_NS
+                                                      ? left : AIMC_DRV_WAIT_SLICE_NS));
+            pthread_mutex_lock(&dev->lock);
         }
     }
     if (dev->n_jobs == dev->cap_jobs) {
@@ -206,20 +259,21 @@ static int drv_submit(aimc_dev *dev, uint8_t *desc, const drv_job *proto, uint64
     uint8_t *entry = dev->ring + (size_t)slot * AIMC_DESC_BYTES;
     if (dev->slot_fence[slot]) { /* keep the status of a consumed, not yet waited job */
         drv_job *old = job_find(dev, dev->slot_fence[slot]);
-        if (old && !old->status_valid) {
-            old->status = get_u32(entry + AIMC_DESC_STATUS);
+        if (old && !old->status_valid && !old->aborted) {
+            old->status = aimc_le_get32(entry + AIMC_DESC_STATUS);
             old->status_valid = 1;
         }
     }
     uint64_t f = dev->next_fence++;
-    put_u64(desc + AIMC_DESC_FENCE, f);
-    put_u32(desc + AIMC_DESC_STATUS, 0);
+    aimc_le_put64(desc + AIMC_DESC_FENCE, f);
+    aimc_le_put32(desc + AIMC_DESC_STATUS, 0);
 
     drv_job *j = &dev->jobs[dev->n_jobs++];
     *j = *proto;
     j->fence = f;
     j->slot = slot;
     j->status_valid = 0;
+    j->aborted = 0;
     j->status = 0;
     memcpy(j->desc, desc, AIMC_DESC_BYTES);
 
@@ -234,7 +288,26 @@ static int drv_submit(aimc_dev *dev, uint8_t *desc, const drv_job *proto, uint64
 fail:
     dev->hal->dma_free(dev->ctx, proto->buf_in);
     dev->hal->dma_free(dev->ctx, proto->buf_aux);
+    dev->hal->dma_free(dev->ctx, proto->buf_rep);
     return rc;
+}
+
+/* A descriptor with opcode op and FLAG_IRQ; the caller fills the payload. */
+static void desc_init(uint8_t desc[AIMC_DESC_BYTES], uint32_t op)
+{
+    memset(desc, 0, AIMC_DESC_BYTES);
+    aimc_le_put16(desc + AIMC_DESC_OPCODE, op);
+    aimc_le_put16(desc + AIMC_DESC_FLAGS, AIMC_DESC_FLAG_IRQ);
+}
+
+/* Submit a descriptor without driver-owned buffers. */
+static int submit_plain(aimc_dev *dev, uint8_t *desc, uint64_t *fence, const char *what)
+{
+    drv_job job = {0};
+    int rc = drv_lock(dev);
+    if (rc) return rc;
+    if (!fence) return drv_unlock(dev, drv_fail(dev, AIMC_ERR_INVALID, "%s: fence is NULL", what));
+    return drv_unlock(dev, drv_submit(dev, desc, &job, fence));
 }
 
 /* ---- error decoding ---- */
@@ -243,8 +316,8 @@ static void describe_error(aimc_dev *dev, const drv_job *j, uint32_t status, int
                            uint32_t info)
 {
     const uint8_t *d = j->desc;
-    uint32_t op = get_u16(d + AIMC_DESC_OPCODE);
-    uint32_t matrix = get_u32(d + AIMC_DESC_PAYLOAD);
+    uint32_t op = aimc_le_get16(d + AIMC_DESC_OPCODE);
+    uint32_t matrix = aimc_le_get32(d + AIMC_DESC_PAYLOAD);
     char what[256];
 
     if (status & AIMC_REG_ERROR_BAD_OPCODE)
@@ -255,8 +328,7 @@ static void describe_error(aimc_dev *dev, const drv_job *j, uint32_t status, int
     else if (status & AIMC_REG_ERROR_NOT_PROGRAMMED)
         snprintf(what, sizeof what, "matrix %u not programmed", matrix);
     else if (status & AIMC_REG_ERROR_SHAPE)
-        snprintf(what, sizeof what, "matrix %u has another shape than %ux%u", matrix,
-                 get_u32(d + AIMC_DESC_MVM_ROWS), get_u32(d + AIMC_DESC_MVM_COLS));
+        snprintf(what, sizeof what, "matrix %u has another shape than the command's", matrix);
     else if (status & AIMC_REG_ERROR_XBAR_RANGE)
         snprintf(what, sizeof what, have_info ? "matrix %u: tile %u lies outside the "
                  "device's crossbars" : "matrix %u: a tile lies outside the device's "
@@ -264,9 +336,15 @@ static void describe_error(aimc_dev *dev, const drv_job *j, uint32_t status, int
     else if (status & AIMC_REG_ERROR_PROGRAM_FAILED)
         snprintf(what, sizeof what, "programming matrix %u failed: its tiles overlap or "
                  "do not cover it", matrix);
+    else if (status & AIMC_REG_ERROR_INDEX)
+        snprintf(what, sizeof what, have_info ? "row index %u outside its table"
+                                              : "a row index outside its table", info);
     else if (status & AIMC_REG_ERROR_DMA_FAULT)
         snprintf(what, sizeof what, have_info ? "DMA fault (address field at byte 0x%x)"
                                               : "DMA fault", info);
+    else if (status & AIMC_REG_ERROR_VERIFY)
+        snprintf(what, sizeof what, "program-and-verify left devices of matrix %u outside "
+                 "the tolerance", matrix);
     else if (status & AIMC_REG_ERROR_RING)
         snprintf(what, sizeof what, "command ring error");
     else
@@ -275,116 +353,163 @@ static void describe_error(aimc_dev *dev, const drv_job *j, uint32_t status, int
              (unsigned long long)j->fence);
 }
 
-/* ---- public API ---- */
+/* The job of a completed command: decode its status, copy results out, release it. */
+static int job_finish(aimc_dev *dev, drv_job *j)
+{
+    uint32_t status = j->status_valid
+                          ? j->status
+                          : aimc_le_get32(dev->ring + (size_t)j->slot * AIMC_DESC_BYTES +
+                                          AIMC_DESC_STATUS);
+    uint32_t op = aimc_le_get16(j->desc + AIMC_DESC_OPCODE);
+    int rc = AIMC_OK;
+
+    if (j->user_rep && j->buf_rep) {
+        const uint8_t *r = j->buf_rep;
+        uint64_t rms_bits = aimc_le_get64(r + AIMC_REC_PREP_RMS_ERROR_US);
+        j->user_rep->iterations = aimc_le_get32(r + AIMC_REC_PREP_ITERATIONS);
+        j->user_rep->devices = aimc_le_get64(r + AIMC_REC_PREP_DEVICES);
+        j->user_rep->devices_failed = aimc_le_get64(r + AIMC_REC_PREP_FAILED);
+        j->user_rep->pulses = aimc_le_get64(r + AIMC_REC_PREP_PULSES);
+        memcpy(&j->user_rep->rms_error_us, &rms_bits, sizeof rms_bits);
+    }
+    /* a PROGRAM whose only complaint is verify has programmed the matrix */
+    if (op == AIMC_DESC_OP_PROGRAM && (status & ~AIMC_REG_ERROR_VERIFY) == 0 &&
+        shape_set(dev, aimc_le_get32(j->desc + AIMC_DESC_PROG_MATRIX),
+                  aimc_le_get32(j->desc + AIMC_DESC_PROG_ROWS),
+                  aimc_le_get32(j->desc + AIMC_DESC_PROG_COLS)) != AIMC_OK)
+        rc = drv_fail(dev, AIMC_ERR_NOMEM, "out of memory recording a matrix shape");
+    if (status) {
+        int have_info = rd64(dev, AIMC_REG_ERROR_FENCE_LO) == j->fence;
+        uint32_t info = rd(dev, AIMC_REG_ERROR_INFO);
+        describe_error(dev, j, status, have_info, info);
+        wr(dev, AIMC_REG_ERROR, status);
+        wr(dev, AIMC_REG_IRQ_STATUS, AIMC_REG_IRQ_ERROR);
+        rc = AIMC_ERR_DEVICE;
+    } else if (j->user_y && j->y_bytes) {
+        memcpy(j->user_y, j->buf_aux, j->y_bytes);
+    }
+    job_release(dev, j);
+    return rc;
+}
+
+/* ---- open, close, query ---- */
+
+static void drv_free(aimc_dev *dev)
+{
+    while (dev->bos) aimc_bo_destroy(dev->bos);
+    while (dev->n_jobs) job_release(dev, &dev->jobs[dev->n_jobs - 1]);
+    if (dev->ring) dev->hal->dma_free(dev->ctx, dev->ring);
+    dev->hal->close(dev->ctx);
+    free(dev->jobs);
+    free(dev->shapes);
+    free(dev->slot_fence);
+    pthread_mutex_destroy(&dev->lock);
+    dev->magic = 0;
+    free(dev);
+}
 
 void aimc_close(aimc_dev *dev)
 {
     if (!dev_ok(dev)) return;
     wr(dev, AIMC_REG_CTRL, 0);
-    while (dev->n_jobs) job_release(dev, &dev->jobs[dev->n_jobs - 1]);
-    dev->hal->dma_free(dev->ctx, dev->ring);
-    dev->hal->close(dev->ctx);
-    free(dev->jobs);
-    free(dev->shapes);
-    free(dev->slot_fence);
-    dev->magic = 0;
-    free(dev);
+    drv_free(dev);
 }
 
 int aimc_open(const char *uri, const aimc_open_opts *opts, aimc_dev **out)
 {
     const aimc_hal_ops *hal = NULL;
-    aimc_diag diag;
+    aimc_diag local = {{0}}, *d = opts && opts->diag ? opts->diag : &local;
     aimc_dev *dev;
     void *cpu;
     const char *colon;
     int rc;
 
-    if (!out) return AIMC_ERR_INVALID;
+    if (!out) return aimc_diag_set(d, AIMC_ERR_INVALID, "aimc_open: out is NULL");
     *out = NULL;
-    if (!uri) return AIMC_ERR_INVALID;
+    if (!uri) return aimc_diag_set(d, AIMC_ERR_INVALID, "aimc_open: uri is NULL");
     colon = strchr(uri, ':');
-    if (!colon) return AIMC_ERR_NOTFOUND;
+    if (!colon)
+        return aimc_diag_set(d, AIMC_ERR_NOTFOUND, "%s: not a device URI (scheme:rest, e.g. "
+                             "sim:)", uri);
     for (size_t i = 0; i < sizeof aimc_drv_backends / sizeof aimc_drv_backends[0]; i++) {
         const char *s = aimc_drv_backends[i]->scheme;
         if (strlen(s) == (size_t)(colon - uri) && !strncmp(s, uri, (size_t)(colon - uri)))
             hal = aimc_drv_backends[i];
     }
-    if (!hal) return AIMC_ERR_NOTFOUND;
+    if (!hal)
+        return aimc_diag_set(d, AIMC_ERR_NOTFOUND, "%s: unknown scheme (sim:, mock:, uio:)",
+                             uri);
 
     dev = calloc(1, sizeof *dev);
-    if (!dev) return AIMC_ERR_NOMEM;
+    if (!dev) return aimc_diag_set(d, AIMC_ERR_NOMEM, "aimc_open: out of memory");
     dev->hal = hal;
     dev->next_fence = 1;
     dev->ring_entries = AIMC_DRV_RING_ENTRIES;
-    rc = hal->open(colon + 1, opts, &dev->ctx, &diag);
-    if (rc != AIMC_OK) goto fail_free;
+    dev->watchdog_us = opts ? opts->watchdog_us : 0;
+    pthread_mutex_init(&dev->lock, NULL);
+    rc = hal->open(colon + 1, opts, &dev->ctx, d);
+    if (rc != AIMC_OK) {
+        pthread_mutex_destroy(&dev->lock);
+        free(dev);
+        return rc;
+    }
     dev->magic = AIMC_DRV_MAGIC;
 
     if (rd(dev, AIMC_REG_ID) != AIMC_REG_ID_VALUE) {
-        rc = AIMC_ERR_DEVICE;
-        goto fail_close;
+        rc = aimc_diag_set(d, AIMC_ERR_DEVICE, "%s: ID register reads 0x%08x, not an aimc "
+                           "device (0x%08x)", uri, rd(dev, AIMC_REG_ID), AIMC_REG_ID_VALUE);
+        goto fail;
     }
     wr(dev, AIMC_REG_CTRL, AIMC_REG_CTRL_SOFT_RESET);
-    dev->info.id = rd(dev, AIMC_REG_ID);
-    dev->info.version = rd(dev, AIMC_REG_VERSION);
-    dev->info.xbar_rows = rd(dev, AIMC_REG_CAP_XBAR_ROWS);
-    dev->info.xbar_cols = rd(dev, AIMC_REG_CAP_XBAR_COLS);
-    dev->info.crossbars = rd(dev, AIMC_REG_CAP_XBARS);
-    dev->info.adc_bits = rd(dev, AIMC_REG_CAP_ADC_BITS);
-    dev->info.dac_bits = rd(dev, AIMC_REG_CAP_DAC_BITS);
-    dev->max_dim = rd(dev, AIMC_REG_CAP_MAX_DIM);
-    dev->max_batch = rd(dev, AIMC_REG_CAP_MAX_BATCH);
-    dev->max_tiles = rd(dev, AIMC_REG_CAP_MAX_TILES);
-    if (rd(dev, AIMC_REG_CAP_MAX_RING) < dev->ring_entries) {
-        rc = AIMC_ERR_DEVICE;
-        goto fail_close;
+    drv_read_info(dev, &dev->info);
+    if (dev->info.max_ring < dev->ring_entries) {
+        rc = aimc_diag_set(d, AIMC_ERR_DEVICE, "%s: the device's ring holds at most %u "
+                           "commands, the driver needs %u", uri, dev->info.max_ring,
+                           dev->ring_entries);
+        goto fail;
     }
-
     dev->slot_fence = calloc(dev->ring_entries, sizeof *dev->slot_fence);
     if (!dev->slot_fence) {
-        rc = AIMC_ERR_NOMEM;
-        goto fail_close;
+        rc = aimc_diag_set(d, AIMC_ERR_NOMEM, "aimc_open: out of memory");
+        goto fail;
     }
     rc = hal->dma_alloc(dev->ctx, (size_t)dev->ring_entries * AIMC_DESC_BYTES, &cpu,
                         &dev->ring_addr);
-    if (rc != AIMC_OK) goto fail_close;
+    if (rc != AIMC_OK) {
+        aimc_diag_set(d, rc, "%s: cannot allocate the command ring: %s", uri, aimc_strerror(rc));
+        goto fail;
+    }
     dev->ring = cpu;
-    wr(dev, AIMC_REG_RING_BASE_LO, (uint32_t)dev->ring_addr);
-    wr(dev, AIMC_REG_RING_BASE_HI, (uint32_t)(dev->ring_addr >> 32));
-    wr(dev, AIMC_REG_RING_SIZE, dev->ring_entries);
-    wr(dev, AIMC_REG_IRQ_MASK, AIMC_REG_IRQ_ALL);
-    wr(dev, AIMC_REG_CTRL, AIMC_REG_CTRL_ENABLE);
-    if (!(rd(dev, AIMC_REG_STATUS) & AIMC_REG_STATUS_READY) || rd(dev, AIMC_REG_ERROR)) {
-        rc = AIMC_ERR_DEVICE;
-        goto fail_close;
+    if ((rc = drv_setup(dev)) != AIMC_OK) {
+        aimc_diag_set(d, rc, "%s: %s", uri, dev->err);
+        goto fail;
     }
     *out = dev;
     return AIMC_OK;
 
-fail_close:
+fail:
     aimc_close(dev); /* frees dev */
-    return rc;
-fail_free:
-    free(dev);
     return rc;
 }
 
 int aimc_query(aimc_dev *dev, aimc_dev_info *info)
 {
-    if (!dev_ok(dev)) return AIMC_ERR_BADHANDLE;
-    if (!info) return drv_fail(dev, AIMC_ERR_INVALID, "aimc_query: info is NULL");
-    info->id = rd(dev, AIMC_REG_ID);
-    info->version = rd(dev, AIMC_REG_VERSION);
-    info->xbar_rows = rd(dev, AIMC_REG_CAP_XBAR_ROWS);
-    info->xbar_cols = rd(dev, AIMC_REG_CAP_XBAR_COLS);
-    info->crossbars = rd(dev, AIMC_REG_CAP_XBARS);
-    info->adc_bits = rd(dev, AIMC_REG_CAP_ADC_BITS);
-    info->dac_bits = rd(dev, AIMC_REG_CAP_DAC_BITS);
-    return AIMC_OK;
+    int rc = drv_lock(dev);
+    if (rc) return rc;
+    if (!info) return drv_unlock(dev, drv_fail(dev, AIMC_ERR_INVALID, "aimc_query: info is NULL"));
+    drv_read_info(dev, &dev->info);
+    *info = dev->info;
+    return drv_unlock(dev, AIMC_OK);
 }
 
-/* Allocate a DMA buffer of n bytes (n > 0) or fail with a message. */
+void *aimc_drv_backend_ctx(aimc_dev *dev, const aimc_hal_ops *hal)
+{
+    return dev_ok(dev) && dev->hal == hal ? dev->ctx : NULL;
+}
+
+/* ---- buffer objects ---- */
+
+/* Allocate a DMA buffer of n bytes (n > 0) or fail with a message. Lock held. */
 static int drv_dma_alloc(aimc_dev *dev, uint64_t n, void **cpu, uint64_t *addr)
 {
     int rc;
@@ -397,191 +522,439 @@ static int drv_dma_alloc(aimc_dev *dev, uint64_t n, void **cpu, uint64_t *addr)
     return AIMC_OK;
 }
 
-int aimc_weights_program(aimc_dev *dev, uint32_t matrix_id, const float *w, uint32_t rows,
-                         uint32_t cols, const aimc_tile *tiles, size_t n_tiles)
+int aimc_bo_create(aimc_dev *dev, size_t bytes, aimc_bo **out)
 {
-    uint8_t desc[AIMC_DESC_BYTES] = {0};
-    drv_job job = {0};
-    uint64_t w_addr = 0, t_addr = 0, fence;
-    void *cpu;
-    int rc;
-
-    if (!dev_ok(dev)) return AIMC_ERR_BADHANDLE;
-    if (!w || (!tiles && n_tiles))
-        return drv_fail(dev, AIMC_ERR_INVALID, "aimc_weights_program: NULL weights or tiles");
-    if (rows == 0 || cols == 0 || rows > dev->max_dim || cols > dev->max_dim)
-        return drv_fail(dev, AIMC_ERR_INVALID, "aimc_weights_program: %ux%u outside "
-                        "1..%u per dimension", rows, cols, dev->max_dim);
-    if (n_tiles > dev->max_tiles)
-        return drv_fail(dev, AIMC_ERR_INVALID, "aimc_weights_program: %zu tiles, the device "
-                        "takes at most %u", n_tiles, dev->max_tiles);
-
-    rc = drv_dma_alloc(dev, (uint64_t)rows * cols * sizeof(float), &cpu, &w_addr);
+    aimc_bo *bo;
+    int rc = drv_lock(dev);
     if (rc) return rc;
+    if (!out) return drv_unlock(dev, drv_fail(dev, AIMC_ERR_INVALID, "aimc_bo_create: out is NULL"));
+    *out = NULL;
+    if (bytes == 0)
+        return drv_unlock(dev, drv_fail(dev, AIMC_ERR_INVALID, "aimc_bo_create: size 0"));
+    if (!(bo = calloc(1, sizeof *bo)))
+        return drv_unlock(dev, drv_fail(dev, AIMC_ERR_NOMEM, "aimc_bo_create: out of memory"));
+    if ((rc = drv_dma_alloc(dev, bytes, &bo->cpu, &bo->addr)) != AIMC_OK) {
+        free(bo);
+        return drv_unlock(dev, rc);
+    }
+    bo->dev = dev;
+    bo->size = bytes;
+    bo->next = dev->bos;
+    if (dev->bos) dev->bos->prev = bo;
+    dev->bos = bo;
+    *out = bo;
+    return drv_unlock(dev, AIMC_OK);
+}
+
+void *aimc_bo_map(aimc_bo *bo)
+{
+    return bo ? bo->cpu : NULL;
+}
+
+uint64_t aimc_bo_addr(const aimc_bo *bo)
+{
+    return bo ? bo->addr : 0;
+}
+
+size_t aimc_bo_size(const aimc_bo *bo)
+{
+    return bo ? bo->size : 0;
+}
+
+int aimc_bo_sync(aimc_bo *bo, aimc_sync_dir dir)
+{
+    if (!bo) return AIMC_ERR_BADHANDLE;
+    if (dir != AIMC_SYNC_TO_DEVICE && dir != AIMC_SYNC_FROM_DEVICE) return AIMC_ERR_INVALID;
+    atomic_thread_fence(memory_order_seq_cst);
+    return AIMC_OK;
+}
+
+void aimc_bo_destroy(aimc_bo *bo)
+{
+    if (!bo) return;
+    aimc_dev *dev = bo->dev;
+    pthread_mutex_lock(&dev->lock);
+    if (bo->prev) bo->prev->next = bo->next;
+    else dev->bos = bo->next;
+    if (bo->next) bo->next->prev = bo->prev;
+    dev->hal->dma_free(dev->ctx, bo->cpu);
+    pthread_mutex_unlock(&dev->lock);
+    free(bo);
+}
+
+/* ---- weights ---- */
+
+/* Wait for a synchronous command; on a timeout, detach the caller's pointers from its job
+ * so that a late completion writes nothing the caller no longer owns. */
+static int wait_sync(aimc_dev *dev, uint64_t fence)
+{
+    int rc = aimc_fence_wait(dev, fence, AIMC_DRV_SYNC_TIMEOUT_NS);
+    if (rc == AIMC_ERR_TIMEOUT) {
+        pthread_mutex_lock(&dev->lock);
+        drv_job *j = job_find(dev, fence);
+        if (j) {
+            j->user_y = NULL;
+            j->user_rep = NULL;
+        }
+        pthread_mutex_unlock(&dev->lock);
+    }
+    return rc;
+}
+
+int aimc_weights_program(aimc_dev *dev, uint32_t matrix_id, const float *w, uint32_t rows,
+                         uint32_t cols, const aimc_tile *tiles, size_t n_tiles,
+                         const aimc_weights_opts *opts, aimc_weights_report *rep)
+{
+    uint8_t desc[AIMC_DESC_BYTES];
+    drv_job job = {0};
+    uint64_t w_addr = 0, t_addr = 0, r_addr = 0, fence;
+    uint32_t iters = opts ? opts->max_iterations : 0;
+    double tol = opts ? opts->tolerance_us : 0.0;
+    void *cpu;
+    int rc = drv_lock(dev);
+
+    if (rc) return rc;
+    if (!w || (!tiles && n_tiles))
+        return drv_unlock(dev, drv_fail(dev, AIMC_ERR_INVALID,
+                                        "aimc_weights_program: NULL weights or tiles"));
+    if (matrix_id >= dev->info.max_matrices)
+        return drv_unlock(dev, drv_fail(dev, AIMC_ERR_INVALID, "aimc_weights_program: matrix "
+                                        "id %u, the device holds ids 0..%u", matrix_id,
+                                        dev->info.max_matrices - 1));
+    if (rows == 0 || cols == 0 || rows > dev->info.max_dim || cols > dev->info.max_dim)
+        return drv_unlock(dev, drv_fail(dev, AIMC_ERR_INVALID, "aimc_weights_program: %ux%u "
+                                        "outside 1..%u per dimension", rows, cols,
+                                        dev->info.max_dim));
+    if (n_tiles > dev->info.max_tiles)
+        return drv_unlock(dev, drv_fail(dev, AIMC_ERR_INVALID, "aimc_weights_program: %zu "
+                                        "tiles, the device takes at most %u", n_tiles,
+                                        dev->info.max_tiles));
+    if (iters > dev->info.max_verify || !isfinite(tol) || tol < 0 || tol > 3.4e38)
+        return drv_unlock(dev, drv_fail(dev, AIMC_ERR_INVALID, "aimc_weights_program: verify "
+                                        "rounds %u (at most %u) or tolerance %g uS (>= 0) out "
+                                        "of range", iters, dev->info.max_verify, tol));
+
+    if ((rc = drv_dma_alloc(dev, (uint64_t)rows * cols * sizeof(float), &cpu, &w_addr)))
+        return drv_unlock(dev, rc);
     job.buf_in = cpu;
     memcpy(cpu, w, (size_t)rows * cols * sizeof(float));
     if (n_tiles) {
-        rc = drv_dma_alloc(dev, (uint64_t)n_tiles * sizeof(aimc_tile), &cpu, &t_addr);
-        if (rc) {
-            dev->hal->dma_free(dev->ctx, job.buf_in);
-            return rc;
-        }
+        if ((rc = drv_dma_alloc(dev, (uint64_t)n_tiles * AIMC_REC_TILE_BYTES, &cpu, &t_addr)))
+            goto fail;
         job.buf_aux = cpu;
-        for (size_t i = 0; i < n_tiles; i++) { /* the 32-byte little-endian DMA form */
-            uint8_t *p = (uint8_t *)cpu + i * sizeof(aimc_tile);
-            const aimc_tile *t = &tiles[i];
-            put_u32(p + 0, t->matrix);
-            put_u32(p + 4, t->row0);
-            put_u32(p + 8, t->nrows);
-            put_u32(p + 12, t->col0);
-            put_u32(p + 16, t->ncols);
-            put_u32(p + 20, t->slice);
-            put_u32(p + 24, t->xbar);
-            put_u32(p + 28, t->xbar_col0);
-        }
+        for (size_t i = 0; i < n_tiles; i++)
+            aimc_tile_encode(&tiles[i], (uint8_t *)cpu + i * AIMC_REC_TILE_BYTES);
     }
-    put_u16(desc + AIMC_DESC_OPCODE, AIMC_DESC_OP_PROGRAM);
-    put_u16(desc + AIMC_DESC_FLAGS, AIMC_DESC_FLAG_IRQ);
-    put_u32(desc + AIMC_DESC_PROG_MATRIX, matrix_id);
-    put_u32(desc + AIMC_DESC_PROG_ROWS, rows);
-    put_u32(desc + AIMC_DESC_PROG_COLS, cols);
-    put_u32(desc + AIMC_DESC_PROG_NTILES, (uint32_t)n_tiles);
-    put_u64(desc + AIMC_DESC_PROG_W_ADDR, w_addr);
-    put_u64(desc + AIMC_DESC_PROG_TILES_ADDR, t_addr);
-    rc = drv_submit(dev, desc, &job, &fence);
+    if (rep) {
+        if ((rc = drv_dma_alloc(dev, AIMC_REC_PREP_BYTES, &cpu, &r_addr))) goto fail;
+        job.buf_rep = cpu;
+        job.user_rep = rep;
+        memset(rep, 0, sizeof *rep);
+    }
+    float tol_f = (float)tol;
+    uint32_t tol_bits;
+    memcpy(&tol_bits, &tol_f, sizeof tol_bits);
+    desc_init(desc, AIMC_DESC_OP_PROGRAM);
+    aimc_le_put32(desc + AIMC_DESC_PROG_MATRIX, matrix_id);
+    aimc_le_put32(desc + AIMC_DESC_PROG_ROWS, rows);
+    aimc_le_put32(desc + AIMC_DESC_PROG_COLS, cols);
+    aimc_le_put32(desc + AIMC_DESC_PROG_NTILES, (uint32_t)n_tiles);
+    aimc_le_put64(desc + AIMC_DESC_PROG_W_ADDR, w_addr);
+    aimc_le_put64(desc + AIMC_DESC_PROG_TILES_ADDR, t_addr);
+    aimc_le_put32(desc + AIMC_DESC_PROG_VERIFY_ITERS, iters);
+    aimc_le_put32(desc + AIMC_DESC_PROG_VERIFY_TOL, tol_bits);
+    aimc_le_put64(desc + AIMC_DESC_PROG_REPORT_ADDR, r_addr);
+    rc = drv_submit(dev, desc, &job, &fence); /* owns the buffers from here */
+    drv_unlock(dev, rc);
     if (rc) return rc;
-    return aimc_fence_wait(dev, fence, AIMC_DRV_PROGRAM_TIMEOUT_NS);
+    return wait_sync(dev, fence);
+fail:
+    dev->hal->dma_free(dev->ctx, job.buf_in);
+    dev->hal->dma_free(dev->ctx, job.buf_aux);
+    return drv_unlock(dev, rc);
 }
+
+int aimc_weights_readback(aimc_dev *dev, uint32_t matrix_id, float *w, uint32_t rows,
+                          uint32_t cols)
+{
+    uint8_t desc[AIMC_DESC_BYTES];
+    drv_job job = {0};
+    uint64_t addr, fence;
+    void *cpu;
+    const drv_shape *s;
+    int rc = drv_lock(dev);
+
+    if (rc) return rc;
+    if (!w) return drv_unlock(dev, drv_fail(dev, AIMC_ERR_INVALID, "aimc_weights_readback: w is NULL"));
+    if (!(s = shape_find(dev, matrix_id)))
+        return drv_unlock(dev, drv_fail(dev, AIMC_ERR_STATE, "aimc_weights_readback: matrix %u "
+                                        "is not programmed", matrix_id));
+    if (s->rows != rows || s->cols != cols)
+        return drv_unlock(dev, drv_fail(dev, AIMC_ERR_INVALID, "aimc_weights_readback: matrix "
+                                        "%u is %ux%u, not %ux%u", matrix_id, s->rows, s->cols,
+                                        rows, cols));
+    if (rows > dev->info.max_batch || (uint64_t)rows * rows > dev->info.max_elems ||
+        (uint64_t)rows * cols > dev->info.max_elems)
+        return drv_unlock(dev, drv_fail(dev, AIMC_ERR_UNSUPPORTED, "aimc_weights_readback: "
+                                        "%ux%u is above the device's readback limit (%u "
+                                        "elements)", rows, cols, dev->info.max_elems));
+    if ((rc = drv_dma_alloc(dev, (uint64_t)rows * cols * sizeof(float), &cpu, &addr)))
+        return drv_unlock(dev, rc);
+    job.buf_aux = cpu;
+    job.user_y = w;
+    job.y_bytes = (size_t)rows * cols * sizeof(float);
+    desc_init(desc, AIMC_DESC_OP_READBACK);
+    aimc_le_put32(desc + AIMC_DESC_RDBK_MATRIX, matrix_id);
+    aimc_le_put32(desc + AIMC_DESC_RDBK_ROW0, 0);
+    aimc_le_put32(desc + AIMC_DESC_RDBK_NROWS, rows);
+    aimc_le_put32(desc + AIMC_DESC_RDBK_COLS, cols);
+    aimc_le_put64(desc + AIMC_DESC_RDBK_OUT_ADDR, addr);
+    rc = drv_submit(dev, desc, &job, &fence);
+    drv_unlock(dev, rc);
+    if (rc) return rc;
+    return wait_sync(dev, fence);
+}
+
+/* ---- jobs ---- */
 
 int aimc_submit_mvm(aimc_dev *dev, uint32_t matrix_id, const float *x, uint32_t batch,
                     float *y, uint64_t *fence)
 {
-    uint8_t desc[AIMC_DESC_BYTES] = {0};
+    uint8_t desc[AIMC_DESC_BYTES];
     drv_job job = {0};
     uint64_t x_addr = 0, y_addr = 0;
     uint32_t rows = 0, cols = 0;
     const drv_shape *s;
     void *cpu;
-    int rc;
+    int rc = drv_lock(dev);
 
-    if (!dev_ok(dev)) return AIMC_ERR_BADHANDLE;
+    if (rc) return rc;
     if (!x || !y || !fence)
-        return drv_fail(dev, AIMC_ERR_INVALID, "aimc_submit_mvm: NULL x, y or fence");
-    if (batch == 0 || batch > dev->max_batch)
-        return drv_fail(dev, AIMC_ERR_INVALID, "aimc_submit_mvm: batch %u outside 1..%u",
-                        batch, dev->max_batch);
-    /* A matrix this handle never programmed goes to the device as a 0 x 0 MVM without
+        return drv_unlock(dev, drv_fail(dev, AIMC_ERR_INVALID, "aimc_submit_mvm: NULL x, y or fence"));
+    if (batch == 0 || batch > dev->info.max_batch)
+        return drv_unlock(dev, drv_fail(dev, AIMC_ERR_INVALID, "aimc_submit_mvm: batch %u "
+                                        "outside 1..%u", batch, dev->info.max_batch));
+    /* A matrix not programmed since open or reset goes to the device as a 0 x 0 MVM without
      * buffers: the device, not the driver, answers it (NOT_PROGRAMMED or SHAPE). */
     s = shape_find(dev, matrix_id);
     if (s) {
         rows = s->rows;
         cols = s->cols;
-        rc = drv_dma_alloc(dev, (uint64_t)batch * rows * sizeof(float), &cpu, &x_addr);
-        if (rc) return rc;
+        if ((rc = drv_dma_alloc(dev, (uint64_t)batch * rows * sizeof(float), &cpu, &x_addr)))
+            return drv_unlock(dev, rc);
         job.buf_in = cpu;
         memcpy(cpu, x, (size_t)batch * rows * sizeof(float));
-        rc = drv_dma_alloc(dev, (uint64_t)batch * cols * sizeof(float), &cpu, &y_addr);
-        if (rc) {
+        if ((rc = drv_dma_alloc(dev, (uint64_t)batch * cols * sizeof(float), &cpu, &y_addr))) {
             dev->hal->dma_free(dev->ctx, job.buf_in);
-            return rc;
+            return drv_unlock(dev, rc);
         }
         job.buf_aux = cpu;
         job.user_y = y;
         job.y_bytes = (size_t)batch * cols * sizeof(float);
     }
-    put_u16(desc + AIMC_DESC_OPCODE, AIMC_DESC_OP_MVM);
-    put_u16(desc + AIMC_DESC_FLAGS, AIMC_DESC_FLAG_IRQ);
-    put_u32(desc + AIMC_DESC_MVM_MATRIX, matrix_id);
-    put_u32(desc + AIMC_DESC_MVM_BATCH, batch);
-    put_u32(desc + AIMC_DESC_MVM_ROWS, rows);
-    put_u32(desc + AIMC_DESC_MVM_COLS, cols);
-    put_u64(desc + AIMC_DESC_MVM_X_ADDR, x_addr);
-    put_u64(desc + AIMC_DESC_MVM_Y_ADDR, y_addr);
-    return drv_submit(dev, desc, &job, fence);
+    desc_init(desc, AIMC_DESC_OP_MVM);
+    aimc_le_put32(desc + AIMC_DESC_MVM_MATRIX, matrix_id);
+    aimc_le_put32(desc + AIMC_DESC_MVM_BATCH, batch);
+    aimc_le_put32(desc + AIMC_DESC_MVM_ROWS, rows);
+    aimc_le_put32(desc + AIMC_DESC_MVM_COLS, cols);
+    aimc_le_put64(desc + AIMC_DESC_MVM_X_ADDR, x_addr);
+    aimc_le_put64(desc + AIMC_DESC_MVM_Y_ADDR, y_addr);
+    return drv_unlock(dev, drv_submit(dev, desc, &job, fence));
+}
+
+int aimc_submit_mvm_addr(aimc_dev *dev, uint32_t matrix_id, uint32_t batch, uint64_t x_addr,
+                         uint64_t y_addr, uint64_t *fence)
+{
+    uint8_t desc[AIMC_DESC_BYTES];
+    uint32_t rows = 0, cols = 0;
+    int rc = drv_lock(dev);
+    if (rc) return rc;
+    const drv_shape *s = shape_find(dev, matrix_id);
+    if (s) {
+        rows = s->rows;
+        cols = s->cols;
+    }
+    drv_unlock(dev, AIMC_OK);
+    desc_init(desc, AIMC_DESC_OP_MVM);
+    aimc_le_put32(desc + AIMC_DESC_MVM_MATRIX, matrix_id);
+    aimc_le_put32(desc + AIMC_DESC_MVM_BATCH, batch);
+    aimc_le_put32(desc + AIMC_DESC_MVM_ROWS, rows);
+    aimc_le_put32(desc + AIMC_DESC_MVM_COLS, cols);
+    aimc_le_put64(desc + AIMC_DESC_MVM_X_ADDR, x_addr);
+    aimc_le_put64(desc + AIMC_DESC_MVM_Y_ADDR, y_addr);
+    return submit_plain(dev, desc, fence, "aimc_submit_mvm_addr");
+}
+
+int aimc_submit_rmsnorm(aimc_dev *dev, uint32_t batch, uint32_t dim, uint64_t in_addr,
+                        uint64_t out_addr, uint64_t *fence)
+{
+    uint8_t desc[AIMC_DESC_BYTES];
+    desc_init(desc, AIMC_DESC_OP_RMSNORM);
+    aimc_le_put32(desc + AIMC_DESC_RMS_BATCH, batch);
+    aimc_le_put32(desc + AIMC_DESC_RMS_DIM, dim);
+    aimc_le_put64(desc + AIMC_DESC_RMS_IN_ADDR, in_addr);
+    aimc_le_put64(desc + AIMC_DESC_RMS_OUT_ADDR, out_addr);
+    return submit_plain(dev, desc, fence, "aimc_submit_rmsnorm");
+}
+
+int aimc_submit_topk(aimc_dev *dev, uint32_t batch, uint32_t n, uint32_t k, uint64_t in_addr,
+                     uint64_t idx_addr, uint64_t w_addr, uint64_t *fence)
+{
+    uint8_t desc[AIMC_DESC_BYTES];
+    desc_init(desc, AIMC_DESC_OP_TOPK);
+    aimc_le_put32(desc + AIMC_DESC_TOPK_BATCH, batch);
+    aimc_le_put32(desc + AIMC_DESC_TOPK_N, n);
+    aimc_le_put32(desc + AIMC_DESC_TOPK_K, k);
+    aimc_le_put64(desc + AIMC_DESC_TOPK_IN_ADDR, in_addr);
+    aimc_le_put64(desc + AIMC_DESC_TOPK_IDX_ADDR, idx_addr);
+    aimc_le_put64(desc + AIMC_DESC_TOPK_W_ADDR, w_addr);
+    return submit_plain(dev, desc, fence, "aimc_submit_topk");
+}
+
+int aimc_submit_silu_mul(aimc_dev *dev, uint32_t count, uint64_t g_addr, uint64_t u_addr,
+                         uint64_t out_addr, uint64_t *fence)
+{
+    uint8_t desc[AIMC_DESC_BYTES];
+    desc_init(desc, AIMC_DESC_OP_SILU_MUL);
+    aimc_le_put32(desc + AIMC_DESC_SILU_COUNT, count);
+    aimc_le_put64(desc + AIMC_DESC_SILU_G_ADDR, g_addr);
+    aimc_le_put64(desc + AIMC_DESC_SILU_U_ADDR, u_addr);
+    aimc_le_put64(desc + AIMC_DESC_SILU_OUT_ADDR, out_addr);
+    return submit_plain(dev, desc, fence, "aimc_submit_silu_mul");
+}
+
+int aimc_submit_gather(aimc_dev *dev, uint32_t batch, uint32_t dim, uint32_t src_rows,
+                       uint64_t src_addr, uint64_t idx_addr, uint64_t dst_addr,
+                       uint64_t *fence)
+{
+    uint8_t desc[AIMC_DESC_BYTES];
+    desc_init(desc, AIMC_DESC_OP_GATHER);
+    aimc_le_put32(desc + AIMC_DESC_GATH_BATCH, batch);
+    aimc_le_put32(desc + AIMC_DESC_GATH_DIM, dim);
+    aimc_le_put32(desc + AIMC_DESC_GATH_SRC_ROWS, src_rows);
+    aimc_le_put64(desc + AIMC_DESC_GATH_SRC_ADDR, src_addr);
+    aimc_le_put64(desc + AIMC_DESC_GATH_IDX_ADDR, idx_addr);
+    aimc_le_put64(desc + AIMC_DESC_GATH_DST_ADDR, dst_addr);
+    return submit_plain(dev, desc, fence, "aimc_submit_gather");
+}
+
+int aimc_submit_scale_acc(aimc_dev *dev, uint32_t batch, uint32_t dim, uint32_t dst_rows,
+                          uint64_t src_addr, uint64_t idx_addr, uint64_t w_addr,
+                          uint64_t dst_addr, uint64_t *fence)
+{
+    uint8_t desc[AIMC_DESC_BYTES];
+    desc_init(desc, AIMC_DESC_OP_SCALE_ACC);
+    aimc_le_put32(desc + AIMC_DESC_SACC_BATCH, batch);
+    aimc_le_put32(desc + AIMC_DESC_SACC_DIM, dim);
+    aimc_le_put32(desc + AIMC_DESC_SACC_DST_ROWS, dst_rows);
+    aimc_le_put64(desc + AIMC_DESC_SACC_SRC_ADDR, src_addr);
+    aimc_le_put64(desc + AIMC_DESC_SACC_IDX_ADDR, idx_addr);
+    aimc_le_put64(desc + AIMC_DESC_SACC_W_ADDR, w_addr);
+    aimc_le_put64(desc + AIMC_DESC_SACC_DST_ADDR, dst_addr);
+    return submit_plain(dev, desc, fence, "aimc_submit_scale_acc");
+}
+
+int aimc_submit_fence(aimc_dev *dev, uint64_t *fence)
+{
+    uint8_t desc[AIMC_DESC_BYTES];
+    desc_init(desc, AIMC_DESC_OP_FENCE);
+    return submit_plain(dev, desc, fence, "aimc_submit_fence");
 }
 
 int aimc_submit_raw(aimc_dev *dev, const void *desc, size_t len, uint64_t *fence)
 {
     uint8_t d[AIMC_DESC_BYTES];
     drv_job job = {0};
+    int rc = drv_lock(dev);
 
-    if (!dev_ok(dev)) return AIMC_ERR_BADHANDLE;
+    if (rc) return rc;
     if (!desc || !fence)
-        return drv_fail(dev, AIMC_ERR_INVALID, "aimc_submit_raw: NULL descriptor or fence");
+        return drv_unlock(dev, drv_fail(dev, AIMC_ERR_INVALID, "aimc_submit_raw: NULL "
+                                        "descriptor or fence"));
     if (len != AIMC_DESC_BYTES)
-        return drv_fail(dev, AIMC_ERR_INVALID, "aimc_submit_raw: a descriptor is %u bytes, "
-                        "got %zu", AIMC_DESC_BYTES, len);
+        return drv_unlock(dev, drv_fail(dev, AIMC_ERR_INVALID, "aimc_submit_raw: a descriptor "
+                                        "is %u bytes, got %zu", AIMC_DESC_BYTES, len));
     memcpy(d, desc, sizeof d);
-    return drv_submit(dev, d, &job, fence);
+    return drv_unlock(dev, drv_submit(dev, d, &job, fence));
 }
+
+/* ---- completion ---- */
 
 int aimc_fence_wait(aimc_dev *dev, uint64_t fence, int64_t timeout_ns)
 {
-    uint64_t start, deadline;
+    uint64_t deadline;
     drv_job *j;
-    uint32_t status;
-    int rc = AIMC_OK;
+    int rc = drv_lock(dev);
 
-    if (!dev_ok(dev)) return AIMC_ERR_BADHANDLE;
+    if (rc) return rc;
     if (fence == 0 || fence >= dev->next_fence)
-        return drv_fail(dev, AIMC_ERR_INVALID, "aimc_fence_wait: fence %llu was never issued",
-                        (unsigned long long)fence);
-    start = dev->hal->time_ns(dev->ctx);
+        return drv_unlock(dev, drv_fail(dev, AIMC_ERR_INVALID, "aimc_fence_wait: fence %llu was "
+                                        "never issued", (unsigned long long)fence));
+    uint64_t start = dev->hal->time_ns(dev->ctx);
     deadline = timeout_ns < 0 ? UINT64_MAX : start + (uint64_t)timeout_ns;
     for (;;) {
-        if (rd64(dev, AIMC_REG_DONE_FENCE_LO) >= fence) break;
-        /* a device that cannot progress never completes the fence: do not wait for it */
-        uint32_t st = rd(dev, AIMC_REG_STATUS);
-        if (!(st & AIMC_REG_STATUS_READY) || (rd(dev, AIMC_REG_ERROR) & AIMC_REG_ERROR_RING) ||
-            (!(st & AIMC_REG_STATUS_BUSY) && rd(dev, AIMC_REG_RING_HEAD) == dev->tail)) {
-            return drv_fail(dev, AIMC_ERR_DEVICE, "device error: fence %llu cannot complete "
-                            "(STATUS=0x%x, ERROR=0x%x, RING_HEAD=%u, tail %u)",
-                            (unsigned long long)fence, st, rd(dev, AIMC_REG_ERROR),
-                            rd(dev, AIMC_REG_RING_HEAD), dev->tail);
+        /* every issued fence has a job until it is finished */
+        if (!(j = job_find(dev, fence))) return drv_unlock(dev, AIMC_OK);
+        if (j->aborted) {
+            job_release(dev, j);
+            return drv_unlock(dev, drv_fail(dev, AIMC_ERR_ABORTED, "fence %llu was aborted by "
+                                            "a reset", (unsigned long long)fence));
         }
+        if (j->status_valid || rd64(dev, AIMC_REG_DONE_FENCE_LO) >= fence) {
+            atomic_thread_fence(memory_order_acquire); /* DONE_FENCE before the status word */
+            return drv_unlock(dev, job_finish(dev, j));
+        }
+        uint32_t st = rd(dev, AIMC_REG_STATUS), err = rd(dev, AIMC_REG_ERROR);
+        if ((st & AIMC_REG_STATUS_HALTED) || (err & AIMC_REG_ERROR_WATCHDOG))
+            return drv_unlock(dev, drv_fail(dev, AIMC_ERR_TIMEOUT, "fence %llu: the device's "
+                                            "watchdog halted it (no progress for %u us, "
+                                            "RING_HEAD=%u); aimc_reset recovers",
+                                            (unsigned long long)fence, dev->watchdog_us,
+                                            rd(dev, AIMC_REG_RING_HEAD)));
+        /* a device that cannot progress never completes the fence: do not wait for it. An
+         * asynchronous device may finish between the reads, so DONE_FENCE is read again
+         * after it is seen idle. */
+        int stuck = !(st & AIMC_REG_STATUS_READY) || (err & AIMC_REG_ERROR_RING);
+        int idle = !(st & AIMC_REG_STATUS_BUSY) && rd(dev, AIMC_REG_RING_HEAD) == dev->tail;
+        if ((stuck || idle) && rd64(dev, AIMC_REG_DONE_FENCE_LO) < fence)
+            return drv_unlock(dev, drv_fail(dev, AIMC_ERR_DEVICE, "device error: fence %llu "
+                                            "cannot complete (STATUS=0x%x, ERROR=0x%x, "
+                                            "RING_HEAD=%u, tail %u)%s",
+                                            (unsigned long long)fence, st, err,
+                                            rd(dev, AIMC_REG_RING_HEAD), dev->tail,
+                                            stuck ? "; aimc_reset recovers" : ""));
+        if (stuck || idle) continue; /* it completed meanwhile */
         uint64_t now = dev->hal->time_ns(dev->ctx);
         if (now >= deadline)
-            return drv_fail(dev, AIMC_ERR_TIMEOUT, "fence %llu not done after %lld ns",
-                            (unsigned long long)fence, (long long)timeout_ns);
+            return drv_unlock(dev, drv_fail(dev, AIMC_ERR_TIMEOUT, "fence %llu not done after "
+                                            "%lld ns", (unsigned long long)fence,
+                                            (long long)timeout_ns));
         uint64_t left = deadline - now;
-        if (dev->hal->irq_wait(dev->ctx, left > INT64_MAX ? INT64_MAX : (int64_t)left) ==
-            AIMC_OK)
-            wr(dev, AIMC_REG_IRQ_STATUS, rd(dev, AIMC_REG_IRQ_STATUS)); /* acknowledge */
+        pthread_mutex_unlock(&dev->lock);
+        int irq = dev->hal->irq_wait(dev->ctx, (int64_t)(left < AIMC_DRV_WAIT_SLICE_NS
+                                                             ? left : AIMC_DRV_WAIT_SLICE_NS));
+        pthread_mutex_lock(&dev->lock);
+        if (irq == AIMC_OK) /* acknowledge DONE; ERROR stays for the failing job's waiter */
+            wr(dev, AIMC_REG_IRQ_STATUS, AIMC_REG_IRQ_DONE);
     }
-    atomic_thread_fence(memory_order_acquire); /* DONE_FENCE before the status word */
-
-    j = job_find(dev, fence);
-    if (!j) return AIMC_OK; /* already finished by an earlier wait */
-    status = j->status_valid
-                 ? j->status
-                 : get_u32(dev->ring + (size_t)j->slot * AIMC_DESC_BYTES + AIMC_DESC_STATUS);
-    if (status) {
-        int have_info = rd64(dev, AIMC_REG_ERROR_FENCE_LO) == fence;
-        uint32_t info = rd(dev, AIMC_REG_ERROR_INFO);
-        describe_error(dev, j, status, have_info, info);
-        wr(dev, AIMC_REG_ERROR, AIMC_REG_ERROR_ALL);
-        wr(dev, AIMC_REG_IRQ_STATUS, AIMC_REG_IRQ_ERROR);
-        rc = AIMC_ERR_DEVICE;
-    } else {
-        if (j->user_y && j->y_bytes) memcpy(j->user_y, j->buf_aux, j->y_bytes);
-        if (get_u16(j->desc + AIMC_DESC_OPCODE) == AIMC_DESC_OP_PROGRAM)
-            rc = shape_set(dev, get_u32(j->desc + AIMC_DESC_PROG_MATRIX),
-                           get_u32(j->desc + AIMC_DESC_PROG_ROWS),
-                           get_u32(j->desc + AIMC_DESC_PROG_COLS));
-        if (rc) drv_fail(dev, rc, "out of memory recording a matrix shape");
-    }
-    job_release(dev, j);
-    return rc;
 }
+
+int aimc_fence_poll(aimc_dev *dev, uint64_t fence)
+{
+    return aimc_fence_wait(dev, fence, 0);
+}
+
+/* ---- counters, errors, reset ---- */
 
 int aimc_counters_read(aimc_dev *dev, aimc_counters *c)
 {
-    static const uint32_t energy_reg[4] = {
+    static const uint32_t energy_reg[AIMC_COMP_COUNT] = {
         AIMC_REG_CNT_ENERGY_DAC_FJ_LO, AIMC_REG_CNT_ENERGY_XBAR_FJ_LO,
         AIMC_REG_CNT_ENERGY_ADC_FJ_LO, AIMC_REG_CNT_ENERGY_DIG_FJ_LO,
     };
-    if (!dev_ok(dev)) return AIMC_ERR_BADHANDLE;
-    if (!c) return drv_fail(dev, AIMC_ERR_INVALID, "aimc_counters_read: c is NULL");
+    int rc = drv_lock(dev);
+    if (rc) return rc;
+    if (!c) return drv_unlock(dev, drv_fail(dev, AIMC_ERR_INVALID, "aimc_counters_read: c is NULL"));
     c->cycles = rd64(dev, AIMC_REG_CNT_CYCLES_LO);
     c->mvms = rd64(dev, AIMC_REG_CNT_MVMS_LO);
     c->adc_conversions = rd64(dev, AIMC_REG_CNT_ADC_CONV_LO);
@@ -590,13 +963,56 @@ int aimc_counters_read(aimc_dev *dev, aimc_counters *c)
     c->xbar_reads = rd64(dev, AIMC_REG_CNT_XBAR_READS_LO);
     c->digital_ops = rd64(dev, AIMC_REG_CNT_DIGITAL_OPS_LO);
     c->cells_programmed = rd64(dev, AIMC_REG_CNT_CELLS_PROG_LO);
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < AIMC_COMP_COUNT; i++)
         c->energy_pj[i] = (double)rd64(dev, energy_reg[i]) / AIMC_DRV_FJ_PER_PJ;
-    return AIMC_OK;
+    return drv_unlock(dev, AIMC_OK);
+}
+
+int aimc_counters_reset(aimc_dev *dev)
+{
+    int rc = drv_lock(dev);
+    if (rc) return rc;
+    wr(dev, AIMC_REG_CNT_CTRL, AIMC_REG_CNT_CTRL_RESET);
+    return drv_unlock(dev, AIMC_OK);
+}
+
+int aimc_error_get(aimc_dev *dev, aimc_dev_error *e)
+{
+    int rc = drv_lock(dev);
+    if (rc) return rc;
+    if (!e) return drv_unlock(dev, drv_fail(dev, AIMC_ERR_INVALID, "aimc_error_get: e is NULL"));
+    e->bits = rd(dev, AIMC_REG_ERROR);
+    e->fence = rd64(dev, AIMC_REG_ERROR_FENCE_LO);
+    e->info = rd(dev, AIMC_REG_ERROR_INFO);
+    e->irq_status = rd(dev, AIMC_REG_IRQ_STATUS);
+    e->status = rd(dev, AIMC_REG_STATUS);
+    return drv_unlock(dev, AIMC_OK);
+}
+
+int aimc_reset(aimc_dev *dev)
+{
+    int rc = drv_lock(dev);
+    if (rc) return rc;
+    /* what completed keeps its status; the rest is aborted */
+    uint64_t done = rd64(dev, AIMC_REG_DONE_FENCE_LO);
+    for (size_t i = 0; i < dev->n_jobs; i++) {
+        drv_job *j = &dev->jobs[i];
+        if (j->status_valid || j->aborted) continue;
+        if (j->fence <= done) {
+            j->status = aimc_le_get32(dev->ring + (size_t)j->slot * AIMC_DESC_BYTES +
+                                      AIMC_DESC_STATUS);
+            j->status_valid = 1;
+        } else {
+            j->aborted = 1;
+        }
+    }
+    wr(dev, AIMC_REG_CTRL, AIMC_REG_CTRL_SOFT_RESET);
+    dev->n_shapes = 0; /* the device forgot every matrix */
+    return drv_unlock(dev, drv_setup(dev));
 }
 
 const char *aimc_error_text(aimc_dev *dev)
 {
-    if (!dev_ok(dev)) return "bad handle: NULL, closed or not an aimc device";
+    if (!dev_ok(dev)) return "bad handle: NULL or not an aimc device";
     return dev->err;
 }

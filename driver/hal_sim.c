@@ -6,8 +6,16 @@
  * callbacks translate device addresses back with bounds checks, so a bad address is a DMA
  * fault seen by the device, never a host crash. The interrupt line is a flag set by the
  * device's irq callback. The device runs commands synchronously in the DOORBELL write, so
- * nothing can change while irq_wait waits: it sleeps at most AIMC_HAL_SIM_WAIT_SLICE_NS.
+ * nothing but time changes while irq_wait waits: it sleeps at most
+ * AIMC_HAL_SIM_WAIT_SLICE_NS and then lets that much device time pass (the watchdog's).
+ * A mutex guards the device and the buffer list, since irq_wait runs without the
+ * driver's lock.
+ *
+ * URI: "sim:" or "sim:hang_after=N" (fault injection: the device's command processor hangs
+ * after N commands, aimc_sim_dev_inject_hang; the hung-device tests use it).
  */
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -26,6 +34,7 @@ typedef struct hal_sim_buf {
 } hal_sim_buf;
 
 typedef struct hal_sim {
+    pthread_mutex_t lock;
     aimc_sim_dev *dev;
     hal_sim_buf *bufs;
     size_t n_bufs, cap_bufs;
@@ -71,6 +80,7 @@ static void hal_sim_close(void *ctx)
     aimc_sim_dev_destroy(h->dev);
     for (size_t i = 0; i < h->n_bufs; i++) free(h->bufs[i].cpu);
     free(h->bufs);
+    pthread_mutex_destroy(&h->lock);
     free(h);
 }
 
@@ -78,12 +88,17 @@ static int hal_sim_open(const char *rest, const aimc_open_opts *opts, void **ctx
 {
     hal_sim *h;
     aimc_sim_dev_host host;
-    int rc;
+    unsigned long hang_after = AIMC_DEV_HANG_NEVER;
+    int rc, used = 0;
 
-    if (rest && rest[0])
-        return aimc_diag_set(d, AIMC_ERR_INVALID, "sim: takes no path, got \"sim:%s\"", rest);
+    if (rest && rest[0] &&
+        (sscanf(rest, "hang_after=%lu%n", &hang_after, &used) != 1 || rest[used] ||
+         hang_after >= AIMC_DEV_HANG_NEVER))
+        return aimc_diag_set(d, AIMC_ERR_INVALID, "sim: takes no path or \"hang_after=N\", "
+                             "got \"sim:%s\"", rest);
     h = calloc(1, sizeof *h);
     if (!h) return aimc_diag_set(d, AIMC_ERR_NOMEM, "sim: out of memory");
+    pthread_mutex_init(&h->lock, NULL);
     h->next_addr = AIMC_HAL_SIM_DMA_BASE;
     host.ctx = h;
     host.dma_read = hal_sim_dma_read_cb;
@@ -91,26 +106,34 @@ static int hal_sim_open(const char *rest, const aimc_open_opts *opts, void **ctx
     host.irq = hal_sim_irq_cb;
     rc = aimc_sim_dev_create(opts ? opts->arch : NULL, opts ? opts->seed : 0, &host, &h->dev, d);
     if (rc != AIMC_OK) {
+        pthread_mutex_destroy(&h->lock);
         free(h);
         return rc;
     }
+    aimc_sim_dev_inject_hang(h->dev, (uint32_t)hang_after);
     *ctx = h;
     return AIMC_OK;
 }
 
 static uint32_t hal_sim_reg_read32(void *ctx, uint32_t off)
 {
-    return aimc_sim_dev_reg_read32(((hal_sim *)ctx)->dev, off);
+    hal_sim *h = ctx;
+    pthread_mutex_lock(&h->lock);
+    uint32_t v = aimc_sim_dev_reg_read32(h->dev, off);
+    pthread_mutex_unlock(&h->lock);
+    return v;
 }
 
 static void hal_sim_reg_write32(void *ctx, uint32_t off, uint32_t val)
 {
-    aimc_sim_dev_reg_write32(((hal_sim *)ctx)->dev, off, val);
+    hal_sim *h = ctx;
+    pthread_mutex_lock(&h->lock);
+    aimc_sim_dev_reg_write32(h->dev, off, val); /* DMA callbacks run inside, lock held */
+    pthread_mutex_unlock(&h->lock);
 }
 
-static int hal_sim_dma_alloc(void *ctx, size_t size, void **cpu, uint64_t *dev_addr)
+static int hal_sim_dma_alloc_locked(hal_sim *h, size_t size, void **cpu, uint64_t *dev_addr)
 {
-    hal_sim *h = ctx;
     uint64_t span;
     void *p;
 
@@ -138,17 +161,28 @@ static int hal_sim_dma_alloc(void *ctx, size_t size, void **cpu, uint64_t *dev_a
     return AIMC_OK;
 }
 
+static int hal_sim_dma_alloc(void *ctx, size_t size, void **cpu, uint64_t *dev_addr)
+{
+    hal_sim *h = ctx;
+    pthread_mutex_lock(&h->lock);
+    int rc = hal_sim_dma_alloc_locked(h, size, cpu, dev_addr);
+    pthread_mutex_unlock(&h->lock);
+    return rc;
+}
+
 static void hal_sim_dma_free(void *ctx, void *cpu)
 {
     hal_sim *h = ctx;
     if (!cpu) return;
+    pthread_mutex_lock(&h->lock);
     for (size_t i = 0; i < h->n_bufs; i++) {
         if (h->bufs[i].cpu == cpu) {
             free(cpu);
             h->bufs[i] = h->bufs[--h->n_bufs];
-            return;
+            break;
         }
     }
+    pthread_mutex_unlock(&h->lock);
 }
 
 static int hal_sim_irq_wait(void *ctx, int64_t timeout_ns)
@@ -156,15 +190,23 @@ static int hal_sim_irq_wait(void *ctx, int64_t timeout_ns)
     hal_sim *h = ctx;
     struct timespec ts;
     int64_t ns;
+    int level;
 
-    if (h->irq_level) return AIMC_OK;
+    pthread_mutex_lock(&h->lock);
+    level = h->irq_level;
+    pthread_mutex_unlock(&h->lock);
+    if (level) return AIMC_OK;
     ns = timeout_ns < AIMC_HAL_SIM_WAIT_SLICE_NS ? timeout_ns : AIMC_HAL_SIM_WAIT_SLICE_NS;
     if (ns > 0) {
         ts.tv_sec = 0;
         ts.tv_nsec = (long)ns;
         nanosleep(&ts, NULL);
     }
-    return h->irq_level ? AIMC_OK : AIMC_ERR_TIMEOUT;
+    pthread_mutex_lock(&h->lock);
+    if (ns > 0) aimc_sim_dev_advance(h->dev, (uint64_t)ns);
+    level = h->irq_level;
+    pthread_mutex_unlock(&h->lock);
+    return level ? AIMC_OK : AIMC_ERR_TIMEOUT;
 }
 
 static uint64_t hal_sim_time_ns(void *ctx)

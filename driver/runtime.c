@@ -1,4 +1,6 @@
-/* runtime.c - an MoE model's forward pass through the driver (aimc_rt.h). */
+/* runtime.c - an MoE model's forward pass through the driver (aimc_rt.h): every step of a
+ * layer is a device command; the host only moves the input in, reads the routing decisions
+ * to make each expert's token list, and moves the output out. */
 #include "aimc_rt.h"
 
 #include <math.h>
@@ -10,12 +12,19 @@
 int aimc_rt_program(aimc_dev *dev, const aimc_model *model, const aimc_plan *plan,
                     aimc_diag *d)
 {
+    aimc_dev_info info;
+    int rc = aimc_query(dev, &info);
+    if (rc != AIMC_OK) return aimc_diag_set(d, rc, "querying the device: %s", aimc_strerror(rc));
+    if (model->n_matrices > info.max_matrices)
+        return aimc_diag_set(d, AIMC_ERR_NOFIT, "model %s has %zu matrices, the device holds at "
+                             "most %u (CAP_MAX_MATRICES)", model->name, model->n_matrices,
+                             info.max_matrices);
     for (size_t i = 0; i < model->n_matrices; i++) {
         const aimc_matrix *m = &model->m[i];
         if (!m->w)
             return aimc_diag_set(d, AIMC_ERR_INVALID, "matrix %s has no weights", m->name);
-        int rc = aimc_weights_program(dev, (uint32_t)i, m->w, m->rows, m->cols,
-                                      plan->tiles + plan->first[i], plan->count[i]);
+        rc = aimc_weights_program(dev, (uint32_t)i, m->w, m->rows, m->cols,
+                                  plan->tiles + plan->first[i], plan->count[i], NULL, NULL);
         if (rc != AIMC_OK)
             return aimc_diag_set(d, rc, "programming %s: %s", m->name,
                                  *aimc_error_text(dev) ? aimc_error_text(dev)
@@ -24,6 +33,8 @@ int aimc_rt_program(aimc_dev *dev, const aimc_model *model, const aimc_plan *pla
     return AIMC_OK;
 }
 
+/* The host's RMS norm and top-k, for the exact reference (the device's commands compute
+ * the same, docs/driver.md). */
 static void rms_norm(const float *x, size_t n, float *out)
 {
     double ss = 0;
@@ -52,58 +63,70 @@ static void top_k_softmax(const double *v, int n, int k, int *idx, double *p)
     for (int j = 0; j < k; j++) p[j] /= sum;
 }
 
-/* One expert's FFN job in flight: its tokens, their inputs, gate/up/down outputs, fences. */
+/* One expert's work on the device: its tokens and their buffers (device memory). */
 typedef struct {
     long gate, up, down;  /* matrix indices */
-    size_t n;             /* tokens routed here */
-    size_t *tok;          /* token index of each */
-    double *weight;       /* routing weight of each (1 for shared experts) */
-    float *in, *g, *u, *h, *out;
-    uint64_t fence[3];
+    uint32_t n, ff;       /* tokens routed here, hidden width */
+    int shared;
+    uint32_t *tok;        /* host copy of the token list */
+    float *weight;        /* host copy of the routing weights */
+    aimc_bo *btok, *bw, *bin, *bg, *bu, *bh, *bout;
 } expert_job;
 
 static void job_free(expert_job *j)
 {
     free(j->tok);
     free(j->weight);
-    free(j->in);
-    free(j->g);
-    free(j->u);
-    free(j->h);
-    free(j->out);
+    aimc_bo_destroy(j->btok);
+    aimc_bo_destroy(j->bw);
+    aimc_bo_destroy(j->bin);
+    aimc_bo_destroy(j->bg);
+    aimc_bo_destroy(j->bu);
+    aimc_bo_destroy(j->bh);
+    aimc_bo_destroy(j->bout);
 }
 
-static int job_alloc(expert_job *j, const aimc_model *model, size_t cap, int ff)
+/* The fences of one layer, waited for in order at the end (commands run in order). */
+typedef struct {
+    uint64_t *f;
+    size_t n, cap;
+} fence_list;
+
+static int drv_err(aimc_dev *dev, int rc, const char *what, aimc_diag *d)
 {
-    size_t dm = (size_t)model->d_model;
-    j->tok = malloc(cap * sizeof *j->tok);
-    j->weight = malloc(cap * sizeof *j->weight);
-    j->in = malloc(cap * dm * sizeof *j->in);
-    j->g = malloc(cap * (size_t)ff * sizeof *j->g);
-    j->u = malloc(cap * (size_t)ff * sizeof *j->u);
-    j->h = malloc(cap * (size_t)ff * sizeof *j->h);
-    j->out = malloc(cap * dm * sizeof *j->out);
-    return (j->tok && j->weight && j->in && j->g && j->u && j->h && j->out) ? AIMC_OK
-                                                                            : AIMC_ERR_NOMEM;
+    return aimc_diag_set(d, rc, "%s: %s", what,
+                         *aimc_error_text(dev) ? aimc_error_text(dev) : aimc_strerror(rc));
 }
 
-static int wait_fence(aimc_dev *dev, uint64_t fence, const char *what, aimc_diag *d)
+static int fence_push(fence_list *l, uint64_t f)
 {
-    int rc = aimc_fence_wait(dev, fence, -1);
-    if (rc != AIMC_OK)
-        return aimc_diag_set(d, rc, "%s: %s", what,
-                             *aimc_error_text(dev) ? aimc_error_text(dev) : aimc_strerror(rc));
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 64;
+        uint64_t *nf = realloc(l->f, cap * sizeof *nf);
+        if (!nf) return AIMC_ERR_NOMEM;
+        l->f = nf;
+        l->cap = cap;
+    }
+    l->f[l->n++] = f;
     return AIMC_OK;
 }
 
-static int submit(aimc_dev *dev, long id, const float *x, size_t n, float *y, uint64_t *fence,
-                  const char *name, aimc_diag *d)
+/* Wait for every fence of l; the first failure is reported, the rest are still waited for
+ * so that no command is in flight when its buffers are freed. */
+static int fence_wait_all(aimc_dev *dev, fence_list *l, int rc, aimc_diag *d)
 {
-    int rc = aimc_submit_mvm(dev, (uint32_t)id, x, (uint32_t)n, y, fence);
-    if (rc != AIMC_OK)
-        return aimc_diag_set(d, rc, "%s: %s", name,
-                             *aimc_error_text(dev) ? aimc_error_text(dev) : aimc_strerror(rc));
-    return AIMC_OK;
+    for (size_t i = 0; i < l->n; i++) {
+        int r = aimc_fence_wait(dev, l->f[i], -1);
+        if (r != AIMC_OK && rc == AIMC_OK) rc = drv_err(dev, r, "MoE layer command", d);
+    }
+    l->n = 0;
+    return rc;
+}
+
+static int bo_new(aimc_dev *dev, size_t bytes, aimc_bo **bo, aimc_diag *d)
+{
+    int rc = aimc_bo_create(dev, bytes, bo);
+    return rc ? drv_err(dev, rc, "device buffer", d) : AIMC_OK;
 }
 
 int aimc_rt_layer(aimc_dev *dev, const aimc_model *model, int layer, const float *x,
@@ -112,31 +135,55 @@ int aimc_rt_layer(aimc_dev *dev, const aimc_model *model, int layer, const float
     const size_t dm = (size_t)model->d_model;
     const int ne = model->n_experts, k = model->top_k, ns = model->n_shared;
     const int njobs = ne + ns;
-    int rc = AIMC_OK;
+    aimc_bo *bx = NULL, *bn = NULL, *blog = NULL, *bidx = NULL, *bp = NULL, *by = NULL;
+    fence_list fl = {0};
+    expert_job *jobs = NULL;
+    aimc_dev_info info;
+    uint64_t f;
+    int rc;
     long router = aimc_model_find(model, layer, AIMC_MAT_ROUTER, -1);
     if (router < 0) return aimc_diag_set(d, AIMC_ERR_NOTFOUND, "layer %d has no router", layer);
+    if ((rc = aimc_query(dev, &info))) return drv_err(dev, rc, "querying the device", d);
+    if (ntok == 0 || ntok > info.max_batch)
+        return aimc_diag_set(d, AIMC_ERR_UNSUPPORTED, "%zu tokens: the device takes 1..%u per "
+                             "command", ntok, info.max_batch);
+    const uint32_t nt = (uint32_t)ntok;
 
-    float *xn = malloc(ntok * dm * sizeof *xn);
-    float *logits = malloc(ntok * (size_t)ne * sizeof *logits);
-    double *lv = malloc((size_t)ne * sizeof *lv);
-    double *p = malloc((size_t)k * sizeof *p);
-    int *idx = malloc((size_t)k * sizeof *idx);
-    expert_job *jobs = calloc((size_t)njobs, sizeof *jobs);
-    if (!xn || !logits || !lv || !p || !idx || !jobs) {
+    jobs = calloc((size_t)njobs, sizeof *jobs);
+    if (!jobs) {
         rc = aimc_diag_set(d, AIMC_ERR_NOMEM, "out of memory in layer %d", layer);
         goto out;
     }
-    for (size_t t = 0; t < ntok; t++) rms_norm(x + t * dm, dm, xn + t * dm);
-
-    /* Router on the device, then top-k and softmax on the host. */
-    uint64_t f;
-    if ((rc = submit(dev, router, xn, ntok, logits, &f, model->m[router].name, d)) ||
-        (rc = wait_fence(dev, f, model->m[router].name, d)))
+    if ((rc = bo_new(dev, ntok * dm * sizeof(float), &bx, d)) ||
+        (rc = bo_new(dev, ntok * dm * sizeof(float), &bn, d)) ||
+        (rc = bo_new(dev, ntok * (size_t)ne * sizeof(float), &blog, d)) ||
+        (rc = bo_new(dev, ntok * (size_t)k * sizeof(uint32_t), &bidx, d)) ||
+        (rc = bo_new(dev, ntok * (size_t)k * sizeof(float), &bp, d)) ||
+        (rc = bo_new(dev, ntok * dm * sizeof(float), &by, d)))
         goto out;
+    memcpy(aimc_bo_map(bx), x, ntok * dm * sizeof(float));
+    aimc_bo_sync(bx, AIMC_SYNC_TO_DEVICE);
 
+    /* RMS norm, router and top-k on the device, in ring order. */
+    if ((rc = aimc_submit_rmsnorm(dev, nt, (uint32_t)dm, aimc_bo_addr(bx), aimc_bo_addr(bn), &f)) ||
+        (rc = fence_push(&fl, f)) ||
+        (rc = aimc_submit_mvm_addr(dev, (uint32_t)router, nt, aimc_bo_addr(bn),
+                                   aimc_bo_addr(blog), &f)) ||
+        (rc = fence_push(&fl, f)) ||
+        (rc = aimc_submit_topk(dev, nt, (uint32_t)ne, (uint32_t)k, aimc_bo_addr(blog),
+                               aimc_bo_addr(bidx), aimc_bo_addr(bp), &f)) ||
+        (rc = fence_push(&fl, f))) {
+        rc = drv_err(dev, rc, model->m[router].name, d);
+        goto out;
+    }
+    if ((rc = fence_wait_all(dev, &fl, AIMC_OK, d))) goto out;
+    aimc_bo_sync(bidx, AIMC_SYNC_FROM_DEVICE);
+    aimc_bo_sync(bp, AIMC_SYNC_FROM_DEVICE);
+
+    /* Dispatch: the host reads the routing decisions and makes each expert's token list. */
     for (int e = 0; e < njobs; e++) {
         expert_job *j = &jobs[e];
-        int shared = e >= ne;
+        j->shared = e >= ne;
         j->gate = aimc_model_find(model, layer, AIMC_MAT_GATE, e);
         j->up = aimc_model_find(model, layer, AIMC_MAT_UP, e);
         j->down = aimc_model_find(model, layer, AIMC_MAT_DOWN, e);
@@ -144,73 +191,98 @@ int aimc_rt_layer(aimc_dev *dev, const aimc_model *model, int layer, const float
             rc = aimc_diag_set(d, AIMC_ERR_NOTFOUND, "layer %d expert %d is incomplete", layer, e);
             goto out;
         }
-        if ((rc = job_alloc(j, model, ntok, shared ? model->shared_d_ff : model->d_ff))) {
-            aimc_diag_set(d, rc, "out of memory in layer %d", layer);
+        j->ff = model->m[j->gate].cols;
+        j->tok = malloc(ntok * sizeof *j->tok);
+        j->weight = malloc(ntok * sizeof *j->weight);
+        if (!j->tok || !j->weight) {
+            rc = aimc_diag_set(d, AIMC_ERR_NOMEM, "out of memory in layer %d", layer);
             goto out;
         }
-        if (shared) {
-            for (size_t t = 0; t < ntok; t++) {
-                j->tok[j->n] = t;
-                j->weight[j->n++] = 1.0;
+        if (j->shared)
+            for (uint32_t t = 0; t < nt; t++) j->tok[j->n++] = t;
+    }
+    const uint8_t *idx = aimc_bo_map(bidx);
+    const float *p = aimc_bo_map(bp);
+    for (size_t t = 0; t < ntok; t++)
+        for (int q = 0; q < k; q++) {
+            uint32_t e = aimc_le_get32(idx + (t * (size_t)k + (size_t)q) * 4);
+            if (e >= (uint32_t)ne) {
+                rc = aimc_diag_set(d, AIMC_ERR_DEVICE, "layer %d: the device routed token %zu "
+                                   "to expert %u of %d", layer, t, e, ne);
+                goto out;
             }
+            expert_job *j = &jobs[e];
+            j->tok[j->n] = (uint32_t)t;
+            j->weight[j->n++] = p[t * (size_t)k + (size_t)q];
+            if (experts) experts[t * (size_t)k + (size_t)q] = (int)e;
         }
-    }
-    for (size_t t = 0; t < ntok; t++) {
-        for (int e = 0; e < ne; e++) lv[e] = logits[t * (size_t)ne + (size_t)e];
-        top_k_softmax(lv, ne, k, idx, p);
-        for (int j = 0; j < k; j++) {
-            expert_job *job = &jobs[idx[j]];
-            job->tok[job->n] = t;
-            job->weight[job->n++] = p[j];
-            if (experts) experts[t * (size_t)k + (size_t)j] = idx[j];
-        }
-    }
 
-    /* Gate and up of every active expert in flight together, then the downs. */
+    /* Per active expert: gather its tokens, gate and up, SiLU-gating; then the downs and
+     * the weighted combine, in expert order (the order of the additions into y). */
     for (int e = 0; e < njobs; e++) {
         expert_job *j = &jobs[e];
         if (!j->n) continue;
-        for (size_t i = 0; i < j->n; i++) memcpy(j->in + i * dm, xn + j->tok[i] * dm, dm * sizeof *xn);
-        if ((rc = submit(dev, j->gate, j->in, j->n, j->g, &j->fence[0], model->m[j->gate].name, d)) ||
-            (rc = submit(dev, j->up, j->in, j->n, j->u, &j->fence[1], model->m[j->up].name, d)))
+        size_t n = j->n, ff = j->ff;
+        if ((rc = bo_new(dev, n * sizeof(uint32_t), &j->btok, d)) ||
+            (!j->shared && (rc = bo_new(dev, n * sizeof(float), &j->bw, d))) ||
+            (rc = bo_new(dev, n * dm * sizeof(float), &j->bin, d)) ||
+            (rc = bo_new(dev, n * ff * sizeof(float), &j->bg, d)) ||
+            (rc = bo_new(dev, n * ff * sizeof(float), &j->bu, d)) ||
+            (rc = bo_new(dev, n * ff * sizeof(float), &j->bh, d)) ||
+            (rc = bo_new(dev, n * dm * sizeof(float), &j->bout, d)))
             goto out;
+        uint8_t *tp = aimc_bo_map(j->btok);
+        for (size_t i = 0; i < n; i++) aimc_le_put32(tp + 4 * i, j->tok[i]);
+        aimc_bo_sync(j->btok, AIMC_SYNC_TO_DEVICE);
+        if (j->bw) {
+            memcpy(aimc_bo_map(j->bw), j->weight, n * sizeof(float));
+            aimc_bo_sync(j->bw, AIMC_SYNC_TO_DEVICE);
+        }
+        if ((rc = aimc_submit_gather(dev, j->n, (uint32_t)dm, nt, aimc_bo_addr(bn),
+                                     aimc_bo_addr(j->btok), aimc_bo_addr(j->bin), &f)) ||
+            (rc = fence_push(&fl, f)) ||
+            (rc = aimc_submit_mvm_addr(dev, (uint32_t)j->gate, j->n, aimc_bo_addr(j->bin),
+                                       aimc_bo_addr(j->bg), &f)) ||
+            (rc = fence_push(&fl, f)) ||
+            (rc = aimc_submit_mvm_addr(dev, (uint32_t)j->up, j->n, aimc_bo_addr(j->bin),
+                                       aimc_bo_addr(j->bu), &f)) ||
+            (rc = fence_push(&fl, f)) ||
+            (rc = aimc_submit_silu_mul(dev, (uint32_t)(n * ff), aimc_bo_addr(j->bg),
+                                       aimc_bo_addr(j->bu), aimc_bo_addr(j->bh), &f)) ||
+            (rc = fence_push(&fl, f))) {
+            rc = drv_err(dev, rc, model->m[j->gate].name, d);
+            goto out;
+        }
     }
     for (int e = 0; e < njobs; e++) {
         expert_job *j = &jobs[e];
         if (!j->n) continue;
-        if ((rc = wait_fence(dev, j->fence[0], model->m[j->gate].name, d)) ||
-            (rc = wait_fence(dev, j->fence[1], model->m[j->up].name, d)))
+        if ((rc = aimc_submit_mvm_addr(dev, (uint32_t)j->down, j->n, aimc_bo_addr(j->bh),
+                                       aimc_bo_addr(j->bout), &f)) ||
+            (rc = fence_push(&fl, f)) ||
+            (rc = aimc_submit_scale_acc(dev, j->n, (uint32_t)dm, nt, aimc_bo_addr(j->bout),
+                                        aimc_bo_addr(j->btok), aimc_bo_addr(j->bw),
+                                        aimc_bo_addr(by), &f)) ||
+            (rc = fence_push(&fl, f))) {
+            rc = drv_err(dev, rc, model->m[j->down].name, d);
             goto out;
-        size_t ff = model->m[j->gate].cols;
-        for (size_t i = 0; i < j->n * ff; i++) j->h[i] = (float)(silu(j->g[i]) * j->u[i]);
-        if ((rc = submit(dev, j->down, j->h, j->n, j->out, &j->fence[2], model->m[j->down].name, d)))
-            goto out;
+        }
     }
-    memset(y, 0, ntok * dm * sizeof *y);
-    for (int e = 0; e < njobs; e++) {
-        expert_job *j = &jobs[e];
-        if (!j->n) continue;
-        if ((rc = wait_fence(dev, j->fence[2], model->m[j->down].name, d))) goto out;
-        for (size_t i = 0; i < j->n; i++)
-            for (size_t c = 0; c < dm; c++)
-                y[j->tok[i] * dm + c] += (float)(j->weight[i] * j->out[i * dm + c]);
-    }
+    if ((rc = fence_wait_all(dev, &fl, AIMC_OK, d))) goto out;
+    aimc_bo_sync(by, AIMC_SYNC_FROM_DEVICE);
+    memcpy(y, aimc_bo_map(by), ntok * dm * sizeof(float));
 out:
-    /* Jobs still in flight after an error are waited for so that their output buffers may
-     * be freed safely; their own errors are secondary and not reported. */
-    if (rc != AIMC_OK && jobs) {
-        for (int e = 0; e < njobs; e++)
-            for (int q = 0; q < 3; q++)
-                if (jobs[e].fence[q]) (void)aimc_fence_wait(dev, jobs[e].fence[q], -1);
-    }
+    rc = fence_wait_all(dev, &fl, rc, d);
     if (jobs)
         for (int e = 0; e < njobs; e++) job_free(&jobs[e]);
     free(jobs);
-    free(idx);
-    free(p);
-    free(lv);
-    free(logits);
-    free(xn);
+    free(fl.f);
+    aimc_bo_destroy(by);
+    aimc_bo_destroy(bp);
+    aimc_bo_destroy(bidx);
+    aimc_bo_destroy(blog);
+    aimc_bo_destroy(bn);
+    aimc_bo_destroy(bx);
     return rc;
 }
 

@@ -3,6 +3,7 @@
 #   1. the CUnit suites (build/test_aimc)
 #   2. the same suites under AddressSanitizer + UndefinedBehaviorSanitizer (build/san/test_aimc)
 #   3. the CLI checks (tests/cli.sh) on the sanitizer build of build/aimc
+#   4. aimc sweep end to end, also under mpirun (tests/sweep.sh) on the normal (MPI) build
 # Every part runs even when an earlier one failed; the last line is
 #   total: N passed, M failed
 # and the exit status is non-zero when anything failed or crashed.
@@ -47,6 +48,7 @@ run() {
 run unit build/test_aimc
 run unit-sanitizers build/san/test_aimc
 run cli-sanitizers tests/cli.sh build/san/aimc
+run sweep tests/sweep.sh build/aimc
 
 echo "total: $passed passed, $failed failed"
 exit $status

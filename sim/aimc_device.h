@@ -5,7 +5,8 @@
  * struct plus reg_read32/reg_write32 on it, in the manner of a QEMU device model; the host
  * side (a driver backend, a test, later a SystemC wrapper) is reached only through the
  * callbacks given at creation. Commands are processed synchronously when the DOORBELL
- * register is written. Whatever the host writes, the device never crashes, never prints
+ * register is written. The register semantics are the doc texts of driver/aimc_regs.yaml
+ * (docs/registers.md); this is the one device model (the SystemC and RTL models follow it). Whatever the host writes, the device never crashes, never prints
  * and never exits: a bad command sets ERROR bits, writes its status into the descriptor,
  * completes (DONE_FENCE advances) and raises the error interrupt; the next command works.
  */
@@ -59,5 +60,21 @@ void aimc_sim_dev_reg_write32(aimc_sim_dev *dev, uint32_t off, uint32_t val);
 
 /* The interrupt line: 1 when IRQ_STATUS & IRQ_MASK is nonzero. */
 int aimc_sim_dev_irq_level(const aimc_sim_dev *dev);
+
+/* Device time passes: ns nanoseconds of wall time while the host waits (hal_sim calls it
+ * from irq_wait). Commands run inside the DOORBELL write, so time matters only to the
+ * watchdog: with WATCHDOG_US nonzero, commands pending and no command consumed for that
+ * long, the device halts (STATUS.HALTED, ERROR.WATCHDOG, IRQ_STATUS.ERROR) until a soft
+ * reset. */
+void aimc_sim_dev_advance(aimc_sim_dev *dev, uint64_t ns);
+
+/* Fault injection, a knob of the model (silicon has none; no register reaches it): after
+ * `after` more commands have been consumed, the command processor hangs: it consumes no
+ * further command, DONE_FENCE stops, STATUS.BUSY reads 1, and only the watchdog or a soft
+ * reset ends it. The knob fires once; a soft reset ends a hang but leaves a knob that has
+ * not fired armed (so it can be set before the driver's open-time reset).
+ * AIMC_DEV_HANG_NEVER disarms it. */
+#define AIMC_DEV_HANG_NEVER UINT32_MAX
+void aimc_sim_dev_inject_hang(aimc_sim_dev *dev, uint32_t after);
 
 #endif /* AIMC_DEVICE_H */

@@ -1,13 +1,16 @@
-/* device.c - the register-level aimc device model: register file, command ring, DMA, IRQ.
+/* device.c - the register-level aimc device model: register file, command ring, DMA, IRQ,
+ * watchdog, and the commands of driver/aimc_regs.yaml.
  *
- * Follows docs/driver.md (registers and descriptors: driver/aimc_regs.h). The state struct
- * below is the device's whole architectural state. Every value the host hands over
- * (register writes, descriptors, tile tables, DMA addresses) is checked before use; a bad
- * one is answered with ERROR bits, a status word in the descriptor and the error
- * interrupt, as silicon must, and never with a crash.
+ * Follows docs/driver.md and docs/registers.md (generated from driver/aimc_regs.yaml, whose
+ * doc texts are the register semantics). The state struct below is the device's whole
+ * architectural state. Every value the host hands over (register writes, descriptors, tile
+ * tables, index tables, DMA addresses) is checked before use; a bad one is answered with
+ * ERROR bits, a status word in the descriptor and the error interrupt, as silicon must, and
+ * never with a crash.
  */
 #include "aimc_device.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,13 +19,18 @@
 #include "aimc_tile.h"
 
 /* Device limits, reported by the CAP_MAX_* registers. They keep every size product far
- * below 2^63: rows * cols * 4 <= 2^34 bytes, batch * dim * 4 <= 2^34 bytes. */
+ * below 2^63: rows * cols * 4 <= 2^34 bytes, batch * dim * 4 <= 2^34 bytes; a digital
+ * command or a readback touches at most DEV_MAX_ELEMS floats (64 MiB) per buffer. */
 #define DEV_MAX_MATRICES ((uint32_t)AIMC_SIM_MAX_MATRICES)
 #define DEV_MAX_DIM 65536u
 #define DEV_MAX_BATCH 65536u
 #define DEV_MAX_TILES (1u << 20)
 #define DEV_MAX_RING 65536u
+#define DEV_MAX_ELEMS (1u << 24)
+#define DEV_MAX_VERIFY 1000u
 #define DEV_FJ_PER_PJ 1000.0
+#define DEV_NS_PER_US 1000u
+#define DEV_RMS_EPS 1e-6 /* the runtime's RMS norm epsilon (driver/aimc_rt.h) */
 
 struct aimc_sim_dev {
     aimc_arch arch;
@@ -41,34 +49,17 @@ struct aimc_sim_dev {
     uint32_t ring_head;
     uint32_t ring_tail;
     uint64_t done_fence;
+    uint32_t watchdog_us;
     aimc_sim_stats stats; /* the performance counters */
     int busy;
+    int halted;           /* the watchdog fired */
     int irq_line;
-    uint32_t latch_off; /* HI offset whose half is latched; 0 = none */
+    uint32_t latch_off;   /* HI offset whose half is latched; 0 = none */
     uint32_t latch_hi;
+    uint64_t idle_ns;     /* device time without progress while commands are pending */
+    uint32_t hang_after;  /* fault injection: commands left before the processor hangs */
+    int hung;
 };
-
-/* ---- little-endian field access ---- */
-
-static uint32_t get_u16(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8;
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t get_u64(const uint8_t *p)
-{
-    return (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32;
-}
-
-static void put_u32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
 
 /* ---- interrupt and error state ---- */
 
@@ -120,6 +111,51 @@ static int dma_probe(aimc_sim_dev *dev, uint64_t addr, uint64_t n)
     return dma_read(dev, addr + n - 1, &b, 1);
 }
 
+/* Fetch n bytes at the address in descriptor field `field` into a new buffer *out.
+ * 0, or the ERROR bits with *info set (DMA_FAULT: the field's offset). */
+static uint32_t dma_fetch(aimc_sim_dev *dev, const uint8_t *desc, uint32_t field, uint64_t n,
+                          void **out, uint32_t *info)
+{
+    uint64_t addr = aimc_le_get64(desc + field);
+    *out = NULL;
+    if (dma_probe(dev, addr, n)) { *info = field; return AIMC_REG_ERROR_DMA_FAULT; }
+    if (n > SIZE_MAX) return AIMC_REG_ERROR_INTERNAL;
+    *out = malloc(n ? (size_t)n : 1);
+    if (!*out) return AIMC_REG_ERROR_INTERNAL;
+    if (dma_read(dev, addr, *out, (size_t)n)) {
+        free(*out);
+        *out = NULL;
+        *info = field;
+        return AIMC_REG_ERROR_DMA_FAULT;
+    }
+    return 0;
+}
+
+/* Write n bytes of src to the address in descriptor field `field`. */
+static uint32_t dma_store(aimc_sim_dev *dev, const uint8_t *desc, uint32_t field,
+                          const void *src, uint64_t n, uint32_t *info)
+{
+    if (dma_write(dev, aimc_le_get64(desc + field), src, (size_t)n)) {
+        *info = field;
+        return AIMC_REG_ERROR_DMA_FAULT;
+    }
+    return 0;
+}
+
+/* A new zeroed buffer for n bytes of output, after checking the output range exists. */
+static uint32_t dma_out_buf(aimc_sim_dev *dev, const uint8_t *desc, uint32_t field, uint64_t n,
+                            void **out, uint32_t *info)
+{
+    *out = NULL;
+    if (dma_probe(dev, aimc_le_get64(desc + field), n)) {
+        *info = field;
+        return AIMC_REG_ERROR_DMA_FAULT;
+    }
+    if (n > SIZE_MAX) return AIMC_REG_ERROR_INTERNAL;
+    *out = calloc(1, n ? (size_t)n : 1);
+    return *out ? 0 : AIMC_REG_ERROR_INTERNAL;
+}
+
 /* ---- command execution ---- */
 
 /* Offset of the first nonzero byte of desc[from, to), or 0 when all are zero. */
@@ -127,6 +163,18 @@ static uint32_t nonzero_at(const uint8_t *desc, uint32_t from, uint32_t to)
 {
     for (uint32_t i = from; i < to; i++)
         if (desc[i]) return i;
+    return 0;
+}
+
+/* A u32 field in lo..hi, else BAD_DESC with its offset. */
+static uint32_t field_in(const uint8_t *desc, uint32_t off, uint32_t lo, uint32_t hi,
+                         uint32_t *out, uint32_t *info)
+{
+    *out = aimc_le_get32(desc + off);
+    if (*out < lo || *out > hi) {
+        *info = off;
+        return AIMC_REG_ERROR_BAD_DESC;
+    }
     return 0;
 }
 
@@ -151,76 +199,88 @@ static int tile_in_machine(const aimc_sim_dev *dev, const aimc_tile *t)
     return 0;
 }
 
+/* Digital work of a command: ops operations of the core's digital unit. */
+static void count_digital(aimc_sim_dev *dev, uint64_t ops)
+{
+    uint64_t per = dev->arch.digital.ops_per_cycle > 0 ? (uint64_t)dev->arch.digital.ops_per_cycle
+                                                       : 1;
+    uint64_t cycles = (ops + per - 1) / per;
+    dev->stats.digital_ops += ops;
+    dev->stats.energy_pj[AIMC_COMP_DIGITAL] += (double)ops * dev->arch.digital.energy_pj_per_op;
+    dev->stats.cycles += cycles;
+    if (dev->arch.clock.frequency_mhz > 0)
+        dev->stats.time_ns += (double)cycles * 1000.0 / dev->arch.clock.frequency_mhz;
+}
+
 static uint32_t exec_program(aimc_sim_dev *dev, const uint8_t *desc, uint32_t *info)
 {
-    uint32_t id = get_u32(desc + AIMC_DESC_PROG_MATRIX);
-    uint32_t rows = get_u32(desc + AIMC_DESC_PROG_ROWS);
-    uint32_t cols = get_u32(desc + AIMC_DESC_PROG_COLS);
-    uint32_t n_tiles = get_u32(desc + AIMC_DESC_PROG_NTILES);
-    uint64_t w_addr = get_u64(desc + AIMC_DESC_PROG_W_ADDR);
-    uint64_t t_addr = get_u64(desc + AIMC_DESC_PROG_TILES_ADDR);
-    uint32_t bad = nonzero_at(desc, AIMC_DESC_PROG_RESERVED, AIMC_DESC_BYTES);
-    uint32_t err = 0;
+    uint32_t id, rows, cols, n_tiles, iters;
+    uint64_t rep_addr = aimc_le_get64(desc + AIMC_DESC_PROG_REPORT_ADDR);
+    float tol;
+    uint32_t err;
     float *w = NULL;
     uint8_t *raw = NULL;
     aimc_tile *tiles = NULL;
 
-    if (bad) { *info = bad; return AIMC_REG_ERROR_BAD_DESC; }
-    if (id >= DEV_MAX_MATRICES) { *info = AIMC_DESC_PROG_MATRIX; return AIMC_REG_ERROR_BAD_DESC; }
-    if (rows == 0 || rows > DEV_MAX_DIM) { *info = AIMC_DESC_PROG_ROWS; return AIMC_REG_ERROR_BAD_DESC; }
-    if (cols == 0 || cols > DEV_MAX_DIM) { *info = AIMC_DESC_PROG_COLS; return AIMC_REG_ERROR_BAD_DESC; }
-    if (n_tiles == 0 || n_tiles > DEV_MAX_TILES) {
-        *info = AIMC_DESC_PROG_NTILES;
+    if ((err = field_in(desc, AIMC_DESC_PROG_MATRIX, 0, DEV_MAX_MATRICES - 1, &id, info)) ||
+        (err = field_in(desc, AIMC_DESC_PROG_ROWS, 1, DEV_MAX_DIM, &rows, info)) ||
+        (err = field_in(desc, AIMC_DESC_PROG_COLS, 1, DEV_MAX_DIM, &cols, info)) ||
+        (err = field_in(desc, AIMC_DESC_PROG_NTILES, 1, DEV_MAX_TILES, &n_tiles, info)) ||
+        (err = field_in(desc, AIMC_DESC_PROG_VERIFY_ITERS, 0, DEV_MAX_VERIFY, &iters, info)))
+        return err;
+    uint32_t tol_bits = aimc_le_get32(desc + AIMC_DESC_PROG_VERIFY_TOL);
+    memcpy(&tol, &tol_bits, sizeof tol);
+    if (!isfinite(tol) || tol < 0) {
+        *info = AIMC_DESC_PROG_VERIFY_TOL;
         return AIMC_REG_ERROR_BAD_DESC;
     }
     if (!dev->sim) return AIMC_REG_ERROR_INTERNAL;
-
-    uint64_t w_bytes = (uint64_t)rows * cols * sizeof(float);
-    uint64_t t_bytes = (uint64_t)n_tiles * sizeof(aimc_tile);
-    if (dma_probe(dev, w_addr, w_bytes)) { *info = AIMC_DESC_PROG_W_ADDR; return AIMC_REG_ERROR_DMA_FAULT; }
-    if (dma_probe(dev, t_addr, t_bytes)) {
-        *info = AIMC_DESC_PROG_TILES_ADDR;
+    if (rep_addr && dma_probe(dev, rep_addr, AIMC_REC_PREP_BYTES)) {
+        *info = AIMC_DESC_PROG_REPORT_ADDR;
         return AIMC_REG_ERROR_DMA_FAULT;
     }
-
-    if (w_bytes > SIZE_MAX || t_bytes > SIZE_MAX) return AIMC_REG_ERROR_INTERNAL;
-    w = malloc((size_t)w_bytes);
-    raw = malloc((size_t)t_bytes);
+    uint64_t w_bytes = (uint64_t)rows * cols * sizeof(float);
+    uint64_t t_bytes = (uint64_t)n_tiles * AIMC_REC_TILE_BYTES;
+    if ((err = dma_fetch(dev, desc, AIMC_DESC_PROG_W_ADDR, w_bytes, (void **)&w, info)) ||
+        (err = dma_fetch(dev, desc, AIMC_DESC_PROG_TILES_ADDR, t_bytes, (void **)&raw, info)))
+        goto out;
     tiles = malloc((size_t)n_tiles * sizeof *tiles);
-    if (!w || !raw || !tiles) { err = AIMC_REG_ERROR_INTERNAL; goto out; }
-    if (dma_read(dev, w_addr, w, (size_t)w_bytes)) {
-        *info = AIMC_DESC_PROG_W_ADDR;
-        err = AIMC_REG_ERROR_DMA_FAULT;
-        goto out;
-    }
-    if (dma_read(dev, t_addr, raw, (size_t)t_bytes)) {
-        *info = AIMC_DESC_PROG_TILES_ADDR;
-        err = AIMC_REG_ERROR_DMA_FAULT;
-        goto out;
-    }
+    if (!tiles) { err = AIMC_REG_ERROR_INTERNAL; goto out; }
     for (uint32_t i = 0; i < n_tiles; i++) {
-        const uint8_t *p = raw + (size_t)i * sizeof(aimc_tile);
-        aimc_tile *t = &tiles[i];
-        t->matrix = get_u32(p + 0);
-        t->row0 = get_u32(p + 4);
-        t->nrows = get_u32(p + 8);
-        t->col0 = get_u32(p + 12);
-        t->ncols = get_u32(p + 16);
-        t->slice = get_u32(p + 20);
-        t->xbar = get_u32(p + 24);
-        t->xbar_col0 = get_u32(p + 28);
-        if (tile_in_machine(dev, t)) {
+        aimc_tile_decode(raw + (size_t)i * AIMC_REC_TILE_BYTES, &tiles[i]);
+        if (tile_in_machine(dev, &tiles[i])) {
             *info = i;
             err = AIMC_REG_ERROR_XBAR_RANGE;
             goto out;
         }
     }
-    int rc = aimc_sim_program(dev->sim, id, w, rows, cols, tiles, n_tiles, &dev->stats, NULL);
+    aimc_program_opts opts = {.max_iterations = iters, .tolerance_us = tol};
+    aimc_program_report rep = {0};
+    int rc = aimc_sim_program_verify(dev->sim, id, w, rows, cols, tiles, n_tiles, &opts, &rep,
+                                     &dev->stats, NULL);
     if (rc == AIMC_ERR_NOMEM) {
         err = AIMC_REG_ERROR_INTERNAL;
-    } else if (rc != AIMC_OK) {
+        goto out;
+    }
+    if (rc != AIMC_OK) {
         *info = id;
         err = AIMC_REG_ERROR_PROGRAM_FAILED;
+        goto out;
+    }
+    if (iters > 0 && rep.devices_failed > 0) {
+        *info = id;
+        err = AIMC_REG_ERROR_VERIFY;
+    }
+    if (rep_addr) {
+        uint8_t r[AIMC_REC_PREP_BYTES] = {0};
+        uint64_t rms_bits;
+        memcpy(&rms_bits, &rep.rms_error_us, sizeof rms_bits);
+        aimc_le_put32(r + AIMC_REC_PREP_ITERATIONS, rep.iterations);
+        aimc_le_put64(r + AIMC_REC_PREP_DEVICES, rep.devices);
+        aimc_le_put64(r + AIMC_REC_PREP_FAILED, rep.devices_failed);
+        aimc_le_put64(r + AIMC_REC_PREP_PULSES, rep.pulses);
+        aimc_le_put64(r + AIMC_REC_PREP_RMS_ERROR_US, rms_bits);
+        err |= dma_store(dev, desc, AIMC_DESC_PROG_REPORT_ADDR, r, sizeof r, info);
     }
 out:
     free(tiles);
@@ -229,43 +289,39 @@ out:
     return err;
 }
 
-static uint32_t exec_mvm(aimc_sim_dev *dev, const uint8_t *desc, uint32_t *info)
+/* The matrix of an MVM or READBACK: programmed, and with these columns. */
+static uint32_t check_matrix(aimc_sim_dev *dev, uint32_t id, uint32_t *m_rows, uint32_t cols,
+                             uint32_t *info)
 {
-    uint32_t id = get_u32(desc + AIMC_DESC_MVM_MATRIX);
-    uint32_t batch = get_u32(desc + AIMC_DESC_MVM_BATCH);
-    uint32_t rows = get_u32(desc + AIMC_DESC_MVM_ROWS);
-    uint32_t cols = get_u32(desc + AIMC_DESC_MVM_COLS);
-    uint64_t x_addr = get_u64(desc + AIMC_DESC_MVM_X_ADDR);
-    uint64_t y_addr = get_u64(desc + AIMC_DESC_MVM_Y_ADDR);
-    uint32_t bad = nonzero_at(desc, AIMC_DESC_MVM_RESERVED, AIMC_DESC_BYTES);
-    uint32_t m_rows, m_cols, err = 0;
-    float *x = NULL, *y = NULL;
-
-    if (bad) { *info = bad; return AIMC_REG_ERROR_BAD_DESC; }
-    if (id >= DEV_MAX_MATRICES) { *info = AIMC_DESC_MVM_MATRIX; return AIMC_REG_ERROR_BAD_DESC; }
-    if (batch == 0 || batch > DEV_MAX_BATCH) { *info = AIMC_DESC_MVM_BATCH; return AIMC_REG_ERROR_BAD_DESC; }
+    uint32_t m_cols;
     if (!dev->sim) return AIMC_REG_ERROR_INTERNAL;
-    if (!matrix_programmed(dev, id, &m_rows, &m_cols)) {
+    if (!matrix_programmed(dev, id, m_rows, &m_cols)) {
         *info = id;
         return AIMC_REG_ERROR_NOT_PROGRAMMED;
     }
-    if (rows != m_rows || cols != m_cols) { *info = id; return AIMC_REG_ERROR_SHAPE; }
+    if (cols != m_cols) { *info = id; return AIMC_REG_ERROR_SHAPE; }
+    return 0;
+}
 
-    /* m_rows, m_cols <= DEV_MAX_DIM (a PROGRAM checked them), batch <= DEV_MAX_BATCH. */
+static uint32_t exec_mvm(aimc_sim_dev *dev, const uint8_t *desc, uint32_t *info)
+{
+    uint32_t id, batch, m_rows, err;
+    uint32_t rows = aimc_le_get32(desc + AIMC_DESC_MVM_ROWS);
+    uint32_t cols = aimc_le_get32(desc + AIMC_DESC_MVM_COLS);
+    float *x = NULL, *y = NULL;
+
+    if ((err = field_in(desc, AIMC_DESC_MVM_MATRIX, 0, DEV_MAX_MATRICES - 1, &id, info)) ||
+        (err = field_in(desc, AIMC_DESC_MVM_BATCH, 1, DEV_MAX_BATCH, &batch, info)) ||
+        (err = check_matrix(dev, id, &m_rows, cols, info)))
+        return err;
+    if (rows != m_rows) { *info = id; return AIMC_REG_ERROR_SHAPE; }
+
+    /* m_rows, cols <= DEV_MAX_DIM (a PROGRAM checked them), batch <= DEV_MAX_BATCH. */
     uint64_t x_bytes = (uint64_t)batch * rows * sizeof(float);
     uint64_t y_bytes = (uint64_t)batch * cols * sizeof(float);
-    if (dma_probe(dev, x_addr, x_bytes)) { *info = AIMC_DESC_MVM_X_ADDR; return AIMC_REG_ERROR_DMA_FAULT; }
-    if (dma_probe(dev, y_addr, y_bytes)) { *info = AIMC_DESC_MVM_Y_ADDR; return AIMC_REG_ERROR_DMA_FAULT; }
-
-    if (x_bytes > SIZE_MAX || y_bytes > SIZE_MAX) return AIMC_REG_ERROR_INTERNAL;
-    x = malloc((size_t)x_bytes);
-    y = malloc((size_t)y_bytes);
-    if (!x || !y) { err = AIMC_REG_ERROR_INTERNAL; goto out; }
-    if (dma_read(dev, x_addr, x, (size_t)x_bytes)) {
-        *info = AIMC_DESC_MVM_X_ADDR;
-        err = AIMC_REG_ERROR_DMA_FAULT;
+    if ((err = dma_fetch(dev, desc, AIMC_DESC_MVM_X_ADDR, x_bytes, (void **)&x, info)) ||
+        (err = dma_out_buf(dev, desc, AIMC_DESC_MVM_Y_ADDR, y_bytes, (void **)&y, info)))
         goto out;
-    }
     int rc = aimc_sim_mvm(dev->sim, id, x, batch, y, &dev->stats);
     if (rc == AIMC_ERR_STATE) {
         *info = id;
@@ -273,31 +329,279 @@ static uint32_t exec_mvm(aimc_sim_dev *dev, const uint8_t *desc, uint32_t *info)
         goto out;
     }
     if (rc != AIMC_OK) { err = AIMC_REG_ERROR_INTERNAL; goto out; }
-    if (dma_write(dev, y_addr, y, (size_t)y_bytes)) {
-        *info = AIMC_DESC_MVM_Y_ADDR;
-        err = AIMC_REG_ERROR_DMA_FAULT;
-    }
+    err = dma_store(dev, desc, AIMC_DESC_MVM_Y_ADDR, y, y_bytes, info);
 out:
     free(y);
     free(x);
     return err;
 }
 
+/* READBACK: rows row0.. of W as the array computes them: one-hot inputs, one MVM each. */
+static uint32_t exec_readback(aimc_sim_dev *dev, const uint8_t *desc, uint32_t *info)
+{
+    uint32_t id, nrows, m_rows, err;
+    uint32_t row0 = aimc_le_get32(desc + AIMC_DESC_RDBK_ROW0);
+    uint32_t cols = aimc_le_get32(desc + AIMC_DESC_RDBK_COLS);
+    float *x = NULL, *y = NULL;
+
+    if ((err = field_in(desc, AIMC_DESC_RDBK_MATRIX, 0, DEV_MAX_MATRICES - 1, &id, info)) ||
+        (err = field_in(desc, AIMC_DESC_RDBK_NROWS, 1, DEV_MAX_BATCH, &nrows, info)) ||
+        (err = check_matrix(dev, id, &m_rows, cols, info)))
+        return err;
+    if ((uint64_t)row0 + nrows > m_rows) { *info = AIMC_DESC_RDBK_ROW0; return AIMC_REG_ERROR_SHAPE; }
+    if ((uint64_t)nrows * m_rows > DEV_MAX_ELEMS || (uint64_t)nrows * cols > DEV_MAX_ELEMS) {
+        *info = AIMC_DESC_RDBK_NROWS;
+        return AIMC_REG_ERROR_BAD_DESC;
+    }
+    uint64_t y_bytes = (uint64_t)nrows * cols * sizeof(float);
+    if ((err = dma_out_buf(dev, desc, AIMC_DESC_RDBK_OUT_ADDR, y_bytes, (void **)&y, info)))
+        goto out;
+    x = calloc((size_t)nrows * m_rows, sizeof *x);
+    if (!x) { err = AIMC_REG_ERROR_INTERNAL; goto out; }
+    for (uint32_t i = 0; i < nrows; i++) x[(size_t)i * m_rows + row0 + i] = 1.0f;
+    if (aimc_sim_mvm(dev->sim, id, x, nrows, y, &dev->stats) != AIMC_OK) {
+        err = AIMC_REG_ERROR_INTERNAL;
+        goto out;
+    }
+    err = dma_store(dev, desc, AIMC_DESC_RDBK_OUT_ADDR, y, y_bytes, info);
+out:
+    free(y);
+    free(x);
+    return err;
+}
+
+static uint32_t exec_rmsnorm(aimc_sim_dev *dev, const uint8_t *desc, uint32_t *info)
+{
+    uint32_t batch, dim, err;
+    float *x = NULL;
+
+    if ((err = field_in(desc, AIMC_DESC_RMS_BATCH, 1, DEV_MAX_BATCH, &batch, info)) ||
+        (err = field_in(desc, AIMC_DESC_RMS_DIM, 1, DEV_MAX_DIM, &dim, info)))
+        return err;
+    if ((uint64_t)batch * dim > DEV_MAX_ELEMS) { *info = AIMC_DESC_RMS_BATCH; return AIMC_REG_ERROR_BAD_DESC; }
+    uint64_t bytes = (uint64_t)batch * dim * sizeof(float);
+    if ((err = dma_fetch(dev, desc, AIMC_DESC_RMS_IN_ADDR, bytes, (void **)&x, info)) ||
+        dma_probe(dev, aimc_le_get64(desc + AIMC_DESC_RMS_OUT_ADDR), bytes)) {
+        if (!err) { *info = AIMC_DESC_RMS_OUT_ADDR; err = AIMC_REG_ERROR_DMA_FAULT; }
+        goto out;
+    }
+    for (uint32_t b = 0; b < batch; b++) {
+        float *v = x + (size_t)b * dim;
+        double ss = 0;
+        for (uint32_t i = 0; i < dim; i++) ss += (double)v[i] * v[i];
+        double inv = 1.0 / sqrt(ss / (double)dim + DEV_RMS_EPS);
+        for (uint32_t i = 0; i < dim; i++) v[i] = (float)(v[i] * inv);
+    }
+    count_digital(dev, (uint64_t)batch * (2u * (uint64_t)dim + 1));
+    err = dma_store(dev, desc, AIMC_DESC_RMS_OUT_ADDR, x, bytes, info);
+out:
+    free(x);
+    return err;
+}
+
+/* Indices of the k largest of v[0..n-1], largest first, ties to the lower index; the
+ * softmax of the chosen values in p. The runtime's reference does the same. */
+static void top_k_softmax(const float *v, uint32_t n, uint32_t k, uint32_t *idx, double *p)
+{
+    for (uint32_t j = 0; j < k; j++) {
+        uint32_t best = n;
+        for (uint32_t e = 0; e < n; e++) {
+            int taken = 0;
+            for (uint32_t t = 0; t < j; t++) taken |= idx[t] == e;
+            if (!taken && (best == n || (double)v[e] > (double)v[best])) best = e;
+        }
+        idx[j] = best;
+    }
+    double mx = v[idx[0]], sum = 0;
+    for (uint32_t j = 0; j < k; j++) sum += (p[j] = exp((double)v[idx[j]] - mx));
+    for (uint32_t j = 0; j < k; j++) p[j] /= sum;
+}
+
+static uint32_t exec_topk(aimc_sim_dev *dev, const uint8_t *desc, uint32_t *info)
+{
+    uint32_t batch, n, k, err;
+    float *v = NULL, *w = NULL;
+    uint8_t *ix = NULL;
+    uint32_t *idx = NULL;
+    double *p = NULL;
+
+    if ((err = field_in(desc, AIMC_DESC_TOPK_BATCH, 1, DEV_MAX_BATCH, &batch, info)) ||
+        (err = field_in(desc, AIMC_DESC_TOPK_N, 1, DEV_MAX_DIM, &n, info)) ||
+        (err = field_in(desc, AIMC_DESC_TOPK_K, 1, n, &k, info)))
+        return err;
+    if ((uint64_t)batch * n > DEV_MAX_ELEMS) { *info = AIMC_DESC_TOPK_BATCH; return AIMC_REG_ERROR_BAD_DESC; }
+    uint64_t out_n = (uint64_t)batch * k;
+    if ((err = dma_fetch(dev, desc, AIMC_DESC_TOPK_IN_ADDR, (uint64_t)batch * n * sizeof(float),
+                         (void **)&v, info)) ||
+        (err = dma_out_buf(dev, desc, AIMC_DESC_TOPK_IDX_ADDR, out_n * 4, (void **)&ix, info)) ||
+        (err = dma_out_buf(dev, desc, AIMC_DESC_TOPK_W_ADDR, out_n * sizeof(float), (void **)&w,
+                           info)))
+        goto out;
+    idx = malloc((size_t)k * sizeof *idx);
+    p = malloc((size_t)k * sizeof *p);
+    if (!idx || !p) { err = AIMC_REG_ERROR_INTERNAL; goto out; }
+    for (uint32_t b = 0; b < batch; b++) {
+        top_k_softmax(v + (size_t)b * n, n, k, idx, p);
+        for (uint32_t j = 0; j < k; j++) {
+            aimc_le_put32(ix + ((size_t)b * k + j) * 4, idx[j]);
+            w[(size_t)b * k + j] = (float)p[j];
+        }
+    }
+    count_digital(dev, (uint64_t)batch * ((uint64_t)n * k + 3u * k));
+    if (!(err = dma_store(dev, desc, AIMC_DESC_TOPK_IDX_ADDR, ix, out_n * 4, info)))
+        err = dma_store(dev, desc, AIMC_DESC_TOPK_W_ADDR, w, out_n * sizeof(float), info);
+out:
+    free(p);
+    free(idx);
+    free(w);
+    free(ix);
+    free(v);
+    return err;
+}
+
+static uint32_t exec_silu_mul(aimc_sim_dev *dev, const uint8_t *desc, uint32_t *info)
+{
+    uint32_t count, err;
+    float *g = NULL, *u = NULL;
+
+    if ((err = field_in(desc, AIMC_DESC_SILU_COUNT, 1, DEV_MAX_ELEMS, &count, info))) return err;
+    uint64_t bytes = (uint64_t)count * sizeof(float);
+    if ((err = dma_fetch(dev, desc, AIMC_DESC_SILU_G_ADDR, bytes, (void **)&g, info)) ||
+        (err = dma_fetch(dev, desc, AIMC_DESC_SILU_U_ADDR, bytes, (void **)&u, info)))
+        goto out;
+    for (uint32_t i = 0; i < count; i++) {
+        double v = g[i];
+        g[i] = (float)(v / (1.0 + exp(-v)) * u[i]);
+    }
+    count_digital(dev, 4u * (uint64_t)count);
+    err = dma_store(dev, desc, AIMC_DESC_SILU_OUT_ADDR, g, bytes, info);
+out:
+    free(u);
+    free(g);
+    return err;
+}
+
+static uint32_t exec_gather(aimc_sim_dev *dev, const uint8_t *desc, uint32_t *info)
+{
+    uint32_t batch, dim, src_rows, err;
+    float *src = NULL, *dst = NULL;
+    uint8_t *ix = NULL;
+
+    if ((err = field_in(desc, AIMC_DESC_GATH_BATCH, 1, DEV_MAX_BATCH, &batch, info)) ||
+        (err = field_in(desc, AIMC_DESC_GATH_DIM, 1, DEV_MAX_DIM, &dim, info)) ||
+        (err = field_in(desc, AIMC_DESC_GATH_SRC_ROWS, 1, DEV_MAX_BATCH, &src_rows, info)))
+        return err;
+    if ((uint64_t)batch * dim > DEV_MAX_ELEMS || (uint64_t)src_rows * dim > DEV_MAX_ELEMS) {
+        *info = AIMC_DESC_GATH_BATCH;
+        return AIMC_REG_ERROR_BAD_DESC;
+    }
+    uint64_t row_bytes = (uint64_t)dim * sizeof(float);
+    if ((err = dma_fetch(dev, desc, AIMC_DESC_GATH_IDX_ADDR, (uint64_t)batch * 4, (void **)&ix,
+                         info)) ||
+        (err = dma_fetch(dev, desc, AIMC_DESC_GATH_SRC_ADDR, src_rows * row_bytes, (void **)&src,
+                         info)) ||
+        (err = dma_out_buf(dev, desc, AIMC_DESC_GATH_DST_ADDR, batch * row_bytes, (void **)&dst,
+                           info)))
+        goto out;
+    for (uint32_t i = 0; i < batch; i++) {
+        uint32_t r = aimc_le_get32(ix + (size_t)i * 4);
+        if (r >= src_rows) {
+            *info = i;
+            err = AIMC_REG_ERROR_INDEX;
+            goto out;
+        }
+        memcpy(dst + (size_t)i * dim, src + (size_t)r * dim, (size_t)row_bytes);
+    }
+    count_digital(dev, batch); /* one address computation per row; the copy is data movement */
+    err = dma_store(dev, desc, AIMC_DESC_GATH_DST_ADDR, dst, batch * row_bytes, info);
+out:
+    free(dst);
+    free(src);
+    free(ix);
+    return err;
+}
+
+static uint32_t exec_scale_acc(aimc_sim_dev *dev, const uint8_t *desc, uint32_t *info)
+{
+    uint32_t batch, dim, dst_rows, err;
+    float *src = NULL, *dst = NULL, *w = NULL;
+    uint8_t *ix = NULL;
+    int have_idx = aimc_le_get64(desc + AIMC_DESC_SACC_IDX_ADDR) != 0;
+    int have_w = aimc_le_get64(desc + AIMC_DESC_SACC_W_ADDR) != 0;
+
+    if ((err = field_in(desc, AIMC_DESC_SACC_BATCH, 1, DEV_MAX_BATCH, &batch, info)) ||
+        (err = field_in(desc, AIMC_DESC_SACC_DIM, 1, DEV_MAX_DIM, &dim, info)) ||
+        (err = field_in(desc, AIMC_DESC_SACC_DST_ROWS, 1, DEV_MAX_BATCH, &dst_rows, info)))
+        return err;
+    if ((uint64_t)batch * dim > DEV_MAX_ELEMS || (uint64_t)dst_rows * dim > DEV_MAX_ELEMS) {
+        *info = AIMC_DESC_SACC_BATCH;
+        return AIMC_REG_ERROR_BAD_DESC;
+    }
+    uint64_t row_bytes = (uint64_t)dim * sizeof(float);
+    if ((have_idx && (err = dma_fetch(dev, desc, AIMC_DESC_SACC_IDX_ADDR, (uint64_t)batch * 4,
+                                      (void **)&ix, info))) ||
+        (have_w && (err = dma_fetch(dev, desc, AIMC_DESC_SACC_W_ADDR,
+                                    (uint64_t)batch * sizeof(float), (void **)&w, info))) ||
+        (err = dma_fetch(dev, desc, AIMC_DESC_SACC_SRC_ADDR, batch * row_bytes, (void **)&src,
+                         info)) ||
+        (err = dma_fetch(dev, desc, AIMC_DESC_SACC_DST_ADDR, dst_rows * row_bytes, (void **)&dst,
+                         info)))
+        goto out;
+    for (uint32_t i = 0; i < batch; i++) {
+        uint32_t r = have_idx ? aimc_le_get32(ix + (size_t)i * 4) : i;
+        if (r >= dst_rows) {
+            *info = i;
+            err = AIMC_REG_ERROR_INDEX;
+            goto out;
+        }
+    }
+    for (uint32_t i = 0; i < batch; i++) {
+        uint32_t r = have_idx ? aimc_le_get32(ix + (size_t)i * 4) : i;
+        double wi = have_w ? (double)w[i] : 1.0;
+        float *d = dst + (size_t)r * dim;
+        const float *s = src + (size_t)i * dim;
+        for (uint32_t c = 0; c < dim; c++) d[c] += (float)(wi * s[c]);
+    }
+    count_digital(dev, 2u * (uint64_t)batch * dim);
+    err = dma_store(dev, desc, AIMC_DESC_SACC_DST_ADDR, dst, dst_rows * row_bytes, info);
+out:
+    free(dst);
+    free(src);
+    free(w);
+    free(ix);
+    return err;
+}
+
+/* The reserved bytes and zero fields of each opcode: [from, to) ranges. */
+typedef struct { uint32_t op, from, to, from2, to2; } dev_rsvd;
+static const dev_rsvd dev_reserved[] = {
+    {AIMC_DESC_OP_NOP, AIMC_DESC_NOP_RESERVED, AIMC_DESC_BYTES, 0, 0},
+    {AIMC_DESC_OP_FENCE, AIMC_DESC_FENCE_RESERVED, AIMC_DESC_BYTES, 0, 0},
+    {AIMC_DESC_OP_PROGRAM, 0, 0, 0, 0},
+    {AIMC_DESC_OP_MVM, AIMC_DESC_MVM_RESERVED, AIMC_DESC_BYTES, 0, 0},
+    {AIMC_DESC_OP_READBACK, AIMC_DESC_RDBK_RESERVED, AIMC_DESC_BYTES, 0, 0},
+    {AIMC_DESC_OP_RMSNORM, AIMC_DESC_RMS_RESERVED, AIMC_DESC_BYTES, 0, 0},
+    {AIMC_DESC_OP_TOPK, AIMC_DESC_TOPK_RESERVED, AIMC_DESC_BYTES, AIMC_DESC_TOPK_RSVD,
+     AIMC_DESC_TOPK_RSVD + 4},
+    {AIMC_DESC_OP_SILU_MUL, AIMC_DESC_SILU_RESERVED, AIMC_DESC_BYTES, AIMC_DESC_SILU_RSVD,
+     AIMC_DESC_SILU_RSVD + 4},
+    {AIMC_DESC_OP_GATHER, AIMC_DESC_GATH_RESERVED, AIMC_DESC_BYTES, AIMC_DESC_GATH_RSVD,
+     AIMC_DESC_GATH_RSVD + 4},
+    {AIMC_DESC_OP_SCALE_ACC, 0, 0, AIMC_DESC_SACC_RSVD, AIMC_DESC_SACC_RSVD + 4},
+};
+
 /* Execute one descriptor; returns its ERROR bits (0 = OK) and the detail in *info. */
 static uint32_t exec_cmd(aimc_sim_dev *dev, const uint8_t *desc, uint32_t *info)
 {
-    uint32_t op = get_u16(desc + AIMC_DESC_OPCODE);
-    uint32_t flags = get_u16(desc + AIMC_DESC_FLAGS);
+    uint32_t op = aimc_le_get16(desc + AIMC_DESC_OPCODE);
+    uint32_t flags = aimc_le_get16(desc + AIMC_DESC_FLAGS);
+    const dev_rsvd *r = NULL;
     uint32_t bad;
 
     *info = 0;
-    switch (op) {
-    case AIMC_DESC_OP_NOP:
-    case AIMC_DESC_OP_FENCE:
-    case AIMC_DESC_OP_PROGRAM:
-    case AIMC_DESC_OP_MVM:
-        break;
-    default:
+    for (size_t i = 0; i < sizeof dev_reserved / sizeof dev_reserved[0]; i++)
+        if (dev_reserved[i].op == op) r = &dev_reserved[i];
+    if (!r) {
         *info = op;
         return AIMC_REG_ERROR_BAD_OPCODE;
     }
@@ -305,13 +609,20 @@ static uint32_t exec_cmd(aimc_sim_dev *dev, const uint8_t *desc, uint32_t *info)
         *info = AIMC_DESC_FLAGS;
         return AIMC_REG_ERROR_BAD_DESC;
     }
+    if ((bad = nonzero_at(desc, r->from2, r->to2)) || (bad = nonzero_at(desc, r->from, r->to))) {
+        *info = bad;
+        return AIMC_REG_ERROR_BAD_DESC;
+    }
     switch (op) {
     case AIMC_DESC_OP_PROGRAM: return exec_program(dev, desc, info);
     case AIMC_DESC_OP_MVM: return exec_mvm(dev, desc, info);
-    default:
-        bad = nonzero_at(desc, AIMC_DESC_NOP_RESERVED, AIMC_DESC_BYTES);
-        if (bad) { *info = bad; return AIMC_REG_ERROR_BAD_DESC; }
-        return 0; /* commands complete in order, so a FENCE has nothing to wait for */
+    case AIMC_DESC_OP_READBACK: return exec_readback(dev, desc, info);
+    case AIMC_DESC_OP_RMSNORM: return exec_rmsnorm(dev, desc, info);
+    case AIMC_DESC_OP_TOPK: return exec_topk(dev, desc, info);
+    case AIMC_DESC_OP_SILU_MUL: return exec_silu_mul(dev, desc, info);
+    case AIMC_DESC_OP_GATHER: return exec_gather(dev, desc, info);
+    case AIMC_DESC_OP_SCALE_ACC: return exec_scale_acc(dev, desc, info);
+    default: return 0; /* NOP, FENCE: commands complete in order, nothing to wait for */
     }
 }
 
@@ -327,7 +638,7 @@ static int ring_config_ok(const aimc_sim_dev *dev)
  * be fetched stops the ring (its fence is unknown) with ERROR_RING | ERROR_DMA_FAULT. */
 static void process_ring(aimc_sim_dev *dev)
 {
-    if (!(dev->ctrl & AIMC_REG_CTRL_ENABLE)) return;
+    if (!(dev->ctrl & AIMC_REG_CTRL_ENABLE) || dev->halted || dev->hung) return;
     if (!ring_config_ok(dev)) {
         raise_error(dev, AIMC_REG_ERROR_RING, 0, 0);
         return;
@@ -339,6 +650,12 @@ static void process_ring(aimc_sim_dev *dev)
         uint8_t st[4];
         uint32_t info = 0;
 
+        if (dev->hang_after == 0) { /* injected fault: the processor stops here */
+            dev->hung = 1;
+            dev->hang_after = AIMC_DEV_HANG_NEVER;
+            return;
+        }
+        if (dev->hang_after != AIMC_DEV_HANG_NEVER) dev->hang_after--;
         if (dma_read(dev, addr, desc, sizeof desc)) {
             raise_error(dev, AIMC_REG_ERROR_RING | AIMC_REG_ERROR_DMA_FAULT, 0, slot);
             return;
@@ -346,17 +663,18 @@ static void process_ring(aimc_sim_dev *dev)
         dev->busy = 1;
         uint32_t bits = exec_cmd(dev, desc, &info);
         dev->busy = 0;
-        put_u32(st, bits);
+        aimc_le_put32(st, bits);
         if (dma_write(dev, addr + AIMC_DESC_STATUS, st, sizeof st)) {
             if (!bits) info = slot;
             bits |= AIMC_REG_ERROR_DMA_FAULT | AIMC_REG_ERROR_RING;
         }
-        uint64_t fence = get_u64(desc + AIMC_DESC_FENCE);
+        uint64_t fence = aimc_le_get64(desc + AIMC_DESC_FENCE);
         dev->ring_head++;
+        dev->idle_ns = 0;
         dev->done_fence = fence;
         raise_error(dev, bits, fence, info);
-        if ((get_u16(desc + AIMC_DESC_FLAGS) & AIMC_DESC_FLAG_IRQ) ||
-            get_u16(desc + AIMC_DESC_OPCODE) == AIMC_DESC_OP_FENCE)
+        if ((aimc_le_get16(desc + AIMC_DESC_FLAGS) & AIMC_DESC_FLAG_IRQ) ||
+            aimc_le_get16(desc + AIMC_DESC_OPCODE) == AIMC_DESC_OP_FENCE)
             dev->irq_status |= AIMC_REG_IRQ_DONE;
         update_irq(dev);
     }
@@ -428,11 +746,15 @@ uint32_t aimc_sim_dev_reg_read32(aimc_sim_dev *dev, uint32_t off)
     case AIMC_REG_CAP_MAX_BATCH: return DEV_MAX_BATCH;
     case AIMC_REG_CAP_MAX_TILES: return DEV_MAX_TILES;
     case AIMC_REG_CAP_MAX_RING: return DEV_MAX_RING;
+    case AIMC_REG_CAP_MAX_ELEMS: return DEV_MAX_ELEMS;
+    case AIMC_REG_CAP_MAX_VERIFY: return DEV_MAX_VERIFY;
     case AIMC_REG_CTRL: return dev->ctrl;
     case AIMC_REG_STATUS:
-        return ((dev->ctrl & AIMC_REG_CTRL_ENABLE) && dev->sim ? AIMC_REG_STATUS_READY : 0) |
-               (dev->busy ? AIMC_REG_STATUS_BUSY : 0) |
-               (dev->error ? AIMC_REG_STATUS_ERROR : 0);
+        return ((dev->ctrl & AIMC_REG_CTRL_ENABLE) && dev->sim && !dev->halted
+                    ? AIMC_REG_STATUS_READY : 0) |
+               (dev->busy || dev->hung ? AIMC_REG_STATUS_BUSY : 0) |
+               (dev->error ? AIMC_REG_STATUS_ERROR : 0) |
+               (dev->halted ? AIMC_REG_STATUS_HALTED : 0);
     case AIMC_REG_ERROR: return dev->error;
     case AIMC_REG_ERROR_INFO: return dev->error_info;
     case AIMC_REG_IRQ_STATUS: return dev->irq_status;
@@ -440,6 +762,7 @@ uint32_t aimc_sim_dev_reg_read32(aimc_sim_dev *dev, uint32_t off)
     case AIMC_REG_RING_SIZE: return dev->ring_size;
     case AIMC_REG_RING_HEAD: return dev->ring_head;
     case AIMC_REG_RING_TAIL: return dev->ring_tail;
+    case AIMC_REG_WATCHDOG_US: return dev->watchdog_us;
     default: return 0;
     }
 }
@@ -503,6 +826,13 @@ void aimc_sim_dev_reg_write32(aimc_sim_dev *dev, uint32_t off, uint32_t val)
     case AIMC_REG_DOORBELL:
         process_ring(dev);
         return;
+    case AIMC_REG_WATCHDOG_US:
+        dev->watchdog_us = val;
+        dev->idle_ns = 0;
+        return;
+    case AIMC_REG_CNT_CTRL:
+        if (val & AIMC_REG_CNT_CTRL_RESET) memset(&dev->stats, 0, sizeof dev->stats);
+        return;
     default:
         return; /* read-only or unknown */
     }
@@ -511,6 +841,23 @@ void aimc_sim_dev_reg_write32(aimc_sim_dev *dev, uint32_t off, uint32_t val)
 int aimc_sim_dev_irq_level(const aimc_sim_dev *dev)
 {
     return dev ? dev->irq_line : 0;
+}
+
+void aimc_sim_dev_advance(aimc_sim_dev *dev, uint64_t ns)
+{
+    if (!dev || dev->halted || !dev->watchdog_us || !(dev->ctrl & AIMC_REG_CTRL_ENABLE) ||
+        dev->ring_head == dev->ring_tail)
+        return;
+    dev->idle_ns = ns > UINT64_MAX - dev->idle_ns ? UINT64_MAX : dev->idle_ns + ns;
+    if (dev->idle_ns < (uint64_t)dev->watchdog_us * DEV_NS_PER_US) return;
+    dev->halted = 1;
+    dev->hung = 0;
+    raise_error(dev, AIMC_REG_ERROR_WATCHDOG, 0, dev->ring_head);
+}
+
+void aimc_sim_dev_inject_hang(aimc_sim_dev *dev, uint32_t after)
+{
+    if (dev) dev->hang_after = after;
 }
 
 void aimc_sim_dev_reset(aimc_sim_dev *dev)
@@ -530,8 +877,12 @@ void aimc_sim_dev_reset(aimc_sim_dev *dev)
     dev->ring_head = 0;
     dev->ring_tail = 0;
     dev->done_fence = 0;
+    dev->watchdog_us = 0;
     memset(&dev->stats, 0, sizeof dev->stats);
     dev->busy = 0;
+    dev->halted = 0;
+    dev->hung = 0; /* an armed hang knob stays armed: it is no register */
+    dev->idle_ns = 0;
     dev->latch_off = 0;
     dev->latch_hi = 0;
     update_irq(dev);
@@ -553,6 +904,7 @@ int aimc_sim_dev_create(const aimc_arch *arch, uint64_t seed, const aimc_sim_dev
         aimc_arch_defaults(&dev->arch);
     dev->seed = seed;
     dev->host = *host;
+    dev->hang_after = AIMC_DEV_HANG_NEVER;
     rc = aimc_sim_create(&dev->arch, seed, &dev->sim);
     if (rc != AIMC_OK) {
         rc = aimc_diag_set(d, rc, "device: cannot create the machine: %s", aimc_strerror(rc));

@@ -123,6 +123,17 @@ static int arch_equal(const aimc_arch *x, const aimc_arch *y)
     SAME(device.program_sigma_us);
     SAME(device.read_sigma_us);
     SAME(device.read_voltage_v);
+    SAME(device.program_sigma_rel);
+    SAME(device.read_sigma_rel);
+    SAME(device.read_time_s);
+    SAME(device.drift_compensation);
+    SAME(device.stuck_on_rate);
+    SAME(device.stuck_off_rate);
+    SAME(device.pulse_energy_pj);
+    SAME(device.pulse_ns);
+    SAME(crossbar.wire_resistance_ohm);
+    SAME(adc.offset_lsb);
+    SAME(adc.gain_error);
     SAME(crossbar.rows);
     SAME(crossbar.cols);
     SAME(crossbar.bits_per_cell);
@@ -146,6 +157,15 @@ static int arch_equal(const aimc_arch *x, const aimc_arch *y)
     SAME(hierarchy.cores_per_chip);
     SAME(hierarchy.chips);
     SAME(clock.frequency_mhz);
+    SAME(hierarchy.chips_auto);
+    SAME(hierarchy.tiers);
+    SAME(mapping.strategy);
+    SAME(mapping.replicate_threshold);
+    SAME(mapping.fault_threshold);
+    SAME(mapping.noc_hop_ns);
+    SAME(mapping.noc_hop_energy_pj);
+    SAME(mapping.chip_link_ns);
+    SAME(mapping.chip_link_energy_pj);
 #undef SAME
     if (strcmp(x->name, y->name) != 0) {
         fprintf(stderr, "\n  field name differs\n");
@@ -173,7 +193,7 @@ static void test_default_yaml(void)
         const aimc_ynode *v = doc->root->items[i];
         leaves += v->kind == AIMC_YNODE_MAP ? v->n : 1;
     }
-    CU_ASSERT_EQUAL(leaves, 32); /* the fields of aimc_arch, counted in arch_equal + name */
+    CU_ASSERT_EQUAL(leaves, 51); /* the fields of aimc_arch, counted in arch_equal + name */
     aimc_ydoc_free(doc);
 }
 
@@ -288,9 +308,9 @@ static void test_set_errors(void)
     check_set_error("dac.mode=serial", AIMC_ERR_CONFIG,
                     "--set dac.mode=serial: dac.mode: expected one of bit_serial, multi_bit, got "
                     "\"serial\"");
-    check_set_error("device.type=rram", AIMC_ERR_CONFIG,
-                    "--set device.type=rram: device.type: expected one of ideal, generic, got "
-                    "\"rram\"");
+    check_set_error("device.type=flash", AIMC_ERR_CONFIG,
+                    "--set device.type=flash: device.type: expected one of ideal, pcm, rram, "
+                    "generic, got \"flash\"");
     check_set_error("version=2", AIMC_ERR_CONFIG,
                     "--set version=2: version: unsupported config version 2; this aimc reads "
                     "version 1");
@@ -340,8 +360,8 @@ static void test_validate(void)
     CU_ASSERT_EQUAL(aimc_arch_validate(&a, &d), AIMC_OK);
 
     aimc_arch_defaults(&a);
-    a.device.type = AIMC_DEVICE_PCM;
-    check_validate(&a, "device.type: expected one of ideal, generic, got \"pcm\"");
+    a.device.type = (aimc_device_type)7;
+    check_validate(&a, "device.type: expected one of ideal, pcm, rram, generic, got 7");
 
     aimc_arch_defaults(&a);
     a.adc.energy_pj = NAN;
@@ -408,7 +428,7 @@ static void test_docs_list_every_key(void)
     char *docs = read_text("docs/config.md");
     CU_ASSERT_PTR_NOT_NULL_FATAL(docs);
     size_t n = aimc_cfg_key_count();
-    CU_ASSERT_EQUAL(n, 32);
+    CU_ASSERT_EQUAL(n, 51);
     CU_ASSERT_PTR_NULL(aimc_cfg_key_name(n));
     for (size_t i = 0; i < n; i++) {
         char want[128];

@@ -114,7 +114,7 @@ static void test_driver_mvm_exact(void)
     CU_ASSERT_EQUAL_FATAL(aimc_map_plan(&a, &m, &p, NULL), AIMC_OK);
     CU_ASSERT_EQUAL(p->n_tiles, 2 * 3 * aimc_arch_slices(&a)); /* row x column blocks x slices */
     CU_ASSERT_EQUAL_FATAL(aimc_open("sim:", &o, &dev), AIMC_OK);
-    CU_ASSERT_EQUAL_FATAL(aimc_weights_program(dev, 0, w, R, C, p->tiles, p->n_tiles), AIMC_OK);
+    CU_ASSERT_EQUAL_FATAL(aimc_weights_program(dev, 0, w, R, C, p->tiles, p->n_tiles, NULL, NULL), AIMC_OK);
     uint64_t f;
     CU_ASSERT_EQUAL_FATAL(aimc_submit_mvm(dev, 0, x, B, y, &f), AIMC_OK);
     CU_ASSERT_EQUAL_FATAL(aimc_fence_wait(dev, f, -1), AIMC_OK);
@@ -262,7 +262,7 @@ static void test_peak_matches_simulated_tile(void)
     aimc_dev *dev = NULL;
     aimc_open_opts o = {.arch = &a, .seed = 1};
     CU_ASSERT_EQUAL_FATAL(aimc_open("sim:", &o, &dev), AIMC_OK);
-    CU_ASSERT_EQUAL_FATAL(aimc_weights_program(dev, 0, w, (uint32_t)rows, (uint32_t)cols, &t, 1), AIMC_OK);
+    CU_ASSERT_EQUAL_FATAL(aimc_weights_program(dev, 0, w, (uint32_t)rows, (uint32_t)cols, &t, 1, NULL, NULL), AIMC_OK);
     aimc_counters c0, c1;
     uint64_t f;
     CU_ASSERT_EQUAL(aimc_counters_read(dev, &c0), AIMC_OK);

@@ -11,9 +11,16 @@
 
 int test_config_register(void);  /* common: YAML, configs, --set (tests/test_config.c) */
 int test_mapping_register(void); /* mapping: models, plans (tests/test_mapping.c) */
+int test_mapper_register(void);  /* mapping: strategies, routing, plan files, safetensors */
 int test_sim_register(void);     /* sim: crossbar MVM, noise, cost (tests/test_sim.c) */
+int test_noise_register(void);   /* sim: devices, verify, per-cell noise, drift (test_noise.c) */
 int test_driver_register(void);  /* sim/device + driver (tests/test_driver.c) */
 int test_run_register(void);     /* end to end: run, report (tests/test_run.c) */
+int test_train_register(void);   /* mapping: data sets, classifier training (test_train.c) */
+int test_sweep_register(void);   /* tools: sweep specs, sampling, Pareto, log (test_sweep.c) */
+int test_engine_register(void);  /* sim: discrete-event engine (tests/test_engine.c) */
+int test_conformance_register(void); /* driver conformance per backend URI (tests/conformance/) */
+int test_fuzz_register(void);    /* device + driver: bad command buffers (tests/test_fuzz.c) */
 
 /* Add a suite and its tests: AIMC_SUITE("name", {"test a", fn_a}, {"test b", fn_b}). */
 typedef struct {

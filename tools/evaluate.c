@@ -12,9 +12,11 @@ int cli_evaluate(const aimc_arch *a, const aimc_model *m, const char *backend, u
     *plan = NULL;
     int rc = aimc_map_plan(a, m, plan, d);
     if (rc != AIMC_OK) goto out;
-    aimc_open_opts oo = {.arch = a, .seed = seed};
+    aimc_diag why = {{0}};
+    aimc_open_opts oo = {.arch = a, .seed = seed, .diag = &why};
     if ((rc = aimc_open(backend, &oo, &dev)) != AIMC_OK) {
-        aimc_diag_set(d, rc, "cannot open device %s: %s", backend, aimc_strerror(rc));
+        aimc_diag_set(d, rc, "cannot open device %s: %s", backend,
+                      why.msg[0] ? why.msg : aimc_strerror(rc));
         goto out;
     }
     if ((rc = aimc_rt_program(dev, m, *plan, d)) != AIMC_OK) goto out;

@@ -42,6 +42,8 @@ typedef struct aimc_sim_stats {
     uint64_t adc_saturations;            /* conversions clipped at the ADC's range */
     uint64_t digital_ops;                /* shift-and-add and accumulate operations */
     uint64_t cells_programmed;           /* devices written */
+    uint64_t program_pulses;             /* programming pulses, verify re-writes included */
+    uint64_t verify_reads;               /* program-and-verify read rounds of a crossbar */
 } aimc_sim_stats;
 
 typedef struct aimc_sim aimc_sim;
@@ -95,6 +97,56 @@ int aimc_sim_matrix_shape(const aimc_sim *s, uint32_t id, uint32_t *rows, uint32
  * AIMC_ERR_STATE when id is not programmed. Adds the cost to st. */
 int aimc_sim_mvm(aimc_sim *s, uint32_t id, const float *x, uint32_t batch, float *y,
                  aimc_sim_stats *st);
+
+/* ---- runtime options (docs/simulator.md) ---- */
+
+/* Reads happen read_time_s seconds after programming (>= 0): drives PCM drift and 1/f read
+ * noise (docs/devices.md). The same as the config key device.read_time_s.
+ * AIMC_ERR_INVALID for a negative or non-finite time. */
+int aimc_sim_set_read_time(aimc_sim *s, double read_time_s);
+
+/* Global drift compensation on (1) or off (0): per tile, a calibration read of a known
+ * input (all word lines at full scale) after drift; the tile's outputs are rescaled by the
+ * ratio of its response right after programming to its current response. */
+int aimc_sim_set_drift_compensation(aimc_sim *s, int on);
+
+/* Threads an MVM may use (>= 1; default 1). Results are bit-identical for any count. */
+int aimc_sim_set_threads(aimc_sim *s, int threads);
+
+/* ---- devices and faults (docs/devices.md) ---- */
+
+enum { AIMC_FAULT_NONE = 0, AIMC_FAULT_STUCK_ON = 1, AIMC_FAULT_STUCK_OFF = 2 };
+
+/* The fault of cell (row * crossbar.cols + physical column) of crossbar xbar: drawn once per
+ * crossbar from the seed (device.stuck_on_rate, device.stuck_off_rate), independent of what
+ * is programmed, so the mapper can read the map before programming. */
+int aimc_sim_fault_of(const aimc_arch *a, uint64_t seed, uint32_t xbar, uint64_t cell);
+
+/* Fraction of the devices of crossbar xbar that are stuck (on or off). */
+double aimc_sim_fault_fraction(const aimc_arch *a, uint64_t seed, uint32_t xbar);
+
+/* One device as the machine now reads it. */
+typedef struct aimc_sim_device_info {
+    int programmed;      /* 0: never written (all other fields 0) */
+    int fault;           /* AIMC_FAULT_* */
+    double g_prog_us;    /* after programming (and verify) */
+    double nu;           /* pcm drift exponent, else 0 */
+    double g_read_us;    /* at the current read time, IR drop included */
+    double read_sigma_us;/* read noise sigma of one read at the current read time */
+} aimc_sim_device_info;
+
+/* The device in (row, physical column) of crossbar xbar. */
+int aimc_sim_device(const aimc_sim *s, uint32_t xbar, uint32_t row, uint32_t col,
+                    aimc_sim_device_info *out);
+
+/* PCM statistics (aihwkit after Nandakumar et al. 2019; REFERENCES.md), conductances in uS. */
+double aimc_pcm_program_sigma_us(double g_target_us, double g_max_us);
+void aimc_pcm_drift_params(double g_target_us, double g_max_us, double *mu, double *sigma);
+double aimc_pcm_drift_factor(double nu, double read_time_s); /* ((t + t0) / t0)^-nu */
+double aimc_pcm_read_rel_sigma(double g_prog_us, double g_max_us, double read_time_s);
+
+/* Memory held by the machine's crossbars and programmed matrices, bytes. */
+size_t aimc_sim_memory_bytes(const aimc_sim *s);
 
 /* Add b into a, field by field. */
 void aimc_sim_stats_add(aimc_sim_stats *a, const aimc_sim_stats *b);

@@ -614,7 +614,11 @@ static void test_costs(void)
     CU_ASSERT_EQUAL_FATAL(aimc_sim_program(s, 0, w, 5, 2, tiles, 4, &pst, NULL), AIMC_OK);
     /* 2 tiles x 4 rows x 2 cols x 2 devices + 2 tiles x 1 x 2 x 2 */
     CU_ASSERT_EQUAL(pst.cells_programmed, 40);
-    CU_ASSERT_EQUAL(pst.cycles, 0);
+    /* Programming (docs/devices.md): one pulse per device, a crossbar's pulses in sequence,
+     * crossbars in parallel: crossbar 0 has the most, 32. */
+    CU_ASSERT_EQUAL(pst.program_pulses, 40);
+    CU_ASSERT_EQUAL(pst.cycles, (uint64_t)ceil(32 * a.device.pulse_ns * 500.0 / 1000.0));
+    CU_ASSERT_DOUBLE_EQUAL(pst.energy_pj[AIMC_COMP_XBAR], 40 * a.device.pulse_energy_pj, 1e-9);
     CU_ASSERT_EQUAL_FATAL(aimc_sim_mvm(s, 0, x, 2, y, &st), AIMC_OK);
     /* y = W^T x: 45 - 2 - 14 + 0 - 12 = 17; -9 + 0 + 10 + 0 + 24 = 25 */
     CU_ASSERT_EQUAL(y[0], 17.0f);
@@ -713,7 +717,7 @@ static void test_errors(void)
     CU_ASSERT_EQUAL(aimc_sim_create(&bad, 1, &s), AIMC_ERR_INVALID);
     CU_ASSERT_PTR_NULL(s);
     bad = a;
-    bad.device.type = AIMC_DEVICE_PCM;
+    bad.device.type = (aimc_device_type)9;
     CU_ASSERT_EQUAL(aimc_sim_create(&bad, 1, &s), AIMC_ERR_UNSUPPORTED);
     aimc_sim_destroy(NULL);
 

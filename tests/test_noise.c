@@ -1,0 +1,576 @@
+/* test_noise.c - device models (pcm, rram, faults), program-and-verify, the aggregated read
+ * noise against a per-cell reference (moments and a two-sample Kolmogorov-Smirnov test),
+ * drift and its compensation, IR drop, ADC errors and thread-count determinism. */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aimc_arch.h"
+#include "aimc_sim.h"
+#include "tests.h"
+
+/* ---- helpers ------------------------------------------------------------------------- */
+
+static uint64_t st_rng = 1;
+
+/* xorshift64* (Vigna): test data and the reference's own draws. */
+static uint64_t r_u64(void)
+{
+    st_rng ^= st_rng >> 12;
+    st_rng ^= st_rng << 25;
+    st_rng ^= st_rng >> 27;
+    return st_rng * UINT64_C(2685821657736338717);
+}
+
+static double r_unit(void)
+{
+    return ((double)(r_u64() >> 11) + 0.5) * 0x1.0p-53;
+}
+
+/* Box-Muller from the test's own generator (independent of the simulator's). */
+static double r_normal(void)
+{
+    return sqrt(-2.0 * log(r_unit())) * cos(6.283185307179586 * r_unit());
+}
+
+static void moments(const double *v, size_t n, double *mean, double *sd)
+{
+    double m = 0.0, ss = 0.0;
+    for (size_t i = 0; i < n; i++) m += v[i];
+    m /= (double)n;
+    for (size_t i = 0; i < n; i++) ss += (v[i] - m) * (v[i] - m);
+    *mean = m;
+    *sd = sqrt(ss / (double)(n - 1));
+}
+
+static int cmp_double(const void *pa, const void *pb)
+{
+    double a = *(const double *)pa, b = *(const double *)pb;
+    return a < b ? -1 : a > b;
+}
+
+/* Two-sample Kolmogorov-Smirnov: statistic D = sup |F1 - F2| over the sorted samples, and
+ * the asymptotic p-value Q_KS(lambda) = 2 sum_k (-1)^(k-1) exp(-2 k^2 lambda^2) with
+ * lambda = (sqrt(ne) + 0.12 + 0.11 / sqrt(ne)) D, ne = n1 n2 / (n1 + n2) (Stephens' form,
+ * as in Numerical Recipes' kstwo). Sorts both arrays. */
+static double ks_pvalue(double *a, size_t n1, double *b, size_t n2, double *d_out)
+{
+    qsort(a, n1, sizeof *a, cmp_double);
+    qsort(b, n2, sizeof *b, cmp_double);
+    size_t i = 0, j = 0;
+    double d = 0.0;
+    while (i < n1 && j < n2) {
+        double x = a[i] <= b[j] ? a[i] : b[j];
+        while (i < n1 && a[i] <= x) i++;
+        while (j < n2 && b[j] <= x) j++;
+        double diff = fabs((double)i / n1 - (double)j / n2);
+        if (diff > d) d = diff;
+    }
+    double ne = (double)n1 * n2 / (double)(n1 + n2), sq = sqrt(ne);
+    double lam = (sq + 0.12 + 0.11 / sq) * d, sum = 0.0, sign = 1.0;
+    for (int k = 1; k <= 100; k++) {
+        double term = sign * 2.0 * exp(-2.0 * k * k * lam * lam);
+        sum += term;
+        if (fabs(term) < 1e-12) break;
+        sign = -sign;
+    }
+    if (d_out) *d_out = d;
+    return sum < 0.0 ? 0.0 : sum > 1.0 ? 1.0 : sum;
+}
+
+/* One tile per slice of a rows x cols matrix, side by side from crossbar 0. */
+static size_t tiles_of(const aimc_arch *a, uint32_t rows, uint32_t cols, aimc_tile *t, size_t cap)
+{
+    const uint32_t slices = (uint32_t)aimc_arch_slices(a);
+    const uint32_t cpw = (uint32_t)aimc_arch_cols_per_weight(a);
+    const uint32_t lc = (uint32_t)aimc_arch_logical_cols(a);
+    uint32_t xbar = 0, pos = 0;
+    size_t n = 0;
+    for (uint32_t sl = 0; sl < slices; sl++)
+        for (uint32_t r0 = 0; r0 < rows; r0 += (uint32_t)a->crossbar.rows)
+            for (uint32_t c0 = 0; c0 < cols; c0 += lc) {
+                uint32_t nr = rows - r0 < (uint32_t)a->crossbar.rows ? rows - r0
+                                                                     : (uint32_t)a->crossbar.rows;
+                uint32_t nc = cols - c0 < lc ? cols - c0 : lc;
+                if (pos + nc * cpw > (uint32_t)a->crossbar.cols) {
+                    xbar++;
+                    pos = 0;
+                }
+                if (n < cap) t[n] = (aimc_tile){0, r0, nr, c0, nc, sl, xbar, pos};
+                n++;
+                pos += nc * cpw;
+            }
+    return n;
+}
+
+/* A small pcm machine: rows x 2*cols differential, multi-bit DAC, weights with one slice. */
+static void arch_pcm(aimc_arch *a, int rows, int cols)
+{
+    aimc_arch_defaults(a);
+    a->device.type = AIMC_DEVICE_PCM;
+    a->device.g_min_us = 0.0;
+    a->device.g_max_us = 25.0;
+    a->crossbar.rows = rows;
+    a->crossbar.cols = 2 * cols;
+    a->crossbar.bits_per_cell = 4;
+    a->crossbar.weight_bits = 5; /* 4 magnitude bits: one slice */
+    a->device.levels = 16;
+    a->dac.mode = AIMC_DAC_MULTI_BIT;
+    a->dac.bits = 8;
+    a->adc.bits = 24;
+    a->hierarchy.crossbars_per_core = 4;
+    a->hierarchy.cores_per_chip = 1;
+    a->hierarchy.chips = 1;
+}
+
+/* ---- program-and-verify ------------------------------------------------------------- */
+
+/* Generic device with 1 uS programming noise, tolerance 0.5 uS: verify rounds cut the rms
+ * error and the failed count; no verify reproduces aimc_sim_program exactly. */
+static void test_program_verify(void)
+{
+    aimc_arch a;
+    arch_pcm(&a, 64, 32);
+    a.device.type = AIMC_DEVICE_GENERIC;
+    a.device.program_sigma_us = 1.0;
+    a.device.g_min_us = 5.0; /* the floor g >= 0 is 5 sigma below every level */
+    const uint32_t R = 64, C = 32;
+    float *w = malloc(R * C * sizeof *w);
+    float *x = malloc(R * sizeof *x);
+    float *y1 = malloc(C * sizeof *y1), *y2 = malloc(C * sizeof *y2);
+    CU_ASSERT_FATAL(w && x && y1 && y2);
+    st_rng = 11;
+    for (uint32_t i = 0; i < R * C; i++) w[i] = (float)(2.0 * r_unit() - 1.0);
+    for (uint32_t i = 0; i < R; i++) x[i] = (float)(2.0 * r_unit() - 1.0);
+    aimc_tile t[8];
+    size_t n = tiles_of(&a, R, C, t, 8);
+    aimc_sim *s1 = NULL, *s2 = NULL;
+    aimc_diag d = {""};
+    CU_ASSERT_EQUAL_FATAL(aimc_sim_create(&a, 5, &s1), AIMC_OK);
+    CU_ASSERT_EQUAL_FATAL(aimc_sim_create(&a, 5, &s2), AIMC_OK);
+
+    aimc_program_report r0, r3;
+    aimc_program_opts none = {0, 0.5}, three = {3, 0.5};
+    CU_ASSERT_EQUAL(aimc_sim_program_verify(s1, 0, w, R, C, t, n, &none, &r0, NULL, &d), AIMC_OK);
+    CU_ASSERT_EQUAL(aimc_sim_program(s2, 0, w, R, C, t, n, NULL, &d), AIMC_OK);
+    CU_ASSERT_EQUAL(aimc_sim_mvm(s1, 0, x, 1, y1, NULL), AIMC_OK);
+    CU_ASSERT_EQUAL(aimc_sim_mvm(s2, 0, x, 1, y2, NULL), AIMC_OK);
+    CU_ASSERT_EQUAL(memcmp(y1, y2, C * sizeof *y1), 0);
+    CU_ASSERT_EQUAL(r0.iterations, 0);
+    CU_ASSERT_EQUAL(r0.devices, (uint64_t)R * C * 2);
+    CU_ASSERT_EQUAL(r0.pulses, r0.devices);
+    /* Without verify: rms error is the programming sigma; P(|z| > 0.5) = 0.617 of the
+     * devices miss. */
+    CU_ASSERT(fabs(r0.rms_error_us - 1.0) < 0.1);
+    CU_ASSERT(fabs((double)r0.devices_failed / r0.devices - 0.617) < 0.08);
+
+    aimc_sim_stats st;
+    memset(&st, 0, sizeof st);
+    CU_ASSERT_EQUAL(aimc_sim_program_verify(s1, 0, w, R, C, t, n, &three, &r3, &st, &d), AIMC_OK);
+    CU_ASSERT_EQUAL(r3.iterations, 3);
+    CU_ASSERT(r3.pulses > r3.devices);
+    CU_ASSERT_EQUAL(st.program_pulses, r3.pulses);
+    /* Each round keeps a missing device with probability 0.617: after 3 rounds 0.617^4. */
+    double expect = pow(0.617, 4.0);
+    CU_ASSERT(fabs((double)r3.devices_failed / r3.devices - expect) < 0.05);
+    CU_ASSERT(r3.rms_error_us < 0.6 * r0.rms_error_us);
+    CU_ASSERT(st.energy_pj[AIMC_COMP_XBAR] == (double)r3.pulses * a.device.pulse_energy_pj);
+    CU_ASSERT(st.time_ns > 0.0);
+
+    aimc_program_opts bad = {1, -1.0};
+    CU_ASSERT_EQUAL(aimc_sim_program_verify(s1, 0, w, R, C, t, n, &bad, NULL, NULL, &d),
+                    AIMC_ERR_INVALID);
+    aimc_sim_destroy(s1);
+    aimc_sim_destroy(s2);
+    free(w);
+    free(x);
+    free(y1);
+    free(y2);
+}
+
+/* ---- noise sources against their formulas --------------------------------------------- */
+
+/* PCM: 1e5 devices aimed at one level: programming error mean 0 and sd sigma_prog(g); drift
+ * exponents mean mu(g), sd sigma_nu(g); each within 4 standard errors. Drift factor and read
+ * sigma at 1 day exactly as the formulas. */
+static void test_pcm_statistics(void)
+{
+    aimc_arch a;
+    arch_pcm(&a, 256, 200); /* 256 x 400 devices per crossbar, 4 crossbars: > 1e5 */
+    const uint32_t R = 256, C = 400;
+    float *w = malloc((size_t)R * C * sizeof *w);
+    CU_ASSERT_FATAL(w != NULL);
+    for (size_t i = 0; i < (size_t)R * C; i++) w[i] = (float)(5.0 / 15.0);
+    w[0] = 1.0f;
+    aimc_tile t[16];
+    size_t n = tiles_of(&a, R, C, t, 16);
+    CU_ASSERT_FATAL(n <= 16);
+    aimc_sim *s = NULL;
+    aimc_diag d = {""};
+    CU_ASSERT_EQUAL_FATAL(aimc_sim_create(&a, 21, &s), AIMC_OK);
+    CU_ASSERT_EQUAL_FATAL(aimc_sim_program(s, 0, w, R, C, t, n, NULL, &d), AIMC_OK);
+    CU_ASSERT_EQUAL(aimc_sim_set_read_time(s, 86400.0), AIMC_OK);
+
+    /* Weights 5/15 of max: code 5, level 5 of 15 on G+. */
+    const double g_t = 5.0 * 25.0 / 15.0;
+    double *e = calloc(200000, sizeof *e), *nu = calloc(200000, sizeof *nu);
+    CU_ASSERT_FATAL(e && nu);
+    size_t k = 0;
+    int exact_ok = 1;
+    for (size_t ti = 0; ti < n; ti++)
+        for (uint32_t i = 0; i < t[ti].nrows; i++)
+            for (uint32_t j = 0; j < t[ti].ncols; j++) {
+                size_t wi = (size_t)(t[ti].row0 + i) * C + t[ti].col0 + j;
+                if (wi == 0) continue;
+                aimc_sim_device_info info;
+                CU_ASSERT_EQUAL_FATAL(
+                    aimc_sim_device(s, t[ti].xbar, i, t[ti].xbar_col0 + 2 * j, &info), AIMC_OK);
+                e[k] = info.g_prog_us - g_t;
+                nu[k] = info.nu;
+                double gd = info.g_prog_us * aimc_pcm_drift_factor(info.nu, 86400.0);
+                double sg = fabs(gd) * aimc_pcm_read_rel_sigma(info.g_prog_us, 25.0, 86400.0);
+                if (fabs(info.g_read_us - gd) > 1e-9 || fabs(info.read_sigma_us - sg) > 1e-9)
+                    exact_ok = 0;
+                k++;
+            }
+    CU_ASSERT(k >= 100000);
+    CU_ASSERT(exact_ok);
+    double m, sd, mu, sgn;
+    const double sp = aimc_pcm_program_sigma_us(g_t, 25.0);
+    moments(e, k, &m, &sd);
+    CU_ASSERT(fabs(m) < 4.0 * sp / sqrt((double)k));
+    CU_ASSERT(fabs(sd - sp) < 4.0 * sp / sqrt(2.0 * (k - 1)));
+    aimc_pcm_drift_params(g_t, 25.0, &mu, &sgn);
+    moments(nu, k, &m, &sd);
+    CU_ASSERT(fabs(m - mu) < 4.0 * sgn / sqrt((double)k));
+    CU_ASSERT(fabs(sd - sgn) < 4.0 * sgn / sqrt(2.0 * (k - 1)));
+    /* The formulas themselves at hand-computed points (REFERENCES.md). */
+    CU_ASSERT(fabs(aimc_pcm_program_sigma_us(25.0, 25.0) - (0.26348 + 1.9650 - 1.1731)) < 1e-12);
+    CU_ASSERT(fabs(aimc_pcm_drift_factor(0.05, 20.0) - pow(2.0, -0.05)) < 1e-12);
+    CU_ASSERT(fabs(aimc_pcm_read_rel_sigma(25.0, 25.0, 0.0) -
+                   0.0088 * sqrt(log((20.0 + 250e-9) / 500e-9))) < 1e-12);
+    free(e);
+    free(nu);
+    free(w);
+    aimc_sim_destroy(s);
+}
+
+/* RRAM: programming error sd sqrt(a^2 + (r g)^2): the errors of > 1e5 devices at g_max and
+ * g_min, each divided by its sd, have mean 0 and sd 1 within 4 standard errors. Faults:
+ * stuck-on and stuck-off fractions within 4 binomial standard errors, the fraction function
+ * agrees with the per-cell map, and stuck devices hold g_max / g_min. */
+static void test_rram_and_faults(void)
+{
+    aimc_arch a;
+    arch_pcm(&a, 256, 200);
+    a.device.type = AIMC_DEVICE_RRAM;
+    a.device.g_min_us = 2.5; /* on/off ratio 10 */
+    a.device.program_sigma_us = 0.3;
+    a.device.program_sigma_rel = 0.04;
+    a.device.stuck_on_rate = 0.01;
+    a.device.stuck_off_rate = 0.02;
+    const uint32_t R = 256, C = 400;
+    float *w = malloc((size_t)R * C * sizeof *w);
+    double *e = calloc((size_t)R * C * 2, sizeof *e);
+    CU_ASSERT_FATAL(w && e);
+    for (size_t i = 0; i < (size_t)R * C; i++) w[i] = 1.0f;
+    aimc_tile t[16];
+    size_t n = tiles_of(&a, R, C, t, 16);
+    aimc_sim *s = NULL;
+    aimc_diag d = {""};
+    CU_ASSERT_EQUAL_FATAL(aimc_sim_create(&a, 8, &s), AIMC_OK);
+    CU_ASSERT_EQUAL_FATAL(aimc_sim_program(s, 0, w, R, C, t, n, NULL, &d), AIMC_OK);
+    size_t k = 0, on = 0, off = 0, cells = 0, stuck_ok = 1;
+    for (uint32_t x = 0; x < 2; x++) {
+        size_t bad = 0;
+        for (uint32_t i = 0; i < R; i++)
+            for (uint32_t c = 0; c < 2 * 200; c++) {
+                aimc_sim_device_info info;
+                CU_ASSERT_EQUAL_FATAL(aimc_sim_device(s, x, i, c, &info), AIMC_OK);
+                cells++;
+                if (info.fault == AIMC_FAULT_STUCK_ON) {
+                    on++, bad++;
+                    stuck_ok &= info.g_prog_us == 25.0;
+                } else if (info.fault == AIMC_FAULT_STUCK_OFF) {
+                    off++, bad++;
+                    stuck_ok &= info.g_prog_us == 2.5;
+                } else {
+                    double gt = c % 2 == 0 ? 25.0 : 2.5;
+                    e[k++] = (info.g_prog_us - gt) / sqrt(0.09 + (0.04 * gt) * (0.04 * gt));
+                }
+            }
+        double f = aimc_sim_fault_fraction(&a, 8, x);
+        CU_ASSERT(fabs(f - (double)bad / (R * 400.0)) < 1e-12);
+    }
+    CU_ASSERT(stuck_ok);
+    CU_ASSERT(k >= 100000);
+    double p_on = (double)on / cells, p_off = (double)off / cells;
+    CU_ASSERT(fabs(p_on - 0.01) < 4.0 * sqrt(0.01 * 0.99 / cells));
+    CU_ASSERT(fabs(p_off - 0.02) < 4.0 * sqrt(0.02 * 0.98 / cells));
+    double m, sd;
+    moments(e, k, &m, &sd);
+    CU_ASSERT(fabs(m) < 4.0 / sqrt((double)k));
+    CU_ASSERT(fabs(sd - 1.0) < 4.0 / sqrt(2.0 * (k - 1)));
+    free(w);
+    free(e);
+    aimc_sim_destroy(s);
+}
+
+/* ---- aggregated read noise against the per-cell reference --------------------------- */
+
+/* PCM at 1 day: every device has its own read sigma. The machine draws one Gaussian per
+ * column of variance sum_i u_i^2 sigma_ij^2; the reference here draws one Gaussian per cell
+ * and sums. 1e5 outputs of one column each: means and sds within 4 standard errors of each
+ * other, and a two-sample KS test at p > 0.01. */
+static void test_read_noise_vs_per_cell(void)
+{
+    aimc_arch a;
+    arch_pcm(&a, 16, 4);
+    const uint32_t R = 16, C = 4, N = 100000, J = 2;
+    float w[16 * 4], xin[16];
+    st_rng = 99;
+    for (uint32_t i = 0; i < R * C; i++) w[i] = (float)(2.0 * r_unit() - 1.0);
+    w[0] = 1.0f;
+    for (uint32_t i = 0; i < R; i++) xin[i] = (float)(2.0 * r_unit() - 1.0);
+    xin[0] = 1.0f;
+    aimc_tile t[2];
+    size_t n = tiles_of(&a, R, C, t, 2);
+    aimc_sim *s = NULL;
+    aimc_diag d = {""};
+    CU_ASSERT_EQUAL_FATAL(aimc_sim_create(&a, 3, &s), AIMC_OK);
+    CU_ASSERT_EQUAL_FATAL(aimc_sim_program(s, 0, w, R, C, t, n, NULL, &d), AIMC_OK);
+    CU_ASSERT_EQUAL(aimc_sim_set_read_time(s, 86400.0), AIMC_OK);
+    float *x = malloc((size_t)N * R * sizeof *x), *y = malloc((size_t)N * C * sizeof *y);
+    double *ym = malloc(N * sizeof *ym), *yr = malloc(N * sizeof *yr);
+    CU_ASSERT_FATAL(x && y && ym && yr);
+    for (uint32_t v = 0; v < N; v++) memcpy(x + (size_t)v * R, xin, sizeof xin);
+    CU_ASSERT_EQUAL_FATAL(aimc_sim_mvm(s, 0, x, N, y, NULL), AIMC_OK);
+    for (uint32_t v = 0; v < N; v++) ym[v] = y[(size_t)v * C + J];
+
+    /* Reference: codes as the DAC makes them, per-cell draws. */
+    const double w_scale = 1.0 / 15.0, x_scale = 1.0 / 127.0, dg = 25.0 / 15.0;
+    double g[16][2], sg[16][2];
+    int32_t u[16];
+    for (uint32_t i = 0; i < R; i++) {
+        u[i] = (int32_t)lround(xin[i] / x_scale);
+        for (int p = 0; p < 2; p++) {
+            aimc_sim_device_info info;
+            CU_ASSERT_EQUAL_FATAL(aimc_sim_device(s, 0, i, 2 * J + (uint32_t)p, &info), AIMC_OK);
+            g[i][p] = info.g_read_us / dg;
+            sg[i][p] = info.read_sigma_us / dg;
+        }
+    }
+    st_rng = 12345;
+    for (uint32_t v = 0; v < N; v++) {
+        double acc = 0.0;
+        for (uint32_t i = 0; i < R; i++)
+            acc += u[i] * ((g[i][0] + sg[i][0] * r_normal()) - (g[i][1] + sg[i][1] * r_normal()));
+        yr[v] = acc * w_scale * x_scale;
+    }
+    double m1, s1, m2, s2, dks;
+    moments(ym, N, &m1, &s1);
+    moments(yr, N, &m2, &s2);
+    CU_ASSERT(s1 > 0.0);
+    CU_ASSERT(fabs(m1 - m2) < 4.0 * sqrt((s1 * s1 + s2 * s2) / N));
+    CU_ASSERT(fabs(s1 - s2) < 4.0 * sqrt((s1 * s1 + s2 * s2) / (2.0 * (N - 1))));
+    double p = ks_pvalue(ym, N, yr, N, &dks);
+    CU_ASSERT(p > 0.01);
+    /* The KS test has power: a 10 % wider reference is rejected. */
+    for (uint32_t v = 0; v < N; v++) yr[v] = m2 + (yr[v] - m2) * 1.1;
+    CU_ASSERT(ks_pvalue(ym, N, yr, N, &dks) < 0.01);
+    free(x);
+    free(y);
+    free(ym);
+    free(yr);
+    aimc_sim_destroy(s);
+}
+
+/* ---- pcm accuracy: ADC bits, drift, compensation ------------------------------------ */
+
+/* Relative rms error of the machine against the float product: uniform weights in [-1, 1],
+ * 64 vectors of uniform inputs in [0, 1]. */
+static double pcm_error(const aimc_arch *a, double read_time_s, int comp)
+{
+    const uint32_t R = 128, C = 64, B = 64;
+    float *w = malloc(R * C * sizeof *w), *x = malloc(B * R * sizeof *x);
+    float *y = malloc(B * C * sizeof *y);
+    aimc_tile t[64];
+    size_t n = tiles_of(a, R, C, t, 64);
+    aimc_sim *s = NULL;
+    aimc_diag d = {""};
+    double num = 0.0, den = 0.0;
+    if (!w || !x || !y || aimc_sim_create(a, 17, &s)) goto out;
+    st_rng = 4242;
+    for (uint32_t i = 0; i < R * C; i++) w[i] = (float)(2.0 * r_unit() - 1.0);
+    for (uint32_t i = 0; i < B * R; i++) x[i] = (float)r_unit();
+    if (aimc_sim_program(s, 0, w, R, C, t, n, NULL, &d)) goto out;
+    aimc_sim_set_read_time(s, read_time_s);
+    aimc_sim_set_drift_compensation(s, comp);
+    if (aimc_sim_mvm(s, 0, x, B, y, NULL)) goto out;
+    for (uint32_t b = 0; b < B; b++)
+        for (uint32_t c = 0; c < C; c++) {
+            double ref = 0.0;
+            for (uint32_t i = 0; i < R; i++) ref += (double)x[b * R + i] * w[i * C + c];
+            num += (y[b * C + c] - ref) * (y[b * C + c] - ref);
+            den += ref * ref;
+        }
+out:
+    aimc_sim_destroy(s);
+    free(w);
+    free(x);
+    free(y);
+    return den > 0.0 ? sqrt(num / den) : INFINITY;
+}
+
+static void test_pcm_accuracy(void)
+{
+    aimc_arch a;
+    aimc_arch_defaults(&a);
+    a.device.type = AIMC_DEVICE_PCM;
+    a.crossbar.rows = 128;
+    a.crossbar.cols = 128;
+    a.crossbar.bits_per_cell = 2;
+    a.crossbar.weight_bits = 8;
+    a.hierarchy.crossbars_per_core = 16;
+    a.hierarchy.cores_per_chip = 1;
+    a.adc.bits = 4;
+    double e4 = pcm_error(&a, 1.0, 0);
+    a.adc.bits = 8;
+    double e8 = pcm_error(&a, 1.0, 0);
+    double e1s = e8;
+    double e1y = pcm_error(&a, 365.25 * 86400.0, 0);
+    double e1yc = pcm_error(&a, 365.25 * 86400.0, 1);
+    CU_ASSERT(isfinite(e4) && isfinite(e8) && isfinite(e1y) && isfinite(e1yc));
+    CU_ASSERT(e8 < e4);
+    CU_ASSERT(e1y > e1s);
+    CU_ASSERT(e1yc <= 0.5 * e1y);
+}
+
+/* ---- IR drop, ADC errors, threads ------------------------------------------------------ */
+
+/* Ideal device: wire resistance 0 gives bit-for-bit the exact result; a positive resistance
+ * lowers every (positive) output, more for a larger resistance. */
+static void test_ir_drop(void)
+{
+    aimc_arch a;
+    arch_pcm(&a, 64, 32);
+    a.device.type = AIMC_DEVICE_IDEAL;
+    a.crossbar.weight_bits = 5; /* ADC: 24 bits, LSB 1/64 level */
+    const uint32_t R = 64, C = 32;
+    float w[64 * 32], x[64], y0[32], y1[32], y2[32];
+    for (uint32_t i = 0; i < R * C; i++) w[i] = (float)((i * 7) % 16) / 15.0f;
+    for (uint32_t i = 0; i < R; i++) x[i] = (float)((i * 5) % 128) / 127.0f;
+    aimc_tile t[4];
+    size_t n = tiles_of(&a, R, C, t, 4);
+    double r_ohm[3] = {0.0, 5.0, 20.0};
+    float *ys[3] = {y0, y1, y2};
+    aimc_diag d = {""};
+    for (int k = 0; k < 3; k++) {
+        aimc_sim *s = NULL;
+        a.crossbar.wire_resistance_ohm = r_ohm[k];
+        CU_ASSERT_EQUAL_FATAL(aimc_sim_create(&a, 1, &s), AIMC_OK);
+        CU_ASSERT_EQUAL_FATAL(aimc_sim_program(s, 0, w, R, C, t, n, NULL, &d), AIMC_OK);
+        CU_ASSERT_EQUAL(aimc_sim_mvm(s, 0, x, 1, ys[k], NULL), AIMC_OK);
+        aimc_sim_destroy(s);
+    }
+    int exact = 1, lower = 1;
+    for (uint32_t c = 0; c < C; c++) {
+        int64_t acc = 0;
+        for (uint32_t i = 0; i < R; i++)
+            acc += lround(x[i] * 127.0) * lround(w[i * C + c] * 15.0);
+        exact &= y0[c] == (float)((double)acc / (127.0 * 15.0));
+        if (acc > 0) lower &= y2[c] < y1[c] && y1[c] < y0[c];
+    }
+    CU_ASSERT(exact);
+    CU_ASSERT(lower);
+}
+
+/* Ideal device: a gain error g scales every output by 1 + g (within one LSB of the ADC). */
+static void test_adc_gain_offset(void)
+{
+    aimc_arch a;
+    arch_pcm(&a, 64, 32);
+    a.device.type = AIMC_DEVICE_IDEAL;
+    a.adc.bits = 20;
+    const uint32_t R = 64, C = 32;
+    float w[64 * 32], x[64], y0[32], yg[32], yo[32];
+    for (uint32_t i = 0; i < R * C; i++) w[i] = (float)((i * 7) % 16) / 15.0f;
+    for (uint32_t i = 0; i < R; i++) x[i] = (float)((i * 5) % 128) / 127.0f;
+    aimc_tile t[4];
+    size_t n = tiles_of(&a, R, C, t, 4);
+    float *ys[3] = {y0, yg, yo};
+    aimc_diag d = {""};
+    for (int k = 0; k < 3; k++) {
+        aimc_sim *s = NULL;
+        a.adc.gain_error = k == 1 ? 0.02 : 0.0;
+        a.adc.offset_lsb = k == 2 ? 1000.0 : 0.0;
+        CU_ASSERT_EQUAL_FATAL(aimc_sim_create(&a, 1, &s), AIMC_OK);
+        CU_ASSERT_EQUAL_FATAL(aimc_sim_program(s, 0, w, R, C, t, n, NULL, &d), AIMC_OK);
+        CU_ASSERT_EQUAL(aimc_sim_mvm(s, 0, x, 1, ys[k], NULL), AIMC_OK);
+        aimc_sim_destroy(s);
+    }
+    /* LSB in output units: range 64 rows x 127 x 15 levels over 2^19 - 1 codes, rounded up
+     * to a power of two, times w_scale x_scale. */
+    const double lsb = 0.25 / (15.0 * 127.0);
+    int ok_g = 1, ok_o = 1;
+    for (uint32_t c = 0; c < C; c++) {
+        ok_g &= fabs(yg[c] - 1.02 * y0[c]) <= 1.0 * lsb + 1e-6;
+        ok_o &= fabs(yo[c] - y0[c] - 1000.0 * lsb) <= 1e-4;
+    }
+    CU_ASSERT(ok_g);
+    CU_ASSERT(ok_o);
+}
+
+/* PCM with read noise, 200 vectors (4 chunks): 1 and 2 threads give identical bits. */
+static void test_threads_identical(void)
+{
+    aimc_arch a;
+    arch_pcm(&a, 64, 32);
+    a.adc.bits = 8;
+    const uint32_t R = 64, C = 32, B = 200;
+    float *w = malloc(R * C * sizeof *w), *x = malloc(B * R * sizeof *x);
+    float *y1 = malloc(B * C * sizeof *y1), *y2 = malloc(B * C * sizeof *y2);
+    CU_ASSERT_FATAL(w && x && y1 && y2);
+    st_rng = 5;
+    for (uint32_t i = 0; i < R * C; i++) w[i] = (float)r_normal();
+    for (uint32_t i = 0; i < B * R; i++) x[i] = (float)r_normal();
+    aimc_tile t[4];
+    size_t n = tiles_of(&a, R, C, t, 4);
+    aimc_diag d = {""};
+    aimc_sim_stats st1, st2;
+    memset(&st1, 0, sizeof st1);
+    memset(&st2, 0, sizeof st2);
+    float *ys[2] = {y1, y2};
+    aimc_sim_stats *sts[2] = {&st1, &st2};
+    for (int k = 0; k < 2; k++) {
+        aimc_sim *s = NULL;
+        CU_ASSERT_EQUAL_FATAL(aimc_sim_create(&a, 77, &s), AIMC_OK);
+        CU_ASSERT_EQUAL(aimc_sim_set_threads(s, k + 1), AIMC_OK);
+        CU_ASSERT_EQUAL_FATAL(aimc_sim_program(s, 0, w, R, C, t, n, NULL, &d), AIMC_OK);
+        aimc_sim_set_read_time(s, 3600.0);
+        CU_ASSERT_EQUAL(aimc_sim_mvm(s, 0, x, B, ys[k], sts[k]), AIMC_OK);
+        aimc_sim_destroy(s);
+    }
+    CU_ASSERT_EQUAL(memcmp(y1, y2, (size_t)B * C * sizeof *y1), 0);
+    CU_ASSERT_EQUAL(memcmp(&st1, &st2, sizeof st1), 0);
+    free(w);
+    free(x);
+    free(y1);
+    free(y2);
+}
+
+int test_noise_register(void)
+{
+    AIMC_SUITE("noise",
+               {"program-and-verify: rounds, misses, rms, cost", test_program_verify},
+               {"pcm: programming noise, drift exponents, formulas", test_pcm_statistics},
+               {"rram: proportional noise; faults: rates and map", test_rram_and_faults},
+               {"read noise: per-column draw vs per-cell reference (KS)",
+                test_read_noise_vs_per_cell},
+               {"pcm: error vs ADC bits, drift, compensation", test_pcm_accuracy},
+               {"ir drop: zero when off, grows with resistance", test_ir_drop},
+               {"adc: gain and offset error", test_adc_gain_offset},
+               {"threads: 1 and 2 threads bit-identical", test_threads_identical});
+    return 0;
+}

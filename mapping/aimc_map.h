@@ -9,8 +9,14 @@
  *   for each shared expert s: gate, up, down with shared_d_ff.
  * Matrices are stored rows = inputs, columns = outputs, row-major.
  *
+ * Models with dense FFN layers (model.dense_layers, e.g. DeepSeek-V3's first three) hold,
+ * for each such layer, only gate, up, down (expert AIMC_EXPERT_DENSE, no router).
+ *
  * aimc_map_plan() cuts every matrix into tiles (row blocks of crossbar.rows, column blocks of
  * the crossbar's logical columns, one tile per weight bit slice) and places them first-fit.
+ * aimc_map_plan_ex() places them by the machine's mapping.strategy, with routing statistics,
+ * a fault map, replicas, tiers and many chips, and can keep only the compact run list
+ * (shape-only mode) for the largest models (docs/mapping.md).
  */
 #ifndef AIMC_MAP_H
 #define AIMC_MAP_H
@@ -31,6 +37,12 @@ typedef enum {
 
 typedef enum { AIMC_DIST_NORMAL = 0, AIMC_DIST_UNIFORM } aimc_dist;
 
+#define AIMC_EXPERT_ROUTER (-1) /* aimc_matrix.expert of a router */
+#define AIMC_EXPERT_DENSE (-2)  /* aimc_matrix.expert of a dense FFN layer's matrices */
+
+/* Where the weights come from: generated (random) or safetensors files. */
+typedef enum { AIMC_WSRC_RANDOM = 0, AIMC_WSRC_SAFETENSORS } aimc_wsrc;
+
 typedef struct aimc_matrix {
     char name[48];       /* "layer0.router", "layer1.expert3.up", "layer0.shared0.down" */
     aimc_mat_kind kind;
@@ -49,9 +61,19 @@ typedef struct aimc_model {
     int top_k;       /* routed experts active per token */
     int n_shared;    /* shared experts per layer (always active) */
     int shared_d_ff; /* hidden size of a shared expert */
+    int dense_layers;/* the first dense_layers layers are a dense FFN (no router, no experts) */
+    int dense_d_ff;  /* hidden size of a dense FFN layer */
     struct {
         uint64_t seed;
         aimc_dist distribution; /* normal: std 1/sqrt(fan_in); uniform: +-sqrt(3/fan_in) */
+        aimc_wsrc source;
+        char path[512];         /* safetensors: a .safetensors file or a .index.json, resolved
+                                 * against the model file's directory */
+        int transpose;          /* 1: tensors are [outputs, inputs] (PyTorch Linear), default */
+        char names[4][160];     /* tensor name patterns per aimc_mat_kind (router, gate, up,
+                                 * down) for routed experts; {layer} and {expert} substituted */
+        char shared_names[3][160]; /* gate, up, down of shared experts ({shared} = index) */
+        char dense_names[3][160];  /* gate, up, down of dense layers */
     } weights;
     size_t n_matrices;
     aimc_matrix *m;
@@ -71,17 +93,137 @@ long aimc_model_find(const aimc_model *m, int layer, aimc_mat_kind kind, int exp
 /* Total weights of all matrices. */
 uint64_t aimc_model_weight_count(const aimc_model *m);
 
+/* Routing statistics: how often each routed expert of each MoE layer is active per token,
+ * and optionally how often two are active together (docs/mapping.md, "Routing statistics"). */
+typedef struct aimc_routing {
+    int layers;     /* MoE layers (model layers - dense_layers), in model order */
+    int experts;    /* routed experts per layer */
+    int top_k;
+    double *p;      /* layers x experts: P(expert active for a token); sums to top_k per layer */
+    double *coact;  /* NULL, or layers x experts x experts: P(both active for a token) */
+    char source[64];/* "uniform", "zipf 1.2", or the file name */
+} aimc_routing;
+
+int aimc_routing_uniform(const aimc_model *m, aimc_routing **out, aimc_diag *d);
+/* Zipf: in each layer the expert of rank r (1-based; ranks a seeded permutation of the
+ * experts) has weight r^-s; p = min(1, c * weight) with c such that p sums to top_k. */
+int aimc_routing_zipf(const aimc_model *m, double s, uint64_t seed, aimc_routing **out,
+                      aimc_diag *d);
+/* A JSON file (schema in docs/mapping.md): {"tokens": N, "layers": [{"counts": [...],
+ * "coactivation": [[...], ...]}, ...]}. Errors name the file and the JSON path. */
+int aimc_routing_load(const char *path, const aimc_model *m, aimc_routing **out, aimc_diag *d);
+/* "uniform", "zipf:S" or "zipf:S:SEED", or a file path. */
+int aimc_routing_from_spec(const char *spec, const aimc_model *m, aimc_routing **out,
+                           aimc_diag *d);
+void aimc_routing_free(aimc_routing *r); /* NULL is a no-op */
+/* P(e and f both active) in MoE layer l: coact when given, else the independent estimate
+ * c * p_e * p_f with c = k(k-1) / (k^2 - sum p^2), which keeps the expected number of
+ * co-active pairs exact. */
+double aimc_routing_pair(const aimc_routing *r, int l, int e, int f);
+
+/* A run: tiles tile0 .. tile0+n-1 of one matrix (in the matrix's tile order: row block, then
+ * column block, then slice fastest), all of `width` physical columns, placed for replica
+ * `replica`. Tile j (0-based in the run) sits, with k = cols / width tiles per crossbar and
+ * f = (cols - col0) / width of them on the first crossbar:
+ *   j <  f: crossbar xbar0,                             column col0 + j * width
+ *   j >= f: crossbar xbar0 + stride * (1 + (j-f) / k),   column ((j-f) % k) * width
+ * Crossbar numbers are global array numbers: ((chip * cores + core) * crossbars_per_core +
+ * k) * tiers + tier. */
+typedef struct aimc_run {
+    uint32_t matrix, tile0, n, width;
+    uint32_t xbar0, col0, stride, replica;
+} aimc_run;
+
 typedef struct aimc_plan {
     size_t n_tiles;
-    aimc_tile *tiles;        /* grouped by matrix: tiles[first[i] .. first[i]+count[i]) */
+    aimc_tile *tiles;        /* grouped by matrix: tiles[first[i] .. first[i]+count[i]);
+                              * replica 0 only; NULL in shape-only plans */
     size_t n_matrices;
-    size_t *first, *count;   /* per matrix index */
+    size_t *first, *count;   /* per matrix index (count also in shape-only plans) */
     long xbars_total;        /* crossbars of the machine */
     long xbars_used;         /* crossbars holding at least one tile */
     uint64_t cells_total;    /* devices of the machine */
     uint64_t cells_used;     /* devices holding a weight slice (both of a differential pair) */
     int chips_used;          /* chips holding at least one tile */
+
+    /* The compact form every plan has (aimc_map_plan_ex). */
+    size_t n_runs;
+    aimc_run *runs;          /* grouped by replica, then matrix, tile0 ascending */
+    aimc_map_strategy strategy;
+    int tiers;               /* arrays per crossbar site */
+    int chips;               /* chips of the machine planned on (chips_used when auto) */
+    int replicas_max;        /* most copies of any matrix (1: no replicas) */
+    int *replicas;           /* per matrix: copies placed (1 + extra replicas) */
+    uint64_t n_tiles_all;    /* tiles of every replica */
+    uint64_t xbars_span;     /* highest crossbar used + 1 */
+    uint64_t xbars_skipped;  /* crossbars skipped as faulty below xbars_span */
 } aimc_plan;
+
+/* Options of aimc_map_plan_ex; zero-initialised means: routing uniform, no fault map, tiles
+ * kept. The strategy and thresholds come from arch->mapping. */
+typedef struct aimc_map_opts {
+    const aimc_routing *routing; /* NULL: uniform (needed by balance, replicate, tiered) */
+    const float *fault_fraction; /* NULL, or one fraction 0..1 per crossbar array of the machine
+                                  * (aimc_arch_total_crossbars * tiers entries) */
+    size_t n_fault;              /* entries in fault_fraction */
+    int shape_only;              /* 1: no tile array (runs only), for the largest models */
+} aimc_map_opts;
+
+int aimc_map_plan_ex(const aimc_arch *arch, const aimc_model *model,
+                     const aimc_map_opts *opts, aimc_plan **out, aimc_diag *d);
+
+/* Tile j of run r, as the driver's 32-byte record. */
+void aimc_run_tile(const aimc_arch *arch, const aimc_model *model, const aimc_run *r,
+                   uint32_t j, aimc_tile *t);
+/* Tile geometry of a matrix: row blocks, column blocks, slices; tiles = rb * cb * slices. */
+void aimc_map_blocks(const aimc_arch *arch, const aimc_matrix *mx, uint32_t *rb, uint32_t *cb,
+                     uint32_t *slices);
+
+/* For `chips: auto`: set arch->hierarchy.chips to the plan's chips (so that the device is
+ * opened with them) and clear chips_auto. Returns AIMC_ERR_INVALID for NULL. */
+int aimc_map_fit_chips(aimc_arch *arch, const aimc_plan *plan);
+
+/* The summary of a plan under routing statistics (docs/mapping.md, "Summary and estimate"). */
+typedef struct aimc_map_summary {
+    uint64_t xbars_used, xbars_total, xbars_span;
+    int chips;
+    double cell_util_used;      /* cells used / cells of used crossbars */
+    double cell_util_machine;   /* cells used / cells of the machine */
+    uint64_t cores_used;
+    double core_load_max;       /* expected tile MVMs per token on the busiest core */
+    double core_load_mean;      /* mean over used cores */
+    uint32_t hops_max;          /* partial sums: mesh hops from a tile's core to its column
+                                 * block's home core (XY distance), maximum over tiles */
+    double hops_mean;           /* mean over tiles */
+    uint64_t chip_crossings;    /* tiles whose partial sums cross chips */
+    double tier_conflicts;      /* expected tier conflicts per token */
+    double latency_ns;          /* analytical latency per token (all layers) */
+    double energy_pj;           /* analytical energy per token */
+    double energy_noc_pj;       /* of which NoC and chip links */
+} aimc_map_summary;
+
+int aimc_map_summarise(const aimc_arch *arch, const aimc_model *model, const aimc_plan *plan,
+                       const aimc_routing *routing, aimc_map_summary *s, aimc_diag *d);
+
+/* Plan files (JSON, schema in docs/mapping.md). Load checks every run against the arch and
+ * model and rebuilds the plan (tiles unless shape_only). */
+int aimc_plan_save(const aimc_plan *plan, const aimc_arch *arch, const aimc_model *model,
+                   const char *path, aimc_diag *d);
+int aimc_plan_load(const char *path, const aimc_arch *arch, const aimc_model *model,
+                   int shape_only, aimc_plan **out, aimc_diag *d);
+
+/* SVG picture of the chips, crossbars coloured by layer and expert. */
+int aimc_plan_svg(const aimc_plan *plan, const aimc_arch *arch, const aimc_model *model,
+                  const char *path, aimc_diag *d);
+
+/* Safetensors (docs/models.md): the weights of `model` from the files its model file names.
+ * The model must have been loaded without weights; fills every m[i].w. */
+int aimc_model_load_safetensors(aimc_model *model, const char *path, aimc_diag *d);
+/* Parse one safetensors image in memory and convert tensor `name` (f32, f16, bf16) to float,
+ * rows x cols (transposed when transpose is set). For tests and the fuzz test. */
+int aimc_st_read_tensor(const unsigned char *buf, size_t len, const char *what,
+                        const char *name, uint32_t rows, uint32_t cols, int transpose,
+                        float *out, aimc_diag *d);
 
 /* Place every tile of every matrix of model on arch, first-fit in crossbar order, packing
  * tiles side by side in a crossbar's free columns. When the model does not fit returns

@@ -103,12 +103,19 @@ static void set_matrix(aimc_matrix *mx, int layer, aimc_mat_kind kind, int exper
 static int model_expand(aimc_model *m, int with_weights, const char *file, aimc_diag *d)
 {
     size_t per_layer = 1 + 3 * (size_t)m->n_experts + 3 * (size_t)m->n_shared;
-    m->n_matrices = (size_t)m->layers * per_layer;
+    m->n_matrices = (size_t)(m->layers - m->dense_layers) * per_layer + 3 * (size_t)m->dense_layers;
     m->m = calloc(m->n_matrices, sizeof *m->m);
     if (!m->m) goto out_nomem;
     size_t i = 0;
     for (int l = 0; l < m->layers; l++) {
         uint32_t dm = (uint32_t)m->d_model;
+        if (l < m->dense_layers) {
+            uint32_t ff = (uint32_t)m->dense_d_ff;
+            set_matrix(&m->m[i++], l, AIMC_MAT_GATE, AIMC_EXPERT_DENSE, dm, ff, "dense", 0);
+            set_matrix(&m->m[i++], l, AIMC_MAT_UP, AIMC_EXPERT_DENSE, dm, ff, "dense", 0);
+            set_matrix(&m->m[i++], l, AIMC_MAT_DOWN, AIMC_EXPERT_DENSE, ff, dm, "dense", 0);
+            continue;
+        }
         set_matrix(&m->m[i++], l, AIMC_MAT_ROUTER, -1, dm, (uint32_t)m->n_experts, "", 0);
         for (int e = 0; e < m->n_experts + m->n_shared; e++) {
             int shared = e >= m->n_experts;
@@ -120,7 +127,7 @@ static int model_expand(aimc_model *m, int with_weights, const char *file, aimc_
             set_matrix(&m->m[i++], l, AIMC_MAT_DOWN, e, ff, dm, what, wi);
         }
     }
-    if (!with_weights) return AIMC_OK;
+    if (!with_weights || m->weights.source != AIMC_WSRC_RANDOM) return AIMC_OK;
     for (i = 0; i < m->n_matrices; i++) {
         aimc_matrix *mx = &m->m[i];
         uint64_t n = (uint64_t)mx->rows * mx->cols;
@@ -165,7 +172,8 @@ static int parse_model_section(const aimc_ydoc *doc, const aimc_ynode *sec, aimc
 {
     static const char *const keys[] = {"name",         "layers", "d_model",
                                        "routed_experts", "expert_d_ff", "top_k",
-                                       "shared_experts", "shared_d_ff", "ffn"};
+                                       "shared_experts", "shared_d_ff", "ffn",
+                                       "dense_layers", "dense_d_ff"};
     static const char *const ffn_names[] = {"swiglu"};
     const aimc_ynode *n;
     long v;
@@ -210,6 +218,24 @@ static int parse_model_section(const aimc_ydoc *doc, const aimc_ynode *sec, aimc
             return rc;
         m->shared_d_ff = (int)v;
     }
+    m->dense_layers = 0;
+    m->dense_d_ff = 0;
+    if ((n = aimc_ymap_get(sec, "dense_layers"))) {
+        if ((rc = aimc_ynode_int(doc, n, "model.dense_layers", 0, m->layers - 1, &v, d)))
+            return rc;
+        m->dense_layers = (int)v;
+    }
+    n = aimc_ymap_get(sec, "dense_d_ff");
+    if (!n && m->dense_layers > 0)
+        return aimc_diag_set(d, AIMC_ERR_CONFIG,
+                             "%s: missing required key model.dense_d_ff "
+                             "(model.dense_layers is %d)",
+                             doc->name, m->dense_layers);
+    if (n) {
+        if ((rc = aimc_ynode_int(doc, n, "model.dense_d_ff", 1, MODEL_D_FF_MAX, &v, d)))
+            return rc;
+        m->dense_d_ff = (int)v;
+    }
     if ((n = aimc_ymap_get(sec, "ffn"))) {
         int kind;
         if ((rc = aimc_ynode_enum(doc, n, "model.ffn", ffn_names, 1, &kind, d))) return rc;
@@ -217,10 +243,64 @@ static int parse_model_section(const aimc_ydoc *doc, const aimc_ynode *sec, aimc
     return AIMC_OK;
 }
 
+/* weights.safetensors: {path, transpose, names: {router, gate, up, down, shared_gate,
+ * shared_up, shared_down, dense_gate, dense_up, dense_down}} (docs/models.md). */
+static int parse_safetensors_section(const aimc_ydoc *doc, const aimc_ynode *sec, aimc_model *m,
+                                     aimc_diag *d)
+{
+    static const char *const keys[] = {"path", "transpose", "names"};
+    static const char *const nkeys[] = {"router",      "gate",      "up",        "down",
+                                        "shared_gate", "shared_up", "shared_down",
+                                        "dense_gate",  "dense_up",  "dense_down"};
+    static const char *const bools[] = {"false", "true"};
+    const aimc_ynode *n, *names;
+    char path[512];
+    int rc;
+    if ((rc = aimc_ynode_expect_map(doc, sec, "weights.safetensors", d))) return rc;
+    if ((rc = aimc_ymap_check_keys(doc, sec, "weights.safetensors", keys, 3, d))) return rc;
+    if ((rc = get_required(doc, sec, "path", "weights.safetensors.path", &n, d))) return rc;
+    if ((rc = aimc_ynode_str(doc, n, "weights.safetensors.path", path, sizeof path, d)))
+        return rc;
+    /* Relative to the model file's directory. */
+    const char *slash = doc->name ? strrchr(doc->name, '/') : NULL;
+    int w = path[0] != '/' && slash
+                ? snprintf(m->weights.path, sizeof m->weights.path, "%.*s/%s",
+                           (int)(slash - doc->name), doc->name, path)
+                : snprintf(m->weights.path, sizeof m->weights.path, "%s", path);
+    if (w < 0 || (size_t)w >= sizeof m->weights.path)
+        return aimc_diag_set(d, AIMC_ERR_CONFIG, "%s: weights.safetensors.path: longer than %zu "
+                             "bytes with the model file's directory", doc->name,
+                             sizeof m->weights.path - 1);
+    m->weights.transpose = 1;
+    if ((n = aimc_ymap_get(sec, "transpose"))) {
+        int b;
+        if ((rc = aimc_ynode_enum(doc, n, "weights.safetensors.transpose", bools, 2, &b, d)))
+            return rc;
+        m->weights.transpose = b;
+    }
+    if ((rc = get_required(doc, sec, "names", "weights.safetensors.names", &names, d)))
+        return rc;
+    if ((rc = aimc_ynode_expect_map(doc, names, "weights.safetensors.names", d))) return rc;
+    if ((rc = aimc_ymap_check_keys(doc, names, "weights.safetensors.names", nkeys, 10, d)))
+        return rc;
+    for (int k = 0; k < 10; k++) {
+        char *dst = k < 4 ? m->weights.names[k]
+                    : k < 7 ? m->weights.shared_names[k - 4] : m->weights.dense_names[k - 7];
+        char key[64];
+        snprintf(key, sizeof key, "weights.safetensors.names.%s", nkeys[k]);
+        dst[0] = '\0';
+        if ((n = aimc_ymap_get(names, nkeys[k])) &&
+            (rc = aimc_ynode_str(doc, n, key, dst, sizeof m->weights.names[0], d)))
+            return rc;
+    }
+    m->weights.source = AIMC_WSRC_SAFETENSORS;
+    return AIMC_OK;
+}
+
 static int parse_weights_section(const aimc_ydoc *doc, const aimc_ynode *sec, aimc_model *m,
                                  aimc_diag *d)
 {
-    static const char *const keys[] = {"random"};
+    static const char *const keys[] = {"random", "safetensors"};
     static const char *const rkeys[] = {"seed", "distribution"};
     static const char *const dist_names[] = {"normal", "uniform"};
     const aimc_ynode *rnd, *n;
@@ -228,7 +308,13 @@ static int parse_weights_section(const aimc_ydoc *doc, const aimc_ynode *sec, ai
     int rc;
 
     if ((rc = aimc_ynode_expect_map(doc, sec, "weights", d))) return rc;
-    if ((rc = aimc_ymap_check_keys(doc, sec, "weights", keys, 1, d))) return rc;
+    if ((rc = aimc_ymap_check_keys(doc, sec, "weights", keys, 2, d))) return rc;
+    if ((n = aimc_ymap_get(sec, "safetensors"))) {
+        if (aimc_ymap_get(sec, "random"))
+            return aimc_diag_set(d, AIMC_ERR_CONFIG,
+                                 "%s: weights: give random or safetensors, not both", doc->name);
+        return parse_safetensors_section(doc, n, m, d);
+    }
     if ((rc = get_required(doc, sec, "random", "weights.random", &rnd, d))) return rc;
     if ((rc = aimc_ynode_expect_map(doc, rnd, "weights.random", d))) return rc;
     if ((rc = aimc_ymap_check_keys(doc, rnd, "weights.random", rkeys, 2, d))) return rc;
@@ -271,6 +357,9 @@ static int model_from_doc(const aimc_ydoc *doc, int with_weights, aimc_model **o
     if ((n = aimc_ymap_get(root, "weights")) && (rc = parse_weights_section(doc, n, m, d)))
         goto out_free;
     if ((rc = model_expand(m, with_weights, doc->name, d))) goto out_free;
+    if (with_weights && m->weights.source == AIMC_WSRC_SAFETENSORS &&
+        (rc = aimc_model_load_safetensors(m, m->weights.path, d)))
+        goto out_free;
     *out = m;
     return AIMC_OK;
 

@@ -1,5 +1,10 @@
-/* cmd_map.c - `aimc map`: map a model onto the machine and report crossbar use. */
+/* cmd_map.c - `aimc map`: map a model onto the machine by a strategy and report crossbar
+ * use, per-core load, partial-sum hops, tier conflicts and the analytical cost per token;
+ * optionally write the plan (JSON) and a picture (SVG), or read a plan back.
+ */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "cli.h"
 
@@ -7,27 +12,118 @@ void cli_usage_map(FILE *f)
 {
     fprintf(f,
             "usage: aimc map [--config FILE] [--model FILE] [--set KEY=VALUE]... [--json FILE]\n"
+            "                [--shape-only] [--routing SPEC] [--plan-out FILE] [--plan FILE]\n"
+            "                [--svg FILE]\n"
             "\n"
             "Cut every weight matrix of the model into crossbar tiles and bit slices, place\n"
-            "them first-fit, and report crossbars used and available and cell utilisation.\n"
-            "A model that does not fit is an error saying how many crossbars and chips it needs.\n");
+            "them by mapping.strategy (pack, locality, balance, replicate, tiered; --set\n"
+            "mapping.strategy=NAME), and report crossbars used and available, cell utilisation,\n"
+            "per-core load, partial-sum hops, tier conflicts and the analytical latency and\n"
+            "energy per token. A model that does not fit is an error saying how many crossbars\n"
+            "and chips it needs; --set hierarchy.chips=auto plans on as many chips as needed.\n"
+            "\n"
+            "  --shape-only      keep only the compact plan (runs), for the largest models;\n"
+            "                    implies hierarchy.chips=auto unless --set gives a number\n"
+            "  --routing SPEC    uniform (default), zipf:S[:SEED], or a routing JSON file\n"
+            "  --plan-out FILE   write the plan as JSON (docs/mapping.md)\n"
+            "  --plan FILE       read the plan from FILE instead of placing\n"
+            "  --svg FILE        draw the chips, crossbars coloured by layer and expert\n");
 }
+
+static const char *const strategy_names[] = {"pack", "locality", "balance", "replicate", "tiered"};
 
 int cli_cmd_map(int argc, char **argv)
 {
+    /* Our own options first; the shared ones go to cli_parse_options. */
+    const char *svg = NULL, *plan_out = NULL, *plan_in = NULL, *routing = "uniform";
+    int shape_only = 0;
+    char **rest = calloc((size_t)argc + 1, sizeof *rest);
+    if (!rest) return CLI_EXIT_WORK;
+    int n = 0;
+    for (int i = 0; i < argc; i++) {
+        const char **dst = NULL;
+        const char *a = argv[i];
+        if (i > 0 && strcmp(a, "--shape-only") == 0) {
+            shape_only = 1;
+            continue;
+        }
+        if (i > 0 && strcmp(a, "--svg") == 0) dst = &svg;
+        else if (i > 0 && strcmp(a, "--plan-out") == 0) dst = &plan_out;
+        else if (i > 0 && strcmp(a, "--plan") == 0) dst = &plan_in;
+        else if (i > 0 && strcmp(a, "--routing") == 0) dst = &routing;
+        if (dst) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "%s map: option %s needs a value\n", cli_prog, a);
+                free(rest);
+                return CLI_EXIT_USAGE;
+            }
+            *dst = argv[++i];
+            continue;
+        }
+        rest[n++] = argv[i];
+    }
     cli_options o;
-    int r = cli_parse_options(argc, argv, "cmsj", cli_usage_map, &o);
+    int r = cli_parse_options(n, rest, "cmsj", cli_usage_map, &o);
+    free(rest);
     if (r) return r > 0 ? 0 : CLI_EXIT_USAGE;
     aimc_arch a;
     aimc_model *m = NULL;
     aimc_plan *p = NULL;
+    aimc_routing *rt = NULL;
+    aimc_diag d = {{0}};
     int rc = CLI_EXIT_USAGE;
     if (cli_load_arch(&o, &a) || cli_load_model(&o, 0, &m)) goto out;
+    /* Shape-only is for models larger than any one machine: as many chips as needed unless
+     * a chip count was set on the command line. */
+    if (shape_only) {
+        int fixed = 0;
+        for (size_t i = 0; i < o.n_sets; i++)
+            fixed |= strncmp(o.sets[i], "hierarchy.chips=", 16) == 0 &&
+                     strcmp(o.sets[i], "hierarchy.chips=auto") != 0;
+        if (!fixed) a.hierarchy.chips_auto = 1;
+    }
+    if (aimc_routing_from_spec(routing, m, &rt, &d)) {
+        fprintf(stderr, "%s: %s\n", cli_prog, d.msg);
+        goto out;
+    }
     rc = CLI_EXIT_WORK;
     cli_print_machine(&a);
     cli_print_model(m);
-    if (cli_map_model(&a, m, &p)) goto out;
+    int e;
+    if (plan_in) {
+        e = aimc_plan_load(plan_in, &a, m, shape_only, &p, &d);
+    } else {
+        aimc_map_opts opts = {rt, NULL, 0, shape_only};
+        e = aimc_map_plan_ex(&a, m, &opts, &p, &d);
+    }
+    if (e) {
+        fprintf(stderr, "%s: %s\n", cli_prog, d.msg[0] ? d.msg : aimc_strerror(e));
+        goto out;
+    }
     cli_print_plan(p);
+    aimc_map_summary s;
+    if (aimc_map_summarise(&a, m, p, rt, &s, &d)) {
+        fprintf(stderr, "%s: %s\n", cli_prog, d.msg);
+        goto out;
+    }
+    printf("strategy %s on %d chip(s)%s, %d tier(s), routing %s; %llu replica tile(s)\n",
+           strategy_names[p->strategy], p->chips, a.hierarchy.chips_auto ? " (auto)" : "",
+           p->tiers, rt->source, (unsigned long long)(p->n_tiles_all - p->n_tiles));
+    printf("load     %llu cores used; tile MVMs per token on a core: max %.3f, mean %.3f\n",
+           (unsigned long long)s.cores_used, s.core_load_max, s.core_load_mean);
+    printf("noc      partial-sum hops: max %u, mean %.2f; %llu tile(s) send across chips\n",
+           s.hops_max, s.hops_mean, (unsigned long long)s.chip_crossings);
+    printf("tiers    expected tier conflicts per token %.4f\n", s.tier_conflicts);
+    printf("estimate %.1f ns and %.3f uJ per token (analytical; NoC and links %.3f uJ)\n",
+           s.latency_ns, s.energy_pj * 1e-6, s.energy_noc_pj * 1e-6);
+    if (plan_out && aimc_plan_save(p, &a, m, plan_out, &d)) {
+        fprintf(stderr, "%s: %s\n", cli_prog, d.msg);
+        goto out;
+    }
+    if (svg && aimc_plan_svg(p, &a, m, svg, &d)) {
+        fprintf(stderr, "%s: %s\n", cli_prog, d.msg);
+        goto out;
+    }
     rc = 0;
     if (o.json) {
         aimc_json j;
@@ -35,12 +131,28 @@ int cli_cmd_map(int argc, char **argv)
         aimc_json_str(&j, "config", a.name);
         aimc_json_str(&j, "model", m->name);
         cli_json_plan(&j, p);
+        aimc_json_obj_begin(&j, "summary");
+        aimc_json_str(&j, "strategy", strategy_names[p->strategy]);
+        aimc_json_str(&j, "routing", rt->source);
+        aimc_json_u64(&j, "chips", (uint64_t)p->chips);
+        aimc_json_u64(&j, "tiers", (uint64_t)p->tiers);
+        aimc_json_u64(&j, "cores_used", s.cores_used);
+        aimc_json_num(&j, "core_load_max", s.core_load_max);
+        aimc_json_num(&j, "core_load_mean", s.core_load_mean);
+        aimc_json_u64(&j, "hops_max", s.hops_max);
+        aimc_json_num(&j, "hops_mean", s.hops_mean);
+        aimc_json_u64(&j, "chip_crossings", s.chip_crossings);
+        aimc_json_num(&j, "tier_conflicts_per_token", s.tier_conflicts);
+        aimc_json_num(&j, "latency_ns_per_token", s.latency_ns);
+        aimc_json_num(&j, "energy_pj_per_token", s.energy_pj);
+        aimc_json_num(&j, "energy_noc_pj_per_token", s.energy_noc_pj);
+        aimc_json_obj_end(&j);
         aimc_json_obj_end(&j);
         rc = cli_json_finish(&j, o.json);
     }
 out:
+    aimc_routing_free(rt);
     aimc_plan_free(p);
     aimc_model_free(m);
     return rc;
 }
-

@@ -3,6 +3,7 @@
  *   aimc run  [options]   map the model, program it through the driver, run tokens, report
  *   aimc map  [options]   map the model and report crossbar use
  *   aimc info [options]   the machine's analytical peak figures
+ *   aimc sweep SPEC.yaml  a design-space sweep: CSV, JSON, Pareto front, SVG plot
  *
  * Each subcommand lives in tools/cmd_NAME.c. Only tools/ prints and exits; the libraries
  * return status codes and diagnostics.
@@ -11,6 +12,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "sweep.h"
 
 static const struct {
     const char *name;
@@ -19,6 +21,8 @@ static const struct {
     {"run", cli_cmd_run},
     {"map", cli_cmd_map},
     {"info", cli_cmd_info},
+    {"train", cli_cmd_train},
+    {"sweep", cli_cmd_sweep},
 };
 
 static void usage(FILE *f)
@@ -32,6 +36,8 @@ static void usage(FILE *f)
             "  run    map, program and run an MoE model; report latency, energy, error\n"
             "  map    map a model onto the machine; report crossbar use\n"
             "  info   the machine's peak TOPS, TOPS/W, power and area\n"
+            "  train  train the MoE classifier on a data set, plain or hardware-aware\n"
+            "  sweep  run a design-space sweep (local cores or MPI), Pareto front, plot\n"
             "\n"
             "'aimc COMMAND --help' describes a command. Documentation: docs/cli.md.\n",
             AIMC_VERSION);

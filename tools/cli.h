@@ -76,8 +76,10 @@ int cli_evaluate(const aimc_arch *a, const aimc_model *m, const char *backend, u
 int cli_cmd_run(int argc, char **argv);
 int cli_cmd_map(int argc, char **argv);
 int cli_cmd_info(int argc, char **argv);
+int cli_cmd_train(int argc, char **argv);
 void cli_usage_run(FILE *f);
 void cli_usage_map(FILE *f);
 void cli_usage_info(FILE *f);
+void cli_usage_train(FILE *f);
 
 #endif /* AIMC_CLI_H */

@@ -1,0 +1,106 @@
+/* sweep_metrics.c - the one table of what a sweep can record per point: name, unit, axis
+ * label, meaning and how to get it from the run's report, the plan and the peak figures.
+ * A new metric is one row here and one row in docs/dse.md. */
+#include <string.h>
+
+#include "sweep.h"
+
+static double energy_total(const sweep_measure *m)
+{
+    double e = 0;
+    for (int i = 0; i < AIMC_COMP_COUNT; i++) e += m->rep->cost.energy_pj[i];
+    return e;
+}
+
+static double tokens(const sweep_measure *m) { return (double)m->rep->tokens; }
+
+static double g_energy(const sweep_measure *m) { return energy_total(m) / tokens(m); }
+static double g_energy_dac(const sweep_measure *m)
+{
+    return m->rep->cost.energy_pj[AIMC_COMP_DAC] / tokens(m);
+}
+static double g_energy_xbar(const sweep_measure *m)
+{
+    return m->rep->cost.energy_pj[AIMC_COMP_XBAR] / tokens(m);
+}
+static double g_energy_adc(const sweep_measure *m)
+{
+    return m->rep->cost.energy_pj[AIMC_COMP_ADC] / tokens(m);
+}
+static double g_energy_digital(const sweep_measure *m)
+{
+    return m->rep->cost.energy_pj[AIMC_COMP_DIGITAL] / tokens(m);
+}
+static double g_time(const sweep_measure *m)
+{
+    return (double)m->rep->cost.cycles * 1000.0 / m->arch->clock.frequency_mhz / tokens(m);
+}
+static double g_error(const sweep_measure *m) { return m->rep->rel_rms_error; }
+static double g_routing(const sweep_measure *m) { return m->rep->routing_agreement; }
+static double g_sat(const sweep_measure *m) { return (double)m->rep->cost.adc_saturations; }
+static double g_sat_rate(const sweep_measure *m)
+{
+    uint64_t c = m->rep->cost.adc_conversions;
+    return c ? (double)m->rep->cost.adc_saturations / (double)c : 0.0;
+}
+static double g_xbars(const sweep_measure *m) { return (double)m->plan->xbars_used; }
+static double g_cells(const sweep_measure *m)
+{
+    return (double)m->plan->cells_used / (double)m->plan->cells_total;
+}
+static double g_chip_area(const sweep_measure *m) { return m->peak->chip_area_mm2; }
+static double g_area(const sweep_measure *m) { return m->peak->area_mm2; }
+static double g_chip_power(const sweep_measure *m) { return m->peak->chip_power_w; }
+static double g_tops(const sweep_measure *m) { return m->peak->tops; }
+static double g_tops_w(const sweep_measure *m) { return m->peak->tops_per_w; }
+static double g_tops_mm2(const sweep_measure *m) { return m->peak->tops_per_mm2; }
+
+static const sweep_metric metrics[] = {
+    {"energy_pj_per_token", "pJ", "energy per token",
+     "device energy of the inference (all components) divided by the tokens run", g_energy},
+    {"energy_pj_per_token_dac", "pJ", "DAC energy per token", "the DAC part of it", g_energy_dac},
+    {"energy_pj_per_token_xbar", "pJ", "crossbar energy per token", "the crossbar part of it",
+     g_energy_xbar},
+    {"energy_pj_per_token_adc", "pJ", "ADC energy per token", "the ADC part of it", g_energy_adc},
+    {"energy_pj_per_token_digital", "pJ", "digital energy per token", "the shift-and-add part",
+     g_energy_digital},
+    {"time_ns_per_token", "ns", "time per token",
+     "device cycles of the inference at clock.frequency_mhz, divided by the tokens", g_time},
+    {"rel_rms_error", "1", "relative rms output error",
+     "sqrt(sum (y - y_ref)^2 / sum y_ref^2) over every layer's block output and token",
+     g_error},
+    {"routing_agreement", "1", "routing agreement",
+     "fraction of (token, layer) whose top-k experts equal the exact reference's", g_routing},
+    {"adc_saturations", "events", "ADC saturations", "ADC conversions clamped at the range",
+     g_sat},
+    {"adc_saturation_rate", "1", "ADC saturation rate", "adc_saturations / ADC conversions",
+     g_sat_rate},
+    {"crossbars_used", "crossbars", "crossbars used", "crossbars holding at least one tile",
+     g_xbars},
+    {"cell_utilisation", "1", "cell utilisation",
+     "devices holding a weight slice / devices of the machine", g_cells},
+    {"chip_area_mm2", "mm^2", "chip area", "one chip: arrays, DACs, ADCs, digital (aimc info)",
+     g_chip_area},
+    {"area_mm2", "mm^2", "machine area", "every chip", g_area},
+    {"chip_power_w", "W", "chip peak power", "one chip at peak load (aimc info)", g_chip_power},
+    {"peak_tops", "TOPS", "peak throughput", "whole machine, weight-precision ops (aimc info)",
+     g_tops},
+    {"peak_tops_per_w", "TOPS/W", "peak energy efficiency", "peak TOPS / peak power (aimc info)",
+     g_tops_w},
+    {"peak_tops_per_mm2", "TOPS/mm^2", "peak area efficiency", "peak TOPS / area (aimc info)",
+     g_tops_mm2},
+};
+
+size_t sweep_metric_count(void) { return sizeof metrics / sizeof metrics[0]; }
+
+const sweep_metric *sweep_metric_at(size_t i)
+{
+    return i < sweep_metric_count() ? &metrics[i] : NULL;
+}
+
+int sweep_metric_find(const char *name)
+{
+    for (size_t i = 0; i < sweep_metric_count(); i++)
+        if (!strcmp(metrics[i].name, name)) return (int)i;
+    return -1;
+}

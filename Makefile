@@ -14,9 +14,9 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototyp
            -Wno-missing-field-initializers
 OPT     ?= -O2
 DEBUG   ?= -g
-INC     := -Icommon -Isim -Imapping -Idriver -Itools
+INC     := -Icommon -Isim -Imapping -Idriver -Itools -Isim/sysc
 FINAL_CFLAGS = $(STD) $(WARN) $(OPT) $(DEBUG) $(INC) -MMD -MP $(CFLAGS)
-LIBS    := -lyaml -lcjson -lopenblas -lm -lpthread
+LIBS    := -lyaml -lcjson -lopenblas -lm -lpthread -lsystemc -lstdc++
 SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 ifeq ($(V),1)
@@ -37,6 +37,16 @@ LIB_OBJ   := $(LIB_SRC:%.c=$(B)/obj/%.o)
 CLI_OBJ   := $(CLI_SRC:%.c=$(B)/obj/%.o)
 TEST_OBJ  := $(TEST_SRC:%.c=$(B)/obj/%.o)
 SLIB_OBJ  := $(LIB_SRC:%.c=$(BS)/obj/%.o)
+
+# The SystemC virtual platform (sim/sysc, docs/sysc.md): C++17 glue around sim/device, in
+# libaimc.a beside the C objects (driver/hal_sysc.c reaches it through aimc_vp.h).
+CXX       ?= g++
+CXXSTD    := -std=c++17
+CXXWARN   := -Wall -Wextra -Werror
+FINAL_CXXFLAGS = $(CXXSTD) $(CXXWARN) $(OPT) $(DEBUG) $(INC) -MMD -MP $(CXXFLAGS)
+SYSC_SRC  := $(wildcard sim/sysc/*.cpp)
+LIB_OBJ   += $(SYSC_SRC:%.cpp=$(B)/obj/%.o)
+SLIB_OBJ  += $(SYSC_SRC:%.cpp=$(BS)/obj/%.o)
 SCLI_OBJ  := $(CLI_SRC:%.c=$(BS)/obj/%.o)
 STEST_OBJ := $(TEST_SRC:%.c=$(BS)/obj/%.o)
 
@@ -76,6 +86,16 @@ $(BS)/obj/%.o: %.c | deps
 	@$(if $(Q),echo "  CC san  $<")
 	$(Q)$(CC) $(FINAL_CFLAGS) $(SAN) -O1 -c $< -o $@
 
+$(B)/obj/%.o: %.cpp | deps
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CXX     $<")
+	$(Q)$(CXX) $(FINAL_CXXFLAGS) -c $< -o $@
+
+$(BS)/obj/%.o: %.cpp | deps
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CXX san $<")
+	$(Q)$(CXX) $(FINAL_CXXFLAGS) $(SAN) -O1 -c $< -o $@
+
 $(B)/libaimc.a: $(LIB_OBJ)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
@@ -105,8 +125,10 @@ run: $(B)/aimc
 
 # The whole suite. scripts/test-all.sh runs each part, keeps going after a failure, and
 # ends with one line "total: N passed, M failed".
-test: $(B)/test_aimc $(BS)/test_aimc $(B)/aimc $(BS)/aimc $(BS)/examples/driver_example
+test: $(B)/test_aimc $(BS)/test_aimc $(B)/aimc $(BS)/aimc $(BS)/examples/driver_example \
+      $(B)/examples/sysc_platform
 	$(Q)$(BS)/examples/driver_example
+	$(Q)$(B)/examples/sysc_platform
 	$(Q)scripts/test-all.sh
 
 test-unit: $(B)/test_aimc
@@ -156,6 +178,12 @@ $(BS)/examples/%: examples/%.c $(BS)/libaimc.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD san  $@")
 	$(Q)$(CC) $(FINAL_CFLAGS) $(SAN) -o $@ $< $(BS)/libaimc.a $(LIBS)
+
+# SystemC examples (examples/sysc_*.cpp, docs/sysc.md): a user's platform with the aimc module.
+$(B)/examples/%: examples/%.cpp $(B)/libaimc.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CXX) $(FINAL_CXXFLAGS) -o $@ $< $(B)/libaimc.a $(LIBS)
 
 clean:
 	$(Q)rm -rf $(B)

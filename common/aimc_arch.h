@@ -32,7 +32,22 @@ typedef enum {
 typedef enum {
     AIMC_DAC_BIT_SERIAL = 0, /* one input bit per step (ISAAC, PUMA) */
     AIMC_DAC_MULTI_BIT,      /* all input bits in one step */
+    AIMC_DAC_PULSE_WIDTH,    /* one step, each input code a pulse duration (HERMES) */
 } aimc_dac_mode;
+
+/* How the ADC's input range is set (adc.range, docs/simulator.md). */
+typedef enum {
+    AIMC_ADC_RANGE_FULL_SCALE = 0, /* the worst case of the tile: every row at full scale */
+    AIMC_ADC_RANGE_MAX,            /* the largest |column signal| of calibration inputs */
+    AIMC_ADC_RANGE_PERCENTILE,     /* a percentile of |column signal| of calibration inputs */
+} aimc_adc_range;
+
+/* What one weight scale covers (crossbar.weight_scale, docs/simulator.md). */
+typedef enum {
+    AIMC_WSCALE_MATRIX = 0, /* one scale per matrix: max |w| maps to the largest code */
+    AIMC_WSCALE_TILE,       /* one per tile block (row block x column block) */
+    AIMC_WSCALE_COLUMN,     /* one per column of each tile block */
+} aimc_weight_scale;
 
 /* Placement strategies of the mapper (mapping.strategy, docs/mapping.md). */
 typedef enum {
@@ -74,6 +89,7 @@ typedef struct aimc_arch {
         double integration_ns; /* one input step: drive, settle and integrate, ns */
         double area_um2;       /* one crossbar array, um^2 */
         double wire_resistance_ohm; /* IR drop: wire resistance of one cell segment; 0 = off */
+        aimc_weight_scale weight_scale; /* what one weight-to-conductance scale covers */
     } crossbar;
 
     struct {
@@ -81,6 +97,7 @@ typedef struct aimc_arch {
         aimc_dac_mode mode;
         double energy_pj;    /* one row driven for one step, pJ */
         double area_um2;     /* one row driver, um^2 */
+        double leakage_mw;   /* static power of one row driver, mW */
     } dac;
 
     struct {
@@ -91,12 +108,16 @@ typedef struct aimc_arch {
         double area_um2;       /* one ADC, um^2 */
         double offset_lsb;     /* systematic offset of every conversion, LSB */
         double gain_error;     /* systematic relative gain error (0.01 = +1 %) */
+        double leakage_mw;     /* static power of one ADC, mW */
+        aimc_adc_range range;  /* full scale, or calibrated (max or percentile) */
+        double range_percentile; /* adc.range percentile: percent of calibration outputs kept */
     } adc;
 
     struct {
         double energy_pj_per_op; /* one shift-and-add or accumulate, pJ */
         double area_um2_per_core;/* digital logic of one core (S+A, registers), um^2 */
         int ops_per_cycle;       /* adds one core's digital unit retires per clock */
+        double leakage_mw_per_core; /* static power of a core's digital logic and registers */
     } digital;
 
     struct {
@@ -106,6 +127,7 @@ typedef struct aimc_arch {
         int chips_auto;      /* 1 when the config said `chips: auto`: the mapper plans on as
                               * many chips as the model needs (chips keeps its last number) */
         int tiers;           /* stacked arrays (3D tiers) per crossbar site; 1 = planar */
+        int cores_per_tile;  /* cores sharing one tile's buffer, bus and router port */
     } hierarchy;
 
     struct {
@@ -121,6 +143,57 @@ typedef struct aimc_arch {
         double chip_link_ns;        /* one partial sum over a chip-to-chip link, ns */
         double chip_link_energy_pj; /* one 32-bit partial sum over a chip-to-chip link, pJ */
     } mapping;
+
+    struct {                        /* how the runtime programs weights (docs/devices.md) */
+        int verify_iterations;      /* program-and-verify rounds after the first write; 0: none */
+        double verify_tolerance_us; /* a device passes when within this of its target */
+    } program;
+
+    /* The periphery of the timing and energy model (docs/engine.md, docs/calibration.md).
+     * Per tile: one buffer, one bus to its cores, digital units; routers are shared by
+     * noc.tiles_per_router tiles; chip links and host DMA per chip. */
+    struct {
+        int kb;                  /* capacity, KiB */
+        int banks;
+        int bytes_per_access;    /* bank width */
+        double access_ns;        /* one access keeps its bank busy this long */
+        double energy_pj;        /* one access */
+        double leakage_mw;       /* static power of the whole buffer */
+        double area_um2;         /* the whole buffer */
+    } buffer;
+    struct {
+        int width_bits;          /* wires from the buffer to the cores */
+        double transfer_ns;      /* one transfer of width_bits */
+        double energy_pj_per_bit;
+        double area_um2;
+    } bus;
+    struct {                     /* hop latency and energy: mapping.noc_hop_ns/_energy_pj */
+        int flit_bytes;          /* link width: bytes per hop per noc_hop_ns */
+        int ports;               /* router ports (links that can be busy at once) */
+        int tiles_per_router;
+        double leakage_mw;       /* per router */
+        double area_um2;         /* per router */
+    } noc;
+    struct {                     /* latency and energy: mapping.chip_link_ns/_energy_pj */
+        int count;               /* links per chip */
+        double gbytes_per_s;     /* per link */
+        double leakage_mw;       /* per link */
+        double area_um2;         /* per link */
+    } chip_link;
+    struct {                     /* activation, top-k, pooling, accumulation; per tile */
+        double energy_pj_per_op;
+        int ops_per_cycle;
+        double leakage_mw;
+        double area_um2;
+    } units;
+    struct {                     /* host <-> chip DMA; not part of the chip's power or area */
+        double gbytes_per_s;
+        double latency_ns;
+        double energy_pj_per_byte;
+    } host_dma;
+    struct {                     /* the simulator process, not the machine (docs/simulator.md) */
+        int threads;             /* threads one MVM may use; results identical for any count */
+    } simulator;
 } aimc_arch;
 
 /* The components whose energy and area are counted separately, in report order. */

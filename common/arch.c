@@ -37,11 +37,13 @@ void aimc_arch_defaults(aimc_arch *a)
     a->crossbar.integration_ns = 100.0;
     a->crossbar.area_um2 = 25.0;
     a->crossbar.wire_resistance_ohm = 0.0;
+    a->crossbar.weight_scale = AIMC_WSCALE_MATRIX;
 
     a->dac.bits = 8;
     a->dac.mode = AIMC_DAC_BIT_SERIAL;
     a->dac.energy_pj = 0.417;
     a->dac.area_um2 = 0.166;
+    a->dac.leakage_mw = 0.00039;
 
     a->adc.bits = 10;
     a->adc.per_crossbar = 8;
@@ -50,16 +52,21 @@ void aimc_arch_defaults(aimc_arch *a)
     a->adc.area_um2 = 1200.0;
     a->adc.offset_lsb = 0.0;
     a->adc.gain_error = 0.0;
+    a->adc.leakage_mw = 0.2;
+    a->adc.range = AIMC_ADC_RANGE_FULL_SCALE;
+    a->adc.range_percentile = 99.9;
 
     a->digital.energy_pj_per_op = 0.021;
     a->digital.area_um2_per_core = 2000.0;
     a->digital.ops_per_cycle = 32;
+    a->digital.leakage_mw_per_core = 0.0;
 
     a->hierarchy.crossbars_per_core = 16;
     a->hierarchy.cores_per_chip = 64;
     a->hierarchy.chips = 1;
     a->hierarchy.chips_auto = 0;
     a->hierarchy.tiers = 1;
+    a->hierarchy.cores_per_tile = 1;
 
     a->clock.frequency_mhz = 1000.0;
 
@@ -70,6 +77,38 @@ void aimc_arch_defaults(aimc_arch *a)
     a->mapping.noc_hop_energy_pj = 2.59;
     a->mapping.chip_link_ns = 5.0;
     a->mapping.chip_link_energy_pj = 6500.0;
+
+    a->program.verify_iterations = 0;
+    a->program.verify_tolerance_us = 0.25;
+
+    a->buffer.kb = 64;
+    a->buffer.banks = 2;
+    a->buffer.bytes_per_access = 32;
+    a->buffer.access_ns = 2.0;
+    a->buffer.energy_pj = 17.2;
+    a->buffer.leakage_mw = 0.46;
+    a->buffer.area_um2 = 86000.0;
+    a->bus.width_bits = 384;
+    a->bus.transfer_ns = 1.0;
+    a->bus.energy_pj_per_bit = 0.054;
+    a->bus.area_um2 = 90000.0;
+    a->noc.flit_bytes = 4;
+    a->noc.ports = 5;
+    a->noc.tiles_per_router = 1;
+    a->noc.leakage_mw = 0.41;
+    a->noc.area_um2 = 47000.0;
+    a->chip_link.count = 4;
+    a->chip_link.gbytes_per_s = 1.6;
+    a->chip_link.leakage_mw = 0.0;
+    a->chip_link.area_um2 = 5.72e6;
+    a->units.energy_pj_per_op = 0.2;
+    a->units.ops_per_cycle = 4;
+    a->units.leakage_mw = 0.0;
+    a->units.area_um2 = 4100.0;
+    a->host_dma.gbytes_per_s = 16.0;
+    a->host_dma.latency_ns = 1000.0;
+    a->host_dma.energy_pj_per_byte = 10.0;
+    a->simulator.threads = 1;
 }
 
 int aimc_arch_stored_bits(const aimc_arch *a)

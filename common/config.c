@@ -60,9 +60,18 @@ static const char *const sign_names[] = {"differential", "offset"};
 static const int sign_values[] = {AIMC_SIGN_DIFFERENTIAL, AIMC_SIGN_OFFSET};
 static const cfg_enum sign_enum = {sign_names, sign_values, 2, sign_names, 2};
 
-static const char *const dac_names[] = {"bit_serial", "multi_bit"};
-static const int dac_values[] = {AIMC_DAC_BIT_SERIAL, AIMC_DAC_MULTI_BIT};
-static const cfg_enum dac_enum = {dac_names, dac_values, 2, dac_names, 2};
+static const char *const dac_names[] = {"bit_serial", "multi_bit", "pulse_width"};
+static const int dac_values[] = {AIMC_DAC_BIT_SERIAL, AIMC_DAC_MULTI_BIT, AIMC_DAC_PULSE_WIDTH};
+static const cfg_enum dac_enum = {dac_names, dac_values, 3, dac_names, 3};
+
+static const char *const adc_range_names[] = {"full_scale", "max", "percentile"};
+static const int adc_range_values[] = {AIMC_ADC_RANGE_FULL_SCALE, AIMC_ADC_RANGE_MAX,
+                                       AIMC_ADC_RANGE_PERCENTILE};
+static const cfg_enum adc_range_enum = {adc_range_names, adc_range_values, 3, adc_range_names, 3};
+
+static const char *const wscale_names[] = {"matrix", "tile", "column"};
+static const int wscale_values[] = {AIMC_WSCALE_MATRIX, AIMC_WSCALE_TILE, AIMC_WSCALE_COLUMN};
+static const cfg_enum wscale_enum = {wscale_names, wscale_values, 3, wscale_names, 3};
 
 static const char *const strategy_names[] = {"pack", "locality", "balance", "replicate",
                                              "tiered"};
@@ -81,6 +90,7 @@ static const cfg_enum strategy_enum = {strategy_names, strategy_values, 5, strat
 #define TIME_MIN_NS 1e-3    /* 1 ps */
 #define TIME_MAX_NS 1e9     /* 1 s */
 #define COND_MAX_US 1e6     /* 1 S */
+#define POWER_MAX_MW 1e7    /* 10 kW */
 #define HIER_MAX (1 << 20)  /* per level; the product is capped at INT_MAX by a rule */
 
 static const cfg_key cfg_keys[] = {
@@ -133,13 +143,19 @@ static const cfg_key cfg_keys[] = {
             "one crossbar array"),
     KEY_DBL("crossbar.wire_resistance_ohm", crossbar.wire_resistance_ohm, 0, 1e6, "ohm",
             "IR drop: wire resistance of one cell segment; 0 = off"),
+    KEY_ENUM("crossbar.weight_scale", crossbar.weight_scale, wscale_enum,
+             "one weight-to-conductance scale per matrix, tile or column (of each tile)"),
 
-    KEY_INT("dac.bits", dac.bits, 2, 16, "bit", "signed input precision, sign included"),
+    KEY_INT("dac.bits", dac.bits, 2, 17, "bit",
+            "signed input precision, sign included (17: 16-bit magnitudes, as ISAAC's inputs)"),
     KEY_ENUM("dac.mode", dac.mode, dac_enum,
-             "bit_serial (one input bit per step) or multi_bit (one step)"),
+             "bit_serial (one input bit per step), multi_bit (one step) or pulse_width (one "
+             "step, codes as pulse durations)"),
     KEY_DBL("dac.energy_pj", dac.energy_pj, 0, ENERGY_MAX_PJ, "pJ",
             "one row driven for one step"),
     KEY_DBL("dac.area_um2", dac.area_um2, 0, AREA_MAX_UM2, "um^2", "one row driver"),
+    KEY_DBL("dac.leakage_mw", dac.leakage_mw, 0, POWER_MAX_MW, "mW",
+            "static power of one row driver"),
 
     KEY_INT("adc.bits", adc.bits, 1, 16, "bit", "output code width"),
     KEY_INT("adc.per_crossbar", adc.per_crossbar, 1, 4096, "",
@@ -152,6 +168,12 @@ static const cfg_key cfg_keys[] = {
             "systematic offset of every conversion"),
     KEY_DBL("adc.gain_error", adc.gain_error, -0.5, 0.5, "",
             "systematic relative gain error (0.01 = +1 %)"),
+    KEY_DBL("adc.leakage_mw", adc.leakage_mw, 0, POWER_MAX_MW, "mW", "static power of one ADC"),
+    KEY_ENUM("adc.range", adc.range, adc_range_enum,
+             "full_scale (worst case of the tile), or calibrated at programming: max or "
+             "percentile of the outputs of calibration inputs"),
+    KEY_DBL("adc.range_percentile", adc.range_percentile, 50, 100, "%",
+            "adc.range percentile: the percentile of |column signal| that sets the range"),
 
     KEY_DBL("digital.energy_pj_per_op", digital.energy_pj_per_op, 0, ENERGY_MAX_PJ, "pJ",
             "one shift-and-add or accumulate"),
@@ -159,6 +181,8 @@ static const cfg_key cfg_keys[] = {
             "digital logic of one core"),
     KEY_INT("digital.ops_per_cycle", digital.ops_per_cycle, 1, 65536, "",
             "adds one core's digital unit retires per clock"),
+    KEY_DBL("digital.leakage_mw_per_core", digital.leakage_mw_per_core, 0, POWER_MAX_MW, "mW",
+            "static power of one core's digital logic and registers"),
 
     KEY_INT("hierarchy.crossbars_per_core", hierarchy.crossbars_per_core, 1, HIER_MAX, "",
             "crossbars in one core"),
@@ -169,6 +193,8 @@ static const cfg_key cfg_keys[] = {
      offsetof(aimc_arch, hierarchy.chips_auto)},
     KEY_INT("hierarchy.tiers", hierarchy.tiers, 1, HIER_MAX, "",
             "stacked arrays (3D tiers) per crossbar site; only the mapper uses tiers"),
+    KEY_INT("hierarchy.cores_per_tile", hierarchy.cores_per_tile, 1, HIER_MAX, "",
+            "cores sharing one tile's buffer, bus and router"),
 
     KEY_DBL("clock.frequency_mhz", clock.frequency_mhz, 1e-3, 1e6, "MHz", "digital clock"),
 
@@ -186,6 +212,65 @@ static const cfg_key cfg_keys[] = {
             "one partial sum over a chip-to-chip link"),
     KEY_DBL("mapping.chip_link_energy_pj", mapping.chip_link_energy_pj, 0, ENERGY_MAX_PJ, "pJ",
             "one 32-bit partial sum over a chip-to-chip link"),
+
+    KEY_INT("program.verify_iterations", program.verify_iterations, 0, 100, "",
+            "program-and-verify rounds after the first write when the runtime programs weights"),
+    KEY_DBL("program.verify_tolerance_us", program.verify_tolerance_us, 0, COND_MAX_US, "uS",
+            "a device passes verify when within this of its target conductance"),
+
+    KEY_INT("buffer.kb", buffer.kb, 1, HIER_MAX, "KiB", "capacity of a tile's buffer"),
+    KEY_INT("buffer.banks", buffer.banks, 1, 65536, "", "banks of a tile's buffer"),
+    KEY_INT("buffer.bytes_per_access", buffer.bytes_per_access, 1, 65536, "B",
+            "bytes one bank moves per access"),
+    KEY_DBL("buffer.access_ns", buffer.access_ns, TIME_MIN_NS, TIME_MAX_NS, "ns",
+            "one access keeps its bank busy"),
+    KEY_DBL("buffer.energy_pj", buffer.energy_pj, 0, ENERGY_MAX_PJ, "pJ", "one buffer access"),
+    KEY_DBL("buffer.leakage_mw", buffer.leakage_mw, 0, POWER_MAX_MW, "mW",
+            "static power of a tile's buffer"),
+    KEY_DBL("buffer.area_um2", buffer.area_um2, 0, AREA_MAX_UM2, "um^2", "a tile's buffer"),
+
+    KEY_INT("bus.width_bits", bus.width_bits, 1, 65536, "bit",
+            "wires of the bus from a tile's buffer to its cores"),
+    KEY_DBL("bus.transfer_ns", bus.transfer_ns, TIME_MIN_NS, TIME_MAX_NS, "ns",
+            "one transfer of width_bits"),
+    KEY_DBL("bus.energy_pj_per_bit", bus.energy_pj_per_bit, 0, ENERGY_MAX_PJ, "pJ",
+            "one bit over the bus"),
+    KEY_DBL("bus.area_um2", bus.area_um2, 0, AREA_MAX_UM2, "um^2", "a tile's bus"),
+
+    KEY_INT("noc.flit_bytes", noc.flit_bytes, 1, 65536, "B",
+            "link width: bytes a link moves per mapping.noc_hop_ns"),
+    KEY_INT("noc.ports", noc.ports, 1, 64, "", "router ports that can move a flit at once"),
+    KEY_INT("noc.tiles_per_router", noc.tiles_per_router, 1, HIER_MAX, "",
+            "tiles sharing one router"),
+    KEY_DBL("noc.leakage_mw", noc.leakage_mw, 0, POWER_MAX_MW, "mW", "static power of a router"),
+    KEY_DBL("noc.area_um2", noc.area_um2, 0, AREA_MAX_UM2, "um^2", "one router"),
+
+    KEY_INT("chip_link.count", chip_link.count, 1, 1024, "", "chip-to-chip links per chip"),
+    KEY_DBL("chip_link.gbytes_per_s", chip_link.gbytes_per_s, 1e-6, 1e6, "GB/s",
+            "bandwidth of one chip-to-chip link"),
+    KEY_DBL("chip_link.leakage_mw", chip_link.leakage_mw, 0, POWER_MAX_MW, "mW",
+            "static power of one chip-to-chip link"),
+    KEY_DBL("chip_link.area_um2", chip_link.area_um2, 0, AREA_MAX_UM2, "um^2",
+            "one chip-to-chip link (PHY and controller)"),
+
+    KEY_DBL("units.energy_pj_per_op", units.energy_pj_per_op, 0, ENERGY_MAX_PJ, "pJ",
+            "one operation of a tile's digital units (activation, top-k, pooling, accumulate)"),
+    KEY_INT("units.ops_per_cycle", units.ops_per_cycle, 1, 65536, "",
+            "operations a tile's digital units retire per clock"),
+    KEY_DBL("units.leakage_mw", units.leakage_mw, 0, POWER_MAX_MW, "mW",
+            "static power of a tile's digital units and output registers"),
+    KEY_DBL("units.area_um2", units.area_um2, 0, AREA_MAX_UM2, "um^2",
+            "a tile's digital units and output registers"),
+
+    KEY_DBL("host_dma.gbytes_per_s", host_dma.gbytes_per_s, 1e-6, 1e6, "GB/s",
+            "host-to-chip DMA bandwidth"),
+    KEY_DBL("host_dma.latency_ns", host_dma.latency_ns, 0, TIME_MAX_NS, "ns",
+            "latency of one DMA transfer"),
+    KEY_DBL("host_dma.energy_pj_per_byte", host_dma.energy_pj_per_byte, 0, ENERGY_MAX_PJ, "pJ",
+            "one byte moved by host DMA"),
+
+    KEY_INT("simulator.threads", simulator.threads, 1, 1024, "",
+            "threads one simulated MVM may use (results identical for any count)"),
 };
 
 #define N_KEYS (sizeof cfg_keys / sizeof cfg_keys[0])

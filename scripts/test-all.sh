@@ -4,6 +4,8 @@
 #   2. the same suites under AddressSanitizer + UndefinedBehaviorSanitizer (build/san/test_aimc)
 #   3. the CLI checks (tests/cli.sh) on the sanitizer build of build/aimc
 #   4. aimc sweep end to end, also under mpirun (tests/sweep.sh) on the normal (MPI) build
+#   5. the co-design curves in reduced form (scripts/codesign.sh --reduced)
+#   6. aimc run --backend sysc: against sim: (tests/sysc.sh), normal and sanitizer builds
 # Every part runs even when an earlier one failed; the last line is
 #   total: N passed, M failed
 # and the exit status is non-zero when anything failed or crashed.
@@ -49,6 +51,8 @@ run unit build/test_aimc
 run unit-sanitizers build/san/test_aimc
 run cli-sanitizers tests/cli.sh build/san/aimc
 run sweep tests/sweep.sh build/aimc
+run sysc tests/sysc.sh build/aimc build/san/aimc
+run codesign scripts/codesign.sh --reduced build/aimc
 
 echo "total: $passed passed, $failed failed"
 exit $status

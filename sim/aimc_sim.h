@@ -6,16 +6,19 @@
  * column or cell, event), so results depend only on the seed and the sequence of calls.
  *
  * Numerics (docs/simulator.md gives the formulas):
- *  - weights of a matrix are quantised to crossbar.weight_bits with one scale per matrix
- *    (max |w| maps to the largest code), the codes split into bit slices of
+ *  - weights of a matrix are quantised to crossbar.weight_bits with one scale per matrix,
+ *    per tile block or per column of a block (crossbar.weight_scale; max |w| maps to the
+ *    largest code), the codes split into bit slices of
  *    crossbar.bits_per_cell, each slice a conductance on a 2^bits_per_cell-level grid
  *    between g_min and g_max, snapped to the device's `levels`, plus programming noise;
  *  - an input vector is quantised to dac.bits with one scale per vector (max |x|), driven
- *    bit-serially (one magnitude bit per step, sign as polarity) or multi-bit (one step);
+ *    bit-serially (one magnitude bit per step, sign as polarity), multi-bit (one step, codes
+ *    as voltages) or by pulse width (one step, codes as durations);
  *  - per step and output column the bit-line signal is sum_i v_i g_ij plus one Gaussian
  *    draw of variance sum_i v_i^2 sigma_read^2 (per device), then an ADC of adc.bits over
- *    the worst-case range R of that column: the LSB is the smallest power of two with
- *    (2^(adc.bits-1) - 1) LSB >= R, so full scale is representable;
+ *    the worst-case range R of that column (the LSB is the smallest power of two with
+ *    (2^(adc.bits-1) - 1) LSB >= R, so full scale is representable) or a range calibrated
+ *    at programming (adc.range: max or percentile of calibration outputs);
  *  - shift-and-add over input steps and weight slices, offset or G- removal, and rescale
  *    happen in digital.
  */
@@ -59,7 +62,8 @@ const aimc_arch *aimc_sim_arch(const aimc_sim *s);
 
 /* Program matrix `id` (0 <= id < AIMC_SIM_MAX_MATRICES): w is rows x cols, row-major
  * (row = input, column = output), tiles are every tile of that matrix (tile.matrix is
- * ignored). Replaces an earlier matrix of the same id. Fails without changing the machine
+ * ignored). Replaces an earlier matrix of the same id; another matrix whose devices the
+ * tiles overwrite goes stale (its MVMs return AIMC_ERR_STATE). Fails without changing the machine
  * when a tile lies outside the machine or the matrix, two tiles overlap in a crossbar, or
  * the tiles do not cover every (row, column, slice) exactly once:
  * AIMC_ERR_RANGE / AIMC_ERR_INVALID, with the reason in d. */
@@ -94,7 +98,8 @@ int aimc_sim_program_verify(aimc_sim *s, uint32_t id, const float *w, uint32_t r
 int aimc_sim_matrix_shape(const aimc_sim *s, uint32_t id, uint32_t *rows, uint32_t *cols);
 
 /* y[b*cols + c] = sum_r x[b*rows + r] * W[r][c], as the machine computes it, for b < batch.
- * AIMC_ERR_STATE when id is not programmed. Adds the cost to st. */
+ * AIMC_ERR_STATE when id is not programmed or was overwritten by another matrix. Adds the
+ * cost to st. AIMC_ERR_NOMEM when rebuilding read data after a read-option change fails. */
 int aimc_sim_mvm(aimc_sim *s, uint32_t id, const float *x, uint32_t batch, float *y,
                  aimc_sim_stats *st);
 
@@ -110,7 +115,8 @@ int aimc_sim_set_read_time(aimc_sim *s, double read_time_s);
  * ratio of its response right after programming to its current response. */
 int aimc_sim_set_drift_compensation(aimc_sim *s, int on);
 
-/* Threads an MVM may use (>= 1; default 1). Results are bit-identical for any count. */
+/* Threads an MVM may use (>= 1; default simulator.threads of the arch). Results are
+ * bit-identical for any count. */
 int aimc_sim_set_threads(aimc_sim *s, int threads);
 
 /* ---- devices and faults (docs/devices.md) ---- */
@@ -135,7 +141,8 @@ typedef struct aimc_sim_device_info {
     double read_sigma_us;/* read noise sigma of one read at the current read time */
 } aimc_sim_device_info;
 
-/* The device in (row, physical column) of crossbar xbar. */
+/* The device in (row, physical column) of crossbar xbar, regenerated from the live tile that
+ * holds it (programmed = 0 when none does). */
 int aimc_sim_device(const aimc_sim *s, uint32_t xbar, uint32_t row, uint32_t col,
                     aimc_sim_device_info *out);
 
@@ -145,7 +152,8 @@ void aimc_pcm_drift_params(double g_target_us, double g_max_us, double *mu, doub
 double aimc_pcm_drift_factor(double nu, double read_time_s); /* ((t + t0) / t0)^-nu */
 double aimc_pcm_read_rel_sigma(double g_prog_us, double g_max_us, double read_time_s);
 
-/* Memory held by the machine's crossbars and programmed matrices, bytes. */
+/* Memory held by the machine: every allocation (crossbar records, matrices, their tiles'
+ * packed read data, row sums and scales), bytes. */
 size_t aimc_sim_memory_bytes(const aimc_sim *s);
 
 /* Add b into a, field by field. */

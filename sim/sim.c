@@ -3,17 +3,20 @@
  * matrix-vector product.
  *
  * The model, its formulas, its cost model and its random keys are in docs/simulator.md and
- * docs/devices.md; the contract is sim/aimc_sim.h. Conductances are stored per crossbar,
- * row-major, as floats in "level units": n = (g - g_min) / dG, dG = (g_max - g_min) /
- * (2^bits_per_cell - 1), so that an ideal device holds exact small integers and
- * g_us = g_min + n * dG.
+ * docs/devices.md; the contract is sim/aimc_sim.h. Conductances are in "level units":
+ * n = (g - g_min) / dG, dG = (g_max - g_min) / (2^bits_per_cell - 1), so that an ideal device
+ * holds exact small integers and g_us = g_min + n * dG.
  *
- * A read uses per tile what it needs, derived from the crossbar when it was written or the
- * read time changed: the column signal per unit input D (G+ - G- per weight, or G) in fixed
- * point, int16 units of 2^-q levels, q chosen so that every column sum is an exact float (or,
- * failing that, an exact double); the matrix products are then exact and their result does
- * not depend on summation order, batch split or thread count. Each (input step, vector) x
- * tile product is one row of a BLAS GEMM.
+ * Nothing is stored per device. Every device's conductance is a pure function of its target
+ * level, the seed, its crossbar and cell, the program generation that wrote it, the verify
+ * options and the read time, so it is regenerated when needed. A tile keeps, per weight
+ * column and word line (a "pair": G+ and G- of a differential weight, or one offset device),
+ * the signed target level of the slice and what a read needs: the column signal per unit
+ * input D (G+ - G-, or G) in fixed point, int units of 2^-q levels, q chosen so that every
+ * column sum is an exact float (or, failing that, an exact double); the matrix products are
+ * then exact and their result does not depend on summation order, batch split or thread
+ * count. Both are packed in 14 bits when they fit (docs/simulator.md, "Storage"). Each
+ * (input step, vector) x tile product is one row of a BLAS GEMM.
  */
 #include "aimc_sim.h"
 
@@ -23,14 +26,26 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aimc_peak.h"
 #include "rng.h"
+#include "sim_znorm.h"
 
-/* One crossbar: programmed conductances (rows x cols, level units, NULL until first
- * programmed), PCM drift exponents (NULL unless pcm), the number of program calls that wrote
- * it, and the activations it has served. */
+/* Calibration inputs of the ADC range: their own random domain (common/rng.h lists 1..7). */
+#define SIM_RNG_DOMAIN_CALIB 16
+#define SIM_CALIB_VECTORS 64
+
+/* Storage formats of a tile's read data (docs/simulator.md, "Storage"). */
+enum {
+    SIM_FMT_PK14 = 0, /* 14 bits per pair: target field (3 bits) + residual (11 bits), 4 in 7 B */
+    SIM_FMT_WIDE = 1, /* int16 D per pair, then int16 signed target level per pair */
+};
+#define PK_RES_BITS 11
+#define PK_RES_MAX 1023  /* residual in [-1024, 1023] units of 2^-q */
+#define PK_TD_FIELDS 8   /* 3 bits of target */
+#define PK_Q_MIN 8       /* PK14 only keeps at least 2^-8 level resolution (or q, if lower) */
+
+/* One crossbar: the number of program calls that wrote it, and the activations it served. */
 typedef struct sim_xbar {
-    float *g_lv;
-    float *nu;
     uint64_t gen;
     uint64_t reads;
 } sim_xbar;
@@ -38,12 +53,18 @@ typedef struct sim_xbar {
 /* One tile of a programmed matrix with what a read needs. */
 typedef struct sim_tile {
     aimc_tile t;
-    int16_t *dq;       /* nrows x ncols: column signal per unit input, 2^-q level units */
+    uint8_t *pk;       /* read data and targets, fmt: PK14 or WIDE */
     float *s2q;        /* nrows x ncols: read variance per unit input^2, 2^-qs level^2 units;
                         * NULL when every device has the same sigma (ideal, generic) */
-    double *row_g_us;  /* nrows: sum of the conductances (uS) of the tile's devices in row i */
-    uint64_t gen;      /* crossbar generation the read data was built from */
-    uint64_t epoch;    /* machine read-option epoch it was built at */
+    float *row_g_us;   /* nrows: sum of the conductances (uS) of the tile's devices in row i */
+    float *cscale;     /* weight scale per column (crossbar.weight_scale: column), else NULL */
+    double scale;      /* weight scale of the tile's block (tile mode); 1 otherwise */
+    int fmt;
+    int32_t tq[PK_TD_FIELDS]; /* PK14: D in 2^-q units of each target field value */
+    uint64_t wgen;     /* the crossbar generation this tile's program call made */
+    uint64_t epoch;    /* machine read-option epoch its read data was built at */
+    uint32_t vrounds;  /* program-and-verify rounds of its program call */
+    double vtol_lv;    /* and the tolerance, level units */
     int q, qs;
     int f32;           /* D sums are exact in float (else double) */
     double comp;       /* drift compensation factor (1 when off) */
@@ -56,10 +77,12 @@ typedef struct sim_tile {
 
 typedef struct sim_matrix {
     uint32_t rows, cols;
-    double w_scale;
+    double w_scale;    /* matrix mode: the scale; otherwise 1 (the tiles hold theirs) */
     size_t n_tiles;
     sim_tile *tiles;
     uint32_t max_tile_rows, max_tile_cols;
+    int stale;         /* a later program call of another matrix overwrote some of its devices */
+    uint32_t stale_by;
     /* Per-vector costs that do not depend on the data. */
     uint64_t cycles_per_vec;
     uint64_t xbar_reads_per_vec;
@@ -76,6 +99,7 @@ struct aimc_sim {
     uint32_t mats_cap;
     int threads;
     uint64_t epoch;    /* bumped when a read option (time, compensation) changes */
+    const aimc_znorm_tables *zn;
     /* Derived from arch once. */
     int bits;      /* B */
     int level_max; /* L = 2^B - 1 */
@@ -83,10 +107,13 @@ struct aimc_sim {
     int cpw;       /* physical columns per weight column */
     int steps;     /* input steps per vector */
     int n_dev;     /* devices per weight column per row: 2 or 1 */
+    int td_off;    /* PK14 target field = signed level + td_off */
+    int pk_ok;     /* the target levels fit the 3-bit field */
     int32_t w_code_max; /* 2^(Wb-1) - 1 */
     int32_t x_code_max; /* 2^(Db-1) - 1 */
     int32_t u_max;      /* 1 or x_code_max */
     double dg_us;       /* dG */
+    double snapped[256]; /* level l -> its point of the device grid, level units */
 };
 
 void aimc_sim_stats_add(aimc_sim_stats *a, const aimc_sim_stats *b)
@@ -132,6 +159,10 @@ static int arch_usable(const aimc_arch *a)
         a->crossbar.sign_encoding != AIMC_SIGN_OFFSET)
         return 0;
     if (a->crossbar.sign_encoding == AIMC_SIGN_DIFFERENTIAL && a->crossbar.cols < 2) return 0;
+    if (a->crossbar.weight_scale != AIMC_WSCALE_MATRIX &&
+        a->crossbar.weight_scale != AIMC_WSCALE_TILE &&
+        a->crossbar.weight_scale != AIMC_WSCALE_COLUMN)
+        return 0;
     if (a->device.levels < (1 << a->crossbar.bits_per_cell)) return 0;
     if (!finite_nonneg(a->device.g_min_us) || !isfinite(a->device.g_max_us) ||
         a->device.g_max_us <= a->device.g_min_us)
@@ -148,13 +179,21 @@ static int arch_usable(const aimc_arch *a)
         !finite_nonneg(a->crossbar.wire_resistance_ohm))
         return 0;
     if (a->dac.bits < 2 || a->dac.bits > 31) return 0;
-    if (a->dac.mode != AIMC_DAC_BIT_SERIAL && a->dac.mode != AIMC_DAC_MULTI_BIT) return 0;
+    if (a->dac.mode != AIMC_DAC_BIT_SERIAL && a->dac.mode != AIMC_DAC_MULTI_BIT &&
+        a->dac.mode != AIMC_DAC_PULSE_WIDTH)
+        return 0;
     if (!finite_nonneg(a->dac.energy_pj)) return 0;
     if (a->adc.bits < 1 || a->adc.bits > 52) return 0;
     if (a->adc.per_crossbar < 1) return 0;
     if (!finite_nonneg(a->adc.conversion_ns) || !finite_nonneg(a->adc.energy_pj)) return 0;
     if (!isfinite(a->adc.offset_lsb) || !isfinite(a->adc.gain_error) ||
         a->adc.gain_error <= -1.0)
+        return 0;
+    if (a->adc.range != AIMC_ADC_RANGE_FULL_SCALE && a->adc.range != AIMC_ADC_RANGE_MAX &&
+        a->adc.range != AIMC_ADC_RANGE_PERCENTILE)
+        return 0;
+    if (a->adc.range == AIMC_ADC_RANGE_PERCENTILE &&
+        !(a->adc.range_percentile > 0.0 && a->adc.range_percentile <= 100.0))
         return 0;
     if (!finite_nonneg(a->digital.energy_pj_per_op) || a->digital.ops_per_cycle < 1) return 0;
     if (a->hierarchy.crossbars_per_core < 1 || a->hierarchy.cores_per_chip < 1 ||
@@ -164,6 +203,15 @@ static int arch_usable(const aimc_arch *a)
     long total = aimc_arch_total_crossbars(a);
     if (total < 1 || (unsigned long)total > UINT32_MAX) return 0;
     return 1;
+}
+
+/* Nearest point of the device's level grid to level l, in level units (exact when the grid
+ * contains the level: k * L / (levels - 1) is then an integer computed exactly). */
+static double snap_level(const aimc_sim *s, int l)
+{
+    int steps = s->arch.device.levels - 1;
+    long k = lround((double)l * steps / s->level_max);
+    return (double)(k * s->level_max) / steps;
 }
 
 int aimc_sim_create(const aimc_arch *arch, uint64_t seed, aimc_sim **out)
@@ -179,8 +227,11 @@ int aimc_sim_create(const aimc_arch *arch, uint64_t seed, aimc_sim **out)
     if (!s) return AIMC_ERR_NOMEM;
     s->arch = *arch;
     s->seed = seed;
-    s->threads = 1;
+    s->threads = arch->simulator.threads >= 1 && arch->simulator.threads <= 1024
+                     ? arch->simulator.threads
+                     : 1;
     s->epoch = 1;
+    s->zn = aimc_znorm_tables_get();
     s->n_xbars = aimc_arch_total_crossbars(arch);
     s->xbars = calloc((size_t)s->n_xbars, sizeof *s->xbars);
     if (!s->xbars) {
@@ -193,10 +244,13 @@ int aimc_sim_create(const aimc_arch *arch, uint64_t seed, aimc_sim **out)
     s->cpw = aimc_arch_cols_per_weight(arch);
     s->steps = aimc_arch_input_steps(arch);
     s->n_dev = s->cpw;
+    s->td_off = s->cpw == 2 ? s->level_max : 0;
+    s->pk_ok = (s->cpw == 2 ? 2 * s->level_max + 1 : s->level_max + 1) <= PK_TD_FIELDS;
     s->w_code_max = (int32_t)((UINT32_C(1) << (arch->crossbar.weight_bits - 1)) - 1);
     s->x_code_max = (int32_t)((UINT32_C(1) << (arch->dac.bits - 1)) - 1);
     s->u_max = arch->dac.mode == AIMC_DAC_BIT_SERIAL ? 1 : s->x_code_max;
     s->dg_us = (arch->device.g_max_us - arch->device.g_min_us) / s->level_max;
+    for (int l = 0; l <= s->level_max; l++) s->snapped[l] = snap_level(s, l);
     *out = s;
     return AIMC_OK;
 }
@@ -205,9 +259,10 @@ static void matrix_free(sim_matrix *m)
 {
     if (!m) return;
     for (size_t k = 0; k < m->n_tiles; k++) {
-        free(m->tiles[k].dq);
+        free(m->tiles[k].pk);
         free(m->tiles[k].s2q);
         free(m->tiles[k].row_g_us);
+        free(m->tiles[k].cscale);
     }
     free(m->tiles);
     free(m);
@@ -218,10 +273,6 @@ void aimc_sim_destroy(aimc_sim *s)
     if (!s) return;
     for (uint32_t i = 0; i < s->mats_cap; i++) matrix_free(s->mats[i]);
     free(s->mats);
-    for (long x = 0; x < s->n_xbars; x++) {
-        free(s->xbars[x].g_lv);
-        free(s->xbars[x].nu);
-    }
     free(s->xbars);
     free(s);
 }
@@ -263,7 +314,14 @@ int aimc_sim_set_threads(aimc_sim *s, int threads)
     if (!s) return AIMC_ERR_BADHANDLE;
     if (threads < 1 || threads > 1024) return AIMC_ERR_INVALID;
     s->threads = threads;
+    s->arch.simulator.threads = threads;
     return AIMC_OK;
+}
+
+/* Bytes of a tile's packed read data. */
+static size_t pk_bytes(int fmt, size_t n)
+{
+    return fmt == SIM_FMT_PK14 ? (n + 3) / 4 * 7 + 1 : 4 * n;
 }
 
 size_t aimc_sim_memory_bytes(const aimc_sim *s)
@@ -271,11 +329,6 @@ size_t aimc_sim_memory_bytes(const aimc_sim *s)
     if (!s) return 0;
     size_t b = sizeof *s + (size_t)s->n_xbars * sizeof *s->xbars +
                s->mats_cap * sizeof *s->mats;
-    const size_t cells = (size_t)s->arch.crossbar.rows * s->arch.crossbar.cols;
-    for (long x = 0; x < s->n_xbars; x++) {
-        const sim_xbar *xb = &s->xbars[x];
-        b += (xb->g_lv ? cells * sizeof(float) : 0) + (xb->nu ? cells * sizeof(float) : 0);
-    }
     for (uint32_t i = 0; i < s->mats_cap; i++) {
         const sim_matrix *m = s->mats[i];
         if (!m) continue;
@@ -283,8 +336,9 @@ size_t aimc_sim_memory_bytes(const aimc_sim *s)
         for (size_t k = 0; k < m->n_tiles; k++) {
             const sim_tile *tl = &m->tiles[k];
             size_t n = (size_t)tl->t.nrows * tl->t.ncols;
-            b += n * sizeof *tl->dq + (tl->s2q ? n * sizeof *tl->s2q : 0) +
-                 tl->t.nrows * sizeof *tl->row_g_us;
+            b += pk_bytes(tl->fmt, n) + (tl->s2q ? n * sizeof *tl->s2q : 0) +
+                 tl->t.nrows * sizeof *tl->row_g_us +
+                 (tl->cscale ? tl->t.ncols * sizeof *tl->cscale : 0);
         }
     }
     return b;
@@ -426,50 +480,20 @@ out:
 }
 
 
-/* acc[j] += sd * normal(key, c0 + j), j < n, the normals drawn two at a time. */
-static void add_normals(double *acc, uint32_t n, uint64_t key, uint64_t c0, double sd)
+/* acc[j] += sd * z(key, c0 + j), j < n: read noise, one ziggurat normal per column. */
+static void add_normals(const aimc_sim *s, double *acc, uint32_t n, uint64_t key, uint64_t c0,
+                        double sd)
 {
-    uint32_t j = 0;
-    uint64_t c = c0;
-    double z0, z1;
-    if (n > 0 && (c & 1)) {
-        acc[j++] += sd * aimc_rng_normal(key, c++);
-    }
-    for (; j + 2 <= n; j += 2, c += 2) {
-        aimc_rng_normal_pair(key, c >> 1, &z0, &z1);
-        acc[j] += sd * z0;
-        acc[j + 1] += sd * z1;
-    }
-    if (j < n) acc[j] += sd * aimc_rng_normal(key, c);
+    for (uint32_t j = 0; j < n; j++) acc[j] += sd * aimc_znorm(s->zn, key, c0 + j);
 }
 
-/* acc[j] += sqrt(var[j] * scale) * normal(key, c0 + j), j < n: the same draws as
- * add_normals, each with its own variance. */
-static void add_normals_var(double *acc, const double *var, double scale, uint32_t n,
-                            uint64_t key, uint64_t c0)
+/* acc[j] += sqrt(var[j] * scale) * z(key, c0 + j), j < n: the same draws, each with its own
+ * variance. */
+static void add_normals_var(const aimc_sim *s, double *acc, const double *var, double scale,
+                            uint32_t n, uint64_t key, uint64_t c0)
 {
-    uint32_t j = 0;
-    uint64_t c = c0;
-    double z0, z1;
-    if (n > 0 && (c & 1)) {
-        acc[j] += sqrt(var[j] * scale) * aimc_rng_normal(key, c++);
-        j++;
-    }
-    for (; j + 2 <= n; j += 2, c += 2) {
-        aimc_rng_normal_pair(key, c >> 1, &z0, &z1);
-        acc[j] += sqrt(var[j] * scale) * z0;
-        acc[j + 1] += sqrt(var[j + 1] * scale) * z1;
-    }
-    if (j < n) acc[j] += sqrt(var[j] * scale) * aimc_rng_normal(key, c);
-}
-
-/* Nearest point of the device's level grid to level l, in level units (exact when the grid
- * contains the level: k * L / (levels - 1) is then an integer computed exactly). */
-static double snap_level(const aimc_sim *s, int l)
-{
-    int steps = s->arch.device.levels - 1;
-    long k = lround((double)l * steps / s->level_max);
-    return (double)(k * s->level_max) / steps;
+    for (uint32_t j = 0; j < n; j++)
+        acc[j] += sqrt(var[j] * scale) * aimc_znorm(s->zn, key, c0 + j);
 }
 
 /* Programming error sigma of a device aimed at level t, level units (docs/devices.md). */
@@ -488,32 +512,74 @@ static double program_sigma_lv(const aimc_sim *s, double t_lv)
     }
 }
 
-/* Write one device aimed at level t with standard normal z: level units, never below g = 0. */
-static float write_device(const aimc_sim *s, double t_lv, double z)
+/* Write one device aimed at level t with standard normal z: level units, never below g = 0,
+ * rounded to float (the precision of a programmed value). */
+static double write_device(const aimc_sim *s, double t_lv, double z)
 {
     const double floor_lv = -s->arch.device.g_min_us / s->dg_us;
     double sig = program_sigma_lv(s, t_lv);
-    if (sig <= 0.0) return (float)t_lv;
+    if (sig <= 0.0) return t_lv;
     double v = t_lv + sig * z;
-    return (float)(v < floor_lv ? floor_lv : v);
+    return (double)(float)(v < floor_lv ? floor_lv : v);
 }
 
-/* The device value of a stuck cell, level units, or -1 when cell is healthy. */
-static double stuck_level(const aimc_sim *s, uint32_t xbar, uint64_t cell)
+/* The random keys of one tile's program call. */
+typedef struct prog_keys {
+    uint32_t xbar;
+    uint64_t program, drift, verify;
+    uint32_t rounds;
+    double tol_lv;
+} prog_keys;
+
+static void prog_keys_of(const aimc_sim *s, uint32_t xbar, uint64_t gen, uint32_t rounds,
+                         double tol_lv, prog_keys *k)
 {
-    int f = aimc_sim_fault_of(&s->arch, s->seed, xbar, cell);
-    if (f == AIMC_FAULT_STUCK_ON) return s->level_max;
-    if (f == AIMC_FAULT_STUCK_OFF) return 0.0;
-    return -1.0;
+    k->xbar = xbar;
+    k->program = aimc_rng_key(s->seed, AIMC_RNG_DOMAIN_PROGRAM, xbar, gen);
+    k->drift = aimc_rng_key(s->seed, AIMC_RNG_DOMAIN_DRIFT, xbar, gen);
+    k->verify = aimc_rng_key(s->seed, AIMC_RNG_DOMAIN_VERIFY, xbar, gen);
+    k->rounds = rounds;
+    k->tol_lv = tol_lv;
+}
+
+/* The programmed value (level units) of the device in `cell` aimed at level t_lv, after its
+ * write and the verify rounds: a pure function of its keys (docs/devices.md). *nu gets its
+ * drift exponent (pcm, else 0), *redraws the verify re-writes it received (its pulses beyond
+ * the first). A stuck device holds its stuck value and misses every round it is off target. */
+static double device_prog(const aimc_sim *s, const prog_keys *k, uint64_t cell, double t_lv,
+                          double *nu, uint32_t *redraws)
+{
+    const aimc_arch *a = &s->arch;
+    int f = aimc_sim_fault_of(a, s->seed, k->xbar, cell);
+    double g;
+    *nu = 0.0;
+    *redraws = 0;
+    if (f != AIMC_FAULT_NONE) {
+        g = f == AIMC_FAULT_STUCK_ON ? (double)s->level_max : 0.0;
+        if (k->rounds > 0 && fabs(g - t_lv) > k->tol_lv) *redraws = k->rounds;
+        return g;
+    }
+    g = a->device.type == AIMC_DEVICE_IDEAL
+            ? t_lv
+            : write_device(s, t_lv, aimc_rng_normal(k->program, cell));
+    for (uint32_t r = 1; r <= k->rounds && fabs(g - t_lv) > k->tol_lv; r++) {
+        (*redraws)++;
+        g = write_device(s, t_lv, aimc_rng_normal(aimc_rng_key(k->verify, r, 0, 0), cell));
+    }
+    if (a->device.type == AIMC_DEVICE_PCM) {
+        double mu, sg;
+        aimc_pcm_drift_params(a->device.g_min_us + t_lv * s->dg_us, a->device.g_max_us, &mu, &sg);
+        *nu = (double)(float)fabs(mu + sg * aimc_rng_normal(k->drift, cell));
+    }
+    return g;
 }
 
 /* The device as read at the current read time: conductance (level units) and read variance
  * (level^2 units) of one read. Exactly the programmed value when nothing changes it. */
-static double device_read(const aimc_sim *s, const sim_xbar *xb, size_t cell, uint32_t row,
-                          uint32_t pcol, double *var_lv2)
+static double device_read(const aimc_sim *s, double g_lv, double nu, uint32_t row, uint32_t pcol,
+                          double *var_lv2)
 {
     const aimc_arch *a = &s->arch;
-    const double g_lv = xb->g_lv[cell];
     const double r_ohm = a->crossbar.wire_resistance_ohm;
     double g_us = a->device.g_min_us + g_lv * s->dg_us, sig_us = 0.0, t;
     int changed = 0;
@@ -526,7 +592,7 @@ static double device_read(const aimc_sim *s, const sim_xbar *xb, size_t cell, ui
     case AIMC_DEVICE_PCM:
         t = a->device.read_time_s;
         sig_us = aimc_pcm_read_rel_sigma(g_us, a->device.g_max_us, t);
-        g_us *= aimc_pcm_drift_factor(xb->nu ? xb->nu[cell] : 0.0, t);
+        g_us *= aimc_pcm_drift_factor(nu, t);
         sig_us *= fabs(g_us);
         changed = 1;
         break;
@@ -555,8 +621,8 @@ static int uniform_sigma(const aimc_sim *s)
             a->crossbar.wire_resistance_ohm == 0.0);
 }
 
-/* The ADC LSB of a tile of nrows rows, in level units: the smallest power of two with
- * (2^(Ab-1) - 1) * LSB >= R = nrows * u_max * L (1 * LSB >= R when Ab = 1). */
+/* The ADC LSB of a tile of nrows rows at full scale, in level units: the smallest power of
+ * two with (2^(Ab-1) - 1) * LSB >= R = nrows * u_max * L (1 * LSB >= R when Ab = 1). */
 static double tile_lsb(const aimc_sim *s, uint32_t nrows)
 {
     double range = (double)nrows * s->u_max * s->level_max;
@@ -570,36 +636,168 @@ static double tile_lsb(const aimc_sim *s, uint32_t nrows)
     return lsb;
 }
 
-/* Rebuild a tile's read data from its crossbar at the current read options. dbuf and vbuf
- * hold nrows x ncols doubles each (scratch). */
-static void tile_refresh(const aimc_sim *s, sim_tile *tl, double *dbuf, double *vbuf)
+/* ---- a tile's packed read data ------------------------------------------------------ */
+
+/* The target levels (device grid, level units) of the devices of a pair with signed target
+ * level td: differential G+ and G-, or the one offset device (*tb = 0). Returns the target
+ * signal ta - tb. */
+static double pair_targets(const aimc_sim *s, int td, double *ta, double *tb)
+{
+    if (s->cpw == 2) {
+        *ta = s->snapped[td > 0 ? td : 0];
+        *tb = s->snapped[td < 0 ? -td : 0];
+        return *ta - *tb;
+    }
+    *ta = s->snapped[td];
+    *tb = 0.0;
+    return *ta;
+}
+
+/* The 7 bytes at p as a little-endian number (p[7] is readable: every PK14 buffer has one
+ * byte of padding). One 8-byte load, byte-swapped on big-endian machines. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define SIM_LE64(v) __builtin_bswap64(v)
+#else
+#define SIM_LE64(v) (v)
+#endif
+static inline uint64_t load56(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, sizeof v);
+    return SIM_LE64(v) & UINT64_C(0x00ffffffffffffff);
+}
+
+/* D of one 14-bit word: the target's D plus the sign-extended 11-bit residual. */
+static inline float pk_value(const int32_t *tq, uint32_t w)
+{
+    return (float)(tq[(w >> PK_RES_BITS) & 7] + ((int32_t)((w & 0x7ff) ^ 0x400) - 0x400));
+}
+
+static void store56(uint8_t *p, uint64_t v)
+{
+    for (int b = 0; b < 7; b++) p[b] = (uint8_t)(v >> (8 * b));
+}
+
+/* The signed target level of pair k. */
+static int tile_td(const aimc_sim *s, const sim_tile *tl, size_t k)
+{
+    if (tl->fmt == SIM_FMT_WIDE) {
+        const int16_t *w = (const int16_t *)(const void *)tl->pk;
+        size_t n = (size_t)tl->t.nrows * tl->t.ncols;
+        return w[n + k];
+    }
+    uint64_t v = load56(tl->pk + k / 4 * 7);
+    return (int)((v >> (14 * (k % 4) + PK_RES_BITS)) & 7) - s->td_off;
+}
+
+/* D of every pair, 2^-q level units, as float (exact: |D| < 2^15). */
+static void tile_unpack_f(const sim_tile *tl, float *out)
+{
+    const size_t n = (size_t)tl->t.nrows * tl->t.ncols;
+    if (tl->fmt == SIM_FMT_WIDE) {
+        const int16_t *w = (const int16_t *)(const void *)tl->pk;
+        for (size_t k = 0; k < n; k++) out[k] = (float)w[k];
+        return;
+    }
+    const size_t full = n / 4;
+    const int32_t *tq = tl->tq;
+    const uint8_t *pk = tl->pk;
+    for (size_t g = 0; g < full; g++) {
+        const uint64_t v = load56(pk + g * 7);
+        float *o = out + g * 4;
+        o[0] = pk_value(tq, (uint32_t)v & 0x3fff);
+        o[1] = pk_value(tq, (uint32_t)(v >> 14) & 0x3fff);
+        o[2] = pk_value(tq, (uint32_t)(v >> 28) & 0x3fff);
+        o[3] = pk_value(tq, (uint32_t)(v >> 42) & 0x3fff);
+    }
+    if (full * 4 < n) {
+        const uint64_t v = load56(pk + full * 7);
+        for (size_t k = full * 4; k < n; k++)
+            out[k] = pk_value(tq, (uint32_t)(v >> (14 * (k - full * 4))) & 0x3fff);
+    }
+}
+
+/* The same as doubles; tmp holds nrows x ncols floats (PK14 only). */
+static void tile_unpack_d(const sim_tile *tl, float *tmp, double *out)
+{
+    const size_t n = (size_t)tl->t.nrows * tl->t.ncols;
+    if (tl->fmt == SIM_FMT_WIDE) {
+        const int16_t *w = (const int16_t *)(const void *)tl->pk;
+        for (size_t k = 0; k < n; k++) out[k] = (double)w[k];
+        return;
+    }
+    tile_unpack_f(tl, tmp);
+    for (size_t k = 0; k < n; k++) out[k] = (double)tmp[k];
+}
+
+/* Scratch of tile_build, sized for the largest tile. */
+typedef struct build_scratch {
+    double *d;     /* nrows x ncols: read signal D, level units */
+    double *v;     /* nrows x ncols: read variance */
+    double *c0;    /* ncols: column sums right after programming */
+    int16_t *td;   /* nrows x ncols: signed target levels */
+} build_scratch;
+
+/* What a build saw of the devices (for the program-and-verify report). */
+typedef struct build_stats {
+    uint64_t cells, redraws, failed;
+    uint32_t max_redraws;
+    double sum2;      /* squared programming error, level^2 */
+    int count_failed; /* verify options were given: count devices outside the tolerance */
+} build_stats;
+
+/* (Re)build tile tl's read data from its targets td (nrows x ncols signed levels) at the
+ * current read options: regenerate every device, read it, choose the fixed point, pack.
+ * Allocates the new storage before freeing the old: on AIMC_ERR_NOMEM tl is unchanged. */
+static int tile_build(const aimc_sim *s, sim_tile *tl, const int16_t *td, build_scratch *b,
+                      build_stats *bs)
 {
     const aimc_tile *t = &tl->t;
-    const sim_xbar *xb = &s->xbars[t->xbar];
     const aimc_arch *a = &s->arch;
-    const size_t pcols = (size_t)a->crossbar.cols;
+    const size_t pcols = (size_t)a->crossbar.cols, n = (size_t)t->nrows * t->ncols;
     const double gmin = a->device.g_min_us, dg = s->dg_us;
     const int per_dev = tl->s2q != NULL;
-    const int comp_on = a->device.drift_compensation != 0;
-    double max_d = 0.0, max_v = 0.0, r0 = 0.0, rt = 0.0;
-    double *col0 = NULL;
+    prog_keys keys;
+    double max_d = 0.0, max_v = 0.0, max_res = 0.0, r0 = 0.0, rt = 0.0;
 
+    prog_keys_of(s, t->xbar, tl->wgen, tl->vrounds, tl->vtol_lv, &keys);
+    for (uint32_t j = 0; j < t->ncols; j++) b->c0[j] = 0.0;
     for (uint32_t i = 0; i < t->nrows; i++) {
         const size_t cell0 = i * pcols + t->xbar_col0;
         double sum_lv = 0.0;
         for (uint32_t j = 0; j < t->ncols; j++) {
-            double va, vb = 0.0, gb = 0.0;
-            uint32_t pc = t->xbar_col0 + j * (uint32_t)s->cpw;
-            double ga = device_read(s, xb, cell0 + (size_t)j * s->cpw, i, pc, &va);
-            if (s->cpw == 2) gb = device_read(s, xb, cell0 + 2 * (size_t)j + 1, i, pc + 1, &vb);
-            double dv = ga - gb;
-            dbuf[(size_t)i * t->ncols + j] = dv;
-            vbuf[(size_t)i * t->ncols + j] = va + vb;
+            const size_t k = (size_t)i * t->ncols + j;
+            const uint32_t pc = t->xbar_col0 + j * (uint32_t)s->cpw;
+            double ta, tb, nua, nub = 0.0, va, vb = 0.0, gb = 0.0, rb = 0.0;
+            uint32_t ka, kb = 0;
+            const double tdiff = pair_targets(s, td[k], &ta, &tb);
+            const double ga = device_prog(s, &keys, cell0 + (size_t)j * s->cpw, ta, &nua, &ka);
+            const double ra = device_read(s, ga, nua, i, pc, &va);
+            if (s->cpw == 2) {
+                gb = device_prog(s, &keys, cell0 + 2 * (size_t)j + 1, tb, &nub, &kb);
+                rb = device_read(s, gb, nub, i, pc + 1, &vb);
+            }
+            const double dv = ra - rb;
+            b->d[k] = dv;
+            b->v[k] = va + vb;
+            b->c0[j] += ga - gb;
             if (fabs(dv) > max_d) max_d = fabs(dv);
+            if (fabs(dv - tdiff) > max_res) max_res = fabs(dv - tdiff);
             if (va + vb > max_v) max_v = va + vb;
-            sum_lv += ga + gb;
+            sum_lv += ra + rb;
+            if (bs) {
+                bs->cells += (uint64_t)s->cpw;
+                bs->redraws += ka + kb;
+                if (ka > bs->max_redraws) bs->max_redraws = ka;
+                if (kb > bs->max_redraws) bs->max_redraws = kb;
+                bs->sum2 += (ga - ta) * (ga - ta) + (s->cpw == 2 ? (gb - tb) * (gb - tb) : 0.0);
+                if (bs->count_failed) {
+                    bs->failed += fabs(ga - ta) > tl->vtol_lv;
+                    if (s->cpw == 2) bs->failed += fabs(gb - tb) > tl->vtol_lv;
+                }
+            }
         }
-        tl->row_g_us[i] = (double)t->ncols * s->cpw * gmin + sum_lv * dg;
+        tl->row_g_us[i] = (float)((double)t->ncols * s->cpw * gmin + sum_lv * dg);
     }
 
     /* Fixed point: the largest q <= 14 with max |D| 2^q in int16, lowered so that every
@@ -608,19 +806,64 @@ static void tile_refresh(const aimc_sim *s, sim_tile *tl, double *dbuf, double *
     int q16 = 14;
     while (q16 > -16 && max_d * ldexp(1.0, q16) > 32767.0) q16--;
     double bound = (double)t->nrows * s->u_max * (max_d > 0.0 ? max_d : 1.0);
-    int qf = 14;
+    int qf = 14, q, f32;
     while (qf > -40 && bound * ldexp(1.0, qf) >= 16777216.0) qf--;
     int want = q16 < 8 ? q16 : 8;
     if (qf >= want) {
-        tl->f32 = 1;
-        tl->q = qf < q16 ? qf : q16;
+        f32 = 1;
+        q = qf < q16 ? qf : q16;
     } else {
-        tl->f32 = 0;
-        tl->q = q16;
+        f32 = 0;
+        q = q16;
     }
-    const double sc = ldexp(1.0, tl->q);
-    for (size_t k = 0; k < (size_t)t->nrows * t->ncols; k++)
-        tl->dq[k] = (int16_t)lround(dbuf[k] * sc);
+
+    /* Packed when the targets fit 3 bits and the residuals D - target 11 bits at a q that
+     * keeps at least min(q, PK_Q_MIN) fractional bits. */
+    int fmt = SIM_FMT_WIDE, qp = q;
+    int32_t tq[PK_TD_FIELDS] = {0};
+    if (s->pk_ok) {
+        const int qmin = q < PK_Q_MIN ? q : PK_Q_MIN;
+        while (qp > qmin && max_res * ldexp(1.0, qp) + 1.0 > (double)PK_RES_MAX) qp--;
+        const double sc = ldexp(1.0, qp);
+        const int nf = s->cpw == 2 ? 2 * s->level_max + 1 : s->level_max + 1;
+        for (int f = 0; f < nf; f++) {
+            double ta, tb;
+            tq[f] = (int32_t)lround(pair_targets(s, f - s->td_off, &ta, &tb) * sc);
+        }
+        fmt = SIM_FMT_PK14;
+        for (size_t k = 0; k < n && fmt == SIM_FMT_PK14; k++) {
+            long r = lround(b->d[k] * sc) - tq[td[k] + s->td_off];
+            if (r > PK_RES_MAX || r < -PK_RES_MAX - 1) fmt = SIM_FMT_WIDE;
+        }
+        if (fmt == SIM_FMT_PK14) q = qp;
+    }
+    uint8_t *pk = calloc(pk_bytes(fmt, n), 1);
+    if (!pk) return AIMC_ERR_NOMEM;
+    const double sc = ldexp(1.0, q);
+    if (fmt == SIM_FMT_WIDE) {
+        int16_t *w = (int16_t *)(void *)pk;
+        for (size_t k = 0; k < n; k++) {
+            w[k] = (int16_t)lround(b->d[k] * sc);
+            w[n + k] = td[k];
+        }
+    } else {
+        for (size_t g = 0; g < (n + 3) / 4; g++) {
+            uint64_t v = 0;
+            for (size_t k = g * 4; k < n && k < g * 4 + 4; k++) {
+                const int f = td[k] + s->td_off;
+                const long r = lround(b->d[k] * sc) - tq[f];
+                const uint64_t w14 = ((uint64_t)f << PK_RES_BITS) | ((uint64_t)r & 0x7ff);
+                v |= w14 << (14 * (k - g * 4));
+            }
+            store56(pk + g * 7, v);
+        }
+    }
+    free(tl->pk);
+    tl->pk = pk;
+    tl->fmt = fmt;
+    tl->q = q;
+    tl->f32 = f32;
+    memcpy(tl->tq, tq, sizeof tq);
 
     if (per_dev) {
         /* Variances: max 2^20 units, and every sum of u^2 var below 2^53. */
@@ -631,97 +874,83 @@ static void tile_refresh(const aimc_sim *s, sim_tile *tl, double *dbuf, double *
             qs--;
         tl->qs = qs;
         const double ss = ldexp(1.0, qs);
-        for (size_t k = 0; k < (size_t)t->nrows * t->ncols; k++)
-            tl->s2q[k] = (float)nearbyint(vbuf[k] * ss);
+        for (size_t k = 0; k < n; k++) tl->s2q[k] = (float)nearbyint(b->v[k] * ss);
     }
 
     /* Drift compensation: the response to all word lines at full scale, sum over columns of
      * |column output|, right after programming (r0) and now (rt). */
     tl->comp = 1.0;
-    if (comp_on) {
-        col0 = vbuf; /* reuse: the variances are stored already */
-        for (uint32_t j = 0; j < t->ncols; j++) col0[j] = 0.0;
-        for (uint32_t i = 0; i < t->nrows; i++) {
-            const float *g = xb->g_lv + i * pcols + t->xbar_col0;
-            for (uint32_t j = 0; j < t->ncols; j++)
-                col0[j] += s->cpw == 2 ? (double)g[2 * j] - (double)g[2 * j + 1] : (double)g[j];
-        }
+    if (a->device.drift_compensation) {
         for (uint32_t j = 0; j < t->ncols; j++) {
             double c = 0.0;
-            for (uint32_t i = 0; i < t->nrows; i++) c += dbuf[(size_t)i * t->ncols + j];
-            r0 += fabs(col0[j]);
+            for (uint32_t i = 0; i < t->nrows; i++) c += b->d[(size_t)i * t->ncols + j];
+            r0 += fabs(b->c0[j]);
             rt += fabs(c);
         }
         if (rt > 0.0 && r0 > 0.0) tl->comp = r0 / rt;
     }
-    tl->gen = xb->gen;
     tl->epoch = s->epoch;
+    return AIMC_OK;
 }
 
-/* The target levels (level units, snapped to the device grid) of the devices of tile row i,
- * physical column order. */
-static void tile_row_targets(const aimc_sim *s, const sim_tile *tl, const int32_t *codes,
-                             uint32_t cols, uint32_t i, const double *snapped, double *rowbuf)
+/* Rebuild a tile from its stored targets at the current read options. */
+static int tile_refresh(const aimc_sim *s, sim_tile *tl, build_scratch *b)
+{
+    const size_t n = (size_t)tl->t.nrows * tl->t.ncols;
+    for (size_t k = 0; k < n; k++) b->td[k] = (int16_t)tile_td(s, tl, k);
+    return tile_build(s, tl, b->td, b, NULL);
+}
+
+static void build_scratch_free(build_scratch *b)
+{
+    free(b->d);
+    free(b->v);
+    free(b->c0);
+    free(b->td);
+    memset(b, 0, sizeof *b);
+}
+
+static int build_scratch_alloc(build_scratch *b, uint32_t max_rows, uint32_t max_cols)
+{
+    const size_t n = (size_t)max_rows * max_cols;
+    b->d = malloc(n * sizeof *b->d);
+    b->v = malloc(n * sizeof *b->v);
+    b->c0 = malloc((size_t)max_cols * sizeof *b->c0);
+    b->td = malloc(n * sizeof *b->td);
+    if (!b->d || !b->v || !b->c0 || !b->td) {
+        build_scratch_free(b);
+        return AIMC_ERR_NOMEM;
+    }
+    return AIMC_OK;
+}
+
+/* Signed target levels of tile tl's pairs from the weight codes: the slice's level of |q|,
+ * signed by q (differential), or the slice's level of q + 2^(Wb-1) (offset). */
+static void tile_targets(const aimc_sim *s, const sim_tile *tl, const int32_t *codes,
+                         uint32_t cols, int16_t *td)
 {
     const aimc_tile *t = &tl->t;
-    const int shift = tl->shift;
     const int32_t offset = (int32_t)(UINT32_C(1) << (s->arch.crossbar.weight_bits - 1));
-    const int32_t *qrow = codes + (size_t)(t->row0 + i) * cols + t->col0;
-    for (uint32_t j = 0; j < t->ncols; j++) {
-        int32_t q = qrow[j];
-        if (s->cpw == 2) {
-            int l = (int)(((uint32_t)(q < 0 ? -q : q) >> shift) & (uint32_t)s->level_max);
-            rowbuf[2 * j] = snapped[q > 0 ? l : 0];
-            rowbuf[2 * j + 1] = snapped[q < 0 ? l : 0];
-        } else {
-            rowbuf[j] = snapped[((uint32_t)(q + offset) >> shift) & (uint32_t)s->level_max];
-        }
-    }
-}
-
-/* Program-and-verify rounds after the first write of matrix m (docs/devices.md): each round
- * reads every device, and re-programs each device further than the tolerance from its target
- * with a fresh programming-noise draw keyed by (seed, crossbar, generation, round) and the
- * cell. Stops early when a round finds no miss. Returns the rounds performed; adds the
- * re-programming pulses to *pulses and per crossbar to xpulses (indexed like s->xbars). */
-static uint32_t verify_rounds(aimc_sim *s, sim_matrix *m, const int32_t *codes, uint32_t cols,
-                              const double *snapped, double *rowbuf,
-                              const aimc_program_opts *opts, uint64_t *pulses,
-                              uint64_t *xpulses)
-{
-    const size_t pcols = (size_t)s->arch.crossbar.cols;
-    const double tol_lv = opts->tolerance_us / s->dg_us;
-    uint32_t r;
-    for (r = 1; r <= opts->max_iterations; r++) {
-        uint64_t missed = 0;
-        for (size_t k = 0; k < m->n_tiles; k++) {
-            const sim_tile *tl = &m->tiles[k];
-            const aimc_tile *t = &tl->t;
-            sim_xbar *xb = &s->xbars[t->xbar];
-            const uint64_t key = aimc_rng_key(
-                aimc_rng_key(s->seed, AIMC_RNG_DOMAIN_VERIFY, t->xbar, xb->gen), r, 0, 0);
-            for (uint32_t i = 0; i < t->nrows; i++) {
-                tile_row_targets(s, tl, codes, cols, i, snapped, rowbuf);
-                const size_t cell0 = i * pcols + t->xbar_col0;
-                float *g = xb->g_lv + cell0;
-                for (size_t c = 0; c < (size_t)t->ncols * s->cpw; c++) {
-                    if (fabs((double)g[c] - rowbuf[c]) <= tol_lv) continue;
-                    missed++;
-                    xpulses[t->xbar]++;
-                    if (stuck_level(s, t->xbar, cell0 + c) >= 0.0) continue; /* no effect */
-                    g[c] = write_device(s, rowbuf[c], aimc_rng_normal(key, cell0 + c));
-                }
+    const uint32_t lm = (uint32_t)s->level_max;
+    for (uint32_t i = 0; i < t->nrows; i++) {
+        const int32_t *qrow = codes + (size_t)(t->row0 + i) * cols + t->col0;
+        int16_t *out = td + (size_t)i * t->ncols;
+        for (uint32_t j = 0; j < t->ncols; j++) {
+            int32_t q = qrow[j];
+            if (s->cpw == 2) {
+                int l = (int)(((uint32_t)(q < 0 ? -q : q) >> tl->shift) & lm);
+                out[j] = (int16_t)(q < 0 ? -l : l);
+            } else {
+                out[j] = (int16_t)(((uint32_t)(q + offset) >> tl->shift) & lm);
             }
         }
-        if (missed == 0) break;
-        *pulses += missed;
     }
-    return r > opts->max_iterations ? opts->max_iterations : r;
 }
 
-/* Data-independent per-vector costs: tiles on one crossbar run in sequence, crossbars in
- * parallel; digital work of a core is its tiles' shift-and-adds and accumulations. Also each
- * tile's rank among the matrix's tiles on its crossbar (for read event numbers). */
+/* Data-independent per-vector costs, from the closed-form tile cost of sim/aimc_peak.h
+ * (aimc_cost_tile): tiles on one crossbar run in sequence, crossbars in parallel; digital
+ * work of a core is its tiles' shift-and-adds and accumulations. Also each tile's rank among
+ * the matrix's tiles on its crossbar (for read event numbers). */
 static void matrix_plan(const aimc_sim *s, sim_matrix *m, const tile_key *by_xbar)
 {
     const aimc_arch *a = &s->arch;
@@ -730,6 +959,8 @@ static void matrix_plan(const aimc_sim *s, sim_matrix *m, const tile_key *by_xba
     uint64_t core_ops = 0, max_core_ops = 0;
     long cur_xbar = -1, cur_core = -1;
     size_t run_first = 0;
+    aimc_activity act;
+    aimc_activity_peak(a, &act);
     m->xbar_reads_per_vec = 0;
     m->conversions_per_vec = 0;
     m->digital_ops_per_vec = 0;
@@ -747,11 +978,11 @@ static void matrix_plan(const aimc_sim *s, sim_matrix *m, const tile_key *by_xba
             core_ops = 0;
             cur_core = core;
         }
-        double t_step = a->crossbar.integration_ns +
-                        ceil((double)t->ncols / a->adc.per_crossbar) * a->adc.conversion_ns;
-        xbar_ns += s->steps * t_step;
+        aimc_tile_cost c;
+        aimc_cost_tile(a, t->nrows, t->ncols, &act, &c);
+        xbar_ns += c.analog_ns;
         if (xbar_ns > analog_ns) analog_ns = xbar_ns;
-        uint64_t ops = (uint64_t)t->ncols * s->steps + t->ncols;
+        uint64_t ops = (uint64_t)llround(c.digital_ops);
         core_ops += ops;
         if (core_ops > max_core_ops) max_core_ops = core_ops;
         m->xbar_reads_per_vec += (uint64_t)s->steps;
@@ -769,10 +1000,182 @@ static void matrix_plan(const aimc_sim *s, sim_matrix *m, const tile_key *by_xba
                         (max_core_ops + ppc - 1) / ppc;
 }
 
+/* DAC codes of one input vector: one scale per vector (max |x| maps to P), codes rounded half
+ * away from zero. Returns the scale. */
+static double dac_codes(const aimc_sim *s, const float *xv, uint32_t n, int32_t *p)
+{
+    float max_abs = 0.0f;
+    for (uint32_t i = 0; i < n; i++)
+        if (fabsf(xv[i]) > max_abs) max_abs = fabsf(xv[i]);
+    double x_scale = max_abs > 0.0f ? (double)max_abs / s->x_code_max : 1.0;
+    for (uint32_t i = 0; i < n; i++) {
+        long q = lround((double)xv[i] / x_scale);
+        if (q > s->x_code_max) q = s->x_code_max;
+        if (q < -s->x_code_max) q = -s->x_code_max;
+        p[i] = (int32_t)q;
+    }
+    return x_scale;
+}
+
+/* The drive of word line with code p at step `step`: bit-serial, one magnitude bit with the
+ * sign as polarity; multi-bit and pulse width, the code itself. */
+static inline int32_t drive_of(int serial, int32_t p, int step)
+{
+    if (!serial) return p;
+    int32_t mag = p < 0 ? -p : p;
+    int32_t bit = (mag >> step) & 1;
+    return p < 0 ? -bit : bit;
+}
+
+static int cmp_dbl(const void *pa, const void *pb)
+{
+    double x = *(const double *)pa, y = *(const double *)pb;
+    return x < y ? -1 : x > y;
+}
+
+/* Calibrated ADC range (adc.range max or percentile, docs/simulator.md): the tile's
+ * noise-free column signals for SIM_CALIB_VECTORS inputs uniform in [-1, 1], keyed by (seed,
+ * calibration, matrix id) and counter vector x rows + row, through the DAC as any input; the
+ * largest |signal| or its percentile is full scale. Falls back to full scale when that is 0.
+ * pcal: SIM_CALIB_VECTORS x rows codes. Scratch: u (steps*V x nrows), dd (nrows x ncols),
+ * tmp (floats, nrows x ncols), out (steps*V x ncols). */
+static double tile_lsb_calibrated(const aimc_sim *s, const sim_tile *tl, uint32_t rows,
+                                  const int32_t *pcal, double *u, double *dd, float *tmp,
+                                  double *out)
+{
+    const aimc_tile *t = &tl->t;
+    const int serial = s->arch.dac.mode == AIMC_DAC_BIT_SERIAL;
+    const uint32_t V = SIM_CALIB_VECTORS, M = (uint32_t)s->steps * V;
+    for (int step = 0; step < s->steps; step++)
+        for (uint32_t v = 0; v < V; v++) {
+            double *ur = u + ((size_t)step * V + v) * t->nrows;
+            const int32_t *pv = pcal + (size_t)v * rows + t->row0;
+            for (uint32_t i = 0; i < t->nrows; i++) ur[i] = drive_of(serial, pv[i], step);
+        }
+    tile_unpack_d(tl, tmp, dd);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)t->ncols, (int)t->nrows,
+                1.0, u, (int)t->nrows, dd, (int)t->ncols, 0.0, out, (int)t->ncols);
+    const size_t n = (size_t)M * t->ncols;
+    for (size_t k = 0; k < n; k++) out[k] = fabs(out[k]) * ldexp(1.0, -tl->q);
+    double r;
+    if (s->arch.adc.range == AIMC_ADC_RANGE_MAX) {
+        r = 0.0;
+        for (size_t k = 0; k < n; k++)
+            if (out[k] > r) r = out[k];
+    } else {
+        qsort(out, n, sizeof *out, cmp_dbl);
+        double pos = ceil(s->arch.adc.range_percentile / 100.0 * (double)n);
+        size_t idx = pos < 1.0 ? 0 : (size_t)pos - 1;
+        if (idx >= n) idx = n - 1;
+        r = out[idx];
+    }
+    double top = ldexp(1.0, s->arch.adc.bits - 1) - 1.0;
+    if (top < 1.0) top = 1.0;
+    return r > 0.0 ? r / top : tile_lsb(s, t->nrows);
+}
+
+/* Weight scales (crossbar.weight_scale) and codes. Matrix: one scale, max |w| -> Q. Tile and
+ * column: per block of the slice-0 tiles (every slice's tiles must cut the matrix into the
+ * same blocks), max |w| of the block, or of each column of the block, -> Q. Scales are
+ * floats, the codes lround(w / scale) clamped to [-Q, Q]. */
+static int quantise(const aimc_sim *s, sim_matrix *m, const float *w, const aimc_tile *tiles,
+                    size_t n_tiles, int32_t *codes, aimc_diag *d)
+{
+    const uint32_t rows = m->rows, cols = m->cols;
+    const int mode = s->arch.crossbar.weight_scale;
+    const double Q = s->w_code_max;
+    if (mode == AIMC_WSCALE_MATRIX) {
+        float max_abs = 0.0f;
+        for (size_t i = 0; i < (size_t)rows * cols; i++)
+            if (fabsf(w[i]) > max_abs) max_abs = fabsf(w[i]);
+        m->w_scale = max_abs > 0.0f ? (double)max_abs / Q : 1.0;
+        for (size_t i = 0; i < (size_t)rows * cols; i++) {
+            long q = lround((double)w[i] / m->w_scale);
+            codes[i] = (int32_t)(q > Q ? Q : q < -Q ? -Q : q);
+        }
+        for (size_t k = 0; k < n_tiles; k++) m->tiles[k].scale = 1.0;
+        return AIMC_OK;
+    }
+    m->w_scale = 1.0;
+    /* Blocks: the slice-0 tiles. Every other tile must match one exactly. */
+    for (size_t k = 0; k < n_tiles; k++) {
+        const aimc_tile *t = &tiles[k];
+        if (t->slice == 0) continue;
+        size_t b = 0;
+        for (; b < n_tiles; b++) {
+            const aimc_tile *z = &tiles[b];
+            if (z->slice == 0 && z->row0 == t->row0 && z->col0 == t->col0 &&
+                z->nrows == t->nrows && z->ncols == t->ncols)
+                break;
+        }
+        if (b == n_tiles)
+            return aimc_diag_set(d, AIMC_ERR_INVALID,
+                                 "tile %zu: crossbar.weight_scale %s needs every slice cut into "
+                                 "the same blocks; no slice-0 tile holds rows %u.. columns %u..",
+                                 k, mode == AIMC_WSCALE_TILE ? "tile" : "column", t->row0,
+                                 t->col0);
+    }
+    for (size_t k = 0; k < n_tiles; k++) {
+        const aimc_tile *t = &tiles[k];
+        if (t->slice != 0) continue;
+        for (uint32_t j = 0; j < (mode == AIMC_WSCALE_TILE ? 1u : t->ncols); j++) {
+            const uint32_t c0 = mode == AIMC_WSCALE_TILE ? t->col0 : t->col0 + j;
+            const uint32_t nc = mode == AIMC_WSCALE_TILE ? t->ncols : 1;
+            float max_abs = 0.0f;
+            for (uint32_t i = t->row0; i < t->row0 + t->nrows; i++)
+                for (uint32_t c = c0; c < c0 + nc; c++)
+                    if (fabsf(w[(size_t)i * cols + c]) > max_abs)
+                        max_abs = fabsf(w[(size_t)i * cols + c]);
+            float sc = max_abs > 0.0f ? (float)((double)max_abs / Q) : 1.0f;
+            if (!(sc > 0.0f)) sc = 1.0f; /* below the smallest float: codes stay 0 */
+            for (uint32_t i = t->row0; i < t->row0 + t->nrows; i++)
+                for (uint32_t c = c0; c < c0 + nc; c++) {
+                    long q = lround((double)w[(size_t)i * cols + c] / (double)sc);
+                    codes[(size_t)i * cols + c] = (int32_t)(q > Q ? Q : q < -Q ? -Q : q);
+                }
+            /* Every tile of this block (any slice) gets the scale. */
+            for (size_t b = 0; b < n_tiles; b++) {
+                const aimc_tile *z = &tiles[b];
+                if (z->row0 != t->row0 || z->col0 != t->col0 || z->nrows != t->nrows ||
+                    z->ncols != t->ncols)
+                    continue;
+                if (mode == AIMC_WSCALE_TILE)
+                    m->tiles[b].scale = sc;
+                else
+                    m->tiles[b].cscale[j] = sc;
+            }
+        }
+    }
+    return AIMC_OK;
+}
+
 int aimc_sim_program(aimc_sim *s, uint32_t id, const float *w, uint32_t rows, uint32_t cols,
                      const aimc_tile *tiles, size_t n_tiles, aimc_sim_stats *st, aimc_diag *d)
 {
     return aimc_sim_program_verify(s, id, w, rows, cols, tiles, n_tiles, NULL, NULL, st, d);
+}
+
+/* Whether tile t of a live matrix shares devices with a tile of by_xbar (sorted by
+ * crossbar, first column). */
+static int overlaps(const aimc_sim *s, const aimc_tile *t, const aimc_tile *tiles,
+                    const tile_key *by_xbar, size_t n)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) { /* first new tile with (xbar, col0) >= (t->xbar, 0) */
+        size_t mid = (lo + hi) / 2;
+        if (by_xbar[mid].k1 < t->xbar)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    const uint64_t t0 = t->xbar_col0, t1 = t0 + (uint64_t)t->ncols * s->cpw;
+    for (size_t k = lo; k < n && by_xbar[k].k1 == t->xbar; k++) {
+        const aimc_tile *u = &tiles[by_xbar[k].idx];
+        const uint64_t u0 = u->xbar_col0, u1 = u0 + (uint64_t)u->ncols * s->cpw;
+        if (u0 >= t1) break;
+        if (u1 > t0) return 1;
+    }
+    return 0;
 }
 
 int aimc_sim_program_verify(aimc_sim *s, uint32_t id, const float *w, uint32_t rows,
@@ -797,73 +1200,64 @@ int aimc_sim_program_verify(aimc_sim *s, uint32_t id, const float *w, uint32_t r
 
     const aimc_arch *a = &s->arch;
     const size_t n_w = (size_t)rows * cols;
-    float max_abs = 0.0f;
-    for (size_t i = 0; i < n_w; i++) {
+    for (size_t i = 0; i < n_w; i++)
         if (!isfinite(w[i]))
             return aimc_diag_set(d, AIMC_ERR_INVALID,
                                  "matrix %u: weight [%zu][%zu] is not a finite number", id,
                                  i / cols, i % cols);
-        float v = fabsf(w[i]);
-        if (v > max_abs) max_abs = v;
-    }
 
     tile_key *by_xbar = NULL;
     int rc = validate_tiles(s, rows, cols, tiles, n_tiles, &by_xbar, d);
     if (rc) return rc;
 
-    /* Everything that can fail is allocated before the machine changes. */
-    const int pcm = a->device.type == AIMC_DEVICE_PCM;
-    const size_t ncell = (size_t)a->crossbar.rows * a->crossbar.cols;
-    int32_t *codes = NULL;
+    /* Everything that can fail happens before the machine changes. */
+    int32_t *codes = NULL, *pcal = NULL;
     sim_matrix *m = NULL;
-    float **fresh = NULL;   /* new crossbar storage, by position in by_xbar */
-    float **fresh_nu = NULL;/* new drift exponents (pcm), likewise */
-    double *snapped = NULL; /* level l -> its point of the device grid, level units */
-    double *rowbuf = NULL;  /* one tile row's devices, level units */
-    double *dbuf = NULL, *vbuf = NULL;
+    build_scratch bsc = {0};
+    double *cu = NULL, *cdd = NULL, *cout = NULL;
+    float *ctmp = NULL, *cxv = NULL;
     uint64_t *xpulses = NULL;
     sim_matrix **mats = s->mats;
+    build_stats bs = {0};
+    const int calibrate = a->adc.range != AIMC_ADC_RANGE_FULL_SCALE;
 
     codes = malloc(n_w * sizeof *codes);
     m = calloc(1, sizeof *m);
-    fresh = calloc(n_tiles, sizeof *fresh);
-    fresh_nu = calloc(n_tiles, sizeof *fresh_nu);
-    snapped = malloc(((size_t)s->level_max + 1) * sizeof *snapped);
-    rowbuf = malloc((size_t)a->crossbar.cols * sizeof *rowbuf);
     xpulses = calloc((size_t)s->n_xbars, sizeof *xpulses);
-    if (!codes || !m || !fresh || !fresh_nu || !snapped || !rowbuf || !xpulses) goto nomem;
+    if (!codes || !m || !xpulses) goto nomem;
     m->tiles = calloc(n_tiles, sizeof *m->tiles);
     if (!m->tiles) goto nomem;
     m->n_tiles = n_tiles;
+    m->rows = rows;
+    m->cols = cols;
     for (size_t k = 0; k < n_tiles; k++) {
         sim_tile *tl = &m->tiles[k];
         tl->t = tiles[k];
         tl->t.matrix = id;
-        const size_t n = (size_t)tl->t.nrows * tl->t.ncols;
-        tl->dq = malloc(n * sizeof *tl->dq);
+        tl->scale = 1.0;
         tl->row_g_us = malloc((size_t)tl->t.nrows * sizeof *tl->row_g_us);
-        if (!tl->dq || !tl->row_g_us) goto nomem;
+        if (!tl->row_g_us) goto nomem;
         if (!uniform_sigma(s)) {
-            tl->s2q = malloc(n * sizeof *tl->s2q);
+            tl->s2q = malloc((size_t)tl->t.nrows * tl->t.ncols * sizeof *tl->s2q);
             if (!tl->s2q) goto nomem;
+        }
+        if (a->crossbar.weight_scale == AIMC_WSCALE_COLUMN) {
+            tl->cscale = malloc((size_t)tl->t.ncols * sizeof *tl->cscale);
+            if (!tl->cscale) goto nomem;
         }
         if (tl->t.nrows > m->max_tile_rows) m->max_tile_rows = tl->t.nrows;
         if (tl->t.ncols > m->max_tile_cols) m->max_tile_cols = tl->t.ncols;
     }
-    dbuf = malloc((size_t)m->max_tile_rows * m->max_tile_cols * sizeof *dbuf);
-    vbuf = malloc((size_t)m->max_tile_rows * m->max_tile_cols * sizeof *vbuf);
-    if (!dbuf || !vbuf) goto nomem;
-    for (size_t k = 0; k < n_tiles; k++) {
-        uint32_t x = tiles[by_xbar[k].idx].xbar;
-        if (k > 0 && tiles[by_xbar[k - 1].idx].xbar == x) continue;
-        if (!s->xbars[x].g_lv) {
-            fresh[k] = calloc(ncell, sizeof(float));
-            if (!fresh[k]) goto nomem;
-        }
-        if (pcm && !s->xbars[x].nu) {
-            fresh_nu[k] = calloc(ncell, sizeof(float));
-            if (!fresh_nu[k]) goto nomem;
-        }
+    if (build_scratch_alloc(&bsc, m->max_tile_rows, m->max_tile_cols)) goto nomem;
+    if (calibrate) {
+        const size_t M = (size_t)s->steps * SIM_CALIB_VECTORS;
+        pcal = malloc((size_t)SIM_CALIB_VECTORS * rows * sizeof *pcal);
+        cu = malloc(M * m->max_tile_rows * sizeof *cu);
+        cdd = malloc((size_t)m->max_tile_rows * m->max_tile_cols * sizeof *cdd);
+        ctmp = malloc((size_t)m->max_tile_rows * m->max_tile_cols * sizeof *ctmp);
+        cout = malloc(M * m->max_tile_cols * sizeof *cout);
+        cxv = malloc((size_t)rows * sizeof *cxv);
+        if (!pcal || !cu || !cdd || !ctmp || !cout || !cxv) goto nomem;
     }
     if (id >= s->mats_cap) {
         uint32_t cap = s->mats_cap ? s->mats_cap : 16;
@@ -876,120 +1270,70 @@ int aimc_sim_program_verify(aimc_sim *s, uint32_t id, const float *w, uint32_t r
         s->mats_cap = cap;
     }
 
-    /* Quantise: one scale per matrix, codes rounded half away from zero. */
-    const int wb = a->crossbar.weight_bits;
-    m->rows = rows;
-    m->cols = cols;
-    m->w_scale = max_abs > 0.0f ? (double)max_abs / s->w_code_max : 1.0;
-    for (size_t i = 0; i < n_w; i++) {
-        long q = lround((double)w[i] / m->w_scale);
-        if (q > s->w_code_max) q = s->w_code_max;
-        if (q < -s->w_code_max) q = -s->w_code_max;
-        codes[i] = (int32_t)q;
-    }
+    rc = quantise(s, m, w, tiles, n_tiles, codes, d);
+    if (rc) goto fail;
 
-    /* Commit. Each crossbar this call writes gets one new generation. */
-    for (size_t k = 0; k < n_tiles; k++) {
-        sim_xbar *xb = &s->xbars[tiles[by_xbar[k].idx].xbar];
-        if (fresh[k]) {
-            xb->g_lv = fresh[k];
-            fresh[k] = NULL;
-        }
-        if (fresh_nu[k]) {
-            xb->nu = fresh_nu[k];
-            fresh_nu[k] = NULL;
-        }
-        if (k == 0 || tiles[by_xbar[k - 1].idx].xbar != tiles[by_xbar[k].idx].xbar) xb->gen++;
-    }
-
-    const int32_t offset = (int32_t)(UINT32_C(1) << (wb - 1));
-    const size_t pcols = (size_t)a->crossbar.cols;
-    const int faults = a->device.stuck_on_rate > 0.0 || a->device.stuck_off_rate > 0.0;
-    for (int l = 0; l <= s->level_max; l++) snapped[l] = snap_level(s, l);
-    uint64_t cells = 0;
-
+    /* Build every tile with the generation its crossbar is about to get. */
+    const int32_t offset = (int32_t)(UINT32_C(1) << (a->crossbar.weight_bits - 1));
+    const uint32_t vrounds = opts ? opts->max_iterations : 0;
+    const double vtol_lv = opts ? opts->tolerance_us / s->dg_us : 0.0;
+    bs.count_failed = opts != NULL;
     for (size_t k = 0; k < n_tiles; k++) {
         sim_tile *tl = &m->tiles[k];
         const aimc_tile *t = &tl->t;
-        sim_xbar *xb = &s->xbars[t->xbar];
-        const uint64_t key = aimc_rng_key(s->seed, AIMC_RNG_DOMAIN_PROGRAM, t->xbar, xb->gen);
-        const uint64_t nkey = aimc_rng_key(s->seed, AIMC_RNG_DOMAIN_DRIFT, t->xbar, xb->gen);
-        const int shift = (int)t->slice * s->bits;
-        tl->shift = shift;
+        const uint64_t cells0 = bs.cells, redraws0 = bs.redraws;
+        tl->shift = (int)t->slice * s->bits;
         tl->off_scale = a->crossbar.sign_encoding == AIMC_SIGN_OFFSET
-                            ? ldexp((double)((offset >> shift) & s->level_max), shift)
+                            ? ldexp((double)((offset >> tl->shift) & s->level_max), tl->shift)
                             : 0.0;
+        tl->wgen = s->xbars[t->xbar].gen + 1;
+        tl->vrounds = vrounds;
+        tl->vtol_lv = vtol_lv;
+        tile_targets(s, tl, codes, cols, bsc.td);
+        if (tile_build(s, tl, bsc.td, &bsc, &bs)) goto nomem;
+        xpulses[t->xbar] += (bs.cells - cells0) + (bs.redraws - redraws0);
         tl->lsb = tile_lsb(s, t->nrows);
-        const size_t n_dev_row = (size_t)t->ncols * s->cpw;
-        for (uint32_t i = 0; i < t->nrows; i++) {
-            tile_row_targets(s, tl, codes, cols, i, snapped, rowbuf);
-            /* The device in cell (row i, physical column pc): counter i * cols + pc. */
-            const size_t cell0 = i * pcols + t->xbar_col0;
-            if (a->device.type == AIMC_DEVICE_GENERIC && a->device.program_sigma_us > 0.0) {
-                /* Constant sigma: pairs of draws at once, then the floor at g = 0. */
-                const double floor_lv = -a->device.g_min_us / s->dg_us;
-                add_normals(rowbuf, (uint32_t)n_dev_row, key, cell0,
-                            a->device.program_sigma_us / s->dg_us);
-                for (size_t c = 0; c < n_dev_row; c++)
-                    xb->g_lv[cell0 + c] = (float)(rowbuf[c] < floor_lv ? floor_lv : rowbuf[c]);
-            } else {
-                for (size_t c = 0; c < n_dev_row; c++)
-                    xb->g_lv[cell0 + c] =
-                        a->device.type == AIMC_DEVICE_IDEAL
-                            ? (float)rowbuf[c]
-                            : write_device(s, rowbuf[c], aimc_rng_normal(key, cell0 + c));
-            }
-            if (pcm) {
-                tile_row_targets(s, tl, codes, cols, i, snapped, rowbuf);
-                for (size_t c = 0; c < n_dev_row; c++) {
-                    double mu, sg;
-                    aimc_pcm_drift_params(a->device.g_min_us + rowbuf[c] * s->dg_us,
-                                          a->device.g_max_us, &mu, &sg);
-                    xb->nu[cell0 + c] =
-                        (float)fabs(mu + sg * aimc_rng_normal(nkey, cell0 + c));
-                }
-            }
-            if (faults)
-                for (size_t c = 0; c < n_dev_row; c++) {
-                    double lv = stuck_level(s, t->xbar, cell0 + c);
-                    if (lv < 0.0) continue;
-                    xb->g_lv[cell0 + c] = (float)lv;
-                    if (pcm) xb->nu[cell0 + c] = 0.0f;
-                }
-        }
-        cells += (uint64_t)t->nrows * n_dev_row;
-        xpulses[t->xbar] += (uint64_t)t->nrows * n_dev_row;
     }
-    uint64_t pulses = cells;
-    uint32_t rounds = 0;
-    if (opts && opts->max_iterations > 0)
-        rounds = verify_rounds(s, m, codes, cols, snapped, rowbuf, opts, &pulses, xpulses);
-    if (rep) {
-        rep->iterations = rounds;
-        rep->devices = cells;
-        rep->pulses = pulses;
-        double tol_lv = opts ? opts->tolerance_us / s->dg_us : 0.0;
-        double sum2 = 0.0;
-        uint64_t failed = 0;
-        for (size_t k = 0; k < n_tiles; k++) {
-            const sim_tile *tl = &m->tiles[k];
-            const float *g = s->xbars[tl->t.xbar].g_lv;
-            for (uint32_t i = 0; i < tl->t.nrows; i++) {
-                tile_row_targets(s, tl, codes, cols, i, snapped, rowbuf);
-                const float *gr = g + i * pcols + tl->t.xbar_col0;
-                for (size_t c = 0; c < (size_t)tl->t.ncols * s->cpw; c++) {
-                    double e = (double)gr[c] - rowbuf[c];
-                    sum2 += e * e;
-                    if (opts && fabs(e) > tol_lv) failed++;
-                }
-            }
+    if (calibrate) {
+        /* Calibration inputs through the DAC, then each tile's range (docs/simulator.md). */
+        const uint64_t ckey = aimc_rng_key(s->seed, SIM_RNG_DOMAIN_CALIB, id, 0);
+        for (uint32_t v = 0; v < SIM_CALIB_VECTORS; v++) {
+            for (uint32_t i = 0; i < rows; i++)
+                cxv[i] = (float)(2.0 * aimc_rng_uniform(ckey, (uint64_t)v * rows + i) - 1.0);
+            (void)dac_codes(s, cxv, rows, pcal + (size_t)v * rows);
         }
-        rep->devices_failed = failed;
-        rep->rms_error_us = cells ? sqrt(sum2 / (double)cells) * s->dg_us : 0.0;
+        for (size_t k = 0; k < n_tiles; k++)
+            m->tiles[k].lsb =
+                tile_lsb_calibrated(s, &m->tiles[k], rows, pcal, cu, cdd, ctmp, cout);
     }
-    for (size_t k = 0; k < n_tiles; k++) tile_refresh(s, &m->tiles[k], dbuf, vbuf);
     matrix_plan(s, m, by_xbar);
 
+    /* Commit. Each crossbar this call writes gets one new generation; a live matrix of
+     * another id whose devices this call overwrote goes stale (docs/simulator.md). */
+    for (size_t k = 0; k < n_tiles; k++)
+        if (k == 0 || tiles[by_xbar[k - 1].idx].xbar != tiles[by_xbar[k].idx].xbar)
+            s->xbars[tiles[by_xbar[k].idx].xbar].gen++;
+    for (uint32_t i = 0; i < s->mats_cap; i++) {
+        sim_matrix *o = s->mats[i];
+        if (!o || i == id || o->stale) continue;
+        for (size_t k = 0; k < o->n_tiles; k++)
+            if (overlaps(s, &o->tiles[k].t, tiles, by_xbar, n_tiles)) {
+                o->stale = 1;
+                o->stale_by = id;
+                break;
+            }
+    }
+
+    uint32_t rounds = 0;
+    if (vrounds > 0) rounds = bs.max_redraws + 1 < vrounds ? bs.max_redraws + 1 : vrounds;
+    const uint64_t pulses = bs.cells + bs.redraws;
+    if (rep) {
+        rep->iterations = rounds;
+        rep->devices = bs.cells;
+        rep->pulses = pulses;
+        rep->devices_failed = bs.failed;
+        rep->rms_error_us = bs.cells ? sqrt(bs.sum2 / (double)bs.cells) * s->dg_us : 0.0;
+    }
     if (st) {
         /* Programming cost (docs/devices.md): pulses of one crossbar one after another, each
          * verify round a read of every row; crossbars in parallel. */
@@ -1008,42 +1352,56 @@ int aimc_sim_program_verify(aimc_sim *s, uint32_t id, const float *w, uint32_t r
         st->time_ns += (double)cyc * 1000.0 / a->clock.frequency_mhz;
         st->energy_pj[AIMC_COMP_XBAR] += (double)pulses * a->device.pulse_energy_pj;
         st->energy_pj[AIMC_COMP_ADC] +=
-            rounds > 0 ? (double)cells * rounds * a->adc.energy_pj : 0.0;
+            rounds > 0 ? (double)bs.cells * rounds * a->adc.energy_pj : 0.0;
         st->energy_pj[AIMC_COMP_DAC] += rows_read * a->dac.energy_pj;
         st->program_pulses += pulses;
-        st->cells_programmed += cells;
+        st->cells_programmed += bs.cells;
     }
 
     matrix_free(s->mats[id]);
     s->mats[id] = m;
-    free(codes);
-    free(fresh);
-    free(fresh_nu);
-    free(snapped);
-    free(rowbuf);
-    free(dbuf);
-    free(vbuf);
-    free(xpulses);
-    free(by_xbar);
-    return AIMC_OK;
+    m = NULL;
+    rc = AIMC_OK;
+    goto out;
 
 nomem:
-    if (fresh)
-        for (size_t k = 0; k < n_tiles; k++) free(fresh[k]);
-    if (fresh_nu)
-        for (size_t k = 0; k < n_tiles; k++) free(fresh_nu[k]);
-    free(fresh);
-    free(fresh_nu);
-    free(snapped);
-    free(rowbuf);
-    free(dbuf);
-    free(vbuf);
-    free(xpulses);
-    free(codes);
+    rc = aimc_diag_set(d, AIMC_ERR_NOMEM, "matrix %u: out of memory programming %zu tiles", id,
+                       n_tiles);
+fail:
     matrix_free(m);
+out:
+    free(codes);
+    free(pcal);
+    free(cu);
+    free(cdd);
+    free(ctmp);
+    free(cout);
+    free(cxv);
+    build_scratch_free(&bsc);
+    free(xpulses);
     free(by_xbar);
-    return aimc_diag_set(d, AIMC_ERR_NOMEM, "matrix %u: out of memory programming %zu tiles",
-                         id, n_tiles);
+    return rc;
+}
+
+/* The live tile holding physical column col of crossbar xbar in word line row, and its pair
+ * index and device (0: G+ or the offset device, 1: G-); NULL when no live matrix holds it. */
+static const sim_tile *tile_at(const aimc_sim *s, uint32_t xbar, uint32_t row, uint32_t col,
+                               size_t *pair, int *which)
+{
+    for (uint32_t i = 0; i < s->mats_cap; i++) {
+        const sim_matrix *m = s->mats[i];
+        if (!m || m->stale) continue;
+        for (size_t k = 0; k < m->n_tiles; k++) {
+            const aimc_tile *t = &m->tiles[k].t;
+            if (t->xbar != xbar || row >= t->nrows || col < t->xbar_col0 ||
+                col >= t->xbar_col0 + t->ncols * (uint32_t)s->cpw)
+                continue;
+            *pair = (size_t)row * t->ncols + (col - t->xbar_col0) / (uint32_t)s->cpw;
+            *which = (int)((col - t->xbar_col0) % (uint32_t)s->cpw);
+            return &m->tiles[k];
+        }
+    }
+    return NULL;
 }
 
 int aimc_sim_device(const aimc_sim *s, uint32_t xbar, uint32_t row, uint32_t col,
@@ -1055,15 +1413,22 @@ int aimc_sim_device(const aimc_sim *s, uint32_t xbar, uint32_t row, uint32_t col
     if ((long)xbar >= s->n_xbars || row >= (uint32_t)s->arch.crossbar.rows ||
         col >= (uint32_t)s->arch.crossbar.cols)
         return AIMC_ERR_RANGE;
-    const sim_xbar *xb = &s->xbars[xbar];
     const size_t cell = (size_t)row * s->arch.crossbar.cols + col;
     out->fault = aimc_sim_fault_of(&s->arch, s->seed, xbar, cell);
-    if (!xb->g_lv) return AIMC_OK;
-    double var;
+    size_t pair;
+    int which;
+    const sim_tile *tl = tile_at(s, xbar, row, col, &pair, &which);
+    if (!tl) return AIMC_OK;
+    prog_keys keys;
+    double ta, tb, nu, var;
+    uint32_t k;
+    prog_keys_of(s, xbar, tl->wgen, tl->vrounds, tl->vtol_lv, &keys);
+    (void)pair_targets(s, tile_td(s, tl, pair), &ta, &tb);
+    const double g = device_prog(s, &keys, cell, which ? tb : ta, &nu, &k);
     out->programmed = 1;
-    out->g_prog_us = s->arch.device.g_min_us + xb->g_lv[cell] * s->dg_us;
-    out->nu = xb->nu ? xb->nu[cell] : 0.0;
-    out->g_read_us = s->arch.device.g_min_us + device_read(s, xb, cell, row, col, &var) * s->dg_us;
+    out->g_prog_us = s->arch.device.g_min_us + g * s->dg_us;
+    out->nu = nu;
+    out->g_read_us = s->arch.device.g_min_us + device_read(s, g, nu, row, col, &var) * s->dg_us;
     out->read_sigma_us = sqrt(var) * s->dg_us;
     return AIMC_OK;
 }
@@ -1087,12 +1452,16 @@ typedef struct mvm_scratch {
     double *vd;      /* variances */
     double *acc;     /* max_cols */
     double *sum_u2;  /* steps*SIM_CHUNK */
+    double *usq;     /* max_rows: sum over the chunk's rows of U of u^2 (energy weights) */
+    uint32_t u_row0, u_nrows; /* the word lines U now holds (u_nrows 0: none) */
+    int u_dbl;       /* ud holds U too */
+    uint64_t u_nnz;  /* drives in U */
 } mvm_scratch;
 
 /* The work of one chunk and what it counted. */
 typedef struct mvm_chunk {
     uint64_t drives, sats;
-    double xbar_e; /* sum of u^2 row_g_us (or |u| u_max row_g_us) over activations */
+    double xbar_e; /* sum of u^2 row_g_us (pulse width: |u| u_max row_g_us) over activations */
 } mvm_chunk;
 
 typedef struct mvm_job {
@@ -1122,15 +1491,17 @@ static void scratch_free(mvm_scratch *sc)
     free(sc->vd);
     free(sc->acc);
     free(sc->sum_u2);
+    free(sc->usq);
     memset(sc, 0, sizeof *sc);
 }
 
-static int scratch_alloc(mvm_scratch *sc, const aimc_sim *s, const sim_matrix *m)
+static int scratch_alloc(mvm_scratch *sc, const aimc_sim *s, const sim_matrix *m,
+                         uint32_t batch)
 {
-    const size_t mr = (size_t)s->steps * SIM_CHUNK;
+    const size_t nbm = batch < SIM_CHUNK ? batch : SIM_CHUNK, mr = (size_t)s->steps * nbm;
     memset(sc, 0, sizeof *sc);
-    sc->p = malloc((size_t)SIM_CHUNK * m->rows * sizeof *sc->p);
-    sc->Y = malloc((size_t)SIM_CHUNK * m->cols * sizeof *sc->Y);
+    sc->p = malloc(nbm * m->rows * sizeof *sc->p);
+    sc->Y = malloc(nbm * m->cols * sizeof *sc->Y);
     sc->uf = malloc(mr * m->max_tile_rows * sizeof *sc->uf);
     sc->ud = malloc(mr * m->max_tile_rows * sizeof *sc->ud);
     sc->df = malloc((size_t)m->max_tile_rows * m->max_tile_cols * sizeof *sc->df);
@@ -1140,8 +1511,9 @@ static int scratch_alloc(mvm_scratch *sc, const aimc_sim *s, const sim_matrix *m
     sc->vd = malloc(mr * m->max_tile_cols * sizeof *sc->vd);
     sc->acc = malloc(m->max_tile_cols * sizeof *sc->acc);
     sc->sum_u2 = malloc(mr * sizeof *sc->sum_u2);
+    sc->usq = malloc(m->max_tile_rows * sizeof *sc->usq);
     if (!sc->p || !sc->Y || !sc->uf || !sc->ud || !sc->df || !sc->dd || !sc->af || !sc->ad ||
-        !sc->vd || !sc->acc || !sc->sum_u2) {
+        !sc->vd || !sc->acc || !sc->sum_u2 || !sc->usq) {
         scratch_free(sc);
         return AIMC_ERR_NOMEM;
     }
@@ -1154,11 +1526,13 @@ static void mvm_chunk_run(const aimc_sim *s, const sim_matrix *m, const float *x
 {
     const aimc_arch *a = &s->arch;
     const int serial = a->dac.mode == AIMC_DAC_BIT_SERIAL;
+    const int pwm = a->dac.mode == AIMC_DAC_PULSE_WIDTH;
     const int generic = a->device.type == AIMC_DEVICE_GENERIC ||
                         (a->device.type == AIMC_DEVICE_RRAM && uniform_sigma(s));
     const double rsig_lv = generic ? a->device.read_sigma_us / s->dg_us : 0.0;
     const double code_hi = ldexp(1.0, a->adc.bits - 1) - 1.0;
     const double code_lo = -ldexp(1.0, a->adc.bits - 1);
+    const double sat_hi = code_hi + 0.5, sat_lo = code_lo - 0.5;
     const double gain = 1.0 + a->adc.gain_error, adc_off = a->adc.offset_lsb;
     const int steps = s->steps;
     const uint32_t M = (uint32_t)steps * nb;
@@ -1166,22 +1540,11 @@ static void mvm_chunk_run(const aimc_sim *s, const sim_matrix *m, const float *x
     uint64_t drives = 0, sats = 0;
     double xbar_e = 0.0;
 
-    /* DAC quantisation: one scale per vector, codes rounded half away from zero. */
-    for (uint32_t v = 0; v < nb; v++) {
-        const float *xv = x + (size_t)(b0 + v) * m->rows;
-        int32_t *pv = sc->p + (size_t)v * m->rows;
-        float max_abs = 0.0f;
-        for (uint32_t i = 0; i < m->rows; i++)
-            if (fabsf(xv[i]) > max_abs) max_abs = fabsf(xv[i]);
-        x_scale[v] = max_abs > 0.0f ? (double)max_abs / s->x_code_max : 1.0;
-        for (uint32_t i = 0; i < m->rows; i++) {
-            long q = lround((double)xv[i] / x_scale[v]);
-            if (q > s->x_code_max) q = s->x_code_max;
-            if (q < -s->x_code_max) q = -s->x_code_max;
-            pv[i] = (int32_t)q;
-        }
-    }
+    for (uint32_t v = 0; v < nb; v++)
+        x_scale[v] = dac_codes(s, x + (size_t)(b0 + v) * m->rows, m->rows,
+                               sc->p + (size_t)v * m->rows);
     memset(sc->Y, 0, (size_t)nb * m->cols * sizeof *sc->Y);
+    sc->u_nrows = 0; /* new inputs: U is built afresh */
 
     for (size_t k = 0; k < m->n_tiles; k++) {
         const sim_tile *tl = &m->tiles[k];
@@ -1190,47 +1553,54 @@ static void mvm_chunk_run(const aimc_sim *s, const sim_matrix *m, const float *x
         const uint32_t K = t->nrows, N = t->ncols;
         const int per_dev = tl->s2q != NULL;
 
-        /* Drives: row r = step * nb + v of U holds vector v's word-line values at step. */
-        for (int step = 0; step < steps; step++)
-            for (uint32_t v = 0; v < nb; v++) {
-                const uint32_t r = (uint32_t)step * nb + v;
-                const int32_t *pt = sc->p + (size_t)v * m->rows + t->row0;
-                float *uf = sc->uf + (size_t)r * K;
-                double *ud = sc->ud + (size_t)r * K;
-                double su2 = 0.0, e = 0.0;
-                uint64_t nnz = 0;
-                for (uint32_t i = 0; i < K; i++) {
-                    int32_t u = pt[i];
-                    if (serial) {
-                        int32_t mag = u < 0 ? -u : u;
-                        int32_t bit = (mag >> step) & 1;
-                        u = u < 0 ? -bit : bit;
+        /* Drives: row r = step * nb + v of U holds vector v's word-line values at step.
+         * Tiles of the same rows (the slices of a row block) share them: built once. */
+        if (t->row0 != sc->u_row0 || K != sc->u_nrows || (!tl->f32 && !sc->u_dbl) ||
+            per_dev) {
+            uint64_t nnz = 0;
+            for (uint32_t i = 0; i < K; i++) sc->usq[i] = 0.0;
+            for (int step = 0; step < steps; step++)
+                for (uint32_t v = 0; v < nb; v++) {
+                    const uint32_t r = (uint32_t)step * nb + v;
+                    const int32_t *pt = sc->p + (size_t)v * m->rows + t->row0;
+                    float *uf = sc->uf + (size_t)r * K;
+                    double *ud = sc->ud + (size_t)r * K;
+                    int64_t su2 = 0;
+                    for (uint32_t i = 0; i < K; i++) {
+                        const int32_t u = drive_of(serial, pt[i], step);
+                        const int64_t u2 = (int64_t)u * u;
+                        uf[i] = (float)u;
+                        nnz += u != 0;
+                        su2 += u2;
+                        /* Energy V^2 G t: a voltage u / u_max for the whole step, or (pulse
+                         * width) the full voltage for |u| / u_max of it. */
+                        sc->usq[i] += pwm ? (double)(u < 0 ? -u : u) * s->u_max : (double)u2;
                     }
-                    double du = (double)u, u2 = du * du;
-                    uf[i] = (float)u;
-                    if (!tl->f32) ud[i] = du;
-                    nnz += u != 0;
-                    su2 += u2;
-                    e += u2 * tl->row_g_us[i];
+                    if (!tl->f32)
+                        for (uint32_t i = 0; i < K; i++) ud[i] = (double)uf[i];
+                    sc->sum_u2[r] = (double)su2;
                 }
-                sc->sum_u2[r] = su2;
-                drives += nnz;
-                xbar_e += e;
-            }
+            sc->u_row0 = t->row0;
+            sc->u_nrows = K;
+            sc->u_dbl = !tl->f32;
+            sc->u_nnz = nnz;
+        }
+        drives += sc->u_nnz;
+        for (uint32_t i = 0; i < K; i++) xbar_e += sc->usq[i] * (double)tl->row_g_us[i];
 
         /* A = U D, exact: integer-valued operands with every sum representable. */
-        const size_t nd = (size_t)K * N;
         if (tl->f32) {
-            for (size_t q = 0; q < nd; q++) sc->df[q] = (float)tl->dq[q];
+            tile_unpack_f(tl, sc->df);
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)N, (int)K, 1.0f,
                         sc->uf, (int)K, sc->df, (int)N, 0.0f, sc->af, (int)N);
         } else {
-            for (size_t q = 0; q < nd; q++) sc->dd[q] = (double)tl->dq[q];
+            tile_unpack_d(tl, sc->df, sc->dd);
             cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)N, (int)K, 1.0,
                         sc->ud, (int)K, sc->dd, (int)N, 0.0, sc->ad, (int)N);
         }
         /* Per-device read sigma: the column variance is (u^2) x (sigma^2), a second exact
          * product (integer-valued doubles below 2^53). */
+        const size_t nd = (size_t)K * N;
         if (per_dev) {
             for (uint32_t r = 0; r < M; r++) {
                 double *ud = sc->ud + (size_t)r * K;
@@ -1244,6 +1614,8 @@ static void mvm_chunk_run(const aimc_sim *s, const sim_matrix *m, const float *x
 
         const double dscale = ldexp(1.0, -tl->q), vscale = ldexp(1.0, -tl->qs);
         const uint64_t col_base = t->xbar_col0 / (uint32_t)s->cpw;
+        const float *cs = tl->cscale;
+        const double inv_lsb = 1.0 / tl->lsb;
         for (uint32_t r = 0; r < M; r++) {
             const uint32_t step = r / nb, v = r % nb;
             double *Yt = sc->Y + (size_t)v * m->cols + t->col0;
@@ -1263,25 +1635,33 @@ static void mvm_chunk_run(const aimc_sim *s, const sim_matrix *m, const float *x
                                    step;
             const uint64_t key = aimc_rng_key(s->seed, AIMC_RNG_DOMAIN_READ, t->xbar, event);
             if (per_dev) {
-                add_normals_var(acc, sc->vd + (size_t)r * N, vscale, N, key, col_base);
+                add_normals_var(s, acc, sc->vd + (size_t)r * N, vscale, N, key, col_base);
             } else if (rsig_lv > 0.0 && sc->sum_u2[r] > 0.0) {
-                add_normals(acc, N, key, col_base, sqrt(sc->sum_u2[r] * s->n_dev) * rsig_lv);
+                add_normals(s, acc, N, key, col_base, sqrt(sc->sum_u2[r] * s->n_dev) * rsig_lv);
             }
 
-            /* ADC (gain and offset error, rounding, clipping), then shift-and-add. */
-            const double weight = ldexp(1.0, tl->shift + (serial ? (int)step : 0)) * tl->comp;
-            const double inv_lsb = 1.0 / tl->lsb;
+            /* ADC (gain and offset error, rounding half away from zero, clipping), then
+             * shift-and-add with the weight scale. */
+            const double weight =
+                ldexp(1.0, tl->shift + (serial ? (int)step : 0)) * tl->comp * tl->lsb * tl->scale;
+            const double gl = gain * inv_lsb;
             for (uint32_t j = 0; j < N; j++) {
-                double code = round(acc[j] * gain * inv_lsb + adc_off);
-                if (code > code_hi) {
-                    code = code_hi;
-                    sats++;
-                } else if (code < code_lo) {
-                    code = code_lo;
-                    sats++;
-                }
-                Yt[j] += code * tl->lsb * weight;
+                double xv = acc[j] * gl + adc_off;
+                /* Held inside [lo - 1, hi + 1] (so the cast is defined), rounded half away
+                 * from zero (truncate, then step on a half or more: xv - trunc(xv) is
+                 * exact), clipped; a clip is a saturation. */
+                xv = xv < sat_lo - 0.5 ? sat_lo - 0.5 : xv;
+                xv = xv > sat_hi + 0.5 ? sat_hi + 0.5 : xv;
+                const double tr = (double)(int64_t)xv, fr = xv - tr;
+                double code = tr + (double)(fr >= 0.5) - (double)(fr <= -0.5);
+                sats += (uint64_t)(code > code_hi) + (uint64_t)(code < code_lo);
+                code = code > code_hi ? code_hi : code;
+                acc[j] = code < code_lo ? code_lo : code;
             }
+            if (cs)
+                for (uint32_t j = 0; j < N; j++) Yt[j] += acc[j] * weight * (double)cs[j];
+            else
+                for (uint32_t j = 0; j < N; j++) Yt[j] += acc[j] * weight;
         }
         if (tl->off_scale != 0.0)
             for (uint32_t v = 0; v < nb; v++) {
@@ -1289,8 +1669,8 @@ static void mvm_chunk_run(const aimc_sim *s, const sim_matrix *m, const float *x
                 double *Yt = sc->Y + (size_t)v * m->cols + t->col0;
                 int64_t psum = 0;
                 for (uint32_t i = 0; i < K; i++) psum += pt[i];
-                const double off = tl->off_scale * (double)psum * tl->comp;
-                for (uint32_t j = 0; j < N; j++) Yt[j] -= off;
+                const double off = tl->off_scale * (double)psum * tl->comp * tl->scale;
+                for (uint32_t j = 0; j < N; j++) Yt[j] -= cs ? off * (double)cs[j] : off;
             }
     }
 
@@ -1320,7 +1700,7 @@ int aimc_sim_mvm(aimc_sim *s, uint32_t id, const float *x, uint32_t batch, float
 {
     if (!s) return AIMC_ERR_BADHANDLE;
     if (id >= AIMC_SIM_MAX_MATRICES) return AIMC_ERR_RANGE;
-    if (id >= s->mats_cap || !s->mats[id]) return AIMC_ERR_STATE;
+    if (id >= s->mats_cap || !s->mats[id] || s->mats[id]->stale) return AIMC_ERR_STATE;
     if (batch == 0) return AIMC_OK;
     if (!x || !y) return AIMC_ERR_INVALID;
 
@@ -1336,25 +1716,29 @@ int aimc_sim_mvm(aimc_sim *s, uint32_t id, const float *x, uint32_t batch, float
     mvm_chunk *chunks = calloc(n_chunks, sizeof *chunks);
     mvm_job *jobs = calloc((size_t)n_workers, sizeof *jobs);
     pthread_t *tids = calloc((size_t)n_workers, sizeof *tids);
-    double *dbuf = malloc((size_t)m->max_tile_rows * m->max_tile_cols * sizeof *dbuf);
-    double *vbuf = malloc((size_t)m->max_tile_rows * m->max_tile_cols * sizeof *vbuf);
-    if (!chunks || !jobs || !tids || !dbuf || !vbuf) {
+    build_scratch bsc = {0};
+    if (!chunks || !jobs || !tids) {
         rc = AIMC_ERR_NOMEM;
         goto out;
     }
     for (int w = 0; w < n_workers; w++) {
         jobs[w] = (mvm_job){s, m, x, y, batch, n_chunks, chunks, n_workers, w, {0}, 0};
-        if (scratch_alloc(&jobs[w].sc, s, m)) {
+        if (scratch_alloc(&jobs[w].sc, s, m, batch)) {
             rc = AIMC_ERR_NOMEM;
             goto out;
         }
     }
 
-    /* A crossbar written by a later program call, or a changed read option, since a tile's
-     * read data was built: rebuild it. */
-    for (size_t k = 0; k < m->n_tiles; k++)
-        if (m->tiles[k].gen != s->xbars[m->tiles[k].t.xbar].gen || m->tiles[k].epoch != s->epoch)
-            tile_refresh(s, &m->tiles[k], dbuf, vbuf);
+    /* A read option changed since a tile's read data was built: rebuild it. */
+    for (size_t k = 0; k < m->n_tiles; k++) {
+        if (m->tiles[k].epoch == s->epoch) continue;
+        if (!bsc.d && build_scratch_alloc(&bsc, m->max_tile_rows, m->max_tile_cols)) {
+            rc = AIMC_ERR_NOMEM;
+            goto out;
+        }
+        rc = tile_refresh(s, &m->tiles[k], &bsc);
+        if (rc) goto out;
+    }
 
     int started = 0;
     for (int w = 1; w < n_workers; w++) {
@@ -1403,7 +1787,6 @@ out:
     free(jobs);
     free(tids);
     free(chunks);
-    free(dbuf);
-    free(vbuf);
+    build_scratch_free(&bsc);
     return rc;
 }

@@ -132,6 +132,7 @@ static int arch_equal(const aimc_arch *x, const aimc_arch *y)
     SAME(device.pulse_energy_pj);
     SAME(device.pulse_ns);
     SAME(crossbar.wire_resistance_ohm);
+    SAME(crossbar.weight_scale);
     SAME(adc.offset_lsb);
     SAME(adc.gain_error);
     SAME(crossbar.rows);
@@ -166,6 +167,42 @@ static int arch_equal(const aimc_arch *x, const aimc_arch *y)
     SAME(mapping.noc_hop_energy_pj);
     SAME(mapping.chip_link_ns);
     SAME(mapping.chip_link_energy_pj);
+    SAME(program.verify_iterations);
+    SAME(program.verify_tolerance_us);
+    SAME(dac.leakage_mw);
+    SAME(adc.leakage_mw);
+    SAME(adc.range);
+    SAME(adc.range_percentile);
+    SAME(digital.leakage_mw_per_core);
+    SAME(hierarchy.cores_per_tile);
+    SAME(buffer.kb);
+    SAME(buffer.banks);
+    SAME(buffer.bytes_per_access);
+    SAME(buffer.access_ns);
+    SAME(buffer.energy_pj);
+    SAME(buffer.leakage_mw);
+    SAME(buffer.area_um2);
+    SAME(bus.width_bits);
+    SAME(bus.transfer_ns);
+    SAME(bus.energy_pj_per_bit);
+    SAME(bus.area_um2);
+    SAME(noc.flit_bytes);
+    SAME(noc.ports);
+    SAME(noc.tiles_per_router);
+    SAME(noc.leakage_mw);
+    SAME(noc.area_um2);
+    SAME(chip_link.count);
+    SAME(chip_link.gbytes_per_s);
+    SAME(chip_link.leakage_mw);
+    SAME(chip_link.area_um2);
+    SAME(units.energy_pj_per_op);
+    SAME(units.ops_per_cycle);
+    SAME(units.leakage_mw);
+    SAME(units.area_um2);
+    SAME(host_dma.gbytes_per_s);
+    SAME(host_dma.latency_ns);
+    SAME(host_dma.energy_pj_per_byte);
+    SAME(simulator.threads);
 #undef SAME
     if (strcmp(x->name, y->name) != 0) {
         fprintf(stderr, "\n  field name differs\n");
@@ -193,7 +230,7 @@ static void test_default_yaml(void)
         const aimc_ynode *v = doc->root->items[i];
         leaves += v->kind == AIMC_YNODE_MAP ? v->n : 1;
     }
-    CU_ASSERT_EQUAL(leaves, 51); /* the fields of aimc_arch, counted in arch_equal + name */
+    CU_ASSERT_EQUAL(leaves, 88); /* the fields of aimc_arch, counted in arch_equal + name */
     aimc_ydoc_free(doc);
 }
 
@@ -306,7 +343,8 @@ static void test_set_errors(void)
                     "--set adc.energy_pj=: adc.energy_pj: expected a number in 0..1e+06, got an "
                     "empty value");
     check_set_error("dac.mode=serial", AIMC_ERR_CONFIG,
-                    "--set dac.mode=serial: dac.mode: expected one of bit_serial, multi_bit, got "
+                    "--set dac.mode=serial: dac.mode: expected one of bit_serial, multi_bit, pulse_width, "
+                    "got "
                     "\"serial\"");
     check_set_error("device.type=flash", AIMC_ERR_CONFIG,
                     "--set device.type=flash: device.type: expected one of ideal, pcm, rram, "
@@ -428,7 +466,7 @@ static void test_docs_list_every_key(void)
     char *docs = read_text("docs/config.md");
     CU_ASSERT_PTR_NOT_NULL_FATAL(docs);
     size_t n = aimc_cfg_key_count();
-    CU_ASSERT_EQUAL(n, 51);
+    CU_ASSERT_EQUAL(n, 88);
     CU_ASSERT_PTR_NULL(aimc_cfg_key_name(n));
     for (size_t i = 0; i < n; i++) {
         char want[128];

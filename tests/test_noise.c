@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aimc.h"
 #include "aimc_arch.h"
 #include "aimc_sim.h"
 #include "tests.h"
@@ -538,15 +539,19 @@ static void test_threads_identical(void)
     aimc_tile t[4];
     size_t n = tiles_of(&a, R, C, t, 4);
     aimc_diag d = {""};
-    aimc_sim_stats st1, st2;
+    aimc_sim_stats st1, st2, st3;
     memset(&st1, 0, sizeof st1);
     memset(&st2, 0, sizeof st2);
-    float *ys[2] = {y1, y2};
-    aimc_sim_stats *sts[2] = {&st1, &st2};
-    for (int k = 0; k < 2; k++) {
+    memset(&st3, 0, sizeof st3);
+    float *y3 = malloc(B * C * sizeof *y3);
+    CU_ASSERT_FATAL(y3 != NULL);
+    float *ys[3] = {y1, y2, y3};
+    aimc_sim_stats *sts[3] = {&st1, &st2, &st3};
+    for (int k = 0; k < 3; k++) {
         aimc_sim *s = NULL;
+        a.simulator.threads = k == 2 ? 2 : 1; /* the third: threads from the config key */
         CU_ASSERT_EQUAL_FATAL(aimc_sim_create(&a, 77, &s), AIMC_OK);
-        CU_ASSERT_EQUAL(aimc_sim_set_threads(s, k + 1), AIMC_OK);
+        if (k < 2) CU_ASSERT_EQUAL(aimc_sim_set_threads(s, k + 1), AIMC_OK);
         CU_ASSERT_EQUAL_FATAL(aimc_sim_program(s, 0, w, R, C, t, n, NULL, &d), AIMC_OK);
         aimc_sim_set_read_time(s, 3600.0);
         CU_ASSERT_EQUAL(aimc_sim_mvm(s, 0, x, B, ys[k], sts[k]), AIMC_OK);
@@ -554,10 +559,288 @@ static void test_threads_identical(void)
     }
     CU_ASSERT_EQUAL(memcmp(y1, y2, (size_t)B * C * sizeof *y1), 0);
     CU_ASSERT_EQUAL(memcmp(&st1, &st2, sizeof st1), 0);
+    CU_ASSERT_EQUAL(memcmp(y1, y3, (size_t)B * C * sizeof *y1), 0);
+    CU_ASSERT_EQUAL(memcmp(&st1, &st3, sizeof st1), 0);
+    free(y3);
     free(w);
     free(x);
     free(y1);
     free(y2);
+}
+
+/* ---- DAC modes, ADC ranges, weight scales, memory, the driver path ------------------- */
+
+/* Pulse width against multi-bit on an ideal device with equal rows: the same values, steps,
+ * drives and time; crossbar energy sum |u| / P instead of sum (u / P)^2 (docs/simulator.md). */
+static void test_pulse_width(void)
+{
+    aimc_arch a;
+    arch_pcm(&a, 16, 4);
+    a.device.type = AIMC_DEVICE_IDEAL;
+    const uint32_t R = 16, C = 4;
+    float w[16 * 4], x[16], y[2][4];
+    for (uint32_t i = 0; i < R * C; i++) w[i] = 1.0f;
+    for (uint32_t i = 0; i < R; i++) x[i] = i == 0 ? 1.0f : (float)((int)(i % 5) - 2) / 4.0f;
+    aimc_tile t[2];
+    size_t n = tiles_of(&a, R, C, t, 2);
+    aimc_diag d = {""};
+    aimc_sim_stats st[2];
+    memset(st, 0, sizeof st);
+    for (int k = 0; k < 2; k++) {
+        aimc_sim *s = NULL;
+        a.dac.mode = k ? AIMC_DAC_PULSE_WIDTH : AIMC_DAC_MULTI_BIT;
+        CU_ASSERT_EQUAL_FATAL(aimc_sim_create(&a, 1, &s), AIMC_OK);
+        CU_ASSERT_EQUAL_FATAL(aimc_sim_program(s, 0, w, R, C, t, n, NULL, &d), AIMC_OK);
+        CU_ASSERT_EQUAL(aimc_sim_mvm(s, 0, x, 1, y[k], &st[k]), AIMC_OK);
+        aimc_sim_destroy(s);
+    }
+    CU_ASSERT_EQUAL(memcmp(y[0], y[1], sizeof y[0]), 0);
+    CU_ASSERT_EQUAL(st[0].xbar_reads, st[1].xbar_reads);
+    CU_ASSERT_EQUAL(st[0].dac_drives, st[1].dac_drives);
+    CU_ASSERT_EQUAL(st[0].cycles, st[1].cycles);
+    double s_abs = 0.0, s_sq = 0.0;
+    for (uint32_t i = 0; i < R; i++) {
+        double u = (double)lround(x[i] * 127.0) / 127.0;
+        s_abs += fabs(u);
+        s_sq += u * u;
+    }
+    CU_ASSERT(s_abs > s_sq * 1.05); /* the case tells the two apart */
+    CU_ASSERT_DOUBLE_EQUAL(st[1].energy_pj[AIMC_COMP_XBAR] / st[0].energy_pj[AIMC_COMP_XBAR],
+                           s_abs / s_sq, 1e-12);
+}
+
+/* Relative rms error of a 6-bit ADC with the given range against the same machine with a
+ * 24-bit ADC (so only the ADC differs), and its saturations, on an ideal device, 128 x 32,
+ * 3-bit weights (one slice), 64 inputs uniform in [-1, 1]. */
+static double range_error(aimc_adc_range range, double pct, uint64_t *sats)
+{
+    aimc_arch a;
+    arch_pcm(&a, 128, 32);
+    a.device.type = AIMC_DEVICE_IDEAL;
+    a.crossbar.bits_per_cell = 2;
+    a.crossbar.weight_bits = 3;
+    a.device.levels = 4;
+    a.dac.mode = AIMC_DAC_BIT_SERIAL;
+    a.adc.bits = 6;
+    a.adc.range = range;
+    a.adc.range_percentile = pct;
+    const uint32_t R = 128, C = 32, B = 64;
+    float *w = malloc(R * C * sizeof *w), *x = malloc(B * R * sizeof *x);
+    float *y = malloc(B * C * sizeof *y), *yr = malloc(B * C * sizeof *yr);
+    aimc_tile t[4];
+    size_t n = tiles_of(&a, R, C, t, 4);
+    aimc_sim *s = NULL, *ref = NULL;
+    aimc_arch ar = a;
+    ar.adc.bits = 24;
+    ar.adc.range = AIMC_ADC_RANGE_FULL_SCALE;
+    aimc_diag d = {""};
+    aimc_sim_stats st;
+    memset(&st, 0, sizeof st);
+    double num = 0.0, den = 0.0;
+    *sats = 0;
+    if (!w || !x || !y || !yr || aimc_sim_create(&a, 5, &s) || aimc_sim_create(&ar, 5, &ref))
+        goto out;
+    st_rng = 777;
+    for (uint32_t i = 0; i < R * C; i++) w[i] = (float)(2.0 * r_unit() - 1.0);
+    for (uint32_t i = 0; i < B * R; i++) x[i] = (float)(2.0 * r_unit() - 1.0);
+    if (aimc_sim_program(s, 0, w, R, C, t, n, NULL, &d)) goto out;
+    if (aimc_sim_program(ref, 0, w, R, C, t, n, NULL, &d)) goto out;
+    if (aimc_sim_mvm(s, 0, x, B, y, &st) || aimc_sim_mvm(ref, 0, x, B, yr, NULL)) goto out;
+    for (uint32_t k = 0; k < B * C; k++) {
+        num += (double)(y[k] - yr[k]) * (y[k] - yr[k]);
+        den += (double)yr[k] * yr[k];
+    }
+    *sats = st.adc_saturations;
+out:
+    aimc_sim_destroy(s);
+    aimc_sim_destroy(ref);
+    free(yr);
+    free(w);
+    free(x);
+    free(y);
+    return den > 0.0 ? sqrt(num / den) : INFINITY;
+}
+
+/* A calibrated range fits the signals that occur, not the worst case: max never clips the
+ * calibration set and cuts the error; a percentile clips some outputs (counted) and is still
+ * far better than full scale. */
+static void test_adc_range(void)
+{
+    uint64_t s_full, s_max, s_pct;
+    double e_full = range_error(AIMC_ADC_RANGE_FULL_SCALE, 99.9, &s_full);
+    double e_max = range_error(AIMC_ADC_RANGE_MAX, 99.9, &s_max);
+    double e_pct = range_error(AIMC_ADC_RANGE_PERCENTILE, 95.0, &s_pct);
+    CU_ASSERT(isfinite(e_full) && isfinite(e_max) && isfinite(e_pct));
+    CU_ASSERT_EQUAL(s_full, 0);
+    CU_ASSERT(e_max < 0.5 * e_full);
+    CU_ASSERT(s_pct > 0);
+    CU_ASSERT(s_pct > s_max);
+    CU_ASSERT(e_pct < 0.5 * e_full);
+}
+
+/* Mean over columns of the relative rms error of one column, for weights whose column c
+ * has magnitude 10^(-3c/C), on an ideal device with a 16-bit ADC (so weight quantisation
+ * dominates), 32 x 32 in column blocks of 8 (4 tiles per slice). */
+static double wscale_error(aimc_weight_scale mode, int *rc_out)
+{
+    aimc_arch a;
+    arch_pcm(&a, 32, 8);
+    a.device.type = AIMC_DEVICE_IDEAL;
+    a.adc.bits = 16;
+    a.crossbar.weight_scale = mode;
+    a.crossbar.weight_bits = 8;
+    a.crossbar.bits_per_cell = 4;
+    a.hierarchy.crossbars_per_core = 16;
+    a.dac.bits = 16; /* input quantisation far below the weights' */
+    const uint32_t R = 32, C = 32, B = 8;
+    float w[32 * 32], x[8 * 32], y[8 * 32];
+    aimc_tile t[16];
+    size_t n = tiles_of(&a, R, C, t, 16);
+    aimc_sim *s = NULL;
+    aimc_diag d = {""};
+    double sum = 0.0;
+    st_rng = 31;
+    for (uint32_t i = 0; i < R; i++)
+        for (uint32_t c = 0; c < C; c++)
+            w[i * C + c] = (float)((2.0 * r_unit() - 1.0) * pow(10.0, -3.0 * c / C));
+    for (uint32_t i = 0; i < B * R; i++) x[i] = (float)(2.0 * r_unit() - 1.0);
+    *rc_out = aimc_sim_create(&a, 1, &s);
+    if (*rc_out) return INFINITY;
+    *rc_out = aimc_sim_program(s, 0, w, R, C, t, n, NULL, &d);
+    if (!*rc_out) *rc_out = aimc_sim_mvm(s, 0, x, B, y, NULL);
+    for (uint32_t c = 0; c < C && !*rc_out; c++) {
+        double num = 0.0, den = 0.0;
+        for (uint32_t b = 0; b < B; b++) {
+            double ref = 0.0;
+            for (uint32_t i = 0; i < R; i++) ref += (double)x[b * R + i] * w[i * C + c];
+            num += (y[b * C + c] - ref) * (y[b * C + c] - ref);
+            den += ref * ref;
+        }
+        sum += sqrt(num / den);
+    }
+    aimc_sim_destroy(s);
+    return *rc_out ? INFINITY : sum / C;
+}
+
+static void test_weight_scale(void)
+{
+    int rc1, rc2, rc3;
+    double e_m = wscale_error(AIMC_WSCALE_MATRIX, &rc1);
+    double e_t = wscale_error(AIMC_WSCALE_TILE, &rc2);
+    double e_c = wscale_error(AIMC_WSCALE_COLUMN, &rc3);
+    CU_ASSERT_EQUAL(rc1, AIMC_OK);
+    CU_ASSERT_EQUAL(rc2, AIMC_OK);
+    CU_ASSERT_EQUAL(rc3, AIMC_OK);
+    CU_ASSERT(e_t < 0.5 * e_m);
+    CU_ASSERT(e_c < 0.5 * e_t);
+
+    /* Per-tile scales need every slice cut into the same blocks. */
+    aimc_arch a;
+    arch_pcm(&a, 8, 8);
+    a.device.type = AIMC_DEVICE_IDEAL;
+    a.crossbar.bits_per_cell = 2; /* 4 magnitude bits: 2 slices */
+    a.device.levels = 4;
+    a.crossbar.weight_scale = AIMC_WSCALE_TILE;
+    float w[8 * 8];
+    for (int i = 0; i < 64; i++) w[i] = (float)(i % 9) - 4.0f;
+    aimc_tile t[3] = {{0, 0, 8, 0, 8, 0, 0, 0}, {0, 0, 4, 0, 8, 1, 1, 0}, {0, 4, 4, 0, 8, 1, 2, 0}};
+    aimc_sim *s = NULL;
+    aimc_diag d = {""};
+    CU_ASSERT_EQUAL_FATAL(aimc_sim_create(&a, 1, &s), AIMC_OK);
+    CU_ASSERT_EQUAL(aimc_sim_program(s, 0, w, 8, 8, t, 3, NULL, &d), AIMC_ERR_INVALID);
+    CU_ASSERT(strstr(d.msg, "same blocks") != NULL);
+    a.crossbar.weight_scale = AIMC_WSCALE_MATRIX;
+    aimc_sim_destroy(s);
+    CU_ASSERT_EQUAL_FATAL(aimc_sim_create(&a, 1, &s), AIMC_OK);
+    CU_ASSERT_EQUAL(aimc_sim_program(s, 0, w, 8, 8, t, 3, NULL, &d), AIMC_OK);
+    aimc_sim_destroy(s);
+}
+
+/* The bench's configuration (256 x 256, 8-bit weights on 2-bit differential cells, generic
+ * device with noise): at most 8 bytes per weight, every allocation counted; and a pcm
+ * machine a year after programming (residuals too large to pack) still reads right. */
+static void test_memory_per_weight(void)
+{
+    aimc_arch a;
+    aimc_arch_defaults(&a);
+    a.device.type = AIMC_DEVICE_GENERIC;
+    a.crossbar.rows = 256;
+    a.crossbar.cols = 256;
+    a.crossbar.bits_per_cell = 2;
+    a.crossbar.weight_bits = 8;
+    a.hierarchy.crossbars_per_core = 4;
+    a.hierarchy.cores_per_chip = 1;
+    const uint32_t R = 256, C = 128;
+    float *w = malloc(R * C * sizeof *w);
+    CU_ASSERT_FATAL(w != NULL);
+    st_rng = 8;
+    for (uint32_t i = 0; i < R * C; i++) w[i] = (float)(2.0 * r_unit() - 1.0);
+    aimc_tile t[4];
+    size_t n = tiles_of(&a, R, C, t, 4);
+    aimc_sim *s = NULL;
+    aimc_diag d = {""};
+    CU_ASSERT_EQUAL_FATAL(aimc_sim_create(&a, 1, &s), AIMC_OK);
+    size_t empty = aimc_sim_memory_bytes(s);
+    CU_ASSERT_EQUAL_FATAL(aimc_sim_program(s, 0, w, R, C, t, n, NULL, &d), AIMC_OK);
+    size_t full = aimc_sim_memory_bytes(s);
+    CU_ASSERT(full > empty + (size_t)R * C * 6); /* the read data is there */
+    CU_ASSERT((double)full / ((double)R * C) <= 8.0);
+    aimc_sim_destroy(s);
+    free(w);
+}
+
+/* `--set device.drift_compensation=on` reaches the device: through the driver (aimc_open
+ * with the arch, as aimc run does), a pcm machine read one year after programming; the
+ * compensated error is at most half of the uncompensated one. */
+static double driver_pcm_error(int comp)
+{
+    aimc_arch a;
+    aimc_arch_defaults(&a);
+    a.device.type = AIMC_DEVICE_PCM;
+    a.crossbar.rows = 128;
+    a.crossbar.cols = 128;
+    a.crossbar.bits_per_cell = 2;
+    a.crossbar.weight_bits = 8;
+    a.adc.bits = 8;
+    a.hierarchy.crossbars_per_core = 16;
+    a.hierarchy.cores_per_chip = 1;
+    a.device.read_time_s = 365.25 * 86400.0;
+    a.device.drift_compensation = comp;
+    const uint32_t R = 128, C = 64, B = 16;
+    float *w = malloc(R * C * sizeof *w), *x = malloc(B * R * sizeof *x);
+    float *y = malloc(B * C * sizeof *y);
+    aimc_tile t[8];
+    size_t n = tiles_of(&a, R, C, t, 8);
+    aimc_dev *dev = NULL;
+    aimc_open_opts o = {.arch = &a, .seed = 17};
+    double num = 0.0, den = 0.0;
+    uint64_t f = 0;
+    if (!w || !x || !y || aimc_open("sim:", &o, &dev)) goto out;
+    st_rng = 4242;
+    for (uint32_t i = 0; i < R * C; i++) w[i] = (float)(2.0 * r_unit() - 1.0);
+    for (uint32_t i = 0; i < B * R; i++) x[i] = (float)r_unit();
+    if (aimc_weights_program(dev, 0, w, R, C, t, n, NULL, NULL)) goto out;
+    if (aimc_submit_mvm(dev, 0, x, B, y, &f) || aimc_fence_wait(dev, f, -1)) goto out;
+    for (uint32_t b = 0; b < B; b++)
+        for (uint32_t c = 0; c < C; c++) {
+            double ref = 0.0;
+            for (uint32_t i = 0; i < R; i++) ref += (double)x[b * R + i] * w[i * C + c];
+            num += (y[b * C + c] - ref) * (y[b * C + c] - ref);
+            den += ref * ref;
+        }
+out:
+    aimc_close(dev);
+    free(w);
+    free(x);
+    free(y);
+    return den > 0.0 ? sqrt(num / den) : INFINITY;
+}
+
+static void test_drift_compensation_driver(void)
+{
+    double off = driver_pcm_error(0), on = driver_pcm_error(1);
+    CU_ASSERT(isfinite(off) && isfinite(on));
+    CU_ASSERT(on <= 0.5 * off);
 }
 
 int test_noise_register(void)
@@ -571,6 +854,12 @@ int test_noise_register(void)
                {"pcm: error vs ADC bits, drift, compensation", test_pcm_accuracy},
                {"ir drop: zero when off, grows with resistance", test_ir_drop},
                {"adc: gain and offset error", test_adc_gain_offset},
-               {"threads: 1 and 2 threads bit-identical", test_threads_identical});
+               {"threads: 1 and 2 threads (call and config key) bit-identical",
+                test_threads_identical},
+               {"dac: pulse width = multi-bit values, energy by duration", test_pulse_width},
+               {"adc: calibrated range (max, percentile) vs full scale", test_adc_range},
+               {"weight scale: per tile and per column cut the error", test_weight_scale},
+               {"memory: at most 8 B per 8-bit weight on 2-bit cells", test_memory_per_weight},
+               {"driver: drift compensation reaches the device", test_drift_compensation_driver});
     return 0;
 }

@@ -1,7 +1,7 @@
 /* aimc_hal.h - the driver's hardware abstraction layer: what a backend provides.
  *
  * Internal to the driver (not public API). The driver core (driver.c) reaches a device only
- * through one aimc_hal_ops table; a backend (hal_sim.c, hal_mock.c, hal_uio.c; sysc: and
+ * through one aimc_hal_ops table; a backend (hal_sim.c, hal_mock.c, hal_uio.c, hal_sysc.c;
  * rtl: later) implements the table and nothing else. aimc_open() picks the backend whose
  * scheme matches the URI's part before the first ':' and passes it the rest of the URI.
  *
@@ -47,6 +47,7 @@ typedef struct aimc_hal_ops {
 extern const aimc_hal_ops aimc_hal_sim_ops;  /* "sim:" (hal_sim.c) */
 extern const aimc_hal_ops aimc_hal_mock_ops; /* "mock:" (hal_mock.c) */
 extern const aimc_hal_ops aimc_hal_uio_ops;  /* "uio:" (hal_uio.c) */
+extern const aimc_hal_ops aimc_hal_sysc_ops; /* "sysc:" (hal_sysc.c, sim/sysc/aimc_vp.h) */
 
 /* The backend state of dev when its backend is hal, else NULL: for a backend's own test
  * hooks (aimc_mock.h). */

@@ -33,6 +33,7 @@ static const aimc_hal_ops *const aimc_drv_backends[] = {
     &aimc_hal_sim_ops,
     &aimc_hal_mock_ops,
     &aimc_hal_uio_ops,
+    &aimc_hal_sysc_ops,
 };
 
 typedef struct drv_job {

@@ -61,6 +61,14 @@ void aimc_sim_dev_reg_write32(aimc_sim_dev *dev, uint32_t off, uint32_t val);
 /* The interrupt line: 1 when IRQ_STATUS & IRQ_MASK is nonzero. */
 int aimc_sim_dev_irq_level(const aimc_sim_dev *dev);
 
+/* The device's cycle counter (CNT_CYCLES) without touching the LO/HI latch: a wrapper
+ * (sim/sysc) reads it around a DOORBELL write to time the commands. NULL: 0. */
+uint64_t aimc_sim_dev_cycles(const aimc_sim_dev *dev);
+
+/* A register read without side effects (the LO/HI latch stays as it was): a debugger's
+ * view, for SystemC's debug transport. */
+uint32_t aimc_sim_dev_reg_peek32(aimc_sim_dev *dev, uint32_t off);
+
 /* Device time passes: ns nanoseconds of wall time while the host waits (hal_sim calls it
  * from irq_wait). Commands run inside the DOORBELL write, so time matters only to the
  * watchdog: with WATCHDOG_US nonzero, commands pending and no command consumed for that

@@ -843,6 +843,21 @@ int aimc_sim_dev_irq_level(const aimc_sim_dev *dev)
     return dev ? dev->irq_line : 0;
 }
 
+uint64_t aimc_sim_dev_cycles(const aimc_sim_dev *dev)
+{
+    return dev ? dev->stats.cycles : 0;
+}
+
+uint32_t aimc_sim_dev_reg_peek32(aimc_sim_dev *dev, uint32_t off)
+{
+    if (!dev) return 0;
+    uint32_t latch_off = dev->latch_off, latch_hi = dev->latch_hi;
+    uint32_t v = aimc_sim_dev_reg_read32(dev, off);
+    dev->latch_off = latch_off;
+    dev->latch_hi = latch_hi;
+    return v;
+}
+
 void aimc_sim_dev_advance(aimc_sim_dev *dev, uint64_t ns)
 {
     if (!dev || dev->halted || !dev->watchdog_us || !(dev->ctrl & AIMC_REG_CTRL_ENABLE) ||

@@ -1,0 +1,226 @@
+/* hal_sysc.c - the "sysc:" driver backend: the device in the SystemC TLM-2.0 virtual
+ * platform, through its C bindings (sim/sysc/aimc_vp.h, docs/sysc.md).
+ *
+ * Registers are TLM transactions with annotated delays; DMA buffers are host allocations
+ * mapped into the platform's memory model at addresses of a private device address space
+ * (from AIMC_HAL_SYSC_DMA_BASE up, 4 KiB aligned, an unmapped 4 KiB gap after each, never 0),
+ * so a bad address is an address error the memory answers, seen by the device as a DMA
+ * fault. irq_wait lets SystemC time run until the interrupt or min(timeout, 1 ms) (the
+ * driver loops, as on sim:); time_ns is
+ * SystemC time, so the driver's timeouts are simulated time (a 1 s timeout costs no second
+ * of wall time). A mutex serialises every call into the platform (SystemC's kernel is one per
+ * process), since irq_wait and time_ns run without the driver's lock. One sysc: device may
+ * be open per process at a time (aimc_vp.h): a second open fails with AIMC_ERR_STATE.
+ *
+ * URI: "sysc:" with options separated by ',': "hang_after=N" (the model's fault injection,
+ * as sim:), "quantum_ns=N" (the host's time quantum), "reg_latency_cycles=N", "no_dmi".
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aimc_device.h"
+#include "aimc_hal.h"
+#include "aimc_vp.h"
+
+#define AIMC_HAL_SYSC_DMA_BASE 0x100000000ull
+#define AIMC_HAL_SYSC_DMA_ALIGN 4096ull
+#define AIMC_HAL_SYSC_OPT_MAX 64
+#define AIMC_HAL_SYSC_WAIT_SLICE_NS 1000000LL /* longest run of SystemC time per irq_wait */
+
+typedef struct hal_sysc_buf {
+    void *cpu;
+    uint64_t addr;
+} hal_sysc_buf;
+
+typedef struct hal_sysc {
+    pthread_mutex_t lock;
+    aimc_vp *vp;
+    hal_sysc_buf *bufs;
+    size_t n_bufs, cap_bufs;
+    uint64_t next_addr;
+} hal_sysc;
+
+/* Parse one "key=N" option into *v; 1 when key matched and N is a number in [0, max]. */
+static int hal_sysc_num(const char *opt, const char *key, unsigned long long max,
+                        unsigned long long *v)
+{
+    size_t k = strlen(key);
+    char *end;
+    if (strncmp(opt, key, k) != 0 || opt[k] != '=' || opt[k + 1] < '0' || opt[k + 1] > '9')
+        return 0;
+    *v = strtoull(opt + k + 1, &end, 10);
+    return *end == '\0' && *v <= max;
+}
+
+static int hal_sysc_parse(const char *rest, aimc_vp_opts *o, unsigned long long *hang_after,
+                          aimc_diag *d)
+{
+    const char *p = rest ? rest : "";
+    while (*p) {
+        char opt[AIMC_HAL_SYSC_OPT_MAX];
+        size_t n = strcspn(p, ",");
+        unsigned long long v;
+        if (n >= sizeof opt) goto bad;
+        memcpy(opt, p, n);
+        opt[n] = '\0';
+        if (hal_sysc_num(opt, "hang_after", AIMC_DEV_HANG_NEVER - 1ull, &v))
+            *hang_after = v;
+        else if (hal_sysc_num(opt, "quantum_ns", UINT32_MAX, &v) && v > 0)
+            o->quantum_ns = v;
+        else if (hal_sysc_num(opt, "reg_latency_cycles", UINT32_MAX, &v) && v > 0)
+            o->reg_latency_cycles = (uint32_t)v;
+        else if (strcmp(opt, "no_dmi") == 0)
+            o->no_dmi = 1;
+        else
+            goto bad;
+        p += n;
+        if (*p == ',') p++;
+    }
+    return AIMC_OK;
+bad:
+    return aimc_diag_set(d, AIMC_ERR_INVALID, "sysc: options are hang_after=N, quantum_ns=N, "
+                         "reg_latency_cycles=N, no_dmi (separated by ','), got \"sysc:%s\"",
+                         rest);
+}
+
+static void hal_sysc_close(void *ctx)
+{
+    hal_sysc *h = ctx;
+    if (!h) return;
+    aimc_vp_destroy(h->vp);
+    for (size_t i = 0; i < h->n_bufs; i++) free(h->bufs[i].cpu);
+    free(h->bufs);
+    pthread_mutex_destroy(&h->lock);
+    free(h);
+}
+
+static int hal_sysc_open(const char *rest, const aimc_open_opts *opts, void **ctx, aimc_diag *d)
+{
+    aimc_vp_opts o = {0};
+    unsigned long long hang_after = AIMC_DEV_HANG_NEVER;
+    hal_sysc *h;
+    int rc;
+
+    if ((rc = hal_sysc_parse(rest, &o, &hang_after, d)) != AIMC_OK) return rc;
+    o.arch = opts ? opts->arch : NULL;
+    o.seed = opts ? opts->seed : 0;
+    h = calloc(1, sizeof *h);
+    if (!h) return aimc_diag_set(d, AIMC_ERR_NOMEM, "sysc: out of memory");
+    pthread_mutex_init(&h->lock, NULL);
+    h->next_addr = AIMC_HAL_SYSC_DMA_BASE;
+    if ((rc = aimc_vp_create(&o, &h->vp, d)) != AIMC_OK) {
+        pthread_mutex_destroy(&h->lock);
+        free(h);
+        return rc;
+    }
+    aimc_vp_inject_hang(h->vp, (uint32_t)hang_after);
+    *ctx = h;
+    return AIMC_OK;
+}
+
+static uint32_t hal_sysc_reg_read32(void *ctx, uint32_t off)
+{
+    hal_sysc *h = ctx;
+    uint32_t v = 0;
+    pthread_mutex_lock(&h->lock);
+    (void)aimc_vp_reg_read32(h->vp, off, &v); /* an error response reads 0, as sim: */
+    pthread_mutex_unlock(&h->lock);
+    return v;
+}
+
+static void hal_sysc_reg_write32(void *ctx, uint32_t off, uint32_t val)
+{
+    hal_sysc *h = ctx;
+    pthread_mutex_lock(&h->lock);
+    (void)aimc_vp_reg_write32(h->vp, off, val); /* DMA transactions run inside */
+    pthread_mutex_unlock(&h->lock);
+}
+
+static int hal_sysc_dma_alloc_locked(hal_sysc *h, size_t size, void **cpu, uint64_t *dev_addr)
+{
+    uint64_t span;
+    void *p;
+
+    if (size == 0) return AIMC_ERR_INVALID;
+    if (size > UINT64_MAX / 2) return AIMC_ERR_NOMEM;
+    span = ((uint64_t)size + 2 * AIMC_HAL_SYSC_DMA_ALIGN - 1) & ~(AIMC_HAL_SYSC_DMA_ALIGN - 1);
+    if (h->next_addr > UINT64_MAX - span) return AIMC_ERR_NOMEM;
+    if (h->n_bufs == h->cap_bufs) {
+        size_t cap = h->cap_bufs ? 2 * h->cap_bufs : 16;
+        hal_sysc_buf *nb = realloc(h->bufs, cap * sizeof *nb);
+        if (!nb) return AIMC_ERR_NOMEM;
+        h->bufs = nb;
+        h->cap_bufs = cap;
+    }
+    p = calloc(1, size);
+    if (!p) return AIMC_ERR_NOMEM;
+    if (aimc_vp_mem_map(h->vp, h->next_addr, p, size) != AIMC_OK) {
+        free(p);
+        return AIMC_ERR_NOMEM;
+    }
+    h->bufs[h->n_bufs].cpu = p;
+    h->bufs[h->n_bufs].addr = h->next_addr;
+    h->n_bufs++;
+    *cpu = p;
+    *dev_addr = h->next_addr;
+    h->next_addr += span;
+    return AIMC_OK;
+}
+
+static int hal_sysc_dma_alloc(void *ctx, size_t size, void **cpu, uint64_t *dev_addr)
+{
+    hal_sysc *h = ctx;
+    pthread_mutex_lock(&h->lock);
+    int rc = hal_sysc_dma_alloc_locked(h, size, cpu, dev_addr);
+    pthread_mutex_unlock(&h->lock);
+    return rc;
+}
+
+static void hal_sysc_dma_free(void *ctx, void *cpu)
+{
+    hal_sysc *h = ctx;
+    if (!cpu) return;
+    pthread_mutex_lock(&h->lock);
+    for (size_t i = 0; i < h->n_bufs; i++) {
+        if (h->bufs[i].cpu == cpu) {
+            (void)aimc_vp_mem_unmap(h->vp, h->bufs[i].addr);
+            free(cpu);
+            h->bufs[i] = h->bufs[--h->n_bufs];
+            break;
+        }
+    }
+    pthread_mutex_unlock(&h->lock);
+}
+
+static int hal_sysc_irq_wait(void *ctx, int64_t timeout_ns)
+{
+    hal_sysc *h = ctx;
+    pthread_mutex_lock(&h->lock);
+    int64_t ns = timeout_ns < AIMC_HAL_SYSC_WAIT_SLICE_NS ? timeout_ns : AIMC_HAL_SYSC_WAIT_SLICE_NS;
+    int rc = aimc_vp_run(h->vp, ns > 0 ? (uint64_t)ns : 0);
+    pthread_mutex_unlock(&h->lock);
+    return rc == AIMC_OK ? AIMC_OK : AIMC_ERR_TIMEOUT;
+}
+
+static uint64_t hal_sysc_time_ns(void *ctx)
+{
+    hal_sysc *h = ctx;
+    pthread_mutex_lock(&h->lock);
+    uint64_t t = aimc_vp_time_ns(h->vp);
+    pthread_mutex_unlock(&h->lock);
+    return t;
+}
+
+const aimc_hal_ops aimc_hal_sysc_ops = {
+    .scheme = "sysc",
+    .open = hal_sysc_open,
+    .close = hal_sysc_close,
+    .reg_read32 = hal_sysc_reg_read32,
+    .reg_write32 = hal_sysc_reg_write32,
+    .dma_alloc = hal_sysc_dma_alloc,
+    .dma_free = hal_sysc_dma_free,
+    .irq_wait = hal_sysc_irq_wait,
+    .time_ns = hal_sysc_time_ns,
+};

@@ -1,0 +1,139 @@
+/* aimc_sysc.h - the aimc device as a SystemC TLM-2.0 module, and a host memory model.
+ *
+ * C++17, for SystemC platforms (docs/sysc.md). aimc_sysc_dev wraps the one device model,
+ * sim/aimc_device.h: the module holds no device logic of its own. It turns
+ *   - TLM-2.0 transactions on its target socket `regs` (b_transport and transport_dbg) into
+ *     the model's 32-bit register accesses at the transaction's address (an offset of the
+ *     register window, AIMC_REG_WINDOW_BYTES long);
+ *   - the model's DMA callbacks into transactions on its initiator socket `dma` (or memcpy
+ *     through a DMI pointer where the target granted one);
+ *   - the model's interrupt callback into the output `irq`, at the SystemC time the edge
+ *     happened;
+ * and it gives the model device time for its watchdog. Loosely timed: a register access
+ * adds reg_latency_cycles device clock periods to the transaction's annotated delay; a write
+ * that runs commands (DOORBELL) adds the cycles they took (the model's CNT_CYCLES delta)
+ * times the clock period, and the DMA transactions' own delays. The clock period is
+ * 1000 / clock.frequency_mhz ns from the aimc_arch.
+ *
+ * aimc_sysc_mem is a simple memory model: host memory regions at bus addresses, with
+ * b_transport, transport_dbg and DMI (granted per region unless disabled), invalidated when a
+ * region is removed. Any TLM-2.0 memory of the user's platform serves as well.
+ */
+#ifndef AIMC_SYSC_H
+#define AIMC_SYSC_H
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <systemc>
+#include <tlm>
+#include <tlm_utils/simple_initiator_socket.h>
+#include <tlm_utils/simple_target_socket.h>
+
+extern "C" {
+#include "aimc_device.h"
+}
+
+class aimc_sysc_dev : public sc_core::sc_module {
+public:
+    tlm_utils::simple_target_socket<aimc_sysc_dev> regs;   /* the register window */
+    tlm_utils::simple_initiator_socket<aimc_sysc_dev> dma; /* DMA into host memory */
+    sc_core::sc_out<bool> irq;                             /* the interrupt line */
+
+    /* A device simulating arch (NULL: aimc_arch_defaults) with random draws keyed by seed.
+     * If the model cannot be created, ok() is false and error() says why; the module then
+     * answers every transaction with TLM_GENERIC_ERROR_RESPONSE. */
+    aimc_sysc_dev(sc_core::sc_module_name name, const aimc_arch *arch, uint64_t seed);
+    ~aimc_sysc_dev() override;
+    aimc_sysc_dev(const aimc_sysc_dev &) = delete;
+    aimc_sysc_dev &operator=(const aimc_sysc_dev &) = delete;
+
+    /* Replace the device model by a fresh one (arch, seed): the C bindings reuse one
+     * elaborated module for successive platforms. AIMC_OK or the model's error (in d). */
+    int configure(const aimc_arch *arch, uint64_t seed, aimc_diag *d);
+    /* Free the device model (ok() turns false) and drop its pending interrupt edges. */
+    void release();
+    bool ok() const { return model_ != nullptr; }
+    const std::string &error() const { return error_; }
+
+    sc_core::sc_time clock_period() const { return period_; }
+    /* Latency of one register access in device clock cycles (default 1). */
+    void set_reg_latency_cycles(unsigned cycles) { reg_latency_cycles_ = cycles; }
+    /* How often device time reaches the model's watchdog while WATCHDOG_US is nonzero
+     * (default 1 us). */
+    void set_watchdog_tick(const sc_core::sc_time &t) { tick_ = t; }
+    /* The model's fault-injection knob (aimc_sim_dev_inject_hang). */
+    void inject_hang(uint32_t after);
+    /* The interrupt level as the model has it now (irq follows at the edge's time). */
+    bool irq_level() const { return aimc_sim_dev_irq_level(model_) != 0; }
+
+    /* Transaction counts since construction: DMA transactions sent on `dma`, DMA accesses
+     * served through DMI pointers, DMI pointers granted. */
+    uint64_t dma_transactions() const { return n_dma_tlm_; }
+    uint64_t dma_dmi_accesses() const { return n_dma_dmi_; }
+    uint64_t dmi_grants() const { return n_dmi_grants_; }
+
+private:
+    void b_transport(tlm::tlm_generic_payload &t, sc_core::sc_time &delay);
+    unsigned int transport_dbg(tlm::tlm_generic_payload &t);
+    void invalidate_direct_mem_ptr(sc_dt::uint64 start, sc_dt::uint64 end);
+    int dma_access(tlm::tlm_command cmd, uint64_t addr, unsigned char *p, size_t n);
+    void end_of_elaboration() override { elaborated_ = true; }
+    void irq_method();
+    void tick_method();
+    void arm_tick();
+    static int dma_read_cb(void *ctx, uint64_t addr, void *dst, size_t n);
+    static int dma_write_cb(void *ctx, uint64_t addr, const void *src, size_t n);
+    static void irq_cb(void *ctx, int level);
+
+    aimc_sim_dev *model_ = nullptr;
+    std::string error_;
+    sc_core::sc_time period_;
+    sc_core::sc_time tick_;
+    unsigned reg_latency_cycles_ = 1;
+    sc_core::sc_time *cur_delay_ = nullptr; /* the delay of the transaction being served */
+    uint64_t cycles_at_start_ = 0;           /* the model's cycles when it began */
+    std::vector<tlm::tlm_dmi> dmi_;          /* DMI regions granted to `dma` */
+    std::multimap<sc_core::sc_time, bool> irq_edges_; /* pending edges by absolute time */
+    sc_core::sc_event_queue irq_evq_;
+    sc_core::sc_event tick_ev_;
+    bool tick_armed_ = false;
+    bool elaborated_ = false;
+    uint64_t n_dma_tlm_ = 0, n_dma_dmi_ = 0, n_dmi_grants_ = 0;
+};
+
+class aimc_sysc_mem : public sc_core::sc_module {
+public:
+    tlm_utils::simple_target_socket<aimc_sysc_mem> socket;
+
+    explicit aimc_sysc_mem(sc_core::sc_module_name name);
+
+    /* Map n bytes of host memory at bus address addr; false if it overlaps a region or
+     * wraps. Unmap removes the region starting at addr (invalidating DMI pointers to it). */
+    bool map(uint64_t addr, void *host, size_t n);
+    bool unmap(uint64_t addr);
+    void unmap_all();
+    /* Latency per access (b_transport and DMI alike; default 0) and whether DMI is granted
+     * (default yes). */
+    void set_latency(const sc_core::sc_time &t) { latency_ = t; }
+    void set_dmi(bool allow) { allow_dmi_ = allow; }
+
+private:
+    struct region {
+        uint64_t addr;
+        size_t n;
+        unsigned char *host;
+    };
+    const region *find(uint64_t addr, uint64_t n) const;
+    void b_transport(tlm::tlm_generic_payload &t, sc_core::sc_time &delay);
+    unsigned int transport_dbg(tlm::tlm_generic_payload &t);
+    bool get_direct_mem_ptr(tlm::tlm_generic_payload &t, tlm::tlm_dmi &dmi);
+
+    std::map<uint64_t, region> regions_;
+    sc_core::sc_time latency_;
+    bool allow_dmi_ = true;
+};
+
+#endif /* AIMC_SYSC_H */

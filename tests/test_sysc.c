@@ -1,0 +1,260 @@
+/* test_sysc.c - the SystemC virtual platform (sim/sysc/aimc_vp.h) and the "sysc:" backend:
+ * register latency in SystemC time, DMA as TLM transactions and through DMI, the interrupt,
+ * one platform per process, and results bit-identical to "sim:". The conformance suite
+ * runs on sysc: too (tests/conformance, "conformance sysc:").
+ */
+#include <string.h>
+
+#include <CUnit/CUnit.h>
+
+#include "aimc.h"
+#include "aimc_regs.h"
+#include "aimc_tile.h"
+#include "aimc_vp.h"
+#include "tests.h"
+
+#define SYSC_MHZ 500.0 /* a 2 ns clock: every delay below is a whole number of ns */
+#define SYSC_PERIOD_NS 2u
+
+static void sysc_arch(aimc_arch *a)
+{
+    aimc_arch_defaults(a);
+    a->clock.frequency_mhz = SYSC_MHZ;
+}
+
+/* Register accesses cost reg_latency_cycles clock periods each, in the host's local time
+ * and, after a sync, in sc_time_stamp(). */
+static void test_reg_latency(void)
+{
+    aimc_arch a;
+    aimc_vp *vp = NULL;
+    aimc_diag d = {{0}};
+    uint32_t v = 0;
+    sysc_arch(&a);
+    for (uint32_t lat = 1; lat <= 3; lat += 2) {
+        aimc_vp_opts o = {.arch = &a, .seed = 1, .quantum_ns = 1000, .reg_latency_cycles = lat};
+        CU_ASSERT_EQUAL_FATAL(aimc_vp_create(&o, &vp, &d), AIMC_OK);
+        CU_ASSERT_EQUAL(aimc_vp_sync(vp), AIMC_OK);
+        uint64_t k0 = aimc_vp_kernel_time_ns(vp), t0 = aimc_vp_time_ns(vp);
+        CU_ASSERT_EQUAL(k0, t0);
+        CU_ASSERT_EQUAL(aimc_vp_reg_read32(vp, AIMC_REG_ID, &v), AIMC_OK);
+        CU_ASSERT_EQUAL(v, AIMC_REG_ID_VALUE);
+        CU_ASSERT_EQUAL(aimc_vp_time_ns(vp) - t0, lat * SYSC_PERIOD_NS);
+        CU_ASSERT_EQUAL(aimc_vp_kernel_time_ns(vp), k0); /* within the quantum: local only */
+        for (int i = 1; i < 100; i++) {
+            CU_ASSERT_EQUAL(aimc_vp_reg_write32(vp, AIMC_REG_IRQ_MASK, 0), AIMC_OK);
+        }
+        CU_ASSERT_EQUAL(aimc_vp_time_ns(vp) - t0, 100u * lat * SYSC_PERIOD_NS);
+        CU_ASSERT_EQUAL(aimc_vp_sync(vp), AIMC_OK);
+        /* sc_time_stamp() moved by exactly the 100 accesses' latency */
+        CU_ASSERT_EQUAL(aimc_vp_kernel_time_ns(vp) - k0, 100u * lat * SYSC_PERIOD_NS);
+        aimc_vp_stats s;
+        CU_ASSERT_EQUAL(aimc_vp_stats_get(vp, &s), AIMC_OK);
+        CU_ASSERT_EQUAL(s.reg_transactions, 100);
+        /* the quantum keeper synchronised at each 1000 ns quantum boundary crossed */
+        CU_ASSERT_EQUAL(s.syncs, (k0 + 100u * lat * SYSC_PERIOD_NS) / 1000u - k0 / 1000u);
+        /* outside the window or unaligned: an error response, no time */
+        uint64_t t1 = aimc_vp_time_ns(vp);
+        CU_ASSERT_EQUAL(aimc_vp_reg_read32(vp, AIMC_REG_WINDOW_BYTES, &v), AIMC_ERR_RANGE);
+        CU_ASSERT_EQUAL(aimc_vp_reg_write32(vp, AIMC_REG_CTRL + 1, 1), AIMC_ERR_RANGE);
+        CU_ASSERT_EQUAL(aimc_vp_time_ns(vp), t1);
+        aimc_vp_destroy(vp);
+    }
+}
+
+/* One platform at a time; a new one starts where time was; NULL-safe destroy. */
+static void test_one_platform(void)
+{
+    aimc_vp *vp = NULL, *vp2 = NULL;
+    aimc_diag d = {{0}};
+    CU_ASSERT_PTR_NULL(aimc_vp_current());
+    CU_ASSERT_EQUAL_FATAL(aimc_vp_create(NULL, &vp, &d), AIMC_OK);
+    CU_ASSERT_PTR_EQUAL(aimc_vp_current(), vp);
+    CU_ASSERT_EQUAL(aimc_vp_create(NULL, &vp2, &d), AIMC_ERR_STATE);
+    CU_ASSERT_PTR_NULL(vp2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(d.msg, "one platform"));
+    aimc_dev *dev = NULL;
+    aimc_open_opts oo = {.diag = &d};
+    CU_ASSERT_EQUAL(aimc_open("sysc:", &oo, &dev), AIMC_ERR_STATE);
+    CU_ASSERT_PTR_NULL(dev);
+    CU_ASSERT_EQUAL(aimc_vp_run(vp, 5000), AIMC_ERR_TIMEOUT); /* enabled nothing: no irq */
+    uint64_t t = aimc_vp_time_ns(vp);
+    aimc_vp_destroy(vp);
+    aimc_vp_destroy(NULL);
+    CU_ASSERT_PTR_NULL(aimc_vp_current());
+    aimc_arch a;
+    aimc_arch_defaults(&a);
+    a.crossbar.rows = 0; /* the model refuses it: the reason comes back */
+    aimc_vp_opts o = {.arch = &a};
+    CU_ASSERT(aimc_vp_create(&o, &vp, &d) < 0);
+    CU_ASSERT_PTR_NULL(vp);
+    CU_ASSERT_EQUAL_FATAL(aimc_vp_create(NULL, &vp, &d), AIMC_OK);
+    CU_ASSERT(aimc_vp_time_ns(vp) >= t);
+    aimc_vp_destroy(vp);
+}
+
+/* Program the device's ring by hand: FENCE commands fetched by DMA (TLM transactions, or
+ * DMI), status written back, the interrupt raised; aimc_vp_run stops at it. */
+static void test_ring_dma_irq(void)
+{
+    for (int no_dmi = 0; no_dmi <= 1; no_dmi++) {
+        enum { SLOTS = 4 };
+        static uint8_t ring[SLOTS * AIMC_DESC_BYTES];
+        const uint64_t base = 0x40000;
+        aimc_vp *vp = NULL;
+        aimc_diag d = {{0}};
+        aimc_vp_opts o = {.no_dmi = no_dmi};
+        uint32_t v = 0;
+        CU_ASSERT_EQUAL_FATAL(aimc_vp_create(&o, &vp, &d), AIMC_OK);
+        memset(ring, 0, sizeof ring);
+        CU_ASSERT_EQUAL(aimc_vp_mem_map(vp, base, ring, sizeof ring), AIMC_OK);
+        CU_ASSERT_EQUAL(aimc_vp_mem_map(vp, base + 8, ring, 8), AIMC_ERR_INVALID); /* overlap */
+        for (uint32_t i = 0; i < 3; i++) {
+            aimc_le_put16(ring + i * AIMC_DESC_BYTES + AIMC_DESC_OPCODE, AIMC_DESC_OP_FENCE);
+            aimc_le_put64(ring + i * AIMC_DESC_BYTES + AIMC_DESC_FENCE, 10 + i);
+        }
+        aimc_vp_reg_write32(vp, AIMC_REG_RING_BASE_LO, (uint32_t)base);
+        aimc_vp_reg_write32(vp, AIMC_REG_RING_BASE_HI, 0);
+        aimc_vp_reg_write32(vp, AIMC_REG_RING_SIZE, SLOTS);
+        aimc_vp_reg_write32(vp, AIMC_REG_IRQ_MASK, AIMC_REG_IRQ_ALL);
+        aimc_vp_reg_write32(vp, AIMC_REG_CTRL, AIMC_REG_CTRL_ENABLE);
+        CU_ASSERT_EQUAL(aimc_vp_run(vp, 1000), AIMC_ERR_TIMEOUT);
+        CU_ASSERT_EQUAL(aimc_vp_irq_level(vp), 0);
+        aimc_vp_reg_write32(vp, AIMC_REG_RING_TAIL, 3);
+        uint64_t t_bell = aimc_vp_time_ns(vp);
+        CU_ASSERT_EQUAL(aimc_vp_reg_write32(vp, AIMC_REG_DOORBELL, 1), AIMC_OK);
+        CU_ASSERT_EQUAL(aimc_vp_run(vp, 1000000), AIMC_OK);
+        CU_ASSERT_EQUAL(aimc_vp_irq_level(vp), 1);
+        /* the line rose within the doorbell's transaction (FENCE takes no cycles) */
+        CU_ASSERT(aimc_vp_kernel_time_ns(vp) >= t_bell);
+        CU_ASSERT(aimc_vp_kernel_time_ns(vp) <= t_bell + 1);
+        CU_ASSERT_EQUAL(aimc_vp_reg_read32(vp, AIMC_REG_DONE_FENCE_LO, &v), AIMC_OK);
+        CU_ASSERT_EQUAL(v, 12);
+        CU_ASSERT_EQUAL(aimc_vp_reg_read32(vp, AIMC_REG_RING_HEAD, &v), AIMC_OK);
+        CU_ASSERT_EQUAL(v, 3);
+        aimc_vp_stats s;
+        CU_ASSERT_EQUAL(aimc_vp_stats_get(vp, &s), AIMC_OK);
+        /* 3 fetches and 3 status write-backs, 64 and 4 bytes */
+        CU_ASSERT_EQUAL(s.dma_transactions + s.dma_dmi_accesses, 6);
+        if (no_dmi) {
+            CU_ASSERT_EQUAL(s.dmi_grants, 0);
+            CU_ASSERT_EQUAL(s.dma_dmi_accesses, 0);
+        } else {
+            CU_ASSERT_EQUAL(s.dmi_grants, 1);
+            CU_ASSERT_EQUAL(s.dma_transactions, 1); /* then DMI for the rest */
+        }
+        /* acknowledge: the line falls */
+        aimc_vp_reg_write32(vp, AIMC_REG_IRQ_STATUS, AIMC_REG_IRQ_ALL);
+        CU_ASSERT_EQUAL(aimc_vp_run(vp, 100), AIMC_ERR_TIMEOUT);
+        CU_ASSERT_EQUAL(aimc_vp_irq_level(vp), 0);
+        /* unmapped memory: the next descriptor's fetch is a DMA fault (ERROR.RING) */
+        CU_ASSERT_EQUAL(aimc_vp_mem_unmap(vp, base), AIMC_OK);
+        CU_ASSERT_EQUAL(aimc_vp_mem_unmap(vp, base), AIMC_ERR_NOTFOUND);
+        aimc_vp_reg_write32(vp, AIMC_REG_RING_TAIL, 4);
+        aimc_vp_reg_write32(vp, AIMC_REG_DOORBELL, 1);
+        CU_ASSERT_EQUAL(aimc_vp_run(vp, 1000), AIMC_OK);
+        CU_ASSERT_EQUAL(aimc_vp_reg_read32(vp, AIMC_REG_ERROR, &v), AIMC_OK);
+        CU_ASSERT(v & AIMC_REG_ERROR_RING);
+        aimc_vp_destroy(vp);
+    }
+}
+
+/* A small noisy MVM through the driver on a backend: y, the counters, and for sysc: the
+ * SystemC time the job took. */
+#define SYSC_R 40
+#define SYSC_C 24
+#define SYSC_B 3
+static void sysc_mvm(const char *uri, float *y, aimc_counters *c, uint64_t *ns,
+                     uint64_t *regs)
+{
+    aimc_arch a;
+    aimc_diag d = {{0}};
+    aimc_dev *dev = NULL;
+    float w[SYSC_R * SYSC_C], x[SYSC_B * SYSC_R];
+    aimc_tile t[16];
+    uint64_t f;
+    sysc_arch(&a); /* the default machine: noise on */
+    for (int i = 0; i < SYSC_R * SYSC_C; i++) w[i] = (float)((i * 37) % 23 - 11) / 16.0f;
+    for (int i = 0; i < SYSC_B * SYSC_R; i++) x[i] = (float)((i * 13) % 9 - 4) / 5.0f;
+    int n = aimc_arch_slices(&a);
+    for (int s = 0; s < n; s++)
+        t[s] = (aimc_tile){.matrix = 0, .row0 = 0, .nrows = SYSC_R, .col0 = 0, .ncols = SYSC_C,
+                           .slice = (uint32_t)s, .xbar = (uint32_t)s, .xbar_col0 = 0};
+    aimc_open_opts o = {.arch = &a, .seed = 77, .diag = &d};
+    CU_ASSERT_EQUAL_FATAL(aimc_open(uri, &o, &dev), AIMC_OK);
+    CU_ASSERT_EQUAL(aimc_weights_program(dev, 0, w, SYSC_R, SYSC_C, t, (size_t)n, NULL, NULL),
+                    AIMC_OK);
+    CU_ASSERT_EQUAL(aimc_counters_reset(dev), AIMC_OK);
+    aimc_vp *vp = aimc_vp_current();
+    aimc_vp_stats s0 = {0}, s1 = {0};
+    uint64_t t0 = vp ? aimc_vp_time_ns(vp) : 0;
+    if (vp) aimc_vp_stats_get(vp, &s0);
+    CU_ASSERT_EQUAL(aimc_submit_mvm(dev, 0, x, SYSC_B, y, &f), AIMC_OK);
+    CU_ASSERT_EQUAL(aimc_fence_wait(dev, f, 1000000000), AIMC_OK);
+    *ns = vp ? aimc_vp_time_ns(vp) - t0 : 0;
+    if (vp) aimc_vp_stats_get(vp, &s1);
+    *regs = s1.reg_transactions - s0.reg_transactions;
+    CU_ASSERT_EQUAL(aimc_counters_read(dev, c), AIMC_OK);
+    aimc_close(dev);
+}
+
+static void test_same_as_sim(void)
+{
+    float ys[SYSC_B * SYSC_C], yc[SYSC_B * SYSC_C];
+    aimc_counters cs, cc;
+    uint64_t ns_s, ns_c, regs_s, regs_c;
+    memset(ys, 0, sizeof ys);
+    memset(yc, 0xff, sizeof yc);
+    sysc_mvm("sim:", ys, &cs, &ns_s, &regs_s);
+    sysc_mvm("sysc:", yc, &cc, &ns_c, &regs_c);
+    CU_ASSERT_EQUAL(memcmp(ys, yc, sizeof ys), 0); /* bit-identical */
+    CU_ASSERT(cs.cycles > 0);
+    CU_ASSERT_EQUAL(cs.cycles, cc.cycles);
+    CU_ASSERT_EQUAL(cs.mvms, cc.mvms);
+    CU_ASSERT_EQUAL(cs.adc_conversions, cc.adc_conversions);
+    for (int k = 0; k < AIMC_COMP_COUNT; k++) CU_ASSERT_EQUAL(cs.energy_pj[k], cc.energy_pj[k]);
+    /* SystemC time of submit + wait: the MVM's cycles (counted before the counter read
+     * reset nothing: the counters were reset just before) plus 1 cycle per register access,
+     * on the 2 ns clock; the memory model adds no latency. Any irq_wait would add time
+     * only if the fence were not done when first read, which it is (the doorbell's
+     * transaction carries the command time). */
+    CU_ASSERT(regs_c > 0);
+    CU_ASSERT_EQUAL(ns_c, (cc.cycles + regs_c) * SYSC_PERIOD_NS);
+}
+
+/* URI options reach the platform. */
+static void test_uri(void)
+{
+    aimc_dev *dev = NULL;
+    aimc_diag d = {{0}};
+    aimc_open_opts o = {.diag = &d};
+    CU_ASSERT_EQUAL_FATAL(aimc_open("sysc:quantum_ns=50,reg_latency_cycles=4,no_dmi", &o, &dev),
+                          AIMC_OK);
+    aimc_vp *vp = aimc_vp_current();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(vp);
+    aimc_vp_stats s;
+    uint64_t f;
+    CU_ASSERT_EQUAL(aimc_submit_fence(dev, &f), AIMC_OK);
+    CU_ASSERT_EQUAL(aimc_fence_wait(dev, f, 1000000), AIMC_OK);
+    CU_ASSERT_EQUAL(aimc_vp_stats_get(vp, &s), AIMC_OK);
+    CU_ASSERT_EQUAL(s.dmi_grants, 0);
+    CU_ASSERT(s.dma_transactions >= 2);
+    CU_ASSERT(s.syncs > 0); /* 4 ns per access against a 50 ns quantum */
+    aimc_close(dev);
+    CU_ASSERT_PTR_NULL(aimc_vp_current());
+    CU_ASSERT_EQUAL(aimc_open("sysc:quantum_ns=0", &o, &dev), AIMC_ERR_INVALID);
+    CU_ASSERT_PTR_NOT_NULL(strstr(d.msg, "quantum_ns=0"));
+    CU_ASSERT_EQUAL(aimc_open("sysc:no_dmi,", &o, &dev), AIMC_OK);
+    aimc_close(dev);
+}
+
+int test_sysc_register(void)
+{
+    AIMC_SUITE("sysc",
+               {"register latency in SystemC time (sc_time_stamp deltas)", test_reg_latency},
+               {"one platform per process, recreated", test_one_platform},
+               {"ring DMA over TLM and DMI, interrupt, DMA fault", test_ring_dma_irq},
+               {"sysc: bit-identical to sim:, command time in SystemC time", test_same_as_sim},
+               {"URI options", test_uri});
+    return 0;
+}

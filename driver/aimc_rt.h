@@ -26,10 +26,13 @@
 #include "aimc.h"
 #include "aimc_map.h"
 
-/* Program every matrix of model onto dev, matrix id = index in model->m, tiles from plan.
- * The model must hold weights. Stops at the first failure (the driver's code). */
+/* Program every matrix of model onto dev, matrix id = index in model->m, tiles from plan,
+ * with program-and-verify options opts (NULL: write once). total (may be NULL) sums the
+ * device's reports (iterations: the most of any matrix; rms over all devices). Devices that
+ * verify leaves outside the tolerance are counted, not an error. The model must hold
+ * weights. Stops at the first failure (the driver's code). */
 int aimc_rt_program(aimc_dev *dev, const aimc_model *model, const aimc_plan *plan,
-                    aimc_diag *d);
+                    const aimc_weights_opts *opts, aimc_weights_report *total, aimc_diag *d);
 
 /* Run MoE block `layer` on ntok tokens: x is ntok x d_model (the residual stream before the
  * block), y receives the block's output (before the residual add), experts receives the
@@ -57,12 +60,19 @@ typedef struct aimc_rt_report {
     double layer_rel_rms_error[AIMC_RT_MAX_LAYERS];
     double routing_agreement;  /* fraction of (token, layer) whose top-k set equals the
                                 * reference's */
+    aimc_weights_report program; /* programming, when the caller programmed (else zero) */
+    int classified;            /* 1 when the accuracies below were measured */
+    double accuracy_hw;        /* fraction of tokens whose device argmax is the label */
+    double accuracy_float;     /* the same for the float model, run end to end on the host */
 } aimc_rt_report;
 
 /* Run ntok tokens (x0: ntok x d_model, the residual stream entering layer 0) through every
  * layer of a programmed model on dev, comparing each block with aimc_rt_layer_ref() on the
- * same input, and fill *r. */
+ * same input, and fill *r. A classifier (model->n_classes > 0) then runs its head on the
+ * device; with labels (ntok of them; may be NULL) the report also gives the accuracy of the
+ * device's argmax and of the float model run end to end on the host. Models with dense layers
+ * are mapped but not run (AIMC_ERR_UNSUPPORTED). */
 int aimc_rt_run(aimc_dev *dev, const aimc_model *model, const float *x0, size_t ntok,
-                aimc_rt_report *r, aimc_diag *d);
+                const int *labels, aimc_rt_report *r, aimc_diag *d);
 
 #endif /* AIMC_RT_H */

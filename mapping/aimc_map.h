@@ -33,12 +33,14 @@ typedef enum {
     AIMC_MAT_GATE,
     AIMC_MAT_UP,
     AIMC_MAT_DOWN,
+    AIMC_MAT_HEAD, /* the classifier head after the last layer (model.classes) */
 } aimc_mat_kind;
 
 typedef enum { AIMC_DIST_NORMAL = 0, AIMC_DIST_UNIFORM } aimc_dist;
 
 #define AIMC_EXPERT_ROUTER (-1) /* aimc_matrix.expert of a router */
 #define AIMC_EXPERT_DENSE (-2)  /* aimc_matrix.expert of a dense FFN layer's matrices */
+#define AIMC_EXPERT_HEAD (-3)   /* aimc_matrix.expert of the classifier head */
 
 /* Where the weights come from: generated (random) or safetensors files. */
 typedef enum { AIMC_WSRC_RANDOM = 0, AIMC_WSRC_SAFETENSORS } aimc_wsrc;
@@ -63,6 +65,14 @@ typedef struct aimc_model {
     int shared_d_ff; /* hidden size of a shared expert */
     int dense_layers;/* the first dense_layers layers are a dense FFN (no router, no experts) */
     int dense_d_ff;  /* hidden size of a dense FFN layer */
+    int n_classes;   /* > 0: a classifier; a head matrix d_model x n_classes follows the
+                      * last layer (its layer field is layers - 1) */
+    struct {
+        char data[512];   /* "" or a CSV of d_model features and a label per line, resolved
+                           * against the model file's directory */
+        double scale;     /* features are divided by it */
+        int test_every;   /* sample i is a test sample when i % test_every == 0 */
+    } eval;
     struct {
         uint64_t seed;
         aimc_dist distribution; /* normal: std 1/sqrt(fan_in); uniform: +-sqrt(3/fan_in) */
@@ -74,6 +84,7 @@ typedef struct aimc_model {
                                  * down) for routed experts; {layer} and {expert} substituted */
         char shared_names[3][160]; /* gate, up, down of shared experts ({shared} = index) */
         char dense_names[3][160];  /* gate, up, down of dense layers */
+        char head_name[160];       /* the classifier head */
     } weights;
     size_t n_matrices;
     aimc_matrix *m;
@@ -89,6 +100,9 @@ void aimc_model_free(aimc_model *m); /* NULL is a no-op */
 
 /* Index of the matrix (layer, kind, expert) in m->m, or -1. */
 long aimc_model_find(const aimc_model *m, int layer, aimc_mat_kind kind, int expert);
+
+/* Index of the classifier head in m->m, or -1 when the model has none. */
+long aimc_model_head(const aimc_model *m);
 
 /* Total weights of all matrices. */
 uint64_t aimc_model_weight_count(const aimc_model *m);

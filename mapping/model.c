@@ -73,6 +73,13 @@ long aimc_model_find(const aimc_model *m, int layer, aimc_mat_kind kind, int exp
     return -1;
 }
 
+long aimc_model_head(const aimc_model *m)
+{
+    if (!m || !m->m || m->n_classes <= 0 || m->n_matrices == 0) return -1;
+    size_t i = m->n_matrices - 1;
+    return m->m[i].kind == AIMC_MAT_HEAD ? (long)i : -1;
+}
+
 /* Sum of rows * cols over all matrices (0 for NULL); counts weights also when w is NULL. */
 uint64_t aimc_model_weight_count(const aimc_model *m)
 {
@@ -85,8 +92,10 @@ uint64_t aimc_model_weight_count(const aimc_model *m)
 static void set_matrix(aimc_matrix *mx, int layer, aimc_mat_kind kind, int expert,
                        uint32_t rows, uint32_t cols, const char *what, int what_index)
 {
-    static const char *const kind_names[] = {"router", "gate", "up", "down"};
-    if (kind == AIMC_MAT_ROUTER)
+    static const char *const kind_names[] = {"router", "gate", "up", "down", "head"};
+    if (kind == AIMC_MAT_HEAD)
+        snprintf(mx->name, sizeof mx->name, "head");
+    else if (kind == AIMC_MAT_ROUTER)
         snprintf(mx->name, sizeof mx->name, "layer%d.router", layer);
     else
         snprintf(mx->name, sizeof mx->name, "layer%d.%s%d.%s", layer, what, what_index,
@@ -103,7 +112,8 @@ static void set_matrix(aimc_matrix *mx, int layer, aimc_mat_kind kind, int exper
 static int model_expand(aimc_model *m, int with_weights, const char *file, aimc_diag *d)
 {
     size_t per_layer = 1 + 3 * (size_t)m->n_experts + 3 * (size_t)m->n_shared;
-    m->n_matrices = (size_t)(m->layers - m->dense_layers) * per_layer + 3 * (size_t)m->dense_layers;
+    m->n_matrices = (size_t)(m->layers - m->dense_layers) * per_layer + 3 * (size_t)m->dense_layers +
+                    (m->n_classes > 0);
     m->m = calloc(m->n_matrices, sizeof *m->m);
     if (!m->m) goto out_nomem;
     size_t i = 0;
@@ -127,6 +137,9 @@ static int model_expand(aimc_model *m, int with_weights, const char *file, aimc_
             set_matrix(&m->m[i++], l, AIMC_MAT_DOWN, e, ff, dm, what, wi);
         }
     }
+    if (m->n_classes > 0)
+        set_matrix(&m->m[i++], m->layers - 1, AIMC_MAT_HEAD, AIMC_EXPERT_HEAD,
+                   (uint32_t)m->d_model, (uint32_t)m->n_classes, "", 0);
     if (!with_weights || m->weights.source != AIMC_WSRC_RANDOM) return AIMC_OK;
     for (i = 0; i < m->n_matrices; i++) {
         aimc_matrix *mx = &m->m[i];
@@ -173,7 +186,7 @@ static int parse_model_section(const aimc_ydoc *doc, const aimc_ynode *sec, aimc
     static const char *const keys[] = {"name",         "layers", "d_model",
                                        "routed_experts", "expert_d_ff", "top_k",
                                        "shared_experts", "shared_d_ff", "ffn",
-                                       "dense_layers", "dense_d_ff"};
+                                       "dense_layers", "dense_d_ff", "classes"};
     static const char *const ffn_names[] = {"swiglu"};
     const aimc_ynode *n;
     long v;
@@ -236,11 +249,28 @@ static int parse_model_section(const aimc_ydoc *doc, const aimc_ynode *sec, aimc
             return rc;
         m->dense_d_ff = (int)v;
     }
+    m->n_classes = 0;
+    if ((n = aimc_ymap_get(sec, "classes"))) {
+        if ((rc = aimc_ynode_int(doc, n, "model.classes", 2, MODEL_D_MODEL_MAX, &v, d)))
+            return rc;
+        m->n_classes = (int)v;
+    }
     if ((n = aimc_ymap_get(sec, "ffn"))) {
         int kind;
         if ((rc = aimc_ynode_enum(doc, n, "model.ffn", ffn_names, 1, &kind, d))) return rc;
     }
     return AIMC_OK;
+}
+
+/* A path of a model file, relative to the file's directory unless absolute, into out;
+ * non-zero when it does not fit. */
+static int resolve_path(const char *file, const char *path, char *out, size_t cap)
+{
+    const char *slash = file ? strrchr(file, '/') : NULL;
+    int w = path[0] != '/' && slash
+                ? snprintf(out, cap, "%.*s/%s", (int)(slash - file), file, path)
+                : snprintf(out, cap, "%s", path);
+    return w < 0 || (size_t)w >= cap;
 }
 
 /* weights.safetensors: {path, transpose, names: {router, gate, up, down, shared_gate,
@@ -251,7 +281,8 @@ static int parse_safetensors_section(const aimc_ydoc *doc, const aimc_ynode *sec
     static const char *const keys[] = {"path", "transpose", "names"};
     static const char *const nkeys[] = {"router",      "gate",      "up",        "down",
                                         "shared_gate", "shared_up", "shared_down",
-                                        "dense_gate",  "dense_up",  "dense_down"};
+                                        "dense_gate",  "dense_up",  "dense_down",
+                                        "head"};
     static const char *const bools[] = {"false", "true"};
     const aimc_ynode *n, *names;
     char path[512];
@@ -261,13 +292,7 @@ static int parse_safetensors_section(const aimc_ydoc *doc, const aimc_ynode *sec
     if ((rc = get_required(doc, sec, "path", "weights.safetensors.path", &n, d))) return rc;
     if ((rc = aimc_ynode_str(doc, n, "weights.safetensors.path", path, sizeof path, d)))
         return rc;
-    /* Relative to the model file's directory. */
-    const char *slash = doc->name ? strrchr(doc->name, '/') : NULL;
-    int w = path[0] != '/' && slash
-                ? snprintf(m->weights.path, sizeof m->weights.path, "%.*s/%s",
-                           (int)(slash - doc->name), doc->name, path)
-                : snprintf(m->weights.path, sizeof m->weights.path, "%s", path);
-    if (w < 0 || (size_t)w >= sizeof m->weights.path)
+    if (resolve_path(doc->name, path, m->weights.path, sizeof m->weights.path))
         return aimc_diag_set(d, AIMC_ERR_CONFIG, "%s: weights.safetensors.path: longer than %zu "
                              "bytes with the model file's directory", doc->name,
                              sizeof m->weights.path - 1);
@@ -281,11 +306,13 @@ static int parse_safetensors_section(const aimc_ydoc *doc, const aimc_ynode *sec
     if ((rc = get_required(doc, sec, "names", "weights.safetensors.names", &names, d)))
         return rc;
     if ((rc = aimc_ynode_expect_map(doc, names, "weights.safetensors.names", d))) return rc;
-    if ((rc = aimc_ymap_check_keys(doc, names, "weights.safetensors.names", nkeys, 10, d)))
+    if ((rc = aimc_ymap_check_keys(doc, names, "weights.safetensors.names", nkeys, 11, d)))
         return rc;
-    for (int k = 0; k < 10; k++) {
-        char *dst = k < 4 ? m->weights.names[k]
-                    : k < 7 ? m->weights.shared_names[k - 4] : m->weights.dense_names[k - 7];
+    for (int k = 0; k < 11; k++) {
+        char *dst = k < 4    ? m->weights.names[k]
+                    : k < 7  ? m->weights.shared_names[k - 4]
+                    : k < 10 ? m->weights.dense_names[k - 7]
+                             : m->weights.head_name;
         char key[64];
         snprintf(key, sizeof key, "weights.safetensors.names.%s", nkeys[k]);
         dst[0] = '\0';
@@ -332,11 +359,42 @@ static int parse_weights_section(const aimc_ydoc *doc, const aimc_ynode *sec, ai
     return AIMC_OK;
 }
 
+/* eval: {data, scale, test_every} (docs/models.md): the data set a classifier is scored on. */
+static int parse_eval_section(const aimc_ydoc *doc, const aimc_ynode *sec, aimc_model *m,
+                              aimc_diag *d)
+{
+    static const char *const keys[] = {"data", "scale", "test_every"};
+    const aimc_ynode *n;
+    char path[512];
+    long v;
+    int rc;
+    if ((rc = aimc_ynode_expect_map(doc, sec, "eval", d))) return rc;
+    if ((rc = aimc_ymap_check_keys(doc, sec, "eval", keys, 3, d))) return rc;
+    if (m->n_classes == 0)
+        return aimc_diag_set(d, AIMC_ERR_CONFIG, "%s:%d:%d: eval: needs model.classes",
+                             doc->name, sec->line, sec->col);
+    if ((rc = get_required(doc, sec, "data", "eval.data", &n, d))) return rc;
+    if ((rc = aimc_ynode_str(doc, n, "eval.data", path, sizeof path, d))) return rc;
+    if (resolve_path(doc->name, path, m->eval.data, sizeof m->eval.data))
+        return aimc_diag_set(d, AIMC_ERR_CONFIG, "%s: eval.data: longer than %zu bytes with the "
+                             "model file's directory", doc->name, sizeof m->eval.data - 1);
+    m->eval.scale = 1.0;
+    if ((n = aimc_ymap_get(sec, "scale")) &&
+        (rc = aimc_ynode_double(doc, n, "eval.scale", 1e-30, 1e30, &m->eval.scale, d)))
+        return rc;
+    m->eval.test_every = 5;
+    if ((n = aimc_ymap_get(sec, "test_every"))) {
+        if ((rc = aimc_ynode_int(doc, n, "eval.test_every", 2, 1000000, &v, d))) return rc;
+        m->eval.test_every = (int)v;
+    }
+    return AIMC_OK;
+}
+
 /* Build a model from a parsed document; the caller frees doc. */
 static int model_from_doc(const aimc_ydoc *doc, int with_weights, aimc_model **out,
                           aimc_diag *d)
 {
-    static const char *const keys[] = {"version", "model", "weights"};
+    static const char *const keys[] = {"version", "model", "weights", "eval"};
     const aimc_ynode *root = doc->root, *n;
     long v;
     int rc;
@@ -355,6 +413,8 @@ static int model_from_doc(const aimc_ydoc *doc, int with_weights, aimc_model **o
     if ((rc = get_required(doc, root, "model", "model", &n, d))) goto out_free;
     if ((rc = parse_model_section(doc, n, m, d))) goto out_free;
     if ((n = aimc_ymap_get(root, "weights")) && (rc = parse_weights_section(doc, n, m, d)))
+        goto out_free;
+    if ((n = aimc_ymap_get(root, "eval")) && (rc = parse_eval_section(doc, n, m, d)))
         goto out_free;
     if ((rc = model_expand(m, with_weights, doc->name, d))) goto out_free;
     if (with_weights && m->weights.source == AIMC_WSRC_SAFETENSORS &&

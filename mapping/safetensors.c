@@ -258,6 +258,9 @@ int aimc_model_load_safetensors(aimc_model *model, const char *path, aimc_diag *
         if (mx->expert == AIMC_EXPERT_ROUTER) {
             pat = model->weights.names[0];
             key = "router";
+        } else if (mx->expert == AIMC_EXPERT_HEAD) {
+            pat = model->weights.head_name;
+            key = "head";
         } else if (mx->expert == AIMC_EXPERT_DENSE) {
             pat = model->weights.dense_names[mx->kind - AIMC_MAT_GATE];
             key = mx->kind == AIMC_MAT_GATE ? "dense_gate" : mx->kind == AIMC_MAT_UP ? "dense_up" : "dense_down";

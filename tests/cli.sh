@@ -107,13 +107,15 @@ has_line "$tmp/info.json" '^    "area_mm2": [0-9.e+-]+,$' "info json chip.area_m
 
 # aimc run: the report and its keys.
 expect_exit 0 "run" "$AIMC" run --json "$tmp/run1.json"
-for w in mapping latency energy dac xbar adc digital "rms error"; do
+for w in mapping latency energy dac xbar adc digital "rms error" accuracy; do
     has_line "$tmp/out" "$w" "run output mentions $w"
 done
-for k in '  "cycles": [0-9]+,' '  "time_ns": [0-9.e+-]+,' '  "tokens": 16,' \
+# The default model is the digits classifier: its whole test split, 360 samples.
+for k in '  "cycles": [0-9]+,' '  "time_ns": [0-9.e+-]+,' '  "tokens": 360,' \
          '  "energy_pj": \{' '    "total": [0-9.e+-]+,' '    "by_component": \{' \
          '      "dac": [0-9.e+-]+,' '      "xbar": [0-9.e+-]+,' '      "adc": [0-9.e+-]+,' \
-         '      "digital": [0-9.e+-]+' '  "output": \{' '    "rel_rms_error": [0-9.e+-]+,'; do
+         '      "digital": [0-9.e+-]+' '  "output": \{' '    "rel_rms_error": [0-9.e+-]+,' \
+         '  "accuracy": \{' '    "float": 0\.9[0-9.e+-]*,' '    "hw": 0\.[0-9.e+-]+'; do
     has_line "$tmp/run1.json" "^$k\$" "run json key /$k/"
 done
 # The same seed gives identical bytes; another seed gives other numbers.
@@ -122,6 +124,10 @@ cmp -s "$tmp/run1.json" "$tmp/run2.json" && ok || bad "run with the same seed di
 expect_exit 0 "run seed 2" "$AIMC" run --seed 2 --json "$tmp/run3.json"
 cmp -s "$tmp/run1.json" "$tmp/run3.json" && bad "run with another seed is identical" || ok
 expect_exit 1 "unknown backend" "$AIMC" run --backend nosuch:
+# A random-weight model without a data set runs 16 tokens by default.
+expect_exit 0 "run tiny-moe" "$AIMC" run --model models/tiny-moe.yaml --json "$tmp/tiny.json"
+has_line "$tmp/tiny.json" '^  "tokens": 16,$' "tiny-moe runs 16 tokens"
+if grep -q '"accuracy"' "$tmp/tiny.json"; then bad "tiny-moe reports an accuracy"; else ok; fi
 
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -9,6 +9,7 @@
 #include "aimc_map.h"
 #include "aimc_peak.h"
 #include "aimc_rt.h"
+#include "aimc_train.h"
 #include "tests.h"
 
 static const char *small_model =
@@ -39,14 +40,14 @@ static int run_small(const aimc_arch *a, uint64_t seed, size_t ntok, aimc_rt_rep
     if ((rc = aimc_map_plan(a, m, &p, &d))) goto out;
     aimc_open_opts o = {.arch = a, .seed = seed};
     if ((rc = aimc_open("sim:", &o, &dev))) goto out;
-    if ((rc = aimc_rt_program(dev, m, p, &d))) goto out;
+    if ((rc = aimc_rt_program(dev, m, p, NULL, NULL, &d))) goto out;
     x = malloc(ntok * (size_t)m->d_model * sizeof *x);
     if (!x) {
         rc = AIMC_ERR_NOMEM;
         goto out;
     }
     aimc_rt_tokens(seed, ntok, (size_t)m->d_model, x);
-    rc = aimc_rt_run(dev, m, x, ntok, r, &d);
+    rc = aimc_rt_run(dev, m, x, ntok, NULL, r, &d);
 out:
     if (rc) fprintf(stderr, "run_small: %s (%s)\n", d.msg, aimc_strerror(rc));
     free(x);
@@ -220,21 +221,30 @@ static void test_peak_by_hand(void)
     a.hierarchy.crossbars_per_core = 8;
     a.hierarchy.cores_per_chip = 4;
     a.hierarchy.chips = 2;
+    /* Only the arrays here: the periphery has its own test (suite calibration). */
+    a.dac.leakage_mw = a.adc.leakage_mw = a.digital.leakage_mw_per_core = 0;
+    a.buffer.energy_pj = a.buffer.leakage_mw = a.buffer.area_um2 = 0;
+    a.bus.energy_pj_per_bit = a.bus.area_um2 = 0;
+    a.mapping.noc_hop_energy_pj = a.noc.leakage_mw = a.noc.area_um2 = 0;
+    a.mapping.chip_link_energy_pj = a.chip_link.leakage_mw = a.chip_link.area_um2 = 0;
+    a.units.energy_pj_per_op = a.units.leakage_mw = a.units.area_um2 = 0;
     CU_ASSERT_EQUAL_FATAL(aimc_arch_validate(&a, NULL), AIMC_OK);
     aimc_peak p;
     aimc_peak_compute(&a, &p);
-    /* t_step = 100 + ceil(64/8)*1 = 108 ns; t_mvm = 8 * 108 = 864 ns. */
-    CU_ASSERT_DOUBLE_EQUAL(p.mvm_ns, 864.0, 1e-9);
-    /* 32 crossbars per chip / 4 slices = 8 groups x 2*128*64 ops / 864 ns. */
-    double tops_chip = 8.0 * 2 * 128 * 64 / 864e-9 / 1e12;
+    /* Pipelined steps: t_int = 100 ns, t_conv = ceil(64/8)*1 = 8 ns; steady state
+     * 8 * max(100, 8) = 800 ns per vector; alone 100 + 8 + 7 * 100 = 808 ns. */
+    CU_ASSERT_DOUBLE_EQUAL(p.mvm_ns, 800.0, 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(p.mvm_latency_ns, 808.0, 1e-9);
+    /* 32 crossbars per chip / 4 slices = 8 groups x 2*128*64 ops / 800 ns. */
+    double tops_chip = 8.0 * 2 * 128 * 64 / 800e-9 / 1e12;
     CU_ASSERT_DOUBLE_EQUAL(p.tops_per_chip, tops_chip, 1e-12);
     CU_ASSERT_DOUBLE_EQUAL(p.tops, 2 * tops_chip, 1e-12);
     /* Per crossbar per vector: DAC 8*128*0.5 = 512 pJ; xbar 8*128*128*0.25*10*100e-3 =
      * 32768 pJ; ADC 8*64*2 = 1024 pJ; digital 9*64*0.25 = 144 pJ. */
     double e_pj = 512 + 32768 + 1024 + 144;
-    double w_chip = 32 * e_pj * 1e-12 / 864e-9;
+    double w_chip = 32 * e_pj * 1e-12 / 800e-9;
     CU_ASSERT_DOUBLE_EQUAL(p.chip_power_w, w_chip, 1e-9 * w_chip);
-    CU_ASSERT_DOUBLE_EQUAL(p.power_w_by_component[1], 32 * 32768e-12 / 864e-9, 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(p.power_w_by_component[1], 32 * 32768e-12 / 800e-9, 1e-9);
     /* Area: 32 * (25 + 128*0.25 + 8*1000) + 4*5000 um^2. */
     double mm2 = (32 * (25 + 128 * 0.25 + 8 * 1000) + 4 * 5000) * 1e-6;
     CU_ASSERT_DOUBLE_EQUAL(p.chip_area_mm2, mm2, 1e-12);
@@ -282,10 +292,49 @@ static void test_peak_matches_simulated_tile(void)
     free(y);
 }
 
+/* The committed digits classifier: float accuracy >= 95 % on its test split, and on an
+ * ideal device with an 8-bit ADC the machine's accuracy within 1 point of float. */
+static void test_digits_classifier(void)
+{
+    aimc_model *m = NULL;
+    aimc_plan *p = NULL;
+    aimc_dev *dev = NULL;
+    aimc_dataset *all = NULL, *train = NULL, *test = NULL;
+    aimc_diag d = {{0}};
+    aimc_rt_report *r = calloc(1, sizeof *r);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+    CU_ASSERT_EQUAL_FATAL(aimc_model_load("models/digits-moe.yaml", 1, &m, &d), AIMC_OK);
+    CU_ASSERT_EQUAL(m->n_classes, 10);
+    CU_ASSERT(aimc_model_head(m) == (long)m->n_matrices - 1);
+    CU_ASSERT_EQUAL_FATAL(aimc_dataset_load_csv(m->eval.data, m->d_model, m->eval.scale, &all, &d),
+                          AIMC_OK);
+    CU_ASSERT_EQUAL_FATAL(aimc_dataset_split(all, m->eval.test_every, &train, &test), AIMC_OK);
+    aimc_arch a;
+    aimc_arch_defaults(&a);
+    a.device.type = AIMC_DEVICE_IDEAL;
+    a.adc.bits = 8;
+    CU_ASSERT_EQUAL_FATAL(aimc_map_plan(&a, m, &p, &d), AIMC_OK);
+    aimc_open_opts o = {.arch = &a, .seed = 1};
+    CU_ASSERT_EQUAL_FATAL(aimc_open("sim:", &o, &dev), AIMC_OK);
+    CU_ASSERT_EQUAL_FATAL(aimc_rt_program(dev, m, p, NULL, NULL, &d), AIMC_OK);
+    CU_ASSERT_EQUAL_FATAL(aimc_rt_run(dev, m, test->x, test->n, test->label, r, &d), AIMC_OK);
+    CU_ASSERT_EQUAL(r->classified, 1);
+    CU_ASSERT(r->accuracy_float >= 0.95);
+    CU_ASSERT(fabs(r->accuracy_hw - r->accuracy_float) <= 0.01);
+    aimc_close(dev);
+    aimc_plan_free(p);
+    aimc_dataset_free(test);
+    aimc_dataset_free(train);
+    aimc_dataset_free(all);
+    aimc_model_free(m);
+    free(r);
+}
+
 int test_run_register(void)
 {
     AIMC_SUITE("run", {"ideal machine matches the reference", test_run_ideal_matches_reference},
                {"driver MVM exact to 1e-5", test_driver_mvm_exact},
+               {"digits classifier accuracy", test_digits_classifier},
                {"error grows with non-idealities", test_run_error_grows_with_nonidealities},
                {"deterministic for a seed", test_run_deterministic},
                {"layer reference by hand", test_layer_reference_by_hand},

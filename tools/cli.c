@@ -41,7 +41,7 @@ int cli_parse_options(int argc, char **argv, const char *allowed, void (*help)(F
     memset(o, 0, sizeof *o);
     o->backend = "sim:";
     o->seed = 1;
-    o->tokens = 16;
+    o->tokens = 0; /* cli_evaluate picks: a classifier's test set, else CLI_DEFAULT_TOKENS */
     optind = 1;
     opterr = 0;
     int c;
@@ -86,7 +86,7 @@ int cli_parse_options(int argc, char **argv, const char *allowed, void (*help)(F
     return 0;
 }
 
-/* The default model: models/tiny-moe.yaml beside the binary's tree (build/aimc ->
+/* The default model: models/digits-moe.yaml beside the binary's tree (build/aimc ->
  * ../models), else relative to the working directory. */
 const char *cli_default_model(char *buf, size_t cap)
 {
@@ -97,13 +97,13 @@ const char *cli_default_model(char *buf, size_t cap)
         char *slash = strrchr(exe, '/');
         if (slash) {
             *slash = '\0';
-            snprintf(buf, cap, "%s/../models/tiny-moe.yaml", exe);
+            snprintf(buf, cap, "%s/../models/digits-moe.yaml", exe);
             if (access(buf, R_OK) == 0) return buf;
-            snprintf(buf, cap, "%s/../../models/tiny-moe.yaml", exe);
+            snprintf(buf, cap, "%s/../../models/digits-moe.yaml", exe);
             if (access(buf, R_OK) == 0) return buf;
         }
     }
-    return "models/tiny-moe.yaml";
+    return "models/digits-moe.yaml";
 }
 
 int cli_load_arch(const cli_options *o, aimc_arch *a)

@@ -43,7 +43,7 @@ int cli_parse_count(const char *opt, const char *s, long lo, long hi, long *out)
 int cli_parse_options(int argc, char **argv, const char *allowed, void (*help)(FILE *),
                       cli_options *o);
 
-/* The default model file: models/tiny-moe.yaml beside the binary's tree, else relative to
+/* The default model file: models/digits-moe.yaml beside the binary's tree, else relative to
  * the working directory. */
 const char *cli_default_model(char *buf, size_t cap);
 
@@ -65,10 +65,15 @@ int cli_json_start(aimc_json *j, const char *path);
 int cli_json_finish(aimc_json *j, const char *path);
 void cli_json_plan(aimc_json *j, const aimc_plan *p);
 
-/* One evaluation of a model on a machine, as `aimc run` does it: map, open the backend,
- * program every matrix, run ntok tokens of seed through every layer against the reference.
- * *plan receives the plan (the caller frees it; may be NULL on failure), *rep the report.
- * Returns AIMC_OK or the failing layer's code with its message in d. Prints nothing. */
+#define CLI_DEFAULT_TOKENS 16
+
+/* One evaluation of a model on a machine, as `aimc run` does it: map (with the machine's
+ * fault map and `chips: auto`), open the backend, program every matrix (program.* keys),
+ * run the inputs through every layer against the reference. The inputs are a classifier's
+ * test samples when the model names a data set (its first ntok, all when ntok is 0), else
+ * ntok random tokens of seed (CLI_DEFAULT_TOKENS when 0). *plan receives the plan (the caller
+ * frees it; may be NULL on failure), *rep the report. Returns AIMC_OK or the failing layer's
+ * code with its message in d. Prints nothing. */
 int cli_evaluate(const aimc_arch *a, const aimc_model *m, const char *backend, uint64_t seed,
                  size_t ntok, aimc_plan **plan, aimc_rt_report *rep, aimc_diag *d);
 

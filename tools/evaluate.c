@@ -1,35 +1,102 @@
 /* evaluate.c - one evaluation of a model on a machine through the driver (cli.h). */
 #include <stdlib.h>
+#include <string.h>
 
 #include "aimc.h"
+#include "aimc_sim.h"
+#include "aimc_train.h"
 #include "cli.h"
 
-int cli_evaluate(const aimc_arch *a, const aimc_model *m, const char *backend, uint64_t seed,
+/* The machine's fault map as the mapper reads it: the fraction of stuck devices per crossbar
+ * array (from the same seed the device will draw its faults with). NULL when there are no
+ * faults or the strategy would skip none. */
+static float *fault_map(const aimc_arch *a, uint64_t seed, size_t *n)
+{
+    *n = 0;
+    if (a->device.stuck_on_rate + a->device.stuck_off_rate <= 0 ||
+        a->mapping.fault_threshold >= 1.0)
+        return NULL;
+    size_t total = (size_t)aimc_arch_total_crossbars(a) * (size_t)a->hierarchy.tiers;
+    float *f = malloc(total * sizeof *f);
+    if (!f) return NULL;
+    for (size_t x = 0; x < total; x++) f[x] = (float)aimc_sim_fault_fraction(a, seed, (uint32_t)x);
+    *n = total;
+    return f;
+}
+
+/* The inputs of a run: a classifier's test samples and labels when the model names a data
+ * set, else ntok random tokens. */
+static int make_inputs(const aimc_model *m, uint64_t seed, size_t *ntok, float **x0,
+                       int **labels, aimc_diag *d)
+{
+    size_t dm = (size_t)m->d_model;
+    *x0 = NULL;
+    *labels = NULL;
+    if (!m->eval.data[0]) {
+        if (*ntok == 0) *ntok = CLI_DEFAULT_TOKENS;
+        if (!(*x0 = malloc(*ntok * dm * sizeof **x0)))
+            return aimc_diag_set(d, AIMC_ERR_NOMEM, "out of memory for %zu tokens", *ntok);
+        aimc_rt_tokens(seed, *ntok, dm, *x0);
+        return AIMC_OK;
+    }
+    aimc_dataset *all = NULL, *train = NULL, *test = NULL;
+    int rc = aimc_dataset_load_csv(m->eval.data, m->d_model, m->eval.scale, &all, d);
+    if (rc != AIMC_OK) return rc;
+    if ((rc = aimc_dataset_split(all, m->eval.test_every, &train, &test)) != AIMC_OK) {
+        aimc_diag_set(d, rc, "%s: cannot split the data set", m->eval.data);
+        goto out;
+    }
+    if (*ntok == 0 || *ntok > test->n) *ntok = test->n;
+    *x0 = malloc(*ntok * dm * sizeof **x0);
+    *labels = malloc(*ntok * sizeof **labels);
+    if (!*x0 || !*labels) {
+        rc = aimc_diag_set(d, AIMC_ERR_NOMEM, "out of memory for %zu samples", *ntok);
+        goto out;
+    }
+    memcpy(*x0, test->x, *ntok * dm * sizeof **x0);
+    memcpy(*labels, test->label, *ntok * sizeof **labels);
+out:
+    aimc_dataset_free(test);
+    aimc_dataset_free(train);
+    aimc_dataset_free(all);
+    return rc;
+}
+
+int cli_evaluate(const aimc_arch *a0, const aimc_model *m, const char *backend, uint64_t seed,
                  size_t ntok, aimc_plan **plan, aimc_rt_report *rep, aimc_diag *d)
 {
     aimc_dev *dev = NULL;
-    float *x0 = NULL;
+    float *x0 = NULL, *faults = NULL;
+    int *labels = NULL;
+    aimc_arch a = *a0;
     *plan = NULL;
-    int rc = aimc_map_plan(a, m, plan, d);
+    aimc_map_opts mo = {0};
+    faults = fault_map(&a, seed, &mo.n_fault);
+    mo.fault_fraction = faults;
+    int rc = aimc_map_plan_ex(&a, m, &mo, plan, d);
     if (rc != AIMC_OK) goto out;
+    if (a.hierarchy.chips_auto && (rc = aimc_map_fit_chips(&a, *plan)) != AIMC_OK) {
+        aimc_diag_set(d, rc, "chips: auto: %s", aimc_strerror(rc));
+        goto out;
+    }
     aimc_diag why = {{0}};
-    aimc_open_opts oo = {.arch = a, .seed = seed, .diag = &why};
+    aimc_open_opts oo = {.arch = &a, .seed = seed, .diag = &why};
     if ((rc = aimc_open(backend, &oo, &dev)) != AIMC_OK) {
         aimc_diag_set(d, rc, "cannot open device %s: %s", backend,
                       why.msg[0] ? why.msg : aimc_strerror(rc));
         goto out;
     }
-    if ((rc = aimc_rt_program(dev, m, *plan, d)) != AIMC_OK) goto out;
-    size_t dm = (size_t)m->d_model;
-    x0 = malloc(ntok * dm * sizeof *x0);
-    if (!x0) {
-        rc = aimc_diag_set(d, AIMC_ERR_NOMEM, "out of memory for %zu tokens", ntok);
-        goto out;
-    }
-    aimc_rt_tokens(seed, ntok, dm, x0);
-    rc = aimc_rt_run(dev, m, x0, ntok, rep, d);
+    aimc_weights_opts wo = {.max_iterations = (uint32_t)a.program.verify_iterations,
+                            .tolerance_us = a.program.verify_tolerance_us};
+    aimc_weights_report wr;
+    if ((rc = aimc_rt_program(dev, m, *plan, &wo, &wr, d)) != AIMC_OK) goto out;
+    if ((rc = make_inputs(m, seed, &ntok, &x0, &labels, d)) != AIMC_OK) goto out;
+    rc = aimc_rt_run(dev, m, x0, ntok, labels, rep, d);
+    rep->program = wr;
 out:
+    free(labels);
     free(x0);
+    free(faults);
     aimc_close(dev);
     return rc;
 }

@@ -1,6 +1,7 @@
 /* sweep_metrics.c - the one table of what a sweep can record per point: name, unit, axis
  * label, meaning and how to get it from the run's report, the plan and the peak figures.
  * A new metric is one row here and one row in docs/dse.md. */
+#include <math.h>
 #include <string.h>
 
 #include "sweep.h"
@@ -54,6 +55,21 @@ static double g_chip_power(const sweep_measure *m) { return m->peak->chip_power_
 static double g_tops(const sweep_measure *m) { return m->peak->tops; }
 static double g_tops_w(const sweep_measure *m) { return m->peak->tops_per_w; }
 static double g_tops_mm2(const sweep_measure *m) { return m->peak->tops_per_mm2; }
+/* A classifier's accuracy; NaN (an empty cell) for models that are not classifiers. */
+static double g_acc_hw(const sweep_measure *m)
+{
+    return m->rep->classified ? m->rep->accuracy_hw : NAN;
+}
+static double g_acc_float(const sweep_measure *m)
+{
+    return m->rep->classified ? m->rep->accuracy_float : NAN;
+}
+static double g_verify_failed(const sweep_measure *m)
+{
+    const aimc_weights_report *p = &m->rep->program;
+    return p->devices ? (double)p->devices_failed / (double)p->devices : 0.0;
+}
+static double g_pulses(const sweep_measure *m) { return (double)m->rep->program.pulses; }
 
 static const sweep_metric metrics[] = {
     {"energy_pj_per_token", "pJ", "energy per token",
@@ -89,6 +105,14 @@ static const sweep_metric metrics[] = {
      g_tops_w},
     {"peak_tops_per_mm2", "TOPS/mm^2", "peak area efficiency", "peak TOPS / area (aimc info)",
      g_tops_mm2},
+    {"accuracy_hw", "1", "accuracy on the machine",
+     "a classifier's test accuracy on the simulated machine (empty for other models)", g_acc_hw},
+    {"accuracy_float", "1", "accuracy in float",
+     "the same classifier's test accuracy in float on the host", g_acc_float},
+    {"program_failed_fraction", "1", "devices outside the verify tolerance",
+     "after programming (program.verify_* keys)", g_verify_failed},
+    {"program_pulses", "pulses", "programming pulses", "every write of every verify round",
+     g_pulses},
 };
 
 size_t sweep_metric_count(void) { return sizeof metrics / sizeof metrics[0]; }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aimc_moe.h"
 #include "rng.h"
 
 int aimc_rt_program(aimc_dev *dev, const aimc_model *model, const aimc_plan *plan,
@@ -45,36 +46,6 @@ int aimc_rt_program(aimc_dev *dev, const aimc_model *model, const aimc_plan *pla
                                                        : aimc_strerror(rc));
     }
     return AIMC_OK;
-}
-
-/* The host's RMS norm and top-k, for the exact reference (the device's commands compute
- * the same, docs/driver.md). */
-static void rms_norm(const float *x, size_t n, float *out)
-{
-    double ss = 0;
-    for (size_t i = 0; i < n; i++) ss += (double)x[i] * x[i];
-    double inv = 1.0 / sqrt(ss / (double)n + 1e-6);
-    for (size_t i = 0; i < n; i++) out[i] = (float)(x[i] * inv);
-}
-
-static double silu(double v) { return v / (1.0 + exp(-v)); }
-
-/* Indices of the k largest of v[0..n-1], largest first; ties go to the lower index, so the
- * choice is deterministic. Softmax of the chosen values into p. */
-static void top_k_softmax(const double *v, int n, int k, int *idx, double *p)
-{
-    for (int j = 0; j < k; j++) {
-        int best = -1;
-        for (int e = 0; e < n; e++) {
-            int taken = 0;
-            for (int t = 0; t < j; t++) taken |= idx[t] == e;
-            if (!taken && (best < 0 || v[e] > v[best])) best = e;
-        }
-        idx[j] = best;
-    }
-    double mx = v[idx[0]], sum = 0;
-    for (int j = 0; j < k; j++) sum += (p[j] = exp(v[idx[j]] - mx));
-    for (int j = 0; j < k; j++) p[j] /= sum;
 }
 
 /* One expert's work on the device: its tokens and their buffers (device memory). */
@@ -335,10 +306,10 @@ int aimc_rt_layer_ref(const aimc_model *model, int layer, const float *x, size_t
     long router = aimc_model_find(model, layer, AIMC_MAT_ROUTER, -1);
     for (size_t t = 0; t < ntok; t++) {
         double *yt = y + t * dm;
-        rms_norm(x + t * dm, dm, xn);
+        aimc_moe_rms_norm(x + t * dm, dm, xn);
         for (size_t i = 0; i < dm; i++) in[i] = xn[i];
         matmul_ref(&model->m[router], in, 1, lv);
-        top_k_softmax(lv, ne, k, idx, p);
+        aimc_moe_top_k_softmax(lv, ne, k, idx, p);
         for (size_t c = 0; c < dm; c++) yt[c] = 0;
         for (int j = 0; j < k + model->n_shared; j++) {
             int e = j < k ? idx[j] : ne + (j - k);
@@ -348,7 +319,7 @@ int aimc_rt_layer_ref(const aimc_model *model, int layer, const float *x, size_t
             const aimc_matrix *md = &model->m[aimc_model_find(model, layer, AIMC_MAT_DOWN, e)];
             matmul_ref(mg, in, 1, g);
             matmul_ref(mu, in, 1, u);
-            for (uint32_t i = 0; i < mg->cols; i++) g[i] = silu(g[i]) * u[i];
+            for (uint32_t i = 0; i < mg->cols; i++) g[i] = aimc_moe_silu(g[i]) * u[i];
             matmul_ref(md, g, 1, out);
             for (size_t c = 0; c < dm; c++) yt[c] += wgt * out[c];
         }

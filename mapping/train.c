@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aimc_moe.h"
 #include "rng.h"
 
 /* ---- data sets ------------------------------------------------------------------------ */
@@ -279,13 +280,12 @@ void aimc_hw_noise_of(const aimc_arch *a, uint32_t rows, aimc_hw_noise *n)
 
 /* ---- forward and backward ---------------------------------------------------------------- */
 
-#define RMS_EPS 1e-6 /* as driver/runtime.c's rms_norm */
-
 /* What one sample's forward pass keeps for its backward pass. */
 typedef struct {
     float *n;        /* d_in: normalised input */
     double inv_r;    /* 1 / rms(x) */
     float *l;        /* E: router logits */
+    double *ld;      /* E: the same in double, for the shared top-k */
     int *sel;        /* k: chosen experts, largest logit first */
     double *p;       /* k: their gate weights */
     float *a, *b, *g;/* k x ff: gate and up outputs, silu(a) * b */
@@ -306,6 +306,7 @@ typedef struct {
 
 static void cache_free(fwd_cache *f)
 {
+    free(f->ld);
     free(f->n);
     free(f->sel);
     free(f->p);
@@ -321,7 +322,8 @@ static int cache_alloc(fwd_cache *f, const aimc_classifier *c)
     f->n = malloc(nf * sizeof *f->n);
     f->sel = malloc(k * sizeof *f->sel);
     f->p = malloc(k * sizeof *f->p);
-    if (!f->n || !f->sel || !f->p) {
+    f->ld = malloc(E * sizeof *f->ld);
+    if (!f->n || !f->sel || !f->p || !f->ld) {
         cache_free(f);
         return AIMC_ERR_NOMEM;
     }
@@ -357,31 +359,16 @@ static void mvm(const fwd_ctx *x, int mi, const float *in, float *out)
     for (size_t j = 0; j < cols; j++) out[j] += (float)(sd * aimc_rng_normal(x->key, base + j));
 }
 
-static double silu(double v) { return v / (1.0 + exp(-v)); }
-
 static void forward(const fwd_ctx *x, const float *in, fwd_cache *f)
 {
     const aimc_classifier *c = x->c;
     const size_t din = (size_t)c->d_in, ff = (size_t)c->d_ff;
     const int E = c->n_experts, k = c->top_k;
-    double ss = 0;
-    for (size_t i = 0; i < din; i++) ss += (double)in[i] * in[i];
-    f->inv_r = 1.0 / sqrt(ss / (double)din + RMS_EPS);
+    f->inv_r = aimc_moe_rms_inv(in, din);
     for (size_t i = 0; i < din; i++) f->n[i] = (float)(in[i] * f->inv_r);
     mvm(x, 0, f->n, f->l);
-    /* top-k, largest first, ties to the lower index (as the runtime) */
-    for (int j = 0; j < k; j++) {
-        int best = -1;
-        for (int e = 0; e < E; e++) {
-            int taken = 0;
-            for (int t = 0; t < j; t++) taken |= f->sel[t] == e;
-            if (!taken && (best < 0 || f->l[e] > f->l[best])) best = e;
-        }
-        f->sel[j] = best;
-    }
-    double mx = f->l[f->sel[0]], sum = 0;
-    for (int j = 0; j < k; j++) sum += (f->p[j] = exp(f->l[f->sel[j]] - mx));
-    for (int j = 0; j < k; j++) f->p[j] /= sum;
+    for (int e = 0; e < E; e++) f->ld[e] = f->l[e];
+    aimc_moe_top_k_softmax(f->ld, E, k, f->sel, f->p); /* as the runtime's reference */
     for (size_t i = 0; i < din; i++) f->h[i] = in[i];
     for (int j = 0; j < k; j++) {
         int e = f->sel[j];
@@ -389,7 +376,7 @@ static void forward(const fwd_ctx *x, const float *in, fwd_cache *f)
         float *o = f->o + (size_t)j * din;
         mvm(x, 1 + 3 * e, f->n, a);
         mvm(x, 2 + 3 * e, f->n, b);
-        for (size_t i = 0; i < ff; i++) g[i] = (float)(silu(a[i]) * b[i]);
+        for (size_t i = 0; i < ff; i++) g[i] = (float)(aimc_moe_silu(a[i]) * b[i]);
         mvm(x, 3 + 3 * e, g, o);
         for (size_t i = 0; i < din; i++) f->h[i] += (float)(f->p[j] * o[i]);
     }

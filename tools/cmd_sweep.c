@@ -15,7 +15,7 @@ void cli_usage_sweep(FILE *f)
 {
     fprintf(f,
             "usage: aimc sweep SPEC.yaml [--out PREFIX] [--jobs N] [--plot FILE] [--restart]\n"
-            "                  [--quiet]\n"
+            "                  [--quiet | --progress]\n"
             "       mpirun -np N aimc sweep SPEC.yaml [options]\n"
             "\n"
             "Run every point of a design-space sweep (a base config and model, the keys to vary,\n"
@@ -30,7 +30,8 @@ void cli_usage_sweep(FILE *f)
             "                  under mpirun each rank but rank 0 evaluates points one at a time\n"
             "  --plot FILE     also draw the points and the front as an SVG scatter plot\n"
             "  --restart       discard PREFIX.log and run every point again\n"
-            "  --quiet         no progress line (it is shown only on a terminal anyway)\n");
+            "  --quiet         no progress line (it is shown only on a terminal anyway)\n"
+            "  --progress      the progress line also when stderr is not a terminal\n");
 }
 
 typedef struct sweep_opts {
@@ -38,7 +39,7 @@ typedef struct sweep_opts {
     const char *out;
     const char *plot;
     long jobs;
-    int restart, quiet;
+    int restart, quiet, progress;
 } sweep_opts;
 
 /* 0 go on, 1 help printed, -1 usage error (printed). */
@@ -47,7 +48,7 @@ static int parse(int argc, char **argv, sweep_opts *o)
     static const struct option longopts[] = {
         {"out", required_argument, NULL, 'o'},  {"jobs", required_argument, NULL, 'j'},
         {"plot", required_argument, NULL, 'p'}, {"restart", no_argument, NULL, 'r'},
-        {"quiet", no_argument, NULL, 'q'},      {"help", no_argument, NULL, 'h'},
+        {"quiet", no_argument, NULL, 'q'},      {"progress", no_argument, NULL, 'P'},      {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     memset(o, 0, sizeof *o);
@@ -63,6 +64,7 @@ static int parse(int argc, char **argv, sweep_opts *o)
         case 'p': o->plot = optarg; break;
         case 'r': o->restart = 1; break;
         case 'q': o->quiet = 1; break;
+        case 'P': o->progress = 1; break;
         case 'j':
             if (cli_parse_count("--jobs", optarg, 1, 1024, &o->jobs)) return -1;
             break;
@@ -129,7 +131,7 @@ static int master(const sweep_opts *o, sweep_spec *s, const aimc_model *m, int s
            size > 1 ? (long)size - 1 : (o->jobs < (long)left ? o->jobs : (long)(left ? left : 1)));
     fflush(stdout);
     sweep_progress pg;
-    sweep_progress_start(&pg, left, o->quiet);
+    sweep_progress_start(&pg, left, o->quiet ? -1 : o->progress ? 1 : 0);
     if (left > 0 || size > 1) { /* under MPI the workers wait for their stop even then */
         long jobs = o->jobs < (long)left ? o->jobs : (long)left;
         rc = size > 1 ? sweep_run_master(s, &r, fd, size, &pg, &d)

@@ -208,7 +208,8 @@ typedef struct sweep_progress {
     uint64_t total, done;
     double t0, last;
 } sweep_progress;
-void sweep_progress_start(sweep_progress *pg, uint64_t total, int quiet);
+/* mode: -1 never (--quiet), 0 on a terminal (stderr), 1 always (--progress). */
+void sweep_progress_start(sweep_progress *pg, uint64_t total, int mode);
 void sweep_progress_step(sweep_progress *pg);
 void sweep_progress_end(sweep_progress *pg);
 

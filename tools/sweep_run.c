@@ -27,9 +27,9 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-void sweep_progress_start(sweep_progress *pg, uint64_t total, int quiet)
+void sweep_progress_start(sweep_progress *pg, uint64_t total, int mode)
 {
-    pg->on = !quiet && isatty(STDERR_FILENO);
+    pg->on = mode > 0 || (mode == 0 && isatty(STDERR_FILENO));
     pg->total = total;
     pg->done = 0;
     pg->t0 = now_s();

@@ -66,6 +66,11 @@ $(B)/aimc: LIBS += $(if $(MPICC),$(shell $(MPICC) --showme:link))
 .PHONY: all deps run test test-unit test-san test-cli bench clean help
 .DEFAULT_GOAL := all
 
+# Build on every core unless the caller chose (make -jN or -j1).
+ifeq ($(filter -j%,$(MAKEFLAGS)),)
+MAKEFLAGS += -j$(shell nproc 2>/dev/null || echo 1)
+endif
+
 all: $(B)/aimc
 
 help:

@@ -143,7 +143,10 @@ void cli_print_machine(const aimc_arch *a)
            a->hierarchy.crossbars_per_core, a->crossbar.rows, a->crossbar.cols,
            a->crossbar.bits_per_cell, cli_sign_name(a->crossbar.sign_encoding),
            a->crossbar.weight_bits, aimc_arch_slices(a), a->dac.bits,
-           a->dac.mode == AIMC_DAC_BIT_SERIAL ? "bit-serial" : "multi-bit", a->adc.bits,
+           a->dac.mode == AIMC_DAC_BIT_SERIAL  ? "bit-serial"
+           : a->dac.mode == AIMC_DAC_MULTI_BIT ? "multi-bit"
+                                                : "pulse-width",
+           a->adc.bits,
            a->adc.per_crossbar);
 }
 

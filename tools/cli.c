@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "aimc_config.h"
+#include "aimc_sim.h"
 #include "cli.h"
 
 const char *const cli_prog = "aimc";
@@ -215,3 +216,19 @@ int cli_map_model(const aimc_arch *a, const aimc_model *m, aimc_plan **plan)
     return 0;
 }
 
+/* The machine's fault map as the mapper reads it: the fraction of stuck devices per crossbar
+ * array (from the same seed the device will draw its faults with). NULL when there are no
+ * faults or the strategy would skip none. */
+float *cli_fault_map(const aimc_arch *a, uint64_t seed, size_t *n)
+{
+    *n = 0;
+    if (a->device.stuck_on_rate + a->device.stuck_off_rate <= 0 ||
+        a->mapping.fault_threshold >= 1.0)
+        return NULL;
+    size_t total = (size_t)aimc_arch_total_crossbars(a) * (size_t)a->hierarchy.tiers;
+    float *f = malloc(total * sizeof *f);
+    if (!f) return NULL;
+    for (size_t x = 0; x < total; x++) f[x] = (float)aimc_sim_fault_fraction(a, seed, (uint32_t)x);
+    *n = total;
+    return f;
+}

@@ -51,6 +51,12 @@ const char *cli_default_model(char *buf, size_t cap);
  * return -1 on failure. */
 int cli_load_arch(const cli_options *o, aimc_arch *a);
 int cli_load_model(const cli_options *o, int with_weights, aimc_model **m);
+/* The machine's fault map as the mapper reads it: the fraction of stuck devices of every
+ * crossbar array, drawn from seed as the device draws its faults (so `aimc map --seed N`
+ * plans what `aimc run --seed N` runs). NULL with *n = 0 when there are no faults or
+ * mapping.fault_threshold skips none; the caller frees it. */
+float *cli_fault_map(const aimc_arch *a, uint64_t seed, size_t *n);
+
 /* Map; print the diagnostic and return -1 on failure. */
 int cli_map_model(const aimc_arch *a, const aimc_model *m, aimc_plan **plan);
 

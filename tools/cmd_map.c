@@ -13,7 +13,7 @@ void cli_usage_map(FILE *f)
     fprintf(f,
             "usage: aimc map [--config FILE] [--model FILE] [--set KEY=VALUE]... [--json FILE]\n"
             "                [--shape-only] [--routing SPEC] [--plan-out FILE] [--plan FILE]\n"
-            "                [--svg FILE]\n"
+            "                [--svg FILE] [--seed N]\n"
             "\n"
             "Cut every weight matrix of the model into crossbar tiles and bit slices, place\n"
             "them by mapping.strategy (pack, locality, balance, replicate, tiered; --set\n"
@@ -22,6 +22,8 @@ void cli_usage_map(FILE *f)
             "energy per token. A model that does not fit is an error saying how many crossbars\n"
             "and chips it needs; --set hierarchy.chips=auto plans on as many chips as needed.\n"
             "\n"
+            "  --seed N          the device seed whose fault map fault-aware placement reads\n"
+            "                    (mapping.fault_threshold; default 1, as aimc run)\n"
             "  --shape-only      keep only the compact plan (runs), for the largest models;\n"
             "                    implies hierarchy.chips=auto unless --set gives a number\n"
             "  --routing SPEC    uniform (default), zipf:S[:SEED], or a routing JSON file\n"
@@ -63,7 +65,7 @@ int cli_cmd_map(int argc, char **argv)
         rest[n++] = argv[i];
     }
     cli_options o;
-    int r = cli_parse_options(n, rest, "cmsj", cli_usage_map, &o);
+    int r = cli_parse_options(n, rest, "cmsjS", cli_usage_map, &o);
     free(rest);
     if (r) return r > 0 ? 0 : CLI_EXIT_USAGE;
     aimc_arch a;
@@ -94,7 +96,10 @@ int cli_cmd_map(int argc, char **argv)
         e = aimc_plan_load(plan_in, &a, m, shape_only, &p, &d);
     } else {
         aimc_map_opts opts = {rt, NULL, 0, shape_only};
+        float *faults = cli_fault_map(&a, o.seed, &opts.n_fault);
+        opts.fault_fraction = faults;
         e = aimc_map_plan_ex(&a, m, &opts, &p, &d);
+        free(faults);
     }
     if (e) {
         fprintf(stderr, "%s: %s\n", cli_prog, d.msg[0] ? d.msg : aimc_strerror(e));

@@ -3,26 +3,8 @@
 #include <string.h>
 
 #include "aimc.h"
-#include "aimc_sim.h"
 #include "aimc_train.h"
 #include "cli.h"
-
-/* The machine's fault map as the mapper reads it: the fraction of stuck devices per crossbar
- * array (from the same seed the device will draw its faults with). NULL when there are no
- * faults or the strategy would skip none. */
-static float *fault_map(const aimc_arch *a, uint64_t seed, size_t *n)
-{
-    *n = 0;
-    if (a->device.stuck_on_rate + a->device.stuck_off_rate <= 0 ||
-        a->mapping.fault_threshold >= 1.0)
-        return NULL;
-    size_t total = (size_t)aimc_arch_total_crossbars(a) * (size_t)a->hierarchy.tiers;
-    float *f = malloc(total * sizeof *f);
-    if (!f) return NULL;
-    for (size_t x = 0; x < total; x++) f[x] = (float)aimc_sim_fault_fraction(a, seed, (uint32_t)x);
-    *n = total;
-    return f;
-}
 
 /* The inputs of a run: a classifier's test samples and labels when the model names a data
  * set, else ntok random tokens. */
@@ -71,7 +53,7 @@ int cli_evaluate(const aimc_arch *a0, const aimc_model *m, const char *backend, 
     aimc_arch a = *a0;
     *plan = NULL;
     aimc_map_opts mo = {0};
-    faults = fault_map(&a, seed, &mo.n_fault);
+    faults = cli_fault_map(&a, seed, &mo.n_fault);
     mo.fault_fraction = faults;
     int rc = aimc_map_plan_ex(&a, m, &mo, plan, d);
     if (rc != AIMC_OK) goto out;

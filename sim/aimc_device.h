@@ -19,6 +19,8 @@
 #include "aimc_arch.h"
 #include "aimc_status.h"
 
+typedef struct aimc_sim_mvm_run aimc_sim_mvm_run; /* aimc_sim.h */
+
 /* The device's view of its host. dma_read copies n bytes at device address dev_addr into
  * dst, dma_write copies n bytes from src to dev_addr; each returns 0, or a nonzero value
  * when [dev_addr, dev_addr + n) is not host memory the device may touch (a DMA fault; the
@@ -84,5 +86,38 @@ void aimc_sim_dev_advance(aimc_sim_dev *dev, uint64_t ns);
  * AIMC_DEV_HANG_NEVER disarms it. */
 #define AIMC_DEV_HANG_NEVER UINT32_MAX
 void aimc_sim_dev_inject_hang(aimc_sim_dev *dev, uint32_t after);
+
+/* ---- split execution: the device's C half under a command processor elsewhere ----
+ * The RTL of the digital control path (rtl/, docs/rtl.md) fetches and checks descriptors,
+ * sequences tiles and shift-and-adds in its own logic, and reaches the rest of the device
+ * through these: the analog arrays, the float units (digital commands, input and output
+ * scaling), data DMA through the host callbacks, and the counters the RTL does not hold.
+ * The ring registers, ERROR, IRQ and the watchdog of this struct are unused then. */
+typedef struct aimc_sim_dev_cmd {
+    int kind;             /* 0: executed here; 1: an analog job (MVM, READBACK) to sequence */
+    int computed;         /* kind 0: a digital command did its work (its ops are due) */
+    uint32_t n_vec;       /* kind 1: input vectors */
+    uint32_t n_tiles;     /* kind 1: tiles (aimc_sim_mvm_run_tile order) */
+    uint64_t busy_cycles; /* kind 0: a PROGRAM's programming cycles; else 0 */
+} aimc_sim_dev_cmd;
+
+/* Start the command in desc (64 bytes) as process_ring would execute it: the ERROR bits (0
+ * = accepted) with the detail in *info. A kind 1 job stays open until cmd_finish or
+ * cmd_abort (starting another command aborts it). */
+uint32_t aimc_sim_dev_cmd_start(aimc_sim_dev *dev, const uint8_t *desc, uint32_t *info,
+                                aimc_sim_dev_cmd *c);
+/* The open job's ADC codes and shift-and-add results (aimc_sim.h); NULL when none. */
+aimc_sim_mvm_run *aimc_sim_dev_cmd_job(aimc_sim_dev *dev);
+/* Finish the open job: outputs from its shift-and-add results, stored to host memory.
+ * ERROR bits (DMA_FAULT: the output address; INTERNAL: no job) and *info. */
+uint32_t aimc_sim_dev_cmd_finish(aimc_sim_dev *dev, uint32_t *info);
+void aimc_sim_dev_cmd_abort(aimc_sim_dev *dev);
+/* The 64-bit counter register whose LO half is at lo_off, from this struct's counters. */
+uint64_t aimc_sim_dev_counter(const aimc_sim_dev *dev, uint32_t lo_off);
+void aimc_sim_dev_counters_reset(aimc_sim_dev *dev);
+/* The machine recreated (no matrix programmed) and the counters 0, as a soft reset does to
+ * them. AIMC_OK, or AIMC_ERR_NOMEM (then every command fails with ERROR.INTERNAL). */
+int aimc_sim_dev_machine_reset(aimc_sim_dev *dev);
+const aimc_arch *aimc_sim_dev_arch(const aimc_sim_dev *dev);
 
 #endif /* AIMC_DEVICE_H */

@@ -52,6 +52,16 @@ void aimc_cost_tile(const aimc_arch *a, uint32_t nrows, uint32_t ncols,
  * latency_ns + (vectors - 1) analog_ns; 0 for no vectors. */
 double aimc_cost_tile_ns(const aimc_tile_cost *c, uint64_t vectors);
 
+/* The device's clocked timing (docs/rtl.md, "Cycle accounting"): what the sequencer of the
+ * RTL (rtl/aimc_tileseq.sv) counts and the simulator's cycle counters use, in whole cycles of
+ * the digital clock. One input step integrates for aimc_cycles_integrate cycles; the ADCs run
+ * on their own clock, one round (every ADC of the crossbar converts one column) taking
+ * aimc_cycles_conv_fp16 / 65536 cycles, and the sequencer sees a step's conversions done at the
+ * next clock edge: ceil(ceil(ncols / adc.per_crossbar) x round) cycles (at least 1). */
+uint32_t aimc_cycles_integrate(const aimc_arch *a);
+uint32_t aimc_cycles_conv_fp16(const aimc_arch *a);
+uint64_t aimc_cycles_convert(const aimc_arch *a, uint32_t ncols);
+
 /* The parts of a chip whose power and area `aimc info` reports, in report order: the four
  * aimc_component parts (their static power included), then the periphery. */
 typedef enum {

@@ -103,6 +103,26 @@ int aimc_sim_matrix_shape(const aimc_sim *s, uint32_t id, uint32_t *rows, uint32
 int aimc_sim_mvm(aimc_sim *s, uint32_t id, const float *x, uint32_t batch, float *y,
                  aimc_sim_stats *st);
 
+/* An MVM whose digital half runs elsewhere: the RTL's tile sequencer and shift-and-add
+ * (rtl/, docs/rtl.md). run_open does what aimc_sim_mvm does up to the ADCs (same draws, same
+ * stats added to st) and keeps every ADC code; the caller reads the codes of vector v, tile k
+ * (crossbar order: run_tile), input step `step` (ncols of them), writes each tile's
+ * shift-and-add results (sum over steps of code x 2^step with bit-serial inputs, else the code)
+ * into run_acc (ncols int64, zero at open), and run_finish turns them into y (batch x cols)
+ * exactly as aimc_sim_mvm would have from the same results. Memory: batch x (tile columns) x
+ * (steps x 4 + 8) bytes. run_codes / run_acc return NULL for an index out of range. */
+typedef struct aimc_sim_mvm_run aimc_sim_mvm_run;
+int aimc_sim_mvm_run_open(aimc_sim *s, uint32_t id, const float *x, uint32_t batch,
+                          aimc_sim_stats *st, aimc_sim_mvm_run **out);
+uint32_t aimc_sim_mvm_run_tiles(const aimc_sim_mvm_run *r);
+uint32_t aimc_sim_mvm_run_vectors(const aimc_sim_mvm_run *r);
+int aimc_sim_mvm_run_tile(const aimc_sim_mvm_run *r, uint32_t k, uint32_t *xbar, uint32_t *ncols);
+const int32_t *aimc_sim_mvm_run_codes(const aimc_sim_mvm_run *r, uint32_t v, uint32_t k,
+                                      uint32_t step);
+int64_t *aimc_sim_mvm_run_acc(aimc_sim_mvm_run *r, uint32_t v, uint32_t k);
+int aimc_sim_mvm_run_finish(const aimc_sim_mvm_run *r, float *y);
+void aimc_sim_mvm_run_free(aimc_sim_mvm_run *r);
+
 /* ---- runtime options (docs/simulator.md) ---- */
 
 /* Reads happen read_time_s seconds after programming (>= 0): drives PCM drift and 1/f read

@@ -59,6 +59,11 @@ struct aimc_sim_dev {
     uint64_t idle_ns;     /* device time without progress while commands are pending */
     uint32_t hang_after;  /* fault injection: commands left before the processor hangs */
     int hung;
+    /* Split execution (aimc_sim_dev_cmd_*): the analog job in flight. */
+    aimc_sim_mvm_run *job;
+    uint8_t job_desc[AIMC_DESC_BYTES];
+    uint32_t job_out_field; /* descriptor field of the output address */
+    uint64_t job_out_bytes;
 };
 
 /* ---- interrupt and error state ---- */
@@ -303,25 +308,37 @@ static uint32_t check_matrix(aimc_sim_dev *dev, uint32_t id, uint32_t *m_rows, u
     return 0;
 }
 
-static uint32_t exec_mvm(aimc_sim_dev *dev, const uint8_t *desc, uint32_t *info)
+/* An MVM's checks and input: matrix id, batch, x fetched, y's range checked and a zeroed
+ * buffer for it. 0 or the ERROR bits; *x and *y are freed by the caller either way. */
+static uint32_t mvm_prepare(aimc_sim_dev *dev, const uint8_t *desc, uint32_t *info,
+                            uint32_t *id, uint32_t *batch, float **x, float **y,
+                            uint64_t *y_bytes)
 {
-    uint32_t id, batch, m_rows, err;
+    uint32_t m_rows, err;
     uint32_t rows = aimc_le_get32(desc + AIMC_DESC_MVM_ROWS);
     uint32_t cols = aimc_le_get32(desc + AIMC_DESC_MVM_COLS);
-    float *x = NULL, *y = NULL;
 
-    if ((err = field_in(desc, AIMC_DESC_MVM_MATRIX, 0, DEV_MAX_MATRICES - 1, &id, info)) ||
-        (err = field_in(desc, AIMC_DESC_MVM_BATCH, 1, DEV_MAX_BATCH, &batch, info)) ||
-        (err = check_matrix(dev, id, &m_rows, cols, info)))
+    if ((err = field_in(desc, AIMC_DESC_MVM_MATRIX, 0, DEV_MAX_MATRICES - 1, id, info)) ||
+        (err = field_in(desc, AIMC_DESC_MVM_BATCH, 1, DEV_MAX_BATCH, batch, info)) ||
+        (err = check_matrix(dev, *id, &m_rows, cols, info)))
         return err;
-    if (rows != m_rows) { *info = id; return AIMC_REG_ERROR_SHAPE; }
+    if (rows != m_rows) { *info = *id; return AIMC_REG_ERROR_SHAPE; }
 
     /* m_rows, cols <= DEV_MAX_DIM (a PROGRAM checked them), batch <= DEV_MAX_BATCH. */
-    uint64_t x_bytes = (uint64_t)batch * rows * sizeof(float);
-    uint64_t y_bytes = (uint64_t)batch * cols * sizeof(float);
-    if ((err = dma_fetch(dev, desc, AIMC_DESC_MVM_X_ADDR, x_bytes, (void **)&x, info)) ||
-        (err = dma_out_buf(dev, desc, AIMC_DESC_MVM_Y_ADDR, y_bytes, (void **)&y, info)))
-        goto out;
+    uint64_t x_bytes = (uint64_t)*batch * rows * sizeof(float);
+    *y_bytes = (uint64_t)*batch * cols * sizeof(float);
+    if ((err = dma_fetch(dev, desc, AIMC_DESC_MVM_X_ADDR, x_bytes, (void **)x, info)))
+        return err;
+    return dma_out_buf(dev, desc, AIMC_DESC_MVM_Y_ADDR, *y_bytes, (void **)y, info);
+}
+
+static uint32_t exec_mvm(aimc_sim_dev *dev, const uint8_t *desc, uint32_t *info)
+{
+    uint32_t id, batch, err;
+    uint64_t y_bytes;
+    float *x = NULL, *y = NULL;
+
+    if ((err = mvm_prepare(dev, desc, info, &id, &batch, &x, &y, &y_bytes))) goto out;
     int rc = aimc_sim_mvm(dev->sim, id, x, batch, y, &dev->stats);
     if (rc == AIMC_ERR_STATE) {
         *info = id;
@@ -336,13 +353,16 @@ out:
     return err;
 }
 
-/* READBACK: rows row0.. of W as the array computes them: one-hot inputs, one MVM each. */
-static uint32_t exec_readback(aimc_sim_dev *dev, const uint8_t *desc, uint32_t *info)
+/* A READBACK's checks and input: one-hot rows in *x (nrows x matrix rows), a zeroed buffer
+ * for the output. 0 or the ERROR bits; the caller frees *x and *y either way. */
+static uint32_t readback_prepare(aimc_sim_dev *dev, const uint8_t *desc, uint32_t *info,
+                                 uint32_t *id_out, uint32_t *nrows_out, float **x_out,
+                                 float **y_out, uint64_t *y_bytes_out)
 {
     uint32_t id, nrows, m_rows, err;
     uint32_t row0 = aimc_le_get32(desc + AIMC_DESC_RDBK_ROW0);
     uint32_t cols = aimc_le_get32(desc + AIMC_DESC_RDBK_COLS);
-    float *x = NULL, *y = NULL;
+    float *x;
 
     if ((err = field_in(desc, AIMC_DESC_RDBK_MATRIX, 0, DEV_MAX_MATRICES - 1, &id, info)) ||
         (err = field_in(desc, AIMC_DESC_RDBK_NROWS, 1, DEV_MAX_BATCH, &nrows, info)) ||
@@ -354,11 +374,26 @@ static uint32_t exec_readback(aimc_sim_dev *dev, const uint8_t *desc, uint32_t *
         return AIMC_REG_ERROR_BAD_DESC;
     }
     uint64_t y_bytes = (uint64_t)nrows * cols * sizeof(float);
-    if ((err = dma_out_buf(dev, desc, AIMC_DESC_RDBK_OUT_ADDR, y_bytes, (void **)&y, info)))
-        goto out;
+    *id_out = id;
+    *nrows_out = nrows;
+    *y_bytes_out = y_bytes;
+    if ((err = dma_out_buf(dev, desc, AIMC_DESC_RDBK_OUT_ADDR, y_bytes, (void **)y_out, info)))
+        return err;
     x = calloc((size_t)nrows * m_rows, sizeof *x);
-    if (!x) { err = AIMC_REG_ERROR_INTERNAL; goto out; }
+    *x_out = x;
+    if (!x) return AIMC_REG_ERROR_INTERNAL;
     for (uint32_t i = 0; i < nrows; i++) x[(size_t)i * m_rows + row0 + i] = 1.0f;
+    return 0;
+}
+
+/* READBACK: rows row0.. of W as the array computes them: one-hot inputs, one MVM each. */
+static uint32_t exec_readback(aimc_sim_dev *dev, const uint8_t *desc, uint32_t *info)
+{
+    uint32_t id, nrows, err;
+    uint64_t y_bytes;
+    float *x = NULL, *y = NULL;
+
+    if ((err = readback_prepare(dev, desc, info, &id, &nrows, &x, &y, &y_bytes))) goto out;
     if (aimc_sim_mvm(dev->sim, id, x, nrows, y, &dev->stats) != AIMC_OK) {
         err = AIMC_REG_ERROR_INTERNAL;
         goto out;
@@ -590,8 +625,8 @@ static const dev_rsvd dev_reserved[] = {
     {AIMC_DESC_OP_SCALE_ACC, 0, 0, AIMC_DESC_SACC_RSVD, AIMC_DESC_SACC_RSVD + 4},
 };
 
-/* Execute one descriptor; returns its ERROR bits (0 = OK) and the detail in *info. */
-static uint32_t exec_cmd(aimc_sim_dev *dev, const uint8_t *desc, uint32_t *info)
+/* The checks of every descriptor: opcode, flags, reserved bytes. */
+static uint32_t check_header(const uint8_t *desc, uint32_t *info)
 {
     uint32_t op = aimc_le_get16(desc + AIMC_DESC_OPCODE);
     uint32_t flags = aimc_le_get16(desc + AIMC_DESC_FLAGS);
@@ -613,7 +648,15 @@ static uint32_t exec_cmd(aimc_sim_dev *dev, const uint8_t *desc, uint32_t *info)
         *info = bad;
         return AIMC_REG_ERROR_BAD_DESC;
     }
-    switch (op) {
+    return 0;
+}
+
+/* Execute one descriptor; returns its ERROR bits (0 = OK) and the detail in *info. */
+static uint32_t exec_cmd(aimc_sim_dev *dev, const uint8_t *desc, uint32_t *info)
+{
+    uint32_t err = check_header(desc, info);
+    if (err) return err;
+    switch (aimc_le_get16(desc + AIMC_DESC_OPCODE)) {
     case AIMC_DESC_OP_PROGRAM: return exec_program(dev, desc, info);
     case AIMC_DESC_OP_MVM: return exec_mvm(dev, desc, info);
     case AIMC_DESC_OP_READBACK: return exec_readback(dev, desc, info);
@@ -878,6 +921,7 @@ void aimc_sim_dev_inject_hang(aimc_sim_dev *dev, uint32_t after)
 void aimc_sim_dev_reset(aimc_sim_dev *dev)
 {
     if (!dev) return;
+    aimc_sim_dev_cmd_abort(dev);
     aimc_sim_destroy(dev->sim);
     dev->sim = NULL;
     if (aimc_sim_create(&dev->arch, dev->seed, &dev->sim) != AIMC_OK) dev->sim = NULL;
@@ -935,6 +979,123 @@ fail:
 void aimc_sim_dev_destroy(aimc_sim_dev *dev)
 {
     if (!dev) return;
+    aimc_sim_dev_cmd_abort(dev);
     aimc_sim_destroy(dev->sim);
     free(dev);
+}
+
+/* ---- split execution (the RTL's command processor, rtl/; docs/rtl.md) ---- */
+
+void aimc_sim_dev_cmd_abort(aimc_sim_dev *dev)
+{
+    if (!dev) return;
+    aimc_sim_mvm_run_free(dev->job);
+    dev->job = NULL;
+}
+
+/* Start an MVM or READBACK as an analog job: checks, input, the array's ADC codes. */
+static uint32_t job_start(aimc_sim_dev *dev, const uint8_t *desc, uint32_t *info)
+{
+    const int mvm = aimc_le_get16(desc + AIMC_DESC_OPCODE) == AIMC_DESC_OP_MVM;
+    uint32_t id, n, err;
+    float *x = NULL, *y = NULL;
+    uint64_t y_bytes = 0;
+
+    err = mvm ? mvm_prepare(dev, desc, info, &id, &n, &x, &y, &y_bytes)
+              : readback_prepare(dev, desc, info, &id, &n, &x, &y, &y_bytes);
+    if (!err) {
+        int rc = aimc_sim_mvm_run_open(dev->sim, id, x, n, &dev->stats, &dev->job);
+        if (rc == AIMC_ERR_STATE && mvm) {
+            *info = id;
+            err = AIMC_REG_ERROR_NOT_PROGRAMMED;
+        } else if (rc != AIMC_OK) {
+            err = AIMC_REG_ERROR_INTERNAL;
+        }
+    }
+    free(x);
+    free(y);
+    if (err) return err;
+    memcpy(dev->job_desc, desc, AIMC_DESC_BYTES);
+    dev->job_out_field = mvm ? AIMC_DESC_MVM_Y_ADDR : AIMC_DESC_RDBK_OUT_ADDR;
+    dev->job_out_bytes = y_bytes;
+    return 0;
+}
+
+uint32_t aimc_sim_dev_cmd_start(aimc_sim_dev *dev, const uint8_t *desc, uint32_t *info,
+                                aimc_sim_dev_cmd *c)
+{
+    uint32_t dummy, err;
+    if (!info) info = &dummy;
+    *info = 0;
+    if (!dev || !desc || !c) return AIMC_REG_ERROR_INTERNAL;
+    memset(c, 0, sizeof *c);
+    aimc_sim_dev_cmd_abort(dev);
+    if ((err = check_header(desc, info))) return err;
+    const uint32_t op = aimc_le_get16(desc + AIMC_DESC_OPCODE);
+    if (op == AIMC_DESC_OP_MVM || op == AIMC_DESC_OP_READBACK) {
+        if (!dev->sim) return AIMC_REG_ERROR_INTERNAL;
+        if ((err = job_start(dev, desc, info))) return err;
+        c->kind = 1;
+        c->n_vec = aimc_sim_mvm_run_vectors(dev->job);
+        c->n_tiles = aimc_sim_mvm_run_tiles(dev->job);
+        return 0;
+    }
+    const uint64_t ops0 = dev->stats.digital_ops, cyc0 = dev->stats.cycles;
+    err = exec_cmd(dev, desc, info);
+    c->computed = dev->stats.digital_ops != ops0;
+    if (op == AIMC_DESC_OP_PROGRAM) c->busy_cycles = dev->stats.cycles - cyc0;
+    return err;
+}
+
+aimc_sim_mvm_run *aimc_sim_dev_cmd_job(aimc_sim_dev *dev)
+{
+    return dev ? dev->job : NULL;
+}
+
+uint32_t aimc_sim_dev_cmd_finish(aimc_sim_dev *dev, uint32_t *info)
+{
+    uint32_t dummy, err;
+    if (!info) info = &dummy;
+    *info = 0;
+    if (!dev || !dev->job) return AIMC_REG_ERROR_INTERNAL;
+    const uint64_t n = dev->job_out_bytes / sizeof(float);
+    float *y = malloc(n ? (size_t)n * sizeof *y : 1);
+    if (!y || aimc_sim_mvm_run_finish(dev->job, y) != AIMC_OK)
+        err = AIMC_REG_ERROR_INTERNAL;
+    else
+        err = dma_store(dev, dev->job_desc, dev->job_out_field, y, dev->job_out_bytes, info);
+    free(y);
+    aimc_sim_dev_cmd_abort(dev);
+    return err;
+}
+
+uint64_t aimc_sim_dev_counter(const aimc_sim_dev *dev, uint32_t lo_off)
+{
+    uint64_t v = 0;
+    if (dev) (void)reg64(dev, lo_off, &v);
+    return v;
+}
+
+void aimc_sim_dev_counters_reset(aimc_sim_dev *dev)
+{
+    if (dev) memset(&dev->stats, 0, sizeof dev->stats);
+}
+
+int aimc_sim_dev_machine_reset(aimc_sim_dev *dev)
+{
+    if (!dev) return AIMC_ERR_BADHANDLE;
+    aimc_sim_dev_cmd_abort(dev);
+    aimc_sim_destroy(dev->sim);
+    dev->sim = NULL;
+    memset(&dev->stats, 0, sizeof dev->stats);
+    if (aimc_sim_create(&dev->arch, dev->seed, &dev->sim) != AIMC_OK) {
+        dev->sim = NULL;
+        return AIMC_ERR_NOMEM;
+    }
+    return AIMC_OK;
+}
+
+const aimc_arch *aimc_sim_dev_arch(const aimc_sim_dev *dev)
+{
+    return dev ? &dev->arch : NULL;
 }

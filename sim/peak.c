@@ -40,6 +40,33 @@ double aimc_cost_tile_ns(const aimc_tile_cost *c, uint64_t vectors)
     return c->latency_ns + (double)(vectors - 1) * c->analog_ns;
 }
 
+/* ns -> clock cycles, rounded up; a hair below an integer (binary fractions of decimal ns)
+ * is that integer. */
+static double cycles_of_ns(const aimc_arch *a, double ns)
+{
+    return ceil(ns * a->clock.frequency_mhz / 1000.0 - 1e-9);
+}
+
+uint32_t aimc_cycles_integrate(const aimc_arch *a)
+{
+    double c = cycles_of_ns(a, a->crossbar.integration_ns);
+    return c < 1.0 ? 1u : c > (double)UINT32_MAX ? UINT32_MAX : (uint32_t)c;
+}
+
+uint32_t aimc_cycles_conv_fp16(const aimc_arch *a)
+{
+    double f = llround(a->adc.conversion_ns * a->clock.frequency_mhz / 1000.0 * 65536.0);
+    return f < 1.0 ? 1u : f > (double)UINT32_MAX ? UINT32_MAX : (uint32_t)f;
+}
+
+uint64_t aimc_cycles_convert(const aimc_arch *a, uint32_t ncols)
+{
+    const uint64_t adcs = a->adc.per_crossbar > 0 ? (uint64_t)a->adc.per_crossbar : 1u;
+    const uint64_t rounds = ((uint64_t)ncols + adcs - 1) / adcs;
+    const uint64_t c = (rounds * aimc_cycles_conv_fp16(a) + 65535u) >> 16;
+    return c < 1 ? 1 : c;
+}
+
 const char *aimc_part_name(aimc_part p)
 {
     static const char *const names[AIMC_PART_COUNT] = {

@@ -80,6 +80,7 @@ typedef struct sim_matrix {
     double w_scale;    /* matrix mode: the scale; otherwise 1 (the tiles hold theirs) */
     size_t n_tiles;
     sim_tile *tiles;
+    uint32_t *order;   /* tile indices in crossbar order (by crossbar, first column) */
     uint32_t max_tile_rows, max_tile_cols;
     int stale;         /* a later program call of another matrix overwrote some of its devices */
     uint32_t stale_by;
@@ -265,6 +266,7 @@ static void matrix_free(sim_matrix *m)
         free(m->tiles[k].cscale);
     }
     free(m->tiles);
+    free(m->order);
     free(m);
 }
 
@@ -947,46 +949,51 @@ static void tile_targets(const aimc_sim *s, const sim_tile *tl, const int32_t *c
     }
 }
 
-/* Data-independent per-vector costs, from the closed-form tile cost of sim/aimc_peak.h
- * (aimc_cost_tile): tiles on one crossbar run in sequence, crossbars in parallel; digital
- * work of a core is its tiles' shift-and-adds and accumulations. Also each tile's rank among
- * the matrix's tiles on its crossbar (for read event numbers). */
-static void matrix_plan(const aimc_sim *s, sim_matrix *m, const tile_key *by_xbar)
+/* Data-independent per-vector costs in clock cycles (docs/rtl.md, "Cycle accounting"; the RTL's
+ * tile sequencer counts the same): one step sequencer drives every crossbar of the matrix in
+ * lockstep. Tiles that share a crossbar run in rounds (round r = the tile's rank on its
+ * crossbar, by first column); a round integrates S steps of int cycles each, each step's
+ * conversions overlapping the next step's integration (sample-and-hold), so round r takes
+ * L_r = int + conv_r + (S - 1) max(int, conv_r) with conv_r its slowest tile's conversion time
+ * (aimc_cycles_convert). The cores' digital units then do the shift-and-add and accumulation
+ * of the vector: ceil(ops of the busiest core / digital.ops_per_cycle) cycles, ops per tile
+ * (S + 1) x ncols. Also each tile's rank and count on its crossbar (for read event numbers)
+ * and the tiles in crossbar order (the RTL's tile table). */
+static int matrix_plan(const aimc_sim *s, sim_matrix *m, const tile_key *by_xbar)
 {
     const aimc_arch *a = &s->arch;
-    const int hpc = a->hierarchy.crossbars_per_core;
-    double analog_ns = 0.0, xbar_ns = 0.0;
-    uint64_t core_ops = 0, max_core_ops = 0;
-    long cur_xbar = -1, cur_core = -1;
+    const uint64_t hpc = (uint64_t)a->hierarchy.crossbars_per_core;
+    const uint64_t S = (uint64_t)s->steps, t_int = aimc_cycles_integrate(a);
+    uint64_t *conv_r = calloc(m->n_tiles, sizeof *conv_r);
+    uint64_t core_ops = 0, max_core_ops = 0, cur_core = UINT64_MAX;
+    uint32_t cur_xbar = UINT32_MAX, n_rounds = 0;
     size_t run_first = 0;
-    aimc_activity act;
-    aimc_activity_peak(a, &act);
+    if (!conv_r) return AIMC_ERR_NOMEM;
     m->xbar_reads_per_vec = 0;
     m->conversions_per_vec = 0;
     m->digital_ops_per_vec = 0;
     for (size_t k = 0; k < m->n_tiles; k++) {
         sim_tile *tl = &m->tiles[by_xbar[k].idx];
         const aimc_tile *t = &tl->t;
-        long xb = (long)t->xbar, core = (long)t->xbar / hpc;
-        if (xb != cur_xbar) {
-            xbar_ns = 0.0;
-            cur_xbar = xb;
+        const uint64_t core = t->xbar / hpc;
+        m->order[k] = (uint32_t)by_xbar[k].idx;
+        if (t->xbar != cur_xbar) {
+            cur_xbar = t->xbar;
             run_first = k;
         }
         tl->xbar_slot = (uint32_t)(k - run_first);
+        if (tl->xbar_slot + 1 > n_rounds) n_rounds = tl->xbar_slot + 1;
+        const uint64_t conv = aimc_cycles_convert(a, t->ncols);
+        if (conv > conv_r[tl->xbar_slot]) conv_r[tl->xbar_slot] = conv;
         if (core != cur_core) {
             core_ops = 0;
             cur_core = core;
         }
-        aimc_tile_cost c;
-        aimc_cost_tile(a, t->nrows, t->ncols, &act, &c);
-        xbar_ns += c.analog_ns;
-        if (xbar_ns > analog_ns) analog_ns = xbar_ns;
-        uint64_t ops = (uint64_t)llround(c.digital_ops);
+        const uint64_t ops = (S + 1) * t->ncols;
         core_ops += ops;
         if (core_ops > max_core_ops) max_core_ops = core_ops;
-        m->xbar_reads_per_vec += (uint64_t)s->steps;
-        m->conversions_per_vec += (uint64_t)t->ncols * s->steps;
+        m->xbar_reads_per_vec += S;
+        m->conversions_per_vec += (uint64_t)t->ncols * S;
         m->digital_ops_per_vec += ops;
     }
     /* Slots were counted up along each crossbar's run; the run's last slot + 1 is its size. */
@@ -995,9 +1002,15 @@ static void matrix_plan(const aimc_sim *s, sim_matrix *m, const tile_key *by_xba
         int last = k + 1 == m->n_tiles || m->tiles[by_xbar[k + 1].idx].t.xbar != tl->t.xbar;
         tl->xbar_tiles = last ? tl->xbar_slot + 1 : m->tiles[by_xbar[k + 1].idx].xbar_tiles;
     }
-    uint64_t ppc = (uint64_t)a->digital.ops_per_cycle;
-    m->cycles_per_vec = (uint64_t)ceil(analog_ns * a->clock.frequency_mhz / 1000.0) +
-                        (max_core_ops + ppc - 1) / ppc;
+    uint64_t analog = 0;
+    for (uint32_t r = 0; r < n_rounds; r++) {
+        const uint64_t step = conv_r[r] > t_int ? conv_r[r] : t_int;
+        analog += t_int + conv_r[r] + (S - 1) * step;
+    }
+    free(conv_r);
+    const uint64_t ppc = (uint64_t)a->digital.ops_per_cycle;
+    m->cycles_per_vec = analog + (max_core_ops + ppc - 1) / ppc;
+    return AIMC_OK;
 }
 
 /* DAC codes of one input vector: one scale per vector (max |x| maps to P), codes rounded half
@@ -1226,7 +1239,8 @@ int aimc_sim_program_verify(aimc_sim *s, uint32_t id, const float *w, uint32_t r
     xpulses = calloc((size_t)s->n_xbars, sizeof *xpulses);
     if (!codes || !m || !xpulses) goto nomem;
     m->tiles = calloc(n_tiles, sizeof *m->tiles);
-    if (!m->tiles) goto nomem;
+    m->order = malloc(n_tiles * sizeof *m->order);
+    if (!m->tiles || !m->order) goto nomem;
     m->n_tiles = n_tiles;
     m->rows = rows;
     m->cols = cols;
@@ -1306,7 +1320,7 @@ int aimc_sim_program_verify(aimc_sim *s, uint32_t id, const float *w, uint32_t r
             m->tiles[k].lsb =
                 tile_lsb_calibrated(s, &m->tiles[k], rows, pcal, cu, cdd, ctmp, cout);
     }
-    matrix_plan(s, m, by_xbar);
+    if (matrix_plan(s, m, by_xbar)) goto nomem;
 
     /* Commit. Each crossbar this call writes gets one new generation; a live matrix of
      * another id whose devices this call overwrote goes stale (docs/simulator.md). */
@@ -1439,10 +1453,42 @@ int aimc_sim_device(const aimc_sim *s, uint32_t xbar, uint32_t row, uint32_t col
  * Results do not depend on it (every product is exact, every draw keyed by its event). */
 #define SIM_CHUNK 64
 
+/* What an MVM keeps for a shift-and-add done elsewhere (aimc_sim_mvm_run, the RTL): every ADC
+ * code, by vector, tile (m->tiles order) and step; the input codes and scale of each vector. */
+typedef struct mvm_capture {
+    int32_t *codes;       /* batch x per_vec */
+    const size_t *off;    /* per tile: its codes' offset within a vector's (steps x ncols each) */
+    size_t per_vec;
+    int32_t *p;           /* batch x rows */
+    double *x_scale;      /* batch */
+} mvm_capture;
+
+/* Tile tl's share of one vector's outputs Yt (the tile's columns): the shift-and-add result A
+ * (sum over steps of code x 2^step, exact integers) times the tile's weight of a code, per
+ * column scale, less the offset encoding's part (pt: the vector's input codes of the tile's
+ * rows). One function for the simulator and the RTL's results, so both round alike. */
+static void tile_output(const sim_tile *tl, const int64_t *A, const int32_t *pt, double *Yt)
+{
+    const uint32_t N = tl->t.ncols, K = tl->t.nrows;
+    const double weight = ldexp(1.0, tl->shift) * tl->comp * tl->lsb * tl->scale;
+    const float *cs = tl->cscale;
+    if (cs)
+        for (uint32_t j = 0; j < N; j++) Yt[j] += (double)A[j] * weight * (double)cs[j];
+    else
+        for (uint32_t j = 0; j < N; j++) Yt[j] += (double)A[j] * weight;
+    if (tl->off_scale != 0.0) {
+        int64_t psum = 0;
+        for (uint32_t i = 0; i < K; i++) psum += pt[i];
+        const double off = tl->off_scale * (double)psum * tl->comp * tl->scale;
+        for (uint32_t j = 0; j < N; j++) Yt[j] -= cs ? off * (double)cs[j] : off;
+    }
+}
+
 /* What one worker needs: scratch, sized for the matrix's largest tile and a full chunk. */
 typedef struct mvm_scratch {
     int32_t *p;      /* SIM_CHUNK x rows: input codes */
-    double *Y;       /* SIM_CHUNK x cols: shift-and-add accumulators */
+    double *Y;       /* SIM_CHUNK x cols: outputs */
+    int64_t *A;      /* SIM_CHUNK x max_cols: one tile's shift-and-add accumulators */
     float *uf;       /* steps*SIM_CHUNK x max_rows: drives (float path) */
     double *ud;      /* the same (double path), and u^2 for the variance product */
     float *df;       /* max_rows x max_cols: D of one tile, float */
@@ -1474,6 +1520,7 @@ typedef struct mvm_job {
     mvm_chunk *chunks;
     int n_workers;
     int worker;
+    const mvm_capture *cap;
     mvm_scratch sc;
     int rc;
 } mvm_job;
@@ -1482,6 +1529,7 @@ static void scratch_free(mvm_scratch *sc)
 {
     free(sc->p);
     free(sc->Y);
+    free(sc->A);
     free(sc->uf);
     free(sc->ud);
     free(sc->df);
@@ -1502,6 +1550,7 @@ static int scratch_alloc(mvm_scratch *sc, const aimc_sim *s, const sim_matrix *m
     memset(sc, 0, sizeof *sc);
     sc->p = malloc(nbm * m->rows * sizeof *sc->p);
     sc->Y = malloc(nbm * m->cols * sizeof *sc->Y);
+    sc->A = malloc(nbm * m->max_tile_cols * sizeof *sc->A);
     sc->uf = malloc(mr * m->max_tile_rows * sizeof *sc->uf);
     sc->ud = malloc(mr * m->max_tile_rows * sizeof *sc->ud);
     sc->df = malloc((size_t)m->max_tile_rows * m->max_tile_cols * sizeof *sc->df);
@@ -1512,7 +1561,7 @@ static int scratch_alloc(mvm_scratch *sc, const aimc_sim *s, const sim_matrix *m
     sc->acc = malloc(m->max_tile_cols * sizeof *sc->acc);
     sc->sum_u2 = malloc(mr * sizeof *sc->sum_u2);
     sc->usq = malloc(m->max_tile_rows * sizeof *sc->usq);
-    if (!sc->p || !sc->Y || !sc->uf || !sc->ud || !sc->df || !sc->dd || !sc->af || !sc->ad ||
+    if (!sc->p || !sc->Y || !sc->A || !sc->uf || !sc->ud || !sc->df || !sc->dd || !sc->af || !sc->ad ||
         !sc->vd || !sc->acc || !sc->sum_u2 || !sc->usq) {
         scratch_free(sc);
         return AIMC_ERR_NOMEM;
@@ -1522,7 +1571,8 @@ static int scratch_alloc(mvm_scratch *sc, const aimc_sim *s, const sim_matrix *m
 
 /* One chunk of nb vectors from vector b0: DAC, every tile, ADC, shift-and-add, rescale. */
 static void mvm_chunk_run(const aimc_sim *s, const sim_matrix *m, const float *x, float *y,
-                          uint32_t b0, uint32_t nb, mvm_scratch *sc, mvm_chunk *out)
+                          uint32_t b0, uint32_t nb, mvm_scratch *sc, mvm_chunk *out,
+                          const mvm_capture *cap)
 {
     const aimc_arch *a = &s->arch;
     const int serial = a->dac.mode == AIMC_DAC_BIT_SERIAL;
@@ -1540,9 +1590,15 @@ static void mvm_chunk_run(const aimc_sim *s, const sim_matrix *m, const float *x
     uint64_t drives = 0, sats = 0;
     double xbar_e = 0.0;
 
-    for (uint32_t v = 0; v < nb; v++)
+    for (uint32_t v = 0; v < nb; v++) {
         x_scale[v] = dac_codes(s, x + (size_t)(b0 + v) * m->rows, m->rows,
                                sc->p + (size_t)v * m->rows);
+        if (cap) {
+            memcpy(cap->p + (size_t)(b0 + v) * m->rows, sc->p + (size_t)v * m->rows,
+                   (size_t)m->rows * sizeof *cap->p);
+            cap->x_scale[b0 + v] = x_scale[v];
+        }
+    }
     memset(sc->Y, 0, (size_t)nb * m->cols * sizeof *sc->Y);
     sc->u_nrows = 0; /* new inputs: U is built afresh */
 
@@ -1612,13 +1668,12 @@ static void mvm_chunk_run(const aimc_sim *s, const sim_matrix *m, const float *x
                         sc->ud, (int)K, sc->dd, (int)N, 0.0, sc->vd, (int)N);
         }
 
+        memset(sc->A, 0, (size_t)nb * N * sizeof *sc->A);
         const double dscale = ldexp(1.0, -tl->q), vscale = ldexp(1.0, -tl->qs);
         const uint64_t col_base = t->xbar_col0 / (uint32_t)s->cpw;
-        const float *cs = tl->cscale;
         const double inv_lsb = 1.0 / tl->lsb;
         for (uint32_t r = 0; r < M; r++) {
             const uint32_t step = r / nb, v = r % nb;
-            double *Yt = sc->Y + (size_t)v * m->cols + t->col0;
             double *acc = sc->acc;
             if (tl->f32) {
                 const float *ar = sc->af + (size_t)r * N;
@@ -1640,11 +1695,14 @@ static void mvm_chunk_run(const aimc_sim *s, const sim_matrix *m, const float *x
                 add_normals(s, acc, N, key, col_base, sqrt(sc->sum_u2[r] * s->n_dev) * rsig_lv);
             }
 
-            /* ADC (gain and offset error, rounding half away from zero, clipping), then
-             * shift-and-add with the weight scale. */
-            const double weight =
-                ldexp(1.0, tl->shift + (serial ? (int)step : 0)) * tl->comp * tl->lsb * tl->scale;
+            /* ADC (gain and offset error, rounding half away from zero, clipping), then the
+             * shift-and-add: A += code x 2^step (bit-serial inputs), exact in integers. */
             const double gl = gain * inv_lsb;
+            const int sh = serial ? (int)step : 0;
+            int64_t *Av = sc->A + (size_t)v * N;
+            int32_t *cc = cap ? cap->codes + (size_t)(b0 + v) * cap->per_vec + cap->off[k] +
+                                    (size_t)step * N
+                              : NULL;
             for (uint32_t j = 0; j < N; j++) {
                 double xv = acc[j] * gl + adc_off;
                 /* Held inside [lo - 1, hi + 1] (so the cast is defined), rounded half away
@@ -1656,22 +1714,15 @@ static void mvm_chunk_run(const aimc_sim *s, const sim_matrix *m, const float *x
                 double code = tr + (double)(fr >= 0.5) - (double)(fr <= -0.5);
                 sats += (uint64_t)(code > code_hi) + (uint64_t)(code < code_lo);
                 code = code > code_hi ? code_hi : code;
-                acc[j] = code < code_lo ? code_lo : code;
+                code = code < code_lo ? code_lo : code;
+                const int32_t ci = (int32_t)code;
+                Av[j] += (int64_t)ci * ((int64_t)1 << sh);
+                if (cc) cc[j] = ci;
             }
-            if (cs)
-                for (uint32_t j = 0; j < N; j++) Yt[j] += acc[j] * weight * (double)cs[j];
-            else
-                for (uint32_t j = 0; j < N; j++) Yt[j] += acc[j] * weight;
         }
-        if (tl->off_scale != 0.0)
-            for (uint32_t v = 0; v < nb; v++) {
-                const int32_t *pt = sc->p + (size_t)v * m->rows + t->row0;
-                double *Yt = sc->Y + (size_t)v * m->cols + t->col0;
-                int64_t psum = 0;
-                for (uint32_t i = 0; i < K; i++) psum += pt[i];
-                const double off = tl->off_scale * (double)psum * tl->comp * tl->scale;
-                for (uint32_t j = 0; j < N; j++) Yt[j] -= cs ? off * (double)cs[j] : off;
-            }
+        for (uint32_t v = 0; v < nb; v++)
+            tile_output(tl, sc->A + (size_t)v * N, sc->p + (size_t)v * m->rows + t->row0,
+                        sc->Y + (size_t)v * m->cols + t->col0);
     }
 
     for (uint32_t v = 0; v < nb; v++) {
@@ -1690,13 +1741,13 @@ static void *mvm_worker(void *arg)
     for (uint32_t c = (uint32_t)j->worker; c < j->n_chunks; c += (uint32_t)j->n_workers) {
         uint32_t b0 = c * SIM_CHUNK;
         uint32_t nb = j->batch - b0 < SIM_CHUNK ? j->batch - b0 : SIM_CHUNK;
-        mvm_chunk_run(j->s, j->m, j->x, j->y, b0, nb, &j->sc, &j->chunks[c]);
+        mvm_chunk_run(j->s, j->m, j->x, j->y, b0, nb, &j->sc, &j->chunks[c], j->cap);
     }
     return NULL;
 }
 
-int aimc_sim_mvm(aimc_sim *s, uint32_t id, const float *x, uint32_t batch, float *y,
-                 aimc_sim_stats *st)
+static int mvm_exec(aimc_sim *s, uint32_t id, const float *x, uint32_t batch, float *y,
+                    aimc_sim_stats *st, const mvm_capture *cap)
 {
     if (!s) return AIMC_ERR_BADHANDLE;
     if (id >= AIMC_SIM_MAX_MATRICES) return AIMC_ERR_RANGE;
@@ -1722,7 +1773,7 @@ int aimc_sim_mvm(aimc_sim *s, uint32_t id, const float *x, uint32_t batch, float
         goto out;
     }
     for (int w = 0; w < n_workers; w++) {
-        jobs[w] = (mvm_job){s, m, x, y, batch, n_chunks, chunks, n_workers, w, {0}, 0};
+        jobs[w] = (mvm_job){s, m, x, y, batch, n_chunks, chunks, n_workers, w, cap, {0}, 0};
         if (scratch_alloc(&jobs[w].sc, s, m, batch)) {
             rc = AIMC_ERR_NOMEM;
             goto out;
@@ -1789,4 +1840,137 @@ out:
     free(chunks);
     build_scratch_free(&bsc);
     return rc;
+}
+
+int aimc_sim_mvm(aimc_sim *s, uint32_t id, const float *x, uint32_t batch, float *y,
+                 aimc_sim_stats *st)
+{
+    return mvm_exec(s, id, x, batch, y, st, NULL);
+}
+
+/* ---- an MVM whose shift-and-add happens elsewhere (the RTL) -------------------------- */
+
+struct aimc_sim_mvm_run {
+    const aimc_sim *s;
+    const sim_matrix *m;
+    uint32_t batch;
+    mvm_capture cap;
+    size_t *off;  /* per tile (m->tiles order): offset in a vector's codes and accumulators */
+    int64_t *A;   /* batch x per_vec / steps: the shift-and-add results handed back */
+};
+
+void aimc_sim_mvm_run_free(aimc_sim_mvm_run *r)
+{
+    if (!r) return;
+    free(r->cap.codes);
+    free(r->cap.p);
+    free(r->cap.x_scale);
+    free(r->off);
+    free(r->A);
+    free(r);
+}
+
+int aimc_sim_mvm_run_open(aimc_sim *s, uint32_t id, const float *x, uint32_t batch,
+                          aimc_sim_stats *st, aimc_sim_mvm_run **out)
+{
+    if (!out) return AIMC_ERR_INVALID;
+    *out = NULL;
+    if (!s) return AIMC_ERR_BADHANDLE;
+    if (id >= AIMC_SIM_MAX_MATRICES) return AIMC_ERR_RANGE;
+    if (id >= s->mats_cap || !s->mats[id] || s->mats[id]->stale) return AIMC_ERR_STATE;
+    if (batch == 0 || !x) return AIMC_ERR_INVALID;
+    const sim_matrix *m = s->mats[id];
+    aimc_sim_mvm_run *r = calloc(1, sizeof *r);
+    if (!r) return AIMC_ERR_NOMEM;
+    r->s = s;
+    r->m = m;
+    r->batch = batch;
+    r->off = malloc(m->n_tiles * sizeof *r->off);
+    size_t cols_sum = 0;
+    if (r->off)
+        for (size_t k = 0; k < m->n_tiles; k++) {
+            r->off[k] = cols_sum;
+            cols_sum += m->tiles[k].t.ncols;
+        }
+    const size_t steps = (size_t)s->steps;
+    r->cap.per_vec = cols_sum * steps;
+    r->cap.codes = malloc((size_t)batch * r->cap.per_vec * sizeof *r->cap.codes);
+    r->cap.p = malloc((size_t)batch * m->rows * sizeof *r->cap.p);
+    r->cap.x_scale = malloc((size_t)batch * sizeof *r->cap.x_scale);
+    r->A = calloc((size_t)batch * cols_sum, sizeof *r->A);
+    size_t *coff = malloc(m->n_tiles * sizeof *coff);
+    float *y = malloc((size_t)batch * m->cols * sizeof *y);
+    int rc = AIMC_ERR_NOMEM;
+    if (r->off && r->cap.codes && r->cap.p && r->cap.x_scale && r->A && coff && y) {
+        for (size_t k = 0; k < m->n_tiles; k++) coff[k] = r->off[k] * steps;
+        r->cap.off = coff;
+        rc = mvm_exec(s, id, x, batch, y, st, &r->cap);
+    }
+    free(y);
+    free(coff);
+    r->cap.off = NULL;
+    if (rc) {
+        aimc_sim_mvm_run_free(r);
+        return rc;
+    }
+    *out = r;
+    return AIMC_OK;
+}
+
+uint32_t aimc_sim_mvm_run_tiles(const aimc_sim_mvm_run *r)
+{
+    return r ? (uint32_t)r->m->n_tiles : 0;
+}
+
+uint32_t aimc_sim_mvm_run_vectors(const aimc_sim_mvm_run *r)
+{
+    return r ? r->batch : 0;
+}
+
+int aimc_sim_mvm_run_tile(const aimc_sim_mvm_run *r, uint32_t k, uint32_t *xbar, uint32_t *ncols)
+{
+    if (!r || k >= r->m->n_tiles) return AIMC_ERR_RANGE;
+    const aimc_tile *t = &r->m->tiles[r->m->order[k]].t;
+    if (xbar) *xbar = t->xbar;
+    if (ncols) *ncols = t->ncols;
+    return AIMC_OK;
+}
+
+const int32_t *aimc_sim_mvm_run_codes(const aimc_sim_mvm_run *r, uint32_t v, uint32_t k,
+                                      uint32_t step)
+{
+    if (!r || v >= r->batch || k >= r->m->n_tiles || step >= (uint32_t)r->s->steps) return NULL;
+    const uint32_t i = r->m->order[k];
+    return r->cap.codes + (size_t)v * r->cap.per_vec + r->off[i] * (size_t)r->s->steps +
+           (size_t)step * r->m->tiles[i].t.ncols;
+}
+
+int64_t *aimc_sim_mvm_run_acc(aimc_sim_mvm_run *r, uint32_t v, uint32_t k)
+{
+    if (!r || v >= r->batch || k >= r->m->n_tiles) return NULL;
+    const size_t per = r->cap.per_vec / (size_t)r->s->steps;
+    return r->A + (size_t)v * per + r->off[r->m->order[k]];
+}
+
+int aimc_sim_mvm_run_finish(const aimc_sim_mvm_run *r, float *y)
+{
+    if (!r || !y) return AIMC_ERR_INVALID;
+    const sim_matrix *m = r->m;
+    const size_t per = r->cap.per_vec / (size_t)r->s->steps;
+    double *Y = malloc((size_t)m->cols * sizeof *Y);
+    if (!Y) return AIMC_ERR_NOMEM;
+    for (uint32_t v = 0; v < r->batch; v++) {
+        const int32_t *pv = r->cap.p + (size_t)v * m->rows;
+        memset(Y, 0, (size_t)m->cols * sizeof *Y);
+        for (size_t k = 0; k < m->n_tiles; k++) {
+            const sim_tile *tl = &m->tiles[k];
+            tile_output(tl, r->A + (size_t)v * per + r->off[k], pv + tl->t.row0,
+                        Y + tl->t.col0);
+        }
+        float *yv = y + (size_t)v * m->cols;
+        for (uint32_t c = 0; c < m->cols; c++)
+            yv[c] = (float)(Y[c] * m->w_scale * r->cap.x_scale[v]);
+    }
+    free(Y);
+    return AIMC_OK;
 }

@@ -4,6 +4,7 @@
 #   make run        map, program and run the default model on the default machine
 #   make test       the whole suite: unit tests, the same under ASan+UBSan, CLI checks
 #   make bench      every benchmark; make bench-NAME runs bench/NAME
+#   make rtl        verilate rtl/*.sv (docs/rtl.md); make lint-rtl: verilator -Wall, lint only
 #   make clean
 #
 # V=1 shows the commands. Objects go to build/ (normal) and build/san/ (sanitizers).
@@ -14,9 +15,9 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototyp
            -Wno-missing-field-initializers
 OPT     ?= -O2
 DEBUG   ?= -g
-INC     := -Icommon -Isim -Imapping -Idriver -Itools -Isim/sysc
+INC     := -Icommon -Isim -Imapping -Idriver -Itools -Isim/sysc -Irtl
 FINAL_CFLAGS = $(STD) $(WARN) $(OPT) $(DEBUG) $(INC) -MMD -MP $(CFLAGS)
-LIBS    := -lyaml -lcjson -lopenblas -lm -lpthread -lsystemc -lstdc++
+LIBS    := -lyaml -lcjson -lopenblas -lm -lpthread -lsystemc -lz -latomic -lstdc++
 SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 ifeq ($(V),1)
@@ -47,6 +48,25 @@ FINAL_CXXFLAGS = $(CXXSTD) $(CXXWARN) $(OPT) $(DEBUG) $(INC) -MMD -MP $(CXXFLAGS
 SYSC_SRC  := $(wildcard sim/sysc/*.cpp)
 LIB_OBJ   += $(SYSC_SRC:%.cpp=$(B)/obj/%.o)
 SLIB_OBJ  += $(SYSC_SRC:%.cpp=$(BS)/obj/%.o)
+
+# The RTL of the digital control path (rtl/, docs/rtl.md): Verilator turns rtl/*.sv into a
+# C++ model (build/rtl), compiled by Verilator's own makefile and put into libaimc.a with the
+# wrapper (rtl/aimc_vl.cpp) and the DPI-C functions (rtl/aimc_vl_dpi.c), which
+# driver/hal_rtl.c ("rtl:") reaches. The sanitizer build links the same model objects
+# uninstrumented: Verilator's generated code and runtime (its FST writer, its trace buffers)
+# load and store misaligned words, which UBSan rejects; aimc's own code around them, the
+# wrapper and DPI functions included, is instrumented.
+VERILATOR := verilator
+VL_ROOT   := /usr/share/verilator/include
+RTL_PKG   := rtl/aimc_regs_pkg.sv rtl/aimc_rtl_pkg.sv rtl/aimc_sacc_pkg.sv rtl/aimc_dpi_pkg.sv
+RTL_SV    := $(RTL_PKG) $(filter-out $(RTL_PKG),$(sort $(wildcard rtl/*.sv)))
+VL_FLAGS  := --cc -Wall --trace-fst --timescale 1ns/1ps --top-module aimc_top -Irtl \
+             --x-assign fast --x-initial fast
+VL_GLOBAL := verilated.o verilated_dpi.o verilated_fst_c.o verilated_threads.o
+VL_INC    := -I$(B)/rtl -isystem $(VL_ROOT) -isystem $(VL_ROOT)/vltstd
+LIB_OBJ   += $(B)/obj/rtl/aimc_vl.o $(B)/obj/rtl/aimc_vl_dpi.o
+SLIB_OBJ  += $(BS)/obj/rtl/aimc_vl.o $(BS)/obj/rtl/aimc_vl_dpi.o
+
 SCLI_OBJ  := $(CLI_SRC:%.c=$(BS)/obj/%.o)
 STEST_OBJ := $(TEST_SRC:%.c=$(BS)/obj/%.o)
 
@@ -63,7 +83,7 @@ SWEEP_TEST_SRC := tools/sweep_spec.c tools/sweep_metrics.c tools/sweep_results.c
 $(B)/obj/tools/sweep_mpi.o: FINAL_CFLAGS += $(if $(MPICC),$(shell $(MPICC) --showme:compile))
 $(B)/aimc: LIBS += $(if $(MPICC),$(shell $(MPICC) --showme:link))
 
-.PHONY: all deps run test test-unit test-san test-cli bench clean help
+.PHONY: all deps run test test-unit test-san test-cli bench clean help rtl lint-rtl
 .DEFAULT_GOAL := all
 
 # Build on every core unless the caller chose (make -jN or -j1).
@@ -101,13 +121,36 @@ $(BS)/obj/%.o: %.cpp | deps
 	@$(if $(Q),echo "  CXX san $<")
 	$(Q)$(CXX) $(FINAL_CXXFLAGS) $(SAN) -O1 -c $< -o $@
 
-$(B)/libaimc.a: $(LIB_OBJ)
+$(B)/libaimc.a: $(LIB_OBJ) $(B)/rtl/built
 	@$(if $(Q),echo "  AR      $@")
-	$(Q)rm -f $@ && ar rcs $@ $^
+	$(Q)rm -f $@ && ar rcs $@ $(LIB_OBJ) $(B)/rtl/*.o
 
-$(BS)/libaimc.a: $(SLIB_OBJ)
+$(BS)/libaimc.a: $(SLIB_OBJ) $(B)/rtl/built
 	@$(if $(Q),echo "  AR san  $@")
-	$(Q)rm -f $@ && ar rcs $@ $^
+	$(Q)rm -f $@ && ar rcs $@ $(SLIB_OBJ) $(B)/rtl/*.o
+
+# Verilate, then compile the model and Verilator's runtime with Verilator's makefile.
+$(B)/rtl/Vaimc_top.mk: $(RTL_SV) | deps
+	@rm -rf $(B)/rtl && mkdir -p $(B)/rtl
+	@$(if $(Q),echo "  VERILATE rtl/*.sv")
+	$(Q)$(VERILATOR) $(VL_FLAGS) --Mdir $(B)/rtl $(RTL_SV)
+
+$(B)/rtl/built: $(B)/rtl/Vaimc_top.mk
+	@$(if $(Q),echo "  CXX     verilated model")
+	$(Q)$(MAKE) -s -C $(B)/rtl -f Vaimc_top.mk default $(VL_GLOBAL) OPT_FAST=-O2 OPT_GLOBAL=-O2 >/dev/null
+	$(Q)touch $@
+
+$(B)/obj/rtl/aimc_vl.o $(B)/obj/rtl/aimc_vl_dpi.o: $(B)/rtl/built
+$(B)/obj/rtl/aimc_vl.o $(B)/obj/rtl/aimc_vl_dpi.o: INC += $(VL_INC)
+$(BS)/obj/rtl/aimc_vl.o $(BS)/obj/rtl/aimc_vl_dpi.o: $(B)/rtl/built
+$(BS)/obj/rtl/aimc_vl.o $(BS)/obj/rtl/aimc_vl_dpi.o: INC += $(VL_INC)
+
+rtl: $(B)/rtl/built
+
+# Lint: verilator -Wall on every source file, no output allowed (make test runs it).
+lint-rtl: | deps
+	$(Q)$(VERILATOR) --lint-only -Wall --top-module aimc_top -Irtl $(RTL_SV) 2>&1 | \
+	    { if read -r l; then echo "$$l"; cat; exit 1; fi; }
 
 $(B)/aimc: $(CLI_OBJ) $(B)/libaimc.a
 	@$(if $(Q),echo "  LD      $@")
@@ -130,7 +173,7 @@ run: $(B)/aimc
 
 # The whole suite. scripts/test-all.sh runs each part, keeps going after a failure, and
 # ends with one line "total: N passed, M failed".
-test: $(B)/test_aimc $(BS)/test_aimc $(B)/aimc $(BS)/aimc $(BS)/examples/driver_example \
+test: lint-rtl $(B)/test_aimc $(BS)/test_aimc $(B)/aimc $(BS)/aimc $(BS)/examples/driver_example \
       $(B)/examples/sysc_platform
 	$(Q)$(BS)/examples/driver_example
 	$(Q)$(B)/examples/sysc_platform

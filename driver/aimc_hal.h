@@ -1,8 +1,8 @@
 /* aimc_hal.h - the driver's hardware abstraction layer: what a backend provides.
  *
  * Internal to the driver (not public API). The driver core (driver.c) reaches a device only
- * through one aimc_hal_ops table; a backend (hal_sim.c, hal_mock.c, hal_uio.c, hal_sysc.c;
- * rtl: later) implements the table and nothing else. aimc_open() picks the backend whose
+ * through one aimc_hal_ops table; a backend (hal_sim.c, hal_mock.c, hal_uio.c, hal_sysc.c,
+ * hal_rtl.c) implements the table and nothing else. aimc_open() picks the backend whose
  * scheme matches the URI's part before the first ':' and passes it the rest of the URI.
  *
  * Threads: the driver calls every op except irq_wait and time_ns with its device lock
@@ -48,6 +48,7 @@ extern const aimc_hal_ops aimc_hal_sim_ops;  /* "sim:" (hal_sim.c) */
 extern const aimc_hal_ops aimc_hal_mock_ops; /* "mock:" (hal_mock.c) */
 extern const aimc_hal_ops aimc_hal_uio_ops;  /* "uio:" (hal_uio.c) */
 extern const aimc_hal_ops aimc_hal_sysc_ops; /* "sysc:" (hal_sysc.c, sim/sysc/aimc_vp.h) */
+extern const aimc_hal_ops aimc_hal_rtl_ops;  /* "rtl:" (hal_rtl.c, rtl/aimc_vl.h) */
 
 /* The backend state of dev when its backend is hal, else NULL: for a backend's own test
  * hooks (aimc_mock.h). */

@@ -34,6 +34,7 @@ static const aimc_hal_ops *const aimc_drv_backends[] = {
     &aimc_hal_mock_ops,
     &aimc_hal_uio_ops,
     &aimc_hal_sysc_ops,
+    &aimc_hal_rtl_ops,
 };
 
 typedef struct drv_job {

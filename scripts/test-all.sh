@@ -6,6 +6,8 @@
 #   4. aimc sweep end to end, also under mpirun (tests/sweep.sh) on the normal (MPI) build
 #   5. the co-design curves in reduced form (scripts/codesign.sh --reduced)
 #   6. aimc run --backend sysc: against sim: (tests/sysc.sh), normal and sanitizer builds
+#   7. the RTL: verilator lint, aimc run --backend rtl: against sim:, an FST waveform
+#      (tests/rtl.sh), normal and sanitizer builds
 # Every part runs even when an earlier one failed; the last line is
 #   total: N passed, M failed
 # and the exit status is non-zero when anything failed or crashed.
@@ -52,6 +54,7 @@ run unit-sanitizers build/san/test_aimc
 run cli-sanitizers tests/cli.sh build/san/aimc
 run sweep tests/sweep.sh build/aimc
 run sysc tests/sysc.sh build/aimc build/san/aimc
+run rtl tests/rtl.sh build/aimc build/san/aimc
 run codesign scripts/codesign.sh --reduced build/aimc
 
 echo "total: $passed passed, $failed failed"

@@ -31,7 +31,9 @@ void cli_usage_run(FILE *f)
             "  --timing-only   no values: drive the discrete-event engine from a shape-only\n"
             "                  plan (models too large to hold); cycles, energy, utilisation\n"
             "  --trace FILE    Chrome trace-event JSON of per-core activity from the engine\n"
-            "                  (open in ui.perfetto.dev)\n");
+            "                  (open in ui.perfetto.dev)\n"
+            "  --wave FILE     with --backend rtl:, an FST waveform of every RTL signal over\n"
+            "                  the whole run (open in GTKWave; docs/rtl.md)\n");
 }
 
 /* ---- the event engine's figures (--timing-only, --trace, and the JSON's "engine") ------ */
@@ -139,7 +141,7 @@ out:
 /* Take --timing-only and --trace FILE out of argv (the shared parser does not know them);
  * returns the new argc, or -1 when --trace lacks its FILE. */
 static int take_engine_options(int argc, char **argv, char **kept, int *timing_only,
-                               const char **trace)
+                               const char **trace, const char **wave)
 {
     int n = 0;
     for (int i = 0; i < argc; i++) {
@@ -150,6 +152,11 @@ static int take_engine_options(int argc, char **argv, char **kept, int *timing_o
             *trace = argv[++i];
         } else if (i > 0 && !strncmp(argv[i], "--trace=", 8)) {
             *trace = argv[i] + 8;
+        } else if (i > 0 && !strcmp(argv[i], "--wave")) {
+            if (i + 1 >= argc) return -1;
+            *wave = argv[++i];
+        } else if (i > 0 && !strncmp(argv[i], "--wave=", 7)) {
+            *wave = argv[i] + 7;
         } else {
             kept[n++] = argv[i];
         }
@@ -230,12 +237,13 @@ int cli_cmd_run(int argc_all, char **argv_all)
 {
     cli_options o;
     int timing_only = 0;
-    const char *trace = NULL;
+    const char *trace = NULL, *wave = NULL;
+    char uri[4096];
     char **argv = malloc(((size_t)argc_all + 1) * sizeof *argv);
     if (!argv) return CLI_EXIT_WORK;
-    int argc = take_engine_options(argc_all, argv_all, argv, &timing_only, &trace);
+    int argc = take_engine_options(argc_all, argv_all, argv, &timing_only, &trace, &wave);
     if (argc < 0) {
-        fprintf(stderr, "%s run: --trace needs a FILE\n", cli_prog);
+        fprintf(stderr, "%s run: --trace and --wave need a FILE\n", cli_prog);
         free(argv);
         return CLI_EXIT_USAGE;
     }
@@ -243,6 +251,21 @@ int cli_cmd_run(int argc_all, char **argv_all)
     free(argv);
     if (r) return r > 0 ? 0 : CLI_EXIT_USAGE;
     if (timing_only) return run_timing_only(&o, trace);
+    if (wave) {
+        /* The waveform is an option of the rtl: backend's URI (driver/hal_rtl.c). */
+        if (strncmp(o.backend, "rtl:", 4) != 0) {
+            fprintf(stderr, "%s run: --wave needs --backend rtl: (got %s)\n", cli_prog,
+                    o.backend);
+            return CLI_EXIT_USAGE;
+        }
+        int len = snprintf(uri, sizeof uri, "%s%swave=%s", o.backend, o.backend[4] ? "," : "",
+                           wave);
+        if (len < 0 || (size_t)len >= sizeof uri) {
+            fprintf(stderr, "%s run: --wave: path too long\n", cli_prog);
+            return CLI_EXIT_USAGE;
+        }
+        o.backend = uri;
+    }
     aimc_arch a;
     aimc_model *m = NULL;
     aimc_plan *p = NULL;

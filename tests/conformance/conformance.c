@@ -5,7 +5,8 @@
  * "conformance sim:" (every group) and "conformance mock:" (the groups that apply to a
  * device that completes commands without doing their work: open, query, buffers, fences,
  * counters, errors, reset, threads, hang); "conformance sysc:" runs every group on the
- * SystemC platform. A new backend adds one line to conf_backends.
+ * SystemC platform, "conformance rtl:" on the Verilated RTL. A new backend adds one line to
+ * conf_backends (and an init function).
  * The suite's init function selects the backend for its tests.
  */
 #include <math.h>
@@ -32,6 +33,7 @@ static const conf_backend conf_backends[] = {
     {"conformance sim:", "sim:", "sim:hang_after=0", 1, 1, 1},
     {"conformance mock:", "mock:", "mock:hang", 0, 0, 0},
     {"conformance sysc:", "sysc:", "sysc:hang_after=0", 1, 1, 1},
+    {"conformance rtl:", "rtl:", "rtl:hang_after=0", 1, 1, 1},
 };
 
 static const conf_backend *conf; /* the backend under test */
@@ -39,7 +41,8 @@ static const conf_backend *conf; /* the backend under test */
 static int conf_init_0(void) { conf = &conf_backends[0]; return 0; }
 static int conf_init_1(void) { conf = &conf_backends[1]; return 0; }
 static int conf_init_2(void) { conf = &conf_backends[2]; return 0; }
-static int (*const conf_inits[])(void) = {conf_init_0, conf_init_1, conf_init_2};
+static int conf_init_3(void) { conf = &conf_backends[3]; return 0; }
+static int (*const conf_inits[])(void) = {conf_init_0, conf_init_1, conf_init_2, conf_init_3};
 
 #define CONF_SECOND_NS 1000000000LL
 

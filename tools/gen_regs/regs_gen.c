@@ -615,7 +615,10 @@ static void emit_sv(const rg_map *m, rg_buf *b)
     bprintf(b, "// aimc_regs_pkg.sv - the %s device's register map, command descriptors and "
                "DMA records\n// for the RTL (byte offsets, bit masks, opcodes).\n//\n// GENERATED "
                "by tools/gen_regs from driver/aimc_regs.yaml: do not edit; edit the YAML\n// and "
-               "run make. docs/registers.md documents every entry.\npackage aimc_regs_pkg;\n",
+               "run make. docs/registers.md documents every entry.\n//\n// The whole map is "
+               "here; an RTL uses part of it (the HI halves of 64-bit registers, the DMA\n// "
+               "records are the host's), so Verilator's unused-parameter lint is off for this "
+               "file.\n/* verilator lint_off UNUSEDPARAM */\npackage aimc_regs_pkg;\n",
             m->device);
     sv_p(b, "AIMC_REG_WINDOW_BYTES", m->window, NULL);
     for (size_t i = 0; i < m->n_regs; i++) {
@@ -683,7 +686,7 @@ static void emit_sv(const rg_map *m, rg_buf *b)
             sv_p(b, name, g->fields[k].value, g->fields[k].type);
         }
     }
-    bprintf(b, "endpackage : aimc_regs_pkg\n");
+    bprintf(b, "endpackage : aimc_regs_pkg\n/* verilator lint_on UNUSEDPARAM */\n");
 }
 
 /* ---- output: Markdown ---- */

@@ -1,0 +1,233 @@
+/* hal_rtl.c - the "rtl:" driver backend: the Verilated RTL of the device's digital control
+ * path (rtl/aimc_vl.h, docs/rtl.md) with the analog arrays in C.
+ *
+ * Registers go through the RTL's register port; DMA buffers are host allocations at
+ * addresses of a private device address space (from AIMC_HAL_RTL_DMA_BASE up, 4 KiB aligned,
+ * an unmapped 4 KiB gap after each, never 0), reached by the RTL's memory port and the C
+ * half's DMA through the same bounds-checked translation, so a bad address is a DMA fault.
+ * Time is the model's clock: irq_wait clocks it until the interrupt or the timeout (at most
+ * AIMC_HAL_RTL_WAIT_SLICE_NS per call; the driver loops), and time_ns is clock cycles x the
+ * period, so the driver's timeouts are simulated time. A mutex serialises every call into the
+ * model, since irq_wait and time_ns run without the driver's lock.
+ *
+ * URI: "rtl:" with options separated by ',': "hang_after=N" (fault injection, as sim:),
+ * "wave=PATH" (write an FST waveform of every signal to PATH from open to close; must be the
+ * last option, PATH runs to the end of the URI).
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aimc_device.h"
+#include "aimc_hal.h"
+#include "aimc_vl.h"
+
+#define AIMC_HAL_RTL_DMA_BASE 0x100000000ull
+#define AIMC_HAL_RTL_DMA_ALIGN 4096ull
+#define AIMC_HAL_RTL_WAIT_SLICE_NS 1000000LL
+#define AIMC_HAL_RTL_OPT_MAX 64
+
+typedef struct hal_rtl_buf {
+    void *cpu;
+    uint64_t addr;
+    size_t size;
+} hal_rtl_buf;
+
+typedef struct hal_rtl {
+    pthread_mutex_t lock;
+    aimc_vl *vl;
+    hal_rtl_buf *bufs;
+    size_t n_bufs, cap_bufs;
+    uint64_t next_addr;
+} hal_rtl;
+
+static hal_rtl_buf *hal_rtl_translate(hal_rtl *h, uint64_t addr, size_t n)
+{
+    for (size_t i = 0; i < h->n_bufs; i++) {
+        hal_rtl_buf *b = &h->bufs[i];
+        if (addr >= b->addr && n <= b->size && addr - b->addr <= b->size - n) return b;
+    }
+    return NULL;
+}
+
+static int hal_rtl_mem_read(void *ctx, uint64_t addr, void *dst, size_t n)
+{
+    hal_rtl_buf *b = hal_rtl_translate(ctx, addr, n);
+    if (!b) return AIMC_ERR_RANGE;
+    memcpy(dst, (const char *)b->cpu + (addr - b->addr), n);
+    return AIMC_OK;
+}
+
+static int hal_rtl_mem_write(void *ctx, uint64_t addr, const void *src, size_t n)
+{
+    hal_rtl_buf *b = hal_rtl_translate(ctx, addr, n);
+    if (!b) return AIMC_ERR_RANGE;
+    memcpy((char *)b->cpu + (addr - b->addr), src, n);
+    return AIMC_OK;
+}
+
+/* Options: hang_after=N and wave=PATH (last). */
+static int hal_rtl_parse(const char *rest, unsigned long long *hang_after, const char **wave,
+                         aimc_diag *d)
+{
+    const char *p = rest ? rest : "";
+    while (*p) {
+        char opt[AIMC_HAL_RTL_OPT_MAX];
+        size_t n = strcspn(p, ",");
+        char *end;
+        if (strncmp(p, "wave=", 5) == 0 && p[5]) {
+            *wave = p + 5;
+            return AIMC_OK;
+        }
+        if (n >= sizeof opt) goto bad;
+        memcpy(opt, p, n);
+        opt[n] = '\0';
+        if (strncmp(opt, "hang_after=", 11) != 0 || opt[11] < '0' || opt[11] > '9') goto bad;
+        *hang_after = strtoull(opt + 11, &end, 10);
+        if (*end || *hang_after >= AIMC_DEV_HANG_NEVER) goto bad;
+        p += n;
+        if (*p == ',') p++;
+    }
+    return AIMC_OK;
+bad:
+    return aimc_diag_set(d, AIMC_ERR_INVALID, "rtl: options are hang_after=N and wave=PATH "
+                         "(last), separated by ',', got \"rtl:%s\"", rest);
+}
+
+static void hal_rtl_close(void *ctx)
+{
+    hal_rtl *h = ctx;
+    if (!h) return;
+    aimc_vl_destroy(h->vl);
+    for (size_t i = 0; i < h->n_bufs; i++) free(h->bufs[i].cpu);
+    free(h->bufs);
+    pthread_mutex_destroy(&h->lock);
+    free(h);
+}
+
+static int hal_rtl_open(const char *rest, const aimc_open_opts *opts, void **ctx, aimc_diag *d)
+{
+    unsigned long long hang_after = AIMC_DEV_HANG_NEVER;
+    const char *wave = NULL;
+    hal_rtl *h;
+    int rc;
+
+    if ((rc = hal_rtl_parse(rest, &hang_after, &wave, d)) != AIMC_OK) return rc;
+    h = calloc(1, sizeof *h);
+    if (!h) return aimc_diag_set(d, AIMC_ERR_NOMEM, "rtl: out of memory");
+    pthread_mutex_init(&h->lock, NULL);
+    h->next_addr = AIMC_HAL_RTL_DMA_BASE;
+    const aimc_vl_mem mem = {h, hal_rtl_mem_read, hal_rtl_mem_write};
+    rc = aimc_vl_create(opts ? opts->arch : NULL, opts ? opts->seed : 0, &mem, &h->vl, d);
+    if (rc == AIMC_OK && wave) rc = aimc_vl_trace_open(h->vl, wave, d);
+    if (rc != AIMC_OK) {
+        hal_rtl_close(h);
+        return rc;
+    }
+    aimc_vl_inject_hang(h->vl, (uint32_t)hang_after);
+    *ctx = h;
+    return AIMC_OK;
+}
+
+static uint32_t hal_rtl_reg_read32(void *ctx, uint32_t off)
+{
+    hal_rtl *h = ctx;
+    pthread_mutex_lock(&h->lock);
+    uint32_t v = aimc_vl_reg_read32(h->vl, off);
+    pthread_mutex_unlock(&h->lock);
+    return v;
+}
+
+static void hal_rtl_reg_write32(void *ctx, uint32_t off, uint32_t val)
+{
+    hal_rtl *h = ctx;
+    pthread_mutex_lock(&h->lock);
+    aimc_vl_reg_write32(h->vl, off, val); /* a DOORBELL runs the commands inside */
+    pthread_mutex_unlock(&h->lock);
+}
+
+static int hal_rtl_dma_alloc_locked(hal_rtl *h, size_t size, void **cpu, uint64_t *dev_addr)
+{
+    uint64_t span;
+    void *p;
+
+    if (size == 0) return AIMC_ERR_INVALID;
+    if (size > UINT64_MAX / 2) return AIMC_ERR_NOMEM;
+    span = ((uint64_t)size + 2 * AIMC_HAL_RTL_DMA_ALIGN - 1) & ~(AIMC_HAL_RTL_DMA_ALIGN - 1);
+    if (h->next_addr > UINT64_MAX - span) return AIMC_ERR_NOMEM;
+    if (h->n_bufs == h->cap_bufs) {
+        size_t cap = h->cap_bufs ? 2 * h->cap_bufs : 16;
+        hal_rtl_buf *nb = realloc(h->bufs, cap * sizeof *nb);
+        if (!nb) return AIMC_ERR_NOMEM;
+        h->bufs = nb;
+        h->cap_bufs = cap;
+    }
+    p = calloc(1, size);
+    if (!p) return AIMC_ERR_NOMEM;
+    h->bufs[h->n_bufs].cpu = p;
+    h->bufs[h->n_bufs].addr = h->next_addr;
+    h->bufs[h->n_bufs].size = size;
+    h->n_bufs++;
+    *cpu = p;
+    *dev_addr = h->next_addr;
+    h->next_addr += span;
+    return AIMC_OK;
+}
+
+static int hal_rtl_dma_alloc(void *ctx, size_t size, void **cpu, uint64_t *dev_addr)
+{
+    hal_rtl *h = ctx;
+    pthread_mutex_lock(&h->lock);
+    int rc = hal_rtl_dma_alloc_locked(h, size, cpu, dev_addr);
+    pthread_mutex_unlock(&h->lock);
+    return rc;
+}
+
+static void hal_rtl_dma_free(void *ctx, void *cpu)
+{
+    hal_rtl *h = ctx;
+    if (!cpu) return;
+    pthread_mutex_lock(&h->lock);
+    for (size_t i = 0; i < h->n_bufs; i++) {
+        if (h->bufs[i].cpu == cpu) {
+            free(cpu);
+            h->bufs[i] = h->bufs[--h->n_bufs];
+            break;
+        }
+    }
+    pthread_mutex_unlock(&h->lock);
+}
+
+static int hal_rtl_irq_wait(void *ctx, int64_t timeout_ns)
+{
+    hal_rtl *h = ctx;
+    pthread_mutex_lock(&h->lock);
+    int64_t ns = timeout_ns < AIMC_HAL_RTL_WAIT_SLICE_NS ? timeout_ns : AIMC_HAL_RTL_WAIT_SLICE_NS;
+    const uint64_t ps = aimc_vl_ps_per_cycle(h->vl);
+    (void)aimc_vl_run(h->vl, ns > 0 ? ((uint64_t)ns * 1000u + ps - 1) / ps : 0);
+    int level = aimc_vl_irq(h->vl);
+    pthread_mutex_unlock(&h->lock);
+    return level ? AIMC_OK : AIMC_ERR_TIMEOUT;
+}
+
+static uint64_t hal_rtl_time_ns(void *ctx)
+{
+    hal_rtl *h = ctx;
+    pthread_mutex_lock(&h->lock);
+    uint64_t t = aimc_vl_cycles(h->vl) * aimc_vl_ps_per_cycle(h->vl) / 1000u;
+    pthread_mutex_unlock(&h->lock);
+    return t;
+}
+
+const aimc_hal_ops aimc_hal_rtl_ops = {
+    .scheme = "rtl",
+    .open = hal_rtl_open,
+    .close = hal_rtl_close,
+    .reg_read32 = hal_rtl_reg_read32,
+    .reg_write32 = hal_rtl_reg_write32,
+    .dma_alloc = hal_rtl_dma_alloc,
+    .dma_free = hal_rtl_dma_free,
+    .irq_wait = hal_rtl_irq_wait,
+    .time_ns = hal_rtl_time_ns,
+};

@@ -1,0 +1,90 @@
+/* aimc_vl.h - C interface to the Verilated RTL of the aimc device's digital control path.
+ *
+ * The RTL (the SystemVerilog in rtl/, docs/rtl.md) holds the register block, the command processor, the tile
+ * sequencer and the shift-and-add accumulators; Verilator turns it into a C++ model, which
+ * this wrapper clocks. The analog arrays, the float units and data DMA stay in C (the split
+ * execution API of sim/aimc_device.h), reached from the RTL through DPI-C. The host is two
+ * callbacks: the RTL's memory port (descriptor fetch, status write-back) and the C half's DMA
+ * both go through them.
+ *
+ * Time is the model's clock: nothing happens between calls. A register access takes a few
+ * clock cycles (the register port's handshake); a DOORBELL write clocks the model until the
+ * command processor has nothing left to do (ring drained, or hung, or halted), so commands
+ * complete inside the write, as on sim:. aimc_vl_run lets time pass otherwise (the watchdog).
+ * One thread at a time per model; different models may run in different threads.
+ */
+#ifndef AIMC_VL_H
+#define AIMC_VL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" { /* the project's C headers carry no linkage of their own */
+#endif
+
+#include "aimc_arch.h"
+#include "aimc_status.h"
+
+/* Host memory as the device sees it: read/write n bytes at device address addr; 0, or
+ * nonzero when [addr, addr + n) is not host memory (a DMA fault; nothing touched then). */
+typedef struct aimc_vl_mem {
+    void *ctx;
+    int (*read)(void *ctx, uint64_t addr, void *dst, size_t n);
+    int (*write)(void *ctx, uint64_t addr, const void *src, size_t n);
+} aimc_vl_mem;
+
+typedef struct aimc_vl aimc_vl;
+
+/* Largest ADC count per crossbar the RTL's conversion slots carry (lanes of a slot). */
+#define AIMC_VL_MAX_ADCS 256
+
+/* Create the model for arch (NULL: defaults) with every random draw of the analog half keyed
+ * by seed, reset it (power-on), and leave it idle. AIMC_OK; AIMC_ERR_INVALID (NULL out or
+ * mem, an arch the simulator rejects); AIMC_ERR_UNSUPPORTED (an arch the RTL cannot carry:
+ * more than AIMC_VL_MAX_ADCS ADCs per crossbar, more than 31 input steps); AIMC_ERR_NOMEM.
+ * The reason is in d. */
+int aimc_vl_create(const aimc_arch *arch, uint64_t seed, const aimc_vl_mem *mem, aimc_vl **out,
+                   aimc_diag *d);
+
+/* Close the waveform if open and free everything. NULL is a no-op. */
+void aimc_vl_destroy(aimc_vl *vl);
+
+/* 32-bit register access at byte offset off (driver/aimc_regs.h), through the register
+ * port. A DOORBELL write returns when the command processor is no longer active. */
+uint32_t aimc_vl_reg_read32(aimc_vl *vl, uint32_t off);
+void aimc_vl_reg_write32(aimc_vl *vl, uint32_t off, uint32_t val);
+
+/* Let up to `cycles` clock cycles pass, returning early when the interrupt line is (or
+ * becomes) asserted; returns the cycles that passed. When nothing can change until a
+ * register write (idle, hung without a watchdog), time jumps without clocking. */
+uint64_t aimc_vl_run(aimc_vl *vl, uint64_t cycles);
+
+/* Run exactly n clock cycles (tests, waveforms). */
+void aimc_vl_clock(aimc_vl *vl, uint64_t n);
+
+/* The interrupt line (1 = asserted). */
+int aimc_vl_irq(const aimc_vl *vl);
+
+/* Clock cycles since create (register handshakes included): the host's view of device time.
+ * CNT_CYCLES counts only the cycles of the work (docs/rtl.md). */
+uint64_t aimc_vl_cycles(const aimc_vl *vl);
+
+/* Picoseconds per clock cycle (1e6 / clock.frequency_mhz, rounded). */
+uint64_t aimc_vl_ps_per_cycle(const aimc_vl *vl);
+
+/* Fault injection (as aimc_sim_dev_inject_hang): the command processor hangs after `after`
+ * more commands; AIMC_DEV_HANG_NEVER (0xFFFFFFFF) disarms. Survives soft resets until fired. */
+void aimc_vl_inject_hang(aimc_vl *vl, uint32_t after);
+
+/* Waveform: start writing every signal to an FST file at path (GTKWave opens it), from the
+ * current cycle on; AIMC_OK, or AIMC_ERR_IO / AIMC_ERR_STATE (one is open) with the reason
+ * in d. trace_close flushes and closes it (no-op when none is open). */
+int aimc_vl_trace_open(aimc_vl *vl, const char *path, aimc_diag *d);
+void aimc_vl_trace_close(aimc_vl *vl);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* AIMC_VL_H */

@@ -1,0 +1,92 @@
+#!/bin/sh
+# rtl.sh - the RTL from the command line (docs/rtl.md):
+#   1. `make lint-rtl`: verilator --lint-only -Wall on rtl/*.sv prints nothing;
+#   2. `aimc run --backend rtl:` on the default model and machine: the JSON report agrees with
+#      `--backend sim:` in every line but "backend" (same cycles, energies, outputs, accuracy),
+#      on the normal and the sanitizer build, without a sanitizer report;
+#   3. `aimc run --backend rtl: --wave FILE` (8 tokens) writes an FST waveform that GTKWave's
+#      own reader (fst2vcd, from the gtkwave package) reads back: the aimc_top scope, its
+#      signals, and a last time stamp no earlier than the run's CNT_CYCLES clock cycles;
+#   4. --wave without --backend rtl: is a usage error.
+# Usage: tests/rtl.sh [AIMC [AIMC_SANITIZER]]  (default build/aimc build/san/aimc). Ends with
+# "rtl: N passed, M failed"; exits non-zero when any check failed.
+set -u
+cd "$(dirname "$0")/.." || exit 2
+aimc=${1:-build/aimc}
+saimc=${2:-build/san/aimc}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass=0
+fail=0
+
+ok() { pass=$((pass + 1)); }
+bad() {
+    fail=$((fail + 1))
+    echo "FAIL: $*"
+}
+
+if env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s lint-rtl >"$tmp/lint" 2>&1 && [ ! -s "$tmp/lint" ]; then ok; else
+    bad "verilator lint is not clean"
+    cat "$tmp/lint"
+fi
+
+# run NAME AIMC ARGS...: one aimc run; its JSON (without the backend line) in $tmp/NAME.cmp
+run() {
+    name=$1
+    bin=$2
+    shift 2
+    if "$bin" run --json "$tmp/$name.json" "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" &&
+        ! grep -q -E 'Sanitizer|runtime error' "$tmp/$name.err"; then
+        ok
+    else
+        bad "$bin run $* failed"
+        cat "$tmp/$name.err"
+    fi
+    grep -v '"backend"' "$tmp/$name.json" >"$tmp/$name.cmp" 2>/dev/null
+}
+
+same() {
+    if [ -s "$tmp/$1.cmp" ] && grep -q '"cycles": [1-9]' "$tmp/$1.cmp" &&
+        cmp -s "$tmp/$1.cmp" "$tmp/$2.cmp"; then
+        ok
+    else
+        bad "$1 and $2 reports differ"
+        diff "$tmp/$1.cmp" "$tmp/$2.cmp" | head -20
+    fi
+}
+
+run sim "$aimc" --backend sim:
+run rtl "$aimc" --backend rtl:
+same sim rtl
+if grep -q '"backend": "rtl:"' "$tmp/rtl.json"; then ok; else bad "backend is not rtl:"; fi
+run rtl-san "$saimc" --backend rtl:
+same sim rtl-san
+
+run sim8 "$aimc" --backend sim: --tokens 8
+run wave8 "$aimc" --backend rtl: --tokens 8 --wave "$tmp/run.fst"
+same sim8 wave8
+if [ -s "$tmp/run.fst" ] && fst2vcd "$tmp/run.fst" >"$tmp/run.vcd" 2>"$tmp/fst.err"; then
+    ok
+else
+    bad "fst2vcd cannot read the waveform"
+    cat "$tmp/fst.err"
+fi
+for sig in 'scope module aimc' 'var wire +1 .* clk ' ' irq ' ' mem_req_valid ' ' cnt_cycles'; do
+    if grep -q -E "$sig" "$tmp/run.vcd"; then ok; else bad "the waveform has no '$sig'"; fi
+done
+cycles=$(sed -n 's/^ *"cycles": \([0-9]*\),*$/\1/p' "$tmp/wave8.json" | head -n 1)
+ps=$(sed -n 's/^ *"frequency_mhz": \([0-9.]*\),*$/\1/p' "$tmp/wave8.json" | head -n 1)
+last=$(grep '^#' "$tmp/run.vcd" | tail -n 1 | tr -d '#')
+if [ -n "$cycles" ] && [ -n "$last" ] && [ "$last" -ge $((cycles * 1000)) ]; then ok; else
+    bad "the waveform ends at ${last:-?} ps, before the run's $cycles cycles (${ps:-?} MHz)"
+fi
+
+if "$aimc" run --backend sim: --wave "$tmp/x.fst" >/dev/null 2>"$tmp/use.err"; then
+    bad "--wave without rtl: was accepted"
+elif grep -q 'needs --backend rtl:' "$tmp/use.err"; then ok; else
+    bad "--wave without rtl: gave no clear message"
+    cat "$tmp/use.err"
+fi
+
+echo "rtl: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]

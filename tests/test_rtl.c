@@ -1,0 +1,470 @@
+/* test_rtl.c - co-simulation of the Verilated RTL (rtl:) against the C device model (sim:).
+ *
+ * Both devices are opened on the same machine and seed, and get the same buffer objects in
+ * the same order, so their device addresses agree and one raw descriptor means the same on
+ * both. A seeded random stream of RTL_COSIM_COMMANDS valid commands (every opcode: PROGRAM
+ * with random shapes and tiles that share crossbars, MVM, READBACK, the digital commands,
+ * NOP, FENCE) runs on both: after each, the output buffer must be byte-identical and every
+ * counter equal, CNT_CYCLES included (the RTL's tile sequencer counts its own cycles; the C
+ * model takes them from its formula). Then RTL_MALFORMED_COMMANDS mutated commands must set
+ * the same ERROR bits, ERROR_INFO and ERROR_FENCE on both. The machine has read and
+ * programming noise (so the RTL must ask the analog half for the same conversions as the C
+ * model draws), an 8-bit ADC whose calibrated range (95th percentile) clips, a fractional ADC round time and a digital unit
+ * slower than the columns, so every term of the cycle formula is exercised.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <CUnit/CUnit.h>
+
+#include "aimc.h"
+#include "aimc_regs.h"
+#include "aimc_tile.h"
+#include "aimc_vl.h"
+#include "tests.h"
+
+#define RTL_COSIM_COMMANDS 1200
+#define RTL_MALFORMED_COMMANDS 400
+#define RTL_IDS 4
+#define RTL_REGION 32 /* crossbars per matrix id: id x RTL_REGION .. */
+#define RTL_IN_BYTES 65536u
+#define RTL_OUT_BYTES 65536u
+#define RTL_AUX_BYTES 4096u
+#define RTL_W_BYTES 16384u
+#define RTL_T_BYTES 4096u
+#define RTL_WAIT_NS 10000000000LL
+
+enum { BO_IN, BO_OUT, BO_AUX, BO_W, BO_T, BO_REP, BO_N };
+static const size_t rtl_bo_bytes[BO_N] = {RTL_IN_BYTES, RTL_OUT_BYTES, RTL_AUX_BYTES,
+                                          RTL_W_BYTES, RTL_T_BYTES, AIMC_REC_PREP_BYTES};
+static const char *const rtl_uris[2] = {"sim:", "rtl:"};
+
+typedef struct rtl_pair {
+    aimc_dev *dev[2];
+    aimc_bo *bo[2][BO_N];
+    uint64_t addr[BO_N];
+    uint32_t rows[RTL_IDS], cols[RTL_IDS]; /* 0: not programmed */
+} rtl_pair;
+
+static uint64_t rtl_state;
+
+static uint64_t rtl_next(void) /* xorshift64* */
+{
+    rtl_state ^= rtl_state >> 12;
+    rtl_state ^= rtl_state << 25;
+    rtl_state ^= rtl_state >> 27;
+    return rtl_state * 0x2545F4914F6CDD1Dull;
+}
+
+static uint32_t rtl_below(uint32_t n)
+{
+    return (uint32_t)(rtl_next() % n);
+}
+
+static float rtl_float(void) /* uniform in [-2, 2) */
+{
+    return (float)((double)(rtl_next() >> 11) * 0x1.0p-53 * 4.0 - 2.0);
+}
+
+/* A small noisy machine (header comment). */
+static void rtl_arch(aimc_arch *a)
+{
+    aimc_arch_defaults(a);
+    a->device.type = AIMC_DEVICE_GENERIC;
+    a->crossbar.rows = 32;
+    a->crossbar.cols = 32;
+    a->crossbar.integration_ns = 20.0;
+    a->adc.bits = 8;
+    a->adc.range = AIMC_ADC_RANGE_PERCENTILE; /* calibrated per tile; the tail clips */
+    a->adc.range_percentile = 95.0;
+    a->adc.per_crossbar = 3;
+    a->adc.conversion_ns = 1.3;
+    a->digital.ops_per_cycle = 8;
+    a->hierarchy.crossbars_per_core = 4;
+    a->hierarchy.cores_per_chip = 64;
+}
+
+static int rtl_open_pair(rtl_pair *p, const aimc_arch *a)
+{
+    memset(p, 0, sizeof *p);
+    for (int k = 0; k < 2; k++) {
+        aimc_diag d = {{0}};
+        aimc_open_opts o = {.arch = a, .seed = 11, .diag = &d};
+        if (aimc_open(rtl_uris[k], &o, &p->dev[k]) != AIMC_OK) {
+            fprintf(stderr, "rtl: open %s: %s\n", rtl_uris[k], d.msg);
+            return -1;
+        }
+        for (int b = 0; b < BO_N; b++)
+            if (aimc_bo_create(p->dev[k], rtl_bo_bytes[b], &p->bo[k][b]) != AIMC_OK) return -1;
+    }
+    for (int b = 0; b < BO_N; b++) {
+        p->addr[b] = aimc_bo_addr(p->bo[0][b]);
+        if (aimc_bo_addr(p->bo[1][b]) != p->addr[b]) return -1;
+    }
+    return 0;
+}
+
+static void rtl_close_pair(rtl_pair *p)
+{
+    for (int k = 0; k < 2; k++) {
+        for (int b = 0; b < BO_N; b++) aimc_bo_destroy(p->bo[k][b]);
+        aimc_close(p->dev[k]);
+    }
+}
+
+/* The same bytes into buffer b of both devices. */
+static void rtl_put(rtl_pair *p, int b, size_t off, const void *src, size_t n)
+{
+    for (int k = 0; k < 2; k++) memcpy((char *)aimc_bo_map(p->bo[k][b]) + off, src, n);
+}
+
+/* A PROGRAM descriptor for matrix id with a random shape; weights and tile table written to
+ * both devices. Column blocks of at most half a crossbar pair up on one crossbar, so tiles
+ * share crossbars and the sequencer runs rounds. */
+static void rtl_program_desc(rtl_pair *p, uint8_t *d, uint32_t id, const aimc_arch *a)
+{
+    const uint32_t xr = (uint32_t)a->crossbar.rows, lc = (uint32_t)aimc_arch_logical_cols(a);
+    const uint32_t cpw = (uint32_t)aimc_arch_cols_per_weight(a);
+    const uint32_t slices = (uint32_t)aimc_arch_slices(a);
+    const uint32_t rows = 1 + rtl_below(2 * xr), cols = 1 + rtl_below(2 * lc);
+    const uint32_t bw = rtl_below(2) ? lc : lc / 2;
+    uint32_t n = 0, xbar = id * RTL_REGION, col_slot = 0;
+    float w[64 * 32];
+    uint8_t tiles[RTL_T_BYTES];
+    for (uint32_t i = 0; i < rows * cols; i++) w[i] = rtl_float();
+    for (uint32_t s = 0; s < slices; s++)
+        for (uint32_t r0 = 0; r0 < rows; r0 += xr)
+            for (uint32_t c0 = 0; c0 < cols; c0 += bw) {
+                aimc_tile t = {.matrix = id, .row0 = r0, .nrows = rows - r0 < xr ? rows - r0 : xr,
+                               .col0 = c0, .ncols = cols - c0 < bw ? cols - c0 : bw,
+                               .slice = s, .xbar = xbar, .xbar_col0 = col_slot * bw * cpw};
+                aimc_tile_encode(&t, tiles + (size_t)n * AIMC_REC_TILE_BYTES);
+                n++;
+                if (bw == lc / 2 && col_slot == 0) {
+                    col_slot = 1;
+                } else {
+                    col_slot = 0;
+                    xbar++;
+                }
+            }
+    rtl_put(p, BO_W, 0, w, (size_t)rows * cols * sizeof *w);
+    rtl_put(p, BO_T, 0, tiles, (size_t)n * AIMC_REC_TILE_BYTES);
+    aimc_le_put16(d + AIMC_DESC_OPCODE, AIMC_DESC_OP_PROGRAM);
+    aimc_le_put32(d + AIMC_DESC_PROG_MATRIX, id);
+    aimc_le_put32(d + AIMC_DESC_PROG_ROWS, rows);
+    aimc_le_put32(d + AIMC_DESC_PROG_COLS, cols);
+    aimc_le_put32(d + AIMC_DESC_PROG_NTILES, n);
+    aimc_le_put64(d + AIMC_DESC_PROG_W_ADDR, p->addr[BO_W]);
+    aimc_le_put64(d + AIMC_DESC_PROG_TILES_ADDR, p->addr[BO_T]);
+    aimc_le_put32(d + AIMC_DESC_PROG_VERIFY_ITERS, rtl_below(3));
+    const float tol = 0.25f;
+    uint32_t tol_bits;
+    memcpy(&tol_bits, &tol, sizeof tol_bits);
+    aimc_le_put32(d + AIMC_DESC_PROG_VERIFY_TOL, tol_bits);
+    aimc_le_put64(d + AIMC_DESC_PROG_REPORT_ADDR, rtl_below(2) ? p->addr[BO_REP] : 0);
+    p->rows[id] = rows;
+    p->cols[id] = cols;
+}
+
+/* A random offset of n floats inside a buffer of `bytes`. */
+static uint64_t rtl_at(uint64_t base, size_t bytes, uint64_t n)
+{
+    const uint64_t room = bytes / 4 - n;
+    return base + 4 * (uint64_t)rtl_below((uint32_t)(room + 1));
+}
+
+/* A random valid descriptor (matrices must have been programmed for MVM and READBACK). */
+static void rtl_valid_desc(rtl_pair *p, uint8_t *d, const aimc_arch *a)
+{
+    memset(d, 0, AIMC_DESC_BYTES);
+    aimc_le_put16(d + AIMC_DESC_FLAGS, rtl_below(2) ? AIMC_DESC_FLAG_IRQ : 0);
+    const uint32_t kind = rtl_below(100), id = rtl_below(RTL_IDS);
+    const uint32_t batch = 1 + rtl_below(3);
+    const uint64_t in = p->addr[BO_IN], out = p->addr[BO_OUT], aux = p->addr[BO_AUX];
+    if (kind < 4) {
+        rtl_program_desc(p, d, id, a);
+    } else if (kind < 45) {
+        aimc_le_put16(d + AIMC_DESC_OPCODE, AIMC_DESC_OP_MVM);
+        aimc_le_put32(d + AIMC_DESC_MVM_MATRIX, id);
+        aimc_le_put32(d + AIMC_DESC_MVM_BATCH, batch);
+        aimc_le_put32(d + AIMC_DESC_MVM_ROWS, p->rows[id]);
+        aimc_le_put32(d + AIMC_DESC_MVM_COLS, p->cols[id]);
+        aimc_le_put64(d + AIMC_DESC_MVM_X_ADDR, rtl_at(in, RTL_IN_BYTES, batch * p->rows[id]));
+        aimc_le_put64(d + AIMC_DESC_MVM_Y_ADDR, rtl_at(out, RTL_OUT_BYTES, batch * p->cols[id]));
+    } else if (kind < 55) {
+        const uint32_t row0 = rtl_below(p->rows[id]);
+        const uint32_t left = p->rows[id] - row0, nrows = 1 + rtl_below(left < 3 ? left : 3);
+        aimc_le_put16(d + AIMC_DESC_OPCODE, AIMC_DESC_OP_READBACK);
+        aimc_le_put32(d + AIMC_DESC_RDBK_MATRIX, id);
+        aimc_le_put32(d + AIMC_DESC_RDBK_ROW0, row0);
+        aimc_le_put32(d + AIMC_DESC_RDBK_NROWS, nrows);
+        aimc_le_put32(d + AIMC_DESC_RDBK_COLS, p->cols[id]);
+        aimc_le_put64(d + AIMC_DESC_RDBK_OUT_ADDR, rtl_at(out, RTL_OUT_BYTES, nrows * p->cols[id]));
+    } else if (kind < 63) {
+        const uint32_t dim = 1 + rtl_below(64);
+        aimc_le_put16(d + AIMC_DESC_OPCODE, AIMC_DESC_OP_RMSNORM);
+        aimc_le_put32(d + AIMC_DESC_RMS_BATCH, batch);
+        aimc_le_put32(d + AIMC_DESC_RMS_DIM, dim);
+        aimc_le_put64(d + AIMC_DESC_RMS_IN_ADDR, rtl_at(in, RTL_IN_BYTES, batch * dim));
+        aimc_le_put64(d + AIMC_DESC_RMS_OUT_ADDR, rtl_at(out, RTL_OUT_BYTES, batch * dim));
+    } else if (kind < 71) {
+        const uint32_t n = 1 + rtl_below(32), k = 1 + rtl_below(n);
+        aimc_le_put16(d + AIMC_DESC_OPCODE, AIMC_DESC_OP_TOPK);
+        aimc_le_put32(d + AIMC_DESC_TOPK_BATCH, batch);
+        aimc_le_put32(d + AIMC_DESC_TOPK_N, n);
+        aimc_le_put32(d + AIMC_DESC_TOPK_K, k);
+        aimc_le_put64(d + AIMC_DESC_TOPK_IN_ADDR, rtl_at(in, RTL_IN_BYTES, batch * n));
+        aimc_le_put64(d + AIMC_DESC_TOPK_IDX_ADDR, out);
+        aimc_le_put64(d + AIMC_DESC_TOPK_W_ADDR, out + RTL_OUT_BYTES / 2);
+    } else if (kind < 79) {
+        const uint32_t count = 1 + rtl_below(128);
+        aimc_le_put16(d + AIMC_DESC_OPCODE, AIMC_DESC_OP_SILU_MUL);
+        aimc_le_put32(d + AIMC_DESC_SILU_COUNT, count);
+        aimc_le_put64(d + AIMC_DESC_SILU_G_ADDR, rtl_at(in, RTL_IN_BYTES, count));
+        aimc_le_put64(d + AIMC_DESC_SILU_U_ADDR, rtl_at(in, RTL_IN_BYTES, count));
+        aimc_le_put64(d + AIMC_DESC_SILU_OUT_ADDR, rtl_at(out, RTL_OUT_BYTES, count));
+    } else if (kind < 87) {
+        const uint32_t dim = 1 + rtl_below(32), src_rows = 1 + rtl_below(8);
+        uint32_t idx[4];
+        for (uint32_t i = 0; i < 4; i++) idx[i] = rtl_below(src_rows);
+        rtl_put(p, BO_AUX, 0, idx, sizeof idx);
+        aimc_le_put16(d + AIMC_DESC_OPCODE, AIMC_DESC_OP_GATHER);
+        aimc_le_put32(d + AIMC_DESC_GATH_BATCH, batch);
+        aimc_le_put32(d + AIMC_DESC_GATH_DIM, dim);
+        aimc_le_put32(d + AIMC_DESC_GATH_SRC_ROWS, src_rows);
+        aimc_le_put64(d + AIMC_DESC_GATH_SRC_ADDR, rtl_at(in, RTL_IN_BYTES, src_rows * dim));
+        aimc_le_put64(d + AIMC_DESC_GATH_IDX_ADDR, aux);
+        aimc_le_put64(d + AIMC_DESC_GATH_DST_ADDR, rtl_at(out, RTL_OUT_BYTES, batch * dim));
+    } else if (kind < 95) {
+        const uint32_t dim = 1 + rtl_below(32), dst_rows = 1 + rtl_below(8);
+        uint32_t idx[4];
+        float w[4];
+        for (uint32_t i = 0; i < 4; i++) {
+            idx[i] = rtl_below(dst_rows);
+            w[i] = rtl_float();
+        }
+        rtl_put(p, BO_AUX, 0, idx, sizeof idx);
+        rtl_put(p, BO_AUX, 64, w, sizeof w);
+        aimc_le_put16(d + AIMC_DESC_OPCODE, AIMC_DESC_OP_SCALE_ACC);
+        aimc_le_put32(d + AIMC_DESC_SACC_BATCH, batch);
+        aimc_le_put32(d + AIMC_DESC_SACC_DIM, dim);
+        aimc_le_put32(d + AIMC_DESC_SACC_DST_ROWS, batch > dst_rows ? batch : dst_rows);
+        aimc_le_put64(d + AIMC_DESC_SACC_SRC_ADDR, rtl_at(in, RTL_IN_BYTES, batch * dim));
+        aimc_le_put64(d + AIMC_DESC_SACC_IDX_ADDR, rtl_below(2) ? aux : 0);
+        aimc_le_put64(d + AIMC_DESC_SACC_W_ADDR, rtl_below(2) ? aux + 64 : 0);
+        aimc_le_put64(d + AIMC_DESC_SACC_DST_ADDR, rtl_at(out, RTL_OUT_BYTES, 8 * dim));
+    } else {
+        aimc_le_put16(d + AIMC_DESC_OPCODE, kind < 98 ? AIMC_DESC_OP_NOP : AIMC_DESC_OP_FENCE);
+    }
+}
+
+/* Every counter and the output buffer agree; 0 when they do. */
+static int rtl_compare(rtl_pair *p, int i, const uint8_t *d)
+{
+    aimc_counters c[2];
+    for (int k = 0; k < 2; k++)
+        if (aimc_counters_read(p->dev[k], &c[k]) != AIMC_OK) return -1;
+    const int same_out = memcmp(aimc_bo_map(p->bo[0][BO_OUT]), aimc_bo_map(p->bo[1][BO_OUT]),
+                                RTL_OUT_BYTES) == 0;
+    const int same_rep = memcmp(aimc_bo_map(p->bo[0][BO_REP]), aimc_bo_map(p->bo[1][BO_REP]),
+                                AIMC_REC_PREP_BYTES) == 0;
+    if (same_out && same_rep && memcmp(&c[0], &c[1], sizeof c[0]) == 0) return 0;
+    fprintf(stderr,
+            "rtl co-sim: command %d (opcode %u) differs: out %s, report %s, cycles %llu / %llu, "
+            "mvms %llu / %llu, conversions %llu / %llu, digital ops %llu / %llu\n",
+            i, aimc_le_get16(d + AIMC_DESC_OPCODE), same_out ? "same" : "DIFFERENT",
+            same_rep ? "same" : "DIFFERENT", (unsigned long long)c[0].cycles,
+            (unsigned long long)c[1].cycles, (unsigned long long)c[0].mvms,
+            (unsigned long long)c[1].mvms, (unsigned long long)c[0].adc_conversions,
+            (unsigned long long)c[1].adc_conversions, (unsigned long long)c[0].digital_ops,
+            (unsigned long long)c[1].digital_ops);
+    return -1;
+}
+
+/* Submit d on both; both must complete with the same result code (rc_out). */
+static int rtl_submit_both(rtl_pair *p, const uint8_t *d, int *rc_out)
+{
+    int rc[2];
+    for (int k = 0; k < 2; k++) {
+        uint64_t f;
+        rc[k] = aimc_submit_raw(p->dev[k], d, AIMC_DESC_BYTES, &f);
+        if (rc[k] == AIMC_OK) rc[k] = aimc_fence_wait(p->dev[k], f, RTL_WAIT_NS);
+    }
+    *rc_out = rc[0];
+    return rc[0] == rc[1] ? 0 : -1;
+}
+
+static void rtl_fill_inputs(rtl_pair *p)
+{
+    float *in = malloc(RTL_IN_BYTES);
+    CU_ASSERT_FATAL(in != NULL);
+    for (size_t i = 0; i < RTL_IN_BYTES / 4; i++) in[i] = rtl_float();
+    rtl_put(p, BO_IN, 0, in, RTL_IN_BYTES);
+    free(in);
+}
+
+/* The acceptance test: RTL_COSIM_COMMANDS random valid commands, identical on both. */
+static void test_rtl_cosim(void)
+{
+    aimc_arch a;
+    rtl_pair p;
+    uint8_t d[AIMC_DESC_BYTES];
+    int fails = 0, done = 0, rc;
+    uint64_t mvm_commands = 0;
+    rtl_arch(&a);
+    rtl_state = 0x5EED0008ull;
+    CU_ASSERT_EQUAL_FATAL(rtl_open_pair(&p, &a), 0);
+    rtl_fill_inputs(&p);
+    for (uint32_t id = 0; id < RTL_IDS; id++) {
+        memset(d, 0, sizeof d);
+        rtl_program_desc(&p, d, id, &a);
+        CU_ASSERT_EQUAL(rtl_submit_both(&p, d, &rc), 0);
+        CU_ASSERT(rc == AIMC_OK || rc == AIMC_ERR_DEVICE); /* DEVICE: verify left misses */
+    }
+    for (int i = 0; i < RTL_COSIM_COMMANDS && fails == 0; i++) {
+        rtl_valid_desc(&p, d, &a);
+        const uint32_t op = aimc_le_get16(d + AIMC_DESC_OPCODE);
+        mvm_commands += op == AIMC_DESC_OP_MVM || op == AIMC_DESC_OP_READBACK;
+        if (rtl_submit_both(&p, d, &rc) || (rc != AIMC_OK && op != AIMC_DESC_OP_PROGRAM) ||
+            rtl_compare(&p, i, d)) {
+            fprintf(stderr, "rtl co-sim: command %d (opcode %u): rc %d: %s | %s\n", i, op, rc,
+                    aimc_error_text(p.dev[0]), aimc_error_text(p.dev[1]));
+            fails++;
+        }
+        done++;
+    }
+    CU_ASSERT_EQUAL(fails, 0);
+    CU_ASSERT_EQUAL(done, RTL_COSIM_COMMANDS);
+    CU_ASSERT(mvm_commands >= RTL_COSIM_COMMANDS / 3); /* the analog path was exercised */
+    aimc_counters c;
+    CU_ASSERT_EQUAL(aimc_counters_read(p.dev[1], &c), AIMC_OK);
+    CU_ASSERT(c.adc_saturations > 0); /* the 8-bit ADC clipped: saturation was compared too */
+    rtl_close_pair(&p);
+}
+
+/* Mutate a valid descriptor into one the device must refuse. */
+static void rtl_mutate(rtl_pair *p, uint8_t *d)
+{
+    const uint32_t op = aimc_le_get16(d + AIMC_DESC_OPCODE);
+    switch (rtl_below(8)) {
+    case 0:
+        aimc_le_put16(d + AIMC_DESC_OPCODE, 10 + rtl_below(0xFFF0));
+        break;
+    case 1:
+        aimc_le_put16(d + AIMC_DESC_FLAGS, 2u << rtl_below(15));
+        break;
+    case 2: /* a nonzero byte anywhere in the payload: reserved, or a field out of range */
+        d[0x10 + rtl_below(AIMC_DESC_BYTES - 0x10)] ^= (uint8_t)(1 + rtl_below(255));
+        break;
+    case 3: /* a u32 field 0 or huge */
+        aimc_le_put32(d + 0x10 + 4 * rtl_below(4), rtl_below(2) ? 0 : 0x80000000u | rtl_below(1u << 30));
+        break;
+    case 4: /* an address field outside host memory (offsets of u64 fields are 8-aligned) */
+        aimc_le_put64(d + 0x18 + 8 * rtl_below(5), 1 + rtl_below(0xFFFFF));
+        break;
+    case 5: /* a range running past the end of the input buffer */
+        aimc_le_put64(d + 0x20, p->addr[BO_IN] + RTL_IN_BYTES - 4 * rtl_below(3));
+        break;
+    case 6: /* a matrix never programmed, or a shape that differs */
+        if (op == AIMC_DESC_OP_MVM || op == AIMC_DESC_OP_READBACK)
+            aimc_le_put32(d + 0x10, rtl_below(2) ? 100 + rtl_below(1000) : rtl_below(RTL_IDS));
+        aimc_le_put32(d + 0x1C, aimc_le_get32(d + 0x1C) + 1);
+        break;
+    default: /* a row index outside its table */
+        aimc_le_put32((uint8_t *)aimc_bo_map(p->bo[0][BO_AUX]) + 4 * rtl_below(3), 1000);
+        memcpy(aimc_bo_map(p->bo[1][BO_AUX]), aimc_bo_map(p->bo[0][BO_AUX]), 16);
+        break;
+    }
+}
+
+/* Malformed commands: the same ERROR bits, detail and fence on both. */
+static void test_rtl_malformed(void)
+{
+    aimc_arch a;
+    rtl_pair p;
+    uint8_t d[AIMC_DESC_BYTES];
+    int fails = 0, refused = 0, rc;
+    uint32_t seen = 0;
+    rtl_arch(&a);
+    rtl_state = 0xBAD0C0DEull;
+    CU_ASSERT_EQUAL_FATAL(rtl_open_pair(&p, &a), 0);
+    rtl_fill_inputs(&p);
+    for (uint32_t id = 0; id < RTL_IDS; id++) {
+        memset(d, 0, sizeof d);
+        rtl_program_desc(&p, d, id, &a);
+        CU_ASSERT_EQUAL(rtl_submit_both(&p, d, &rc), 0);
+    }
+    for (int i = 0; i < RTL_MALFORMED_COMMANDS && fails == 0; i++) {
+        aimc_dev_error e[2];
+        uint64_t f[2];
+        int r[2];
+        do rtl_valid_desc(&p, d, &a);
+        while (aimc_le_get16(d + AIMC_DESC_OPCODE) == AIMC_DESC_OP_PROGRAM);
+        rtl_mutate(&p, d);
+        for (int k = 0; k < 2; k++) {
+            CU_ASSERT_EQUAL(aimc_submit_raw(p.dev[k], d, sizeof d, &f[k]), AIMC_OK);
+            CU_ASSERT_EQUAL(aimc_error_get(p.dev[k], &e[k]), AIMC_OK);
+            r[k] = aimc_fence_wait(p.dev[k], f[k], RTL_WAIT_NS);
+        }
+        if (r[0] != r[1] || e[0].bits != e[1].bits || e[0].info != e[1].info ||
+            e[0].fence != e[1].fence || e[0].irq_status != e[1].irq_status ||
+            rtl_compare(&p, i, d)) {
+            fprintf(stderr, "rtl malformed %d (opcode 0x%x): sim: bits 0x%x info 0x%x, "
+                    "rtl: bits 0x%x info 0x%x\n", i, aimc_le_get16(d), e[0].bits, e[0].info,
+                    e[1].bits, e[1].info);
+            fails++;
+        }
+        refused += r[0] == AIMC_ERR_DEVICE;
+        seen |= e[0].bits;
+    }
+    CU_ASSERT_EQUAL(fails, 0);
+    /* Most mutations are refused (a flipped byte may leave a valid command); every kind
+     * of error a command can have came up. */
+    CU_ASSERT(refused >= RTL_MALFORMED_COMMANDS / 2);
+    const uint32_t want = AIMC_REG_ERROR_BAD_OPCODE | AIMC_REG_ERROR_BAD_DESC |
+                          AIMC_REG_ERROR_DMA_FAULT | AIMC_REG_ERROR_NOT_PROGRAMMED |
+                          AIMC_REG_ERROR_SHAPE | AIMC_REG_ERROR_INDEX;
+    CU_ASSERT_EQUAL(seen & want, want);
+    rtl_close_pair(&p);
+}
+
+/* Backend-specific: options, and an FST waveform that is written. */
+static void test_rtl_wave(void)
+{
+    aimc_arch a;
+    aimc_dev *dev = NULL;
+    const char *path = "build/test-rtl-wave.fst";
+    char uri[128];
+    rtl_arch(&a);
+    aimc_open_opts o = {.arch = &a, .seed = 1};
+    CU_ASSERT_EQUAL(aimc_open("rtl:bogus=1", &o, &dev), AIMC_ERR_INVALID);
+    remove(path);
+    snprintf(uri, sizeof uri, "rtl:wave=%s", path);
+    CU_ASSERT_EQUAL_FATAL(aimc_open(uri, &o, &dev), AIMC_OK);
+    uint64_t f;
+    CU_ASSERT_EQUAL(aimc_submit_fence(dev, &f), AIMC_OK);
+    CU_ASSERT_EQUAL(aimc_fence_wait(dev, f, RTL_WAIT_NS), AIMC_OK);
+    aimc_close(dev);
+    FILE *fp = fopen(path, "rb");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
+    unsigned char hdr[1];
+    CU_ASSERT_EQUAL(fread(hdr, 1, 1, fp), 1);
+    CU_ASSERT_EQUAL(hdr[0], 0); /* an FST file starts with its header block, type 0 */
+    fseek(fp, 0, SEEK_END);
+    CU_ASSERT(ftell(fp) > 1000);
+    fclose(fp);
+    /* An arch the RTL cannot carry is refused at open. */
+    a.adc.per_crossbar = AIMC_VL_MAX_ADCS + 1;
+    a.crossbar.cols = 2 * (AIMC_VL_MAX_ADCS + 1);
+    CU_ASSERT_EQUAL(aimc_open("rtl:", &o, &dev), AIMC_ERR_UNSUPPORTED);
+}
+
+int test_rtl_register(void)
+{
+    AIMC_SUITE("rtl", {"co-simulation: random valid commands, identical on rtl: and sim:",
+                       test_rtl_cosim},
+               {"co-simulation: malformed commands set the same error bits", test_rtl_malformed},
+               {"rtl: options, FST waveform, unsupported machines", test_rtl_wave});
+    return 0;
+}

@@ -11,8 +11,9 @@
  * model, since irq_wait and time_ns run without the driver's lock.
  *
  * URI: "rtl:" with options separated by ',': "hang_after=N" (fault injection, as sim:),
- * "wave=PATH" (write an FST waveform of every signal to PATH from open to close; must be the
- * last option, PATH runs to the end of the URI).
+ * "mem_latency=N" (host memory latency in cycles on the RTL's memory port, 0..1000;
+ * aimc_vl_set_mem_latency), "wave=PATH" (write an FST waveform of every signal to PATH from
+ * open to close; must be the last option, PATH runs to the end of the URI).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -67,15 +68,28 @@ static int hal_rtl_mem_write(void *ctx, uint64_t addr, const void *src, size_t n
     return AIMC_OK;
 }
 
-/* Options: hang_after=N and wave=PATH (last). */
-static int hal_rtl_parse(const char *rest, unsigned long long *hang_after, const char **wave,
-                         aimc_diag *d)
+#define AIMC_HAL_RTL_MEM_LATENCY_MAX 1000
+
+/* "key=N" with N a decimal number in [0, max]: 1 and *v; else 0. */
+static int hal_rtl_num(const char *opt, const char *key, unsigned long long max,
+                       unsigned long long *v)
+{
+    const size_t k = strlen(key);
+    char *end;
+    if (strncmp(opt, key, k) != 0 || opt[k] != '=' || opt[k + 1] < '0' || opt[k + 1] > '9')
+        return 0;
+    *v = strtoull(opt + k + 1, &end, 10);
+    return *end == '\0' && *v <= max;
+}
+
+/* Options: hang_after=N, mem_latency=N and wave=PATH (last). */
+static int hal_rtl_parse(const char *rest, unsigned long long *hang_after,
+                         unsigned long long *mem_latency, const char **wave, aimc_diag *d)
 {
     const char *p = rest ? rest : "";
     while (*p) {
         char opt[AIMC_HAL_RTL_OPT_MAX];
         size_t n = strcspn(p, ",");
-        char *end;
         if (strncmp(p, "wave=", 5) == 0 && p[5]) {
             *wave = p + 5;
             return AIMC_OK;
@@ -83,16 +97,17 @@ static int hal_rtl_parse(const char *rest, unsigned long long *hang_after, const
         if (n >= sizeof opt) goto bad;
         memcpy(opt, p, n);
         opt[n] = '\0';
-        if (strncmp(opt, "hang_after=", 11) != 0 || opt[11] < '0' || opt[11] > '9') goto bad;
-        *hang_after = strtoull(opt + 11, &end, 10);
-        if (*end || *hang_after >= AIMC_DEV_HANG_NEVER) goto bad;
+        if (!hal_rtl_num(opt, "hang_after", AIMC_DEV_HANG_NEVER - 1ull, hang_after) &&
+            !hal_rtl_num(opt, "mem_latency", AIMC_HAL_RTL_MEM_LATENCY_MAX, mem_latency))
+            goto bad;
         p += n;
         if (*p == ',') p++;
     }
     return AIMC_OK;
 bad:
-    return aimc_diag_set(d, AIMC_ERR_INVALID, "rtl: options are hang_after=N and wave=PATH "
-                         "(last), separated by ',', got \"rtl:%s\"", rest);
+    return aimc_diag_set(d, AIMC_ERR_INVALID, "rtl: options are hang_after=N, mem_latency=N "
+                         "(0..%d) and wave=PATH (last), separated by ',', got \"rtl:%s\"",
+                         AIMC_HAL_RTL_MEM_LATENCY_MAX, rest);
 }
 
 static void hal_rtl_close(void *ctx)
@@ -108,12 +123,12 @@ static void hal_rtl_close(void *ctx)
 
 static int hal_rtl_open(const char *rest, const aimc_open_opts *opts, void **ctx, aimc_diag *d)
 {
-    unsigned long long hang_after = AIMC_DEV_HANG_NEVER;
+    unsigned long long hang_after = AIMC_DEV_HANG_NEVER, mem_latency = 0;
     const char *wave = NULL;
     hal_rtl *h;
     int rc;
 
-    if ((rc = hal_rtl_parse(rest, &hang_after, &wave, d)) != AIMC_OK) return rc;
+    if ((rc = hal_rtl_parse(rest, &hang_after, &mem_latency, &wave, d)) != AIMC_OK) return rc;
     h = calloc(1, sizeof *h);
     if (!h) return aimc_diag_set(d, AIMC_ERR_NOMEM, "rtl: out of memory");
     pthread_mutex_init(&h->lock, NULL);
@@ -126,6 +141,7 @@ static int hal_rtl_open(const char *rest, const aimc_open_opts *opts, void **ctx
         return rc;
     }
     aimc_vl_inject_hang(h->vl, (uint32_t)hang_after);
+    aimc_vl_set_mem_latency(h->vl, (uint32_t)mem_latency);
     *ctx = h;
     return AIMC_OK;
 }

@@ -38,7 +38,6 @@ module aimc_cmdproc
   input  logic [31:0] ring_head,
   input  logic [31:0] ring_tail,
   input  logic [31:0] watchdog_us,
-  input  logic        machine_bad,
   // fault injection
   input  logic        dbg_hang_load,
   input  logic [31:0] dbg_hang_after,
@@ -444,11 +443,9 @@ module aimc_cmdproc
             bits  <= chk.bits;     // malformed: no DPI call, no cycles
             info  <= chk.info;
             state <= CP_WB_REQ;
-          end else if (machine_bad) begin
-            bits  <= AIMC_REG_ERROR_INTERNAL;   // no C machine after a failed soft reset
-            info  <= 32'd0;
-            state <= CP_WB_REQ;
           end else begin
+            // Without a C machine (a soft reset failed) C answers as device.c does:
+            // ERROR.INTERNAL for what needs the arrays, NOP/FENCE/digital commands still run.
             r_bits = aimc_dpi_cmd_start(desc, r_info, r_kind, r_computed, r_nvec, r_ntiles,
                                         r_busy);
             bits <= r_bits;

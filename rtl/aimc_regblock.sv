@@ -42,7 +42,6 @@ module aimc_regblock
   output logic [31:0] ring_head,
   output logic [31:0] ring_tail,
   output logic [31:0] watchdog_us,
-  output logic        machine_bad,     // the last soft reset could not recreate the C machine
   // command processor state for STATUS
   input  logic        cp_busy,
   input  logic        cp_hung,
@@ -96,6 +95,7 @@ module aimc_regblock
   logic [31:0] latch_off;       // HI offset whose half is latched; 0 = none
   logic [31:0] latch_hi;
   logic [63:0] cnt_cycles, cnt_mvms, cnt_adc_conv, cnt_xbar_reads, cnt_digital_ops;
+  logic        machine_bad;     // the last soft reset could not recreate the C machine
 
   // ---- the access taken at this edge ----
   logic        take, wr, rd;

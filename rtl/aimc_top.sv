@@ -51,7 +51,7 @@ module aimc_top
   input  logic [31:0] dbg_hang_after
 );
   // register block <-> command processor
-  logic        soft_reset, doorbell, wd_write, ctrl_enable, machine_bad;
+  logic        soft_reset, doorbell, wd_write, ctrl_enable;
   logic [63:0] ring_base;
   logic [31:0] ring_size, ring_head, ring_tail, watchdog_us;
   logic        cp_busy, cp_hung, cp_halted, cp_wd_armed;
@@ -71,7 +71,7 @@ module aimc_top
     .cap_bits_per_cell, .cap_weight_bits,
     .reg_valid, .reg_write, .reg_addr, .reg_wdata, .reg_ready, .reg_rdata,
     .soft_reset, .doorbell, .wd_write,
-    .ctrl_enable, .ring_base, .ring_size, .ring_head, .ring_tail, .watchdog_us, .machine_bad,
+    .ctrl_enable, .ring_base, .ring_size, .ring_head, .ring_tail, .watchdog_us,
     .cp_busy, .cp_hung, .cp_halted,
     .ev_err, .ev_err_bits, .ev_err_fence, .ev_err_info,
     .ev_done, .ev_done_bits, .ev_done_fence, .ev_done_info, .ev_done_irq,
@@ -88,7 +88,7 @@ module aimc_top
     .clk, .rst_n,
     .cfg_ops_per_cycle, .cfg_cycles_per_us,
     .soft_reset, .doorbell, .wd_write,
-    .ctrl_enable, .ring_base, .ring_size, .ring_head, .ring_tail, .watchdog_us, .machine_bad,
+    .ctrl_enable, .ring_base, .ring_size, .ring_head, .ring_tail, .watchdog_us,
     .dbg_hang_load, .dbg_hang_after,
     .mem_req_valid, .mem_req_ready, .mem_req_write, .mem_req_addr, .mem_req_wdata,
     .mem_req_strb, .mem_rsp_valid, .mem_rsp_rdata, .mem_rsp_err,

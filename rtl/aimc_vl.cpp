@@ -31,10 +31,15 @@ struct aimc_vl {
     aimc_vl_mem mem{};
     uint64_t cycles = 0;
     uint64_t ps_per_cycle = 1000;
-    /* The memory response due at the next clock edge. */
+    /* The memory response owed: presented once rsp_wait more edges have passed. */
     bool rsp_due = false;
+    uint32_t rsp_wait = 0;
     uint64_t rsp_data = 0;
     bool rsp_err = false;
+    /* Memory latency (aimc_vl_set_mem_latency): ready only after a request has waited this
+     * many cycles, and the response this many cycles later than the next edge. */
+    uint32_t mem_latency = 0;
+    uint32_t valid_cycles = 0; /* cycles the current request has waited */
 };
 
 /* ---- the host side of the memory port ---- */
@@ -81,29 +86,38 @@ static void mem_serve(aimc_vl *vl, const vl_req *q)
     }
 }
 
-/* One clock cycle: inputs settle with clk low, the request of this cycle is taken, the
- * rising edge, then the response (if one was due) is withdrawn and the next one prepared. */
+/* One clock cycle: inputs settle with clk low, the request of this cycle is taken (ready,
+ * after the configured wait), the rising edge, then a response presented at this edge is
+ * withdrawn and the one for the request just taken is prepared. */
 static void tick(aimc_vl *vl)
 {
     Vaimc_top *t = vl->top;
     aimc_vl_dpi_bind(vl->dev);
-    t->mem_req_ready = 1;
-    t->mem_rsp_valid = vl->rsp_due;
+    t->mem_req_ready = vl->valid_cycles >= vl->mem_latency;
+    const bool present = vl->rsp_due && vl->rsp_wait == 0;
+    t->mem_rsp_valid = present;
     t->mem_rsp_rdata = vl->rsp_data;
     t->mem_rsp_err = vl->rsp_err;
     t->clk = 0;
     t->eval();
     const uint64_t t0 = vl->cycles * vl->ps_per_cycle;
     if (vl->fst) vl->fst->dump(t0);
-    const bool take = t->mem_req_valid && t->mem_req_ready;
+    const bool valid = t->mem_req_valid;
+    const bool take = valid && t->mem_req_ready;
     const vl_req q = {t->mem_req_write != 0, t->mem_req_addr, t->mem_req_wdata,
                       t->mem_req_strb};
-    const bool was_due = vl->rsp_due;
     t->clk = 1;
     t->eval();
     if (vl->fst) vl->fst->dump(t0 + vl->ps_per_cycle / 2);
-    if (was_due) vl->rsp_due = false;
-    if (take) mem_serve(vl, &q);
+    if (present)
+        vl->rsp_due = false;
+    else if (vl->rsp_due)
+        vl->rsp_wait--;
+    if (take) {
+        mem_serve(vl, &q);
+        vl->rsp_wait = vl->mem_latency;
+    }
+    vl->valid_cycles = valid && !take ? vl->valid_cycles + 1 : 0;
     vl->cycles++;
     t->dbg_hang_load = 0;
 }
@@ -182,6 +196,7 @@ extern "C" int aimc_vl_create(const aimc_arch *arch, uint64_t seed, const aimc_v
         delete vl;
         return rc;
     }
+    aimc_sim_dev_set_job_tiles_max(vl->dev, AIMC_VL_MAX_TILES);
     vl->ctx = new (std::nothrow) VerilatedContext;
     if (vl->ctx) {
         vl->ctx->traceEverOn(true);
@@ -276,6 +291,11 @@ extern "C" uint64_t aimc_vl_run(aimc_vl *vl, uint64_t cycles)
         n++;
     }
     return n;
+}
+
+extern "C" void aimc_vl_set_mem_latency(aimc_vl *vl, uint32_t cycles)
+{
+    if (vl) vl->mem_latency = cycles;
 }
 
 extern "C" int aimc_vl_irq(const aimc_vl *vl)

@@ -36,8 +36,12 @@ typedef struct aimc_vl_mem {
 
 typedef struct aimc_vl aimc_vl;
 
-/* Largest ADC count per crossbar the RTL's conversion slots carry (lanes of a slot). */
+/* Largest ADC count per crossbar the RTL's conversion slots carry (lanes of a slot), and the
+ * largest tile count of one MVM's matrix its tile table holds (RTL_LANES and RTL_MAX_TILES of
+ * rtl/aimc_rtl_pkg.sv). A larger matrix's MVM and READBACK end in ERROR.INTERNAL with ERROR_INFO
+ * its tile count; sim: has no such limit. */
 #define AIMC_VL_MAX_ADCS 256
+#define AIMC_VL_MAX_TILES 256
 
 /* Create the model for arch (NULL: defaults) with every random draw of the analog half keyed
  * by seed, reset it (power-on), and leave it idle. AIMC_OK; AIMC_ERR_INVALID (NULL out or
@@ -62,6 +66,12 @@ uint64_t aimc_vl_run(aimc_vl *vl, uint64_t cycles);
 
 /* Run exactly n clock cycles (tests, waveforms). */
 void aimc_vl_clock(aimc_vl *vl, uint64_t n);
+
+/* Host memory latency on the RTL's memory port: a request is taken (mem_req_ready) only after
+ * it has waited `cycles` cycles, and its response comes `cycles` cycles after the next edge.
+ * 0 (the default): taken at once, answered at the next edge. It moves no counter: the
+ * fetch and write-back cycles are not CNT_CYCLES. */
+void aimc_vl_set_mem_latency(aimc_vl *vl, uint32_t cycles);
 
 /* The interrupt line (1 = asserted). */
 int aimc_vl_irq(const aimc_vl *vl);

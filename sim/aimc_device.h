@@ -106,6 +106,10 @@ typedef struct aimc_sim_dev_cmd {
  * cmd_abort (starting another command aborts it). */
 uint32_t aimc_sim_dev_cmd_start(aimc_sim_dev *dev, const uint8_t *desc, uint32_t *info,
                                 aimc_sim_dev_cmd *c);
+/* The largest tile count of a kind 1 job (the control path's tile table; 0, the default: no
+ * limit): cmd_start refuses a bigger one with ERROR.INTERNAL, info = its tile count, after the
+ * checks and before the arrays run. */
+void aimc_sim_dev_set_job_tiles_max(aimc_sim_dev *dev, uint32_t max_tiles);
 /* The open job's ADC codes and shift-and-add results (aimc_sim.h); NULL when none. */
 aimc_sim_mvm_run *aimc_sim_dev_cmd_job(aimc_sim_dev *dev);
 /* Finish the open job: outputs from its shift-and-add results, stored to host memory.

@@ -97,6 +97,9 @@ int aimc_sim_program_verify(aimc_sim *s, uint32_t id, const float *w, uint32_t r
 /* Whether id is programmed, and its shape. */
 int aimc_sim_matrix_shape(const aimc_sim *s, uint32_t id, uint32_t *rows, uint32_t *cols);
 
+/* The tiles matrix id was programmed with; 0 when it is not programmed. */
+size_t aimc_sim_matrix_tiles(const aimc_sim *s, uint32_t id);
+
 /* y[b*cols + c] = sum_r x[b*rows + r] * W[r][c], as the machine computes it, for b < batch.
  * AIMC_ERR_STATE when id is not programmed or was overwritten by another matrix. Adds the
  * cost to st. AIMC_ERR_NOMEM when rebuilding read data after a read-option change fails. */

@@ -64,6 +64,7 @@ struct aimc_sim_dev {
     uint8_t job_desc[AIMC_DESC_BYTES];
     uint32_t job_out_field; /* descriptor field of the output address */
     uint64_t job_out_bytes;
+    uint32_t job_tiles_max; /* the control path's tile table: larger jobs fail; 0 = none */
 };
 
 /* ---- interrupt and error state ---- */
@@ -1003,7 +1004,12 @@ static uint32_t job_start(aimc_sim_dev *dev, const uint8_t *desc, uint32_t *info
 
     err = mvm ? mvm_prepare(dev, desc, info, &id, &n, &x, &y, &y_bytes)
               : readback_prepare(dev, desc, info, &id, &n, &x, &y, &y_bytes);
-    if (!err) {
+    const size_t n_tiles = err ? 0 : aimc_sim_matrix_tiles(dev->sim, id);
+    if (!err && dev->job_tiles_max && n_tiles > dev->job_tiles_max) {
+        /* Refused before the arrays run, so no counter or read event moves. */
+        *info = n_tiles > UINT32_MAX ? UINT32_MAX : (uint32_t)n_tiles;
+        err = AIMC_REG_ERROR_INTERNAL;
+    } else if (!err) {
         int rc = aimc_sim_mvm_run_open(dev->sim, id, x, n, &dev->stats, &dev->job);
         if (rc == AIMC_ERR_STATE && mvm) {
             *info = id;
@@ -1045,6 +1051,11 @@ uint32_t aimc_sim_dev_cmd_start(aimc_sim_dev *dev, const uint8_t *desc, uint32_t
     c->computed = dev->stats.digital_ops != ops0;
     if (op == AIMC_DESC_OP_PROGRAM) c->busy_cycles = dev->stats.cycles - cyc0;
     return err;
+}
+
+void aimc_sim_dev_set_job_tiles_max(aimc_sim_dev *dev, uint32_t max_tiles)
+{
+    if (dev) dev->job_tiles_max = max_tiles;
 }
 
 aimc_sim_mvm_run *aimc_sim_dev_cmd_job(aimc_sim_dev *dev)

@@ -294,6 +294,12 @@ int aimc_sim_matrix_shape(const aimc_sim *s, uint32_t id, uint32_t *rows, uint32
     return AIMC_OK;
 }
 
+size_t aimc_sim_matrix_tiles(const aimc_sim *s, uint32_t id)
+{
+    if (!s || id >= s->mats_cap || !s->mats[id]) return 0;
+    return s->mats[id]->n_tiles;
+}
+
 int aimc_sim_set_read_time(aimc_sim *s, double read_time_s)
 {
     if (!s) return AIMC_ERR_BADHANDLE;

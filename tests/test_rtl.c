@@ -7,14 +7,19 @@
  * NOP, FENCE) runs on both: after each, the output buffer must be byte-identical and every
  * counter equal, CNT_CYCLES included (the RTL's tile sequencer counts its own cycles; the C
  * model takes them from its formula). Then RTL_MALFORMED_COMMANDS mutated commands must set
- * the same ERROR bits, ERROR_INFO and ERROR_FENCE on both. The machine has read and
+ * the same ERROR bits, ERROR_INFO and ERROR_FENCE on both. The main machine has read and
  * programming noise (so the RTL must ask the analog half for the same conversions as the C
- * model draws), an 8-bit ADC whose calibrated range (95th percentile) clips, a fractional ADC round time and a digital unit
- * slower than the columns, so every term of the cycle formula is exercised.
+ * model draws), an 8-bit ADC whose calibrated range (95th percentile) clips, a fractional
+ * ADC round time and a digital unit slower than the columns. Two more machines run
+ * RTL_COSIM_VARIANT_COMMANDS each: one whose conversions take longer than its integration
+ * (3 cycles against up to 13: the rounds' step is the ADCs'), behind a host memory that
+ * makes the RTL wait for ready and for responses (rtl:mem_latency=3); one with multi-bit
+ * inputs (one step, no shift) and an odd digital width.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <CUnit/CUnit.h>
 
@@ -25,6 +30,7 @@
 #include "tests.h"
 
 #define RTL_COSIM_COMMANDS 1200
+#define RTL_COSIM_VARIANT_COMMANDS 300
 #define RTL_MALFORMED_COMMANDS 400
 #define RTL_IDS 4
 #define RTL_REGION 32 /* crossbars per matrix id: id x RTL_REGION .. */
@@ -32,13 +38,12 @@
 #define RTL_OUT_BYTES 65536u
 #define RTL_AUX_BYTES 4096u
 #define RTL_W_BYTES 16384u
-#define RTL_T_BYTES 4096u
+#define RTL_T_BYTES 16384u
 #define RTL_WAIT_NS 10000000000LL
 
 enum { BO_IN, BO_OUT, BO_AUX, BO_W, BO_T, BO_REP, BO_N };
 static const size_t rtl_bo_bytes[BO_N] = {RTL_IN_BYTES, RTL_OUT_BYTES, RTL_AUX_BYTES,
                                           RTL_W_BYTES, RTL_T_BYTES, AIMC_REC_PREP_BYTES};
-static const char *const rtl_uris[2] = {"sim:", "rtl:"};
 
 typedef struct rtl_pair {
     aimc_dev *dev[2];
@@ -85,14 +90,16 @@ static void rtl_arch(aimc_arch *a)
     a->hierarchy.cores_per_chip = 64;
 }
 
-static int rtl_open_pair(rtl_pair *p, const aimc_arch *a)
+/* sim: and the RTL at rtl_uri, the same machine, seed and buffer objects. */
+static int rtl_open_pair(rtl_pair *p, const aimc_arch *a, const char *rtl_uri)
 {
+    const char *const uris[2] = {"sim:", rtl_uri};
     memset(p, 0, sizeof *p);
     for (int k = 0; k < 2; k++) {
         aimc_diag d = {{0}};
         aimc_open_opts o = {.arch = a, .seed = 11, .diag = &d};
-        if (aimc_open(rtl_uris[k], &o, &p->dev[k]) != AIMC_OK) {
-            fprintf(stderr, "rtl: open %s: %s\n", rtl_uris[k], d.msg);
+        if (aimc_open(uris[k], &o, &p->dev[k]) != AIMC_OK) {
+            fprintf(stderr, "rtl: open %s: %s\n", uris[k], d.msg);
             return -1;
         }
         for (int b = 0; b < BO_N; b++)
@@ -116,6 +123,7 @@ static void rtl_close_pair(rtl_pair *p)
 /* The same bytes into buffer b of both devices. */
 static void rtl_put(rtl_pair *p, int b, size_t off, const void *src, size_t n)
 {
+    CU_ASSERT_FATAL(off <= rtl_bo_bytes[b] && n <= rtl_bo_bytes[b] - off);
     for (int k = 0; k < 2; k++) memcpy((char *)aimc_bo_map(p->bo[k][b]) + off, src, n);
 }
 
@@ -304,26 +312,26 @@ static void rtl_fill_inputs(rtl_pair *p)
     free(in);
 }
 
-/* The acceptance test: RTL_COSIM_COMMANDS random valid commands, identical on both. */
-static void test_rtl_cosim(void)
+/* n random valid commands on machine a, identical on sim: and rtl_uri; the rtl: counters at
+ * the end in *c. */
+static void rtl_cosim(const aimc_arch *a, const char *rtl_uri, int n, uint64_t seed,
+                      aimc_counters *c)
 {
-    aimc_arch a;
     rtl_pair p;
     uint8_t d[AIMC_DESC_BYTES];
     int fails = 0, done = 0, rc;
     uint64_t mvm_commands = 0;
-    rtl_arch(&a);
-    rtl_state = 0x5EED0008ull;
-    CU_ASSERT_EQUAL_FATAL(rtl_open_pair(&p, &a), 0);
+    rtl_state = seed;
+    CU_ASSERT_EQUAL_FATAL(rtl_open_pair(&p, a, rtl_uri), 0);
     rtl_fill_inputs(&p);
     for (uint32_t id = 0; id < RTL_IDS; id++) {
         memset(d, 0, sizeof d);
-        rtl_program_desc(&p, d, id, &a);
+        rtl_program_desc(&p, d, id, a);
         CU_ASSERT_EQUAL(rtl_submit_both(&p, d, &rc), 0);
         CU_ASSERT(rc == AIMC_OK || rc == AIMC_ERR_DEVICE); /* DEVICE: verify left misses */
     }
-    for (int i = 0; i < RTL_COSIM_COMMANDS && fails == 0; i++) {
-        rtl_valid_desc(&p, d, &a);
+    for (int i = 0; i < n && fails == 0; i++) {
+        rtl_valid_desc(&p, d, a);
         const uint32_t op = aimc_le_get16(d + AIMC_DESC_OPCODE);
         mvm_commands += op == AIMC_DESC_OP_MVM || op == AIMC_DESC_OP_READBACK;
         if (rtl_submit_both(&p, d, &rc) || (rc != AIMC_OK && op != AIMC_DESC_OP_PROGRAM) ||
@@ -335,11 +343,95 @@ static void test_rtl_cosim(void)
         done++;
     }
     CU_ASSERT_EQUAL(fails, 0);
-    CU_ASSERT_EQUAL(done, RTL_COSIM_COMMANDS);
-    CU_ASSERT(mvm_commands >= RTL_COSIM_COMMANDS / 3); /* the analog path was exercised */
+    CU_ASSERT_EQUAL(done, n);
+    CU_ASSERT(mvm_commands >= (uint64_t)n / 3); /* the analog path was exercised */
+    CU_ASSERT_EQUAL(aimc_counters_read(p.dev[1], c), AIMC_OK);
+    rtl_close_pair(&p);
+}
+
+/* The acceptance test: RTL_COSIM_COMMANDS random valid commands, identical on both. */
+static void test_rtl_cosim(void)
+{
+    aimc_arch a;
     aimc_counters c;
-    CU_ASSERT_EQUAL(aimc_counters_read(p.dev[1], &c), AIMC_OK);
+    rtl_arch(&a);
+    rtl_cosim(&a, "rtl:", RTL_COSIM_COMMANDS, 0x5EED0008ull, &c);
     CU_ASSERT(c.adc_saturations > 0); /* the 8-bit ADC clipped: saturation was compared too */
+}
+
+/* Conversions slower than integration, behind a slow host memory; multi-bit inputs. */
+static void test_rtl_cosim_variants(void)
+{
+    aimc_arch a;
+    aimc_counters c;
+    rtl_arch(&a);
+    a.crossbar.integration_ns = 2.5; /* 3 cycles; 16 columns on 1 ADC: ceil(16 x 0.78) = 13 */
+    a.adc.per_crossbar = 1;
+    a.adc.conversion_ns = 0.78;
+    rtl_cosim(&a, "rtl:mem_latency=3", RTL_COSIM_VARIANT_COMMANDS, 0x5EED0108ull, &c);
+    CU_ASSERT(c.cycles > 0);
+    rtl_arch(&a);
+    a.dac.mode = AIMC_DAC_MULTI_BIT;
+    a.digital.ops_per_cycle = 3;
+    rtl_cosim(&a, "rtl:", RTL_COSIM_VARIANT_COMMANDS, 0x5EED0208ull, &c);
+    CU_ASSERT(c.cycles > 0);
+}
+
+/* A matrix of more tiles than the RTL's tile table: its MVM is refused on rtl: with
+ * ERROR.INTERNAL and the tile count, before anything runs (no counter moves); sim: runs it. */
+static void test_rtl_tile_limit(void)
+{
+    aimc_arch a;
+    rtl_pair p;
+    const uint32_t rows = 4, cols = 80, slices = 4, lc = 16;
+    const uint32_t n = cols * slices; /* one column per tile: 320 tiles, 16 per crossbar */
+    uint8_t tiles[320 * AIMC_REC_TILE_BYTES], d[AIMC_DESC_BYTES];
+    float w[4 * 80];
+    int rc;
+    rtl_arch(&a);
+    rtl_state = 0x71E5ull;
+    CU_ASSERT_EQUAL_FATAL(rtl_open_pair(&p, &a, "rtl:"), 0);
+    CU_ASSERT_FATAL(n > AIMC_VL_MAX_TILES && (uint32_t)aimc_arch_slices(&a) == slices &&
+                    (uint32_t)aimc_arch_logical_cols(&a) == lc);
+    for (uint32_t i = 0; i < rows * cols; i++) w[i] = rtl_float();
+    for (uint32_t k = 0; k < n; k++) {
+        const uint32_t s = k / cols, c = k % cols;
+        aimc_tile t = {.nrows = rows, .col0 = c, .ncols = 1, .slice = s,
+                       .xbar = (s * cols + c) / lc, .xbar_col0 = (c % lc) * 2};
+        aimc_tile_encode(&t, tiles + (size_t)k * AIMC_REC_TILE_BYTES);
+    }
+    rtl_put(&p, BO_W, 0, w, sizeof w);
+    rtl_put(&p, BO_T, 0, tiles, sizeof tiles);
+    memset(d, 0, sizeof d);
+    aimc_le_put16(d + AIMC_DESC_OPCODE, AIMC_DESC_OP_PROGRAM);
+    aimc_le_put32(d + AIMC_DESC_PROG_ROWS, rows);
+    aimc_le_put32(d + AIMC_DESC_PROG_COLS, cols);
+    aimc_le_put32(d + AIMC_DESC_PROG_NTILES, n);
+    aimc_le_put64(d + AIMC_DESC_PROG_W_ADDR, p.addr[BO_W]);
+    aimc_le_put64(d + AIMC_DESC_PROG_TILES_ADDR, p.addr[BO_T]);
+    CU_ASSERT_EQUAL(rtl_submit_both(&p, d, &rc), 0);
+    CU_ASSERT_EQUAL(rc, AIMC_OK);
+    rtl_fill_inputs(&p);
+    memset(d, 0, sizeof d);
+    aimc_le_put16(d + AIMC_DESC_OPCODE, AIMC_DESC_OP_MVM);
+    aimc_le_put32(d + AIMC_DESC_MVM_BATCH, 2);
+    aimc_le_put32(d + AIMC_DESC_MVM_ROWS, rows);
+    aimc_le_put32(d + AIMC_DESC_MVM_COLS, cols);
+    aimc_le_put64(d + AIMC_DESC_MVM_X_ADDR, p.addr[BO_IN]);
+    aimc_le_put64(d + AIMC_DESC_MVM_Y_ADDR, p.addr[BO_OUT]);
+    aimc_counters c0, c1;
+    aimc_dev_error e;
+    uint64_t f;
+    CU_ASSERT_EQUAL(aimc_counters_read(p.dev[1], &c0), AIMC_OK);
+    CU_ASSERT_EQUAL(aimc_submit_raw(p.dev[1], d, sizeof d, &f), AIMC_OK);
+    CU_ASSERT_EQUAL(aimc_error_get(p.dev[1], &e), AIMC_OK);
+    CU_ASSERT_EQUAL(e.bits, AIMC_REG_ERROR_INTERNAL);
+    CU_ASSERT_EQUAL(e.info, n);
+    CU_ASSERT_EQUAL(aimc_fence_wait(p.dev[1], f, RTL_WAIT_NS), AIMC_ERR_DEVICE);
+    CU_ASSERT_EQUAL(aimc_counters_read(p.dev[1], &c1), AIMC_OK);
+    CU_ASSERT_EQUAL(memcmp(&c0, &c1, sizeof c0), 0);
+    CU_ASSERT_EQUAL(aimc_submit_raw(p.dev[0], d, sizeof d, &f), AIMC_OK);
+    CU_ASSERT_EQUAL(aimc_fence_wait(p.dev[0], f, RTL_WAIT_NS), AIMC_OK);
     rtl_close_pair(&p);
 }
 
@@ -388,7 +480,7 @@ static void test_rtl_malformed(void)
     uint32_t seen = 0;
     rtl_arch(&a);
     rtl_state = 0xBAD0C0DEull;
-    CU_ASSERT_EQUAL_FATAL(rtl_open_pair(&p, &a), 0);
+    CU_ASSERT_EQUAL_FATAL(rtl_open_pair(&p, &a, "rtl:"), 0);
     rtl_fill_inputs(&p);
     for (uint32_t id = 0; id < RTL_IDS; id++) {
         memset(d, 0, sizeof d);
@@ -434,8 +526,8 @@ static void test_rtl_wave(void)
 {
     aimc_arch a;
     aimc_dev *dev = NULL;
-    const char *path = "build/test-rtl-wave.fst";
-    char uri[128];
+    char path[64], uri[128];
+    snprintf(path, sizeof path, "/tmp/aimc-test-rtl-%ld.fst", (long)getpid());
     rtl_arch(&a);
     aimc_open_opts o = {.arch = &a, .seed = 1};
     CU_ASSERT_EQUAL(aimc_open("rtl:bogus=1", &o, &dev), AIMC_ERR_INVALID);
@@ -454,17 +546,25 @@ static void test_rtl_wave(void)
     fseek(fp, 0, SEEK_END);
     CU_ASSERT(ftell(fp) > 1000);
     fclose(fp);
+    remove(path);
+    CU_ASSERT_EQUAL(aimc_open("rtl:mem_latency=1001", &o, &dev), AIMC_ERR_INVALID);
     /* An arch the RTL cannot carry is refused at open. */
     a.adc.per_crossbar = AIMC_VL_MAX_ADCS + 1;
     a.crossbar.cols = 2 * (AIMC_VL_MAX_ADCS + 1);
+    dev = NULL;
     CU_ASSERT_EQUAL(aimc_open("rtl:", &o, &dev), AIMC_ERR_UNSUPPORTED);
+    aimc_close(dev); /* NULL unless the open wrongly succeeded */
 }
 
 int test_rtl_register(void)
 {
     AIMC_SUITE("rtl", {"co-simulation: random valid commands, identical on rtl: and sim:",
                        test_rtl_cosim},
+               {"co-simulation: slow conversions and memory, multi-bit inputs",
+                test_rtl_cosim_variants},
                {"co-simulation: malformed commands set the same error bits", test_rtl_malformed},
+               {"a matrix beyond the RTL's tile table is refused before it runs",
+                test_rtl_tile_limit},
                {"rtl: options, FST waveform, unsupported machines", test_rtl_wave});
     return 0;
 }

@@ -250,12 +250,16 @@ int cli_cmd_run(int argc_all, char **argv_all)
     int r = cli_parse_options(argc, argv, "cmsjbSt", cli_usage_run, &o);
     free(argv);
     if (r) return r > 0 ? 0 : CLI_EXIT_USAGE;
-    if (timing_only) return run_timing_only(&o, trace);
     if (wave) {
         /* The waveform is an option of the rtl: backend's URI (driver/hal_rtl.c). */
-        if (strncmp(o.backend, "rtl:", 4) != 0) {
-            fprintf(stderr, "%s run: --wave needs --backend rtl: (got %s)\n", cli_prog,
-                    o.backend);
+        if (strncmp(o.backend, "rtl:", 4) != 0 || timing_only) {
+            fprintf(stderr, "%s run: --wave needs --backend rtl: and a device (got %s%s)\n",
+                    cli_prog, o.backend, timing_only ? " with --timing-only" : "");
+            return CLI_EXIT_USAGE;
+        }
+        if (strstr(o.backend, "wave=")) {
+            fprintf(stderr, "%s run: --wave and a wave= option in --backend %s: give one\n",
+                    cli_prog, o.backend);
             return CLI_EXIT_USAGE;
         }
         int len = snprintf(uri, sizeof uri, "%s%swave=%s", o.backend, o.backend[4] ? "," : "",
@@ -266,6 +270,7 @@ int cli_cmd_run(int argc_all, char **argv_all)
         }
         o.backend = uri;
     }
+    if (timing_only) return run_timing_only(&o, trace);
     aimc_arch a;
     aimc_model *m = NULL;
     aimc_plan *p = NULL;

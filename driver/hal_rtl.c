@@ -2,9 +2,9 @@
  * path (rtl/aimc_vl.h, docs/rtl.md) with the analog arrays in C.
  *
  * Registers go through the RTL's register port; DMA buffers are host allocations at
- * addresses of a private device address space (from AIMC_HAL_RTL_DMA_BASE up, 4 KiB aligned,
- * an unmapped 4 KiB gap after each, never 0), reached by the RTL's memory port and the C
- * half's DMA through the same bounds-checked translation, so a bad address is a DMA fault.
+ * addresses of a private device address space (hal_pool.h), reached by the RTL's memory port
+ * and the C half's DMA through the same bounds-checked translation, so a bad address is a
+ * DMA fault.
  * Time is the model's clock: irq_wait clocks it until the interrupt or the timeout (at most
  * AIMC_HAL_RTL_WAIT_SLICE_NS per call; the driver loops), and time_ns is clock cycles x the
  * period, so the driver's timeouts are simulated time. A mutex serialises every call into the
@@ -23,50 +23,16 @@
 #include "aimc_device.h"
 #include "aimc_hal.h"
 #include "aimc_vl.h"
+#include "hal_pool.h"
 
-#define AIMC_HAL_RTL_DMA_BASE 0x100000000ull
-#define AIMC_HAL_RTL_DMA_ALIGN 4096ull
 #define AIMC_HAL_RTL_WAIT_SLICE_NS 1000000LL
 #define AIMC_HAL_RTL_OPT_MAX 64
-
-typedef struct hal_rtl_buf {
-    void *cpu;
-    uint64_t addr;
-    size_t size;
-} hal_rtl_buf;
 
 typedef struct hal_rtl {
     pthread_mutex_t lock;
     aimc_vl *vl;
-    hal_rtl_buf *bufs;
-    size_t n_bufs, cap_bufs;
-    uint64_t next_addr;
+    aimc_hal_pool pool;
 } hal_rtl;
-
-static hal_rtl_buf *hal_rtl_translate(hal_rtl *h, uint64_t addr, size_t n)
-{
-    for (size_t i = 0; i < h->n_bufs; i++) {
-        hal_rtl_buf *b = &h->bufs[i];
-        if (addr >= b->addr && n <= b->size && addr - b->addr <= b->size - n) return b;
-    }
-    return NULL;
-}
-
-static int hal_rtl_mem_read(void *ctx, uint64_t addr, void *dst, size_t n)
-{
-    hal_rtl_buf *b = hal_rtl_translate(ctx, addr, n);
-    if (!b) return AIMC_ERR_RANGE;
-    memcpy(dst, (const char *)b->cpu + (addr - b->addr), n);
-    return AIMC_OK;
-}
-
-static int hal_rtl_mem_write(void *ctx, uint64_t addr, const void *src, size_t n)
-{
-    hal_rtl_buf *b = hal_rtl_translate(ctx, addr, n);
-    if (!b) return AIMC_ERR_RANGE;
-    memcpy((char *)b->cpu + (addr - b->addr), src, n);
-    return AIMC_OK;
-}
 
 #define AIMC_HAL_RTL_MEM_LATENCY_MAX 1000
 
@@ -115,8 +81,7 @@ static void hal_rtl_close(void *ctx)
     hal_rtl *h = ctx;
     if (!h) return;
     aimc_vl_destroy(h->vl);
-    for (size_t i = 0; i < h->n_bufs; i++) free(h->bufs[i].cpu);
-    free(h->bufs);
+    aimc_hal_pool_fini(&h->pool);
     pthread_mutex_destroy(&h->lock);
     free(h);
 }
@@ -132,8 +97,8 @@ static int hal_rtl_open(const char *rest, const aimc_open_opts *opts, void **ctx
     h = calloc(1, sizeof *h);
     if (!h) return aimc_diag_set(d, AIMC_ERR_NOMEM, "rtl: out of memory");
     pthread_mutex_init(&h->lock, NULL);
-    h->next_addr = AIMC_HAL_RTL_DMA_BASE;
-    const aimc_vl_mem mem = {h, hal_rtl_mem_read, hal_rtl_mem_write};
+    aimc_hal_pool_init(&h->pool);
+    const aimc_vl_mem mem = {&h->pool, aimc_hal_pool_read, aimc_hal_pool_write};
     rc = aimc_vl_create(opts ? opts->arch : NULL, opts ? opts->seed : 0, &mem, &h->vl, d);
     if (rc == AIMC_OK && wave) rc = aimc_vl_trace_open(h->vl, wave, d);
     if (rc != AIMC_OK) {
@@ -163,39 +128,11 @@ static void hal_rtl_reg_write32(void *ctx, uint32_t off, uint32_t val)
     pthread_mutex_unlock(&h->lock);
 }
 
-static int hal_rtl_dma_alloc_locked(hal_rtl *h, size_t size, void **cpu, uint64_t *dev_addr)
-{
-    uint64_t span;
-    void *p;
-
-    if (size == 0) return AIMC_ERR_INVALID;
-    if (size > UINT64_MAX / 2) return AIMC_ERR_NOMEM;
-    span = ((uint64_t)size + 2 * AIMC_HAL_RTL_DMA_ALIGN - 1) & ~(AIMC_HAL_RTL_DMA_ALIGN - 1);
-    if (h->next_addr > UINT64_MAX - span) return AIMC_ERR_NOMEM;
-    if (h->n_bufs == h->cap_bufs) {
-        size_t cap = h->cap_bufs ? 2 * h->cap_bufs : 16;
-        hal_rtl_buf *nb = realloc(h->bufs, cap * sizeof *nb);
-        if (!nb) return AIMC_ERR_NOMEM;
-        h->bufs = nb;
-        h->cap_bufs = cap;
-    }
-    p = calloc(1, size);
-    if (!p) return AIMC_ERR_NOMEM;
-    h->bufs[h->n_bufs].cpu = p;
-    h->bufs[h->n_bufs].addr = h->next_addr;
-    h->bufs[h->n_bufs].size = size;
-    h->n_bufs++;
-    *cpu = p;
-    *dev_addr = h->next_addr;
-    h->next_addr += span;
-    return AIMC_OK;
-}
-
 static int hal_rtl_dma_alloc(void *ctx, size_t size, void **cpu, uint64_t *dev_addr)
 {
     hal_rtl *h = ctx;
     pthread_mutex_lock(&h->lock);
-    int rc = hal_rtl_dma_alloc_locked(h, size, cpu, dev_addr);
+    int rc = aimc_hal_pool_alloc(&h->pool, size, cpu, dev_addr);
     pthread_mutex_unlock(&h->lock);
     return rc;
 }
@@ -205,13 +142,7 @@ static void hal_rtl_dma_free(void *ctx, void *cpu)
     hal_rtl *h = ctx;
     if (!cpu) return;
     pthread_mutex_lock(&h->lock);
-    for (size_t i = 0; i < h->n_bufs; i++) {
-        if (h->bufs[i].cpu == cpu) {
-            free(cpu);
-            h->bufs[i] = h->bufs[--h->n_bufs];
-            break;
-        }
-    }
+    (void)aimc_hal_pool_free(&h->pool, cpu, NULL);
     pthread_mutex_unlock(&h->lock);
 }
 

@@ -1,10 +1,10 @@
 /* hal_sim.c - the "sim:" driver backend: the device model (sim/aimc_device.h) in-process.
  *
  * Registers are function calls into the model. DMA buffers are host allocations given
- * addresses in a private device address space (from AIMC_HAL_SIM_DMA_BASE up, 4 KiB
- * aligned, with an unmapped 4 KiB gap after each buffer, never 0); the device's DMA
- * callbacks translate device addresses back with bounds checks, so a bad address is a DMA
- * fault seen by the device, never a host crash. The interrupt line is a flag set by the
+ * addresses in a private device address space (hal_pool.h: 4 KiB aligned, an unmapped gap
+ * after each buffer, never 0); the device's DMA callbacks translate device addresses back
+ * with bounds checks, so a bad address is a DMA fault seen by the device, never a host
+ * crash. The interrupt line is a flag set by the
  * device's irq callback. The device runs commands synchronously in the DOORBELL write, so
  * nothing but time changes while irq_wait waits: it sleeps at most
  * AIMC_HAL_SIM_WAIT_SLICE_NS and then lets that much device time pass (the watchdog's).
@@ -22,50 +22,25 @@
 
 #include "aimc_device.h"
 #include "aimc_hal.h"
+#include "hal_pool.h"
 
-#define AIMC_HAL_SIM_DMA_BASE 0x100000000ull
-#define AIMC_HAL_SIM_DMA_ALIGN 4096ull
 #define AIMC_HAL_SIM_WAIT_SLICE_NS 1000000LL
-
-typedef struct hal_sim_buf {
-    void *cpu;
-    uint64_t addr;
-    size_t size;
-} hal_sim_buf;
 
 typedef struct hal_sim {
     pthread_mutex_t lock;
     aimc_sim_dev *dev;
-    hal_sim_buf *bufs;
-    size_t n_bufs, cap_bufs;
-    uint64_t next_addr;
+    aimc_hal_pool pool;
     int irq_level;
 } hal_sim;
 
-/* The host buffer holding [addr, addr + n), or NULL. */
-static hal_sim_buf *hal_sim_translate(hal_sim *h, uint64_t addr, size_t n)
-{
-    for (size_t i = 0; i < h->n_bufs; i++) {
-        hal_sim_buf *b = &h->bufs[i];
-        if (addr >= b->addr && n <= b->size && addr - b->addr <= b->size - n) return b;
-    }
-    return NULL;
-}
-
 static int hal_sim_dma_read_cb(void *ctx, uint64_t addr, void *dst, size_t n)
 {
-    hal_sim_buf *b = hal_sim_translate(ctx, addr, n);
-    if (!b) return AIMC_ERR_RANGE;
-    memcpy(dst, (const char *)b->cpu + (addr - b->addr), n);
-    return AIMC_OK;
+    return aimc_hal_pool_read(&((hal_sim *)ctx)->pool, addr, dst, n);
 }
 
 static int hal_sim_dma_write_cb(void *ctx, uint64_t addr, const void *src, size_t n)
 {
-    hal_sim_buf *b = hal_sim_translate(ctx, addr, n);
-    if (!b) return AIMC_ERR_RANGE;
-    memcpy((char *)b->cpu + (addr - b->addr), src, n);
-    return AIMC_OK;
+    return aimc_hal_pool_write(&((hal_sim *)ctx)->pool, addr, src, n);
 }
 
 static void hal_sim_irq_cb(void *ctx, int level)
@@ -78,8 +53,7 @@ static void hal_sim_close(void *ctx)
     hal_sim *h = ctx;
     if (!h) return;
     aimc_sim_dev_destroy(h->dev);
-    for (size_t i = 0; i < h->n_bufs; i++) free(h->bufs[i].cpu);
-    free(h->bufs);
+    aimc_hal_pool_fini(&h->pool);
     pthread_mutex_destroy(&h->lock);
     free(h);
 }
@@ -99,7 +73,7 @@ static int hal_sim_open(const char *rest, const aimc_open_opts *opts, void **ctx
     h = calloc(1, sizeof *h);
     if (!h) return aimc_diag_set(d, AIMC_ERR_NOMEM, "sim: out of memory");
     pthread_mutex_init(&h->lock, NULL);
-    h->next_addr = AIMC_HAL_SIM_DMA_BASE;
+    aimc_hal_pool_init(&h->pool);
     host.ctx = h;
     host.dma_read = hal_sim_dma_read_cb;
     host.dma_write = hal_sim_dma_write_cb;
@@ -132,40 +106,11 @@ static void hal_sim_reg_write32(void *ctx, uint32_t off, uint32_t val)
     pthread_mutex_unlock(&h->lock);
 }
 
-static int hal_sim_dma_alloc_locked(hal_sim *h, size_t size, void **cpu, uint64_t *dev_addr)
-{
-    uint64_t span;
-    void *p;
-
-    if (size == 0) return AIMC_ERR_INVALID;
-    /* the buffer, rounded up to the alignment, plus one unmapped gap */
-    if (size > UINT64_MAX / 2) return AIMC_ERR_NOMEM;
-    span = ((uint64_t)size + 2 * AIMC_HAL_SIM_DMA_ALIGN - 1) & ~(AIMC_HAL_SIM_DMA_ALIGN - 1);
-    if (h->next_addr > UINT64_MAX - span) return AIMC_ERR_NOMEM;
-    if (h->n_bufs == h->cap_bufs) {
-        size_t cap = h->cap_bufs ? 2 * h->cap_bufs : 16;
-        hal_sim_buf *nb = realloc(h->bufs, cap * sizeof *nb);
-        if (!nb) return AIMC_ERR_NOMEM;
-        h->bufs = nb;
-        h->cap_bufs = cap;
-    }
-    p = calloc(1, size);
-    if (!p) return AIMC_ERR_NOMEM;
-    h->bufs[h->n_bufs].cpu = p;
-    h->bufs[h->n_bufs].addr = h->next_addr;
-    h->bufs[h->n_bufs].size = size;
-    h->n_bufs++;
-    *cpu = p;
-    *dev_addr = h->next_addr;
-    h->next_addr += span;
-    return AIMC_OK;
-}
-
 static int hal_sim_dma_alloc(void *ctx, size_t size, void **cpu, uint64_t *dev_addr)
 {
     hal_sim *h = ctx;
     pthread_mutex_lock(&h->lock);
-    int rc = hal_sim_dma_alloc_locked(h, size, cpu, dev_addr);
+    int rc = aimc_hal_pool_alloc(&h->pool, size, cpu, dev_addr);
     pthread_mutex_unlock(&h->lock);
     return rc;
 }
@@ -175,13 +120,7 @@ static void hal_sim_dma_free(void *ctx, void *cpu)
     hal_sim *h = ctx;
     if (!cpu) return;
     pthread_mutex_lock(&h->lock);
-    for (size_t i = 0; i < h->n_bufs; i++) {
-        if (h->bufs[i].cpu == cpu) {
-            free(cpu);
-            h->bufs[i] = h->bufs[--h->n_bufs];
-            break;
-        }
-    }
+    (void)aimc_hal_pool_free(&h->pool, cpu, NULL);
     pthread_mutex_unlock(&h->lock);
 }
 

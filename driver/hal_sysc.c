@@ -3,7 +3,7 @@
  *
  * Registers are TLM transactions with annotated delays; DMA buffers are host allocations
  * mapped into the platform's memory model at addresses of a private device address space
- * (from AIMC_HAL_SYSC_DMA_BASE up, 4 KiB aligned, an unmapped 4 KiB gap after each, never 0),
+ * (hal_pool.h: 4 KiB aligned, an unmapped gap after each, never 0),
  * so a bad address is an address error the memory answers, seen by the device as a DMA
  * fault. irq_wait lets SystemC time run until the interrupt or min(timeout, 1 ms) (the
  * driver loops, as on sim:); time_ns is
@@ -23,23 +23,15 @@
 #include "aimc_device.h"
 #include "aimc_hal.h"
 #include "aimc_vp.h"
+#include "hal_pool.h"
 
-#define AIMC_HAL_SYSC_DMA_BASE 0x100000000ull
-#define AIMC_HAL_SYSC_DMA_ALIGN 4096ull
 #define AIMC_HAL_SYSC_OPT_MAX 64
 #define AIMC_HAL_SYSC_WAIT_SLICE_NS 1000000LL /* longest run of SystemC time per irq_wait */
-
-typedef struct hal_sysc_buf {
-    void *cpu;
-    uint64_t addr;
-} hal_sysc_buf;
 
 typedef struct hal_sysc {
     pthread_mutex_t lock;
     aimc_vp *vp;
-    hal_sysc_buf *bufs;
-    size_t n_bufs, cap_bufs;
-    uint64_t next_addr;
+    aimc_hal_pool pool;
 } hal_sysc;
 
 /* Parse one "key=N" option into *v; 1 when key matched and N is a number in [0, max]. */
@@ -90,8 +82,7 @@ static void hal_sysc_close(void *ctx)
     hal_sysc *h = ctx;
     if (!h) return;
     aimc_vp_destroy(h->vp);
-    for (size_t i = 0; i < h->n_bufs; i++) free(h->bufs[i].cpu);
-    free(h->bufs);
+    aimc_hal_pool_fini(&h->pool);
     pthread_mutex_destroy(&h->lock);
     free(h);
 }
@@ -109,7 +100,7 @@ static int hal_sysc_open(const char *rest, const aimc_open_opts *opts, void **ct
     h = calloc(1, sizeof *h);
     if (!h) return aimc_diag_set(d, AIMC_ERR_NOMEM, "sysc: out of memory");
     pthread_mutex_init(&h->lock, NULL);
-    h->next_addr = AIMC_HAL_SYSC_DMA_BASE;
+    aimc_hal_pool_init(&h->pool);
     if ((rc = aimc_vp_create(&o, &h->vp, d)) != AIMC_OK) {
         pthread_mutex_destroy(&h->lock);
         free(h);
@@ -138,34 +129,15 @@ static void hal_sysc_reg_write32(void *ctx, uint32_t off, uint32_t val)
     pthread_mutex_unlock(&h->lock);
 }
 
+/* A pool buffer, mapped into the platform's memory at its device address. */
 static int hal_sysc_dma_alloc_locked(hal_sysc *h, size_t size, void **cpu, uint64_t *dev_addr)
 {
-    uint64_t span;
-    void *p;
-
-    if (size == 0) return AIMC_ERR_INVALID;
-    if (size > UINT64_MAX / 2) return AIMC_ERR_NOMEM;
-    span = ((uint64_t)size + 2 * AIMC_HAL_SYSC_DMA_ALIGN - 1) & ~(AIMC_HAL_SYSC_DMA_ALIGN - 1);
-    if (h->next_addr > UINT64_MAX - span) return AIMC_ERR_NOMEM;
-    if (h->n_bufs == h->cap_bufs) {
-        size_t cap = h->cap_bufs ? 2 * h->cap_bufs : 16;
-        hal_sysc_buf *nb = realloc(h->bufs, cap * sizeof *nb);
-        if (!nb) return AIMC_ERR_NOMEM;
-        h->bufs = nb;
-        h->cap_bufs = cap;
-    }
-    p = calloc(1, size);
-    if (!p) return AIMC_ERR_NOMEM;
-    if (aimc_vp_mem_map(h->vp, h->next_addr, p, size) != AIMC_OK) {
-        free(p);
+    int rc = aimc_hal_pool_alloc(&h->pool, size, cpu, dev_addr);
+    if (rc != AIMC_OK) return rc;
+    if (aimc_vp_mem_map(h->vp, *dev_addr, *cpu, size) != AIMC_OK) {
+        (void)aimc_hal_pool_free(&h->pool, *cpu, NULL);
         return AIMC_ERR_NOMEM;
     }
-    h->bufs[h->n_bufs].cpu = p;
-    h->bufs[h->n_bufs].addr = h->next_addr;
-    h->n_bufs++;
-    *cpu = p;
-    *dev_addr = h->next_addr;
-    h->next_addr += span;
     return AIMC_OK;
 }
 
@@ -183,14 +155,9 @@ static void hal_sysc_dma_free(void *ctx, void *cpu)
     hal_sysc *h = ctx;
     if (!cpu) return;
     pthread_mutex_lock(&h->lock);
-    for (size_t i = 0; i < h->n_bufs; i++) {
-        if (h->bufs[i].cpu == cpu) {
-            (void)aimc_vp_mem_unmap(h->vp, h->bufs[i].addr);
-            free(cpu);
-            h->bufs[i] = h->bufs[--h->n_bufs];
-            break;
-        }
-    }
+    uint64_t addr;
+    /* the platform only records the region: unmapping after the free touches no memory */
+    if (aimc_hal_pool_free(&h->pool, cpu, &addr)) (void)aimc_vp_mem_unmap(h->vp, addr);
     pthread_mutex_unlock(&h->lock);
 }
 

@@ -54,4 +54,9 @@ extern const aimc_hal_ops aimc_hal_rtl_ops;  /* "rtl:" (hal_rtl.c, rtl/aimc_vl.h
  * hooks (aimc_mock.h). */
 void *aimc_drv_backend_ctx(aimc_dev *dev, const aimc_hal_ops *hal);
 
+/* One "key=N" option of a backend's URI (N decimal, in [0, max]): 1 with *v; 0 when opt is
+ * another key or N is not such a number. */
+int aimc_hal_opt_num(const char *opt, const char *key, unsigned long long max,
+                     unsigned long long *v);
+
 #endif /* AIMC_HAL_H */

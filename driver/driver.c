@@ -509,6 +509,17 @@ void *aimc_drv_backend_ctx(aimc_dev *dev, const aimc_hal_ops *hal)
     return dev_ok(dev) && dev->hal == hal ? dev->ctx : NULL;
 }
 
+int aimc_hal_opt_num(const char *opt, const char *key, unsigned long long max,
+                     unsigned long long *v)
+{
+    const size_t k = strlen(key);
+    char *end;
+    if (strncmp(opt, key, k) != 0 || opt[k] != '=' || opt[k + 1] < '0' || opt[k + 1] > '9')
+        return 0;
+    *v = strtoull(opt + k + 1, &end, 10);
+    return *end == '\0' && *v <= max;
+}
+
 /* ---- buffer objects ---- */
 
 /* Allocate a DMA buffer of n bytes (n > 0) or fail with a message. Lock held. */

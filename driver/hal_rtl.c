@@ -36,18 +36,6 @@ typedef struct hal_rtl {
 
 #define AIMC_HAL_RTL_MEM_LATENCY_MAX 1000
 
-/* "key=N" with N a decimal number in [0, max]: 1 and *v; else 0. */
-static int hal_rtl_num(const char *opt, const char *key, unsigned long long max,
-                       unsigned long long *v)
-{
-    const size_t k = strlen(key);
-    char *end;
-    if (strncmp(opt, key, k) != 0 || opt[k] != '=' || opt[k + 1] < '0' || opt[k + 1] > '9')
-        return 0;
-    *v = strtoull(opt + k + 1, &end, 10);
-    return *end == '\0' && *v <= max;
-}
-
 /* Options: hang_after=N, mem_latency=N and wave=PATH (last). */
 static int hal_rtl_parse(const char *rest, unsigned long long *hang_after,
                          unsigned long long *mem_latency, const char **wave, aimc_diag *d)
@@ -63,8 +51,8 @@ static int hal_rtl_parse(const char *rest, unsigned long long *hang_after,
         if (n >= sizeof opt) goto bad;
         memcpy(opt, p, n);
         opt[n] = '\0';
-        if (!hal_rtl_num(opt, "hang_after", AIMC_DEV_HANG_NEVER - 1ull, hang_after) &&
-            !hal_rtl_num(opt, "mem_latency", AIMC_HAL_RTL_MEM_LATENCY_MAX, mem_latency))
+        if (!aimc_hal_opt_num(opt, "hang_after", AIMC_DEV_HANG_NEVER - 1ull, hang_after) &&
+            !aimc_hal_opt_num(opt, "mem_latency", AIMC_HAL_RTL_MEM_LATENCY_MAX, mem_latency))
             goto bad;
         p += n;
         if (*p == ',') p++;

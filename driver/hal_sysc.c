@@ -34,18 +34,6 @@ typedef struct hal_sysc {
     aimc_hal_pool pool;
 } hal_sysc;
 
-/* Parse one "key=N" option into *v; 1 when key matched and N is a number in [0, max]. */
-static int hal_sysc_num(const char *opt, const char *key, unsigned long long max,
-                        unsigned long long *v)
-{
-    size_t k = strlen(key);
-    char *end;
-    if (strncmp(opt, key, k) != 0 || opt[k] != '=' || opt[k + 1] < '0' || opt[k + 1] > '9')
-        return 0;
-    *v = strtoull(opt + k + 1, &end, 10);
-    return *end == '\0' && *v <= max;
-}
-
 static int hal_sysc_parse(const char *rest, aimc_vp_opts *o, unsigned long long *hang_after,
                           aimc_diag *d)
 {
@@ -57,11 +45,11 @@ static int hal_sysc_parse(const char *rest, aimc_vp_opts *o, unsigned long long 
         if (n >= sizeof opt) goto bad;
         memcpy(opt, p, n);
         opt[n] = '\0';
-        if (hal_sysc_num(opt, "hang_after", AIMC_DEV_HANG_NEVER - 1ull, &v))
+        if (aimc_hal_opt_num(opt, "hang_after", AIMC_DEV_HANG_NEVER - 1ull, &v))
             *hang_after = v;
-        else if (hal_sysc_num(opt, "quantum_ns", UINT32_MAX, &v) && v > 0)
+        else if (aimc_hal_opt_num(opt, "quantum_ns", UINT32_MAX, &v) && v > 0)
             o->quantum_ns = v;
-        else if (hal_sysc_num(opt, "reg_latency_cycles", UINT32_MAX, &v) && v > 0)
+        else if (aimc_hal_opt_num(opt, "reg_latency_cycles", UINT32_MAX, &v) && v > 0)
             o->reg_latency_cycles = (uint32_t)v;
         else if (strcmp(opt, "no_dmi") == 0)
             o->no_dmi = 1;

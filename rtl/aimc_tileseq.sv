@@ -110,6 +110,16 @@ module aimc_tileseq
     return a > b ? a : b;
   endfunction
 
+  // Start round rr of the current vector: step 0 integrates from cycle 0 and its
+  // conversions end in cycle int + conv_rr - 1.
+  task automatic begin_round(input logic [31:0] rr);
+    r        <= rr;
+    s        <= 32'd0;
+    t        <= 64'd0;
+    p_r      <= max64(int64, r_conv[IW'(rr)]);
+    conv_end <= int64 + r_conv[IW'(rr)] - 64'd1;
+  endtask
+
   always_ff @(posedge clk) begin
     logic [31:0]  xb, nc, rk, core, slots, adcs, ppc, xpc;
     logic [63:0]  conv, ops, cops, col;
@@ -190,11 +200,7 @@ module aimc_tileseq
         TS_PLAN: begin
           d_cycles <= (max_core_ops + {32'd0, ppc} - 64'd1) / {32'd0, ppc};
           v        <= 32'd0;
-          r        <= 32'd0;
-          s        <= 32'd0;
-          t        <= 64'd0;
-          p_r      <= max64(int64, r_conv[0]);
-          conv_end <= int64 + r_conv[0] - 64'd1;
+          begin_round(32'd0);
           state    <= TS_ROUND;
         end
 
@@ -246,11 +252,7 @@ module aimc_tileseq
                 dcnt  <= d_cycles;
                 state <= TS_DIGITAL;
               end else begin
-                r        <= nr;
-                s        <= 32'd0;
-                t        <= 64'd0;
-                p_r      <= max64(int64, r_conv[IW'(nr)]);
-                conv_end <= int64 + r_conv[IW'(nr)] - 64'd1;
+                begin_round(nr);
               end
             end else begin
               s        <= s + 32'd1;
@@ -267,11 +269,7 @@ module aimc_tileseq
               state <= TS_DONE;
             end else begin
               v        <= v + 32'd1;       // the next vector, round 0
-              r        <= 32'd0;
-              s        <= 32'd0;
-              t        <= 64'd0;
-              p_r      <= max64(int64, r_conv[0]);
-              conv_end <= int64 + r_conv[0] - 64'd1;
+              begin_round(32'd0);
               state    <= TS_ROUND;
             end
           end

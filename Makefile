@@ -15,7 +15,21 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototyp
            -Wno-missing-field-initializers
 OPT     ?= -O2
 DEBUG   ?= -g
-INC     := -Icommon -Isim -Imapping -Idriver -Itools -Isim/sysc -Irtl
+# Layers (docs/architecture.md, "Layers"): each folder compiles with the include paths of
+# itself and of the layers it may use, so that including a header of a layer above it fails.
+L_common  := common
+L_cost    := $(L_common) sim/cost
+L_engine  := $(L_common) sim/engine
+L_xbar    := $(L_common) sim/cost sim/xbar
+L_device  := $(L_common) sim/cost sim/engine sim/xbar sim/device
+L_sysc    := $(L_device) sim/sysc
+L_mapping := $(L_common) sim/cost mapping
+L_driver  := $(L_common) driver
+L_hal     := $(L_driver) sim/device sim/sysc rtl driver/hal
+L_runtime := $(L_driver) $(L_mapping) driver/runtime
+L_rtl     := $(L_device) rtl
+L_all     := $(sort $(L_device) $(L_sysc) $(L_mapping) $(L_hal) $(L_runtime) $(L_rtl) sim tools)
+INC     = $(addprefix -I,$(L_all))
 FINAL_CFLAGS = $(STD) $(WARN) $(OPT) $(DEBUG) $(INC) -MMD -MP $(CFLAGS)
 LIBS    := -lyaml -lcjson -lopenblas -lm -lpthread -lsystemc -lz -latomic -lstdc++
 SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -29,7 +43,18 @@ endif
 B  := build
 BS := build/san
 
-LIB_SRC   := $(wildcard common/*.c sim/*.c mapping/*.c driver/*.c)
+# scripts/deps.sh runs before the rest of this file is read: make remakes this included
+# stamp first and then reads the Makefile again, so that what it detects ($(MPICC) below)
+# sees the packages deps.sh just installed on a fresh machine.
+-include $(B)/deps.mk
+$(B)/deps.mk: scripts/deps.sh
+	@mkdir -p $(B)
+	$(Q)scripts/deps.sh
+	@echo '# scripts/deps.sh ran: every Debian package aimc needs is installed' > $@
+
+LIB_DIRS  := common sim/cost sim/engine sim/xbar sim/device sim mapping driver driver/hal \
+             driver/runtime
+LIB_SRC   := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c))
 CLI_SRC   := $(filter-out tools/sweep_mpi.c tools/sweep_nompi.c,$(wildcard tools/*.c))
 TEST_SRC  := $(wildcard tests/*.c tests/conformance/*.c) tools/gen_regs/regs_gen.c
 BENCH_DIRS := $(patsubst bench/%/,%,$(dir $(wildcard bench/*/main.c)))
@@ -39,8 +64,25 @@ CLI_OBJ   := $(CLI_SRC:%.c=$(B)/obj/%.o)
 TEST_OBJ  := $(TEST_SRC:%.c=$(B)/obj/%.o)
 SLIB_OBJ  := $(LIB_SRC:%.c=$(BS)/obj/%.o)
 
+# Each library folder's include paths (the layer table above); tools, tests, benchmarks and
+# examples see every layer.
+LAYER_OF_common := $(L_common)
+LAYER_OF_sim/cost := $(L_cost)
+LAYER_OF_sim/engine := $(L_engine)
+LAYER_OF_sim/xbar := $(L_xbar)
+LAYER_OF_sim/device := $(L_device)
+LAYER_OF_sim/sysc := $(L_sysc)
+LAYER_OF_sim := $(L_device) mapping sim
+LAYER_OF_mapping := $(L_mapping)
+LAYER_OF_driver := $(L_driver)
+LAYER_OF_driver/hal := $(L_hal)
+LAYER_OF_driver/runtime := $(L_runtime)
+LAYER_OF_rtl := $(L_rtl)
+$(foreach d,$(LIB_DIRS) sim/sysc rtl,\
+  $(eval $(B)/obj/$(d)/%.o $(BS)/obj/$(d)/%.o: INC = $$(addprefix -I,$$(LAYER_OF_$(d)))))
+
 # The SystemC virtual platform (sim/sysc, docs/sysc.md): C++17 glue around sim/device, in
-# libaimc.a beside the C objects (driver/hal_sysc.c reaches it through aimc_vp.h).
+# libaimc.a beside the C objects (driver/hal/hal_sysc.c reaches it through aimc_vp.h).
 CXX       ?= g++
 CXXSTD    := -std=c++17
 CXXWARN   := -Wall -Wextra -Werror
@@ -52,7 +94,7 @@ SLIB_OBJ  += $(SYSC_SRC:%.cpp=$(BS)/obj/%.o)
 # The RTL of the digital control path (rtl/, docs/rtl.md): Verilator turns rtl/*.sv into a
 # C++ model (build/rtl), compiled by Verilator's own makefile and put into libaimc.a with the
 # wrapper (rtl/aimc_vl.cpp) and the DPI-C functions (rtl/aimc_vl_dpi.c), which
-# driver/hal_rtl.c ("rtl:") reaches. The sanitizer build links the same model objects
+# driver/hal/hal_rtl.c ("rtl:") reaches. The sanitizer build links the same model objects
 # uninstrumented: Verilator's generated code and runtime (its FST writer, its trace buffers)
 # load and store misaligned words, which UBSan rejects; aimc's own code around them, the
 # wrapper and DPI functions included, is instrumented.
@@ -199,11 +241,11 @@ bench: $(addprefix bench-,$(BENCH_DIRS))
 bench-%: $(B)/bench/% $(B)/aimc
 	$(Q)$(B)/bench/$*
 
-# The register map (driver/aimc_regs.yaml): tools/gen_regs (a host tool, not part of
+# The register map (common/aimc_regs.yaml): tools/gen_regs (a host tool, not part of
 # build/aimc) generates the C header, the SystemVerilog package and docs/registers.md. They
 # are checked in; make regenerates them when the YAML or the generator changes, and the unit
 # test "driver regs: generated files are current" fails when one is stale.
-REGS_OUT     := driver/aimc_regs.h rtl/aimc_regs_pkg.sv docs/registers.md
+REGS_OUT     := common/aimc_regs.h rtl/aimc_regs_pkg.sv docs/registers.md
 GEN_REGS_SRC := tools/gen_regs/main.c tools/gen_regs/regs_gen.c common/yaml.c common/status.c
 all: $(REGS_OUT)
 
@@ -211,9 +253,9 @@ $(B)/gen_regs: $(GEN_REGS_SRC:%.c=$(B)/obj/%.o)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(FINAL_CFLAGS) -o $@ $^ -lyaml
 
-$(REGS_OUT) &: driver/aimc_regs.yaml $(B)/gen_regs
+$(REGS_OUT) &: common/aimc_regs.yaml $(B)/gen_regs
 	@$(if $(Q),echo "  GEN     $(REGS_OUT)")
-	$(Q)$(B)/gen_regs driver/aimc_regs.yaml . && touch $(REGS_OUT)
+	$(Q)$(B)/gen_regs common/aimc_regs.yaml . && touch $(REGS_OUT)
 
 # Example programs (examples/NAME.c, the ones docs show); make test runs driver_example
 # from the sanitizer build.

@@ -127,7 +127,7 @@ typedef struct aimc_arch {
         int chips_auto;      /* 1 when the config said `chips: auto`: the mapper plans on as
                               * many chips as the model needs (chips keeps its last number) */
         int tiers;           /* stacked arrays (3D tiers) per crossbar site; 1 = planar */
-        int cores_per_tile;  /* cores sharing one tile's buffer, bus and router port */
+        int cores_per_cluster;  /* cores sharing one tile's buffer, bus and router port */
     } hierarchy;
 
     struct {
@@ -151,7 +151,7 @@ typedef struct aimc_arch {
 
     /* The periphery of the timing and energy model (docs/engine.md, docs/calibration.md).
      * Per tile: one buffer, one bus to its cores, digital units; routers are shared by
-     * noc.tiles_per_router tiles; chip links and host DMA per chip. */
+     * noc.clusters_per_router tiles; chip links and host DMA per chip. */
     struct {
         int kb;                  /* capacity, KiB */
         int banks;
@@ -170,7 +170,7 @@ typedef struct aimc_arch {
     struct {                     /* hop latency and energy: mapping.noc_hop_ns/_energy_pj */
         int flit_bytes;          /* link width: bytes per hop per noc_hop_ns */
         int ports;               /* router ports (links that can be busy at once) */
-        int tiles_per_router;
+        int clusters_per_router;
         double leakage_mw;       /* per router */
         double area_um2;         /* per router */
     } noc;

@@ -1,5 +1,5 @@
 /* aimc_moe.h - the host arithmetic of an MoE block that more than one layer needs to do the
- * same way: the runtime's exact reference (driver/runtime.c) and the classifier's training
+ * same way: the runtime's exact reference (driver/runtime/runtime.c) and the classifier's training
  * (mapping/train.c). The device's digital commands compute the same (docs/driver.md). */
 #ifndef AIMC_MOE_H
 #define AIMC_MOE_H

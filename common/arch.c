@@ -66,7 +66,7 @@ void aimc_arch_defaults(aimc_arch *a)
     a->hierarchy.chips = 1;
     a->hierarchy.chips_auto = 0;
     a->hierarchy.tiers = 1;
-    a->hierarchy.cores_per_tile = 1;
+    a->hierarchy.cores_per_cluster = 1;
 
     a->clock.frequency_mhz = 1000.0;
 
@@ -94,7 +94,7 @@ void aimc_arch_defaults(aimc_arch *a)
     a->bus.area_um2 = 90000.0;
     a->noc.flit_bytes = 4;
     a->noc.ports = 5;
-    a->noc.tiles_per_router = 1;
+    a->noc.clusters_per_router = 1;
     a->noc.leakage_mw = 0.41;
     a->noc.area_um2 = 47000.0;
     a->chip_link.count = 4;

@@ -193,8 +193,8 @@ static const cfg_key cfg_keys[] = {
      offsetof(aimc_arch, hierarchy.chips_auto)},
     KEY_INT("hierarchy.tiers", hierarchy.tiers, 1, HIER_MAX, "",
             "stacked arrays (3D tiers) per crossbar site; only the mapper uses tiers"),
-    KEY_INT("hierarchy.cores_per_tile", hierarchy.cores_per_tile, 1, HIER_MAX, "",
-            "cores sharing one tile's buffer, bus and router"),
+    KEY_INT("hierarchy.cores_per_cluster", hierarchy.cores_per_cluster, 1, HIER_MAX, "",
+            "cores sharing one cluster's buffer, bus and router"),
 
     KEY_DBL("clock.frequency_mhz", clock.frequency_mhz, 1e-3, 1e6, "MHz", "digital clock"),
 
@@ -240,8 +240,8 @@ static const cfg_key cfg_keys[] = {
     KEY_INT("noc.flit_bytes", noc.flit_bytes, 1, 65536, "B",
             "link width: bytes a link moves per mapping.noc_hop_ns"),
     KEY_INT("noc.ports", noc.ports, 1, 64, "", "router ports that can move a flit at once"),
-    KEY_INT("noc.tiles_per_router", noc.tiles_per_router, 1, HIER_MAX, "",
-            "tiles sharing one router"),
+    KEY_INT("noc.clusters_per_router", noc.clusters_per_router, 1, HIER_MAX, "",
+            "clusters sharing one router"),
     KEY_DBL("noc.leakage_mw", noc.leakage_mw, 0, POWER_MAX_MW, "mW", "static power of a router"),
     KEY_DBL("noc.area_um2", noc.area_um2, 0, AREA_MAX_UM2, "um^2", "one router"),
 
@@ -415,11 +415,39 @@ static void note_file(cfg_origins *o, int idx, const aimc_ynode *n)
     o->org[idx].col = n->col;
 }
 
+/* Keys that were renamed: a config that uses the old name is told the new one. */
+static const struct {
+    const char *old_key, *new_key, *why;
+} cfg_renamed[] = {
+    {"hierarchy.cores_per_tile", "hierarchy.cores_per_cluster",
+     "a group of cores sharing a buffer is a cluster; a tile is a block of a weight matrix"},
+    {"noc.tiles_per_router", "noc.clusters_per_router",
+     "a group of cores sharing a buffer is a cluster; a tile is a block of a weight matrix"},
+};
+
+static int renamed_key(const aimc_ydoc *doc, const aimc_ynode *map, const char *section,
+                       aimc_diag *d)
+{
+    for (size_t i = 0; i < map->n; i++) {
+        char full[256];
+        snprintf(full, sizeof full, "%s.%s", section, map->keys[i]);
+        for (size_t r = 0; r < sizeof cfg_renamed / sizeof cfg_renamed[0]; r++)
+            if (strcmp(full, cfg_renamed[r].old_key) == 0) {
+                return aimc_diag_set(d, AIMC_ERR_CONFIG, "%s:%d:%d: %s: renamed %s (%s)",
+                                     doc->name, map->key_line[i], map->key_col[i], full,
+                                     cfg_renamed[r].new_key, cfg_renamed[r].why);
+            }
+    }
+    return AIMC_OK;
+}
+
 static int load_section(const aimc_ydoc *doc, const aimc_ynode *map, const char *section,
                         aimc_arch *a, cfg_origins *o, aimc_diag *d)
 {
     const char *names[MAX_NAMES];
     int rc = aimc_ynode_expect_map(doc, map, section, d);
+    if (rc) return rc;
+    rc = renamed_key(doc, map, section, d);
     if (rc) return rc;
     rc = aimc_ymap_check_keys(doc, map, section, names, section_keys(section, names), d);
     if (rc) return rc;
@@ -503,6 +531,10 @@ static int set_one(aimc_arch *a, const char *assignment, int *idx_out, aimc_diag
     const char *value = eq + 1;
 
     int idx = key_index(key);
+    for (size_t r = 0; idx < 0 && r < sizeof cfg_renamed / sizeof cfg_renamed[0]; r++)
+        if (strcmp(key, cfg_renamed[r].old_key) == 0)
+            return aimc_diag_set(d, AIMC_ERR_CONFIG, "--set %s: %s: renamed %s (%s)", assignment,
+                                 key, cfg_renamed[r].new_key, cfg_renamed[r].why);
     if (idx < 0 && key[0] && is_section(key)) {
         const char *names[MAX_NAMES];
         size_t n = section_keys(key, names);

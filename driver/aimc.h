@@ -2,7 +2,7 @@
  * and the chip later. This header is the contract: what it does not declare is not API.
  *
  * A device is opened by URI; the scheme picks the backend (its HAL, docs/driver.md):
- *   "sim:"          the in-process device model (sim/device over sim/aimc_sim)
+ *   "sim:"          the in-process device model (sim/device over sim/aimc_xbar)
  *   "mock:"         a register file that records every access, for unit tests
  *   "uio:/dev/uioN" silicon through Linux UIO (register BAR by mmap)
  * Later backends (sysc:, rtl:) plug in below the same calls.

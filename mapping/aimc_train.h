@@ -1,6 +1,6 @@
 /* aimc_train.h - data sets and the training of small MoE classifiers, plain or hardware-aware.
  *
- * The classifier is one aimc MoE block (driver/aimc_rt.h gives its formula: RMS norm, router,
+ * The classifier is one aimc MoE block (driver/runtime/aimc_rt.h gives its formula: RMS norm, router,
  * top-k softmax gating, SwiGLU experts) on the input, a residual, and a linear head:
  *     h = x + MoE(x),  logits = h W_head,  class = argmax(logits).
  * Training is mini-batch Adam on the cross-entropy, in float, deterministic for a seed.

@@ -1,6 +1,6 @@
 /* estimate.c - a plan's summary under routing statistics: crossbar and cell use, per-core
  * load, partial-sum hops on the mesh, tier conflicts, and the analytical latency and energy
- * per token from the simulator's closed-form tile cost (sim/aimc_peak.h; docs/mapping.md).
+ * per token from the simulator's closed-form tile cost (sim/cost/aimc_cost.h; docs/mapping.md).
  */
 #include "map_int.h"
 
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "aimc_peak.h"
+#include "aimc_cost.h"
 
 typedef struct {
     uint64_t lo, hi; /* sites */

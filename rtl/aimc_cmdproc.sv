@@ -2,7 +2,7 @@
 // memory port, decode and checks, dispatch to C / the digital unit / the tile sequencer,
 // status write-back, completion, the hang knob and the watchdog.
 //
-// Semantics are those of sim/device.c process_ring, exec_cmd and aimc_sim_dev_advance,
+// Semantics are those of sim/device/accel.c process_ring, exec_cmd and aimc_accel_advance,
 // spread over clock cycles:
 //   IDLE      not running. A doorbell (ENABLE, not halted, not hung) starts the ring, or
 //             raises ERROR.RING when the ring configuration is bad. The watchdog counts here.
@@ -290,7 +290,7 @@ module aimc_cmdproc
               ring_base <= ~ring_bytes;       // base <= UINT64_MAX - size * 64
   end
 
-  // ---- watchdog (device.c aimc_sim_dev_advance, in clock cycles) ----
+  // ---- watchdog (device.c aimc_accel_advance, in clock cycles) ----
   logic [63:0] wd_limit;
   logic        wd_count, wd_fire;
   assign wd_limit = {32'd0, watchdog_us} * {32'd0, cfg_cycles_per_us};

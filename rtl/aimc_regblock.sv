@@ -1,8 +1,8 @@
 // aimc_regblock.sv - the aimc register file: CAP straps, CTRL/STATUS, ERROR and IRQ logic,
 // ring registers, the 64-bit LO/HI read latch and the performance counters.
 //
-// Semantics are those of sim/device.c (aimc_sim_dev_reg_read32/reg_write32, raise_error,
-// update_irq, aimc_sim_dev_reset); docs/registers.md documents every register. One register
+// Semantics are those of sim/device/accel.c (aimc_accel_reg_read32/reg_write32, raise_error,
+// update_irq, aimc_accel_reset); docs/registers.md documents every register. One register
 // access at a time: an access is taken at the edge where reg_valid is high and reg_ready low;
 // reg_ready pulses for one cycle after it with reg_rdata.
 //
@@ -195,7 +195,7 @@ module aimc_regblock
 
     if (!rst_n || soft_reset) begin
       // Power-on reset, or CTRL.SOFT_RESET: every register to its reset value (device.c
-      // aimc_sim_dev_reset). The soft reset also recreates the C machine.
+      // aimc_accel_reset). The soft reset also recreates the C machine.
       es              <= '0;
       ctrl_enable     <= 1'b0;
       irq_mask        <= 32'd0;
@@ -261,7 +261,7 @@ module aimc_regblock
         reg_rdata <= 32'd0;
       end
 
-      // ---- register write (device.c aimc_sim_dev_reg_write32) ----
+      // ---- register write (device.c aimc_accel_reg_write32) ----
       if (wr) begin
         case (addr)
           AIMC_REG_CTRL:       n_enable = (reg_wdata & AIMC_REG_CTRL_ENABLE) != 0;

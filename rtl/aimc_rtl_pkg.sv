@@ -1,10 +1,10 @@
 // aimc_rtl_pkg.sv - limits and shared constants of the aimc control-path RTL.
 //
-// The DEV_MAX_* values are the device limits of sim/device.c (DEV_MAX_*), reported by the
+// The DEV_MAX_* values are the device limits of sim/device/accel.c (DEV_MAX_*), reported by the
 // CAP_MAX_* registers and used by the descriptor checks. The RTL_* values are limits of this
 // RTL model only (sizes of its on-chip tables); docs/rtl.md documents them.
 package aimc_rtl_pkg;
-  // ---- device limits (sim/device.c DEV_MAX_*; AIMC_SIM_MAX_MATRICES = 65536) ----
+  // ---- device limits (sim/device/accel.c DEV_MAX_*; AIMC_XBAR_MAX_MATRICES = 65536) ----
   localparam int unsigned DEV_MAX_MATRICES = 32'd65536;
   localparam int unsigned DEV_MAX_DIM      = 32'd65536;
   localparam int unsigned DEV_MAX_BATCH    = 32'd65536;
@@ -13,7 +13,7 @@ package aimc_rtl_pkg;
   localparam int unsigned DEV_MAX_ELEMS    = 32'd1 << 24;
   localparam int unsigned DEV_MAX_VERIFY   = 32'd1000;
 
-  // The hang knob's "never" value (AIMC_DEV_HANG_NEVER in sim/aimc_device.h).
+  // The hang knob's "never" value (AIMC_ACCEL_HANG_NEVER in sim/device/aimc_accel.h).
   localparam int unsigned HANG_NEVER = 32'hFFFF_FFFF;
 
   // ---- limits of this RTL model ----

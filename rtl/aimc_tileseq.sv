@@ -12,7 +12,7 @@
 //     and the shift-and-add datapath (aimc_sacc_pkg) adds them into the column sums. After
 //     the last step the sums go to C (aimc_dpi_accumulate).
 //   then the cores' digital phase: D = ceil(max core ops / cfg_ops_per_cycle) cycles.
-// So a vector takes exactly sum_r L_r + D counted cycles (sim/sim.c matrix_plan computes the
+// So a vector takes exactly sum_r L_r + D counted cycles (sim/xbar/xbar.c matrix_plan computes the
 // same integers). Reading the tile table (one tile per cycle) is setup, not counted.
 //
 // States:

@@ -2,7 +2,7 @@
  *
  * Drives the ports of aimc_top (rtl/aimc_top.sv) cycle by cycle: the straps from the machine
  * config, the register port's valid/ready handshake, and the memory port, answered from the
- * host callbacks one cycle after a request is taken. The C half of the device (sim/device.c's
+ * host callbacks one cycle after a request is taken. The C half of the device (sim/device/accel.c's
  * split execution) is bound to the DPI functions (rtl/aimc_vl_dpi.c) while this model is
  * clocked. Interface and semantics: rtl/aimc_vl.h, docs/rtl.md.
  */
@@ -17,8 +17,8 @@
 #include "verilated_fst_c.h"
 
 extern "C" {
-#include "aimc_device.h"
-#include "aimc_peak.h"
+#include "aimc_accel.h"
+#include "aimc_cost.h"
 #include "aimc_regs.h"
 #include "aimc_vl_dpi.h"
 }
@@ -27,7 +27,7 @@ struct aimc_vl {
     VerilatedContext *ctx = nullptr;
     Vaimc_top *top = nullptr;
     VerilatedFstC *fst = nullptr;
-    aimc_sim_dev *dev = nullptr; /* the C half: arrays, float units, data DMA */
+    aimc_accel *dev = nullptr; /* the C half: arrays, float units, data DMA */
     aimc_vl_mem mem{};
     uint64_t cycles = 0;
     uint64_t ps_per_cycle = 1000;
@@ -190,13 +190,13 @@ extern "C" int aimc_vl_create(const aimc_arch *arch, uint64_t seed, const aimc_v
     aimc_vl *vl = new (std::nothrow) aimc_vl;
     if (!vl) return aimc_diag_set(d, AIMC_ERR_NOMEM, "rtl: out of memory");
     vl->mem = *mem;
-    const aimc_sim_dev_host host = {vl, host_read, host_write, nullptr};
-    int rc = aimc_sim_dev_create(arch, seed, &host, &vl->dev, d);
+    const aimc_accel_host host = {vl, host_read, host_write, nullptr};
+    int rc = aimc_accel_create(arch, seed, &host, &vl->dev, d);
     if (rc != AIMC_OK) {
         delete vl;
         return rc;
     }
-    aimc_sim_dev_set_job_tiles_max(vl->dev, AIMC_VL_MAX_TILES);
+    aimc_accel_set_job_tiles_max(vl->dev, AIMC_VL_MAX_TILES);
     vl->ctx = new (std::nothrow) VerilatedContext;
     if (vl->ctx) {
         vl->ctx->traceEverOn(true);
@@ -206,10 +206,10 @@ extern "C" int aimc_vl_create(const aimc_arch *arch, uint64_t seed, const aimc_v
         aimc_vl_destroy(vl);
         return aimc_diag_set(d, AIMC_ERR_NOMEM, "rtl: out of memory");
     }
-    const double f = aimc_sim_dev_arch(vl->dev)->clock.frequency_mhz;
+    const double f = aimc_accel_arch(vl->dev)->clock.frequency_mhz;
     vl->ps_per_cycle = (uint64_t)std::llround(1e6 / f);
     if (vl->ps_per_cycle < 2) vl->ps_per_cycle = 2;
-    set_straps(vl, aimc_sim_dev_arch(vl->dev));
+    set_straps(vl, aimc_accel_arch(vl->dev));
     vl->top->reg_valid = 0;
     vl->top->dbg_hang_after = UINT32_MAX;
     vl->top->dbg_hang_load = 1;
@@ -232,7 +232,7 @@ extern "C" void aimc_vl_destroy(aimc_vl *vl)
     delete vl->top;
     delete vl->ctx;
     aimc_vl_dpi_bind(nullptr);
-    aimc_sim_dev_destroy(vl->dev);
+    aimc_accel_destroy(vl->dev);
     delete vl;
 }
 

@@ -3,7 +3,7 @@
  * The RTL (the SystemVerilog in rtl/, docs/rtl.md) holds the register block, the command processor, the tile
  * sequencer and the shift-and-add accumulators; Verilator turns it into a C++ model, which
  * this wrapper clocks. The analog arrays, the float units and data DMA stay in C (the split
- * execution API of sim/aimc_device.h), reached from the RTL through DPI-C. The host is two
+ * execution API of sim/device/aimc_accel.h), reached from the RTL through DPI-C. The host is two
  * callbacks: the RTL's memory port (descriptor fetch, status write-back) and the C half's DMA
  * both go through them.
  *
@@ -54,7 +54,7 @@ int aimc_vl_create(const aimc_arch *arch, uint64_t seed, const aimc_vl_mem *mem,
 /* Close the waveform if open and free everything. NULL is a no-op. */
 void aimc_vl_destroy(aimc_vl *vl);
 
-/* 32-bit register access at byte offset off (driver/aimc_regs.h), through the register
+/* 32-bit register access at byte offset off (common/aimc_regs.h), through the register
  * port. A DOORBELL write returns when the command processor is no longer active. */
 uint32_t aimc_vl_reg_read32(aimc_vl *vl, uint32_t off);
 void aimc_vl_reg_write32(aimc_vl *vl, uint32_t off, uint32_t val);
@@ -83,8 +83,8 @@ uint64_t aimc_vl_cycles(const aimc_vl *vl);
 /* Picoseconds per clock cycle (1e6 / clock.frequency_mhz, rounded). */
 uint64_t aimc_vl_ps_per_cycle(const aimc_vl *vl);
 
-/* Fault injection (as aimc_sim_dev_inject_hang): the command processor hangs after `after`
- * more commands; AIMC_DEV_HANG_NEVER (0xFFFFFFFF) disarms. Survives soft resets until fired. */
+/* Fault injection (as aimc_accel_inject_hang): the command processor hangs after `after`
+ * more commands; AIMC_ACCEL_HANG_NEVER (0xFFFFFFFF) disarms. Survives soft resets until fired. */
 void aimc_vl_inject_hang(aimc_vl *vl, uint32_t after);
 
 /* Waveform: start writing every signal to an FST file at path (GTKWave opens it), from the

@@ -2,7 +2,7 @@
  *
  * Each function is called from the RTL's clocked logic (rtl/aimc_dpi_pkg.sv declares them;
  * their C prototypes come from Verilator's generated Vaimc_top__Dpi.h, included here so a
- * mismatch does not compile). They forward to sim/device.c's split execution: a command's
+ * mismatch does not compile). They forward to sim/device/accel.c's split execution: a command's
  * C part (checks on matrix state, data DMA, the float units, PROGRAM), the ADC codes of one
  * conversion slot, the shift-and-add results handed back, the counters the RTL does not hold.
  * Bit vectors are arrays of 32-bit words, least significant first (svBitVecVal).
@@ -16,7 +16,7 @@
 #include "Vaimc_top__Dpi.h"
 #pragma GCC diagnostic pop
 #include "aimc_regs.h"
-#include "aimc_sim.h"
+#include "aimc_xbar.h"
 #include "aimc_vl.h"
 #include "aimc_vl_dpi.h"
 
@@ -24,9 +24,9 @@ void aimc_dpi_cmd_abort(void);
 void aimc_dpi_counters_reset(void);
 unsigned int aimc_dpi_soft_reset(void);
 
-static _Thread_local aimc_sim_dev *dpi_dev;
+static _Thread_local aimc_accel *dpi_dev;
 
-void aimc_vl_dpi_bind(aimc_sim_dev *dev)
+void aimc_vl_dpi_bind(aimc_accel *dev)
 {
     dpi_dev = dev;
 }
@@ -34,7 +34,7 @@ void aimc_vl_dpi_bind(aimc_sim_dev *dev)
 /* The columns of conversion slot `slot`: first column and count, for ADCs per crossbar. */
 static uint32_t slot_cols(uint32_t ncols, uint32_t slot, uint32_t *first)
 {
-    const aimc_arch *a = aimc_sim_dev_arch(dpi_dev);
+    const aimc_arch *a = aimc_accel_arch(dpi_dev);
     const uint32_t adcs = a && a->adc.per_crossbar > 0 ? (uint32_t)a->adc.per_crossbar : 1u;
     *first = slot * adcs;
     if (*first >= ncols) return 0;
@@ -47,10 +47,10 @@ unsigned int aimc_dpi_cmd_start(const svBitVecVal *desc, unsigned int *info, uns
                                 unsigned int *n_tiles, unsigned long long *busy_cycles)
 {
     uint8_t d[AIMC_DESC_BYTES];
-    aimc_sim_dev_cmd c;
+    aimc_accel_cmd c;
     uint32_t inf = 0;
     for (unsigned i = 0; i < AIMC_DESC_BYTES; i++) d[i] = (uint8_t)(desc[i / 4] >> (8 * (i % 4)));
-    uint32_t bits = dpi_dev ? aimc_sim_dev_cmd_start(dpi_dev, d, &inf, &c)
+    uint32_t bits = dpi_dev ? aimc_accel_cmd_start(dpi_dev, d, &inf, &c)
                             : AIMC_REG_ERROR_INTERNAL;
     if (!dpi_dev) memset(&c, 0, sizeof c);
     *info = inf;
@@ -65,7 +65,7 @@ unsigned int aimc_dpi_cmd_start(const svBitVecVal *desc, unsigned int *info, uns
 void aimc_dpi_tile(unsigned int k, unsigned int *xbar, unsigned int *ncols)
 {
     uint32_t x = 0, n = 0;
-    (void)aimc_sim_mvm_run_tile(aimc_sim_dev_cmd_job(dpi_dev), k, &x, &n);
+    (void)aimc_xbar_mvm_run_tile(aimc_accel_cmd_job(dpi_dev), k, &x, &n);
     *xbar = x;
     *ncols = n;
 }
@@ -73,11 +73,11 @@ void aimc_dpi_tile(unsigned int k, unsigned int *xbar, unsigned int *ncols)
 void aimc_dpi_convert(unsigned int v, unsigned int k, unsigned int step, unsigned int slot,
                       svBitVecVal *codes)
 {
-    const aimc_sim_mvm_run *r = aimc_sim_dev_cmd_job(dpi_dev);
-    const int32_t *c = aimc_sim_mvm_run_codes(r, v, k, step);
+    const aimc_xbar_mvm_run *r = aimc_accel_cmd_job(dpi_dev);
+    const int32_t *c = aimc_xbar_mvm_run_codes(r, v, k, step);
     uint32_t ncols = 0, first;
     memset(codes, 0, AIMC_VL_MAX_ADCS * sizeof *codes);
-    if (!c || aimc_sim_mvm_run_tile(r, k, NULL, &ncols)) return;
+    if (!c || aimc_xbar_mvm_run_tile(r, k, NULL, &ncols)) return;
     const uint32_t n = slot_cols(ncols, slot, &first);
     for (uint32_t i = 0; i < n; i++) codes[i] = (svBitVecVal)(uint32_t)c[first + i];
 }
@@ -85,10 +85,10 @@ void aimc_dpi_convert(unsigned int v, unsigned int k, unsigned int step, unsigne
 void aimc_dpi_accumulate(unsigned int v, unsigned int k, unsigned int slot,
                          const svBitVecVal *acc)
 {
-    aimc_sim_mvm_run *r = aimc_sim_dev_cmd_job(dpi_dev);
-    int64_t *a = aimc_sim_mvm_run_acc(r, v, k);
+    aimc_xbar_mvm_run *r = aimc_accel_cmd_job(dpi_dev);
+    int64_t *a = aimc_xbar_mvm_run_acc(r, v, k);
     uint32_t ncols = 0, first;
-    if (!a || aimc_sim_mvm_run_tile(r, k, NULL, &ncols)) return;
+    if (!a || aimc_xbar_mvm_run_tile(r, k, NULL, &ncols)) return;
     const uint32_t n = slot_cols(ncols, slot, &first);
     for (uint32_t i = 0; i < n; i++)
         a[first + i] = (int64_t)((uint64_t)acc[2 * i] | (uint64_t)acc[2 * i + 1] << 32);
@@ -97,27 +97,27 @@ void aimc_dpi_accumulate(unsigned int v, unsigned int k, unsigned int slot,
 unsigned int aimc_dpi_cmd_finish(unsigned int *info)
 {
     uint32_t inf = 0;
-    uint32_t bits = aimc_sim_dev_cmd_finish(dpi_dev, &inf);
+    uint32_t bits = aimc_accel_cmd_finish(dpi_dev, &inf);
     *info = inf;
     return bits;
 }
 
 void aimc_dpi_cmd_abort(void)
 {
-    aimc_sim_dev_cmd_abort(dpi_dev);
+    aimc_accel_cmd_abort(dpi_dev);
 }
 
 unsigned long long aimc_dpi_counter(unsigned int lo_off)
 {
-    return aimc_sim_dev_counter(dpi_dev, lo_off);
+    return aimc_accel_counter(dpi_dev, lo_off);
 }
 
 void aimc_dpi_counters_reset(void)
 {
-    aimc_sim_dev_counters_reset(dpi_dev);
+    aimc_accel_counters_reset(dpi_dev);
 }
 
 unsigned int aimc_dpi_soft_reset(void)
 {
-    return aimc_sim_dev_machine_reset(dpi_dev) != AIMC_OK;
+    return aimc_accel_machine_reset(dpi_dev) != AIMC_OK;
 }

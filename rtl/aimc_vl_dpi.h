@@ -6,10 +6,10 @@
 #ifndef AIMC_VL_DPI_H
 #define AIMC_VL_DPI_H
 
-#include "aimc_device.h"
+#include "aimc_accel.h"
 
 /* The device the DPI functions of this thread act on (NULL: none; they then answer
  * ERROR.INTERNAL and zeros). */
-void aimc_vl_dpi_bind(aimc_sim_dev *dev);
+void aimc_vl_dpi_bind(aimc_accel *dev);
 
 #endif /* AIMC_VL_DPI_H */

@@ -1,4 +1,4 @@
-/* aimc_timing.h - the timing-only mode: the discrete-event engine (sim/engine.h) driven from a
+/* aimc_timing.h - the timing-only mode: the discrete-event engine (sim/engine/aimc_engine.h) driven from a
  * mapper's plan and routing statistics, without values, for models too large to simulate with
  * values; and the fill workload that checks the engine against the analytical peak.
  *
@@ -14,7 +14,7 @@
 
 #include "aimc_arch.h"
 #include "aimc_map.h"
-#include "aimc_peak.h"
+#include "aimc_cost.h"
 #include "aimc_status.h"
 
 typedef struct aimc_timing_opts {

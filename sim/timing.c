@@ -1,6 +1,6 @@
 /* timing.c - the timing-only mode and the fill workload (aimc_timing.h): the discrete-event
  * engine driven from a plan, without values. The model is in docs/engine.md, "Timing-only
- * mode"; per-tile timing and energy come from aimc_cost_tile (sim/aimc_peak.h).
+ * mode"; per-tile timing and energy come from aimc_cost_tile (sim/cost/aimc_cost.h).
  */
 #include "aimc_timing.h"
 
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine.h"
+#include "aimc_engine.h"
 #include "rng.h"
 
 #define TICKS_PER_NS 1000.0        /* engine ticks are picoseconds */
@@ -85,7 +85,7 @@ static int chip_get(tm *t, uint32_t chip, chip_res **out)
         snprintf(name, sizeof name, "chip%u.noc", chip);
         if ((rc = aimc_eng_link_add(t->e, name, chip, &np, &c->noc, t->d))) return rc;
         snprintf(name, sizeof name, "chip%u.units", chip);
-        uint64_t tiles = aimc_arch_tiles_per_chip(a);
+        uint64_t tiles = aimc_arch_clusters_per_chip(a);
         if ((rc = aimc_eng_server_add(t->e, name, chip,
                                       (uint32_t)(tiles < AIMC_ENG_UNITS_MAX ? tiles
                                                                             : AIMC_ENG_UNITS_MAX),
@@ -490,7 +490,7 @@ int aimc_timing_run(const aimc_arch *a, const aimc_model *m, const aimc_plan *p,
         aimc_peak pk;
         aimc_peak_compute(a, &pk);
         (void)pk;
-        const double tiles = (double)aimc_arch_tiles_per_chip(a);
+        const double tiles = (double)aimc_arch_clusters_per_chip(a);
         const double routers = (double)aimc_arch_routers_per_chip(a);
         const double xb = (double)a->hierarchy.crossbars_per_core * a->hierarchy.cores_per_chip;
         double st[AIMC_PART_COUNT] = {0};
@@ -537,7 +537,7 @@ static int fill_out_event(aimc_eng *e, void *payload, uint64_t arg)
 {
     fill *f = payload;
     const uint64_t core = arg / f->vectors, v = arg % f->vectors;
-    const uint64_t tile = core / (uint64_t)f->a->hierarchy.cores_per_tile;
+    const uint64_t tile = core / (uint64_t)f->a->hierarchy.cores_per_cluster;
     uint64_t tout, tw;
     int rc;
     if ((rc = aimc_eng_link_send(e, f->bus[tile], aimc_eng_now(e), f->out_bytes, &tout)))
@@ -554,7 +554,7 @@ static int fill_event(aimc_eng *e, void *payload, uint64_t arg)
     fill *f = payload;
     const aimc_arch *a = f->a;
     const uint64_t core = arg / f->vectors, v = arg % f->vectors;
-    const uint64_t tile = core / (uint64_t)a->hierarchy.cores_per_tile;
+    const uint64_t tile = core / (uint64_t)a->hierarchy.cores_per_cluster;
     const uint64_t xpc = (uint64_t)a->hierarchy.crossbars_per_core;
     const uint64_t now = aimc_eng_now(e);
     const uint32_t lcols = (uint32_t)aimc_arch_logical_cols(a);
@@ -591,7 +591,7 @@ int aimc_timing_fill(const aimc_arch *a, uint64_t vectors, aimc_timing_fill_repo
     memset(rep, 0, sizeof *rep);
     const uint64_t cores = (uint64_t)a->hierarchy.cores_per_chip;
     const uint64_t xpc = (uint64_t)a->hierarchy.crossbars_per_core;
-    const uint64_t xb = cores * xpc, tiles = aimc_arch_tiles_per_chip(a);
+    const uint64_t xb = cores * xpc, tiles = aimc_arch_clusters_per_chip(a);
     const uint64_t cyc = ticks(1000.0 / a->clock.frequency_mhz) ? ticks(1000.0 / a->clock.frequency_mhz) : 1;
     const uint32_t lcols = (uint32_t)aimc_arch_logical_cols(a);
     fill f;

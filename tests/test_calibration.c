@@ -7,9 +7,9 @@
 
 #include "aimc_config.h"
 #include "aimc_map.h"
-#include "aimc_peak.h"
+#include "aimc_cost.h"
 #include "aimc_timing.h"
-#include "engine.h"
+#include "aimc_engine.h"
 #include "tests.h"
 
 static int load(const char *path, aimc_arch *a)
@@ -37,7 +37,7 @@ static void test_isaac(void)
     CU_ASSERT(within(p.tops_per_mm2 * 1e3, 478.95, 0.03));
     CU_ASSERT(within(p.tops_per_w * 1e3, 627.5, 0.03));
     /* Table I's per-tile and per-IMA totals: 168 tiles of 330 mW and 0.372 mm^2 + HT. */
-    CU_ASSERT_EQUAL(p.tiles_per_chip, 168);
+    CU_ASSERT_EQUAL(p.clusters_per_chip, 168);
     CU_ASSERT_EQUAL(p.routers_per_chip, 42);
     CU_ASSERT(within((p.chip_power_w - p.power_w_by_part[AIMC_PART_CHIP_LINK]) / 168, 0.330, 0.03));
     CU_ASSERT(within((p.chip_area_mm2 - p.area_mm2_by_part[AIMC_PART_CHIP_LINK]) / 168, 0.372, 0.03));
@@ -74,14 +74,14 @@ static void test_periphery_by_hand(void)
     aimc_arch a;
     aimc_arch_defaults(&a);
     a.hierarchy.cores_per_chip = 6;
-    a.hierarchy.cores_per_tile = 4;       /* 2 tiles */
-    a.noc.tiles_per_router = 4;           /* 1 router */
+    a.hierarchy.cores_per_cluster = 4;       /* 2 tiles */
+    a.noc.clusters_per_router = 4;           /* 1 router */
     a.clock.frequency_mhz = 500;          /* 2 ns cycle */
     a.mapping.noc_hop_ns = 0.5;           /* below a cycle: a hop takes 2 ns */
     CU_ASSERT_EQUAL_FATAL(aimc_arch_validate(&a, NULL), AIMC_OK);
     aimc_peak p;
     aimc_peak_compute(&a, &p);
-    CU_ASSERT_EQUAL(p.tiles_per_chip, 2);
+    CU_ASSERT_EQUAL(p.clusters_per_chip, 2);
     CU_ASSERT_EQUAL(p.routers_per_chip, 1);
     /* buffer: 2 tiles x (2 banks x 17.2 pJ / 2 ns + 0.46 mW) */
     CU_ASSERT_DOUBLE_EQUAL(p.power_w_by_part[AIMC_PART_BUFFER], 2 * (2 * 17.2 / 2 + 0.46) * 1e-3, 1e-12);

@@ -174,7 +174,7 @@ static int arch_equal(const aimc_arch *x, const aimc_arch *y)
     SAME(adc.range);
     SAME(adc.range_percentile);
     SAME(digital.leakage_mw_per_core);
-    SAME(hierarchy.cores_per_tile);
+    SAME(hierarchy.cores_per_cluster);
     SAME(buffer.kb);
     SAME(buffer.banks);
     SAME(buffer.bytes_per_access);
@@ -188,7 +188,7 @@ static int arch_equal(const aimc_arch *x, const aimc_arch *y)
     SAME(bus.area_um2);
     SAME(noc.flit_bytes);
     SAME(noc.ports);
-    SAME(noc.tiles_per_router);
+    SAME(noc.clusters_per_router);
     SAME(noc.leakage_mw);
     SAME(noc.area_um2);
     SAME(chip_link.count);

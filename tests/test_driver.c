@@ -1,5 +1,5 @@
 /* test_driver.c - the "driver" suite: the driver API over "sim:", and the register-level
- * device model (sim/aimc_device.h) driven directly through a test host.
+ * device model (sim/device/aimc_accel.h) driven directly through a test host.
  */
 #include <math.h>
 #include <stdio.h>
@@ -11,10 +11,10 @@
 
 #include "../tools/gen_regs/regs_gen.h"
 #include "aimc.h"
-#include "aimc_device.h"
+#include "aimc_accel.h"
 #include "aimc_mock.h"
 #include "aimc_regs.h"
-#include "aimc_sim.h"
+#include "aimc_xbar.h"
 #include "tests.h"
 
 #define SEED 0x5eedu
@@ -173,7 +173,7 @@ static void test_bad_arguments(void)
     aimc_close(dev);
 }
 
-/* The driver's MVM equals aimc_sim's with the same arch, seed and calls, bit for bit. */
+/* The driver's MVM equals aimc_xbar's with the same arch, seed and calls, bit for bit. */
 static void test_mvm_matches_sim(void)
 {
     enum { R = 40, C = 24, B = 3 };
@@ -181,7 +181,7 @@ static void test_mvm_matches_sim(void)
     aimc_tile t[64];
     float w[R * C], x[B * R], y_drv[B * C], y_sim[B * C], y2_drv[B * C], y2_sim[B * C];
     aimc_dev *dev;
-    aimc_sim *sim;
+    aimc_xbar *sim;
     uint64_t f1, f2;
 
     aimc_arch_defaults(&a); /* generic device: programming and read noise */
@@ -199,11 +199,11 @@ static void test_mvm_matches_sim(void)
     CU_ASSERT_EQUAL(aimc_fence_wait(dev, f1, 1000000000), AIMC_OK);
     aimc_close(dev);
 
-    CU_ASSERT_EQUAL_FATAL(aimc_sim_create(&a, SEED, &sim), AIMC_OK);
-    CU_ASSERT_EQUAL(aimc_sim_program(sim, 3, w, R, C, t, n, NULL, NULL), AIMC_OK);
-    CU_ASSERT_EQUAL(aimc_sim_mvm(sim, 3, x, B, y_sim, NULL), AIMC_OK);
-    CU_ASSERT_EQUAL(aimc_sim_mvm(sim, 3, x, B, y2_sim, NULL), AIMC_OK);
-    aimc_sim_destroy(sim);
+    CU_ASSERT_EQUAL_FATAL(aimc_xbar_create(&a, SEED, &sim), AIMC_OK);
+    CU_ASSERT_EQUAL(aimc_xbar_program(sim, 3, w, R, C, t, n, NULL, NULL), AIMC_OK);
+    CU_ASSERT_EQUAL(aimc_xbar_mvm(sim, 3, x, B, y_sim, NULL), AIMC_OK);
+    CU_ASSERT_EQUAL(aimc_xbar_mvm(sim, 3, x, B, y2_sim, NULL), AIMC_OK);
+    aimc_xbar_destroy(sim);
 
     CU_ASSERT_EQUAL(memcmp(y_drv, y_sim, sizeof y_drv), 0);
     CU_ASSERT_EQUAL(memcmp(y2_drv, y2_sim, sizeof y2_drv), 0);
@@ -447,17 +447,17 @@ static void test_many_jobs(void)
     aimc_close(dev);
 }
 
-/* The counters say what aimc_sim_stats says for the same work. */
+/* The counters say what aimc_xbar_stats says for the same work. */
 static void test_counters(void)
 {
     enum { R = 40, C = 24, B = 5 };
     aimc_arch a;
     aimc_tile t[64];
     float w[R * C], x[B * R], y[B * C];
-    aimc_sim_stats st;
+    aimc_xbar_stats st;
     aimc_counters c0, c;
     aimc_dev *dev;
-    aimc_sim *sim;
+    aimc_xbar *sim;
     uint64_t f;
 
     aimc_arch_defaults(&a);
@@ -476,10 +476,10 @@ static void test_counters(void)
     aimc_close(dev);
 
     memset(&st, 0, sizeof st);
-    CU_ASSERT_EQUAL_FATAL(aimc_sim_create(&a, SEED, &sim), AIMC_OK);
-    CU_ASSERT_EQUAL(aimc_sim_program(sim, 0, w, R, C, t, n, &st, NULL), AIMC_OK);
-    CU_ASSERT_EQUAL(aimc_sim_mvm(sim, 0, x, B, y, &st), AIMC_OK);
-    aimc_sim_destroy(sim);
+    CU_ASSERT_EQUAL_FATAL(aimc_xbar_create(&a, SEED, &sim), AIMC_OK);
+    CU_ASSERT_EQUAL(aimc_xbar_program(sim, 0, w, R, C, t, n, &st, NULL), AIMC_OK);
+    CU_ASSERT_EQUAL(aimc_xbar_mvm(sim, 0, x, B, y, &st), AIMC_OK);
+    aimc_xbar_destroy(sim);
 
     CU_ASSERT_EQUAL(c.mvms, (uint64_t)B);
     CU_ASSERT_EQUAL(c.mvms, st.mvms);
@@ -517,7 +517,7 @@ typedef struct test_host {
     uint8_t *mem;
     int irq_level;
     int irq_edges;
-    aimc_sim_dev *dev;
+    aimc_accel *dev;
 } test_host;
 
 static int th_read(void *ctx, uint64_t addr, void *dst, size_t n)
@@ -545,12 +545,12 @@ static void th_irq(void *ctx, int level)
 
 static uint32_t rreg(test_host *h, uint32_t off)
 {
-    return aimc_sim_dev_reg_read32(h->dev, off);
+    return aimc_accel_reg_read32(h->dev, off);
 }
 
 static void wreg(test_host *h, uint32_t off, uint32_t v)
 {
-    aimc_sim_dev_reg_write32(h->dev, off, v);
+    aimc_accel_reg_write32(h->dev, off, v);
 }
 
 static uint64_t rreg64(test_host *h, uint32_t lo)
@@ -570,13 +570,13 @@ static void th_setup_ring(test_host *h)
 
 static int th_open(test_host *h, const aimc_arch *a)
 {
-    static const aimc_sim_dev_host proto = {NULL, th_read, th_write, th_irq};
-    aimc_sim_dev_host host = proto;
+    static const aimc_accel_host proto = {NULL, th_read, th_write, th_irq};
+    aimc_accel_host host = proto;
     memset(h, 0, sizeof *h);
     h->mem = calloc(1, TH_BYTES);
     if (!h->mem) return AIMC_ERR_NOMEM;
     host.ctx = h;
-    int rc = aimc_sim_dev_create(a, SEED, &host, &h->dev, NULL);
+    int rc = aimc_accel_create(a, SEED, &host, &h->dev, NULL);
     if (rc) {
         free(h->mem);
         return rc;
@@ -587,7 +587,7 @@ static int th_open(test_host *h, const aimc_arch *a)
 
 static void th_close(test_host *h)
 {
-    aimc_sim_dev_destroy(h->dev);
+    aimc_accel_destroy(h->dev);
     free(h->mem);
 }
 
@@ -675,7 +675,7 @@ static void test_dev_registers(void)
     CU_ASSERT(rreg(&h, AIMC_REG_STATUS) & AIMC_REG_STATUS_ERROR);
     CU_ASSERT_EQUAL(rreg(&h, AIMC_REG_IRQ_STATUS), AIMC_REG_IRQ_ERROR);
     CU_ASSERT_EQUAL(h.irq_level, 1);
-    CU_ASSERT_EQUAL(aimc_sim_dev_irq_level(h.dev), 1);
+    CU_ASSERT_EQUAL(aimc_accel_irq_level(h.dev), 1);
 
     /* W1C: writing 0 or other bits changes nothing, writing the bit clears it */
     wreg(&h, AIMC_REG_ERROR, 0);
@@ -760,7 +760,7 @@ static void test_dev_registers(void)
     CU_ASSERT_EQUAL(th_run(&h, d, 1), 0u);
     CU_ASSERT_EQUAL(rreg64(&h, AIMC_REG_DONE_FENCE_LO), 1u);
     th_close(&h);
-    aimc_sim_dev_destroy(NULL);
+    aimc_accel_destroy(NULL);
 }
 
 /* A valid product at device level, compared with a reference from a fresh device. */
@@ -920,12 +920,12 @@ static void test_dev_malformed(void)
 
 /* ---- register map, backends ---- */
 
-/* The checked-in outputs of driver/aimc_regs.yaml equal a fresh generation. */
+/* The checked-in outputs of common/aimc_regs.yaml equal a fresh generation. */
 static void test_regs_current(void)
 {
     char *out[AIMC_REGS_GEN_COUNT];
     aimc_diag d = {{0}};
-    int rc = aimc_regs_generate("driver/aimc_regs.yaml", out, &d);
+    int rc = aimc_regs_generate("common/aimc_regs.yaml", out, &d);
     CU_ASSERT_EQUAL_FATAL(rc, AIMC_OK);
     for (int i = 0; i < AIMC_REGS_GEN_COUNT; i++) {
         FILE *f = fopen(aimc_regs_gen_paths[i], "rb");
@@ -1082,7 +1082,7 @@ static void test_matrix_limit(void)
     aimc_tile t = {.nrows = 2, .ncols = 2};
     CU_ASSERT_EQUAL_FATAL(aimc_open("sim:", NULL, &dev), AIMC_OK);
     CU_ASSERT_EQUAL(aimc_query(dev, &info), AIMC_OK);
-    CU_ASSERT_EQUAL(info.max_matrices, AIMC_SIM_MAX_MATRICES);
+    CU_ASSERT_EQUAL(info.max_matrices, AIMC_XBAR_MAX_MATRICES);
     CU_ASSERT_EQUAL(aimc_weights_program(dev, info.max_matrices, w, 2, 2, &t, 1, NULL, NULL),
                     AIMC_ERR_INVALID);
     CU_ASSERT_PTR_NOT_NULL(strstr(aimc_error_text(dev), "the device holds ids 0..65535"));
@@ -1101,12 +1101,12 @@ int test_driver_register(void)
                {"open, query, unknown scheme", test_open_query},
                {"bad handle on every entry point", test_bad_handle},
                {"bad arguments", test_bad_arguments},
-               {"MVM bit-identical to aimc_sim", test_mvm_matches_sim},
+               {"MVM bit-identical to aimc_xbar", test_mvm_matches_sim},
                {"ideal MVM within the quantisation bound", test_mvm_ideal},
                {"MVM before program fails at wait, then works", test_unprogrammed},
                {"malformed raw commands", test_raw_malformed},
                {"more jobs than ring entries", test_many_jobs},
-               {"counters follow aimc_sim_stats", test_counters},
+               {"counters follow aimc_xbar_stats", test_counters},
                {"device registers: ID, W1C, latch, ring, reset", test_dev_registers},
                {"device answers malformed commands", test_dev_malformed});
     return 0;

@@ -1,4 +1,4 @@
-/* test_engine.c - the discrete-event engine (sim/engine.h): event order, servers, links,
+/* test_engine.c - the discrete-event engine (sim/engine/aimc_engine.h): event order, servers, links,
  * memories, pipelines, the mesh, counters, traces. Expected times are computed by hand in
  * the comments beside each assertion.
  */
@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "engine.h"
+#include "aimc_engine.h"
 #include "tests.h"
 
 /* ---- helpers ------------------------------------------------------------------------- */

@@ -15,7 +15,7 @@
 #include <CUnit/CUnit.h>
 
 #include "aimc.h"
-#include "aimc_device.h"
+#include "aimc_accel.h"
 #include "aimc_regs.h"
 #include "tests.h"
 
@@ -301,10 +301,10 @@ static void test_fuzz_ring(void)
     static fuzz_host h;
     aimc_arch arch;
     fuzz_arch(&arch);
-    aimc_sim_dev_host host = {&h, fuzz_rd, fuzz_wr, fuzz_irq};
-    aimc_sim_dev *dev;
+    aimc_accel_host host = {&h, fuzz_rd, fuzz_wr, fuzz_irq};
+    aimc_accel *dev;
     size_t ok = 0;
-    CU_ASSERT_EQUAL_FATAL(aimc_sim_dev_create(&arch, 1, &host, &dev, NULL), AIMC_OK);
+    CU_ASSERT_EQUAL_FATAL(aimc_accel_create(&arch, 1, &host, &dev, NULL), AIMC_OK);
     for (int i = 0; i < FUZZ_RING_CASES; i++) {
         uint32_t size = 1u << fuzz_below(6); /* 1..32 entries of 64 bytes: fits 4 KiB */
         int overflow = i % 2 == 0;
@@ -312,37 +312,37 @@ static void test_fuzz_ring(void)
         uint64_t base = overflow ? FUZZ_HOST_BASE
                                  : FUZZ_HOST_BASE + FUZZ_HOST_BYTES - (uint64_t)size * AIMC_DESC_BYTES +
                                        AIMC_DESC_BYTES * (1 + fuzz_below(4));
-        aimc_sim_dev_reg_write32(dev, AIMC_REG_CTRL, AIMC_REG_CTRL_SOFT_RESET);
+        aimc_accel_reg_write32(dev, AIMC_REG_CTRL, AIMC_REG_CTRL_SOFT_RESET);
         memset(h.mem, 0, sizeof h.mem); /* NOP descriptors */
-        aimc_sim_dev_reg_write32(dev, AIMC_REG_RING_BASE_LO, (uint32_t)base);
-        aimc_sim_dev_reg_write32(dev, AIMC_REG_RING_BASE_HI, (uint32_t)(base >> 32));
-        aimc_sim_dev_reg_write32(dev, AIMC_REG_RING_SIZE, size);
-        aimc_sim_dev_reg_write32(dev, AIMC_REG_IRQ_MASK, AIMC_REG_IRQ_ALL);
-        aimc_sim_dev_reg_write32(dev, AIMC_REG_CTRL, AIMC_REG_CTRL_ENABLE);
+        aimc_accel_reg_write32(dev, AIMC_REG_RING_BASE_LO, (uint32_t)base);
+        aimc_accel_reg_write32(dev, AIMC_REG_RING_BASE_HI, (uint32_t)(base >> 32));
+        aimc_accel_reg_write32(dev, AIMC_REG_RING_SIZE, size);
+        aimc_accel_reg_write32(dev, AIMC_REG_IRQ_MASK, AIMC_REG_IRQ_ALL);
+        aimc_accel_reg_write32(dev, AIMC_REG_CTRL, AIMC_REG_CTRL_ENABLE);
         if (overflow)
-            aimc_sim_dev_reg_write32(dev, AIMC_REG_RING_TAIL, size + 1 + fuzz_below(1u << 30));
+            aimc_accel_reg_write32(dev, AIMC_REG_RING_TAIL, size + 1 + fuzz_below(1u << 30));
         else
-            aimc_sim_dev_reg_write32(dev, AIMC_REG_RING_TAIL, size);
-        aimc_sim_dev_reg_write32(dev, AIMC_REG_DOORBELL, 1);
-        uint32_t err = aimc_sim_dev_reg_read32(dev, AIMC_REG_ERROR);
+            aimc_accel_reg_write32(dev, AIMC_REG_RING_TAIL, size);
+        aimc_accel_reg_write32(dev, AIMC_REG_DOORBELL, 1);
+        uint32_t err = aimc_accel_reg_read32(dev, AIMC_REG_ERROR);
         uint32_t want = overflow ? AIMC_REG_ERROR_RING : AIMC_REG_ERROR_RING | AIMC_REG_ERROR_DMA_FAULT;
         if ((err & want) == want && h.irq &&
-            (aimc_sim_dev_reg_read32(dev, AIMC_REG_IRQ_STATUS) & AIMC_REG_IRQ_ERROR))
+            (aimc_accel_reg_read32(dev, AIMC_REG_IRQ_STATUS) & AIMC_REG_IRQ_ERROR))
             ok++;
     }
     CU_ASSERT_EQUAL(ok, FUZZ_RING_CASES);
     /* after a reset a good ring runs */
-    aimc_sim_dev_reg_write32(dev, AIMC_REG_CTRL, AIMC_REG_CTRL_SOFT_RESET);
+    aimc_accel_reg_write32(dev, AIMC_REG_CTRL, AIMC_REG_CTRL_SOFT_RESET);
     memset(h.mem, 0, sizeof h.mem);
     aimc_le_put64(h.mem + AIMC_DESC_FENCE, 77);
-    aimc_sim_dev_reg_write32(dev, AIMC_REG_RING_BASE_LO, (uint32_t)FUZZ_HOST_BASE);
-    aimc_sim_dev_reg_write32(dev, AIMC_REG_RING_SIZE, 4);
-    aimc_sim_dev_reg_write32(dev, AIMC_REG_CTRL, AIMC_REG_CTRL_ENABLE);
-    aimc_sim_dev_reg_write32(dev, AIMC_REG_RING_TAIL, 1);
-    aimc_sim_dev_reg_write32(dev, AIMC_REG_DOORBELL, 1);
-    CU_ASSERT_EQUAL(aimc_sim_dev_reg_read32(dev, AIMC_REG_ERROR), 0);
-    CU_ASSERT_EQUAL(aimc_sim_dev_reg_read32(dev, AIMC_REG_DONE_FENCE_LO), 77);
-    aimc_sim_dev_destroy(dev);
+    aimc_accel_reg_write32(dev, AIMC_REG_RING_BASE_LO, (uint32_t)FUZZ_HOST_BASE);
+    aimc_accel_reg_write32(dev, AIMC_REG_RING_SIZE, 4);
+    aimc_accel_reg_write32(dev, AIMC_REG_CTRL, AIMC_REG_CTRL_ENABLE);
+    aimc_accel_reg_write32(dev, AIMC_REG_RING_TAIL, 1);
+    aimc_accel_reg_write32(dev, AIMC_REG_DOORBELL, 1);
+    CU_ASSERT_EQUAL(aimc_accel_reg_read32(dev, AIMC_REG_ERROR), 0);
+    CU_ASSERT_EQUAL(aimc_accel_reg_read32(dev, AIMC_REG_DONE_FENCE_LO), 77);
+    aimc_accel_destroy(dev);
 }
 
 int test_fuzz_register(void)

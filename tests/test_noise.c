@@ -8,7 +8,7 @@
 
 #include "aimc.h"
 #include "aimc_arch.h"
-#include "aimc_sim.h"
+#include "aimc_xbar.h"
 #include "tests.h"
 
 /* ---- helpers ------------------------------------------------------------------------- */
@@ -128,7 +128,7 @@ static void arch_pcm(aimc_arch *a, int rows, int cols)
 /* ---- program-and-verify ------------------------------------------------------------- */
 
 /* Generic device with 1 uS programming noise, tolerance 0.5 uS: verify rounds cut the rms
- * error and the failed count; no verify reproduces aimc_sim_program exactly. */
+ * error and the failed count; no verify reproduces aimc_xbar_program exactly. */
 static void test_program_verify(void)
 {
     aimc_arch a;
@@ -146,17 +146,17 @@ static void test_program_verify(void)
     for (uint32_t i = 0; i < R; i++) x[i] = (float)(2.0 * r_unit() - 1.0);
     aimc_tile t[8];
     size_t n = tiles_of(&a, R, C, t, 8);
-    aimc_sim *s1 = NULL, *s2 = NULL;
+    aimc_xbar *s1 = NULL, *s2 = NULL;
     aimc_diag d = {""};
-    CU_ASSERT_EQUAL_FATAL(aimc_sim_create(&a, 5, &s1), AIMC_OK);
-    CU_ASSERT_EQUAL_FATAL(aimc_sim_create(&a, 5, &s2), AIMC_OK);
+    CU_ASSERT_EQUAL_FATAL(aimc_xbar_create(&a, 5, &s1), AIMC_OK);
+    CU_ASSERT_EQUAL_FATAL(aimc_xbar_create(&a, 5, &s2), AIMC_OK);
 
     aimc_program_report r0, r3;
     aimc_program_opts none = {0, 0.5}, three = {3, 0.5};
-    CU_ASSERT_EQUAL(aimc_sim_program_verify(s1, 0, w, R, C, t, n, &none, &r0, NULL, &d), AIMC_OK);
-    CU_ASSERT_EQUAL(aimc_sim_program(s2, 0, w, R, C, t, n, NULL, &d), AIMC_OK);
-    CU_ASSERT_EQUAL(aimc_sim_mvm(s1, 0, x, 1, y1, NULL), AIMC_OK);
-    CU_ASSERT_EQUAL(aimc_sim_mvm(s2, 0, x, 1, y2, NULL), AIMC_OK);
+    CU_ASSERT_EQUAL(aimc_xbar_program_verify(s1, 0, w, R, C, t, n, &none, &r0, NULL, &d), AIMC_OK);
+    CU_ASSERT_EQUAL(aimc_xbar_program(s2, 0, w, R, C, t, n, NULL, &d), AIMC_OK);
+    CU_ASSERT_EQUAL(aimc_xbar_mvm(s1, 0, x, 1, y1, NULL), AIMC_OK);
+    CU_ASSERT_EQUAL(aimc_xbar_mvm(s2, 0, x, 1, y2, NULL), AIMC_OK);
     CU_ASSERT_EQUAL(memcmp(y1, y2, C * sizeof *y1), 0);
     CU_ASSERT_EQUAL(r0.iterations, 0);
     CU_ASSERT_EQUAL(r0.devices, (uint64_t)R * C * 2);
@@ -166,9 +166,9 @@ static void test_program_verify(void)
     CU_ASSERT(fabs(r0.rms_error_us - 1.0) < 0.1);
     CU_ASSERT(fabs((double)r0.devices_failed / r0.devices - 0.617) < 0.08);
 
-    aimc_sim_stats st;
+    aimc_xbar_stats st;
     memset(&st, 0, sizeof st);
-    CU_ASSERT_EQUAL(aimc_sim_program_verify(s1, 0, w, R, C, t, n, &three, &r3, &st, &d), AIMC_OK);
+    CU_ASSERT_EQUAL(aimc_xbar_program_verify(s1, 0, w, R, C, t, n, &three, &r3, &st, &d), AIMC_OK);
     CU_ASSERT_EQUAL(r3.iterations, 3);
     CU_ASSERT(r3.pulses > r3.devices);
     CU_ASSERT_EQUAL(st.program_pulses, r3.pulses);
@@ -180,10 +180,10 @@ static void test_program_verify(void)
     CU_ASSERT(st.time_ns > 0.0);
 
     aimc_program_opts bad = {1, -1.0};
-    CU_ASSERT_EQUAL(aimc_sim_program_verify(s1, 0, w, R, C, t, n, &bad, NULL, NULL, &d),
+    CU_ASSERT_EQUAL(aimc_xbar_program_verify(s1, 0, w, R, C, t, n, &bad, NULL, NULL, &d),
                     AIMC_ERR_INVALID);
-    aimc_sim_destroy(s1);
-    aimc_sim_destroy(s2);
+    aimc_xbar_destroy(s1);
+    aimc_xbar_destroy(s2);
     free(w);
     free(x);
     free(y1);
@@ -207,11 +207,11 @@ static void test_pcm_statistics(void)
     aimc_tile t[16];
     size_t n = tiles_of(&a, R, C, t, 16);
     CU_ASSERT_FATAL(n <= 16);
-    aimc_sim *s = NULL;
+    aimc_xbar *s = NULL;
     aimc_diag d = {""};
-    CU_ASSERT_EQUAL_FATAL(aimc_sim_create(&a, 21, &s), AIMC_OK);
-    CU_ASSERT_EQUAL_FATAL(aimc_sim_program(s, 0, w, R, C, t, n, NULL, &d), AIMC_OK);
-    CU_ASSERT_EQUAL(aimc_sim_set_read_time(s, 86400.0), AIMC_OK);
+    CU_ASSERT_EQUAL_FATAL(aimc_xbar_create(&a, 21, &s), AIMC_OK);
+    CU_ASSERT_EQUAL_FATAL(aimc_xbar_program(s, 0, w, R, C, t, n, NULL, &d), AIMC_OK);
+    CU_ASSERT_EQUAL(aimc_xbar_set_read_time(s, 86400.0), AIMC_OK);
 
     /* Weights 5/15 of max: code 5, level 5 of 15 on G+. */
     const double g_t = 5.0 * 25.0 / 15.0;
@@ -224,9 +224,9 @@ static void test_pcm_statistics(void)
             for (uint32_t j = 0; j < t[ti].ncols; j++) {
                 size_t wi = (size_t)(t[ti].row0 + i) * C + t[ti].col0 + j;
                 if (wi == 0) continue;
-                aimc_sim_device_info info;
+                aimc_xbar_cell_info info;
                 CU_ASSERT_EQUAL_FATAL(
-                    aimc_sim_device(s, t[ti].xbar, i, t[ti].xbar_col0 + 2 * j, &info), AIMC_OK);
+                    aimc_xbar_cell(s, t[ti].xbar, i, t[ti].xbar_col0 + 2 * j, &info), AIMC_OK);
                 e[k] = info.g_prog_us - g_t;
                 nu[k] = info.nu;
                 double gd = info.g_prog_us * aimc_pcm_drift_factor(info.nu, 86400.0);
@@ -254,7 +254,7 @@ static void test_pcm_statistics(void)
     free(e);
     free(nu);
     free(w);
-    aimc_sim_destroy(s);
+    aimc_xbar_destroy(s);
 }
 
 /* RRAM: programming error sd sqrt(a^2 + (r g)^2): the errors of > 1e5 devices at g_max and
@@ -278,17 +278,17 @@ static void test_rram_and_faults(void)
     for (size_t i = 0; i < (size_t)R * C; i++) w[i] = 1.0f;
     aimc_tile t[16];
     size_t n = tiles_of(&a, R, C, t, 16);
-    aimc_sim *s = NULL;
+    aimc_xbar *s = NULL;
     aimc_diag d = {""};
-    CU_ASSERT_EQUAL_FATAL(aimc_sim_create(&a, 8, &s), AIMC_OK);
-    CU_ASSERT_EQUAL_FATAL(aimc_sim_program(s, 0, w, R, C, t, n, NULL, &d), AIMC_OK);
+    CU_ASSERT_EQUAL_FATAL(aimc_xbar_create(&a, 8, &s), AIMC_OK);
+    CU_ASSERT_EQUAL_FATAL(aimc_xbar_program(s, 0, w, R, C, t, n, NULL, &d), AIMC_OK);
     size_t k = 0, on = 0, off = 0, cells = 0, stuck_ok = 1;
     for (uint32_t x = 0; x < 2; x++) {
         size_t bad = 0;
         for (uint32_t i = 0; i < R; i++)
             for (uint32_t c = 0; c < 2 * 200; c++) {
-                aimc_sim_device_info info;
-                CU_ASSERT_EQUAL_FATAL(aimc_sim_device(s, x, i, c, &info), AIMC_OK);
+                aimc_xbar_cell_info info;
+                CU_ASSERT_EQUAL_FATAL(aimc_xbar_cell(s, x, i, c, &info), AIMC_OK);
                 cells++;
                 if (info.fault == AIMC_FAULT_STUCK_ON) {
                     on++, bad++;
@@ -301,7 +301,7 @@ static void test_rram_and_faults(void)
                     e[k++] = (info.g_prog_us - gt) / sqrt(0.09 + (0.04 * gt) * (0.04 * gt));
                 }
             }
-        double f = aimc_sim_fault_fraction(&a, 8, x);
+        double f = aimc_xbar_fault_fraction(&a, 8, x);
         CU_ASSERT(fabs(f - (double)bad / (R * 400.0)) < 1e-12);
     }
     CU_ASSERT(stuck_ok);
@@ -315,7 +315,7 @@ static void test_rram_and_faults(void)
     CU_ASSERT(fabs(sd - 1.0) < 4.0 / sqrt(2.0 * (k - 1)));
     free(w);
     free(e);
-    aimc_sim_destroy(s);
+    aimc_xbar_destroy(s);
 }
 
 /* ---- aggregated read noise against the per-cell reference --------------------------- */
@@ -337,16 +337,16 @@ static void test_read_noise_vs_per_cell(void)
     xin[0] = 1.0f;
     aimc_tile t[2];
     size_t n = tiles_of(&a, R, C, t, 2);
-    aimc_sim *s = NULL;
+    aimc_xbar *s = NULL;
     aimc_diag d = {""};
-    CU_ASSERT_EQUAL_FATAL(aimc_sim_create(&a, 3, &s), AIMC_OK);
-    CU_ASSERT_EQUAL_FATAL(aimc_sim_program(s, 0, w, R, C, t, n, NULL, &d), AIMC_OK);
-    CU_ASSERT_EQUAL(aimc_sim_set_read_time(s, 86400.0), AIMC_OK);
+    CU_ASSERT_EQUAL_FATAL(aimc_xbar_create(&a, 3, &s), AIMC_OK);
+    CU_ASSERT_EQUAL_FATAL(aimc_xbar_program(s, 0, w, R, C, t, n, NULL, &d), AIMC_OK);
+    CU_ASSERT_EQUAL(aimc_xbar_set_read_time(s, 86400.0), AIMC_OK);
     float *x = malloc((size_t)N * R * sizeof *x), *y = malloc((size_t)N * C * sizeof *y);
     double *ym = malloc(N * sizeof *ym), *yr = malloc(N * sizeof *yr);
     CU_ASSERT_FATAL(x && y && ym && yr);
     for (uint32_t v = 0; v < N; v++) memcpy(x + (size_t)v * R, xin, sizeof xin);
-    CU_ASSERT_EQUAL_FATAL(aimc_sim_mvm(s, 0, x, N, y, NULL), AIMC_OK);
+    CU_ASSERT_EQUAL_FATAL(aimc_xbar_mvm(s, 0, x, N, y, NULL), AIMC_OK);
     for (uint32_t v = 0; v < N; v++) ym[v] = y[(size_t)v * C + J];
 
     /* Reference: codes as the DAC makes them, per-cell draws. */
@@ -356,8 +356,8 @@ static void test_read_noise_vs_per_cell(void)
     for (uint32_t i = 0; i < R; i++) {
         u[i] = (int32_t)lround(xin[i] / x_scale);
         for (int p = 0; p < 2; p++) {
-            aimc_sim_device_info info;
-            CU_ASSERT_EQUAL_FATAL(aimc_sim_device(s, 0, i, 2 * J + (uint32_t)p, &info), AIMC_OK);
+            aimc_xbar_cell_info info;
+            CU_ASSERT_EQUAL_FATAL(aimc_xbar_cell(s, 0, i, 2 * J + (uint32_t)p, &info), AIMC_OK);
             g[i][p] = info.g_read_us / dg;
             sg[i][p] = info.read_sigma_us / dg;
         }
@@ -384,7 +384,7 @@ static void test_read_noise_vs_per_cell(void)
     free(y);
     free(ym);
     free(yr);
-    aimc_sim_destroy(s);
+    aimc_xbar_destroy(s);
 }
 
 /* ---- pcm accuracy: ADC bits, drift, compensation ------------------------------------ */
@@ -398,17 +398,17 @@ static double pcm_error(const aimc_arch *a, double read_time_s, int comp)
     float *y = malloc(B * C * sizeof *y);
     aimc_tile t[64];
     size_t n = tiles_of(a, R, C, t, 64);
-    aimc_sim *s = NULL;
+    aimc_xbar *s = NULL;
     aimc_diag d = {""};
     double num = 0.0, den = 0.0;
-    if (!w || !x || !y || aimc_sim_create(a, 17, &s)) goto out;
+    if (!w || !x || !y || aimc_xbar_create(a, 17, &s)) goto out;
     st_rng = 4242;
     for (uint32_t i = 0; i < R * C; i++) w[i] = (float)(2.0 * r_unit() - 1.0);
     for (uint32_t i = 0; i < B * R; i++) x[i] = (float)r_unit();
-    if (aimc_sim_program(s, 0, w, R, C, t, n, NULL, &d)) goto out;
-    aimc_sim_set_read_time(s, read_time_s);
-    aimc_sim_set_drift_compensation(s, comp);
-    if (aimc_sim_mvm(s, 0, x, B, y, NULL)) goto out;
+    if (aimc_xbar_program(s, 0, w, R, C, t, n, NULL, &d)) goto out;
+    aimc_xbar_set_read_time(s, read_time_s);
+    aimc_xbar_set_drift_compensation(s, comp);
+    if (aimc_xbar_mvm(s, 0, x, B, y, NULL)) goto out;
     for (uint32_t b = 0; b < B; b++)
         for (uint32_t c = 0; c < C; c++) {
             double ref = 0.0;
@@ -417,7 +417,7 @@ static double pcm_error(const aimc_arch *a, double read_time_s, int comp)
             den += ref * ref;
         }
 out:
-    aimc_sim_destroy(s);
+    aimc_xbar_destroy(s);
     free(w);
     free(x);
     free(y);
@@ -468,12 +468,12 @@ static void test_ir_drop(void)
     float *ys[3] = {y0, y1, y2};
     aimc_diag d = {""};
     for (int k = 0; k < 3; k++) {
-        aimc_sim *s = NULL;
+        aimc_xbar *s = NULL;
         a.crossbar.wire_resistance_ohm = r_ohm[k];
-        CU_ASSERT_EQUAL_FATAL(aimc_sim_create(&a, 1, &s), AIMC_OK);
-        CU_ASSERT_EQUAL_FATAL(aimc_sim_program(s, 0, w, R, C, t, n, NULL, &d), AIMC_OK);
-        CU_ASSERT_EQUAL(aimc_sim_mvm(s, 0, x, 1, ys[k], NULL), AIMC_OK);
-        aimc_sim_destroy(s);
+        CU_ASSERT_EQUAL_FATAL(aimc_xbar_create(&a, 1, &s), AIMC_OK);
+        CU_ASSERT_EQUAL_FATAL(aimc_xbar_program(s, 0, w, R, C, t, n, NULL, &d), AIMC_OK);
+        CU_ASSERT_EQUAL(aimc_xbar_mvm(s, 0, x, 1, ys[k], NULL), AIMC_OK);
+        aimc_xbar_destroy(s);
     }
     int exact = 1, lower = 1;
     for (uint32_t c = 0; c < C; c++) {
@@ -503,13 +503,13 @@ static void test_adc_gain_offset(void)
     float *ys[3] = {y0, yg, yo};
     aimc_diag d = {""};
     for (int k = 0; k < 3; k++) {
-        aimc_sim *s = NULL;
+        aimc_xbar *s = NULL;
         a.adc.gain_error = k == 1 ? 0.02 : 0.0;
         a.adc.offset_lsb = k == 2 ? 1000.0 : 0.0;
-        CU_ASSERT_EQUAL_FATAL(aimc_sim_create(&a, 1, &s), AIMC_OK);
-        CU_ASSERT_EQUAL_FATAL(aimc_sim_program(s, 0, w, R, C, t, n, NULL, &d), AIMC_OK);
-        CU_ASSERT_EQUAL(aimc_sim_mvm(s, 0, x, 1, ys[k], NULL), AIMC_OK);
-        aimc_sim_destroy(s);
+        CU_ASSERT_EQUAL_FATAL(aimc_xbar_create(&a, 1, &s), AIMC_OK);
+        CU_ASSERT_EQUAL_FATAL(aimc_xbar_program(s, 0, w, R, C, t, n, NULL, &d), AIMC_OK);
+        CU_ASSERT_EQUAL(aimc_xbar_mvm(s, 0, x, 1, ys[k], NULL), AIMC_OK);
+        aimc_xbar_destroy(s);
     }
     /* LSB in output units: range 64 rows x 127 x 15 levels over 2^19 - 1 codes, rounded up
      * to a power of two, times w_scale x_scale. */
@@ -539,23 +539,23 @@ static void test_threads_identical(void)
     aimc_tile t[4];
     size_t n = tiles_of(&a, R, C, t, 4);
     aimc_diag d = {""};
-    aimc_sim_stats st1, st2, st3;
+    aimc_xbar_stats st1, st2, st3;
     memset(&st1, 0, sizeof st1);
     memset(&st2, 0, sizeof st2);
     memset(&st3, 0, sizeof st3);
     float *y3 = malloc(B * C * sizeof *y3);
     CU_ASSERT_FATAL(y3 != NULL);
     float *ys[3] = {y1, y2, y3};
-    aimc_sim_stats *sts[3] = {&st1, &st2, &st3};
+    aimc_xbar_stats *sts[3] = {&st1, &st2, &st3};
     for (int k = 0; k < 3; k++) {
-        aimc_sim *s = NULL;
+        aimc_xbar *s = NULL;
         a.simulator.threads = k == 2 ? 2 : 1; /* the third: threads from the config key */
-        CU_ASSERT_EQUAL_FATAL(aimc_sim_create(&a, 77, &s), AIMC_OK);
-        if (k < 2) CU_ASSERT_EQUAL(aimc_sim_set_threads(s, k + 1), AIMC_OK);
-        CU_ASSERT_EQUAL_FATAL(aimc_sim_program(s, 0, w, R, C, t, n, NULL, &d), AIMC_OK);
-        aimc_sim_set_read_time(s, 3600.0);
-        CU_ASSERT_EQUAL(aimc_sim_mvm(s, 0, x, B, ys[k], sts[k]), AIMC_OK);
-        aimc_sim_destroy(s);
+        CU_ASSERT_EQUAL_FATAL(aimc_xbar_create(&a, 77, &s), AIMC_OK);
+        if (k < 2) CU_ASSERT_EQUAL(aimc_xbar_set_threads(s, k + 1), AIMC_OK);
+        CU_ASSERT_EQUAL_FATAL(aimc_xbar_program(s, 0, w, R, C, t, n, NULL, &d), AIMC_OK);
+        aimc_xbar_set_read_time(s, 3600.0);
+        CU_ASSERT_EQUAL(aimc_xbar_mvm(s, 0, x, B, ys[k], sts[k]), AIMC_OK);
+        aimc_xbar_destroy(s);
     }
     CU_ASSERT_EQUAL(memcmp(y1, y2, (size_t)B * C * sizeof *y1), 0);
     CU_ASSERT_EQUAL(memcmp(&st1, &st2, sizeof st1), 0);
@@ -584,15 +584,15 @@ static void test_pulse_width(void)
     aimc_tile t[2];
     size_t n = tiles_of(&a, R, C, t, 2);
     aimc_diag d = {""};
-    aimc_sim_stats st[2];
+    aimc_xbar_stats st[2];
     memset(st, 0, sizeof st);
     for (int k = 0; k < 2; k++) {
-        aimc_sim *s = NULL;
+        aimc_xbar *s = NULL;
         a.dac.mode = k ? AIMC_DAC_PULSE_WIDTH : AIMC_DAC_MULTI_BIT;
-        CU_ASSERT_EQUAL_FATAL(aimc_sim_create(&a, 1, &s), AIMC_OK);
-        CU_ASSERT_EQUAL_FATAL(aimc_sim_program(s, 0, w, R, C, t, n, NULL, &d), AIMC_OK);
-        CU_ASSERT_EQUAL(aimc_sim_mvm(s, 0, x, 1, y[k], &st[k]), AIMC_OK);
-        aimc_sim_destroy(s);
+        CU_ASSERT_EQUAL_FATAL(aimc_xbar_create(&a, 1, &s), AIMC_OK);
+        CU_ASSERT_EQUAL_FATAL(aimc_xbar_program(s, 0, w, R, C, t, n, NULL, &d), AIMC_OK);
+        CU_ASSERT_EQUAL(aimc_xbar_mvm(s, 0, x, 1, y[k], &st[k]), AIMC_OK);
+        aimc_xbar_destroy(s);
     }
     CU_ASSERT_EQUAL(memcmp(y[0], y[1], sizeof y[0]), 0);
     CU_ASSERT_EQUAL(st[0].xbar_reads, st[1].xbar_reads);
@@ -629,31 +629,31 @@ static double range_error(aimc_adc_range range, double pct, uint64_t *sats)
     float *y = malloc(B * C * sizeof *y), *yr = malloc(B * C * sizeof *yr);
     aimc_tile t[4];
     size_t n = tiles_of(&a, R, C, t, 4);
-    aimc_sim *s = NULL, *ref = NULL;
+    aimc_xbar *s = NULL, *ref = NULL;
     aimc_arch ar = a;
     ar.adc.bits = 24;
     ar.adc.range = AIMC_ADC_RANGE_FULL_SCALE;
     aimc_diag d = {""};
-    aimc_sim_stats st;
+    aimc_xbar_stats st;
     memset(&st, 0, sizeof st);
     double num = 0.0, den = 0.0;
     *sats = 0;
-    if (!w || !x || !y || !yr || aimc_sim_create(&a, 5, &s) || aimc_sim_create(&ar, 5, &ref))
+    if (!w || !x || !y || !yr || aimc_xbar_create(&a, 5, &s) || aimc_xbar_create(&ar, 5, &ref))
         goto out;
     st_rng = 777;
     for (uint32_t i = 0; i < R * C; i++) w[i] = (float)(2.0 * r_unit() - 1.0);
     for (uint32_t i = 0; i < B * R; i++) x[i] = (float)(2.0 * r_unit() - 1.0);
-    if (aimc_sim_program(s, 0, w, R, C, t, n, NULL, &d)) goto out;
-    if (aimc_sim_program(ref, 0, w, R, C, t, n, NULL, &d)) goto out;
-    if (aimc_sim_mvm(s, 0, x, B, y, &st) || aimc_sim_mvm(ref, 0, x, B, yr, NULL)) goto out;
+    if (aimc_xbar_program(s, 0, w, R, C, t, n, NULL, &d)) goto out;
+    if (aimc_xbar_program(ref, 0, w, R, C, t, n, NULL, &d)) goto out;
+    if (aimc_xbar_mvm(s, 0, x, B, y, &st) || aimc_xbar_mvm(ref, 0, x, B, yr, NULL)) goto out;
     for (uint32_t k = 0; k < B * C; k++) {
         num += (double)(y[k] - yr[k]) * (y[k] - yr[k]);
         den += (double)yr[k] * yr[k];
     }
     *sats = st.adc_saturations;
 out:
-    aimc_sim_destroy(s);
-    aimc_sim_destroy(ref);
+    aimc_xbar_destroy(s);
+    aimc_xbar_destroy(ref);
     free(yr);
     free(w);
     free(x);
@@ -696,7 +696,7 @@ static double wscale_error(aimc_weight_scale mode, int *rc_out)
     float w[32 * 32], x[8 * 32], y[8 * 32];
     aimc_tile t[16];
     size_t n = tiles_of(&a, R, C, t, 16);
-    aimc_sim *s = NULL;
+    aimc_xbar *s = NULL;
     aimc_diag d = {""};
     double sum = 0.0;
     st_rng = 31;
@@ -704,10 +704,10 @@ static double wscale_error(aimc_weight_scale mode, int *rc_out)
         for (uint32_t c = 0; c < C; c++)
             w[i * C + c] = (float)((2.0 * r_unit() - 1.0) * pow(10.0, -3.0 * c / C));
     for (uint32_t i = 0; i < B * R; i++) x[i] = (float)(2.0 * r_unit() - 1.0);
-    *rc_out = aimc_sim_create(&a, 1, &s);
+    *rc_out = aimc_xbar_create(&a, 1, &s);
     if (*rc_out) return INFINITY;
-    *rc_out = aimc_sim_program(s, 0, w, R, C, t, n, NULL, &d);
-    if (!*rc_out) *rc_out = aimc_sim_mvm(s, 0, x, B, y, NULL);
+    *rc_out = aimc_xbar_program(s, 0, w, R, C, t, n, NULL, &d);
+    if (!*rc_out) *rc_out = aimc_xbar_mvm(s, 0, x, B, y, NULL);
     for (uint32_t c = 0; c < C && !*rc_out; c++) {
         double num = 0.0, den = 0.0;
         for (uint32_t b = 0; b < B; b++) {
@@ -718,7 +718,7 @@ static double wscale_error(aimc_weight_scale mode, int *rc_out)
         }
         sum += sqrt(num / den);
     }
-    aimc_sim_destroy(s);
+    aimc_xbar_destroy(s);
     return *rc_out ? INFINITY : sum / C;
 }
 
@@ -744,16 +744,16 @@ static void test_weight_scale(void)
     float w[8 * 8];
     for (int i = 0; i < 64; i++) w[i] = (float)(i % 9) - 4.0f;
     aimc_tile t[3] = {{0, 0, 8, 0, 8, 0, 0, 0}, {0, 0, 4, 0, 8, 1, 1, 0}, {0, 4, 4, 0, 8, 1, 2, 0}};
-    aimc_sim *s = NULL;
+    aimc_xbar *s = NULL;
     aimc_diag d = {""};
-    CU_ASSERT_EQUAL_FATAL(aimc_sim_create(&a, 1, &s), AIMC_OK);
-    CU_ASSERT_EQUAL(aimc_sim_program(s, 0, w, 8, 8, t, 3, NULL, &d), AIMC_ERR_INVALID);
+    CU_ASSERT_EQUAL_FATAL(aimc_xbar_create(&a, 1, &s), AIMC_OK);
+    CU_ASSERT_EQUAL(aimc_xbar_program(s, 0, w, 8, 8, t, 3, NULL, &d), AIMC_ERR_INVALID);
     CU_ASSERT(strstr(d.msg, "same blocks") != NULL);
     a.crossbar.weight_scale = AIMC_WSCALE_MATRIX;
-    aimc_sim_destroy(s);
-    CU_ASSERT_EQUAL_FATAL(aimc_sim_create(&a, 1, &s), AIMC_OK);
-    CU_ASSERT_EQUAL(aimc_sim_program(s, 0, w, 8, 8, t, 3, NULL, &d), AIMC_OK);
-    aimc_sim_destroy(s);
+    aimc_xbar_destroy(s);
+    CU_ASSERT_EQUAL_FATAL(aimc_xbar_create(&a, 1, &s), AIMC_OK);
+    CU_ASSERT_EQUAL(aimc_xbar_program(s, 0, w, 8, 8, t, 3, NULL, &d), AIMC_OK);
+    aimc_xbar_destroy(s);
 }
 
 /* The bench's configuration (256 x 256, 8-bit weights on 2-bit differential cells, generic
@@ -777,15 +777,15 @@ static void test_memory_per_weight(void)
     for (uint32_t i = 0; i < R * C; i++) w[i] = (float)(2.0 * r_unit() - 1.0);
     aimc_tile t[4];
     size_t n = tiles_of(&a, R, C, t, 4);
-    aimc_sim *s = NULL;
+    aimc_xbar *s = NULL;
     aimc_diag d = {""};
-    CU_ASSERT_EQUAL_FATAL(aimc_sim_create(&a, 1, &s), AIMC_OK);
-    size_t empty = aimc_sim_memory_bytes(s);
-    CU_ASSERT_EQUAL_FATAL(aimc_sim_program(s, 0, w, R, C, t, n, NULL, &d), AIMC_OK);
-    size_t full = aimc_sim_memory_bytes(s);
+    CU_ASSERT_EQUAL_FATAL(aimc_xbar_create(&a, 1, &s), AIMC_OK);
+    size_t empty = aimc_xbar_memory_bytes(s);
+    CU_ASSERT_EQUAL_FATAL(aimc_xbar_program(s, 0, w, R, C, t, n, NULL, &d), AIMC_OK);
+    size_t full = aimc_xbar_memory_bytes(s);
     CU_ASSERT(full > empty + (size_t)R * C * 6); /* the read data is there */
     CU_ASSERT((double)full / ((double)R * C) <= 8.0);
-    aimc_sim_destroy(s);
+    aimc_xbar_destroy(s);
     free(w);
 }
 

@@ -7,7 +7,7 @@
 #include "aimc.h"
 #include "aimc_config.h"
 #include "aimc_map.h"
-#include "aimc_peak.h"
+#include "aimc_cost.h"
 #include "aimc_rt.h"
 #include "aimc_train.h"
 #include "tests.h"

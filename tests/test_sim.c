@@ -1,4 +1,4 @@
-/* test_sim.c - the analog machine model (sim/aimc_sim.h): exactness, determinism, noise
+/* test_sim.c - the analog machine model (sim/aimc_xbar.h): exactness, determinism, noise
  * statistics, ADC, costs and program errors. */
 #include <math.h>
 #include <stdint.h>
@@ -6,8 +6,8 @@
 #include <string.h>
 
 #include "aimc_arch.h"
-#include "aimc_peak.h"
-#include "aimc_sim.h"
+#include "aimc_cost.h"
+#include "aimc_xbar.h"
 #include "tests.h"
 
 /* ---- helpers ------------------------------------------------------------------------- */
@@ -130,13 +130,13 @@ static void test_exact(void)
                     for (uint32_t i = 0; i < R; i++) p[2 * R + i] = 0; /* a zero vector */
                     for (uint32_t i = 0; i < B_VEC * R; i++) x[i] = ldexpf((float)p[i], -2);
 
-                    aimc_sim *s = NULL;
+                    aimc_xbar *s = NULL;
                     aimc_diag d = {{0}};
-                    CU_ASSERT_EQUAL_FATAL(aimc_sim_create(&a, 7, &s), AIMC_OK);
-                    int rc = aimc_sim_program(s, 4, w, R, C, tiles, n, NULL, &d);
+                    CU_ASSERT_EQUAL_FATAL(aimc_xbar_create(&a, 7, &s), AIMC_OK);
+                    int rc = aimc_xbar_program(s, 4, w, R, C, tiles, n, NULL, &d);
                     CU_ASSERT_EQUAL(rc, AIMC_OK);
-                    aimc_sim_stats st = {0};
-                    CU_ASSERT_EQUAL(aimc_sim_mvm(s, 4, x, B_VEC, y, &st), AIMC_OK);
+                    aimc_xbar_stats st = {0};
+                    CU_ASSERT_EQUAL(aimc_xbar_mvm(s, 4, x, B_VEC, y, &st), AIMC_OK);
                     int bad = 0;
                     for (uint32_t b = 0; b < B_VEC; b++)
                         for (uint32_t c = 0; c < C; c++) {
@@ -152,7 +152,7 @@ static void test_exact(void)
                         }
                     CU_ASSERT_EQUAL(bad, 0);
                     CU_ASSERT_EQUAL(st.adc_saturations, 0);
-                    aimc_sim_destroy(s);
+                    aimc_xbar_destroy(s);
                     cases++;
                 }
     CU_ASSERT_EQUAL(cases, 24);
@@ -196,10 +196,10 @@ static void test_integer_reference(void)
         uint32_t next;
         size_t n = tile_matrix(&a, R, C, 256, (uint32_t)aimc_arch_logical_cols(&a), 0, tiles,
                                MAX_TILES, &next);
-        aimc_sim *s = NULL;
-        CU_ASSERT_EQUAL_FATAL(aimc_sim_create(&a, 1, &s), AIMC_OK);
-        CU_ASSERT_EQUAL_FATAL(aimc_sim_program(s, 0, w, R, C, tiles, n, NULL, NULL), AIMC_OK);
-        CU_ASSERT_EQUAL_FATAL(aimc_sim_mvm(s, 0, x, 1, y, NULL), AIMC_OK);
+        aimc_xbar *s = NULL;
+        CU_ASSERT_EQUAL_FATAL(aimc_xbar_create(&a, 1, &s), AIMC_OK);
+        CU_ASSERT_EQUAL_FATAL(aimc_xbar_program(s, 0, w, R, C, tiles, n, NULL, NULL), AIMC_OK);
+        CU_ASSERT_EQUAL_FATAL(aimc_xbar_mvm(s, 0, x, 1, y, NULL), AIMC_OK);
 
         /* The quantisation of docs/simulator.md, redone here. */
         const double qmax = 127.0;
@@ -219,7 +219,7 @@ static void test_integer_reference(void)
                 bad++;
         }
         CU_ASSERT_EQUAL(bad, 0);
-        aimc_sim_destroy(s);
+        aimc_xbar_destroy(s);
     }
     free(w);
     free(x);
@@ -243,18 +243,18 @@ static void det_run(uint64_t seed, int split_batch, float *y1, float *y2)
     for (uint32_t i = 0; i < R * C; i++) w[i] = (float)(rnd_unit() - 0.5);
     for (uint32_t i = 0; i < 4 * R; i++) x[i] = (float)(rnd_unit() - 0.5);
     size_t n = tile_matrix(&a, R, C, 16, 10, 0, tiles, MAX_TILES, NULL);
-    aimc_sim *s = NULL;
-    CU_ASSERT_EQUAL_FATAL(aimc_sim_create(&a, seed, &s), AIMC_OK);
-    CU_ASSERT_EQUAL(aimc_sim_program(s, 3, w, R, C, tiles, n, NULL, NULL), AIMC_OK);
+    aimc_xbar *s = NULL;
+    CU_ASSERT_EQUAL_FATAL(aimc_xbar_create(&a, seed, &s), AIMC_OK);
+    CU_ASSERT_EQUAL(aimc_xbar_program(s, 3, w, R, C, tiles, n, NULL, NULL), AIMC_OK);
     if (split_batch) {
-        CU_ASSERT_EQUAL(aimc_sim_mvm(s, 3, x, 1, y1, NULL), AIMC_OK);
-        CU_ASSERT_EQUAL(aimc_sim_mvm(s, 3, x + R, 3, y1 + C, NULL), AIMC_OK);
+        CU_ASSERT_EQUAL(aimc_xbar_mvm(s, 3, x, 1, y1, NULL), AIMC_OK);
+        CU_ASSERT_EQUAL(aimc_xbar_mvm(s, 3, x + R, 3, y1 + C, NULL), AIMC_OK);
     } else {
-        CU_ASSERT_EQUAL(aimc_sim_mvm(s, 3, x, 4, y1, NULL), AIMC_OK);
+        CU_ASSERT_EQUAL(aimc_xbar_mvm(s, 3, x, 4, y1, NULL), AIMC_OK);
     }
-    CU_ASSERT_EQUAL(aimc_sim_program(s, 3, w, R, C, tiles, n, NULL, NULL), AIMC_OK);
-    CU_ASSERT_EQUAL(aimc_sim_mvm(s, 3, x, 4, y2, NULL), AIMC_OK);
-    aimc_sim_destroy(s);
+    CU_ASSERT_EQUAL(aimc_xbar_program(s, 3, w, R, C, tiles, n, NULL, NULL), AIMC_OK);
+    CU_ASSERT_EQUAL(aimc_xbar_mvm(s, 3, x, 4, y2, NULL), AIMC_OK);
+    aimc_xbar_destroy(s);
     free(w);
     free(x);
 }
@@ -325,10 +325,10 @@ static void test_read_noise_stats(void)
     double *v = malloc((size_t)N * sizeof *v);
     CU_ASSERT_FATAL(x && y && v);
     for (uint32_t b = 0; b < N; b++) memcpy(x + (size_t)b * R, x1, sizeof x1);
-    aimc_sim *s = NULL;
-    CU_ASSERT_EQUAL_FATAL(aimc_sim_create(&a, 2024, &s), AIMC_OK);
-    CU_ASSERT_EQUAL_FATAL(aimc_sim_program(s, 0, w, R, 1, tiles, 2, NULL, NULL), AIMC_OK);
-    CU_ASSERT_EQUAL_FATAL(aimc_sim_mvm(s, 0, x, N, y, NULL), AIMC_OK);
+    aimc_xbar *s = NULL;
+    CU_ASSERT_EQUAL_FATAL(aimc_xbar_create(&a, 2024, &s), AIMC_OK);
+    CU_ASSERT_EQUAL_FATAL(aimc_xbar_program(s, 0, w, R, 1, tiles, 2, NULL, NULL), AIMC_OK);
+    CU_ASSERT_EQUAL_FATAL(aimc_xbar_mvm(s, 0, x, N, y, NULL), AIMC_OK);
     for (uint32_t b = 0; b < N; b++) v[b] = y[b];
 
     double exact = 0.0;
@@ -346,7 +346,7 @@ static void test_read_noise_stats(void)
     const double sdv = sqrt(var);
     CU_ASSERT(fabs(mean - exact) <= 4.0 * sdv / sqrt((double)N));
     CU_ASSERT(fabs(sd - sdv) <= 4.0 * sdv / sqrt(2.0 * (N - 1)));
-    aimc_sim_destroy(s);
+    aimc_xbar_destroy(s);
     free(x);
     free(y);
     free(v);
@@ -380,13 +380,13 @@ static void test_program_noise_stats(void)
     aimc_tile t = {0, 0, 1, 0, C, 0, 2, 0};
     double *v = malloc((size_t)N * sizeof *v);
     CU_ASSERT_FATAL(v != NULL);
-    aimc_sim *s = NULL;
-    CU_ASSERT_EQUAL_FATAL(aimc_sim_create(&a, 99, &s), AIMC_OK);
-    aimc_sim_stats st = {0};
+    aimc_xbar *s = NULL;
+    CU_ASSERT_EQUAL_FATAL(aimc_xbar_create(&a, 99, &s), AIMC_OK);
+    aimc_xbar_stats st = {0};
     int bad = 0;
     for (uint32_t r = 0; r < REPS; r++) {
-        if (aimc_sim_program(s, 0, w, 1, C, &t, 1, &st, NULL) != AIMC_OK) bad++;
-        if (aimc_sim_mvm(s, 0, xv, 1, y, NULL) != AIMC_OK) bad++;
+        if (aimc_xbar_program(s, 0, w, 1, C, &t, 1, &st, NULL) != AIMC_OK) bad++;
+        if (aimc_xbar_mvm(s, 0, xv, 1, y, NULL) != AIMC_OK) bad++;
         for (uint32_t j = 0; j < C; j++) v[(size_t)r * C + j] = (double)y[j] - 3.0 * w[j];
     }
     CU_ASSERT_EQUAL(bad, 0);
@@ -397,7 +397,7 @@ static void test_program_noise_stats(void)
     mean_sd(v, N, &mean, &sd);
     CU_ASSERT(fabs(mean) <= 4.0 * sdv / sqrt((double)N));
     CU_ASSERT(fabs(sd - sdv) <= 4.0 * sdv / sqrt(2.0 * (N - 1)));
-    aimc_sim_destroy(s);
+    aimc_xbar_destroy(s);
     free(v);
 }
 
@@ -422,19 +422,19 @@ static void test_adc_hand(void)
     aimc_tile t = {0, 0, 3, 0, 4, 0, 0, 0};
     for (int k = 0; k < 2; k++) {
         a.adc.bits = k ? 8 : 4;
-        aimc_sim *s = NULL;
+        aimc_xbar *s = NULL;
         float y[4];
-        aimc_sim_stats st = {0};
-        CU_ASSERT_EQUAL_FATAL(aimc_sim_create(&a, 1, &s), AIMC_OK);
-        CU_ASSERT_EQUAL(aimc_sim_program(s, 0, w, 3, 4, &t, 1, NULL, NULL), AIMC_OK);
-        CU_ASSERT_EQUAL(aimc_sim_mvm(s, 0, x, 1, y, &st), AIMC_OK);
+        aimc_xbar_stats st = {0};
+        CU_ASSERT_EQUAL_FATAL(aimc_xbar_create(&a, 1, &s), AIMC_OK);
+        CU_ASSERT_EQUAL(aimc_xbar_program(s, 0, w, 3, 4, &t, 1, NULL, NULL), AIMC_OK);
+        CU_ASSERT_EQUAL(aimc_xbar_mvm(s, 0, x, 1, y, &st), AIMC_OK);
         for (int j = 0; j < 4; j++) {
             CU_ASSERT_EQUAL(y[j], k ? exact[j] : at4[j]);
             CU_ASSERT(fabsf(y[j] - exact[j]) <= (k ? 0.125f : 2.0f));
         }
         CU_ASSERT_EQUAL(st.adc_conversions, 4);
         CU_ASSERT_EQUAL(st.adc_saturations, 0);
-        aimc_sim_destroy(s);
+        aimc_xbar_destroy(s);
     }
 }
 
@@ -460,18 +460,18 @@ static void test_adc_full_scale(void)
     aimc_tile t[8];
     size_t n = tile_matrix(&a, R, C, 16, 10, 0, t, 8, NULL);
     CU_ASSERT_EQUAL_FATAL(n, 3);
-    aimc_sim *s = NULL;
-    aimc_sim_stats st = {0};
-    CU_ASSERT_EQUAL_FATAL(aimc_sim_create(&a, 1, &s), AIMC_OK);
-    CU_ASSERT_EQUAL(aimc_sim_program(s, 0, w, R, C, t, n, NULL, NULL), AIMC_OK);
-    CU_ASSERT_EQUAL(aimc_sim_mvm(s, 0, x, 2, y, &st), AIMC_OK);
+    aimc_xbar *s = NULL;
+    aimc_xbar_stats st = {0};
+    CU_ASSERT_EQUAL_FATAL(aimc_xbar_create(&a, 1, &s), AIMC_OK);
+    CU_ASSERT_EQUAL(aimc_xbar_program(s, 0, w, R, C, t, n, NULL, NULL), AIMC_OK);
+    CU_ASSERT_EQUAL(aimc_xbar_mvm(s, 0, x, 2, y, &st), AIMC_OK);
     for (int c = 0; c < C; c++) {
         CU_ASSERT_EQUAL(y[c], 16 * 49.0f);
         CU_ASSERT_EQUAL(y[C + c], -16 * 49.0f);
     }
     CU_ASSERT_EQUAL(st.adc_conversions, 2 * 3 * 3 * C);
     CU_ASSERT_EQUAL(st.adc_saturations, 0);
-    aimc_sim_destroy(s);
+    aimc_xbar_destroy(s);
 }
 
 /* Default machine, ideal device, 300 x 200 random matrix: the rms error against the exact
@@ -498,11 +498,11 @@ static void test_adc_bits_error(void)
         a.device.type = AIMC_DEVICE_IDEAL;
         a.adc.bits = k ? 8 : 4;
         size_t n = tile_matrix(&a, R, C, 256, 128, 0, tiles, MAX_TILES, NULL);
-        aimc_sim *s = NULL;
-        aimc_sim_stats st = {0};
-        CU_ASSERT_EQUAL_FATAL(aimc_sim_create(&a, 1, &s), AIMC_OK);
-        CU_ASSERT_EQUAL(aimc_sim_program(s, 0, w, R, C, tiles, n, NULL, NULL), AIMC_OK);
-        CU_ASSERT_EQUAL(aimc_sim_mvm(s, 0, x, 1, y, &st), AIMC_OK);
+        aimc_xbar *s = NULL;
+        aimc_xbar_stats st = {0};
+        CU_ASSERT_EQUAL_FATAL(aimc_xbar_create(&a, 1, &s), AIMC_OK);
+        CU_ASSERT_EQUAL(aimc_xbar_program(s, 0, w, R, C, tiles, n, NULL, NULL), AIMC_OK);
+        CU_ASSERT_EQUAL(aimc_xbar_mvm(s, 0, x, 1, y, &st), AIMC_OK);
         for (uint32_t c = 0; c < C; c++) {
             double ref = 0;
             for (uint32_t r = 0; r < R; r++) ref += (double)x[r] * w[r * C + c];
@@ -510,7 +510,7 @@ static void test_adc_bits_error(void)
         }
         err[k] = sqrt(err[k] / C);
         CU_ASSERT_EQUAL(st.adc_saturations, 0);
-        aimc_sim_destroy(s);
+        aimc_xbar_destroy(s);
     }
     CU_ASSERT(err[1] > 0.0);
     CU_ASSERT(err[0] > err[1]);
@@ -545,11 +545,11 @@ static void test_adc_saturation(void)
     for (int k = 0; k < 2; k++) {
         const double sd_lv = k ? 1e6 : 1.0;
         a.device.read_sigma_us = sd_lv * 25.0 / sqrt(2.0);
-        aimc_sim *s = NULL;
-        aimc_sim_stats st = {0};
-        CU_ASSERT_EQUAL_FATAL(aimc_sim_create(&a, 11, &s), AIMC_OK);
-        CU_ASSERT_EQUAL(aimc_sim_program(s, 0, w, 1, 1, &t, 1, NULL, NULL), AIMC_OK);
-        CU_ASSERT_EQUAL(aimc_sim_mvm(s, 0, x, N, y, &st), AIMC_OK);
+        aimc_xbar *s = NULL;
+        aimc_xbar_stats st = {0};
+        CU_ASSERT_EQUAL_FATAL(aimc_xbar_create(&a, 11, &s), AIMC_OK);
+        CU_ASSERT_EQUAL(aimc_xbar_program(s, 0, w, 1, 1, &t, 1, NULL, NULL), AIMC_OK);
+        CU_ASSERT_EQUAL(aimc_xbar_mvm(s, 0, x, N, y, &st), AIMC_OK);
         CU_ASSERT_EQUAL(st.adc_conversions, N);
         if (k) {
             uint32_t rails = 0;
@@ -561,7 +561,7 @@ static void test_adc_saturation(void)
             const double se = sqrt(N * pr * (1.0 - pr));
             CU_ASSERT(fabs((double)st.adc_saturations - N * pr) <= 4.0 * se);
         }
-        aimc_sim_destroy(s);
+        aimc_xbar_destroy(s);
     }
     free(x);
     free(y);
@@ -608,11 +608,11 @@ static void test_costs(void)
         {0, 4, 1, 0, 2, 0, 2, 0},
         {0, 4, 1, 0, 2, 1, 3, 2},
     };
-    aimc_sim *s = NULL;
-    aimc_sim_stats st = {0}, pst = {0};
+    aimc_xbar *s = NULL;
+    aimc_xbar_stats st = {0}, pst = {0};
     float y[4];
-    CU_ASSERT_EQUAL_FATAL(aimc_sim_create(&a, 1, &s), AIMC_OK);
-    CU_ASSERT_EQUAL_FATAL(aimc_sim_program(s, 0, w, 5, 2, tiles, 4, &pst, NULL), AIMC_OK);
+    CU_ASSERT_EQUAL_FATAL(aimc_xbar_create(&a, 1, &s), AIMC_OK);
+    CU_ASSERT_EQUAL_FATAL(aimc_xbar_program(s, 0, w, 5, 2, tiles, 4, &pst, NULL), AIMC_OK);
     /* 2 tiles x 4 rows x 2 cols x 2 devices + 2 tiles x 1 x 2 x 2 */
     CU_ASSERT_EQUAL(pst.cells_programmed, 40);
     /* Programming (docs/devices.md): one pulse per device, a crossbar's pulses in sequence,
@@ -620,7 +620,7 @@ static void test_costs(void)
     CU_ASSERT_EQUAL(pst.program_pulses, 40);
     CU_ASSERT_EQUAL(pst.cycles, (uint64_t)ceil(32 * a.device.pulse_ns * 500.0 / 1000.0));
     CU_ASSERT_DOUBLE_EQUAL(pst.energy_pj[AIMC_COMP_XBAR], 40 * a.device.pulse_energy_pj, 1e-9);
-    CU_ASSERT_EQUAL_FATAL(aimc_sim_mvm(s, 0, x, 2, y, &st), AIMC_OK);
+    CU_ASSERT_EQUAL_FATAL(aimc_xbar_mvm(s, 0, x, 2, y, &st), AIMC_OK);
     /* y = W^T x: 45 - 2 - 14 + 0 - 12 = 17; -9 + 0 + 10 + 0 + 24 = 25 */
     CU_ASSERT_EQUAL(y[0], 17.0f);
     CU_ASSERT_EQUAL(y[1], 25.0f);
@@ -654,24 +654,24 @@ static void test_costs(void)
     CU_ASSERT_DOUBLE_EQUAL(st.energy_pj[AIMC_COMP_DAC], 12 * 0.5, 1e-12);
     CU_ASSERT_DOUBLE_EQUAL(st.energy_pj[AIMC_COMP_ADC], 32 * 2.0, 1e-12);
     CU_ASSERT_DOUBLE_EQUAL(st.energy_pj[AIMC_COMP_DIGITAL], 48 * 0.25, 1e-12);
-    CU_ASSERT_DOUBLE_EQUAL(aimc_sim_stats_energy_total(&st), 0.8 + 6 + 64 + 12, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(aimc_xbar_stats_energy_total(&st), 0.8 + 6 + 64 + 12, 1e-12);
 
     /* Stats add up: a second call adds the same again. */
-    aimc_sim_stats st2 = st;
-    CU_ASSERT_EQUAL(aimc_sim_mvm(s, 0, x, 2, y, &st2), AIMC_OK);
+    aimc_xbar_stats st2 = st;
+    CU_ASSERT_EQUAL(aimc_xbar_mvm(s, 0, x, 2, y, &st2), AIMC_OK);
     CU_ASSERT_EQUAL(st2.cycles, 4 * vec_cycles);
     CU_ASSERT_EQUAL(st2.dac_drives, 24);
-    aimc_sim_stats sum = st;
-    aimc_sim_stats_add(&sum, &st);
+    aimc_xbar_stats sum = st;
+    aimc_xbar_stats_add(&sum, &st);
     CU_ASSERT_EQUAL(sum.cycles, st2.cycles);
     CU_ASSERT_EQUAL(sum.xbar_reads, st2.xbar_reads);
     CU_ASSERT_DOUBLE_EQUAL(sum.energy_pj[AIMC_COMP_XBAR], st2.energy_pj[AIMC_COMP_XBAR], 1e-12);
-    CU_ASSERT_EQUAL(aimc_sim_mvm(s, 0, x, 1, y, NULL), AIMC_OK); /* NULL stats */
+    CU_ASSERT_EQUAL(aimc_xbar_mvm(s, 0, x, 1, y, NULL), AIMC_OK); /* NULL stats */
     CU_ASSERT_STRING_EQUAL(aimc_component_name(AIMC_COMP_DAC), "dac");
     CU_ASSERT_STRING_EQUAL(aimc_component_name(AIMC_COMP_XBAR), "xbar");
     CU_ASSERT_STRING_EQUAL(aimc_component_name(AIMC_COMP_ADC), "adc");
     CU_ASSERT_STRING_EQUAL(aimc_component_name(AIMC_COMP_DIGITAL), "digital");
-    aimc_sim_destroy(s);
+    aimc_xbar_destroy(s);
 
     /* The same plan with multi-bit inputs (u_max = 3, one step), first vector only.
      * Drives: rows 0, 1, 2 in each of 2 tiles, row 4 in 2 tiles = 8. Crossbar: (p_i / 3 *
@@ -679,10 +679,10 @@ static void test_costs(void)
      * 120 + 260/9 uS, x 0.25 x 10 ns x 1e-3 pJ. Ops: 4 tiles x (2 + 2) = 16. Cycles: 2
      * rounds of one step, 5 + 1 each; core ops 8 / 4 = 2. */
     a.dac.mode = AIMC_DAC_MULTI_BIT;
-    aimc_sim_stats mst = {0};
-    CU_ASSERT_EQUAL_FATAL(aimc_sim_create(&a, 1, &s), AIMC_OK);
-    CU_ASSERT_EQUAL_FATAL(aimc_sim_program(s, 0, w, 5, 2, tiles, 4, NULL, NULL), AIMC_OK);
-    CU_ASSERT_EQUAL_FATAL(aimc_sim_mvm(s, 0, x, 1, y, &mst), AIMC_OK);
+    aimc_xbar_stats mst = {0};
+    CU_ASSERT_EQUAL_FATAL(aimc_xbar_create(&a, 1, &s), AIMC_OK);
+    CU_ASSERT_EQUAL_FATAL(aimc_xbar_program(s, 0, w, 5, 2, tiles, 4, NULL, NULL), AIMC_OK);
+    CU_ASSERT_EQUAL_FATAL(aimc_xbar_mvm(s, 0, x, 1, y, &mst), AIMC_OK);
     CU_ASSERT_EQUAL(y[0], 17.0f);
     CU_ASSERT_EQUAL(y[1], 25.0f);
     CU_ASSERT_EQUAL(mst.xbar_reads, 4);
@@ -692,17 +692,17 @@ static void test_costs(void)
     CU_ASSERT_EQUAL(mst.cycles, 2 * 6 + 2);
     CU_ASSERT_DOUBLE_EQUAL(mst.energy_pj[AIMC_COMP_XBAR], (120.0 + 260.0 / 9.0) * 0.25 * 10 * 1e-3,
                            1e-12);
-    aimc_sim_destroy(s);
+    aimc_xbar_destroy(s);
 }
 
 /* ---- errors -------------------------------------------------------------------------- */
 
-static int program_one(aimc_sim *s, uint32_t id, const float *w, uint32_t rows, uint32_t cols,
+static int program_one(aimc_xbar *s, uint32_t id, const float *w, uint32_t rows, uint32_t cols,
                        const aimc_tile *t, size_t n)
 {
     aimc_diag d;
     d.msg[0] = '\0';
-    int rc = aimc_sim_program(s, id, w, rows, cols, t, n, NULL, &d);
+    int rc = aimc_xbar_program(s, id, w, rows, cols, t, n, NULL, &d);
     if (rc != AIMC_OK) CU_ASSERT(d.msg[0] != '\0');
     return rc;
 }
@@ -712,21 +712,21 @@ static void test_errors(void)
     aimc_arch a;
     arch_small(&a); /* 16 x 20 differential (10 logical columns), B 2, Wb 8: 4 slices */
     a.device.type = AIMC_DEVICE_GENERIC;
-    aimc_sim *s = NULL, *ref = NULL;
+    aimc_xbar *s = NULL, *ref = NULL;
 
-    CU_ASSERT_EQUAL(aimc_sim_create(NULL, 1, &s), AIMC_ERR_INVALID);
+    CU_ASSERT_EQUAL(aimc_xbar_create(NULL, 1, &s), AIMC_ERR_INVALID);
     aimc_arch bad = a;
     bad.crossbar.rows = 0;
-    CU_ASSERT_EQUAL(aimc_sim_create(&bad, 1, &s), AIMC_ERR_INVALID);
+    CU_ASSERT_EQUAL(aimc_xbar_create(&bad, 1, &s), AIMC_ERR_INVALID);
     CU_ASSERT_PTR_NULL(s);
     bad = a;
     bad.device.type = (aimc_device_type)9;
-    CU_ASSERT_EQUAL(aimc_sim_create(&bad, 1, &s), AIMC_ERR_UNSUPPORTED);
-    aimc_sim_destroy(NULL);
+    CU_ASSERT_EQUAL(aimc_xbar_create(&bad, 1, &s), AIMC_ERR_UNSUPPORTED);
+    aimc_xbar_destroy(NULL);
 
-    CU_ASSERT_EQUAL_FATAL(aimc_sim_create(&a, 5, &s), AIMC_OK);
-    CU_ASSERT_EQUAL_FATAL(aimc_sim_create(&a, 5, &ref), AIMC_OK);
-    CU_ASSERT_EQUAL(aimc_sim_arch(s)->crossbar.rows, 16);
+    CU_ASSERT_EQUAL_FATAL(aimc_xbar_create(&a, 5, &s), AIMC_OK);
+    CU_ASSERT_EQUAL_FATAL(aimc_xbar_create(&a, 5, &ref), AIMC_OK);
+    CU_ASSERT_EQUAL(aimc_xbar_arch(s)->crossbar.rows, 16);
 
     /* A 20 x 12 matrix: row blocks 16 + 4, column blocks 10 + 2, 4 slices: 16 tiles on
      * crossbars 0..; a good plan first. */
@@ -741,15 +741,15 @@ static void test_errors(void)
     CU_ASSERT_EQUAL_FATAL(n, 16);
 
     uint32_t rows, cols;
-    CU_ASSERT_EQUAL(aimc_sim_matrix_shape(s, 0, &rows, &cols), AIMC_ERR_STATE);
-    CU_ASSERT_EQUAL(aimc_sim_mvm(s, 0, x, 1, y1, NULL), AIMC_ERR_STATE);
-    CU_ASSERT_EQUAL(aimc_sim_mvm(s, 70000, x, 1, y1, NULL), AIMC_ERR_RANGE);
+    CU_ASSERT_EQUAL(aimc_xbar_matrix_shape(s, 0, &rows, &cols), AIMC_ERR_STATE);
+    CU_ASSERT_EQUAL(aimc_xbar_mvm(s, 0, x, 1, y1, NULL), AIMC_ERR_STATE);
+    CU_ASSERT_EQUAL(aimc_xbar_mvm(s, 70000, x, 1, y1, NULL), AIMC_ERR_RANGE);
     CU_ASSERT_EQUAL(program_one(s, 0, w, R, C, good, n), AIMC_OK);
     CU_ASSERT_EQUAL(program_one(ref, 0, w, R, C, good, n), AIMC_OK);
-    CU_ASSERT_EQUAL(aimc_sim_matrix_shape(s, 0, &rows, &cols), AIMC_OK);
+    CU_ASSERT_EQUAL(aimc_xbar_matrix_shape(s, 0, &rows, &cols), AIMC_OK);
     CU_ASSERT_EQUAL(rows, R);
     CU_ASSERT_EQUAL(cols, C);
-    CU_ASSERT_EQUAL(aimc_sim_matrix_shape(s, 1, &rows, &cols), AIMC_ERR_STATE);
+    CU_ASSERT_EQUAL(aimc_xbar_matrix_shape(s, 1, &rows, &cols), AIMC_ERR_STATE);
 
     /* Each failing plan, for id 0 (replacing) and id 1 (new): its first half of tiles on
      * crossbars already written, the second half moved to fresh crossbars 100.., then one
@@ -797,22 +797,22 @@ static void test_errors(void)
     memcpy(nanw, w, sizeof nanw);
     nanw[7] = NAN;
     CU_ASSERT_EQUAL(program_one(s, 0, nanw, R, C, good, n), AIMC_ERR_INVALID);
-    CU_ASSERT_EQUAL(program_one(s, AIMC_SIM_MAX_MATRICES, w, R, C, good, n), AIMC_ERR_RANGE);
+    CU_ASSERT_EQUAL(program_one(s, AIMC_XBAR_MAX_MATRICES, w, R, C, good, n), AIMC_ERR_RANGE);
     CU_ASSERT_EQUAL(program_one(s, 0, w, R, C, NULL, 0), AIMC_ERR_INVALID);
-    CU_ASSERT_EQUAL(aimc_sim_matrix_shape(s, 1, &rows, &cols), AIMC_ERR_STATE);
+    CU_ASSERT_EQUAL(aimc_xbar_matrix_shape(s, 1, &rows, &cols), AIMC_ERR_STATE);
     x[0] = INFINITY;
-    CU_ASSERT_EQUAL(aimc_sim_mvm(s, 0, x, 1, y1, NULL), AIMC_ERR_INVALID);
+    CU_ASSERT_EQUAL(aimc_xbar_mvm(s, 0, x, 1, y1, NULL), AIMC_ERR_INVALID);
     x[0] = 0.25f;
 
     /* The machine is as if the failed calls had not happened: same bytes as ref, now and
      * after both program crossbars 0.. and 100.. again (same generation counters). */
-    CU_ASSERT_EQUAL(aimc_sim_mvm(s, 0, x, 1, y1, NULL), AIMC_OK);
-    CU_ASSERT_EQUAL(aimc_sim_mvm(ref, 0, x, 1, y2, NULL), AIMC_OK);
+    CU_ASSERT_EQUAL(aimc_xbar_mvm(s, 0, x, 1, y1, NULL), AIMC_OK);
+    CU_ASSERT_EQUAL(aimc_xbar_mvm(ref, 0, x, 1, y2, NULL), AIMC_OK);
     CU_ASSERT_EQUAL(memcmp(y1, y2, sizeof y1), 0);
     CU_ASSERT_EQUAL(program_one(s, 0, w, R, C, good, n), AIMC_OK);
     CU_ASSERT_EQUAL(program_one(ref, 0, w, R, C, good, n), AIMC_OK);
-    CU_ASSERT_EQUAL(aimc_sim_mvm(s, 0, x, 1, y1, NULL), AIMC_OK);
-    CU_ASSERT_EQUAL(aimc_sim_mvm(ref, 0, x, 1, y2, NULL), AIMC_OK);
+    CU_ASSERT_EQUAL(aimc_xbar_mvm(s, 0, x, 1, y1, NULL), AIMC_OK);
+    CU_ASSERT_EQUAL(aimc_xbar_mvm(ref, 0, x, 1, y2, NULL), AIMC_OK);
     CU_ASSERT_EQUAL(memcmp(y1, y2, sizeof y1), 0);
     for (size_t k = 0; k < n; k++) {
         t[k] = good[k];
@@ -820,11 +820,11 @@ static void test_errors(void)
     }
     CU_ASSERT_EQUAL(program_one(s, 1, w, R, C, t, n), AIMC_OK);
     CU_ASSERT_EQUAL(program_one(ref, 1, w, R, C, t, n), AIMC_OK);
-    CU_ASSERT_EQUAL(aimc_sim_mvm(s, 1, x, 1, y1, NULL), AIMC_OK);
-    CU_ASSERT_EQUAL(aimc_sim_mvm(ref, 1, x, 1, y2, NULL), AIMC_OK);
+    CU_ASSERT_EQUAL(aimc_xbar_mvm(s, 1, x, 1, y1, NULL), AIMC_OK);
+    CU_ASSERT_EQUAL(aimc_xbar_mvm(ref, 1, x, 1, y2, NULL), AIMC_OK);
     CU_ASSERT_EQUAL(memcmp(y1, y2, sizeof y1), 0);
-    aimc_sim_destroy(s);
-    aimc_sim_destroy(ref);
+    aimc_xbar_destroy(s);
+    aimc_xbar_destroy(ref);
 }
 
 /* A matrix written over another one's crossbar columns: allowed; the older matrix no longer
@@ -847,13 +847,13 @@ static void test_overwrite(void)
     for (int i = 0; i < R; i++) x[i] = (float)rnd_code(127);
     aimc_tile t[16];
     size_t n = tile_matrix(&a, R, C, 16, 10, 0, t, 16, NULL);
-    aimc_sim *s = NULL;
-    CU_ASSERT_EQUAL_FATAL(aimc_sim_create(&a, 1, &s), AIMC_OK);
+    aimc_xbar *s = NULL;
+    CU_ASSERT_EQUAL_FATAL(aimc_xbar_create(&a, 1, &s), AIMC_OK);
     CU_ASSERT_EQUAL(program_one(s, 0, w0, R, C, t, n), AIMC_OK);
-    CU_ASSERT_EQUAL(aimc_sim_mvm(s, 0, x, 1, y0, NULL), AIMC_OK);
+    CU_ASSERT_EQUAL(aimc_xbar_mvm(s, 0, x, 1, y0, NULL), AIMC_OK);
     CU_ASSERT_EQUAL(program_one(s, 1, w1, R, C, t, n), AIMC_OK);
-    CU_ASSERT_EQUAL(aimc_sim_mvm(s, 0, x, 1, y0, NULL), AIMC_ERR_STATE);
-    CU_ASSERT_EQUAL(aimc_sim_mvm(s, 1, x, 1, y1, NULL), AIMC_OK);
+    CU_ASSERT_EQUAL(aimc_xbar_mvm(s, 0, x, 1, y0, NULL), AIMC_ERR_STATE);
+    CU_ASSERT_EQUAL(aimc_xbar_mvm(s, 1, x, 1, y1, NULL), AIMC_OK);
     int bad = 0;
     for (int c = 0; c < C; c++) {
         double ref = 0;
@@ -862,19 +862,19 @@ static void test_overwrite(void)
     }
     CU_ASSERT_EQUAL(bad, 0);
     /* Reprogramming id 0 elsewhere makes it live again. */
-    aimc_sim_destroy(s);
+    aimc_xbar_destroy(s);
 
     /* Side by side: the same plan in crossbars twice as wide, matrix 1 in the right half. */
     aimc_arch a2 = a;
     a2.crossbar.cols = 2 * a.crossbar.cols;
-    CU_ASSERT_EQUAL_FATAL(aimc_sim_create(&a2, 1, &s), AIMC_OK);
+    CU_ASSERT_EQUAL_FATAL(aimc_xbar_create(&a2, 1, &s), AIMC_OK);
     aimc_tile t1[16];
     memcpy(t1, t, n * sizeof *t);
     for (size_t k = 0; k < n; k++) t1[k].xbar_col0 += (uint32_t)a.crossbar.cols;
     CU_ASSERT_EQUAL(program_one(s, 0, w0, R, C, t, n), AIMC_OK);
     CU_ASSERT_EQUAL(program_one(s, 1, w1, R, C, t1, n), AIMC_OK);
-    CU_ASSERT_EQUAL(aimc_sim_mvm(s, 0, x, 1, y0, NULL), AIMC_OK);
-    CU_ASSERT_EQUAL(aimc_sim_mvm(s, 1, x, 1, y1, NULL), AIMC_OK);
+    CU_ASSERT_EQUAL(aimc_xbar_mvm(s, 0, x, 1, y0, NULL), AIMC_OK);
+    CU_ASSERT_EQUAL(aimc_xbar_mvm(s, 1, x, 1, y1, NULL), AIMC_OK);
     bad = 0;
     for (int c = 0; c < C; c++) {
         double r0 = 0, r1 = 0;
@@ -885,7 +885,7 @@ static void test_overwrite(void)
         if (y0[c] != (float)r0 || y1[c] != (float)r1) bad++;
     }
     CU_ASSERT_EQUAL(bad, 0);
-    aimc_sim_destroy(s);
+    aimc_xbar_destroy(s);
 }
 
 int test_sim_register(void)

@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "aimc_config.h"
-#include "aimc_sim.h"
+#include "aimc_xbar.h"
 #include "cli.h"
 
 const char *const cli_prog = "aimc";
@@ -228,7 +228,7 @@ float *cli_fault_map(const aimc_arch *a, uint64_t seed, size_t *n)
     size_t total = (size_t)aimc_arch_total_crossbars(a) * (size_t)a->hierarchy.tiers;
     float *f = malloc(total * sizeof *f);
     if (!f) return NULL;
-    for (size_t x = 0; x < total; x++) f[x] = (float)aimc_sim_fault_fraction(a, seed, (uint32_t)x);
+    for (size_t x = 0; x < total; x++) f[x] = (float)aimc_xbar_fault_fraction(a, seed, (uint32_t)x);
     *n = total;
     return f;
 }

@@ -1,7 +1,7 @@
 /* cmd_info.c - `aimc info`: the machine's analytical peak figures. */
 #include <stdio.h>
 
-#include "aimc_peak.h"
+#include "aimc_cost.h"
 #include "cli.h"
 
 void cli_usage_info(FILE *f)
@@ -31,7 +31,7 @@ int cli_cmd_info(int argc, char **argv)
     printf("chip     power %.3f W at peak (%.3f W static), area %.3f mm^2; %llu tiles, "
            "%llu routers\n",
            p.chip_power_w, p.chip_static_w, p.chip_area_mm2,
-           (unsigned long long)p.tiles_per_chip, (unsigned long long)p.routers_per_chip);
+           (unsigned long long)p.clusters_per_chip, (unsigned long long)p.routers_per_chip);
     printf("         %-9s %12s %12s\n", "", "power W", "area mm^2");
     for (int c = 0; c < AIMC_PART_COUNT; c++)
         printf("         %-9s %12.4f %12.4f\n", aimc_part_name((aimc_part)c),
@@ -56,7 +56,7 @@ int cli_cmd_info(int argc, char **argv)
     aimc_json_num(&j, "power_w", p.chip_power_w);
     aimc_json_num(&j, "area_mm2", p.chip_area_mm2);
     aimc_json_num(&j, "static_w", p.chip_static_w);
-    aimc_json_u64(&j, "tiles", p.tiles_per_chip);
+    aimc_json_u64(&j, "tiles", p.clusters_per_chip);
     aimc_json_u64(&j, "routers", p.routers_per_chip);
     aimc_json_obj_begin(&j, "power_w_by_part");
     for (int c = 0; c < AIMC_PART_COUNT; c++)

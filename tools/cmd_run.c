@@ -251,7 +251,7 @@ int cli_cmd_run(int argc_all, char **argv_all)
     free(argv);
     if (r) return r > 0 ? 0 : CLI_EXIT_USAGE;
     if (wave) {
-        /* The waveform is an option of the rtl: backend's URI (driver/hal_rtl.c). */
+        /* The waveform is an option of the rtl: backend's URI (driver/hal/hal_rtl.c). */
         if (strncmp(o.backend, "rtl:", 4) != 0 || timing_only) {
             fprintf(stderr, "%s run: --wave needs --backend rtl: and a device (got %s%s)\n",
                     cli_prog, o.backend, timing_only ? " with --timing-only" : "");

@@ -17,7 +17,7 @@
 
 #include "aimc_arch.h"
 #include "aimc_map.h"
-#include "aimc_peak.h"
+#include "aimc_cost.h"
 #include "aimc_rt.h"
 #include "aimc_status.h"
 

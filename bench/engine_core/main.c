@@ -1,4 +1,4 @@
-/* main.c - bench/engine_core: events per second of the discrete-event engine (sim/engine.h).
+/* main.c - bench/engine_core: events per second of the discrete-event engine (sim/engine/aimc_engine.h).
  *
  * Three workloads on one core, each timed over a few million events:
  *  - bare: 4096 jobs, each event reschedules itself 1..64 cycles later (queue only);
@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "engine.h"
+#include "aimc_engine.h"
 
 #define JOBS 4096
 #define SERVERS 64

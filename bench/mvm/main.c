@@ -16,7 +16,7 @@
 #include <time.h>
 
 #include "aimc_arch.h"
-#include "aimc_sim.h"
+#include "aimc_xbar.h"
 
 void openblas_set_num_threads(int n); /* OpenBLAS's own entry point */
 
@@ -51,7 +51,7 @@ static float rnd(void)
         per_call = t_ / n_;                                                        \
     } while (0)
 
-static int setup(aimc_arch *a, int n, aimc_sim **s, float **w, uint32_t *wcols)
+static int setup(aimc_arch *a, int n, aimc_xbar **s, float **w, uint32_t *wcols)
 {
     aimc_diag d = {""};
     *wcols = (uint32_t)aimc_arch_logical_cols(a);
@@ -61,8 +61,8 @@ static int setup(aimc_arch *a, int n, aimc_sim **s, float **w, uint32_t *wcols)
     if (!*w || !t) return -1;
     for (size_t i = 0; i < (size_t)n * *wcols; i++) (*w)[i] = rnd();
     for (uint32_t sl = 0; sl < slices; sl++) t[sl] = (aimc_tile){0, 0, (uint32_t)n, 0, *wcols, sl, sl, 0};
-    if (aimc_sim_create(a, 1, s)) return -1;
-    int rc = aimc_sim_program(*s, 0, *w, (uint32_t)n, *wcols, t, slices, NULL, &d);
+    if (aimc_xbar_create(a, 1, s)) return -1;
+    int rc = aimc_xbar_program(*s, 0, *w, (uint32_t)n, *wcols, t, slices, NULL, &d);
     if (rc) fprintf(stderr, "bench-mvm: %s\n", d.msg);
     free(t);
     return rc;
@@ -88,7 +88,7 @@ int main(void)
         a.adc.bits = 8;
         a.hierarchy.crossbars_per_core = 4;
         a.hierarchy.cores_per_chip = 1;
-        aimc_sim *s = NULL;
+        aimc_xbar *s = NULL;
         float *w = NULL;
         uint32_t wc = 0;
         if (setup(&a, n, &s, &w, &wc)) return 1;
@@ -98,7 +98,7 @@ int main(void)
         for (size_t i = 0; i < (size_t)64 * n; i++) x[i] = rnd();
 
         if (k == 1) {
-            size_t bytes = aimc_sim_memory_bytes(s);
+            size_t bytes = aimc_xbar_memory_bytes(s);
             printf("BENCH mvm_bytes_per_weight %.2f B\n", (double)bytes / ((double)n * wc));
         }
         const int batches[2] = {1, 64};
@@ -106,7 +106,7 @@ int main(void)
             const int B = batches[b];
             double t_sim = 1e300, t_ref = 1e300;
             for (int round = 0; round < ROUNDS; round++) {
-                TIME_LOOP(min_s, aimc_sim_mvm(s, 0, x, (uint32_t)B, y, NULL));
+                TIME_LOOP(min_s, aimc_xbar_mvm(s, 0, x, (uint32_t)B, y, NULL));
                 if (per_call < t_sim) t_sim = per_call;
                 /* Reference: BLAS on the logical product, rows x weight columns. */
                 if (B == 1) {
@@ -131,7 +131,7 @@ int main(void)
         free(x);
         free(y);
         free(w);
-        aimc_sim_destroy(s);
+        aimc_xbar_destroy(s);
     }
 
     /* The peers' example: 256x256 differential, 8-bit weights on one device per polarity,
@@ -153,7 +153,7 @@ int main(void)
         a.adc.bits = 8;
         a.hierarchy.crossbars_per_core = 1;
         a.hierarchy.cores_per_chip = 1;
-        aimc_sim *s = NULL;
+        aimc_xbar *s = NULL;
         float *w = NULL;
         uint32_t wc = 0;
         if (setup(&a, 256, &s, &w, &wc)) return 1;
@@ -161,12 +161,12 @@ int main(void)
         for (int i = 0; i < 256; i++) x[i] = rnd();
         double best = 1e300;
         for (int round = 0; round < ROUNDS; round++) {
-            TIME_LOOP(min_s, aimc_sim_mvm(s, 0, x, 1, y, NULL));
+            TIME_LOOP(min_s, aimc_xbar_mvm(s, 0, x, 1, y, NULL));
             if (per_call < best) best = per_call;
         }
         printf("BENCH mvm_256_peercfg_vectors_per_s %.1f 1/s\n", 1.0 / best);
         free(w);
-        aimc_sim_destroy(s);
+        aimc_xbar_destroy(s);
     }
     return 0;
 }

@@ -1,7 +1,7 @@
 /* aimc_sysc.h - the aimc device as a SystemC TLM-2.0 module, and a host memory model.
  *
  * C++17, for SystemC platforms (docs/sysc.md). aimc_sysc_dev wraps the one device model,
- * sim/aimc_device.h: the module holds no device logic of its own. It turns
+ * sim/device/aimc_accel.h: the module holds no device logic of its own. It turns
  *   - TLM-2.0 transactions on its target socket `regs` (b_transport and transport_dbg) into
  *     the model's 32-bit register accesses at the transaction's address (an offset of the
  *     register window, AIMC_REG_WINDOW_BYTES long);
@@ -33,7 +33,7 @@
 #include <tlm_utils/simple_target_socket.h>
 
 extern "C" {
-#include "aimc_device.h"
+#include "aimc_accel.h"
 }
 
 class aimc_sysc_dev : public sc_core::sc_module {
@@ -64,10 +64,10 @@ public:
     /* How often device time reaches the model's watchdog while WATCHDOG_US is nonzero
      * (default 1 us). */
     void set_watchdog_tick(const sc_core::sc_time &t) { tick_ = t; }
-    /* The model's fault-injection knob (aimc_sim_dev_inject_hang). */
+    /* The model's fault-injection knob (aimc_accel_inject_hang). */
     void inject_hang(uint32_t after);
     /* The interrupt level as the model has it now (irq follows at the edge's time). */
-    bool irq_level() const { return aimc_sim_dev_irq_level(model_) != 0; }
+    bool irq_level() const { return aimc_accel_irq_level(model_) != 0; }
 
     /* Transaction counts since construction: DMA transactions sent on `dma`, DMA accesses
      * served through DMI pointers, DMI pointers granted. */
@@ -88,7 +88,7 @@ private:
     static int dma_write_cb(void *ctx, uint64_t addr, const void *src, size_t n);
     static void irq_cb(void *ctx, int level);
 
-    aimc_sim_dev *model_ = nullptr;
+    aimc_accel *model_ = nullptr;
     std::string error_;
     sc_core::sc_time period_;
     sc_core::sc_time tick_;

@@ -15,7 +15,7 @@
  * own platform instead, aimc_sysc.h).
  *
  * Threads: no two calls may run at the same time (one SystemC kernel); a caller with threads
- * serialises them (driver/hal_sysc.c holds a mutex). Every call returns AIMC_OK or a
+ * serialises them (driver/hal/hal_sysc.c holds a mutex). Every call returns AIMC_OK or a
  * negative AIMC_ERR_* code; no call prints, exits or lets a C++ exception through.
  */
 #ifndef AIMC_VP_H
@@ -80,7 +80,7 @@ uint64_t aimc_vp_kernel_time_ns(const aimc_vp *vp);
 /* Run the kernel up to the host's local time. */
 int aimc_vp_sync(aimc_vp *vp);
 
-/* The device model's fault-injection knob (aimc_sim_dev_inject_hang). */
+/* The device model's fault-injection knob (aimc_accel_inject_hang). */
 int aimc_vp_inject_hang(aimc_vp *vp, uint32_t after);
 
 /* Counts since the platform's creation. */

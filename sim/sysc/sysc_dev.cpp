@@ -1,4 +1,4 @@
-/* sysc_dev.cpp - glue between the aimc device model (sim/device.c) and SystemC TLM-2.0:
+/* sysc_dev.cpp - glue between the aimc device model (sim/device/accel.c) and SystemC TLM-2.0:
  * aimc_sysc_dev and aimc_sysc_mem (aimc_sysc.h). The device's behaviour is the C model's;
  * this file only carries transactions, DMA, the interrupt and time across. */
 #include "aimc_sysc.h"
@@ -38,14 +38,14 @@ aimc_sysc_dev::aimc_sysc_dev(sc_core::sc_module_name name, const aimc_arch *arch
 
 aimc_sysc_dev::~aimc_sysc_dev()
 {
-    aimc_sim_dev_destroy(model_);
+    aimc_accel_destroy(model_);
 }
 
 int aimc_sysc_dev::configure(const aimc_arch *arch, uint64_t seed, aimc_diag *d)
 {
-    aimc_sim_dev_host host = {this, dma_read_cb, dma_write_cb, irq_cb};
-    aimc_sim_dev *m = nullptr;
-    int rc = aimc_sim_dev_create(arch, seed, &host, &m, d);
+    aimc_accel_host host = {this, dma_read_cb, dma_write_cb, irq_cb};
+    aimc_accel *m = nullptr;
+    int rc = aimc_accel_create(arch, seed, &host, &m, d);
     if (rc != AIMC_OK) return rc;
     release();
     model_ = m;
@@ -67,7 +67,7 @@ int aimc_sysc_dev::configure(const aimc_arch *arch, uint64_t seed, aimc_diag *d)
 
 void aimc_sysc_dev::release()
 {
-    aimc_sim_dev_destroy(model_);
+    aimc_accel_destroy(model_);
     model_ = nullptr;
     error_ = "no device model";
     irq_edges_.clear();
@@ -76,7 +76,7 @@ void aimc_sysc_dev::release()
 
 void aimc_sysc_dev::inject_hang(uint32_t after)
 {
-    aimc_sim_dev_inject_hang(model_, after);
+    aimc_accel_inject_hang(model_, after);
 }
 
 void aimc_sysc_dev::b_transport(tlm::tlm_generic_payload &t, sc_time &delay)
@@ -98,14 +98,14 @@ void aimc_sysc_dev::b_transport(tlm::tlm_generic_payload &t, sc_time &delay)
     delay += reg_latency_cycles_ * period_;
     uint32_t v;
     if (t.is_read()) {
-        v = aimc_sim_dev_reg_read32(model_, (uint32_t)off);
+        v = aimc_accel_reg_read32(model_, (uint32_t)off);
         std::memcpy(t.get_data_ptr(), &v, sizeof v); /* little-endian host, as the map */
     } else if (t.is_write()) {
         std::memcpy(&v, t.get_data_ptr(), sizeof v);
         cur_delay_ = &delay;
-        cycles_at_start_ = aimc_sim_dev_cycles(model_);
-        aimc_sim_dev_reg_write32(model_, (uint32_t)off, v); /* DOORBELL runs commands here */
-        delay += static_cast<double>(aimc_sim_dev_cycles(model_) - cycles_at_start_) * period_;
+        cycles_at_start_ = aimc_accel_cycles(model_);
+        aimc_accel_reg_write32(model_, (uint32_t)off, v); /* DOORBELL runs commands here */
+        delay += static_cast<double>(aimc_accel_cycles(model_) - cycles_at_start_) * period_;
         cur_delay_ = nullptr;
         arm_tick();
     }
@@ -120,7 +120,7 @@ unsigned int aimc_sysc_dev::transport_dbg(tlm::tlm_generic_payload &t)
     if (!model_ || !t.is_read() || (off & 3u) || (n & 3u)) return 0;
     for (unsigned int i = 0; i < n; i += aimc_sysc_reg_bytes) {
         if (off + i >= AIMC_REG_WINDOW_BYTES) return i;
-        uint32_t v = aimc_sim_dev_reg_peek32(model_, (uint32_t)(off + i));
+        uint32_t v = aimc_accel_reg_peek32(model_, (uint32_t)(off + i));
         std::memcpy(t.get_data_ptr() + i, &v, sizeof v);
     }
     return n;
@@ -200,7 +200,7 @@ void aimc_sysc_dev::irq_cb(void *ctx, int level)
     sc_time at = SC_ZERO_TIME;
     if (m->cur_delay_)
         at = *m->cur_delay_ +
-             static_cast<double>(aimc_sim_dev_cycles(m->model_) - m->cycles_at_start_) *
+             static_cast<double>(aimc_accel_cycles(m->model_) - m->cycles_at_start_) *
                  m->period_;
     m->irq_edges_.emplace(sc_core::sc_time_stamp() + at, level != 0);
     m->irq_evq_.notify(at);
@@ -218,7 +218,7 @@ void aimc_sysc_dev::irq_method()
 
 void aimc_sysc_dev::arm_tick()
 {
-    if (tick_armed_ || !model_ || aimc_sim_dev_reg_peek32(model_, AIMC_REG_WATCHDOG_US) == 0)
+    if (tick_armed_ || !model_ || aimc_accel_reg_peek32(model_, AIMC_REG_WATCHDOG_US) == 0)
         return;
     tick_armed_ = true;
     tick_ev_.notify(tick_);
@@ -227,7 +227,7 @@ void aimc_sysc_dev::arm_tick()
 void aimc_sysc_dev::tick_method()
 {
     tick_armed_ = false;
-    aimc_sim_dev_advance(model_, (uint64_t)(tick_.to_seconds() * 1e9 + 0.5));
+    aimc_accel_advance(model_, (uint64_t)(tick_.to_seconds() * 1e9 + 0.5));
     arm_tick();
 }
 

@@ -1,6 +1,6 @@
-/* main.c - gen_regs: generate the register map outputs from driver/aimc_regs.yaml.
+/* main.c - gen_regs: generate the register map outputs from common/aimc_regs.yaml.
  *
- * Usage: gen_regs YAML ROOT     write driver/aimc_regs.h, rtl/aimc_regs_pkg.sv and
+ * Usage: gen_regs YAML ROOT     write common/aimc_regs.h, rtl/aimc_regs_pkg.sv and
  *                               docs/registers.md under ROOT (a file is rewritten only when
  *                               its content changes)
  *        gen_regs --check YAML ROOT   exit 1 and name each output under ROOT that differs

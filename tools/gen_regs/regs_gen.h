@@ -1,4 +1,4 @@
-/* regs_gen.h - the register map generator: driver/aimc_regs.yaml to C, SystemVerilog and
+/* regs_gen.h - the register map generator: common/aimc_regs.yaml to C, SystemVerilog and
  * Markdown (tools/gen_regs). A host tool of the build, not part of libaimc or build/aimc;
  * the test suite links it to check that the checked-in outputs are current.
  */

@@ -3,7 +3,7 @@
  * matrix-vector product.
  *
  * The model, its formulas, its cost model and its random keys are in docs/simulator.md and
- * docs/devices.md; the contract is sim/aimc_sim.h. Conductances are in "level units":
+ * docs/devices.md; the contract is sim/aimc_xbar.h. Conductances are in "level units":
  * n = (g - g_min) / dG, dG = (g_max - g_min) / (2^bits_per_cell - 1), so that an ideal device
  * holds exact small integers and g_us = g_min + n * dG.
  *
@@ -18,7 +18,7 @@
  * count. Both are packed in 14 bits when they fit (docs/simulator.md, "Storage"). Each
  * (input step, vector) x tile product is one row of a BLAS GEMM.
  */
-#include "aimc_sim.h"
+#include "aimc_xbar.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -26,9 +26,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "aimc_peak.h"
+#include "aimc_cost.h"
 #include "rng.h"
-#include "sim_znorm.h"
+#include "xbar_znorm.h"
 
 /* Calibration inputs of the ADC range: their own random domain (common/rng.h lists 1..7). */
 #define SIM_RNG_DOMAIN_CALIB 16
@@ -91,7 +91,7 @@ typedef struct sim_matrix {
     uint64_t digital_ops_per_vec;
 } sim_matrix;
 
-struct aimc_sim {
+struct aimc_xbar {
     aimc_arch arch;
     uint64_t seed;
     long n_xbars;
@@ -117,7 +117,7 @@ struct aimc_sim {
     double snapped[256]; /* level l -> its point of the device grid, level units */
 };
 
-void aimc_sim_stats_add(aimc_sim_stats *a, const aimc_sim_stats *b)
+void aimc_xbar_stats_add(aimc_xbar_stats *a, const aimc_xbar_stats *b)
 {
     if (!a || !b) return;
     a->cycles += b->cycles;
@@ -134,7 +134,7 @@ void aimc_sim_stats_add(aimc_sim_stats *a, const aimc_sim_stats *b)
     a->verify_reads += b->verify_reads;
 }
 
-double aimc_sim_stats_energy_total(const aimc_sim_stats *s)
+double aimc_xbar_stats_energy_total(const aimc_xbar_stats *s)
 {
     double e = 0.0;
     if (!s) return 0.0;
@@ -208,14 +208,14 @@ static int arch_usable(const aimc_arch *a)
 
 /* Nearest point of the device's level grid to level l, in level units (exact when the grid
  * contains the level: k * L / (levels - 1) is then an integer computed exactly). */
-static double snap_level(const aimc_sim *s, int l)
+static double snap_level(const aimc_xbar *s, int l)
 {
     int steps = s->arch.device.levels - 1;
     long k = lround((double)l * steps / s->level_max);
     return (double)(k * s->level_max) / steps;
 }
 
-int aimc_sim_create(const aimc_arch *arch, uint64_t seed, aimc_sim **out)
+int aimc_xbar_create(const aimc_arch *arch, uint64_t seed, aimc_xbar **out)
 {
     if (!out) return AIMC_ERR_INVALID;
     *out = NULL;
@@ -224,7 +224,7 @@ int aimc_sim_create(const aimc_arch *arch, uint64_t seed, aimc_sim **out)
         arch->device.type != AIMC_DEVICE_PCM && arch->device.type != AIMC_DEVICE_RRAM)
         return AIMC_ERR_UNSUPPORTED;
 
-    aimc_sim *s = calloc(1, sizeof *s);
+    aimc_xbar *s = calloc(1, sizeof *s);
     if (!s) return AIMC_ERR_NOMEM;
     s->arch = *arch;
     s->seed = seed;
@@ -270,7 +270,7 @@ static void matrix_free(sim_matrix *m)
     free(m);
 }
 
-void aimc_sim_destroy(aimc_sim *s)
+void aimc_xbar_destroy(aimc_xbar *s)
 {
     if (!s) return;
     for (uint32_t i = 0; i < s->mats_cap; i++) matrix_free(s->mats[i]);
@@ -279,28 +279,28 @@ void aimc_sim_destroy(aimc_sim *s)
     free(s);
 }
 
-const aimc_arch *aimc_sim_arch(const aimc_sim *s)
+const aimc_arch *aimc_xbar_arch(const aimc_xbar *s)
 {
     return s ? &s->arch : NULL;
 }
 
-int aimc_sim_matrix_shape(const aimc_sim *s, uint32_t id, uint32_t *rows, uint32_t *cols)
+int aimc_xbar_matrix_shape(const aimc_xbar *s, uint32_t id, uint32_t *rows, uint32_t *cols)
 {
     if (!s) return AIMC_ERR_BADHANDLE;
-    if (id >= AIMC_SIM_MAX_MATRICES) return AIMC_ERR_RANGE;
+    if (id >= AIMC_XBAR_MAX_MATRICES) return AIMC_ERR_RANGE;
     if (id >= s->mats_cap || !s->mats[id]) return AIMC_ERR_STATE;
     if (rows) *rows = s->mats[id]->rows;
     if (cols) *cols = s->mats[id]->cols;
     return AIMC_OK;
 }
 
-size_t aimc_sim_matrix_tiles(const aimc_sim *s, uint32_t id)
+size_t aimc_xbar_matrix_tiles(const aimc_xbar *s, uint32_t id)
 {
     if (!s || id >= s->mats_cap || !s->mats[id]) return 0;
     return s->mats[id]->n_tiles;
 }
 
-int aimc_sim_set_read_time(aimc_sim *s, double read_time_s)
+int aimc_xbar_set_read_time(aimc_xbar *s, double read_time_s)
 {
     if (!s) return AIMC_ERR_BADHANDLE;
     if (!isfinite(read_time_s) || read_time_s < 0.0) return AIMC_ERR_INVALID;
@@ -309,7 +309,7 @@ int aimc_sim_set_read_time(aimc_sim *s, double read_time_s)
     return AIMC_OK;
 }
 
-int aimc_sim_set_drift_compensation(aimc_sim *s, int on)
+int aimc_xbar_set_drift_compensation(aimc_xbar *s, int on)
 {
     if (!s) return AIMC_ERR_BADHANDLE;
     s->arch.device.drift_compensation = on ? 1 : 0;
@@ -317,7 +317,7 @@ int aimc_sim_set_drift_compensation(aimc_sim *s, int on)
     return AIMC_OK;
 }
 
-int aimc_sim_set_threads(aimc_sim *s, int threads)
+int aimc_xbar_set_threads(aimc_xbar *s, int threads)
 {
     if (!s) return AIMC_ERR_BADHANDLE;
     if (threads < 1 || threads > 1024) return AIMC_ERR_INVALID;
@@ -332,7 +332,7 @@ static size_t pk_bytes(int fmt, size_t n)
     return fmt == SIM_FMT_PK14 ? (n + 3) / 4 * 7 + 1 : 4 * n;
 }
 
-size_t aimc_sim_memory_bytes(const aimc_sim *s)
+size_t aimc_xbar_memory_bytes(const aimc_xbar *s)
 {
     if (!s) return 0;
     size_t b = sizeof *s + (size_t)s->n_xbars * sizeof *s->xbars +
@@ -370,9 +370,9 @@ static int tile_key_cmp(const void *pa, const void *pb)
     return 0;
 }
 
-/* Every check of aimc_sim_program that does not allocate beyond its scratch. On success
+/* Every check of aimc_xbar_program that does not allocate beyond its scratch. On success
  * *by_xbar holds the tile indices sorted by (crossbar, first column); the caller frees it. */
-static int validate_tiles(const aimc_sim *s, uint32_t rows, uint32_t cols, const aimc_tile *tiles,
+static int validate_tiles(const aimc_xbar *s, uint32_t rows, uint32_t cols, const aimc_tile *tiles,
                           size_t n_tiles, tile_key **by_xbar, aimc_diag *d)
 {
     const aimc_arch *a = &s->arch;
@@ -489,7 +489,7 @@ out:
 
 
 /* acc[j] += sd * z(key, c0 + j), j < n: read noise, one ziggurat normal per column. */
-static void add_normals(const aimc_sim *s, double *acc, uint32_t n, uint64_t key, uint64_t c0,
+static void add_normals(const aimc_xbar *s, double *acc, uint32_t n, uint64_t key, uint64_t c0,
                         double sd)
 {
     for (uint32_t j = 0; j < n; j++) acc[j] += sd * aimc_znorm(s->zn, key, c0 + j);
@@ -497,7 +497,7 @@ static void add_normals(const aimc_sim *s, double *acc, uint32_t n, uint64_t key
 
 /* acc[j] += sqrt(var[j] * scale) * z(key, c0 + j), j < n: the same draws, each with its own
  * variance. */
-static void add_normals_var(const aimc_sim *s, double *acc, const double *var, double scale,
+static void add_normals_var(const aimc_xbar *s, double *acc, const double *var, double scale,
                             uint32_t n, uint64_t key, uint64_t c0)
 {
     for (uint32_t j = 0; j < n; j++)
@@ -505,7 +505,7 @@ static void add_normals_var(const aimc_sim *s, double *acc, const double *var, d
 }
 
 /* Programming error sigma of a device aimed at level t, level units (docs/devices.md). */
-static double program_sigma_lv(const aimc_sim *s, double t_lv)
+static double program_sigma_lv(const aimc_xbar *s, double t_lv)
 {
     const aimc_arch *a = &s->arch;
     double g_us = a->device.g_min_us + t_lv * s->dg_us, sg;
@@ -522,7 +522,7 @@ static double program_sigma_lv(const aimc_sim *s, double t_lv)
 
 /* Write one device aimed at level t with standard normal z: level units, never below g = 0,
  * rounded to float (the precision of a programmed value). */
-static double write_device(const aimc_sim *s, double t_lv, double z)
+static double write_device(const aimc_xbar *s, double t_lv, double z)
 {
     const double floor_lv = -s->arch.device.g_min_us / s->dg_us;
     double sig = program_sigma_lv(s, t_lv);
@@ -539,7 +539,7 @@ typedef struct prog_keys {
     double tol_lv;
 } prog_keys;
 
-static void prog_keys_of(const aimc_sim *s, uint32_t xbar, uint64_t gen, uint32_t rounds,
+static void prog_keys_of(const aimc_xbar *s, uint32_t xbar, uint64_t gen, uint32_t rounds,
                          double tol_lv, prog_keys *k)
 {
     k->xbar = xbar;
@@ -554,11 +554,11 @@ static void prog_keys_of(const aimc_sim *s, uint32_t xbar, uint64_t gen, uint32_
  * write and the verify rounds: a pure function of its keys (docs/devices.md). *nu gets its
  * drift exponent (pcm, else 0), *redraws the verify re-writes it received (its pulses beyond
  * the first). A stuck device holds its stuck value and misses every round it is off target. */
-static double device_prog(const aimc_sim *s, const prog_keys *k, uint64_t cell, double t_lv,
+static double device_prog(const aimc_xbar *s, const prog_keys *k, uint64_t cell, double t_lv,
                           double *nu, uint32_t *redraws)
 {
     const aimc_arch *a = &s->arch;
-    int f = aimc_sim_fault_of(a, s->seed, k->xbar, cell);
+    int f = aimc_xbar_fault_of(a, s->seed, k->xbar, cell);
     double g;
     *nu = 0.0;
     *redraws = 0;
@@ -584,7 +584,7 @@ static double device_prog(const aimc_sim *s, const prog_keys *k, uint64_t cell, 
 
 /* The device as read at the current read time: conductance (level units) and read variance
  * (level^2 units) of one read. Exactly the programmed value when nothing changes it. */
-static double device_read(const aimc_sim *s, double g_lv, double nu, uint32_t row, uint32_t pcol,
+static double device_read(const aimc_xbar *s, double g_lv, double nu, uint32_t row, uint32_t pcol,
                           double *var_lv2)
 {
     const aimc_arch *a = &s->arch;
@@ -621,7 +621,7 @@ static double device_read(const aimc_sim *s, double g_lv, double nu, uint32_t ro
 
 /* Whether every device has the same read sigma (then the read variance of a column is that
  * sigma^2 times sum u^2, without a per-device product). */
-static int uniform_sigma(const aimc_sim *s)
+static int uniform_sigma(const aimc_xbar *s)
 {
     const aimc_arch *a = &s->arch;
     return a->device.type == AIMC_DEVICE_IDEAL || a->device.type == AIMC_DEVICE_GENERIC ||
@@ -631,7 +631,7 @@ static int uniform_sigma(const aimc_sim *s)
 
 /* The ADC LSB of a tile of nrows rows at full scale, in level units: the smallest power of
  * two with (2^(Ab-1) - 1) * LSB >= R = nrows * u_max * L (1 * LSB >= R when Ab = 1). */
-static double tile_lsb(const aimc_sim *s, uint32_t nrows)
+static double tile_lsb(const aimc_xbar *s, uint32_t nrows)
 {
     double range = (double)nrows * s->u_max * s->level_max;
     double top = ldexp(1.0, s->arch.adc.bits - 1) - 1.0;
@@ -649,7 +649,7 @@ static double tile_lsb(const aimc_sim *s, uint32_t nrows)
 /* The target levels (device grid, level units) of the devices of a pair with signed target
  * level td: differential G+ and G-, or the one offset device (*tb = 0). Returns the target
  * signal ta - tb. */
-static double pair_targets(const aimc_sim *s, int td, double *ta, double *tb)
+static double pair_targets(const aimc_xbar *s, int td, double *ta, double *tb)
 {
     if (s->cpw == 2) {
         *ta = s->snapped[td > 0 ? td : 0];
@@ -687,7 +687,7 @@ static void store56(uint8_t *p, uint64_t v)
 }
 
 /* The signed target level of pair k. */
-static int tile_td(const aimc_sim *s, const sim_tile *tl, size_t k)
+static int tile_td(const aimc_xbar *s, const sim_tile *tl, size_t k)
 {
     if (tl->fmt == SIM_FMT_WIDE) {
         const int16_t *w = (const int16_t *)(const void *)tl->pk;
@@ -757,7 +757,7 @@ typedef struct build_stats {
 /* (Re)build tile tl's read data from its targets td (nrows x ncols signed levels) at the
  * current read options: regenerate every device, read it, choose the fixed point, pack.
  * Allocates the new storage before freeing the old: on AIMC_ERR_NOMEM tl is unchanged. */
-static int tile_build(const aimc_sim *s, sim_tile *tl, const int16_t *td, build_scratch *b,
+static int tile_build(const aimc_xbar *s, sim_tile *tl, const int16_t *td, build_scratch *b,
                       build_stats *bs)
 {
     const aimc_tile *t = &tl->t;
@@ -902,7 +902,7 @@ static int tile_build(const aimc_sim *s, sim_tile *tl, const int16_t *td, build_
 }
 
 /* Rebuild a tile from its stored targets at the current read options. */
-static int tile_refresh(const aimc_sim *s, sim_tile *tl, build_scratch *b)
+static int tile_refresh(const aimc_xbar *s, sim_tile *tl, build_scratch *b)
 {
     const size_t n = (size_t)tl->t.nrows * tl->t.ncols;
     for (size_t k = 0; k < n; k++) b->td[k] = (int16_t)tile_td(s, tl, k);
@@ -934,7 +934,7 @@ static int build_scratch_alloc(build_scratch *b, uint32_t max_rows, uint32_t max
 
 /* Signed target levels of tile tl's pairs from the weight codes: the slice's level of |q|,
  * signed by q (differential), or the slice's level of q + 2^(Wb-1) (offset). */
-static void tile_targets(const aimc_sim *s, const sim_tile *tl, const int32_t *codes,
+static void tile_targets(const aimc_xbar *s, const sim_tile *tl, const int32_t *codes,
                          uint32_t cols, int16_t *td)
 {
     const aimc_tile *t = &tl->t;
@@ -965,7 +965,7 @@ static void tile_targets(const aimc_sim *s, const sim_tile *tl, const int32_t *c
  * of the vector: ceil(ops of the busiest core / digital.ops_per_cycle) cycles, ops per tile
  * (S + 1) x ncols. Also each tile's rank and count on its crossbar (for read event numbers)
  * and the tiles in crossbar order (the RTL's tile table). */
-static int matrix_plan(const aimc_sim *s, sim_matrix *m, const tile_key *by_xbar)
+static int matrix_plan(const aimc_xbar *s, sim_matrix *m, const tile_key *by_xbar)
 {
     const aimc_arch *a = &s->arch;
     const uint64_t hpc = (uint64_t)a->hierarchy.crossbars_per_core;
@@ -1021,7 +1021,7 @@ static int matrix_plan(const aimc_sim *s, sim_matrix *m, const tile_key *by_xbar
 
 /* DAC codes of one input vector: one scale per vector (max |x| maps to P), codes rounded half
  * away from zero. Returns the scale. */
-static double dac_codes(const aimc_sim *s, const float *xv, uint32_t n, int32_t *p)
+static double dac_codes(const aimc_xbar *s, const float *xv, uint32_t n, int32_t *p)
 {
     float max_abs = 0.0f;
     for (uint32_t i = 0; i < n; i++)
@@ -1058,7 +1058,7 @@ static int cmp_dbl(const void *pa, const void *pb)
  * largest |signal| or its percentile is full scale. Falls back to full scale when that is 0.
  * pcal: SIM_CALIB_VECTORS x rows codes. Scratch: u (steps*V x nrows), dd (nrows x ncols),
  * tmp (floats, nrows x ncols), out (steps*V x ncols). */
-static double tile_lsb_calibrated(const aimc_sim *s, const sim_tile *tl, uint32_t rows,
+static double tile_lsb_calibrated(const aimc_xbar *s, const sim_tile *tl, uint32_t rows,
                                   const int32_t *pcal, double *u, double *dd, float *tmp,
                                   double *out)
 {
@@ -1097,7 +1097,7 @@ static double tile_lsb_calibrated(const aimc_sim *s, const sim_tile *tl, uint32_
  * column: per block of the slice-0 tiles (every slice's tiles must cut the matrix into the
  * same blocks), max |w| of the block, or of each column of the block, -> Q. Scales are
  * floats, the codes lround(w / scale) clamped to [-Q, Q]. */
-static int quantise(const aimc_sim *s, sim_matrix *m, const float *w, const aimc_tile *tiles,
+static int quantise(const aimc_xbar *s, sim_matrix *m, const float *w, const aimc_tile *tiles,
                     size_t n_tiles, int32_t *codes, aimc_diag *d)
 {
     const uint32_t rows = m->rows, cols = m->cols;
@@ -1168,15 +1168,15 @@ static int quantise(const aimc_sim *s, sim_matrix *m, const float *w, const aimc
     return AIMC_OK;
 }
 
-int aimc_sim_program(aimc_sim *s, uint32_t id, const float *w, uint32_t rows, uint32_t cols,
-                     const aimc_tile *tiles, size_t n_tiles, aimc_sim_stats *st, aimc_diag *d)
+int aimc_xbar_program(aimc_xbar *s, uint32_t id, const float *w, uint32_t rows, uint32_t cols,
+                     const aimc_tile *tiles, size_t n_tiles, aimc_xbar_stats *st, aimc_diag *d)
 {
-    return aimc_sim_program_verify(s, id, w, rows, cols, tiles, n_tiles, NULL, NULL, st, d);
+    return aimc_xbar_program_verify(s, id, w, rows, cols, tiles, n_tiles, NULL, NULL, st, d);
 }
 
 /* Whether tile t of a live matrix shares devices with a tile of by_xbar (sorted by
  * crossbar, first column). */
-static int overlaps(const aimc_sim *s, const aimc_tile *t, const aimc_tile *tiles,
+static int overlaps(const aimc_xbar *s, const aimc_tile *t, const aimc_tile *tiles,
                     const tile_key *by_xbar, size_t n)
 {
     size_t lo = 0, hi = n;
@@ -1197,16 +1197,16 @@ static int overlaps(const aimc_sim *s, const aimc_tile *t, const aimc_tile *tile
     return 0;
 }
 
-int aimc_sim_program_verify(aimc_sim *s, uint32_t id, const float *w, uint32_t rows,
+int aimc_xbar_program_verify(aimc_xbar *s, uint32_t id, const float *w, uint32_t rows,
                             uint32_t cols, const aimc_tile *tiles, size_t n_tiles,
                             const aimc_program_opts *opts, aimc_program_report *rep,
-                            aimc_sim_stats *st, aimc_diag *d)
+                            aimc_xbar_stats *st, aimc_diag *d)
 {
     if (rep) memset(rep, 0, sizeof *rep);
-    if (!s) return aimc_diag_set(d, AIMC_ERR_BADHANDLE, "aimc_sim_program: NULL machine");
-    if (id >= AIMC_SIM_MAX_MATRICES)
+    if (!s) return aimc_diag_set(d, AIMC_ERR_BADHANDLE, "aimc_xbar_program: NULL machine");
+    if (id >= AIMC_XBAR_MAX_MATRICES)
         return aimc_diag_set(d, AIMC_ERR_RANGE, "matrix id %u outside 0..%d", id,
-                             AIMC_SIM_MAX_MATRICES - 1);
+                             AIMC_XBAR_MAX_MATRICES - 1);
     if (!w || rows == 0 || cols == 0)
         return aimc_diag_set(d, AIMC_ERR_INVALID, "matrix %u: no weights (%u x %u)", id, rows,
                              cols);
@@ -1282,7 +1282,7 @@ int aimc_sim_program_verify(aimc_sim *s, uint32_t id, const float *w, uint32_t r
     if (id >= s->mats_cap) {
         uint32_t cap = s->mats_cap ? s->mats_cap : 16;
         while (cap <= id) cap *= 2;
-        if (cap > AIMC_SIM_MAX_MATRICES) cap = AIMC_SIM_MAX_MATRICES;
+        if (cap > AIMC_XBAR_MAX_MATRICES) cap = AIMC_XBAR_MAX_MATRICES;
         mats = realloc(s->mats, cap * sizeof *mats);
         if (!mats) goto nomem;
         memset(mats + s->mats_cap, 0, (cap - s->mats_cap) * sizeof *mats);
@@ -1405,7 +1405,7 @@ out:
 
 /* The live tile holding physical column col of crossbar xbar in word line row, and its pair
  * index and device (0: G+ or the offset device, 1: G-); NULL when no live matrix holds it. */
-static const sim_tile *tile_at(const aimc_sim *s, uint32_t xbar, uint32_t row, uint32_t col,
+static const sim_tile *tile_at(const aimc_xbar *s, uint32_t xbar, uint32_t row, uint32_t col,
                                size_t *pair, int *which)
 {
     for (uint32_t i = 0; i < s->mats_cap; i++) {
@@ -1424,8 +1424,8 @@ static const sim_tile *tile_at(const aimc_sim *s, uint32_t xbar, uint32_t row, u
     return NULL;
 }
 
-int aimc_sim_device(const aimc_sim *s, uint32_t xbar, uint32_t row, uint32_t col,
-                    aimc_sim_device_info *out)
+int aimc_xbar_cell(const aimc_xbar *s, uint32_t xbar, uint32_t row, uint32_t col,
+                    aimc_xbar_cell_info *out)
 {
     if (!s) return AIMC_ERR_BADHANDLE;
     if (!out) return AIMC_ERR_INVALID;
@@ -1434,7 +1434,7 @@ int aimc_sim_device(const aimc_sim *s, uint32_t xbar, uint32_t row, uint32_t col
         col >= (uint32_t)s->arch.crossbar.cols)
         return AIMC_ERR_RANGE;
     const size_t cell = (size_t)row * s->arch.crossbar.cols + col;
-    out->fault = aimc_sim_fault_of(&s->arch, s->seed, xbar, cell);
+    out->fault = aimc_xbar_fault_of(&s->arch, s->seed, xbar, cell);
     size_t pair;
     int which;
     const sim_tile *tl = tile_at(s, xbar, row, col, &pair, &which);
@@ -1459,7 +1459,7 @@ int aimc_sim_device(const aimc_sim *s, uint32_t xbar, uint32_t row, uint32_t col
  * Results do not depend on it (every product is exact, every draw keyed by its event). */
 #define SIM_CHUNK 64
 
-/* What an MVM keeps for a shift-and-add done elsewhere (aimc_sim_mvm_run, the RTL): every ADC
+/* What an MVM keeps for a shift-and-add done elsewhere (aimc_xbar_mvm_run, the RTL): every ADC
  * code, by vector, tile (m->tiles order) and step; the input codes and scale of each vector. */
 typedef struct mvm_capture {
     int32_t *codes;       /* batch x per_vec */
@@ -1517,7 +1517,7 @@ typedef struct mvm_chunk {
 } mvm_chunk;
 
 typedef struct mvm_job {
-    aimc_sim *s;
+    aimc_xbar *s;
     const sim_matrix *m;
     const float *x;
     float *y;
@@ -1549,7 +1549,7 @@ static void scratch_free(mvm_scratch *sc)
     memset(sc, 0, sizeof *sc);
 }
 
-static int scratch_alloc(mvm_scratch *sc, const aimc_sim *s, const sim_matrix *m,
+static int scratch_alloc(mvm_scratch *sc, const aimc_xbar *s, const sim_matrix *m,
                          uint32_t batch)
 {
     const size_t nbm = batch < SIM_CHUNK ? batch : SIM_CHUNK, mr = (size_t)s->steps * nbm;
@@ -1576,7 +1576,7 @@ static int scratch_alloc(mvm_scratch *sc, const aimc_sim *s, const sim_matrix *m
 }
 
 /* One chunk of nb vectors from vector b0: DAC, every tile, ADC, shift-and-add, rescale. */
-static void mvm_chunk_run(const aimc_sim *s, const sim_matrix *m, const float *x, float *y,
+static void mvm_chunk_run(const aimc_xbar *s, const sim_matrix *m, const float *x, float *y,
                           uint32_t b0, uint32_t nb, mvm_scratch *sc, mvm_chunk *out,
                           const mvm_capture *cap)
 {
@@ -1752,11 +1752,11 @@ static void *mvm_worker(void *arg)
     return NULL;
 }
 
-static int mvm_exec(aimc_sim *s, uint32_t id, const float *x, uint32_t batch, float *y,
-                    aimc_sim_stats *st, const mvm_capture *cap)
+static int mvm_exec(aimc_xbar *s, uint32_t id, const float *x, uint32_t batch, float *y,
+                    aimc_xbar_stats *st, const mvm_capture *cap)
 {
     if (!s) return AIMC_ERR_BADHANDLE;
-    if (id >= AIMC_SIM_MAX_MATRICES) return AIMC_ERR_RANGE;
+    if (id >= AIMC_XBAR_MAX_MATRICES) return AIMC_ERR_RANGE;
     if (id >= s->mats_cap || !s->mats[id] || s->mats[id]->stale) return AIMC_ERR_STATE;
     if (batch == 0) return AIMC_OK;
     if (!x || !y) return AIMC_ERR_INVALID;
@@ -1848,16 +1848,16 @@ out:
     return rc;
 }
 
-int aimc_sim_mvm(aimc_sim *s, uint32_t id, const float *x, uint32_t batch, float *y,
-                 aimc_sim_stats *st)
+int aimc_xbar_mvm(aimc_xbar *s, uint32_t id, const float *x, uint32_t batch, float *y,
+                 aimc_xbar_stats *st)
 {
     return mvm_exec(s, id, x, batch, y, st, NULL);
 }
 
 /* ---- an MVM whose shift-and-add happens elsewhere (the RTL) -------------------------- */
 
-struct aimc_sim_mvm_run {
-    const aimc_sim *s;
+struct aimc_xbar_mvm_run {
+    const aimc_xbar *s;
     const sim_matrix *m;
     uint32_t batch;
     mvm_capture cap;
@@ -1865,7 +1865,7 @@ struct aimc_sim_mvm_run {
     int64_t *A;   /* batch x per_vec / steps: the shift-and-add results handed back */
 };
 
-void aimc_sim_mvm_run_free(aimc_sim_mvm_run *r)
+void aimc_xbar_mvm_run_free(aimc_xbar_mvm_run *r)
 {
     if (!r) return;
     free(r->cap.codes);
@@ -1876,17 +1876,17 @@ void aimc_sim_mvm_run_free(aimc_sim_mvm_run *r)
     free(r);
 }
 
-int aimc_sim_mvm_run_open(aimc_sim *s, uint32_t id, const float *x, uint32_t batch,
-                          aimc_sim_stats *st, aimc_sim_mvm_run **out)
+int aimc_xbar_mvm_run_open(aimc_xbar *s, uint32_t id, const float *x, uint32_t batch,
+                          aimc_xbar_stats *st, aimc_xbar_mvm_run **out)
 {
     if (!out) return AIMC_ERR_INVALID;
     *out = NULL;
     if (!s) return AIMC_ERR_BADHANDLE;
-    if (id >= AIMC_SIM_MAX_MATRICES) return AIMC_ERR_RANGE;
+    if (id >= AIMC_XBAR_MAX_MATRICES) return AIMC_ERR_RANGE;
     if (id >= s->mats_cap || !s->mats[id] || s->mats[id]->stale) return AIMC_ERR_STATE;
     if (batch == 0 || !x) return AIMC_ERR_INVALID;
     const sim_matrix *m = s->mats[id];
-    aimc_sim_mvm_run *r = calloc(1, sizeof *r);
+    aimc_xbar_mvm_run *r = calloc(1, sizeof *r);
     if (!r) return AIMC_ERR_NOMEM;
     r->s = s;
     r->m = m;
@@ -1916,24 +1916,24 @@ int aimc_sim_mvm_run_open(aimc_sim *s, uint32_t id, const float *x, uint32_t bat
     free(coff);
     r->cap.off = NULL;
     if (rc) {
-        aimc_sim_mvm_run_free(r);
+        aimc_xbar_mvm_run_free(r);
         return rc;
     }
     *out = r;
     return AIMC_OK;
 }
 
-uint32_t aimc_sim_mvm_run_tiles(const aimc_sim_mvm_run *r)
+uint32_t aimc_xbar_mvm_run_tiles(const aimc_xbar_mvm_run *r)
 {
     return r ? (uint32_t)r->m->n_tiles : 0;
 }
 
-uint32_t aimc_sim_mvm_run_vectors(const aimc_sim_mvm_run *r)
+uint32_t aimc_xbar_mvm_run_vectors(const aimc_xbar_mvm_run *r)
 {
     return r ? r->batch : 0;
 }
 
-int aimc_sim_mvm_run_tile(const aimc_sim_mvm_run *r, uint32_t k, uint32_t *xbar, uint32_t *ncols)
+int aimc_xbar_mvm_run_tile(const aimc_xbar_mvm_run *r, uint32_t k, uint32_t *xbar, uint32_t *ncols)
 {
     if (!r || k >= r->m->n_tiles) return AIMC_ERR_RANGE;
     const aimc_tile *t = &r->m->tiles[r->m->order[k]].t;
@@ -1942,7 +1942,7 @@ int aimc_sim_mvm_run_tile(const aimc_sim_mvm_run *r, uint32_t k, uint32_t *xbar,
     return AIMC_OK;
 }
 
-const int32_t *aimc_sim_mvm_run_codes(const aimc_sim_mvm_run *r, uint32_t v, uint32_t k,
+const int32_t *aimc_xbar_mvm_run_codes(const aimc_xbar_mvm_run *r, uint32_t v, uint32_t k,
                                       uint32_t step)
 {
     if (!r || v >= r->batch || k >= r->m->n_tiles || step >= (uint32_t)r->s->steps) return NULL;
@@ -1951,14 +1951,14 @@ const int32_t *aimc_sim_mvm_run_codes(const aimc_sim_mvm_run *r, uint32_t v, uin
            (size_t)step * r->m->tiles[i].t.ncols;
 }
 
-int64_t *aimc_sim_mvm_run_acc(aimc_sim_mvm_run *r, uint32_t v, uint32_t k)
+int64_t *aimc_xbar_mvm_run_acc(aimc_xbar_mvm_run *r, uint32_t v, uint32_t k)
 {
     if (!r || v >= r->batch || k >= r->m->n_tiles) return NULL;
     const size_t per = r->cap.per_vec / (size_t)r->s->steps;
     return r->A + (size_t)v * per + r->off[r->m->order[k]];
 }
 
-int aimc_sim_mvm_run_finish(const aimc_sim_mvm_run *r, float *y)
+int aimc_xbar_mvm_run_finish(const aimc_xbar_mvm_run *r, float *y)
 {
     if (!r || !y) return AIMC_ERR_INVALID;
     const sim_matrix *m = r->m;

@@ -1,4 +1,4 @@
-/* hal_sim.c - the "sim:" driver backend: the device model (sim/aimc_device.h) in-process.
+/* hal_sim.c - the "sim:" driver backend: the device model (sim/device/aimc_accel.h) in-process.
  *
  * Registers are function calls into the model. DMA buffers are host allocations given
  * addresses in a private device address space (hal_pool.h: 4 KiB aligned, an unmapped gap
@@ -12,7 +12,7 @@
  * driver's lock.
  *
  * URI: "sim:" or "sim:hang_after=N" (fault injection: the device's command processor hangs
- * after N commands, aimc_sim_dev_inject_hang; the hung-device tests use it).
+ * after N commands, aimc_accel_inject_hang; the hung-device tests use it).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -20,7 +20,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "aimc_device.h"
+#include "aimc_accel.h"
 #include "aimc_hal.h"
 #include "hal_pool.h"
 
@@ -28,7 +28,7 @@
 
 typedef struct hal_sim {
     pthread_mutex_t lock;
-    aimc_sim_dev *dev;
+    aimc_accel *dev;
     aimc_hal_pool pool;
     int irq_level;
 } hal_sim;
@@ -52,7 +52,7 @@ static void hal_sim_close(void *ctx)
 {
     hal_sim *h = ctx;
     if (!h) return;
-    aimc_sim_dev_destroy(h->dev);
+    aimc_accel_destroy(h->dev);
     aimc_hal_pool_fini(&h->pool);
     pthread_mutex_destroy(&h->lock);
     free(h);
@@ -61,13 +61,13 @@ static void hal_sim_close(void *ctx)
 static int hal_sim_open(const char *rest, const aimc_open_opts *opts, void **ctx, aimc_diag *d)
 {
     hal_sim *h;
-    aimc_sim_dev_host host;
-    unsigned long hang_after = AIMC_DEV_HANG_NEVER;
+    aimc_accel_host host;
+    unsigned long hang_after = AIMC_ACCEL_HANG_NEVER;
     int rc, used = 0;
 
     if (rest && rest[0] &&
         (sscanf(rest, "hang_after=%lu%n", &hang_after, &used) != 1 || rest[used] ||
-         hang_after >= AIMC_DEV_HANG_NEVER))
+         hang_after >= AIMC_ACCEL_HANG_NEVER))
         return aimc_diag_set(d, AIMC_ERR_INVALID, "sim: takes no path or \"hang_after=N\", "
                              "got \"sim:%s\"", rest);
     h = calloc(1, sizeof *h);
@@ -78,13 +78,13 @@ static int hal_sim_open(const char *rest, const aimc_open_opts *opts, void **ctx
     host.dma_read = hal_sim_dma_read_cb;
     host.dma_write = hal_sim_dma_write_cb;
     host.irq = hal_sim_irq_cb;
-    rc = aimc_sim_dev_create(opts ? opts->arch : NULL, opts ? opts->seed : 0, &host, &h->dev, d);
+    rc = aimc_accel_create(opts ? opts->arch : NULL, opts ? opts->seed : 0, &host, &h->dev, d);
     if (rc != AIMC_OK) {
         pthread_mutex_destroy(&h->lock);
         free(h);
         return rc;
     }
-    aimc_sim_dev_inject_hang(h->dev, (uint32_t)hang_after);
+    aimc_accel_inject_hang(h->dev, (uint32_t)hang_after);
     *ctx = h;
     return AIMC_OK;
 }
@@ -93,7 +93,7 @@ static uint32_t hal_sim_reg_read32(void *ctx, uint32_t off)
 {
     hal_sim *h = ctx;
     pthread_mutex_lock(&h->lock);
-    uint32_t v = aimc_sim_dev_reg_read32(h->dev, off);
+    uint32_t v = aimc_accel_reg_read32(h->dev, off);
     pthread_mutex_unlock(&h->lock);
     return v;
 }
@@ -102,7 +102,7 @@ static void hal_sim_reg_write32(void *ctx, uint32_t off, uint32_t val)
 {
     hal_sim *h = ctx;
     pthread_mutex_lock(&h->lock);
-    aimc_sim_dev_reg_write32(h->dev, off, val); /* DMA callbacks run inside, lock held */
+    aimc_accel_reg_write32(h->dev, off, val); /* DMA callbacks run inside, lock held */
     pthread_mutex_unlock(&h->lock);
 }
 
@@ -142,7 +142,7 @@ static int hal_sim_irq_wait(void *ctx, int64_t timeout_ns)
         nanosleep(&ts, NULL);
     }
     pthread_mutex_lock(&h->lock);
-    if (ns > 0) aimc_sim_dev_advance(h->dev, (uint64_t)ns);
+    if (ns > 0) aimc_accel_advance(h->dev, (uint64_t)ns);
     level = h->irq_level;
     pthread_mutex_unlock(&h->lock);
     return level ? AIMC_OK : AIMC_ERR_TIMEOUT;

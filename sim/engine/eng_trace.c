@@ -1,5 +1,5 @@
 /* eng_trace.c - the engine's trace hook and its Chrome trace-event JSON writer
- * (sim/engine.h; format: the Trace Event Format document of the Chromium project, complete
+ * (sim/engine/aimc_engine.h; format: the Trace Event Format document of the Chromium project, complete
  * events "X" and metadata events "M", timestamps in microseconds).
  */
 #include "eng_internal.h"

@@ -81,9 +81,9 @@ typedef enum {
  * "unknown" for anything else. */
 const char *aimc_part_name(aimc_part p);
 
-/* Tiles and routers of one chip: ceil(cores_per_chip / cores_per_tile) and
- * ceil(tiles / noc.tiles_per_router). */
-uint64_t aimc_arch_tiles_per_chip(const aimc_arch *a);
+/* Tiles and routers of one chip: ceil(cores_per_chip / cores_per_cluster) and
+ * ceil(tiles / noc.clusters_per_router). */
+uint64_t aimc_arch_clusters_per_chip(const aimc_arch *a);
 uint64_t aimc_arch_routers_per_chip(const aimc_arch *a);
 
 typedef struct aimc_peak {
@@ -104,7 +104,7 @@ typedef struct aimc_peak {
     double power_w_by_component[4]; /* per chip: dac, xbar, adc, digital = the first 4 parts */
     double area_mm2_by_component[4];/* per chip, same order */
     double weights_capacity;   /* weights the machine can hold */
-    uint64_t tiles_per_chip, routers_per_chip;
+    uint64_t clusters_per_chip, routers_per_chip;
 } aimc_peak;
 
 /* Fill *p for an arch that passed aimc_arch_validate(). */

@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "aimc_device.h"
+#include "aimc_accel.h"
 #include "aimc_hal.h"
 #include "aimc_vl.h"
 #include "hal_pool.h"
@@ -51,7 +51,7 @@ static int hal_rtl_parse(const char *rest, unsigned long long *hang_after,
         if (n >= sizeof opt) goto bad;
         memcpy(opt, p, n);
         opt[n] = '\0';
-        if (!aimc_hal_opt_num(opt, "hang_after", AIMC_DEV_HANG_NEVER - 1ull, hang_after) &&
+        if (!aimc_hal_opt_num(opt, "hang_after", AIMC_ACCEL_HANG_NEVER - 1ull, hang_after) &&
             !aimc_hal_opt_num(opt, "mem_latency", AIMC_HAL_RTL_MEM_LATENCY_MAX, mem_latency))
             goto bad;
         p += n;
@@ -76,7 +76,7 @@ static void hal_rtl_close(void *ctx)
 
 static int hal_rtl_open(const char *rest, const aimc_open_opts *opts, void **ctx, aimc_diag *d)
 {
-    unsigned long long hang_after = AIMC_DEV_HANG_NEVER, mem_latency = 0;
+    unsigned long long hang_after = AIMC_ACCEL_HANG_NEVER, mem_latency = 0;
     const char *wave = NULL;
     hal_rtl *h;
     int rc;

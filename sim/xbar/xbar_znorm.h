@@ -9,10 +9,10 @@
  * depends on other counters. Method: Marsaglia and Tsang, "The Ziggurat Method for Generating
  * Random Variables", J. Stat. Softw. 5(8), 2000, with 256 layers and the symmetric uniform
  * of Doornik, "An Improved Ziggurat Method to Generate Normal Random Samples", 2005; the
- * tables are built once from the layer equations (sim/znorm.c), not copied.
+ * tables are built once from the layer equations (sim/xbar/znorm.c), not copied.
  */
-#ifndef AIMC_SIM_ZNORM_H
-#define AIMC_SIM_ZNORM_H
+#ifndef AIMC_XBAR_ZNORM_H
+#define AIMC_XBAR_ZNORM_H
 
 #include <stdint.h>
 
@@ -44,4 +44,4 @@ static inline double aimc_znorm(const aimc_znorm_tables *t, uint64_t key, uint64
     return aimc_znorm_slow(t, key, counter, bits);
 }
 
-#endif /* AIMC_SIM_ZNORM_H */
+#endif /* AIMC_XBAR_ZNORM_H */

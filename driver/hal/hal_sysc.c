@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "aimc_device.h"
+#include "aimc_accel.h"
 #include "aimc_hal.h"
 #include "aimc_vp.h"
 #include "hal_pool.h"
@@ -45,7 +45,7 @@ static int hal_sysc_parse(const char *rest, aimc_vp_opts *o, unsigned long long 
         if (n >= sizeof opt) goto bad;
         memcpy(opt, p, n);
         opt[n] = '\0';
-        if (aimc_hal_opt_num(opt, "hang_after", AIMC_DEV_HANG_NEVER - 1ull, &v))
+        if (aimc_hal_opt_num(opt, "hang_after", AIMC_ACCEL_HANG_NEVER - 1ull, &v))
             *hang_after = v;
         else if (aimc_hal_opt_num(opt, "quantum_ns", UINT32_MAX, &v) && v > 0)
             o->quantum_ns = v;
@@ -78,7 +78,7 @@ static void hal_sysc_close(void *ctx)
 static int hal_sysc_open(const char *rest, const aimc_open_opts *opts, void **ctx, aimc_diag *d)
 {
     aimc_vp_opts o = {0};
-    unsigned long long hang_after = AIMC_DEV_HANG_NEVER;
+    unsigned long long hang_after = AIMC_ACCEL_HANG_NEVER;
     hal_sysc *h;
     int rc;
 

@@ -1,5 +1,5 @@
 /* znorm.c - the ziggurat's tables and its slow path (sim_znorm.h). */
-#include "sim_znorm.h"
+#include "xbar_znorm.h"
 
 #include <math.h>
 #include <pthread.h>

@@ -1,5 +1,5 @@
 /* engine.c - the discrete-event engine: event queue, servers, links, banked memories,
- * pipelines and counters (sim/engine.h; the model in docs/engine.md). The mesh network is in
+ * pipelines and counters (sim/engine/aimc_engine.h; the model in docs/engine.md). The mesh network is in
  * eng_noc.c, the Chrome trace writer in eng_trace.c.
  */
 #include "eng_internal.h"

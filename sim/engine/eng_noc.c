@@ -1,5 +1,5 @@
 /* eng_noc.c - the engine's 2-D mesh network: XY routing over directed link resources,
- * store-and-forward or wormhole packets (sim/engine.h, docs/engine.md "On-chip network").
+ * store-and-forward or wormhole packets (sim/engine/aimc_engine.h, docs/engine.md "On-chip network").
  */
 #include "eng_internal.h"
 

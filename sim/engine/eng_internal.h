@@ -1,5 +1,5 @@
-/* eng_internal.h - the engine's state, shared by sim/engine.c, sim/eng_noc.c and
- * sim/eng_trace.c. Not API: callers use sim/engine.h only.
+/* eng_internal.h - the engine's state, shared by sim/engine/engine.c, sim/engine/eng_noc.c and
+ * sim/engine/eng_trace.c. Not API: callers use sim/engine/aimc_engine.h only.
  */
 #ifndef AIMC_ENG_INTERNAL_H
 #define AIMC_ENG_INTERNAL_H
@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "engine.h"
+#include "aimc_engine.h"
 
 /* A queued event; the heap orders by (cycle, seq). */
 typedef struct eng_event {

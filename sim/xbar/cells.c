@@ -2,7 +2,7 @@
  * al. 2019), RRAM and generic sigmas, stuck-at faults, IR drop. Pure functions of their
  * arguments; docs/devices.md gives every formula and its source.
  */
-#include "aimc_sim.h"
+#include "aimc_xbar.h"
 
 #include <math.h>
 
@@ -50,7 +50,7 @@ double aimc_pcm_read_rel_sigma(double g_prog_us, double g_max_us, double read_ti
     return q * sqrt(log((t + PCM_T_READ_S) / (2.0 * PCM_T_READ_S)));
 }
 
-int aimc_sim_fault_of(const aimc_arch *a, uint64_t seed, uint32_t xbar, uint64_t cell)
+int aimc_xbar_fault_of(const aimc_arch *a, uint64_t seed, uint32_t xbar, uint64_t cell)
 {
     double on = a->device.stuck_on_rate, off = a->device.stuck_off_rate;
     if (on <= 0.0 && off <= 0.0) return AIMC_FAULT_NONE;
@@ -60,10 +60,10 @@ int aimc_sim_fault_of(const aimc_arch *a, uint64_t seed, uint32_t xbar, uint64_t
     return AIMC_FAULT_NONE;
 }
 
-double aimc_sim_fault_fraction(const aimc_arch *a, uint64_t seed, uint32_t xbar)
+double aimc_xbar_fault_fraction(const aimc_arch *a, uint64_t seed, uint32_t xbar)
 {
     if (!a || (a->device.stuck_on_rate <= 0.0 && a->device.stuck_off_rate <= 0.0)) return 0.0;
     uint64_t n = (uint64_t)a->crossbar.rows * (uint64_t)a->crossbar.cols, bad = 0;
-    for (uint64_t c = 0; c < n; c++) bad += aimc_sim_fault_of(a, seed, xbar, c) != AIMC_FAULT_NONE;
+    for (uint64_t c = 0; c < n; c++) bad += aimc_xbar_fault_of(a, seed, xbar, c) != AIMC_FAULT_NONE;
     return n ? (double)bad / (double)n : 0.0;
 }

@@ -1,6 +1,6 @@
 /* peak.c - closed-form pipelined tile costs and the analytical peak of a machine
  * (aimc_peak.h; formulas in docs/cli.md "aimc info" and docs/engine.md). */
-#include "aimc_peak.h"
+#include "aimc_cost.h"
 
 #include <math.h>
 #include <string.h>
@@ -74,17 +74,17 @@ const char *aimc_part_name(aimc_part p)
     return (int)p >= 0 && p < AIMC_PART_COUNT ? names[p] : "unknown";
 }
 
-uint64_t aimc_arch_tiles_per_chip(const aimc_arch *a)
+uint64_t aimc_arch_clusters_per_chip(const aimc_arch *a)
 {
     const uint64_t c = (uint64_t)a->hierarchy.cores_per_chip;
-    const uint64_t t = (uint64_t)a->hierarchy.cores_per_tile;
+    const uint64_t t = (uint64_t)a->hierarchy.cores_per_cluster;
     return (c + t - 1) / t;
 }
 
 uint64_t aimc_arch_routers_per_chip(const aimc_arch *a)
 {
-    const uint64_t r = (uint64_t)a->noc.tiles_per_router;
-    return (aimc_arch_tiles_per_chip(a) + r - 1) / r;
+    const uint64_t r = (uint64_t)a->noc.clusters_per_router;
+    return (aimc_arch_clusters_per_chip(a) + r - 1) / r;
 }
 
 void aimc_peak_compute(const aimc_arch *a, aimc_peak *p)
@@ -98,9 +98,9 @@ void aimc_peak_compute(const aimc_arch *a, aimc_peak *p)
     const double adcs_chip = xbars_chip * a->adc.per_crossbar;
     const double chips = a->hierarchy.chips;
     const double per_ns = a->clock.frequency_mhz / 1000.0; /* clock cycles per ns */
-    p->tiles_per_chip = aimc_arch_tiles_per_chip(a);
+    p->clusters_per_chip = aimc_arch_clusters_per_chip(a);
     p->routers_per_chip = aimc_arch_routers_per_chip(a);
-    const double tiles = (double)p->tiles_per_chip, routers = (double)p->routers_per_chip;
+    const double tiles = (double)p->clusters_per_chip, routers = (double)p->routers_per_chip;
 
     /* Every crossbar busy on full tiles, vectors back to back: steady state. */
     aimc_activity act;

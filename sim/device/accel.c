@@ -1,27 +1,27 @@
 /* device.c - the register-level aimc device model: register file, command ring, DMA, IRQ,
- * watchdog, and the commands of driver/aimc_regs.yaml.
+ * watchdog, and the commands of common/aimc_regs.yaml.
  *
- * Follows docs/driver.md and docs/registers.md (generated from driver/aimc_regs.yaml, whose
+ * Follows docs/driver.md and docs/registers.md (generated from common/aimc_regs.yaml, whose
  * doc texts are the register semantics). The state struct below is the device's whole
  * architectural state. Every value the host hands over (register writes, descriptors, tile
  * tables, index tables, DMA addresses) is checked before use; a bad one is answered with
  * ERROR bits, a status word in the descriptor and the error interrupt, as silicon must, and
  * never with a crash.
  */
-#include "aimc_device.h"
+#include "aimc_accel.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "aimc_regs.h"
-#include "aimc_sim.h"
+#include "aimc_xbar.h"
 #include "aimc_tile.h"
 
 /* Device limits, reported by the CAP_MAX_* registers. They keep every size product far
  * below 2^63: rows * cols * 4 <= 2^34 bytes, batch * dim * 4 <= 2^34 bytes; a digital
  * command or a readback touches at most DEV_MAX_ELEMS floats (64 MiB) per buffer. */
-#define DEV_MAX_MATRICES ((uint32_t)AIMC_SIM_MAX_MATRICES)
+#define DEV_MAX_MATRICES ((uint32_t)AIMC_XBAR_MAX_MATRICES)
 #define DEV_MAX_DIM 65536u
 #define DEV_MAX_BATCH 65536u
 #define DEV_MAX_TILES (1u << 20)
@@ -30,13 +30,13 @@
 #define DEV_MAX_VERIFY 1000u
 #define DEV_FJ_PER_PJ 1000.0
 #define DEV_NS_PER_US 1000u
-#define DEV_RMS_EPS 1e-6 /* the runtime's RMS norm epsilon (driver/aimc_rt.h) */
+#define DEV_RMS_EPS 1e-6 /* the runtime's RMS norm epsilon (driver/runtime/aimc_rt.h) */
 
-struct aimc_sim_dev {
+struct aimc_accel {
     aimc_arch arch;
     uint64_t seed;
-    aimc_sim_dev_host host;
-    aimc_sim *sim; /* NULL only when a reset could not recreate it */
+    aimc_accel_host host;
+    aimc_xbar *sim; /* NULL only when a reset could not recreate it */
 
     uint32_t ctrl;
     uint32_t error;
@@ -50,7 +50,7 @@ struct aimc_sim_dev {
     uint32_t ring_tail;
     uint64_t done_fence;
     uint32_t watchdog_us;
-    aimc_sim_stats stats; /* the performance counters */
+    aimc_xbar_stats stats; /* the performance counters */
     int busy;
     int halted;           /* the watchdog fired */
     int irq_line;
@@ -59,8 +59,8 @@ struct aimc_sim_dev {
     uint64_t idle_ns;     /* device time without progress while commands are pending */
     uint32_t hang_after;  /* fault injection: commands left before the processor hangs */
     int hung;
-    /* Split execution (aimc_sim_dev_cmd_*): the analog job in flight. */
-    aimc_sim_mvm_run *job;
+    /* Split execution (aimc_accel_cmd_*): the analog job in flight. */
+    aimc_xbar_mvm_run *job;
     uint8_t job_desc[AIMC_DESC_BYTES];
     uint32_t job_out_field; /* descriptor field of the output address */
     uint64_t job_out_bytes;
@@ -69,7 +69,7 @@ struct aimc_sim_dev {
 
 /* ---- interrupt and error state ---- */
 
-static void update_irq(aimc_sim_dev *dev)
+static void update_irq(aimc_accel *dev)
 {
     int level = (dev->irq_status & dev->irq_mask) != 0;
     if (level == dev->irq_line) return;
@@ -78,7 +78,7 @@ static void update_irq(aimc_sim_dev *dev)
 }
 
 /* Record error bits: the first error since ERROR was 0 latches its fence and detail. */
-static void raise_error(aimc_sim_dev *dev, uint32_t bits, uint64_t fence, uint32_t info)
+static void raise_error(aimc_accel *dev, uint32_t bits, uint64_t fence, uint32_t info)
 {
     if (!bits) return;
     if (!dev->error) {
@@ -92,14 +92,14 @@ static void raise_error(aimc_sim_dev *dev, uint32_t bits, uint64_t fence, uint32
 
 /* ---- DMA through the host callbacks ---- */
 
-static int dma_read(aimc_sim_dev *dev, uint64_t addr, void *dst, size_t n)
+static int dma_read(aimc_accel *dev, uint64_t addr, void *dst, size_t n)
 {
     if (n == 0) return 0;
     if (!dev->host.dma_read || addr > UINT64_MAX - n) return -1;
     return dev->host.dma_read(dev->host.ctx, addr, dst, n) ? -1 : 0;
 }
 
-static int dma_write(aimc_sim_dev *dev, uint64_t addr, const void *src, size_t n)
+static int dma_write(aimc_accel *dev, uint64_t addr, const void *src, size_t n)
 {
     if (n == 0) return 0;
     if (!dev->host.dma_write || addr > UINT64_MAX - n) return -1;
@@ -108,7 +108,7 @@ static int dma_write(aimc_sim_dev *dev, uint64_t addr, const void *src, size_t n
 
 /* Check that the first and last byte of [addr, addr + n) can be read, before the device
  * allocates a buffer of n bytes for it (the full transfer is still checked). */
-static int dma_probe(aimc_sim_dev *dev, uint64_t addr, uint64_t n)
+static int dma_probe(aimc_accel *dev, uint64_t addr, uint64_t n)
 {
     uint8_t b;
     if (n == 0) return 0;
@@ -119,7 +119,7 @@ static int dma_probe(aimc_sim_dev *dev, uint64_t addr, uint64_t n)
 
 /* Fetch n bytes at the address in descriptor field `field` into a new buffer *out.
  * 0, or the ERROR bits with *info set (DMA_FAULT: the field's offset). */
-static uint32_t dma_fetch(aimc_sim_dev *dev, const uint8_t *desc, uint32_t field, uint64_t n,
+static uint32_t dma_fetch(aimc_accel *dev, const uint8_t *desc, uint32_t field, uint64_t n,
                           void **out, uint32_t *info)
 {
     uint64_t addr = aimc_le_get64(desc + field);
@@ -138,7 +138,7 @@ static uint32_t dma_fetch(aimc_sim_dev *dev, const uint8_t *desc, uint32_t field
 }
 
 /* Write n bytes of src to the address in descriptor field `field`. */
-static uint32_t dma_store(aimc_sim_dev *dev, const uint8_t *desc, uint32_t field,
+static uint32_t dma_store(aimc_accel *dev, const uint8_t *desc, uint32_t field,
                           const void *src, uint64_t n, uint32_t *info)
 {
     if (dma_write(dev, aimc_le_get64(desc + field), src, (size_t)n)) {
@@ -149,7 +149,7 @@ static uint32_t dma_store(aimc_sim_dev *dev, const uint8_t *desc, uint32_t field
 }
 
 /* A new zeroed buffer for n bytes of output, after checking the output range exists. */
-static uint32_t dma_out_buf(aimc_sim_dev *dev, const uint8_t *desc, uint32_t field, uint64_t n,
+static uint32_t dma_out_buf(aimc_accel *dev, const uint8_t *desc, uint32_t field, uint64_t n,
                             void **out, uint32_t *info)
 {
     *out = NULL;
@@ -184,17 +184,17 @@ static uint32_t field_in(const uint8_t *desc, uint32_t off, uint32_t lo, uint32_
     return 0;
 }
 
-static int matrix_programmed(const aimc_sim_dev *dev, uint32_t id, uint32_t *rows,
+static int matrix_programmed(const aimc_accel *dev, uint32_t id, uint32_t *rows,
                              uint32_t *cols)
 {
     *rows = 0;
     *cols = 0;
-    int rc = aimc_sim_matrix_shape(dev->sim, id, rows, cols);
+    int rc = aimc_xbar_matrix_shape(dev->sim, id, rows, cols);
     return rc >= 0 && *rows > 0 && *cols > 0;
 }
 
 /* Check one tile against the machine; 0 when it lies inside. */
-static int tile_in_machine(const aimc_sim_dev *dev, const aimc_tile *t)
+static int tile_in_machine(const aimc_accel *dev, const aimc_tile *t)
 {
     uint64_t xbars = (uint64_t)aimc_arch_total_crossbars(&dev->arch);
     uint64_t used = (uint64_t)t->xbar_col0 +
@@ -206,7 +206,7 @@ static int tile_in_machine(const aimc_sim_dev *dev, const aimc_tile *t)
 }
 
 /* Digital work of a command: ops operations of the core's digital unit. */
-static void count_digital(aimc_sim_dev *dev, uint64_t ops)
+static void count_digital(aimc_accel *dev, uint64_t ops)
 {
     uint64_t per = dev->arch.digital.ops_per_cycle > 0 ? (uint64_t)dev->arch.digital.ops_per_cycle
                                                        : 1;
@@ -218,7 +218,7 @@ static void count_digital(aimc_sim_dev *dev, uint64_t ops)
         dev->stats.time_ns += (double)cycles * 1000.0 / dev->arch.clock.frequency_mhz;
 }
 
-static uint32_t exec_program(aimc_sim_dev *dev, const uint8_t *desc, uint32_t *info)
+static uint32_t exec_program(aimc_accel *dev, const uint8_t *desc, uint32_t *info)
 {
     uint32_t id, rows, cols, n_tiles, iters;
     uint64_t rep_addr = aimc_le_get64(desc + AIMC_DESC_PROG_REPORT_ADDR);
@@ -262,7 +262,7 @@ static uint32_t exec_program(aimc_sim_dev *dev, const uint8_t *desc, uint32_t *i
     }
     aimc_program_opts opts = {.max_iterations = iters, .tolerance_us = tol};
     aimc_program_report rep = {0};
-    int rc = aimc_sim_program_verify(dev->sim, id, w, rows, cols, tiles, n_tiles, &opts, &rep,
+    int rc = aimc_xbar_program_verify(dev->sim, id, w, rows, cols, tiles, n_tiles, &opts, &rep,
                                      &dev->stats, NULL);
     if (rc == AIMC_ERR_NOMEM) {
         err = AIMC_REG_ERROR_INTERNAL;
@@ -296,7 +296,7 @@ out:
 }
 
 /* The matrix of an MVM or READBACK: programmed, and with these columns. */
-static uint32_t check_matrix(aimc_sim_dev *dev, uint32_t id, uint32_t *m_rows, uint32_t cols,
+static uint32_t check_matrix(aimc_accel *dev, uint32_t id, uint32_t *m_rows, uint32_t cols,
                              uint32_t *info)
 {
     uint32_t m_cols;
@@ -311,7 +311,7 @@ static uint32_t check_matrix(aimc_sim_dev *dev, uint32_t id, uint32_t *m_rows, u
 
 /* An MVM's checks and input: matrix id, batch, x fetched, y's range checked and a zeroed
  * buffer for it. 0 or the ERROR bits; *x and *y are freed by the caller either way. */
-static uint32_t mvm_prepare(aimc_sim_dev *dev, const uint8_t *desc, uint32_t *info,
+static uint32_t mvm_prepare(aimc_accel *dev, const uint8_t *desc, uint32_t *info,
                             uint32_t *id, uint32_t *batch, float **x, float **y,
                             uint64_t *y_bytes)
 {
@@ -333,14 +333,14 @@ static uint32_t mvm_prepare(aimc_sim_dev *dev, const uint8_t *desc, uint32_t *in
     return dma_out_buf(dev, desc, AIMC_DESC_MVM_Y_ADDR, *y_bytes, (void **)y, info);
 }
 
-static uint32_t exec_mvm(aimc_sim_dev *dev, const uint8_t *desc, uint32_t *info)
+static uint32_t exec_mvm(aimc_accel *dev, const uint8_t *desc, uint32_t *info)
 {
     uint32_t id, batch, err;
     uint64_t y_bytes;
     float *x = NULL, *y = NULL;
 
     if ((err = mvm_prepare(dev, desc, info, &id, &batch, &x, &y, &y_bytes))) goto out;
-    int rc = aimc_sim_mvm(dev->sim, id, x, batch, y, &dev->stats);
+    int rc = aimc_xbar_mvm(dev->sim, id, x, batch, y, &dev->stats);
     if (rc == AIMC_ERR_STATE) {
         *info = id;
         err = AIMC_REG_ERROR_NOT_PROGRAMMED;
@@ -356,7 +356,7 @@ out:
 
 /* A READBACK's checks and input: one-hot rows in *x (nrows x matrix rows), a zeroed buffer
  * for the output. 0 or the ERROR bits; the caller frees *x and *y either way. */
-static uint32_t readback_prepare(aimc_sim_dev *dev, const uint8_t *desc, uint32_t *info,
+static uint32_t readback_prepare(aimc_accel *dev, const uint8_t *desc, uint32_t *info,
                                  uint32_t *id_out, uint32_t *nrows_out, float **x_out,
                                  float **y_out, uint64_t *y_bytes_out)
 {
@@ -388,14 +388,14 @@ static uint32_t readback_prepare(aimc_sim_dev *dev, const uint8_t *desc, uint32_
 }
 
 /* READBACK: rows row0.. of W as the array computes them: one-hot inputs, one MVM each. */
-static uint32_t exec_readback(aimc_sim_dev *dev, const uint8_t *desc, uint32_t *info)
+static uint32_t exec_readback(aimc_accel *dev, const uint8_t *desc, uint32_t *info)
 {
     uint32_t id, nrows, err;
     uint64_t y_bytes;
     float *x = NULL, *y = NULL;
 
     if ((err = readback_prepare(dev, desc, info, &id, &nrows, &x, &y, &y_bytes))) goto out;
-    if (aimc_sim_mvm(dev->sim, id, x, nrows, y, &dev->stats) != AIMC_OK) {
+    if (aimc_xbar_mvm(dev->sim, id, x, nrows, y, &dev->stats) != AIMC_OK) {
         err = AIMC_REG_ERROR_INTERNAL;
         goto out;
     }
@@ -406,7 +406,7 @@ out:
     return err;
 }
 
-static uint32_t exec_rmsnorm(aimc_sim_dev *dev, const uint8_t *desc, uint32_t *info)
+static uint32_t exec_rmsnorm(aimc_accel *dev, const uint8_t *desc, uint32_t *info)
 {
     uint32_t batch, dim, err;
     float *x = NULL;
@@ -453,7 +453,7 @@ static void top_k_softmax(const float *v, uint32_t n, uint32_t k, uint32_t *idx,
     for (uint32_t j = 0; j < k; j++) p[j] /= sum;
 }
 
-static uint32_t exec_topk(aimc_sim_dev *dev, const uint8_t *desc, uint32_t *info)
+static uint32_t exec_topk(aimc_accel *dev, const uint8_t *desc, uint32_t *info)
 {
     uint32_t batch, n, k, err;
     float *v = NULL, *w = NULL;
@@ -495,7 +495,7 @@ out:
     return err;
 }
 
-static uint32_t exec_silu_mul(aimc_sim_dev *dev, const uint8_t *desc, uint32_t *info)
+static uint32_t exec_silu_mul(aimc_accel *dev, const uint8_t *desc, uint32_t *info)
 {
     uint32_t count, err;
     float *g = NULL, *u = NULL;
@@ -517,7 +517,7 @@ out:
     return err;
 }
 
-static uint32_t exec_gather(aimc_sim_dev *dev, const uint8_t *desc, uint32_t *info)
+static uint32_t exec_gather(aimc_accel *dev, const uint8_t *desc, uint32_t *info)
 {
     uint32_t batch, dim, src_rows, err;
     float *src = NULL, *dst = NULL;
@@ -557,7 +557,7 @@ out:
     return err;
 }
 
-static uint32_t exec_scale_acc(aimc_sim_dev *dev, const uint8_t *desc, uint32_t *info)
+static uint32_t exec_scale_acc(aimc_accel *dev, const uint8_t *desc, uint32_t *info)
 {
     uint32_t batch, dim, dst_rows, err;
     float *src = NULL, *dst = NULL, *w = NULL;
@@ -653,7 +653,7 @@ static uint32_t check_header(const uint8_t *desc, uint32_t *info)
 }
 
 /* Execute one descriptor; returns its ERROR bits (0 = OK) and the detail in *info. */
-static uint32_t exec_cmd(aimc_sim_dev *dev, const uint8_t *desc, uint32_t *info)
+static uint32_t exec_cmd(aimc_accel *dev, const uint8_t *desc, uint32_t *info)
 {
     uint32_t err = check_header(desc, info);
     if (err) return err;
@@ -670,7 +670,7 @@ static uint32_t exec_cmd(aimc_sim_dev *dev, const uint8_t *desc, uint32_t *info)
     }
 }
 
-static int ring_config_ok(const aimc_sim_dev *dev)
+static int ring_config_ok(const aimc_accel *dev)
 {
     uint32_t n = dev->ring_size;
     return n != 0 && (n & (n - 1)) == 0 && n <= DEV_MAX_RING &&
@@ -680,7 +680,7 @@ static int ring_config_ok(const aimc_sim_dev *dev)
 
 /* The doorbell: run every command from RING_HEAD to RING_TAIL. A descriptor that cannot
  * be fetched stops the ring (its fence is unknown) with ERROR_RING | ERROR_DMA_FAULT. */
-static void process_ring(aimc_sim_dev *dev)
+static void process_ring(aimc_accel *dev)
 {
     if (!(dev->ctrl & AIMC_REG_CTRL_ENABLE) || dev->halted || dev->hung) return;
     if (!ring_config_ok(dev)) {
@@ -696,10 +696,10 @@ static void process_ring(aimc_sim_dev *dev)
 
         if (dev->hang_after == 0) { /* injected fault: the processor stops here */
             dev->hung = 1;
-            dev->hang_after = AIMC_DEV_HANG_NEVER;
+            dev->hang_after = AIMC_ACCEL_HANG_NEVER;
             return;
         }
-        if (dev->hang_after != AIMC_DEV_HANG_NEVER) dev->hang_after--;
+        if (dev->hang_after != AIMC_ACCEL_HANG_NEVER) dev->hang_after--;
         if (dma_read(dev, addr, desc, sizeof desc)) {
             raise_error(dev, AIMC_REG_ERROR_RING | AIMC_REG_ERROR_DMA_FAULT, 0, slot);
             return;
@@ -726,14 +726,14 @@ static void process_ring(aimc_sim_dev *dev)
 
 /* ---- registers ---- */
 
-static uint64_t energy_fj(const aimc_sim_dev *dev, aimc_component c)
+static uint64_t energy_fj(const aimc_accel *dev, aimc_component c)
 {
     double fj = dev->stats.energy_pj[c] * DEV_FJ_PER_PJ;
     return fj > 0 ? (uint64_t)(fj + 0.5) : 0;
 }
 
 /* The 64-bit value whose LO half is at off; 0 when off is no LO register. */
-static int reg64(const aimc_sim_dev *dev, uint32_t lo_off, uint64_t *v)
+static int reg64(const aimc_accel *dev, uint32_t lo_off, uint64_t *v)
 {
     switch (lo_off) {
     case AIMC_REG_ERROR_FENCE_LO: *v = dev->error_fence; return 1;
@@ -762,7 +762,7 @@ static uint32_t clamp_u32(long v)
     return (uint32_t)v;
 }
 
-uint32_t aimc_sim_dev_reg_read32(aimc_sim_dev *dev, uint32_t off)
+uint32_t aimc_accel_reg_read32(aimc_accel *dev, uint32_t off)
 {
     uint64_t v64;
     if (!dev || off >= AIMC_REG_WINDOW_BYTES || (off & 3u)) return 0;
@@ -812,20 +812,20 @@ uint32_t aimc_sim_dev_reg_read32(aimc_sim_dev *dev, uint32_t off)
 }
 
 /* Ring setup registers change only while the device is disabled. */
-static int ring_setup_allowed(aimc_sim_dev *dev)
+static int ring_setup_allowed(aimc_accel *dev)
 {
     if (!(dev->ctrl & AIMC_REG_CTRL_ENABLE)) return 1;
     raise_error(dev, AIMC_REG_ERROR_RING, 0, 0);
     return 0;
 }
 
-void aimc_sim_dev_reg_write32(aimc_sim_dev *dev, uint32_t off, uint32_t val)
+void aimc_accel_reg_write32(aimc_accel *dev, uint32_t off, uint32_t val)
 {
     if (!dev || off >= AIMC_REG_WINDOW_BYTES || (off & 3u)) return;
     switch (off) {
     case AIMC_REG_CTRL:
         if (val & AIMC_REG_CTRL_SOFT_RESET) {
-            aimc_sim_dev_reset(dev);
+            aimc_accel_reset(dev);
             return;
         }
         dev->ctrl = val & AIMC_REG_CTRL_ENABLE;
@@ -882,27 +882,27 @@ void aimc_sim_dev_reg_write32(aimc_sim_dev *dev, uint32_t off, uint32_t val)
     }
 }
 
-int aimc_sim_dev_irq_level(const aimc_sim_dev *dev)
+int aimc_accel_irq_level(const aimc_accel *dev)
 {
     return dev ? dev->irq_line : 0;
 }
 
-uint64_t aimc_sim_dev_cycles(const aimc_sim_dev *dev)
+uint64_t aimc_accel_cycles(const aimc_accel *dev)
 {
     return dev ? dev->stats.cycles : 0;
 }
 
-uint32_t aimc_sim_dev_reg_peek32(aimc_sim_dev *dev, uint32_t off)
+uint32_t aimc_accel_reg_peek32(aimc_accel *dev, uint32_t off)
 {
     if (!dev) return 0;
     uint32_t latch_off = dev->latch_off, latch_hi = dev->latch_hi;
-    uint32_t v = aimc_sim_dev_reg_read32(dev, off);
+    uint32_t v = aimc_accel_reg_read32(dev, off);
     dev->latch_off = latch_off;
     dev->latch_hi = latch_hi;
     return v;
 }
 
-void aimc_sim_dev_advance(aimc_sim_dev *dev, uint64_t ns)
+void aimc_accel_advance(aimc_accel *dev, uint64_t ns)
 {
     if (!dev || dev->halted || !dev->watchdog_us || !(dev->ctrl & AIMC_REG_CTRL_ENABLE) ||
         dev->ring_head == dev->ring_tail)
@@ -914,18 +914,18 @@ void aimc_sim_dev_advance(aimc_sim_dev *dev, uint64_t ns)
     raise_error(dev, AIMC_REG_ERROR_WATCHDOG, 0, dev->ring_head);
 }
 
-void aimc_sim_dev_inject_hang(aimc_sim_dev *dev, uint32_t after)
+void aimc_accel_inject_hang(aimc_accel *dev, uint32_t after)
 {
     if (dev) dev->hang_after = after;
 }
 
-void aimc_sim_dev_reset(aimc_sim_dev *dev)
+void aimc_accel_reset(aimc_accel *dev)
 {
     if (!dev) return;
-    aimc_sim_dev_cmd_abort(dev);
-    aimc_sim_destroy(dev->sim);
+    aimc_accel_cmd_abort(dev);
+    aimc_xbar_destroy(dev->sim);
     dev->sim = NULL;
-    if (aimc_sim_create(&dev->arch, dev->seed, &dev->sim) != AIMC_OK) dev->sim = NULL;
+    if (aimc_xbar_create(&dev->arch, dev->seed, &dev->sim) != AIMC_OK) dev->sim = NULL;
     dev->ctrl = 0;
     dev->error = 0;
     dev->error_fence = 0;
@@ -948,10 +948,10 @@ void aimc_sim_dev_reset(aimc_sim_dev *dev)
     update_irq(dev);
 }
 
-int aimc_sim_dev_create(const aimc_arch *arch, uint64_t seed, const aimc_sim_dev_host *host,
-                        aimc_sim_dev **out, aimc_diag *d)
+int aimc_accel_create(const aimc_arch *arch, uint64_t seed, const aimc_accel_host *host,
+                        aimc_accel **out, aimc_diag *d)
 {
-    aimc_sim_dev *dev;
+    aimc_accel *dev;
     int rc;
 
     if (!out || !host) return aimc_diag_set(d, AIMC_ERR_INVALID, "device: NULL argument");
@@ -964,8 +964,8 @@ int aimc_sim_dev_create(const aimc_arch *arch, uint64_t seed, const aimc_sim_dev
         aimc_arch_defaults(&dev->arch);
     dev->seed = seed;
     dev->host = *host;
-    dev->hang_after = AIMC_DEV_HANG_NEVER;
-    rc = aimc_sim_create(&dev->arch, seed, &dev->sim);
+    dev->hang_after = AIMC_ACCEL_HANG_NEVER;
+    rc = aimc_xbar_create(&dev->arch, seed, &dev->sim);
     if (rc != AIMC_OK) {
         rc = aimc_diag_set(d, rc, "device: cannot create the machine: %s", aimc_strerror(rc));
         goto fail;
@@ -977,25 +977,25 @@ fail:
     return rc;
 }
 
-void aimc_sim_dev_destroy(aimc_sim_dev *dev)
+void aimc_accel_destroy(aimc_accel *dev)
 {
     if (!dev) return;
-    aimc_sim_dev_cmd_abort(dev);
-    aimc_sim_destroy(dev->sim);
+    aimc_accel_cmd_abort(dev);
+    aimc_xbar_destroy(dev->sim);
     free(dev);
 }
 
 /* ---- split execution (the RTL's command processor, rtl/; docs/rtl.md) ---- */
 
-void aimc_sim_dev_cmd_abort(aimc_sim_dev *dev)
+void aimc_accel_cmd_abort(aimc_accel *dev)
 {
     if (!dev) return;
-    aimc_sim_mvm_run_free(dev->job);
+    aimc_xbar_mvm_run_free(dev->job);
     dev->job = NULL;
 }
 
 /* Start an MVM or READBACK as an analog job: checks, input, the array's ADC codes. */
-static uint32_t job_start(aimc_sim_dev *dev, const uint8_t *desc, uint32_t *info)
+static uint32_t job_start(aimc_accel *dev, const uint8_t *desc, uint32_t *info)
 {
     const int mvm = aimc_le_get16(desc + AIMC_DESC_OPCODE) == AIMC_DESC_OP_MVM;
     uint32_t id, n, err;
@@ -1004,13 +1004,13 @@ static uint32_t job_start(aimc_sim_dev *dev, const uint8_t *desc, uint32_t *info
 
     err = mvm ? mvm_prepare(dev, desc, info, &id, &n, &x, &y, &y_bytes)
               : readback_prepare(dev, desc, info, &id, &n, &x, &y, &y_bytes);
-    const size_t n_tiles = err ? 0 : aimc_sim_matrix_tiles(dev->sim, id);
+    const size_t n_tiles = err ? 0 : aimc_xbar_matrix_tiles(dev->sim, id);
     if (!err && dev->job_tiles_max && n_tiles > dev->job_tiles_max) {
         /* Refused before the arrays run, so no counter or read event moves. */
         *info = n_tiles > UINT32_MAX ? UINT32_MAX : (uint32_t)n_tiles;
         err = AIMC_REG_ERROR_INTERNAL;
     } else if (!err) {
-        int rc = aimc_sim_mvm_run_open(dev->sim, id, x, n, &dev->stats, &dev->job);
+        int rc = aimc_xbar_mvm_run_open(dev->sim, id, x, n, &dev->stats, &dev->job);
         if (rc == AIMC_ERR_STATE && mvm) {
             *info = id;
             err = AIMC_REG_ERROR_NOT_PROGRAMMED;
@@ -1027,23 +1027,23 @@ static uint32_t job_start(aimc_sim_dev *dev, const uint8_t *desc, uint32_t *info
     return 0;
 }
 
-uint32_t aimc_sim_dev_cmd_start(aimc_sim_dev *dev, const uint8_t *desc, uint32_t *info,
-                                aimc_sim_dev_cmd *c)
+uint32_t aimc_accel_cmd_start(aimc_accel *dev, const uint8_t *desc, uint32_t *info,
+                                aimc_accel_cmd *c)
 {
     uint32_t dummy, err;
     if (!info) info = &dummy;
     *info = 0;
     if (!dev || !desc || !c) return AIMC_REG_ERROR_INTERNAL;
     memset(c, 0, sizeof *c);
-    aimc_sim_dev_cmd_abort(dev);
+    aimc_accel_cmd_abort(dev);
     if ((err = check_header(desc, info))) return err;
     const uint32_t op = aimc_le_get16(desc + AIMC_DESC_OPCODE);
     if (op == AIMC_DESC_OP_MVM || op == AIMC_DESC_OP_READBACK) {
         if (!dev->sim) return AIMC_REG_ERROR_INTERNAL;
         if ((err = job_start(dev, desc, info))) return err;
         c->kind = 1;
-        c->n_vec = aimc_sim_mvm_run_vectors(dev->job);
-        c->n_tiles = aimc_sim_mvm_run_tiles(dev->job);
+        c->n_vec = aimc_xbar_mvm_run_vectors(dev->job);
+        c->n_tiles = aimc_xbar_mvm_run_tiles(dev->job);
         return 0;
     }
     const uint64_t ops0 = dev->stats.digital_ops, cyc0 = dev->stats.cycles;
@@ -1053,17 +1053,17 @@ uint32_t aimc_sim_dev_cmd_start(aimc_sim_dev *dev, const uint8_t *desc, uint32_t
     return err;
 }
 
-void aimc_sim_dev_set_job_tiles_max(aimc_sim_dev *dev, uint32_t max_tiles)
+void aimc_accel_set_job_tiles_max(aimc_accel *dev, uint32_t max_tiles)
 {
     if (dev) dev->job_tiles_max = max_tiles;
 }
 
-aimc_sim_mvm_run *aimc_sim_dev_cmd_job(aimc_sim_dev *dev)
+aimc_xbar_mvm_run *aimc_accel_cmd_job(aimc_accel *dev)
 {
     return dev ? dev->job : NULL;
 }
 
-uint32_t aimc_sim_dev_cmd_finish(aimc_sim_dev *dev, uint32_t *info)
+uint32_t aimc_accel_cmd_finish(aimc_accel *dev, uint32_t *info)
 {
     uint32_t dummy, err;
     if (!info) info = &dummy;
@@ -1071,42 +1071,42 @@ uint32_t aimc_sim_dev_cmd_finish(aimc_sim_dev *dev, uint32_t *info)
     if (!dev || !dev->job) return AIMC_REG_ERROR_INTERNAL;
     const uint64_t n = dev->job_out_bytes / sizeof(float);
     float *y = malloc(n ? (size_t)n * sizeof *y : 1);
-    if (!y || aimc_sim_mvm_run_finish(dev->job, y) != AIMC_OK)
+    if (!y || aimc_xbar_mvm_run_finish(dev->job, y) != AIMC_OK)
         err = AIMC_REG_ERROR_INTERNAL;
     else
         err = dma_store(dev, dev->job_desc, dev->job_out_field, y, dev->job_out_bytes, info);
     free(y);
-    aimc_sim_dev_cmd_abort(dev);
+    aimc_accel_cmd_abort(dev);
     return err;
 }
 
-uint64_t aimc_sim_dev_counter(const aimc_sim_dev *dev, uint32_t lo_off)
+uint64_t aimc_accel_counter(const aimc_accel *dev, uint32_t lo_off)
 {
     uint64_t v = 0;
     if (dev) (void)reg64(dev, lo_off, &v);
     return v;
 }
 
-void aimc_sim_dev_counters_reset(aimc_sim_dev *dev)
+void aimc_accel_counters_reset(aimc_accel *dev)
 {
     if (dev) memset(&dev->stats, 0, sizeof dev->stats);
 }
 
-int aimc_sim_dev_machine_reset(aimc_sim_dev *dev)
+int aimc_accel_machine_reset(aimc_accel *dev)
 {
     if (!dev) return AIMC_ERR_BADHANDLE;
-    aimc_sim_dev_cmd_abort(dev);
-    aimc_sim_destroy(dev->sim);
+    aimc_accel_cmd_abort(dev);
+    aimc_xbar_destroy(dev->sim);
     dev->sim = NULL;
     memset(&dev->stats, 0, sizeof dev->stats);
-    if (aimc_sim_create(&dev->arch, dev->seed, &dev->sim) != AIMC_OK) {
+    if (aimc_xbar_create(&dev->arch, dev->seed, &dev->sim) != AIMC_OK) {
         dev->sim = NULL;
         return AIMC_ERR_NOMEM;
     }
     return AIMC_OK;
 }
 
-const aimc_arch *aimc_sim_dev_arch(const aimc_sim_dev *dev)
+const aimc_arch *aimc_accel_arch(const aimc_accel *dev)
 {
     return dev ? &dev->arch : NULL;
 }

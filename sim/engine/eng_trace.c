@@ -6,25 +6,27 @@
 
 #include <inttypes.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* A resource unit's lane (Chrome "tid"): unique per (resource, unit). */
-#define LANE(res, unit) (((uint64_t)(res) << 16) | (uint64_t)(unit))
+/* A resource unit's lane (Chrome "tid"): unique per (resource, unit), as units are below
+ * AIMC_ENG_ARRAY_UNITS_MAX = 2^24. */
+#define LANE(res, unit) (((uint64_t)(res) << 24) | (uint64_t)(unit))
 
 struct eng_tracew {
     aimc_eng *e;
     FILE *f;
     double clock_mhz;
     int first;     /* no event written yet */
+    int nomem;     /* a resource's lane bitmap could not be allocated */
     char path[512];
 };
 
-void aimc_eng__emit(aimc_eng *e, int id, uint32_t unit, uint64_t begin, uint64_t end,
-                    uint64_t bytes)
+void aimc_eng__emit(aimc_eng *e, int id, uint32_t unit, uint64_t begin, uint64_t end)
 {
     const eng_res *r = &e->res[id];
-    const aimc_eng_span s = {id, r->name, r->kind, r->track, unit, begin, end, bytes};
+    const aimc_eng_span s = {id, r->name, r->kind, r->track, unit, begin, end};
     e->trace(e->trace_user, &s);
 }
 
@@ -54,23 +56,27 @@ static void put_sep(eng_tracew *w)
     w->first = 0;
 }
 
-static const char *const kind_name[3] = {"server", "link", "memory"};
+static const char *const kind_name[1] = {"array"};
 
 static void tracew_hook(void *user, const aimc_eng_span *s)
 {
     eng_tracew *w = user;
     eng_res *r = &w->e->res[s->res];
-    if (s->unit >= r->trace_lanes) r->trace_lanes = s->unit + 1;
+    if (!r->trace_seen) {
+        r->trace_seen = calloc(r->units / 8 + 1, 1);
+        if (!r->trace_seen) w->nomem = 1;
+    }
+    if (r->trace_seen) r->trace_seen[s->unit / 8] |= (uint8_t)(1u << (s->unit % 8));
     put_sep(w);
     fputs("{\"name\":", w->f);
     put_json_string(w->f, s->name);
     fprintf(w->f,
             ",\"cat\":\"%s\",\"ph\":\"X\",\"ts\":%.6f,\"dur\":%.6f,\"pid\":%" PRIu32
             ",\"tid\":%" PRIu64 ",\"args\":{\"unit\":%" PRIu32 ",\"begin_cycle\":%" PRIu64
-            ",\"end_cycle\":%" PRIu64 ",\"bytes\":%" PRIu64 "}}",
+            ",\"end_cycle\":%" PRIu64 "}}",
             kind_name[s->kind], (double)s->begin / w->clock_mhz,
             (double)(s->end - s->begin) / w->clock_mhz, s->track, LANE(s->res, s->unit),
-            s->unit, s->begin, s->end, s->bytes);
+            s->unit, s->begin, s->end);
 }
 
 int aimc_eng_trace_open(aimc_eng *e, const char *path, double clock_mhz, aimc_diag *d)
@@ -94,7 +100,6 @@ int aimc_eng_trace_open(aimc_eng *e, const char *path, double clock_mhz, aimc_di
     w->clock_mhz = clock_mhz;
     w->first = 1;
     strcpy(w->path, path);
-    for (size_t i = 0; i < e->nres; i++) e->res[i].trace_lanes = 0;
     fputs("{\"traceEvents\":[", w->f);
     e->tw = w;
     e->trace = tracew_hook;
@@ -108,8 +113,8 @@ static int cmp_u32(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Metadata: a name per process (track) and per lane, sorted so that lanes keep their
- * creation order in the viewer. Returns 0 when out of memory. */
+/* Metadata: a name per process (track) and per lane that had work, sorted so that lanes keep
+ * their creation order in the viewer. Returns 0 when out of memory. */
 static int write_metadata(eng_tracew *w)
 {
     aimc_eng *e = w->e;
@@ -117,7 +122,7 @@ static int write_metadata(eng_tracew *w)
     uint32_t *tracks = malloc((e->nres ? e->nres : 1) * sizeof *tracks);
     if (!tracks) return 0;
     for (size_t i = 0; i < e->nres; i++)
-        if (e->res[i].trace_lanes > 0) tracks[ntracks++] = e->res[i].track;
+        if (e->res[i].trace_seen) tracks[ntracks++] = e->res[i].track;
     qsort(tracks, ntracks, sizeof *tracks, cmp_u32);
     for (size_t i = 0; i < ntracks; i++) {
         if (i > 0 && tracks[i] == tracks[i - 1]) continue;
@@ -130,7 +135,9 @@ static int write_metadata(eng_tracew *w)
     free(tracks);
     for (size_t i = 0; i < e->nres; i++) {
         const eng_res *r = &e->res[i];
-        for (uint32_t u = 0; u < r->trace_lanes; u++) {
+        if (!r->trace_seen) continue;
+        for (uint32_t u = 0; u < r->units; u++) {
+            if (!(r->trace_seen[u / 8] >> (u % 8) & 1)) continue;
             put_sep(w);
             fprintf(w->f, "{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":%" PRIu32
                           ",\"tid\":%" PRIu64 ",\"args\":{\"name\":",
@@ -150,11 +157,20 @@ static int write_metadata(eng_tracew *w)
     return 1;
 }
 
+/* Forget which lanes had work. */
+static void lanes_free(aimc_eng *e)
+{
+    for (size_t i = 0; i < e->nres; i++) {
+        free(e->res[i].trace_seen);
+        e->res[i].trace_seen = NULL;
+    }
+}
+
 int aimc_eng_trace_close(aimc_eng *e, aimc_diag *d)
 {
     eng_tracew *w = e ? e->tw : NULL;
     if (!w) return aimc_diag_set(d, AIMC_ERR_STATE, "engine: trace: no trace file is open");
-    int ok = write_metadata(w);
+    const int ok = !w->nomem && write_metadata(w);
     fputs("\n]}\n", w->f);
     const int werr = ferror(w->f);
     const int cerr = fclose(w->f);
@@ -163,6 +179,7 @@ int aimc_eng_trace_close(aimc_eng *e, aimc_diag *d)
         rc = aimc_diag_set(d, AIMC_ERR_NOMEM, "%s: out of memory writing the trace", w->path);
     else if (werr || cerr)
         rc = aimc_diag_set(d, AIMC_ERR_IO, "%s: writing the trace failed", w->path);
+    lanes_free(e);
     e->trace = NULL;
     e->trace_user = NULL;
     e->tw = NULL;
@@ -173,6 +190,7 @@ int aimc_eng_trace_close(aimc_eng *e, aimc_diag *d)
 void aimc_eng__trace_free(aimc_eng *e)
 {
     if (!e->tw) return;
+    lanes_free(e);
     fclose(e->tw->f);
     free(e->tw);
     e->tw = NULL;

@@ -20,7 +20,7 @@ DEBUG   ?= -g
 L_common  := common
 L_cost    := $(L_common) sim/cost
 L_engine  := $(L_common) sim/engine
-L_xbar    := $(L_common) sim/cost sim/xbar
+L_xbar    := $(L_common) sim/xbar
 L_device  := $(L_common) sim/cost sim/engine sim/xbar sim/device
 L_sysc    := $(L_device) sim/sysc
 L_mapping := $(L_common) sim/cost mapping
@@ -28,7 +28,7 @@ L_driver  := $(L_common) driver
 L_hal     := $(L_driver) sim/device sim/sysc rtl driver/hal
 L_runtime := $(L_driver) $(L_mapping) driver/runtime
 L_rtl     := $(L_device) rtl
-L_all     := $(sort $(L_device) $(L_sysc) $(L_mapping) $(L_hal) $(L_runtime) $(L_rtl) sim tools)
+L_all     := $(sort $(L_device) $(L_sysc) $(L_mapping) $(L_hal) $(L_runtime) $(L_rtl) tools)
 INC     = $(addprefix -I,$(L_all))
 FINAL_CFLAGS = $(STD) $(WARN) $(OPT) $(DEBUG) $(INC) -MMD -MP $(CFLAGS)
 LIBS    := -lyaml -lcjson -lopenblas -lm -lpthread -lsystemc -lz -latomic -lstdc++
@@ -52,7 +52,7 @@ $(B)/deps.mk: scripts/deps.sh
 	$(Q)scripts/deps.sh
 	@echo '# scripts/deps.sh ran: every Debian package aimc needs is installed' > $@
 
-LIB_DIRS  := common sim/cost sim/engine sim/xbar sim/device sim mapping driver driver/hal \
+LIB_DIRS  := common sim/cost sim/engine sim/xbar sim/device mapping driver driver/hal \
              driver/runtime
 LIB_SRC   := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c))
 CLI_SRC   := $(filter-out tools/sweep_mpi.c tools/sweep_nompi.c,$(wildcard tools/*.c))
@@ -72,7 +72,6 @@ LAYER_OF_sim/engine := $(L_engine)
 LAYER_OF_sim/xbar := $(L_xbar)
 LAYER_OF_sim/device := $(L_device)
 LAYER_OF_sim/sysc := $(L_sysc)
-LAYER_OF_sim := $(L_device) mapping sim
 LAYER_OF_mapping := $(L_mapping)
 LAYER_OF_driver := $(L_driver)
 LAYER_OF_driver/hal := $(L_hal)
@@ -231,10 +230,10 @@ test-cli: $(B)/aimc $(BS)/aimc
 	$(Q)tests/cli.sh $(BS)/aimc
 
 # Benchmarks: bench/NAME/main.c builds to build/bench/NAME and runs with `make bench-NAME`.
-$(B)/bench/%: bench/%/main.c $(B)/libaimc.a
+$(B)/bench/%: bench/%/main.c bench/bench_util.h $(B)/libaimc.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(FINAL_CFLAGS) -o $@ $< $(B)/libaimc.a $(LIBS) $(BENCH_LIBS)
+	$(Q)$(CC) $(FINAL_CFLAGS) -Ibench -o $@ $< $(B)/libaimc.a $(LIBS) $(BENCH_LIBS)
 
 bench: $(addprefix bench-,$(BENCH_DIRS))
 

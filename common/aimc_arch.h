@@ -196,18 +196,26 @@ typedef struct aimc_arch {
     } simulator;
 } aimc_arch;
 
-/* The components whose energy and area are counted separately, in report order. */
+/* The parts of the machine whose energy, static power and area are counted, in report order.
+ * One enum for every report: the device's energy counters, aimc info's power and area, the
+ * run's energy by part (the cost layer, sim/cost/aimc_cost.h, holds every formula). */
 typedef enum {
-    AIMC_COMP_DAC = 0,
-    AIMC_COMP_XBAR,
-    AIMC_COMP_ADC,
-    AIMC_COMP_DIGITAL,
-    AIMC_COMP_COUNT
-} aimc_component;
+    AIMC_PART_DAC = 0,   /* word-line drivers */
+    AIMC_PART_XBAR,      /* the arrays: reads (V^2 G t) and programming pulses */
+    AIMC_PART_ADC,
+    AIMC_PART_DIGITAL,   /* the cores' shift-and-add, accumulators and registers */
+    AIMC_PART_BUFFER,    /* the clusters' buffers (eDRAM, SRAM) */
+    AIMC_PART_BUS,       /* buffer-to-core buses */
+    AIMC_PART_NOC,       /* routers and mesh links */
+    AIMC_PART_UNITS,     /* the clusters' digital units (activation, top-k, norm, accumulate) */
+    AIMC_PART_CHIP_LINK, /* chip-to-chip links */
+    AIMC_PART_HOST_DMA,  /* host <-> machine transfers (not part of a chip's power or area) */
+    AIMC_PART_COUNT
+} aimc_part;
 
-/* Names as used in reports and JSON keys: "dac", "xbar", "adc", "digital"; "unknown" for
- * anything else. */
-const char *aimc_component_name(aimc_component c);
+/* Names as used in reports and JSON keys: "dac", "xbar", "adc", "digital", "buffer", "bus",
+ * "noc", "units", "chip_link", "host_dma"; "unknown" for anything else. */
+const char *aimc_part_name(aimc_part p);
 
 /* The built-in defaults: the machine of configs/default.yaml. Never fails. */
 void aimc_arch_defaults(aimc_arch *a);

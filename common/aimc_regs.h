@@ -18,7 +18,7 @@
 
 /* VERSION (RO): register map version, major << 16 | minor */
 #define AIMC_REG_VERSION             0x004u
-#define AIMC_REG_VERSION_VALUE       0x00010001u /* 1.1: this register map */
+#define AIMC_REG_VERSION_VALUE       0x00020000u /* 2.0: this register map (1.x had no DONE bit in the status word, four energy counters, no CNT_TIME and no traffic counters) */
 
 /* CAP_XBAR_ROWS (RO): word lines per crossbar */
 #define AIMC_REG_CAP_XBAR_ROWS       0x008u
@@ -70,7 +70,7 @@
 /* STATUS (RO): status */
 #define AIMC_REG_STATUS              0x044u
 #define AIMC_REG_STATUS_READY        0x00000001u /* enabled and able to take commands */
-#define AIMC_REG_STATUS_BUSY         0x00000002u /* a command is executing */
+#define AIMC_REG_STATUS_BUSY         0x00000002u /* commands are in the ring or executing (RING_HEAD != RING_TAIL) */
 #define AIMC_REG_STATUS_ERROR        0x00000004u /* ERROR != 0 */
 #define AIMC_REG_STATUS_HALTED       0x00000008u /* the watchdog fired: no command runs until a soft reset */
 
@@ -113,7 +113,7 @@
 /* RING_SIZE (RW): entries, power of two up to CAP_MAX_RING; a write (while disabled) sets RING_HEAD and RING_TAIL to 0 */
 #define AIMC_REG_RING_SIZE           0x068u
 
-/* RING_HEAD (RO): free-running count of consumed commands */
+/* RING_HEAD (RO): free-running count of completed commands: a slot below it may be reused */
 #define AIMC_REG_RING_HEAD           0x06Cu
 
 /* RING_TAIL (RW): free-running count of written commands; TAIL - HEAD above RING_SIZE is refused (ERROR.RING) */
@@ -122,18 +122,22 @@
 /* DOORBELL (WO): any value: process the commands HEAD .. TAIL-1 */
 #define AIMC_REG_DOORBELL            0x074u
 
-/* DONE_FENCE (RO, 64-bit): fence of the last completed command */
+/* DONE_FENCE (RO, 64-bit): fence of the last command of the longest completed prefix of the ring (commands may complete out of order: the STATUS word of a descriptor says when it has) */
 #define AIMC_REG_DONE_FENCE_LO       0x078u
 #define AIMC_REG_DONE_FENCE_HI       0x07Cu
 
-/* WATCHDOG_US (RW): halt with ERROR.WATCHDOG after this many microseconds without progress while commands are pending; 0 = off */
+/* WATCHDOG_US (RW): halt with ERROR.WATCHDOG after this many microseconds of device time without any work scheduled while commands are pending; 0 = off */
 #define AIMC_REG_WATCHDOG_US         0x080u
 
 /* CNT_CTRL (WO): performance counter control */
 #define AIMC_REG_CNT_CTRL            0x084u
 #define AIMC_REG_CNT_CTRL_RESET      0x00000001u /* write 1: every CNT_* register to 0 */
 
-/* CNT_CYCLES (RO, 64-bit): digital clock cycles of the work */
+/* CAP_FLAGS (RO): what the device is */
+#define AIMC_REG_CAP_FLAGS           0x088u
+#define AIMC_REG_CAP_FLAGS_TIMING_ONLY 0x00000001u /* a model that computes time and energy but no values: PROGRAM takes W_ADDR 0, outputs are not written */
+
+/* CNT_CYCLES (RO, 64-bit): busy cycles of the work, command by command (PROGRAM, the crossbar pipeline of MVM and READBACK, the units of a digital command); data movement and overlap are in CNT_TIME */
 #define AIMC_REG_CNT_CYCLES_LO       0x100u
 #define AIMC_REG_CNT_CYCLES_HI       0x104u
 
@@ -157,7 +161,7 @@
 #define AIMC_REG_CNT_XBAR_READS_LO   0x128u
 #define AIMC_REG_CNT_XBAR_READS_HI   0x12Cu
 
-/* CNT_DIGITAL_OPS (RO, 64-bit): shift-and-add, accumulate and digital-command operations */
+/* CNT_DIGITAL_OPS (RO, 64-bit): shift-and-add and accumulate operations of the cores, and the operations of the digital commands */
 #define AIMC_REG_CNT_DIGITAL_OPS_LO  0x130u
 #define AIMC_REG_CNT_DIGITAL_OPS_HI  0x134u
 
@@ -177,25 +181,67 @@
 #define AIMC_REG_CNT_ENERGY_ADC_FJ_LO 0x150u
 #define AIMC_REG_CNT_ENERGY_ADC_FJ_HI 0x154u
 
-/* CNT_ENERGY_DIG_FJ (RO, 64-bit): digital energy, fJ */
+/* CNT_ENERGY_DIG_FJ (RO, 64-bit): energy of the digital logic of the cores, fJ */
 #define AIMC_REG_CNT_ENERGY_DIG_FJ_LO 0x158u
 #define AIMC_REG_CNT_ENERGY_DIG_FJ_HI 0x15Cu
+
+/* CNT_ENERGY_BUFFER_FJ (RO, 64-bit): buffer energy, fJ */
+#define AIMC_REG_CNT_ENERGY_BUFFER_FJ_LO 0x160u
+#define AIMC_REG_CNT_ENERGY_BUFFER_FJ_HI 0x164u
+
+/* CNT_ENERGY_BUS_FJ (RO, 64-bit): buffer-to-core bus energy, fJ */
+#define AIMC_REG_CNT_ENERGY_BUS_FJ_LO 0x168u
+#define AIMC_REG_CNT_ENERGY_BUS_FJ_HI 0x16Cu
+
+/* CNT_ENERGY_NOC_FJ (RO, 64-bit): on-chip network energy, fJ */
+#define AIMC_REG_CNT_ENERGY_NOC_FJ_LO 0x170u
+#define AIMC_REG_CNT_ENERGY_NOC_FJ_HI 0x174u
+
+/* CNT_ENERGY_UNITS_FJ (RO, 64-bit): energy of the digital units of the clusters, fJ */
+#define AIMC_REG_CNT_ENERGY_UNITS_FJ_LO 0x178u
+#define AIMC_REG_CNT_ENERGY_UNITS_FJ_HI 0x17Cu
+
+/* CNT_ENERGY_LINK_FJ (RO, 64-bit): chip-to-chip link energy, fJ */
+#define AIMC_REG_CNT_ENERGY_LINK_FJ_LO 0x180u
+#define AIMC_REG_CNT_ENERGY_LINK_FJ_HI 0x184u
+
+/* CNT_ENERGY_HOST_FJ (RO, 64-bit): host DMA energy, fJ */
+#define AIMC_REG_CNT_ENERGY_HOST_FJ_LO 0x188u
+#define AIMC_REG_CNT_ENERGY_HOST_FJ_HI 0x18Cu
+
+/* CNT_TIME (RO, 64-bit): the device clock: cycles since reset (not reset by CNT_CTRL) */
+#define AIMC_REG_CNT_TIME_LO         0x190u
+#define AIMC_REG_CNT_TIME_HI         0x194u
+
+/* CNT_NOC_BYTES (RO, 64-bit): bytes sent over the on-chip networks (each transfer once, whatever its hops) */
+#define AIMC_REG_CNT_NOC_BYTES_LO    0x198u
+#define AIMC_REG_CNT_NOC_BYTES_HI    0x19Cu
+
+/* CNT_LINK_BYTES (RO, 64-bit): bytes sent over chip-to-chip links */
+#define AIMC_REG_CNT_LINK_BYTES_LO   0x1A0u
+#define AIMC_REG_CNT_LINK_BYTES_HI   0x1A4u
+
+/* CNT_HOST_BYTES (RO, 64-bit): bytes moved between host memory and the device (descriptors and status words included) */
+#define AIMC_REG_CNT_HOST_BYTES_LO   0x1A8u
+#define AIMC_REG_CNT_HOST_BYTES_HI   0x1ACu
 
 /* ---- command descriptor: 64 bytes, little-endian, byte offsets ---- */
 #define AIMC_DESC_BYTES              64u
 #define AIMC_DESC_OPCODE             0x00u /* u16: the command */
 #define AIMC_DESC_FLAGS              0x02u /* u16: FLAG_* bits; others must be 0 */
-#define AIMC_DESC_STATUS             0x04u /* u32: written by the device on completion: 0 or the ERROR bits */
+#define AIMC_DESC_STATUS             0x04u /* u32: written by the device when the command completes: STATUS_DONE and the ERROR bits */
 #define AIMC_DESC_FENCE              0x08u /* u64: written by the driver, echoed to DONE_FENCE on completion */
 #define AIMC_DESC_PAYLOAD            0x10u /* start of the per-command fields */
 #define AIMC_DESC_FLAG_IRQ           0x0001u /* raise IRQ_STATUS.DONE when this command completes */
-#define AIMC_DESC_FLAGS_ALL          0x0001u /* every flag */
+#define AIMC_DESC_FLAG_TO_HOST       0x0002u /* the host reads the outputs: the command completes when they are in host memory (else they stay in the chip buffer that computed them) */
+#define AIMC_DESC_FLAGS_ALL          0x0003u /* every flag */
+#define AIMC_DESC_STATUS_DONE        0x80000000u /* the command has completed (the driver writes the word 0 when it submits) */
 
 /* NOP: completes */
 #define AIMC_DESC_OP_NOP             0x0000u
 #define AIMC_DESC_NOP_RESERVED       0x10u /* bytes from here to 64 must be 0 */
 
-/* FENCE: completes (commands complete in ring order); always raises IRQ_STATUS.DONE */
+/* FENCE: completes when every earlier command has; always raises IRQ_STATUS.DONE */
 #define AIMC_DESC_OP_FENCE           0x0001u
 #define AIMC_DESC_FENCE_RESERVED     0x10u /* bytes from here to 64 must be 0 */
 

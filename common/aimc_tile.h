@@ -13,6 +13,7 @@
 #ifndef AIMC_TILE_H
 #define AIMC_TILE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct aimc_tile {
@@ -26,7 +27,21 @@ typedef struct aimc_tile {
     uint32_t xbar_col0; /* first physical column used in that crossbar */
 } aimc_tile;
 
+#ifdef __cplusplus
+static_assert(sizeof(aimc_tile) == 32, "aimc_tile is a 32-byte DMA descriptor");
+#else
 _Static_assert(sizeof(aimc_tile) == 32, "aimc_tile is a 32-byte DMA descriptor");
+#endif
+
+/* The order in which a machine runs a matrix's tiles: by crossbar, then by first physical
+ * column. order[i] (n entries) receives the index of the i-th tile in that order; rank[k]
+ * (may be NULL) tile k's position among the tiles of its crossbar (its round: the tiles of one
+ * crossbar take turns, first column first) and count[k] (may be NULL) how many tiles share
+ * that crossbar. Ties (two tiles at one column, which a valid plan never has) go by index.
+ * Returns 0, or -1 when out of memory. The value model and the cost layer both use it, so
+ * the round a tile's reads are keyed by is the round its time is counted in. */
+int aimc_tile_order(const aimc_tile *tiles, size_t n, uint32_t *order, uint32_t *rank,
+                    uint32_t *count);
 
 /* ---- little-endian fields of DMA records and descriptors (shared by the driver and the
  * device model, so both read and write the same bytes) ---- */

@@ -147,13 +147,9 @@ long aimc_arch_total_crossbars(const aimc_arch *a)
            a->hierarchy.chips;
 }
 
-const char *aimc_component_name(aimc_component c)
+const char *aimc_part_name(aimc_part p)
 {
-    switch (c) {
-    case AIMC_COMP_DAC: return "dac";
-    case AIMC_COMP_XBAR: return "xbar";
-    case AIMC_COMP_ADC: return "adc";
-    case AIMC_COMP_DIGITAL: return "digital";
-    default: return "unknown";
-    }
+    static const char *const names[AIMC_PART_COUNT] = {
+        "dac", "xbar", "adc", "digital", "buffer", "bus", "noc", "units", "chip_link", "host_dma"};
+    return (int)p >= 0 && p < AIMC_PART_COUNT ? names[p] : "unknown";
 }

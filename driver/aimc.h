@@ -5,15 +5,18 @@
  *   "sim:"          the in-process device model (sim/device over sim/aimc_xbar)
  *   "mock:"         a register file that records every access, for unit tests
  *   "uio:/dev/uioN" silicon through Linux UIO (register BAR by mmap)
- * Later backends (sysc:, rtl:) plug in below the same calls.
+ *   "sysc:"         the same device model in a SystemC TLM-2.0 virtual platform
+ *   "rtl:"          the Verilated RTL of the control path over the device model's arrays
+ * (docs/driver.md lists their options).
  *
  * Every call returns AIMC_OK (0) or a negative AIMC_ERR_* code (aimc_status.h,
  * aimc_strerror() gives its text); the detailed text of a device's last error is
  * aimc_error_text(dev). No call prints or exits. Work is asynchronous: a submit returns a
  * fence; aimc_fence_wait() waits for it with a timeout and finishes the job (copies
  * results out), so output buffers given to a submit must stay valid until its fence is
- * waited for. Commands run in submission order, so a command may use the output of an
- * earlier one without a wait in between.
+ * waited for. Commands behave as if run in submission order, so a command may use the
+ * output of an earlier one without a wait in between; the device overlaps commands that do
+ * not depend on each other, so they may complete out of order (aimc_fence_wait_any).
  *
  * Threads: every call on one device may come from any thread; the driver serialises them
  * (two threads may submit and wait on one device at the same time). A handle must not be
@@ -36,6 +39,11 @@ typedef struct aimc_open_opts {
     uint64_t seed;         /* sim: seed of every random draw of the device */
     uint32_t watchdog_us;  /* the device's watchdog (WATCHDOG_US); 0 = off */
     aimc_diag *diag;       /* if not NULL: why aimc_open failed (the backend's reason) */
+    int timing_only;       /* sim:: a model of time and energy without values (weights may
+                            * be NULL, outputs are not written; aimc_dev_info.timing_only) */
+    int activity_assumed;  /* sim:: DAC and array energy from the assumed data activity even
+                            * with values, as a timing-only device counts it */
+    const char *trace_path;/* sim:: a Chrome trace of every resource's busy intervals */
 } aimc_open_opts;
 
 /* What the device says about itself, read from its ID and capability registers. */
@@ -53,11 +61,14 @@ typedef struct aimc_dev_info {
     uint32_t max_ring;      /* largest command ring */
     uint32_t max_elems;     /* largest batch x dim of a digital command or a readback */
     uint32_t max_verify;    /* largest program-and-verify round count */
+    int timing_only;        /* CAP_FLAGS.TIMING_ONLY: time and energy, no values */
 } aimc_dev_info;
 
-/* The device's performance counters. Energy counters are kept by the device in fJ. */
+/* The device's performance counters (docs/registers.md). Energy counters are kept by the
+ * device in fJ. */
 typedef struct aimc_counters {
-    uint64_t cycles;
+    uint64_t cycles;           /* busy cycles of the work, command by command */
+    uint64_t time;             /* the device clock, cycles since reset (CNT_TIME) */
     uint64_t mvms;
     uint64_t adc_conversions;
     uint64_t adc_saturations;
@@ -65,7 +76,10 @@ typedef struct aimc_counters {
     uint64_t xbar_reads;
     uint64_t digital_ops;
     uint64_t cells_programmed;
-    double energy_pj[AIMC_COMP_COUNT]; /* per component (aimc_arch.h), pJ */
+    double energy_pj[AIMC_PART_COUNT]; /* per part (aimc_arch.h), pJ */
+    uint64_t noc_bytes;        /* bytes over the on-chip networks (each transfer once) */
+    uint64_t link_bytes;       /* bytes over chip-to-chip links */
+    uint64_t host_bytes;       /* bytes between host memory and the device */
 } aimc_counters;
 
 /* The device's sticky error state (docs/registers.md: ERROR, ERROR_FENCE, ERROR_INFO). */
@@ -91,6 +105,11 @@ typedef enum { AIMC_SYNC_TO_DEVICE = 1, AIMC_SYNC_FROM_DEVICE = 2 } aimc_sync_di
 
 /* A zero-filled buffer of bytes > 0 bytes. Destroy it before closing its device. */
 int aimc_bo_create(aimc_dev *dev, size_t bytes, aimc_bo **out);
+/* The same with flags: AIMC_BO_HOST_READ says the host reads what commands write into the
+ * buffer, so a command writing it completes only when its outputs are in host memory
+ * (FLAG_TO_HOST); other buffers' outputs may stay in the device's own memories. */
+#define AIMC_BO_HOST_READ 1u
+int aimc_bo_create_ex(aimc_dev *dev, size_t bytes, unsigned flags, aimc_bo **out);
 void *aimc_bo_map(aimc_bo *bo);            /* its CPU address; NULL for a NULL bo */
 uint64_t aimc_bo_addr(const aimc_bo *bo);  /* its device address, for descriptors; 0 for NULL */
 size_t aimc_bo_size(const aimc_bo *bo);
@@ -117,8 +136,8 @@ typedef struct aimc_weights_report {
     double rms_error_us;     /* rms conductance error after programming */
 } aimc_weights_report;
 
-/* Program matrix `matrix_id`: w is rows x cols float32, row-major (row = input), and tiles
- * are the plan's tiles of that matrix; opts NULL = write once; rep (may be NULL) receives
+/* Program matrix `matrix_id`: w is rows x cols float32, row-major (row = input; NULL on a
+ * timing-only device, which holds no values), and tiles are the plan's tiles of that matrix; opts NULL = write once; rep (may be NULL) receives
  * the device's report. Synchronous. AIMC_ERR_DEVICE when the device refused (details in
  * aimc_error_text); when verify leaves devices outside the tolerance the matrix is
  * programmed, *rep is filled and the result is AIMC_ERR_DEVICE (ERROR.VERIFY). */
@@ -182,11 +201,21 @@ int aimc_submit_raw(aimc_dev *dev, const void *desc, size_t len, uint64_t *fence
  * AIMC_ERR_ABORTED when aimc_reset ended the job. A fence already finished returns AIMC_OK. */
 int aimc_fence_wait(aimc_dev *dev, uint64_t fence, int64_t timeout_ns);
 
-/* aimc_fence_wait without waiting: AIMC_ERR_TIMEOUT while the job is still running. */
+/* aimc_fence_wait without waiting: AIMC_ERR_TIMEOUT while the job is still running. A
+ * simulated device is given a moment to progress (as a real one runs meanwhile). */
 int aimc_fence_poll(aimc_dev *dev, uint64_t fence);
 
+/* Wait until any of the n fences has completed, at most timeout_ns (negative: no limit), and
+ * finish that one: *index receives its position in fences (the lowest when several have).
+ * Returns as aimc_fence_wait for that fence; AIMC_ERR_INVALID for n 0 or a fence never
+ * issued. */
+int aimc_fence_wait_any(aimc_dev *dev, const uint64_t *fences, size_t n, int64_t timeout_ns,
+                        size_t *index);
+
 int aimc_counters_read(aimc_dev *dev, aimc_counters *c);
-int aimc_counters_reset(aimc_dev *dev); /* every counter to 0 (CNT_CTRL.RESET) */
+int aimc_counters_reset(aimc_dev *dev);
+/* out = a - b, counter by counter: what the device did between two reads (b before a). */
+void aimc_counters_sub(const aimc_counters *a, const aimc_counters *b, aimc_counters *out); /* every counter to 0 (CNT_CTRL.RESET) */
 
 /* Read the device's sticky error state without clearing it. */
 int aimc_error_get(aimc_dev *dev, aimc_dev_error *e);

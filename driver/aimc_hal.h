@@ -35,9 +35,14 @@ typedef struct aimc_hal_ops {
     int (*dma_alloc)(void *ctx, size_t size, void **cpu, uint64_t *dev_addr);
     /* Free a dma_alloc buffer given its CPU pointer; NULL is a no-op. */
     void (*dma_free)(void *ctx, void *cpu);
+    /* Optional (NULL: nothing to do): the host is about to hand [dev_addr, dev_addr + size)
+     * to the device (AIMC_SYNC_TO_DEVICE: it wrote it) or to read it (FROM_DEVICE). A
+     * simulated device learns there that its own copy of the range is stale. */
+    void (*dma_sync)(void *ctx, uint64_t dev_addr, size_t size, int dir);
 
     /* Wait at most timeout_ns (>= 0) for the interrupt line to be asserted. AIMC_OK when it
-     * is, AIMC_ERR_TIMEOUT otherwise. The caller acknowledges in IRQ_STATUS. */
+     * is, AIMC_ERR_TIMEOUT otherwise. The caller acknowledges in IRQ_STATUS. A simulated
+     * device works in here (with timeout 0 too: a poll lets it progress). */
     int (*irq_wait)(void *ctx, int64_t timeout_ns);
     /* A monotonic clock in ns, for timeouts. */
     uint64_t (*time_ns)(void *ctx);

@@ -61,6 +61,7 @@ struct aimc_bo {
     void *cpu;
     uint64_t addr;
     size_t size;
+    unsigned flags;       /* AIMC_BO_* */
     aimc_bo *prev, *next; /* the device's list of live buffer objects */
 };
 
@@ -200,6 +201,7 @@ static void drv_read_info(aimc_dev *dev, aimc_dev_info *i)
     i->max_ring = rd(dev, AIMC_REG_CAP_MAX_RING);
     i->max_elems = rd(dev, AIMC_REG_CAP_MAX_ELEMS);
     i->max_verify = rd(dev, AIMC_REG_CAP_MAX_VERIFY);
+    i->timing_only = (rd(dev, AIMC_REG_CAP_FLAGS) & AIMC_REG_CAP_FLAGS_TIMING_ONLY) != 0;
 }
 
 /* After a soft reset: program the ring, unmask the interrupts, arm the watchdog, enable. */
@@ -221,6 +223,28 @@ static int drv_setup(aimc_dev *dev)
 }
 
 /* ---- submission ---- */
+
+/* Whether a command's outputs go to host memory the host reads: a buffer object made with
+ * AIMC_BO_HOST_READ holds one of them. Lock held. */
+static int desc_to_host(const aimc_dev *dev, const uint8_t *desc)
+{
+    static const struct {
+        uint32_t op, field;
+    } outs[] = {
+        {AIMC_DESC_OP_MVM, AIMC_DESC_MVM_Y_ADDR},        {AIMC_DESC_OP_READBACK, AIMC_DESC_RDBK_OUT_ADDR},
+        {AIMC_DESC_OP_RMSNORM, AIMC_DESC_RMS_OUT_ADDR},  {AIMC_DESC_OP_TOPK, AIMC_DESC_TOPK_IDX_ADDR},
+        {AIMC_DESC_OP_TOPK, AIMC_DESC_TOPK_W_ADDR},      {AIMC_DESC_OP_SILU_MUL, AIMC_DESC_SILU_OUT_ADDR},
+        {AIMC_DESC_OP_GATHER, AIMC_DESC_GATH_DST_ADDR},  {AIMC_DESC_OP_SCALE_ACC, AIMC_DESC_SACC_DST_ADDR},
+    };
+    const uint32_t op = aimc_le_get16(desc + AIMC_DESC_OPCODE);
+    for (size_t i = 0; i < sizeof outs / sizeof outs[0]; i++) {
+        if (outs[i].op != op) continue;
+        const uint64_t a = aimc_le_get64(desc + outs[i].field);
+        for (const aimc_bo *b = dev->bos; b; b = b->next)
+            if ((b->flags & AIMC_BO_HOST_READ) && a >= b->addr && a - b->addr < b->size) return 1;
+    }
+    return 0;
+}
 
 /* Put desc into the ring as job *proto (its buffers become the job's, also on failure),
  * stamp the next fence into it and ring the doorbell. Called with the lock held; may
@@ -266,6 +290,9 @@ static int drv_submit(aimc_dev *dev, uint8_t *desc, const drv_job *proto, uint64
             old->status_valid = 1;
         }
     }
+    if (desc_to_host(dev, desc))
+        aimc_le_put16(desc + AIMC_DESC_FLAGS,
+                      aimc_le_get16(desc + AIMC_DESC_FLAGS) | AIMC_DESC_FLAG_TO_HOST);
     uint64_t f = dev->next_fence++;
     aimc_le_put64(desc + AIMC_DESC_FENCE, f);
     aimc_le_put32(desc + AIMC_DESC_STATUS, 0);
@@ -358,10 +385,11 @@ static void describe_error(aimc_dev *dev, const drv_job *j, uint32_t status, int
 /* The job of a completed command: decode its status, copy results out, release it. */
 static int job_finish(aimc_dev *dev, drv_job *j)
 {
-    uint32_t status = j->status_valid
-                          ? j->status
-                          : aimc_le_get32(dev->ring + (size_t)j->slot * AIMC_DESC_BYTES +
-                                          AIMC_DESC_STATUS);
+    uint32_t status = (j->status_valid
+                           ? j->status
+                           : aimc_le_get32(dev->ring + (size_t)j->slot * AIMC_DESC_BYTES +
+                                           AIMC_DESC_STATUS)) &
+                      ~AIMC_DESC_STATUS_DONE;
     uint32_t op = aimc_le_get16(j->desc + AIMC_DESC_OPCODE);
     int rc = AIMC_OK;
 
@@ -438,9 +466,14 @@ int aimc_open(const char *uri, const aimc_open_opts *opts, aimc_dev **out)
         if (strlen(s) == (size_t)(colon - uri) && !strncmp(s, uri, (size_t)(colon - uri)))
             hal = aimc_drv_backends[i];
     }
-    if (!hal)
-        return aimc_diag_set(d, AIMC_ERR_NOTFOUND, "%s: unknown scheme (sim:, mock:, uio:)",
-                             uri);
+    if (!hal) {
+        char list[128] = "";
+        size_t used = 0;
+        for (size_t i = 0; i < sizeof aimc_drv_backends / sizeof aimc_drv_backends[0]; i++)
+            used += (size_t)snprintf(list + used, sizeof list - used, "%s%s:", i ? ", " : "",
+                                     aimc_drv_backends[i]->scheme);
+        return aimc_diag_set(d, AIMC_ERR_NOTFOUND, "%s: unknown scheme (%s)", uri, list);
+    }
 
     dev = calloc(1, sizeof *dev);
     if (!dev) return aimc_diag_set(d, AIMC_ERR_NOMEM, "aimc_open: out of memory");
@@ -537,6 +570,11 @@ static int drv_dma_alloc(aimc_dev *dev, uint64_t n, void **cpu, uint64_t *addr)
 
 int aimc_bo_create(aimc_dev *dev, size_t bytes, aimc_bo **out)
 {
+    return aimc_bo_create_ex(dev, bytes, 0, out);
+}
+
+int aimc_bo_create_ex(aimc_dev *dev, size_t bytes, unsigned flags, aimc_bo **out)
+{
     aimc_bo *bo;
     int rc = drv_lock(dev);
     if (rc) return rc;
@@ -544,6 +582,9 @@ int aimc_bo_create(aimc_dev *dev, size_t bytes, aimc_bo **out)
     *out = NULL;
     if (bytes == 0)
         return drv_unlock(dev, drv_fail(dev, AIMC_ERR_INVALID, "aimc_bo_create: size 0"));
+    if (flags & ~AIMC_BO_HOST_READ)
+        return drv_unlock(dev, drv_fail(dev, AIMC_ERR_INVALID, "aimc_bo_create: unknown flags "
+                                        "0x%x", flags & ~AIMC_BO_HOST_READ));
     if (!(bo = calloc(1, sizeof *bo)))
         return drv_unlock(dev, drv_fail(dev, AIMC_ERR_NOMEM, "aimc_bo_create: out of memory"));
     if ((rc = drv_dma_alloc(dev, bytes, &bo->cpu, &bo->addr)) != AIMC_OK) {
@@ -552,6 +593,7 @@ int aimc_bo_create(aimc_dev *dev, size_t bytes, aimc_bo **out)
     }
     bo->dev = dev;
     bo->size = bytes;
+    bo->flags = flags;
     bo->next = dev->bos;
     if (dev->bos) dev->bos->prev = bo;
     dev->bos = bo;
@@ -579,6 +621,12 @@ int aimc_bo_sync(aimc_bo *bo, aimc_sync_dir dir)
     if (!bo) return AIMC_ERR_BADHANDLE;
     if (dir != AIMC_SYNC_TO_DEVICE && dir != AIMC_SYNC_FROM_DEVICE) return AIMC_ERR_INVALID;
     atomic_thread_fence(memory_order_seq_cst);
+    aimc_dev *dev = bo->dev;
+    if (dev->hal->dma_sync) {
+        pthread_mutex_lock(&dev->lock);
+        dev->hal->dma_sync(dev->ctx, bo->addr, bo->size, (int)dir);
+        pthread_mutex_unlock(&dev->lock);
+    }
     return AIMC_OK;
 }
 
@@ -627,7 +675,7 @@ int aimc_weights_program(aimc_dev *dev, uint32_t matrix_id, const float *w, uint
     int rc = drv_lock(dev);
 
     if (rc) return rc;
-    if (!w || (!tiles && n_tiles))
+    if ((!w && !dev->info.timing_only) || (!tiles && n_tiles))
         return drv_unlock(dev, drv_fail(dev, AIMC_ERR_INVALID,
                                         "aimc_weights_program: NULL weights or tiles"));
     if (matrix_id >= dev->info.max_matrices)
@@ -647,10 +695,12 @@ int aimc_weights_program(aimc_dev *dev, uint32_t matrix_id, const float *w, uint
                                         "rounds %u (at most %u) or tolerance %g uS (>= 0) out "
                                         "of range", iters, dev->info.max_verify, tol));
 
-    if ((rc = drv_dma_alloc(dev, (uint64_t)rows * cols * sizeof(float), &cpu, &w_addr)))
-        return drv_unlock(dev, rc);
-    job.buf_in = cpu;
-    memcpy(cpu, w, (size_t)rows * cols * sizeof(float));
+    if (w) {
+        if ((rc = drv_dma_alloc(dev, (uint64_t)rows * cols * sizeof(float), &cpu, &w_addr)))
+            return drv_unlock(dev, rc);
+        job.buf_in = cpu;
+        memcpy(cpu, w, (size_t)rows * cols * sizeof(float));
+    }
     if (n_tiles) {
         if ((rc = drv_dma_alloc(dev, (uint64_t)n_tiles * AIMC_REC_TILE_BYTES, &cpu, &t_addr)))
             goto fail;
@@ -717,6 +767,7 @@ int aimc_weights_readback(aimc_dev *dev, uint32_t matrix_id, float *w, uint32_t 
     job.user_y = w;
     job.y_bytes = (size_t)rows * cols * sizeof(float);
     desc_init(desc, AIMC_DESC_OP_READBACK);
+    aimc_le_put16(desc + AIMC_DESC_FLAGS, AIMC_DESC_FLAG_IRQ | AIMC_DESC_FLAG_TO_HOST);
     aimc_le_put32(desc + AIMC_DESC_RDBK_MATRIX, matrix_id);
     aimc_le_put32(desc + AIMC_DESC_RDBK_ROW0, 0);
     aimc_le_put32(desc + AIMC_DESC_RDBK_NROWS, rows);
@@ -766,6 +817,8 @@ int aimc_submit_mvm(aimc_dev *dev, uint32_t matrix_id, const float *x, uint32_t 
         job.y_bytes = (size_t)batch * cols * sizeof(float);
     }
     desc_init(desc, AIMC_DESC_OP_MVM);
+    /* y comes back to the caller: the result goes to host memory */
+    aimc_le_put16(desc + AIMC_DESC_FLAGS, AIMC_DESC_FLAG_IRQ | AIMC_DESC_FLAG_TO_HOST);
     aimc_le_put32(desc + AIMC_DESC_MVM_MATRIX, matrix_id);
     aimc_le_put32(desc + AIMC_DESC_MVM_BATCH, batch);
     aimc_le_put32(desc + AIMC_DESC_MVM_ROWS, rows);
@@ -893,56 +946,78 @@ int aimc_submit_raw(aimc_dev *dev, const void *desc, size_t len, uint64_t *fence
 
 /* ---- completion ---- */
 
-int aimc_fence_wait(aimc_dev *dev, uint64_t fence, int64_t timeout_ns)
+/* Whether job j has completed: its status saved, the in-order DONE_FENCE past it, or its
+ * status word in the ring marked DONE by the device (commands may complete out of order). */
+static int job_done(aimc_dev *dev, const drv_job *j)
+{
+    if (j->status_valid) return 1;
+    if (dev->slot_fence[j->slot] == j->fence &&
+        (aimc_le_get32(dev->ring + (size_t)j->slot * AIMC_DESC_BYTES + AIMC_DESC_STATUS) &
+         AIMC_DESC_STATUS_DONE)) {
+        atomic_thread_fence(memory_order_acquire);
+        return 1;
+    }
+    return rd64(dev, AIMC_REG_DONE_FENCE_LO) >= j->fence;
+}
+
+/* Wait for the first of the n fences to complete and finish it (lock held on entry and
+ * exit; released while waiting). */
+static int wait_any(aimc_dev *dev, const uint64_t *fences, size_t n, int64_t timeout_ns,
+                    size_t *index)
 {
     uint64_t deadline;
-    drv_job *j;
-    int rc = drv_lock(dev);
-
-    if (rc) return rc;
-    if (fence == 0 || fence >= dev->next_fence)
-        return drv_unlock(dev, drv_fail(dev, AIMC_ERR_INVALID, "aimc_fence_wait: fence %llu was "
-                                        "never issued", (unsigned long long)fence));
+    int polled = 0;
+    for (size_t i = 0; i < n; i++)
+        if (fences[i] == 0 || fences[i] >= dev->next_fence)
+            return drv_fail(dev, AIMC_ERR_INVALID, "aimc_fence_wait: fence %llu was never "
+                            "issued", (unsigned long long)fences[i]);
     uint64_t start = dev->hal->time_ns(dev->ctx);
     deadline = timeout_ns < 0 ? UINT64_MAX : start + (uint64_t)timeout_ns;
     for (;;) {
-        /* every issued fence has a job until it is finished */
-        if (!(j = job_find(dev, fence))) return drv_unlock(dev, AIMC_OK);
-        if (j->aborted) {
-            job_release(dev, j);
-            return drv_unlock(dev, drv_fail(dev, AIMC_ERR_ABORTED, "fence %llu was aborted by "
-                                            "a reset", (unsigned long long)fence));
+        for (size_t i = 0; i < n; i++) {
+            drv_job *j = job_find(dev, fences[i]);
+            *index = i;
+            /* every issued fence has a job until it is finished */
+            if (!j) return AIMC_OK;
+            if (j->aborted) {
+                job_release(dev, j);
+                return drv_fail(dev, AIMC_ERR_ABORTED, "fence %llu was aborted by a reset",
+                                (unsigned long long)fences[i]);
+            }
+            if (job_done(dev, j)) return job_finish(dev, j);
         }
-        if (j->status_valid || rd64(dev, AIMC_REG_DONE_FENCE_LO) >= fence) {
-            atomic_thread_fence(memory_order_acquire); /* DONE_FENCE before the status word */
-            return drv_unlock(dev, job_finish(dev, j));
-        }
+        const uint64_t fence = fences[0];
         uint32_t st = rd(dev, AIMC_REG_STATUS), err = rd(dev, AIMC_REG_ERROR);
         if ((st & AIMC_REG_STATUS_HALTED) || (err & AIMC_REG_ERROR_WATCHDOG))
-            return drv_unlock(dev, drv_fail(dev, AIMC_ERR_TIMEOUT, "fence %llu: the device's "
-                                            "watchdog halted it (no progress for %u us, "
-                                            "RING_HEAD=%u); aimc_reset recovers",
-                                            (unsigned long long)fence, dev->watchdog_us,
-                                            rd(dev, AIMC_REG_RING_HEAD)));
+            return drv_fail(dev, AIMC_ERR_TIMEOUT, "fence %llu: the device's watchdog halted "
+                            "it (no progress for %u us, RING_HEAD=%u); aimc_reset recovers",
+                            (unsigned long long)fence, dev->watchdog_us,
+                            rd(dev, AIMC_REG_RING_HEAD));
         /* a device that cannot progress never completes the fence: do not wait for it. An
-         * asynchronous device may finish between the reads, so DONE_FENCE is read again
+         * asynchronous device may finish between the reads, so the jobs are checked again
          * after it is seen idle. */
         int stuck = !(st & AIMC_REG_STATUS_READY) || (err & AIMC_REG_ERROR_RING);
         int idle = !(st & AIMC_REG_STATUS_BUSY) && rd(dev, AIMC_REG_RING_HEAD) == dev->tail;
-        if ((stuck || idle) && rd64(dev, AIMC_REG_DONE_FENCE_LO) < fence)
-            return drv_unlock(dev, drv_fail(dev, AIMC_ERR_DEVICE, "device error: fence %llu "
-                                            "cannot complete (STATUS=0x%x, ERROR=0x%x, "
-                                            "RING_HEAD=%u, tail %u)%s",
-                                            (unsigned long long)fence, st, err,
-                                            rd(dev, AIMC_REG_RING_HEAD), dev->tail,
-                                            stuck ? "; aimc_reset recovers" : ""));
-        if (stuck || idle) continue; /* it completed meanwhile */
+        if (stuck || idle) {
+            int any = 0;
+            for (size_t i = 0; i < n; i++) {
+                drv_job *j = job_find(dev, fences[i]);
+                any |= !j || j->aborted || job_done(dev, j);
+            }
+            if (any) continue; /* it completed meanwhile */
+            return drv_fail(dev, AIMC_ERR_DEVICE, "device error: fence %llu cannot complete "
+                            "(STATUS=0x%x, ERROR=0x%x, RING_HEAD=%u, tail %u)%s",
+                            (unsigned long long)fence, st, err, rd(dev, AIMC_REG_RING_HEAD),
+                            dev->tail, stuck ? "; aimc_reset recovers" : "");
+        }
         uint64_t now = dev->hal->time_ns(dev->ctx);
-        if (now >= deadline)
-            return drv_unlock(dev, drv_fail(dev, AIMC_ERR_TIMEOUT, "fence %llu not done after "
-                                            "%lld ns", (unsigned long long)fence,
-                                            (long long)timeout_ns));
-        uint64_t left = deadline - now;
+        /* A poll still lets the device take one step: a simulated device works only when
+         * the host waits on it. */
+        if (now >= deadline && polled)
+            return drv_fail(dev, AIMC_ERR_TIMEOUT, "fence %llu not done after %lld ns",
+                            (unsigned long long)fence, (long long)timeout_ns);
+        polled = 1;
+        uint64_t left = deadline > now ? deadline - now : 0;
         pthread_mutex_unlock(&dev->lock);
         int irq = dev->hal->irq_wait(dev->ctx, (int64_t)(left < AIMC_DRV_WAIT_SLICE_NS
                                                              ? left : AIMC_DRV_WAIT_SLICE_NS));
@@ -950,6 +1025,25 @@ int aimc_fence_wait(aimc_dev *dev, uint64_t fence, int64_t timeout_ns)
         if (irq == AIMC_OK) /* acknowledge DONE; ERROR stays for the failing job's waiter */
             wr(dev, AIMC_REG_IRQ_STATUS, AIMC_REG_IRQ_DONE);
     }
+}
+
+int aimc_fence_wait(aimc_dev *dev, uint64_t fence, int64_t timeout_ns)
+{
+    size_t index;
+    int rc = drv_lock(dev);
+    if (rc) return rc;
+    return drv_unlock(dev, wait_any(dev, &fence, 1, timeout_ns, &index));
+}
+
+int aimc_fence_wait_any(aimc_dev *dev, const uint64_t *fences, size_t n, int64_t timeout_ns,
+                        size_t *index)
+{
+    size_t local;
+    int rc = drv_lock(dev);
+    if (rc) return rc;
+    if (!fences || n == 0)
+        return drv_unlock(dev, drv_fail(dev, AIMC_ERR_INVALID, "aimc_fence_wait_any: no fences"));
+    return drv_unlock(dev, wait_any(dev, fences, n, timeout_ns, index ? index : &local));
 }
 
 int aimc_fence_poll(aimc_dev *dev, uint64_t fence)
@@ -961,14 +1055,18 @@ int aimc_fence_poll(aimc_dev *dev, uint64_t fence)
 
 int aimc_counters_read(aimc_dev *dev, aimc_counters *c)
 {
-    static const uint32_t energy_reg[AIMC_COMP_COUNT] = {
-        AIMC_REG_CNT_ENERGY_DAC_FJ_LO, AIMC_REG_CNT_ENERGY_XBAR_FJ_LO,
-        AIMC_REG_CNT_ENERGY_ADC_FJ_LO, AIMC_REG_CNT_ENERGY_DIG_FJ_LO,
+    static const uint32_t energy_reg[AIMC_PART_COUNT] = {
+        AIMC_REG_CNT_ENERGY_DAC_FJ_LO,    AIMC_REG_CNT_ENERGY_XBAR_FJ_LO,
+        AIMC_REG_CNT_ENERGY_ADC_FJ_LO,    AIMC_REG_CNT_ENERGY_DIG_FJ_LO,
+        AIMC_REG_CNT_ENERGY_BUFFER_FJ_LO, AIMC_REG_CNT_ENERGY_BUS_FJ_LO,
+        AIMC_REG_CNT_ENERGY_NOC_FJ_LO,    AIMC_REG_CNT_ENERGY_UNITS_FJ_LO,
+        AIMC_REG_CNT_ENERGY_LINK_FJ_LO,   AIMC_REG_CNT_ENERGY_HOST_FJ_LO,
     };
     int rc = drv_lock(dev);
     if (rc) return rc;
     if (!c) return drv_unlock(dev, drv_fail(dev, AIMC_ERR_INVALID, "aimc_counters_read: c is NULL"));
     c->cycles = rd64(dev, AIMC_REG_CNT_CYCLES_LO);
+    c->time = rd64(dev, AIMC_REG_CNT_TIME_LO);
     c->mvms = rd64(dev, AIMC_REG_CNT_MVMS_LO);
     c->adc_conversions = rd64(dev, AIMC_REG_CNT_ADC_CONV_LO);
     c->adc_saturations = rd64(dev, AIMC_REG_CNT_ADC_SAT_LO);
@@ -976,9 +1074,31 @@ int aimc_counters_read(aimc_dev *dev, aimc_counters *c)
     c->xbar_reads = rd64(dev, AIMC_REG_CNT_XBAR_READS_LO);
     c->digital_ops = rd64(dev, AIMC_REG_CNT_DIGITAL_OPS_LO);
     c->cells_programmed = rd64(dev, AIMC_REG_CNT_CELLS_PROG_LO);
-    for (int i = 0; i < AIMC_COMP_COUNT; i++)
+    c->noc_bytes = rd64(dev, AIMC_REG_CNT_NOC_BYTES_LO);
+    c->link_bytes = rd64(dev, AIMC_REG_CNT_LINK_BYTES_LO);
+    c->host_bytes = rd64(dev, AIMC_REG_CNT_HOST_BYTES_LO);
+    for (int i = 0; i < AIMC_PART_COUNT; i++)
         c->energy_pj[i] = (double)rd64(dev, energy_reg[i]) / AIMC_DRV_FJ_PER_PJ;
     return drv_unlock(dev, AIMC_OK);
+}
+
+void aimc_counters_sub(const aimc_counters *a, const aimc_counters *b, aimc_counters *out)
+{
+    aimc_counters r;
+    r.cycles = a->cycles - b->cycles;
+    r.time = a->time - b->time;
+    r.mvms = a->mvms - b->mvms;
+    r.adc_conversions = a->adc_conversions - b->adc_conversions;
+    r.adc_saturations = a->adc_saturations - b->adc_saturations;
+    r.dac_drives = a->dac_drives - b->dac_drives;
+    r.xbar_reads = a->xbar_reads - b->xbar_reads;
+    r.digital_ops = a->digital_ops - b->digital_ops;
+    r.cells_programmed = a->cells_programmed - b->cells_programmed;
+    for (int i = 0; i < AIMC_PART_COUNT; i++) r.energy_pj[i] = a->energy_pj[i] - b->energy_pj[i];
+    r.noc_bytes = a->noc_bytes - b->noc_bytes;
+    r.link_bytes = a->link_bytes - b->link_bytes;
+    r.host_bytes = a->host_bytes - b->host_bytes;
+    *out = r;
 }
 
 int aimc_counters_reset(aimc_dev *dev)
@@ -1007,11 +1127,10 @@ int aimc_reset(aimc_dev *dev)
     int rc = drv_lock(dev);
     if (rc) return rc;
     /* what completed keeps its status; the rest is aborted */
-    uint64_t done = rd64(dev, AIMC_REG_DONE_FENCE_LO);
     for (size_t i = 0; i < dev->n_jobs; i++) {
         drv_job *j = &dev->jobs[i];
         if (j->status_valid || j->aborted) continue;
-        if (j->fence <= done) {
+        if (job_done(dev, j)) {
             j->status = aimc_le_get32(dev->ring + (size_t)j->slot * AIMC_DESC_BYTES +
                                       AIMC_DESC_STATUS);
             j->status_valid = 1;

@@ -211,13 +211,32 @@ typedef struct aimc_map_summary {
     double hops_mean;           /* mean over tiles */
     uint64_t chip_crossings;    /* tiles whose partial sums cross chips */
     double tier_conflicts;      /* expected tier conflicts per token */
-    double latency_ns;          /* analytical latency per token (all layers) */
-    double energy_pj;           /* analytical energy per token */
-    double energy_noc_pj;       /* of which NoC and chip links */
+    double latency_ns;          /* estimated latency of a token (aimc_map_estimate_token) */
+    double energy_pj;           /* its estimated dynamic energy */
+    double energy_pj_by_part[AIMC_PART_COUNT];
 } aimc_map_summary;
 
 int aimc_map_summarise(const aimc_arch *arch, const aimc_model *model, const aimc_plan *plan,
                        const aimc_routing *routing, aimc_map_summary *s, aimc_diag *d);
+
+/* The estimate of one token through every layer (docs/mapping.md, "The estimate"): the
+ * workload's steps (aimc_workload.h) with the commands the device would run, each booked
+ * with the cost layer's schedules at the cycle its inputs are ready, no two ever waiting for
+ * a resource: the device's latency and energy when nothing contends, and a lower bound on
+ * the latency when something does. The data activity is the cost layer's assumption. The
+ * token goes to experts[ml * top_k ..] in MoE layer ml (NULL: the top_k most probable under
+ * routing, NULL routing: experts 0 .. top_k - 1). */
+typedef struct aimc_map_estimate {
+    uint64_t latency_cycles;
+    double latency_ns;
+    double energy_pj[AIMC_PART_COUNT]; /* dynamic */
+    double energy_pj_total;
+    uint64_t commands;               /* device commands of the token */
+} aimc_map_estimate;
+
+int aimc_map_estimate_token(const aimc_arch *arch, const aimc_model *model,
+                            const aimc_plan *plan, const int *experts,
+                            const aimc_routing *routing, aimc_map_estimate *out, aimc_diag *d);
 
 /* Plan files (JSON, schema in docs/mapping.md). Load checks every run against the arch and
  * model and rebuilds the plan (tiles unless shape_only). */

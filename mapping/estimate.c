@@ -1,6 +1,7 @@
 /* estimate.c - a plan's summary under routing statistics: crossbar and cell use, per-core
- * load, partial-sum hops on the mesh, tier conflicts, and the analytical latency and energy
- * per token from the simulator's closed-form tile cost (sim/cost/aimc_cost.h; docs/mapping.md).
+ * load, partial-sum hops on the mesh, tier conflicts, and the estimate of one token's latency
+ * and energy: the workload's steps (aimc_workload.h) booked with the cost layer's schedules
+ * without contention, as the device books them with it (docs/mapping.md).
  */
 #include "map_int.h"
 
@@ -9,6 +10,8 @@
 #include <string.h>
 
 #include "aimc_cost.h"
+#include "aimc_regs.h"
+#include "aimc_workload.h"
 
 typedef struct {
     uint64_t lo, hi; /* sites */
@@ -114,8 +117,7 @@ int aimc_map_summarise(const aimc_arch *arch, const aimc_model *model, const aim
     const uint64_t T = (uint64_t)plan->tiers;
     const uint64_t per_core = (uint64_t)arch->hierarchy.crossbars_per_core * T;
     const uint64_t cpc = (uint64_t)arch->hierarchy.cores_per_chip;
-    const uint32_t cols = (uint32_t)arch->crossbar.cols, P = (uint32_t)aimc_arch_cols_per_weight(arch);
-    const uint32_t L = (uint32_t)aimc_arch_logical_cols(arch), R = (uint32_t)arch->crossbar.rows;
+    const uint32_t cols = (uint32_t)arch->crossbar.cols, R = (uint32_t)arch->crossbar.rows;
     const uint64_t n_cores = plan->xbars_span ? (plan->xbars_span + per_core - 1) / per_core : 1;
     uint32_t gw = 1;
     while ((uint64_t)gw * gw < cpc) gw++;
@@ -125,14 +127,10 @@ int aimc_map_summarise(const aimc_arch *arch, const aimc_model *model, const aim
     uint32_t *gxy = malloc(cpc * sizeof *gxy); /* core in chip -> gy << 16 | gx */
     if (gxy)
         for (uint64_t c = 0; c < cpc; c++) gxy[c] = (uint32_t)((c / gw) << 16 | (c % gw));
-    double *mat_hops_ns = calloc(model->n_matrices ? model->n_matrices : 1, sizeof *mat_hops_ns);
-    double *mat_ns = calloc(model->n_matrices ? model->n_matrices : 1, sizeof *mat_ns);
     double *layer_conf = calloc((size_t)model->layers, sizeof *layer_conf);
-    if (!load || !gxy || !mat_hops_ns || !mat_ns || !layer_conf) goto nomem;
+    if (!load || !gxy || !layer_conf) goto nomem;
     size_t home_cap = 0;
 
-    aimc_activity act;
-    aimc_activity_peak(arch, &act);
     double hop_sum = 0;
     uint64_t tiles = 0;
     for (size_t k = 0; k < plan->n_runs; k++) {
@@ -151,21 +149,6 @@ int aimc_map_summarise(const aimc_arch *arch, const aimc_model *model, const aim
         }
         int copies = plan->replicas && plan->replicas[ru->matrix] > 0 ? plan->replicas[ru->matrix] : 1;
         double pm = matrix_p(model, routing, mx) / copies;
-        uint32_t ncols = ru->width / P;
-        aimc_tile_cost tc;
-        aimc_cost_tile(arch, R, ncols, &act, &tc);
-        /* Time of the busiest crossbar of the run: tiles side by side share its ADCs. */
-        uint32_t kk = cols / ru->width, f = (cols - ru->col0) / ru->width;
-        uint32_t per_x = ru->n < (f > kk ? f : kk) ? ru->n : (f > kk ? f : kk);
-        /* A site runs one tier at a time: a run along consecutive arrays (stride 1) puts up
-         * to T of its crossbars on one site, and they take turns. */
-        uint64_t per_site = per_x;
-        if (T > 1 && ru->stride % T != 0) {
-            per_site = (uint64_t)per_x * T;
-            if (per_site > ru->n) per_site = ru->n;
-        }
-        if (per_site * tc.analog_ns > mat_ns[ru->matrix])
-            mat_ns[ru->matrix] = (double)per_site * tc.analog_ns;
         /* Walk the tiles: position, core, chip incrementally. */
         uint32_t t = ru->tile0, s_i = t % S, c_i = (t / S) % cb, b_i = t / (S * cb);
         uint64_t x = ru->xbar0;
@@ -173,7 +156,6 @@ int aimc_map_summarise(const aimc_arch *arch, const aimc_model *model, const aim
         uint64_t core = x / per_core, xin = x % per_core;
         uint64_t chip = core / cpc, cin = core % cpc;
         uint32_t maxh = 0;
-        int cross = 0;
         for (uint32_t j = 0; j < ru->n; j++) {
             load[core] += (float)pm;
             uint32_t gx = gxy[cin] & 0xffff, gy = gxy[cin] >> 16, h;
@@ -185,12 +167,9 @@ int aimc_map_summarise(const aimc_arch *arch, const aimc_model *model, const aim
             } else { /* over chip 0's port at core (0,0) of both chips */
                 h = gx + gy + hx + hy;
                 s->chip_crossings++;
-                cross = 1;
-                s->energy_noc_pj += pm * ncols * arch->mapping.chip_link_energy_pj;
             }
             if (h > maxh) maxh = h;
             hop_sum += h;
-            s->energy_noc_pj += pm * ncols * h * arch->mapping.noc_hop_energy_pj;
             tiles++;
             /* next tile */
             if (++s_i == S) {
@@ -216,8 +195,6 @@ int aimc_map_summarise(const aimc_arch *arch, const aimc_model *model, const aim
             }
         }
         if (maxh > s->hops_max) s->hops_max = maxh;
-        double hns = maxh * arch->mapping.noc_hop_ns + (cross ? arch->mapping.chip_link_ns : 0);
-        if (hns > mat_hops_ns[ru->matrix]) mat_hops_ns[ru->matrix] = hns;
     }
     s->hops_mean = tiles ? hop_sum / (double)tiles : 0;
     for (uint64_t i = 0; i < n_cores; i++)
@@ -230,66 +207,15 @@ int aimc_map_summarise(const aimc_arch *arch, const aimc_model *model, const aim
 
     if ((rc = tier_conflicts(arch, model, plan, routing, layer_conf))) goto nomem;
 
-    /* Energy: every tile of every active matrix once per token (replicas share the work). */
-    double energy = 0;
-    for (size_t i = 0; i < model->n_matrices; i++) {
-        const aimc_matrix *mx = &model->m[i];
-        uint32_t rb, cb, S;
-        aimc_map_blocks(arch, mx, &rb, &cb, &S);
-        uint32_t lr = mx->rows - (rb - 1) * R, lc = mx->cols - (cb - 1) * L;
-        double e = 0;
-        for (int bt = 0; bt < 2; bt++)
-            for (int ct = 0; ct < 2; ct++) {
-                double nb = bt ? 1 : rb - 1, nc = ct ? 1 : cb - 1;
-                if (nb <= 0 || nc <= 0) continue;
-                aimc_tile_cost tc;
-                aimc_cost_tile(arch, bt ? lr : R, ct ? lc : L, &act, &tc);
-                double et = 0;
-                for (int q = 0; q < AIMC_COMP_COUNT; q++) et += tc.energy_pj[q];
-                e += nb * nc * S * et;
-            }
-        energy += matrix_p(model, routing, mx) * e;
+    /* Latency and energy: one token through the workload's steps (aimc_map_estimate). */
+    {
+        aimc_map_estimate est;
+        if ((rc = aimc_map_estimate_token(arch, model, plan, NULL, routing, &est, d))) goto out;
+        s->latency_ns = est.latency_ns;
+        s->energy_pj = est.energy_pj_total;
+        memcpy(s->energy_pj_by_part, est.energy_pj, sizeof s->energy_pj_by_part);
+        for (size_t l = 0; l < (size_t)model->layers; l++) s->tier_conflicts += layer_conf[l];
     }
-    s->energy_pj = energy + s->energy_noc_pj;
-
-    /* Latency: layers in sequence; a layer is its router, then its slowest active expert
-     * (gate and up in parallel, then down, then the partial sums' hops), plus one expert
-     * time per expected tier conflict. */
-    double lat = 0;
-    for (size_t i = 0; i < model->n_matrices;) {
-        int l = model->m[i].layer;
-        double t_router = 0, t_max = 0, t_sum = 0;
-        int n_routed = 0;
-        size_t j = i;
-        while (j < model->n_matrices && model->m[j].layer == l) {
-            const aimc_matrix *mx = &model->m[j];
-            if (mx->kind == AIMC_MAT_ROUTER) {
-                t_router = mat_ns[j] + mat_hops_ns[j];
-                j++;
-                continue;
-            }
-            /* gate, up, down of one group */
-            double tg = 0;
-            size_t g0 = j;
-            while (j < model->n_matrices && model->m[j].layer == l &&
-                   model->m[j].expert == mx->expert && model->m[j].kind != AIMC_MAT_ROUTER) {
-                double tm = mat_ns[j] + mat_hops_ns[j];
-                if (model->m[j].kind == AIMC_MAT_DOWN) tg += tm;
-                else if (tm > tg) tg = tm;
-                j++;
-            }
-            if (matrix_p(model, routing, &model->m[g0]) > 0 && tg > t_max) t_max = tg;
-            if (mx->expert >= 0 && mx->expert < model->n_experts) {
-                t_sum += tg;
-                n_routed++;
-            }
-        }
-        double conf = layer_conf[l];
-        s->tier_conflicts += conf;
-        lat += t_router + t_max + (n_routed ? conf * t_sum / n_routed : 0);
-        i = j;
-    }
-    s->latency_ns = lat;
     s->xbars_used = (uint64_t)plan->xbars_used;
     s->xbars_total = (uint64_t)plan->xbars_total;
     s->xbars_span = plan->xbars_span;
@@ -306,9 +232,277 @@ out:
     free(load);
     free(gxy);
     free(home);
-    free(mat_hops_ns);
-    free(mat_ns);
     free(layer_conf);
     aimc_routing_free(own);
+    return rc;
+}
+
+/* ---- the estimate of one token ------------------------------------------------------------ */
+
+typedef struct {
+    const aimc_arch *a;
+    const aimc_model *m;
+    const aimc_plan *p;
+    aimc_cost_mvm **mvm;    /* per matrix, built when first needed */
+    size_t *run_first;      /* per matrix: its first run of replica 0 */
+    aimc_cost_events ev;
+    uint64_t last_retire;   /* the retire cycle of the latest command */
+    uint64_t commands;
+    aimc_diag *d;
+} est_ctx;
+
+/* A tensor of the token: where it lies, when its last writer finished, when its readers
+ * since, and its size. */
+typedef struct {
+    aimc_loc loc;
+    uint64_t wfin, rfin;
+    uint64_t bytes;
+} est_tensor;
+
+/* A batch of commands the host issues at once: steps with their tensors. */
+typedef struct {
+    const aimc_wl_step **st;
+    est_tensor **ts; /* 4 per step: in[0..2], out */
+    size_t n, cap;
+} est_batch_t;
+
+static const aimc_cost_mvm *est_mvm(est_ctx *e, long mi)
+{
+    if (e->mvm[mi]) return e->mvm[mi];
+    const aimc_matrix *mx = &e->m->m[mi];
+    const aimc_tile *tiles = e->p->tiles ? e->p->tiles + e->p->first[mi] : NULL;
+    const size_t n = e->p->count[mi];
+    aimc_tile *made = NULL;
+    if (!tiles) {
+        made = malloc((n ? n : 1) * sizeof *made);
+        if (!made) return NULL;
+        size_t k = 0;
+        for (size_t r = e->run_first[mi];
+             r < e->p->n_runs && e->p->runs[r].matrix == (uint32_t)mi && e->p->runs[r].replica == 0;
+             r++)
+            for (uint32_t j = 0; j < e->p->runs[r].n && k < n; j++)
+                aimc_run_tile(e->a, e->m, &e->p->runs[r], j, &made[k++]);
+        tiles = made;
+    }
+    if (aimc_cost_mvm_build(e->a, mx->rows, mx->cols, tiles, n, &e->mvm[mi]) != AIMC_OK)
+        e->mvm[mi] = NULL;
+    free(made);
+    return e->mvm[mi];
+}
+
+static aimc_dig est_dig(aimc_wl_op op)
+{
+    switch (op) {
+    case AIMC_WL_RMSNORM: return AIMC_DIG_RMSNORM;
+    case AIMC_WL_TOPK: return AIMC_DIG_TOPK;
+    case AIMC_WL_GATHER: return AIMC_DIG_GATHER;
+    case AIMC_WL_SILU_MUL: return AIMC_DIG_SILU_MUL;
+    default: return AIMC_DIG_SCALE_ACC;
+    }
+}
+
+/* Append the steps of ph to b; the tensors of the layer in lt, an expert's own in et. */
+static int batch_add(est_batch_t *b, const aimc_model *m, const aimc_wl_phase *ph,
+                     est_tensor *lt, est_tensor *et)
+{
+    if (b->n + (size_t)ph->n > b->cap) {
+        size_t cap = b->cap ? 2 * b->cap : 64;
+        while (cap < b->n + (size_t)ph->n) cap *= 2;
+        const aimc_wl_step **st = realloc(b->st, cap * sizeof *st);
+        if (st) b->st = st;
+        est_tensor **ts = realloc(b->ts, 4 * cap * sizeof *ts);
+        if (ts) b->ts = ts;
+        if (!st || !ts) return AIMC_ERR_NOMEM;
+        b->cap = cap;
+    }
+    for (int i = 0; i < ph->n; i++) {
+        const aimc_wl_step *s = &ph->s[i];
+        b->st[b->n] = s;
+        for (int q = 0; q < 4; q++) {
+            const aimc_wl_tensor tn = q < 3 ? s->in[q] : s->out;
+            est_tensor *tp = NULL;
+            if (tn != AIMC_WL_NONE) tp = et && tn >= AIMC_WL_TOK && tn <= AIMC_WL_O ? &et[tn] : &lt[tn];
+            if (tp) {
+                uint32_t rr, cc;
+                aimc_wl_shape(m, s, tn, &rr, &cc);
+                if (tp->bytes < (uint64_t)rr * cc * 4) tp->bytes = (uint64_t)rr * cc * 4;
+            }
+            b->ts[4 * b->n + (size_t)q] = tp;
+        }
+        b->n++;
+    }
+    return AIMC_OK;
+}
+
+/* Run a batch the host issues at `issue` as the device's command processor does: fetched in
+ * bursts, each command started when it has arrived and its inputs are ready, its stages
+ * booked with the cost layer's schedules, completed when its status word is back. The retire
+ * cycle of the batch's top-k goes to *retire_topk. */
+static int est_run(est_ctx *e, const est_batch_t *b, uint64_t issue, uint64_t *retire_topk)
+{
+    const aimc_arch *a = e->a;
+    const aimc_cost_booker *bk = &aimc_cost_free_booker;
+    const aimc_loc host = {AIMC_LOC_HOST, 0};
+    uint64_t arrival = issue;
+    for (size_t i = 0; i < b->n; i++) {
+        if (i % AIMC_COST_FETCH_BURST == 0) {
+            const size_t burst = b->n - i < AIMC_COST_FETCH_BURST ? b->n - i : AIMC_COST_FETCH_BURST;
+            arrival = aimc_cost_fetch(a, (uint32_t)burst, AIMC_DESC_BYTES, arrival, bk, &e->ev);
+        }
+        const aimc_wl_step *s = b->st[i];
+        est_tensor *const *ts = b->ts + 4 * i; /* in[0..2], out */
+        uint64_t start = arrival;
+        for (int q = 0; q < 3; q++)
+            if (ts[q] && ts[q]->wfin > start) start = ts[q]->wfin;
+        if (ts[3]) {
+            if (ts[3]->wfin > start) start = ts[3]->wfin;
+            if (ts[3]->rfin > start) start = ts[3]->rfin;
+        }
+        uint64_t fin = start, out_bytes = ts[3] ? ts[3]->bytes : 0;
+        aimc_loc at;
+        if (s->op == AIMC_WL_MVM) {
+            const aimc_cost_mvm *mv = est_mvm(e, s->matrix);
+            if (!mv) return aimc_diag_set(e->d, AIMC_ERR_NOMEM, "estimate: out of memory");
+            at = mv->home;
+            fin = aimc_cost_mvm_in(a, mv, s->rows, ts[0]->loc, start, bk, &e->ev);
+            fin = aimc_cost_mvm_run(a, mv, s->rows, fin, bk);
+            fin = aimc_cost_mvm_out(a, mv, s->rows, fin, bk, &e->ev);
+            aimc_cost_mvm_events(a, mv, s->rows, &e->ev);
+            aimc_cost_mvm_activity(a, mv, s->rows, &e->ev);
+        } else {
+            const aimc_dig op = est_dig(s->op);
+            /* It runs at its first input (aimc_cost_site); the others, and that one when it
+             * lies in host memory, come to it. */
+            at = aimc_cost_site(ts[0]->loc);
+            const uint64_t nn = s->op == AIMC_WL_SILU_MUL ? (uint64_t)s->rows * s->dim : s->dim;
+            const uint64_t batch = s->op == AIMC_WL_SILU_MUL ? 1 : s->rows;
+            uint64_t din, dout;
+            aimc_cost_dig_io(op, batch, nn, s->k, &din, &dout);
+            uint64_t ready = start;
+            for (int q = 0; q < 4; q++) {
+                if (!ts[q] || (q == 3 && s->op != AIMC_WL_SCALE_ACC)) continue;
+                const uint64_t tq = aimc_cost_move(a, ts[q]->loc, at, ts[q]->bytes, start, bk, &e->ev);
+                if (tq > ready) ready = tq;
+            }
+            fin = aimc_cost_dig_run(a, at, aimc_cost_dig_ops(op, batch, nn, s->k), din, dout, ready,
+                                    bk, &e->ev);
+            if (s->op == AIMC_WL_TOPK) out_bytes = 2 * (uint64_t)s->rows * s->k * AIMC_COST_VALUE_BYTES;
+        }
+        if (s->op == AIMC_WL_TOPK || aimc_wl_host_reads(s->out))
+            fin = aimc_cost_move(a, at, host, out_bytes, fin, bk, &e->ev);
+        for (int q = 0; q < 3; q++)
+            if (ts[q] && ts[q]->rfin < fin) ts[q]->rfin = fin;
+        if (ts[3]) {
+            ts[3]->wfin = fin;
+            ts[3]->loc = at;
+        }
+        const uint64_t retire = aimc_cost_complete(a, fin, bk, &e->ev);
+        if (retire > e->last_retire) e->last_retire = retire;
+        if (s->op == AIMC_WL_TOPK) *retire_topk = retire;
+        e->commands++;
+    }
+    return AIMC_OK;
+}
+
+int aimc_map_estimate_token(const aimc_arch *arch, const aimc_model *model,
+                            const aimc_plan *plan, const int *experts,
+                            const aimc_routing *routing, aimc_map_estimate *out, aimc_diag *d)
+{
+    if (!arch || !model || !plan || !out)
+        return aimc_diag_set(d, AIMC_ERR_INVALID, "aimc_map_estimate_token: NULL argument");
+    memset(out, 0, sizeof *out);
+    if (model->dense_layers > 0)
+        return aimc_diag_set(d, AIMC_ERR_UNSUPPORTED, "%s: the estimate runs MoE layers only "
+                             "(model.dense_layers is %d)", model->name, model->dense_layers);
+    const int ne = model->n_experts, k = model->top_k, ns = model->n_shared;
+    est_ctx e = {arch, model, plan, NULL, NULL, {0}, 0, 0, d};
+    est_batch_t b = {0};
+    int rc = AIMC_OK;
+    int *pick = malloc((size_t)(k > 0 ? k : 1) * sizeof *pick);
+    unsigned char *taken = calloc((size_t)(ne > 0 ? ne : 1), 1);
+    aimc_wl_phase *ph = malloc((size_t)(k + ns + 2) * sizeof *ph);
+    est_tensor *et = malloc((size_t)(k + ns + 1) * AIMC_WL_NONE * sizeof *et);
+    e.mvm = calloc(model->n_matrices ? model->n_matrices : 1, sizeof *e.mvm);
+    e.run_first = malloc((model->n_matrices ? model->n_matrices : 1) * sizeof *e.run_first);
+    if (!pick || !taken || !ph || !et || !e.mvm || !e.run_first) {
+        rc = aimc_diag_set(d, AIMC_ERR_NOMEM, "estimate: out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < model->n_matrices; i++) e.run_first[i] = plan->n_runs;
+    for (size_t r = plan->n_runs; r-- > 0;)
+        if (plan->runs[r].replica == 0) e.run_first[plan->runs[r].matrix] = r;
+
+    /* The token's tensors: X comes from host memory. */
+    est_tensor lt[AIMC_WL_NONE];
+    for (int i = 0; i < AIMC_WL_NONE; i++) lt[i] = (est_tensor){{AIMC_LOC_HOST, 0}, 0, 0, 0};
+    uint64_t retire_topk = 0;
+    if ((rc = aimc_wl_route(model, 0, 1, &ph[0], d)) || (rc = batch_add(&b, model, &ph[0], lt, NULL)) ||
+        (rc = est_run(&e, &b, 0, &retire_topk)))
+        goto out;
+    for (int l = 0; l < model->layers; l++) {
+        /* The host sees the routing when the top-k completes, then issues every active
+         * expert's steps and the next layer's route steps (or the head) at once. */
+        const uint64_t issue = retire_topk;
+        const int ml = l - model->dense_layers;
+        for (int j = 0; j < k; j++) pick[j] = j;
+        if (experts) {
+            memcpy(pick, experts + (size_t)ml * (size_t)k, (size_t)k * sizeof *pick);
+        } else if (routing) {
+            memset(taken, 0, (size_t)ne);
+            for (int j = 0; j < k; j++) { /* the k most probable, the lower index on a tie */
+                int best = -1;
+                for (int x = 0; x < ne; x++)
+                    if (!taken[x] && (best < 0 || routing->p[(size_t)ml * ne + x] >
+                                                      routing->p[(size_t)ml * ne + best]))
+                        best = x;
+                taken[best] = 1;
+                pick[j] = best;
+            }
+        }
+        /* The workload's order (aimc_workload.h): ascending expert index. */
+        for (int j = 1; j < k; j++)
+            for (int q = j; q > 0 && pick[q - 1] > pick[q]; q--) {
+                const int t = pick[q];
+                pick[q] = pick[q - 1];
+                pick[q - 1] = t;
+            }
+        b.n = 0;
+        int np = 0;
+        for (int j = 0; j < k + ns; j++) {
+            const int ex = j < k ? pick[j] : ne + (j - k);
+            if ((rc = aimc_wl_expert(model, l, ex, 1, 1, &ph[np], d))) goto out;
+            est_tensor *mine = et + (size_t)np * AIMC_WL_NONE;
+            for (int i = 0; i < AIMC_WL_NONE; i++)
+                mine[i] = (est_tensor){{AIMC_LOC_HOST, 0}, issue, issue, 0};
+            if ((rc = batch_add(&b, model, &ph[np], lt, mine))) goto out;
+            np++;
+        }
+        if (l + 1 < model->layers) {
+            if ((rc = aimc_wl_route(model, l + 1, 1, &ph[np], d)) ||
+                (rc = batch_add(&b, model, &ph[np], lt, NULL)))
+                goto out;
+        } else if (aimc_model_head(model) >= 0) {
+            if ((rc = aimc_wl_head(model, 1, &ph[np], d)) ||
+                (rc = batch_add(&b, model, &ph[np], lt, NULL)))
+                goto out;
+        }
+        if ((rc = est_run(&e, &b, issue, &retire_topk))) goto out;
+    }
+    out->latency_cycles = e.last_retire;
+    out->latency_ns = aimc_cost_ns(arch, (double)e.last_retire);
+    aimc_cost_energy(arch, &e.ev, out->energy_pj);
+    for (int p = 0; p < AIMC_PART_COUNT; p++) out->energy_pj_total += out->energy_pj[p];
+    out->commands = e.commands;
+out:
+    if (e.mvm)
+        for (size_t i = 0; i < model->n_matrices; i++) aimc_cost_mvm_free(e.mvm[i]);
+    free(e.mvm);
+    free(e.run_first);
+    free(pick);
+    free(taken);
+    free(ph);
+    free(et);
+    free(b.st);
+    free(b.ts);
     return rc;
 }

@@ -13,7 +13,8 @@
 //   EXEC      the RTL's descriptor checks (opcode, flags, reserved bytes, field ranges); if
 //             they pass, aimc_dpi_cmd_start() and dispatch on its kind.
 //   BUSY      a command executed in C that takes busy_cycles cycles (PROGRAM).
-//   DIGITAL   a digital command's ops retire at cfg_ops_per_cycle per cycle.
+//   DIGITAL   a digital command's ops retire at cfg_unit_ops_per_cycle per cycle (a
+//             cluster's digital units, units.ops_per_cycle).
 //   ANALOG    the tile sequencer runs the analog job; then aimc_dpi_cmd_finish().
 //   WB_REQ/WB_RSP  write the status word (strobes of bytes 4..7 of the descriptor's first
 //             beat); a fault adds DMA_FAULT|RING. Then the command completes (head++,
@@ -26,7 +27,7 @@ module aimc_cmdproc
   input  logic        clk,
   input  logic        rst_n,
   // configuration straps
-  input  logic [31:0] cfg_ops_per_cycle,
+  input  logic [31:0] cfg_unit_ops_per_cycle,
   input  logic [31:0] cfg_cycles_per_us,
   // from the register block
   input  logic        soft_reset,
@@ -340,8 +341,8 @@ module aimc_cmdproc
   assign ev_done_irq   = (d16(desc, AIMC_DESC_FLAGS) & 16'(AIMC_DESC_FLAG_IRQ)) != 16'd0 ||
                          {16'd0, d16(desc, AIMC_DESC_OPCODE)} == AIMC_DESC_OP_FENCE;
 
-  // digital unit: cfg_ops_per_cycle ops retire per cycle (at least 1)
-  assign ppc      = cfg_ops_per_cycle == 32'd0 ? 64'd1 : {32'd0, cfg_ops_per_cycle};
+  // digital units: cfg_unit_ops_per_cycle ops retire per cycle (at least 1)
+  assign ppc      = cfg_unit_ops_per_cycle == 32'd0 ? 64'd1 : {32'd0, cfg_unit_ops_per_cycle};
   assign retire   = count < ppc ? count : ppc;
   assign ops_last = count == retire;
 
@@ -352,7 +353,8 @@ module aimc_cmdproc
   assign mem_req_valid = (state == CP_FETCH_REQ || state == CP_WB_REQ) && !rsp_owed;
   assign mem_req_write = state == CP_WB_REQ;
   assign mem_req_addr  = state == CP_WB_REQ ? cmd_addr : cmd_addr + {58'd0, beat, 3'd0};
-  assign mem_req_wdata = state == CP_WB_REQ ? {bits, 32'd0} : 64'd0;   // status at addr + 4
+  // the status word at addr + 4: the command's ERROR bits and STATUS_DONE
+  assign mem_req_wdata = state == CP_WB_REQ ? {bits | AIMC_DESC_STATUS_DONE, 32'd0} : 64'd0;
   assign mem_req_strb  = state == CP_WB_REQ ? 8'hF0 : 8'h00;
 
   assign busy   = state != CP_IDLE;

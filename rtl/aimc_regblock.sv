@@ -95,6 +95,7 @@ module aimc_regblock
   logic [31:0] latch_off;       // HI offset whose half is latched; 0 = none
   logic [31:0] latch_hi;
   logic [63:0] cnt_cycles, cnt_mvms, cnt_adc_conv, cnt_xbar_reads, cnt_digital_ops;
+  logic [63:0] cnt_time;        // the device clock: every cycle since reset (not CNT_CTRL's)
   logic        machine_bad;     // the last soft reset could not recreate the C machine
 
   // ---- the access taken at this edge ----
@@ -117,7 +118,11 @@ module aimc_regblock
     return lo_off == AIMC_REG_CNT_ADC_SAT_LO || lo_off == AIMC_REG_CNT_DAC_DRIVES_LO ||
            lo_off == AIMC_REG_CNT_CELLS_PROG_LO || lo_off == AIMC_REG_CNT_ENERGY_DAC_FJ_LO ||
            lo_off == AIMC_REG_CNT_ENERGY_XBAR_FJ_LO || lo_off == AIMC_REG_CNT_ENERGY_ADC_FJ_LO ||
-           lo_off == AIMC_REG_CNT_ENERGY_DIG_FJ_LO;
+           lo_off == AIMC_REG_CNT_ENERGY_DIG_FJ_LO || lo_off == AIMC_REG_CNT_ENERGY_BUFFER_FJ_LO ||
+           lo_off == AIMC_REG_CNT_ENERGY_BUS_FJ_LO || lo_off == AIMC_REG_CNT_ENERGY_NOC_FJ_LO ||
+           lo_off == AIMC_REG_CNT_ENERGY_UNITS_FJ_LO || lo_off == AIMC_REG_CNT_ENERGY_LINK_FJ_LO ||
+           lo_off == AIMC_REG_CNT_ENERGY_HOST_FJ_LO || lo_off == AIMC_REG_CNT_NOC_BYTES_LO ||
+           lo_off == AIMC_REG_CNT_LINK_BYTES_LO || lo_off == AIMC_REG_CNT_HOST_BYTES_LO;
   endfunction
 
   // 64-bit registers held here.
@@ -125,7 +130,8 @@ module aimc_regblock
     return lo_off == AIMC_REG_ERROR_FENCE_LO || lo_off == AIMC_REG_RING_BASE_LO ||
            lo_off == AIMC_REG_DONE_FENCE_LO || lo_off == AIMC_REG_CNT_CYCLES_LO ||
            lo_off == AIMC_REG_CNT_MVMS_LO || lo_off == AIMC_REG_CNT_ADC_CONV_LO ||
-           lo_off == AIMC_REG_CNT_XBAR_READS_LO || lo_off == AIMC_REG_CNT_DIGITAL_OPS_LO;
+           lo_off == AIMC_REG_CNT_XBAR_READS_LO || lo_off == AIMC_REG_CNT_DIGITAL_OPS_LO ||
+           lo_off == AIMC_REG_CNT_TIME_LO;
   endfunction
 
   function automatic logic [63:0] rtl64_value(input logic [31:0] lo_off);
@@ -138,6 +144,7 @@ module aimc_regblock
       AIMC_REG_CNT_ADC_CONV_LO:    return cnt_adc_conv;
       AIMC_REG_CNT_XBAR_READS_LO:  return cnt_xbar_reads;
       AIMC_REG_CNT_DIGITAL_OPS_LO: return cnt_digital_ops;
+      AIMC_REG_CNT_TIME_LO:        return cnt_time;
       default:                     return 64'd0;
     endcase
   endfunction
@@ -161,6 +168,7 @@ module aimc_regblock
       AIMC_REG_CAP_MAX_RING:      return DEV_MAX_RING;
       AIMC_REG_CAP_MAX_ELEMS:     return DEV_MAX_ELEMS;
       AIMC_REG_CAP_MAX_VERIFY:    return DEV_MAX_VERIFY;
+      AIMC_REG_CAP_FLAGS:         return 32'd0;   // a model with values
       AIMC_REG_CTRL:              return ctrl_enable ? AIMC_REG_CTRL_ENABLE : 32'd0;
       AIMC_REG_STATUS:
         return (ctrl_enable && !cp_halted && !machine_bad ? AIMC_REG_STATUS_READY : 32'd0) |
@@ -212,6 +220,7 @@ module aimc_regblock
       cnt_adc_conv    <= 64'd0;
       cnt_xbar_reads  <= 64'd0;
       cnt_digital_ops <= 64'd0;
+      cnt_time        <= 64'd0;
       reg_rdata       <= 32'd0;
       if (!rst_n) begin
         machine_bad <= 1'b0;
@@ -334,6 +343,7 @@ module aimc_regblock
       cnt_adc_conv    <= n_adc_conv;
       cnt_xbar_reads  <= n_xbar_reads;
       cnt_digital_ops <= n_digital_ops;
+      cnt_time        <= cnt_time + 64'd1;
     end
   end
 endmodule : aimc_regblock

@@ -16,7 +16,7 @@ package aimc_regs_pkg;
 
   // VERSION (RO)
   localparam int unsigned AIMC_REG_VERSION                     = 32'h00000004;
-  localparam int unsigned AIMC_REG_VERSION_VALUE               = 32'h00010001;
+  localparam int unsigned AIMC_REG_VERSION_VALUE               = 32'h00020000;
 
   // CAP_XBAR_ROWS (RO)
   localparam int unsigned AIMC_REG_CAP_XBAR_ROWS               = 32'h00000008;
@@ -131,6 +131,10 @@ package aimc_regs_pkg;
   localparam int unsigned AIMC_REG_CNT_CTRL                    = 32'h00000084;
   localparam int unsigned AIMC_REG_CNT_CTRL_RESET              = 32'h00000001;
 
+  // CAP_FLAGS (RO)
+  localparam int unsigned AIMC_REG_CAP_FLAGS                   = 32'h00000088;
+  localparam int unsigned AIMC_REG_CAP_FLAGS_TIMING_ONLY       = 32'h00000001;
+
   // CNT_CYCLES (RO)
   localparam int unsigned AIMC_REG_CNT_CYCLES_LO               = 32'h00000100;
   localparam int unsigned AIMC_REG_CNT_CYCLES_HI               = 32'h00000104;
@@ -179,6 +183,46 @@ package aimc_regs_pkg;
   localparam int unsigned AIMC_REG_CNT_ENERGY_DIG_FJ_LO        = 32'h00000158;
   localparam int unsigned AIMC_REG_CNT_ENERGY_DIG_FJ_HI        = 32'h0000015C;
 
+  // CNT_ENERGY_BUFFER_FJ (RO)
+  localparam int unsigned AIMC_REG_CNT_ENERGY_BUFFER_FJ_LO     = 32'h00000160;
+  localparam int unsigned AIMC_REG_CNT_ENERGY_BUFFER_FJ_HI     = 32'h00000164;
+
+  // CNT_ENERGY_BUS_FJ (RO)
+  localparam int unsigned AIMC_REG_CNT_ENERGY_BUS_FJ_LO        = 32'h00000168;
+  localparam int unsigned AIMC_REG_CNT_ENERGY_BUS_FJ_HI        = 32'h0000016C;
+
+  // CNT_ENERGY_NOC_FJ (RO)
+  localparam int unsigned AIMC_REG_CNT_ENERGY_NOC_FJ_LO        = 32'h00000170;
+  localparam int unsigned AIMC_REG_CNT_ENERGY_NOC_FJ_HI        = 32'h00000174;
+
+  // CNT_ENERGY_UNITS_FJ (RO)
+  localparam int unsigned AIMC_REG_CNT_ENERGY_UNITS_FJ_LO      = 32'h00000178;
+  localparam int unsigned AIMC_REG_CNT_ENERGY_UNITS_FJ_HI      = 32'h0000017C;
+
+  // CNT_ENERGY_LINK_FJ (RO)
+  localparam int unsigned AIMC_REG_CNT_ENERGY_LINK_FJ_LO       = 32'h00000180;
+  localparam int unsigned AIMC_REG_CNT_ENERGY_LINK_FJ_HI       = 32'h00000184;
+
+  // CNT_ENERGY_HOST_FJ (RO)
+  localparam int unsigned AIMC_REG_CNT_ENERGY_HOST_FJ_LO       = 32'h00000188;
+  localparam int unsigned AIMC_REG_CNT_ENERGY_HOST_FJ_HI       = 32'h0000018C;
+
+  // CNT_TIME (RO)
+  localparam int unsigned AIMC_REG_CNT_TIME_LO                 = 32'h00000190;
+  localparam int unsigned AIMC_REG_CNT_TIME_HI                 = 32'h00000194;
+
+  // CNT_NOC_BYTES (RO)
+  localparam int unsigned AIMC_REG_CNT_NOC_BYTES_LO            = 32'h00000198;
+  localparam int unsigned AIMC_REG_CNT_NOC_BYTES_HI            = 32'h0000019C;
+
+  // CNT_LINK_BYTES (RO)
+  localparam int unsigned AIMC_REG_CNT_LINK_BYTES_LO           = 32'h000001A0;
+  localparam int unsigned AIMC_REG_CNT_LINK_BYTES_HI           = 32'h000001A4;
+
+  // CNT_HOST_BYTES (RO)
+  localparam int unsigned AIMC_REG_CNT_HOST_BYTES_LO           = 32'h000001A8;
+  localparam int unsigned AIMC_REG_CNT_HOST_BYTES_HI           = 32'h000001AC;
+
   // command descriptor
   localparam int unsigned AIMC_DESC_BYTES                      = 32'h00000040;
   localparam int unsigned AIMC_DESC_OPCODE                     = 32'h00000000; // u16
@@ -187,7 +231,9 @@ package aimc_regs_pkg;
   localparam int unsigned AIMC_DESC_FENCE                      = 32'h00000008; // u64
   localparam int unsigned AIMC_DESC_PAYLOAD                    = 32'h00000010;
   localparam int unsigned AIMC_DESC_FLAG_IRQ                   = 32'h00000001;
-  localparam int unsigned AIMC_DESC_FLAGS_ALL                  = 32'h00000001;
+  localparam int unsigned AIMC_DESC_FLAG_TO_HOST               = 32'h00000002;
+  localparam int unsigned AIMC_DESC_FLAGS_ALL                  = 32'h00000003;
+  localparam int unsigned AIMC_DESC_STATUS_DONE                = 32'h80000000;
 
   // NOP
   localparam int unsigned AIMC_DESC_OP_NOP                     = 32'h00000000;

@@ -2,25 +2,29 @@
 // integration, ADC conversion slots) and its shift-and-add accumulation.
 //
 // An analog job is n_vec input vectors through the n_tiles tiles of one matrix (the tile
-// table comes from C, sorted by crossbar). Tiles on one crossbar run one after another
-// (their rank on the crossbar is their round); the tiles of one round run in parallel on
-// their crossbars. Per vector:
-//   for each round r: a round of L_r = int + conv_r + (S-1) * P_r cycles, P_r =
-//     max(int, conv_r). Input step s integrates in [s*P_r, s*P_r + int) and converts in
-//     [s*P_r + int, s*P_r + int + conv_r); in the last cycle of its conversion window every
-//     conversion slot of every tile of the round delivers its ADC codes (aimc_dpi_convert)
-//     and the shift-and-add datapath (aimc_sacc_pkg) adds them into the column sums. After
-//     the last step the sums go to C (aimc_dpi_accumulate).
-//   then the cores' digital phase: D = ceil(max core ops / cfg_ops_per_cycle) cycles.
-// So a vector takes exactly sum_r L_r + D counted cycles (sim/xbar/xbar.c matrix_plan computes the
-// same integers). Reading the tile table (one tile per cycle) is setup, not counted.
+// table comes from C, sorted by crossbar). Tiles on one crossbar take turns (their rank on
+// the crossbar is their round); the tiles of one round run in parallel on their crossbars.
+// The job is a stream of items (vector v, round r, input step s), in that order, each
+// integrating for int cycles and then converting for conv_r cycles (the round's conversion
+// window, conv_r = max over its tiles of their conversion slots x the conversion time).
+// Sample-and-hold lets an item integrate while the one before it converts, so item i+1
+// starts P_r = max(int, conv_r) cycles after item i (r: item i's round); item i converts in
+// the last cycle of its window, I_i + int + conv_r - 1, when every conversion slot of every
+// tile of the round delivers its ADC codes (aimc_dpi_convert) and the shift-and-add datapath
+// (aimc_sacc_pkg) adds them into the column sums; after a round's last step the sums go to C
+// (aimc_dpi_accumulate). A vector's conversions end at A_v = (v + 1) P + m, P = sum_r S P_r,
+// m = min(int, conv_last). Beside the stream, the cores' digital units take vector v for
+// D = ceil(max core ops / cfg_ops_per_cycle) cycles from max(A_v, the end of vector v-1's).
+// So n_vec = B vectors take exactly m + max(B P + D, P + B D) counted cycles, the integers
+// of the cost layer's aimc_cost_mvm_cycles (sim/cost). Reading the tile table (one tile per
+// cycle) is setup, not counted.
 //
 // States:
 //   IDLE    wait for start.
 //   LOAD    tile k: aimc_dpi_tile(); its round, conversion slots, conversion time, core ops.
-//   PLAN    the digital phase length D; begin vector 0, round 0.
-//   ROUND   the cycles of one round (conversions at the end of each step's window).
-//   DIGITAL the D cycles of the digital phase; the vector ends at its last cycle.
+//   PLAN    the digital phase length D; the stream begins at item (0, 0, 0).
+//   RUN     the counted cycles: the stream's conversions and the digital units, side by side;
+//           the job ends in the cycle the last vector's digital phase ends.
 //   DONE    one cycle: done (with err when a tile exceeded this RTL's limits).
 module aimc_tileseq
   import aimc_rtl_pkg::*;
@@ -54,7 +58,7 @@ module aimc_tileseq
   localparam int unsigned IW = RTL_TILE_IDX_W;
   localparam int unsigned CW = RTL_COL_W;
 
-  typedef enum logic [2:0] {TS_IDLE, TS_LOAD, TS_PLAN, TS_ROUND, TS_DIGITAL, TS_DONE} ts_state_t;
+  typedef enum logic [2:0] {TS_IDLE, TS_LOAD, TS_PLAN, TS_RUN, TS_DONE} ts_state_t;
   ts_state_t state;
 
   // ---- job ----
@@ -77,12 +81,17 @@ module aimc_tileseq
   logic [63:0] core_ops, max_core_ops, vec_ops;
   logic [63:0] d_cycles;                   // digital phase D
 
-  // ---- run position ----
-  logic [31:0] v, r, s;                    // vector, round, input step
-  logic [63:0] t;                          // cycle within the round
-  logic [63:0] conv_end;                   // cycle of the current step's conversions
-  logic [63:0] p_r;                        // step period of the round
-  logic [63:0] dcnt;                       // digital cycles left
+  // ---- the stream of items (analog) ----
+  logic        a_on;                       // items left
+  logic [31:0] v, r, s;                    // the next item to convert: vector, round, step
+  logic [63:0] t;                          // counted cycle since the stream began
+  logic [63:0] conv_at;                    // the cycle that item converts in
+  logic [31:0] a_done;                     // vectors whose conversions have all ended
+
+  // ---- the digital units ----
+  logic        d_busy;                     // a vector in its digital phase
+  logic [63:0] dcnt;                       // its cycles left (this one included)
+  logic [31:0] v_d;                        // vectors whose digital phase has ended
 
   // Column sums, tile k's column c at {k, c}. Private to the always_ff below.
   logic [63:0] acc [RTL_MAX_TILES * RTL_MAX_TILE_COLS];
@@ -95,12 +104,17 @@ module aimc_tileseq
   assign steps64 = {32'd0, steps};
 
   // ---- counted events (combinational on the state) ----
-  logic conv_now, vec_end;
-  assign conv_now = state == TS_ROUND && t == conv_end;
-  assign vec_end  = state == TS_DIGITAL && dcnt == 64'd1;
+  // The digital units work in a cycle when a vector is in its phase or one waits whose
+  // conversions ended in an earlier cycle; d_left is that vector's cycles left.
+  logic conv_now, dig_now, vec_end;
+  logic [63:0] d_left;
+  assign conv_now = state == TS_RUN && a_on && t == conv_at;
+  assign dig_now  = state == TS_RUN && (d_busy || v_d < a_done);
+  assign d_left   = d_busy ? dcnt : d_cycles;
+  assign vec_end  = dig_now && d_left == 64'd1;
 
   assign done            = state == TS_DONE;
-  assign inc_cycles      = state == TS_ROUND || state == TS_DIGITAL ? 64'd1 : 64'd0;
+  assign inc_cycles      = state == TS_RUN ? 64'd1 : 64'd0;
   assign inc_xbar_reads  = conv_now ? r_tiles[IW'(r)] : 64'd0;   // 1 per tile per step
   assign inc_adc_conv    = conv_now ? r_cols[IW'(r)] : 64'd0;    // ncols per tile per step
   assign inc_mvms        = vec_end ? 64'd1 : 64'd0;
@@ -110,15 +124,10 @@ module aimc_tileseq
     return a > b ? a : b;
   endfunction
 
-  // Start round rr of the current vector: step 0 integrates from cycle 0 and its
-  // conversions end in cycle int + conv_rr - 1.
-  task automatic begin_round(input logic [31:0] rr);
-    r        <= rr;
-    s        <= 32'd0;
-    t        <= 64'd0;
-    p_r      <= max64(int64, r_conv[IW'(rr)]);
-    conv_end <= int64 + r_conv[IW'(rr)] - 64'd1;
-  endtask
+  // The step period of round rr.
+  function automatic logic [63:0] period(input logic [IW-1:0] rr);
+    return max64(int64, r_conv[rr]);
+  endfunction
 
   always_ff @(posedge clk) begin
     logic [31:0]  xb, nc, rk, core, slots, adcs, ppc, xpc;
@@ -199,15 +208,22 @@ module aimc_tileseq
 
         TS_PLAN: begin
           d_cycles <= (max_core_ops + {32'd0, ppc} - 64'd1) / {32'd0, ppc};
+          a_on     <= 1'b1;
           v        <= 32'd0;
-          begin_round(32'd0);
-          state    <= TS_ROUND;
+          r        <= 32'd0;
+          s        <= 32'd0;
+          t        <= 64'd0;
+          conv_at  <= int64 + r_conv[IW'(0)] - 64'd1;   // item 0 integrates from cycle 0
+          a_done   <= 32'd0;
+          d_busy   <= 1'b0;
+          v_d      <= 32'd0;
+          state    <= TS_RUN;
         end
 
-        TS_ROUND: begin
+        TS_RUN: begin
           t <= t + 64'd1;
           if (conv_now) begin
-            // Step s of round r converts: every slot of every tile of the round.
+            // Item (v, r, s) converts: every slot of every tile of round r.
             for (int unsigned k = 0; k < RTL_MAX_TILES; k++) begin
               if (k < job_tiles && t_round[IW'(k)] == r) begin
                 for (int unsigned j = 0; j < t_slots[IW'(k)]; j++) begin
@@ -246,31 +262,32 @@ module aimc_tileseq
                   end
                 end
               end
-              // next round, or the digital phase after the last one
-              nr = r + 32'd1;
-              if (nr == n_rounds) begin
-                dcnt  <= d_cycles;
-                state <= TS_DIGITAL;
-              end else begin
-                begin_round(nr);
+              // The next item: the next round's first step, or the next vector's. It
+              // integrates P_r cycles after this one did and converts int + its own
+              // round's window after that.
+              nr = r + 32'd1 == n_rounds ? 32'd0 : r + 32'd1;
+              conv_at <= conv_at + period(IW'(r)) - r_conv[IW'(r)] + r_conv[IW'(nr)];
+              r       <= nr;
+              s       <= 32'd0;
+              if (nr == 32'd0) begin
+                a_done <= a_done + 32'd1;          // vector v's conversions have ended
+                v      <= v + 32'd1;
+                if (v + 32'd1 == job_vec) a_on <= 1'b0;
               end
             end else begin
-              s        <= s + 32'd1;
-              conv_end <= conv_end + p_r;
+              s       <= s + 32'd1;
+              conv_at <= conv_at + period(IW'(r));
             end
           end
-        end
-
-        TS_DIGITAL: begin
-          // D >= 1: every tile has (S+1) * ncols >= 2 ops, so vec_end always comes.
-          dcnt <= dcnt - 64'd1;
-          if (vec_end) begin
-            if (v + 32'd1 == job_vec) begin
-              state <= TS_DONE;
+          if (dig_now) begin
+            // D >= 1: every tile has (S+1) * ncols >= 2 ops, so vec_end always comes.
+            if (vec_end) begin
+              d_busy <= 1'b0;
+              v_d    <= v_d + 32'd1;
+              if (v_d + 32'd1 == job_vec) state <= TS_DONE;
             end else begin
-              v        <= v + 32'd1;       // the next vector, round 0
-              begin_round(32'd0);
-              state    <= TS_ROUND;
+              d_busy <= 1'b1;
+              dcnt   <= d_left - 64'd1;
             end
           end
         end

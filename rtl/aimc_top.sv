@@ -23,6 +23,7 @@ module aimc_top
   input  logic [31:0] cfg_steps,          // input steps per vector, 1 .. 31
   input  logic        cfg_serial,         // 1: bit-serial DAC, step s has weight 2^s
   input  logic [31:0] cfg_ops_per_cycle,  // digital ops one core retires per cycle, >= 1
+  input  logic [31:0] cfg_unit_ops_per_cycle, // ops a cluster's digital units retire per cycle, >= 1
   input  logic [31:0] cfg_xbars_per_core, // crossbars per core, >= 1
   input  logic [31:0] cfg_cycles_per_us,  // clock cycles per microsecond (watchdog), >= 1
   // register port
@@ -86,7 +87,7 @@ module aimc_top
 
   aimc_cmdproc u_cmdproc (
     .clk, .rst_n,
-    .cfg_ops_per_cycle, .cfg_cycles_per_us,
+    .cfg_unit_ops_per_cycle, .cfg_cycles_per_us,
     .soft_reset, .doorbell, .wd_write,
     .ctrl_enable, .ring_base, .ring_size, .ring_head, .ring_tail, .watchdog_us,
     .dbg_hang_load, .dbg_hang_after,

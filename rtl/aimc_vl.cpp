@@ -66,8 +66,10 @@ static void mem_serve(aimc_vl *vl, const vl_req *q)
             return;
         }
         for (int i = 7; i >= 0; i--) vl->rsp_data = vl->rsp_data << 8 | b[i];
+        aimc_accel_split_host_bytes(vl->dev, sizeof b);
         return;
     }
+    aimc_accel_split_host_bytes(vl->dev, (uint64_t)__builtin_popcount(q->strb & 0xffu));
     const unsigned strb = q->strb;
     const uint64_t w = q->wdata;
     for (int i = 0; i < 8;) {
@@ -141,12 +143,13 @@ static void set_straps(aimc_vl *vl, const aimc_arch *a)
     t->cap_dac_bits = clamp32(a->dac.bits);
     t->cap_bits_per_cell = clamp32(a->crossbar.bits_per_cell);
     t->cap_weight_bits = clamp32(a->crossbar.weight_bits);
-    t->cfg_int_cycles = aimc_cycles_integrate(a);
-    t->cfg_conv_fp16 = aimc_cycles_conv_fp16(a);
+    t->cfg_int_cycles = clamp32((double)aimc_cost_integrate_cycles(a));
+    t->cfg_conv_fp16 = aimc_cost_conv_fp16(a);
     t->cfg_adcs = clamp32(a->adc.per_crossbar);
     t->cfg_steps = clamp32(aimc_arch_input_steps(a));
     t->cfg_serial = a->dac.mode == AIMC_DAC_BIT_SERIAL;
     t->cfg_ops_per_cycle = clamp32(a->digital.ops_per_cycle);
+    t->cfg_unit_ops_per_cycle = clamp32(a->units.ops_per_cycle);
     t->cfg_xbars_per_core = clamp32(a->hierarchy.crossbars_per_core);
     const double cpu = std::llround(a->clock.frequency_mhz);
     t->cfg_cycles_per_us = cpu < 1 ? 1 : clamp32(cpu);
@@ -191,7 +194,7 @@ extern "C" int aimc_vl_create(const aimc_arch *arch, uint64_t seed, const aimc_v
     if (!vl) return aimc_diag_set(d, AIMC_ERR_NOMEM, "rtl: out of memory");
     vl->mem = *mem;
     const aimc_accel_host host = {vl, host_read, host_write, nullptr};
-    int rc = aimc_accel_create(arch, seed, &host, &vl->dev, d);
+    int rc = aimc_accel_create(arch, seed, &host, nullptr, &vl->dev, d);
     if (rc != AIMC_OK) {
         delete vl;
         return rc;
@@ -234,6 +237,11 @@ extern "C" void aimc_vl_destroy(aimc_vl *vl)
     aimc_vl_dpi_bind(nullptr);
     aimc_accel_destroy(vl->dev);
     delete vl;
+}
+
+extern "C" void aimc_vl_host_wrote(aimc_vl *vl, uint64_t addr, uint64_t n)
+{
+    if (vl) aimc_accel_host_wrote(vl->dev, addr, n);
 }
 
 extern "C" void aimc_vl_clock(aimc_vl *vl, uint64_t n)

@@ -111,13 +111,34 @@ for w in mapping latency energy dac xbar adc digital "rms error" accuracy; do
     has_line "$tmp/out" "$w" "run output mentions $w"
 done
 # The default model is the digits classifier: its whole test split, 360 samples.
-for k in '  "cycles": [0-9]+,' '  "time_ns": [0-9.e+-]+,' '  "tokens": 360,' \
-         '  "energy_pj": \{' '    "total": [0-9.e+-]+,' '    "by_component": \{' \
+for k in '  "mode": "values",' '  "cycles": [0-9]+,' '  "time_ns": [0-9.e+-]+,' '  "tokens": 360,' \
+         '  "first_token_ns": [0-9.e+-]+,' '  "tokens_per_s": [0-9.e+-]+,' '  "busy_cycles": [0-9]+,' \
+         '  "energy_pj": \{' '    "total": [0-9.e+-]+,' '    "per_token": [0-9.e+-]+,' \
+         '    "dynamic": [0-9.e+-]+,' '    "static": [0-9.e+-]+,' '    "by_part": \{' \
+         '    "dynamic_by_part": \{' '    "static_by_part": \{' \
          '      "dac": [0-9.e+-]+,' '      "xbar": [0-9.e+-]+,' '      "adc": [0-9.e+-]+,' \
-         '      "digital": [0-9.e+-]+' '  "output": \{' '    "rel_rms_error": [0-9.e+-]+,' \
+         '      "digital": [0-9.e+-]+,' '      "noc": [0-9.e+-]+,' '      "host_dma": [0-9.e+-]+' \
+         '  "output": \{' '    "rel_rms_error": [0-9.e+-]+,' \
          '  "accuracy": \{' '    "float": 0\.9[0-9.e+-]*,' '    "hw": 0\.[0-9.e+-]+'; do
     has_line "$tmp/run1.json" "^$k\$" "run json key /$k/"
 done
+# One latency block and one energy block: the device's, whatever made it.
+for w in '^latency ' '^energy '; do
+    n=$(grep -c "$w" "$tmp/out")
+    [ "$n" -eq 1 ] && ok || bad "run prints $n lines matching /$w/, want 1"
+done
+if grep -q -i 'count only' "$tmp/out"; then bad "run still says its figures count only part"; else ok; fi
+# Timing-only: the same machine, plan and routing without values: no errors or accuracy,
+# the same dynamic energy of the arrays' structure (conversions), a report of the same form.
+expect_exit 0 "run timing-only" "$AIMC" run --timing-only --json "$tmp/timing.json"
+has_line "$tmp/timing.json" '^  "mode": "timing_only",$' "timing-only mode in the report"
+has_line "$tmp/timing.json" '^  "tokens": 360,$' "timing-only runs the same tokens"
+if grep -q '"accuracy"\|"rel_rms_error"' "$tmp/timing.json"; then bad "timing-only reports values"; else ok; fi
+c1=$(sed -n 's/^    "adc_conversions": \([0-9]*\),$/\1/p' "$tmp/run1.json")
+c2=$(sed -n 's/^    "adc_conversions": \([0-9]*\),$/\1/p' "$tmp/timing.json")
+[ -n "$c1" ] && [ "$c1" = "$c2" ] && ok || bad "timing-only counted ${c2:-?} conversions, the value run ${c1:-?}"
+expect_exit 2 "run --batch 0" "$AIMC" run --batch 0
+expect_exit 2 "run --activity nosuch" "$AIMC" run --activity nosuch
 # The same seed gives identical bytes; another seed gives other numbers.
 expect_exit 0 "run again" "$AIMC" run --json "$tmp/run2.json"
 cmp -s "$tmp/run1.json" "$tmp/run2.json" && ok || bad "run with the same seed differs"

@@ -12,12 +12,15 @@
 #include "../tools/gen_regs/regs_gen.h"
 #include "aimc.h"
 #include "aimc_accel.h"
+#include "aimc_cost.h"
 #include "aimc_mock.h"
 #include "aimc_regs.h"
 #include "aimc_xbar.h"
 #include "tests.h"
 
 #define SEED 0x5eedu
+/* A wait long enough for any command here: the device works while the host waits. */
+#define WAIT_NS 10000000000LL
 
 /* ---- shared helpers ---- */
 
@@ -168,7 +171,7 @@ static void test_bad_arguments(void)
     CU_ASSERT_NOT_EQUAL(aimc_error_text(dev)[0], '\0');
     /* a NOP completes; waiting on it twice is fine */
     CU_ASSERT_EQUAL(aimc_submit_raw(dev, desc, sizeof desc, &fence), AIMC_OK);
-    CU_ASSERT_EQUAL(aimc_fence_wait(dev, fence, 0), AIMC_OK);
+    CU_ASSERT_EQUAL(aimc_fence_wait(dev, fence, WAIT_NS), AIMC_OK);
     CU_ASSERT_EQUAL(aimc_fence_wait(dev, fence, 0), AIMC_OK);
     aimc_close(dev);
 }
@@ -402,11 +405,11 @@ static void test_raw_malformed(void)
     CU_ASSERT_EQUAL(aimc_submit_raw(dev, bad_op, sizeof bad_op, &fa), AIMC_OK);
     CU_ASSERT_EQUAL(aimc_submit_mvm(dev, 9, x, 1, y, &fb), AIMC_OK);
     CU_ASSERT_EQUAL(aimc_submit_mvm(dev, 1, x, 1, y, &fc), AIMC_OK);
-    CU_ASSERT_EQUAL(aimc_fence_wait(dev, fb, 0), AIMC_ERR_DEVICE);
+    CU_ASSERT_EQUAL(aimc_fence_wait(dev, fb, WAIT_NS), AIMC_ERR_DEVICE);
     CU_ASSERT_PTR_NOT_NULL(strstr(aimc_error_text(dev), "matrix 9 not programmed"));
-    CU_ASSERT_EQUAL(aimc_fence_wait(dev, fa, 0), AIMC_ERR_DEVICE);
+    CU_ASSERT_EQUAL(aimc_fence_wait(dev, fa, WAIT_NS), AIMC_ERR_DEVICE);
     CU_ASSERT_EQUAL(error_bits_of(aimc_error_text(dev)), AIMC_REG_ERROR_BAD_OPCODE);
-    CU_ASSERT_EQUAL(aimc_fence_wait(dev, fc, 0), AIMC_OK);
+    CU_ASSERT_EQUAL(aimc_fence_wait(dev, fc, WAIT_NS), AIMC_OK);
     CU_ASSERT_EQUAL(memcmp(y, y_ref, sizeof y), 0);
     aimc_close(dev);
 }
@@ -431,7 +434,7 @@ static void test_many_jobs(void)
     CU_ASSERT_EQUAL_FATAL(aimc_open("sim:", &o, &dev), AIMC_OK);
     CU_ASSERT_EQUAL_FATAL(aimc_weights_program(dev, 0, w, R, C, t, n, NULL, NULL), AIMC_OK);
     CU_ASSERT_EQUAL(aimc_submit_mvm(dev, 0, x, 1, y_ref, &f0), AIMC_OK);
-    CU_ASSERT_EQUAL(aimc_fence_wait(dev, f0, 0), AIMC_OK);
+    CU_ASSERT_EQUAL(aimc_fence_wait(dev, f0, WAIT_NS), AIMC_OK);
     for (int i = 0; i < N; i++) {
         if (i % 7 == 3) { /* some failures in between */
             CU_ASSERT_EQUAL(aimc_submit_mvm(dev, 5, x, 1, y[i], &f[i]), AIMC_OK);
@@ -440,7 +443,7 @@ static void test_many_jobs(void)
         }
     }
     for (int i = N - 1; i >= 0; i--) {
-        int rc = aimc_fence_wait(dev, f[i], 0);
+        int rc = aimc_fence_wait(dev, f[i], WAIT_NS);
         CU_ASSERT_EQUAL(rc, i % 7 == 3 ? AIMC_ERR_DEVICE : AIMC_OK);
         if (i % 7 != 3) CU_ASSERT_EQUAL(memcmp(y[i], y_ref, sizeof y_ref), 0);
     }
@@ -468,7 +471,7 @@ static void test_counters(void)
     CU_ASSERT_EQUAL_FATAL(aimc_open("sim:", &o, &dev), AIMC_OK);
     CU_ASSERT_EQUAL(aimc_counters_read(dev, &c0), AIMC_OK);
     CU_ASSERT_EQUAL(c0.mvms, 0u);
-    CU_ASSERT_EQUAL(c0.energy_pj[AIMC_COMP_ADC], 0.0);
+    CU_ASSERT_EQUAL(c0.energy_pj[AIMC_PART_ADC], 0.0);
     CU_ASSERT_EQUAL(aimc_weights_program(dev, 0, w, R, C, t, n, NULL, NULL), AIMC_OK);
     CU_ASSERT_EQUAL(aimc_submit_mvm(dev, 0, x, B, y, &f), AIMC_OK);
     CU_ASSERT_EQUAL(aimc_fence_wait(dev, f, 1000000000), AIMC_OK);
@@ -476,30 +479,46 @@ static void test_counters(void)
     aimc_close(dev);
 
     memset(&st, 0, sizeof st);
+    aimc_program_report rep;
     CU_ASSERT_EQUAL_FATAL(aimc_xbar_create(&a, SEED, &sim), AIMC_OK);
-    CU_ASSERT_EQUAL(aimc_xbar_program(sim, 0, w, R, C, t, n, &st, NULL), AIMC_OK);
+    CU_ASSERT_EQUAL(aimc_xbar_program_verify(sim, 0, w, R, C, t, n, NULL, &rep, &st, NULL), AIMC_OK);
     CU_ASSERT_EQUAL(aimc_xbar_mvm(sim, 0, x, B, y, &st), AIMC_OK);
     aimc_xbar_destroy(sim);
+    /* What the shapes decide, from the cost layer. */
+    aimc_cost_mvm *cm = NULL;
+    CU_ASSERT_EQUAL_FATAL(aimc_cost_mvm_build(&a, R, C, t, n, &cm), AIMC_OK);
+    aimc_cost_events ev = {0};
+    aimc_cost_mvm_events(&a, cm, B, &ev);
+    aimc_cost_program_events(&a, rep.pulses, rep.xbars, rep.devices, rep.iterations, &ev);
+    ev.dac_drives += (double)st.dac_drives;
+    ev.xbar_charge += st.xbar_charge;
+    double pj[AIMC_PART_COUNT] = {0};
+    aimc_cost_energy(&a, &ev, pj);
 
     CU_ASSERT_EQUAL(c.mvms, (uint64_t)B);
     CU_ASSERT_EQUAL(c.mvms, st.mvms);
-    CU_ASSERT_EQUAL(c.adc_conversions, st.adc_conversions);
+    CU_ASSERT_EQUAL(c.adc_conversions, (uint64_t)ev.adc_conversions);
     CU_ASSERT(c.adc_conversions > 0);
     CU_ASSERT_EQUAL(c.adc_saturations, st.adc_saturations);
     CU_ASSERT_EQUAL(c.dac_drives, st.dac_drives);
-    CU_ASSERT_EQUAL(c.xbar_reads, st.xbar_reads);
-    CU_ASSERT_EQUAL(c.digital_ops, st.digital_ops);
+    CU_ASSERT_EQUAL(c.xbar_reads, (uint64_t)ev.xbar_reads);
+    CU_ASSERT_EQUAL(c.digital_ops, (uint64_t)ev.digital_ops);
     CU_ASSERT_EQUAL(c.cells_programmed, st.cells_programmed);
     CU_ASSERT(c.cells_programmed > 0);
-    CU_ASSERT_EQUAL(c.cycles, st.cycles);
-    double total = 0;
-    for (int i = 0; i < AIMC_COMP_COUNT; i++) {
+    /* busy cycles: programming, then the MVM's pipeline */
+    CU_ASSERT_EQUAL(c.cycles, aimc_cost_program_cycles(&a, rep.pulses_max, rep.iterations) +
+                                  aimc_cost_mvm_cycles(cm, B));
+    /* the device clock ran on past the busy cycles: transfers and completions */
+    CU_ASSERT(c.time > c.cycles);
+    aimc_cost_mvm_free(cm);
+    for (int i = AIMC_PART_DAC; i <= AIMC_PART_DIGITAL; i++)
         /* the device counts whole fJ: at most 0.5 fJ off, plus double rounding */
-        CU_ASSERT(fabs(c.energy_pj[i] - st.energy_pj[i]) <= 0.0005 + 1e-12 * st.energy_pj[i]);
-        total += c.energy_pj[i];
-    }
-    CU_ASSERT(total > 0);
-    CU_ASSERT(c.energy_pj[AIMC_COMP_ADC] > 0);
+        CU_ASSERT(fabs(c.energy_pj[i] - pj[i]) <= 0.0005 + 1e-12 * pj[i]);
+    CU_ASSERT(c.energy_pj[AIMC_PART_ADC] > 0);
+    /* data moved: descriptors, x and y over the host link, inputs and partial sums on chip */
+    CU_ASSERT(c.energy_pj[AIMC_PART_HOST_DMA] > 0);
+    CU_ASSERT(c.energy_pj[AIMC_PART_BUFFER] > 0);
+    CU_ASSERT(c.energy_pj[AIMC_PART_BUS] > 0);
 }
 
 /* ---- the device model at register level, through a test host ---- */
@@ -576,7 +595,7 @@ static int th_open(test_host *h, const aimc_arch *a)
     h->mem = calloc(1, TH_BYTES);
     if (!h->mem) return AIMC_ERR_NOMEM;
     host.ctx = h;
-    int rc = aimc_accel_create(a, SEED, &host, &h->dev, NULL);
+    int rc = aimc_accel_create(a, SEED, &host, NULL, &h->dev, NULL);
     if (rc) {
         free(h->mem);
         return rc;
@@ -591,18 +610,29 @@ static void th_close(test_host *h)
     free(h->mem);
 }
 
-/* Put desc in the next ring slot with the given fence, ring the doorbell, and return the
- * status word the device wrote back. */
+/* Let the device work until it has nothing scheduled (it works only when run, in simulated
+ * time). */
+static void th_settle(test_host *h)
+{
+    for (int i = 0; i < 1000000 && aimc_accel_run(h->dev, 1u << 16) != AIMC_ACCEL_IDLE; i++) {
+    }
+}
+
+/* Put desc in the next ring slot with the given fence, ring the doorbell, let the device
+ * work, and return the status word it wrote back without its DONE bit (~0u when it did not
+ * mark the command done). */
 static uint32_t th_run(test_host *h, uint8_t *desc, uint64_t fence)
 {
     uint32_t tail = rreg(h, AIMC_REG_RING_TAIL);
     uint8_t *slot = h->mem + TH_RING + (tail & (TH_RING_N - 1)) * AIMC_DESC_BYTES;
     put64(desc + AIMC_DESC_FENCE, fence);
-    put32(desc + AIMC_DESC_STATUS, 0xFFFFFFFFu); /* the device overwrites it */
+    put32(desc + AIMC_DESC_STATUS, 0); /* the device overwrites it */
     memcpy(slot, desc, AIMC_DESC_BYTES);
     wreg(h, AIMC_REG_RING_TAIL, tail + 1);
     wreg(h, AIMC_REG_DOORBELL, 1);
-    return get32(slot + AIMC_DESC_STATUS);
+    th_settle(h);
+    uint32_t st = get32(slot + AIMC_DESC_STATUS);
+    return st & AIMC_DESC_STATUS_DONE ? st & ~AIMC_DESC_STATUS_DONE : ~0u;
 }
 
 /* The tile table of t in host memory, in its 32-byte little-endian DMA form. */
@@ -738,6 +768,7 @@ static void test_dev_registers(void)
     wreg(&h, AIMC_REG_CTRL, AIMC_REG_CTRL_ENABLE);
     wreg(&h, AIMC_REG_RING_TAIL, 1);
     wreg(&h, AIMC_REG_DOORBELL, 1);
+    th_settle(&h); /* the fetch fails */
     CU_ASSERT_EQUAL(rreg(&h, AIMC_REG_ERROR), AIMC_REG_ERROR_RING | AIMC_REG_ERROR_DMA_FAULT);
     CU_ASSERT_EQUAL(rreg(&h, AIMC_REG_RING_HEAD), 0u);
     CU_ASSERT_EQUAL(h.irq_level, 1);

@@ -181,9 +181,12 @@ static uint32_t fuzz_mutate(uint8_t *d, const fuzz_op *o, uint64_t a)
     case 0: /* an opcode that does not exist */
         aimc_le_put16(d + AIMC_DESC_OPCODE, 10 + fuzz_below(0xFFFF - 10));
         return AIMC_REG_ERROR_BAD_OPCODE;
-    case 1: /* an unknown flag */
-        aimc_le_put16(d + AIMC_DESC_FLAGS, 2u << fuzz_below(15));
+    case 1: { /* an unknown flag: a bit above the known ones */
+        uint32_t top = 0;
+        while ((AIMC_DESC_FLAGS_ALL >> top) != 0) top++;
+        aimc_le_put16(d + AIMC_DESC_FLAGS, (uint16_t)(1u << (top + fuzz_below(16 - top))));
         return AIMC_REG_ERROR_BAD_DESC;
+    }
     case 2: /* a size of 0 */
         aimc_le_put32(d + o->size_field, 0);
         return AIMC_REG_ERROR_BAD_DESC;
@@ -234,18 +237,23 @@ static void test_fuzz_driver(void)
 
     for (int i = 0; i < FUZZ_DRIVER_CASES; i++) {
         const fuzz_op *op = &fuzz_ops[fuzz_below(sizeof fuzz_ops / sizeof fuzz_ops[0])];
-        aimc_dev_error e;
-        uint64_t f;
+        aimc_dev_error e = {0};
+        uint64_t f = 0;
         fuzz_valid(d, op, aimc_bo_addr(ba), aimc_bo_addr(bb), aimc_bo_addr(bt));
         uint32_t want = fuzz_mutate(d, op, aimc_bo_addr(ba));
+        /* the device works while the host waits: wait for a fence behind the bad command,
+         * then its error is there to be read */
+        uint64_t g = 0;
         int ok = aimc_submit_raw(dev, d, sizeof d, &f) == AIMC_OK;
+        ok = ok && aimc_submit_fence(dev, &g) == AIMC_OK;
+        ok = ok && aimc_fence_wait(dev, g, 1000000000) == AIMC_OK;
         ok = ok && aimc_error_get(dev, &e) == AIMC_OK;
         ok = ok && (e.bits & want) && (e.irq_status & AIMC_REG_IRQ_ERROR) && e.fence == f;
         ok = ok && aimc_fence_wait(dev, f, 1000000000) == AIMC_ERR_DEVICE;
         if (!ok) {
             CU_FAIL("a bad command did not end in its error bit, the interrupt and a driver error");
-            fprintf(stderr, "fuzz case %d: opcode 0x%x, want bit 0x%x, got 0x%x: %s\n", i,
-                    aimc_le_get16(d), want, e.bits, aimc_error_text(dev));
+            fprintf(stderr, "fuzz case %d: opcode 0x%x, want bit 0x%x, got 0x%x (fence %llu, error fence %llu, fence %llu behind it): %s\n", i,
+                    aimc_le_get16(d), want, e.bits, (unsigned long long)f, (unsigned long long)e.fence, (unsigned long long)g, aimc_error_text(dev));
             break;
         }
         bad++;
@@ -294,6 +302,13 @@ static void fuzz_irq(void *ctx, int level)
     ((fuzz_host *)ctx)->irq = level;
 }
 
+/* Let the device work until nothing is scheduled (it works only when run). */
+static void fuzz_settle(aimc_accel *dev)
+{
+    for (int i = 0; i < 1000000 && aimc_accel_run(dev, 1u << 16) != AIMC_ACCEL_IDLE; i++) {
+    }
+}
+
 /* Ring overflow (a TAIL more than RING_SIZE ahead) and descriptors straddling the end of
  * host memory: ERROR.RING, the interrupt; a soft reset and a good ring then work. */
 static void test_fuzz_ring(void)
@@ -304,7 +319,7 @@ static void test_fuzz_ring(void)
     aimc_accel_host host = {&h, fuzz_rd, fuzz_wr, fuzz_irq};
     aimc_accel *dev;
     size_t ok = 0;
-    CU_ASSERT_EQUAL_FATAL(aimc_accel_create(&arch, 1, &host, &dev, NULL), AIMC_OK);
+    CU_ASSERT_EQUAL_FATAL(aimc_accel_create(&arch, 1, &host, NULL, &dev, NULL), AIMC_OK);
     for (int i = 0; i < FUZZ_RING_CASES; i++) {
         uint32_t size = 1u << fuzz_below(6); /* 1..32 entries of 64 bytes: fits 4 KiB */
         int overflow = i % 2 == 0;
@@ -324,6 +339,7 @@ static void test_fuzz_ring(void)
         else
             aimc_accel_reg_write32(dev, AIMC_REG_RING_TAIL, size);
         aimc_accel_reg_write32(dev, AIMC_REG_DOORBELL, 1);
+        fuzz_settle(dev);
         uint32_t err = aimc_accel_reg_read32(dev, AIMC_REG_ERROR);
         uint32_t want = overflow ? AIMC_REG_ERROR_RING : AIMC_REG_ERROR_RING | AIMC_REG_ERROR_DMA_FAULT;
         if ((err & want) == want && h.irq &&
@@ -340,6 +356,7 @@ static void test_fuzz_ring(void)
     aimc_accel_reg_write32(dev, AIMC_REG_CTRL, AIMC_REG_CTRL_ENABLE);
     aimc_accel_reg_write32(dev, AIMC_REG_RING_TAIL, 1);
     aimc_accel_reg_write32(dev, AIMC_REG_DOORBELL, 1);
+    fuzz_settle(dev);
     CU_ASSERT_EQUAL(aimc_accel_reg_read32(dev, AIMC_REG_ERROR), 0);
     CU_ASSERT_EQUAL(aimc_accel_reg_read32(dev, AIMC_REG_DONE_FENCE_LO), 77);
     aimc_accel_destroy(dev);

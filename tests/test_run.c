@@ -40,14 +40,14 @@ static int run_small(const aimc_arch *a, uint64_t seed, size_t ntok, aimc_rt_rep
     if ((rc = aimc_map_plan(a, m, &p, &d))) goto out;
     aimc_open_opts o = {.arch = a, .seed = seed};
     if ((rc = aimc_open("sim:", &o, &dev))) goto out;
-    if ((rc = aimc_rt_program(dev, m, p, NULL, NULL, &d))) goto out;
+    if ((rc = aimc_rt_program(dev, a, m, p, NULL, NULL, &d))) goto out;
     x = malloc(ntok * (size_t)m->d_model * sizeof *x);
     if (!x) {
         rc = AIMC_ERR_NOMEM;
         goto out;
     }
     aimc_rt_tokens(seed, ntok, (size_t)m->d_model, x);
-    rc = aimc_rt_run(dev, m, x, ntok, NULL, r, &d);
+    rc = aimc_rt_run(dev, m, x, ntok, NULL, NULL, r, &d);
 out:
     if (rc) fprintf(stderr, "run_small: %s (%s)\n", d.msg, aimc_strerror(rc));
     free(x);
@@ -86,6 +86,7 @@ static void test_run_ideal_matches_reference(void)
     CU_ASSERT(r.cost.mvms > 0);
     CU_ASSERT(r.cost.cycles > 0);
     for (int c = 0; c < 4; c++) CU_ASSERT(r.cost.energy_pj[c] > 0);
+    CU_ASSERT(r.makespan_cycles > r.cost.cycles / 4);
 }
 
 /* Exactness through the driver: an ideal device, weights and inputs on their quantisation
@@ -231,10 +232,12 @@ static void test_peak_by_hand(void)
     CU_ASSERT_EQUAL_FATAL(aimc_arch_validate(&a, NULL), AIMC_OK);
     aimc_peak p;
     aimc_peak_compute(&a, &p);
-    /* Pipelined steps: t_int = 100 ns, t_conv = ceil(64/8)*1 = 8 ns; steady state
-     * 8 * max(100, 8) = 800 ns per vector; alone 100 + 8 + 7 * 100 = 808 ns. */
+    /* At 1 GHz: t_int = 100 cycles, t_conv = ceil(64/8)*1 = 8 cycles; a full core's steps
+     * stream at P = 8 * max(100, 8) = 800 cycles per vector, its digital unit needs D =
+     * 8 crossbars * 9 * 64 ops / 32 per cycle = 144: a vector every max(800, 144) = 800 ns
+     * at steady state; alone min(100, 8) + 800 + 144 = 952 ns. */
     CU_ASSERT_DOUBLE_EQUAL(p.mvm_ns, 800.0, 1e-9);
-    CU_ASSERT_DOUBLE_EQUAL(p.mvm_latency_ns, 808.0, 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(p.mvm_latency_ns, 952.0, 1e-9);
     /* 32 crossbars per chip / 4 slices = 8 groups x 2*128*64 ops / 800 ns. */
     double tops_chip = 8.0 * 2 * 128 * 64 / 800e-9 / 1e12;
     CU_ASSERT_DOUBLE_EQUAL(p.tops_per_chip, tops_chip, 1e-12);
@@ -244,7 +247,7 @@ static void test_peak_by_hand(void)
     double e_pj = 512 + 32768 + 1024 + 144;
     double w_chip = 32 * e_pj * 1e-12 / 800e-9;
     CU_ASSERT_DOUBLE_EQUAL(p.chip_power_w, w_chip, 1e-9 * w_chip);
-    CU_ASSERT_DOUBLE_EQUAL(p.power_w_by_component[1], 32 * 32768e-12 / 800e-9, 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(p.power_w_by_part[AIMC_PART_XBAR], 32 * 32768e-12 / 800e-9, 1e-9);
     /* Area: 32 * (25 + 128*0.25 + 8*1000) + 4*5000 um^2. */
     double mm2 = (32 * (25 + 128 * 0.25 + 8 * 1000) + 4 * 5000) * 1e-6;
     CU_ASSERT_DOUBLE_EQUAL(p.chip_area_mm2, mm2, 1e-12);
@@ -252,8 +255,9 @@ static void test_peak_by_hand(void)
     CU_ASSERT_DOUBLE_EQUAL(p.weights_capacity, 2 * 32 / 4 * 128 * 64, 1e-6);
 }
 
-/* The peak figures and the simulator agree: one vector through one full tile of a single
- * crossbar group takes the tile's latency plus the digital accumulation. */
+/* The device and the peak figures agree: the device's busy cycles for vectors through one
+ * full tile are the crossbar pipeline's T(B) = m + max(B P + D, P + B D), and with vectors
+ * back to back they approach the peak's interval P. */
 static void test_peak_matches_simulated_tile(void)
 {
     aimc_arch a;
@@ -262,32 +266,37 @@ static void test_peak_matches_simulated_tile(void)
     aimc_peak p;
     aimc_peak_compute(&a, &p);
     int rows = a.crossbar.rows, cols = aimc_arch_logical_cols(&a);
+    enum { B = 64 };
     float *w = malloc((size_t)rows * (size_t)cols * sizeof *w);
-    float *x = malloc((size_t)rows * sizeof *x), *y = malloc((size_t)cols * sizeof *y);
+    float *x = malloc((size_t)B * rows * sizeof *x), *y = malloc((size_t)B * cols * sizeof *y);
     CU_ASSERT_FATAL(w && x && y);
     for (int i = 0; i < rows * cols; i++) w[i] = (float)((i % 7) - 3);
-    for (int i = 0; i < rows; i++) x[i] = (float)((i % 5) - 2);
+    for (int i = 0; i < B * rows; i++) x[i] = (float)((i % 5) - 2);
     aimc_tile t = {.matrix = 0, .row0 = 0, .nrows = (uint32_t)rows, .col0 = 0,
                    .ncols = (uint32_t)cols, .slice = 0, .xbar = 0, .xbar_col0 = 0};
     aimc_dev *dev = NULL;
     aimc_open_opts o = {.arch = &a, .seed = 1};
     CU_ASSERT_EQUAL_FATAL(aimc_open("sim:", &o, &dev), AIMC_OK);
     CU_ASSERT_EQUAL_FATAL(aimc_weights_program(dev, 0, w, (uint32_t)rows, (uint32_t)cols, &t, 1, NULL, NULL), AIMC_OK);
-    aimc_counters c0, c1;
+    aimc_counters c0, c1, c2;
     uint64_t f;
     CU_ASSERT_EQUAL(aimc_counters_read(dev, &c0), AIMC_OK);
     CU_ASSERT_EQUAL(aimc_submit_mvm(dev, 0, x, 1, y, &f), AIMC_OK);
     CU_ASSERT_EQUAL(aimc_fence_wait(dev, f, -1), AIMC_OK);
     CU_ASSERT_EQUAL(aimc_counters_read(dev, &c1), AIMC_OK);
-    /* Analog part: the latency t_int + t_conv + (S-1) max(t_int, t_conv), in cycles (only
-     * t_conv = 8 x 0.78 ns is not a whole number of 1 ns cycles here, so rounding the sum up
-     * equals rounding it up alone, as the device does); digital part: (S+1)*cols ops on one
-     * core at ops_per_cycle. */
-    double steps = aimc_arch_input_steps(&a);
-    double analog_cycles = ceil(p.mvm_latency_ns * a.clock.frequency_mhz / 1000.0);
-    double digital_cycles = ceil((steps + 1) * cols / a.digital.ops_per_cycle);
-    CU_ASSERT_EQUAL(c1.cycles - c0.cycles, (uint64_t)(analog_cycles + digital_cycles));
-    CU_ASSERT_EQUAL(c1.adc_conversions - c0.adc_conversions, (uint64_t)(steps * cols));
+    CU_ASSERT_EQUAL(aimc_submit_mvm(dev, 0, x, B, y, &f), AIMC_OK);
+    CU_ASSERT_EQUAL(aimc_fence_wait(dev, f, -1), AIMC_OK);
+    CU_ASSERT_EQUAL(aimc_counters_read(dev, &c2), AIMC_OK);
+    /* Default machine at 1 GHz: 7 steps of t_int = 100 cycles; 64 columns on 8 ADCs of
+     * 0.78 ns: 8 x 0.78 = 6.24, seen at 7 cycles: P = 7 x 100 = 700, m = 7; D = 8 x 64 ops
+     * / 32 per cycle = 16 (one crossbar). T(1) = 7 + 700 + 16 = 723,
+     * T(64) = 7 + max(64 x 700 + 16, 700 + 64 x 16) = 44823. */
+    CU_ASSERT_EQUAL(c1.cycles - c0.cycles, 723);
+    CU_ASSERT_EQUAL(c2.cycles - c1.cycles, 44823);
+    CU_ASSERT_EQUAL(c1.adc_conversions - c0.adc_conversions, 7 * 64);
+    /* a full core is as fast: the peak interval is P (D of 16 crossbars, 256, is less) */
+    CU_ASSERT_DOUBLE_EQUAL(p.mvm_ns, 700.0, 1e-9);
+    CU_ASSERT(fabs((double)(c2.cycles - c1.cycles) / B - p.mvm_ns) < 0.01 * p.mvm_ns);
     aimc_close(dev);
     free(w);
     free(x);
@@ -318,8 +327,9 @@ static void test_digits_classifier(void)
     CU_ASSERT_EQUAL_FATAL(aimc_map_plan(&a, m, &p, &d), AIMC_OK);
     aimc_open_opts o = {.arch = &a, .seed = 1};
     CU_ASSERT_EQUAL_FATAL(aimc_open("sim:", &o, &dev), AIMC_OK);
-    CU_ASSERT_EQUAL_FATAL(aimc_rt_program(dev, m, p, NULL, NULL, &d), AIMC_OK);
-    CU_ASSERT_EQUAL_FATAL(aimc_rt_run(dev, m, test->x, test->n, test->label, r, &d), AIMC_OK);
+    CU_ASSERT_EQUAL_FATAL(aimc_rt_program(dev, &a, m, p, NULL, NULL, &d), AIMC_OK);
+    CU_ASSERT_EQUAL_FATAL(aimc_rt_run(dev, m, test->x, test->n, test->label, NULL, r, &d),
+                          AIMC_OK);
     CU_ASSERT_EQUAL(r->classified, 1);
     CU_ASSERT(r->accuracy_float >= 0.95);
     CU_ASSERT(fabs(r->accuracy_hw - r->accuracy_float) <= 0.01);

@@ -432,7 +432,7 @@ static void test_adc_hand(void)
             CU_ASSERT_EQUAL(y[j], k ? exact[j] : at4[j]);
             CU_ASSERT(fabsf(y[j] - exact[j]) <= (k ? 0.125f : 2.0f));
         }
-        CU_ASSERT_EQUAL(st.adc_conversions, 4);
+        CU_ASSERT_EQUAL(st.mvms, 1);
         CU_ASSERT_EQUAL(st.adc_saturations, 0);
         aimc_xbar_destroy(s);
     }
@@ -469,7 +469,7 @@ static void test_adc_full_scale(void)
         CU_ASSERT_EQUAL(y[c], 16 * 49.0f);
         CU_ASSERT_EQUAL(y[C + c], -16 * 49.0f);
     }
-    CU_ASSERT_EQUAL(st.adc_conversions, 2 * 3 * 3 * C);
+    CU_ASSERT_EQUAL(st.mvms, 2);
     CU_ASSERT_EQUAL(st.adc_saturations, 0);
     aimc_xbar_destroy(s);
 }
@@ -550,7 +550,7 @@ static void test_adc_saturation(void)
         CU_ASSERT_EQUAL_FATAL(aimc_xbar_create(&a, 11, &s), AIMC_OK);
         CU_ASSERT_EQUAL(aimc_xbar_program(s, 0, w, 1, 1, &t, 1, NULL, NULL), AIMC_OK);
         CU_ASSERT_EQUAL(aimc_xbar_mvm(s, 0, x, N, y, &st), AIMC_OK);
-        CU_ASSERT_EQUAL(st.adc_conversions, N);
+        CU_ASSERT_EQUAL(st.mvms, N);
         if (k) {
             uint32_t rails = 0;
             for (uint32_t b = 0; b < N; b++) rails += y[b] == 1.0f || y[b] == -2.0f;
@@ -610,16 +610,20 @@ static void test_costs(void)
     };
     aimc_xbar *s = NULL;
     aimc_xbar_stats st = {0}, pst = {0};
+    aimc_program_report rep;
     float y[4];
     CU_ASSERT_EQUAL_FATAL(aimc_xbar_create(&a, 1, &s), AIMC_OK);
-    CU_ASSERT_EQUAL_FATAL(aimc_xbar_program(s, 0, w, 5, 2, tiles, 4, &pst, NULL), AIMC_OK);
+    CU_ASSERT_EQUAL_FATAL(aimc_xbar_program_verify(s, 0, w, 5, 2, tiles, 4, NULL, &rep, &pst, NULL),
+                          AIMC_OK);
     /* 2 tiles x 4 rows x 2 cols x 2 devices + 2 tiles x 1 x 2 x 2 */
     CU_ASSERT_EQUAL(pst.cells_programmed, 40);
     /* Programming (docs/devices.md): one pulse per device, a crossbar's pulses in sequence,
      * crossbars in parallel: crossbar 0 has the most, 32. */
     CU_ASSERT_EQUAL(pst.program_pulses, 40);
-    CU_ASSERT_EQUAL(pst.cycles, (uint64_t)ceil(32 * a.device.pulse_ns * 500.0 / 1000.0));
-    CU_ASSERT_DOUBLE_EQUAL(pst.energy_pj[AIMC_COMP_XBAR], 40 * a.device.pulse_energy_pj, 1e-9);
+    CU_ASSERT_EQUAL(rep.xbars, 3);
+    CU_ASSERT_EQUAL(rep.pulses_max, 32);
+    CU_ASSERT_EQUAL(aimc_cost_program_cycles(&a, rep.pulses_max, rep.iterations),
+                    (uint64_t)ceil(32 * a.device.pulse_ns * 500.0 / 1000.0));
     CU_ASSERT_EQUAL_FATAL(aimc_xbar_mvm(s, 0, x, 2, y, &st), AIMC_OK);
     /* y = W^T x: 45 - 2 - 14 + 0 - 12 = 17; -9 + 0 + 10 + 0 + 24 = 25 */
     CU_ASSERT_EQUAL(y[0], 17.0f);
@@ -627,57 +631,76 @@ static void test_costs(void)
     CU_ASSERT_EQUAL(y[2], 0.0f);
     CU_ASSERT_EQUAL(y[3], 0.0f);
     CU_ASSERT_EQUAL(st.mvms, 2);
-    /* 4 tiles x 2 steps per vector */
-    CU_ASSERT_EQUAL(st.xbar_reads, 16);
     /* u per step (t0 / t1): rows 0-3: (1,-1,0,0) / (1,0,1,0): 2 + 2 for each of 2 tiles;
      * row 4: (-1) / (-1): 1 + 1 for each of 2 tiles; the zero vector drives none. */
     CU_ASSERT_EQUAL(st.dac_drives, 12);
-    /* 4 tiles x 2 steps x 2 columns per vector */
-    CU_ASSERT_EQUAL(st.adc_conversions, 32);
     CU_ASSERT_EQUAL(st.adc_saturations, 0);
-    /* per tile 2 cols x 2 steps + 2 accumulations = 6; x 4 tiles x 2 vectors */
-    CU_ASSERT_EQUAL(st.digital_ops, 48);
-    /* Cycle accounting (docs/rtl.md): at 500 MHz a step integrates 10 ns = 5 cycles; one
-     * ADC round (2 columns on 3 ADCs) takes 1.5 ns = 0.75 cycle, seen done after 1 cycle.
-     * xbar 0 holds 2 tiles: 2 rounds of 5 + 1 + (2 - 1) max(5, 1) = 11 cycles; digital: 12
-     * ops per core / 4 = 3 cycles; 25 per vector, twice for two. */
-    const uint64_t vec_cycles = 2 * 11 + 3;
-    CU_ASSERT_EQUAL(st.cycles, 2 * vec_cycles);
-    CU_ASSERT_DOUBLE_EQUAL(st.time_ns, 2 * vec_cycles * 1000.0 / 500.0, 1e-9);
     /* Levels (slice 0 / slice 1) of |q| on G+ (q > 0) or G- (q < 0), per row, summed over
      * the 4 devices of the row: row 0 (15, -3): 3+3 / 3+0; row 1 (2, 0): 2 / 0; row 2 (-7, 5):
      * 3+1 / 1+1; row 3 (1, 1): 1+1 / 0; row 4 (4, -8): 0 / 1+2. Times dG = 10 uS.
      * Driven rows' conductance sums, slice 0 tile: t0 rows 0,1: 60 + 20, t1 rows 0,2: 60 + 40;
      * slice 1 tile: t0: 30 + 0, t1: 30 + 20; row 4 slice 0: 0 + 0; slice 1: 30 + 30.
-     * Total 320 uS x (0.5 V)^2 x 10 ns x 1e-3 = 0.8 pJ. */
-    CU_ASSERT_DOUBLE_EQUAL(st.energy_pj[AIMC_COMP_XBAR], 0.8, 1e-12);
-    CU_ASSERT_DOUBLE_EQUAL(st.energy_pj[AIMC_COMP_DAC], 12 * 0.5, 1e-12);
-    CU_ASSERT_DOUBLE_EQUAL(st.energy_pj[AIMC_COMP_ADC], 32 * 2.0, 1e-12);
-    CU_ASSERT_DOUBLE_EQUAL(st.energy_pj[AIMC_COMP_DIGITAL], 48 * 0.25, 1e-12);
-    CU_ASSERT_DOUBLE_EQUAL(aimc_xbar_stats_energy_total(&st), 0.8 + 6 + 64 + 12, 1e-12);
+     * Total 320 uS of full-scale drives: charge 320, energy 320 x (0.5 V)^2 x 10 ns x 1e-3
+     * = 0.8 pJ. */
+    CU_ASSERT_DOUBLE_EQUAL(st.xbar_charge, 320.0, 1e-9);
+
+    /* The shapes' share is the cost layer's (sim/cost): per vector 4 tiles x 2 steps reads,
+     * 4 tiles x 2 steps x 2 columns conversions, per tile 2 cols x 2 steps + 2 accumulations
+     * = 6 ops. Time (docs/engine.md): at 500 MHz a step integrates 10 ns = 5 cycles; one ADC
+     * round (2 columns on 3 ADCs) takes 1.5 ns = 0.75 cycle, seen done after 1 cycle.
+     * xbar 0 holds 2 tiles: 2 rounds; P = 2 rounds x 2 steps x max(5, 1) = 20; m = min(5, 1)
+     * = 1; D = 12 ops of either core / 4 = 3. T(2) = 1 + max(2 x 20 + 3, 20 + 2 x 3) = 44,
+     * T(1) = 1 + 23 = 24. */
+    aimc_cost_mvm *cm = NULL;
+    CU_ASSERT_EQUAL_FATAL(aimc_cost_mvm_build(&a, 5, 2, tiles, 4, &cm), AIMC_OK);
+    CU_ASSERT_EQUAL(cm->rounds, 2);
+    CU_ASSERT_EQUAL(cm->period, 20);
+    CU_ASSERT_EQUAL(cm->tail, 1);
+    CU_ASSERT_EQUAL(cm->shift_add, 3);
+    CU_ASSERT_EQUAL(aimc_cost_mvm_cycles(cm, 2), 44);
+    CU_ASSERT_EQUAL(aimc_cost_mvm_cycles(cm, 1), 24);
+    aimc_cost_events ev = {0};
+    aimc_cost_mvm_events(&a, cm, 2, &ev);
+    CU_ASSERT_EQUAL(ev.xbar_reads, 16);
+    CU_ASSERT_EQUAL(ev.adc_conversions, 32);
+    CU_ASSERT_EQUAL(ev.digital_ops, 48);
+    ev.dac_drives = (double)st.dac_drives;
+    ev.xbar_charge = st.xbar_charge;
+    double pj[AIMC_PART_COUNT] = {0};
+    aimc_cost_energy(&a, &ev, pj);
+    CU_ASSERT_DOUBLE_EQUAL(pj[AIMC_PART_XBAR], 0.8, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(pj[AIMC_PART_DAC], 12 * 0.5, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(pj[AIMC_PART_ADC], 32 * 2.0, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(pj[AIMC_PART_DIGITAL], 48 * 0.25, 1e-12);
+    /* The placement: one chip, cores 0 and 1 (one range), one cluster (cores_per_cluster 1:
+     * clusters 0 and 1, home 0, one hop apart on a 2 x 1 mesh). */
+    CU_ASSERT_EQUAL(cm->n_chips, 1);
+    CU_ASSERT_EQUAL(cm->chips[0].n_ranges, 1);
+    CU_ASSERT_EQUAL(cm->ranges[0].first, 0);
+    CU_ASSERT_EQUAL(cm->ranges[0].count, 2);
+    aimc_cost_mvm_free(cm);
 
     /* Stats add up: a second call adds the same again. */
     aimc_xbar_stats st2 = st;
     CU_ASSERT_EQUAL(aimc_xbar_mvm(s, 0, x, 2, y, &st2), AIMC_OK);
-    CU_ASSERT_EQUAL(st2.cycles, 4 * vec_cycles);
     CU_ASSERT_EQUAL(st2.dac_drives, 24);
     aimc_xbar_stats sum = st;
     aimc_xbar_stats_add(&sum, &st);
-    CU_ASSERT_EQUAL(sum.cycles, st2.cycles);
-    CU_ASSERT_EQUAL(sum.xbar_reads, st2.xbar_reads);
-    CU_ASSERT_DOUBLE_EQUAL(sum.energy_pj[AIMC_COMP_XBAR], st2.energy_pj[AIMC_COMP_XBAR], 1e-12);
+    CU_ASSERT_EQUAL(sum.mvms, st2.mvms);
+    CU_ASSERT_DOUBLE_EQUAL(sum.xbar_charge, st2.xbar_charge, 1e-12);
     CU_ASSERT_EQUAL(aimc_xbar_mvm(s, 0, x, 1, y, NULL), AIMC_OK); /* NULL stats */
-    CU_ASSERT_STRING_EQUAL(aimc_component_name(AIMC_COMP_DAC), "dac");
-    CU_ASSERT_STRING_EQUAL(aimc_component_name(AIMC_COMP_XBAR), "xbar");
-    CU_ASSERT_STRING_EQUAL(aimc_component_name(AIMC_COMP_ADC), "adc");
-    CU_ASSERT_STRING_EQUAL(aimc_component_name(AIMC_COMP_DIGITAL), "digital");
+    CU_ASSERT_STRING_EQUAL(aimc_part_name(AIMC_PART_DAC), "dac");
+    CU_ASSERT_STRING_EQUAL(aimc_part_name(AIMC_PART_XBAR), "xbar");
+    CU_ASSERT_STRING_EQUAL(aimc_part_name(AIMC_PART_ADC), "adc");
+    CU_ASSERT_STRING_EQUAL(aimc_part_name(AIMC_PART_DIGITAL), "digital");
+    CU_ASSERT_STRING_EQUAL(aimc_part_name(AIMC_PART_HOST_DMA), "host_dma");
+    CU_ASSERT_STRING_EQUAL(aimc_part_name(AIMC_PART_COUNT), "unknown");
     aimc_xbar_destroy(s);
 
     /* The same plan with multi-bit inputs (u_max = 3, one step), first vector only.
-     * Drives: rows 0, 1, 2 in each of 2 tiles, row 4 in 2 tiles = 8. Crossbar: (p_i / 3 *
-     * 0.5 V)^2 x (row sums of both slices): 90 x 9/9 + 20 x 1/9 + 60 x 4/9 + 0 + 30 x 9/9 =
-     * 120 + 260/9 uS, x 0.25 x 10 ns x 1e-3 pJ. Ops: 4 tiles x (2 + 2) = 16. Cycles: 2
-     * rounds of one step, 5 + 1 each; core ops 8 / 4 = 2. */
+     * Drives: rows 0, 1, 2 in each of 2 tiles, row 4 in 2 tiles = 8. Crossbar: (p_i / 3)^2 x
+     * (row sums of both slices): 90 x 9/9 + 20 x 1/9 + 60 x 4/9 + 0 + 30 x 9/9 = 120 + 260/9
+     * uS. Time: 2 rounds of one step: P = 2 x 5, m = 1, D = 8 core ops / 4 = 2: T(1) = 13. */
     a.dac.mode = AIMC_DAC_MULTI_BIT;
     aimc_xbar_stats mst = {0};
     CU_ASSERT_EQUAL_FATAL(aimc_xbar_create(&a, 1, &s), AIMC_OK);
@@ -685,13 +708,16 @@ static void test_costs(void)
     CU_ASSERT_EQUAL_FATAL(aimc_xbar_mvm(s, 0, x, 1, y, &mst), AIMC_OK);
     CU_ASSERT_EQUAL(y[0], 17.0f);
     CU_ASSERT_EQUAL(y[1], 25.0f);
-    CU_ASSERT_EQUAL(mst.xbar_reads, 4);
     CU_ASSERT_EQUAL(mst.dac_drives, 8);
-    CU_ASSERT_EQUAL(mst.adc_conversions, 8);
-    CU_ASSERT_EQUAL(mst.digital_ops, 16);
-    CU_ASSERT_EQUAL(mst.cycles, 2 * 6 + 2);
-    CU_ASSERT_DOUBLE_EQUAL(mst.energy_pj[AIMC_COMP_XBAR], (120.0 + 260.0 / 9.0) * 0.25 * 10 * 1e-3,
-                           1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(mst.xbar_charge, 120.0 + 260.0 / 9.0, 1e-9);
+    CU_ASSERT_EQUAL_FATAL(aimc_cost_mvm_build(&a, 5, 2, tiles, 4, &cm), AIMC_OK);
+    CU_ASSERT_EQUAL(aimc_cost_mvm_cycles(cm, 1), 13);
+    aimc_cost_events mev = {0};
+    aimc_cost_mvm_events(&a, cm, 1, &mev);
+    CU_ASSERT_EQUAL(mev.xbar_reads, 4);
+    CU_ASSERT_EQUAL(mev.adc_conversions, 8);
+    CU_ASSERT_EQUAL(mev.digital_ops, 16);
+    aimc_cost_mvm_free(cm);
     aimc_xbar_destroy(s);
 }
 

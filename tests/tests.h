@@ -20,6 +20,7 @@ int test_train_register(void);   /* mapping: data sets, classifier training (tes
 int test_sweep_register(void);   /* tools: sweep specs, sampling, Pareto, log (test_sweep.c) */
 int test_engine_register(void);  /* sim: discrete-event engine (tests/test_engine.c) */
 int test_calibration_register(void); /* sim: presets, peak, timing-only (test_calibration.c) */
+int test_model_register(void);   /* one model: value = timing-only, estimate, overlap (test_model.c) */
 int test_conformance_register(void); /* driver conformance per backend URI (tests/conformance/) */
 int test_fuzz_register(void);    /* device + driver: bad command buffers (tests/test_fuzz.c) */
 int test_sysc_register(void);    /* sim/sysc: SystemC platform, sysc: backend (test_sysc.c) */

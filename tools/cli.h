@@ -73,15 +73,36 @@ void cli_json_plan(aimc_json *j, const aimc_plan *p);
 
 #define CLI_DEFAULT_TOKENS 16
 
+/* How `aimc run` (and a sweep point) evaluates a model. */
+typedef struct cli_eval_opts {
+    const char *backend;         /* driver URI */
+    uint64_t seed;
+    size_t ntok;                 /* 0: a classifier's test set, else CLI_DEFAULT_TOKENS */
+    int timing_only;             /* a device without values (sim: only) on a shape-only plan */
+    int activity_assumed;        /* with values too, the assumed data activity for energy */
+    const char *trace;           /* the device's Chrome trace (sim: only), or NULL */
+    size_t batch, window;        /* tokens per group, groups in flight (aimc_rt_opts) */
+    const aimc_routing *routing; /* timing-only: statistics the routing is drawn from */
+    const int *replay;           /* timing-only: a value run's routing decisions */
+    int *experts_out;            /* value runs: the decisions (MoE layers x tokens x top_k) */
+} cli_eval_opts;
+
 /* One evaluation of a model on a machine, as `aimc run` does it: map (with the machine's
- * fault map and `chips: auto`), open the backend, program every matrix (program.* keys),
- * run the inputs through every layer against the reference. The inputs are a classifier's
- * test samples when the model names a data set (its first ntok, all when ntok is 0), else
- * ntok random tokens of seed (CLI_DEFAULT_TOKENS when 0). *plan receives the plan (the caller
- * frees it; may be NULL on failure), *rep the report. Returns AIMC_OK or the failing layer's
- * code with its message in d. Prints nothing. */
-int cli_evaluate(const aimc_arch *a, const aimc_model *m, const char *backend, uint64_t seed,
-                 size_t ntok, aimc_plan **plan, aimc_rt_report *rep, aimc_diag *d);
+ * fault map and `chips: auto`; shape-only when timing-only), open the backend, program every
+ * matrix (program.* keys), run the tokens through every layer (against the reference, with
+ * values). The inputs are a classifier's test samples when the model names a data set (its
+ * first ntok, all when ntok is 0), else ntok random tokens of seed. *plan receives the plan
+ * (the caller frees it; may be NULL on failure), *arch_used the machine as run (chips: auto
+ * resolved; may be NULL), *rep the report. Returns AIMC_OK or the failing layer's code with
+ * its message in d. Prints nothing. */
+int cli_evaluate(const aimc_arch *a, const aimc_model *m, const cli_eval_opts *o,
+                 aimc_plan **plan, aimc_arch *arch_used, aimc_rt_report *rep, aimc_diag *d);
+
+/* The energy of a run by part: dynamic (the device's counters) and static (every chip's
+ * leakage over the makespan), pJ; their sums over the parts into *dyn_total and *stat_total
+ * (either may be NULL). */
+void cli_run_energy(const aimc_arch *a, const aimc_rt_report *r, double dyn[AIMC_PART_COUNT],
+                    double stat[AIMC_PART_COUNT], double *dyn_total, double *stat_total);
 
 /* The subcommands. */
 int cli_cmd_run(int argc, char **argv);

@@ -10,8 +10,9 @@ void cli_usage_info(FILE *f)
             "usage: aimc info [--config FILE] [--set KEY=VALUE]... [--json FILE]\n"
             "\n"
             "Print the machine's analytical peak figures: TOPS, TOPS/W, power and area per\n"
-            "chip and by part, arrays and periphery (formulas in docs/cli.md). The simulated\n"
-            "steady state of `aimc run --timing-only` can be checked against them.\n");
+            "chip and by part, arrays and periphery (formulas in docs/cli.md), from the same\n"
+            "cost layer the device's time and energy come from: a run that keeps every core\n"
+            "busy approaches the peak.\n");
 }
 
 int cli_cmd_info(int argc, char **argv)
@@ -25,10 +26,10 @@ int cli_cmd_info(int argc, char **argv)
     aimc_peak_compute(&a, &p);
     cli_print_machine(&a);
     printf("peak     %.3f TOPS (%.3f per chip), %.3f TOPS/W, %.4f TOPS/mm^2\n"
-           "         one input vector through a full tile: %.1f ns at steady state, %.1f ns "
+           "         one input vector through a full core: every %.1f ns at steady state, %.1f ns "
            "alone\n",
            p.tops, p.tops_per_chip, p.tops_per_w, p.tops_per_mm2, p.mvm_ns, p.mvm_latency_ns);
-    printf("chip     power %.3f W at peak (%.3f W static), area %.3f mm^2; %llu tiles, "
+    printf("chip     power %.3f W at peak (%.3f W static), area %.3f mm^2; %llu clusters, "
            "%llu routers\n",
            p.chip_power_w, p.chip_static_w, p.chip_area_mm2,
            (unsigned long long)p.clusters_per_chip, (unsigned long long)p.routers_per_chip);
@@ -56,7 +57,7 @@ int cli_cmd_info(int argc, char **argv)
     aimc_json_num(&j, "power_w", p.chip_power_w);
     aimc_json_num(&j, "area_mm2", p.chip_area_mm2);
     aimc_json_num(&j, "static_w", p.chip_static_w);
-    aimc_json_u64(&j, "tiles", p.clusters_per_chip);
+    aimc_json_u64(&j, "clusters", p.clusters_per_chip);
     aimc_json_u64(&j, "routers", p.routers_per_chip);
     aimc_json_obj_begin(&j, "power_w_by_part");
     for (int c = 0; c < AIMC_PART_COUNT; c++)
@@ -65,14 +66,6 @@ int cli_cmd_info(int argc, char **argv)
     aimc_json_obj_begin(&j, "area_mm2_by_part");
     for (int c = 0; c < AIMC_PART_COUNT; c++)
         aimc_json_num(&j, aimc_part_name((aimc_part)c), p.area_mm2_by_part[c]);
-    aimc_json_obj_end(&j);
-    aimc_json_obj_begin(&j, "power_w_by_component");
-    for (int c = 0; c < AIMC_COMP_COUNT; c++)
-        aimc_json_num(&j, aimc_component_name((aimc_component)c), p.power_w_by_component[c]);
-    aimc_json_obj_end(&j);
-    aimc_json_obj_begin(&j, "area_mm2_by_component");
-    for (int c = 0; c < AIMC_COMP_COUNT; c++)
-        aimc_json_num(&j, aimc_component_name((aimc_component)c), p.area_mm2_by_component[c]);
     aimc_json_obj_end(&j);
     aimc_json_obj_end(&j);
     aimc_json_obj_begin(&j, "machine");

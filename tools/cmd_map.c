@@ -116,11 +116,13 @@ int cli_cmd_map(int argc, char **argv)
            p->tiers, rt->source, (unsigned long long)(p->n_tiles_all - p->n_tiles));
     printf("load     %llu cores used; tile MVMs per token on a core: max %.3f, mean %.3f\n",
            (unsigned long long)s.cores_used, s.core_load_max, s.core_load_mean);
-    printf("noc      partial-sum hops: max %u, mean %.2f; %llu tile(s) send across chips\n",
+    printf("spread   a tile's core to its column block's first core: max %u, mean %.2f hops; "
+           "%llu tile(s) on another chip than it\n",
            s.hops_max, s.hops_mean, (unsigned long long)s.chip_crossings);
     printf("tiers    expected tier conflicts per token %.4f\n", s.tier_conflicts);
-    printf("estimate %.1f ns and %.3f uJ per token (analytical; NoC and links %.3f uJ)\n",
-           s.latency_ns, s.energy_pj * 1e-6, s.energy_noc_pj * 1e-6);
+    printf("estimate one token, nothing contending: %.1f ns, %.3f uJ dynamic (the device's model\n"
+           "         booked without contention; `aimc run --timing-only` times contention)\n",
+           s.latency_ns, s.energy_pj * 1e-6);
     if (plan_out && aimc_plan_save(p, &a, m, plan_out, &d)) {
         fprintf(stderr, "%s: %s\n", cli_prog, d.msg);
         goto out;
@@ -150,7 +152,10 @@ int cli_cmd_map(int argc, char **argv)
         aimc_json_num(&j, "tier_conflicts_per_token", s.tier_conflicts);
         aimc_json_num(&j, "latency_ns_per_token", s.latency_ns);
         aimc_json_num(&j, "energy_pj_per_token", s.energy_pj);
-        aimc_json_num(&j, "energy_noc_pj_per_token", s.energy_noc_pj);
+        aimc_json_obj_begin(&j, "energy_pj_per_token_by_part");
+        for (int q = 0; q < AIMC_PART_COUNT; q++)
+            aimc_json_num(&j, aimc_part_name((aimc_part)q), s.energy_pj_by_part[q]);
+        aimc_json_obj_end(&j);
         aimc_json_obj_end(&j);
         aimc_json_obj_end(&j);
         rc = cli_json_finish(&j, o.json);

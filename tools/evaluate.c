@@ -44,36 +44,69 @@ out:
     return rc;
 }
 
-int cli_evaluate(const aimc_arch *a0, const aimc_model *m, const char *backend, uint64_t seed,
-                 size_t ntok, aimc_plan **plan, aimc_rt_report *rep, aimc_diag *d)
+int cli_evaluate(const aimc_arch *a0, const aimc_model *m, const cli_eval_opts *o,
+                 aimc_plan **plan, aimc_arch *arch_used, aimc_rt_report *rep, aimc_diag *d)
 {
     aimc_dev *dev = NULL;
     float *x0 = NULL, *faults = NULL;
     int *labels = NULL;
     aimc_arch a = *a0;
+    size_t ntok = o->ntok;
     *plan = NULL;
     aimc_map_opts mo = {0};
-    faults = cli_fault_map(&a, seed, &mo.n_fault);
+    faults = cli_fault_map(&a, o->seed, &mo.n_fault);
     mo.fault_fraction = faults;
+    mo.shape_only = o->timing_only;
+    mo.routing = o->routing;
     int rc = aimc_map_plan_ex(&a, m, &mo, plan, d);
     if (rc != AIMC_OK) goto out;
     if (a.hierarchy.chips_auto && (rc = aimc_map_fit_chips(&a, *plan)) != AIMC_OK) {
         aimc_diag_set(d, rc, "chips: auto: %s", aimc_strerror(rc));
         goto out;
     }
+    if (arch_used) *arch_used = a;
     aimc_diag why = {{0}};
-    aimc_open_opts oo = {.arch = &a, .seed = seed, .diag = &why};
-    if ((rc = aimc_open(backend, &oo, &dev)) != AIMC_OK) {
-        aimc_diag_set(d, rc, "cannot open device %s: %s", backend,
+    aimc_open_opts oo = {.arch = &a,
+                         .seed = o->seed,
+                         .diag = &why,
+                         .timing_only = o->timing_only,
+                         .activity_assumed = o->activity_assumed,
+                         .trace_path = o->trace};
+    if ((rc = aimc_open(o->backend, &oo, &dev)) != AIMC_OK) {
+        aimc_diag_set(d, rc, "cannot open device %s: %s", o->backend,
                       why.msg[0] ? why.msg : aimc_strerror(rc));
+        goto out;
+    }
+    aimc_dev_info info;
+    if ((rc = aimc_query(dev, &info)) != AIMC_OK) {
+        aimc_diag_set(d, rc, "querying %s: %s", o->backend, aimc_strerror(rc));
+        goto out;
+    }
+    if (o->timing_only && !info.timing_only) {
+        rc = aimc_diag_set(d, AIMC_ERR_UNSUPPORTED, "%s has values: timing-only runs need a "
+                           "timing-only device (sim:)", o->backend);
         goto out;
     }
     aimc_weights_opts wo = {.max_iterations = (uint32_t)a.program.verify_iterations,
                             .tolerance_us = a.program.verify_tolerance_us};
     aimc_weights_report wr;
-    if ((rc = aimc_rt_program(dev, m, *plan, &wo, &wr, d)) != AIMC_OK) goto out;
-    if ((rc = make_inputs(m, seed, &ntok, &x0, &labels, d)) != AIMC_OK) goto out;
-    rc = aimc_rt_run(dev, m, x0, ntok, labels, rep, d);
+    if ((rc = aimc_rt_program(dev, &a, m, *plan, &wo, &wr, d)) != AIMC_OK) goto out;
+    /* The same tokens either way: a classifier's test samples or random tokens (a
+     * timing-only device takes none, only their number). */
+    if ((rc = make_inputs(m, o->seed, &ntok, &x0, &labels, d)) != AIMC_OK) goto out;
+    if (info.timing_only) {
+        free(x0);
+        free(labels);
+        x0 = NULL;
+        labels = NULL;
+    }
+    aimc_rt_opts ro = {.batch = o->batch,
+                       .window = o->window,
+                       .replay = o->replay,
+                       .routing = o->routing,
+                       .seed = o->seed,
+                       .experts_out = o->experts_out};
+    rc = aimc_rt_run(dev, m, x0, ntok, labels, &ro, rep, d);
     rep->program = wr;
 out:
     free(labels);

@@ -4,37 +4,60 @@
 #include <math.h>
 #include <string.h>
 
+#include "aimc_cost.h"
+#include "cli.h"
 #include "sweep.h"
 
-static double energy_total(const sweep_measure *m)
+/* Declared in cli.h: `aimc run` reports the same split. */
+void cli_run_energy(const aimc_arch *a, const aimc_rt_report *r, double dyn[AIMC_PART_COUNT],
+                    double stat[AIMC_PART_COUNT], double *dyn_total, double *stat_total)
 {
-    double e = 0;
-    for (int i = 0; i < AIMC_COMP_COUNT; i++) e += m->rep->cost.energy_pj[i];
-    return e;
+    double td = 0, ts = 0;
+    aimc_cost_static_pj(a, (uint64_t)a->hierarchy.chips,
+                        aimc_cost_ns(a, (double)r->makespan_cycles), stat);
+    for (int p = 0; p < AIMC_PART_COUNT; p++) {
+        dyn[p] = r->cost.energy_pj[p];
+        td += dyn[p];
+        ts += stat[p];
+    }
+    if (dyn_total) *dyn_total = td;
+    if (stat_total) *stat_total = ts;
 }
 
 static double tokens(const sweep_measure *m) { return (double)m->rep->tokens; }
 
-static double g_energy(const sweep_measure *m) { return energy_total(m) / tokens(m); }
-static double g_energy_dac(const sweep_measure *m)
+/* The run's energy by part (dynamic, static) and in all (pJ). */
+static double energy(const sweep_measure *m, int part, int dynamic, int stat)
 {
-    return m->rep->cost.energy_pj[AIMC_COMP_DAC] / tokens(m);
+    double dyn[AIMC_PART_COUNT], st[AIMC_PART_COUNT], e = 0;
+    cli_run_energy(m->arch, m->rep, dyn, st, NULL, NULL);
+    for (int p = 0; p < AIMC_PART_COUNT; p++)
+        if (part < 0 || part == p) e += (dynamic ? dyn[p] : 0) + (stat ? st[p] : 0);
+    return e;
 }
-static double g_energy_xbar(const sweep_measure *m)
-{
-    return m->rep->cost.energy_pj[AIMC_COMP_XBAR] / tokens(m);
-}
-static double g_energy_adc(const sweep_measure *m)
-{
-    return m->rep->cost.energy_pj[AIMC_COMP_ADC] / tokens(m);
-}
+
+static double g_energy(const sweep_measure *m) { return energy(m, -1, 1, 1) / tokens(m); }
+static double g_energy_dyn(const sweep_measure *m) { return energy(m, -1, 1, 0) / tokens(m); }
+static double g_energy_static(const sweep_measure *m) { return energy(m, -1, 0, 1) / tokens(m); }
+static double g_energy_dac(const sweep_measure *m) { return energy(m, AIMC_PART_DAC, 1, 0) / tokens(m); }
+static double g_energy_xbar(const sweep_measure *m) { return energy(m, AIMC_PART_XBAR, 1, 0) / tokens(m); }
+static double g_energy_adc(const sweep_measure *m) { return energy(m, AIMC_PART_ADC, 1, 0) / tokens(m); }
 static double g_energy_digital(const sweep_measure *m)
 {
-    return m->rep->cost.energy_pj[AIMC_COMP_DIGITAL] / tokens(m);
+    return energy(m, AIMC_PART_DIGITAL, 1, 0) / tokens(m);
 }
 static double g_time(const sweep_measure *m)
 {
-    return (double)m->rep->cost.cycles * 1000.0 / m->arch->clock.frequency_mhz / tokens(m);
+    return aimc_cost_ns(m->arch, (double)m->rep->makespan_cycles) / tokens(m);
+}
+static double g_first(const sweep_measure *m)
+{
+    return aimc_cost_ns(m->arch, (double)m->rep->first_cycles);
+}
+static double g_tokens_per_s(const sweep_measure *m)
+{
+    const double ns = aimc_cost_ns(m->arch, (double)m->rep->makespan_cycles);
+    return ns > 0 ? tokens(m) / (ns * 1e-9) : 0.0;
 }
 static double g_error(const sweep_measure *m) { return m->rep->rel_rms_error; }
 static double g_routing(const sweep_measure *m) { return m->rep->routing_agreement; }
@@ -73,15 +96,25 @@ static double g_pulses(const sweep_measure *m) { return (double)m->rep->program.
 
 static const sweep_metric metrics[] = {
     {"energy_pj_per_token", "pJ", "energy per token",
-     "device energy of the inference (all components) divided by the tokens run", g_energy},
-    {"energy_pj_per_token_dac", "pJ", "DAC energy per token", "the DAC part of it", g_energy_dac},
+     "energy of the inference, dynamic and static, every part, divided by the tokens run",
+     g_energy},
+    {"energy_pj_per_token_dynamic", "pJ", "dynamic energy per token",
+     "the device's energy counters of the inference divided by the tokens", g_energy_dyn},
+    {"energy_pj_per_token_static", "pJ", "static energy per token",
+     "every chip's leakage over the run divided by the tokens", g_energy_static},
+    {"energy_pj_per_token_dac", "pJ", "DAC energy per token", "the DAC part of the dynamic energy",
+     g_energy_dac},
     {"energy_pj_per_token_xbar", "pJ", "crossbar energy per token", "the crossbar part of it",
      g_energy_xbar},
     {"energy_pj_per_token_adc", "pJ", "ADC energy per token", "the ADC part of it", g_energy_adc},
-    {"energy_pj_per_token_digital", "pJ", "digital energy per token", "the shift-and-add part",
-     g_energy_digital},
+    {"energy_pj_per_token_digital", "pJ", "digital energy per token",
+     "the cores' shift-and-add part of it", g_energy_digital},
     {"time_ns_per_token", "ns", "time per token",
-     "device cycles of the inference at clock.frequency_mhz, divided by the tokens", g_time},
+     "the run's makespan on the device clock divided by the tokens", g_time},
+    {"first_token_ns", "ns", "first-token latency",
+     "device time until the first group of tokens completed every layer", g_first},
+    {"tokens_per_s", "1/s", "throughput", "tokens divided by the run's makespan",
+     g_tokens_per_s},
     {"rel_rms_error", "1", "relative rms output error",
      "sqrt(sum (y - y_ref)^2 / sum y_ref^2) over every layer's block output and token",
      g_error},

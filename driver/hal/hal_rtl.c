@@ -121,8 +121,18 @@ static int hal_rtl_dma_alloc(void *ctx, size_t size, void **cpu, uint64_t *dev_a
     hal_rtl *h = ctx;
     pthread_mutex_lock(&h->lock);
     int rc = aimc_hal_pool_alloc(&h->pool, size, cpu, dev_addr);
+    if (rc == AIMC_OK) aimc_vl_host_wrote(h->vl, *dev_addr, size); /* fresh: in host memory */
     pthread_mutex_unlock(&h->lock);
     return rc;
+}
+
+static void hal_rtl_dma_sync(void *ctx, uint64_t dev_addr, size_t size, int dir)
+{
+    hal_rtl *h = ctx;
+    if (dir != AIMC_SYNC_TO_DEVICE) return;
+    pthread_mutex_lock(&h->lock);
+    aimc_vl_host_wrote(h->vl, dev_addr, size);
+    pthread_mutex_unlock(&h->lock);
 }
 
 static void hal_rtl_dma_free(void *ctx, void *cpu)
@@ -163,6 +173,7 @@ const aimc_hal_ops aimc_hal_rtl_ops = {
     .reg_write32 = hal_rtl_reg_write32,
     .dma_alloc = hal_rtl_dma_alloc,
     .dma_free = hal_rtl_dma_free,
+    .dma_sync = hal_rtl_dma_sync,
     .irq_wait = hal_rtl_irq_wait,
     .time_ns = hal_rtl_time_ns,
 };

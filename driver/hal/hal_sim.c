@@ -1,14 +1,18 @@
-/* hal_sim.c - the "sim:" driver backend: the device model (sim/device/aimc_accel.h) in-process.
+/* hal_sim.c - the "sim:" driver backend: the accelerator model (sim/device/aimc_accel.h)
+ * in-process.
  *
  * Registers are function calls into the model. DMA buffers are host allocations given
  * addresses in a private device address space (hal_pool.h: 4 KiB aligned, an unmapped gap
  * after each buffer, never 0); the device's DMA callbacks translate device addresses back
  * with bounds checks, so a bad address is a DMA fault seen by the device, never a host
- * crash. The interrupt line is a flag set by the
- * device's irq callback. The device runs commands synchronously in the DOORBELL write, so
- * nothing but time changes while irq_wait waits: it sleeps at most
- * AIMC_HAL_SIM_WAIT_SLICE_NS and then lets that much device time pass (the watchdog's).
- * A mutex guards the device and the buffer list, since irq_wait runs without the
+ * crash. The interrupt line is a flag set by the device's irq callback.
+ *
+ * The device works only when the host waits (irq_wait): it runs its events, in simulated
+ * time, until its interrupt line rises, between checks of the wall clock so that a wait
+ * returns within its timeout. A device with nothing scheduled (idle, or hung) lets the
+ * waited wall time pass as idle device time (its watchdog's). So every result and every
+ * simulated time depends only on the sequence of register accesses, never on the host's
+ * speed. A mutex guards the device and the buffer list, since irq_wait runs without the
  * driver's lock.
  *
  * URI: "sim:" or "sim:hang_after=N" (fault injection: the device's command processor hangs
@@ -25,12 +29,13 @@
 #include "hal_pool.h"
 
 #define AIMC_HAL_SIM_WAIT_SLICE_NS 1000000LL
+#define AIMC_HAL_SIM_EVENTS 256 /* events between two looks at the wall clock */
 
 typedef struct hal_sim {
     pthread_mutex_t lock;
     aimc_accel *dev;
     aimc_hal_pool pool;
-    int irq_level;
+    int irq_level; /* the device's interrupt line, as its callback last set it */
 } hal_sim;
 
 static int hal_sim_dma_read_cb(void *ctx, uint64_t addr, void *dst, size_t n)
@@ -78,7 +83,14 @@ static int hal_sim_open(const char *rest, const aimc_open_opts *opts, void **ctx
     host.dma_read = hal_sim_dma_read_cb;
     host.dma_write = hal_sim_dma_write_cb;
     host.irq = hal_sim_irq_cb;
-    rc = aimc_accel_create(opts ? opts->arch : NULL, opts ? opts->seed : 0, &host, &h->dev, d);
+    aimc_accel_opts ao = {0};
+    if (opts) {
+        ao.timing_only = opts->timing_only;
+        ao.activity_assumed = opts->activity_assumed;
+        ao.trace_path = opts->trace_path;
+    }
+    rc = aimc_accel_create(opts ? opts->arch : NULL, opts ? opts->seed : 0, &host, &ao, &h->dev,
+                           d);
     if (rc != AIMC_OK) {
         pthread_mutex_destroy(&h->lock);
         free(h);
@@ -102,7 +114,7 @@ static void hal_sim_reg_write32(void *ctx, uint32_t off, uint32_t val)
 {
     hal_sim *h = ctx;
     pthread_mutex_lock(&h->lock);
-    aimc_accel_reg_write32(h->dev, off, val); /* DMA callbacks run inside, lock held */
+    aimc_accel_reg_write32(h->dev, off, val);
     pthread_mutex_unlock(&h->lock);
 }
 
@@ -111,6 +123,8 @@ static int hal_sim_dma_alloc(void *ctx, size_t size, void **cpu, uint64_t *dev_a
     hal_sim *h = ctx;
     pthread_mutex_lock(&h->lock);
     int rc = aimc_hal_pool_alloc(&h->pool, size, cpu, dev_addr);
+    /* a fresh buffer lies in host memory, whatever the device last wrote at its address */
+    if (rc == AIMC_OK) aimc_accel_host_wrote(h->dev, *dev_addr, size);
     pthread_mutex_unlock(&h->lock);
     return rc;
 }
@@ -124,28 +138,13 @@ static void hal_sim_dma_free(void *ctx, void *cpu)
     pthread_mutex_unlock(&h->lock);
 }
 
-static int hal_sim_irq_wait(void *ctx, int64_t timeout_ns)
+static void hal_sim_dma_sync(void *ctx, uint64_t dev_addr, size_t size, int dir)
 {
     hal_sim *h = ctx;
-    struct timespec ts;
-    int64_t ns;
-    int level;
-
+    if (dir != AIMC_SYNC_TO_DEVICE) return;
     pthread_mutex_lock(&h->lock);
-    level = h->irq_level;
+    aimc_accel_host_wrote(h->dev, dev_addr, size);
     pthread_mutex_unlock(&h->lock);
-    if (level) return AIMC_OK;
-    ns = timeout_ns < AIMC_HAL_SIM_WAIT_SLICE_NS ? timeout_ns : AIMC_HAL_SIM_WAIT_SLICE_NS;
-    if (ns > 0) {
-        ts.tv_sec = 0;
-        ts.tv_nsec = (long)ns;
-        nanosleep(&ts, NULL);
-    }
-    pthread_mutex_lock(&h->lock);
-    if (ns > 0) aimc_accel_advance(h->dev, (uint64_t)ns);
-    level = h->irq_level;
-    pthread_mutex_unlock(&h->lock);
-    return level ? AIMC_OK : AIMC_ERR_TIMEOUT;
 }
 
 static uint64_t hal_sim_time_ns(void *ctx)
@@ -156,6 +155,34 @@ static uint64_t hal_sim_time_ns(void *ctx)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+static int hal_sim_irq_wait(void *ctx, int64_t timeout_ns)
+{
+    hal_sim *h = ctx;
+    const uint64_t start = hal_sim_time_ns(ctx);
+    const uint64_t deadline = start + (uint64_t)(timeout_ns > 0 ? timeout_ns : 0);
+    for (;;) {
+        pthread_mutex_lock(&h->lock);
+        int r = aimc_accel_run(h->dev, AIMC_HAL_SIM_EVENTS);
+        pthread_mutex_unlock(&h->lock);
+        if (r == AIMC_ACCEL_IRQ) return AIMC_OK;
+        const uint64_t now = hal_sim_time_ns(ctx);
+        if (r == AIMC_ACCEL_IDLE) {
+            /* Nothing the device can do: the waited time passes as idle device time. */
+            int64_t ns = now < deadline ? (int64_t)(deadline - now) : 0;
+            if (ns > AIMC_HAL_SIM_WAIT_SLICE_NS) ns = AIMC_HAL_SIM_WAIT_SLICE_NS;
+            if (ns > 0) {
+                struct timespec ts = {0, (long)ns};
+                nanosleep(&ts, NULL);
+            }
+            pthread_mutex_lock(&h->lock);
+            r = ns > 0 ? aimc_accel_advance(h->dev, (uint64_t)ns) : AIMC_ACCEL_IDLE;
+            pthread_mutex_unlock(&h->lock);
+            return r == AIMC_ACCEL_IRQ ? AIMC_OK : AIMC_ERR_TIMEOUT;
+        }
+        if (now >= deadline) return AIMC_ERR_TIMEOUT;
+    }
+}
+
 const aimc_hal_ops aimc_hal_sim_ops = {
     .scheme = "sim",
     .open = hal_sim_open,
@@ -164,6 +191,7 @@ const aimc_hal_ops aimc_hal_sim_ops = {
     .reg_write32 = hal_sim_reg_write32,
     .dma_alloc = hal_sim_dma_alloc,
     .dma_free = hal_sim_dma_free,
+    .dma_sync = hal_sim_dma_sync,
     .irq_wait = hal_sim_irq_wait,
     .time_ns = hal_sim_time_ns,
 };

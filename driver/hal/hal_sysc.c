@@ -5,8 +5,8 @@
  * mapped into the platform's memory model at addresses of a private device address space
  * (hal_pool.h: 4 KiB aligned, an unmapped gap after each, never 0),
  * so a bad address is an address error the memory answers, seen by the device as a DMA
- * fault. irq_wait lets SystemC time run until the interrupt or min(timeout, 1 ms) (the
- * driver loops, as on sim:); time_ns is
+ * fault. irq_wait lets the device work, SystemC time passing as its clock does, until the
+ * interrupt or min(timeout, 1 ms) of SystemC time (the driver loops, as on sim:); time_ns is
  * SystemC time, so the driver's timeouts are simulated time (a 1 s timeout costs no second
  * of wall time). A mutex serialises every call into the platform (SystemC's kernel is one per
  * process), since irq_wait and time_ns run without the driver's lock. One sysc: device may
@@ -126,6 +126,7 @@ static int hal_sysc_dma_alloc_locked(hal_sysc *h, size_t size, void **cpu, uint6
         (void)aimc_hal_pool_free(&h->pool, *cpu, NULL);
         return AIMC_ERR_NOMEM;
     }
+    (void)aimc_vp_host_wrote(h->vp, *dev_addr, size); /* fresh: in host memory */
     return AIMC_OK;
 }
 
@@ -146,6 +147,15 @@ static void hal_sysc_dma_free(void *ctx, void *cpu)
     uint64_t addr;
     /* the platform only records the region: unmapping after the free touches no memory */
     if (aimc_hal_pool_free(&h->pool, cpu, &addr)) (void)aimc_vp_mem_unmap(h->vp, addr);
+    pthread_mutex_unlock(&h->lock);
+}
+
+static void hal_sysc_dma_sync(void *ctx, uint64_t dev_addr, size_t size, int dir)
+{
+    hal_sysc *h = ctx;
+    if (dir != AIMC_SYNC_TO_DEVICE) return;
+    pthread_mutex_lock(&h->lock);
+    (void)aimc_vp_host_wrote(h->vp, dev_addr, size);
     pthread_mutex_unlock(&h->lock);
 }
 
@@ -176,6 +186,7 @@ const aimc_hal_ops aimc_hal_sysc_ops = {
     .reg_write32 = hal_sysc_reg_write32,
     .dma_alloc = hal_sysc_dma_alloc,
     .dma_free = hal_sysc_dma_free,
+    .dma_sync = hal_sysc_dma_sync,
     .irq_wait = hal_sysc_irq_wait,
     .time_ns = hal_sysc_time_ns,
 };

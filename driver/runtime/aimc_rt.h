@@ -1,22 +1,22 @@
 /* aimc_rt.h - the runtime: an MoE model's forward pass run through the driver.
  *
- * The runtime sits on top of the public driver API (aimc.h) and nothing else of the device:
- * every step of a layer is a device command (RMSNORM, MVM, TOPK, GATHER, SILU_MUL,
- * SCALE_ACC: docs/driver.md), on buffer objects that stay in device memory between
- * commands. The host copies the tokens in, reads the routing decisions (indices and
- * weights) to make each expert's token list, and copies the block's output out. The
- * arithmetic is the reference's except that the routing weights are float32 on the device
- * (double in aimc_rt_layer_ref), and the digital work is counted in the device's counters
- * (digital.energy_pj_per_op per operation).
+ * The runtime sits on top of the public driver API (aimc.h) and nothing else of the device.
+ * It executes the steps of mapping/aimc_workload.h: every step is a device command (RMSNORM,
+ * MVM, TOPK, GATHER, SILU_MUL, SCALE_ACC: docs/driver.md) on buffer objects that stay on the
+ * device between commands; the host copies the tokens in, reads the routing decisions
+ * (indices and weights) to make each expert's token list, and reads what it measures.
  *
- * One MoE block, for a token x (d_model):
- *     n      = x / rms(x)                       (RMS norm, no learned weight)
- *     logits = n W_router                        (analog)
- *     E      = top_k(logits); p = softmax(logits[E])
- *     y      = sum_{e in E} p_e FFN_e(n) + sum_shared FFN_s(n)
- *     FFN(n) = (silu(n W_gate) * (n W_up)) W_down (gate, up and down analog)
- * and the residual stream goes on as x + y. aimc_rt_layer_ref() computes the same block in
- * double precision on the host with the float weights: the exact reference.
+ * Tokens go through the layers in groups (opts.batch tokens each). Groups stream: a group's
+ * next layer is issued as soon as its routing is known, and a new group enters once the
+ * previous one has been routed in its second layer, i.e. has done its first (at most
+ * opts.window groups in flight). So the device overlaps the groups' work on different layers,
+ * which use different crossbars, and the groups behind the first delay it only where they
+ * share the periphery (buffers, buses, NoC, links, the host link).
+ *
+ * On a timing-only device (aimc_dev_info.timing_only) no values exist: the routing decisions
+ * come from a value run's record (opts.replay) or are drawn from routing statistics
+ * (opts.routing; uniform when NULL) with opts.seed, and the report has no errors or
+ * accuracies. Time and energy are the device's, the same model either way.
  */
 #ifndef AIMC_RT_H
 #define AIMC_RT_H
@@ -26,35 +26,45 @@
 #include "aimc.h"
 #include "aimc_map.h"
 
-/* Program every matrix of model onto dev, matrix id = index in model->m, tiles from plan,
- * with program-and-verify options opts (NULL: write once). total (may be NULL) sums the
- * device's reports (iterations: the most of any matrix; rms over all devices). Devices that
- * verify leaves outside the tolerance are counted, not an error. The model must hold
- * weights. Stops at the first failure (the driver's code). */
-int aimc_rt_program(aimc_dev *dev, const aimc_model *model, const aimc_plan *plan,
-                    const aimc_weights_opts *opts, aimc_weights_report *total, aimc_diag *d);
+/* Program every matrix of model onto dev, matrix id = index in model->m, tiles from plan
+ * (shape-only plans too: the tiles are made from its runs on arch, which may be NULL for a
+ * plan with tiles), with program-and-verify options
+ * opts (NULL: write once). total (may be NULL) sums the device's reports (iterations: the
+ * most of any matrix; rms over all devices). Devices that verify leaves outside the
+ * tolerance are counted, not an error. The model must hold weights unless the device is
+ * timing-only. Stops at the first failure (the driver's code). */
+int aimc_rt_program(aimc_dev *dev, const aimc_arch *arch, const aimc_model *model,
+                    const aimc_plan *plan, const aimc_weights_opts *opts,
+                    aimc_weights_report *total, aimc_diag *d);
 
-/* Run MoE block `layer` on ntok tokens: x is ntok x d_model (the residual stream before the
- * block), y receives the block's output (before the residual add), experts receives the
- * chosen experts, ntok x top_k (may be NULL). AIMC_ERR_NOMEM or a driver error. */
-int aimc_rt_layer(aimc_dev *dev, const aimc_model *model, int layer, const float *x,
-                  size_t ntok, float *y, int *experts, aimc_diag *d);
+/* How tokens go through the machine. Zero-initialised: every token in one group. */
+typedef struct aimc_rt_opts {
+    size_t batch;                /* tokens per group (0: all tokens in one group) */
+    size_t window;               /* groups in flight at most (0: AIMC_RT_WINDOW) */
+    size_t stagger;              /* layers between consecutive groups (0: AIMC_RT_STAGGER) */
+    const int *replay;           /* timing-only: the routing decisions to use, layers x tokens
+                                  * x top_k expert indices (a value run's experts_out) */
+    const aimc_routing *routing; /* timing-only without replay: statistics to draw from
+                                  * (NULL: uniform) */
+    uint64_t seed;               /* timing-only: the draws */
+    int *experts_out;            /* value runs: receives the decisions (layers x tokens x
+                                  * top_k); may be NULL */
+} aimc_rt_opts;
 
-/* The same block exactly, in double precision on the host, from the model's float
- * weights. Returns AIMC_OK or AIMC_ERR_NOMEM. */
-int aimc_rt_layer_ref(const aimc_model *model, int layer, const float *x, size_t ntok,
-                      double *y, int *experts);
-
-/* Fill x (ntok x d_model) with the standard test workload: independent N(0,1) entries drawn
- * from seed (deterministic, the same on every machine). */
-void aimc_rt_tokens(uint64_t seed, size_t ntok, size_t d_model, float *x);
+#define AIMC_RT_WINDOW 64
+#define AIMC_RT_STAGGER 2
+#define AIMC_RT_MAX_EXPERTS 1024 /* routed experts per layer the runtime runs */
 
 /* What a run of tokens through every layer gave. */
 #define AIMC_RT_MAX_LAYERS 1024
 typedef struct aimc_rt_report {
     size_t tokens;
     int layers;
+    size_t groups;             /* groups the tokens went in */
     aimc_counters cost;        /* device counters of the inference only (not programming) */
+    uint64_t makespan_cycles;  /* device clock from the first command to the last completion */
+    uint64_t first_cycles;     /* ... to the completion of the first group */
+    int values;                /* 0: a timing-only run (no errors, no accuracies) */
     double rel_rms_error;      /* sqrt(sum (y - y_ref)^2 / sum y_ref^2), every layer's block
                                 * output against the exact reference on the same input */
     double layer_rel_rms_error[AIMC_RT_MAX_LAYERS];
@@ -66,13 +76,24 @@ typedef struct aimc_rt_report {
     double accuracy_float;     /* the same for the float model, run end to end on the host */
 } aimc_rt_report;
 
-/* Run ntok tokens (x0: ntok x d_model, the residual stream entering layer 0) through every
- * layer of a programmed model on dev, comparing each block with aimc_rt_layer_ref() on the
- * same input, and fill *r. A classifier (model->n_classes > 0) then runs its head on the
- * device; with labels (ntok of them; may be NULL) the report also gives the accuracy of the
- * device's argmax and of the float model run end to end on the host. Models with dense layers
- * are mapped but not run (AIMC_ERR_UNSUPPORTED). */
+/* Run ntok tokens (x0: ntok x d_model, the residual stream entering layer 0; NULL on a
+ * timing-only device) through every layer of a programmed model on dev, and fill *r. With
+ * values each block's output is compared with aimc_rt_layer_ref() on the same input, and a
+ * classifier (model->n_classes > 0) runs its head on the device: with labels (may be NULL)
+ * the report gives the accuracy of the device's argmax and of the float model run on the
+ * host. opts may be NULL. Models with dense layers are mapped but not run
+ * (AIMC_ERR_UNSUPPORTED). */
 int aimc_rt_run(aimc_dev *dev, const aimc_model *model, const float *x0, size_t ntok,
-                const int *labels, aimc_rt_report *r, aimc_diag *d);
+                const int *labels, const aimc_rt_opts *opts, aimc_rt_report *r, aimc_diag *d);
+
+/* Block `layer` on ntok tokens in exact double precision on the host from the model's float
+ * weights: the same steps (aimc_workload.h), y the block's output (what the layer adds to x),
+ * experts the chosen experts (ntok x top_k, may be NULL). AIMC_OK or AIMC_ERR_NOMEM. */
+int aimc_rt_layer_ref(const aimc_model *model, int layer, const float *x, size_t ntok,
+                      double *y, int *experts);
+
+/* Fill x (ntok x d_model) with the standard test workload: independent N(0,1) entries drawn
+ * from seed (deterministic, the same on every machine). */
+void aimc_rt_tokens(uint64_t seed, size_t ntok, size_t d_model, float *x);
 
 #endif /* AIMC_RT_H */

@@ -1,6 +1,8 @@
-/* runtime.c - an MoE model's forward pass through the driver (aimc_rt.h): every step of a
- * layer is a device command; the host only moves the input in, reads the routing decisions
- * to make each expert's token list, and moves the output out. */
+/* runtime.c - an MoE model's forward pass through the driver (aimc_rt.h): the steps of
+ * mapping/aimc_workload.h as device commands on buffer objects, tokens streaming through the
+ * layers in groups; the host moves the tokens in, reads the routing decisions to make each
+ * expert's token list, and reads what it measures. The reference runs the same steps in
+ * double precision. */
 #include "aimc_rt.h"
 
 #include <math.h>
@@ -8,27 +10,60 @@
 #include <string.h>
 
 #include "aimc_moe.h"
+#include "aimc_workload.h"
 #include "rng.h"
 
-int aimc_rt_program(aimc_dev *dev, const aimc_model *model, const aimc_plan *plan,
-                    const aimc_weights_opts *opts, aimc_weights_report *total, aimc_diag *d)
+#define RT_RNG_DOMAIN_ROUTE 100 /* timing-only routing draws: (seed, token, MoE layer) */
+
+/* ---- programming ---------------------------------------------------------------------- */
+
+int aimc_rt_program(aimc_dev *dev, const aimc_arch *arch, const aimc_model *model,
+                    const aimc_plan *plan, const aimc_weights_opts *opts,
+                    aimc_weights_report *total, aimc_diag *d)
 {
     if (total) memset(total, 0, sizeof *total);
     double sq = 0; /* sum of squared conductance errors, for the total's rms */
     aimc_dev_info info;
+    if (!plan->tiles && !arch)
+        return aimc_diag_set(d, AIMC_ERR_INVALID, "a shape-only plan needs the machine's arch");
     int rc = aimc_query(dev, &info);
     if (rc != AIMC_OK) return aimc_diag_set(d, rc, "querying the device: %s", aimc_strerror(rc));
     if (model->n_matrices > info.max_matrices)
         return aimc_diag_set(d, AIMC_ERR_NOFIT, "model %s has %zu matrices, the device holds at "
                              "most %u (CAP_MAX_MATRICES)", model->name, model->n_matrices,
                              info.max_matrices);
-    for (size_t i = 0; i < model->n_matrices; i++) {
+    aimc_tile *made = NULL;
+    size_t made_cap = 0;
+    for (size_t i = 0; i < model->n_matrices && rc == AIMC_OK; i++) {
         const aimc_matrix *m = &model->m[i];
-        if (!m->w)
-            return aimc_diag_set(d, AIMC_ERR_INVALID, "matrix %s has no weights", m->name);
+        if (!m->w && !info.timing_only) {
+            rc = aimc_diag_set(d, AIMC_ERR_INVALID, "matrix %s has no weights", m->name);
+            break;
+        }
+        const aimc_tile *tiles = plan->tiles ? plan->tiles + plan->first[i] : NULL;
+        const size_t n = plan->count[i];
+        if (!tiles) {
+            /* A shape-only plan keeps runs: make this matrix's tiles (replica 0) from them. */
+            if (n > made_cap) {
+                aimc_tile *t = realloc(made, n * sizeof *t);
+                if (!t) {
+                    rc = aimc_diag_set(d, AIMC_ERR_NOMEM, "out of memory for %zu tiles", n);
+                    break;
+                }
+                made = t;
+                made_cap = n;
+            }
+            size_t k = 0;
+            for (size_t r = 0; r < plan->n_runs; r++) {
+                const aimc_run *ru = &plan->runs[r];
+                if (ru->matrix != i || ru->replica != 0) continue;
+                for (uint32_t j = 0; j < ru->n && k < n; j++)
+                    aimc_run_tile(arch, model, ru, j, &made[k++]);
+            }
+            tiles = made;
+        }
         aimc_weights_report rep = {0};
-        rc = aimc_weights_program(dev, (uint32_t)i, m->w, m->rows, m->cols,
-                                  plan->tiles + plan->first[i], plan->count[i], opts, &rep);
+        rc = aimc_weights_program(dev, (uint32_t)i, m->w, m->rows, m->cols, tiles, n, opts, &rep);
         /* Devices left outside the tolerance by verify are a result, not a failure: the
          * matrix is programmed and the report says how many. */
         if (rc == AIMC_ERR_DEVICE && rep.devices_failed > 0) rc = AIMC_OK;
@@ -41,235 +76,14 @@ int aimc_rt_program(aimc_dev *dev, const aimc_model *model, const aimc_plan *pla
             total->rms_error_us = total->devices ? sqrt(sq / (double)total->devices) : 0.0;
         }
         if (rc != AIMC_OK)
-            return aimc_diag_set(d, rc, "programming %s: %s", m->name,
-                                 *aimc_error_text(dev) ? aimc_error_text(dev)
-                                                       : aimc_strerror(rc));
+            rc = aimc_diag_set(d, rc, "programming %s: %s", m->name,
+                               *aimc_error_text(dev) ? aimc_error_text(dev) : aimc_strerror(rc));
     }
-    return AIMC_OK;
-}
-
-/* One expert's work on the device: its tokens and their buffers (device memory). */
-typedef struct {
-    long gate, up, down;  /* matrix indices */
-    uint32_t n, ff;       /* tokens routed here, hidden width */
-    int shared;
-    uint32_t *tok;        /* host copy of the token list */
-    float *weight;        /* host copy of the routing weights */
-    aimc_bo *btok, *bw, *bin, *bg, *bu, *bh, *bout;
-} expert_job;
-
-static void job_free(expert_job *j)
-{
-    free(j->tok);
-    free(j->weight);
-    aimc_bo_destroy(j->btok);
-    aimc_bo_destroy(j->bw);
-    aimc_bo_destroy(j->bin);
-    aimc_bo_destroy(j->bg);
-    aimc_bo_destroy(j->bu);
-    aimc_bo_destroy(j->bh);
-    aimc_bo_destroy(j->bout);
-}
-
-/* The fences of one layer, waited for in order at the end (commands run in order). */
-typedef struct {
-    uint64_t *f;
-    size_t n, cap;
-} fence_list;
-
-static int drv_err(aimc_dev *dev, int rc, const char *what, aimc_diag *d)
-{
-    return aimc_diag_set(d, rc, "%s: %s", what,
-                         *aimc_error_text(dev) ? aimc_error_text(dev) : aimc_strerror(rc));
-}
-
-static int fence_push(fence_list *l, uint64_t f)
-{
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 64;
-        uint64_t *nf = realloc(l->f, cap * sizeof *nf);
-        if (!nf) return AIMC_ERR_NOMEM;
-        l->f = nf;
-        l->cap = cap;
-    }
-    l->f[l->n++] = f;
-    return AIMC_OK;
-}
-
-/* Wait for every fence of l; the first failure is reported, the rest are still waited for
- * so that no command is in flight when its buffers are freed. */
-static int fence_wait_all(aimc_dev *dev, fence_list *l, int rc, aimc_diag *d)
-{
-    for (size_t i = 0; i < l->n; i++) {
-        int r = aimc_fence_wait(dev, l->f[i], -1);
-        if (r != AIMC_OK && rc == AIMC_OK) rc = drv_err(dev, r, "MoE layer command", d);
-    }
-    l->n = 0;
+    free(made);
     return rc;
 }
 
-static int bo_new(aimc_dev *dev, size_t bytes, aimc_bo **bo, aimc_diag *d)
-{
-    int rc = aimc_bo_create(dev, bytes, bo);
-    return rc ? drv_err(dev, rc, "device buffer", d) : AIMC_OK;
-}
-
-int aimc_rt_layer(aimc_dev *dev, const aimc_model *model, int layer, const float *x,
-                  size_t ntok, float *y, int *experts, aimc_diag *d)
-{
-    const size_t dm = (size_t)model->d_model;
-    const int ne = model->n_experts, k = model->top_k, ns = model->n_shared;
-    const int njobs = ne + ns;
-    aimc_bo *bx = NULL, *bn = NULL, *blog = NULL, *bidx = NULL, *bp = NULL, *by = NULL;
-    fence_list fl = {0};
-    expert_job *jobs = NULL;
-    aimc_dev_info info;
-    uint64_t f;
-    int rc;
-    long router = aimc_model_find(model, layer, AIMC_MAT_ROUTER, -1);
-    if (router < 0) return aimc_diag_set(d, AIMC_ERR_NOTFOUND, "layer %d has no router", layer);
-    if ((rc = aimc_query(dev, &info))) return drv_err(dev, rc, "querying the device", d);
-    if (ntok == 0 || ntok > info.max_batch)
-        return aimc_diag_set(d, AIMC_ERR_UNSUPPORTED, "%zu tokens: the device takes 1..%u per "
-                             "command", ntok, info.max_batch);
-    const uint32_t nt = (uint32_t)ntok;
-
-    jobs = calloc((size_t)njobs, sizeof *jobs);
-    if (!jobs) {
-        rc = aimc_diag_set(d, AIMC_ERR_NOMEM, "out of memory in layer %d", layer);
-        goto out;
-    }
-    if ((rc = bo_new(dev, ntok * dm * sizeof(float), &bx, d)) ||
-        (rc = bo_new(dev, ntok * dm * sizeof(float), &bn, d)) ||
-        (rc = bo_new(dev, ntok * (size_t)ne * sizeof(float), &blog, d)) ||
-        (rc = bo_new(dev, ntok * (size_t)k * sizeof(uint32_t), &bidx, d)) ||
-        (rc = bo_new(dev, ntok * (size_t)k * sizeof(float), &bp, d)) ||
-        (rc = bo_new(dev, ntok * dm * sizeof(float), &by, d)))
-        goto out;
-    memcpy(aimc_bo_map(bx), x, ntok * dm * sizeof(float));
-    aimc_bo_sync(bx, AIMC_SYNC_TO_DEVICE);
-
-    /* RMS norm, router and top-k on the device, in ring order. */
-    if ((rc = aimc_submit_rmsnorm(dev, nt, (uint32_t)dm, aimc_bo_addr(bx), aimc_bo_addr(bn), &f)) ||
-        (rc = fence_push(&fl, f)) ||
-        (rc = aimc_submit_mvm_addr(dev, (uint32_t)router, nt, aimc_bo_addr(bn),
-                                   aimc_bo_addr(blog), &f)) ||
-        (rc = fence_push(&fl, f)) ||
-        (rc = aimc_submit_topk(dev, nt, (uint32_t)ne, (uint32_t)k, aimc_bo_addr(blog),
-                               aimc_bo_addr(bidx), aimc_bo_addr(bp), &f)) ||
-        (rc = fence_push(&fl, f))) {
-        rc = drv_err(dev, rc, model->m[router].name, d);
-        goto out;
-    }
-    if ((rc = fence_wait_all(dev, &fl, AIMC_OK, d))) goto out;
-    aimc_bo_sync(bidx, AIMC_SYNC_FROM_DEVICE);
-    aimc_bo_sync(bp, AIMC_SYNC_FROM_DEVICE);
-
-    /* Dispatch: the host reads the routing decisions and makes each expert's token list. */
-    for (int e = 0; e < njobs; e++) {
-        expert_job *j = &jobs[e];
-        j->shared = e >= ne;
-        j->gate = aimc_model_find(model, layer, AIMC_MAT_GATE, e);
-        j->up = aimc_model_find(model, layer, AIMC_MAT_UP, e);
-        j->down = aimc_model_find(model, layer, AIMC_MAT_DOWN, e);
-        if (j->gate < 0 || j->up < 0 || j->down < 0) {
-            rc = aimc_diag_set(d, AIMC_ERR_NOTFOUND, "layer %d expert %d is incomplete", layer, e);
-            goto out;
-        }
-        j->ff = model->m[j->gate].cols;
-        j->tok = malloc(ntok * sizeof *j->tok);
-        j->weight = malloc(ntok * sizeof *j->weight);
-        if (!j->tok || !j->weight) {
-            rc = aimc_diag_set(d, AIMC_ERR_NOMEM, "out of memory in layer %d", layer);
-            goto out;
-        }
-        if (j->shared)
-            for (uint32_t t = 0; t < nt; t++) j->tok[j->n++] = t;
-    }
-    const uint8_t *idx = aimc_bo_map(bidx);
-    const float *p = aimc_bo_map(bp);
-    for (size_t t = 0; t < ntok; t++)
-        for (int q = 0; q < k; q++) {
-            uint32_t e = aimc_le_get32(idx + (t * (size_t)k + (size_t)q) * 4);
-            if (e >= (uint32_t)ne) {
-                rc = aimc_diag_set(d, AIMC_ERR_DEVICE, "layer %d: the device routed token %zu "
-                                   "to expert %u of %d", layer, t, e, ne);
-                goto out;
-            }
-            expert_job *j = &jobs[e];
-            j->tok[j->n] = (uint32_t)t;
-            j->weight[j->n++] = p[t * (size_t)k + (size_t)q];
-            if (experts) experts[t * (size_t)k + (size_t)q] = (int)e;
-        }
-
-    /* Per active expert: gather its tokens, gate and up, SiLU-gating; then the downs and
-     * the weighted combine, in expert order (the order of the additions into y). */
-    for (int e = 0; e < njobs; e++) {
-        expert_job *j = &jobs[e];
-        if (!j->n) continue;
-        size_t n = j->n, ff = j->ff;
-        if ((rc = bo_new(dev, n * sizeof(uint32_t), &j->btok, d)) ||
-            (!j->shared && (rc = bo_new(dev, n * sizeof(float), &j->bw, d))) ||
-            (rc = bo_new(dev, n * dm * sizeof(float), &j->bin, d)) ||
-            (rc = bo_new(dev, n * ff * sizeof(float), &j->bg, d)) ||
-            (rc = bo_new(dev, n * ff * sizeof(float), &j->bu, d)) ||
-            (rc = bo_new(dev, n * ff * sizeof(float), &j->bh, d)) ||
-            (rc = bo_new(dev, n * dm * sizeof(float), &j->bout, d)))
-            goto out;
-        uint8_t *tp = aimc_bo_map(j->btok);
-        for (size_t i = 0; i < n; i++) aimc_le_put32(tp + 4 * i, j->tok[i]);
-        aimc_bo_sync(j->btok, AIMC_SYNC_TO_DEVICE);
-        if (j->bw) {
-            memcpy(aimc_bo_map(j->bw), j->weight, n * sizeof(float));
-            aimc_bo_sync(j->bw, AIMC_SYNC_TO_DEVICE);
-        }
-        if ((rc = aimc_submit_gather(dev, j->n, (uint32_t)dm, nt, aimc_bo_addr(bn),
-                                     aimc_bo_addr(j->btok), aimc_bo_addr(j->bin), &f)) ||
-            (rc = fence_push(&fl, f)) ||
-            (rc = aimc_submit_mvm_addr(dev, (uint32_t)j->gate, j->n, aimc_bo_addr(j->bin),
-                                       aimc_bo_addr(j->bg), &f)) ||
-            (rc = fence_push(&fl, f)) ||
-            (rc = aimc_submit_mvm_addr(dev, (uint32_t)j->up, j->n, aimc_bo_addr(j->bin),
-                                       aimc_bo_addr(j->bu), &f)) ||
-            (rc = fence_push(&fl, f)) ||
-            (rc = aimc_submit_silu_mul(dev, (uint32_t)(n * ff), aimc_bo_addr(j->bg),
-                                       aimc_bo_addr(j->bu), aimc_bo_addr(j->bh), &f)) ||
-            (rc = fence_push(&fl, f))) {
-            rc = drv_err(dev, rc, model->m[j->gate].name, d);
-            goto out;
-        }
-    }
-    for (int e = 0; e < njobs; e++) {
-        expert_job *j = &jobs[e];
-        if (!j->n) continue;
-        if ((rc = aimc_submit_mvm_addr(dev, (uint32_t)j->down, j->n, aimc_bo_addr(j->bh),
-                                       aimc_bo_addr(j->bout), &f)) ||
-            (rc = fence_push(&fl, f)) ||
-            (rc = aimc_submit_scale_acc(dev, j->n, (uint32_t)dm, nt, aimc_bo_addr(j->bout),
-                                        aimc_bo_addr(j->btok), aimc_bo_addr(j->bw),
-                                        aimc_bo_addr(by), &f)) ||
-            (rc = fence_push(&fl, f))) {
-            rc = drv_err(dev, rc, model->m[j->down].name, d);
-            goto out;
-        }
-    }
-    if ((rc = fence_wait_all(dev, &fl, AIMC_OK, d))) goto out;
-    aimc_bo_sync(by, AIMC_SYNC_FROM_DEVICE);
-    memcpy(y, aimc_bo_map(by), ntok * dm * sizeof(float));
-out:
-    rc = fence_wait_all(dev, &fl, rc, d);
-    if (jobs)
-        for (int e = 0; e < njobs; e++) job_free(&jobs[e]);
-    free(jobs);
-    free(fl.f);
-    aimc_bo_destroy(by);
-    aimc_bo_destroy(bp);
-    aimc_bo_destroy(bidx);
-    aimc_bo_destroy(blog);
-    aimc_bo_destroy(bn);
-    aimc_bo_destroy(bx);
-    return rc;
-}
+/* ---- the reference: the same steps in double precision --------------------------------- */
 
 /* out[n x cols] = in[n x rows] W, in double. */
 static void matmul_ref(const aimc_matrix *m, const double *in, size_t n, double *out)
@@ -291,49 +105,66 @@ int aimc_rt_layer_ref(const aimc_model *model, int layer, const float *x, size_t
     const size_t dm = (size_t)model->d_model;
     const int ne = model->n_experts, k = model->top_k;
     size_t ffmax = (size_t)(model->d_ff > model->shared_d_ff ? model->d_ff : model->shared_d_ff);
+    if (ffmax < dm) ffmax = dm;
+    double *buf[AIMC_WL_NONE] = {0};
     float *xn = malloc(dm * sizeof *xn);
-    double *in = malloc(dm * sizeof *in);
-    double *lv = malloc((size_t)ne * sizeof *lv);
-    double *g = malloc(ffmax * sizeof *g), *u = malloc(ffmax * sizeof *u);
-    double *out = malloc(dm * sizeof *out);
-    double *p = malloc((size_t)k * sizeof *p);
     int *idx = malloc((size_t)k * sizeof *idx);
+    double *p = malloc((size_t)k * sizeof *p);
     int rc = AIMC_OK;
-    if (!xn || !in || !lv || !g || !u || !out || !p || !idx) {
-        rc = AIMC_ERR_NOMEM;
-        goto out;
-    }
-    long router = aimc_model_find(model, layer, AIMC_MAT_ROUTER, -1);
-    for (size_t t = 0; t < ntok; t++) {
+    for (int i = 0; i < AIMC_WL_NONE; i++) buf[i] = malloc((ffmax + (size_t)ne) * sizeof **buf);
+    for (int i = 0; i < AIMC_WL_NONE; i++)
+        if (!buf[i]) rc = AIMC_ERR_NOMEM;
+    if (!xn || !idx || !p) rc = AIMC_ERR_NOMEM;
+    aimc_wl_phase ph;
+    if (rc == AIMC_OK && aimc_wl_route(model, layer, 1, &ph, NULL) != AIMC_OK) rc = AIMC_ERR_NOTFOUND;
+    /* One token at a time: a group's steps applied to one row, in the schedule's order. */
+    for (size_t t = 0; rc == AIMC_OK && t < ntok; t++) {
         double *yt = y + t * dm;
-        aimc_moe_rms_norm(x + t * dm, dm, xn);
-        for (size_t i = 0; i < dm; i++) in[i] = xn[i];
-        matmul_ref(&model->m[router], in, 1, lv);
-        aimc_moe_top_k_softmax(lv, ne, k, idx, p);
         for (size_t c = 0; c < dm; c++) yt[c] = 0;
+        for (int s = 0; s < ph.n; s++) {
+            const aimc_wl_step *st = &ph.s[s];
+            switch (st->op) {
+            case AIMC_WL_RMSNORM: /* the device normalises in float: so does the reference */
+                aimc_moe_rms_norm(x + t * dm, dm, xn);
+                for (size_t i = 0; i < dm; i++) buf[st->out][i] = xn[i];
+                break;
+            case AIMC_WL_MVM: matmul_ref(&model->m[st->matrix], buf[st->in[0]], 1, buf[st->out]); break;
+            case AIMC_WL_TOPK: aimc_moe_top_k_softmax(buf[st->in[0]], ne, k, idx, p); break;
+            default: break;
+            }
+        }
         for (int j = 0; j < k + model->n_shared; j++) {
-            int e = j < k ? idx[j] : ne + (j - k);
-            double wgt = j < k ? p[j] : 1.0;
-            const aimc_matrix *mg = &model->m[aimc_model_find(model, layer, AIMC_MAT_GATE, e)];
-            const aimc_matrix *mu = &model->m[aimc_model_find(model, layer, AIMC_MAT_UP, e)];
-            const aimc_matrix *md = &model->m[aimc_model_find(model, layer, AIMC_MAT_DOWN, e)];
-            matmul_ref(mg, in, 1, g);
-            matmul_ref(mu, in, 1, u);
-            for (uint32_t i = 0; i < mg->cols; i++) g[i] = aimc_moe_silu(g[i]) * u[i];
-            matmul_ref(md, g, 1, out);
-            for (size_t c = 0; c < dm; c++) yt[c] += wgt * out[c];
+            const int e = j < k ? idx[j] : ne + (j - k);
+            const double wgt = j < k ? p[j] : 1.0;
+            aimc_wl_phase ex;
+            if (aimc_wl_expert(model, layer, e, 1, 1, &ex, NULL) != AIMC_OK) {
+                rc = AIMC_ERR_NOTFOUND;
+                break;
+            }
+            for (int s = 0; s < ex.n; s++) {
+                const aimc_wl_step *st = &ex.s[s];
+                double *out = buf[st->out];
+                const double *a = buf[st->in[0]];
+                switch (st->op) {
+                case AIMC_WL_GATHER: memcpy(out, a, dm * sizeof *out); break;
+                case AIMC_WL_MVM: matmul_ref(&model->m[st->matrix], a, 1, out); break;
+                case AIMC_WL_SILU_MUL:
+                    for (uint32_t i = 0; i < st->dim; i++)
+                        out[i] = aimc_moe_silu(a[i]) * buf[st->in[1]][i];
+                    break;
+                case AIMC_WL_SCALE_ACC: /* into the block's output, not x */
+                    for (size_t c = 0; c < dm; c++) yt[c] += wgt * a[c];
+                    break;
+                default: break;
+                }
+            }
         }
         if (experts)
             for (int j = 0; j < k; j++) experts[t * (size_t)k + (size_t)j] = idx[j];
     }
-out:
-    free(idx);
+    for (int i = 0; i < AIMC_WL_NONE; i++) free(buf[i]);
     free(p);
-    free(out);
-    free(u);
-    free(g);
-    free(lv);
-    free(in);
+    free(idx);
     free(xn);
     return rc;
 }
@@ -342,6 +173,290 @@ void aimc_rt_tokens(uint64_t seed, size_t ntok, size_t d_model, float *x)
 {
     uint64_t key = aimc_rng_key(seed, AIMC_RNG_DOMAIN_TOKENS, 0, 0);
     for (size_t i = 0; i < ntok * d_model; i++) x[i] = (float)aimc_rng_normal(key, i);
+}
+
+/* ---- the run ---------------------------------------------------------------------------- */
+
+/* An expert's work in one layer of a group: its buffers, and the fences of its commands. */
+typedef struct {
+    uint32_t n;
+    aimc_bo *bo[AIMC_WL_NONE]; /* TOK, W, XE, G, U, H, O */
+} rt_expert;
+
+/* A fence list. */
+typedef struct {
+    uint64_t *f;
+    size_t n, cap;
+} rt_fences;
+
+static int fences_push(rt_fences *l, uint64_t f)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 64;
+        uint64_t *nf = realloc(l->f, cap * sizeof *nf);
+        if (!nf) return AIMC_ERR_NOMEM;
+        l->f = nf;
+        l->cap = cap;
+    }
+    l->f[l->n++] = f;
+    return AIMC_OK;
+}
+
+/* A group of tokens on its way through the layers. */
+typedef struct {
+    size_t tok0, n;
+    int layer;              /* the layer whose routing it waits for */
+    int final;              /* its last commands are issued: wait is for the end */
+    uint64_t wait;          /* the fence the host waits for next */
+    aimc_bo *bo[AIMC_WL_NONE]; /* X, N, LOGITS, IDX, P, OUT */
+    rt_expert *ex;          /* per expert of the layer being run */
+    rt_fences done;         /* fences of its issued commands not yet finished */
+    float *x;               /* values: the residual stream as the host last read it */
+    int *experts;           /* values: the device's choices of its current layer, n x k */
+} rt_group;
+
+typedef struct {
+    aimc_dev *dev;
+    const aimc_model *m;
+    const aimc_rt_opts *o;
+    aimc_rt_report *r;
+    aimc_diag *d;
+    int values;
+    size_t ntok;
+    const float *x0;
+    const int *labels;
+    int *ehw, *eref;        /* values: a layer's choices, device and reference */
+    double *yref;
+    size_t right_hw;
+    double err2[AIMC_RT_MAX_LAYERS], ref2[AIMC_RT_MAX_LAYERS];
+    size_t agree;
+} rt_run;
+
+static int drv_err(aimc_dev *dev, int rc, const char *what, aimc_diag *d)
+{
+    return aimc_diag_set(d, rc, "%s: %s", what,
+                         *aimc_error_text(dev) ? aimc_error_text(dev) : aimc_strerror(rc));
+}
+
+static int bo_new(rt_run *R, size_t bytes, aimc_wl_tensor t, aimc_bo **bo)
+{
+    int rc = aimc_bo_create_ex(R->dev, bytes ? bytes : 4, aimc_wl_host_reads(t) ? AIMC_BO_HOST_READ : 0,
+                               bo);
+    return rc ? drv_err(R->dev, rc, "device buffer", R->d) : AIMC_OK;
+}
+
+/* The buffer of tensor t for group g (and expert x, for an expert's tensors). */
+static aimc_bo *bo_of(rt_group *g, rt_expert *x, aimc_wl_tensor t)
+{
+    if (t == AIMC_WL_NONE) return NULL;
+    if (x && x->bo[t]) return x->bo[t];
+    return g->bo[t];
+}
+
+/* Issue step s of group g (expert x or NULL) as a device command. */
+static int issue(rt_run *R, rt_group *g, rt_expert *x, const aimc_wl_step *s, uint64_t *fence)
+{
+    aimc_dev *dev = R->dev;
+    uint64_t a[3] = {0}, out = aimc_bo_addr(bo_of(g, x, s->out));
+    for (int i = 0; i < 3; i++) a[i] = aimc_bo_addr(bo_of(g, x, s->in[i]));
+    int rc = AIMC_ERR_INVALID;
+    switch (s->op) {
+    case AIMC_WL_RMSNORM: rc = aimc_submit_rmsnorm(dev, s->rows, s->dim, a[0], out, fence); break;
+    case AIMC_WL_MVM: rc = aimc_submit_mvm_addr(dev, (uint32_t)s->matrix, s->rows, a[0], out, fence); break;
+    case AIMC_WL_TOPK:
+        rc = aimc_submit_topk(dev, s->rows, s->dim, s->k, a[0], out,
+                              aimc_bo_addr(bo_of(g, x, AIMC_WL_P)), fence);
+        break;
+    case AIMC_WL_GATHER:
+        rc = aimc_submit_gather(dev, s->rows, s->dim, s->src_rows, a[0], a[1], out, fence);
+        break;
+    case AIMC_WL_SILU_MUL: rc = aimc_submit_silu_mul(dev, s->rows * s->dim, a[0], a[1], out, fence); break;
+    case AIMC_WL_SCALE_ACC:
+        rc = aimc_submit_scale_acc(dev, s->rows, s->dim, s->src_rows, a[0], a[1], a[2], out, fence);
+        break;
+    }
+    if (rc) return drv_err(dev, rc, s->matrix >= 0 ? R->m->m[s->matrix].name : "a layer command", R->d);
+    return fences_push(&g->done, *fence);
+}
+
+static int issue_phase(rt_run *R, rt_group *g, rt_expert *x, const aimc_wl_phase *ph,
+                       uint64_t *last)
+{
+    int rc = AIMC_OK;
+    for (int i = 0; i < ph->n && rc == AIMC_OK; i++) rc = issue(R, g, x, &ph->s[i], last);
+    return rc;
+}
+
+/* Finish every command of g issued so far (they have completed when g's next wait has). */
+static int finish_done(rt_run *R, rt_group *g, int rc)
+{
+    for (size_t i = 0; i < g->done.n; i++) {
+        int r = aimc_fence_wait(R->dev, g->done.f[i], -1);
+        if (r != AIMC_OK && rc == AIMC_OK) rc = drv_err(R->dev, r, "MoE layer command", R->d);
+    }
+    g->done.n = 0;
+    return rc;
+}
+
+static void experts_free(rt_group *g, int njobs)
+{
+    if (!g->ex) return;
+    for (int e = 0; e < njobs; e++)
+        for (int t = 0; t < AIMC_WL_NONE; t++) aimc_bo_destroy(g->ex[e].bo[t]);
+    free(g->ex);
+    g->ex = NULL;
+}
+
+static void group_free(rt_group *g, int njobs)
+{
+    experts_free(g, njobs);
+    for (int t = 0; t < AIMC_WL_NONE; t++) aimc_bo_destroy(g->bo[t]);
+    free(g->done.f);
+    free(g->x);
+    free(g->experts);
+    memset(g, 0, sizeof *g);
+}
+
+/* Issue layer l's route phase for g. */
+static int route(rt_run *R, rt_group *g, int l)
+{
+    aimc_wl_phase ph;
+    int rc = aimc_wl_route(R->m, l, (uint32_t)g->n, &ph, R->d);
+    if (rc) return rc;
+    g->layer = l;
+    return issue_phase(R, g, NULL, &ph, &g->wait);
+}
+
+/* Timing-only routing: k distinct experts of token tok in MoE layer ml. */
+static void draw_experts(const rt_run *R, uint64_t tok, int ml, int *out)
+{
+    const aimc_model *m = R->m;
+    const aimc_routing *r = R->o->routing;
+    const int E = m->n_experts, k = m->top_k;
+    const uint64_t key = aimc_rng_key(R->o->seed, RT_RNG_DOMAIN_ROUTE, tok, (uint64_t)ml);
+    unsigned char taken[AIMC_RT_MAX_EXPERTS] = {0};
+    for (int i = 0; i < k; i++) {
+        double total = 0;
+        for (int e = 0; e < E; e++)
+            if (!taken[e]) total += r ? r->p[(size_t)ml * E + e] : 1.0;
+        double u = aimc_rng_uniform(key, (uint64_t)i) * total;
+        int pick = -1;
+        for (int e = 0; e < E; e++) {
+            if (taken[e]) continue;
+            pick = e;
+            u -= r ? r->p[(size_t)ml * E + e] : 1.0;
+            if (u <= 0) break;
+        }
+        taken[pick] = 1;
+        out[i] = pick;
+    }
+}
+
+/* The group's routing of layer l, read (values) or decided (timing-only); then its experts'
+ * phases issued, and the next layer's route phase or the end. */
+static int dispatch(rt_run *R, rt_group *g)
+{
+    const aimc_model *m = R->m;
+    const int ne = m->n_experts, k = m->top_k, njobs = ne + m->n_shared, l = g->layer;
+    const size_t n = g->n;
+    int rc = AIMC_OK;
+    int *choice = malloc(n * (size_t)k * sizeof *choice);
+    float *wgt = malloc(n * (size_t)k * sizeof *wgt);
+    if (!choice || !wgt) {
+        rc = aimc_diag_set(R->d, AIMC_ERR_NOMEM, "out of memory in layer %d", l);
+        goto out;
+    }
+    if (R->values) {
+        aimc_bo_sync(g->bo[AIMC_WL_IDX], AIMC_SYNC_FROM_DEVICE);
+        aimc_bo_sync(g->bo[AIMC_WL_P], AIMC_SYNC_FROM_DEVICE);
+        const uint8_t *idx = aimc_bo_map(g->bo[AIMC_WL_IDX]);
+        const float *p = aimc_bo_map(g->bo[AIMC_WL_P]);
+        for (size_t i = 0; i < n * (size_t)k; i++) {
+            uint32_t e = aimc_le_get32(idx + 4 * i);
+            if (e >= (uint32_t)ne) {
+                rc = aimc_diag_set(R->d, AIMC_ERR_DEVICE, "layer %d: the device routed token "
+                                   "%zu to expert %u of %d", l, g->tok0 + i / (size_t)k, e, ne);
+                goto out;
+            }
+            choice[i] = (int)e;
+            wgt[i] = p[i];
+        }
+        memcpy(g->experts, choice, n * (size_t)k * sizeof *choice);
+    } else {
+        const int ml = l - m->dense_layers;
+        for (size_t t = 0; t < n; t++) {
+            const size_t tok = g->tok0 + t;
+            if (R->o->replay)
+                memcpy(choice + t * (size_t)k, R->o->replay + ((size_t)ml * R->ntok + tok) * (size_t)k,
+                       (size_t)k * sizeof *choice);
+            else
+                draw_experts(R, tok, ml, choice + t * (size_t)k);
+            for (int q = 0; q < k; q++) wgt[t * (size_t)k + (size_t)q] = 1.0f / (float)k;
+        }
+    }
+    if (R->o->experts_out)
+        memcpy(R->o->experts_out + ((size_t)(l - m->dense_layers) * R->ntok + g->tok0) * (size_t)k,
+               choice, n * (size_t)k * sizeof *choice);
+
+    /* Each active expert's token list and weights, written by the host. */
+    g->ex = calloc((size_t)njobs, sizeof *g->ex);
+    if (!g->ex) {
+        rc = aimc_diag_set(R->d, AIMC_ERR_NOMEM, "out of memory in layer %d", l);
+        goto out;
+    }
+    for (size_t i = 0; i < n * (size_t)k; i++) g->ex[choice[i]].n++;
+    for (int e = ne; e < njobs; e++) g->ex[e].n = (uint32_t)n;
+    for (int e = 0; e < njobs && rc == AIMC_OK; e++) {
+        rt_expert *x = &g->ex[e];
+        if (!x->n) continue;
+        aimc_wl_phase ph;
+        if ((rc = aimc_wl_expert(m, l, e, (uint32_t)n, x->n, &ph, R->d))) break;
+        for (int s = 0; s < ph.n && rc == AIMC_OK; s++) {
+            const aimc_wl_tensor ts[4] = {ph.s[s].in[0], ph.s[s].in[1], ph.s[s].in[2], ph.s[s].out};
+            for (int q = 0; q < 4 && rc == AIMC_OK; q++) {
+                const aimc_wl_tensor t = ts[q];
+                if (t < AIMC_WL_TOK || t > AIMC_WL_O || x->bo[t]) continue;
+                uint32_t rows, cols;
+                aimc_wl_shape(m, &ph.s[s], t, &rows, &cols);
+                rc = bo_new(R, (size_t)rows * cols * 4, t, &x->bo[t]);
+            }
+        }
+        if (rc) break;
+        uint8_t *tp = aimc_bo_map(x->bo[AIMC_WL_TOK]);
+        float *wp = x->bo[AIMC_WL_W] ? aimc_bo_map(x->bo[AIMC_WL_W]) : NULL;
+        uint32_t j = 0;
+        if (e >= ne) {
+            for (uint32_t t = 0; t < n; t++) aimc_le_put32(tp + 4 * (size_t)t, t);
+        } else {
+            for (size_t i = 0; i < n * (size_t)k; i++)
+                if (choice[i] == e) {
+                    aimc_le_put32(tp + 4 * (size_t)j, (uint32_t)(i / (size_t)k));
+                    if (wp) wp[j] = wgt[i];
+                    j++;
+                }
+        }
+        aimc_bo_sync(x->bo[AIMC_WL_TOK], AIMC_SYNC_TO_DEVICE);
+        if (x->bo[AIMC_WL_W]) aimc_bo_sync(x->bo[AIMC_WL_W], AIMC_SYNC_TO_DEVICE);
+        uint64_t f;
+        rc = issue_phase(R, g, x, &ph, &f);
+    }
+    if (rc) goto out;
+    if (l + 1 < m->layers) {
+        rc = route(R, g, l + 1);
+    } else {
+        aimc_wl_phase head;
+        g->final = 1;
+        if (aimc_model_head(m) >= 0) { /* a classifier's head runs on the device either way */
+            if ((rc = aimc_wl_head(m, (uint32_t)n, &head, R->d)) == AIMC_OK)
+                rc = issue_phase(R, g, NULL, &head, &g->wait);
+        } else {
+            g->wait = g->done.n ? g->done.f[g->done.n - 1] : g->wait;
+        }
+    }
+out:
+    free(choice);
+    free(wgt);
+    return rc;
 }
 
 static int same_set(const int *a, const int *b, int k)
@@ -354,18 +469,24 @@ static int same_set(const int *a, const int *b, int k)
     return 1;
 }
 
-static void counters_diff(aimc_counters *out, const aimc_counters *after,
-                          const aimc_counters *before)
+/* Values: layer `l` of g is complete: read the residual stream, compare the block's output
+ * (x after - x before) and routing with the reference on the same input. */
+static int measure(rt_run *R, rt_group *g, int l)
 {
-    out->cycles = after->cycles - before->cycles;
-    out->mvms = after->mvms - before->mvms;
-    out->adc_conversions = after->adc_conversions - before->adc_conversions;
-    out->adc_saturations = after->adc_saturations - before->adc_saturations;
-    out->dac_drives = after->dac_drives - before->dac_drives;
-    out->xbar_reads = after->xbar_reads - before->xbar_reads;
-    out->digital_ops = after->digital_ops - before->digital_ops;
-    out->cells_programmed = after->cells_programmed - before->cells_programmed;
-    for (int c = 0; c < 4; c++) out->energy_pj[c] = after->energy_pj[c] - before->energy_pj[c];
+    const size_t dm = (size_t)R->m->d_model, n = g->n, k = (size_t)R->m->top_k;
+    aimc_bo_sync(g->bo[AIMC_WL_X], AIMC_SYNC_FROM_DEVICE);
+    const float *xn = aimc_bo_map(g->bo[AIMC_WL_X]);
+    if (aimc_rt_layer_ref(R->m, l, g->x, n, R->yref, R->eref) != AIMC_OK)
+        return aimc_diag_set(R->d, AIMC_ERR_NOMEM, "reference of layer %d: out of memory", l);
+    for (size_t i = 0; i < n * dm; i++) {
+        const double y = (double)xn[i] - (double)g->x[i];
+        const double e = y - R->yref[i];
+        R->err2[l] += e * e;
+        R->ref2[l] += R->yref[i] * R->yref[i];
+    }
+    for (size_t t = 0; t < n; t++) R->agree += same_set(g->experts + t * k, R->eref + t * k, (int)k);
+    memcpy(g->x, xn, n * dm * sizeof *g->x);
+    return AIMC_OK;
 }
 
 static size_t argmax(const float *v, size_t n)
@@ -376,60 +497,100 @@ static size_t argmax(const float *v, size_t n)
     return best;
 }
 
-/* The classifier's accuracy: the head on the device over the device's residual stream x, and
- * the float model end to end on the host from x0. */
-static int classify(aimc_dev *dev, const aimc_model *model, long head, const float *x0,
-                    const float *x, size_t ntok, const int *labels, aimc_rt_report *r,
-                    aimc_diag *d)
+/* Values: the float model end to end on the host, for the accuracy beside the device's. */
+static int float_accuracy(const aimc_model *model, long head, const float *x0, size_t ntok,
+                          const int *labels, double *acc)
 {
     const size_t dm = (size_t)model->d_model, C = (size_t)model->n_classes;
     const aimc_matrix *h = &model->m[head];
-    float *logits = malloc(ntok * C * sizeof *logits), *xr = malloc(ntok * dm * sizeof *xr);
+    float *xr = malloc(ntok * dm * sizeof *xr);
     double *yr = malloc(ntok * dm * sizeof *yr);
     int rc = AIMC_OK;
-    if (!logits || !xr || !yr) {
-        rc = aimc_diag_set(d, AIMC_ERR_NOMEM, "out of memory for %zu tokens", ntok);
+    if (!xr || !yr) {
+        rc = AIMC_ERR_NOMEM;
         goto out;
     }
-    uint64_t f;
-    if ((rc = aimc_submit_mvm(dev, (uint32_t)head, x, (uint32_t)ntok, logits, &f)) != AIMC_OK ||
-        (rc = aimc_fence_wait(dev, f, -1)) != AIMC_OK) {
-        drv_err(dev, rc, h->name, d);
-        goto out;
-    }
-    size_t right_hw = 0, right_fp = 0;
-    for (size_t t = 0; t < ntok; t++) right_hw += argmax(logits + t * C, C) == (size_t)labels[t];
     memcpy(xr, x0, ntok * dm * sizeof *xr);
     for (int l = 0; l < model->layers; l++) {
-        if ((rc = aimc_rt_layer_ref(model, l, xr, ntok, yr, NULL)) != AIMC_OK) {
-            aimc_diag_set(d, rc, "reference of layer %d: %s", l, aimc_strerror(rc));
-            goto out;
-        }
+        if ((rc = aimc_rt_layer_ref(model, l, xr, ntok, yr, NULL)) != AIMC_OK) goto out;
         for (size_t i = 0; i < ntok * dm; i++) xr[i] += (float)yr[i];
     }
+    size_t right = 0;
     for (size_t t = 0; t < ntok; t++) {
+        size_t best = 0;
+        double bv = -INFINITY;
         for (size_t c = 0; c < C; c++) {
-            double acc = 0;
-            for (size_t i = 0; i < dm; i++) acc += (double)xr[t * dm + i] * h->w[i * C + c];
-            logits[t * C + c] = (float)acc;
+            double a = 0;
+            for (size_t i = 0; i < dm; i++) a += (double)xr[t * dm + i] * h->w[i * C + c];
+            if ((float)a > bv) {
+                bv = (float)a;
+                best = c;
+            }
         }
-        right_fp += argmax(logits + t * C, C) == (size_t)labels[t];
+        right += best == (size_t)labels[t];
     }
-    r->classified = 1;
-    r->accuracy_hw = (double)right_hw / (double)ntok;
-    r->accuracy_float = (double)right_fp / (double)ntok;
+    *acc = (double)right / (double)ntok;
 out:
     free(yr);
     free(xr);
-    free(logits);
+    return rc;
+}
+
+/* Start group g of tokens [tok0, tok0 + n): its buffers, its input, its first route phase. */
+static int admit(rt_run *R, rt_group *g, size_t tok0, size_t n)
+{
+    const aimc_model *m = R->m;
+    const size_t dm = (size_t)m->d_model, k = (size_t)m->top_k;
+    int rc;
+    memset(g, 0, sizeof *g);
+    g->tok0 = tok0;
+    g->n = n;
+    if ((rc = bo_new(R, n * dm * 4, AIMC_WL_X, &g->bo[AIMC_WL_X])) ||
+        (rc = bo_new(R, n * dm * 4, AIMC_WL_N, &g->bo[AIMC_WL_N])) ||
+        (rc = bo_new(R, n * (size_t)m->n_experts * 4, AIMC_WL_LOGITS, &g->bo[AIMC_WL_LOGITS])) ||
+        (rc = bo_new(R, n * k * 4, AIMC_WL_IDX, &g->bo[AIMC_WL_IDX])) ||
+        (rc = bo_new(R, n * k * 4, AIMC_WL_P, &g->bo[AIMC_WL_P])))
+        return rc;
+    if (m->n_classes > 0 &&
+        (rc = bo_new(R, n * (size_t)m->n_classes * 4, AIMC_WL_OUT, &g->bo[AIMC_WL_OUT])))
+        return rc;
+    if (R->values) {
+        g->x = malloc(n * dm * sizeof *g->x);
+        g->experts = malloc(n * k * sizeof *g->experts);
+        if (!g->x || !g->experts) return aimc_diag_set(R->d, AIMC_ERR_NOMEM, "out of memory");
+        memcpy(g->x, R->x0 + tok0 * dm, n * dm * sizeof *g->x);
+        memcpy(aimc_bo_map(g->bo[AIMC_WL_X]), g->x, n * dm * sizeof *g->x);
+        aimc_bo_sync(g->bo[AIMC_WL_X], AIMC_SYNC_TO_DEVICE);
+    }
+    return route(R, g, 0);
+}
+
+/* g's final commands have completed: measure and count it. */
+static int group_end(rt_run *R, rt_group *g)
+{
+    int rc = AIMC_OK;
+    if (R->values) {
+        if ((rc = measure(R, g, R->m->layers - 1))) return rc;
+        if (g->bo[AIMC_WL_OUT] && aimc_model_head(R->m) >= 0 && R->labels) {
+            const size_t C = (size_t)R->m->n_classes;
+            aimc_bo_sync(g->bo[AIMC_WL_OUT], AIMC_SYNC_FROM_DEVICE);
+            const float *z = aimc_bo_map(g->bo[AIMC_WL_OUT]);
+            for (size_t t = 0; t < g->n; t++)
+                R->right_hw += argmax(z + t * C, C) == (size_t)R->labels[g->tok0 + t];
+        }
+    }
     return rc;
 }
 
 int aimc_rt_run(aimc_dev *dev, const aimc_model *model, const float *x0, size_t ntok,
-                const int *labels, aimc_rt_report *r, aimc_diag *d)
+                const int *labels, const aimc_rt_opts *opts, aimc_rt_report *r, aimc_diag *d)
 {
+    const aimc_rt_opts none = {0};
     const size_t dm = (size_t)model->d_model, k = (size_t)model->top_k;
+    const int njobs = model->n_experts + model->n_shared;
+    aimc_dev_info info;
     memset(r, 0, sizeof *r);
+    if (!opts) opts = &none;
     if (model->layers > AIMC_RT_MAX_LAYERS)
         return aimc_diag_set(d, AIMC_ERR_UNSUPPORTED, "at most %d layers can be run, model has %d",
                              AIMC_RT_MAX_LAYERS, model->layers);
@@ -438,59 +599,137 @@ int aimc_rt_run(aimc_dev *dev, const aimc_model *model, const float *x0, size_t 
                              "%s: dense layers are mapped but not run yet (model.dense_layers "
                              "is %d)",
                              model->name, model->dense_layers);
+    if (model->n_experts > AIMC_RT_MAX_EXPERTS)
+        return aimc_diag_set(d, AIMC_ERR_UNSUPPORTED, "%s: at most %d routed experts can be run",
+                             model->name, AIMC_RT_MAX_EXPERTS);
+    int rc = aimc_query(dev, &info);
+    if (rc) return aimc_diag_set(d, rc, "querying the device: %s", aimc_strerror(rc));
+    if (ntok == 0) return aimc_diag_set(d, AIMC_ERR_INVALID, "no tokens to run");
+    const size_t batch = opts->batch && opts->batch < ntok ? opts->batch : ntok;
+    if (batch > info.max_batch)
+        return aimc_diag_set(d, AIMC_ERR_UNSUPPORTED, "%zu tokens per group: the device takes "
+                             "1..%u per command", batch, info.max_batch);
+    rt_run R = {0};
+    R.dev = dev;
+    R.m = model;
+    R.o = opts;
+    R.r = r;
+    R.d = d;
+    R.values = !info.timing_only;
+    R.ntok = ntok;
+    R.x0 = x0;
+    R.labels = labels;
+    if (R.values && !x0) return aimc_diag_set(d, AIMC_ERR_INVALID, "a device with values needs tokens");
     r->tokens = ntok;
     r->layers = model->layers;
-    float *x = malloc(ntok * dm * sizeof *x);
-    float *y = malloc(ntok * dm * sizeof *y);
-    double *yref = malloc(ntok * dm * sizeof *yref);
-    int *ehw = malloc(ntok * k * sizeof *ehw), *eref = malloc(ntok * k * sizeof *eref);
+    r->values = R.values;
+    const size_t n_groups = (ntok + batch - 1) / batch;
+    const size_t window = opts->window ? opts->window : AIMC_RT_WINDOW;
+    const size_t stagger = opts->stagger ? opts->stagger : AIMC_RT_STAGGER;
+    r->groups = n_groups;
+    rt_group *gs = calloc(window, sizeof *gs);
+    uint64_t *waits = malloc(window * sizeof *waits);
+    size_t *slot_of = malloc(window * sizeof *slot_of);
     aimc_counters before, after;
-    int rc = AIMC_OK;
-    if (!x || !y || !yref || !ehw || !eref) {
+    if (R.values) {
+        R.yref = malloc(batch * dm * sizeof *R.yref);
+        R.eref = malloc(batch * k * sizeof *R.eref);
+    }
+    if (!gs || !waits || !slot_of || (R.values && (!R.yref || !R.eref))) {
         rc = aimc_diag_set(d, AIMC_ERR_NOMEM, "out of memory for %zu tokens", ntok);
         goto out;
     }
-    memcpy(x, x0, ntok * dm * sizeof *x);
     if ((rc = aimc_counters_read(dev, &before)) != AIMC_OK) {
         aimc_diag_set(d, rc, "reading counters: %s", aimc_strerror(rc));
         goto out;
     }
-    double err2 = 0, ref2 = 0;
-    size_t agree = 0;
-    for (int l = 0; l < model->layers; l++) {
-        if ((rc = aimc_rt_layer(dev, model, l, x, ntok, y, ehw, d)) != AIMC_OK) goto out;
-        if ((rc = aimc_rt_layer_ref(model, l, x, ntok, yref, eref)) != AIMC_OK) {
-            aimc_diag_set(d, rc, "reference of layer %d: %s", l, aimc_strerror(rc));
+    size_t admitted = 0, finished = 0, live = 0;
+    int newest = -1; /* slot of the group admitted last */
+    while (finished < n_groups) {
+        /* Admit: a new group enters once the last one has been routed in layer `stagger`
+         * (its first `stagger` layers are done): groups trail each other by that many
+         * layers, whose matrices lie on other crossbars and chips (aimc_rt.h). */
+        while (admitted < n_groups && live < window &&
+               (newest < 0 || gs[newest].n == 0 || gs[newest].layer > (int)stagger ||
+                gs[newest].final)) {
+            size_t s = 0;
+            while (gs[s].n) s++;
+            const size_t tok0 = admitted * batch, n = ntok - tok0 < batch ? ntok - tok0 : batch;
+            if ((rc = admit(&R, &gs[s], tok0, n))) goto out;
+            admitted++;
+            live++;
+            newest = (int)s;
+        }
+        /* Wait for whichever group's routing or end comes first (the oldest on a tie). */
+        size_t nw = 0;
+        for (size_t a = finished; a < admitted; a++)
+            for (size_t s = 0; s < window; s++)
+                if (gs[s].n && gs[s].tok0 == a * batch) {
+                    waits[nw] = gs[s].wait;
+                    slot_of[nw++] = s;
+                }
+        size_t which = 0;
+        if ((rc = aimc_fence_wait_any(dev, waits, nw, -1, &which)) != AIMC_OK) {
+            drv_err(dev, rc, "MoE layer", d);
             goto out;
         }
-        double le2 = 0, lr2 = 0;
-        for (size_t i = 0; i < ntok * dm; i++) {
-            double e = (double)y[i] - yref[i];
-            le2 += e * e;
-            lr2 += yref[i] * yref[i];
-            x[i] += y[i];
+        rt_group *g = &gs[slot_of[which]];
+        /* Everything it issued before has completed too (its waits depend on it all). */
+        if ((rc = finish_done(&R, g, AIMC_OK))) goto out;
+        if (g->final) {
+            if ((rc = group_end(&R, g))) goto out;
+            if (g->tok0 == 0) {
+                aimc_counters now;
+                if ((rc = aimc_counters_read(dev, &now))) goto out;
+                r->first_cycles = now.time - before.time;
+            }
+            group_free(g, njobs);
+            finished++;
+            live--;
+            if (newest == (int)slot_of[which]) newest = -1;
+            continue;
         }
-        for (size_t t = 0; t < ntok; t++) agree += same_set(ehw + t * k, eref + t * k, (int)k);
-        r->layer_rel_rms_error[l] = lr2 > 0 ? sqrt(le2 / lr2) : sqrt(le2);
-        err2 += le2;
-        ref2 += lr2;
+        if (R.values && g->layer > 0 && (rc = measure(&R, g, g->layer - 1))) goto out;
+        experts_free(g, njobs);
+        if ((rc = dispatch(&R, g))) goto out;
     }
-    r->rel_rms_error = ref2 > 0 ? sqrt(err2 / ref2) : sqrt(err2);
-    r->routing_agreement = (double)agree / (double)(ntok * (size_t)model->layers);
-    long head = aimc_model_head(model);
-    if (head >= 0 && labels &&
-        (rc = classify(dev, model, head, x0, x, ntok, labels, r, d)) != AIMC_OK)
-        goto out;
     if ((rc = aimc_counters_read(dev, &after)) != AIMC_OK) {
         aimc_diag_set(d, rc, "reading counters: %s", aimc_strerror(rc));
         goto out;
     }
-    counters_diff(&r->cost, &after, &before);
+    /* The report: counters of the inference, errors and accuracies. */
+    aimc_counters_sub(&after, &before, &r->cost);
+    r->makespan_cycles = r->cost.time;
+    if (R.values) {
+        double e2 = 0, q2 = 0;
+        for (int l = 0; l < model->layers; l++) {
+            r->layer_rel_rms_error[l] = R.ref2[l] > 0 ? sqrt(R.err2[l] / R.ref2[l]) : sqrt(R.err2[l]);
+            e2 += R.err2[l];
+            q2 += R.ref2[l];
+        }
+        r->rel_rms_error = q2 > 0 ? sqrt(e2 / q2) : sqrt(e2);
+        r->routing_agreement = (double)R.agree / (double)(ntok * (size_t)model->layers);
+        long head = aimc_model_head(model);
+        if (head >= 0 && labels) {
+            r->classified = 1;
+            r->accuracy_hw = (double)R.right_hw / (double)ntok;
+            if ((rc = float_accuracy(model, head, x0, ntok, labels, &r->accuracy_float))) {
+                aimc_diag_set(d, rc, "the float model: %s", aimc_strerror(rc));
+                goto out;
+            }
+        }
+    }
 out:
-    free(eref);
-    free(ehw);
-    free(yref);
-    free(y);
-    free(x);
+    if (gs)
+        for (size_t s = 0; s < window; s++)
+            if (gs[s].n) {
+                (void)finish_done(&R, &gs[s], rc);
+                group_free(&gs[s], njobs);
+            }
+    free(gs);
+    free(waits);
+    free(slot_of);
+    free(R.yref);
+    free(R.eref);
     return rc;
 }

@@ -1,17 +1,28 @@
-/* aimc_device.h - the register-level aimc device: register file, command ring processor,
- * DMA and interrupt, over the analog machine of aimc_xbar.h.
+/* aimc_accel.h - the register-level aimc accelerator: register file, command processor, DMA,
+ * interrupt and watchdog, over the analog values of aimc_xbar.h, keeping time on the
+ * discrete-event engine (aimc_engine.h) with the durations of the cost layer (aimc_cost.h).
  *
- * The model follows docs/driver.md (register map: common/aimc_regs.h). A device is a state
- * struct plus reg_read32/reg_write32 on it, in the manner of a QEMU device model; the host
- * side (a driver backend, a test, later a SystemC wrapper) is reached only through the
- * callbacks given at creation. Commands are processed synchronously when the DOORBELL
- * register is written. The register semantics are the doc texts of common/aimc_regs.yaml
- * (docs/registers.md); this is the one device model (the SystemC and RTL models follow it). Whatever the host writes, the device never crashes, never prints
- * and never exits: a bad command sets ERROR bits, writes its status into the descriptor,
- * completes (DONE_FENCE advances) and raises the error interrupt; the next command works.
+ * The model follows docs/driver.md (register map: common/aimc_regs.h, whose doc texts are the
+ * register semantics). A device is a state struct plus reg_read32/reg_write32 on it, in the
+ * manner of a QEMU device model; the host side (a driver backend, a test, the SystemC
+ * wrapper) is reached only through the callbacks given at creation.
+ *
+ * Time (docs/engine.md, "The device owns time"): the device has its own clock (CNT_TIME).
+ * A DOORBELL write only schedules the command processor; nothing runs inside a register
+ * access. aimc_accel_run() lets the device work: it fetches descriptors by DMA, executes
+ * each command's values in ring order when it is fetched, and books the command's work
+ * (transfers, crossbar pipelines, digital units) on the machine's resources, so that
+ * independent commands overlap and commands that share a resource or data wait for each
+ * other. A command completes when its work ends: the device writes its status word (with
+ * AIMC_DESC_STATUS_DONE) and raises the interrupt then; commands may complete out of order,
+ * RING_HEAD and DONE_FENCE advance over the completed prefix of the ring.
+ *
+ * Whatever the host writes, the device never crashes, never prints and never exits: a bad
+ * command sets ERROR bits, writes its status into the descriptor, completes and raises the
+ * error interrupt; the next command works.
  */
-#ifndef AIMC_DEVICE_H
-#define AIMC_DEVICE_H
+#ifndef AIMC_ACCEL_H
+#define AIMC_ACCEL_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -36,50 +47,96 @@ typedef struct aimc_accel_host {
 
 typedef struct aimc_accel aimc_accel;
 
-/* Create a device simulating arch (NULL: aimc_arch_defaults) with every random draw keyed
- * by seed; host is copied. The device starts as after aimc_accel_reset: disabled, no
- * matrices, counters 0. Returns AIMC_OK, AIMC_ERR_INVALID (NULL out or host, or an arch
- * aimc_xbar_create rejects; reason in d), AIMC_ERR_UNSUPPORTED or AIMC_ERR_NOMEM. */
-int aimc_accel_create(const aimc_arch *arch, uint64_t seed, const aimc_accel_host *host,
-                        aimc_accel **out, aimc_diag *d);
+/* How the model runs. Zero-initialised: values computed, energy from the data. */
+typedef struct aimc_accel_opts {
+    int timing_only;        /* 1: time and energy only (CAP_FLAGS.TIMING_ONLY): no weights are
+                             * held, no outputs written; the DAC and array energy come from
+                             * the assumed activity (aimc_cost_mvm_activity) */
+    int activity_assumed;   /* 1: with values too, take the DAC and array energy from the
+                             * assumed activity, as a timing-only run does */
+    const char *trace_path; /* Chrome trace-event JSON of every resource's busy intervals
+                             * (written until destroy or reset); NULL: none */
+} aimc_accel_opts;
 
-/* Free the device and its machine. NULL is a no-op. Host memory is not touched. */
+/* Create a device simulating arch (NULL: aimc_arch_defaults) with every random draw keyed
+ * by seed; host and opts (NULL: defaults) are copied. The device starts as after
+ * aimc_accel_reset: disabled, no matrices, counters 0, clock 0. Returns AIMC_OK,
+ * AIMC_ERR_INVALID (NULL out or host, or an arch the value model rejects; reason in d),
+ * AIMC_ERR_UNSUPPORTED, AIMC_ERR_IO (the trace file) or AIMC_ERR_NOMEM. */
+int aimc_accel_create(const aimc_arch *arch, uint64_t seed, const aimc_accel_host *host,
+                      const aimc_accel_opts *opts, aimc_accel **out, aimc_diag *d);
+
+/* Free the device (finishing its trace file). NULL is a no-op. Host memory is not touched. */
 void aimc_accel_destroy(aimc_accel *dev);
 
-/* Reset, as writing CTRL.SOFT_RESET does: every register to its reset value (CTRL,
- * ERROR, ERROR_FENCE, ERROR_INFO, IRQ_STATUS, IRQ_MASK, ring registers, DONE_FENCE and the
- * counters 0), and the machine recreated with the same arch and seed, so no matrix is
- * programmed and later results are as from a fresh device. The interrupt line drops.
- * Should recreating the machine fail (out of memory), STATUS.READY stays 0 and every
- * command fails with ERROR_INTERNAL. */
+/* Reset, as writing CTRL.SOFT_RESET does: every register to its reset value (CTRL, ERROR,
+ * ERROR_FENCE, ERROR_INFO, IRQ_STATUS, IRQ_MASK, ring registers, DONE_FENCE, the counters
+ * and the clock 0), every command in flight dropped (no later write to host memory), and the
+ * machine recreated with the same arch and seed, so no matrix is programmed and later
+ * results are as from a fresh device. The interrupt line drops. Should recreating the
+ * machine fail (out of memory), STATUS.READY stays 0 and every command fails with
+ * ERROR_INTERNAL. */
 void aimc_accel_reset(aimc_accel *dev);
 
 /* Register access at byte offset off (aimc_regs.h). Unknown or unaligned offsets read 0 and
- * ignore writes; writes to read-only registers are ignored. A DOORBELL write runs every
- * command from RING_HEAD to RING_TAIL before it returns. */
+ * ignore writes; writes to read-only registers are ignored. A DOORBELL write schedules the
+ * command processor; commands run in aimc_accel_run. */
 uint32_t aimc_accel_reg_read32(aimc_accel *dev, uint32_t off);
 void aimc_accel_reg_write32(aimc_accel *dev, uint32_t off, uint32_t val);
-
-/* The interrupt line: 1 when IRQ_STATUS & IRQ_MASK is nonzero. */
-int aimc_accel_irq_level(const aimc_accel *dev);
-
-/* The device's cycle counter (CNT_CYCLES) without touching the LO/HI latch: a wrapper
- * (sim/sysc) reads it around a DOORBELL write to time the commands. NULL: 0. */
-uint64_t aimc_accel_cycles(const aimc_accel *dev);
 
 /* A register read without side effects (the LO/HI latch stays as it was): a debugger's
  * view, for SystemC's debug transport. */
 uint32_t aimc_accel_reg_peek32(aimc_accel *dev, uint32_t off);
 
-/* Device time passes: ns nanoseconds of wall time while the host waits (hal_sim calls it
- * from irq_wait). Commands run inside the DOORBELL write, so time matters only to the
- * watchdog: with WATCHDOG_US nonzero, commands pending and no command consumed for that
- * long, the device halts (STATUS.HALTED, ERROR.WATCHDOG, IRQ_STATUS.ERROR) until a soft
- * reset. */
-void aimc_accel_advance(aimc_accel *dev, uint64_t ns);
+/* The interrupt line: 1 when IRQ_STATUS & IRQ_MASK is nonzero. */
+int aimc_accel_irq_level(const aimc_accel *dev);
 
-/* Fault injection, a knob of the model (silicon has none; no register reaches it): after
- * `after` more commands have been consumed, the command processor hangs: it consumes no
+/* ---- time ---- */
+
+/* The device clock (CNT_TIME), cycles of clock.frequency_mhz since the last reset. */
+uint64_t aimc_accel_now(const aimc_accel *dev);
+
+/* What aimc_accel_run found. */
+enum {
+    AIMC_ACCEL_IRQ = 1,  /* the interrupt line is asserted */
+    AIMC_ACCEL_MORE = 0, /* max_events ran; more are scheduled */
+    AIMC_ACCEL_IDLE = -1 /* nothing is scheduled: the device waits for the host (or is hung) */
+};
+
+/* Let the device work: execute its scheduled events in time order (all events of one cycle
+ * at a time) until one raises an interrupt cause while the line is asserted, max_events
+ * (>= 1) cycles with events have run, or none is left. The clock advances to each event's
+ * time. Returns AIMC_ACCEL_IRQ, AIMC_ACCEL_MORE or AIMC_ACCEL_IDLE (also for a NULL
+ * device). A line already asserted when it is called (an error not yet cleared) does not
+ * stop it: only a new cause does. */
+int aimc_accel_run(aimc_accel *dev, uint64_t max_events);
+
+/* Time passes with nothing scheduled: ns nanoseconds of idle device time (the host waits
+ * on a device that has no work it can do, e.g. a hung one). With commands pending the clock
+ * runs on, and with WATCHDOG_US nonzero that much such time halts the device
+ * (STATUS.HALTED, ERROR.WATCHDOG, IRQ_STATUS.ERROR) until a soft reset. Does nothing while
+ * events are scheduled (returns AIMC_ACCEL_MORE); AIMC_ACCEL_IRQ when the watchdog raised
+ * the interrupt, else AIMC_ACCEL_IDLE. */
+int aimc_accel_advance(aimc_accel *dev, uint64_t ns);
+
+/* The cycle of the next scheduled event, UINT64_MAX when none is (also for NULL). */
+uint64_t aimc_accel_next_event(const aimc_accel *dev);
+
+/* Time passes up to `cycle` (a clock that follows another's, as in a SystemC platform): the
+ * events due by then run, in time order, and the clock is at `cycle` (a `cycle` in the past
+ * changes nothing). Time the device spends waiting with commands pending and nothing
+ * scheduled counts towards the watchdog, as in aimc_accel_advance. Returns as
+ * aimc_accel_run. */
+int aimc_accel_advance_to(aimc_accel *dev, uint64_t cycle);
+
+/* ---- host memory ---- */
+
+/* The host wrote [addr, addr + bytes) (or allocated it afresh): commands that read it fetch
+ * it from host memory over the host link, not from a chip buffer that held an older copy. */
+void aimc_accel_host_wrote(aimc_accel *dev, uint64_t addr, uint64_t bytes);
+
+/* ---- fault injection, a knob of the model (silicon has none; no register reaches it) ----
+ * After `after` more commands have been fetched, the command processor hangs: it fetches no
  * further command, DONE_FENCE stops, STATUS.BUSY reads 1, and only the watchdog or a soft
  * reset ends it. The knob fires once; a soft reset ends a hang but leaves a knob that has
  * not fired armed (so it can be set before the driver's open-time reset).
@@ -89,10 +146,11 @@ void aimc_accel_inject_hang(aimc_accel *dev, uint32_t after);
 
 /* ---- split execution: the device's C half under a command processor elsewhere ----
  * The RTL of the digital control path (rtl/, docs/rtl.md) fetches and checks descriptors,
- * sequences tiles and shift-and-adds in its own logic, and reaches the rest of the device
- * through these: the analog arrays, the float units (digital commands, input and output
- * scaling), data DMA through the host callbacks, and the counters the RTL does not hold.
- * The ring registers, ERROR, IRQ and the watchdog of this struct are unused then. */
+ * sequences tiles and shift-and-adds in its own logic, keeps its own clock, and reaches the
+ * rest of the device through these: the analog arrays, the float units (digital commands,
+ * input and output scaling), data DMA through the host callbacks, and the counters the RTL
+ * does not hold (the energy of every part, from the same cost layer as aimc_accel_run's).
+ * The ring registers, ERROR, IRQ, the watchdog and the clock of this struct are unused then. */
 typedef struct aimc_accel_cmd {
     int kind;             /* 0: executed here; 1: an analog job (MVM, READBACK) to sequence */
     int computed;         /* kind 0: a digital command did its work (its ops are due) */
@@ -101,11 +159,15 @@ typedef struct aimc_accel_cmd {
     uint64_t busy_cycles; /* kind 0: a PROGRAM's programming cycles; else 0 */
 } aimc_accel_cmd;
 
-/* Start the command in desc (64 bytes) as process_ring would execute it: the ERROR bits (0
- * = accepted) with the detail in *info. A kind 1 job stays open until cmd_finish or
+/* Start the command in desc (64 bytes) as the command processor would execute it: the ERROR
+ * bits (0 = accepted) with the detail in *info. A kind 1 job stays open until cmd_finish or
  * cmd_abort (starting another command aborts it). */
 uint32_t aimc_accel_cmd_start(aimc_accel *dev, const uint8_t *desc, uint32_t *info,
-                                aimc_accel_cmd *c);
+                              aimc_accel_cmd *c);
+/* The control path's own port moved `bytes` between host memory and the device (descriptor
+ * fetches, status words): their energy on the host link, as the command processor's fetch
+ * and completion count it. */
+void aimc_accel_split_host_bytes(aimc_accel *dev, uint64_t bytes);
 /* The largest tile count of a kind 1 job (the control path's tile table; 0, the default: no
  * limit): cmd_start refuses a bigger one with ERROR.INTERNAL, info = its tile count, after the
  * checks and before the arrays run. */
@@ -124,4 +186,4 @@ void aimc_accel_counters_reset(aimc_accel *dev);
 int aimc_accel_machine_reset(aimc_accel *dev);
 const aimc_arch *aimc_accel_arch(const aimc_accel *dev);
 
-#endif /* AIMC_DEVICE_H */
+#endif /* AIMC_ACCEL_H */

@@ -9,11 +9,14 @@
  *     through a DMI pointer where the target granted one);
  *   - the model's interrupt callback into the output `irq`, at the SystemC time the edge
  *     happened;
- * and it gives the model device time for its watchdog. Loosely timed: a register access
- * adds reg_latency_cycles device clock periods to the transaction's annotated delay; a write
- * that runs commands (DOORBELL) adds the cycles they took (the model's CNT_CYCLES delta)
- * times the clock period, and the DMA transactions' own delays. The clock period is
- * 1000 / clock.frequency_mhz ns from the aimc_arch.
+ * and it runs the model in SystemC time: a thread of the module executes the model's events
+ * at their cycles (cycle c at the configure time + c clock periods), and every register
+ * access first lets the model's time pass up to the access's (annotated) time, so the
+ * device's clock is SystemC time. Work in the device overlaps the initiator's, as on
+ * silicon; a job takes the same device cycles on sysc: as on sim: (where host accesses take
+ * no device time). Loosely timed: a register access adds reg_latency_cycles device clock
+ * periods to the transaction's annotated delay. Idle time with commands pending reaches the
+ * model's watchdog. The clock period is 1000 / clock.frequency_mhz ns from the aimc_arch.
  *
  * aimc_sysc_mem is a simple memory model: host memory regions at bus addresses, with
  * b_transport, transport_dbg and DMI (granted per region unless disabled), invalidated when a
@@ -66,8 +69,15 @@ public:
     void set_watchdog_tick(const sc_core::sc_time &t) { tick_ = t; }
     /* The model's fault-injection knob (aimc_accel_inject_hang). */
     void inject_hang(uint32_t after);
+    /* The host wrote host memory the device reaches (aimc_accel_host_wrote). */
+    void host_wrote(uint64_t addr, uint64_t n) { aimc_accel_host_wrote(model_, addr, n); }
     /* The interrupt level as the model has it now (irq follows at the edge's time). */
     bool irq_level() const { return aimc_accel_irq_level(model_) != 0; }
+    /* Notified at the SystemC time the model raises an interrupt cause while its line is
+     * asserted (a new cause with the line already high included, which irq does not show). */
+    const sc_core::sc_event &irq_cause_event() const { return cause_ev_; }
+    /* The SystemC time of the model's cycle 0 (the last configure). */
+    sc_core::sc_time clock_origin() const { return t0_; }
 
     /* Transaction counts since construction: DMA transactions sent on `dma`, DMA accesses
      * served through DMI pointers, DMI pointers granted. */
@@ -83,6 +93,11 @@ private:
     void end_of_elaboration() override { elaborated_ = true; }
     void irq_method();
     void tick_method();
+    void device_thread();
+    uint64_t cycle_at(const sc_core::sc_time &t) const;
+    sc_core::sc_time time_of(uint64_t cycle) const;
+    void advance_to(const sc_core::sc_time &t);
+    void note(int r);
     void arm_tick();
     static int dma_read_cb(void *ctx, uint64_t addr, void *dst, size_t n);
     static int dma_write_cb(void *ctx, uint64_t addr, const void *src, size_t n);
@@ -93,8 +108,9 @@ private:
     sc_core::sc_time period_;
     sc_core::sc_time tick_;
     unsigned reg_latency_cycles_ = 1;
-    sc_core::sc_time *cur_delay_ = nullptr; /* the delay of the transaction being served */
-    uint64_t cycles_at_start_ = 0;           /* the model's cycles when it began */
+    sc_core::sc_time t0_;                    /* the SystemC time of the model's cycle 0 */
+    sc_core::sc_event work_ev_;              /* the model may have new events */
+    sc_core::sc_event cause_ev_;             /* a new interrupt cause */
     std::vector<tlm::tlm_dmi> dmi_;          /* DMI regions granted to `dma` */
     std::multimap<sc_core::sc_time, bool> irq_edges_; /* pending edges by absolute time */
     sc_core::sc_event_queue irq_evq_;

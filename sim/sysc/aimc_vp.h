@@ -67,8 +67,8 @@ int aimc_vp_mem_unmap(aimc_vp *vp, uint64_t addr);
 int aimc_vp_reg_read32(aimc_vp *vp, uint32_t off, uint32_t *val);
 int aimc_vp_reg_write32(aimc_vp *vp, uint32_t off, uint32_t val);
 
-/* Synchronise, then let SystemC time run until the interrupt line is asserted or
- * timeout_ns has passed: AIMC_OK when the line is high (at once if it already is),
+/* Synchronise, then let the device work, SystemC time passing as its clock does, until it
+ * raises its interrupt or timeout_ns of SystemC time has passed: AIMC_OK when it raised it,
  * AIMC_ERR_TIMEOUT otherwise. */
 int aimc_vp_run(aimc_vp *vp, uint64_t timeout_ns);
 /* The interrupt line as the platform's signal has it (after aimc_vp_run or a sync). */
@@ -79,6 +79,9 @@ uint64_t aimc_vp_time_ns(const aimc_vp *vp);
 uint64_t aimc_vp_kernel_time_ns(const aimc_vp *vp);
 /* Run the kernel up to the host's local time. */
 int aimc_vp_sync(aimc_vp *vp);
+
+/* The host wrote [addr, addr + n) of the memory the device reaches (aimc_accel_host_wrote). */
+int aimc_vp_host_wrote(aimc_vp *vp, uint64_t addr, uint64_t n);
 
 /* The device model's fault-injection knob (aimc_accel_inject_hang). */
 int aimc_vp_inject_hang(aimc_vp *vp, uint32_t after);

@@ -6,6 +6,7 @@
 #include <cstring>
 
 extern "C" {
+#include "aimc_cost.h"
 #include "aimc_regs.h"
 }
 
@@ -32,6 +33,7 @@ aimc_sysc_dev::aimc_sysc_dev(sc_core::sc_module_name name, const aimc_arch *arch
     SC_METHOD(tick_method);
     sensitive << tick_ev_;
     dont_initialize();
+    SC_THREAD(device_thread);
     aimc_diag d = {{0}};
     if (configure(arch, seed, &d) != AIMC_OK) error_ = d.msg;
 }
@@ -45,7 +47,7 @@ int aimc_sysc_dev::configure(const aimc_arch *arch, uint64_t seed, aimc_diag *d)
 {
     aimc_accel_host host = {this, dma_read_cb, dma_write_cb, irq_cb};
     aimc_accel *m = nullptr;
-    int rc = aimc_accel_create(arch, seed, &host, &m, d);
+    int rc = aimc_accel_create(arch, seed, &host, nullptr, &m, d);
     if (rc != AIMC_OK) return rc;
     release();
     model_ = m;
@@ -59,10 +61,57 @@ int aimc_sysc_dev::configure(const aimc_arch *arch, uint64_t seed, aimc_diag *d)
         a = *arch;
     else
         aimc_arch_defaults(&a);
-    double mhz = a.clock.frequency_mhz > 0 ? a.clock.frequency_mhz : aimc_sysc_default_mhz;
-    period_ = sc_time(1000.0 / mhz, SC_NS);
+    if (!(a.clock.frequency_mhz > 0)) a.clock.frequency_mhz = aimc_sysc_default_mhz;
+    period_ = sc_time(aimc_cost_ns(&a, 1.0), SC_NS); /* one cycle of the device's clock */
+    t0_ = sc_core::sc_time_stamp();
     dmi_.clear();
+    if (elaborated_) work_ev_.notify(SC_ZERO_TIME);
     return AIMC_OK;
+}
+
+uint64_t aimc_sysc_dev::cycle_at(const sc_time &t) const
+{
+    if (t <= t0_ || period_ == SC_ZERO_TIME) return 0;
+    return (t - t0_).value() / period_.value();
+}
+
+sc_time aimc_sysc_dev::time_of(uint64_t cycle) const
+{
+    const sc_time::value_type p = period_.value();
+    const sc_time::value_type room = ~sc_time::value_type(0) - t0_.value();
+    if (p != 0 && cycle > room / p) return sc_core::sc_max_time();
+    return t0_ + sc_time::from_value(p * cycle);
+}
+
+/* What a step of the model reported: a new interrupt cause is told at the model's time. */
+void aimc_sysc_dev::note(int r)
+{
+    if (r != AIMC_ACCEL_IRQ) return;
+    const sc_time at = time_of(aimc_accel_now(model_)), now = sc_core::sc_time_stamp();
+    cause_ev_.notify(at > now ? at - now : SC_ZERO_TIME);
+}
+
+void aimc_sysc_dev::advance_to(const sc_time &t)
+{
+    if (model_) note(aimc_accel_advance_to(model_, cycle_at(t)));
+}
+
+/* The model's events at their SystemC times. */
+void aimc_sysc_dev::device_thread()
+{
+    for (;;) {
+        const uint64_t next = model_ ? aimc_accel_next_event(model_) : UINT64_MAX;
+        if (next == UINT64_MAX) {
+            wait(work_ev_);
+            continue;
+        }
+        const sc_time at = time_of(next), now = sc_core::sc_time_stamp();
+        if (at > now) {
+            wait(at - now, work_ev_); /* new work may come earlier */
+            continue;
+        }
+        note(aimc_accel_run(model_, 1));
+    }
 }
 
 void aimc_sysc_dev::release()
@@ -95,6 +144,8 @@ void aimc_sysc_dev::b_transport(tlm::tlm_generic_payload &t, sc_time &delay)
         t.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
         return;
     }
+    /* The device's time reaches the access's, then the access takes its cycles. */
+    advance_to(sc_core::sc_time_stamp() + delay);
     delay += reg_latency_cycles_ * period_;
     uint32_t v;
     if (t.is_read()) {
@@ -102,11 +153,8 @@ void aimc_sysc_dev::b_transport(tlm::tlm_generic_payload &t, sc_time &delay)
         std::memcpy(t.get_data_ptr(), &v, sizeof v); /* little-endian host, as the map */
     } else if (t.is_write()) {
         std::memcpy(&v, t.get_data_ptr(), sizeof v);
-        cur_delay_ = &delay;
-        cycles_at_start_ = aimc_accel_cycles(model_);
-        aimc_accel_reg_write32(model_, (uint32_t)off, v); /* DOORBELL runs commands here */
-        delay += static_cast<double>(aimc_accel_cycles(model_) - cycles_at_start_) * period_;
-        cur_delay_ = nullptr;
+        aimc_accel_reg_write32(model_, (uint32_t)off, v); /* DOORBELL schedules work */
+        if (elaborated_) work_ev_.notify(SC_ZERO_TIME);
         arm_tick();
     }
     t.set_response_status(tlm::TLM_OK_RESPONSE);
@@ -138,8 +186,9 @@ void aimc_sysc_dev::invalidate_direct_mem_ptr(sc_dt::uint64 start, sc_dt::uint64
 
 int aimc_sysc_dev::dma_access(tlm::tlm_command cmd, uint64_t addr, unsigned char *p, size_t n)
 {
-    sc_time zero = SC_ZERO_TIME;
-    sc_time &delay = cur_delay_ ? *cur_delay_ : zero;
+    /* The model's own clock times the transfer (the host link of the cost layer); the
+     * annotated delay of the memory is not added to it. */
+    sc_time delay = SC_ZERO_TIME;
     if (n == 0) return 0;
     if (addr + (n - 1) < addr) return AIMC_ERR_RANGE;
     tlm::tlm_dmi::dmi_access_e need =
@@ -196,13 +245,12 @@ int aimc_sysc_dev::dma_write_cb(void *ctx, uint64_t addr, const void *src, size_
 
 void aimc_sysc_dev::irq_cb(void *ctx, int level)
 {
+    /* The edge lies at the model's time, which runs ahead of the kernel's when an access
+     * with an annotated delay let it. */
     aimc_sysc_dev *m = static_cast<aimc_sysc_dev *>(ctx);
-    sc_time at = SC_ZERO_TIME;
-    if (m->cur_delay_)
-        at = *m->cur_delay_ +
-             static_cast<double>(aimc_accel_cycles(m->model_) - m->cycles_at_start_) *
-                 m->period_;
-    m->irq_edges_.emplace(sc_core::sc_time_stamp() + at, level != 0);
+    const sc_time now = sc_core::sc_time_stamp(), t = m->time_of(aimc_accel_now(m->model_));
+    const sc_time at = t > now ? t - now : SC_ZERO_TIME;
+    m->irq_edges_.emplace(now + at, level != 0);
     m->irq_evq_.notify(at);
 }
 
@@ -227,7 +275,7 @@ void aimc_sysc_dev::arm_tick()
 void aimc_sysc_dev::tick_method()
 {
     tick_armed_ = false;
-    aimc_accel_advance(model_, (uint64_t)(tick_.to_seconds() * 1e9 + 0.5));
+    advance_to(sc_core::sc_time_stamp()); /* idle time reaches the watchdog */
     arm_tick();
 }
 

@@ -43,13 +43,16 @@ struct vp_platform : sc_core::sc_module {
         dev.irq.bind(irq_sig);
         SC_HAS_PROCESS(vp_platform);
         SC_METHOD(on_irq);
-        sensitive << irq_sig.posedge_event();
+        sensitive << dev.irq_cause_event();
         dont_initialize();
     }
+    /* A new interrupt cause: a run waiting for one ends here. */
     void on_irq()
     {
+        caused = true;
         if (pause_on_irq) sc_core::sc_pause();
     }
+    bool caused = false;
 };
 
 vp_platform *vp_the_platform; /* elaborated once, lives to the end of the process */
@@ -210,9 +213,11 @@ extern "C" int aimc_vp_run(aimc_vp *vp, uint64_t timeout_ns)
     if (!vp) return AIMC_ERR_INVALID;
     try {
         vp_sync(vp);
-        if (vp->p->irq_sig.read()) return AIMC_OK;
         uint64_t left_ns = vp_ns(sc_core::sc_max_time() - sc_core::sc_time_stamp());
         if (timeout_ns > left_ns) timeout_ns = left_ns; /* SystemC time ends at 2^64 units */
+        /* The device works in SystemC time (its thread); the run ends at its next interrupt
+         * cause or when the time is up. */
+        vp->p->caused = false;
         vp->p->pause_on_irq = true;
         vp_run_for(sc_time((double)timeout_ns, SC_NS));
         vp->p->pause_on_irq = false;
@@ -221,7 +226,7 @@ extern "C" int aimc_vp_run(aimc_vp *vp, uint64_t timeout_ns)
         vp->p->pause_on_irq = false;
         return AIMC_ERR_DEVICE;
     }
-    return vp->p->irq_sig.read() ? AIMC_OK : AIMC_ERR_TIMEOUT;
+    return vp->p->caused ? AIMC_OK : AIMC_ERR_TIMEOUT;
 }
 
 extern "C" int aimc_vp_irq_level(const aimc_vp *vp)
@@ -240,6 +245,13 @@ extern "C" uint64_t aimc_vp_time_ns(const aimc_vp *vp)
 extern "C" uint64_t aimc_vp_kernel_time_ns(const aimc_vp *vp)
 {
     return vp ? vp_ns(sc_core::sc_time_stamp()) : 0;
+}
+
+extern "C" int aimc_vp_host_wrote(aimc_vp *vp, uint64_t addr, uint64_t n)
+{
+    if (!vp) return AIMC_ERR_INVALID;
+    vp->p->dev.host_wrote(addr, n);
+    return AIMC_OK;
 }
 
 extern "C" int aimc_vp_inject_hang(aimc_vp *vp, uint32_t after)

@@ -1,7 +1,8 @@
-/* aimc_xbar.h - the simulated analog machine: crossbars, the matrices programmed onto them,
- * and what one matrix-vector product costs in time and energy.
+/* aimc_xbar.h - the analog values: crossbars, the matrices programmed onto them, and what one
+ * matrix-vector product returns.
  *
- * aimc_xbar is the value and cost model beneath sim/device. It never parses YAML and never
+ * aimc_xbar is the value model beneath sim/device; it counts the data-dependent events that
+ * the cost layer (sim/cost/aimc_cost.h) prices, and keeps no time. It never parses YAML and never
  * prints. All randomness comes from a counter-based generator keyed by (seed, crossbar,
  * column or cell, event), so results depend only on the seed and the sequence of calls.
  *
@@ -32,21 +33,18 @@
 #include "aimc_status.h"
 #include "aimc_tile.h"
 
-/* What work cost. Every aimc_xbar call that does work ADDS to the stats it is given
+/* What the values did that the time and energy of the work depend on: the data-dependent
+ * events (docs/simulator.md). Everything that follows from the shapes alone (conversions,
+ * crossbar activations, shift-and-add operations, cycles) is the cost layer's
+ * (sim/cost/aimc_cost.h). Every aimc_xbar call that does work ADDS to the stats it is given
  * (so one struct can sum a whole run); pass NULL to discard. */
 typedef struct aimc_xbar_stats {
-    uint64_t cycles;                     /* digital clock cycles of the work, serialised */
-    double time_ns;                      /* the same, in ns */
-    double energy_pj[AIMC_COMP_COUNT];   /* per component */
-    uint64_t mvms;                       /* matrix-vector products (one per vector) */
-    uint64_t xbar_reads;                 /* crossbar activations (one input step of one tile) */
-    uint64_t dac_drives;                 /* word-line drives (rows x steps) */
-    uint64_t adc_conversions;            /* conversions */
-    uint64_t adc_saturations;            /* conversions clipped at the ADC's range */
-    uint64_t digital_ops;                /* shift-and-add and accumulate operations */
-    uint64_t cells_programmed;           /* devices written */
-    uint64_t program_pulses;             /* programming pulses, verify re-writes included */
-    uint64_t verify_reads;               /* program-and-verify read rounds of a crossbar */
+    uint64_t mvms;               /* matrix-vector products (one per vector) */
+    uint64_t dac_drives;         /* word lines driven with a nonzero input, per input step */
+    double xbar_charge;          /* array read charge, aimc_cost_events.xbar_charge */
+    uint64_t adc_saturations;    /* conversions clipped at the ADC's range */
+    uint64_t cells_programmed;   /* devices written */
+    uint64_t program_pulses;     /* programming pulses, verify re-writes included */
 } aimc_xbar_stats;
 
 typedef struct aimc_xbar aimc_xbar;
@@ -85,6 +83,8 @@ typedef struct aimc_program_report {
     uint64_t devices_failed; /* devices outside the tolerance after the last round */
     uint64_t pulses;         /* programming pulses, all rounds */
     double rms_error_us;     /* rms of g - g_target over the devices, after programming */
+    uint64_t xbars;          /* crossbars written */
+    uint64_t pulses_max;     /* pulses of the busiest crossbar (they write one after another) */
 } aimc_program_report;
 
 /* aimc_xbar_program() with program-and-verify options (NULL: write once) and a report (may
@@ -94,6 +94,12 @@ int aimc_xbar_program_verify(aimc_xbar *s, uint32_t id, const float *w, uint32_t
                             const aimc_program_opts *opts, aimc_program_report *rep,
                             aimc_xbar_stats *st, aimc_diag *d);
 
+/* The checks of aimc_xbar_program on a tile table, without a machine: every tile inside the
+ * machine and the matrix, no two on the same devices, every (row, column, slice) covered
+ * once. AIMC_OK, AIMC_ERR_RANGE, AIMC_ERR_INVALID or AIMC_ERR_NOMEM, the reason in d. */
+int aimc_xbar_check_tiles(const aimc_arch *a, uint32_t rows, uint32_t cols,
+                          const aimc_tile *tiles, size_t n_tiles, aimc_diag *d);
+
 /* Whether id is programmed, and its shape. */
 int aimc_xbar_matrix_shape(const aimc_xbar *s, uint32_t id, uint32_t *rows, uint32_t *cols);
 
@@ -102,7 +108,7 @@ size_t aimc_xbar_matrix_tiles(const aimc_xbar *s, uint32_t id);
 
 /* y[b*cols + c] = sum_r x[b*rows + r] * W[r][c], as the machine computes it, for b < batch.
  * AIMC_ERR_STATE when id is not programmed or was overwritten by another matrix. Adds the
- * cost to st. AIMC_ERR_NOMEM when rebuilding read data after a read-option change fails. */
+ * data-dependent events to st. AIMC_ERR_NOMEM when rebuilding read data after a read-option change fails. */
 int aimc_xbar_mvm(aimc_xbar *s, uint32_t id, const float *x, uint32_t batch, float *y,
                  aimc_xbar_stats *st);
 
@@ -181,6 +187,5 @@ size_t aimc_xbar_memory_bytes(const aimc_xbar *s);
 
 /* Add b into a, field by field. */
 void aimc_xbar_stats_add(aimc_xbar_stats *a, const aimc_xbar_stats *b);
-double aimc_xbar_stats_energy_total(const aimc_xbar_stats *s);
 
 #endif /* AIMC_XBAR_H */

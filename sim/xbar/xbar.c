@@ -26,7 +26,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "aimc_cost.h"
 #include "rng.h"
 #include "xbar_znorm.h"
 
@@ -84,11 +83,6 @@ typedef struct sim_matrix {
     uint32_t max_tile_rows, max_tile_cols;
     int stale;         /* a later program call of another matrix overwrote some of its devices */
     uint32_t stale_by;
-    /* Per-vector costs that do not depend on the data. */
-    uint64_t cycles_per_vec;
-    uint64_t xbar_reads_per_vec;
-    uint64_t conversions_per_vec;
-    uint64_t digital_ops_per_vec;
 } sim_matrix;
 
 struct aimc_xbar {
@@ -120,26 +114,12 @@ struct aimc_xbar {
 void aimc_xbar_stats_add(aimc_xbar_stats *a, const aimc_xbar_stats *b)
 {
     if (!a || !b) return;
-    a->cycles += b->cycles;
-    a->time_ns += b->time_ns;
-    for (int c = 0; c < AIMC_COMP_COUNT; c++) a->energy_pj[c] += b->energy_pj[c];
     a->mvms += b->mvms;
-    a->xbar_reads += b->xbar_reads;
     a->dac_drives += b->dac_drives;
-    a->adc_conversions += b->adc_conversions;
+    a->xbar_charge += b->xbar_charge;
     a->adc_saturations += b->adc_saturations;
-    a->digital_ops += b->digital_ops;
     a->cells_programmed += b->cells_programmed;
     a->program_pulses += b->program_pulses;
-    a->verify_reads += b->verify_reads;
-}
-
-double aimc_xbar_stats_energy_total(const aimc_xbar_stats *s)
-{
-    double e = 0.0;
-    if (!s) return 0.0;
-    for (int c = 0; c < AIMC_COMP_COUNT; c++) e += s->energy_pj[c];
-    return e;
 }
 
 /* ---- creation ---------------------------------------------------------------------- */
@@ -372,10 +352,15 @@ static int tile_key_cmp(const void *pa, const void *pb)
 
 /* Every check of aimc_xbar_program that does not allocate beyond its scratch. On success
  * *by_xbar holds the tile indices sorted by (crossbar, first column); the caller frees it. */
-static int validate_tiles(const aimc_xbar *s, uint32_t rows, uint32_t cols, const aimc_tile *tiles,
-                          size_t n_tiles, tile_key **by_xbar, aimc_diag *d)
+static int validate_tiles(const aimc_arch *a, uint32_t rows, uint32_t cols,
+                          const aimc_tile *tiles, size_t n_tiles, tile_key **by_xbar,
+                          aimc_diag *d)
 {
-    const aimc_arch *a = &s->arch;
+    const struct {
+        long n_xbars;
+        int cpw, slices;
+    } m = {aimc_arch_total_crossbars(a), aimc_arch_cols_per_weight(a), aimc_arch_slices(a)},
+      *s = &m;
     int rc = AIMC_OK;
     tile_key *kx = NULL, *km = NULL;
     *by_xbar = NULL;
@@ -955,68 +940,23 @@ static void tile_targets(const aimc_xbar *s, const sim_tile *tl, const int32_t *
     }
 }
 
-/* Data-independent per-vector costs in clock cycles (docs/rtl.md, "Cycle accounting"; the RTL's
- * tile sequencer counts the same): one step sequencer drives every crossbar of the matrix in
- * lockstep. Tiles that share a crossbar run in rounds (round r = the tile's rank on its
- * crossbar, by first column); a round integrates S steps of int cycles each, each step's
- * conversions overlapping the next step's integration (sample-and-hold), so round r takes
- * L_r = int + conv_r + (S - 1) max(int, conv_r) with conv_r its slowest tile's conversion time
- * (aimc_cycles_convert). The cores' digital units then do the shift-and-add and accumulation
- * of the vector: ceil(ops of the busiest core / digital.ops_per_cycle) cycles, ops per tile
- * (S + 1) x ncols. Also each tile's rank and count on its crossbar (for read event numbers)
- * and the tiles in crossbar order (the RTL's tile table). */
-static int matrix_plan(const aimc_xbar *s, sim_matrix *m, const tile_key *by_xbar)
+/* The matrix's tiles in the order the machine runs them (aimc_tile_order: by crossbar, then
+ * first column), and each tile's round on its crossbar and the tiles sharing it: a read's event
+ * number counts the crossbar's activations in that order. */
+static int matrix_plan(sim_matrix *m, const aimc_tile *tiles)
 {
-    const aimc_arch *a = &s->arch;
-    const uint64_t hpc = (uint64_t)a->hierarchy.crossbars_per_core;
-    const uint64_t S = (uint64_t)s->steps, t_int = aimc_cycles_integrate(a);
-    uint64_t *conv_r = calloc(m->n_tiles, sizeof *conv_r);
-    uint64_t core_ops = 0, max_core_ops = 0, cur_core = UINT64_MAX;
-    uint32_t cur_xbar = UINT32_MAX, n_rounds = 0;
-    size_t run_first = 0;
-    if (!conv_r) return AIMC_ERR_NOMEM;
-    m->xbar_reads_per_vec = 0;
-    m->conversions_per_vec = 0;
-    m->digital_ops_per_vec = 0;
-    for (size_t k = 0; k < m->n_tiles; k++) {
-        sim_tile *tl = &m->tiles[by_xbar[k].idx];
-        const aimc_tile *t = &tl->t;
-        const uint64_t core = t->xbar / hpc;
-        m->order[k] = (uint32_t)by_xbar[k].idx;
-        if (t->xbar != cur_xbar) {
-            cur_xbar = t->xbar;
-            run_first = k;
+    uint32_t *rank = malloc(m->n_tiles * sizeof *rank), *count = malloc(m->n_tiles * sizeof *count);
+    int rc = AIMC_ERR_NOMEM;
+    if (rank && count && aimc_tile_order(tiles, m->n_tiles, m->order, rank, count) == 0) {
+        for (size_t k = 0; k < m->n_tiles; k++) {
+            m->tiles[k].xbar_slot = rank[k];
+            m->tiles[k].xbar_tiles = count[k];
         }
-        tl->xbar_slot = (uint32_t)(k - run_first);
-        if (tl->xbar_slot + 1 > n_rounds) n_rounds = tl->xbar_slot + 1;
-        const uint64_t conv = aimc_cycles_convert(a, t->ncols);
-        if (conv > conv_r[tl->xbar_slot]) conv_r[tl->xbar_slot] = conv;
-        if (core != cur_core) {
-            core_ops = 0;
-            cur_core = core;
-        }
-        const uint64_t ops = (S + 1) * t->ncols;
-        core_ops += ops;
-        if (core_ops > max_core_ops) max_core_ops = core_ops;
-        m->xbar_reads_per_vec += S;
-        m->conversions_per_vec += (uint64_t)t->ncols * S;
-        m->digital_ops_per_vec += ops;
+        rc = AIMC_OK;
     }
-    /* Slots were counted up along each crossbar's run; the run's last slot + 1 is its size. */
-    for (size_t k = m->n_tiles; k-- > 0;) {
-        sim_tile *tl = &m->tiles[by_xbar[k].idx];
-        int last = k + 1 == m->n_tiles || m->tiles[by_xbar[k + 1].idx].t.xbar != tl->t.xbar;
-        tl->xbar_tiles = last ? tl->xbar_slot + 1 : m->tiles[by_xbar[k + 1].idx].xbar_tiles;
-    }
-    uint64_t analog = 0;
-    for (uint32_t r = 0; r < n_rounds; r++) {
-        const uint64_t step = conv_r[r] > t_int ? conv_r[r] : t_int;
-        analog += t_int + conv_r[r] + (S - 1) * step;
-    }
-    free(conv_r);
-    const uint64_t ppc = (uint64_t)a->digital.ops_per_cycle;
-    m->cycles_per_vec = analog + (max_core_ops + ppc - 1) / ppc;
-    return AIMC_OK;
+    free(rank);
+    free(count);
+    return rc;
 }
 
 /* DAC codes of one input vector: one scale per vector (max |x| maps to P), codes rounded half
@@ -1226,7 +1166,7 @@ int aimc_xbar_program_verify(aimc_xbar *s, uint32_t id, const float *w, uint32_t
                                  i / cols, i % cols);
 
     tile_key *by_xbar = NULL;
-    int rc = validate_tiles(s, rows, cols, tiles, n_tiles, &by_xbar, d);
+    int rc = validate_tiles(&s->arch, rows, cols, tiles, n_tiles, &by_xbar, d);
     if (rc) return rc;
 
     /* Everything that can fail happens before the machine changes. */
@@ -1326,7 +1266,7 @@ int aimc_xbar_program_verify(aimc_xbar *s, uint32_t id, const float *w, uint32_t
             m->tiles[k].lsb =
                 tile_lsb_calibrated(s, &m->tiles[k], rows, pcal, cu, cdd, ctmp, cout);
     }
-    if (matrix_plan(s, m, by_xbar)) goto nomem;
+    if (matrix_plan(m, tiles)) goto nomem;
 
     /* Commit. Each crossbar this call writes gets one new generation; a live matrix of
      * another id whose devices this call overwrote goes stale (docs/simulator.md). */
@@ -1347,33 +1287,23 @@ int aimc_xbar_program_verify(aimc_xbar *s, uint32_t id, const float *w, uint32_t
     uint32_t rounds = 0;
     if (vrounds > 0) rounds = bs.max_redraws + 1 < vrounds ? bs.max_redraws + 1 : vrounds;
     const uint64_t pulses = bs.cells + bs.redraws;
+    uint64_t xbars = 0, pulses_max = 0;
+    for (size_t k = 0; k < n_tiles; k++) {
+        const uint32_t x = tiles[by_xbar[k].idx].xbar;
+        if (k > 0 && tiles[by_xbar[k - 1].idx].xbar == x) continue;
+        xbars++;
+        if (xpulses[x] > pulses_max) pulses_max = xpulses[x];
+    }
     if (rep) {
         rep->iterations = rounds;
         rep->devices = bs.cells;
         rep->pulses = pulses;
         rep->devices_failed = bs.failed;
         rep->rms_error_us = bs.cells ? sqrt(bs.sum2 / (double)bs.cells) * s->dg_us : 0.0;
+        rep->xbars = xbars;
+        rep->pulses_max = pulses_max;
     }
     if (st) {
-        /* Programming cost (docs/devices.md): pulses of one crossbar one after another, each
-         * verify round a read of every row; crossbars in parallel. */
-        double t_max = 0.0, rows_read = 0.0;
-        for (size_t k = 0; k < n_tiles; k++) {
-            uint32_t x = tiles[by_xbar[k].idx].xbar;
-            if (k > 0 && tiles[by_xbar[k - 1].idx].xbar == x) continue;
-            double tx = (double)xpulses[x] * a->device.pulse_ns +
-                        (double)rounds * a->crossbar.rows * a->crossbar.integration_ns;
-            if (tx > t_max) t_max = tx;
-            rows_read += (double)rounds * a->crossbar.rows;
-            st->verify_reads += rounds;
-        }
-        uint64_t cyc = (uint64_t)ceil(t_max * a->clock.frequency_mhz / 1000.0);
-        st->cycles += cyc;
-        st->time_ns += (double)cyc * 1000.0 / a->clock.frequency_mhz;
-        st->energy_pj[AIMC_COMP_XBAR] += (double)pulses * a->device.pulse_energy_pj;
-        st->energy_pj[AIMC_COMP_ADC] +=
-            rounds > 0 ? (double)bs.cells * rounds * a->adc.energy_pj : 0.0;
-        st->energy_pj[AIMC_COMP_DAC] += rows_read * a->dac.energy_pj;
         st->program_pulses += pulses;
         st->cells_programmed += bs.cells;
     }
@@ -1399,6 +1329,17 @@ out:
     free(cxv);
     build_scratch_free(&bsc);
     free(xpulses);
+    free(by_xbar);
+    return rc;
+}
+
+int aimc_xbar_check_tiles(const aimc_arch *a, uint32_t rows, uint32_t cols,
+                          const aimc_tile *tiles, size_t n_tiles, aimc_diag *d)
+{
+    tile_key *by_xbar = NULL;
+    if (!a || !tiles || n_tiles == 0 || rows == 0 || cols == 0)
+        return aimc_diag_set(d, AIMC_ERR_INVALID, "no tiles or an empty matrix");
+    int rc = validate_tiles(a, rows, cols, tiles, n_tiles, &by_xbar, d);
     free(by_xbar);
     return rc;
 }
@@ -1762,7 +1703,6 @@ static int mvm_exec(aimc_xbar *s, uint32_t id, const float *x, uint32_t batch, f
     if (!x || !y) return AIMC_ERR_INVALID;
 
     sim_matrix *m = s->mats[id];
-    const aimc_arch *a = &s->arch;
     const size_t n_x = (size_t)batch * m->rows;
     for (size_t i = 0; i < n_x; i++)
         if (!isfinite(x[i])) return AIMC_ERR_INVALID;
@@ -1819,24 +1759,11 @@ static int mvm_exec(aimc_xbar *s, uint32_t id, const float *x, uint32_t batch, f
             sats += chunks[c].sats;
             xbar_e += chunks[c].xbar_e;
         }
-        const double v_unit = a->device.read_voltage_v / s->u_max;
-        /* pJ per (uS x input-unit^2): V^2 * G * t with V in V, G in uS, t in ns: 1e-15 J. */
-        const double xbar_pj_per = v_unit * v_unit * a->crossbar.integration_ns * 1e-3;
-        const uint64_t cycles = m->cycles_per_vec * batch;
-        const uint64_t convs = m->conversions_per_vec * batch;
-        const uint64_t ops = m->digital_ops_per_vec * batch;
-        st->cycles += cycles;
-        st->time_ns += (double)cycles * 1000.0 / a->clock.frequency_mhz;
         st->mvms += batch;
-        st->xbar_reads += m->xbar_reads_per_vec * batch;
         st->dac_drives += drives;
-        st->adc_conversions += convs;
         st->adc_saturations += sats;
-        st->digital_ops += ops;
-        st->energy_pj[AIMC_COMP_DAC] += (double)drives * a->dac.energy_pj;
-        st->energy_pj[AIMC_COMP_XBAR] += xbar_e * xbar_pj_per;
-        st->energy_pj[AIMC_COMP_ADC] += (double)convs * a->adc.energy_pj;
-        st->energy_pj[AIMC_COMP_DIGITAL] += (double)ops * a->digital.energy_pj_per_op;
+        /* xbar_e is in input-code units squared: (v / v_read)^2 = (u / u_max)^2. */
+        st->xbar_charge += xbar_e / ((double)s->u_max * (double)s->u_max);
     }
 out:
     if (jobs)

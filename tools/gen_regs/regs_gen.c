@@ -60,6 +60,8 @@ typedef struct rg_map {
     size_t n_header;
     rg_item flags[RG_MAX_ITEMS];
     size_t n_flags;
+    rg_item status[RG_MAX_ITEMS]; /* bits of the STATUS word beside the ERROR bits */
+    size_t n_status;
     rg_group cmds[RG_MAX_CMDS];
     size_t n_cmds;
     rg_group recs[RG_MAX_RECS];
@@ -414,7 +416,8 @@ static int read_map(rg_ctx *c)
 {
     static const char *const top[] = {"device", "window_bytes", "registers", "descriptor",
                                       "records"};
-    static const char *const dkeys[] = {"bytes", "header", "payload", "flags", "commands"};
+    static const char *const dkeys[] = {"bytes", "header", "payload", "flags", "status",
+                                        "commands"};
     const aimc_ynode *root = c->doc->root, *v, *desc;
     rg_map *m = c->m;
     int rc;
@@ -447,7 +450,7 @@ static int read_map(rg_ctx *c)
     }
 
     if (!(desc = need(c, root, "descriptor", "descriptor"))) return AIMC_ERR_CONFIG;
-    if ((rc = check_keys(c, desc, "descriptor", dkeys, 5))) return rc;
+    if ((rc = check_keys(c, desc, "descriptor", dkeys, 6))) return rc;
     if (!(v = need(c, desc, "bytes", "descriptor"))) return AIMC_ERR_CONFIG;
     if ((rc = get_uint(c, v, "descriptor.bytes", 16, 256, &m->desc_bytes))) return rc;
     if ((rc = name_add(c, v, "descriptor", "AIMC_DESC_BYTES"))) return rc;
@@ -468,6 +471,14 @@ static int read_map(rg_ctx *c)
             return rc;
     }
     if ((rc = name_add(c, v, "descriptor.flags", "AIMC_DESC_FLAGS_ALL"))) return rc;
+    if (!(v = need(c, desc, "status", "descriptor"))) return AIMC_ERR_CONFIG;
+    if ((rc = read_bits(c, v, "descriptor.status", m->status, &m->n_status))) return rc;
+    for (size_t i = 0; i < m->n_status; i++) {
+        if (m->status[i].value > 31) return at(c, v, "descriptor.status", "the status is 32 bits");
+        if ((rc = name_add(c, v, "descriptor.status", "AIMC_DESC_STATUS_%s",
+                           m->status[i].name)))
+            return rc;
+    }
     if (!(v = need(c, desc, "commands", "descriptor"))) return AIMC_ERR_CONFIG;
     if ((rc = expect_seq(c, v, "descriptor.commands"))) return rc;
     if (v->n > RG_MAX_CMDS) return at(c, v, "descriptor.commands", "more than %d", RG_MAX_CMDS);
@@ -565,6 +576,10 @@ static void emit_c(const rg_map *m, rg_buf *b)
         fall |= 1ull << m->flags[i].value;
     }
     c_hex(b, "AIMC_DESC_FLAGS_ALL", fall, 4, "every flag");
+    for (size_t i = 0; i < m->n_status; i++) {
+        snprintf(name, sizeof name, "AIMC_DESC_STATUS_%s", m->status[i].name);
+        c_hex(b, name, 1ull << m->status[i].value, 8, m->status[i].doc);
+    }
     for (size_t i = 0; i < m->n_cmds; i++) {
         const rg_group *g = &m->cmds[i];
         bprintf(b, "\n/* %s: %s */\n", g->name, g->doc);
@@ -662,6 +677,10 @@ static void emit_sv(const rg_map *m, rg_buf *b)
         fall |= 1ull << m->flags[i].value;
     }
     sv_p(b, "AIMC_DESC_FLAGS_ALL", fall, NULL);
+    for (size_t i = 0; i < m->n_status; i++) {
+        snprintf(name, sizeof name, "AIMC_DESC_STATUS_%s", m->status[i].name);
+        sv_p(b, name, 1ull << m->status[i].value, NULL);
+    }
     for (size_t i = 0; i < m->n_cmds; i++) {
         const rg_group *g = &m->cmds[i];
         bprintf(b, "\n  // %s\n", g->name);
@@ -776,7 +795,14 @@ static void emit_md(const rg_map *m, rg_buf *b)
         md_text(b, m->flags[i].doc);
         bprintf(b, ".");
     }
-    bprintf(b, " Other bits must be 0.\n\n| Opcode | Command | What it does |\n|---|---|---|\n");
+    bprintf(b, " Other bits must be 0.\n\nStatus:");
+    for (size_t i = 0; i < m->n_status; i++) {
+        bprintf(b, " bit %llu %s: ", (unsigned long long)m->status[i].value, m->status[i].name);
+        md_text(b, m->status[i].doc);
+        bprintf(b, ".");
+    }
+    bprintf(b, " The other bits are the ERROR bits of the command.\n\n| Opcode | Command | "
+               "What it does |\n|---|---|---|\n");
     for (size_t i = 0; i < m->n_cmds; i++) {
         bprintf(b, "| %llu | %s | ", (unsigned long long)m->cmds[i].opcode, m->cmds[i].name);
         md_text(b, m->cmds[i].doc);

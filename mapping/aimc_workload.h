@@ -1,0 +1,89 @@
+/* aimc_workload.h - what one MoE layer does, written once.
+ *
+ * A layer of a model (aimc_map.h) is a list of steps on named tensors; the runtime turns each
+ * step into a device command (driver/runtime), its reference computes each in double
+ * precision on the host, and the mapper's estimate (aimc_map_summarise) books each on the
+ * cost layer without contention. So value runs, timing-only runs, the reference and the
+ * estimate execute the same schedule. docs/engine.md ("One token") walks through it.
+ *
+ * For a group of T tokens, layer l is:
+ *   route:    N = rmsnorm(X); LOGITS = N W_router; (IDX, P) = top_k(LOGITS)   [host reads IDX, P]
+ *   dispatch: the host makes each active expert's token list TOK (and weights W)
+ *   expert e: XE = gather(N, TOK); G = XE W_gate; U = XE W_up; H = silu(G) * U; O = H W_down;
+ *             X[TOK] += W * O                         (shared experts: every token, weight 1)
+ * and after the last layer of a classifier, OUT = X W_head [host reads OUT].
+ * X, the residual stream, stays on the machine between layers.
+ */
+#ifndef AIMC_WORKLOAD_H
+#define AIMC_WORKLOAD_H
+
+#include <stdint.h>
+
+#include "aimc_map.h"
+
+typedef enum aimc_wl_tensor {
+    AIMC_WL_X = 0,   /* the residual stream, T x d_model */
+    AIMC_WL_N,       /* its RMS norm, T x d_model */
+    AIMC_WL_LOGITS,  /* router logits, T x experts */
+    AIMC_WL_IDX,     /* chosen experts, T x k u32: the host reads it */
+    AIMC_WL_P,       /* their weights, T x k: the host reads it */
+    AIMC_WL_TOK,     /* an expert's token rows, n u32: the host writes it */
+    AIMC_WL_W,       /* their routing weights, n: the host writes it */
+    AIMC_WL_XE,      /* an expert's inputs, n x d_model */
+    AIMC_WL_G,       /* gate, n x d_ff */
+    AIMC_WL_U,       /* up, n x d_ff */
+    AIMC_WL_H,       /* silu(gate) * up, n x d_ff */
+    AIMC_WL_O,       /* down, n x d_model */
+    AIMC_WL_OUT,     /* classifier logits, T x classes: the host reads it */
+    AIMC_WL_NONE
+} aimc_wl_tensor;
+
+typedef enum aimc_wl_op {
+    AIMC_WL_RMSNORM = 0, /* out = in / rms(in), rows vectors of dim */
+    AIMC_WL_MVM,         /* out = in W(matrix), rows vectors */
+    AIMC_WL_TOPK,        /* (IDX, P) = top k of in, rows vectors of dim */
+    AIMC_WL_GATHER,      /* out row i = in[0] row TOK[i], rows rows of dim; in[0] has src_rows */
+    AIMC_WL_SILU_MUL,    /* out = silu(in[0]) * in[1], rows x dim elements */
+    AIMC_WL_SCALE_ACC,   /* out row TOK[i] += W[i] * in[0] row i, rows rows of dim; out has
+                          * src_rows rows; in[1] TOK (or NONE: row i), in[2] W (or NONE: 1) */
+} aimc_wl_op;
+
+typedef struct aimc_wl_step {
+    aimc_wl_op op;
+    long matrix;           /* MVM: index in the model's matrices */
+    aimc_wl_tensor in[3];  /* inputs, AIMC_WL_NONE where unused */
+    aimc_wl_tensor out;    /* TOPK: IDX (P is its second output) */
+    uint32_t rows, dim, k, src_rows;
+} aimc_wl_step;
+
+/* The steps of one phase, in order. */
+#define AIMC_WL_MAX_STEPS 8
+typedef struct aimc_wl_phase {
+    aimc_wl_step s[AIMC_WL_MAX_STEPS];
+    int n;
+} aimc_wl_phase;
+
+/* Layer l's route phase for T tokens. AIMC_OK, or AIMC_ERR_NOTFOUND when the layer has no
+ * router (the reason in d). */
+int aimc_wl_route(const aimc_model *m, int layer, uint32_t tokens, aimc_wl_phase *out,
+                  aimc_diag *d);
+
+/* Expert e's phase in layer l for n of the group's T tokens (n >= 1); e >= n_experts is a
+ * shared expert (every token, weight 1). AIMC_OK or AIMC_ERR_NOTFOUND. A layer's active
+ * experts are issued in ascending index (the routed ones, then the shared ones): their
+ * scale_acc steps add into X in that order, which decides where X travels. */
+int aimc_wl_expert(const aimc_model *m, int layer, int expert, uint32_t tokens, uint32_t n,
+                   aimc_wl_phase *out, aimc_diag *d);
+
+/* A classifier's head phase for T tokens (after the last layer). AIMC_ERR_NOTFOUND when the
+ * model has no head. */
+int aimc_wl_head(const aimc_model *m, uint32_t tokens, aimc_wl_phase *out, aimc_diag *d);
+
+/* The shape of a step's tensor t, as rows x cols 4-byte values (u32 or float). */
+void aimc_wl_shape(const aimc_model *m, const aimc_wl_step *s, aimc_wl_tensor t,
+                   uint32_t *rows, uint32_t *cols);
+
+/* Whether the host reads tensor t (the runtime makes it host-readable). */
+int aimc_wl_host_reads(aimc_wl_tensor t);
+
+#endif /* AIMC_WORKLOAD_H */

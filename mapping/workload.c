@@ -1,0 +1,111 @@
+/* workload.c - the steps of an MoE layer (aimc_workload.h): the one place that says which
+ * matrices run, in which order, on which tensors. */
+#include "aimc_workload.h"
+
+#include <string.h>
+
+static aimc_wl_step step(aimc_wl_op op, long matrix, aimc_wl_tensor in0, aimc_wl_tensor in1,
+                         aimc_wl_tensor in2, aimc_wl_tensor out, uint32_t rows, uint32_t dim)
+{
+    aimc_wl_step s;
+    memset(&s, 0, sizeof s);
+    s.op = op;
+    s.matrix = matrix;
+    s.in[0] = in0;
+    s.in[1] = in1;
+    s.in[2] = in2;
+    s.out = out;
+    s.rows = rows;
+    s.dim = dim;
+    return s;
+}
+
+int aimc_wl_route(const aimc_model *m, int layer, uint32_t tokens, aimc_wl_phase *out,
+                  aimc_diag *d)
+{
+    const long router = aimc_model_find(m, layer, AIMC_MAT_ROUTER, -1);
+    if (router < 0)
+        return aimc_diag_set(d, AIMC_ERR_NOTFOUND, "%s: layer %d has no router", m->name, layer);
+    const uint32_t dm = (uint32_t)m->d_model, ne = (uint32_t)m->n_experts;
+    const aimc_wl_tensor no = AIMC_WL_NONE;
+    out->n = 0;
+    out->s[out->n++] = step(AIMC_WL_RMSNORM, -1, AIMC_WL_X, no, no, AIMC_WL_N, tokens, dm);
+    out->s[out->n++] = step(AIMC_WL_MVM, router, AIMC_WL_N, no, no, AIMC_WL_LOGITS, tokens, dm);
+    aimc_wl_step *t = &out->s[out->n++];
+    *t = step(AIMC_WL_TOPK, -1, AIMC_WL_LOGITS, no, no, AIMC_WL_IDX, tokens, ne);
+    t->k = (uint32_t)m->top_k;
+    return AIMC_OK;
+}
+
+int aimc_wl_expert(const aimc_model *m, int layer, int expert, uint32_t tokens, uint32_t n,
+                   aimc_wl_phase *out, aimc_diag *d)
+{
+    const long g = aimc_model_find(m, layer, AIMC_MAT_GATE, expert);
+    const long u = aimc_model_find(m, layer, AIMC_MAT_UP, expert);
+    const long dn = aimc_model_find(m, layer, AIMC_MAT_DOWN, expert);
+    if (g < 0 || u < 0 || dn < 0)
+        return aimc_diag_set(d, AIMC_ERR_NOTFOUND, "%s: layer %d expert %d has no feed-forward "
+                             "matrices", m->name, layer, expert);
+    const uint32_t dm = (uint32_t)m->d_model, ff = m->m[g].cols;
+    const int shared = expert >= m->n_experts;
+    const aimc_wl_tensor no = AIMC_WL_NONE;
+    out->n = 0;
+    aimc_wl_step *s = &out->s[out->n++];
+    *s = step(AIMC_WL_GATHER, -1, AIMC_WL_N, AIMC_WL_TOK, no, AIMC_WL_XE, n, dm);
+    s->src_rows = tokens;
+    out->s[out->n++] = step(AIMC_WL_MVM, g, AIMC_WL_XE, no, no, AIMC_WL_G, n, dm);
+    out->s[out->n++] = step(AIMC_WL_MVM, u, AIMC_WL_XE, no, no, AIMC_WL_U, n, dm);
+    out->s[out->n++] = step(AIMC_WL_SILU_MUL, -1, AIMC_WL_G, AIMC_WL_U, no, AIMC_WL_H, n, ff);
+    out->s[out->n++] = step(AIMC_WL_MVM, dn, AIMC_WL_H, no, no, AIMC_WL_O, n, ff);
+    s = &out->s[out->n++];
+    *s = step(AIMC_WL_SCALE_ACC, -1, AIMC_WL_O, AIMC_WL_TOK, shared ? no : AIMC_WL_W, AIMC_WL_X,
+              n, dm);
+    s->src_rows = tokens;
+    return AIMC_OK;
+}
+
+int aimc_wl_head(const aimc_model *m, uint32_t tokens, aimc_wl_phase *out, aimc_diag *d)
+{
+    const long head = aimc_model_head(m);
+    if (head < 0) return aimc_diag_set(d, AIMC_ERR_NOTFOUND, "%s: no classifier head", m->name);
+    const aimc_wl_tensor no = AIMC_WL_NONE;
+    out->n = 0;
+    out->s[out->n++] = step(AIMC_WL_MVM, head, AIMC_WL_X, no, no, AIMC_WL_OUT, tokens,
+                            (uint32_t)m->d_model);
+    return AIMC_OK;
+}
+
+void aimc_wl_shape(const aimc_model *m, const aimc_wl_step *s, aimc_wl_tensor t,
+                   uint32_t *rows, uint32_t *cols)
+{
+    const uint32_t dm = (uint32_t)m->d_model;
+    *rows = s->rows;
+    *cols = 1;
+    switch (t) {
+    case AIMC_WL_X:
+    case AIMC_WL_N:
+        *rows = s->op == AIMC_WL_GATHER || s->op == AIMC_WL_SCALE_ACC ? s->src_rows : s->rows;
+        *cols = dm;
+        break;
+    case AIMC_WL_LOGITS: *cols = (uint32_t)m->n_experts; break;
+    case AIMC_WL_IDX:
+    case AIMC_WL_P: *cols = s->k ? s->k : (uint32_t)m->top_k; break;
+    case AIMC_WL_TOK:
+    case AIMC_WL_W: *cols = 1; break;
+    case AIMC_WL_XE:
+    case AIMC_WL_O: *cols = dm; break;
+    case AIMC_WL_G:
+    case AIMC_WL_U:
+    case AIMC_WL_H:
+        *cols = s->op == AIMC_WL_MVM ? m->m[s->matrix].cols : s->dim;
+        if (s->op == AIMC_WL_MVM && t == AIMC_WL_H) *cols = m->m[s->matrix].rows;
+        break;
+    case AIMC_WL_OUT: *cols = (uint32_t)m->n_classes; break;
+    default: *rows = *cols = 0; break;
+    }
+}
+
+int aimc_wl_host_reads(aimc_wl_tensor t)
+{
+    return t == AIMC_WL_IDX || t == AIMC_WL_P || t == AIMC_WL_OUT;
+}

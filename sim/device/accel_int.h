@@ -1,0 +1,197 @@
+/* accel_int.h - the accelerator model's state, shared by sim/device/accel.c (registers, reset,
+ * split execution), exec.c (checks and values of each command) and sched.c (the command
+ * processor on the event engine). Not API: callers use aimc_accel.h. */
+#ifndef AIMC_ACCEL_INT_H
+#define AIMC_ACCEL_INT_H
+
+#include <stdint.h>
+
+#include "aimc_accel.h"
+#include "aimc_cost.h"
+#include "aimc_engine.h"
+#include "aimc_regs.h"
+#include "aimc_xbar.h"
+
+/* Device limits, reported by the CAP_MAX_* registers. They keep every size product far
+ * below 2^63: rows * cols * 4 <= 2^34 bytes, batch * dim * 4 <= 2^34 bytes; a digital
+ * command or a readback touches at most DEV_MAX_ELEMS floats (64 MiB) per buffer. */
+#define DEV_MAX_MATRICES ((uint32_t)AIMC_XBAR_MAX_MATRICES)
+#define DEV_MAX_DIM 65536u
+#define DEV_MAX_BATCH 65536u
+#define DEV_MAX_TILES (1u << 20)
+#define DEV_MAX_RING 65536u
+#define DEV_MAX_ELEMS (1u << 24)
+#define DEV_MAX_VERIFY 1000u
+#define DEV_RMS_EPS 1e-6 /* the runtime's RMS norm epsilon (driver/runtime/aimc_rt.h) */
+#define DEV_MAX_OPERANDS 5
+
+/* The performance counters (CNT_*); energies in pJ, the registers read fJ. */
+typedef struct dev_counters {
+    uint64_t cycles, mvms, adc_conv, adc_sat, xbar_reads, digital_ops, cells_prog;
+    double dac_drives;
+    double energy_pj[AIMC_PART_COUNT];
+    double noc_bytes, link_bytes, host_bytes; /* traffic (CNT_*_BYTES) */
+} dev_counters;
+
+/* A programmed matrix, as the device knows it (the values live in the aimc_xbar). */
+typedef struct dev_mat {
+    uint32_t rows, cols;
+    aimc_cost_mvm *cost; /* NULL: not programmed */
+} dev_mat;
+
+/* A host address range a command reads or writes. */
+typedef struct dev_operand {
+    uint64_t addr, bytes;
+    int write;
+    uint64_t move;  /* reads: bytes the command brings to where it runs (0: none) */
+    aimc_loc loc;   /* reads: where the data lies when the command is fetched */
+} dev_operand;
+
+typedef enum { CMD_FREE = 0, CMD_WAIT, CMD_RUN, CMD_FINISHED, CMD_RETIRED } dev_cmd_state;
+
+/* A command: what exec.c found (its errors, its operands, its work) and where sched.c has it. */
+typedef struct dev_cmd {
+    dev_cmd_state state;
+    uint64_t fence;
+    uint32_t slot;
+    uint32_t op, flags;
+    uint32_t err, info;       /* ERROR bits (0 = OK) and the detail */
+    dev_operand opd[DEV_MAX_OPERANDS];
+    int n_opd;
+    /* the work */
+    uint32_t matrix;          /* MVM, READBACK, PROGRAM */
+    uint64_t vectors;         /* MVM, READBACK */
+    aimc_dig dig;             /* digital commands */
+    uint64_t dig_ops;
+    uint64_t dig_in, dig_out; /* bytes the units read and write in their buffer */
+    int anchor;               /* the operand whose data decides where a digital command runs
+                              * (-1: a matrix's home) */
+    aimc_loc at;              /* where it runs; its outputs lie there */
+    uint64_t out_bytes;       /* outputs (to the host when FLAG_TO_HOST) */
+    uint64_t prog_cycles;     /* PROGRAM */
+    uint64_t prog_bytes;      /* PROGRAM: weights and tile table from the host */
+    /* what it counts, added to the counters when it completes */
+    dev_counters cnt;
+    aimc_cost_events ev;
+    /* dependencies */
+    uint32_t n_deps;          /* unfinished earlier commands it waits for */
+    uint32_t *waiters;        /* slots of later commands waiting for it */
+    uint32_t n_waiters, cap_waiters;
+} dev_cmd;
+
+/* A chip's resources on the engine, created when the chip first works. */
+typedef struct dev_chip {
+    int link, noc, buffer, bus, units, cores; /* -1 until created */
+} dev_chip;
+
+/* Where the data of an address range lies (the latest writer's output), for ranges the
+ * device wrote; everything else is in host memory. Sorted, disjoint. */
+typedef struct dev_where {
+    uint64_t lo, hi;
+    aimc_loc loc;
+} dev_where;
+
+struct aimc_accel {
+    aimc_arch arch;
+    uint64_t seed;
+    aimc_accel_host host;
+    aimc_accel_opts opts;
+    char trace_path[4096];
+    aimc_xbar *xbar;          /* values; NULL when timing-only or when a reset failed */
+    int machine_ok;           /* 0 only when a reset could not recreate the machine */
+
+    /* registers */
+    uint32_t ctrl;
+    uint32_t error;
+    uint64_t error_fence;
+    uint32_t error_info;
+    uint32_t irq_status;
+    uint32_t irq_mask;
+    uint64_t ring_base;
+    uint32_t ring_size;
+    uint32_t ring_head;       /* completed prefix */
+    uint32_t ring_tail;
+    uint32_t ring_fetch;      /* fetched */
+    uint64_t done_fence;
+    uint32_t watchdog_us;
+    dev_counters cnt;
+    int halted;               /* the watchdog fired */
+    int irq_line;
+    uint64_t irq_raised;      /* interrupt causes raised since creation (aimc_accel_run's edge) */
+    uint32_t latch_off;       /* HI offset whose half is latched; 0 = none */
+    uint32_t latch_hi;
+    uint64_t idle_ns;         /* idle device time while commands are pending */
+    uint32_t hang_after;      /* fault injection: commands left before the processor hangs */
+    int hung;
+    int ring_stopped;         /* a descriptor fetch faulted: no further fetch until reset */
+
+    /* matrices */
+    dev_mat *mats;
+    uint32_t mats_cap;
+
+    /* the command processor */
+    aimc_eng *eng;
+    int fetching;             /* a fetch event is scheduled or a burst is in flight */
+    dev_cmd *cmds;            /* ring_size entries, by slot */
+    uint32_t cmds_cap;
+    int host_in, host_out;    /* engine resources */
+    dev_chip *chips;
+    uint64_t n_chips;
+    int eng_err;              /* an engine call failed (overflow, out of memory) */
+    dev_where *where;
+    size_t n_where, cap_where;
+
+    /* split execution (aimc_accel_cmd_*): the analog job in flight */
+    aimc_xbar_mvm_run *job;
+    uint8_t job_desc[AIMC_DESC_BYTES];
+    uint32_t job_out_field;   /* descriptor field of the output address */
+    uint64_t job_out_bytes;
+    uint32_t job_tiles_max;   /* the control path's tile table: larger jobs fail; 0 = none */
+    dev_cmd split_cmd;        /* the open command's counts */
+};
+
+/* ---- exec.c ---- */
+
+/* Check the descriptor and, with values, execute it (reading and writing host memory now):
+ * fills c (errors, operands, work, what it counts). matrix state changes here (PROGRAM).
+ * The data locations of its reads are looked up by the caller. */
+void dev_exec(aimc_accel *dev, const uint8_t *desc, dev_cmd *c);
+/* The checks every descriptor gets: opcode, flags, reserved bytes; ERROR bits or 0. */
+uint32_t dev_check_header(const uint8_t *desc, uint32_t *info);
+/* An MVM's or READBACK's checks and input (split execution opens the job itself). */
+uint32_t dev_mvm_prepare(aimc_accel *dev, const uint8_t *desc, uint32_t *info, uint32_t *id,
+                         uint32_t *batch, float **x, float **y, uint64_t *y_bytes);
+uint32_t dev_readback_prepare(aimc_accel *dev, const uint8_t *desc, uint32_t *info,
+                              uint32_t *id, uint32_t *nrows, float **x, float **y,
+                              uint64_t *y_bytes);
+uint32_t dev_dma_store(aimc_accel *dev, const uint8_t *desc, uint32_t field, const void *src,
+                       uint64_t n, uint32_t *info);
+int dev_dma_read(aimc_accel *dev, uint64_t addr, void *dst, size_t n);
+int dev_dma_write(aimc_accel *dev, uint64_t addr, const void *src, size_t n);
+void dev_mats_clear(aimc_accel *dev);
+/* The MVM part of a command's counts: shape events from the cost layer, drives and charge
+ * from the values (st) or the assumed activity. */
+void dev_count_mvm(aimc_accel *dev, dev_cmd *c, const aimc_cost_mvm *m, uint64_t vectors,
+                   const aimc_xbar_stats *st);
+
+/* ---- sched.c ---- */
+
+int dev_sched_init(aimc_accel *dev, aimc_diag *d);   /* engine and resources */
+void dev_sched_fini(aimc_accel *dev);
+void dev_doorbell(aimc_accel *dev);
+int dev_ring_alloc(aimc_accel *dev, uint32_t size); /* the command table; 0 or -1 */
+/* Where the data of [addr, addr + bytes) lies (its first byte's). */
+aimc_loc dev_where_is(const aimc_accel *dev, uint64_t addr);
+void dev_where_set(aimc_accel *dev, uint64_t addr, uint64_t bytes, aimc_loc loc);
+/* The data movement of c with the free booker (no time): for split execution's energy. */
+void dev_account_free(aimc_accel *dev, dev_cmd *c);
+/* Add a completed command's counts and energy to the counters. */
+void dev_count(aimc_accel *dev, const dev_cmd *c);
+/* Add what ev moved and did to the device's energy and traffic counters. */
+void dev_add_events(aimc_accel *dev, const aimc_cost_events *ev);
+
+/* ---- accel.c ---- */
+void dev_update_irq(aimc_accel *dev);
+void dev_raise_error(aimc_accel *dev, uint32_t bits, uint64_t fence, uint32_t info);
+
+#endif /* AIMC_ACCEL_INT_H */

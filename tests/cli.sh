@@ -81,6 +81,27 @@ for f in tests/models/bad/*.yaml; do
 done
 [ "$n" -ge 5 ] && ok || bad "only $n malformed models in tests/models/bad"
 
+# Every malformed plan file (a copy of digits-moe's --plan-out with one rule broken): its
+# exact message, exit 2, no sanitizer report (the crossbars_span one read past a buffer).
+n=0
+for f in tests/plans/bad/*.json; do
+    [ -e "$f" ] || continue
+    n=$((n + 1))
+    expect_exit 2 "$f" "$AIMC" map --model models/digits-moe.yaml --plan "$f"
+    want=$(cat "${f%.json}.expect")
+    if grep -q -x -F "$want" "$tmp/err"; then ok; else
+        bad "$f: stderr lacks the line: $want"
+        cat "$tmp/err"
+    fi
+done
+[ "$n" -ge 20 ] && ok || bad "only $n malformed plans in tests/plans/bad"
+# A plan loads back under its own fault map (seed 1) and is refused under another (seed 2).
+faults="--set device.stuck_on_rate=0.02 --set mapping.fault_threshold=0.02"
+expect_exit 0 "plan with faults" "$AIMC" map $faults --plan-out "$tmp/fplan.json"
+expect_exit 0 "plan back, same faults" "$AIMC" map $faults --plan "$tmp/fplan.json"
+expect_exit 2 "plan back, other faults" "$AIMC" map $faults --seed 2 --plan "$tmp/fplan.json"
+has_line "$tmp/err" "^$tmp/fplan.json: runs\[[0-9]+\]: crossbar [0-9]+ is faulty" "faulty crossbar message"
+
 expect_exit 2 "--set bad value" "$AIMC" info --set adc.bits=eight
 has_line "$tmp/err" '^--set adc.bits=eight: adc.bits: expected an integer in 1\.\.16, got "eight"$' "--set message"
 expect_exit 2 "missing config file" "$AIMC" info --config "$tmp/nonexistent.yaml"

@@ -54,8 +54,8 @@ int cli_cmd_map(int argc, char **argv)
         else if (i > 0 && strcmp(a, "--plan") == 0) dst = &plan_in;
         else if (i > 0 && strcmp(a, "--routing") == 0) dst = &routing;
         if (dst) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "%s map: option %s needs a value\n", cli_prog, a);
+            if (i + 1 >= argc || cli_missing_value(argv[i + 1])) {
+                cli_needs_value("map", a + 2, i + 1 < argc ? argv[i + 1] : NULL);
                 free(rest);
                 return CLI_EXIT_USAGE;
             }

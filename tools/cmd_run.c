@@ -138,22 +138,23 @@ out:
     return rc;
 }
 
-/* Take --timing-only and --trace FILE out of argv (the shared parser does not know them);
- * returns the new argc, or -1 when --trace lacks its FILE. */
+/* Take --timing-only, --trace FILE and --wave FILE out of argv (the shared parser does not
+ * know them); returns the new argc, or -1 (printed) when --trace or --wave lacks its FILE. */
 static int take_engine_options(int argc, char **argv, char **kept, int *timing_only,
                                const char **trace, const char **wave)
 {
     int n = 0;
     for (int i = 0; i < argc; i++) {
+        if (i > 0 && (!strcmp(argv[i], "--trace") || !strcmp(argv[i], "--wave")) &&
+            (i + 1 >= argc || cli_missing_value(argv[i + 1])))
+            return cli_needs_value("run", argv[i] + 2, i + 1 < argc ? argv[i + 1] : NULL);
         if (i > 0 && !strcmp(argv[i], "--timing-only")) {
             *timing_only = 1;
         } else if (i > 0 && !strcmp(argv[i], "--trace")) {
-            if (i + 1 >= argc) return -1;
             *trace = argv[++i];
         } else if (i > 0 && !strncmp(argv[i], "--trace=", 8)) {
             *trace = argv[i] + 8;
         } else if (i > 0 && !strcmp(argv[i], "--wave")) {
-            if (i + 1 >= argc) return -1;
             *wave = argv[++i];
         } else if (i > 0 && !strncmp(argv[i], "--wave=", 7)) {
             *wave = argv[i] + 7;
@@ -243,7 +244,6 @@ int cli_cmd_run(int argc_all, char **argv_all)
     if (!argv) return CLI_EXIT_WORK;
     int argc = take_engine_options(argc_all, argv_all, argv, &timing_only, &trace, &wave);
     if (argc < 0) {
-        fprintf(stderr, "%s run: --trace and --wave need a FILE\n", cli_prog);
         free(argv);
         return CLI_EXIT_USAGE;
     }

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <yaml.h>
 
@@ -412,6 +413,11 @@ int aimc_ydoc_load_file(const char *path, aimc_ydoc **out, aimc_diag *d)
     *out = NULL;
     FILE *f = fopen(path, "rb");
     if (!f) return aimc_diag_set(d, AIMC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(f);
+        return aimc_diag_set(d, AIMC_ERR_IO, "%s: is a directory, not a file", path);
+    }
     for (;;) {
         if (cap - len < 4096) {
             size_t nc = cap ? cap * 2 : 65536;

@@ -438,9 +438,17 @@ int aimc_open(const char *uri, const aimc_open_opts *opts, aimc_dev **out)
         if (strlen(s) == (size_t)(colon - uri) && !strncmp(s, uri, (size_t)(colon - uri)))
             hal = aimc_drv_backends[i];
     }
-    if (!hal)
-        return aimc_diag_set(d, AIMC_ERR_NOTFOUND, "%s: unknown scheme (sim:, mock:, uio:)",
-                             uri);
+    if (!hal) {
+        char known[128] = "";
+        size_t k = 0;
+        for (size_t i = 0; i < sizeof aimc_drv_backends / sizeof aimc_drv_backends[0]; i++) {
+            int w = snprintf(known + k, sizeof known - k, "%s%s:", i ? ", " : "",
+                             aimc_drv_backends[i]->scheme);
+            if (w < 0 || (size_t)w >= sizeof known - k) break;
+            k += (size_t)w;
+        }
+        return aimc_diag_set(d, AIMC_ERR_NOTFOUND, "%s: unknown scheme (known: %s)", uri, known);
+    }
 
     dev = calloc(1, sizeof *dev);
     if (!dev) return aimc_diag_set(d, AIMC_ERR_NOMEM, "aimc_open: out of memory");

@@ -64,8 +64,8 @@ int cli_evaluate(const aimc_arch *a0, const aimc_model *m, const char *backend, 
     aimc_diag why = {{0}};
     aimc_open_opts oo = {.arch = &a, .seed = seed, .diag = &why};
     if ((rc = aimc_open(backend, &oo, &dev)) != AIMC_OK) {
-        aimc_diag_set(d, rc, "cannot open device %s: %s", backend,
-                      why.msg[0] ? why.msg : aimc_strerror(rc));
+        if (why.msg[0]) aimc_diag_set(d, rc, "cannot open the device: %s", why.msg);
+        else aimc_diag_set(d, rc, "cannot open device %s: %s", backend, aimc_strerror(rc));
         goto out;
     }
     aimc_weights_opts wo = {.max_iterations = (uint32_t)a.program.verify_iterations,

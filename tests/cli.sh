@@ -126,6 +126,9 @@ for cv in "map --plan" "map --routing" "map --config" "map --model" "info --conf
     expect_exit 2 "$cv DIR" "$AIMC" $cv "$tmp/dir"
     has_line "$tmp/err" "$tmp/dir: is a directory, not a file\$" "$cv DIR"
 done
+# A file that never ends is refused, not read until memory runs out.
+expect_exit 2 "--config /dev/zero" "$AIMC" info --config /dev/zero
+has_line "$tmp/err" '^/dev/zero: larger than 64 MiB$' "--config /dev/zero"
 expect_exit 2 "sweep DIR" "$AIMC" sweep "$tmp/dir"
 has_line "$tmp/err" "^$tmp/dir: is a directory, not a file\$" "sweep DIR"
 # Outputs that cannot be written: the path and the reason, exit 1.

@@ -83,6 +83,12 @@ static int slurp(const char *path, char **out, size_t *len, aimc_diag *d)
         size_t got = fread(buf + n, 1, 4096, f);
         n += got;
         if (got < 4096) break;
+        if (n > AIMC_YAML_MAX_FILE) { /* e.g. /dev/zero */
+            free(buf);
+            fclose(f);
+            return aimc_diag_set(d, AIMC_ERR_IO, "%s: larger than %d MiB", path,
+                                 AIMC_YAML_MAX_FILE >> 20);
+        }
     }
     int bad = ferror(f);
     fclose(f);

@@ -35,9 +35,14 @@ typedef struct aimc_ydoc {
     aimc_ynode *root;  /* NULL for an empty document */
 } aimc_ydoc;
 
+/* Files longer than this are refused (AIMC_ERR_IO "FILE: larger than 64 MiB"): configs,
+ * models and specs are a few kilobytes, and /dev/zero would otherwise be read forever. */
+#define AIMC_YAML_MAX_FILE (64 << 20)
+
 /* Parse a whole file or string into a tree. On a syntax error returns AIMC_ERR_PARSE with
- * "file:line:col: <libyaml's problem>" in d; on an unreadable file AIMC_ERR_IO. The caller
- * frees *out with aimc_ydoc_free(). */
+ * "file:line:col: <libyaml's problem>" in d; on an unreadable file AIMC_ERR_IO ("is a
+ * directory, not a file", "larger than 64 MiB", ...). The caller frees *out with
+ * aimc_ydoc_free(). */
 int aimc_ydoc_load_file(const char *path, aimc_ydoc **out, aimc_diag *d);
 int aimc_ydoc_load_string(const char *text, size_t len, const char *name, aimc_ydoc **out,
                           aimc_diag *d);

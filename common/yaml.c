@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <yaml.h>
 
@@ -412,6 +413,11 @@ int aimc_ydoc_load_file(const char *path, aimc_ydoc **out, aimc_diag *d)
     *out = NULL;
     FILE *f = fopen(path, "rb");
     if (!f) return aimc_diag_set(d, AIMC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(f);
+        return aimc_diag_set(d, AIMC_ERR_IO, "%s: is a directory, not a file", path);
+    }
     for (;;) {
         if (cap - len < 4096) {
             size_t nc = cap ? cap * 2 : 65536;
@@ -426,9 +432,14 @@ int aimc_ydoc_load_file(const char *path, aimc_ydoc **out, aimc_diag *d)
         size_t got = fread(text + len, 1, cap - len, f);
         len += got;
         if (got == 0) break;
+        if (len > AIMC_YAML_MAX_FILE) { /* e.g. /dev/zero: refuse, do not read forever */
+            rc = aimc_diag_set(d, AIMC_ERR_IO, "%s: larger than %d MiB", path,
+                               AIMC_YAML_MAX_FILE >> 20);
+            goto out_file;
+        }
     }
     if (ferror(f)) {
-        rc = aimc_diag_set(d, AIMC_ERR_IO, "%s: read error", path);
+        rc = aimc_diag_set(d, AIMC_ERR_IO, "%s: read error: %s", path, strerror(errno));
         goto out_file;
     }
     rc = aimc_ydoc_load_string(text, len, path, out, d);

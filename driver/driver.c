@@ -467,12 +467,15 @@ int aimc_open(const char *uri, const aimc_open_opts *opts, aimc_dev **out)
             hal = aimc_drv_backends[i];
     }
     if (!hal) {
-        char list[128] = "";
-        size_t used = 0;
-        for (size_t i = 0; i < sizeof aimc_drv_backends / sizeof aimc_drv_backends[0]; i++)
-            used += (size_t)snprintf(list + used, sizeof list - used, "%s%s:", i ? ", " : "",
-                                     aimc_drv_backends[i]->scheme);
-        return aimc_diag_set(d, AIMC_ERR_NOTFOUND, "%s: unknown scheme (%s)", uri, list);
+        char known[128] = "";
+        size_t k = 0;
+        for (size_t i = 0; i < sizeof aimc_drv_backends / sizeof aimc_drv_backends[0]; i++) {
+            int w = snprintf(known + k, sizeof known - k, "%s%s:", i ? ", " : "",
+                             aimc_drv_backends[i]->scheme);
+            if (w < 0 || (size_t)w >= sizeof known - k) break;
+            k += (size_t)w;
+        }
+        return aimc_diag_set(d, AIMC_ERR_NOTFOUND, "%s: unknown scheme (known: %s)", uri, known);
     }
 
     dev = calloc(1, sizeof *dev);

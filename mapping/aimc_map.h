@@ -238,12 +238,32 @@ int aimc_map_estimate_token(const aimc_arch *arch, const aimc_model *model,
                             const aimc_plan *plan, const int *experts,
                             const aimc_routing *routing, aimc_map_estimate *out, aimc_diag *d);
 
-/* Plan files (JSON, schema in docs/mapping.md). Load checks every run against the arch and
- * model and rebuilds the plan (tiles unless shape_only). */
+/* Check a plan against the rules every plan keeps (docs/mapping.md, "Rules of a plan"), from
+ * its runs and the statistics it states (chips, xbars_used, xbars_span, xbars_skipped):
+ * every run a stretch of tiles of one matrix, all of the run's width, inside its crossbars
+ * (64-bit arithmetic) and inside the machine (plan->chips chips; equal to the machine's
+ * unless hierarchy.chips_auto, then exactly as many as the span needs); stride 1 or the
+ * machine's tiers; every tile of every matrix placed exactly once per replica 0..replicas-1;
+ * no two runs on one cell (a column of a crossbar: every tile uses word lines from 0); no
+ * tile on a crossbar whose fault_fraction (NULL: no fault map; n_fault entries, one per
+ * crossbar array) is above mapping.fault_threshold; the statistics equal their recount.
+ * The cost is O(runs log runs), whatever the number of tiles. Returns AIMC_OK, or
+ * AIMC_ERR_CONFIG with "NAME: runs[K]: rule" (K the run's index in plan->runs) or
+ * "NAME: matrix I (name) replica R: rule" or "NAME: key: rule" (NAME: name, or "plan");
+ * AIMC_ERR_INVALID for NULL arguments, AIMC_ERR_NOMEM. aimc_map_plan_ex checks every plan
+ * it makes and aimc_plan_load every plan it reads with it. */
+int aimc_plan_validate(const aimc_arch *arch, const aimc_model *model, const aimc_plan *plan,
+                       const float *fault_fraction, size_t n_fault, const char *name,
+                       aimc_diag *d);
+
+/* Plan files (JSON, schema in docs/mapping.md). Load reads the file, checks it with
+ * aimc_plan_validate (the fault map of opts, if any; NULL opts: none) and rebuilds the plan
+ * (tiles unless opts->shape_only); opts->routing is not used. Errors name the file:
+ * "plan.json: runs[3]: col0 4294967288 + width 8 passes the crossbar's 128 columns". */
 int aimc_plan_save(const aimc_plan *plan, const aimc_arch *arch, const aimc_model *model,
                    const char *path, aimc_diag *d);
 int aimc_plan_load(const char *path, const aimc_arch *arch, const aimc_model *model,
-                   int shape_only, aimc_plan **out, aimc_diag *d);
+                   const aimc_map_opts *opts, aimc_plan **out, aimc_diag *d);
 
 /* SVG picture of the chips, crossbars coloured by layer and expert. */
 int aimc_plan_svg(const aimc_plan *plan, const aimc_arch *arch, const aimc_model *model,

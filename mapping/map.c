@@ -11,6 +11,7 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -868,6 +869,11 @@ int aimc_map_plan_ex(const aimc_arch *arch, const aimc_model *model, const aimc_
     p->xbars_span = st.span;
     p->xbars_skipped = st.skipped;
     p->cells_total = cap * (uint64_t)rows * (uint64_t)cols;
+    /* The plan keeps every rule a plan file is held to (plan_check.c). */
+    char name[sizeof model->name + 32];
+    snprintf(name, sizeof name, "aimc_map_plan: model %s", model->name);
+    if ((rc = aimc_plan_validate(arch, model, p, opts->fault_fraction, opts->n_fault, name, d)))
+        goto out_free;
     if ((rc = aimc_map_finish_plan(arch, model, p, opts->shape_only, d))) goto out_free;
     *out = p;
     p = NULL;

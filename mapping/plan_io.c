@@ -66,22 +66,22 @@ static int get_uint(const cJSON *o, const char *key, double max, double *v)
     return 0;
 }
 
-int aimc_plan_load(const char *path, const aimc_arch *arch, const aimc_model *model,
-                   int shape_only, aimc_plan **out, aimc_diag *d)
+static const char *const run_fields[8] = {"matrix", "tile0", "n",      "width",
+                                          "xbar0",  "col0",  "stride", "replica"};
+
+/* The plan of the JSON text, runs in file order, statistics as the file states them; the
+ * rules are checked afterwards by aimc_plan_validate. */
+static int parse_plan(const char *path, const char *text, size_t len, const aimc_arch *arch,
+                      const aimc_model *model, aimc_plan *p, aimc_diag *d)
 {
-    if (!out) return aimc_diag_set(d, AIMC_ERR_INVALID, "aimc_plan_load: out is NULL");
-    *out = NULL;
-    if (!path || !arch || !model)
-        return aimc_diag_set(d, AIMC_ERR_INVALID, "aimc_plan_load: NULL argument");
-    size_t len;
-    char *text = aimc_map_read_file(path, &len);
-    if (!text) return aimc_diag_set(d, AIMC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     cJSON *root = cJSON_ParseWithLength(text, len);
-    free(text);
-    aimc_plan *p = NULL;
-    unsigned char *seen = NULL;
-    int rc;
+    int rc = AIMC_OK;
     double v;
+    if (!root) {
+        const char *at = cJSON_GetErrorPtr();
+        long off = at && at >= text && at <= text + len ? (long)(at - text) : -1;
+        return aimc_diag_set(d, AIMC_ERR_PARSE, "%s: not valid JSON (near byte %ld)", path, off);
+    }
     if (!cJSON_IsObject(root)) {
         rc = aimc_diag_set(d, AIMC_ERR_PARSE, "%s: not a JSON object", path);
         goto out;
@@ -116,27 +116,48 @@ int aimc_plan_load(const char *path, const aimc_arch *arch, const aimc_model *mo
                                path, chk[i].key, chk[i].want);
             goto out;
         }
-    p = calloc(1, sizeof *p);
-    if (!p) goto nomem;
     const cJSON *st = cJSON_GetObjectItemCaseSensitive(root, "strategy");
-    p->strategy = AIMC_STRATEGY_PACK;
+    int strat = -1;
     for (int i = 0; i < 5; i++)
-        if (cJSON_IsString(st) && strcmp(st->valuestring, strategy_names[i]) == 0)
-            p->strategy = (aimc_map_strategy)i;
-    double chips, used, span, skipped;
-    if (get_uint(root, "chips", 1 << 30, &chips) || chips < 1 ||
-        get_uint(root, "crossbars_used", 4294967296.0, &used) ||
-        get_uint(root, "crossbars_span", 4294967296.0, &span) ||
-        get_uint(root, "crossbars_skipped", 4294967296.0, &skipped)) {
+        if (cJSON_IsString(st) && strcmp(st->valuestring, strategy_names[i]) == 0) strat = i;
+    if (strat < 0) {
         rc = aimc_diag_set(d, AIMC_ERR_CONFIG,
-                           "%s: chips, crossbars_used, crossbars_span, crossbars_skipped: "
-                           "expected integers",
+                           "%s: strategy: expected pack, locality, balance, replicate or tiered",
                            path);
         goto out;
     }
-    if (!arch->hierarchy.chips_auto && (int)chips != arch->hierarchy.chips) {
-        rc = aimc_diag_set(d, AIMC_ERR_CONFIG, "%s: chips: the plan has %d, the machine %d", path,
-                           (int)chips, arch->hierarchy.chips);
+    p->strategy = (aimc_map_strategy)strat;
+    if (get_uint(root, "matrices", 1e12, &v) || v != (double)model->n_matrices) {
+        rc = aimc_diag_set(d, AIMC_ERR_CONFIG, "%s: matrices: expected %zu (the matrices of "
+                           "model %s)", path, model->n_matrices, model->name);
+        goto out;
+    }
+    double chips, used, span, skipped;
+    if (get_uint(root, "chips", 1 << 30, &chips) || chips < 1) {
+        rc = aimc_diag_set(d, AIMC_ERR_CONFIG, "%s: chips: expected an integer in 1..%d", path,
+                           1 << 30);
+        goto out;
+    }
+    static const char *const stat_keys[] = {"crossbars_used", "crossbars_span",
+                                            "crossbars_skipped"};
+    double *stat[] = {&used, &span, &skipped};
+    for (int i = 0; i < 3; i++)
+        if (get_uint(root, stat_keys[i], 4294967296.0, stat[i])) {
+            rc = aimc_diag_set(d, AIMC_ERR_CONFIG, "%s: %s: expected an integer in 0..4294967296",
+                               path, stat_keys[i]);
+            goto out;
+        }
+    const cJSON *rf = cJSON_GetObjectItemCaseSensitive(root, "run_fields");
+    int rf_ok = cJSON_IsArray(rf) && cJSON_GetArraySize(rf) == 8;
+    for (int q = 0; rf_ok && q < 8; q++) {
+        const cJSON *e = cJSON_GetArrayItem(rf, q);
+        rf_ok = cJSON_IsString(e) && strcmp(e->valuestring, run_fields[q]) == 0;
+    }
+    if (!rf_ok) {
+        rc = aimc_diag_set(d, AIMC_ERR_CONFIG,
+                           "%s: run_fields: expected [\"matrix\", \"tile0\", \"n\", \"width\", "
+                           "\"xbar0\", \"col0\", \"stride\", \"replica\"]",
+                           path);
         goto out;
     }
     const cJSON *runs = cJSON_GetObjectItemCaseSensitive(root, "runs");
@@ -144,13 +165,12 @@ int aimc_plan_load(const char *path, const aimc_arch *arch, const aimc_model *mo
         rc = aimc_diag_set(d, AIMC_ERR_CONFIG, "%s: runs: expected an array", path);
         goto out;
     }
-    const uint64_t per_chip = (uint64_t)arch->hierarchy.crossbars_per_core *
-                              (uint64_t)arch->hierarchy.cores_per_chip * (uint64_t)arch->hierarchy.tiers;
-    const uint64_t cap = (uint64_t)chips * per_chip;
-    const uint32_t cols = (uint32_t)arch->crossbar.cols, P = (uint32_t)aimc_arch_cols_per_weight(arch);
     size_t n = (size_t)cJSON_GetArraySize(runs);
     p->runs = calloc(n ? n : 1, sizeof *p->runs);
-    if (!p->runs) goto nomem;
+    if (!p->runs) {
+        rc = aimc_diag_set(d, AIMC_ERR_NOMEM, "%s: out of memory", path);
+        goto out;
+    }
     size_t k = 0;
     const cJSON *it;
     cJSON_ArrayForEach(it, runs)
@@ -160,102 +180,69 @@ int aimc_plan_load(const char *path, const aimc_arch *arch, const aimc_model *mo
             rc = aimc_diag_set(d, AIMC_ERR_CONFIG, "%s: runs[%zu]: expected 8 integers", path, k);
             goto out;
         }
-        for (int q = 0; q < 8; q++) {
-            const cJSON *e = cJSON_GetArrayItem(it, q);
+        int q = 0;
+        const cJSON *e;
+        cJSON_ArrayForEach(e, it)
+        {
             if (!cJSON_IsNumber(e) || !(e->valuedouble >= 0) || e->valuedouble > 4294967295.0 ||
                 floor(e->valuedouble) != e->valuedouble) {
-                rc = aimc_diag_set(d, AIMC_ERR_CONFIG, "%s: runs[%zu][%d]: expected an integer "
-                                   "in 0..4294967295", path, k, q);
+                rc = aimc_diag_set(d, AIMC_ERR_CONFIG, "%s: runs[%zu][%d] (%s): expected an "
+                                   "integer in 0..4294967295", path, k, q, run_fields[q]);
                 goto out;
             }
-            f[q] = (uint32_t)e->valuedouble;
+            f[q++] = (uint32_t)e->valuedouble;
         }
-        aimc_run *r = &p->runs[k];
+        aimc_run *r = &p->runs[k++];
         r->matrix = f[0], r->tile0 = f[1], r->n = f[2], r->width = f[3];
         r->xbar0 = f[4], r->col0 = f[5], r->stride = f[6], r->replica = f[7];
-        /* The run must describe real tiles of its matrix, of their width, inside the machine. */
-        const char *why = NULL;
-        if (r->matrix >= model->n_matrices) why = "matrix out of range";
-        else if (r->n == 0 || r->stride == 0 || r->width == 0 || r->width > cols ||
-                 r->col0 + r->width > cols || r->replica > 65535)
-            why = "n, stride, width, col0 or replica out of range";
-        else {
-            uint32_t rb, cb, S;
-            aimc_map_blocks(arch, &model->m[r->matrix], &rb, &cb, &S);
-            uint64_t nt = (uint64_t)rb * cb * S;
-            if ((uint64_t)r->tile0 + r->n > nt) why = "tiles beyond the matrix";
-            else {
-                for (uint32_t j = 0; j < r->n && !why; j++) {
-                    aimc_tile t;
-                    aimc_run_tile(arch, model, r, j, &t);
-                    if (t.ncols * P != r->width) why = "a tile's width differs from the run's";
-                }
-                uint64_t kk = cols / r->width, ff = (cols - r->col0) / r->width;
-                uint64_t last = r->n <= ff ? r->xbar0
-                                           : r->xbar0 + (uint64_t)r->stride * (1 + (r->n - ff - 1) / kk);
-                if (last >= cap) why = "a crossbar beyond the machine";
-            }
-        }
-        if (why) {
-            rc = aimc_diag_set(d, AIMC_ERR_CONFIG, "%s: runs[%zu]: %s", path, k, why);
-            goto out;
-        }
-        k++;
     }
     p->n_runs = k;
     p->chips = (int)chips;
-    p->xbars_total = (long)cap;
     p->xbars_used = (long)used;
     p->xbars_span = (uint64_t)span;
     p->xbars_skipped = (uint64_t)skipped;
-    p->cells_total = cap * (uint64_t)arch->crossbar.rows * cols;
-    {
-        aimc_arch a2 = *arch;
-        a2.mapping.strategy = p->strategy;
-        aimc_map_strategy keep = p->strategy;
-        if ((rc = aimc_map_finish_plan(&a2, model, p, shape_only, d))) goto out;
-        p->strategy = keep;
-    }
-    /* Every (matrix, tile) exactly once per replica it has. */
-    for (size_t i = 0, r0 = 0; i < p->n_runs; i++) {
-        const aimc_run *r = &p->runs[i];
-        if (i == 0 || r->matrix != p->runs[r0].matrix || r->replica != p->runs[r0].replica) {
-            uint32_t expect = 0;
-            for (size_t q = i; q < p->n_runs && p->runs[q].matrix == r->matrix &&
-                               p->runs[q].replica == r->replica;
-                 q++) {
-                if (p->runs[q].tile0 != expect) {
-                    rc = aimc_diag_set(d, AIMC_ERR_CONFIG,
-                                       "%s: matrix %u replica %u: tiles not covered exactly once",
-                                       path, r->matrix, r->replica);
-                    goto out;
-                }
-                expect += p->runs[q].n;
-            }
-            if (expect != p->count[r->matrix]) {
-                rc = aimc_diag_set(d, AIMC_ERR_CONFIG,
-                                   "%s: matrix %u replica %u: %u of %zu tiles placed", path,
-                                   r->matrix, r->replica, expect, p->count[r->matrix]);
-                goto out;
-            }
-            r0 = i;
-        }
-    }
-    for (size_t i = 0; i < model->n_matrices; i++)
-        if (p->replicas[i] == 0) {
-            rc = aimc_diag_set(d, AIMC_ERR_CONFIG, "%s: matrix %zu (%s) has no tiles", path, i,
-                               model->m[i].name);
-            goto out;
-        }
-    *out = p;
-    p = NULL;
-    rc = AIMC_OK;
-    goto out;
-nomem:
-    rc = aimc_diag_set(d, AIMC_ERR_NOMEM, "%s: out of memory", path);
 out:
-    free(seen);
-    aimc_plan_free(p);
     cJSON_Delete(root);
     return rc;
+}
+
+int aimc_plan_load(const char *path, const aimc_arch *arch, const aimc_model *model,
+                   const aimc_map_opts *opts, aimc_plan **out, aimc_diag *d)
+{
+    if (!out) return aimc_diag_set(d, AIMC_ERR_INVALID, "aimc_plan_load: out is NULL");
+    *out = NULL;
+    if (!path || !arch || !model)
+        return aimc_diag_set(d, AIMC_ERR_INVALID, "aimc_plan_load: NULL argument");
+    aimc_map_opts none = {0};
+    if (!opts) opts = &none;
+    size_t len;
+    char *text = NULL;
+    int rc = aimc_map_read_file(path, &text, &len, d);
+    if (rc) return rc;
+    aimc_plan *p = calloc(1, sizeof *p);
+    if (!p) {
+        free(text);
+        return aimc_diag_set(d, AIMC_ERR_NOMEM, "%s: out of memory", path);
+    }
+    rc = parse_plan(path, text, len, arch, model, p, d);
+    free(text);
+    if (!rc)
+        rc = aimc_plan_validate(arch, model, p, opts->fault_fraction, opts->n_fault, path, d);
+    if (!rc) {
+        aimc_arch a2 = *arch;
+        a2.mapping.strategy = p->strategy;
+        rc = aimc_map_finish_plan(&a2, model, p, opts->shape_only, d);
+    }
+    if (rc) {
+        aimc_plan_free(p);
+        return rc;
+    }
+    const uint64_t per_chip = (uint64_t)arch->hierarchy.crossbars_per_core *
+                              (uint64_t)arch->hierarchy.cores_per_chip *
+                              (uint64_t)arch->hierarchy.tiers;
+    p->xbars_total = (long)((uint64_t)p->chips * per_chip);
+    p->cells_total = (uint64_t)p->xbars_total * (uint64_t)arch->crossbar.rows *
+                     (uint64_t)arch->crossbar.cols;
+    *out = p;
+    return AIMC_OK;
 }

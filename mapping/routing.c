@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "rng.h"
 
@@ -127,21 +128,29 @@ double aimc_routing_pair(const aimc_routing *r, int l, int e, int f)
     return den > 0 ? k * (k - 1) / den * p[e] * p[f] : 0.0;
 }
 
-char *aimc_map_read_file(const char *path, size_t *len)
+int aimc_map_read_file(const char *path, char **text, size_t *len, aimc_diag *d)
 {
+    *text = NULL;
     FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
+    if (!f) return aimc_diag_set(d, AIMC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(f);
+        return aimc_diag_set(d, AIMC_ERR_IO, "%s: is a directory, not a file", path);
+    }
     char *buf = NULL;
     size_t cap = 0, n = 0;
     for (;;) {
         if (n + 65536 + 1 > cap) {
             size_t nc = cap ? 2 * cap : 65536 * 2;
-            char *nb = realloc(buf, nc);
+            char *nb = nc > AIMC_MAP_MAX_FILE + 65536 + 1 ? NULL : realloc(buf, nc);
             if (!nb) {
                 free(buf);
                 fclose(f);
-                errno = ENOMEM;
-                return NULL;
+                if (nc > AIMC_MAP_MAX_FILE + 65536 + 1)
+                    return aimc_diag_set(d, AIMC_ERR_IO, "%s: larger than %d MiB", path,
+                                         AIMC_MAP_MAX_FILE >> 20);
+                return aimc_diag_set(d, AIMC_ERR_NOMEM, "%s: out of memory", path);
             }
             buf = nb;
             cap = nc;
@@ -150,16 +159,19 @@ char *aimc_map_read_file(const char *path, size_t *len)
         n += got;
         if (got < 65536) break;
     }
-    int err = ferror(f);
+    int err = ferror(f) ? errno : 0;
     fclose(f);
-    if (err) {
+    if (err || n > AIMC_MAP_MAX_FILE) {
         free(buf);
-        errno = EIO;
-        return NULL;
+        if (n > AIMC_MAP_MAX_FILE)
+            return aimc_diag_set(d, AIMC_ERR_IO, "%s: larger than %d MiB", path,
+                                 AIMC_MAP_MAX_FILE >> 20);
+        return aimc_diag_set(d, AIMC_ERR_IO, "%s: read error: %s", path, strerror(err));
     }
     buf[n] = '\0';
+    *text = buf;
     if (len) *len = n;
-    return buf;
+    return AIMC_OK;
 }
 
 /* A non-negative integer-valued number, or -1. */
@@ -177,10 +189,10 @@ int aimc_routing_load(const char *path, const aimc_model *m, aimc_routing **out,
     *out = NULL;
     if (!path || !m) return aimc_diag_set(d, AIMC_ERR_INVALID, "aimc_routing_load: NULL argument");
     size_t len;
-    char *text = aimc_map_read_file(path, &len);
-    if (!text) return aimc_diag_set(d, AIMC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    char *text;
+    int rc = aimc_map_read_file(path, &text, &len, d);
+    if (rc) return rc;
     cJSON *root = cJSON_ParseWithLength(text, len);
-    int rc;
     aimc_routing *r = NULL;
     if (!root) {
         const char *at = cJSON_GetErrorPtr();

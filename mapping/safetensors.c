@@ -174,6 +174,12 @@ static int st_map(st_set *s, const char *path, st_file **out, aimc_diag *d)
         close(fd);
         return aimc_diag_set(d, AIMC_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
     }
+    if (!S_ISREG(stt.st_mode)) {
+        close(fd);
+        return aimc_diag_set(d, AIMC_ERR_IO, "%s: %s", path,
+                             S_ISDIR(stt.st_mode) ? "is a directory, not a file"
+                                                  : "not a regular file (safetensors are mapped)");
+    }
     f->len = (size_t)stt.st_size;
     if (f->len) {
         void *m = mmap(NULL, f->len, PROT_READ, MAP_PRIVATE, fd, 0);
@@ -234,8 +240,8 @@ int aimc_model_load_safetensors(aimc_model *model, const char *path, aimc_diag *
     int rc = AIMC_OK;
     if (ends_with(path, ".json")) {
         size_t len;
-        char *text = aimc_map_read_file(path, &len);
-        if (!text) return aimc_diag_set(d, AIMC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+        char *text;
+        if ((rc = aimc_map_read_file(path, &text, &len, d))) return rc;
         cJSON *root = cJSON_ParseWithLength(text, len);
         free(text);
         cJSON *wm = root ? cJSON_DetachItemFromObjectCaseSensitive(root, "weight_map") : NULL;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "aimc_moe.h"
 #include "rng.h"
@@ -42,6 +43,11 @@ int aimc_dataset_load_csv(const char *path, int dim, double scale, aimc_dataset 
     if (dim < 1 || !(scale > 0)) return aimc_diag_set(d, AIMC_ERR_INVALID, "bad dim or scale");
     FILE *f = fopen(path, "r");
     if (!f) return aimc_diag_set(d, AIMC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(f);
+        return aimc_diag_set(d, AIMC_ERR_IO, "%s: is a directory, not a file", path);
+    }
     size_t cap = 1024, n = 0;
     aimc_dataset *ds = dataset_new(cap, dim);
     char line[8192];

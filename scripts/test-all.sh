@@ -8,6 +8,8 @@
 #   6. aimc run --backend sysc: against sim: (tests/sysc.sh), normal and sanitizer builds
 #   7. the RTL: verilator lint, aimc run --backend rtl: against sim:, an FST waveform
 #      (tests/rtl.sh), normal and sanitizer builds
+#   8. the parsers' libFuzzer targets for a few seconds each, and every input that ever
+#      crashed one replayed (tests/fuzz/run.sh; skipped without clang)
 # Every part runs even when an earlier one failed; the last line is
 #   total: N passed, M failed
 # and the exit status is non-zero when anything failed or crashed.
@@ -56,6 +58,7 @@ run sweep tests/sweep.sh build/aimc
 run sysc tests/sysc.sh build/aimc build/san/aimc
 run rtl tests/rtl.sh build/aimc build/san/aimc
 run codesign scripts/codesign.sh --reduced build/aimc
+run fuzz tests/fuzz/run.sh smoke
 
 echo "total: $passed passed, $failed failed"
 exit $status

@@ -81,8 +81,65 @@ for f in tests/models/bad/*.yaml; do
 done
 [ "$n" -ge 5 ] && ok || bad "only $n malformed models in tests/models/bad"
 
+# Every malformed plan file (a copy of digits-moe's --plan-out with one rule broken): its
+# exact message, exit 2, no sanitizer report (the crossbars_span one read past a buffer).
+n=0
+for f in tests/plans/bad/*.json; do
+    [ -e "$f" ] || continue
+    n=$((n + 1))
+    expect_exit 2 "$f" "$AIMC" map --model models/digits-moe.yaml --plan "$f"
+    want=$(cat "${f%.json}.expect")
+    if grep -q -x -F "$want" "$tmp/err"; then ok; else
+        bad "$f: stderr lacks the line: $want"
+        cat "$tmp/err"
+    fi
+done
+[ "$n" -ge 20 ] && ok || bad "only $n malformed plans in tests/plans/bad"
+# A plan loads back under its own fault map (seed 1) and is refused under another (seed 2).
+faults="--set device.stuck_on_rate=0.02 --set mapping.fault_threshold=0.02"
+expect_exit 0 "plan with faults" "$AIMC" map $faults --plan-out "$tmp/fplan.json"
+expect_exit 0 "plan back, same faults" "$AIMC" map $faults --plan "$tmp/fplan.json"
+expect_exit 2 "plan back, other faults" "$AIMC" map $faults --seed 2 --plan "$tmp/fplan.json"
+has_line "$tmp/err" "^$tmp/fplan.json: runs\[[0-9]+\]: crossbar [0-9]+ is faulty" "faulty crossbar message"
+
 expect_exit 2 "--set bad value" "$AIMC" info --set adc.bits=eight
 has_line "$tmp/err" '^--set adc.bits=eight: adc.bits: expected an integer in 1\.\.16, got "eight"$' "--set message"
+# Every option that takes a value says so when the value is missing or is the next option.
+for cv in "run --config" "run --model" "run --set" "run --json" "run --backend" "run --seed" \
+          "run --tokens" "run --trace" "run --wave" "map --config" "map --model" "map --set" \
+          "map --json" "map --seed" "map --routing" "map --plan-out" "map --plan" "map --svg" \
+          "info --config" "info --set" "info --json" "sweep --out" "sweep --jobs" "sweep --plot" \
+          "train --data" "train --experts" "train --top-k" "train --d-ff" "train --epochs" \
+          "train --batch" "train --lr" "train --seed" "train --config" "train --set" "train --out"; do
+    c=${cv%% *}
+    o=${cv#* }
+    expect_exit 2 "$cv without a value" "$AIMC" $c $o
+    has_line "$tmp/err" "^aimc $c: option $o needs a value\$" "$cv without a value"
+done
+expect_exit 2 "--config followed by an option" "$AIMC" run --config --model models/tiny-moe.yaml
+has_line "$tmp/err" '^aimc run: option --config needs a value, got the option --model$' "--config --model"
+expect_exit 2 "--plan followed by an option" "$AIMC" map --plan --seed 2
+has_line "$tmp/err" '^aimc map: option --plan needs a value, got the option --seed$' "--plan --seed"
+# A directory where a file is read: said so, exit 2.
+mkdir "$tmp/dir"
+for cv in "map --plan" "map --routing" "map --config" "map --model" "info --config" "train --data"; do
+    expect_exit 2 "$cv DIR" "$AIMC" $cv "$tmp/dir"
+    has_line "$tmp/err" "$tmp/dir: is a directory, not a file\$" "$cv DIR"
+done
+# A file that never ends is refused, not read until memory runs out.
+expect_exit 2 "--config /dev/zero" "$AIMC" info --config /dev/zero
+has_line "$tmp/err" '^/dev/zero: larger than 64 MiB$' "--config /dev/zero"
+expect_exit 2 "sweep DIR" "$AIMC" sweep "$tmp/dir"
+has_line "$tmp/err" "^$tmp/dir: is a directory, not a file\$" "sweep DIR"
+# Outputs that cannot be written: the path and the reason, exit 1.
+expect_exit 1 "--json into a missing directory" "$AIMC" info --json "$tmp/none/x.json"
+has_line "$tmp/err" "^aimc: cannot write $tmp/none/x.json: No such file or directory\$" "--json missing dir"
+expect_exit 1 "--plan-out DIR" "$AIMC" map --plan-out "$tmp/dir"
+has_line "$tmp/err" "^aimc: $tmp/dir: cannot write: Is a directory\$" "--plan-out DIR"
+expect_exit 1 "--svg into a missing directory" "$AIMC" map --svg "$tmp/none/x.svg"
+has_line "$tmp/err" "^aimc: $tmp/none/x.svg: cannot write: No such file or directory\$" "--svg missing dir"
+expect_exit 1 "--trace DIR" "$AIMC" run --timing-only --model models/tiny-moe.yaml --trace "$tmp/dir"
+has_line "$tmp/err" "^aimc: $tmp/dir: cannot create the trace file: Is a directory\$" "--trace DIR"
 expect_exit 2 "missing config file" "$AIMC" info --config "$tmp/nonexistent.yaml"
 expect_exit 2 "missing model file" "$AIMC" map --model "$tmp/nonexistent.yaml"
 
@@ -145,6 +202,7 @@ cmp -s "$tmp/run1.json" "$tmp/run2.json" && ok || bad "run with the same seed di
 expect_exit 0 "run seed 2" "$AIMC" run --seed 2 --json "$tmp/run3.json"
 cmp -s "$tmp/run1.json" "$tmp/run3.json" && bad "run with another seed is identical" || ok
 expect_exit 1 "unknown backend" "$AIMC" run --backend nosuch:
+has_line "$tmp/err" 'nosuch:: unknown scheme \(known: sim:, mock:, uio:, sysc:, rtl:\)$' "unknown backend lists every scheme"
 # A random-weight model without a data set runs 16 tokens by default.
 expect_exit 0 "run tiny-moe" "$AIMC" run --model models/tiny-moe.yaml --json "$tmp/tiny.json"
 has_line "$tmp/tiny.json" '^  "tokens": 16,$' "tiny-moe runs 16 tokens"

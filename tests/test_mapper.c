@@ -2,6 +2,7 @@
  * statistics, plan files, the summary, safetensors weights (with a fuzz test of the loader)
  * and the public model files.
  */
+#include <dirent.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -57,8 +58,13 @@ static aimc_model *model_of(int layers, int dense, int d_model, int experts, int
  * exactly once per replica; no crossbar over capacity (no two tiles on one column); all
  * inside the machine; no faulty crossbar used; statistics equal their recounts. */
 static void check_runs(const aimc_arch *a, const aimc_model *m, const aimc_plan *p,
-                       const unsigned char *faulty)
+                       const unsigned char *faulty, const float *ff, size_t n_ff)
 {
+    /* The library's validator agrees (the recount below is the independent check). */
+    aimc_diag vd = {{0}};
+    int vrc = aimc_plan_validate(a, m, p, ff, n_ff, NULL, &vd);
+    CU_ASSERT_EQUAL(vrc, AIMC_OK);
+    if (vrc) fprintf(stderr, "\n  %s\n", vd.msg);
     const uint64_t cap = (uint64_t)p->xbars_total;
     const uint32_t C = (uint32_t)a->crossbar.cols, R = (uint32_t)a->crossbar.rows;
     const uint32_t P = (uint32_t)aimc_arch_cols_per_weight(a);
@@ -162,7 +168,7 @@ static void test_strategies_invariants(void)
                     continue;
                 }
                 CU_ASSERT_EQUAL(p->strategy, s);
-                check_runs(&archs[ai], models[mi], p, NULL);
+                check_runs(&archs[ai], models[mi], p, NULL, NULL, 0);
                 aimc_plan_free(p);
             }
     }
@@ -189,7 +195,7 @@ static void test_pack_is_default(void)
     CU_ASSERT_EQUAL(p->xbars_used, 201);
     /* 208 tiles in far fewer runs: router slices side by side are one run. */
     CU_ASSERT(p->n_runs < 40);
-    check_runs(&a, m, p, NULL);
+    check_runs(&a, m, p, NULL, NULL, 0);
     aimc_plan_free(p);
     aimc_plan_free(q);
     aimc_model_free(m);
@@ -208,7 +214,7 @@ static void test_locality_cores(void)
         a.mapping.strategy = s ? AIMC_STRATEGY_LOCALITY : AIMC_STRATEGY_PACK;
         aimc_plan *p = NULL;
         CU_ASSERT_EQUAL_FATAL(aimc_map_plan(&a, m, &p, NULL), AIMC_OK);
-        check_runs(&a, m, p, NULL);
+        check_runs(&a, m, p, NULL, NULL, 0);
         for (size_t i = 1; i < m->n_matrices; i += 3) {
             if (m->m[i].kind != AIMC_MAT_GATE) continue;
             uint32_t lo = UINT32_MAX, hi = 0;
@@ -259,7 +265,7 @@ static double conflicts_of(aimc_map_strategy s, int with_coact)
     aimc_map_summary sum;
     aimc_map_opts o = {r, NULL, 0, 0};
     if (r && aimc_map_plan_ex(&a, m, &o, &p, NULL) == AIMC_OK) {
-        check_runs(&a, m, p, NULL);
+        check_runs(&a, m, p, NULL, NULL, 0);
         if (aimc_map_summarise(&a, m, p, r, &sum, NULL) == AIMC_OK) out = sum.tier_conflicts;
     }
     aimc_plan_free(p);
@@ -319,7 +325,7 @@ static void test_replicate(void)
         a.hierarchy.crossbars_per_core = c[i].xpc;
         aimc_plan *p = NULL;
         CU_ASSERT_EQUAL_FATAL(aimc_map_plan_ex(&a, m, &o, &p, NULL), AIMC_OK);
-        check_runs(&a, m, p, NULL);
+        check_runs(&a, m, p, NULL, NULL, 0);
         CU_ASSERT_EQUAL(p->replicas[1], c[i].copies0); /* expert 0's gate */
         CU_ASSERT_EQUAL(p->replicas[3], c[i].copies0); /* expert 0's down */
         CU_ASSERT_EQUAL(p->replicas[4], c[i].copies1); /* expert 1's gate */
@@ -357,7 +363,7 @@ static void test_fault_aware(void)
         CU_ASSERT_EQUAL(rc, AIMC_OK);
         if (rc) fprintf(stderr, "\n  %s\n", d.msg);
         if (!rc) {
-            check_runs(&a, m, p, bad);
+            check_runs(&a, m, p, bad, ff, n);
             CU_ASSERT(p->xbars_skipped > 0);
         }
         aimc_plan_free(p);
@@ -383,7 +389,7 @@ static void test_chips_auto(void)
     CU_ASSERT_EQUAL(p->chips, 13);
     CU_ASSERT_EQUAL(p->chips_used, 13);
     CU_ASSERT_EQUAL(p->xbars_total, 13 * 16);
-    check_runs(&a, m, p, NULL);
+    check_runs(&a, m, p, NULL, NULL, 0);
     aimc_map_summary s;
     CU_ASSERT_EQUAL_FATAL(aimc_map_summarise(&a, m, p, NULL, &s, NULL), AIMC_OK);
     CU_ASSERT(s.chip_crossings > 0); /* experts of 20 crossbars straddle chips of 16 */
@@ -406,7 +412,7 @@ static void test_summary_hops(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(m);
     aimc_plan *p = NULL;
     CU_ASSERT_EQUAL_FATAL(aimc_map_plan(&a, m, &p, NULL), AIMC_OK);
-    check_runs(&a, m, p, NULL);
+    check_runs(&a, m, p, NULL, NULL, 0);
     /* router 8x1 -> 2 tiles of width 1 on crossbar 0 (cols 0, 1); gate 8x4 -> 2 tiles of
      * width 4: crossbar 0 cols 2..5, crossbar 1 cols 0..3; up: crossbar 1 cols 4..7 and
      * crossbar 2 cols 0..3; down 4x8 -> 1 tile of width 8: crossbar 3. Cores = crossbars,
@@ -530,7 +536,7 @@ static void test_plan_roundtrip(void)
         aimc_map_opts o = {r, NULL, 0, 0};
         CU_ASSERT_EQUAL_FATAL(aimc_map_plan_ex(&a, m, &o, &p, &d), AIMC_OK);
         CU_ASSERT_EQUAL_FATAL(aimc_plan_save(p, &a, m, path, &d), AIMC_OK);
-        int rc = aimc_plan_load(path, &a, m, 0, &q, &d);
+        int rc = aimc_plan_load(path, &a, m, NULL, &q, &d);
         CU_ASSERT_EQUAL(rc, AIMC_OK);
         if (rc) fprintf(stderr, "\n  %s\n", d.msg);
         if (!rc) {
@@ -549,7 +555,7 @@ static void test_plan_roundtrip(void)
         aimc_plan_free(q);
         /* Another machine is refused. */
         a.crossbar.rows = 32;
-        CU_ASSERT_EQUAL(aimc_plan_load(path, &a, m, 0, &q, &d), AIMC_ERR_CONFIG);
+        CU_ASSERT_EQUAL(aimc_plan_load(path, &a, m, NULL, &q, &d), AIMC_ERR_CONFIG);
         CU_ASSERT_PTR_NOT_NULL(strstr(d.msg, "machine.crossbar_rows: the plan was made for another machine"));
         aimc_plan_free(p);
     }
@@ -557,19 +563,476 @@ static void test_plan_roundtrip(void)
     const char *bad = "{\"aimc_plan\": 1, \"model\": \"t\", \"machine\": {\"crossbar_rows\": 64, "
                       "\"crossbar_cols\": 64, \"slices\": 4, \"cols_per_weight\": 2, "
                       "\"crossbars_per_core\": 4, \"cores_per_chip\": 4, \"tiers\": 1}, "
-                      "\"strategy\": \"pack\", \"chips\": 80, \"crossbars_used\": 1, "
-                      "\"crossbars_span\": 1, \"crossbars_skipped\": 0, \"runs\": [[0, 1, 3, 64, "
-                      "0, 0, 1, 0]]}";
+                      "\"strategy\": \"pack\", \"chips\": 80, \"matrices\": 41, "
+                      "\"crossbars_used\": 1, \"crossbars_span\": 1, \"crossbars_skipped\": 0, "
+                      "\"run_fields\": [\"matrix\", \"tile0\", \"n\", \"width\", \"xbar0\", "
+                      "\"col0\", \"stride\", \"replica\"], \"runs\": [[0, 1, 3, 64, 0, 0, 1, 0]]}";
     CU_ASSERT_EQUAL_FATAL(write_file(path, bad, strlen(bad)), 0);
     aimc_arch a = small_arch(64, 64, 2, AIMC_SIGN_DIFFERENTIAL, 4, 4, 80, 1, AIMC_STRATEGY_PACK);
     aimc_plan *q = NULL;
     aimc_diag d = {{0}};
-    CU_ASSERT_EQUAL(aimc_plan_load(path, &a, m, 0, &q, &d), AIMC_ERR_CONFIG);
+    CU_ASSERT_EQUAL(aimc_plan_load(path, &a, m, NULL, &q, &d), AIMC_ERR_CONFIG);
     CU_ASSERT_PTR_NULL(q);
-    CU_ASSERT_STRING_EQUAL(d.msg, "/tmp/aimc_test_plan.json: matrix 0 replica 0: tiles not covered exactly once");
+    CU_ASSERT_STRING_EQUAL(d.msg, "/tmp/aimc_test_plan.json: matrix 0 (layer0.dense0.gate) replica 0: tile 0 is not placed; every tile is placed once per replica");
     remove(path);
     aimc_routing_free(r);
     aimc_model_free(m);
+}
+
+/* ---- the rules of a plan ---------------------------------------------------------------- */
+
+/* The whole file as a NUL-terminated string with trailing newlines removed, or NULL. */
+static char *read_expect(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *buf = calloc(1, 4096);
+    size_t n = buf ? fread(buf, 1, 4095, f) : 0;
+    fclose(f);
+    while (buf && n && (buf[n - 1] == '\n' || buf[n - 1] == '\r')) buf[--n] = '\0';
+    return buf;
+}
+
+/* Every tests/plans/bad/NAME.json (digits-moe on the default machine, each a copy of
+ * `aimc map --plan-out` with one thing broken) fails to load with exactly NAME.expect. */
+static void test_plan_bad_files(void)
+{
+    aimc_arch a;
+    aimc_arch_defaults(&a);
+    aimc_model *m = NULL;
+    CU_ASSERT_EQUAL_FATAL(aimc_model_load("models/digits-moe.yaml", 0, &m, NULL), AIMC_OK);
+    DIR *dir = opendir("tests/plans/bad");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(dir);
+    struct dirent *e;
+    int n = 0;
+    while ((e = readdir(dir)) != NULL) {
+        size_t len = strlen(e->d_name);
+        if (len < 6 || strcmp(e->d_name + len - 5, ".json") != 0) continue;
+        char path[512], expect_path[512];
+        snprintf(path, sizeof path, "tests/plans/bad/%s", e->d_name);
+        snprintf(expect_path, sizeof expect_path, "tests/plans/bad/%.*s.expect", (int)(len - 5),
+                 e->d_name);
+        char *expect = read_expect(expect_path);
+        CU_ASSERT_PTR_NOT_NULL(expect);
+        if (!expect) continue;
+        aimc_plan *p = NULL;
+        aimc_diag d = {{0}};
+        int rc = aimc_plan_load(path, &a, m, NULL, &p, &d);
+        CU_ASSERT(rc == AIMC_ERR_CONFIG || rc == AIMC_ERR_PARSE);
+        CU_ASSERT_PTR_NULL(p);
+        CU_ASSERT_STRING_EQUAL(d.msg, expect);
+        if (strcmp(d.msg, expect) != 0)
+            fprintf(stderr, "\n  %s:\n    got    %s\n    expect %s\n", path, d.msg, expect);
+        aimc_plan_free(p);
+        free(expect);
+        n++;
+    }
+    closedir(dir);
+    CU_ASSERT(n >= 20);
+    aimc_model_free(m);
+}
+
+/* A fault map: digits-moe's first-fit plan puts expert 0's down (matrix 3, four full-width
+ * tiles) on crossbars 5..8 (runs[3] of the saved plan, runs sorted by matrix); crossbar 5
+ * is the run's first crossbar, 7 one of the crossbars it fills. */
+static void test_plan_faults(void)
+{
+    aimc_arch a;
+    aimc_arch_defaults(&a);
+    aimc_model *m = NULL;
+    CU_ASSERT_EQUAL_FATAL(aimc_model_load("models/digits-moe.yaml", 0, &m, NULL), AIMC_OK);
+    aimc_plan *p = NULL;
+    CU_ASSERT_EQUAL_FATAL(aimc_map_plan(&a, m, &p, NULL), AIMC_OK);
+    CU_ASSERT_EQUAL_FATAL(p->runs[3].matrix, 3);
+    CU_ASSERT_EQUAL(p->runs[3].xbar0, 5);
+    float ff[1024] = {0};
+    a.mapping.fault_threshold = 0.25;
+    ff[40] = 0.5f; /* an unused crossbar may be faulty */
+    aimc_diag d = {{0}};
+    CU_ASSERT_EQUAL(aimc_plan_validate(&a, m, p, ff, 1024, NULL, &d), AIMC_OK);
+    ff[7] = 0.25f; /* at the threshold: not above it */
+    CU_ASSERT_EQUAL(aimc_plan_validate(&a, m, p, ff, 1024, NULL, &d), AIMC_OK);
+    ff[7] = 0.26f;
+    CU_ASSERT_EQUAL(aimc_plan_validate(&a, m, p, ff, 1024, NULL, &d), AIMC_ERR_CONFIG);
+    CU_ASSERT_STRING_EQUAL(d.msg, "plan: runs[3]: crossbar 7 is faulty (more than "
+                                  "mapping.fault_threshold 0.25 of its devices stuck); no tile "
+                                  "goes there");
+    ff[5] = 1.0f;
+    CU_ASSERT_EQUAL(aimc_plan_validate(&a, m, p, ff, 1024, "x.json", &d), AIMC_ERR_CONFIG);
+    CU_ASSERT_STRING_EQUAL(d.msg, "x.json: runs[3]: crossbar 5 is faulty (more than "
+                                  "mapping.fault_threshold 0.25 of its devices stuck); no tile "
+                                  "goes there");
+    /* The same through a plan file: the loader takes the fault map from its options. */
+    const char *path = "/tmp/aimc_test_plan_faults.json";
+    CU_ASSERT_EQUAL_FATAL(aimc_plan_save(p, &a, m, path, &d), AIMC_OK);
+    aimc_plan *q = NULL;
+    aimc_map_opts o = {NULL, ff, 1024, 0};
+    CU_ASSERT_EQUAL(aimc_plan_load(path, &a, m, &o, &q, &d), AIMC_ERR_CONFIG);
+    CU_ASSERT_PTR_NULL(q);
+    CU_ASSERT_STRING_EQUAL(d.msg, "/tmp/aimc_test_plan_faults.json: runs[3]: crossbar 5 is "
+                                  "faulty (more than mapping.fault_threshold 0.25 of its "
+                                  "devices stuck); no tile goes there");
+    CU_ASSERT_EQUAL(aimc_plan_load(path, &a, m, NULL, &q, &d), AIMC_OK);
+    aimc_plan_free(q);
+    remove(path);
+    aimc_plan_free(p);
+    aimc_model_free(m);
+}
+
+/* Rules on a hand-made plan with two tiers (crossbar x = site * 2 + tier): 8 x 8 offset
+ * crossbars of one 8-bit slice, 4 crossbars x 2 cores x 2 tiers = 16 arrays per chip, 2
+ * chips. Model: d_model 4, 2 experts of d_ff 32: router 1 tile 2 columns wide; gate and up 4
+ * full tiles (8 columns); down 8 row blocks of 4 columns. */
+static void test_plan_rules_hand(void)
+{
+    aimc_arch a = small_arch(4, 8, 8, AIMC_SIGN_OFFSET, 4, 2, 2, 2, AIMC_STRATEGY_TIERED);
+    aimc_model *m = model_of(1, 0, 4, 2, 32, 1, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    CU_ASSERT_EQUAL_FATAL(m->n_matrices, 7);
+    aimc_run runs[] = {
+        {0, 0, 1, 2, 0, 0, 1, 0},  /* router: crossbar 0, columns 0..1 */
+        {1, 0, 4, 8, 7, 0, 2, 0},  /* e0 gate: tier 1 of sites 3..6 (crossbars 7, 9, 11, 13) */
+        {2, 0, 4, 8, 6, 0, 2, 0},  /* e0 up: tier 0 of the same sites (6, 8, 10, 12) */
+        {3, 0, 8, 4, 0, 2, 1, 0},  /* e0 down: crossbar 0 columns 2..5, 1..3 full, 4 half */
+        {4, 0, 4, 8, 16, 0, 1, 0}, /* e1 gate: 16..19 */
+        {5, 0, 4, 8, 20, 0, 1, 0}, /* e1 up: 20..23 */
+        {6, 0, 8, 4, 24, 0, 1, 0}, /* e1 down: two per crossbar, 24..27 */
+    };
+    aimc_plan p;
+    memset(&p, 0, sizeof p);
+    p.runs = runs;
+    p.n_runs = 7;
+    p.chips = 2;
+    p.xbars_span = 28;
+    p.xbars_used = 25; /* all of 0..27 but 5, 14 and 15 */
+    p.xbars_skipped = 3;
+    aimc_diag d = {{0}};
+    int rc = aimc_plan_validate(&a, m, &p, NULL, 0, NULL, &d);
+    CU_ASSERT_EQUAL(rc, AIMC_OK);
+    if (rc) fprintf(stderr, "\n  %s\n", d.msg);
+    p.xbars_skipped = 4;
+    CU_ASSERT_EQUAL(aimc_plan_validate(&a, m, &p, NULL, 0, NULL, &d), AIMC_ERR_CONFIG);
+    CU_ASSERT_STRING_EQUAL(d.msg, "plan: crossbars_skipped 4: more than the 3 unused crossbars "
+                                  "below the span");
+    p.xbars_skipped = 0;
+    p.xbars_used = 24;
+    CU_ASSERT_EQUAL(aimc_plan_validate(&a, m, &p, NULL, 0, NULL, &d), AIMC_ERR_CONFIG);
+    CU_ASSERT_STRING_EQUAL(d.msg, "plan: crossbars_used 24: its runs use 25 crossbars");
+    p.xbars_used = 25;
+    /* A faulty array inside the crossbars e0 gate fills. */
+    float ff[32] = {0};
+    ff[11] = 1.0f;
+    a.mapping.fault_threshold = 0.5;
+    CU_ASSERT_EQUAL(aimc_plan_validate(&a, m, &p, ff, 32, NULL, &d), AIMC_ERR_CONFIG);
+    CU_ASSERT_STRING_EQUAL(d.msg, "plan: runs[1]: crossbar 11 is faulty (more than "
+                                  "mapping.fault_threshold 0.5 of its devices stuck); no tile "
+                                  "goes there");
+    /* chips auto: exactly the chips the span needs, ceil(28 / 16) = 2. */
+    a.hierarchy.chips_auto = 1;
+    CU_ASSERT_EQUAL(aimc_plan_validate(&a, m, &p, NULL, 0, NULL, &d), AIMC_OK);
+    p.chips = 3;
+    CU_ASSERT_EQUAL(aimc_plan_validate(&a, m, &p, NULL, 0, NULL, &d), AIMC_ERR_CONFIG);
+    CU_ASSERT_STRING_EQUAL(d.msg, "plan: chips 3: its runs need 2 chips of 16 crossbars "
+                                  "(chips: auto)");
+    a.hierarchy.chips_auto = 0;
+    p.chips = 2;
+    /* e0 up with stride 1 from crossbar 10: its first crossbar is free, but it fills 11..13,
+     * and 11 and 13 are e0 gate's (statistics as if no cell were shared: the cells decide). */
+    runs[2].xbar0 = 10;
+    runs[2].stride = 1;
+    p.xbars_span = 28;
+    CU_ASSERT_EQUAL(aimc_plan_validate(&a, m, &p, NULL, 0, NULL, &d), AIMC_ERR_CONFIG);
+    CU_ASSERT_STRING_EQUAL(d.msg, "plan: runs[2]: crossbar 11, columns 0..7: also used by "
+                                  "runs[1]; two runs never share a cell");
+    runs[2].stride = 3;
+    CU_ASSERT_EQUAL(aimc_plan_validate(&a, m, &p, NULL, 0, NULL, &d), AIMC_ERR_CONFIG);
+    CU_ASSERT_STRING_EQUAL(d.msg, "plan: runs[2]: stride 3: expected 1 or 2 (the machine's "
+                                  "tiers)");
+    /* e1 down's last crossbar half empty: e0 down's last tile there, at column 4, fits. */
+    runs[2] = (aimc_run){2, 0, 4, 8, 6, 0, 2, 0};
+    runs[6].n = 7;  /* tiles 0..6 on 24..27, crossbar 27 columns 0..3 */
+    runs[3].n = 7;  /* tiles 0..6 on crossbars 0..3 */
+    aimc_run extra[8];
+    memcpy(extra, runs, sizeof runs);
+    extra[7] = (aimc_run){6, 7, 1, 4, 27, 4, 1, 0};
+    p.runs = extra;
+    p.n_runs = 8;
+    /* e0 down lost tile 7: not placed */
+    CU_ASSERT_EQUAL(aimc_plan_validate(&a, m, &p, NULL, 0, NULL, &d), AIMC_ERR_CONFIG);
+    CU_ASSERT_STRING_EQUAL(d.msg, "plan: matrix 3 (layer0.expert0.down) replica 0: tile 7 is "
+                                  "not placed; every tile is placed once per replica");
+    extra[3].n = 8;
+    p.xbars_used = 25;
+    rc = aimc_plan_validate(&a, m, &p, NULL, 0, NULL, &d);
+    CU_ASSERT_EQUAL(rc, AIMC_OK);
+    if (rc) fprintf(stderr, "\n  %s\n", d.msg);
+    extra[7].col0 = 3; /* columns 3..6 of crossbar 27: 3 is e1 down's tile 6 */
+    CU_ASSERT_EQUAL(aimc_plan_validate(&a, m, &p, NULL, 0, NULL, &d), AIMC_ERR_CONFIG);
+    CU_ASSERT_STRING_EQUAL(d.msg, "plan: runs[7]: crossbar 27, columns 3..3: also used by "
+                                  "runs[6]; two runs never share a cell");
+    aimc_model_free(m);
+}
+
+/* The rules of a plan recounted tile by tile and cell by cell, written apart from the
+ * library's validator: 1 when every rule holds. For small machines (a byte per cell). */
+static int oracle_valid(const aimc_arch *a, const aimc_model *m, const aimc_plan *p,
+                        const float *ff, size_t n_ff)
+{
+    const uint64_t C = (uint64_t)a->crossbar.cols, T = (uint64_t)a->hierarchy.tiers;
+    const uint64_t L = (uint64_t)aimc_arch_logical_cols(a);
+    const uint64_t P = (uint64_t)aimc_arch_cols_per_weight(a);
+    const uint64_t S = (uint64_t)aimc_arch_slices(a), R = (uint64_t)a->crossbar.rows;
+    const uint64_t per_chip = (uint64_t)a->hierarchy.crossbars_per_core *
+                              (uint64_t)a->hierarchy.cores_per_chip * T;
+    if (p->chips < 1 || (!a->hierarchy.chips_auto && p->chips != a->hierarchy.chips)) return 0;
+    uint64_t cap = (uint64_t)p->chips * per_chip;
+    if (cap > (uint64_t)UINT32_MAX + 1) cap = (uint64_t)UINT32_MAX + 1;
+    uint64_t top = 0; /* highest crossbar + 1 */
+    int maxrep = 0;
+    /* Pass 1: each run alone. */
+    for (size_t i = 0; i < p->n_runs; i++) {
+        const aimc_run *r = &p->runs[i];
+        if (r->matrix >= m->n_matrices || r->n == 0 || r->replica > 65535) return 0;
+        const aimc_matrix *mx = &m->m[r->matrix];
+        uint64_t rb = (mx->rows + R - 1) / R, cb = (mx->cols + L - 1) / L;
+        if ((uint64_t)r->tile0 + r->n > rb * cb * S) return 0;
+        if (r->stride != 1 && r->stride != T) return 0;
+        for (uint64_t j = 0; j < r->n; j++) {
+            uint64_t blk = ((r->tile0 + j) / S) % cb;
+            uint64_t nc = blk + 1 < cb ? L : mx->cols - (cb - 1) * L;
+            if (nc * P != r->width) return 0;
+        }
+        if ((uint64_t)r->col0 + r->width > C) return 0;
+        uint64_t k = C / r->width, f = (C - r->col0) / r->width;
+        for (uint64_t j = 0; j < r->n; j++) {
+            uint64_t x = j < f ? r->xbar0 : r->xbar0 + r->stride * (1 + (j - f) / k);
+            if (x >= cap) return 0;
+            if (x + 1 > top) top = x + 1;
+        }
+        if ((int)r->replica > maxrep) maxrep = (int)r->replica;
+    }
+    /* Pass 2: cells, faults, coverage. */
+    unsigned char *occ = calloc(top * C + 1, 1);
+    unsigned char *seen = calloc(m->n_matrices * (size_t)(maxrep + 1), 4096);
+    int *reps = calloc(m->n_matrices, sizeof *reps);
+    int ok = occ && seen && reps;
+    for (size_t i = 0; ok && i < p->n_runs; i++) {
+        const aimc_run *r = &p->runs[i];
+        uint64_t k = C / r->width, f = (C - r->col0) / r->width;
+        if ((int)r->replica + 1 > reps[r->matrix]) reps[r->matrix] = (int)r->replica + 1;
+        for (uint64_t j = 0; ok && j < r->n; j++) {
+            uint64_t x = j < f ? r->xbar0 : r->xbar0 + r->stride * (1 + (j - f) / k);
+            uint64_t col = j < f ? r->col0 + j * r->width : ((j - f) % k) * r->width;
+            for (uint64_t q = 0; q < r->width; q++)
+                if (occ[x * C + col + q]++) ok = 0;
+            if (ff && x < n_ff && ff[x] > a->mapping.fault_threshold) ok = 0;
+            uint64_t t = r->tile0 + j;
+            if (t >= 4096) ok = 0; /* the models here have fewer tiles */
+            else if (seen[((size_t)r->matrix * (size_t)(maxrep + 1) + r->replica) * 4096 + t]++)
+                ok = 0;
+        }
+    }
+    for (size_t i = 0; ok && i < m->n_matrices; i++) {
+        const aimc_matrix *mx = &m->m[i];
+        uint64_t nt = ((mx->rows + R - 1) / R) * ((mx->cols + L - 1) / L) * S;
+        if (reps[i] == 0) ok = 0;
+        for (int rp = 0; ok && rp < reps[i]; rp++)
+            for (uint64_t t = 0; t < nt; t++)
+                if (seen[(i * (size_t)(maxrep + 1) + (size_t)rp) * 4096 + t] != 1) ok = 0;
+    }
+    /* Pass 3: the statistics. */
+    uint64_t used = 0;
+    for (uint64_t x = 0; ok && x < top; x++) {
+        int any = 0;
+        for (uint64_t c = 0; c < C; c++) any |= occ[x * C + c];
+        used += any != 0;
+    }
+    if (ok && (p->xbars_span != top || p->xbars_used < 0 || (uint64_t)p->xbars_used != used ||
+               p->xbars_skipped > top - used))
+        ok = 0;
+    if (ok && a->hierarchy.chips_auto &&
+        (uint64_t)p->chips != (top ? (top + per_chip - 1) / per_chip : 1))
+        ok = 0;
+    free(occ);
+    free(seen);
+    free(reps);
+    return ok;
+}
+
+static uint64_t mut_state = 0x2545F4914F6CDD1Dull;
+
+static uint32_t mut_below(uint32_t n) /* xorshift64 */
+{
+    mut_state ^= mut_state << 13;
+    mut_state ^= mut_state >> 7;
+    mut_state ^= mut_state << 17;
+    return n ? (uint32_t)(mut_state % n) : 0;
+}
+
+/* Change one thing of plan q (runs with room for one more). */
+static void mutate(aimc_plan *q, uint32_t span, uint32_t cols)
+{
+    uint32_t *f = NULL;
+    size_t i = mut_below((uint32_t)q->n_runs);
+    aimc_run *r = &q->runs[i];
+    uint32_t *fields[8] = {&r->matrix, &r->tile0, &r->n,      &r->width,
+                           &r->xbar0,  &r->col0,  &r->stride, &r->replica};
+    switch (mut_below(8)) {
+    case 0: /* a field by -2..+2 (wrapping below 0) */
+        f = fields[mut_below(8)];
+        *f += mut_below(5) - 2u;
+        break;
+    case 1: /* a field to a small value */
+        f = fields[mut_below(8)];
+        *f = mut_below(f == &r->xbar0 ? span + 4 : f == &r->col0 || f == &r->width ? 80 : 6);
+        break;
+    case 2: /* a copy of a run, maybe elsewhere */
+        q->runs[q->n_runs] = *r;
+        if (mut_below(2)) q->runs[q->n_runs].xbar0 = mut_below(span + 8);
+        q->n_runs++;
+        break;
+    case 3: /* a run left out */
+        memmove(r, r + 1, (q->n_runs - i - 1) * sizeof *r);
+        q->n_runs--;
+        break;
+    case 4: /* a stated statistic */
+        switch (mut_below(4)) {
+        case 0: q->xbars_span += mut_below(3) - 1u; break;
+        case 1: q->xbars_used += (long)mut_below(3) - 1; break;
+        case 2: q->xbars_skipped += mut_below(3); break;
+        default: q->chips += (int)mut_below(3) - 1; break;
+        }
+        break;
+    default: { /* a run cut in two where a tile starts: the same placement, still valid */
+        if (r->n < 2 || r->width == 0 || r->width > cols || r->col0 > cols - r->width) break;
+        uint32_t j = 1 + mut_below(r->n - 1);
+        aimc_run b = *r;
+        uint32_t k = cols / r->width, fst = (cols - r->col0) / r->width;
+        b.tile0 = r->tile0 + j;
+        b.n = r->n - j;
+        b.xbar0 = j < fst ? r->xbar0 : r->xbar0 + r->stride * (1 + (j - fst) / k);
+        b.col0 = j < fst ? r->col0 + j * r->width : ((j - fst) % k) * r->width;
+        r->n = j;
+        q->runs[q->n_runs++] = b;
+        break;
+    }
+    }
+}
+
+static int cmp_u64_t(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Set q's span, crossbars used (and chips when auto) to what its runs give, so that a changed
+ * run is caught by the rule it breaks, not by the statistics. Runs whose shape is broken
+ * (or far away) are left out of the count. */
+static void restate(const aimc_arch *a, aimc_plan *q)
+{
+    const uint64_t C = (uint64_t)a->crossbar.cols;
+    size_t n = 0, cap = 1024;
+    uint64_t *xs = malloc(cap * sizeof *xs), top = 0;
+    for (size_t i = 0; xs && i < q->n_runs; i++) {
+        const aimc_run *r = &q->runs[i];
+        if (r->width == 0 || r->width > C || r->col0 + (uint64_t)r->width > C || r->n > 4096 ||
+            r->xbar0 > (1u << 20))
+            continue;
+        uint64_t k = C / r->width, f = (C - r->col0) / r->width;
+        for (uint64_t j = 0; j < r->n; j++) {
+            uint64_t x = j < f ? r->xbar0 : r->xbar0 + (uint64_t)r->stride * (1 + (j - f) / k);
+            if (n == cap) {
+                uint64_t *nx = realloc(xs, 2 * cap * sizeof *xs);
+                if (!nx) break;
+                xs = nx;
+                cap *= 2;
+            }
+            xs[n++] = x;
+            if (x + 1 > top) top = x + 1;
+        }
+    }
+    if (!xs) return;
+    qsort(xs, n, sizeof *xs, cmp_u64_t);
+    long used = 0;
+    for (size_t i = 0; i < n; i++) used += i == 0 || xs[i] != xs[i - 1];
+    free(xs);
+    q->xbars_span = top;
+    q->xbars_used = used;
+    uint64_t per_chip = (uint64_t)a->hierarchy.crossbars_per_core *
+                        (uint64_t)a->hierarchy.cores_per_chip * (uint64_t)a->hierarchy.tiers;
+    if (a->hierarchy.chips_auto) q->chips = top ? (int)((top + per_chip - 1) / per_chip) : 1;
+}
+
+/* Fresh plans of every strategy, each changed in one to three places (fields, copies,
+ * omissions, statistics, cuts that keep the placement), sometimes with a fault map: the
+ * validator accepts exactly the plans the tile-by-tile recount accepts. */
+static void test_plan_validate_oracle(void)
+{
+    aimc_model *models[] = {model_of(2, 1, 70, 3, 90, 2, 1), model_of(1, 0, 33, 4, 19, 2, 0)};
+    CU_ASSERT_PTR_NOT_NULL_FATAL(models[0]);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(models[1]);
+    int agree = 0, disagree = 0, valid = 0, invalid = 0;
+    for (int s = AIMC_STRATEGY_PACK; s <= AIMC_STRATEGY_TIERED; s++)
+        for (int ai = 0; ai < 3; ai++) {
+            int tiers = s == AIMC_STRATEGY_TIERED ? 3 : ai == 2 ? 2 : 1;
+            aimc_arch a = ai == 1 ? small_arch(40, 30, 3, AIMC_SIGN_OFFSET, 3, 5, 40, tiers,
+                                               (aimc_map_strategy)s)
+                                  : small_arch(64, 64, 2, AIMC_SIGN_DIFFERENTIAL, 4, 4, 40, tiers,
+                                               (aimc_map_strategy)s);
+            a.hierarchy.chips_auto = ai == 2;
+            a.mapping.replicate_threshold = 0.3;
+            for (int mi = 0; mi < 2; mi++) {
+                aimc_plan *p = NULL;
+                aimc_diag d = {{0}};
+                if (aimc_map_plan_ex(&a, models[mi], NULL, &p, &d) != AIMC_OK) {
+                    fprintf(stderr, "\n  %s\n", d.msg);
+                    CU_FAIL("mapping failed");
+                    continue;
+                }
+                size_t nx = (size_t)p->xbars_total;
+                float *ff = calloc(nx, sizeof *ff);
+                aimc_run *runs = malloc((p->n_runs + 8) * sizeof *runs);
+                CU_ASSERT_PTR_NOT_NULL_FATAL(ff);
+                CU_ASSERT_PTR_NOT_NULL_FATAL(runs);
+                for (int it = 0; it < 400; it++) {
+                    aimc_plan q = *p;
+                    memcpy(runs, p->runs, p->n_runs * sizeof *runs);
+                    q.runs = runs;
+                    int muts = 1 + (int)mut_below(3);
+                    for (int k = 0; k < muts && q.n_runs > 0; k++)
+                        mutate(&q, (uint32_t)p->xbars_span, (uint32_t)a.crossbar.cols);
+                    if (it % 2) restate(&a, &q);
+                    int faults = it % 4 == 3;
+                    memset(ff, 0, nx * sizeof *ff);
+                    q.xbars_skipped = q.xbars_skipped > 0 && it % 3 ? 0 : q.xbars_skipped;
+                    if (faults) {
+                        a.mapping.fault_threshold = 0.5;
+                        ff[mut_below((uint32_t)p->xbars_span + 2)] = 0.75f;
+                    }
+                    int want = oracle_valid(&a, models[mi], &q, faults ? ff : NULL, nx);
+                    int rc = aimc_plan_validate(&a, models[mi], &q, faults ? ff : NULL, nx,
+                                                NULL, &d);
+                    int got = rc == AIMC_OK;
+                    if (got == want) agree++;
+                    else if (disagree++ < 5)
+                        fprintf(stderr, "\n  strategy %d arch %d model %d iteration %d: oracle %d, "
+                                        "validator %d (%s)\n",
+                                s, ai, mi, it, want, got, got ? "" : d.msg);
+                    valid += want;
+                    invalid += !want;
+                    if (!got && strncmp(d.msg, "plan: ", 6) != 0) disagree++;
+                }
+                free(runs);
+                free(ff);
+                aimc_plan_free(p);
+            }
+        }
+    CU_ASSERT_EQUAL(disagree, 0);
+    CU_ASSERT(agree > 10000);
+    CU_ASSERT(valid > 1000);
+    CU_ASSERT(invalid > 1000);
+    aimc_model_free(models[0]);
+    aimc_model_free(models[1]);
 }
 
 /* ---- safetensors -------------------------------------------------------------------------- */
@@ -844,6 +1307,10 @@ int test_mapper_register(void)
                {"Zipf routing statistics", test_routing_zipf},
                {"routing statistics files", test_routing_file},
                {"plan files load back to the same plan", test_plan_roundtrip},
+               {"malformed plan files give their exact messages", test_plan_bad_files},
+               {"plans on faulty crossbars are refused", test_plan_faults},
+               {"plan rules on a hand-made plan with two tiers", test_plan_rules_hand},
+               {"the plan validator agrees with a tile-by-tile recount", test_plan_validate_oracle},
                {"safetensors weights, sharded", test_safetensors_model},
                {"safetensors fuzz", test_safetensors_fuzz},
                {"public model files", test_public_models},

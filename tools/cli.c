@@ -28,6 +28,35 @@ int cli_parse_count(const char *opt, const char *s, long lo, long hi, long *out)
     return 0;
 }
 
+/* Whether the option with val key takes a value. */
+static int longopts_need(const struct option *longopts, int key)
+{
+    for (const struct option *o = longopts; o->name; o++)
+        if (o->val == key) return o->has_arg == required_argument;
+    return 0;
+}
+
+int cli_missing_value(const char *value)
+{
+    return !value || !value[0] || (value[0] == '-' && value[1] == '-');
+}
+
+const char *cli_long_name(const struct option *longopts, int key)
+{
+    for (const struct option *o = longopts; o->name; o++)
+        if (o->val == key) return o->name;
+    return "?";
+}
+
+int cli_needs_value(const char *cmd, const char *name, const char *got)
+{
+    if (got && got[0])
+        fprintf(stderr, "%s %s: option --%s needs a value, got the option %s\n", cli_prog, cmd,
+                name, got);
+    else fprintf(stderr, "%s %s: option --%s needs a value\n", cli_prog, cmd, name);
+    return -1;
+}
+
 /* Common option parsing; `allowed` is a string of the short letters this command takes. */
 int cli_parse_options(int argc, char **argv, const char *allowed, void (*help)(FILE *),
                          cli_options *o)
@@ -46,16 +75,20 @@ int cli_parse_options(int argc, char **argv, const char *allowed, void (*help)(F
     optind = 1;
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
         if (c == 'h') {
             help(stdout);
             return 1;
         }
-        if (c == '?' || c == ':' || !strchr(allowed, c)) {
+        int key = c == ':' ? optopt : c;
+        if (c == '?' || !strchr(allowed, key)) {
             fprintf(stderr, "%s %s: unknown option %s\n", cli_prog, argv[0], argv[optind - 1]);
             help(stderr);
             return -1;
         }
+        if (c == ':' || (longopts_need(longopts, key) && cli_missing_value(optarg)))
+            return cli_needs_value(argv[0], cli_long_name(longopts, key),
+                                   c == ':' ? NULL : optarg);
         long v;
         switch (c) {
         case 'c': o->config = optarg; break;

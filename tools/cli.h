@@ -37,6 +37,15 @@ typedef struct cli_options {
 /* Parse an integer option value in [lo, hi]; prints and returns -1 when it is not one. */
 int cli_parse_count(const char *opt, const char *s, long lo, long hi, long *out);
 
+struct option;
+/* 1 when an option's value is missing: NULL, empty, or the next option ("--model ..."). */
+int cli_missing_value(const char *value);
+/* Print "aimc CMD: option --NAME needs a value" (", got the option GOT" when got is not
+ * empty); returns -1. */
+int cli_needs_value(const char *cmd, const char *name, const char *got);
+/* The name of the long option of longopts whose val is key ("?" if none). */
+const char *cli_long_name(const struct option *longopts, int key);
+
 /* Parse argv (argv[0] is the subcommand) into *o. `allowed` holds the short codes the
  * subcommand takes: c config, m model, s set, j json, b backend, S seed, t tokens.
  * Returns 0 to go on, 1 when --help was printed (exit 0), -1 on a usage error (printed). */

@@ -54,8 +54,8 @@ int cli_cmd_map(int argc, char **argv)
         else if (i > 0 && strcmp(a, "--plan") == 0) dst = &plan_in;
         else if (i > 0 && strcmp(a, "--routing") == 0) dst = &routing;
         if (dst) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "%s map: option %s needs a value\n", cli_prog, a);
+            if (i + 1 >= argc || cli_missing_value(argv[i + 1])) {
+                cli_needs_value("map", a + 2, i + 1 < argc ? argv[i + 1] : NULL);
                 free(rest);
                 return CLI_EXIT_USAGE;
             }
@@ -91,15 +91,17 @@ int cli_cmd_map(int argc, char **argv)
     rc = CLI_EXIT_WORK;
     cli_print_machine(&a);
     cli_print_model(m);
-    int e;
-    if (plan_in) {
-        e = aimc_plan_load(plan_in, &a, m, shape_only, &p, &d);
-    } else {
-        aimc_map_opts opts = {rt, NULL, 0, shape_only};
-        float *faults = cli_fault_map(&a, o.seed, &opts.n_fault);
-        opts.fault_fraction = faults;
-        e = aimc_map_plan_ex(&a, m, &opts, &p, &d);
-        free(faults);
+    aimc_map_opts opts = {rt, NULL, 0, shape_only};
+    float *faults = cli_fault_map(&a, o.seed, &opts.n_fault);
+    opts.fault_fraction = faults;
+    int e = plan_in ? aimc_plan_load(plan_in, &a, m, &opts, &p, &d)
+                    : aimc_map_plan_ex(&a, m, &opts, &p, &d);
+    free(faults);
+    if (e && plan_in && e != AIMC_ERR_NOMEM) {
+        /* A bad plan file is bad input: its message starts with the file name. */
+        fprintf(stderr, "%s\n", d.msg[0] ? d.msg : aimc_strerror(e));
+        rc = CLI_EXIT_USAGE;
+        goto out;
     }
     if (e) {
         fprintf(stderr, "%s: %s\n", cli_prog, d.msg[0] ? d.msg : aimc_strerror(e));

@@ -77,10 +77,8 @@ static int take_run_options(int argc, char **argv, char **kept, run_opts *r)
         for (int v = 0; i > 0 && v < (int)(sizeof valued / sizeof valued[0]); v++) {
             const size_t len = strlen(valued[v]);
             if (!strcmp(arg, valued[v])) {
-                if (i + 1 >= argc) {
-                    fprintf(stderr, "%s run: %s needs a value\n", cli_prog, valued[v]);
-                    return -1;
-                }
+                if (i + 1 >= argc || cli_missing_value(argv[i + 1]))
+                    return cli_needs_value("run", valued[v] + 2, i + 1 < argc ? argv[i + 1] : NULL);
                 which = v;
                 val = argv[++i];
             } else if (!strncmp(arg, valued[v], len) && arg[len] == '=') {

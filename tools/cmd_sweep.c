@@ -57,7 +57,10 @@ static int parse(int argc, char **argv, sweep_opts *o)
     optind = 1;
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+        if (c == ':') return cli_needs_value("sweep", cli_long_name(longopts, optopt), NULL);
+        if (strchr("opj", c) && cli_missing_value(optarg))
+            return cli_needs_value("sweep", cli_long_name(longopts, c), optarg);
         switch (c) {
         case 'h': cli_usage_sweep(stdout); return 1;
         case 'o': o->out = optarg; break;

@@ -53,8 +53,16 @@ int cli_cmd_train(int argc, char **argv)
     optind = 1;
     opterr = 0;
     int ch;
-    while ((ch = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
         int bad = 0;
+        if (ch == ':') {
+            cli_needs_value("train", cli_long_name(longopts, optopt), NULL);
+            return CLI_EXIT_USAGE;
+        }
+        if (strchr("DEKFPBLScso", ch) && cli_missing_value(optarg)) {
+            cli_needs_value("train", cli_long_name(longopts, ch), optarg);
+            return CLI_EXIT_USAGE;
+        }
         switch (ch) {
         case 'h': cli_usage_train(stdout); return 0;
         case 'D': data = optarg; break;

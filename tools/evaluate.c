@@ -73,8 +73,8 @@ int cli_evaluate(const aimc_arch *a0, const aimc_model *m, const cli_eval_opts *
                          .activity_assumed = o->activity_assumed,
                          .trace_path = o->trace};
     if ((rc = aimc_open(o->backend, &oo, &dev)) != AIMC_OK) {
-        aimc_diag_set(d, rc, "cannot open device %s: %s", o->backend,
-                      why.msg[0] ? why.msg : aimc_strerror(rc));
+        if (why.msg[0]) aimc_diag_set(d, rc, "cannot open the device: %s", why.msg);
+        else aimc_diag_set(d, rc, "cannot open device %s: %s", o->backend, aimc_strerror(rc));
         goto out;
     }
     aimc_dev_info info;

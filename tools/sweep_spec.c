@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "aimc_config.h"
 #include "aimc_yaml.h"
@@ -60,6 +61,11 @@ static int slurp(const char *path, char **out, size_t *len, aimc_diag *d)
 {
     FILE *f = fopen(path, "rb");
     if (!f) return aimc_diag_set(d, AIMC_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(f);
+        return aimc_diag_set(d, AIMC_ERR_IO, "%s: is a directory, not a file", path);
+    }
     char *buf = NULL;
     size_t n = 0, cap = 0;
     for (;;) {
@@ -77,6 +83,12 @@ static int slurp(const char *path, char **out, size_t *len, aimc_diag *d)
         size_t got = fread(buf + n, 1, 4096, f);
         n += got;
         if (got < 4096) break;
+        if (n > AIMC_YAML_MAX_FILE) { /* e.g. /dev/zero */
+            free(buf);
+            fclose(f);
+            return aimc_diag_set(d, AIMC_ERR_IO, "%s: larger than %d MiB", path,
+                                 AIMC_YAML_MAX_FILE >> 20);
+        }
     }
     int bad = ferror(f);
     fclose(f);

@@ -4,6 +4,7 @@
  */
 #include "eng_internal.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -93,8 +94,10 @@ int aimc_eng_trace_open(aimc_eng *e, const char *path, double clock_mhz, aimc_di
     if (!w) return aimc_diag_set(d, AIMC_ERR_NOMEM, "%s: out of memory", path);
     w->f = fopen(path, "w");
     if (!w->f) {
+        int err = errno;
         free(w);
-        return aimc_diag_set(d, AIMC_ERR_IO, "%s: cannot create the trace file", path);
+        return aimc_diag_set(d, AIMC_ERR_IO, "%s: cannot create the trace file: %s", path,
+                             strerror(err));
     }
     w->e = e;
     w->clock_mhz = clock_mhz;

@@ -20,13 +20,13 @@ FB           := $(B)/fuzz
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS   = $(STD) $(WARN) -O1 -g $(INC) -Itools/gen_regs $(FUZZ_SAN) -MMD -MP
 # What the parsers need (an archive, so each target links only what it calls).
-FUZZ_SRC     := $(wildcard common/*.c mapping/*.c) sim/peak.c tools/sweep_spec.c \
+FUZZ_SRC     := $(wildcard common/*.c mapping/*.c sim/cost/*.c) tools/sweep_spec.c \
                 tools/sweep_metrics.c tools/gen_regs/regs_gen.c
 FUZZ_OBJ     := $(FUZZ_SRC:%.c=$(FB)/obj/%.o)
 FUZZ_BINS    := $(FUZZ_NAMES:%=$(FB)/fuzz_%)
 FUZZ_SEEDS   := $(wildcard configs/*.yaml configs/sweeps/*.yaml models/*.yaml \
                   models/*.safetensors tests/configs/*/*.yaml tests/models/bad/*.yaml \
-                  tests/plans/bad/*.json tests/sweeps/*.yaml) driver/aimc_regs.yaml
+                  tests/plans/bad/*.json tests/sweeps/*.yaml) common/aimc_regs.yaml
 
 .PHONY: fuzz fuzz-build fuzz-smoke $(FUZZ_NAMES:%=fuzz-run-%)
 

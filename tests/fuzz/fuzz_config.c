@@ -2,12 +2,12 @@
  *
  * The input is a config file's text; after a NUL byte, if any, one --set assignment
  * (KEY=VALUE) applied over it. A config that loads must pass aimc_arch_validate and give
- * finite peak figures (sim/peak.c, what `aimc info` prints); one that does not must say why.
+ * finite peak figures (sim/cost/peak.c, what `aimc info` prints); one that does not must say why.
  */
 #include <math.h>
 
 #include "aimc_config.h"
-#include "aimc_peak.h"
+#include "aimc_cost.h"
 #include "fuzz_util.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)

@@ -1,5 +1,5 @@
 /* fuzz_regs.c - libFuzzer target: the register map generator's reader
- * (tools/gen_regs/regs_gen.c), which turns driver/aimc_regs.yaml into the C header, the
+ * (tools/gen_regs/regs_gen.c), which turns common/aimc_regs.yaml into the C header, the
  * SystemVerilog package and docs/registers.md.
  *
  * The input is a register map file. One that is accepted must generate three non-empty

@@ -7,7 +7,7 @@
 #   plan         aimc map --plan-out of digits-moe by every strategy (and on 2 tiers), and
 #                tests/plans/bad
 #   sweep_spec   configs/sweeps/*.yaml, tests/sweeps/*.yaml
-#   regs         driver/aimc_regs.yaml
+#   regs         common/aimc_regs.yaml
 # Usage: tests/fuzz/seeds.sh AIMC_BINARY OUT
 set -eu
 cd "$(dirname "$0")/../.."
@@ -28,7 +28,7 @@ copy() {
 copy config configs/*.yaml tests/configs/good/*.yaml tests/configs/bad/*.yaml
 copy model models/*.yaml tests/models/bad/*.yaml
 copy sweep_spec configs/sweeps/*.yaml tests/sweeps/*.yaml
-copy regs driver/aimc_regs.yaml
+copy regs common/aimc_regs.yaml
 copy plan tests/plans/bad/*.json
 copy safetensors models/*.safetensors
 

@@ -1,4 +1,5 @@
 /* cmd_run.c - `aimc run`: map, program through the driver, run tokens, report. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -262,6 +263,15 @@ int cli_cmd_run(int argc_all, char **argv_all)
         fprintf(stderr, "%s run: --routing is for --timing-only (with values the device routes)\n",
                 cli_prog);
         return CLI_EXIT_USAGE;
+    }
+    if (ro.trace) { /* before any work: the device writes it as it runs */
+        FILE *f = fopen(ro.trace, "w");
+        if (!f) {
+            fprintf(stderr, "%s: %s: cannot create the trace file: %s\n", cli_prog, ro.trace,
+                    strerror(errno));
+            return CLI_EXIT_WORK;
+        }
+        fclose(f);
     }
     aimc_arch a, used;
     aimc_model *m = NULL;

@@ -106,11 +106,11 @@
 /* IRQ_MASK (RW): 1 = that IRQ_STATUS cause drives the interrupt line */
 #define AIMC_REG_IRQ_MASK            0x05Cu
 
-/* RING_BASE (RW, 64-bit): device address of the ring, 64-byte aligned, nonzero; written while CTRL.ENABLE = 0 */
+/* RING_BASE (RW, 64-bit): device address of the ring, 64-byte aligned, nonzero; written while CTRL.ENABLE = 0 and no command is in flight (else ERROR.RING) */
 #define AIMC_REG_RING_BASE_LO        0x060u
 #define AIMC_REG_RING_BASE_HI        0x064u
 
-/* RING_SIZE (RW): entries, power of two up to CAP_MAX_RING; a write (while disabled) sets RING_HEAD and RING_TAIL to 0 */
+/* RING_SIZE (RW): entries, power of two up to CAP_MAX_RING; a write (while disabled, no command in flight) sets RING_HEAD and RING_TAIL to 0 */
 #define AIMC_REG_RING_SIZE           0x068u
 
 /* RING_HEAD (RO): free-running count of completed commands: a slot below it may be reused */

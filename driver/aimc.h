@@ -189,8 +189,9 @@ int aimc_submit_scale_acc(aimc_dev *dev, uint32_t batch, uint32_t dim, uint32_t 
 int aimc_submit_fence(aimc_dev *dev, uint64_t *fence);
 
 /* Queue a raw command descriptor (docs/driver.md) as it is, except that the driver writes
- * its fence and a zero status, for tests and tools that must send what the driver would
- * never build. len must be the descriptor size (64). */
+ * its fence and a zero status, and sets FLAG_TO_HOST when the command writes into a buffer
+ * object made with AIMC_BO_HOST_READ; for tests and tools that must send what the driver
+ * would never build. len must be the descriptor size (64). */
 int aimc_submit_raw(aimc_dev *dev, const void *desc, size_t len, uint64_t *fence);
 
 /* Wait until job `fence` has completed, at most timeout_ns (negative: no limit), and
@@ -207,15 +208,17 @@ int aimc_fence_poll(aimc_dev *dev, uint64_t fence);
 
 /* Wait until any of the n fences has completed, at most timeout_ns (negative: no limit), and
  * finish that one: *index receives its position in fences (the lowest when several have).
- * Returns as aimc_fence_wait for that fence; AIMC_ERR_INVALID for n 0 or a fence never
- * issued. */
+ * Returns as aimc_fence_wait for that fence (*index names it also when that is an error of
+ * the command: DEVICE, ABORTED); AIMC_ERR_INVALID for n 0 or a fence never issued, and
+ * AIMC_ERR_TIMEOUT, leave *index unspecified. */
 int aimc_fence_wait_any(aimc_dev *dev, const uint64_t *fences, size_t n, int64_t timeout_ns,
                         size_t *index);
 
 int aimc_counters_read(aimc_dev *dev, aimc_counters *c);
+/* Every counter but the clock (CNT_TIME) to 0 (CNT_CTRL.RESET). */
 int aimc_counters_reset(aimc_dev *dev);
 /* out = a - b, counter by counter: what the device did between two reads (b before a). */
-void aimc_counters_sub(const aimc_counters *a, const aimc_counters *b, aimc_counters *out); /* every counter to 0 (CNT_CTRL.RESET) */
+void aimc_counters_sub(const aimc_counters *a, const aimc_counters *b, aimc_counters *out);
 
 /* Read the device's sticky error state without clearing it. */
 int aimc_error_get(aimc_dev *dev, aimc_dev_error *e);

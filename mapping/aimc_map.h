@@ -211,6 +211,8 @@ typedef struct aimc_map_summary {
     double hops_mean;           /* mean over tiles */
     uint64_t chip_crossings;    /* tiles whose partial sums cross chips */
     double tier_conflicts;      /* expected tier conflicts per token */
+    int estimated;              /* 1 when the two below were estimated (models without dense
+                                 * layers: the workload runs MoE layers only) */
     double latency_ns;          /* estimated latency of a token (aimc_map_estimate_token) */
     double energy_pj;           /* its estimated dynamic energy */
     double energy_pj_by_part[AIMC_PART_COUNT];

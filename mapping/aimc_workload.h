@@ -4,7 +4,8 @@
  * step into a device command (driver/runtime), its reference computes each in double
  * precision on the host, and the mapper's estimate (aimc_map_summarise) books each on the
  * cost layer without contention. So value runs, timing-only runs, the reference and the
- * estimate execute the same schedule. docs/engine.md ("One token") walks through it.
+ * estimate execute the same schedule. docs/engine.md ("The MoE workload") and docs/architecture.md ("Data flow of one token")
+ * walk through it.
  *
  * For a group of T tokens, layer l is:
  *   route:    N = rmsnorm(X); LOGITS = N W_router; (IDX, P) = top_k(LOGITS)   [host reads IDX, P]

@@ -207,14 +207,16 @@ int aimc_map_summarise(const aimc_arch *arch, const aimc_model *model, const aim
 
     if ((rc = tier_conflicts(arch, model, plan, routing, layer_conf))) goto nomem;
 
-    /* Latency and energy: one token through the workload's steps (aimc_map_estimate). */
-    {
+    for (size_t l = 0; l < (size_t)model->layers; l++) s->tier_conflicts += layer_conf[l];
+    /* Latency and energy: one token through the workload's steps (aimc_map_estimate); the
+     * workload has no dense layers yet, so models with them are not estimated. */
+    if (model->dense_layers == 0) {
         aimc_map_estimate est;
         if ((rc = aimc_map_estimate_token(arch, model, plan, NULL, routing, &est, d))) goto out;
+        s->estimated = 1;
         s->latency_ns = est.latency_ns;
         s->energy_pj = est.energy_pj_total;
         memcpy(s->energy_pj_by_part, est.energy_pj, sizeof s->energy_pj_by_part);
-        for (size_t l = 0; l < (size_t)model->layers; l++) s->tier_conflicts += layer_conf[l];
     }
     s->xbars_used = (uint64_t)plan->xbars_used;
     s->xbars_total = (uint64_t)plan->xbars_total;
@@ -415,6 +417,17 @@ int aimc_map_estimate_token(const aimc_arch *arch, const aimc_model *model,
         return aimc_diag_set(d, AIMC_ERR_UNSUPPORTED, "%s: the estimate runs MoE layers only "
                              "(model.dense_layers is %d)", model->name, model->dense_layers);
     const int ne = model->n_experts, k = model->top_k, ns = model->n_shared;
+    if (routing && (routing->layers != model->layers - model->dense_layers ||
+                    routing->experts != ne || !routing->p))
+        return aimc_diag_set(d, AIMC_ERR_INVALID, "%s: routing statistics of %d layers x %d "
+                             "experts for a model of %d MoE layers x %d experts",
+                             model->name, routing->layers, routing->experts,
+                             model->layers - model->dense_layers, ne);
+    if (experts)
+        for (int i = 0; i < (model->layers - model->dense_layers) * k; i++)
+            if (experts[i] < 0 || experts[i] >= ne)
+                return aimc_diag_set(d, AIMC_ERR_INVALID, "%s: expert %d of the token's choices "
+                                     "is not one of the %d experts", model->name, experts[i], ne);
     est_ctx e = {arch, model, plan, NULL, NULL, {0}, 0, 0, d};
     est_batch_t b = {0};
     int rc = AIMC_OK;

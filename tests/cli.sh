@@ -153,6 +153,23 @@ has_line "$tmp/out" 'crossbars' "map output"
 has_line "$tmp/out" 'cell utilisation' "map output"
 has_line "$tmp/map.json" '^    "crossbars_used": [0-9]+,$' "map json"
 
+# A model with dense layers maps and summarises; the estimate says why it has no figures.
+cat >"$tmp/dense.yaml" <<'EOD'
+version: 1
+model:
+  name: dense
+  layers: 3
+  dense_layers: 1
+  dense_d_ff: 64
+  d_model: 32
+  routed_experts: 4
+  expert_d_ff: 32
+  top_k: 2
+EOD
+expect_exit 0 "map a model with dense layers" "$AIMC" map --model "$tmp/dense.yaml" --json "$tmp/dense.json"
+has_line "$tmp/out" '^estimate none: the model has dense layers' "map: no estimate for dense layers"
+if grep -q '"latency_ns_per_token"' "$tmp/dense.json"; then bad "map json estimates a dense model"; else ok; fi
+
 # aimc info: the documented keys.
 expect_exit 0 "info" "$AIMC" info --config configs/default.yaml --json "$tmp/info.json"
 has_line "$tmp/info.json" '^  "peak": \{$' "info json peak"

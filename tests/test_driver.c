@@ -794,6 +794,109 @@ static void test_dev_registers(void)
     aimc_accel_destroy(NULL);
 }
 
+/* Put desc into ring slot `slot` with fence `fence` (no doorbell). */
+static void th_put_desc(test_host *h, uint32_t slot, uint8_t *desc, uint64_t fence)
+{
+    put64(desc + AIMC_DESC_FENCE, fence);
+    put32(desc + AIMC_DESC_STATUS, 0);
+    memcpy(h->mem + TH_RING + (slot & (TH_RING_N - 1)) * AIMC_DESC_BYTES, desc, AIMC_DESC_BYTES);
+}
+
+/* The ring cannot be set up while a command is in flight: 16 NOPs are fetched as one burst;
+ * with the burst on its way the host disables the device and writes RING_SIZE 4: refused
+ * (ERROR.RING, the size stays), and once enabled again all 16 complete. */
+static void test_dev_ring_setup_in_flight(void)
+{
+    test_host h;
+    aimc_arch a;
+    uint8_t d[AIMC_DESC_BYTES];
+    aimc_arch_defaults(&a);
+    CU_ASSERT_EQUAL_FATAL(th_open(&h, &a), AIMC_OK);
+    for (uint32_t i = 0; i < TH_RING_N; i++) {
+        memset(d, 0, sizeof d);
+        th_put_desc(&h, i, d, i + 1);
+    }
+    wreg(&h, AIMC_REG_RING_TAIL, TH_RING_N);
+    wreg(&h, AIMC_REG_DOORBELL, 1);
+    CU_ASSERT_EQUAL(aimc_accel_run(h.dev, 1), AIMC_ACCEL_MORE); /* the fetch: a burst in flight */
+    wreg(&h, AIMC_REG_CTRL, 0);
+    wreg(&h, AIMC_REG_RING_SIZE, 4);
+    CU_ASSERT_EQUAL(rreg(&h, AIMC_REG_ERROR), AIMC_REG_ERROR_RING);
+    CU_ASSERT_EQUAL(rreg(&h, AIMC_REG_RING_SIZE), TH_RING_N);
+    wreg(&h, AIMC_REG_ERROR, AIMC_REG_ERROR_ALL);
+    wreg(&h, AIMC_REG_IRQ_STATUS, AIMC_REG_IRQ_ALL);
+    wreg(&h, AIMC_REG_CTRL, AIMC_REG_CTRL_ENABLE);
+    th_settle(&h);
+    CU_ASSERT_EQUAL(rreg(&h, AIMC_REG_RING_HEAD), TH_RING_N);
+    CU_ASSERT_EQUAL(rreg64(&h, AIMC_REG_DONE_FENCE_LO), TH_RING_N);
+    CU_ASSERT_EQUAL(rreg(&h, AIMC_REG_ERROR), 0u);
+    th_close(&h);
+}
+
+/* Cycles from the doorbell to the interrupt of an MVM of 64 vectors through matrix 0 (slot
+ * 0 holds the MVM with FLAG_IRQ), with or without a PROGRAM of matrix 0 on other crossbars
+ * queued behind it (no FLAG_IRQ). */
+static uint64_t th_mvm_then_program(int with_program)
+{
+    enum { R = 128, C = 16, B = 64 };
+    test_host h;
+    aimc_arch a;
+    uint8_t d[AIMC_DESC_BYTES];
+    aimc_arch_defaults(&a);
+    if (th_open(&h, &a)) return 0;
+    const uint32_t n = (uint32_t)aimc_arch_slices(&a);
+    if (n > 16) return 0;
+    aimc_tile t[16] = {{0}};
+    for (uint32_t s = 0; s < n; s++)
+        t[s] = (aimc_tile){.matrix = 0, .nrows = R, .ncols = C, .slice = s, .xbar = s};
+    th_put_tiles(&h, t, n);
+    th_program_desc(d, 0, R, C, n);
+    if (th_run(&h, d, 1) != 0) return 0;
+    /* the second placement's table after the first's: every slice on crossbars 64.. */
+    for (uint32_t s = 0; s < n; s++) {
+        const uint32_t f[8] = {0, 0, R, 0, C, s, 64 + s, 0};
+        for (int k = 0; k < 8; k++) put32(h.mem + TH_TILES + 0x1000 + s * 32 + 4 * k, f[k]);
+    }
+    wreg(&h, AIMC_REG_IRQ_STATUS, AIMC_REG_IRQ_ALL);
+    const uint32_t tail = rreg(&h, AIMC_REG_RING_TAIL);
+    th_mvm_desc(d, 0, B, R, C);
+    th_put_desc(&h, tail, d, 2);
+    if (with_program) {
+        th_program_desc(d, 0, R, C, n);
+        put16(d + AIMC_DESC_FLAGS, 0);
+        put64(d + AIMC_DESC_PROG_TILES_ADDR, TH_BASE + TH_TILES + 0x1000);
+        th_put_desc(&h, tail + 1, d, 3);
+    }
+    const uint64_t t0 = rreg64(&h, AIMC_REG_CNT_TIME_LO);
+    wreg(&h, AIMC_REG_RING_TAIL, tail + 1 + (uint32_t)with_program);
+    wreg(&h, AIMC_REG_DOORBELL, 1);
+    int r = AIMC_ACCEL_MORE;
+    for (int i = 0; i < 100000 && r == AIMC_ACCEL_MORE; i++) r = aimc_accel_run(h.dev, 1u << 12);
+    const uint64_t t1 = rreg64(&h, AIMC_REG_CNT_TIME_LO);
+    th_settle(&h);
+    const uint64_t done = rreg64(&h, AIMC_REG_DONE_FENCE_LO);
+    th_close(&h);
+    return r == AIMC_ACCEL_IRQ && done == 2u + (uint64_t)with_program ? t1 - t0 : 0;
+}
+
+/* A PROGRAM queued behind an MVM of the same matrix waits for it, and the MVM keeps the
+ * placement it was dispatched with: it completes as without the PROGRAM, but for the second
+ * descriptor in the fetch burst (the cost layer's fetch of 2 against 1). */
+static void test_dev_program_behind_mvm(void)
+{
+    aimc_arch a;
+    aimc_arch_defaults(&a);
+    aimc_cost_events ev = {0};
+    const uint64_t burst = aimc_cost_fetch(&a, 2, AIMC_DESC_BYTES, 0, &aimc_cost_free_booker, &ev) -
+                           aimc_cost_fetch(&a, 1, AIMC_DESC_BYTES, 0, &aimc_cost_free_booker, &ev);
+    const uint64_t alone = th_mvm_then_program(0), behind = th_mvm_then_program(1);
+    if (behind != alone + burst)
+        fprintf(stderr, "\n  MVM alone %llu cycles, with a PROGRAM behind %llu (burst +%llu)\n",
+                (unsigned long long)alone, (unsigned long long)behind, (unsigned long long)burst);
+    CU_ASSERT(alone > 0);
+    CU_ASSERT_EQUAL(behind, alone + burst);
+}
+
 /* A valid product at device level, compared with a reference from a fresh device. */
 static void th_mvm_ok(test_host *h, const float *x, uint32_t rows, uint32_t cols,
                       const float *y_ref, uint64_t fence)
@@ -1139,6 +1242,9 @@ int test_driver_register(void)
                {"more jobs than ring entries", test_many_jobs},
                {"counters follow aimc_xbar_stats", test_counters},
                {"device registers: ID, W1C, latch, ring, reset", test_dev_registers},
-               {"device answers malformed commands", test_dev_malformed});
+               {"device answers malformed commands", test_dev_malformed},
+               {"device: no ring setup with a command in flight", test_dev_ring_setup_in_flight},
+               {"device: an MVM keeps its placement when a PROGRAM follows",
+                test_dev_program_behind_mvm});
     return 0;
 }

@@ -219,6 +219,49 @@ static void test_estimate_below_device(void)
     free(r);
 }
 
+/* Groups finish out of order: with 20 tokens in groups of 8 the last group (4 tokens) is
+ * lighter than the one ahead of it and may overtake it; every group is still waited for. */
+static void test_groups_out_of_order(void)
+{
+    static const char *text =
+        "version: 1\n"
+        "model:\n"
+        "  name: deep\n"
+        "  layers: 8\n"
+        "  d_model: 64\n"
+        "  routed_experts: 8\n"
+        "  expert_d_ff: 64\n"
+        "  top_k: 2\n";
+    aimc_arch a;
+    aimc_model *m = NULL;
+    aimc_plan *p = NULL;
+    aimc_diag d = {{0}};
+    aimc_arch_defaults(&a);
+    a.hierarchy.chips_auto = 1;
+    CU_ASSERT_EQUAL_FATAL(aimc_model_load_string(text, "deep.yaml", 0, &m, &d), AIMC_OK);
+    aimc_map_opts mo = {.shape_only = 1};
+    CU_ASSERT_EQUAL_FATAL(aimc_map_plan_ex(&a, m, &mo, &p, &d), AIMC_OK);
+    CU_ASSERT_EQUAL_FATAL(aimc_map_fit_chips(&a, p), AIMC_OK);
+    for (size_t ntok = 9; ntok <= 20; ntok += 11) {
+        aimc_dev *dev = NULL;
+        aimc_open_opts o = {.arch = &a, .seed = 1, .timing_only = 1};
+        aimc_rt_report *r = calloc(1, sizeof *r);
+        CU_ASSERT_FATAL(r != NULL);
+        CU_ASSERT_EQUAL_FATAL(aimc_open("sim:", &o, &dev), AIMC_OK);
+        CU_ASSERT_EQUAL_FATAL(aimc_rt_program(dev, &a, m, p, NULL, NULL, &d), AIMC_OK);
+        aimc_rt_opts ro = {.batch = 8, .seed = 3};
+        int rc = aimc_rt_run(dev, m, NULL, ntok, NULL, &ro, r, &d);
+        if (rc) fprintf(stderr, "\n  %zu tokens: %s\n", ntok, d.msg);
+        CU_ASSERT_EQUAL(rc, AIMC_OK);
+        CU_ASSERT_EQUAL(r->groups, (ntok + 7) / 8);
+        CU_ASSERT_EQUAL(r->cost.mvms, (uint64_t)ntok * 8 * (1 + 2 * 3)); /* router, 2 x 3 */
+        free(r);
+        aimc_close(dev);
+    }
+    aimc_plan_free(p);
+    aimc_model_free(m);
+}
+
 /* ---- two MVMs through the driver ------------------------------------------------------- */
 
 /* One slice (3-bit weights on 2-bit cells), 128 x 32 matrices: one tile each. */
@@ -403,6 +446,8 @@ int test_model_register(void)
                {"estimate = device where nothing contends (1 %)", test_estimate_equals_device},
                {"estimate below the device where MVMs contend", test_estimate_below_device},
                {"two MVMs: overlap on two cores, queue on one crossbar", test_two_mvms},
+               {"token groups finishing out of order are all waited for",
+                test_groups_out_of_order},
                {"isaac: only activations cross the network (bytes by hand)",
                 test_isaac_noc_activations},
                {"mixtral on hermes: the first token alone = the first of 24 (1 %)",

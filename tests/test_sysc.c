@@ -272,6 +272,44 @@ static void test_uri(void)
     aimc_close(dev);
 }
 
+/* Long work is not idleness: with a 100 us watchdog, a PROGRAM and an MVM of 4096 vectors,
+ * each far longer than 100 us of device time, complete on sysc: as on sim: (the watchdog
+ * counts only time with commands pending and nothing scheduled). */
+static void test_watchdog_long_work(void)
+{
+    enum { R = 128, C = 16, B = 4096 };
+    static float w[R * C], x[B * R], y[B * C];
+    for (int i = 0; i < R * C; i++) w[i] = (float)((i % 7) - 3) / 4.0f;
+    const char *const uris[2] = {"sim:", "sysc:"};
+    for (int k = 0; k < 2; k++) {
+        aimc_arch a;
+        aimc_arch_defaults(&a);
+        aimc_tile t[16];
+        int n = aimc_arch_slices(&a);
+        for (int s = 0; s < n; s++)
+            t[s] = (aimc_tile){.matrix = 0, .row0 = 0, .nrows = R, .col0 = 0, .ncols = C,
+                               .slice = (uint32_t)s, .xbar = (uint32_t)s, .xbar_col0 = 0};
+        aimc_diag d = {{0}};
+        aimc_dev *dev = NULL;
+        aimc_open_opts o = {.arch = &a, .seed = 3, .watchdog_us = 100, .diag = &d};
+        CU_ASSERT_EQUAL_FATAL(aimc_open(uris[k], &o, &dev), AIMC_OK);
+        aimc_counters c0, c1;
+        CU_ASSERT_EQUAL(aimc_counters_read(dev, &c0), AIMC_OK);
+        int rc = aimc_weights_program(dev, 0, w, R, C, t, (size_t)n, NULL, NULL);
+        if (rc) fprintf(stderr, "\n  %s program: %s\n", uris[k], aimc_error_text(dev));
+        CU_ASSERT_EQUAL(rc, AIMC_OK);
+        uint64_t f;
+        CU_ASSERT_EQUAL(aimc_submit_mvm(dev, 0, x, B, y, &f), AIMC_OK);
+        rc = aimc_fence_wait(dev, f, 10000000000LL);
+        if (rc) fprintf(stderr, "\n  %s mvm: %s\n", uris[k], aimc_error_text(dev));
+        CU_ASSERT_EQUAL(rc, AIMC_OK);
+        CU_ASSERT_EQUAL(aimc_counters_read(dev, &c1), AIMC_OK);
+        /* both took longer than the watchdog's 100 us of device time */
+        CU_ASSERT(c1.time - c0.time > 2 * (uint64_t)(100 * a.clock.frequency_mhz));
+        aimc_close(dev);
+    }
+}
+
 int test_sysc_register(void)
 {
     AIMC_SUITE("sysc",
@@ -279,6 +317,7 @@ int test_sysc_register(void)
                {"one platform per process, recreated", test_one_platform},
                {"ring DMA over TLM and DMI, interrupt, DMA fault", test_ring_dma_irq},
                {"sysc: bit-identical to sim:, command time in SystemC time", test_same_as_sim},
-               {"URI options", test_uri});
+               {"URI options", test_uri},
+               {"a 100 us watchdog lets long work finish (sim:, sysc:)", test_watchdog_long_work});
     return 0;
 }

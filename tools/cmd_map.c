@@ -122,9 +122,13 @@ int cli_cmd_map(int argc, char **argv)
            "%llu tile(s) on another chip than it\n",
            s.hops_max, s.hops_mean, (unsigned long long)s.chip_crossings);
     printf("tiers    expected tier conflicts per token %.4f\n", s.tier_conflicts);
-    printf("estimate one token, nothing contending: %.1f ns, %.3f uJ dynamic (the device's model\n"
-           "         booked without contention; `aimc run --timing-only` times contention)\n",
-           s.latency_ns, s.energy_pj * 1e-6);
+    if (s.estimated)
+        printf("estimate one token, nothing contending: %.1f ns, %.3f uJ dynamic (the device's "
+               "model\n         booked without contention; `aimc run --timing-only` times "
+               "contention)\n",
+               s.latency_ns, s.energy_pj * 1e-6);
+    else
+        printf("estimate none: the model has dense layers, which the workload does not run yet\n");
     if (plan_out && aimc_plan_save(p, &a, m, plan_out, &d)) {
         fprintf(stderr, "%s: %s\n", cli_prog, d.msg);
         goto out;
@@ -152,12 +156,14 @@ int cli_cmd_map(int argc, char **argv)
         aimc_json_num(&j, "hops_mean", s.hops_mean);
         aimc_json_u64(&j, "chip_crossings", s.chip_crossings);
         aimc_json_num(&j, "tier_conflicts_per_token", s.tier_conflicts);
-        aimc_json_num(&j, "latency_ns_per_token", s.latency_ns);
-        aimc_json_num(&j, "energy_pj_per_token", s.energy_pj);
-        aimc_json_obj_begin(&j, "energy_pj_per_token_by_part");
-        for (int q = 0; q < AIMC_PART_COUNT; q++)
-            aimc_json_num(&j, aimc_part_name((aimc_part)q), s.energy_pj_by_part[q]);
-        aimc_json_obj_end(&j);
+        if (s.estimated) {
+            aimc_json_num(&j, "latency_ns_per_token", s.latency_ns);
+            aimc_json_num(&j, "energy_pj_per_token", s.energy_pj);
+            aimc_json_obj_begin(&j, "energy_pj_per_token_by_part");
+            for (int q = 0; q < AIMC_PART_COUNT; q++)
+                aimc_json_num(&j, aimc_part_name((aimc_part)q), s.energy_pj_by_part[q]);
+            aimc_json_obj_end(&j);
+        }
         aimc_json_obj_end(&j);
         aimc_json_obj_end(&j);
         rc = cli_json_finish(&j, o.json);

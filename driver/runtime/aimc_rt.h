@@ -8,10 +8,10 @@
  *
  * Tokens go through the layers in groups (opts.batch tokens each). Groups stream: a group's
  * next layer is issued as soon as its routing is known, and a new group enters once the
- * previous one has been routed in its second layer, i.e. has done its first (at most
- * opts.window groups in flight). So the device overlaps the groups' work on different layers,
- * which use different crossbars, and the groups behind the first delay it only where they
- * share the periphery (buffers, buses, NoC, links, the host link).
+ * previous one has been routed in layer opts.stagger (0-based; default AIMC_RT_STAGGER = 2:
+ * its first two layers are done), at most opts.window groups in flight. So the device
+ * overlaps the groups' work on different layers, which use different crossbars and chips,
+ * and the groups behind the first delay it only where they share the host link.
  *
  * On a timing-only device (aimc_dev_info.timing_only) no values exist: the routing decisions
  * come from a value run's record (opts.replay) or are drawn from routing statistics
@@ -63,7 +63,10 @@ typedef struct aimc_rt_report {
     size_t groups;             /* groups the tokens went in */
     aimc_counters cost;        /* device counters of the inference only (not programming) */
     uint64_t makespan_cycles;  /* device clock from the first command to the last completion */
-    uint64_t first_cycles;     /* ... to the completion of the first group */
+    uint64_t first_cycles;     /* ... to the completion of the first group, as the host saw it
+                                * (the device's clock when the wait for it returned: on a device
+                                * that runs only while the host waits, that is the completion
+                                * unless the host was waiting for ring space meanwhile) */
     int values;                /* 0: a timing-only run (no errors, no accuracies) */
     double rel_rms_error;      /* sqrt(sum (y - y_ref)^2 / sum y_ref^2), every layer's block
                                 * output against the exact reference on the same input */

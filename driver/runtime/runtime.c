@@ -386,10 +386,17 @@ static int dispatch(rt_run *R, rt_group *g)
         const int ml = l - m->dense_layers;
         for (size_t t = 0; t < n; t++) {
             const size_t tok = g->tok0 + t;
-            if (R->o->replay)
+            if (R->o->replay) {
                 memcpy(choice + t * (size_t)k, R->o->replay + ((size_t)ml * R->ntok + tok) * (size_t)k,
                        (size_t)k * sizeof *choice);
-            else
+                for (int q = 0; q < k; q++)
+                    if (choice[t * (size_t)k + (size_t)q] < 0 || choice[t * (size_t)k + (size_t)q] >= ne) {
+                        rc = aimc_diag_set(R->d, AIMC_ERR_INVALID, "replayed routing: token %zu "
+                                           "goes to expert %d in layer %d; the model has %d",
+                                           (size_t)tok, choice[t * (size_t)k + (size_t)q], l, ne);
+                        goto out;
+                    }
+            } else
                 draw_experts(R, tok, ml, choice + t * (size_t)k);
             for (int q = 0; q < k; q++) wgt[t * (size_t)k + (size_t)q] = 1.0f / (float)k;
         }
@@ -599,6 +606,12 @@ int aimc_rt_run(aimc_dev *dev, const aimc_model *model, const float *x0, size_t 
                              "%s: dense layers are mapped but not run yet (model.dense_layers "
                              "is %d)",
                              model->name, model->dense_layers);
+    if (opts->routing && (opts->routing->layers != model->layers - model->dense_layers ||
+                          opts->routing->experts != model->n_experts || !opts->routing->p))
+        return aimc_diag_set(d, AIMC_ERR_INVALID, "%s: routing statistics of %d layers x %d "
+                             "experts for a model of %d MoE layers x %d experts", model->name,
+                             opts->routing->layers, opts->routing->experts,
+                             model->layers - model->dense_layers, model->n_experts);
     if (model->n_experts > AIMC_RT_MAX_EXPERTS)
         return aimc_diag_set(d, AIMC_ERR_UNSUPPORTED, "%s: at most %d routed experts can be run",
                              model->name, AIMC_RT_MAX_EXPERTS);
@@ -660,14 +673,19 @@ int aimc_rt_run(aimc_dev *dev, const aimc_model *model, const float *x0, size_t 
             live++;
             newest = (int)s;
         }
-        /* Wait for whichever group's routing or end comes first (the oldest on a tie). */
+        /* Wait for whichever live group's routing or end comes first, the oldest on a tie
+         * (groups may finish out of order: a smaller last group overtakes the one ahead). */
         size_t nw = 0;
-        for (size_t a = finished; a < admitted; a++)
-            for (size_t s = 0; s < window; s++)
-                if (gs[s].n && gs[s].tok0 == a * batch) {
-                    waits[nw] = gs[s].wait;
-                    slot_of[nw++] = s;
-                }
+        for (size_t s = 0; s < window; s++) {
+            if (!gs[s].n) continue;
+            size_t q = nw++;
+            for (; q > 0 && gs[slot_of[q - 1]].tok0 > gs[s].tok0; q--) {
+                waits[q] = waits[q - 1];
+                slot_of[q] = slot_of[q - 1];
+            }
+            waits[q] = gs[s].wait;
+            slot_of[q] = s;
+        }
         size_t which = 0;
         if ((rc = aimc_fence_wait_any(dev, waits, nw, -1, &which)) != AIMC_OK) {
             drv_err(dev, rc, "MoE layer", d);

@@ -229,9 +229,12 @@ uint32_t aimc_accel_reg_read32(aimc_accel *dev, uint32_t off)
 }
 
 /* Ring setup registers change only while the device is disabled. */
+/* Ring setup while disabled and with no command in flight (none being fetched, every
+ * fetched one retired): a burst or a command still running would land in the new ring. */
 static int ring_setup_allowed(aimc_accel *dev)
 {
-    if (!(dev->ctrl & AIMC_REG_CTRL_ENABLE)) return 1;
+    if (!(dev->ctrl & AIMC_REG_CTRL_ENABLE) && !dev->fetching && dev->ring_head == dev->ring_fetch)
+        return 1;
     dev_raise_error(dev, AIMC_REG_ERROR_RING, 0, 0);
     return 0;
 }
@@ -390,6 +393,7 @@ static uint32_t job_start(aimc_accel *dev, const uint8_t *desc, uint32_t *info)
     c->op = aimc_le_get16(desc + AIMC_DESC_OPCODE);
     c->flags = aimc_le_get16(desc + AIMC_DESC_FLAGS);
     c->matrix = id;
+    c->mcost = m;
     c->vectors = n;
     c->anchor = -1;
     c->at = m->home;

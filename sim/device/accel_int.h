@@ -60,6 +60,7 @@ typedef struct dev_cmd {
     int n_opd;
     /* the work */
     uint32_t matrix;          /* MVM, READBACK, PROGRAM */
+    const aimc_cost_mvm *mcost; /* that matrix's placement when the command was dispatched */
     uint64_t vectors;         /* MVM, READBACK */
     aimc_dig dig;             /* digital commands */
     uint64_t dig_ops;
@@ -128,6 +129,8 @@ struct aimc_accel {
     /* matrices */
     dev_mat *mats;
     uint32_t mats_cap;
+    aimc_cost_mvm **stale;    /* placements a PROGRAM replaced while commands were in flight */
+    uint32_t n_stale, cap_stale;
 
     /* the command processor */
     aimc_eng *eng;
@@ -169,6 +172,10 @@ uint32_t dev_dma_store(aimc_accel *dev, const uint8_t *desc, uint32_t field, con
 int dev_dma_read(aimc_accel *dev, uint64_t addr, void *dst, size_t n);
 int dev_dma_write(aimc_accel *dev, uint64_t addr, const void *src, size_t n);
 void dev_mats_clear(aimc_accel *dev);
+/* A matrix's placement was replaced: keep the old one until nothing in flight can use it. */
+void dev_cost_retire(aimc_accel *dev, aimc_cost_mvm *m);
+/* Free the replaced placements (nothing in flight). */
+void dev_cost_reap(aimc_accel *dev);
 /* The MVM part of a command's counts: shape events from the cost layer, drives and charge
  * from the values (st) or the assumed activity. */
 void dev_count_mvm(aimc_accel *dev, dev_cmd *c, const aimc_cost_mvm *m, uint64_t vectors,

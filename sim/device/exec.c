@@ -148,12 +148,35 @@ static int tile_in_machine(const aimc_accel *dev, const aimc_tile *t)
     return 0;
 }
 
+void dev_cost_reap(aimc_accel *dev)
+{
+    for (uint32_t i = 0; i < dev->n_stale; i++) aimc_cost_mvm_free(dev->stale[i]);
+    dev->n_stale = 0;
+}
+
+void dev_cost_retire(aimc_accel *dev, aimc_cost_mvm *m)
+{
+    if (!m) return;
+    if (dev->n_stale == dev->cap_stale) {
+        const uint32_t cap = dev->cap_stale ? 2 * dev->cap_stale : 8;
+        aimc_cost_mvm **p = realloc(dev->stale, cap * sizeof *p);
+        if (!p) return; /* out of memory: commands in flight may still read it; let it leak */
+        dev->stale = p;
+        dev->cap_stale = cap;
+    }
+    dev->stale[dev->n_stale++] = m;
+}
+
 void dev_mats_clear(aimc_accel *dev)
 {
     for (uint32_t i = 0; i < dev->mats_cap; i++) aimc_cost_mvm_free(dev->mats[i].cost);
     free(dev->mats);
     dev->mats = NULL;
     dev->mats_cap = 0;
+    dev_cost_reap(dev);
+    free(dev->stale);
+    dev->stale = NULL;
+    dev->cap_stale = 0;
 }
 
 static int mats_grow(aimc_accel *dev, uint32_t id)
@@ -311,8 +334,9 @@ static uint32_t exec_program(aimc_accel *dev, const uint8_t *desc, dev_cmd *c, u
         rep.pulses = rep.devices;
         free(order);
     }
-    /* The matrix is programmed: its placement replaces the old one. */
-    aimc_cost_mvm_free(dev->mats[id].cost);
+    /* The matrix is programmed: its placement replaces the old one, which commands already
+     * dispatched keep using until they complete. */
+    dev_cost_retire(dev, dev->mats[id].cost);
     dev->mats[id].cost = cm;
     dev->mats[id].rows = rows;
     dev->mats[id].cols = cols;
@@ -823,6 +847,10 @@ void dev_exec(aimc_accel *dev, const uint8_t *desc, dev_cmd *c)
     }
     c->err = err;
     c->info = info;
+    /* The placement its stages book: the matrix's now, even if a later PROGRAM replaces it. */
+    const int uses_matrix = c->op == AIMC_DESC_OP_MVM || c->op == AIMC_DESC_OP_READBACK ||
+                            c->op == AIMC_DESC_OP_PROGRAM;
+    c->mcost = uses_matrix && c->matrix < dev->mats_cap ? dev->mats[c->matrix].cost : NULL;
     /* A command that failed before its work did none of it (a PROGRAM whose only complaint
      * is VERIFY programmed its matrix: its work stands). */
     if (err && (err & ~AIMC_REG_ERROR_VERIFY)) {

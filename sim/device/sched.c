@@ -22,10 +22,21 @@ enum { EV_FETCH = 0, EV_DISPATCH, EV_IN, EV_RUN, EV_OUT, EV_FINISH, EV_RETIRE };
 
 static int event(aimc_eng *e, void *payload, uint64_t arg);
 
+/* The scheduler cannot go on (out of memory, or a time past 2^64 cycles): the command
+ * processor stops, as on a ring fault (ERROR.INTERNAL and ERROR.RING: the driver's waits end
+ * with a device error, and a soft reset recovers). */
+static void sched_fail(aimc_accel *dev)
+{
+    if (dev->eng_err) return;
+    dev->eng_err = 1;
+    dev->ring_stopped = 1;
+    dev_raise_error(dev, AIMC_REG_ERROR_INTERNAL | AIMC_REG_ERROR_RING, 0, 0);
+}
+
 static void schedule(aimc_accel *dev, uint64_t cycle, int kind, uint64_t x)
 {
     if (aimc_eng_at(dev->eng, cycle, event, dev, x << 8 | (uint64_t)kind) != AIMC_OK)
-        dev->eng_err = 1;
+        sched_fail(dev);
 }
 
 /* ---- resources ------------------------------------------------------------------------ */
@@ -91,16 +102,16 @@ static uint64_t dev_book(void *ctx, const aimc_cost_booking *b, int probe)
     }
     uint64_t t = b->ready;
     if (id < 0) {
-        dev->eng_err = 1;
-        return probe ? t : t + b->busy;
+        sched_fail(dev);
+        return probe ? t : (t > UINT64_MAX - b->busy ? t : t + b->busy);
     }
     if (probe) {
-        if (aimc_eng_array_free_at(dev->eng, id, first, count, b->ready, &t)) dev->eng_err = 1;
+        if (aimc_eng_array_free_at(dev->eng, id, first, count, b->ready, &t)) sched_fail(dev);
         return t;
     }
     if (aimc_eng_array_reserve(dev->eng, id, first, count, b->ready, b->busy, &t)) {
-        dev->eng_err = 1;
-        return b->ready + b->busy;
+        sched_fail(dev);
+        return b->ready;
     }
     return t;
 }
@@ -254,7 +265,8 @@ void dev_add_events(aimc_accel *dev, const aimc_cost_events *ev)
 
 static const aimc_cost_mvm *mat_cost(const aimc_accel *dev, const dev_cmd *c)
 {
-    return c->matrix < dev->mats_cap ? dev->mats[c->matrix].cost : NULL;
+    (void)dev;
+    return c->mcost;
 }
 
 static int is_mvm(const dev_cmd *c)
@@ -393,8 +405,8 @@ static int dispatch_one(aimc_accel *dev, const uint8_t *desc, uint64_t now)
         dev_cmd *p = &dev->cmds[q & (dev->ring_size - 1)];
         if (p->state != CMD_WAIT && p->state != CMD_RUN) continue;
         if (!depends(c, p)) continue;
-        if (waiter_add(p, slot)) { /* out of memory: serialise instead */
-            dev->eng_err = 1;
+        if (waiter_add(p, slot)) { /* out of memory: the processor stops */
+            sched_fail(dev);
             continue;
         }
         c->n_deps++;
@@ -437,6 +449,7 @@ static void retire_prefix(aimc_accel *dev)
         c->n_waiters = 0;
         dev->ring_head++;
     }
+    if (dev->ring_head == dev->ring_fetch && dev->n_stale) dev_cost_reap(dev);
 }
 
 static void finish(aimc_accel *dev, dev_cmd *c, uint64_t now)
@@ -563,10 +576,10 @@ int aimc_accel_advance_to(aimc_accel *dev, uint64_t cycle)
     const uint64_t now = aimc_eng_now(dev->eng), next = aimc_eng_next_cycle(dev->eng);
     const uint64_t raised = dev->irq_raised;
     if (cycle > now) {
-        /* With commands pending and nothing scheduled before `cycle`, the device waits:
-         * that time counts towards the watchdog. */
-        const int waiting = next > cycle && !dev->halted && (dev->ctrl & AIMC_REG_CTRL_ENABLE) &&
-                            dev->ring_head != dev->ring_tail;
+        /* With commands pending and nothing scheduled at all, the device waits: that time
+         * counts towards the watchdog (a long stage scheduled later is work, not waiting). */
+        const int waiting = next == UINT64_MAX && !dev->halted &&
+                            (dev->ctrl & AIMC_REG_CTRL_ENABLE) && dev->ring_head != dev->ring_tail;
         (void)aimc_eng_run(dev->eng, cycle);
         if (waiting && dev->watchdog_us) {
             const double ns = aimc_cost_ns(&dev->arch, (double)(cycle - now));

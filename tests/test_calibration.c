@@ -60,17 +60,187 @@ static void test_hermes(void)
     CU_ASSERT(within(p.tops_per_w, 9.76, 0.05));
 }
 
-/* PUMA loads and its MVM follows the pipelined formula at 1 GHz: 16 steps, t_int 100 cycles,
- * 128 conversions of 1 cycle: P = 16 x 128, m = 100, D = 2 crossbars x 17 x 128 operations
- * at 32 per cycle = 136; T(1) = m + P + D alone, P at steady state. */
+/* PUMA: the figures of the puma-simulator's own files (github.com/Aayush-Ankit/puma-simulator:
+ * include/config.py at 964f96f, include/constants.py at 930dfcd; configs/puma.yaml cites
+ * each), named as there. Times in cycles of cycle_time, powers in mW, areas in mm^2. */
+enum {
+    PUMA_NUM_BITS = 16,          /* config.py: num_bits */
+    PUMA_INPUT_PREC = 16,        /* config.py: input_prec */
+    PUMA_WEIGHT_WIDTH = 16,      /* config.py: weight_width */
+    PUMA_XBAR_BITS = 2,          /* config.py: xbar_bits */
+    PUMA_XBAR_SIZE = 128,        /* config.py: xbar_size */
+    PUMA_NUM_MATRIX = 2,         /* config.py: num_matrix, MVM units per core */
+    PUMA_DAC_RES = 1,            /* config.py: dac_res */
+    PUMA_ADC_RES = 8,            /* config.py: adc_res */
+    PUMA_NUM_ADC_PER_MATRIX = 2, /* config.py: num_adc_per_matrix */
+    PUMA_NUM_IMA = 8,            /* config.py: num_ima, cores per tile */
+    PUMA_NUM_TILE_MAX = 168,     /* config.py: num_tile_max, tiles per node */
+    PUMA_NUM_NODE = 1,           /* config.py: num_node */
+    PUMA_EDRAM_SIZE_KB = 64,     /* config.py: edram_size */
+    PUMA_EDRAM_BUSWIDTH = 256,   /* config.py: edram_buswidth, bits */
+    PUMA_FLIT_WIDTH = 32,        /* config.py: flit_width, bits */
+    PUMA_NOC_NUM_PORT = 4,       /* config.py: noc_num_port */
+    PUMA_CMESH_C = 4,            /* config.py: cmesh_c, tiles per router */
+    PUMA_PHY2LOG_RATIO = PUMA_NUM_BITS / PUMA_XBAR_BITS, /* config.py: 8 crossbars per unit */
+    PUMA_NUM_ADC = PUMA_NUM_ADC_PER_MATRIX * PUMA_NUM_MATRIX, /* config.py: 4 per core */
+};
+static const double puma_cycle_time = 1.0;       /* constants.py: ns */
+static const double puma_xbar_lat = 128.0;       /* constants.py: xbar_lat_dict['2']['128'] */
+static const double puma_xbar_pow = 0.3;         /* constants.py: xbar_pow_dict['2']['128'] */
+static const double puma_xbar_area = 2.5e-5;     /* constants.py: xbar_area_dict['2']['128'] */
+static const double puma_dac_pow_dyn = 0.00350625, puma_dac_pow_leak = 0.000390625,
+                    puma_dac_area = 1.67e-7;     /* constants.py: dac_*_dict['1'] */
+static const double puma_adc_lat = 1.0, puma_adc_pow_dyn = 1.8, puma_adc_pow_leak = 0.2,
+                    puma_adc_area = 0.0012;      /* constants.py: adc_*_dict['8'] */
+static const double puma_sna_pow_dyn = 0.05 - 0.005; /* constants.py: sna_pow_dyn */
+static const double puma_edram_lat = 2.0, puma_edram_pow_dyn = 17.2 / 2,
+                    puma_edram_pow_leak = 0.46, puma_edram_area = 0.086; /* ['64'] */
+static const double puma_edram_bus_lat = 1.0, puma_edram_bus_pow_dyn = 6.0 / 2,
+                    puma_edram_bus_area = 0.090; /* constants.py: edram_bus_* */
+static const double puma_noc_pow_dyn = 16.13, puma_noc_pow_leak = 0.41,
+                    puma_noc_area = 0.047;       /* constants.py: noc_*_dict['4'] */
+static const double puma_ht_lat = 5.0, puma_noc_inter_pow_dyn = 10400.0,
+                    puma_noc_inter_area = 22.88, puma_ht_gbytes_per_s = 6.4; /* constants.py */
+
+/* A full PUMA core: its 2 MVM units each hold one 128 x 128 block of a 128 x 256 matrix,
+ * the block's 8 slices on 8 crossbars. */
+static int puma_core_matrix(aimc_dev *dev, const aimc_arch *a, uint32_t core)
+{
+    const uint32_t rows = (uint32_t)a->crossbar.rows, lcols = (uint32_t)aimc_arch_logical_cols(a);
+    const uint32_t xpc = (uint32_t)a->hierarchy.crossbars_per_core;
+    const uint32_t slices = (uint32_t)aimc_arch_slices(a);
+    aimc_tile t[64];
+    for (uint32_t s = 0; s < xpc && s < 64; s++)
+        t[s] = (aimc_tile){.matrix = core, .row0 = 0, .nrows = rows, .col0 = s / slices * lcols,
+                           .ncols = lcols, .slice = s % slices, .xbar = core * xpc + s,
+                           .xbar_col0 = 0};
+    return aimc_weights_program(dev, core, NULL, rows, xpc / slices * lcols, t, xpc, NULL, NULL);
+}
+
+/* Busy cycles of one full PUMA core for a batch of B vectors on the timing-only device. */
+static uint64_t puma_core_cycles(const aimc_arch *a, uint32_t B)
+{
+    const uint32_t rows = (uint32_t)a->crossbar.rows;
+    const uint32_t cols = (uint32_t)(a->hierarchy.crossbars_per_core / aimc_arch_slices(a) *
+                                     aimc_arch_logical_cols(a));
+    aimc_dev *dev = NULL;
+    aimc_bo *x = NULL, *y = NULL;
+    aimc_open_opts o = {.arch = a, .seed = 1, .timing_only = 1};
+    uint64_t f = 0, cycles = 0;
+    aimc_counters c0, c1;
+    if (aimc_open("sim:", &o, &dev) == AIMC_OK &&
+        aimc_bo_create(dev, (size_t)B * rows * 4, &x) == AIMC_OK &&
+        aimc_bo_create(dev, (size_t)B * cols * 4, &y) == AIMC_OK &&
+        puma_core_matrix(dev, a, 0) == AIMC_OK && aimc_counters_read(dev, &c0) == AIMC_OK &&
+        aimc_submit_mvm_addr(dev, 0, B, aimc_bo_addr(x), aimc_bo_addr(y), &f) == AIMC_OK &&
+        aimc_fence_wait(dev, f, -1) == AIMC_OK && aimc_counters_read(dev, &c1) == AIMC_OK)
+        cycles = c1.cycles - c0.cycles;
+    aimc_bo_destroy(y);
+    aimc_bo_destroy(x);
+    aimc_close(dev);
+    return cycles;
+}
+
+/* configs/puma.yaml has the puma-simulator's organisation, figure by figure, and its MVM
+ * follows PUMA's timing through aimc's crossbar pipeline (docs/engine.md), by hand at 1 GHz:
+ *   S = input_prec / dac_res = 16 steps; t_int = xbar_lat = 128 cycles; t_conv = 128 columns
+ *   on the crossbar's ADC at 1 cycle each = 128 cycles;
+ *   P = S x max(t_int, t_conv) = 16 x 128 = 2048, m = min(t_int, t_conv) = 128,
+ *   D = ceil(16 crossbars x (S + 1) x 128 columns / 272 ops per cycle) = ceil(34816 / 272) = 128;
+ *   T(1) = m + P + D = 2304 = (16 + 2) x 128, PUMA's MVM instruction (its wiki, ima.py);
+ *   at steady state one vector per max(P, D) = 2048 cycles;
+ *   T(32) = m + max(32 P + D, P + 32 D) = 128 + max(65664, 6144) = 65792. */
 static void test_puma(void)
 {
     aimc_arch a;
     CU_ASSERT_EQUAL_FATAL(load("configs/puma.yaml", &a), AIMC_OK);
     aimc_peak p;
     aimc_peak_compute(&a, &p);
-    CU_ASSERT_DOUBLE_EQUAL(p.mvm_latency_ns, 100 + 16 * 128 + 136, 1e-9);
-    CU_ASSERT_DOUBLE_EQUAL(p.mvm_ns, 16 * 128, 1e-9);
+
+    /* The crossbar and its cells: 16-bit weights as 8 slices of 2 bits. */
+    CU_ASSERT_EQUAL(a.crossbar.rows, PUMA_XBAR_SIZE);
+    CU_ASSERT_EQUAL(a.crossbar.cols, PUMA_XBAR_SIZE);
+    CU_ASSERT_EQUAL(aimc_arch_logical_cols(&a), PUMA_XBAR_SIZE);
+    CU_ASSERT_EQUAL(a.crossbar.bits_per_cell, PUMA_XBAR_BITS);
+    CU_ASSERT_EQUAL(a.device.levels, 1 << PUMA_XBAR_BITS);
+    CU_ASSERT_EQUAL(a.crossbar.weight_bits, PUMA_WEIGHT_WIDTH);
+    CU_ASSERT_EQUAL(aimc_arch_slices(&a), PUMA_PHY2LOG_RATIO);
+    CU_ASSERT_DOUBLE_EQUAL(a.crossbar.integration_ns, puma_xbar_lat * puma_cycle_time, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(a.crossbar.area_um2, puma_xbar_area * 1e6, 1e-9);
+    /* an array at the mean conductance draws xbar_pow: rows x cols x g x V^2 (uS V^2 = uW) */
+    const double g_mid = 0.5 * (a.device.g_min_us + a.device.g_max_us);
+    const double v = a.device.read_voltage_v;
+    CU_ASSERT(within(PUMA_XBAR_SIZE * PUMA_XBAR_SIZE * g_mid * v * v * 1e-3, puma_xbar_pow, 1e-4));
+
+    /* Inputs: 16 bits, one per step. */
+    CU_ASSERT_EQUAL(a.dac.mode, AIMC_DAC_BIT_SERIAL);
+    CU_ASSERT_EQUAL(aimc_arch_input_steps(&a), PUMA_INPUT_PREC / PUMA_DAC_RES);
+    CU_ASSERT_EQUAL(a.dac.bits, PUMA_INPUT_PREC + 1); /* bit-serial takes bits - 1 steps */
+
+    /* The hierarchy: 2 MVM units of 8 crossbars per core, 8 cores per tile, 168 tiles, 4 tiles
+     * per router, one node. */
+    CU_ASSERT_EQUAL(a.hierarchy.crossbars_per_core, PUMA_NUM_MATRIX * PUMA_PHY2LOG_RATIO);
+    CU_ASSERT_EQUAL(a.hierarchy.cores_per_cluster, PUMA_NUM_IMA);
+    CU_ASSERT_EQUAL(a.hierarchy.cores_per_chip, PUMA_NUM_TILE_MAX * PUMA_NUM_IMA);
+    CU_ASSERT_EQUAL(p.clusters_per_chip, PUMA_NUM_TILE_MAX);
+    CU_ASSERT_EQUAL(a.noc.clusters_per_router, PUMA_CMESH_C);
+    CU_ASSERT_EQUAL(p.routers_per_chip, PUMA_NUM_TILE_MAX / PUMA_CMESH_C);
+    CU_ASSERT_EQUAL(a.hierarchy.chips, PUMA_NUM_NODE);
+    CU_ASSERT_DOUBLE_EQUAL(a.clock.frequency_mhz, 1000.0 / puma_cycle_time, 1e-12);
+
+    /* ADCs (configs/puma.yaml's header): 8 bits; one per crossbar converting a column per
+     * cycle, as PUMA's timing does, each with a quarter of a PUMA ADC's area and leakage, so
+     * that a core has the area and static power of num_adc = 4 ADCs; energy per conversion
+     * adc_pow_dyn over adc_lat. DACs: one array of 128 per MVM unit, shared by its 8
+     * crossbars. */
+    const double xpc = a.hierarchy.crossbars_per_core;
+    CU_ASSERT_EQUAL(a.adc.bits, PUMA_ADC_RES);
+    CU_ASSERT_EQUAL(a.adc.per_crossbar, 1);
+    CU_ASSERT_DOUBLE_EQUAL(a.adc.conversion_ns, puma_adc_lat * puma_cycle_time, 1e-12);
+    CU_ASSERT_EQUAL(aimc_cost_convert_cycles(&a, PUMA_XBAR_SIZE), (uint64_t)(PUMA_XBAR_SIZE * puma_adc_lat));
+    CU_ASSERT_DOUBLE_EQUAL(a.adc.energy_pj, puma_adc_pow_dyn * puma_adc_lat * puma_cycle_time, 1e-12);
+    CU_ASSERT(within(xpc * a.adc.per_crossbar * a.adc.area_um2, PUMA_NUM_ADC * puma_adc_area * 1e6, 1e-9));
+    CU_ASSERT(within(xpc * a.adc.per_crossbar * a.adc.leakage_mw, PUMA_NUM_ADC * puma_adc_pow_leak, 1e-9));
+    const double dacs = PUMA_NUM_MATRIX * PUMA_XBAR_SIZE; /* per core */
+    CU_ASSERT(within(xpc * a.crossbar.rows * a.dac.area_um2, dacs * puma_dac_area * 1e6, 1e-9));
+    CU_ASSERT(within(xpc * a.crossbar.rows * a.dac.leakage_mw, dacs * puma_dac_pow_leak, 1e-6));
+    CU_ASSERT(within(xpc * a.crossbar.rows * a.dac.energy_pj, dacs * puma_dac_pow_dyn, 1e-9));
+    CU_ASSERT_DOUBLE_EQUAL(a.digital.energy_pj_per_op, puma_sna_pow_dyn * puma_cycle_time, 1e-12);
+
+    /* The tile's eDRAM and bus, the router, HyperTransport. */
+    CU_ASSERT_EQUAL(a.buffer.kb, PUMA_EDRAM_SIZE_KB);
+    CU_ASSERT_EQUAL(a.buffer.bytes_per_access * 8, PUMA_EDRAM_BUSWIDTH);
+    CU_ASSERT_DOUBLE_EQUAL(a.buffer.access_ns, puma_edram_lat * puma_cycle_time, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(a.buffer.energy_pj, puma_edram_pow_dyn * puma_edram_lat, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(a.buffer.leakage_mw, puma_edram_pow_leak, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(a.buffer.area_um2, puma_edram_area * 1e6, 1e-6);
+    CU_ASSERT_EQUAL(a.bus.width_bits, PUMA_EDRAM_BUSWIDTH);
+    CU_ASSERT_DOUBLE_EQUAL(a.bus.transfer_ns, puma_edram_bus_lat * puma_cycle_time, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(a.bus.energy_pj_per_bit * PUMA_EDRAM_BUSWIDTH, puma_edram_bus_pow_dyn, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(a.bus.area_um2, puma_edram_bus_area * 1e6, 1e-6);
+    CU_ASSERT_EQUAL(a.noc.flit_bytes * 8, PUMA_FLIT_WIDTH);
+    CU_ASSERT_EQUAL(a.noc.ports, PUMA_NOC_NUM_PORT);
+    CU_ASSERT_DOUBLE_EQUAL(a.noc.leakage_mw, puma_noc_pow_leak, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(a.noc.area_um2, puma_noc_area * 1e6, 1e-6);
+    /* every port moving a flit per cycle: the router's noc_pow_dyn */
+    CU_ASSERT(within(a.noc.ports * a.mapping.noc_hop_energy_pj / puma_cycle_time, puma_noc_pow_dyn, 1e-9));
+    CU_ASSERT_DOUBLE_EQUAL(a.mapping.chip_link_ns, puma_ht_lat, 1e-12);
+    CU_ASSERT_EQUAL(a.chip_link.count, 1);
+    CU_ASSERT_DOUBLE_EQUAL(a.chip_link.gbytes_per_s, puma_ht_gbytes_per_s, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(a.chip_link.area_um2, puma_noc_inter_area * 1e6, 1e-3);
+    /* 32 bits at 6.4 GB/s for 10.4 W */
+    CU_ASSERT(within(a.mapping.chip_link_energy_pj, puma_noc_inter_pow_dyn * 4 / puma_ht_gbytes_per_s, 1e-12));
+
+    /* The pipeline by hand (above). */
+    const uint64_t S = PUMA_INPUT_PREC / PUMA_DAC_RES, step = 128, m = 128;
+    CU_ASSERT_EQUAL(aimc_cost_integrate_cycles(&a), step);
+    CU_ASSERT_EQUAL(aimc_cost_shift_add_cycles(&a, 16 * (S + 1) * 128), 128);
+    CU_ASSERT_DOUBLE_EQUAL(p.mvm_latency_ns, m + S * step + 128, 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(p.mvm_latency_ns, (PUMA_INPUT_PREC / PUMA_DAC_RES + 2) * puma_xbar_lat, 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(p.mvm_ns, S * step, 1e-9);
+    /* and on the device, one full core */
+    CU_ASSERT_EQUAL(puma_core_cycles(&a, 1), 2304);
+    CU_ASSERT_EQUAL(puma_core_cycles(&a, 32), 128 + 32 * 2048 + 128);
 }
 
 /* The periphery's peak power and area by hand on a small machine. */
@@ -251,7 +421,7 @@ int test_calibration_register(void)
 {
     AIMC_SUITE("calibration", {"isaac: Table I and IV within 3 %", test_isaac},
                {"hermes: 63.1 TOPS, 9.76 TOPS/W within 5 %", test_hermes},
-               {"puma: pipelined MVM", test_puma},
+               {"puma: the simulator's organisation, pipelined MVM", test_puma},
                {"periphery peak by hand", test_periphery_by_hand},
                {"isaac: full cores on the device reach the peak", test_isaac_cores_reach_peak},
                {"timing-only mode", test_timing_only});

@@ -119,8 +119,10 @@ MPICC     := $(shell command -v mpicc 2>/dev/null)
 SWEEP_NET := $(if $(MPICC),tools/sweep_mpi.c,tools/sweep_nompi.c)
 CLI_OBJ   += $(SWEEP_NET:%.c=$(B)/obj/%.o)
 SCLI_OBJ  += $(BS)/obj/tools/sweep_nompi.o
+# The tools' sources the unit tests call (the sweep's table and files, `aimc run`'s evaluation
+# and figures).
 SWEEP_TEST_SRC := tools/sweep_spec.c tools/sweep_metrics.c tools/sweep_results.c \
-                  tools/sweep_plot.c tools/json.c
+                  tools/sweep_plot.c tools/json.c tools/cli.c tools/evaluate.c
 $(B)/obj/tools/sweep_mpi.o: FINAL_CFLAGS += $(if $(MPICC),$(shell $(MPICC) --showme:compile))
 $(B)/aimc: LIBS += $(if $(MPICC),$(shell $(MPICC) --showme:link))
 

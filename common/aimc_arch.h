@@ -58,6 +58,13 @@ typedef enum {
     AIMC_STRATEGY_TIERED,   /* a layer's experts in different tiers of the same sites */
 } aimc_map_strategy;
 
+/* Power gating: which units leak (static power). */
+typedef enum {
+    AIMC_GATING_NONE = 0, /* every unit of every chip of the machine */
+    AIMC_GATING_UNUSED    /* only units that hold weights or serve them: the crossbars, their
+                           * DACs and ADCs, cores, clusters, routers and chips in use */
+} aimc_power_gating;
+
 typedef struct aimc_arch {
     int version;   /* must be AIMC_ARCH_VERSION */
     char name[64]; /* free text, e.g. "default" */
@@ -106,6 +113,9 @@ typedef struct aimc_arch {
         double conversion_ns;  /* one conversion, ns */
         double energy_pj;      /* one conversion, pJ */
         double area_um2;       /* one ADC, um^2 */
+        int conversion_auto;   /* 1: the three above from the survey model of the cost layer */
+        int energy_auto;       /*    (aimc_cost_adc_*), from adc.bits; the config said `auto` */
+        int area_auto;
         double offset_lsb;     /* systematic offset of every conversion, LSB */
         double gain_error;     /* systematic relative gain error (0.01 = +1 %) */
         double leakage_mw;     /* static power of one ADC, mW */
@@ -176,6 +186,7 @@ typedef struct aimc_arch {
     } noc;
     struct {                     /* latency and energy: mapping.chip_link_ns/_energy_pj */
         int count;               /* links per chip */
+        int count_auto;          /* `count: auto`: none on a one-chip machine, else count */
         double gbytes_per_s;     /* per link */
         double leakage_mw;       /* per link */
         double area_um2;         /* per link */
@@ -191,6 +202,13 @@ typedef struct aimc_arch {
         double latency_ns;
         double energy_pj_per_byte;
     } host_dma;
+    struct {                     /* what is powered (docs/config.md, "power") */
+        aimc_power_gating gating;
+    } power;
+    struct {                     /* what a preset's figures were published for (docs/config.md) */
+        int chips;               /* chips of the published machine; 0: not stated. A run on more
+                                  * is reported with a warning */
+    } calibration;
     struct {                     /* the simulator process, not the machine (docs/simulator.md) */
         int threads;             /* threads one MVM may use; results identical for any count */
     } simulator;

@@ -26,7 +26,7 @@ void aimc_arch_defaults(aimc_arch *a)
     a->device.drift_compensation = 0;
     a->device.stuck_on_rate = 0.0;
     a->device.stuck_off_rate = 0.0;
-    a->device.pulse_energy_pj = 100.0;
+    a->device.pulse_energy_pj = 10.0;
     a->device.pulse_ns = 100.0;
 
     a->crossbar.rows = 128;
@@ -47,13 +47,16 @@ void aimc_arch_defaults(aimc_arch *a)
 
     a->adc.bits = 10;
     a->adc.per_crossbar = 8;
-    a->adc.conversion_ns = 0.78;
+    a->adc.conversion_ns = 0.78;      /* used when not auto */
     a->adc.energy_pj = 2.38;
     a->adc.area_um2 = 1200.0;
+    a->adc.conversion_auto = 1;       /* the default machine's ADC: the survey model */
+    a->adc.energy_auto = 1;
+    a->adc.area_auto = 1;
     a->adc.offset_lsb = 0.0;
     a->adc.gain_error = 0.0;
     a->adc.leakage_mw = 0.2;
-    a->adc.range = AIMC_ADC_RANGE_FULL_SCALE;
+    a->adc.range = AIMC_ADC_RANGE_PERCENTILE;
     a->adc.range_percentile = 99.9;
 
     a->digital.energy_pj_per_op = 0.021;
@@ -65,6 +68,7 @@ void aimc_arch_defaults(aimc_arch *a)
     a->hierarchy.cores_per_chip = 64;
     a->hierarchy.chips = 1;
     a->hierarchy.chips_auto = 0;
+    a->power.gating = AIMC_GATING_UNUSED;
     a->hierarchy.tiers = 1;
     a->hierarchy.cores_per_cluster = 1;
 
@@ -98,6 +102,7 @@ void aimc_arch_defaults(aimc_arch *a)
     a->noc.leakage_mw = 0.41;
     a->noc.area_um2 = 47000.0;
     a->chip_link.count = 4;
+    a->chip_link.count_auto = 1;
     a->chip_link.gbytes_per_s = 1.6;
     a->chip_link.leakage_mw = 0.0;
     a->chip_link.area_um2 = 5.72e6;

@@ -73,6 +73,10 @@ static const char *const wscale_names[] = {"matrix", "tile", "column"};
 static const int wscale_values[] = {AIMC_WSCALE_MATRIX, AIMC_WSCALE_TILE, AIMC_WSCALE_COLUMN};
 static const cfg_enum wscale_enum = {wscale_names, wscale_values, 3, wscale_names, 3};
 
+static const char *const gating_names[] = {"none", "unused"};
+static const int gating_values[] = {AIMC_GATING_NONE, AIMC_GATING_UNUSED};
+static const cfg_enum gating_enum = {gating_names, gating_values, 2, gating_names, 2};
+
 static const char *const strategy_names[] = {"pack", "locality", "balance", "replicate",
                                              "tiered"};
 static const int strategy_values[] = {AIMC_STRATEGY_PACK, AIMC_STRATEGY_LOCALITY,
@@ -84,6 +88,9 @@ static const cfg_enum strategy_enum = {strategy_names, strategy_values, 5, strat
 #define KEY_INT(k, f, lo, hi, unit, doc) {k, CFG_INT, lo, hi, NULL, FIELD(f), 0, unit, doc}
 #define KEY_DBL(k, f, lo, hi, unit, doc) {k, CFG_DOUBLE, lo, hi, NULL, FIELD(f), 0, unit, doc}
 #define KEY_ENUM(k, f, en, doc) {k, CFG_ENUM, 0, 0, &en, FIELD(f), 0, "", doc}
+/* A number or the plain scalar `auto` (flag field af). */
+#define KEY_DBL_AUTO(k, f, af, lo, hi, unit, doc) \
+    {k, CFG_DOUBLE, lo, hi, NULL, FIELD(f), 0, unit, doc, offsetof(aimc_arch, af)}
 
 #define AREA_MAX_UM2 1e12   /* 1 m^2: anything above is a typo */
 #define ENERGY_MAX_PJ 1e6   /* 1 uJ per event */
@@ -160,10 +167,12 @@ static const cfg_key cfg_keys[] = {
     KEY_INT("adc.bits", adc.bits, 1, 16, "bit", "output code width"),
     KEY_INT("adc.per_crossbar", adc.per_crossbar, 1, 4096, "",
             "ADCs shared by one crossbar's columns"),
-    KEY_DBL("adc.conversion_ns", adc.conversion_ns, TIME_MIN_NS, TIME_MAX_NS, "ns",
+    KEY_DBL_AUTO("adc.conversion_ns", adc.conversion_ns, adc.conversion_auto, TIME_MIN_NS, TIME_MAX_NS, "ns",
             "one conversion"),
-    KEY_DBL("adc.energy_pj", adc.energy_pj, 0, ENERGY_MAX_PJ, "pJ", "one conversion"),
-    KEY_DBL("adc.area_um2", adc.area_um2, 0, AREA_MAX_UM2, "um^2", "one ADC"),
+    KEY_DBL_AUTO("adc.energy_pj", adc.energy_pj, adc.energy_auto, 0, ENERGY_MAX_PJ, "pJ",
+                 "one conversion; auto: from adc.bits (docs/config.md, the ADC model)"),
+    KEY_DBL_AUTO("adc.area_um2", adc.area_um2, adc.area_auto, 0, AREA_MAX_UM2, "um^2",
+                 "one ADC; auto: from adc.bits"),
     KEY_DBL("adc.offset_lsb", adc.offset_lsb, -1e6, 1e6, "LSB",
             "systematic offset of every conversion"),
     KEY_DBL("adc.gain_error", adc.gain_error, -0.5, 0.5, "",
@@ -192,7 +201,7 @@ static const cfg_key cfg_keys[] = {
      "chips in the machine, or auto: as many as the mapped model needs",
      offsetof(aimc_arch, hierarchy.chips_auto)},
     KEY_INT("hierarchy.tiers", hierarchy.tiers, 1, HIER_MAX, "",
-            "stacked arrays (3D tiers) per crossbar site; only the mapper uses tiers"),
+            "stacked arrays (3D tiers) per crossbar site, sharing their site's periphery"),
     KEY_INT("hierarchy.cores_per_cluster", hierarchy.cores_per_cluster, 1, HIER_MAX, "",
             "cores sharing one cluster's buffer, bus and router"),
 
@@ -245,7 +254,9 @@ static const cfg_key cfg_keys[] = {
     KEY_DBL("noc.leakage_mw", noc.leakage_mw, 0, POWER_MAX_MW, "mW", "static power of a router"),
     KEY_DBL("noc.area_um2", noc.area_um2, 0, AREA_MAX_UM2, "um^2", "one router"),
 
-    KEY_INT("chip_link.count", chip_link.count, 1, 1024, "", "chip-to-chip links per chip"),
+    {"chip_link.count", CFG_INT, 1, 1024, NULL, FIELD(chip_link.count), 0, "",
+     "chip-to-chip links per chip; auto: none on a machine of one chip, 4 otherwise",
+     offsetof(aimc_arch, chip_link.count_auto)},
     KEY_DBL("chip_link.gbytes_per_s", chip_link.gbytes_per_s, 1e-6, 1e6, "GB/s",
             "bandwidth of one chip-to-chip link"),
     KEY_DBL("chip_link.leakage_mw", chip_link.leakage_mw, 0, POWER_MAX_MW, "mW",
@@ -269,6 +280,11 @@ static const cfg_key cfg_keys[] = {
     KEY_DBL("host_dma.energy_pj_per_byte", host_dma.energy_pj_per_byte, 0, ENERGY_MAX_PJ, "pJ",
             "one byte moved by host DMA"),
 
+    KEY_ENUM("power.gating", power.gating, gating_enum,
+             "none: every unit of every chip leaks; unused: units without weights are off"),
+    KEY_INT("calibration.chips", calibration.chips, 0, 1 << 20, "",
+            "chips of the machine the preset's figures were published for (0: not stated); "
+            "a run on more is reported with a warning"),
     KEY_INT("simulator.threads", simulator.threads, 1, 1024, "",
             "threads one simulated MVM may use (results identical for any count)"),
 };
@@ -395,7 +411,14 @@ static int parse_value(const aimc_ydoc *doc, const aimc_ynode *n, const cfg_key 
         if (k->auto_offset) *(int *)((char *)a + k->auto_offset) = 0;
         return AIMC_OK;
     case CFG_DOUBLE:
-        return aimc_ynode_double(doc, n, k->key, k->lo, k->hi, dbl_field(a, k), d);
+        if (k->auto_offset && n && n->kind == AIMC_YNODE_SCALAR && !n->quoted && n->scalar &&
+            strcmp(n->scalar, "auto") == 0) {
+            *(int *)((char *)a + k->auto_offset) = 1;
+            return AIMC_OK;
+        }
+        rc = aimc_ynode_double(doc, n, k->key, k->lo, k->hi, dbl_field(a, k), d);
+        if (!rc && k->auto_offset) *(int *)((char *)a + k->auto_offset) = 0;
+        return rc;
     case CFG_ENUM:
         rc = aimc_ynode_enum(doc, n, k->key, k->en->names, k->en->n, &ev, d);
         if (rc) return rc;

@@ -220,6 +220,22 @@ int aimc_counters_reset(aimc_dev *dev);
 /* out = a - b, counter by counter: what the device did between two reads (b before a). */
 void aimc_counters_sub(const aimc_counters *a, const aimc_counters *b, aimc_counters *out);
 
+/* What each matrix and each kind of command did, as a simulated device keeps it (sim:,
+ * sysc:, rtl:) since open or reset: kind AIMC_PROFILE_MATRIX with a matrix id (its MVMs,
+ * READBACKs and PROGRAMs) or AIMC_PROFILE_OPCODE with an opcode (every command of it): the
+ * commands completed, their vectors, their busy cycles and their energy per part (their
+ * shares of the counters; descriptor fetches are no command's). AIMC_ERR_UNSUPPORTED on a
+ * backend that keeps none (silicon, mock:). */
+typedef struct aimc_profile {
+    uint64_t commands, vectors, busy_cycles;
+    double energy_pj[AIMC_PART_COUNT];
+} aimc_profile;
+#define AIMC_PROFILE_MATRIX 0
+#define AIMC_PROFILE_OPCODE 1
+int aimc_profile_read(aimc_dev *dev, int kind, uint32_t id, aimc_profile *out);
+/* The name of a descriptor opcode ("mvm", "scale_acc"; common/aimc_regs.yaml), or NULL. */
+const char *aimc_opcode_name(uint32_t op);
+
 /* Read the device's sticky error state without clearing it. */
 int aimc_error_get(aimc_dev *dev, aimc_dev_error *e);
 

@@ -46,6 +46,8 @@ typedef struct aimc_hal_ops {
     int (*irq_wait)(void *ctx, int64_t timeout_ns);
     /* A monotonic clock in ns, for timeouts. */
     uint64_t (*time_ns)(void *ctx);
+    /* Optional (NULL: AIMC_ERR_UNSUPPORTED): aimc_profile_read's entry. */
+    int (*profile)(void *ctx, int kind, uint32_t id, aimc_profile *out);
 } aimc_hal_ops;
 
 /* The backends. A new backend adds its table here and in driver.c's list. */

@@ -1112,6 +1112,37 @@ int aimc_counters_reset(aimc_dev *dev)
     return drv_unlock(dev, AIMC_OK);
 }
 
+int aimc_profile_read(aimc_dev *dev, int kind, uint32_t id, aimc_profile *out)
+{
+    int rc = drv_lock(dev);
+    if (rc) return rc;
+    if (!out || (kind != AIMC_PROFILE_MATRIX && kind != AIMC_PROFILE_OPCODE))
+        return drv_unlock(dev, drv_fail(dev, AIMC_ERR_INVALID, "aimc_profile_read: NULL out "
+                                        "or unknown kind %d", kind));
+    if (!dev->hal->profile)
+        return drv_unlock(dev, drv_fail(dev, AIMC_ERR_UNSUPPORTED, "aimc_profile_read: the "
+                                        "%s: backend keeps no profile", dev->hal->scheme));
+    rc = dev->hal->profile(dev->ctx, kind, id, out);
+    if (rc) return drv_unlock(dev, drv_fail(dev, rc, "aimc_profile_read: kind %d id %u: %s",
+                                            kind, id, aimc_strerror(rc)));
+    return drv_unlock(dev, AIMC_OK);
+}
+
+const char *aimc_opcode_name(uint32_t op)
+{
+    static const struct {
+        uint32_t op;
+        const char *name;
+    } names[] = {{AIMC_DESC_OP_NOP, "nop"},         {AIMC_DESC_OP_FENCE, "fence"},
+                 {AIMC_DESC_OP_PROGRAM, "program"}, {AIMC_DESC_OP_MVM, "mvm"},
+                 {AIMC_DESC_OP_READBACK, "readback"}, {AIMC_DESC_OP_RMSNORM, "rmsnorm"},
+                 {AIMC_DESC_OP_TOPK, "topk"},       {AIMC_DESC_OP_SILU_MUL, "silu_mul"},
+                 {AIMC_DESC_OP_GATHER, "gather"},   {AIMC_DESC_OP_SCALE_ACC, "scale_acc"}};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (names[i].op == op) return names[i].name;
+    return NULL;
+}
+
 int aimc_error_get(aimc_dev *dev, aimc_dev_error *e)
 {
     int rc = drv_lock(dev);

@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "aimc_arch.h"
+#include "aimc_cost.h"
 #include "aimc_status.h"
 #include "aimc_tile.h"
 
@@ -192,6 +193,11 @@ void aimc_run_tile(const aimc_arch *arch, const aimc_model *model, const aimc_ru
 /* Tile geometry of a matrix: row blocks, column blocks, slices; tiles = rb * cb * slices. */
 void aimc_map_blocks(const aimc_arch *arch, const aimc_matrix *mx, uint32_t *rb, uint32_t *cb,
                      uint32_t *slices);
+
+/* What the plan's machine powers under power.gating (aimc_cost.h): `none`, every unit of
+ * its chips; `unused`, the crossbar sites holding tiles (with their DACs and ADCs), the cores,
+ * clusters, routers and chips they lie in. AIMC_OK, AIMC_ERR_INVALID (NULL), AIMC_ERR_NOMEM. */
+int aimc_map_powered(const aimc_arch *arch, const aimc_plan *plan, aimc_cost_powered *out);
 
 /* For `chips: auto`: set arch->hierarchy.chips to the plan's chips (so that the device is
  * opened with them) and clear chips_auto. Returns AIMC_ERR_INVALID for NULL. */

@@ -87,4 +87,13 @@ void aimc_wl_shape(const aimc_model *m, const aimc_wl_step *s, aimc_wl_tensor t,
 /* Whether the host reads tensor t (the runtime makes it host-readable). */
 int aimc_wl_host_reads(aimc_wl_tensor t);
 
+/* What a step of `tokens` tokens through every layer reads and computes, for the GPU beside
+ * the machine (aimc_gpu_roofline): the weights the tokens touch, each once (the router, the
+ * shared experts, and the routed experts a batch touches in expectation under `routing`,
+ * NULL: uniform: per expert 1 - (1 - p_e)^tokens), at bytes_per_weight, plus the
+ * activations (every step's inputs and outputs, float16); and 2 x the multiply-accumulates
+ * of every MVM step of the tokens (top_k routed experts per token). */
+void aimc_wl_gpu_step(const aimc_model *m, const aimc_routing *routing, double tokens,
+                      double bytes_per_weight, double *bytes, double *flops);
+
 #endif /* AIMC_WORKLOAD_H */

@@ -2,6 +2,7 @@
  * matrices run, in which order, on which tensors. */
 #include "aimc_workload.h"
 
+#include <math.h>
 #include <string.h>
 
 static aimc_wl_step step(aimc_wl_op op, long matrix, aimc_wl_tensor in0, aimc_wl_tensor in1,
@@ -108,4 +109,65 @@ void aimc_wl_shape(const aimc_model *m, const aimc_wl_step *s, aimc_wl_tensor t,
 int aimc_wl_host_reads(aimc_wl_tensor t)
 {
     return t == AIMC_WL_IDX || t == AIMC_WL_P || t == AIMC_WL_OUT;
+}
+
+/* The elements of every input and output of a phase's steps (each tensor of each step once). */
+static double phase_elements(const aimc_model *m, const aimc_wl_phase *ph)
+{
+    double el = 0;
+    for (int i = 0; i < ph->n; i++) {
+        const aimc_wl_step *s = &ph->s[i];
+        aimc_wl_tensor ts[4] = {s->in[0], s->in[1], s->in[2], s->out};
+        for (int t = 0; t < 4; t++) {
+            if (ts[t] == AIMC_WL_NONE) continue;
+            uint32_t r, c;
+            aimc_wl_shape(m, s, ts[t], &r, &c);
+            el += (double)r * c;
+        }
+    }
+    return el;
+}
+
+void aimc_wl_gpu_step(const aimc_model *m, const aimc_routing *routing, double tokens,
+                      double bytes_per_weight, double *bytes, double *flops)
+{
+    double wbytes = 0, macs = 0, act = 0;
+    const int moe0 = m->dense_layers;
+    for (size_t i = 0; i < m->n_matrices; i++) {
+        const aimc_matrix *mx = &m->m[i];
+        const double w = (double)mx->rows * mx->cols;
+        const int routed = mx->layer >= moe0 && mx->kind != AIMC_MAT_ROUTER &&
+                           mx->kind != AIMC_MAT_HEAD && mx->expert >= 0 &&
+                           mx->expert < m->n_experts;
+        if (!routed) { /* router, shared experts, dense layers, head: every token */
+            wbytes += w * bytes_per_weight;
+            macs += w * tokens;
+            continue;
+        }
+        const int l = mx->layer - moe0;
+        const double p = routing && l < routing->layers && mx->expert < routing->experts
+                             ? routing->p[(size_t)l * routing->experts + mx->expert]
+                             : (double)m->top_k / m->n_experts;
+        wbytes += w * bytes_per_weight * (1.0 - pow(1.0 - p, tokens)); /* touched at all */
+        macs += w * tokens * p;
+    }
+    /* Activations: each MoE layer's route phase for the group, its experts' phases for their
+     * expected tokens (the phases' tensors per row, times the rows), the head. */
+    aimc_wl_phase ph;
+    aimc_diag d = {{0}};
+    for (int l = moe0; l < m->layers; l++) {
+        if (aimc_wl_route(m, l, 1, &ph, &d) == AIMC_OK) act += tokens * phase_elements(m, &ph);
+        for (int e = 0; e < m->n_experts + m->n_shared; e++) {
+            if (aimc_wl_expert(m, l, e, 1, 1, &ph, &d) != AIMC_OK) continue;
+            const int li = l - moe0;
+            const double p = e >= m->n_experts ? 1.0
+                             : routing && li < routing->layers && e < routing->experts
+                                 ? routing->p[(size_t)li * routing->experts + e]
+                                 : (double)m->top_k / m->n_experts;
+            act += tokens * p * phase_elements(m, &ph);
+        }
+    }
+    if (aimc_wl_head(m, 1, &ph, &d) == AIMC_OK) act += tokens * phase_elements(m, &ph);
+    *bytes = wbytes + act * 2.0;
+    *flops = 2.0 * macs;
 }

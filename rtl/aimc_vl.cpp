@@ -239,6 +239,11 @@ extern "C" void aimc_vl_destroy(aimc_vl *vl)
     delete vl;
 }
 
+extern "C" const struct aimc_accel *aimc_vl_device(const aimc_vl *vl)
+{
+    return vl ? vl->dev : nullptr;
+}
+
 extern "C" void aimc_vl_host_wrote(aimc_vl *vl, uint64_t addr, uint64_t n)
 {
     if (vl) aimc_accel_host_wrote(vl->dev, addr, n);

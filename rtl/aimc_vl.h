@@ -88,6 +88,8 @@ uint64_t aimc_vl_ps_per_cycle(const aimc_vl *vl);
 void aimc_vl_inject_hang(aimc_vl *vl, uint32_t after);
 /* The host wrote [addr, addr + n) of its memory (aimc_accel_host_wrote of the C half). */
 void aimc_vl_host_wrote(aimc_vl *vl, uint64_t addr, uint64_t n);
+/* The C half (for aimc_accel_profile), NULL for NULL. */
+const struct aimc_accel *aimc_vl_device(const aimc_vl *vl);
 
 /* Waveform: start writing every signal to an FST file at path (GTKWave opens it), from the
  * current cycle on; AIMC_OK, or AIMC_ERR_IO / AIMC_ERR_STATE (one is open) with the reason

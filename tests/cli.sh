@@ -186,12 +186,16 @@ for w in mapping latency energy dac xbar adc digital "rms error" accuracy; do
 done
 # The default model is the digits classifier: its whole test split, 360 samples.
 for k in '  "mode": "values",' '  "cycles": [0-9]+,' '  "time_ns": [0-9.e+-]+,' '  "tokens": 360,' \
-         '  "first_token_ns": [0-9.e+-]+,' '  "tokens_per_s": [0-9.e+-]+,' '  "busy_cycles": [0-9]+,' \
-         '  "energy_pj": \{' '    "total": [0-9.e+-]+,' '    "per_token": [0-9.e+-]+,' \
+         '  "first_token_ns": [0-9.e+-]+,' '  "time_ns_per_token": [0-9.e+-]+,' \
+         '  "tokens_per_s": [0-9.e+-]+,' '  "busy_cycles": [0-9]+,' \
+         '  "energy_pj_per_token": \{' '    "total": [0-9.e+-]+,' \
          '    "dynamic": [0-9.e+-]+,' '    "static": [0-9.e+-]+,' '    "by_part": \{' \
-         '    "dynamic_by_part": \{' '    "static_by_part": \{' \
-         '      "dac": [0-9.e+-]+,' '      "xbar": [0-9.e+-]+,' '      "adc": [0-9.e+-]+,' \
-         '      "digital": [0-9.e+-]+,' '      "noc": [0-9.e+-]+,' '      "host_dma": [0-9.e+-]+' \
+         '      "dac": \{' '      "xbar": \{' '      "adc": \{' '      "digital": \{' \
+         '      "noc": \{' '      "host_dma": \{' '        "total": [0-9.e+-]+' \
+         '  "energy_pj_run": \{' '  "powered": \{' '    "gating": "unused",' \
+         '    "crossbars": 33,' '  "achieved": \{' '    "tops_per_w": [0-9.e+-]+' \
+         '  "deploy": \{' '    "pulses": [0-9]+,' '    "energy_pj": [0-9.e+-]+,' \
+         '  "breakdown": \{' '    "matrices": \[' '    "commands": \[' '  "warnings": \[\],' \
          '  "output": \{' '    "rel_rms_error": [0-9.e+-]+,' \
          '  "accuracy": \{' '    "float": 0\.9[0-9.e+-]*,' '    "hw": 0\.[0-9.e+-]+'; do
     has_line "$tmp/run1.json" "^$k\$" "run json key /$k/"
@@ -211,6 +215,42 @@ if grep -q '"accuracy"\|"rel_rms_error"' "$tmp/timing.json"; then bad "timing-on
 c1=$(sed -n 's/^    "adc_conversions": \([0-9]*\),$/\1/p' "$tmp/run1.json")
 c2=$(sed -n 's/^    "adc_conversions": \([0-9]*\),$/\1/p' "$tmp/timing.json")
 [ -n "$c1" ] && [ "$c1" = "$c2" ] && ok || bad "timing-only counted ${c2:-?} conversions, the value run ${c1:-?}"
+# The report's blocks: latency, energy per token with a total line, achieved beside peak,
+# deploy; the CSV breakdown; the GPU beside it.
+for w in '^         total ' '^achieved ' 'peak: ' '^deploy ' 'pulses' 'at steady state'; do
+    has_line "$tmp/out" "$w" "run output has /$w/"
+done
+expect_exit 0 "run --csv --compare" "$AIMC" run --tokens 8 --csv "$tmp/b.csv" --compare gpu:h100
+has_line "$tmp/b.csv" '^kind,name,layer,commands,vectors,busy_ns,dac_pj,.*,total_pj$' "csv header"
+has_line "$tmp/b.csv" '^layer,layer0,0,' "csv per layer"
+has_line "$tmp/b.csv" '^matrix,layer0\.router,0,8,8,' "csv per matrix"
+has_line "$tmp/b.csv" '^command,scale_acc,,' "csv per command kind"
+has_line "$tmp/out" '^gpu      h100: ' "run --compare prints the GPU"
+has_line "$tmp/out" 'the simulated machine / the GPU: tokens/s .*x, energy per token .*x' "ratio line"
+expect_exit 2 "run --compare unknown" "$AIMC" run --compare gpu:v100
+has_line "$tmp/err" 'expected gpu:NAME with NAME one of a100, h100, h200' "--compare message"
+expect_exit 1 "run --csv unwritable" "$AIMC" run --csv /nonexistent/dir/b.csv
+# Fail fast: Mixtral's values do not fit the default machine or this host; refused before any
+# work, in under a second, naming the chips and the options.
+t0=$(date +%s%N)
+expect_exit 2 "mixtral with values" "$AIMC" run --model models/mixtral-8x7b.yaml
+t1=$(date +%s%N)
+[ $(( (t1 - t0) / 1000000 )) -lt 1000 ] && ok || bad "mixtral refused after $(( (t1 - t0) / 1000000 )) ms"
+has_line "$tmp/err" '21505 chips' "mixtral: the chips needed"
+has_line "$tmp/err" 'hierarchy.chips: auto' "mixtral: chips auto named"
+# With chips: auto it fits the machine but not the host (its float32 weights alone are 180 GB;
+# CI has 24 GiB): checked where the host has less than 350 GB.
+mem_kb=$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo 2>/dev/null)
+if [ -n "$mem_kb" ] && [ "$mem_kb" -lt 350000000 ]; then
+    t0=$(date +%s%N)
+    expect_exit 2 "mixtral with values, chips auto" "$AIMC" run --model models/mixtral-8x7b.yaml \
+        --set hierarchy.chips=auto
+    t1=$(date +%s%N)
+    [ $(( (t1 - t0) / 1000000 )) -lt 1000 ] && ok || bad "mixtral (auto) refused after $(( (t1 - t0) / 1000000 )) ms"
+    has_line "$tmp/err" 'GB of host memory' "mixtral: the memory needed"
+    has_line "$tmp/err" 'takes 21505 chip' "mixtral: the chips it takes"
+    has_line "$tmp/err" '[-]-timing-only' "mixtral: --timing-only named"
+fi
 expect_exit 2 "run --batch 0" "$AIMC" run --batch 0
 expect_exit 2 "run --activity nosuch" "$AIMC" run --activity nosuch
 # The same seed gives identical bytes; another seed gives other numbers.

@@ -145,5 +145,18 @@ run "no spec" 2 "$AIMC" sweep
 run "help" 0 "$AIMC" sweep --help
 has "$tmp/out" "usage: aimc sweep" "sweep --help"
 
+# 7. ADC bits 4..10 on the default model (configs/sweeps/adc-bits.yaml, 16 tokens): the
+# energy per conversion is the survey model's, x2 per bit to 9 bits, x4 from 9 to 10
+# (docs/config.md), and so are the conversion time and the area.
+sed "s|tokens: 360 .*|tokens: 16|; s|config: ../default.yaml|config: $PWD/configs/default.yaml|; s|model: ../../models/|model: $PWD/models/|" \
+    configs/sweeps/adc-bits.yaml >"$tmp/adcb.yaml"
+run "adc bits sweep" 0 "$AIMC" sweep "$tmp/adcb.yaml" --out "$tmp/adcb" --quiet
+for b in 4 5 6 7 8 9 10; do
+    want=$(awk -v b=$b 'BEGIN { e = 0.01 * 2 ^ (b < 9 ? b : 9) * 4 ^ (b > 9 ? b - 9 : 0);
+                                printf "%.9g,%.9g,%.9g", e, b * 0.78125 / 8, 1500 * 2 ^ (b - 8) }')
+    got=$(awk -F, -v b=$b 'NR > 1 && $2 == b { printf "%.9g,%.9g,%.9g", $4, $5, $6 }' "$tmp/adcb.csv")
+    [ "$got" = "$want" ] && ok || bad "adc.bits=$b: energy, time, area $got, want $want"
+done
+
 echo "sweep: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

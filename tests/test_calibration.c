@@ -266,14 +266,22 @@ static void test_periphery_by_hand(void)
     CU_ASSERT(within(p.power_w_by_part[AIMC_PART_NOC], (5 * 2.59 / 2 + 0.41) * 1e-3, 1e-7));
     /* units: 2 x 4 ops x 0.5 per ns x 0.2 pJ */
     CU_ASSERT_DOUBLE_EQUAL(p.power_w_by_part[AIMC_PART_UNITS], 2 * 4 * 0.5 * 0.2 * 1e-3, 1e-12);
-    /* chip links: 4 x 1.6 B/ns x 6500/4 pJ per byte */
-    CU_ASSERT_DOUBLE_EQUAL(p.power_w_by_part[AIMC_PART_CHIP_LINK], 4 * 1.6 * 1625 * 1e-3, 1e-9);
-    /* ADC static: 6 cores x 16 crossbars x 8 ADCs x 0.2 mW on top of the dynamic part */
-    double adc_dyn = 6 * 16 * (7 * 64 * 2.38) / 700.0 * 1e-3;
+    /* chip links: `count: auto` gives a one-chip machine none */
+    CU_ASSERT_EQUAL(aimc_cost_links_per_chip(&a), 0);
+    CU_ASSERT_DOUBLE_EQUAL(p.power_w_by_part[AIMC_PART_CHIP_LINK], 0.0, 0.0);
+    /* ADC from the survey model at 10 bits: 10 fJ x 2^9 x 4 = 20.48 pJ per conversion, 6000
+     * um^2 (1500 x 2^2); static: 6 cores x 16 crossbars x 8 ADCs x 0.2 mW on top. The
+     * conversions of a vector, 7 steps x 64 columns per crossbar, every P = 7 x 100 ns. */
+    double adc_dyn = 6 * 16 * (7 * 64 * 20.48) / 700.0 * 1e-3;
     CU_ASSERT_DOUBLE_EQUAL(p.power_w_by_part[AIMC_PART_ADC], adc_dyn + 6 * 16 * 8 * 0.2e-3, 1e-12);
-    double area = 2 * 86000 + 2 * 90000 + 47000 + 2 * 4100 + 4 * 5.72e6; /* um^2 */
-    double arrays = 6 * 16 * (25 + 128 * 0.166 + 8 * 1200) + 6 * 2000;
+    double area = 2 * 86000 + 2 * 90000 + 47000 + 2 * 4100; /* um^2 */
+    double arrays = 6 * 16 * (25 + 128 * 0.166 + 8 * 6000) + 6 * 2000;
     CU_ASSERT_DOUBLE_EQUAL(p.chip_area_mm2, (area + arrays) * 1e-6, 1e-9);
+    /* Four links when the config says so: 4 x 1.6 B/ns x 6500/4 pJ per byte, 4 x 5.72 mm^2. */
+    a.chip_link.count_auto = 0;
+    aimc_peak_compute(&a, &p);
+    CU_ASSERT_DOUBLE_EQUAL(p.power_w_by_part[AIMC_PART_CHIP_LINK], 4 * 1.6 * 1625 * 1e-3, 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(p.chip_area_mm2, (area + 4 * 5.72e6 + arrays) * 1e-6, 1e-9);
 }
 
 /* A full ISAAC core: its 8 crossbars each hold one slice of a 128 x lcols matrix. */

@@ -68,6 +68,7 @@ static void ideal_arch(aimc_arch *a)
     aimc_arch_defaults(a);
     a->device.type = AIMC_DEVICE_IDEAL;
     a->adc.bits = 16;
+    a->adc.range = AIMC_ADC_RANGE_FULL_SCALE; /* every signal representable: nothing clips */
 }
 
 /* The ERROR=0x.. value in a driver error text, or 0. */

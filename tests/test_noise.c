@@ -110,6 +110,7 @@ static size_t tiles_of(const aimc_arch *a, uint32_t rows, uint32_t cols, aimc_ti
 static void arch_pcm(aimc_arch *a, int rows, int cols)
 {
     aimc_arch_defaults(a);
+    a->adc.range = AIMC_ADC_RANGE_FULL_SCALE; /* the range these hand cases assume: nothing clips */
     a->device.type = AIMC_DEVICE_PCM;
     a->device.g_min_us = 0.0;
     a->device.g_max_us = 25.0;
@@ -435,6 +436,7 @@ static void test_pcm_accuracy(void)
 {
     aimc_arch a;
     aimc_arch_defaults(&a);
+    a.adc.range = AIMC_ADC_RANGE_FULL_SCALE; /* the range these hand cases assume: nothing clips */
     a.device.type = AIMC_DEVICE_PCM;
     a.crossbar.rows = 128;
     a.crossbar.cols = 128;
@@ -768,6 +770,7 @@ static void test_memory_per_weight(void)
 {
     aimc_arch a;
     aimc_arch_defaults(&a);
+    a.adc.range = AIMC_ADC_RANGE_FULL_SCALE; /* the range these hand cases assume: nothing clips */
     a.device.type = AIMC_DEVICE_GENERIC;
     a.crossbar.rows = 256;
     a.crossbar.cols = 256;
@@ -801,6 +804,7 @@ static double driver_pcm_error(int comp)
 {
     aimc_arch a;
     aimc_arch_defaults(&a);
+    a.adc.range = AIMC_ADC_RANGE_FULL_SCALE; /* the range these hand cases assume: nothing clips */
     a.device.type = AIMC_DEVICE_PCM;
     a.crossbar.rows = 128;
     a.crossbar.cols = 128;

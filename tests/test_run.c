@@ -67,6 +67,7 @@ static void ideal_arch(aimc_arch *a)
     a->dac.bits = 16;
     a->adc.bits = 16;
     a->adc.per_crossbar = 4;
+    a->adc.range = AIMC_ADC_RANGE_FULL_SCALE; /* every sum representable: nothing clips */
     a->hierarchy.cores_per_chip = 256; /* 8 slices of small crossbars need room */
 }
 
@@ -99,6 +100,7 @@ static void test_driver_mvm_exact(void)
     aimc_arch a;
     aimc_arch_defaults(&a);
     a.device.type = AIMC_DEVICE_IDEAL;
+    a.adc.range = AIMC_ADC_RANGE_FULL_SCALE; /* every sum representable: nothing clips */
     CU_ASSERT_EQUAL_FATAL(aimc_arch_validate(&a, NULL), AIMC_OK);
     const int wmax = (1 << (a.crossbar.weight_bits - 1)) - 1, xmax = (1 << (a.dac.bits - 1)) - 1;
     static float w[R * C], x[B * R], y[B * C];
@@ -214,6 +216,7 @@ static void test_peak_by_hand(void)
     a.adc.conversion_ns = 1.0;
     a.adc.energy_pj = 2.0;
     a.adc.area_um2 = 1000;
+    a.adc.conversion_auto = a.adc.energy_auto = a.adc.area_auto = 0; /* these, not the model */
     a.digital.energy_pj_per_op = 0.25;
     a.digital.area_um2_per_core = 5000;
     a.device.g_min_us = 0;
@@ -287,12 +290,13 @@ static void test_peak_matches_simulated_tile(void)
     CU_ASSERT_EQUAL(aimc_submit_mvm(dev, 0, x, B, y, &f), AIMC_OK);
     CU_ASSERT_EQUAL(aimc_fence_wait(dev, f, -1), AIMC_OK);
     CU_ASSERT_EQUAL(aimc_counters_read(dev, &c2), AIMC_OK);
-    /* Default machine at 1 GHz: 7 steps of t_int = 100 cycles; 64 columns on 8 ADCs of
-     * 0.78 ns: 8 x 0.78 = 6.24, seen at 7 cycles: P = 7 x 100 = 700, m = 7; D = 8 x 64 ops
-     * / 32 per cycle = 16 (one crossbar). T(1) = 7 + 700 + 16 = 723,
-     * T(64) = 7 + max(64 x 700 + 16, 700 + 64 x 16) = 44823. */
-    CU_ASSERT_EQUAL(c1.cycles - c0.cycles, 723);
-    CU_ASSERT_EQUAL(c2.cycles - c1.cycles, 44823);
+    /* Default machine at 1 GHz: 7 steps of t_int = 100 cycles; 64 columns on 8 ADCs of 10
+     * bits, 10 x 0.78125 / 8 = 0.9765625 ns each (the survey model): 8 x 0.977 = 7.8, seen
+     * at 8 cycles: P = 7 x 100 = 700, m = 8; D = 8 x 64 ops / 32 per cycle = 16 (one
+     * crossbar). T(1) = 8 + 700 + 16 = 724, T(64) = 8 + max(64 x 700 + 16, 700 + 64 x 16)
+     * = 44824. */
+    CU_ASSERT_EQUAL(c1.cycles - c0.cycles, 724);
+    CU_ASSERT_EQUAL(c2.cycles - c1.cycles, 44824);
     CU_ASSERT_EQUAL(c1.adc_conversions - c0.adc_conversions, 7 * 64);
     /* a full core is as fast: the peak interval is P (D of 16 crossbars, 256, is less) */
     CU_ASSERT_DOUBLE_EQUAL(p.mvm_ns, 700.0, 1e-9);

@@ -43,6 +43,7 @@ static double rnd_unit(void)
 static void arch_small(aimc_arch *a)
 {
     aimc_arch_defaults(a);
+    a->adc.range = AIMC_ADC_RANGE_FULL_SCALE; /* the range these hand cases assume: nothing clips */
     a->device.type = AIMC_DEVICE_IDEAL;
     a->crossbar.rows = 16;
     a->crossbar.cols = 20;
@@ -178,6 +179,7 @@ static void test_integer_reference(void)
     for (int variant = 0; variant < 2; variant++) {
         aimc_arch a;
         aimc_arch_defaults(&a);
+        a.adc.range = AIMC_ADC_RANGE_FULL_SCALE; /* the range these hand cases assume: nothing clips */
         a.crossbar.rows = 256; /* the 256 x 128 tile blocks below */
         a.crossbar.cols = 256;
         a.device.type = AIMC_DEVICE_IDEAL;
@@ -493,6 +495,7 @@ static void test_adc_bits_error(void)
     for (int k = 0; k < 2; k++) {
         aimc_arch a;
         aimc_arch_defaults(&a);
+        a.adc.range = AIMC_ADC_RANGE_FULL_SCALE; /* the range these hand cases assume: nothing clips */
         a.crossbar.rows = 256; /* the 256 x 128 tile blocks below */
         a.crossbar.cols = 256;
         a.device.type = AIMC_DEVICE_IDEAL;
@@ -580,6 +583,7 @@ static void test_costs(void)
     const float x[10] = {3, -1, 2, 0, -3, 0, 0, 0, 0, 0};
     aimc_arch a;
     aimc_arch_defaults(&a);
+    a.adc.range = AIMC_ADC_RANGE_FULL_SCALE; /* the range these hand cases assume: nothing clips */
     a.device.type = AIMC_DEVICE_IDEAL;
     a.device.g_min_us = 0.0;
     a.device.g_max_us = 30.0;
@@ -596,6 +600,7 @@ static void test_costs(void)
     a.adc.per_crossbar = 3;
     a.adc.conversion_ns = 1.5;
     a.adc.energy_pj = 2.0;
+    a.adc.conversion_auto = a.adc.energy_auto = a.adc.area_auto = 0; /* these, not the model */
     a.digital.energy_pj_per_op = 0.25;
     a.digital.ops_per_cycle = 4;
     a.hierarchy.crossbars_per_core = 2;

@@ -24,7 +24,8 @@ int test_model_register(void);   /* one model: value = timing-only, estimate, ov
 int test_conformance_register(void); /* driver conformance per backend URI (tests/conformance/) */
 int test_fuzz_register(void);    /* device + driver: bad command buffers (tests/test_fuzz.c) */
 int test_sysc_register(void);    /* sim/sysc: SystemC platform, sysc: backend (test_sysc.c) */
-int test_rtl_register(void);     /* rtl: Verilated RTL against sim:, co-simulation (test_rtl.c) */
+int test_rtl_register(void);
+int test_report_register(void);  /* tools: aimc run's figures, deploy, gating, GPU (test_report.c) */     /* rtl: Verilated RTL against sim:, co-simulation (test_rtl.c) */
 
 /* Add a suite and its tests: AIMC_SUITE("name", {"test a", fn_a}, {"test b", fn_b}). */
 typedef struct {

@@ -96,22 +96,64 @@ typedef struct cli_eval_opts {
     int *experts_out;            /* value runs: the decisions (MoE layers x tokens x top_k) */
 } cli_eval_opts;
 
+/* Deploying the model: programming every matrix (the deploy block of `aimc run`). */
+typedef struct cli_deploy {
+    aimc_weights_report program;     /* devices, pulses, iterations, failures (summed) */
+    uint64_t verify_conversions;     /* ADC conversions of the verify reads */
+    double time_ns;                  /* the device clock over the programming */
+    double energy_pj[AIMC_PART_COUNT];
+} cli_deploy;
+
+/* What each matrix and each kind of command did during the inference (aimc_profile_read's
+ * deltas); available 0 on a backend that keeps no profile. */
+typedef struct cli_breakdown {
+    int available;
+    size_t n_matrices;
+    aimc_profile *matrix;            /* per matrix of the model */
+    aimc_profile opcode[16];         /* per opcode */
+} cli_breakdown;
+void cli_breakdown_free(cli_breakdown *b);
+
+/* What an evaluation gives besides the runtime's report (any may be NULL). */
+typedef struct cli_eval_out {
+    cli_deploy deploy;
+    cli_breakdown breakdown;
+} cli_eval_out;
+
 /* One evaluation of a model on a machine, as `aimc run` does it: map (with the machine's
  * fault map and `chips: auto`; shape-only when timing-only), open the backend, program every
  * matrix (program.* keys), run the tokens through every layer (against the reference, with
  * values). The inputs are a classifier's test samples when the model names a data set (its
- * first ntok, all when ntok is 0), else ntok random tokens of seed. *plan receives the plan
+ * first ntok, all when ntok is 0, round again when ntok is more), else ntok random tokens of
+ * seed. *plan receives the plan
  * (the caller frees it; may be NULL on failure), *arch_used the machine as run (chips: auto
- * resolved; may be NULL), *rep the report. Returns AIMC_OK or the failing layer's code with
- * its message in d. Prints nothing. */
+ * resolved; may be NULL), *rep the report (with rep->powered from the plan and
+ * power.gating), *out (may be NULL) the deploy figures and the breakdown (free with
+ * cli_breakdown_free). Returns AIMC_OK or the failing layer's code with its message in d.
+ * Prints nothing. */
 int cli_evaluate(const aimc_arch *a, const aimc_model *m, const cli_eval_opts *o,
-                 aimc_plan **plan, aimc_arch *arch_used, aimc_rt_report *rep, aimc_diag *d);
+                 aimc_plan **plan, aimc_arch *arch_used, aimc_rt_report *rep,
+                 cli_eval_out *out, aimc_diag *d);
 
-/* The energy of a run by part: dynamic (the device's counters) and static (every chip's
- * leakage over the makespan), pJ; their sums over the parts into *dyn_total and *stat_total
- * (either may be NULL). */
-void cli_run_energy(const aimc_arch *a, const aimc_rt_report *r, double dyn[AIMC_PART_COUNT],
-                    double stat[AIMC_PART_COUNT], double *dyn_total, double *stat_total);
+/* The figures of a run that `aimc run` reports and a sweep records (docs/cli.md, "Which
+ * figure to quote"). Time: the makespan, the first group's latency, and per token at steady
+ * state: between the runtime's quarter and three-quarter completions (aimc_rt_report; with
+ * fewer than 4 groups, after the first group; with one, makespan / tokens), with the standard
+ * error of that mean (0 when not known). Energy: the run's dynamic (the device's counters) and static (the
+ * leakage of what is powered, rep->powered, over the makespan), and per token dynamic / tokens
+ * + static power x the steady-state time per token, so a token's figure does not depend on
+ * how many ran. Achieved: 2 x MACs per token over its time and its energy. */
+typedef struct cli_figures {
+    double makespan_ns, first_ns, token_ns, tokens_per_s;
+    double token_ns_sem;                                /* standard error of token_ns */
+    double dyn_pj[AIMC_PART_COUNT], static_pj[AIMC_PART_COUNT]; /* the run */
+    double dyn_total_pj, static_total_pj;
+    double static_mw;                                   /* what is powered */
+    double tok_dyn_pj[AIMC_PART_COUNT], tok_static_pj[AIMC_PART_COUNT];
+    double tok_dyn_total_pj, tok_static_total_pj, tok_pj;
+    double tops, tops_per_w;                            /* achieved, at steady state */
+} cli_figures;
+void cli_run_figures(const aimc_arch *a, const aimc_rt_report *r, cli_figures *f);
 
 /* The subcommands. */
 int cli_cmd_run(int argc, char **argv);

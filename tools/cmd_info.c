@@ -37,8 +37,13 @@ int cli_cmd_info(int argc, char **argv)
     for (int c = 0; c < AIMC_PART_COUNT; c++)
         printf("         %-9s %12.4f %12.4f\n", aimc_part_name((aimc_part)c),
                p.power_w_by_part[c], p.area_mm2_by_part[c]);
-    printf("capacity %.3f M weights of %d bits\n", p.weights_capacity / 1e6,
-           a.crossbar.weight_bits);
+    const int model = a.adc.energy_auto || a.adc.conversion_auto || a.adc.area_auto;
+    printf("adc      %d bits: %.4g pJ and %.4g ns per conversion, %.4g um^2 each%s\n", a.adc.bits,
+           aimc_cost_adc_energy_pj(&a), aimc_cost_adc_conversion_ns(&a),
+           aimc_cost_adc_area_um2(&a), model ? " (auto: the survey model, docs/config.md)" : "");
+    printf("capacity %.3f M weights of %d bits", p.weights_capacity / 1e6, a.crossbar.weight_bits);
+    if (a.hierarchy.tiers > 1) printf(" (%d tiers)", a.hierarchy.tiers);
+    printf("\n");
     if (!o.json) return 0;
     aimc_json j;
     if (cli_json_start(&j, o.json)) return CLI_EXIT_WORK;
@@ -67,6 +72,12 @@ int cli_cmd_info(int argc, char **argv)
     for (int c = 0; c < AIMC_PART_COUNT; c++)
         aimc_json_num(&j, aimc_part_name((aimc_part)c), p.area_mm2_by_part[c]);
     aimc_json_obj_end(&j);
+    aimc_json_obj_end(&j);
+    aimc_json_obj_begin(&j, "adc");
+    aimc_json_u64(&j, "bits", (uint64_t)a.adc.bits);
+    aimc_json_num(&j, "energy_pj", aimc_cost_adc_energy_pj(&a));
+    aimc_json_num(&j, "conversion_ns", aimc_cost_adc_conversion_ns(&a));
+    aimc_json_num(&j, "area_um2", aimc_cost_adc_area_um2(&a));
     aimc_json_obj_end(&j);
     aimc_json_obj_begin(&j, "machine");
     aimc_json_u64(&j, "chips", (uint64_t)a.hierarchy.chips);

@@ -1,12 +1,16 @@
 /* cmd_run.c - `aimc run`: map, program through the driver, run tokens, report. */
 #include <errno.h>
+#include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "aimc.h"
 #include "aimc_cost.h"
 #include "aimc_rt.h"
+#include "aimc_workload.h"
 #include "cli.h"
 
 void cli_usage_run(FILE *f)
@@ -16,12 +20,13 @@ void cli_usage_run(FILE *f)
             "                [--tokens N] [--seed N] [--backend URI] [--json FILE]\n"
             "                [--timing-only] [--batch N] [--window N] [--routing SPEC]\n"
             "                [--activity assumed|measured] [--trace FILE] [--wave FILE]\n"
+            "                [--csv FILE] [--compare gpu:NAME]\n"
             "\n"
             "Map the model onto the machine, program its weights through the driver, stream N\n"
             "tokens through every MoE layer on the device, and report latency, energy by part\n"
             "and the output error against an exact floating-point reference. Time and energy\n"
             "are the device's: its commands run on the machine's resources, overlapping where\n"
-            "they are independent (docs/engine.md).\n"
+            "they are independent (docs/engine.md). Which figure to quote: docs/cli.md.\n"
             "\n"
             "  --config FILE   machine config (default: the built-in default machine,\n"
             "                  identical to configs/default.yaml)\n"
@@ -29,7 +34,7 @@ void cli_usage_run(FILE *f)
             "                  classifier of handwritten digits)\n"
             "  --set KEY=VAL   override one config key, e.g. --set adc.bits=6 (repeatable)\n"
             "  --tokens N      tokens to run, 1..65536 (default: a classifier's whole test\n"
-            "                  set, else 16)\n"
+            "                  set, else 16; a classifier's test set repeats beyond its end)\n"
             "  --seed N        seed of the device noise and the input tokens (default 1)\n"
             "  --backend URI   driver backend (default sim:)\n"
             "  --json FILE     also write the report as JSON (keys in docs/cli.md)\n"
@@ -45,7 +50,11 @@ void cli_usage_run(FILE *f)
             "  --trace FILE    Chrome trace-event JSON of every resource's busy intervals\n"
             "                  (sim:; open in ui.perfetto.dev)\n"
             "  --wave FILE     with --backend rtl:, an FST waveform of every RTL signal over\n"
-            "                  the whole run (open in GTKWave; docs/rtl.md)\n");
+            "                  the whole run (open in GTKWave; docs/rtl.md)\n"
+            "  --csv FILE      time and energy per layer, per matrix and per command kind\n"
+            "  --compare gpu:NAME  the same workload at the same batch on a GPU by a roofline\n"
+            "                  (NAME: a100, h100, h200): its tokens/s, energy per token and\n"
+            "                  the ratios against the simulated machine\n");
 }
 
 /* ---- the options only `aimc run` takes ---- */
@@ -53,7 +62,7 @@ void cli_usage_run(FILE *f)
 typedef struct {
     int timing_only;
     int activity_assumed;
-    const char *trace, *wave, *routing;
+    const char *trace, *wave, *routing, *csv, *compare;
     long batch, window;
 } run_opts;
 
@@ -61,8 +70,8 @@ typedef struct {
  * new argc, or -1 after printing a usage error. */
 static int take_run_options(int argc, char **argv, char **kept, run_opts *r)
 {
-    static const char *const valued[] = {"--trace", "--wave", "--routing", "--batch",
-                                         "--window", "--activity"};
+    static const char *const valued[] = {"--trace", "--wave",     "--routing", "--batch",
+                                         "--window", "--activity", "--csv",     "--compare"};
     int n = 0;
     for (int i = 0; i < argc; i++) {
         const char *arg = argv[i], *val = NULL;
@@ -109,49 +118,372 @@ static int take_run_options(int argc, char **argv, char **kept, run_opts *r)
             }
             r->activity_assumed = !strcmp(val, "assumed");
             break;
+        case 6: r->csv = val; break;
+        case 7: r->compare = val; break;
         }
     }
     kept[n] = NULL;
     return n;
 }
 
+/* ---- before any work: does the run fit? ---- */
+
+/* The host's physical memory, bytes (0 when unknown). */
+static double host_memory_bytes(void)
+{
+    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    return pages > 0 && page > 0 ? (double)pages * (double)page : 0.0;
+}
+
+/* A run with values holds every weight as float32 in the host's memory (the model) and again
+ * as the simulated devices' state (at least as many bytes: each weight is one or more device
+ * pairs of read data and targets): refuse one whose float32 weights take more than half the
+ * host's memory, or whose plan does not fit the machine, before loading any value (a
+ * shape-only load and map take well under a second even for a 10^4-chip plan). Prints why;
+ * returns 0 to go on. */
+static int preflight(const cli_options *o, const aimc_arch *a)
+{
+    aimc_model *shape = NULL;
+    aimc_plan *p = NULL;
+    aimc_diag d = {{0}};
+    char buf[PATH_MAX + 64];
+    const char *path = o->model ? o->model : cli_default_model(buf, sizeof buf);
+    if (cli_load_model(o, 0, &shape)) return -1;
+    const double need = 4.0 * (double)aimc_model_weight_count(shape);
+    const double have = host_memory_bytes();
+    aimc_map_opts mo = {.shape_only = 1};
+    int rc = aimc_map_plan_ex(a, shape, &mo, &p, &d);
+    if (rc != AIMC_OK) {
+        fprintf(stderr,
+                "%s run: %s\n"
+                "%s run: %s does not fit the machine: set hierarchy.chips: auto (--set "
+                "hierarchy.chips=auto) to give it as many chips as the plan needs, or use a "
+                "larger machine (`aimc map` shows what it needs)",
+                cli_prog, d.msg[0] ? d.msg : aimc_strerror(rc), cli_prog, path);
+        if (have > 0 && need > 0.5 * have)
+            fprintf(stderr, "; a run with values would also need more than %.1f GB of host "
+                    "memory (this host has %.1f GB): --timing-only holds no values",
+                    need * 1e-9, have * 1e-9);
+        fprintf(stderr, "\n");
+        aimc_model_free(shape);
+        return -1;
+    }
+    const int chips = p->chips;
+    aimc_plan_free(p);
+    if (have > 0 && need > 0.5 * have) {
+        fprintf(stderr,
+                "%s run: %s: a run with values needs more than %.1f GB of host memory for "
+                "its %.3g weights (float32, before the simulated devices' own state); this "
+                "host has %.1f GB. On this machine the model takes %d chip(s). Use "
+                "--timing-only for its time and energy without values (no weights are "
+                "held), or a smaller model.\n",
+                cli_prog, path, need * 1e-9, (double)aimc_model_weight_count(shape),
+                have * 1e-9, chips);
+        aimc_model_free(shape);
+        return -1;
+    }
+    aimc_model_free(shape);
+    return 0;
+}
+
 /* ---- the report ---- */
 
-static void print_report(const aimc_arch *a, const aimc_rt_report *r)
+static double sum_parts(const double *pj)
 {
-    const double ns = aimc_cost_ns(a, (double)r->makespan_cycles);
-    const double first = aimc_cost_ns(a, (double)r->first_cycles);
-    double dyn[AIMC_PART_COUNT], st[AIMC_PART_COUNT], td, ts;
-    cli_run_energy(a, r, dyn, st, &td, &ts);
-    printf("latency  %zu tokens in %zu group(s): first group %.3f us, all %.3f us "
-           "(%llu cycles), %.1f tokens/s\n",
-           r->tokens, r->groups, first * 1e-3, ns * 1e-3, (unsigned long long)r->makespan_cycles,
-           ns > 0 ? (double)r->tokens / (ns * 1e-9) : 0.0);
-    printf("energy   %.3f nJ in all, %.3f nJ per token (dynamic %.3f nJ, static %.3f nJ over\n"
-           "         the run on %d chip(s)); by part, nJ:\n",
-           (td + ts) * 1e-3, (td + ts) * 1e-3 / (double)r->tokens, td * 1e-3, ts * 1e-3,
-           a->hierarchy.chips);
+    double t = 0;
+    for (int q = 0; q < AIMC_PART_COUNT; q++) t += pj[q];
+    return t;
+}
+
+/* The config key that sets a part's energy per event, for the warnings. */
+static const char *part_energy_key(aimc_part q)
+{
+    switch (q) {
+    case AIMC_PART_DAC: return "dac.energy_pj";
+    case AIMC_PART_ADC: return "adc.energy_pj";
+    case AIMC_PART_DIGITAL: return "digital.energy_pj_per_op";
+    case AIMC_PART_NOC: return "mapping.noc_hop_energy_pj";
+    case AIMC_PART_CHIP_LINK: return "mapping.chip_link_energy_pj";
+    case AIMC_PART_HOST_DMA: return "host_dma.energy_pj_per_byte";
+    default: return NULL;
+    }
+}
+
+/* What a part did in the run, by the device's counters (0 for parts they do not count). */
+static double part_activity(const aimc_counters *c, aimc_part q)
+{
+    switch (q) {
+    case AIMC_PART_DAC: return (double)c->dac_drives;
+    case AIMC_PART_ADC: return (double)c->adc_conversions;
+    case AIMC_PART_DIGITAL: return (double)c->digital_ops;
+    case AIMC_PART_NOC: return (double)c->noc_bytes;
+    case AIMC_PART_CHIP_LINK: return (double)c->link_bytes;
+    case AIMC_PART_HOST_DMA: return (double)c->host_bytes;
+    default: return 0.0;
+    }
+}
+
+#define MAX_WARNINGS 8
+typedef struct {
+    char text[MAX_WARNINGS][320];
+    int n;
+} warnings;
+
+/* Where the run leaves what the preset was calibrated for: more chips than it was published
+ * for, or a part that worked while the config gives it no energy. */
+static void find_warnings(const aimc_arch *a, const aimc_plan *p, const aimc_rt_report *r,
+                          warnings *w)
+{
+    w->n = 0;
+    if (a->calibration.chips > 0 && p->chips_used > a->calibration.chips)
+        snprintf(w->text[w->n++], sizeof w->text[0],
+                 "the run uses %d chips; %s's figures were published for %d "
+                 "(calibration.chips): what lies between chips (links, their energy and "
+                 "bandwidth) is this config's assumption, not the source's",
+                 p->chips_used, a->name, a->calibration.chips);
+    for (int q = 0; q < AIMC_PART_COUNT && w->n < MAX_WARNINGS; q++) {
+        const char *key = part_energy_key((aimc_part)q);
+        if (key && part_activity(&r->cost, (aimc_part)q) > 0 && r->cost.energy_pj[q] == 0.0)
+            snprintf(w->text[w->n++], sizeof w->text[0],
+                     "the %s part worked in this run but %s gives it no energy (%s = 0): the "
+                     "total leaves it out",
+                     aimc_part_name((aimc_part)q), a->name, key);
+    }
+}
+
+/* A unit for energies around pj (pJ .. J), so a table's figures read without exponents;
+ * *scale multiplies pJ into it. */
+static const char *energy_unit(double pj, double *scale)
+{
+    static const char *const names[] = {"pJ", "nJ", "uJ", "mJ", "J"};
+    int u = 0;
+    for (double v = fabs(pj); u < 4 && v >= 1e4; v *= 1e-3) u++;
+    *scale = pow(1e-3, u);
+    return names[u];
+}
+
+/* Power in mW as text with a unit that suits it. */
+static void power_text(double mw, char *buf, size_t cap)
+{
+    if (mw >= 1e6) snprintf(buf, cap, "%.3f kW", mw * 1e-6);
+    else if (mw >= 1e3) snprintf(buf, cap, "%.3f W", mw * 1e-3);
+    else snprintf(buf, cap, "%.3f mW", mw);
+}
+
+/* Time in ns as text with a unit that suits it. */
+static void time_text(double ns, char *buf, size_t cap)
+{
+    if (ns >= 1e9) snprintf(buf, cap, "%.3f s", ns * 1e-9);
+    else if (ns >= 1e6) snprintf(buf, cap, "%.3f ms", ns * 1e-6);
+    else if (ns >= 1e3) snprintf(buf, cap, "%.3f us", ns * 1e-3);
+    else snprintf(buf, cap, "%.3f ns", ns);
+}
+
+static void print_report(const aimc_arch *a, const aimc_rt_report *r, const cli_figures *f,
+                         const aimc_peak *pk, size_t batch)
+{
+    char t1[32], t2[32], t3[32], pw[32];
+    time_text(f->first_ns, t1, sizeof t1);
+    time_text(f->token_ns, t2, sizeof t2);
+    time_text(f->makespan_ns, t3, sizeof t3);
+    char sem[48] = "";
+    if (f->token_ns_sem > 0) {
+        char e[32];
+        time_text(f->token_ns_sem, e, sizeof e);
+        snprintf(sem, sizeof sem, " (+- %s)", e);
+    }
+    printf("latency  first token %s; at steady state %s%s per token, %.1f tokens/s;\n"
+           "         makespan %s for %zu tokens in %zu group(s) of %zu\n",
+           t1, t2, sem, f->tokens_per_s, t3, r->tokens, r->groups, batch);
+    double k;
+    const char *u = energy_unit(f->tok_pj, &k);
+    power_text(f->static_mw, pw, sizeof pw);
+    printf("energy   per token at steady state, %s (dynamic: the run's over its tokens; static:\n"
+           "         %s leaks from what is powered, %.0f crossbar(s) on %.0f chip(s) with\n"
+           "         power.gating %s, over the %s of a token)\n",
+           u, pw, r->powered.xbars, r->powered.chips,
+           a->power.gating == AIMC_GATING_NONE ? "none" : "unused", t2);
     printf("         %-10s %12s %12s %12s %7s\n", "part", "dynamic", "static", "total", "share");
-    for (int p = 0; p < AIMC_PART_COUNT; p++)
-        printf("         %-10s %12.3f %12.3f %12.3f %6.1f%%\n", aimc_part_name((aimc_part)p),
-               dyn[p] * 1e-3, st[p] * 1e-3, (dyn[p] + st[p]) * 1e-3,
-               td + ts > 0 ? 100.0 * (dyn[p] + st[p]) / (td + ts) : 0.0);
-    printf("         %-10s %12.3f %12.3f %12.3f\n", "total", td * 1e-3, ts * 1e-3, (td + ts) * 1e-3);
-    const double per = 1e-3 / (double)r->tokens;
-    printf("traffic  per token: %.3f kB over the host link, %.3f kB over on-chip networks, "
-           "%.3f kB over chip links\n",
+    for (int q = 0; q < AIMC_PART_COUNT; q++) {
+        const double t = f->tok_dyn_pj[q] + f->tok_static_pj[q];
+        printf("         %-10s %12.4f %12.4f %12.4f %6.1f%%\n", aimc_part_name((aimc_part)q),
+               f->tok_dyn_pj[q] * k, f->tok_static_pj[q] * k, t * k,
+               f->tok_pj > 0 ? 100.0 * t / f->tok_pj : 0.0);
+    }
+    printf("         %-10s %12.4f %12.4f %12.4f\n", "total", f->tok_dyn_total_pj * k,
+           f->tok_static_total_pj * k, f->tok_pj * k);
+    const double run = f->dyn_total_pj + f->static_total_pj;
+    u = energy_unit(run, &k);
+    printf("         the whole run: %.4f %s (dynamic %.4f, static %.4f over the makespan)\n",
+           run * k, u, f->dyn_total_pj * k, f->static_total_pj * k);
+    printf("achieved %.4g TOPS, %.4g TOPS/W at steady state (%.4g MACs per token); the machine's\n"
+           "         peak: %.4g TOPS, %.4g TOPS/W (aimc info)\n",
+           f->tops, f->tops_per_w, (double)r->macs / (double)(r->tokens ? r->tokens : 1),
+           pk->tops, pk->tops_per_w);
+    const double per = 1e-3 / (double)(r->tokens ? r->tokens : 1);
+    printf("traffic  per token: %.3f kB over the host link, %.3f kB over on-chip networks,\n"
+           "         %.3f kB over chip links\n",
            (double)r->cost.host_bytes * per, (double)r->cost.noc_bytes * per,
            (double)r->cost.link_bytes * per);
 }
 
+static void print_deploy(const cli_deploy *dp)
+{
+    const aimc_weights_report *w = &dp->program;
+    char t[32];
+    time_text(dp->time_ns, t, sizeof t);
+    double k;
+    const char *u = energy_unit(sum_parts(dp->energy_pj), &k);
+    printf("deploy   %llu devices programmed: %llu pulses, %llu verify conversions, at most %u\n"
+           "         verify iteration(s), %llu device(s) out of tolerance; %s and %.4f %s to\n"
+           "         program the model\n",
+           (unsigned long long)w->devices, (unsigned long long)w->pulses,
+           (unsigned long long)dp->verify_conversions, w->iterations,
+           (unsigned long long)w->devices_failed, t, sum_parts(dp->energy_pj) * k, u);
+}
+
+/* ---- the breakdown: per layer, per matrix, per kind of command ---- */
+
+typedef void (*row_fn)(void *ctx, const char *kind, const char *name, int layer,
+                       const aimc_profile *pr, double busy_ns);
+
+static void profile_add(aimc_profile *a, const aimc_profile *b)
+{
+    a->commands += b->commands;
+    a->vectors += b->vectors;
+    a->busy_cycles += b->busy_cycles;
+    for (int q = 0; q < AIMC_PART_COUNT; q++) a->energy_pj[q] += b->energy_pj[q];
+}
+
+/* Every row of the breakdown in order: layers (their matrices' commands), matrices, command
+ * kinds (those that ran). */
+static void breakdown_rows(const aimc_arch *a, const aimc_model *m, const cli_breakdown *b,
+                           row_fn fn, void *ctx)
+{
+    for (int l = 0; l < m->layers; l++) {
+        aimc_profile sum = {0};
+        for (size_t i = 0; i < b->n_matrices && i < m->n_matrices; i++)
+            if (m->m[i].layer == l) profile_add(&sum, &b->matrix[i]);
+        char name[32];
+        snprintf(name, sizeof name, "layer%d", l);
+        fn(ctx, "layer", name, l, &sum, aimc_cost_ns(a, (double)sum.busy_cycles));
+    }
+    for (size_t i = 0; i < b->n_matrices && i < m->n_matrices; i++)
+        fn(ctx, "matrix", m->m[i].name, m->m[i].layer, &b->matrix[i],
+           aimc_cost_ns(a, (double)b->matrix[i].busy_cycles));
+    for (uint32_t k = 0; k < 16; k++) {
+        const char *name = aimc_opcode_name(k);
+        if (name && b->opcode[k].commands)
+            fn(ctx, "command", name, -1, &b->opcode[k],
+               aimc_cost_ns(a, (double)b->opcode[k].busy_cycles));
+    }
+}
+
+static void csv_row(void *ctx, const char *kind, const char *name, int layer,
+                    const aimc_profile *pr, double busy_ns)
+{
+    FILE *f = ctx;
+    fprintf(f, "%s,%s,", kind, name);
+    if (layer >= 0) fprintf(f, "%d", layer);
+    fprintf(f, ",%llu,%llu,%.9g", (unsigned long long)pr->commands,
+            (unsigned long long)pr->vectors, busy_ns);
+    for (int q = 0; q < AIMC_PART_COUNT; q++) fprintf(f, ",%.9g", pr->energy_pj[q]);
+    fprintf(f, ",%.9g\n", sum_parts(pr->energy_pj));
+}
+
+static int write_csv(const char *path, const aimc_arch *a, const aimc_model *m,
+                     const cli_breakdown *b)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "%s: cannot write %s: %s\n", cli_prog, path, strerror(errno));
+        return CLI_EXIT_WORK;
+    }
+    fprintf(f, "kind,name,layer,commands,vectors,busy_ns");
+    for (int q = 0; q < AIMC_PART_COUNT; q++) fprintf(f, ",%s_pj", aimc_part_name((aimc_part)q));
+    fprintf(f, ",total_pj\n");
+    breakdown_rows(a, m, b, csv_row, f);
+    if (ferror(f) | fclose(f)) {
+        fprintf(stderr, "%s: writing %s failed: %s\n", cli_prog, path, strerror(errno));
+        return CLI_EXIT_WORK;
+    }
+    return 0;
+}
+
+typedef struct {
+    aimc_json *j;
+    const char *open; /* the array the rows of the current kind go in */
+} json_rows;
+
+static void json_row(void *ctx, const char *kind, const char *name, int layer,
+                     const aimc_profile *pr, double busy_ns)
+{
+    json_rows *jr = ctx;
+    const char *arr = !strcmp(kind, "layer") ? "layers" : !strcmp(kind, "matrix") ? "matrices"
+                                                                                   : "commands";
+    if (jr->open != arr) {
+        if (jr->open) aimc_json_arr_end(jr->j);
+        aimc_json_arr_begin(jr->j, arr);
+        jr->open = arr;
+    }
+    aimc_json *j = jr->j;
+    aimc_json_obj_begin(j, NULL);
+    aimc_json_str(j, "name", name);
+    if (layer >= 0) aimc_json_u64(j, "layer", (uint64_t)layer);
+    aimc_json_u64(j, "commands", pr->commands);
+    aimc_json_u64(j, "vectors", pr->vectors);
+    aimc_json_num(j, "busy_ns", busy_ns);
+    aimc_json_obj_begin(j, "energy_pj");
+    for (int q = 0; q < AIMC_PART_COUNT; q++)
+        aimc_json_num(j, aimc_part_name((aimc_part)q), pr->energy_pj[q]);
+    aimc_json_obj_end(j);
+    aimc_json_num(j, "energy_pj_total", sum_parts(pr->energy_pj));
+    aimc_json_obj_end(j);
+}
+
+/* ---- a GPU beside it ---- */
+
+typedef struct {
+    const aimc_gpu *gpu;
+    double batch;
+    double step_bytes, step_flops;
+    aimc_gpu_estimate est;
+} gpu_cmp;
+
+static void gpu_compare(const aimc_model *m, const aimc_routing *routing, size_t batch,
+                        const aimc_gpu *g, gpu_cmp *c)
+{
+    c->gpu = g;
+    c->batch = (double)batch;
+    aimc_wl_gpu_step(m, routing, c->batch, 2.0, &c->step_bytes, &c->step_flops);
+    aimc_gpu_roofline(g, c->step_bytes, c->step_flops, c->batch, &c->est);
+}
+
+static void print_compare(const gpu_cmp *c, const cli_figures *f)
+{
+    char t[32];
+    time_text(c->est.token_ns, t, sizeof t);
+    double k;
+    const char *u = energy_unit(c->est.token_pj, &k);
+    printf("gpu      %s: the same workload at batch %.0f by a roofline, %s-bound (%.4g bytes and\n"
+           "         %.4g FLOP per step): %s per token, %.1f tokens/s, %.4f %s per token at\n"
+           "         %.0f W board power\n"
+           "         the simulated machine / the GPU: tokens/s %.3gx, energy per token %.3gx\n"
+           "         (figures: %s)\n",
+           c->gpu->name, c->batch, c->est.compute_bound ? "compute" : "memory", c->step_bytes,
+           c->step_flops, t, c->est.tokens_per_s, c->est.token_pj * k, u, c->gpu->board_w,
+           c->est.token_ns > 0 ? c->est.token_ns / f->token_ns : 0.0,
+           c->est.token_pj > 0 ? f->tok_pj / c->est.token_pj : 0.0, c->gpu->source);
+}
+
+/* ---- JSON ---- */
+
 static void json_report(aimc_json *j, const aimc_arch *a, const aimc_model *m,
                         const aimc_plan *p, const cli_options *o, const run_opts *ro,
-                        const aimc_rt_report *r)
+                        const aimc_rt_report *r, const cli_figures *f, const aimc_peak *pk,
+                        const cli_eval_out *ex, const warnings *w, const gpu_cmp *gc)
 {
     const aimc_counters *c = &r->cost;
-    const double ns = aimc_cost_ns(a, (double)r->makespan_cycles);
-    double dyn[AIMC_PART_COUNT], st[AIMC_PART_COUNT], td, ts;
-    cli_run_energy(a, r, dyn, st, &td, &ts);
     aimc_json_str(j, "config", a->name);
     aimc_json_str(j, "model", m->name);
     aimc_json_str(j, "backend", o->backend);
@@ -159,27 +491,51 @@ static void json_report(aimc_json *j, const aimc_arch *a, const aimc_model *m,
     aimc_json_u64(j, "seed", o->seed);
     aimc_json_u64(j, "tokens", r->tokens);
     aimc_json_u64(j, "groups", r->groups);
+    aimc_json_u64(j, "batch", ro->batch ? (uint64_t)ro->batch : 1);
     aimc_json_u64(j, "layers", (uint64_t)r->layers);
     aimc_json_u64(j, "cycles", r->makespan_cycles);
-    aimc_json_num(j, "time_ns", ns);
-    aimc_json_num(j, "time_ns_per_token", ns / (double)r->tokens);
-    aimc_json_num(j, "first_token_ns", aimc_cost_ns(a, (double)r->first_cycles));
-    aimc_json_num(j, "tokens_per_s", ns > 0 ? (double)r->tokens / (ns * 1e-9) : 0.0);
+    aimc_json_num(j, "time_ns", f->makespan_ns);
+    aimc_json_num(j, "first_token_ns", f->first_ns);
+    aimc_json_num(j, "time_ns_per_token", f->token_ns);
+    aimc_json_num(j, "time_ns_per_token_sem", f->token_ns_sem);
+    aimc_json_num(j, "tokens_per_s", f->tokens_per_s);
     aimc_json_u64(j, "busy_cycles", c->cycles);
-    aimc_json_obj_begin(j, "energy_pj");
-    aimc_json_num(j, "total", td + ts);
-    aimc_json_num(j, "per_token", (td + ts) / (double)r->tokens);
-    aimc_json_num(j, "dynamic", td);
-    aimc_json_num(j, "static", ts);
+    aimc_json_obj_begin(j, "energy_pj_per_token");
+    aimc_json_num(j, "dynamic", f->tok_dyn_total_pj);
+    aimc_json_num(j, "static", f->tok_static_total_pj);
+    aimc_json_num(j, "total", f->tok_pj);
     aimc_json_obj_begin(j, "by_part");
-    for (int i = 0; i < AIMC_PART_COUNT; i++) aimc_json_num(j, aimc_part_name((aimc_part)i), dyn[i] + st[i]);
+    for (int q = 0; q < AIMC_PART_COUNT; q++) {
+        aimc_json_obj_begin(j, aimc_part_name((aimc_part)q));
+        aimc_json_num(j, "dynamic", f->tok_dyn_pj[q]);
+        aimc_json_num(j, "static", f->tok_static_pj[q]);
+        aimc_json_num(j, "total", f->tok_dyn_pj[q] + f->tok_static_pj[q]);
+        aimc_json_obj_end(j);
+    }
     aimc_json_obj_end(j);
-    aimc_json_obj_begin(j, "dynamic_by_part");
-    for (int i = 0; i < AIMC_PART_COUNT; i++) aimc_json_num(j, aimc_part_name((aimc_part)i), dyn[i]);
     aimc_json_obj_end(j);
-    aimc_json_obj_begin(j, "static_by_part");
-    for (int i = 0; i < AIMC_PART_COUNT; i++) aimc_json_num(j, aimc_part_name((aimc_part)i), st[i]);
+    aimc_json_obj_begin(j, "energy_pj_run");
+    aimc_json_num(j, "dynamic", f->dyn_total_pj);
+    aimc_json_num(j, "static", f->static_total_pj);
+    aimc_json_num(j, "total", f->dyn_total_pj + f->static_total_pj);
     aimc_json_obj_end(j);
+    aimc_json_obj_begin(j, "powered");
+    aimc_json_str(j, "gating", a->power.gating == AIMC_GATING_NONE ? "none" : "unused");
+    aimc_json_num(j, "chips", r->powered.chips);
+    aimc_json_num(j, "crossbars", r->powered.xbars);
+    aimc_json_num(j, "cores", r->powered.cores);
+    aimc_json_num(j, "clusters", r->powered.clusters);
+    aimc_json_num(j, "routers", r->powered.routers);
+    aimc_json_num(j, "static_mw", f->static_mw);
+    aimc_json_obj_end(j);
+    aimc_json_obj_begin(j, "achieved");
+    aimc_json_num(j, "macs_per_token", (double)r->macs / (double)(r->tokens ? r->tokens : 1));
+    aimc_json_num(j, "tops", f->tops);
+    aimc_json_num(j, "tops_per_w", f->tops_per_w);
+    aimc_json_obj_end(j);
+    aimc_json_obj_begin(j, "peak");
+    aimc_json_num(j, "tops", pk->tops);
+    aimc_json_num(j, "tops_per_w", pk->tops_per_w);
     aimc_json_obj_end(j);
     aimc_json_obj_begin(j, "bytes");
     aimc_json_u64(j, "host", c->host_bytes);
@@ -209,13 +565,48 @@ static void json_report(aimc_json *j, const aimc_arch *a, const aimc_model *m,
         aimc_json_num(j, "hw", r->accuracy_hw);
         aimc_json_obj_end(j);
     }
-    aimc_json_obj_begin(j, "program");
-    aimc_json_u64(j, "verify_iterations", r->program.iterations);
-    aimc_json_u64(j, "devices", r->program.devices);
-    aimc_json_u64(j, "devices_failed", r->program.devices_failed);
-    aimc_json_u64(j, "pulses", r->program.pulses);
-    aimc_json_num(j, "rms_error_us", r->program.rms_error_us);
+    const cli_deploy *dp = &ex->deploy;
+    aimc_json_obj_begin(j, "deploy");
+    aimc_json_u64(j, "devices", dp->program.devices);
+    aimc_json_u64(j, "pulses", dp->program.pulses);
+    aimc_json_u64(j, "verify_conversions", dp->verify_conversions);
+    aimc_json_u64(j, "verify_iterations", dp->program.iterations);
+    aimc_json_u64(j, "devices_failed", dp->program.devices_failed);
+    aimc_json_num(j, "rms_error_us", dp->program.rms_error_us);
+    aimc_json_num(j, "time_ns", dp->time_ns);
+    aimc_json_num(j, "energy_pj", sum_parts(dp->energy_pj));
+    aimc_json_obj_begin(j, "energy_pj_by_part");
+    for (int q = 0; q < AIMC_PART_COUNT; q++)
+        aimc_json_num(j, aimc_part_name((aimc_part)q), dp->energy_pj[q]);
     aimc_json_obj_end(j);
+    aimc_json_obj_end(j);
+    if (ex->breakdown.available) {
+        aimc_json_obj_begin(j, "breakdown");
+        json_rows jr = {j, NULL};
+        breakdown_rows(a, m, &ex->breakdown, json_row, &jr);
+        if (jr.open) aimc_json_arr_end(j);
+        aimc_json_obj_end(j);
+    }
+    aimc_json_arr_begin(j, "warnings");
+    for (int i = 0; i < w->n; i++) aimc_json_str(j, NULL, w->text[i]);
+    aimc_json_arr_end(j);
+    if (gc) {
+        aimc_json_obj_begin(j, "compare");
+        aimc_json_str(j, "gpu", gc->gpu->name);
+        aimc_json_num(j, "batch", gc->batch);
+        aimc_json_num(j, "step_bytes", gc->step_bytes);
+        aimc_json_num(j, "step_flops", gc->step_flops);
+        aimc_json_str(j, "bound", gc->est.compute_bound ? "compute" : "memory");
+        aimc_json_num(j, "time_ns_per_token", gc->est.token_ns);
+        aimc_json_num(j, "tokens_per_s", gc->est.tokens_per_s);
+        aimc_json_num(j, "energy_pj_per_token", gc->est.token_pj);
+        /* the simulated machine over the GPU */
+        aimc_json_num(j, "machine_over_gpu_tokens_per_s",
+                      f->token_ns > 0 ? gc->est.token_ns / f->token_ns : 0.0);
+        aimc_json_num(j, "machine_over_gpu_energy_per_token",
+                      gc->est.token_pj > 0 ? f->tok_pj / gc->est.token_pj : 0.0);
+        aimc_json_obj_end(j);
+    }
     cli_json_plan(j, p);
 }
 
@@ -264,11 +655,24 @@ int cli_cmd_run(int argc_all, char **argv_all)
                 cli_prog);
         return CLI_EXIT_USAGE;
     }
-    if (ro.trace) { /* before any work: the device writes it as it runs */
-        FILE *f = fopen(ro.trace, "w");
+    const aimc_gpu *gpu = NULL;
+    if (ro.compare) {
+        if (strncmp(ro.compare, "gpu:", 4) != 0 || !(gpu = aimc_gpu_find(ro.compare + 4))) {
+            fprintf(stderr, "%s run: --compare %s: expected gpu:NAME with NAME one of", cli_prog,
+                    ro.compare);
+            for (size_t i = 0; i < aimc_gpu_count(); i++)
+                fprintf(stderr, "%s %s", i ? "," : "", aimc_gpu_at(i)->name);
+            fprintf(stderr, "\n");
+            return CLI_EXIT_USAGE;
+        }
+    }
+    const char *const outs[2] = {ro.trace, ro.csv};
+    for (int i = 0; i < 2; i++) { /* before any work: fail on a path that cannot be written */
+        if (!outs[i]) continue;
+        FILE *f = fopen(outs[i], "w");
         if (!f) {
-            fprintf(stderr, "%s: %s: cannot create the trace file: %s\n", cli_prog, ro.trace,
-                    strerror(errno));
+            fprintf(stderr, "%s: %s: cannot create the %s file: %s\n", cli_prog, outs[i],
+                    i ? "CSV" : "trace", strerror(errno));
             return CLI_EXIT_WORK;
         }
         fclose(f);
@@ -279,8 +683,12 @@ int cli_cmd_run(int argc_all, char **argv_all)
     aimc_routing *routing = NULL;
     aimc_rt_report *rep = NULL;
     aimc_diag d = {{0}};
+    cli_eval_out ex;
+    memset(&ex, 0, sizeof ex);
     int rc = CLI_EXIT_USAGE;
-    if (cli_load_arch(&o, &a) || cli_load_model(&o, !ro.timing_only, &m)) goto out;
+    if (cli_load_arch(&o, &a)) goto out;
+    if (!ro.timing_only && preflight(&o, &a)) goto out;
+    if (cli_load_model(&o, !ro.timing_only, &m)) goto out;
     if (ro.routing && aimc_routing_from_spec(ro.routing, m, &routing, &d) != AIMC_OK) {
         fprintf(stderr, "%s: %s\n", cli_prog, d.msg);
         goto out;
@@ -301,7 +709,7 @@ int cli_cmd_run(int argc_all, char **argv_all)
                         .batch = ro.batch ? (size_t)ro.batch : 1,
                         .window = (size_t)ro.window,
                         .routing = routing};
-    int drc = cli_evaluate(&a, m, &eo, &p, &used, rep, &d);
+    int drc = cli_evaluate(&a, m, &eo, &p, &used, rep, &ex, &d);
     if (drc != AIMC_OK) {
         fprintf(stderr, "%s: %s\n", cli_prog, d.msg[0] ? d.msg : aimc_strerror(drc));
         goto out;
@@ -313,23 +721,44 @@ int cli_cmd_run(int argc_all, char **argv_all)
            rep->tokens, o.backend, ro.timing_only ? " (timing only)" : "",
            (unsigned long long)o.seed, (unsigned long long)c->mvms,
            (unsigned long long)c->adc_conversions, (unsigned long long)c->adc_saturations);
-    print_report(&used, rep);
+    cli_figures fig;
+    cli_run_figures(&used, rep, &fig);
+    aimc_peak peak;
+    aimc_peak_compute(&used, &peak);
+    warnings warn;
+    find_warnings(&used, p, rep, &warn);
+    gpu_cmp gc;
+    if (gpu) gpu_compare(m, routing, eo.batch, gpu, &gc);
+    print_report(&used, rep, &fig, &peak, eo.batch);
+    print_deploy(&ex.deploy);
+    if (gpu) print_compare(&gc, &fig);
+    for (int i = 0; i < warn.n; i++) printf("warning  %s\n", warn.text[i]);
     if (rep->values)
         printf("output   relative rms error %.4f against the float reference; routing agrees "
                "for %.1f %% of token-layers\n",
                rep->rel_rms_error, 100.0 * rep->routing_agreement);
     if (rep->classified)
-        printf("accuracy %.2f %% on the simulated machine, %.2f %% in float (%zu test samples)\n",
+        printf("accuracy %.2f %% on the simulated machine, %.2f %% in float (%zu tokens of the test set)\n",
                100.0 * rep->accuracy_hw, 100.0 * rep->accuracy_float, rep->tokens);
     rc = 0;
+    if (ro.csv) {
+        if (!ex.breakdown.available) {
+            fprintf(stderr, "%s: --csv: the %s backend keeps no per-matrix profile\n", cli_prog,
+                    o.backend);
+            rc = CLI_EXIT_WORK;
+            goto out;
+        }
+        if ((rc = write_csv(ro.csv, &used, m, &ex.breakdown))) goto out;
+    }
     if (o.json) {
         aimc_json j;
         if ((rc = cli_json_start(&j, o.json))) goto out;
-        json_report(&j, &used, m, p, &o, &ro, rep);
+        json_report(&j, &used, m, p, &o, &ro, rep, &fig, &peak, &ex, &warn, gpu ? &gc : NULL);
         aimc_json_obj_end(&j);
         rc = cli_json_finish(&j, o.json);
     }
 out:
+    cli_breakdown_free(&ex.breakdown);
     free(rep);
     aimc_routing_free(routing);
     aimc_plan_free(p);

@@ -122,6 +122,7 @@ typedef struct sweep_measure {
     const aimc_plan *plan;
     const aimc_rt_report *rep;
     const aimc_peak *peak;
+    const struct cli_deploy *deploy; /* NULL: not measured */
 } sweep_measure;
 
 typedef struct sweep_metric {

@@ -8,56 +8,129 @@
 #include "cli.h"
 #include "sweep.h"
 
-/* Declared in cli.h: `aimc run` reports the same split. */
-void cli_run_energy(const aimc_arch *a, const aimc_rt_report *r, double dyn[AIMC_PART_COUNT],
-                    double stat[AIMC_PART_COUNT], double *dyn_total, double *stat_total)
+/* Declared in cli.h: what `aimc run` reports and a sweep records. */
+void cli_run_figures(const aimc_arch *a, const aimc_rt_report *r, cli_figures *f)
 {
-    double td = 0, ts = 0;
-    aimc_cost_static_pj(a, (uint64_t)a->hierarchy.chips,
-                        aimc_cost_ns(a, (double)r->makespan_cycles), stat);
-    for (int p = 0; p < AIMC_PART_COUNT; p++) {
-        dyn[p] = r->cost.energy_pj[p];
-        td += dyn[p];
-        ts += stat[p];
+    memset(f, 0, sizeof *f);
+    const double tokens = r->tokens ? (double)r->tokens : 1.0;
+    f->makespan_ns = aimc_cost_ns(a, (double)r->makespan_cycles);
+    f->first_ns = aimc_cost_ns(a, (double)r->first_cycles);
+    /* Steady state: between the quarter and three-quarter completions (the runtime's marks),
+     * else after the first group, else the run. */
+    const double after = tokens - (double)r->first_tokens;
+    if (r->steady_tokens > 0) {
+        f->token_ns = aimc_cost_ns(a, (double)r->steady_cycles) / (double)r->steady_tokens;
+        f->token_ns_sem = r->steady_intervals > 1
+                              ? aimc_cost_ns(a, r->steady_sd_cycles) /
+                                    sqrt((double)r->steady_intervals)
+                              : 0.0;
+    } else {
+        f->token_ns = r->groups > 1 && after > 0 ? (f->makespan_ns - f->first_ns) / after
+                                                 : f->makespan_ns / tokens;
     }
-    if (dyn_total) *dyn_total = td;
-    if (stat_total) *stat_total = ts;
+    f->tokens_per_s = f->token_ns > 0 ? 1e9 / f->token_ns : 0.0;
+    aimc_cost_powered on = r->powered;
+    if (on.chips <= 0) aimc_cost_powered_chips(a, (double)a->hierarchy.chips, &on);
+    double mw[AIMC_PART_COUNT];
+    aimc_cost_static_mw(a, &on, mw);
+    for (int p = 0; p < AIMC_PART_COUNT; p++) {
+        f->dyn_pj[p] = r->cost.energy_pj[p];
+        f->static_pj[p] = mw[p] * f->makespan_ns;
+        f->tok_dyn_pj[p] = f->dyn_pj[p] / tokens;
+        f->tok_static_pj[p] = mw[p] * f->token_ns;
+        f->dyn_total_pj += f->dyn_pj[p];
+        f->static_total_pj += f->static_pj[p];
+        f->static_mw += mw[p];
+        f->tok_dyn_total_pj += f->tok_dyn_pj[p];
+        f->tok_static_total_pj += f->tok_static_pj[p];
+    }
+    f->tok_pj = f->tok_dyn_total_pj + f->tok_static_total_pj;
+    const double ops = 2.0 * (double)r->macs / tokens; /* per token */
+    f->tops = f->token_ns > 0 ? ops / f->token_ns * 1e-3 : 0.0;
+    f->tops_per_w = f->tok_pj > 0 ? ops / f->tok_pj : 0.0;
 }
 
-static double tokens(const sweep_measure *m) { return (double)m->rep->tokens; }
+static void figures(const sweep_measure *m, cli_figures *f) { cli_run_figures(m->arch, m->rep, f); }
 
-/* The run's energy by part (dynamic, static) and in all (pJ). */
-static double energy(const sweep_measure *m, int part, int dynamic, int stat)
+static double g_energy(const sweep_measure *m)
 {
-    double dyn[AIMC_PART_COUNT], st[AIMC_PART_COUNT], e = 0;
-    cli_run_energy(m->arch, m->rep, dyn, st, NULL, NULL);
-    for (int p = 0; p < AIMC_PART_COUNT; p++)
-        if (part < 0 || part == p) e += (dynamic ? dyn[p] : 0) + (stat ? st[p] : 0);
-    return e;
+    cli_figures f;
+    figures(m, &f);
+    return f.tok_pj;
 }
-
-static double g_energy(const sweep_measure *m) { return energy(m, -1, 1, 1) / tokens(m); }
-static double g_energy_dyn(const sweep_measure *m) { return energy(m, -1, 1, 0) / tokens(m); }
-static double g_energy_static(const sweep_measure *m) { return energy(m, -1, 0, 1) / tokens(m); }
-static double g_energy_dac(const sweep_measure *m) { return energy(m, AIMC_PART_DAC, 1, 0) / tokens(m); }
-static double g_energy_xbar(const sweep_measure *m) { return energy(m, AIMC_PART_XBAR, 1, 0) / tokens(m); }
-static double g_energy_adc(const sweep_measure *m) { return energy(m, AIMC_PART_ADC, 1, 0) / tokens(m); }
-static double g_energy_digital(const sweep_measure *m)
+static double g_energy_dyn(const sweep_measure *m)
 {
-    return energy(m, AIMC_PART_DIGITAL, 1, 0) / tokens(m);
+    cli_figures f;
+    figures(m, &f);
+    return f.tok_dyn_total_pj;
 }
+static double g_energy_static(const sweep_measure *m)
+{
+    cli_figures f;
+    figures(m, &f);
+    return f.tok_static_total_pj;
+}
+/* A part's energy per token, dynamic + static. */
+#define PART_GETTER(name, part)                                                                   \
+    static double name(const sweep_measure *m)                                                    \
+    {                                                                                             \
+        cli_figures f;                                                                            \
+        figures(m, &f);                                                                           \
+        return f.tok_dyn_pj[part] + f.tok_static_pj[part];                                        \
+    }
+PART_GETTER(g_e_dac, AIMC_PART_DAC)
+PART_GETTER(g_e_xbar, AIMC_PART_XBAR)
+PART_GETTER(g_e_adc, AIMC_PART_ADC)
+PART_GETTER(g_e_digital, AIMC_PART_DIGITAL)
+PART_GETTER(g_e_buffer, AIMC_PART_BUFFER)
+PART_GETTER(g_e_bus, AIMC_PART_BUS)
+PART_GETTER(g_e_noc, AIMC_PART_NOC)
+PART_GETTER(g_e_units, AIMC_PART_UNITS)
+PART_GETTER(g_e_link, AIMC_PART_CHIP_LINK)
+PART_GETTER(g_e_host, AIMC_PART_HOST_DMA)
 static double g_time(const sweep_measure *m)
 {
-    return aimc_cost_ns(m->arch, (double)m->rep->makespan_cycles) / tokens(m);
+    cli_figures f;
+    figures(m, &f);
+    return f.token_ns;
 }
 static double g_first(const sweep_measure *m)
 {
-    return aimc_cost_ns(m->arch, (double)m->rep->first_cycles);
+    cli_figures f;
+    figures(m, &f);
+    return f.first_ns;
+}
+static double g_makespan(const sweep_measure *m)
+{
+    cli_figures f;
+    figures(m, &f);
+    return f.makespan_ns;
 }
 static double g_tokens_per_s(const sweep_measure *m)
 {
-    const double ns = aimc_cost_ns(m->arch, (double)m->rep->makespan_cycles);
-    return ns > 0 ? tokens(m) / (ns * 1e-9) : 0.0;
+    cli_figures f;
+    figures(m, &f);
+    return f.tokens_per_s;
+}
+static double g_achieved_tops(const sweep_measure *m)
+{
+    cli_figures f;
+    figures(m, &f);
+    return f.tops;
+}
+static double g_achieved_tops_w(const sweep_measure *m)
+{
+    cli_figures f;
+    figures(m, &f);
+    return f.tops_per_w;
+}
+static double g_deploy_time(const sweep_measure *m) { return m->deploy ? m->deploy->time_ns : NAN; }
+static double g_deploy_energy(const sweep_measure *m)
+{
+    if (!m->deploy) return NAN;
+    double e = 0;
+    for (int p = 0; p < AIMC_PART_COUNT; p++) e += m->deploy->energy_pj[p];
+    return e;
 }
 static double g_error(const sweep_measure *m) { return m->rep->rel_rms_error; }
 static double g_routing(const sweep_measure *m) { return m->rep->routing_agreement; }
@@ -93,28 +166,58 @@ static double g_verify_failed(const sweep_measure *m)
     return p->devices ? (double)p->devices_failed / (double)p->devices : 0.0;
 }
 static double g_pulses(const sweep_measure *m) { return (double)m->rep->program.pulses; }
+/* The ADC's dynamic energy per conversion in the run (the device's counters). */
+static double g_adc_pj(const sweep_measure *m)
+{
+    const uint64_t c = m->rep->cost.adc_conversions;
+    return c ? m->rep->cost.energy_pj[AIMC_PART_ADC] / (double)c : NAN;
+}
+static double g_adc_ns(const sweep_measure *m) { return aimc_cost_adc_conversion_ns(m->arch); }
+static double g_adc_um2(const sweep_measure *m) { return aimc_cost_adc_area_um2(m->arch); }
 
 static const sweep_metric metrics[] = {
     {"energy_pj_per_token", "pJ", "energy per token",
-     "energy of the inference, dynamic and static, every part, divided by the tokens run",
-     g_energy},
+     "dynamic (the device's counters / tokens) + static (what is powered x the steady-state "
+     "time per token), every part", g_energy},
     {"energy_pj_per_token_dynamic", "pJ", "dynamic energy per token",
      "the device's energy counters of the inference divided by the tokens", g_energy_dyn},
     {"energy_pj_per_token_static", "pJ", "static energy per token",
-     "every chip's leakage over the run divided by the tokens", g_energy_static},
-    {"energy_pj_per_token_dac", "pJ", "DAC energy per token", "the DAC part of the dynamic energy",
-     g_energy_dac},
-    {"energy_pj_per_token_xbar", "pJ", "crossbar energy per token", "the crossbar part of it",
-     g_energy_xbar},
-    {"energy_pj_per_token_adc", "pJ", "ADC energy per token", "the ADC part of it", g_energy_adc},
+     "the leakage of what is powered (power.gating) over the steady-state time per token",
+     g_energy_static},
+    {"energy_pj_per_token_dac", "pJ", "DAC energy per token", "DAC drives and row-driver leakage",
+     g_e_dac},
+    {"energy_pj_per_token_xbar", "pJ", "crossbar energy per token", "the arrays' read charge",
+     g_e_xbar},
+    {"energy_pj_per_token_adc", "pJ", "ADC energy per token", "conversions and ADC leakage",
+     g_e_adc},
     {"energy_pj_per_token_digital", "pJ", "digital energy per token",
-     "the cores' shift-and-add part of it", g_energy_digital},
+     "the cores' shift-and-add and their leakage", g_e_digital},
+    {"energy_pj_per_token_buffer", "pJ", "buffer energy per token", "accesses and leakage",
+     g_e_buffer},
+    {"energy_pj_per_token_bus", "pJ", "bus energy per token", "bytes to the cores", g_e_bus},
+    {"energy_pj_per_token_noc", "pJ", "NoC energy per token", "byte-hops and router leakage",
+     g_e_noc},
+    {"energy_pj_per_token_units", "pJ", "units energy per token",
+     "the clusters' digital units and their leakage", g_e_units},
+    {"energy_pj_per_token_chip_link", "pJ", "chip-link energy per token",
+     "bytes over chip links and their leakage", g_e_link},
+    {"energy_pj_per_token_host_dma", "pJ", "host-link energy per token",
+     "bytes between host memory and the machine", g_e_host},
     {"time_ns_per_token", "ns", "time per token",
-     "the run's makespan on the device clock divided by the tokens", g_time},
+     "steady state: between the quarter and three-quarter completions of the run's groups",
+     g_time},
     {"first_token_ns", "ns", "first-token latency",
      "device time until the first group of tokens completed every layer", g_first},
-    {"tokens_per_s", "1/s", "throughput", "tokens divided by the run's makespan",
-     g_tokens_per_s},
+    {"makespan_ns", "ns", "makespan", "device time of the whole inference", g_makespan},
+    {"tokens_per_s", "1/s", "throughput", "1 / time_ns_per_token", g_tokens_per_s},
+    {"achieved_tops", "TOPS", "achieved throughput",
+     "2 x the MVMs' multiply-accumulates per token / time per token", g_achieved_tops},
+    {"achieved_tops_per_w", "TOPS/W", "achieved energy efficiency",
+     "2 x multiply-accumulates per token / energy per token", g_achieved_tops_w},
+    {"deploy_time_ns", "ns", "time to program the model",
+     "device time of programming every matrix (program-and-verify)", g_deploy_time},
+    {"deploy_energy_pj", "pJ", "energy to program the model",
+     "pulses and verify reads of programming every matrix", g_deploy_energy},
     {"rel_rms_error", "1", "relative rms output error",
      "sqrt(sum (y - y_ref)^2 / sum y_ref^2) over every layer's block output and token",
      g_error},
@@ -122,6 +225,12 @@ static const sweep_metric metrics[] = {
      "fraction of (token, layer) whose top-k experts equal the exact reference's", g_routing},
     {"adc_saturations", "events", "ADC saturations", "ADC conversions clamped at the range",
      g_sat},
+    {"adc_energy_pj_per_conversion", "pJ", "ADC energy per conversion",
+     "the run's ADC dynamic energy / its conversions (adc.energy_pj, or the survey model)",
+     g_adc_pj},
+    {"adc_conversion_ns", "ns", "ADC conversion time", "adc.conversion_ns or the survey model",
+     g_adc_ns},
+    {"adc_area_um2", "um^2", "ADC area", "one ADC: adc.area_um2 or the survey model", g_adc_um2},
     {"adc_saturation_rate", "1", "ADC saturation rate", "adc_saturations / ADC conversions",
      g_sat_rate},
     {"crossbars_used", "crossbars", "crossbars used", "crossbars holding at least one tile",

@@ -104,13 +104,16 @@ int sweep_eval_point(const sweep_spec *s, const aimc_model *m, uint64_t idx, cha
         rc = aimc_diag_set(&d, AIMC_ERR_NOMEM, "out of memory");
         goto fail;
     }
-    cli_eval_opts eo = {.backend = s->backend, .seed = seed, .ntok = (size_t)s->tokens};
+    cli_eval_opts eo = {.backend = s->backend, .seed = seed, .ntok = (size_t)s->tokens,
+                        .batch = 1}; /* as aimc run */
     aimc_arch used;
-    if ((rc = cli_evaluate(&a, m, &eo, &plan, &used, rep, &d))) goto fail;
+    cli_eval_out ex;
+    if ((rc = cli_evaluate(&a, m, &eo, &plan, &used, rep, &ex, &d))) goto fail;
     aimc_peak pk;
     aimc_peak_compute(&used, &pk);
-    sweep_measure ms = {&used, plan, rep, &pk};
+    sweep_measure ms = {&used, plan, rep, &pk, &ex.deploy};
     for (size_t i = 0; i < s->n_metrics; i++) mv[i] = sweep_metric_at((size_t)s->metrics[i])->get(&ms);
+    cli_breakdown_free(&ex.breakdown);
     n = sweep_log_format(s, idx, 1, mv, NULL, line, cap);
     goto out;
 fail:

@@ -165,6 +165,22 @@ static uint64_t hal_rtl_time_ns(void *ctx)
     return t;
 }
 
+/* The device model's profile. */
+static int hal_rtl_profile(void *ctx, int kind, uint32_t id, aimc_profile *out)
+{
+    hal_rtl *h = ctx;
+    aimc_accel_prof p;
+    pthread_mutex_lock(&h->lock);
+    const int rc = aimc_accel_profile(aimc_vl_device(h->vl), kind, id, &p);
+    pthread_mutex_unlock(&h->lock);
+    if (rc) return rc;
+    out->commands = p.commands;
+    out->vectors = p.vectors;
+    out->busy_cycles = p.busy_cycles;
+    for (int q = 0; q < AIMC_PART_COUNT; q++) out->energy_pj[q] = p.energy_pj[q];
+    return AIMC_OK;
+}
+
 const aimc_hal_ops aimc_hal_rtl_ops = {
     .scheme = "rtl",
     .open = hal_rtl_open,
@@ -176,4 +192,5 @@ const aimc_hal_ops aimc_hal_rtl_ops = {
     .dma_sync = hal_rtl_dma_sync,
     .irq_wait = hal_rtl_irq_wait,
     .time_ns = hal_rtl_time_ns,
+    .profile = hal_rtl_profile,
 };

@@ -183,6 +183,22 @@ static int hal_sim_irq_wait(void *ctx, int64_t timeout_ns)
     }
 }
 
+/* The device model's profile. */
+static int hal_sim_profile(void *ctx, int kind, uint32_t id, aimc_profile *out)
+{
+    hal_sim *h = ctx;
+    aimc_accel_prof p;
+    pthread_mutex_lock(&h->lock);
+    const int rc = aimc_accel_profile(h->dev, kind, id, &p);
+    pthread_mutex_unlock(&h->lock);
+    if (rc) return rc;
+    out->commands = p.commands;
+    out->vectors = p.vectors;
+    out->busy_cycles = p.busy_cycles;
+    for (int q = 0; q < AIMC_PART_COUNT; q++) out->energy_pj[q] = p.energy_pj[q];
+    return AIMC_OK;
+}
+
 const aimc_hal_ops aimc_hal_sim_ops = {
     .scheme = "sim",
     .open = hal_sim_open,
@@ -194,4 +210,5 @@ const aimc_hal_ops aimc_hal_sim_ops = {
     .dma_sync = hal_sim_dma_sync,
     .irq_wait = hal_sim_irq_wait,
     .time_ns = hal_sim_time_ns,
+    .profile = hal_sim_profile,
 };

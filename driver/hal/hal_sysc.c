@@ -178,6 +178,22 @@ static uint64_t hal_sysc_time_ns(void *ctx)
     return t;
 }
 
+/* The device model's profile. */
+static int hal_sysc_profile(void *ctx, int kind, uint32_t id, aimc_profile *out)
+{
+    hal_sysc *h = ctx;
+    aimc_accel_prof p;
+    pthread_mutex_lock(&h->lock);
+    const int rc = aimc_accel_profile(aimc_vp_device(h->vp), kind, id, &p);
+    pthread_mutex_unlock(&h->lock);
+    if (rc) return rc;
+    out->commands = p.commands;
+    out->vectors = p.vectors;
+    out->busy_cycles = p.busy_cycles;
+    for (int q = 0; q < AIMC_PART_COUNT; q++) out->energy_pj[q] = p.energy_pj[q];
+    return AIMC_OK;
+}
+
 const aimc_hal_ops aimc_hal_sysc_ops = {
     .scheme = "sysc",
     .open = hal_sysc_open,
@@ -189,4 +205,5 @@ const aimc_hal_ops aimc_hal_sysc_ops = {
     .dma_sync = hal_sysc_dma_sync,
     .irq_wait = hal_sysc_irq_wait,
     .time_ns = hal_sysc_time_ns,
+    .profile = hal_sysc_profile,
 };

@@ -61,12 +61,24 @@ typedef struct aimc_rt_report {
     size_t tokens;
     int layers;
     size_t groups;             /* groups the tokens went in */
+    size_t first_tokens;       /* tokens of the first group */
+    uint64_t macs;             /* weight multiply-accumulates of the MVMs (rows x cols x vectors) */
+    aimc_cost_powered powered; /* what of the machine leaks (aimc_map_powered; set by the caller
+                                * that knows the plan, zero otherwise) */
     aimc_counters cost;        /* device counters of the inference only (not programming) */
     uint64_t makespan_cycles;  /* device clock from the first command to the last completion */
     uint64_t first_cycles;     /* ... to the completion of the first group, as the host saw it
                                 * (the device's clock when the wait for it returned: on a device
                                 * that runs only while the host waits, that is the completion
                                 * unless the host was waiting for ring space meanwhile) */
+    /* Steady state, with 4 groups or more (else 0): from the (groups/4)-th completion to the
+     * (3 groups/4)-th, read likewise, so the pipeline's fill and drain are left out: the
+     * cycles, the tokens completed in them, and over those completions the number and the
+     * standard deviation of the per-token interval between one completion and the next
+     * (routing makes consecutive tokens overlap more or less: the spread of a token's time). */
+    uint64_t steady_cycles;
+    size_t steady_tokens, steady_intervals;
+    double steady_sd_cycles;
     int values;                /* 0: a timing-only run (no errors, no accuracies) */
     double rel_rms_error;      /* sqrt(sum (y - y_ref)^2 / sum y_ref^2), every layer's block
                                 * output against the exact reference on the same input */

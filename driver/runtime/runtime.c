@@ -262,7 +262,10 @@ static int issue(rt_run *R, rt_group *g, rt_expert *x, const aimc_wl_step *s, ui
     int rc = AIMC_ERR_INVALID;
     switch (s->op) {
     case AIMC_WL_RMSNORM: rc = aimc_submit_rmsnorm(dev, s->rows, s->dim, a[0], out, fence); break;
-    case AIMC_WL_MVM: rc = aimc_submit_mvm_addr(dev, (uint32_t)s->matrix, s->rows, a[0], out, fence); break;
+    case AIMC_WL_MVM:
+        rc = aimc_submit_mvm_addr(dev, (uint32_t)s->matrix, s->rows, a[0], out, fence);
+        R->r->macs += (uint64_t)s->rows * R->m->m[s->matrix].rows * R->m->m[s->matrix].cols;
+        break;
     case AIMC_WL_TOPK:
         rc = aimc_submit_topk(dev, s->rows, s->dim, s->k, a[0], out,
                               aimc_bo_addr(bo_of(g, x, AIMC_WL_P)), fence);
@@ -656,7 +659,13 @@ int aimc_rt_run(aimc_dev *dev, const aimc_model *model, const float *x0, size_t 
         aimc_diag_set(d, rc, "reading counters: %s", aimc_strerror(rc));
         goto out;
     }
-    size_t admitted = 0, finished = 0, live = 0;
+    size_t admitted = 0, finished = 0, live = 0, done_tokens = 0;
+    /* Steady state: the completions from the quarter to the three-quarter mark (the fill and
+     * the drain left out), with 4 groups or more. */
+    const size_t q1 = n_groups >= 4 ? n_groups / 4 : 0, q3 = n_groups >= 4 ? 3 * n_groups / 4 : 0;
+    uint64_t t_prev = 0, t_q1 = 0;
+    size_t tok_q1 = 0;
+    double s1 = 0, s2 = 0; /* per-token intervals of the completions after q1, their squares */
     int newest = -1; /* slot of the group admitted last */
     while (finished < n_groups) {
         /* Admit: a new group enters once the last one has been routed in layer `stagger`
@@ -669,6 +678,7 @@ int aimc_rt_run(aimc_dev *dev, const aimc_model *model, const float *x0, size_t 
             while (gs[s].n) s++;
             const size_t tok0 = admitted * batch, n = ntok - tok0 < batch ? ntok - tok0 : batch;
             if ((rc = admit(&R, &gs[s], tok0, n))) goto out;
+            if (admitted == 0) r->first_tokens = n;
             admitted++;
             live++;
             newest = (int)s;
@@ -696,10 +706,31 @@ int aimc_rt_run(aimc_dev *dev, const aimc_model *model, const float *x0, size_t 
         if ((rc = finish_done(&R, g, AIMC_OK))) goto out;
         if (g->final) {
             if ((rc = group_end(&R, g))) goto out;
-            if (g->tok0 == 0) {
+            done_tokens += g->n;
+            const size_t nth = finished + 1; /* this completion's number */
+            if (g->tok0 == 0 || (q1 && nth >= q1 && nth <= q3)) {
                 aimc_counters now;
                 if ((rc = aimc_counters_read(dev, &now))) goto out;
-                r->first_cycles = now.time - before.time;
+                const uint64_t t = now.time - before.time;
+                if (g->tok0 == 0) r->first_cycles = t;
+                if (q1 && nth == q1) {
+                    t_q1 = t;
+                    tok_q1 = done_tokens;
+                } else if (q1 && nth > q1) {
+                    const double per = (double)(t - t_prev) / (double)g->n;
+                    s1 += per;
+                    s2 += per * per;
+                    if (nth == q3) {
+                        r->steady_cycles = t - t_q1;
+                        r->steady_tokens = done_tokens - tok_q1;
+                        const double nk = (double)(q3 - q1), mean = s1 / nk;
+                        r->steady_sd_cycles = nk > 1 ? sqrt(fmax(0.0, (s2 - nk * mean * mean) /
+                                                                          (nk - 1)))
+                                                    : 0.0;
+                        r->steady_intervals = q3 - q1;
+                    }
+                }
+                t_prev = t;
             }
             group_free(g, njobs);
             finished++;

@@ -58,7 +58,7 @@ void aimc_cost_events_add_scaled(aimc_cost_events *acc, const aimc_cost_events *
 /* Dynamic energy of the events, per part (pJ), added into pj:
  *   dac       drives x dac.energy_pj
  *   xbar      charge x read_voltage_v^2 x integration_ns x 1e-3 + pulses x pulse_energy_pj
- *   adc       conversions x adc.energy_pj
+ *   adc       conversions x aimc_cost_adc_energy_pj
  *   digital   ops x digital.energy_pj_per_op
  *   buffer    accesses x buffer.energy_pj
  *   bus       bytes x 8 x bus.energy_pj_per_bit
@@ -73,14 +73,42 @@ void aimc_cost_energy(const aimc_arch *a, const aimc_cost_events *e,
 
 uint64_t aimc_cost_clusters_per_chip(const aimc_arch *a); /* ceil(cores / cores_per_cluster) */
 uint64_t aimc_cost_routers_per_chip(const aimc_arch *a);  /* ceil(clusters / per router) */
+/* Chip-to-chip links per chip: chip_link.count, or with `count: auto` none on a machine of
+ * one chip (it has nothing to link to) and chip_link's default count otherwise. */
+uint32_t aimc_cost_links_per_chip(const aimc_arch *a);
 
-/* Static (leakage) power of one chip per part, mW: DACs (every row driver), ADCs, the cores'
- * digital logic, buffers, routers, units, chip links; 0 for the arrays, buses, host DMA. */
-void aimc_cost_static_mw(const aimc_arch *a, double mw[AIMC_PART_COUNT]);
-/* Static energy of `chips` chips over ns, per part (pJ = mW x ns), into pj (overwritten). */
-void aimc_cost_static_pj(const aimc_arch *a, uint64_t chips, double ns,
+/* The ADC's figures: the config's, or with `auto` a survey model of SAR converters
+ * (docs/config.md, "The ADC model"; REFERENCES: Murmann's survey, ISAAC's 8-bit ADC):
+ *   energy per conversion  E = F_W 2^b for b <= 9 bits (Walden: doubles per bit),
+ *                          E = F_W 2^9 4^(b-9) above (thermal noise: quadruples per bit),
+ *                          F_W = 10 fJ per step (2.56 pJ at 8 bits: ISAAC's SAR 2.55 pJ);
+ *   conversion time        b x 0.0977 ns (one comparison per bit: 8 bits in 0.78125 ns);
+ *   area                   1500 um^2 x 2^(b-8) (the capacitor array: ISAAC's 8-bit 0.0015 mm^2). */
+double aimc_cost_adc_energy_pj(const aimc_arch *a);
+double aimc_cost_adc_conversion_ns(const aimc_arch *a);
+double aimc_cost_adc_area_um2(const aimc_arch *a);
+
+/* What of the machine is powered (leaks): units of each kind over the whole machine. */
+typedef struct aimc_cost_powered {
+    double chips;      /* chips (their links) */
+    double xbars;      /* crossbars with their DACs and ADCs (a site counts once over tiers) */
+    double cores;      /* cores' digital logic */
+    double clusters;   /* buffers and units */
+    double routers;
+} aimc_cost_powered;
+/* Every unit of `chips` chips (power.gating: none; the peak's one chip). */
+void aimc_cost_powered_chips(const aimc_arch *a, double chips, aimc_cost_powered *p);
+
+/* Static (leakage) power per part of what is powered, mW: DACs (every row driver of a
+ * crossbar), ADCs, the cores' digital logic, buffers, routers, units, chip links; 0 for the
+ * arrays, buses, host DMA. */
+void aimc_cost_static_mw(const aimc_arch *a, const aimc_cost_powered *p,
+                         double mw[AIMC_PART_COUNT]);
+/* Static energy of what is powered over ns, per part (pJ = mW x ns), into pj (overwritten). */
+void aimc_cost_static_pj(const aimc_arch *a, const aimc_cost_powered *p, double ns,
                          double pj[AIMC_PART_COUNT]);
-/* Area of one chip per part, um^2. */
+/* Area of one chip per part, um^2: every tier's arrays (hierarchy.tiers stacked arrays per
+ * crossbar site share its DACs and ADCs). */
 void aimc_cost_area_um2(const aimc_arch *a, double um2[AIMC_PART_COUNT]);
 
 /* ---- the crossbar pipeline ----------------------------------------------------------------
@@ -315,6 +343,34 @@ uint64_t aimc_cost_program_cycles(const aimc_arch *a, uint64_t pulses_max, uint3
  * (`xbars` crossbars) and every written device converted (`cells`). */
 void aimc_cost_program_events(const aimc_arch *a, uint64_t pulses, uint64_t xbars,
                               uint64_t cells, uint32_t rounds, aimc_cost_events *e);
+
+/* ---- a GPU beside it ------------------------------------------------------------------------
+ * `aimc run --compare gpu:NAME`: the same workload on a GPU, by a roofline. A step (a group
+ * of `tokens` tokens through every layer) reads step_bytes from HBM (the weights its tokens
+ * touch, once, and the activations) and does step_flops: it takes max(bytes / bandwidth,
+ * flops / peak) (memory-bound at small batches, compute-bound at large ones), at the
+ * board's full power. Figures: the presets' data sheets (gpu.c). */
+typedef struct aimc_gpu {
+    const char *name;        /* "a100" */
+    double tflops;           /* dense BF16 tensor peak, TFLOP/s */
+    double hbm_gbytes_per_s;
+    double board_w;          /* maximum board power */
+    double hbm_gbytes;
+    const char *source;
+} aimc_gpu;
+size_t aimc_gpu_count(void);
+const aimc_gpu *aimc_gpu_at(size_t i);
+const aimc_gpu *aimc_gpu_find(const char *name); /* NULL when unknown */
+
+typedef struct aimc_gpu_estimate {
+    double step_ns;          /* one step */
+    double token_ns;         /* step / tokens */
+    double tokens_per_s;
+    double token_pj;         /* board power x token_ns */
+    int compute_bound;
+} aimc_gpu_estimate;
+void aimc_gpu_roofline(const aimc_gpu *g, double step_bytes, double step_flops, double tokens,
+                       aimc_gpu_estimate *out);
 
 /* ---- peak ---------------------------------------------------------------------------------- */
 

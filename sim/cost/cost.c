@@ -52,7 +52,7 @@ void aimc_cost_energy(const aimc_arch *a, const aimc_cost_events *e, double pj[A
     /* V^2 G t per device: V^2 * uS * ns = 1e-15 J = 1e-3 pJ. */
     pj[AIMC_PART_XBAR] += e->xbar_charge * v * v * a->crossbar.integration_ns * 1e-3 +
                           e->program_pulses * a->device.pulse_energy_pj;
-    pj[AIMC_PART_ADC] += e->adc_conversions * a->adc.energy_pj;
+    pj[AIMC_PART_ADC] += e->adc_conversions * aimc_cost_adc_energy_pj(a);
     pj[AIMC_PART_DIGITAL] += e->digital_ops * a->digital.energy_pj_per_op;
     pj[AIMC_PART_BUFFER] += e->buffer_accesses * a->buffer.energy_pj;
     pj[AIMC_PART_BUS] += e->bus_bytes * 8.0 * a->bus.energy_pj_per_bit;
@@ -80,27 +80,64 @@ uint64_t aimc_cost_routers_per_chip(const aimc_arch *a)
     return ceil_div(aimc_cost_clusters_per_chip(a), (uint64_t)a->noc.clusters_per_router);
 }
 
-void aimc_cost_static_mw(const aimc_arch *a, double mw[AIMC_PART_COUNT])
+uint32_t aimc_cost_links_per_chip(const aimc_arch *a)
 {
-    const double cores = a->hierarchy.cores_per_chip;
-    const double xbars = (double)a->hierarchy.crossbars_per_core * cores;
-    const double clusters = (double)aimc_cost_clusters_per_chip(a);
-    const double routers = (double)aimc_cost_routers_per_chip(a);
-    for (int p = 0; p < AIMC_PART_COUNT; p++) mw[p] = 0;
-    mw[AIMC_PART_DAC] = xbars * a->crossbar.rows * a->dac.leakage_mw;
-    mw[AIMC_PART_ADC] = xbars * a->adc.per_crossbar * a->adc.leakage_mw;
-    mw[AIMC_PART_DIGITAL] = cores * a->digital.leakage_mw_per_core;
-    mw[AIMC_PART_BUFFER] = clusters * a->buffer.leakage_mw;
-    mw[AIMC_PART_NOC] = routers * a->noc.leakage_mw;
-    mw[AIMC_PART_UNITS] = clusters * a->units.leakage_mw;
-    mw[AIMC_PART_CHIP_LINK] = a->chip_link.count * a->chip_link.leakage_mw;
+    if (a->chip_link.count_auto && a->hierarchy.chips <= 1 && !a->hierarchy.chips_auto) return 0;
+    return a->chip_link.count > 0 ? (uint32_t)a->chip_link.count : 0;
 }
 
-void aimc_cost_static_pj(const aimc_arch *a, uint64_t chips, double ns, double pj[AIMC_PART_COUNT])
+/* The SAR survey model (aimc_cost.h). */
+#define ADC_FOM_WALDEN_FJ 10.0     /* fJ per conversion step */
+#define ADC_THERMAL_FROM_BITS 9    /* above: energy quadruples per bit */
+#define ADC_NS_PER_BIT (0.78125 / 8.0)
+#define ADC_AREA_8BIT_UM2 1500.0
+
+double aimc_cost_adc_energy_pj(const aimc_arch *a)
+{
+    if (!a->adc.energy_auto) return a->adc.energy_pj;
+    const int b = a->adc.bits;
+    const int w = b < ADC_THERMAL_FROM_BITS ? b : ADC_THERMAL_FROM_BITS;
+    return ADC_FOM_WALDEN_FJ * 1e-3 * ldexp(1.0, w) * ldexp(1.0, 2 * (b - w));
+}
+
+double aimc_cost_adc_conversion_ns(const aimc_arch *a)
+{
+    return a->adc.conversion_auto ? a->adc.bits * ADC_NS_PER_BIT : a->adc.conversion_ns;
+}
+
+double aimc_cost_adc_area_um2(const aimc_arch *a)
+{
+    return a->adc.area_auto ? ADC_AREA_8BIT_UM2 * ldexp(1.0, a->adc.bits - 8) : a->adc.area_um2;
+}
+
+void aimc_cost_powered_chips(const aimc_arch *a, double chips, aimc_cost_powered *p)
+{
+    p->chips = chips;
+    p->cores = chips * a->hierarchy.cores_per_chip;
+    p->xbars = p->cores * a->hierarchy.crossbars_per_core;
+    p->clusters = chips * (double)aimc_cost_clusters_per_chip(a);
+    p->routers = chips * (double)aimc_cost_routers_per_chip(a);
+}
+
+void aimc_cost_static_mw(const aimc_arch *a, const aimc_cost_powered *p,
+                         double mw[AIMC_PART_COUNT])
+{
+    for (int q = 0; q < AIMC_PART_COUNT; q++) mw[q] = 0;
+    mw[AIMC_PART_DAC] = p->xbars * a->crossbar.rows * a->dac.leakage_mw;
+    mw[AIMC_PART_ADC] = p->xbars * a->adc.per_crossbar * a->adc.leakage_mw;
+    mw[AIMC_PART_DIGITAL] = p->cores * a->digital.leakage_mw_per_core;
+    mw[AIMC_PART_BUFFER] = p->clusters * a->buffer.leakage_mw;
+    mw[AIMC_PART_NOC] = p->routers * a->noc.leakage_mw;
+    mw[AIMC_PART_UNITS] = p->clusters * a->units.leakage_mw;
+    mw[AIMC_PART_CHIP_LINK] = p->chips * aimc_cost_links_per_chip(a) * a->chip_link.leakage_mw;
+}
+
+void aimc_cost_static_pj(const aimc_arch *a, const aimc_cost_powered *p, double ns,
+                         double pj[AIMC_PART_COUNT])
 {
     double mw[AIMC_PART_COUNT];
-    aimc_cost_static_mw(a, mw);
-    for (int p = 0; p < AIMC_PART_COUNT; p++) pj[p] = mw[p] * (double)chips * ns;
+    aimc_cost_static_mw(a, p, mw);
+    for (int q = 0; q < AIMC_PART_COUNT; q++) pj[q] = mw[q] * ns;
 }
 
 void aimc_cost_area_um2(const aimc_arch *a, double um2[AIMC_PART_COUNT])
@@ -109,16 +146,17 @@ void aimc_cost_area_um2(const aimc_arch *a, double um2[AIMC_PART_COUNT])
     const double xbars = (double)a->hierarchy.crossbars_per_core * cores;
     const double clusters = (double)aimc_cost_clusters_per_chip(a);
     const double routers = (double)aimc_cost_routers_per_chip(a);
-    for (int p = 0; p < AIMC_PART_COUNT; p++) um2[p] = 0;
+    const double tiers = a->hierarchy.tiers > 0 ? a->hierarchy.tiers : 1;
+    for (int q = 0; q < AIMC_PART_COUNT; q++) um2[q] = 0;
     um2[AIMC_PART_DAC] = xbars * a->crossbar.rows * a->dac.area_um2;
-    um2[AIMC_PART_XBAR] = xbars * a->crossbar.area_um2;
-    um2[AIMC_PART_ADC] = xbars * a->adc.per_crossbar * a->adc.area_um2;
+    um2[AIMC_PART_XBAR] = xbars * tiers * a->crossbar.area_um2;
+    um2[AIMC_PART_ADC] = xbars * a->adc.per_crossbar * aimc_cost_adc_area_um2(a);
     um2[AIMC_PART_DIGITAL] = cores * a->digital.area_um2_per_core;
     um2[AIMC_PART_BUFFER] = clusters * a->buffer.area_um2;
     um2[AIMC_PART_BUS] = clusters * a->bus.area_um2;
     um2[AIMC_PART_NOC] = routers * a->noc.area_um2;
     um2[AIMC_PART_UNITS] = clusters * a->units.area_um2;
-    um2[AIMC_PART_CHIP_LINK] = a->chip_link.count * a->chip_link.area_um2;
+    um2[AIMC_PART_CHIP_LINK] = aimc_cost_links_per_chip(a) * a->chip_link.area_um2;
 }
 
 /* ---- the crossbar pipeline ------------------------------------------------------------------ */
@@ -131,7 +169,7 @@ uint64_t aimc_cost_integrate_cycles(const aimc_arch *a)
 
 uint32_t aimc_cost_conv_fp16(const aimc_arch *a)
 {
-    double f = llround(a->adc.conversion_ns * a->clock.frequency_mhz / 1000.0 * 65536.0);
+    double f = llround(aimc_cost_adc_conversion_ns(a) * a->clock.frequency_mhz / 1000.0 * 65536.0);
     return f < 1.0 ? 1u : f > (double)UINT32_MAX ? UINT32_MAX : (uint32_t)f;
 }
 
@@ -485,7 +523,7 @@ uint64_t aimc_cost_busy(const aimc_arch *a, aimc_res r, uint64_t amount)
     case AIMC_RES_HOST_IN:
     case AIMC_RES_HOST_OUT: return aimc_cost_cycles(a, (double)amount / a->host_dma.gbytes_per_s);
     case AIMC_RES_LINK:
-        return aimc_cost_cycles(a, (double)amount / (a->chip_link.count * a->chip_link.gbytes_per_s));
+        return aimc_cost_cycles(a, (double)amount / ((aimc_cost_links_per_chip(a) ? aimc_cost_links_per_chip(a) : 1) * a->chip_link.gbytes_per_s));
     case AIMC_RES_NOC:
         return ceil_div(amount, (uint64_t)a->noc.ports * (uint64_t)a->noc.flit_bytes) * hop_cycles(a);
     case AIMC_RES_BUFFER:

@@ -69,13 +69,15 @@ void aimc_peak_compute(const aimc_arch *a, aimc_peak *p)
     busy.bus_bytes = clusters * rate_per_cycle(a, AIMC_RES_BUS) * per_ns;
     busy.noc_byte_hops = routers * rate_per_cycle(a, AIMC_RES_NOC) * per_ns;
     busy.units_ops = clusters * rate_per_cycle(a, AIMC_RES_UNITS) * per_ns;
-    busy.link_bytes = rate_per_cycle(a, AIMC_RES_LINK) * per_ns;
+    busy.link_bytes = aimc_cost_links_per_chip(a) ? rate_per_cycle(a, AIMC_RES_LINK) * per_ns : 0;
     double pbusy[AIMC_PART_COUNT] = {0};
     aimc_cost_energy(a, &busy, pbusy); /* pJ per ns */
     for (int c = AIMC_PART_BUFFER; c <= AIMC_PART_CHIP_LINK; c++) mw[c] = pbusy[c];
     mw[AIMC_PART_HOST_DMA] = 0; /* the host's, not the chip's */
 
-    aimc_cost_static_mw(a, st);
+    aimc_cost_powered on;
+    aimc_cost_powered_chips(a, 1, &on); /* one chip at peak: everything powered */
+    aimc_cost_static_mw(a, &on, st);
     aimc_cost_area_um2(a, um2);
     for (int c = 0; c < AIMC_PART_COUNT; c++) {
         p->power_w_by_part[c] = (mw[c] + st[c]) * 1e-3;
@@ -88,5 +90,7 @@ void aimc_peak_compute(const aimc_arch *a, aimc_peak *p)
     p->area_mm2 = p->chip_area_mm2 * chips;
     p->tops_per_w = p->power_w > 0 ? p->tops / p->power_w : 0.0;
     p->tops_per_mm2 = p->area_mm2 > 0 ? p->tops / p->area_mm2 : 0.0;
-    p->weights_capacity = xbars_chip * chips / slices * rows * lcols;
+    /* every tier of a site holds weights; one tier of a site computes at a time */
+    p->weights_capacity = xbars_chip * chips * (a->hierarchy.tiers > 0 ? a->hierarchy.tiers : 1) /
+                          slices * rows * lcols;
 }

@@ -50,6 +50,10 @@ static int machine_make(aimc_accel *dev, aimc_diag *d)
     dev_mats_clear(dev);
     dev_sched_fini(dev);
     memset(&dev->cnt, 0, sizeof dev->cnt);
+    free(dev->prof_mat);
+    dev->prof_mat = NULL;
+    dev->prof_cap = 0;
+    memset(dev->prof_op, 0, sizeof dev->prof_op);
     dev->machine_ok = 0;
     if (!dev->opts.timing_only && (rc = aimc_xbar_create(&dev->arch, dev->seed, &dev->xbar))) {
         dev->xbar = NULL;
@@ -127,6 +131,7 @@ void aimc_accel_destroy(aimc_accel *dev)
     aimc_xbar_destroy(dev->xbar);
     dev_mats_clear(dev);
     dev_sched_fini(dev);
+    free(dev->prof_mat);
     free(dev);
 }
 

@@ -129,6 +129,9 @@ struct aimc_accel {
     /* matrices */
     dev_mat *mats;
     uint32_t mats_cap;
+    aimc_accel_prof *prof_mat;   /* per matrix id, prof_cap entries (aimc_accel_profile) */
+    uint32_t prof_cap;
+    aimc_accel_prof prof_op[AIMC_ACCEL_PROF_OPS]; /* per opcode */
     aimc_cost_mvm **stale;    /* placements a PROGRAM replaced while commands were in flight */
     uint32_t n_stale, cap_stale;
 

@@ -135,6 +135,22 @@ int aimc_accel_advance_to(aimc_accel *dev, uint64_t cycle);
  * it from host memory over the host link, not from a chip buffer that held an older copy. */
 void aimc_accel_host_wrote(aimc_accel *dev, uint64_t addr, uint64_t bytes);
 
+/* ---- profile: what each matrix and each kind of command did (a simulator's view) ---- */
+
+/* Since creation or a soft reset (not CNT_CTRL): per matrix id (MVM, READBACK and PROGRAM on
+ * it) or per opcode (every command of it), the commands completed, the vectors they ran
+ * (MVM, READBACK), their busy cycles (their share of CNT_CYCLES) and their energy per part
+ * (their share of the energy counters; descriptor fetches belong to no command). */
+#define AIMC_ACCEL_PROF_OPS 16
+typedef struct aimc_accel_prof {
+    uint64_t commands, vectors, busy_cycles;
+    double energy_pj[AIMC_PART_COUNT];
+} aimc_accel_prof;
+enum { AIMC_ACCEL_PROF_MATRIX = 0, AIMC_ACCEL_PROF_OPCODE = 1 };
+/* The entry of matrix `id` or opcode `id` into *out (zeros for one never used). AIMC_OK, or
+ * AIMC_ERR_INVALID (NULL, an unknown kind, an opcode >= AIMC_ACCEL_PROF_OPS). */
+int aimc_accel_profile(const aimc_accel *dev, int kind, uint32_t id, aimc_accel_prof *out);
+
 /* ---- fault injection, a knob of the model (silicon has none; no register reaches it) ----
  * After `after` more commands have been fetched, the command processor hangs: it fetches no
  * further command, DONE_FENCE stops, STATUS.BUSY reads 1, and only the watchdog or a soft

@@ -239,8 +239,47 @@ void aimc_accel_host_wrote(aimc_accel *dev, uint64_t addr, uint64_t bytes)
 
 /* ---- counting ---------------------------------------------------------------------------- */
 
+static void prof_add(aimc_accel_prof *p, const dev_cmd *c, const double pj[AIMC_PART_COUNT])
+{
+    p->commands++;
+    p->vectors += c->cnt.mvms;
+    p->busy_cycles += c->cnt.cycles;
+    for (int q = 0; q < AIMC_PART_COUNT; q++) p->energy_pj[q] += pj[q];
+}
+
+int aimc_accel_profile(const aimc_accel *dev, int kind, uint32_t id, aimc_accel_prof *out)
+{
+    if (!dev || !out) return AIMC_ERR_INVALID;
+    memset(out, 0, sizeof *out);
+    if (kind == AIMC_ACCEL_PROF_MATRIX) {
+        if (id < dev->prof_cap) *out = dev->prof_mat[id];
+        return AIMC_OK;
+    }
+    if (kind != AIMC_ACCEL_PROF_OPCODE || id >= AIMC_ACCEL_PROF_OPS) return AIMC_ERR_INVALID;
+    *out = dev->prof_op[id];
+    return AIMC_OK;
+}
+
 void dev_count(aimc_accel *dev, const dev_cmd *c)
 {
+    double pj[AIMC_PART_COUNT] = {0};
+    aimc_cost_energy(&dev->arch, &c->ev, pj);
+    if (c->op < AIMC_ACCEL_PROF_OPS) prof_add(&dev->prof_op[c->op], c, pj);
+    const int on_matrix = c->op == AIMC_DESC_OP_MVM || c->op == AIMC_DESC_OP_READBACK ||
+                          c->op == AIMC_DESC_OP_PROGRAM;
+    if (on_matrix && !(c->err & ~AIMC_REG_ERROR_VERIFY)) {
+        if (c->matrix >= dev->prof_cap) {
+            uint32_t cap = dev->prof_cap ? dev->prof_cap : 16;
+            while (cap <= c->matrix && cap < UINT32_MAX / 2) cap *= 2;
+            aimc_accel_prof *p = cap > c->matrix ? realloc(dev->prof_mat, cap * sizeof *p) : NULL;
+            if (p) {
+                memset(p + dev->prof_cap, 0, (cap - dev->prof_cap) * sizeof *p);
+                dev->prof_mat = p;
+                dev->prof_cap = cap;
+            }
+        }
+        if (c->matrix < dev->prof_cap) prof_add(&dev->prof_mat[c->matrix], c, pj);
+    }
     dev_counters *t = &dev->cnt;
     t->cycles += c->cnt.cycles;
     t->mvms += c->cnt.mvms;

@@ -73,6 +73,8 @@ public:
     void host_wrote(uint64_t addr, uint64_t n) { aimc_accel_host_wrote(model_, addr, n); }
     /* The interrupt level as the model has it now (irq follows at the edge's time). */
     bool irq_level() const { return aimc_accel_irq_level(model_) != 0; }
+    /* The device model (its profile, aimc_accel_profile); NULL when none. */
+    const aimc_accel *model() const { return model_; }
     /* Notified at the SystemC time the model raises an interrupt cause while its line is
      * asserted (a new cause with the line already high included, which irq does not show). */
     const sc_core::sc_event &irq_cause_event() const { return cause_ev_; }

@@ -82,6 +82,8 @@ int aimc_vp_sync(aimc_vp *vp);
 
 /* The host wrote [addr, addr + n) of the memory the device reaches (aimc_accel_host_wrote). */
 int aimc_vp_host_wrote(aimc_vp *vp, uint64_t addr, uint64_t n);
+/* The platform's device model (for aimc_accel_profile), NULL for NULL. */
+const struct aimc_accel *aimc_vp_device(const aimc_vp *vp);
 
 /* The device model's fault-injection knob (aimc_accel_inject_hang). */
 int aimc_vp_inject_hang(aimc_vp *vp, uint32_t after);

@@ -254,6 +254,11 @@ extern "C" int aimc_vp_host_wrote(aimc_vp *vp, uint64_t addr, uint64_t n)
     return AIMC_OK;
 }
 
+extern "C" const struct aimc_accel *aimc_vp_device(const aimc_vp *vp)
+{
+    return vp ? vp->p->dev.model() : nullptr;
+}
+
 extern "C" int aimc_vp_inject_hang(aimc_vp *vp, uint32_t after)
 {
     if (!vp) return AIMC_ERR_INVALID;

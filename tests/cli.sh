@@ -230,6 +230,24 @@ has_line "$tmp/out" 'the simulated machine / the GPU: tokens/s .*x, energy per t
 expect_exit 2 "run --compare unknown" "$AIMC" run --compare gpu:v100
 has_line "$tmp/err" 'expected gpu:NAME with NAME one of a100, h100, h200' "--compare message"
 expect_exit 1 "run --csv unwritable" "$AIMC" run --csv /nonexistent/dir/b.csv
+# Presets tell the truth: a run beyond the chips a preset was published for, or a part that
+# worked at zero energy, is reported with a warning.
+cat >"$tmp/mid.yaml" <<EOF
+version: 1
+model: {name: mid, layers: 4, d_model: 512, routed_experts: 8, expert_d_ff: 512, top_k: 2,
+        shared_experts: 0, ffn: swiglu}
+weights: {random: {seed: 1, distribution: normal}}
+EOF
+expect_exit 0 "hermes beyond one chip" "$AIMC" run --config configs/hermes.yaml --model "$tmp/mid.yaml" \
+    --set hierarchy.chips=auto --tokens 4 --timing-only
+has_line "$tmp/out" '^warning  the run uses 7 chips; hermes.s figures were published for 1 \(calibration.chips\)' \
+    "hermes: chips warning"
+expect_exit 0 "zero-energy part" "$AIMC" run --tokens 4 --set mapping.noc_hop_energy_pj=0 --json "$tmp/w.json"
+has_line "$tmp/out" '^warning  the noc part worked in this run but default gives it no energy \(mapping.noc_hop_energy_pj = 0\)' \
+    "zero-energy warning"
+has_line "$tmp/w.json" '^    "the noc part worked' "warning in the JSON"
+expect_exit 0 "one chip, no warning" "$AIMC" run --tokens 4 --config configs/hermes.yaml
+if grep -q '^warning' "$tmp/out"; then bad "hermes on one chip warns"; else ok; fi
 # Fail fast: Mixtral's values do not fit the default machine or this host; refused before any
 # work, in under a second, naming the chips and the options.
 t0=$(date +%s%N)

@@ -5,9 +5,11 @@
 #
 # 1. `aimc sweep configs/sweeps/codesign-digits.yaml`: the digits classifier on the default
 #    machine with a PCM device, over ADC bits x time since programming x drift compensation x
-#    program-and-verify rounds; prints three tables (accuracy and energy per inference
-#    against each) from its CSV.
-# 2. Hardware-aware training at a 4-bit ADC: `aimc train --hw-aware --set adc.bits=4`, then
+#    program-and-verify rounds, all at the default adc.range (percentile); prints three
+#    tables (accuracy and energy per inference against each) from its CSV, then the ADC-bits
+#    row again at adc.range=full_scale by `aimc run`.
+# 2. Hardware-aware training at a 4-bit full-scale ADC: `aimc train --hw-aware --set adc.bits=4
+#    --set adc.range=full_scale` (its noise model takes the LSB from the full scale), then
 #    the plain and the hardware-aware model on that machine; prints the accuracy each
 #    recovers and checks that hardware-aware training recovers at least half of the loss.
 # --reduced (what `make test` runs): 20 test samples per sweep point instead of 360; the
@@ -98,6 +100,9 @@ for b in 3 4 5 6 7 8; do
     awk -v b=$b -v a="$(num "$tmp/fs$b.json" hw)" -v e="$(num "$tmp/fs$b.json" total)" \
         'BEGIN { printf "| %d | %.1f %% | %.1f |\n", b, 100 * a, e / 1000 }'
 done
+f3=$(num "$tmp/fs3.json" hw); f8=$(num "$tmp/fs8.json" hw)
+check "full scale: 8-bit ADC beats 3-bit by far ($f8 > $f3 + 0.3)" \
+      "awk 'BEGIN { exit !($f8 > $f3 + 0.3) }'"
 
 # The curves must show what the hardware does: more ADC bits help, drift hurts, compensation
 # and verify help (checked on the full-accuracy corner points).

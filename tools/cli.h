@@ -52,8 +52,8 @@ const char *cli_long_name(const struct option *longopts, int key);
 int cli_parse_options(int argc, char **argv, const char *allowed, void (*help)(FILE *),
                       cli_options *o);
 
-/* The default model file: models/digits-moe.yaml beside the binary's tree, else relative to
- * the working directory. */
+/* The default model file: models/digits-moe.yaml beside the binary's tree or in the
+ * installed share/aimc/models, else relative to the working directory. */
 const char *cli_default_model(char *buf, size_t cap);
 
 /* Load the machine (defaults, --config, --set) or the model; print the diagnostic and

@@ -25,6 +25,9 @@
 
 #include "aimc.h"
 #include "aimc_map.h"
+#include "aimc_api.h"
+
+AIMC_API_BEGIN
 
 /* Program every matrix of model onto dev, matrix id = index in model->m, tiles from plan
  * (shape-only plans too: the tiles are made from its runs on arch, which may be NULL for a
@@ -110,5 +113,7 @@ int aimc_rt_layer_ref(const aimc_model *model, int layer, const float *x, size_t
 /* Fill x (ntok x d_model) with the standard test workload: independent N(0,1) entries drawn
  * from seed (deterministic, the same on every machine). */
 void aimc_rt_tokens(uint64_t seed, size_t ntok, size_t d_model, float *x);
+
+AIMC_API_END
 
 #endif /* AIMC_RT_H */

@@ -261,7 +261,7 @@ run: $(B)/aimc
 # The whole suite. scripts/test-all.sh runs each part, keeps going after a failure, and
 # ends with one line "total: N passed, M failed".
 test: lint-rtl $(B)/test_aimc $(BS)/test_aimc $(B)/aimc $(BS)/aimc $(BS)/examples/driver_example \
-      $(B)/examples/sysc_platform
+      $(B)/examples/sysc_platform $(B)/libaimc.so $(B)/man/aimc.1 python
 	$(Q)$(BS)/examples/driver_example
 	$(Q)$(B)/examples/sysc_platform
 	$(Q)scripts/test-all.sh
@@ -343,19 +343,18 @@ SHARE_FILES := $(wildcard configs/*.yaml configs/sweeps/*.yaml configs/sweeps/mo
 # flags, and the system libraries after it stay shared (Debian has no static SystemC).
 PC_PRIVATE := -Wl,-Bdynamic $(LIBS)
 
-$(B)/aimc.pc: Makefile common/aimc_api.h
-	@$(if $(Q),echo "  GEN     $@")
-	$(Q)printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' \
-	    'datadir=$(DATADIR)/aimc' '' 'Name: aimc' \
-	    'Description: analog in-memory-computing accelerator simulator and driver' \
-	    'Version: $(AIMC_VERSION)' 'URL: docs/driver.md' 'Cflags: -I$${includedir}/aimc' \
-	    'Libs: -L$${libdir} -laimc' 'Libs.private: $(PC_PRIVATE)' > $@
+# aimc.pc for the PREFIX of this install (written by the install recipe).
+PC_TEXT = 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' \
+          'datadir=$(DATADIR)/aimc' '' 'Name: aimc' \
+          'Description: analog in-memory-computing accelerator simulator and driver' \
+          'Version: $(AIMC_VERSION)' 'Cflags: -I$${includedir}/aimc' \
+          'Libs: -L$${libdir} -laimc' 'Libs.private: $(PC_PRIVATE)'
 
 $(B)/man/aimc.1: $(B)/aimc scripts/gen-man.sh
 	@$(if $(Q),echo "  GEN     man pages")
 	$(Q)rm -rf $(B)/man && scripts/gen-man.sh $(B)/aimc $(B)/man
 
-install: $(B)/aimc $(B)/libaimc.a $(B)/libaimc.so $(B)/aimc.pc $(B)/man/aimc.1
+install: $(B)/aimc $(B)/libaimc.a $(B)/libaimc.so $(B)/man/aimc.1
 	$(Q)install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig \
 	    $(DESTDIR)$(INCLUDEDIR)/aimc $(DESTDIR)$(DATADIR)/aimc $(DESTDIR)$(MANDIR)/man1
 	$(Q)install -m 755 $(B)/aimc $(DESTDIR)$(BINDIR)/aimc
@@ -363,7 +362,7 @@ install: $(B)/aimc $(B)/libaimc.a $(B)/libaimc.so $(B)/aimc.pc $(B)/man/aimc.1
 	$(Q)ln -sf libaimc.so.$(AIMC_VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	$(Q)ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libaimc.so
 	$(Q)install -m 644 $(B)/libaimc.a $(DESTDIR)$(LIBDIR)/
-	$(Q)install -m 644 $(B)/aimc.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+	$(Q)printf '%s\n' $(PC_TEXT) > $(DESTDIR)$(LIBDIR)/pkgconfig/aimc.pc
 	$(Q)install -m 644 $(PUBLIC_HEADERS) $(DESTDIR)$(INCLUDEDIR)/aimc/
 	$(Q)for f in $(SHARE_FILES); do install -D -m 644 $$f $(DESTDIR)$(DATADIR)/aimc/$$f || exit 1; done
 	$(Q)install -m 644 $(B)/man/*.1 $(DESTDIR)$(MANDIR)/man1/
@@ -376,7 +375,7 @@ uninstall:
 	    $(DESTDIR)$(MANDIR)/man1/aimc-*.1
 	$(Q)rm -rf $(DESTDIR)$(INCLUDEDIR)/aimc $(DESTDIR)$(DATADIR)/aimc
 
-test-install: $(B)/aimc $(B)/libaimc.a $(B)/libaimc.so $(B)/aimc.pc $(B)/man/aimc.1
+test-install: $(B)/aimc $(B)/libaimc.a $(B)/libaimc.so $(B)/man/aimc.1
 	$(Q)tests/install.sh
 
 clean:

@@ -52,6 +52,10 @@ typedef struct aimc_rt_opts {
     uint64_t seed;               /* timing-only: the draws */
     int *experts_out;            /* value runs: receives the decisions (layers x tokens x
                                   * top_k); may be NULL */
+    float *x_out;                /* value runs: receives each token's residual stream after
+                                  * the last layer (tokens x d_model); may be NULL */
+    float *logits_out;           /* value runs of a classifier: each token's logits from the
+                                  * device's head (tokens x n_classes); may be NULL */
 } aimc_rt_opts;
 
 #define AIMC_RT_WINDOW 64

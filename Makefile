@@ -320,6 +320,37 @@ $(B)/examples/%: examples/%.cpp $(B)/libaimc.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CXX) $(FINAL_CXXFLAGS) -o $@ $< $(B)/libaimc.a $(LIBS)
 
+# ---- the Python package (python/, docs/python.md) ----
+# Always Debian's interpreter with Debian's numpy (scripts/deps.sh installs python3-numpy and
+# python3-dev), never a python3 that comes first on PATH (a pyenv build has no numpy). The
+# extension python/aimc/_aimc*.so is built in place against build/libaimc.so (found through
+# its rpath) and the command's report code (build/libaimc_cli.a): `make python`, then
+# PYTHONPATH=python $(PYTHON) -c 'import aimc'. pip install ./python builds the same sources.
+PYTHON     := /usr/bin/python3
+PY_INC      = $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
+PY_NUMPY    = $(shell $(PYTHON) -c 'import numpy; print(numpy.get_include())')
+PY_EXT      = $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
+PY_MOD      = python/aimc/_aimc$(PY_EXT)
+PY_CFLAGS   = -isystem $(PY_INC) -isystem $(PY_NUMPY)
+
+$(B)/obj/python/aimc/_aimc.o: python/aimc/_aimc.c $(B)/flags | deps
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(FINAL_CFLAGS) $(PIC) $(PY_CFLAGS) -c $< -o $@
+
+python: $(B)/libaimc.so $(B)/libaimc_cli.a $(B)/obj/python/aimc/_aimc.o
+	@$(if $(Q),echo "  LD      $(PY_MOD)")
+	$(Q)$(CC) -shared -o $(PY_MOD) $(B)/obj/python/aimc/_aimc.o $(B)/libaimc_cli.a \
+	    -L$(B) -laimc -Wl,-rpath,$(abspath $(B)) $(LIBS)
+
+# The Python suite (python/tests) and pip install ./python into a scratch virtual environment.
+test-python: python $(B)/aimc
+	$(Q)tests/python.sh
+
+# The Python MVM path against the C call it wraps, 256 x 256, batch 64 (docs/performance.md).
+bench-python: python
+	$(Q)PYTHONPATH=python $(PYTHON) bench/python/main.py
+
 # ---- make install / make uninstall ----
 # The command, the libraries (libaimc.so with its soname and symlinks, libaimc.a), the public
 # headers only (include/aimc/; docs/driver.md says which are the stable API), aimc.pc, the

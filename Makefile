@@ -281,7 +281,7 @@ $(B)/bench/%: bench/%/main.c bench/bench_util.h $(B)/libaimc.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(FINAL_CFLAGS) -Ibench -o $@ $< $(B)/libaimc.a $(LIBS) $(BENCH_LIBS)
 
-bench: $(addprefix bench-,$(BENCH_DIRS))
+bench: $(addprefix bench-,$(BENCH_DIRS)) bench-python
 
 bench-%: $(B)/bench/% $(B)/aimc
 	$(Q)$(B)/bench/$*
@@ -338,10 +338,12 @@ $(B)/obj/python/aimc/_aimc.o: python/aimc/_aimc.c $(B)/flags | deps
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(FINAL_CFLAGS) $(PIC) $(PY_CFLAGS) -c $< -o $@
 
-python: $(B)/libaimc.so $(B)/libaimc_cli.a $(B)/obj/python/aimc/_aimc.o
+python: $(B)/python.stamp
+$(B)/python.stamp: $(B)/libaimc.so $(B)/libaimc_cli.a $(B)/obj/python/aimc/_aimc.o
 	@$(if $(Q),echo "  LD      $(PY_MOD)")
 	$(Q)$(CC) -shared -o $(PY_MOD) $(B)/obj/python/aimc/_aimc.o $(B)/libaimc_cli.a \
 	    -L$(B) -laimc -Wl,-rpath,$(abspath $(B)) $(LIBS)
+	$(Q)touch $@
 
 # The Python suite (python/tests) and pip install ./python into a scratch virtual environment.
 test-python: python $(B)/aimc
@@ -410,7 +412,7 @@ test-install: $(B)/aimc $(B)/libaimc.a $(B)/libaimc.so $(B)/man/aimc.1
 	$(Q)tests/install.sh
 
 clean:
-	$(Q)rm -rf $(B)
+	$(Q)rm -rf $(B) python/aimc/_aimc*.so python/build python/aimc.egg-info
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
 -include $(SLIB_OBJ:.o=.d) $(SCLI_OBJ:.o=.d) $(STEST_OBJ:.o=.d)

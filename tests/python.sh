@@ -3,7 +3,8 @@
 # python3 first on PATH, such as a pyenv build without numpy):
 #   1. python/tests/test_aimc.py on the in-place build (make python), with python/tests/c_ref.c
 #      built against build/libaimc.so from the public headers (the C API's MVM bytes);
-#   2. pip install ./python into a scratch virtual environment that sees Debian's numpy,
+#   2. the examples in examples/python, quick forms;
+#   3. pip install ./python into a scratch virtual environment that sees Debian's numpy,
 #      setuptools and wheel, with no index (no download), then import aimc from another
 #      directory and run the default model through it.
 # Usage: tests/python.sh (after make python and make). Ends with "python: N passed, M failed".
@@ -38,6 +39,15 @@ else
     fail=$((fail + f))
     [ "$rc" -eq 0 ] || [ "$f" -ne 0 ] || bad "python/tests/test_aimc.py exit $rc"
 fi
+
+# the examples (examples/python), in their quick forms
+for ex in "driver_test.py" "pcm_drift.py --quick" "dse_sweep.py --quick --jobs 1 --out $tmp/plot.png"; do
+    # shellcheck disable=SC2086
+    if PYTHONPATH="$top/python" "$PYTHON" examples/python/$ex >"$tmp/ex.out" 2>&1; then ok; else
+        bad "examples/python/$ex"
+        cat "$tmp/ex.out"
+    fi
+done
 
 # 2. pip install ./python, offline
 if "$PYTHON" -m venv --system-site-packages "$tmp/venv" >"$tmp/venv.out" 2>&1; then ok; else

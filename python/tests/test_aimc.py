@@ -61,8 +61,8 @@ class TestModule(ErrorCase):
         self.assertEqual(aimc.OK, 0)
         self.assertEqual(aimc.ERR_CONFIG, -5)
         self.assertEqual(aimc.ERR_ABORTED, -14)
-        self.assertIn("config", aimc.strerror(aimc.ERR_CONFIG).lower() + "config")
-        self.assertNotEqual(aimc.strerror(-999), "")
+        self.assertEqual(aimc.strerror(aimc.ERR_CONFIG), "invalid configuration")
+        self.assertEqual(aimc.strerror(-999), "unknown error")
 
     def test_opcode_name(self):
         self.assertEqual(aimc.opcode_name(3), "mvm")
@@ -118,7 +118,7 @@ class TestMachine(ErrorCase):
         m = aimc.Machine().with_set({"adc.bits": 5})
         self.assertIsInstance(m, aimc.Machine)
         self.assertEqual(m.adc_bits, 5)
-        self.assertEqual(aimc.Machine().adc_bits, 8 if aimc.Machine().adc_bits == 8 else aimc.Machine().adc_bits)
+        self.assertNotEqual(aimc.Machine().adc_bits, 5)  # a copy: the default is unchanged
 
     def test_bad_key_in_file_names_file_line_col(self):
         with tempfile.TemporaryDirectory() as d:
@@ -435,7 +435,6 @@ class TestCrossbar(ErrorCase):
         self.assertAimcError(aimc.ERR_INVALID, xb.set_threads, 0)
         t = aimc.tiles(self.m, 200, 150)
         t[0, 2] = 0                                             # nrows 0
-        self.assertAimcError(aimc.ERR_RANGE, xb.program, 1, self.w, t) if False else None
         with self.assertRaises(aimc.Error) as cm:
             xb.program(1, self.w, t)
         self.assertIn(cm.exception.status, (aimc.ERR_RANGE, aimc.ERR_INVALID))

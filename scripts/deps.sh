@@ -5,7 +5,7 @@
 # Quiet (and fast: one dpkg query) when everything is there. `make` calls it first.
 set -eu
 
-PKGS="build-essential pkg-config libyaml-dev libcunit1-dev libcjson-dev openmpi-bin libopenmpi-dev libopenblas-dev libsystemc-dev verilator zlib1g-dev gtkwave clang libclang-rt-14-dev"
+PKGS="build-essential pkg-config libyaml-dev libcunit1-dev libcjson-dev openmpi-bin libopenmpi-dev libopenblas-dev libsystemc-dev libsystemc-doc verilator zlib1g-dev gtkwave clang libclang-rt-14-dev"
 
 missing=""
 for p in $PKGS; do

@@ -396,11 +396,21 @@ int aimc_sysc_dev::bus_access(tlm::tlm_command cmd, uint64_t addr, unsigned char
         n_dma_dmi_++;
         return 0;
     }
+    /* A transfer shorter than a word (the model probes the ends of a range with single
+     * bytes) goes through a word of our own: targets that look at a whole data word
+     * whatever the length (Accellera's example memory formats one for its log) stay
+     * inside it. */
+    unsigned char word[8] = {0};
+    unsigned char *data = p;
+    if (n < sizeof word) {
+        data = word;
+        if (cmd == tlm::TLM_WRITE_COMMAND) std::memcpy(word, p, n);
+    }
     tlm::tlm_generic_payload t;
     sc_time delay = SC_ZERO_TIME; /* this call's own: nothing keeps a pointer to it */
     t.set_command(cmd);
     t.set_address(addr);
-    t.set_data_ptr(p);
+    t.set_data_ptr(data);
     t.set_data_length((unsigned int)n);
     t.set_streaming_width((unsigned int)n);
     t.set_byte_enable_ptr(nullptr);
@@ -414,6 +424,7 @@ int aimc_sysc_dev::bus_access(tlm::tlm_command cmd, uint64_t addr, unsigned char
     }
     n_dma_tlm_++;
     if (t.get_response_status() != tlm::TLM_OK_RESPONSE) return AIMC_ERR_RANGE;
+    if (data != p && cmd == tlm::TLM_READ_COMMAND) std::memcpy(p, word, n);
     if (t.is_dmi_allowed()) {
         tlm::tlm_dmi r;
         t.set_address(addr);

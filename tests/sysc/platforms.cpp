@@ -110,6 +110,10 @@ struct host : sc_core::sc_module, tlm::tlm_mm_interface {
     {
         program();
         finished = true;
+        /* at_initiator_explicit's thread keeps an ostringstream on its stack for ever; end
+         * the thread (its stack unwinds) so that LeakSanitizer sees its buffer freed */
+        sc_core::sc_process_handle ati(sc_core::sc_find_object("at_initiator.initiator_thread"));
+        if (ati.valid()) ati.kill();
         sc_core::sc_stop();
     }
     /* tlm_mm_interface: the last reference is gone */
@@ -740,6 +744,7 @@ int sc_main(int argc, char *argv[])
         std::fprintf(stderr, "usage: sysc_tlm lt-dmi|lt-synch|at\n");
         return 2;
     }
+    std::setvbuf(stdout, nullptr, _IOLBF, 0); /* every line out before a sanitizer's abort */
     /* the kernel's own informational messages off (the examples' reports are off already) */
     sc_core::sc_report_handler::set_actions(sc_core::SC_INFO, sc_core::SC_DO_NOTHING);
     aimc_arch a;

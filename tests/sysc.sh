@@ -68,7 +68,8 @@ for aimc in "$@"; do
         f=$(echo "$line" | sed -n -E 's/.* ([0-9]+) failed$/\1/p')
         pass=$((pass + ${p:-0}))
         fail=$((fail + ${f:-0}))
-        if [ "$rc" -ne 0 ] || [ -z "$line" ] || grep -q -E 'Sanitizer|runtime error' "$tmp/tlm.out"; then
+        if [ "$rc" -ne 0 ] || [ -z "$line" ] ||
+            grep -q -E 'Sanitizer|runtime error' "$tmp/tlm.out"; then
             bad "$tlm $platform: exit $rc"
         fi
     done

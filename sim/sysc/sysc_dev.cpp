@@ -382,8 +382,9 @@ void aimc_sysc_dev::invalidate_direct_mem_ptr(sc_dt::uint64 start, sc_dt::uint64
 int aimc_sysc_dev::bus_access(tlm::tlm_command cmd, uint64_t addr, unsigned char *p, size_t n)
 {
     if (addr + (n - 1) < addr || (uint64_t)n > UINT32_MAX) return AIMC_ERR_RANGE;
-    const tlm::tlm_dmi::dmi_access_e need =
-        cmd == tlm::TLM_READ_COMMAND ? tlm::tlm_dmi::DMI_ACCESS_READ : tlm::tlm_dmi::DMI_ACCESS_WRITE;
+    const tlm::tlm_dmi::dmi_access_e need = cmd == tlm::TLM_READ_COMMAND
+                                                ? tlm::tlm_dmi::DMI_ACCESS_READ
+                                                : tlm::tlm_dmi::DMI_ACCESS_WRITE;
     for (const tlm::tlm_dmi &r : dmi_) {
         if (addr < r.get_start_address() || addr + (n - 1) > r.get_end_address() ||
             (r.get_granted_access() & need) != need)
@@ -475,7 +476,8 @@ int aimc_sysc_dev::flush(uint32_t slot)
     int rc = 0;
     for (held &h : mine) {
         if (reset_pending_ || dma_exc_) return AIMC_ERR_STATE; /* a reset came meanwhile */
-        if (bus_access(tlm::TLM_WRITE_COMMAND, h.addr, h.data.data(), h.data.size())) rc = AIMC_ERR_RANGE;
+        if (bus_access(tlm::TLM_WRITE_COMMAND, h.addr, h.data.data(), h.data.size()))
+            rc = AIMC_ERR_RANGE;
     }
     return rc;
 }

@@ -5,7 +5,8 @@
  *
  *   lt-dmi    host ─► lt_initiator ─► SimpleBusLT ─► lt_dmi_target   (memory, DMI)
  *   lt-synch  host ─► lt_initiator ─► SimpleBusLT ─► lt_synch_target (memory, wait()s)
- *   at        host ─► at_initiator_explicit ─► SimpleBusAT ─► at_target_4_phase (memory)
+ *   at        host ─► at_initiator_explicit ─► SimpleBusAT ─► at_target_4_phase (memory,
+ *                                                                4 phases)
  *
  * In each, aimc.dma is the bus's second initiator and aimc.regs its second target
  * (addresses 0x1000_0000 up; the examples' buses decode address bits 31..28); aimc.irq wakes
@@ -324,7 +325,10 @@ struct scenario {
         for (uint32_t i = 0; i < R * C; i++) w.push_back((float)((int)((i * 7) % 11) - 5) / 8.0f);
     }
 
-    uint64_t slot_addr(uint32_t n) const { return RING + (uint64_t)(n % RING_SLOTS) * AIMC_DESC_BYTES; }
+    uint64_t slot_addr(uint32_t n) const
+    {
+        return RING + (uint64_t)(n % RING_SLOTS) * AIMC_DESC_BYTES;
+    }
 
     /* Memory and register writes that the reference model mirrors. */
     void put(uint64_t a, const void *p, unsigned n)
@@ -422,7 +426,10 @@ struct scenario {
         return ok;
     }
 
-    bool status_done(uint32_t n) { return (h.get32(slot_addr(n) + AIMC_DESC_STATUS) & AIMC_DESC_STATUS_DONE) != 0; }
+    bool status_done(uint32_t n)
+    {
+        return (h.get32(slot_addr(n) + AIMC_DESC_STATUS) & AIMC_DESC_STATUS_DONE) != 0;
+    }
 
     /* ---- the cases ---- */
 
@@ -444,9 +451,11 @@ struct scenario {
         std::printf("  a register read took %s\n", took.to_string().c_str());
         /* byte enables: a read returns the enabled bytes only */
         const unsigned char be_lo[4] = {0xff, 0xff, 0, 0}, be_all1[1] = {0xff},
-                            be_part[4] = {0xff, 0, 0xff, 0xff}, be_all[4] = {0xff, 0xff, 0xff, 0xff};
+                            be_part[4] = {0xff, 0, 0xff, 0xff},
+                            be_all[4] = {0xff, 0xff, 0xff, 0xff};
+        const tlm::tlm_command RD = tlm::TLM_READ_COMMAND;
         uint8_t b[4] = {0xee, 0xee, 0xee, 0xee};
-        CHECK(h.access(tlm::TLM_READ_COMMAND, REGS + AIMC_REG_ID, b, 4, be_lo, 4) == tlm::TLM_OK_RESPONSE);
+        CHECK(h.access(RD, REGS + AIMC_REG_ID, b, 4, be_lo, 4) == tlm::TLM_OK_RESPONSE);
         CHECK(b[0] == (AIMC_REG_ID_VALUE & 0xff) && b[1] == ((AIMC_REG_ID_VALUE >> 8) & 0xff) &&
               b[2] == 0xee && b[3] == 0xee);
         /* a write with every byte enabled is a plain write (pattern repeated: length 1 too) */
@@ -464,11 +473,13 @@ struct scenario {
               tlm::TLM_BYTE_ENABLE_ERROR_RESPONSE);
         CHECK(h.rd(AIMC_REG_IRQ_MASK) == 0x1);
         /* address and size errors */
-        CHECK(h.access(tlm::TLM_READ_COMMAND, REGS + AIMC_REG_ID + 2, &v, 4) == tlm::TLM_ADDRESS_ERROR_RESPONSE);
-        CHECK(h.access(tlm::TLM_READ_COMMAND, REGS + AIMC_REG_WINDOW_BYTES, &v, 4) == tlm::TLM_ADDRESS_ERROR_RESPONSE);
+        CHECK(h.access(RD, REGS + AIMC_REG_ID + 2, &v, 4) == tlm::TLM_ADDRESS_ERROR_RESPONSE);
+        CHECK(h.access(RD, REGS + AIMC_REG_WINDOW_BYTES, &v, 4) ==
+              tlm::TLM_ADDRESS_ERROR_RESPONSE);
         uint64_t v64 = 0;
-        CHECK(h.access(tlm::TLM_READ_COMMAND, REGS + AIMC_REG_ID, &v64, 8) == tlm::TLM_BURST_ERROR_RESPONSE);
-        CHECK(h.access(tlm::TLM_READ_COMMAND, REGS + AIMC_REG_ID, &v, 4, nullptr, 0, 2) == tlm::TLM_BURST_ERROR_RESPONSE);
+        CHECK(h.access(RD, REGS + AIMC_REG_ID, &v64, 8) == tlm::TLM_BURST_ERROR_RESPONSE);
+        CHECK(h.access(RD, REGS + AIMC_REG_ID, &v, 4, nullptr, 0, 2) ==
+              tlm::TLM_BURST_ERROR_RESPONSE);
         /* debug transport through the example initiator's socket and bus: reads, no writes */
         gp t;
         uint32_t id[2] = {0, 0};
@@ -498,7 +509,8 @@ struct scenario {
 
     /* Every DMA transaction that began in [t0, t1] ended by t1; the one writing y began
      * after the job's work (its busy cycles after t0). */
-    void dma_in(const sc_time &t0, const sc_time &t1, uint64_t y, const sc_time &work, const char *what)
+    void dma_in(const sc_time &t0, const sc_time &t1, uint64_t y, const sc_time &work,
+                const char *what)
     {
         const std::vector<tlm_probe::record> r = P.p_dma.between(t0, t1);
         size_t outside = 0, y_writes = 0, y_early = 0;

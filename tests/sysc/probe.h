@@ -298,7 +298,8 @@ public:
         if (r == tlm::TLM_ACCEPTED) {
             if (ph != sent) violate(&t, "ACCEPTED with a changed phase");
         } else if (r == tlm::TLM_UPDATED) {
-            if (ph != tlm::END_RESP) violate(&t, "UPDATED to " + phase_name(ph) + " after BEGIN_RESP");
+            if (ph != tlm::END_RESP)
+                violate(&t, "UPDATED to " + phase_name(ph) + " after BEGIN_RESP");
             close(t, at2);
         } else if (r == tlm::TLM_COMPLETED) {
             close(t, at2);

@@ -42,6 +42,7 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -181,6 +182,44 @@ struct host : sc_core::sc_module, tlm::tlm_mm_interface {
     }
 };
 
+/* ---- an AT initiator of our own, straight to a second device's registers ---- */
+
+/* It answers BEGIN_RESP as `mode` says: 0 TLM_ACCEPTED (the host sends END_RESP later),
+ * 1 TLM_UPDATED with END_RESP, 2 TLM_COMPLETED; the paths Accellera's initiator does not
+ * take. It notes the time of each phase it receives. */
+struct nb_host : sc_core::sc_module, tlm::tlm_mm_interface {
+    tlm_utils::simple_initiator_socket<nb_host> socket;
+    int mode = 0;
+    std::map<const gp *, sc_time> end_req, begin_resp;
+    sc_core::sc_event ev;
+
+    explicit nb_host(sc_core::sc_module_name n) : sc_module(n), socket("socket")
+    {
+        socket.register_nb_transport_bw(this, &nb_host::bw);
+    }
+    void free(gp *t) override
+    {
+        t->reset();
+        delete t;
+    }
+    tlm::tlm_sync_enum bw(gp &t, tlm::tlm_phase &ph, sc_time &d)
+    {
+        const sc_time at = sc_core::sc_time_stamp() + d;
+        ev.notify(d);
+        if (ph == tlm::END_REQ) {
+            end_req[&t] = at;
+            return tlm::TLM_ACCEPTED;
+        }
+        begin_resp[&t] = at;
+        if (mode == 1) {
+            ph = tlm::END_RESP;
+            d += sc_time(5, SC_NS);
+            return tlm::TLM_UPDATED;
+        }
+        return mode == 2 ? tlm::TLM_COMPLETED : tlm::TLM_ACCEPTED;
+    }
+};
+
 /* ---- the platform ---- */
 
 enum kind { LT_DMI, LT_SYNCH, AT };
@@ -195,6 +234,12 @@ struct platform {
     aimc_sysc_mem vmem{"vmem"};
     std::vector<unsigned char> vmem_bytes = std::vector<unsigned char>(256);
     tlm_probe p_cpu{"probe_cpu"}, p_dma{"probe_dma"}, p_mem{"probe_mem"}, p_regs{"probe_regs"};
+    /* a second device, reached by our own AT initiator */
+    aimc_sysc_dev dev2;
+    aimc_sysc_mem vmem2{"vmem2"};
+    sc_core::sc_signal<bool> irq2{"irq2"};
+    nb_host nb{"nb_host"};
+    tlm_probe p_nb{"probe_nb"};
     lt_initiator *lti = nullptr;
     at_initiator_explicit *ati = nullptr;
     SimpleBusLT<2, 2> *blt = nullptr;
@@ -203,8 +248,12 @@ struct platform {
     lt_synch_target *m_synch = nullptr;
     at_target_4_phase *m_4p = nullptr;
 
-    platform(kind k_, const aimc_arch *a) : k(k_), arch(*a), dev("aimc", a, 42)
+    platform(kind k_, const aimc_arch *a) : k(k_), arch(*a), dev("aimc", a, 42), dev2("aimc2", a, 7)
     {
+        nb.socket.bind(p_nb.in);
+        p_nb.out.bind(dev2.regs);
+        dev2.dma.bind(vmem2.socket);
+        dev2.irq.bind(irq2);
         const sc_time acc(10, SC_NS), rd(50, SC_NS), wr(30, SC_NS);
         cpu.req.bind(req);
         cpu.rsp.bind(rsp);
@@ -748,9 +797,94 @@ struct scenario {
         CHECK(go(nullptr, 0, 2) == tlm::TLM_BURST_ERROR_RESPONSE);
     }
 
+    /* Our own AT initiator on the second device: END_REQ at the request's annotated time,
+     * BEGIN_RESP a clock period later, each way of ending the response, and a second
+     * response held back until the first has ended (response exclusion). */
+    void nb_direct()
+    {
+        nb_host &n = P.nb;
+        const sc_time d3(3, SC_NS);
+        auto begin = [&](tlm::tlm_command cmd, uint32_t off, uint32_t *v) {
+            gp *t = new gp(&n);
+            t->acquire();
+            t->set_command(cmd);
+            t->set_address(off);
+            t->set_data_ptr(reinterpret_cast<unsigned char *>(v));
+            t->set_data_length(4);
+            t->set_streaming_width(4);
+            t->set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+            tlm::tlm_phase ph = tlm::BEGIN_REQ;
+            sc_time d = d3;
+            CHECK(n.socket->nb_transport_fw(*t, ph, d) == tlm::TLM_ACCEPTED);
+            return t;
+        };
+        auto until = [&](std::map<const gp *, sc_time> &m, const gp *t) {
+            for (int i = 0; i < 100 && !m.count(t); i++) sc_core::wait(sc_time(1, SC_US), n.ev);
+            return m.count(t) ? m[t] : sc_core::sc_max_time();
+        };
+        auto done = [&](gp *t) { /* forget it: a new transaction may get its address */
+            n.end_req.erase(t);
+            n.begin_resp.erase(t);
+            t->release();
+        };
+        auto end_resp = [&](gp *t) {
+            tlm::tlm_phase ph = tlm::END_RESP;
+            sc_time d = SC_ZERO_TIME;
+            CHECK(n.socket->nb_transport_fw(*t, ph, d) == tlm::TLM_COMPLETED);
+        };
+        for (int mode = 0; mode < 3; mode++) {
+            n.mode = mode;
+            uint32_t v = 0, w = (uint32_t)mode + 1; /* within IRQ_ALL */
+            const sc_time t0 = sc_core::sc_time_stamp();
+            gp *t = begin(tlm::TLM_WRITE_COMMAND, AIMC_REG_IRQ_MASK, &w);
+            CHECK(until(n.end_req, t) == t0 + d3);
+            CHECK(until(n.begin_resp, t) == t0 + d3 + period);
+            CHECK(t->get_response_status() == tlm::TLM_OK_RESPONSE);
+            if (mode == 0) end_resp(t);
+            done(t);
+            const sc_time t1 = sc_core::sc_time_stamp() + sc_time(10, SC_NS);
+            sc_core::wait(t1 - sc_core::sc_time_stamp());
+            gp *r = begin(tlm::TLM_READ_COMMAND, AIMC_REG_IRQ_MASK, &v);
+            CHECK(until(n.begin_resp, r) == t1 + d3 + period);
+            CHECK(r->get_response_status() == tlm::TLM_OK_RESPONSE && v == w);
+            if (mode == 0) end_resp(r);
+            done(r);
+            sc_core::wait(sc_time(10, SC_NS));
+        }
+        /* two requests, the first response held open 50 ns: the second's waits for it */
+        n.mode = 0;
+        uint32_t a = 0, b = 0;
+        const sc_time t0 = sc_core::sc_time_stamp();
+        gp *ta = begin(tlm::TLM_READ_COMMAND, AIMC_REG_ID, &a);
+        until(n.end_req, ta);
+        gp *tb = begin(tlm::TLM_READ_COMMAND, AIMC_REG_VERSION, &b);
+        CHECK(until(n.begin_resp, ta) == t0 + d3 + period);
+        sc_core::wait(sc_time(50, SC_NS));
+        CHECK(!n.begin_resp.count(tb));
+        const sc_time t_end = sc_core::sc_time_stamp();
+        end_resp(ta);
+        CHECK(until(n.begin_resp, tb) == t_end);
+        end_resp(tb);
+        CHECK(a == AIMC_REG_ID_VALUE && b == AIMC_REG_VERSION_VALUE);
+        done(ta);
+        done(tb);
+        /* an error response: at once, no latency */
+        uint32_t e = 0;
+        const sc_time t2 = sc_core::sc_time_stamp();
+        gp *te = begin(tlm::TLM_READ_COMMAND, AIMC_REG_WINDOW_BYTES, &e);
+        CHECK(until(n.begin_resp, te) == t2 + d3);
+        CHECK(te->get_response_status() == tlm::TLM_ADDRESS_ERROR_RESPONSE);
+        end_resp(te);
+        done(te);
+        std::printf("  our own AT initiator: END_REQ at the request's time, BEGIN_RESP a "
+                    "period later, ended by END_RESP, UPDATED or COMPLETED; responses one at "
+                    "a time\n");
+    }
+
     void run()
     {
         std::printf("%s:\n", kind_name(P.k));
+        nb_direct();
         registers();
         memory_model();
         full_job();
@@ -795,7 +929,8 @@ int sc_main(int argc, char *argv[])
     if (!the->cpu.finished)
         std::printf("  the host did not finish: simulation stopped at %s\n",
                     sc_core::sc_time_stamp().to_string().c_str());
-    const tlm_probe *probes[4] = {&the->p_cpu, &the->p_dma, &the->p_mem, &the->p_regs};
+    const tlm_probe *probes[5] = {&the->p_cpu, &the->p_dma, &the->p_mem, &the->p_regs,
+                                  &the->p_nb};
     for (const tlm_probe *p : probes) {
         tlm_probe *q = const_cast<tlm_probe *>(p);
         const size_t v = q->finish();

@@ -23,6 +23,8 @@
  *               write after the reset, y and the status word untouched; a job after it works
  *   interrupt   the line follows IRQ_STATUS & IRQ_MASK as the host writes them
  *   memory      aimc_sysc_mem's error responses (byte enables, streaming width)
+ *   own AT      an AT initiator of ours on a second device: the register socket's phases
+ *               and timing, every way of ending a response, response exclusion
  *
  * Usage: sysc_tlm lt-dmi|lt-synch|at. Prints what it measured and ends with
  * "sysc-tlm PLATFORM: N passed, M failed"; exit status 0 only when all passed.

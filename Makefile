@@ -95,6 +95,16 @@ FINAL_CXXFLAGS = $(CXXSTD) $(CXXWARN) $(OPT) $(DEBUG) $(INC) -MMD -MP $(CXXFLAGS
 SYSC_SRC  := $(wildcard sim/sysc/*.cpp)
 LIB_OBJ   += $(SYSC_SRC:%.cpp=$(B)/obj/%.o)
 SLIB_OBJ  += $(SYSC_SRC:%.cpp=$(BS)/obj/%.o)
+# The module in platforms of Accellera's own TLM-2.0 example components (tests/sysc/,
+# docs/sysc.md): their sources as Debian's libsystemc-doc installs them, compiled from there
+# (their own warnings are theirs: -w), linked with our probe and scenarios into sysc_tlm,
+# which tests/sysc.sh runs on the normal and the sanitizer build.
+ACC_DIR   := /usr/share/doc/libsystemc/examples/tlm/common
+ACC_SRC   := lt_initiator at_initiator_explicit lt_dmi_target lt_synch_target \
+             at_target_4_phase memory report
+ACC_OBJ   := $(ACC_SRC:%=$(B)/obj/accellera/%.o)
+SACC_OBJ  := $(ACC_SRC:%=$(BS)/obj/accellera/%.o)
+ACC_FLAGS  = $(CXXSTD) -w $(OPT) $(DEBUG) -isystem $(ACC_DIR)/include
 
 # The RTL of the digital control path (rtl/, docs/rtl.md): Verilator turns rtl/*.sv into a
 # C++ model (build/rtl), compiled by Verilator's own makefile and put into libaimc.a with the
@@ -179,6 +189,26 @@ $(BS)/obj/%.o: %.cpp | deps
 	@$(if $(Q),echo "  CXX san $<")
 	$(Q)$(CXX) $(FINAL_CXXFLAGS) $(SAN) -O1 -c $< -o $@
 
+$(B)/obj/accellera/%.o: $(ACC_DIR)/src/%.cpp | deps
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CXX     $<")
+	$(Q)$(CXX) $(ACC_FLAGS) -c $< -o $@
+
+$(BS)/obj/accellera/%.o: $(ACC_DIR)/src/%.cpp | deps
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CXX san $<")
+	$(Q)$(CXX) $(ACC_FLAGS) $(SAN) -O1 -c $< -o $@
+
+$(B)/sysc_tlm: tests/sysc/platforms.cpp tests/sysc/probe.h $(ACC_OBJ) $(B)/libaimc.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CXX) $(FINAL_CXXFLAGS) -isystem $(ACC_DIR)/include -o $@ $< $(ACC_OBJ) \
+	    $(B)/libaimc.a $(LIBS)
+
+$(BS)/sysc_tlm: tests/sysc/platforms.cpp tests/sysc/probe.h $(SACC_OBJ) $(BS)/libaimc.a
+	@$(if $(Q),echo "  LD san  $@")
+	$(Q)$(CXX) $(FINAL_CXXFLAGS) $(SAN) -O1 -isystem $(ACC_DIR)/include -o $@ $< $(SACC_OBJ) \
+	    $(BS)/libaimc.a $(LIBS)
+
 $(B)/libaimc.a: $(LIB_OBJ) $(B)/rtl/built
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $(LIB_OBJ) $(B)/rtl/*.o
@@ -261,7 +291,8 @@ run: $(B)/aimc
 # The whole suite. scripts/test-all.sh runs each part, keeps going after a failure, and
 # ends with one line "total: N passed, M failed".
 test: lint-rtl $(B)/test_aimc $(BS)/test_aimc $(B)/aimc $(BS)/aimc $(BS)/examples/driver_example \
-      $(B)/examples/sysc_platform $(B)/libaimc.so $(B)/man/aimc.1 python
+      $(B)/examples/sysc_platform $(B)/sysc_tlm $(BS)/sysc_tlm $(B)/libaimc.so $(B)/man/aimc.1 \
+      python
 	$(Q)$(BS)/examples/driver_example
 	$(Q)$(B)/examples/sysc_platform
 	$(Q)scripts/test-all.sh

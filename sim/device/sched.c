@@ -432,7 +432,9 @@ static int dispatch_one(aimc_accel *dev, const uint8_t *desc, uint64_t now)
     c->cap_waiters = cap;
     c->slot = slot;
     c->state = CMD_WAIT;
+    dev->dma_slot = (int64_t)slot; /* its DMA belongs to it (aimc_accel_dma_slot) */
     dev_exec(dev, desc, c);
+    dev->dma_slot = -1;
     /* Where its inputs lie now, where it runs, where its outputs will lie. */
     for (int i = 0; i < c->n_opd; i++)
         if (!c->opd[i].write) c->opd[i].loc = dev_where_is(dev, c->opd[i].addr);
@@ -494,6 +496,11 @@ static void retire_prefix(aimc_accel *dev)
 static void finish(aimc_accel *dev, dev_cmd *c, uint64_t now)
 {
     c->state = CMD_FINISHED;
+    /* A host holding the command's results back writes them now (aimc_accel_set_done_hook). */
+    if (dev->done_hook && dev->done_hook(dev->host.ctx, c->slot)) {
+        if (!c->err) c->info = 0;
+        c->err |= AIMC_REG_ERROR_DMA_FAULT;
+    }
     for (uint32_t i = 0; i < c->n_waiters; i++) {
         dev_cmd *w = &dev->cmds[c->waiters[i]];
         if (w->state == CMD_WAIT && w->n_deps > 0 && --w->n_deps == 0) cmd_start(dev, w, now);
@@ -569,6 +576,16 @@ static int event(aimc_eng *e, void *payload, uint64_t arg)
     default: break;
     }
     return AIMC_OK;
+}
+
+void aimc_accel_set_done_hook(aimc_accel *dev, aimc_accel_done_fn done)
+{
+    if (dev) dev->done_hook = done;
+}
+
+int64_t aimc_accel_dma_slot(const aimc_accel *dev)
+{
+    return dev ? dev->dma_slot : -1;
 }
 
 void dev_doorbell(aimc_accel *dev)

@@ -1,0 +1,183 @@
+/* xbar_int.h - what the files of sim/xbar share and nobody else sees: the machine's state,
+ * tiles and matrices, the storage formats, the MVM's scratch and the kernels' entry points.
+ * The contract is aimc_xbar.h; the model is docs/simulator.md and docs/devices.md.
+ */
+#ifndef AIMC_XBAR_INT_H
+#define AIMC_XBAR_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "aimc_xbar.h"
+#include "xbar_znorm.h"
+
+/* Calibration inputs of the ADC range: their own random domain (common/rng.h lists 1..7). */
+#define SIM_RNG_DOMAIN_CALIB 16
+#define SIM_CALIB_VECTORS 64
+
+/* Storage formats of a tile's read data (docs/simulator.md, "Storage"). */
+enum {
+    SIM_FMT_PK14 = 0, /* 14 bits per pair: target field (3 bits) + residual (11 bits), 4 in 7 B */
+    SIM_FMT_WIDE = 1, /* int16 D per pair, then int16 signed target level per pair */
+};
+#define PK_RES_BITS 11
+#define PK_RES_MAX 1023  /* residual in [-1024, 1023] units of 2^-q */
+#define PK_TD_FIELDS 8   /* 3 bits of target */
+#define PK_Q_MIN 8       /* PK14 only keeps at least 2^-8 level resolution (or q, if lower) */
+
+/* One crossbar: the number of program calls that wrote it, and the activations it served. */
+typedef struct sim_xbar {
+    uint64_t gen;
+    uint64_t reads;
+} sim_xbar;
+
+/* One tile of a programmed matrix with what a read needs. */
+typedef struct sim_tile {
+    aimc_tile t;
+    uint8_t *pk;       /* read data and targets, fmt: PK14 or WIDE */
+    float *s2q;        /* nrows x ncols: read variance per unit input^2, 2^-qs level^2 units;
+                        * NULL when every device has the same sigma (ideal, generic) */
+    float *row_g_us;   /* nrows: sum of the conductances (uS) of the tile's devices in row i */
+    float *cscale;     /* weight scale per column (crossbar.weight_scale: column), else NULL */
+    double scale;      /* weight scale of the tile's block (tile mode); 1 otherwise */
+    int fmt;
+    int32_t tq[PK_TD_FIELDS]; /* PK14: D in 2^-q units of each target field value */
+    uint64_t wgen;     /* the crossbar generation this tile's program call made */
+    uint64_t epoch;    /* machine read-option epoch its read data was built at */
+    uint32_t vrounds;  /* program-and-verify rounds of its program call */
+    double vtol_lv;    /* and the tolerance, level units */
+    int q, qs;
+    int f32;           /* D sums are exact in float (else double) */
+    double comp;       /* drift compensation factor (1 when off) */
+    double lsb;        /* ADC LSB of this tile, level units */
+    double off_scale;  /* offset encoding: the part of 2^(Wb-1) this slice stores, weighted */
+    int shift;         /* slice * bits_per_cell */
+    uint32_t xbar_slot;  /* rank by first column among the matrix's tiles on its crossbar */
+    uint32_t xbar_tiles; /* the matrix's tiles on that crossbar */
+} sim_tile;
+
+typedef struct sim_matrix {
+    uint32_t rows, cols;
+    double w_scale;    /* matrix mode: the scale; otherwise 1 (the tiles hold theirs) */
+    size_t n_tiles;
+    sim_tile *tiles;
+    uint32_t *order;   /* tile indices in crossbar order (by crossbar, first column) */
+    uint32_t max_tile_rows, max_tile_cols;
+    int stale;         /* a later program call of another matrix overwrote some of its devices */
+    uint32_t stale_by;
+} sim_matrix;
+
+struct aimc_xbar {
+    aimc_arch arch;
+    uint64_t seed;
+    long n_xbars;
+    sim_xbar *xbars;
+    sim_matrix **mats; /* indexed by id, mats_cap entries */
+    uint32_t mats_cap;
+    int threads;
+    uint64_t epoch;    /* bumped when a read option (time, compensation) changes */
+    const aimc_znorm_tables *zn;
+    /* Derived from arch once. */
+    int bits;      /* B */
+    int level_max; /* L = 2^B - 1 */
+    int slices;    /* S_w */
+    int cpw;       /* physical columns per weight column */
+    int steps;     /* input steps per vector */
+    int n_dev;     /* devices per weight column per row: 2 or 1 */
+    int td_off;    /* PK14 target field = signed level + td_off */
+    int pk_ok;     /* the target levels fit the 3-bit field */
+    int32_t w_code_max; /* 2^(Wb-1) - 1 */
+    int32_t x_code_max; /* 2^(Db-1) - 1 */
+    int32_t u_max;      /* 1 or x_code_max */
+    double dg_us;       /* dG */
+    double snapped[256]; /* level l -> its point of the device grid, level units */
+};
+
+/* The 7 bytes at p as a little-endian number (p[7] is readable: every PK14 buffer has one
+ * byte of padding). One 8-byte load, byte-swapped on big-endian machines. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define SIM_LE64(v) __builtin_bswap64(v)
+#else
+#define SIM_LE64(v) (v)
+#endif
+static inline uint64_t load56(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, sizeof v);
+    return SIM_LE64(v) & UINT64_C(0x00ffffffffffffff);
+}
+
+/* The drive of word line with code p at step `step`: bit-serial, one magnitude bit with the
+ * sign as polarity; multi-bit and pulse width, the code itself. */
+static inline int32_t xbar_drive_of(int serial, int32_t p, int step)
+{
+    if (!serial) return p;
+    int32_t mag = p < 0 ? -p : p;
+    int32_t bit = (mag >> step) & 1;
+    return p < 0 ? -bit : bit;
+}
+
+/* Vectors processed together: their (input step, vector) rows against a tile are one GEMM.
+ * Results do not depend on it (every product is exact, every draw keyed by its event). */
+#define SIM_CHUNK 64
+
+/* What an MVM keeps for a shift-and-add done elsewhere (aimc_xbar_mvm_run, the RTL): every ADC
+ * code, by vector, tile (m->tiles order) and step; the input codes and scale of each vector. */
+typedef struct mvm_capture {
+    int32_t *codes;       /* batch x per_vec */
+    const size_t *off;    /* per tile: its codes' offset within a vector's (steps x ncols each) */
+    size_t per_vec;
+    int32_t *p;           /* batch x rows */
+    double *x_scale;      /* batch */
+} mvm_capture;
+
+/* What one worker needs: scratch, sized for the matrix's largest tile and a full chunk. */
+typedef struct mvm_scratch {
+    int32_t *p;      /* SIM_CHUNK x rows: input codes */
+    double *Y;       /* SIM_CHUNK x cols: outputs */
+    int64_t *A;      /* SIM_CHUNK x max_cols: one tile's shift-and-add accumulators */
+    float *uf;       /* steps*SIM_CHUNK x max_rows: drives (float path) */
+    double *ud;      /* the same (double path), and u^2 for the variance product */
+    float *df;       /* max_rows x max_cols: D of one tile, float */
+    double *dd;      /* the same, double; also the variance matrix */
+    float *af;       /* steps*SIM_CHUNK x max_cols: products */
+    double *ad;      /* the same, double */
+    double *vd;      /* variances */
+    double *acc;     /* max_cols */
+    double *sum_u2;  /* steps*SIM_CHUNK */
+    double *usq;     /* max_rows: sum over the chunk's rows of U of u^2 (energy weights) */
+    uint32_t u_row0, u_nrows; /* the word lines U now holds (u_nrows 0: none) */
+    int u_dbl;       /* ud holds U too */
+    uint64_t u_nnz;  /* drives in U */
+} mvm_scratch;
+
+/* The work of one chunk and what it counted. */
+typedef struct mvm_chunk {
+    uint64_t drives, sats;
+    double xbar_e; /* sum of u^2 row_g_us (pulse width: |u| u_max row_g_us) over activations */
+} mvm_chunk;
+
+
+/* ---- kern.c: storage formats, DAC, the chunk kernel -------------------------------- */
+
+size_t xbar_pk_bytes(int fmt, size_t n);
+void xbar_store56(uint8_t *p, uint64_t v);
+int xbar_tile_td(const aimc_xbar *s, const sim_tile *tl, size_t k);
+void xbar_unpack_f(const sim_tile *tl, float *out);
+void xbar_unpack_d(const sim_tile *tl, float *tmp, double *out);
+double xbar_dac_codes(const aimc_xbar *s, const float *xv, uint32_t n, int32_t *p);
+void xbar_tile_output(const sim_tile *tl, const int64_t *A, const int32_t *pt, double *Yt);
+void xbar_scratch_free(mvm_scratch *sc);
+int xbar_scratch_alloc(mvm_scratch *sc, const aimc_xbar *s, const sim_matrix *m, uint32_t batch);
+void xbar_chunk_run(const aimc_xbar *s, const sim_matrix *m, const float *x, float *y,
+                    uint32_t b0, uint32_t nb, mvm_scratch *sc, mvm_chunk *out,
+                    const mvm_capture *cap);
+
+/* ---- xbar.c ------------------------------------------------------------------------ */
+
+int xbar_uniform_sigma(const aimc_xbar *s);
+/* Rebuild the read data of every tile of m built before the last read-option change. */
+int xbar_refresh_matrix(const aimc_xbar *s, sim_matrix *m);
+
+#endif /* AIMC_XBAR_INT_H */

@@ -181,9 +181,15 @@ void aimc_pcm_drift_params(double g_target_us, double g_max_us, double *mu, doub
 double aimc_pcm_drift_factor(double nu, double read_time_s); /* ((t + t0) / t0)^-nu */
 double aimc_pcm_read_rel_sigma(double g_prog_us, double g_max_us, double read_time_s);
 
-/* Memory held by the machine: every allocation (crossbar records, matrices, their tiles'
- * packed read data, row sums and scales), bytes. */
+/* Memory held by the machine for what it simulates: every allocation of the crossbar
+ * records, the matrices and their tiles (packed read data, read variances, row sums, scales,
+ * the codes of the exact path), bytes. The MVM's scratch is not in it: */
 size_t aimc_xbar_memory_bytes(const aimc_xbar *s);
+
+/* The MVM's scratch, bytes: one arena per worker thread, grown to the largest tile and batch
+ * chunk (64 vectors) an MVM has needed and kept until aimc_xbar_destroy, so that MVMs in the
+ * steady state allocate nothing. It does not grow with the number of matrices. */
+size_t aimc_xbar_scratch_bytes(const aimc_xbar *s);
 
 /* Add b into a, field by field. */
 void aimc_xbar_stats_add(aimc_xbar_stats *a, const aimc_xbar_stats *b);

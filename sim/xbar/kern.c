@@ -142,47 +142,67 @@ void xbar_tile_output(const sim_tile *tl, const int64_t *A, const int32_t *pt, d
 
 
 
-void xbar_scratch_free(mvm_scratch *sc)
+/* Buffers are 64-byte aligned within the arena. */
+#define ARENA_ALIGN 64
+
+static size_t arena_round(size_t n)
 {
-    free(sc->p);
-    free(sc->Y);
-    free(sc->A);
-    free(sc->uf);
-    free(sc->ud);
-    free(sc->df);
-    free(sc->dd);
-    free(sc->af);
-    free(sc->ad);
-    free(sc->vd);
-    free(sc->acc);
-    free(sc->sum_u2);
-    free(sc->usq);
-    memset(sc, 0, sizeof *sc);
+    return (n + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN;
 }
 
-int xbar_scratch_alloc(mvm_scratch *sc, const aimc_xbar *s, const sim_matrix *m,
-                         uint32_t batch)
+/* The next buffer of `bytes` in the arena from *off (NULL while only measuring: base NULL). */
+static void *arena_take(const xbar_arena *a, size_t *off, size_t bytes)
+{
+    void *p = a->base ? a->base + *off : NULL;
+    *off += arena_round(bytes);
+    return p;
+}
+
+/* Grow a to at least `need` bytes (the old contents are not kept). */
+static int arena_reserve(xbar_arena *a, size_t need)
+{
+    if (need <= a->cap) return AIMC_OK;
+    size_t cap = a->cap ? a->cap : 4096;
+    while (cap < need) cap *= 2;
+    unsigned char *b = aligned_alloc(ARENA_ALIGN, cap);
+    if (!b) return AIMC_ERR_NOMEM;
+    free(a->base);
+    a->base = b;
+    a->cap = cap;
+    return AIMC_OK;
+}
+
+/* Lay sc's buffers out in a from offset 0; returns the bytes they take. */
+static size_t scratch_layout(mvm_scratch *sc, const xbar_arena *a, const aimc_xbar *s,
+                             const sim_matrix *m, uint32_t batch)
 {
     const size_t nbm = batch < SIM_CHUNK ? batch : SIM_CHUNK, mr = (size_t)s->steps * nbm;
+    const size_t kr = m->max_tile_rows, kc = m->max_tile_cols;
+    size_t off = 0;
+    sc->p = arena_take(a, &off, nbm * m->rows * sizeof *sc->p);
+    sc->Y = arena_take(a, &off, nbm * m->cols * sizeof *sc->Y);
+    sc->A = arena_take(a, &off, nbm * kc * sizeof *sc->A);
+    sc->uf = arena_take(a, &off, mr * kr * sizeof *sc->uf);
+    sc->ud = arena_take(a, &off, mr * kr * sizeof *sc->ud);
+    sc->df = arena_take(a, &off, kr * kc * sizeof *sc->df);
+    sc->dd = arena_take(a, &off, kr * kc * sizeof *sc->dd);
+    sc->af = arena_take(a, &off, mr * kc * sizeof *sc->af);
+    sc->ad = arena_take(a, &off, mr * kc * sizeof *sc->ad);
+    sc->vd = arena_take(a, &off, mr * kc * sizeof *sc->vd);
+    sc->acc = arena_take(a, &off, kc * sizeof *sc->acc);
+    sc->sum_u2 = arena_take(a, &off, mr * sizeof *sc->sum_u2);
+    sc->usq = arena_take(a, &off, kr * sizeof *sc->usq);
+    return off;
+}
+
+int xbar_scratch_carve(mvm_scratch *sc, xbar_arena *a, const aimc_xbar *s, const sim_matrix *m,
+                       uint32_t batch)
+{
+    const xbar_arena measure = {NULL, 0};
     memset(sc, 0, sizeof *sc);
-    sc->p = malloc(nbm * m->rows * sizeof *sc->p);
-    sc->Y = malloc(nbm * m->cols * sizeof *sc->Y);
-    sc->A = malloc(nbm * m->max_tile_cols * sizeof *sc->A);
-    sc->uf = malloc(mr * m->max_tile_rows * sizeof *sc->uf);
-    sc->ud = malloc(mr * m->max_tile_rows * sizeof *sc->ud);
-    sc->df = malloc((size_t)m->max_tile_rows * m->max_tile_cols * sizeof *sc->df);
-    sc->dd = malloc((size_t)m->max_tile_rows * m->max_tile_cols * sizeof *sc->dd);
-    sc->af = malloc(mr * m->max_tile_cols * sizeof *sc->af);
-    sc->ad = malloc(mr * m->max_tile_cols * sizeof *sc->ad);
-    sc->vd = malloc(mr * m->max_tile_cols * sizeof *sc->vd);
-    sc->acc = malloc(m->max_tile_cols * sizeof *sc->acc);
-    sc->sum_u2 = malloc(mr * sizeof *sc->sum_u2);
-    sc->usq = malloc(m->max_tile_rows * sizeof *sc->usq);
-    if (!sc->p || !sc->Y || !sc->A || !sc->uf || !sc->ud || !sc->df || !sc->dd || !sc->af || !sc->ad ||
-        !sc->vd || !sc->acc || !sc->sum_u2 || !sc->usq) {
-        xbar_scratch_free(sc);
-        return AIMC_ERR_NOMEM;
-    }
+    int rc = arena_reserve(a, scratch_layout(sc, &measure, s, m, batch));
+    if (rc) return rc;
+    (void)scratch_layout(sc, a, s, m, batch);
     return AIMC_OK;
 }
 

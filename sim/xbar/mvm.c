@@ -20,8 +20,51 @@ typedef struct mvm_job {
     int worker;
     const mvm_capture *cap;
     mvm_scratch sc;
-    int rc;
+    pthread_t tid;
 } mvm_job;
+
+/* Room for `workers` workers and n_chunks chunks in the machine's pool (kept between calls). */
+static int pool_reserve(aimc_xbar *s, int workers, uint32_t n_chunks)
+{
+    if (workers > s->n_arenas) {
+        xbar_arena *a = realloc(s->arenas, (size_t)workers * sizeof *a);
+        if (!a) return AIMC_ERR_NOMEM;
+        memset(a + s->n_arenas, 0, (size_t)(workers - s->n_arenas) * sizeof *a);
+        s->arenas = a;
+        mvm_job *j = realloc(s->jobs, (size_t)workers * sizeof *j);
+        if (!j) return AIMC_ERR_NOMEM;
+        s->jobs = j;
+        s->n_arenas = workers;
+    }
+    if (n_chunks > s->chunks_cap) {
+        mvm_chunk *c = realloc(s->chunks, (size_t)n_chunks * sizeof *c);
+        if (!c) return AIMC_ERR_NOMEM;
+        s->chunks = c;
+        s->chunks_cap = n_chunks;
+    }
+    return AIMC_OK;
+}
+
+void xbar_scratch_release(aimc_xbar *s)
+{
+    for (int w = 0; w < s->n_arenas; w++) free(s->arenas[w].base);
+    free(s->arenas);
+    free(s->jobs);
+    free(s->chunks);
+    s->arenas = NULL;
+    s->jobs = NULL;
+    s->chunks = NULL;
+    s->n_arenas = 0;
+    s->chunks_cap = 0;
+}
+
+size_t xbar_scratch_bytes_of(const aimc_xbar *s)
+{
+    size_t b = (size_t)s->n_arenas * (sizeof(xbar_arena) + sizeof(mvm_job)) +
+               (size_t)s->chunks_cap * sizeof(mvm_chunk);
+    for (int w = 0; w < s->n_arenas; w++) b += s->arenas[w].cap;
+    return b;
+}
 
 static void *mvm_worker(void *arg)
 {
@@ -48,37 +91,32 @@ static int mvm_exec(aimc_xbar *s, uint32_t id, const float *x, uint32_t batch, f
     for (size_t i = 0; i < n_x; i++)
         if (!isfinite(x[i])) return AIMC_ERR_INVALID;
 
-    int rc = AIMC_OK;
     const uint32_t n_chunks = (batch + SIM_CHUNK - 1) / SIM_CHUNK;
     int n_workers = s->threads < (int)n_chunks ? s->threads : (int)n_chunks;
-    mvm_chunk *chunks = calloc(n_chunks, sizeof *chunks);
-    mvm_job *jobs = calloc((size_t)n_workers, sizeof *jobs);
-    pthread_t *tids = calloc((size_t)n_workers, sizeof *tids);
-    if (!chunks || !jobs || !tids) {
-        rc = AIMC_ERR_NOMEM;
-        goto out;
-    }
+    int rc = pool_reserve(s, n_workers, n_chunks);
+    if (rc) return rc;
+    mvm_chunk *chunks = s->chunks;
+    mvm_job *jobs = s->jobs;
     for (int w = 0; w < n_workers; w++) {
-        jobs[w] = (mvm_job){s, m, x, y, batch, n_chunks, chunks, n_workers, w, cap, {0}, 0};
-        if (xbar_scratch_alloc(&jobs[w].sc, s, m, batch)) {
-            rc = AIMC_ERR_NOMEM;
-            goto out;
-        }
+        jobs[w] = (mvm_job){.s = s, .m = m, .x = x, .y = y, .batch = batch, .n_chunks = n_chunks,
+                            .chunks = chunks, .n_workers = n_workers, .worker = w, .cap = cap};
+        rc = xbar_scratch_carve(&jobs[w].sc, &s->arenas[w], s, m, batch);
+        if (rc) return rc;
     }
 
     /* A read option changed since a tile's read data was built: rebuild it. */
     rc = xbar_refresh_matrix(s, m);
-    if (rc) goto out;
+    if (rc) return rc;
 
     int started = 0;
     for (int w = 1; w < n_workers; w++) {
-        if (pthread_create(&tids[w], NULL, mvm_worker, &jobs[w]) != 0) break;
+        if (pthread_create(&jobs[w].tid, NULL, mvm_worker, &jobs[w]) != 0) break;
         started = w;
     }
     /* Workers that did not start: their chunks run here, after worker 0's. */
     mvm_worker(&jobs[0]);
     for (int w = started + 1; w < n_workers; w++) mvm_worker(&jobs[w]);
-    for (int w = 1; w <= started; w++) pthread_join(tids[w], NULL);
+    for (int w = 1; w <= started; w++) pthread_join(jobs[w].tid, NULL);
 
     /* Every tile of the matrix activated its crossbar once per step and vector. */
     for (size_t k = 0; k < m->n_tiles; k++)
@@ -98,13 +136,7 @@ static int mvm_exec(aimc_xbar *s, uint32_t id, const float *x, uint32_t batch, f
         /* xbar_e is in input-code units squared: (v / v_read)^2 = (u / u_max)^2. */
         st->xbar_charge += xbar_e / ((double)s->u_max * (double)s->u_max);
     }
-out:
-    if (jobs)
-        for (int w = 0; w < n_workers; w++) xbar_scratch_free(&jobs[w].sc);
-    free(jobs);
-    free(tids);
-    free(chunks);
-    return rc;
+    return AIMC_OK;
 }
 
 int aimc_xbar_mvm(aimc_xbar *s, uint32_t id, const float *x, uint32_t batch, float *y,

@@ -173,6 +173,7 @@ void aimc_xbar_destroy(aimc_xbar *s)
     for (uint32_t i = 0; i < s->mats_cap; i++) matrix_free(s->mats[i]);
     free(s->mats);
     free(s->xbars);
+    xbar_scratch_release(s);
     free(s);
 }
 
@@ -242,6 +243,11 @@ size_t aimc_xbar_memory_bytes(const aimc_xbar *s)
         }
     }
     return b;
+}
+
+size_t aimc_xbar_scratch_bytes(const aimc_xbar *s)
+{
+    return s ? xbar_scratch_bytes_of(s) : 0;
 }
 
 /* ---- programming ------------------------------------------------------------------- */

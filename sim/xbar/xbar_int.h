@@ -68,6 +68,13 @@ typedef struct sim_matrix {
     uint32_t stale_by;
 } sim_matrix;
 
+/* A worker's scratch: one block, grown to the largest need seen and kept until the machine
+ * is destroyed, so that an MVM in the steady state allocates nothing. */
+typedef struct xbar_arena {
+    unsigned char *base;
+    size_t cap;
+} xbar_arena;
+
 struct aimc_xbar {
     aimc_arch arch;
     uint64_t seed;
@@ -78,6 +85,12 @@ struct aimc_xbar {
     int threads;
     uint64_t epoch;    /* bumped when a read option (time, compensation) changes */
     const aimc_znorm_tables *zn;
+    /* The MVM's scratch (mvm.c): one arena per worker, the per-chunk counters, the jobs. */
+    xbar_arena *arenas;
+    int n_arenas;
+    void *chunks;      /* mvm_chunk[chunks_cap] */
+    uint32_t chunks_cap;
+    void *jobs;        /* mvm_job[n_arenas] */
     /* Derived from arch once. */
     int bits;      /* B */
     int level_max; /* L = 2^B - 1 */
@@ -168,8 +181,11 @@ void xbar_unpack_f(const sim_tile *tl, float *out);
 void xbar_unpack_d(const sim_tile *tl, float *tmp, double *out);
 double xbar_dac_codes(const aimc_xbar *s, const float *xv, uint32_t n, int32_t *p);
 void xbar_tile_output(const sim_tile *tl, const int64_t *A, const int32_t *pt, double *Yt);
-void xbar_scratch_free(mvm_scratch *sc);
-int xbar_scratch_alloc(mvm_scratch *sc, const aimc_xbar *s, const sim_matrix *m, uint32_t batch);
+/* Point sc's buffers into arena a, growing it when the matrix or batch needs more. */
+int xbar_scratch_carve(mvm_scratch *sc, xbar_arena *a, const aimc_xbar *s, const sim_matrix *m,
+                       uint32_t batch);
+size_t xbar_scratch_bytes_of(const aimc_xbar *s);
+void xbar_scratch_release(aimc_xbar *s);
 void xbar_chunk_run(const aimc_xbar *s, const sim_matrix *m, const float *x, float *y,
                     uint32_t b0, uint32_t nb, mvm_scratch *sc, mvm_chunk *out,
                     const mvm_capture *cap);

@@ -148,6 +148,11 @@ int aimc_xbar_set_drift_compensation(aimc_xbar *s, int on);
  * bit-identical for any count. */
 int aimc_xbar_set_threads(aimc_xbar *s, int threads);
 
+/* Whether an MVM may take the exact path (docs/simulator.md, "The exact path") where one
+ * integer GEMM of the quantised operands gives the same bits as the slices and steps: 1 (the
+ * default) or 0 (always every slice and step; for tests and benchmarks). */
+int aimc_xbar_set_exact_path(aimc_xbar *s, int allow);
+
 /* ---- devices and faults (docs/devices.md) ---- */
 
 enum { AIMC_FAULT_NONE = 0, AIMC_FAULT_STUCK_ON = 1, AIMC_FAULT_STUCK_OFF = 2 };

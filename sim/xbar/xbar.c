@@ -129,6 +129,7 @@ int aimc_xbar_create(const aimc_arch *arch, uint64_t seed, aimc_xbar **out)
                      ? arch->simulator.threads
                      : 1;
     s->epoch = 1;
+    s->exact_ok = 1;
     s->zn = aimc_znorm_tables_get();
     s->n_xbars = aimc_arch_total_crossbars(arch);
     s->xbars = calloc((size_t)s->n_xbars, sizeof *s->xbars);
@@ -212,6 +213,13 @@ int aimc_xbar_set_drift_compensation(aimc_xbar *s, int on)
     if (!s) return AIMC_ERR_BADHANDLE;
     s->arch.device.drift_compensation = on ? 1 : 0;
     s->epoch++;
+    return AIMC_OK;
+}
+
+int aimc_xbar_set_exact_path(aimc_xbar *s, int allow)
+{
+    if (!s) return AIMC_ERR_BADHANDLE;
+    s->exact_ok = allow ? 1 : 0;
     return AIMC_OK;
 }
 

@@ -83,6 +83,7 @@ struct aimc_xbar {
     sim_matrix **mats; /* indexed by id, mats_cap entries */
     uint32_t mats_cap;
     int threads;
+    int exact_ok;      /* aimc_xbar_set_exact_path */
     uint64_t epoch;    /* bumped when a read option (time, compensation) changes */
     const aimc_znorm_tables *zn;
     /* The MVM's scratch (mvm.c): one arena per worker, the per-chunk counters, the jobs. */

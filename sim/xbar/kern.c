@@ -1,6 +1,15 @@
 /* kern.c - the arithmetic of a matrix-vector product: the tiles' storage formats and their
- * unpacking, the DAC, the read-noise draws, the ADC and the shift-and-add of one chunk of
- * vectors (docs/simulator.md, "Matrix-vector product"). Internal to sim/xbar (xbar_int.h).
+ * decoding, the DAC, the signal products (a fused decode-and-accumulate kernel for few
+ * vectors, BLAS GEMMs for many), the read noise (quasi-static over the steps of a read), the
+ * ADC and the shift-and-add of one chunk of vectors, and the exact path
+ * (docs/simulator.md, "Matrix-vector product"). Internal to sim/xbar (xbar_int.h).
+ *
+ * Every sum of the signal is exact (integers in fixed point, docs/simulator.md), and so is
+ * every sum that enters the noise's covariances, so that the fused kernel, the GEMMs and the
+ * exact path give the same bits and no result depends on the batch split or thread count.
+ * The hot loops run over blocks of SIM_LANES elements, which the compiler vectorises; on
+ * x86-64 they are also compiled for AVX2 and chosen at run time (KERN_CLONES). Floating-point
+ * contraction is off (-std=c11), so every clone rounds alike.
  */
 #include <cblas.h>
 #include <math.h>
@@ -10,22 +19,42 @@
 #include "rng.h"
 #include "xbar_int.h"
 
-/* Bytes of a tile's packed read data. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
+#define KERN_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define KERN_CLONES
+#endif
+
+/* The fused kernel decodes each row once and adds it into every step's accumulator; above
+ * this many vectors a chunk unpacks the tile and calls BLAS (bench/mvm, docs/performance.md). */
+#define FUSED_MAX_VECTORS 4
+
+/* Cholesky pivots below this fraction of their diagonal are taken as 0 (the variable is then
+ * a combination of the earlier ones; the variance dropped is below 1e-12 of it). */
+#define CHOL_EPS 1e-12
+
+/* ---- storage formats --------------------------------------------------------------- */
+
 size_t xbar_pk_bytes(int fmt, size_t n)
 {
-    return fmt == SIM_FMT_PK14 ? (n + 3) / 4 * 7 + 1 : 4 * n;
+    return fmt == SIM_FMT_PK14 ? (n + PK_GROUP - 1) / PK_GROUP * PK_GROUP_BYTES : 4 * n;
 }
 
-
-/* D of one 14-bit word: the target's D plus the sign-extended 11-bit residual. */
-static inline float pk_value(const int32_t *tq, uint32_t w)
+void xbar_pk_put(uint8_t *pk, size_t k, uint32_t w)
 {
-    return (float)(tq[(w >> PK_RES_BITS) & 7] + ((int32_t)((w & 0x7ff) ^ 0x400) - 0x400));
+    uint8_t *g = pk + k / PK_GROUP * PK_GROUP_BYTES;
+    const unsigned c = (unsigned)(k % PK_GROUP);
+    g[c] = (uint8_t)(w & 0xff);
+    g[64 + c % 32] |= (uint8_t)(((w >> 8) & 15) << (4 * (c / 32)));
+    g[96 + c % 16] |= (uint8_t)(((w >> 12) & 3) << (2 * (c / 16)));
 }
 
-void xbar_store56(uint8_t *p, uint64_t v)
+static uint32_t pk_get(const uint8_t *pk, size_t k)
 {
-    for (int b = 0; b < 7; b++) p[b] = (uint8_t)(v >> (8 * b));
+    const uint8_t *g = pk + k / PK_GROUP * PK_GROUP_BYTES;
+    const unsigned c = (unsigned)(k % PK_GROUP);
+    return (uint32_t)g[c] | (uint32_t)((g[64 + c % 32] >> (4 * (c / 32))) & 15) << 8 |
+           (uint32_t)((g[96 + c % 16] >> (2 * (c / 16))) & 3) << 12;
 }
 
 /* The signed target level of pair k. */
@@ -36,49 +65,74 @@ int xbar_tile_td(const aimc_xbar *s, const sim_tile *tl, size_t k)
         size_t n = (size_t)tl->t.nrows * tl->t.ncols;
         return w[n + k];
     }
-    uint64_t v = load56(tl->pk + k / 4 * 7);
-    return (int)((v >> (14 * (k % 4) + PK_RES_BITS)) & 7) - s->td_off;
+    return (int)(pk_get(tl->pk, k) >> PK_RES_BITS) - s->td_off;
+}
+
+/* D of the 64 pairs of PK14 group g, 2^-q level units. */
+static inline void pk_group_decode(const uint8_t *restrict g, int q, int32_t c, float *restrict out)
+{
+    uint32_t w[PK_GROUP];
+    for (int b = 0; b < 64; b++) w[b] = g[b];
+    for (int b = 0; b < 32; b++) {
+        w[b] |= (uint32_t)(g[64 + b] & 15) << 8;
+        w[b + 32] |= (uint32_t)(g[64 + b] >> 4) << 8;
+    }
+    for (int b = 0; b < 16; b++) {
+        w[b] |= (uint32_t)(g[96 + b] & 3) << 12;
+        w[b + 16] |= (uint32_t)((g[96 + b] >> 2) & 3) << 12;
+        w[b + 32] |= (uint32_t)((g[96 + b] >> 4) & 3) << 12;
+        w[b + 48] |= (uint32_t)(g[96 + b] >> 6) << 12;
+    }
+    for (int b = 0; b < 64; b++)
+        out[b] = (float)((int32_t)((w[b] >> PK_RES_BITS) << q) + (int32_t)(w[b] & 2047) - c);
+}
+
+/* D of pairs [k0, k0 + n) of a tile as floats (exact: |D| < 2^15). */
+static inline void decode_range(const sim_tile *tl, size_t k0, size_t n, float *restrict out)
+{
+    if (tl->fmt == SIM_FMT_WIDE) {
+        const int16_t *w = (const int16_t *)(const void *)tl->pk + k0;
+        size_t j = 0;
+        for (; j + SIM_LANES <= n; j += SIM_LANES)
+            for (int l = 0; l < SIM_LANES; l++) out[j + l] = (float)w[j + l];
+        for (; j < n; j++) out[j] = (float)w[j];
+        return;
+    }
+    size_t k = k0, j = 0;
+    float tmp[PK_GROUP];
+    while (j < n) {
+        const size_t g = k / PK_GROUP, c = k % PK_GROUP;
+        const uint8_t *gp = tl->pk + g * PK_GROUP_BYTES;
+        if (c == 0 && n - j >= PK_GROUP) {
+            pk_group_decode(gp, tl->q, tl->pkc, out + j);
+            j += PK_GROUP;
+            k += PK_GROUP;
+            continue;
+        }
+        pk_group_decode(gp, tl->q, tl->pkc, tmp);
+        size_t take = PK_GROUP - c < n - j ? PK_GROUP - c : n - j;
+        memcpy(out + j, tmp + c, take * sizeof *out);
+        j += take;
+        k += take;
+    }
 }
 
 /* D of every pair, 2^-q level units, as float (exact: |D| < 2^15). */
+KERN_CLONES
 void xbar_unpack_f(const sim_tile *tl, float *out)
 {
-    const size_t n = (size_t)tl->t.nrows * tl->t.ncols;
-    if (tl->fmt == SIM_FMT_WIDE) {
-        const int16_t *w = (const int16_t *)(const void *)tl->pk;
-        for (size_t k = 0; k < n; k++) out[k] = (float)w[k];
-        return;
-    }
-    const size_t full = n / 4;
-    const int32_t *tq = tl->tq;
-    const uint8_t *pk = tl->pk;
-    for (size_t g = 0; g < full; g++) {
-        const uint64_t v = load56(pk + g * 7);
-        float *o = out + g * 4;
-        o[0] = pk_value(tq, (uint32_t)v & 0x3fff);
-        o[1] = pk_value(tq, (uint32_t)(v >> 14) & 0x3fff);
-        o[2] = pk_value(tq, (uint32_t)(v >> 28) & 0x3fff);
-        o[3] = pk_value(tq, (uint32_t)(v >> 42) & 0x3fff);
-    }
-    if (full * 4 < n) {
-        const uint64_t v = load56(pk + full * 7);
-        for (size_t k = full * 4; k < n; k++)
-            out[k] = pk_value(tq, (uint32_t)(v >> (14 * (k - full * 4))) & 0x3fff);
-    }
+    decode_range(tl, 0, (size_t)tl->t.nrows * tl->t.ncols, out);
 }
 
-/* The same as doubles; tmp holds nrows x ncols floats (PK14 only). */
+/* The same as doubles; tmp holds nrows x ncols floats. */
 void xbar_unpack_d(const sim_tile *tl, float *tmp, double *out)
 {
     const size_t n = (size_t)tl->t.nrows * tl->t.ncols;
-    if (tl->fmt == SIM_FMT_WIDE) {
-        const int16_t *w = (const int16_t *)(const void *)tl->pk;
-        for (size_t k = 0; k < n; k++) out[k] = (double)w[k];
-        return;
-    }
     xbar_unpack_f(tl, tmp);
     for (size_t k = 0; k < n; k++) out[k] = (double)tmp[k];
 }
+
+/* ---- DAC ------------------------------------------------------------------------- */
 
 /* DAC codes of one input vector: one scale per vector (max |x| maps to P), codes rounded half
  * away from zero. Returns the scale. */
@@ -97,32 +151,13 @@ double xbar_dac_codes(const aimc_xbar *s, const float *xv, uint32_t n, int32_t *
     return x_scale;
 }
 
-
-/* acc[j] += sd * z(key, c0 + j), j < n: read noise, one ziggurat normal per column. */
-static void add_normals(const aimc_xbar *s, double *acc, uint32_t n, uint64_t key, uint64_t c0,
-                        double sd)
-{
-    for (uint32_t j = 0; j < n; j++) acc[j] += sd * aimc_znorm(s->zn, key, c0 + j);
-}
-
-/* acc[j] += sqrt(var[j] * scale) * z(key, c0 + j), j < n: the same draws, each with its own
- * variance. */
-static void add_normals_var(const aimc_xbar *s, double *acc, const double *var, double scale,
-                            uint32_t n, uint64_t key, uint64_t c0)
-{
-    for (uint32_t j = 0; j < n; j++)
-        acc[j] += sqrt(var[j] * scale) * aimc_znorm(s->zn, key, c0 + j);
-}
-
-
-/* ---- matrix-vector products -------------------------------------------------------- */
-
-
+/* ---- the digital half ------------------------------------------------------------- */
 
 /* Tile tl's share of one vector's outputs Yt (the tile's columns): the shift-and-add result A
  * (sum over steps of code x 2^step, exact integers) times the tile's weight of a code, per
  * column scale, less the offset encoding's part (pt: the vector's input codes of the tile's
- * rows). One function for the simulator and the RTL's results, so both round alike. */
+ * rows). One function for the simulator, the exact path and the RTL's results, so all three
+ * round alike. */
 void xbar_tile_output(const sim_tile *tl, const int64_t *A, const int32_t *pt, double *Yt)
 {
     const uint32_t N = tl->t.ncols, K = tl->t.nrows;
@@ -140,7 +175,41 @@ void xbar_tile_output(const sim_tile *tl, const int64_t *A, const int32_t *pt, d
     }
 }
 
+/* The ADC of a tile: gain, offset, rounding half away from zero and clipping, in codes. */
+typedef struct adc_rule {
+    double gl, off, code_hi, code_lo, sat_hi, sat_lo;
+} adc_rule;
 
+static adc_rule adc_rule_of(const aimc_xbar *s, const sim_tile *tl)
+{
+    const aimc_arch *a = &s->arch;
+    adc_rule r;
+    r.gl = (1.0 + a->adc.gain_error) * (1.0 / tl->lsb);
+    r.off = a->adc.offset_lsb;
+    r.code_hi = ldexp(1.0, a->adc.bits - 1) - 1.0;
+    r.code_lo = -ldexp(1.0, a->adc.bits - 1);
+    r.sat_hi = r.code_hi + 0.5;
+    r.sat_lo = r.code_lo - 0.5;
+    return r;
+}
+
+/* The code of signal s (level units); *sat counts a clip. Held inside [lo - 1, hi + 1] (so
+ * the cast is defined), rounded half away from zero (truncate, then step on a half or more:
+ * xv - trunc(xv) is exact), clipped. */
+static inline int32_t adc_code(const adc_rule *r, double s, uint64_t *sat)
+{
+    double xv = s * r->gl + r->off;
+    xv = xv < r->sat_lo - 0.5 ? r->sat_lo - 0.5 : xv;
+    xv = xv > r->sat_hi + 0.5 ? r->sat_hi + 0.5 : xv;
+    const double tr = (double)(int64_t)xv, fr = xv - tr;
+    double code = tr + (double)(fr >= 0.5) - (double)(fr <= -0.5);
+    *sat += (uint64_t)(code > r->code_hi) + (uint64_t)(code < r->code_lo);
+    code = code > r->code_hi ? r->code_hi : code;
+    code = code < r->code_lo ? r->code_lo : code;
+    return (int32_t)code;
+}
+
+/* ---- scratch ------------------------------------------------------------------------ */
 
 /* Buffers are 64-byte aligned within the arena. */
 #define ARENA_ALIGN 64
@@ -172,26 +241,49 @@ static int arena_reserve(xbar_arena *a, size_t need)
     return AIMC_OK;
 }
 
-/* Lay sc's buffers out in a from offset 0; returns the bytes they take. */
+/* Lay sc's buffers out in a from offset 0; returns the bytes they take. Only what this
+ * matrix and batch can use is given room. */
 static size_t scratch_layout(mvm_scratch *sc, const xbar_arena *a, const aimc_xbar *s,
                              const sim_matrix *m, uint32_t batch)
 {
-    const size_t nbm = batch < SIM_CHUNK ? batch : SIM_CHUNK, mr = (size_t)s->steps * nbm;
-    const size_t kr = m->max_tile_rows, kc = m->max_tile_cols;
+    const size_t nbm = batch < SIM_CHUNK ? batch : SIM_CHUNK, S = (size_t)s->steps;
+    const size_t mr = S * nbm, kr = m->max_tile_rows, kc = m->max_tile_cols;
+    const size_t npad = (kc + SIM_LANES - 1) / SIM_LANES * SIM_LANES;
+    const int gemm = nbm > FUSED_MAX_VECTORS;
+    int plane = 0, dbl = 0;
+    for (size_t k = 0; k < m->n_tiles; k++) {
+        plane |= m->tiles[k].vmode == SIM_VAR_PLANE;
+        dbl |= !m->tiles[k].f32;
+    }
     size_t off = 0;
+    sc->npad = npad;
     sc->p = arena_take(a, &off, nbm * m->rows * sizeof *sc->p);
     sc->Y = arena_take(a, &off, nbm * m->cols * sizeof *sc->Y);
-    sc->A = arena_take(a, &off, nbm * kc * sizeof *sc->A);
-    sc->uf = arena_take(a, &off, mr * kr * sizeof *sc->uf);
-    sc->ud = arena_take(a, &off, mr * kr * sizeof *sc->ud);
-    sc->df = arena_take(a, &off, kr * kc * sizeof *sc->df);
-    sc->dd = arena_take(a, &off, kr * kc * sizeof *sc->dd);
-    sc->af = arena_take(a, &off, mr * kc * sizeof *sc->af);
-    sc->ad = arena_take(a, &off, mr * kc * sizeof *sc->ad);
-    sc->vd = arena_take(a, &off, mr * kc * sizeof *sc->vd);
-    sc->acc = arena_take(a, &off, kc * sizeof *sc->acc);
-    sc->sum_u2 = arena_take(a, &off, mr * sizeof *sc->sum_u2);
+    sc->xs = arena_take(a, &off, nbm * sizeof *sc->xs);
+    sc->A = arena_take(a, &off, npad * sizeof *sc->A);
+    sc->uf = arena_take(a, &off, gemm ? mr * kr * sizeof *sc->uf : 0);
+    sc->ud = arena_take(a, &off, dbl ? mr * kr * sizeof *sc->ud : 0);
+    sc->u2 = arena_take(a, &off, plane && gemm ? nbm * kr * sizeof *sc->u2 : 0);
+    sc->df = arena_take(a, &off, gemm || dbl ? kr * kc * sizeof *sc->df : 0);
+    sc->dd = arena_take(a, &off, dbl || (plane && gemm) ? kr * kc * sizeof *sc->dd : 0);
+    sc->af = arena_take(a, &off, mr * npad * sizeof *sc->af);
+    sc->ad = arena_take(a, &off, dbl ? mr * npad * sizeof *sc->ad : 0);
+    sc->vd = arena_take(a, &off, plane ? nbm * npad * sizeof *sc->vd : 0);
+    sc->drow = arena_take(a, &off, npad * sizeof *sc->drow);
+    sc->nz = arena_take(a, &off, S * npad * sizeof *sc->nz);
+    sc->W = arena_take(a, &off, plane && S > 1 && S <= 8 ? ((size_t)1 << S) * npad * sizeof *sc->W : 0);
+    sc->C = arena_take(a, &off, plane && S > 1 ? S * (S + 1) / 2 * npad * sizeof *sc->C : 0);
+    sc->L = arena_take(a, &off, nbm * S * S * sizeof *sc->L);
     sc->usq = arena_take(a, &off, kr * sizeof *sc->usq);
+    sc->rb_l = arena_take(a, &off, nbm);
+    sc->rb_lz = arena_take(a, &off, nbm);
+    /* The exact path: the largest block it multiplies (the whole matrix when it sums). */
+    size_t qn = 0;
+    if (m->codes) qn = m->exact == SIM_EXACT_SUM ? (size_t)m->rows * m->cols : kr * kc;
+    sc->qf = arena_take(a, &off, qn * sizeof *sc->qf);
+    sc->pf = arena_take(a, &off, m->codes ? nbm * m->rows * sizeof *sc->pf : 0);
+    sc->qd = arena_take(a, &off, 0);
+    sc->pd = arena_take(a, &off, 0);
     return off;
 }
 
@@ -206,168 +298,475 @@ int xbar_scratch_carve(mvm_scratch *sc, xbar_arena *a, const aimc_xbar *s, const
     return AIMC_OK;
 }
 
+/* ---- vector loops ------------------------------------------------------------------- */
+
+static inline void add_lanes(float *restrict a, const float *restrict d)
+{
+    for (int l = 0; l < SIM_LANES; l++) a[l] += d[l];
+}
+
+static inline void sub_lanes(float *restrict a, const float *restrict d)
+{
+    for (int l = 0; l < SIM_LANES; l++) a[l] -= d[l];
+}
+
+static inline void axpy_lanes(float *restrict a, float u, const float *restrict d)
+{
+    for (int l = 0; l < SIM_LANES; l++) a[l] += u * d[l];
+}
+
+/* ---- the drives of a row block ------------------------------------------------------- */
+
+/* Rows [row0, row0 + K) of the chunk's codes start a new row block: its counters (drives,
+ * energy weights) and nothing built yet. Tiles of the same rows (the slices and column blocks
+ * of one row block) share what follows. */
+static void block_start(const aimc_xbar *s, mvm_scratch *sc, uint32_t rows, uint32_t row0,
+                        uint32_t K, uint32_t nb)
+{
+    const int serial = s->arch.dac.mode == AIMC_DAC_BIT_SERIAL;
+    const int pwm = s->arch.dac.mode == AIMC_DAC_PULSE_WIDTH;
+    uint64_t nnz = 0;
+    for (uint32_t i = 0; i < K; i++) sc->usq[i] = 0.0;
+    for (uint32_t v = 0; v < nb; v++) {
+        const int32_t *pt = sc->p + (size_t)v * rows + row0;
+        for (uint32_t i = 0; i < K; i++) {
+            const int32_t c = pt[i];
+            const uint32_t mag = (uint32_t)(c < 0 ? -c : c);
+            if (serial) {
+                /* Each set bit is a step driving the row with u^2 = 1. */
+                const int bits = __builtin_popcount(mag);
+                nnz += (uint64_t)bits;
+                sc->usq[i] += (double)bits;
+            } else {
+                nnz += c != 0;
+                /* Energy V^2 G t: a voltage u / u_max for the whole step, or (pulse width)
+                 * the full voltage for |u| / u_max of it. */
+                sc->usq[i] += pwm ? (double)mag * s->u_max : (double)c * (double)c;
+            }
+        }
+    }
+    sc->rb_row0 = row0;
+    sc->rb_nrows = K;
+    sc->rb_valid = 1;
+    sc->rb_uf = sc->rb_ud = sc->rb_u2 = 0;
+    memset(sc->rb_l, 0, nb);
+    sc->rb_nnz = nnz;
+}
+
+/* The drives as the GEMMs' left operand: row r = step * nb + v holds vector v's word-line
+ * values at that step. */
+static void block_drives(const aimc_xbar *s, mvm_scratch *sc, uint32_t rows, uint32_t nb,
+                         int dbl)
+{
+    const int serial = s->arch.dac.mode == AIMC_DAC_BIT_SERIAL;
+    const uint32_t K = sc->rb_nrows;
+    for (int step = 0; step < s->steps; step++)
+        for (uint32_t v = 0; v < nb; v++) {
+            const size_t r = (size_t)step * nb + v;
+            const int32_t *pt = sc->p + (size_t)v * rows + sc->rb_row0;
+            if (dbl) {
+                double *ud = sc->ud + r * K;
+                for (uint32_t i = 0; i < K; i++) ud[i] = (double)xbar_drive_of(serial, pt[i], step);
+            } else {
+                float *uf = sc->uf + r * K;
+                for (uint32_t i = 0; i < K; i++) uf[i] = (float)xbar_drive_of(serial, pt[i], step);
+            }
+        }
+    if (dbl)
+        sc->rb_ud = 1;
+    else
+        sc->rb_uf = 1;
+}
+
+/* Cholesky factor L (lower, S x S, row-major) of the symmetric positive semidefinite C (its
+ * lower triangle, row-major S x S): pivots below CHOL_EPS of their diagonal are 0, and so is
+ * the rest of their column. */
+static void cholesky(const double *C, int S, double *L)
+{
+    for (int k = 0; k < S; k++) {
+        double d = C[k * S + k];
+        for (int p = 0; p < k; p++) d -= L[k * S + p] * L[k * S + p];
+        const double lk = d > CHOL_EPS * C[k * S + k] && d > 0.0 ? sqrt(d) : 0.0;
+        for (int p = k; p < S; p++) L[k * S + p] = 0.0;
+        L[k * S + k] = lk;
+        for (int i = k + 1; i < S; i++) {
+            double e = C[i * S + k];
+            for (int p = 0; p < k; p++) e -= L[i * S + p] * L[k * S + p];
+            L[i * S + k] = lk > 0.0 ? e / lk : 0.0;
+        }
+    }
+}
+
+/* L of vector v for this row block: the Cholesky factor of the Gram matrix of its drives over
+ * the steps, G[t][t'] = sum_i u_ti u_t'i (bit-serial: the rows driven at both steps; one
+ * step: sum_i u_i^2). The read noise of a column with every pair's variance vpair has
+ * covariance vpair G (docs/devices.md). */
+static const double *block_chol(const aimc_xbar *s, mvm_scratch *sc, uint32_t rows, uint32_t v)
+{
+    const int S = s->steps;
+    double *L = sc->L + (size_t)v * S * S;
+    if (sc->rb_l[v]) return sc->rb_lz[v] ? NULL : L;
+    const int32_t *pt = sc->p + (size_t)v * rows + sc->rb_row0;
+    double G[32 * 32];
+    memset(G, 0, (size_t)S * S * sizeof *G);
+    if (s->arch.dac.mode == AIMC_DAC_BIT_SERIAL) {
+        /* Count rows by their set of steps (2^S counters when S is small), then the sums over
+         * the sets containing each pair of steps. */
+        uint32_t cnt[256];
+        if (S <= 8) {
+            const uint32_t nm = 1u << S;
+            memset(cnt, 0, sizeof cnt);
+            for (uint32_t i = 0; i < sc->rb_nrows; i++)
+                cnt[(uint32_t)(pt[i] < 0 ? -pt[i] : pt[i])]++;
+            for (int b = 0; b < S; b++)
+                for (uint32_t mk = 0; mk < nm; mk++)
+                    if (!(mk >> b & 1)) cnt[mk] += cnt[mk | 1u << b];
+            for (int t = 0; t < S; t++)
+                for (int t2 = 0; t2 <= t; t2++) G[t * S + t2] = cnt[(1u << t) | (1u << t2)];
+        } else {
+            for (uint32_t i = 0; i < sc->rb_nrows; i++) {
+                const uint32_t mk = (uint32_t)(pt[i] < 0 ? -pt[i] : pt[i]);
+                for (int t = 0; t < S; t++)
+                    for (int t2 = 0; t2 <= t; t2++)
+                        if ((mk >> t & 1) && (mk >> t2 & 1)) G[t * S + t2] += 1.0;
+            }
+        }
+    } else {
+        for (uint32_t i = 0; i < sc->rb_nrows; i++) G[0] += (double)pt[i] * (double)pt[i];
+    }
+    int any = 0;
+    for (int t = 0; t < S; t++) any |= G[t * S + t] > 0.0;
+    sc->rb_l[v] = 1;
+    sc->rb_lz[v] = !any;
+    if (!any) return NULL;
+    cholesky(G, S, L);
+    return L;
+}
+
+/* ---- the signal ------------------------------------------------------------------------ */
+
+/* A = U D for the chunk's nb vectors, fused: each row of the tile is decoded once and added
+ * into the accumulator of every (step, vector) that drives it (af: steps*nb x npad, exact:
+ * integer-valued floats below 2^24). One step with a variance plane also gives, per vector,
+ * sum_i u_i^2 v_ij into vd (exact integer-valued doubles). */
+KERN_CLONES
+static void fused_signal(const aimc_xbar *s, const sim_tile *tl, mvm_scratch *sc, uint32_t rows,
+                         uint32_t nb)
+{
+    const int serial = s->arch.dac.mode == AIMC_DAC_BIT_SERIAL;
+    const uint32_t K = tl->t.nrows, N = tl->t.ncols;
+    const size_t npad = sc->npad, nblk = (N + SIM_LANES - 1) / SIM_LANES;
+    const size_t M = (size_t)s->steps * nb;
+    const int var1 = tl->vmode == SIM_VAR_PLANE && s->steps == 1;
+    float *restrict drow = sc->drow;
+    memset(sc->af, 0, M * npad * sizeof *sc->af);
+    if (var1) memset(sc->vd, 0, (size_t)nb * npad * sizeof *sc->vd);
+    for (size_t j = N; j < nblk * SIM_LANES; j++) drow[j] = 0.0f;
+    for (uint32_t i = 0; i < K; i++) {
+        int any = 0;
+        for (uint32_t v = 0; v < nb; v++) any |= sc->p[(size_t)v * rows + tl->t.row0 + i] != 0;
+        if (!any) continue;
+        decode_range(tl, (size_t)i * N, N, drow);
+        for (uint32_t v = 0; v < nb; v++) {
+            const int32_t c = sc->p[(size_t)v * rows + tl->t.row0 + i];
+            if (c == 0) continue;
+            if (serial) {
+                uint32_t mag = (uint32_t)(c < 0 ? -c : c);
+                while (mag) {
+                    const int t = __builtin_ctz(mag);
+                    mag &= mag - 1;
+                    float *a = sc->af + ((size_t)t * nb + v) * npad;
+                    if (c > 0)
+                        for (size_t b = 0; b < nblk; b++) add_lanes(a + b * SIM_LANES, drow + b * SIM_LANES);
+                    else
+                        for (size_t b = 0; b < nblk; b++) sub_lanes(a + b * SIM_LANES, drow + b * SIM_LANES);
+                }
+            } else {
+                float *a = sc->af + (size_t)v * npad;
+                const float u = (float)c;
+                for (size_t b = 0; b < nblk; b++) axpy_lanes(a + b * SIM_LANES, u, drow + b * SIM_LANES);
+                if (var1) {
+                    const uint16_t *vr = tl->vq + (size_t)i * N;
+                    double *vd = sc->vd + (size_t)v * npad;
+                    const double u2 = (double)c * (double)c;
+                    for (uint32_t j = 0; j < N; j++) vd[j] += u2 * (double)vr[j];
+                }
+            }
+        }
+    }
+}
+
+/* A = U D by BLAS: the drives (built once per row block) times the unpacked tile, in float
+ * when the tile's sums are exact floats, else in double. One step with a variance plane: the
+ * variances sum_i u_i^2 v_ij as a second product. */
+static void gemm_signal(const aimc_xbar *s, const sim_tile *tl, mvm_scratch *sc, uint32_t rows,
+                        uint32_t nb)
+{
+    const int M = s->steps * (int)nb, K = (int)tl->t.nrows, N = (int)tl->t.ncols;
+    const int npad = (int)sc->npad;
+    if (tl->f32) {
+        if (!sc->rb_uf) block_drives(s, sc, rows, nb, 0);
+        xbar_unpack_f(tl, sc->df);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, sc->uf, K, sc->df,
+                    N, 0.0f, sc->af, npad);
+    } else {
+        if (!sc->rb_ud) block_drives(s, sc, rows, nb, 1);
+        xbar_unpack_d(tl, sc->df, sc->dd);
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0, sc->ud, K, sc->dd,
+                    N, 0.0, sc->ad, npad);
+    }
+    if (tl->vmode == SIM_VAR_PLANE && s->steps == 1) {
+        if (!sc->rb_u2) {
+            for (uint32_t v = 0; v < nb; v++) {
+                const int32_t *pt = sc->p + (size_t)v * rows + tl->t.row0;
+                double *u2 = sc->u2 + (size_t)v * (size_t)K;
+                for (int i = 0; i < K; i++) u2[i] = (double)pt[i] * (double)pt[i];
+            }
+            sc->rb_u2 = 1;
+        }
+        const size_t n = (size_t)K * (size_t)N;
+        for (size_t k = 0; k < n; k++) sc->dd[k] = (double)tl->vq[k];
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb, N, K, 1.0, sc->u2, K,
+                    sc->dd, N, 0.0, sc->vd, npad);
+    }
+}
+
+/* ---- read noise ------------------------------------------------------------------------- */
+
+/* nz[t][j] = sd_j (L z_j)_t for the columns j < N: z_j the steps' standard normals of column
+ * j under the read's key (counter (c0 + j) * S + t; only the steps with a nonzero pivot draw),
+ * L lower triangular S x S, sd_j = sqrt(vcol[j]) or sqrt(vpair) when vcol is NULL. */
+static void noise_shared(const aimc_xbar *s, const double *L, double vpair, const double *vcol,
+                         uint64_t key, uint64_t c0, uint32_t N, double *nz, size_t npad)
+{
+    const double sd0 = sqrt(vpair);
+    const int S = s->steps;
+    double z[32];
+    for (uint32_t j = 0; j < N; j++) {
+        const uint64_t base = (c0 + j) * (uint64_t)S;
+        for (int t = 0; t < S; t++)
+            z[t] = L[t * S + t] > 0.0 ? aimc_znorm(s->zn, key, base + (uint64_t)t) : 0.0;
+        const double sd = vcol ? sqrt(vcol[j]) : sd0;
+        for (int t = 0; t < S; t++) {
+            double n = 0.0;
+            for (int t2 = 0; t2 <= t; t2++) n += L[t * S + t2] * z[t2];
+            nz[(size_t)t * npad + j] = sd * n;
+        }
+    }
+}
+
+/* The same with a covariance per column: C holds, for entry (t, t2 <= t) at index
+ * t (t + 1) / 2 + t2, the npad columns' covariances in units of 2^-qs. */
+static void noise_columns(const aimc_xbar *s, const double *C, double unit, uint64_t key,
+                          uint64_t c0, uint32_t N, double *nz, size_t npad)
+{
+    const int S = s->steps;
+    double Cj[32 * 32], L[32 * 32], z[32];
+    const double sd = sqrt(unit);
+    for (uint32_t j = 0; j < N; j++) {
+        for (int t = 0; t < S; t++)
+            for (int t2 = 0; t2 <= t; t2++)
+                Cj[t * S + t2] = C[(size_t)(t * (t + 1) / 2 + t2) * npad + j];
+        cholesky(Cj, S, L);
+        const uint64_t base = (c0 + j) * (uint64_t)S;
+        for (int t = 0; t < S; t++)
+            z[t] = L[t * S + t] > 0.0 ? aimc_znorm(s->zn, key, base + (uint64_t)t) : 0.0;
+        for (int t = 0; t < S; t++) {
+            double n = 0.0;
+            for (int t2 = 0; t2 <= t; t2++) n += L[t * S + t2] * z[t2];
+            nz[(size_t)t * npad + j] = sd * n;
+        }
+    }
+}
+
+/* W[mask] += the variance row of pair row i for every row driven with |code| = mask, then the
+ * superset sums over the S bits: W[A] = sum over masks containing A. Exact (uint32: the tile's
+ * sums stay below 2^32, xbar.c). */
+KERN_CLONES
+static void buckets_serial(const aimc_xbar *s, const sim_tile *tl, mvm_scratch *sc,
+                           const int32_t *pt)
+{
+    const int S = s->steps;
+    const uint32_t K = tl->t.nrows, N = tl->t.ncols, nm = 1u << S;
+    const size_t npad = sc->npad, nblk = (N + SIM_LANES - 1) / SIM_LANES;
+    uint32_t *restrict W = sc->W;
+    memset(W, 0, (size_t)nm * npad * sizeof *W);
+    for (uint32_t i = 0; i < K; i++) {
+        const uint32_t mk = (uint32_t)(pt[i] < 0 ? -pt[i] : pt[i]);
+        if (!mk) continue;
+        const uint16_t *vr = tl->vq + (size_t)i * N;
+        uint32_t *w = W + (size_t)mk * npad;
+        for (uint32_t j = 0; j < N; j++) w[j] += vr[j];
+    }
+    for (int b = 0; b < S; b++)
+        for (uint32_t mk = 0; mk < nm; mk++) {
+            if (mk >> b & 1) continue;
+            uint32_t *restrict lo = W + (size_t)mk * npad;
+            const uint32_t *restrict hi = W + (size_t)(mk | 1u << b) * npad;
+            for (size_t bl = 0; bl < nblk; bl++)
+                for (int l = 0; l < SIM_LANES; l++) lo[bl * SIM_LANES + l] += hi[bl * SIM_LANES + l];
+        }
+}
+
+/* The read noise of vector v's read of tile tl with a variance plane into nz: per column the
+ * covariance of its steps, sum_i v_ij u_i u_i^T (exact), its Cholesky factor, the draws. */
+static void noise_plane(const aimc_xbar *s, const sim_tile *tl, mvm_scratch *sc, uint32_t rows,
+                        uint32_t v, uint64_t key, uint64_t c0)
+{
+    const int S = s->steps;
+    const uint32_t K = tl->t.nrows, N = tl->t.ncols;
+    const size_t npad = sc->npad;
+    const double unit = ldexp(1.0, -tl->qs);
+    const int32_t *pt = sc->p + (size_t)v * rows + tl->t.row0;
+    if (S == 1) {
+        /* One step: a variance per column (vd, from the signal pass). */
+        const double *vd = sc->vd + (size_t)v * npad;
+        double z;
+        for (uint32_t j = 0; j < N; j++) {
+            const double var = vd[j];
+            z = var > 0.0 ? aimc_znorm(s->zn, key, c0 + j) : 0.0;
+            sc->nz[j] = sqrt(var * unit) * z;
+        }
+        return;
+    }
+    double *C = sc->C;
+    if (S <= 8) {
+        buckets_serial(s, tl, sc, pt);
+        for (int t = 0; t < S; t++)
+            for (int t2 = 0; t2 <= t; t2++) {
+                const uint32_t *w = sc->W + (size_t)((1u << t) | (1u << t2)) * npad;
+                double *c = C + (size_t)(t * (t + 1) / 2 + t2) * npad;
+                for (uint32_t j = 0; j < N; j++) c[j] = (double)w[j];
+            }
+    } else {
+        memset(C, 0, (size_t)S * (S + 1) / 2 * npad * sizeof *C);
+        for (uint32_t i = 0; i < K; i++) {
+            const uint32_t mk = (uint32_t)(pt[i] < 0 ? -pt[i] : pt[i]);
+            const uint16_t *vr = tl->vq + (size_t)i * N;
+            for (int t = 0; t < S; t++) {
+                if (!(mk >> t & 1)) continue;
+                for (int t2 = 0; t2 <= t; t2++) {
+                    if (!(mk >> t2 & 1)) continue;
+                    double *c = C + (size_t)(t * (t + 1) / 2 + t2) * npad;
+                    for (uint32_t j = 0; j < N; j++) c[j] += (double)vr[j];
+                }
+            }
+        }
+    }
+    noise_columns(s, C, unit, key, c0, N, sc->nz, npad);
+}
+
+/* ---- one chunk ---------------------------------------------------------------------------- */
+
 /* One chunk of nb vectors from vector b0: DAC, every tile, ADC, shift-and-add, rescale. */
 void xbar_chunk_run(const aimc_xbar *s, const sim_matrix *m, const float *x, float *y,
-                          uint32_t b0, uint32_t nb, mvm_scratch *sc, mvm_chunk *out,
-                          const mvm_capture *cap)
+                    uint32_t b0, uint32_t nb, mvm_scratch *sc, mvm_chunk *out,
+                    const mvm_capture *cap)
 {
-    const aimc_arch *a = &s->arch;
-    const int serial = a->dac.mode == AIMC_DAC_BIT_SERIAL;
-    const int pwm = a->dac.mode == AIMC_DAC_PULSE_WIDTH;
-    const int generic = a->device.type == AIMC_DEVICE_GENERIC ||
-                        (a->device.type == AIMC_DEVICE_RRAM && xbar_uniform_sigma(s));
-    const double rsig_lv = generic ? a->device.read_sigma_us / s->dg_us : 0.0;
-    const double code_hi = ldexp(1.0, a->adc.bits - 1) - 1.0;
-    const double code_lo = -ldexp(1.0, a->adc.bits - 1);
-    const double sat_hi = code_hi + 0.5, sat_lo = code_lo - 0.5;
-    const double gain = 1.0 + a->adc.gain_error, adc_off = a->adc.offset_lsb;
-    const int steps = s->steps;
-    const uint32_t M = (uint32_t)steps * nb;
-    double x_scale[SIM_CHUNK];
+    const int serial = s->arch.dac.mode == AIMC_DAC_BIT_SERIAL;
+    const int S = s->steps;
+    const size_t npad = sc->npad;
     uint64_t drives = 0, sats = 0;
     double xbar_e = 0.0;
 
     for (uint32_t v = 0; v < nb; v++) {
-        x_scale[v] = xbar_dac_codes(s, x + (size_t)(b0 + v) * m->rows, m->rows,
-                               sc->p + (size_t)v * m->rows);
+        sc->xs[v] = xbar_dac_codes(s, x + (size_t)(b0 + v) * m->rows, m->rows,
+                                   sc->p + (size_t)v * m->rows);
         if (cap) {
             memcpy(cap->p + (size_t)(b0 + v) * m->rows, sc->p + (size_t)v * m->rows,
                    (size_t)m->rows * sizeof *cap->p);
-            cap->x_scale[b0 + v] = x_scale[v];
+            cap->x_scale[b0 + v] = sc->xs[v];
         }
     }
     memset(sc->Y, 0, (size_t)nb * m->cols * sizeof *sc->Y);
-    sc->u_nrows = 0; /* new inputs: U is built afresh */
+    sc->rb_valid = 0;
 
     for (size_t k = 0; k < m->n_tiles; k++) {
         const sim_tile *tl = &m->tiles[k];
         const aimc_tile *t = &tl->t;
         const sim_xbar *xbar = &s->xbars[t->xbar];
-        const uint32_t K = t->nrows, N = t->ncols;
-        const int per_dev = tl->s2q != NULL;
+        const uint32_t N = t->ncols;
 
-        /* Drives: row r = step * nb + v of U holds vector v's word-line values at step.
-         * Tiles of the same rows (the slices of a row block) share them: built once. */
-        if (t->row0 != sc->u_row0 || K != sc->u_nrows || (!tl->f32 && !sc->u_dbl) ||
-            per_dev) {
-            uint64_t nnz = 0;
-            for (uint32_t i = 0; i < K; i++) sc->usq[i] = 0.0;
-            for (int step = 0; step < steps; step++)
-                for (uint32_t v = 0; v < nb; v++) {
-                    const uint32_t r = (uint32_t)step * nb + v;
-                    const int32_t *pt = sc->p + (size_t)v * m->rows + t->row0;
-                    float *uf = sc->uf + (size_t)r * K;
-                    double *ud = sc->ud + (size_t)r * K;
-                    int64_t su2 = 0;
-                    for (uint32_t i = 0; i < K; i++) {
-                        const int32_t u = xbar_drive_of(serial, pt[i], step);
-                        const int64_t u2 = (int64_t)u * u;
-                        uf[i] = (float)u;
-                        nnz += u != 0;
-                        su2 += u2;
-                        /* Energy V^2 G t: a voltage u / u_max for the whole step, or (pulse
-                         * width) the full voltage for |u| / u_max of it. */
-                        sc->usq[i] += pwm ? (double)(u < 0 ? -u : u) * s->u_max : (double)u2;
-                    }
-                    if (!tl->f32)
-                        for (uint32_t i = 0; i < K; i++) ud[i] = (double)uf[i];
-                    sc->sum_u2[r] = (double)su2;
-                }
-            sc->u_row0 = t->row0;
-            sc->u_nrows = K;
-            sc->u_dbl = !tl->f32;
-            sc->u_nnz = nnz;
-        }
-        drives += sc->u_nnz;
-        for (uint32_t i = 0; i < K; i++) xbar_e += sc->usq[i] * (double)tl->row_g_us[i];
+        if (!sc->rb_valid || t->row0 != sc->rb_row0 || t->nrows != sc->rb_nrows)
+            block_start(s, sc, m->rows, t->row0, t->nrows, nb);
+        drives += sc->rb_nnz;
+        for (uint32_t i = 0; i < t->nrows; i++) xbar_e += sc->usq[i] * (double)tl->row_g_us[i];
 
-        /* A = U D, exact: integer-valued operands with every sum representable. */
-        if (tl->f32) {
-            xbar_unpack_f(tl, sc->df);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)N, (int)K, 1.0f,
-                        sc->uf, (int)K, sc->df, (int)N, 0.0f, sc->af, (int)N);
-        } else {
-            xbar_unpack_d(tl, sc->df, sc->dd);
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)N, (int)K, 1.0,
-                        sc->ud, (int)K, sc->dd, (int)N, 0.0, sc->ad, (int)N);
-        }
-        /* Per-device read sigma: the column variance is (u^2) x (sigma^2), a second exact
-         * product (integer-valued doubles below 2^53). */
-        const size_t nd = (size_t)K * N;
-        if (per_dev) {
-            for (uint32_t r = 0; r < M; r++) {
-                double *ud = sc->ud + (size_t)r * K;
-                const float *uf = sc->uf + (size_t)r * K;
-                for (uint32_t i = 0; i < K; i++) ud[i] = (double)uf[i] * (double)uf[i];
-            }
-            for (size_t q = 0; q < nd; q++) sc->dd[q] = (double)tl->s2q[q];
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)N, (int)K, 1.0,
-                        sc->ud, (int)K, sc->dd, (int)N, 0.0, sc->vd, (int)N);
-        }
+        if (tl->f32 && nb <= FUSED_MAX_VECTORS)
+            fused_signal(s, tl, sc, m->rows, nb);
+        else
+            gemm_signal(s, tl, sc, m->rows, nb);
 
-        memset(sc->A, 0, (size_t)nb * N * sizeof *sc->A);
-        const double dscale = ldexp(1.0, -tl->q), vscale = ldexp(1.0, -tl->qs);
+        const double dscale = ldexp(1.0, -tl->q);
         const uint64_t col_base = t->xbar_col0 / (uint32_t)s->cpw;
-        const double inv_lsb = 1.0 / tl->lsb;
-        for (uint32_t r = 0; r < M; r++) {
-            const uint32_t step = r / nb, v = r % nb;
-            double *acc = sc->acc;
-            if (tl->f32) {
-                const float *ar = sc->af + (size_t)r * N;
-                for (uint32_t j = 0; j < N; j++) acc[j] = (double)ar[j] * dscale;
-            } else {
-                const double *ar = sc->ad + (size_t)r * N;
-                for (uint32_t j = 0; j < N; j++) acc[j] = ar[j] * dscale;
-            }
-            /* Read noise: one Gaussian per column and step, keyed by the read event: as if
-             * each vector ran the matrix's tiles on this crossbar one after another. */
+        const adc_rule rule = adc_rule_of(s, tl);
+        for (uint32_t v = 0; v < nb; v++) {
+            /* Read noise, quasi-static over the read: one key per read of the tile (the
+             * crossbar's activation count at its first step), the steps' draws correlated
+             * as the devices' deviations are shared (docs/devices.md). */
             const uint64_t event = xbar->reads +
                                    ((uint64_t)(b0 + v) * tl->xbar_tiles + tl->xbar_slot) *
-                                       (uint64_t)steps +
-                                   step;
+                                       (uint64_t)S;
             const uint64_t key = aimc_rng_key(s->seed, AIMC_RNG_DOMAIN_READ, t->xbar, event);
-            if (per_dev) {
-                add_normals_var(s, acc, sc->vd + (size_t)r * N, vscale, N, key, col_base);
-            } else if (rsig_lv > 0.0 && sc->sum_u2[r] > 0.0) {
-                add_normals(s, acc, N, key, col_base, sqrt(sc->sum_u2[r] * s->n_dev) * rsig_lv);
+            int noisy = 0;
+            if (tl->vmode == SIM_VAR_UNIFORM || tl->vmode == SIM_VAR_COLUMN) {
+                const double *L = block_chol(s, sc, m->rows, v);
+                if (L) {
+                    noise_shared(s, L, tl->vpair, tl->vcol, key, col_base, N, sc->nz, npad);
+                    noisy = 1;
+                }
+            } else if (tl->vmode == SIM_VAR_PLANE) {
+                noise_plane(s, tl, sc, m->rows, v, key, col_base);
+                noisy = 1;
             }
 
-            /* ADC (gain and offset error, rounding half away from zero, clipping), then the
-             * shift-and-add: A += code x 2^step (bit-serial inputs), exact in integers. */
-            const double gl = gain * inv_lsb;
-            const int sh = serial ? (int)step : 0;
-            int64_t *Av = sc->A + (size_t)v * N;
-            int32_t *cc = cap ? cap->codes + (size_t)(b0 + v) * cap->per_vec + cap->off[k] +
-                                    (size_t)step * N
-                              : NULL;
-            for (uint32_t j = 0; j < N; j++) {
-                double xv = acc[j] * gl + adc_off;
-                /* Held inside [lo - 1, hi + 1] (so the cast is defined), rounded half away
-                 * from zero (truncate, then step on a half or more: xv - trunc(xv) is
-                 * exact), clipped; a clip is a saturation. */
-                xv = xv < sat_lo - 0.5 ? sat_lo - 0.5 : xv;
-                xv = xv > sat_hi + 0.5 ? sat_hi + 0.5 : xv;
-                const double tr = (double)(int64_t)xv, fr = xv - tr;
-                double code = tr + (double)(fr >= 0.5) - (double)(fr <= -0.5);
-                sats += (uint64_t)(code > code_hi) + (uint64_t)(code < code_lo);
-                code = code > code_hi ? code_hi : code;
-                code = code < code_lo ? code_lo : code;
-                const int32_t ci = (int32_t)code;
-                Av[j] += (int64_t)ci * ((int64_t)1 << sh);
-                if (cc) cc[j] = ci;
+            /* ADC, then the shift-and-add: A += code x 2^step (bit-serial inputs), exact in
+             * integers. */
+            int64_t *Av = sc->A;
+            memset(Av, 0, N * sizeof *Av);
+            for (int step = 0; step < S; step++) {
+                const size_t r = (size_t)step * nb + v;
+                const int sh = serial ? step : 0;
+                const double *nzr = sc->nz + (size_t)step * npad;
+                int32_t *cc = cap ? cap->codes + (size_t)(b0 + v) * cap->per_vec + cap->off[k] +
+                                        (size_t)step * N
+                                  : NULL;
+                if (tl->f32) {
+                    const float *ar = sc->af + r * npad;
+                    for (uint32_t j = 0; j < N; j++) {
+                        const double sig = (double)ar[j] * dscale + (noisy ? nzr[j] : 0.0);
+                        const int32_t ci = adc_code(&rule, sig, &sats);
+                        Av[j] += (int64_t)ci * ((int64_t)1 << sh);
+                        if (cc) cc[j] = ci;
+                    }
+                } else {
+                    const double *ar = sc->ad + r * npad;
+                    for (uint32_t j = 0; j < N; j++) {
+                        const double sig = ar[j] * dscale + (noisy ? nzr[j] : 0.0);
+                        const int32_t ci = adc_code(&rule, sig, &sats);
+                        Av[j] += (int64_t)ci * ((int64_t)1 << sh);
+                        if (cc) cc[j] = ci;
+                    }
+                }
             }
+            xbar_tile_output(tl, Av, sc->p + (size_t)v * m->rows + t->row0,
+                             sc->Y + (size_t)v * m->cols + t->col0);
         }
-        for (uint32_t v = 0; v < nb; v++)
-            xbar_tile_output(tl, sc->A + (size_t)v * N, sc->p + (size_t)v * m->rows + t->row0,
-                        sc->Y + (size_t)v * m->cols + t->col0);
     }
 
     for (uint32_t v = 0; v < nb; v++) {
         float *yv = y + (size_t)(b0 + v) * m->cols;
         const double *Yv = sc->Y + (size_t)v * m->cols;
-        for (uint32_t c = 0; c < m->cols; c++) yv[c] = (float)(Yv[c] * m->w_scale * x_scale[v]);
+        for (uint32_t c = 0; c < m->cols; c++) yv[c] = (float)(Yv[c] * m->w_scale * sc->xs[v]);
     }
     out->drives = drives;
     out->sats = sats;
     out->xbar_e = xbar_e;
+}
+
+int xbar_exact_mode(const aimc_xbar *s, const sim_matrix *m)
+{
+    (void)s;
+    (void)m;
+    return SIM_EXACT_NONE;
 }

@@ -159,12 +159,14 @@ static void matrix_free(sim_matrix *m)
     if (!m) return;
     for (size_t k = 0; k < m->n_tiles; k++) {
         free(m->tiles[k].pk);
-        free(m->tiles[k].s2q);
+        free(m->tiles[k].vq);
+        free(m->tiles[k].vcol);
         free(m->tiles[k].row_g_us);
         free(m->tiles[k].cscale);
     }
     free(m->tiles);
     free(m->order);
+    free(m->codes);
     free(m);
 }
 
@@ -241,11 +243,13 @@ size_t aimc_xbar_memory_bytes(const aimc_xbar *s)
     for (uint32_t i = 0; i < s->mats_cap; i++) {
         const sim_matrix *m = s->mats[i];
         if (!m) continue;
-        b += sizeof *m + m->n_tiles * sizeof *m->tiles;
+        b += sizeof *m + m->n_tiles * sizeof *m->tiles + m->n_tiles * sizeof *m->order;
+        if (m->codes) b += (size_t)m->rows * m->cols * (size_t)m->code_bytes;
         for (size_t k = 0; k < m->n_tiles; k++) {
             const sim_tile *tl = &m->tiles[k];
             size_t n = (size_t)tl->t.nrows * tl->t.ncols;
-            b += xbar_pk_bytes(tl->fmt, n) + (tl->s2q ? n * sizeof *tl->s2q : 0) +
+            b += xbar_pk_bytes(tl->fmt, n) + (tl->vq ? n * sizeof *tl->vq : 0) +
+                 (tl->vcol ? tl->t.ncols * sizeof *tl->vcol : 0) +
                  tl->t.nrows * sizeof *tl->row_g_us +
                  (tl->cscale ? tl->t.ncols * sizeof *tl->cscale : 0);
         }
@@ -558,8 +562,9 @@ static double pair_targets(const aimc_xbar *s, int td, double *ta, double *tb)
 
 /* Scratch of tile_build, sized for the largest tile. */
 typedef struct build_scratch {
-    double *d;     /* nrows x ncols: read signal D, level units */
-    double *v;     /* nrows x ncols: read variance */
+    double *d;     /* nrows x ncols: mean read signal D (clipped reads), level units */
+    double *g;     /* nrows x ncols: the signal of the conductances themselves (no read noise) */
+    double *v;     /* nrows x ncols: read variance of the pair (clipped reads), level^2 */
     double *c0;    /* ncols: column sums right after programming */
     int16_t *td;   /* nrows x ncols: signed target levels */
 } build_scratch;
@@ -572,6 +577,36 @@ typedef struct build_stats {
     int count_failed; /* verify options were given: count devices outside the tolerance */
 } build_stats;
 
+/* Beyond this many sigmas above 0 the clipping of a read changes its mean and variance by
+ * less than 1e-17 of sigma (Phi(-9) = 1.1e-19): the read is the unclipped Gaussian. */
+#define CLIP_FAR 9.0
+
+/* The read of a device of conductance g_us (>= 0) with read noise sigma_us, clipped at 0 (a
+ * conductance is never negative): X = max(0, g + sigma Z). Its mean and variance, exactly
+ * (the rectified normal: x = g / sigma, Q = Phi(-x), phi the standard density), as the
+ * shift of the mean E X - g = sigma (phi(x) - x Q) and
+ *   Var X = sigma^2 (1 - Q + x^2 Q (1 - Q) - x phi(x) (1 - 2 Q) - phi(x)^2).
+ * docs/devices.md, "Read noise near g = 0". */
+static void clipped_read(double g_us, double sigma_us, double *shift_us, double *var_us2)
+{
+    *shift_us = 0.0;
+    *var_us2 = sigma_us * sigma_us;
+    if (sigma_us <= 0.0) return;
+    const double x = g_us / sigma_us;
+    if (x >= CLIP_FAR) return;
+    const double q = 0.5 * erfc(x * M_SQRT1_2);
+    const double phi = exp(-0.5 * x * x) * 0.39894228040143267794; /* 1 / sqrt(2 pi) */
+    *shift_us = sigma_us * (phi - x * q);
+    const double r = 1.0 - q + x * x * q * (1.0 - q) - x * phi * (1.0 - 2.0 * q) - phi * phi;
+    *var_us2 = sigma_us * sigma_us * (r > 0.0 ? r : 0.0);
+}
+
+/* The PK14 word of a pair: target field f (3 bits) and the residual r biased by 1024. */
+static uint32_t pk_word(int f, long r)
+{
+    return ((uint32_t)f << PK_RES_BITS) | (uint32_t)(r + PK_RES_MAX + 1);
+}
+
 /* (Re)build tile tl's read data from its targets td (nrows x ncols signed levels) at the
  * current read options: regenerate every device, read it, choose the fixed point, pack.
  * Allocates the new storage before freeing the old: on AIMC_ERR_NOMEM tl is unchanged. */
@@ -582,9 +617,9 @@ static int tile_build(const aimc_xbar *s, sim_tile *tl, const int16_t *td, build
     const aimc_arch *a = &s->arch;
     const size_t pcols = (size_t)a->crossbar.cols, n = (size_t)t->nrows * t->ncols;
     const double gmin = a->device.g_min_us, dg = s->dg_us;
-    const int per_dev = tl->s2q != NULL;
     prog_keys keys;
     double max_d = 0.0, max_v = 0.0, max_res = 0.0, r0 = 0.0, rt = 0.0;
+    int exact = 1;
 
     prog_keys_of(s, t->xbar, tl->wgen, tl->vrounds, tl->vtol_lv, &keys);
     for (uint32_t j = 0; j < t->ncols; j++) b->c0[j] = 0.0;
@@ -595,21 +630,29 @@ static int tile_build(const aimc_xbar *s, sim_tile *tl, const int16_t *td, build
             const size_t k = (size_t)i * t->ncols + j;
             const uint32_t pc = t->xbar_col0 + j * (uint32_t)s->cpw;
             double ta, tb, nua, nub = 0.0, va, vb = 0.0, gb = 0.0, rb = 0.0;
+            double ma, mb = 0.0, ca, cb = 0.0;
             uint32_t ka, kb = 0;
             const double tdiff = pair_targets(s, td[k], &ta, &tb);
             const double ga = device_prog(s, &keys, cell0 + (size_t)j * s->cpw, ta, &nua, &ka);
             const double ra = device_read(s, ga, nua, i, pc, &va);
+            clipped_read(gmin + ra * dg, sqrt(va) * dg, &ma, &ca);
             if (s->cpw == 2) {
                 gb = device_prog(s, &keys, cell0 + 2 * (size_t)j + 1, tb, &nub, &kb);
                 rb = device_read(s, gb, nub, i, pc + 1, &vb);
+                clipped_read(gmin + rb * dg, sqrt(vb) * dg, &mb, &cb);
             }
-            const double dv = ra - rb;
+            /* The mean read in level units (exactly the read conductances where nothing
+             * clips). */
+            const double dv = (ra + ma / dg) - (rb + mb / dg);
+            const double vv = (ca + cb) / (dg * dg);
             b->d[k] = dv;
-            b->v[k] = va + vb;
+            b->g[k] = ra - rb;
+            b->v[k] = vv;
             b->c0[j] += ga - gb;
             if (fabs(dv) > max_d) max_d = fabs(dv);
             if (fabs(dv - tdiff) > max_res) max_res = fabs(dv - tdiff);
-            if (va + vb > max_v) max_v = va + vb;
+            if (vv > max_v) max_v = vv;
+            exact &= vv == 0.0 && dv == (double)td[k];
             sum_lv += ra + rb;
             if (bs) {
                 bs->cells += (uint64_t)s->cpw;
@@ -643,28 +686,55 @@ static int tile_build(const aimc_xbar *s, sim_tile *tl, const int16_t *td, build
         q = q16;
     }
 
-    /* Packed when the targets fit 3 bits and the residuals D - target 11 bits at a q that
+    /* Packed when the grid holds every level (the target's D is then the signed level
+     * times 2^q), the targets fit 3 bits and the residuals D - target 11 bits at a q that
      * keeps at least min(q, PK_Q_MIN) fractional bits. */
     int fmt = SIM_FMT_WIDE, qp = q;
-    int32_t tq[PK_TD_FIELDS] = {0};
-    if (s->pk_ok) {
+    if (s->pk_ok && q >= 0) {
         const int qmin = q < PK_Q_MIN ? q : PK_Q_MIN;
         while (qp > qmin && max_res * ldexp(1.0, qp) + 1.0 > (double)PK_RES_MAX) qp--;
         const double sc = ldexp(1.0, qp);
-        const int nf = s->cpw == 2 ? 2 * s->level_max + 1 : s->level_max + 1;
-        for (int f = 0; f < nf; f++) {
-            double ta, tb;
-            tq[f] = (int32_t)lround(pair_targets(s, f - s->td_off, &ta, &tb) * sc);
-        }
         fmt = SIM_FMT_PK14;
         for (size_t k = 0; k < n && fmt == SIM_FMT_PK14; k++) {
-            long r = lround(b->d[k] * sc) - tq[td[k] + s->td_off];
+            long r = lround(b->d[k] * sc) - ((long)td[k] << qp);
             if (r > PK_RES_MAX || r < -PK_RES_MAX - 1) fmt = SIM_FMT_WIDE;
         }
         if (fmt == SIM_FMT_PK14) q = qp;
     }
+
+    /* Read variance: one value for every pair, or a plane in fixed point 2^-qs: at most
+     * 65535 units, and every sum of u^2 v over the tile's rows below 2^53 (one step) and
+     * below 2^32 (bit-serial, the kernel's buckets). */
+    int vmode = SIM_VAR_NONE, qs = 0;
+    double vpair = 0.0;
+    if (max_v > 0.0) {
+        vmode = SIM_VAR_UNIFORM;
+        vpair = b->v[0];
+        for (size_t k = 1; k < n && vmode == SIM_VAR_UNIFORM; k++)
+            if (b->v[k] != vpair) vmode = SIM_VAR_PLANE;
+    }
+    /* One sigma for every device (generic, rram without read_sigma_rel): pairs differ only
+     * where clipping near 0 lowers a variance; a column's noise takes the mean of its pairs'
+     * (docs/devices.md, "Read noise near g = 0"). */
+    if (vmode == SIM_VAR_PLANE && xbar_uniform_sigma(s)) vmode = SIM_VAR_COLUMN;
+    if (vmode == SIM_VAR_PLANE) {
+        const double u2 = (double)s->u_max * s->u_max * t->nrows;
+        qs = 60;
+        while (qs > -60 && (max_v * ldexp(1.0, qs) > 65535.0 ||
+                            u2 * max_v * ldexp(1.0, qs) > 4.0e15 ||
+                            (double)t->nrows * max_v * ldexp(1.0, qs) > 4.0e9))
+            qs--;
+    }
+
     uint8_t *pk = calloc(xbar_pk_bytes(fmt, n), 1);
-    if (!pk) return AIMC_ERR_NOMEM;
+    uint16_t *vq = vmode == SIM_VAR_PLANE ? malloc(n * sizeof *vq) : NULL;
+    double *vcol = vmode == SIM_VAR_COLUMN ? calloc(t->ncols, sizeof *vcol) : NULL;
+    if (!pk || (vmode == SIM_VAR_PLANE && !vq) || (vmode == SIM_VAR_COLUMN && !vcol)) {
+        free(pk);
+        free(vq);
+        free(vcol);
+        return AIMC_ERR_NOMEM;
+    }
     const double sc = ldexp(1.0, q);
     if (fmt == SIM_FMT_WIDE) {
         int16_t *w = (int16_t *)(void *)pk;
@@ -673,48 +743,45 @@ static int tile_build(const aimc_xbar *s, sim_tile *tl, const int16_t *td, build
             w[n + k] = td[k];
         }
     } else {
-        for (size_t g = 0; g < (n + 3) / 4; g++) {
-            uint64_t v = 0;
-            for (size_t k = g * 4; k < n && k < g * 4 + 4; k++) {
-                const int f = td[k] + s->td_off;
-                const long r = lround(b->d[k] * sc) - tq[f];
-                const uint64_t w14 = ((uint64_t)f << PK_RES_BITS) | ((uint64_t)r & 0x7ff);
-                v |= w14 << (14 * (k - g * 4));
-            }
-            xbar_store56(pk + g * 7, v);
-        }
+        for (size_t k = 0; k < n; k++)
+            xbar_pk_put(pk, k, pk_word(td[k] + s->td_off, lround(b->d[k] * sc) - ((long)td[k] << q)));
+    }
+    if (vq) {
+        const double ss = ldexp(1.0, qs);
+        for (size_t k = 0; k < n; k++) vq[k] = (uint16_t)nearbyint(b->v[k] * ss);
+    }
+    if (vcol) {
+        for (size_t k = 0; k < n; k++) vcol[k % t->ncols] += b->v[k];
+        for (uint32_t j = 0; j < t->ncols; j++) vcol[j] /= (double)t->nrows;
     }
     free(tl->pk);
+    free(tl->vq);
+    free(tl->vcol);
     tl->pk = pk;
+    tl->vq = vq;
+    tl->vcol = vcol;
     tl->fmt = fmt;
     tl->q = q;
+    tl->pkc = fmt == SIM_FMT_PK14 ? (PK_RES_MAX + 1) + (s->td_off << q) : 0;
     tl->f32 = f32;
-    memcpy(tl->tq, tq, sizeof tq);
-
-    if (per_dev) {
-        /* Variances: max 2^20 units, and every sum of u^2 var below 2^53. */
-        double vb = (double)t->nrows * s->u_max * (double)s->u_max;
-        int qs = 40;
-        while (qs > -60 && (max_v * ldexp(1.0, qs) > 1048576.0 ||
-                            vb * (max_v > 0 ? max_v : 1.0) * ldexp(1.0, qs) > 4.0e15))
-            qs--;
-        tl->qs = qs;
-        const double ss = ldexp(1.0, qs);
-        for (size_t k = 0; k < n; k++) tl->s2q[k] = (float)nearbyint(b->v[k] * ss);
-    }
+    tl->vmode = vmode;
+    tl->vpair = vpair;
+    tl->qs = qs;
 
     /* Drift compensation: the response to all word lines at full scale, sum over columns of
-     * |column output|, right after programming (r0) and now (rt). */
+     * |column output|, right after programming (r0) and now (rt), of the conductances (the
+     * calibration reads average the read noise away). */
     tl->comp = 1.0;
     if (a->device.drift_compensation) {
         for (uint32_t j = 0; j < t->ncols; j++) {
             double c = 0.0;
-            for (uint32_t i = 0; i < t->nrows; i++) c += b->d[(size_t)i * t->ncols + j];
+            for (uint32_t i = 0; i < t->nrows; i++) c += b->g[(size_t)i * t->ncols + j];
             r0 += fabs(b->c0[j]);
             rt += fabs(c);
         }
         if (rt > 0.0 && r0 > 0.0) tl->comp = r0 / rt;
     }
+    tl->noiseless = exact && tl->comp == 1.0;
     tl->epoch = s->epoch;
     return AIMC_OK;
 }
@@ -730,6 +797,7 @@ static int tile_refresh(const aimc_xbar *s, sim_tile *tl, build_scratch *b)
 static void build_scratch_free(build_scratch *b)
 {
     free(b->d);
+    free(b->g);
     free(b->v);
     free(b->c0);
     free(b->td);
@@ -740,10 +808,11 @@ static int build_scratch_alloc(build_scratch *b, uint32_t max_rows, uint32_t max
 {
     const size_t n = (size_t)max_rows * max_cols;
     b->d = malloc(n * sizeof *b->d);
+    b->g = malloc(n * sizeof *b->g);
     b->v = malloc(n * sizeof *b->v);
     b->c0 = malloc((size_t)max_cols * sizeof *b->c0);
     b->td = malloc(n * sizeof *b->td);
-    if (!b->d || !b->v || !b->c0 || !b->td) {
+    if (!b->d || !b->g || !b->v || !b->c0 || !b->td) {
         build_scratch_free(b);
         return AIMC_ERR_NOMEM;
     }
@@ -1018,10 +1087,6 @@ int aimc_xbar_program_verify(aimc_xbar *s, uint32_t id, const float *w, uint32_t
         tl->scale = 1.0;
         tl->row_g_us = malloc((size_t)tl->t.nrows * sizeof *tl->row_g_us);
         if (!tl->row_g_us) goto nomem;
-        if (!xbar_uniform_sigma(s)) {
-            tl->s2q = malloc((size_t)tl->t.nrows * tl->t.ncols * sizeof *tl->s2q);
-            if (!tl->s2q) goto nomem;
-        }
         if (a->crossbar.weight_scale == AIMC_WSCALE_COLUMN) {
             tl->cscale = malloc((size_t)tl->t.ncols * sizeof *tl->cscale);
             if (!tl->cscale) goto nomem;

@@ -18,13 +18,31 @@
 
 /* Storage formats of a tile's read data (docs/simulator.md, "Storage"). */
 enum {
-    SIM_FMT_PK14 = 0, /* 14 bits per pair: target field (3 bits) + residual (11 bits), 4 in 7 B */
+    SIM_FMT_PK14 = 0, /* 14 bits per pair: target field (3 bits) + residual (11 bits), planar */
     SIM_FMT_WIDE = 1, /* int16 D per pair, then int16 signed target level per pair */
 };
 #define PK_RES_BITS 11
 #define PK_RES_MAX 1023  /* residual in [-1024, 1023] units of 2^-q */
 #define PK_TD_FIELDS 8   /* 3 bits of target */
 #define PK_Q_MIN 8       /* PK14 only keeps at least 2^-8 level resolution (or q, if lower) */
+/* PK14 groups: 64 pairs in 112 bytes, planar so that a group decodes with whole-vector
+ * operations: 64 bytes of bits 0-7, 32 bytes of bits 8-11 (pair b in the low nibble of byte
+ * b, pair b + 32 in its high nibble), 16 bytes of bits 12-13 (pairs b, b + 16, b + 32, b + 48
+ * in byte b from its low bits). */
+#define PK_GROUP 64
+#define PK_GROUP_BYTES 112
+
+/* How a tile's read noise is kept (docs/devices.md, "Read noise"). */
+enum {
+    SIM_VAR_NONE = 0,    /* no read noise (ideal devices) */
+    SIM_VAR_UNIFORM = 1, /* every pair has the same read variance, vpair */
+    SIM_VAR_COLUMN = 2,  /* one sigma per device type, clipping near 0: per column, the mean
+                          * of its pairs' clipped variances, vcol */
+    SIM_VAR_PLANE = 3,   /* per pair, uint16 in 2^-qs level^2 units (sigma per device) */
+};
+
+/* Lanes of the kernels' vector loops: rows of accumulators are padded to a multiple. */
+#define SIM_LANES 16
 
 /* One crossbar: the number of program calls that wrote it, and the activations it served. */
 typedef struct sim_xbar {
@@ -36,13 +54,17 @@ typedef struct sim_xbar {
 typedef struct sim_tile {
     aimc_tile t;
     uint8_t *pk;       /* read data and targets, fmt: PK14 or WIDE */
-    float *s2q;        /* nrows x ncols: read variance per unit input^2, 2^-qs level^2 units;
-                        * NULL when every device has the same sigma (ideal, generic) */
+    uint16_t *vq;      /* nrows x ncols: read variance of the pair (both devices, clipped at
+                        * g >= 0), 2^-qs level^2 units; NULL unless vmode is SIM_VAR_PLANE */
+    int vmode;         /* SIM_VAR_* */
+    double vpair;      /* SIM_VAR_UNIFORM: the read variance of every pair, level^2 */
+    double *vcol;      /* SIM_VAR_COLUMN: ncols, the mean pair variance of each column */
+    int noiseless;     /* every pair reads exactly its integer target level, no noise, comp 1 */
     float *row_g_us;   /* nrows: sum of the conductances (uS) of the tile's devices in row i */
     float *cscale;     /* weight scale per column (crossbar.weight_scale: column), else NULL */
     double scale;      /* weight scale of the tile's block (tile mode); 1 otherwise */
     int fmt;
-    int32_t tq[PK_TD_FIELDS]; /* PK14: D in 2^-q units of each target field value */
+    int32_t pkc;       /* PK14: D = (field << q) + (word & 2047) - pkc */
     uint64_t wgen;     /* the crossbar generation this tile's program call made */
     uint64_t epoch;    /* machine read-option epoch its read data was built at */
     uint32_t vrounds;  /* program-and-verify rounds of its program call */
@@ -66,7 +88,19 @@ typedef struct sim_matrix {
     uint32_t max_tile_rows, max_tile_cols;
     int stale;         /* a later program call of another matrix overwrote some of its devices */
     uint32_t stale_by;
+    /* The exact path (docs/simulator.md): the weight codes, rows x cols, int8 when
+     * weight_bits <= 8 else int16 (NULL: the matrix can never take it), and whether it
+     * applies now. */
+    void *codes;
+    int code_bytes;
+    int exact;         /* SIM_EXACT_* */
 } sim_matrix;
+
+enum {
+    SIM_EXACT_NONE = 0,
+    SIM_EXACT_SUM = 1,  /* lossless ADCs, one weight scale: y is the integer GEMM, rescaled */
+    SIM_EXACT_TILE = 2, /* one step, one slice: per tile, the integer GEMM then the ADC */
+};
 
 /* A worker's scratch: one block, grown to the largest need seen and kept until the machine
  * is destroyed, so that an MVM in the steady state allocates nothing. */
@@ -108,20 +142,6 @@ struct aimc_xbar {
     double snapped[256]; /* level l -> its point of the device grid, level units */
 };
 
-/* The 7 bytes at p as a little-endian number (p[7] is readable: every PK14 buffer has one
- * byte of padding). One 8-byte load, byte-swapped on big-endian machines. */
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-#define SIM_LE64(v) __builtin_bswap64(v)
-#else
-#define SIM_LE64(v) (v)
-#endif
-static inline uint64_t load56(const uint8_t *p)
-{
-    uint64_t v;
-    memcpy(&v, p, sizeof v);
-    return SIM_LE64(v) & UINT64_C(0x00ffffffffffffff);
-}
-
 /* The drive of word line with code p at step `step`: bit-serial, one magnitude bit with the
  * sign as polarity; multi-bit and pulse width, the code itself. */
 static inline int32_t xbar_drive_of(int serial, int32_t p, int step)
@@ -146,24 +166,39 @@ typedef struct mvm_capture {
     double *x_scale;      /* batch */
 } mvm_capture;
 
-/* What one worker needs: scratch, sized for the matrix's largest tile and a full chunk. */
+/* What one worker needs: scratch, sized for the matrix's largest tile and a full chunk
+ * (kern.c lays it out in the worker's arena). npad: the largest tile's columns rounded up to
+ * SIM_LANES; M: steps x vectors. */
 typedef struct mvm_scratch {
     int32_t *p;      /* SIM_CHUNK x rows: input codes */
     double *Y;       /* SIM_CHUNK x cols: outputs */
-    int64_t *A;      /* SIM_CHUNK x max_cols: one tile's shift-and-add accumulators */
-    float *uf;       /* steps*SIM_CHUNK x max_rows: drives (float path) */
-    double *ud;      /* the same (double path), and u^2 for the variance product */
+    double *xs;      /* SIM_CHUNK: input scales */
+    int64_t *A;      /* npad: one vector's shift-and-add accumulators of a tile */
+    float *uf;       /* M x max_rows: drives (GEMM path, float) */
+    double *ud;      /* M x max_rows: drives (GEMM path, double) */
+    double *u2;      /* SIM_CHUNK x max_rows: squared drives (one step, variance plane) */
     float *df;       /* max_rows x max_cols: D of one tile, float */
-    double *dd;      /* the same, double; also the variance matrix */
-    float *af;       /* steps*SIM_CHUNK x max_cols: products */
-    double *ad;      /* the same, double */
-    double *vd;      /* variances */
-    double *acc;     /* max_cols */
-    double *sum_u2;  /* steps*SIM_CHUNK */
-    double *usq;     /* max_rows: sum over the chunk's rows of U of u^2 (energy weights) */
-    uint32_t u_row0, u_nrows; /* the word lines U now holds (u_nrows 0: none) */
-    int u_dbl;       /* ud holds U too */
-    uint64_t u_nnz;  /* drives in U */
+    double *dd;      /* the same, double; also the variance plane as doubles */
+    float *af;       /* M x npad: products, float (GEMM or fused) */
+    double *ad;      /* M x npad: products, double */
+    double *vd;      /* SIM_CHUNK x npad: one step's read variances (variance plane) */
+    float *drow;     /* npad: one decoded row */
+    double *nz;      /* steps x npad: one vector's read noise, level units */
+    uint32_t *W;     /* 2^steps x npad (bit-serial, steps <= 8): variance buckets */
+    double *C;       /* steps (steps + 1) / 2 x npad: per column covariances (double) */
+    double *L;       /* SIM_CHUNK x steps x steps: Cholesky factors of the drives' Gram */
+    double *usq;     /* max_rows: sum over the chunk's drives of u^2 (energy weights) */
+    float *qf;       /* the exact path: the codes of the largest GEMM block, float */
+    float *pf;       /* the exact path: SIM_CHUNK x rows input codes, float */
+    double *qd;      /* the exact path, double sums: the same */
+    double *pd;
+    size_t npad;
+    /* What the chunk holds for the row block (row0, nrows) of the current tile. */
+    uint32_t rb_row0, rb_nrows;
+    int rb_valid, rb_uf, rb_ud, rb_u2;
+    unsigned char *rb_l; /* SIM_CHUNK: L of vector v is computed */
+    unsigned char *rb_lz;/* SIM_CHUNK: vector v drives nothing (no noise) */
+    uint64_t rb_nnz;
 } mvm_scratch;
 
 /* The work of one chunk and what it counted. */
@@ -176,7 +211,8 @@ typedef struct mvm_chunk {
 /* ---- kern.c: storage formats, DAC, the chunk kernel -------------------------------- */
 
 size_t xbar_pk_bytes(int fmt, size_t n);
-void xbar_store56(uint8_t *p, uint64_t v);
+/* Store the 14-bit word w of pair k in a zeroed PK14 buffer. */
+void xbar_pk_put(uint8_t *pk, size_t k, uint32_t w);
 int xbar_tile_td(const aimc_xbar *s, const sim_tile *tl, size_t k);
 void xbar_unpack_f(const sim_tile *tl, float *out);
 void xbar_unpack_d(const sim_tile *tl, float *tmp, double *out);
@@ -190,6 +226,9 @@ void xbar_scratch_release(aimc_xbar *s);
 void xbar_chunk_run(const aimc_xbar *s, const sim_matrix *m, const float *x, float *y,
                     uint32_t b0, uint32_t nb, mvm_scratch *sc, mvm_chunk *out,
                     const mvm_capture *cap);
+
+/* Whether matrix m can take the exact path now, and how (SIM_EXACT_*). */
+int xbar_exact_mode(const aimc_xbar *s, const sim_matrix *m);
 
 /* ---- xbar.c ------------------------------------------------------------------------ */
 

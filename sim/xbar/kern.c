@@ -24,6 +24,14 @@
 #else
 #define KERN_CLONES
 #endif
+/* The ADC's clamps and roundings are selects; GCC turns them into vector blends only when it
+ * may assume that floating-point operations do not trap. No trap is enabled, and every value
+ * is computed either way, so the results are the same bits. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define KERN_NOTRAP __attribute__((optimize("no-trapping-math")))
+#else
+#define KERN_NOTRAP
+#endif
 
 /* The fused kernel decodes each row once and adds it into every step's accumulator; above
  * this many vectors a chunk unpacks the tile and calls BLAS (bench/mvm, docs/performance.md). */
@@ -69,7 +77,7 @@ int xbar_tile_td(const aimc_xbar *s, const sim_tile *tl, size_t k)
 }
 
 /* D of the 64 pairs of PK14 group g, 2^-q level units. */
-static inline void pk_group_decode(const uint8_t *restrict g, int q, int32_t c, float *restrict out)
+__attribute__((always_inline)) static inline void pk_group_decode(const uint8_t *restrict g, int q, int32_t c, float *restrict out)
 {
     uint32_t w[PK_GROUP];
     for (int b = 0; b < 64; b++) w[b] = g[b];
@@ -88,7 +96,7 @@ static inline void pk_group_decode(const uint8_t *restrict g, int q, int32_t c, 
 }
 
 /* D of pairs [k0, k0 + n) of a tile as floats (exact: |D| < 2^15). */
-static inline void decode_range(const sim_tile *tl, size_t k0, size_t n, float *restrict out)
+__attribute__((always_inline)) static inline void decode_range(const sim_tile *tl, size_t k0, size_t n, float *restrict out)
 {
     if (tl->fmt == SIM_FMT_WIDE) {
         const int16_t *w = (const int16_t *)(const void *)tl->pk + k0;
@@ -154,25 +162,31 @@ double xbar_dac_codes(const aimc_xbar *s, const float *xv, uint32_t n, int32_t *
 /* ---- the digital half ------------------------------------------------------------- */
 
 /* Tile tl's share of one vector's outputs Yt (the tile's columns): the shift-and-add result A
- * (sum over steps of code x 2^step, exact integers) times the tile's weight of a code, per
- * column scale, less the offset encoding's part (pt: the vector's input codes of the tile's
- * rows). One function for the simulator, the exact path and the RTL's results, so all three
- * round alike. */
-void xbar_tile_output(const sim_tile *tl, const int64_t *A, const int32_t *pt, double *Yt)
+ * (sum over steps of code x 2^step, exact integers: Ai, or Ad as doubles) times the tile's
+ * weight of a code, per column scale, less the offset encoding's part (pt: the vector's input
+ * codes of the tile's rows). One function for the simulator, the exact path and the RTL's
+ * results, so all three round alike. */
+static void tile_output(const sim_tile *tl, const int64_t *Ai, const double *Ad, const int32_t *pt,
+                        double *Yt)
 {
     const uint32_t N = tl->t.ncols, K = tl->t.nrows;
     const double weight = ldexp(1.0, tl->shift) * tl->comp * tl->lsb * tl->scale;
     const float *cs = tl->cscale;
-    if (cs)
-        for (uint32_t j = 0; j < N; j++) Yt[j] += (double)A[j] * weight * (double)cs[j];
-    else
-        for (uint32_t j = 0; j < N; j++) Yt[j] += (double)A[j] * weight;
+    for (uint32_t j = 0; j < N; j++) {
+        const double a = Ai ? (double)Ai[j] : Ad[j];
+        Yt[j] += cs ? a * weight * (double)cs[j] : a * weight;
+    }
     if (tl->off_scale != 0.0) {
         int64_t psum = 0;
         for (uint32_t i = 0; i < K; i++) psum += pt[i];
         const double off = tl->off_scale * (double)psum * tl->comp * tl->scale;
         for (uint32_t j = 0; j < N; j++) Yt[j] -= cs ? off * (double)cs[j] : off;
     }
+}
+
+void xbar_tile_output(const sim_tile *tl, const int64_t *A, const int32_t *pt, double *Yt)
+{
+    tile_output(tl, A, NULL, pt, Yt);
 }
 
 /* The ADC of a tile: gain, offset, rounding half away from zero and clipping, in codes. */
@@ -207,6 +221,53 @@ static inline int32_t adc_code(const adc_rule *r, double s, uint64_t *sat)
     code = code > r->code_hi ? r->code_hi : code;
     code = code < r->code_lo ? r->code_lo : code;
     return (int32_t)code;
+}
+
+/* adc_code on SIM_LANES signals at once, the codes as doubles, the clips counted per lane
+ * (lanes with valid[l] == 0 do not count). The same arithmetic as adc_code: trunc() and the
+ * cast of a value inside [lo - 1, hi + 1] agree. */
+__attribute__((always_inline)) KERN_NOTRAP static inline void
+adc_lanes(const adc_rule *r, const double *restrict sig, const double *restrict valid,
+          double *restrict code_out, double *restrict sats)
+{
+    for (int l = 0; l < SIM_LANES; l++) {
+        double xv = sig[l] * r->gl + r->off;
+        xv = xv < r->sat_lo - 0.5 ? r->sat_lo - 0.5 : xv;
+        xv = xv > r->sat_hi + 0.5 ? r->sat_hi + 0.5 : xv;
+        const double tr = trunc(xv), fr = xv - tr;
+        double code = tr + (fr >= 0.5 ? 1.0 : 0.0) - (fr <= -0.5 ? 1.0 : 0.0);
+        const double clip = (code > r->code_hi ? 1.0 : 0.0) + (code < r->code_lo ? 1.0 : 0.0);
+        sats[l] += valid[l] * clip;
+        code = code > r->code_hi ? r->code_hi : code;
+        code = code < r->code_lo ? r->code_lo : code;
+        code_out[l] = code;
+    }
+}
+
+/* One (vector, step) row of a tile through the ADC: signals ar[j] * dscale + nz[j] (nz NULL:
+ * no noise), codes added into A times w (2^step bit-serial, else 1: exact, the tile's bound
+ * keeps A below 2^53), clips into sats, codes into cc when capturing. */
+KERN_CLONES KERN_NOTRAP
+static void adc_row(const adc_rule *r, const float *fa, const double *da, double dscale,
+                    const double *nz, uint32_t N, double w, double *restrict A,
+                    double *restrict sats, int32_t *cc)
+{
+    double sig[SIM_LANES], code[SIM_LANES], valid[SIM_LANES];
+    for (uint32_t j0 = 0; j0 < N; j0 += SIM_LANES) {
+        const uint32_t n = N - j0 < SIM_LANES ? N - j0 : SIM_LANES;
+        for (int l = 0; l < SIM_LANES; l++) valid[l] = (uint32_t)l < n ? 1.0 : 0.0;
+        if (fa)
+            for (int l = 0; l < SIM_LANES; l++) sig[l] = (double)fa[j0 + l] * dscale;
+        else
+            for (int l = 0; l < SIM_LANES; l++) sig[l] = da[j0 + l] * dscale;
+        if (nz)
+            for (int l = 0; l < SIM_LANES; l++) sig[l] += nz[j0 + l];
+        for (int l = 0; l < SIM_LANES; l++) sig[l] = valid[l] != 0.0 ? sig[l] : 0.0;
+        adc_lanes(r, sig, valid, code, sats);
+        for (int l = 0; l < SIM_LANES; l++) A[j0 + l] += code[l] * w;
+        if (cc)
+            for (uint32_t l = 0; l < n; l++) cc[j0 + l] = (int32_t)code[l];
+    }
 }
 
 /* ---- scratch ------------------------------------------------------------------------ */
@@ -260,7 +321,8 @@ static size_t scratch_layout(mvm_scratch *sc, const xbar_arena *a, const aimc_xb
     sc->p = arena_take(a, &off, nbm * m->rows * sizeof *sc->p);
     sc->Y = arena_take(a, &off, nbm * m->cols * sizeof *sc->Y);
     sc->xs = arena_take(a, &off, nbm * sizeof *sc->xs);
-    sc->A = arena_take(a, &off, npad * sizeof *sc->A);
+    sc->Ad = arena_take(a, &off, npad * sizeof *sc->Ad);
+    sc->satl = arena_take(a, &off, SIM_LANES * sizeof *sc->satl);
     sc->uf = arena_take(a, &off, gemm ? mr * kr * sizeof *sc->uf : 0);
     sc->ud = arena_take(a, &off, dbl ? mr * kr * sizeof *sc->ud : 0);
     sc->u2 = arena_take(a, &off, plane && gemm ? nbm * kr * sizeof *sc->u2 : 0);
@@ -679,6 +741,7 @@ void xbar_chunk_run(const aimc_xbar *s, const sim_matrix *m, const float *x, flo
         }
     }
     memset(sc->Y, 0, (size_t)nb * m->cols * sizeof *sc->Y);
+    memset(sc->satl, 0, SIM_LANES * sizeof *sc->satl);
     sc->rb_valid = 0;
 
     for (size_t k = 0; k < m->n_tiles; k++) {
@@ -720,39 +783,24 @@ void xbar_chunk_run(const aimc_xbar *s, const sim_matrix *m, const float *x, flo
                 noisy = 1;
             }
 
-            /* ADC, then the shift-and-add: A += code x 2^step (bit-serial inputs), exact in
-             * integers. */
-            int64_t *Av = sc->A;
-            memset(Av, 0, N * sizeof *Av);
+            /* ADC, then the shift-and-add: A += code x 2^step (bit-serial inputs), exact. */
+            double *Ad = sc->Ad, *sl = sc->satl;
+            memset(Ad, 0, npad * sizeof *Ad);
             for (int step = 0; step < S; step++) {
                 const size_t r = (size_t)step * nb + v;
-                const int sh = serial ? step : 0;
-                const double *nzr = sc->nz + (size_t)step * npad;
                 int32_t *cc = cap ? cap->codes + (size_t)(b0 + v) * cap->per_vec + cap->off[k] +
                                         (size_t)step * N
                                   : NULL;
-                if (tl->f32) {
-                    const float *ar = sc->af + r * npad;
-                    for (uint32_t j = 0; j < N; j++) {
-                        const double sig = (double)ar[j] * dscale + (noisy ? nzr[j] : 0.0);
-                        const int32_t ci = adc_code(&rule, sig, &sats);
-                        Av[j] += (int64_t)ci * ((int64_t)1 << sh);
-                        if (cc) cc[j] = ci;
-                    }
-                } else {
-                    const double *ar = sc->ad + r * npad;
-                    for (uint32_t j = 0; j < N; j++) {
-                        const double sig = ar[j] * dscale + (noisy ? nzr[j] : 0.0);
-                        const int32_t ci = adc_code(&rule, sig, &sats);
-                        Av[j] += (int64_t)ci * ((int64_t)1 << sh);
-                        if (cc) cc[j] = ci;
-                    }
-                }
+                adc_row(&rule, tl->f32 ? sc->af + r * npad : NULL,
+                        tl->f32 ? NULL : sc->ad + r * npad, dscale,
+                        noisy ? sc->nz + (size_t)step * npad : NULL, N,
+                        serial ? ldexp(1.0, step) : 1.0, Ad, sl, cc);
             }
-            xbar_tile_output(tl, Av, sc->p + (size_t)v * m->rows + t->row0,
-                             sc->Y + (size_t)v * m->cols + t->col0);
+            tile_output(tl, NULL, Ad, sc->p + (size_t)v * m->rows + t->row0,
+                        sc->Y + (size_t)v * m->cols + t->col0);
         }
     }
+    for (int l = 0; l < SIM_LANES; l++) sats += (uint64_t)sc->satl[l];
 
     for (uint32_t v = 0; v < nb; v++) {
         float *yv = y + (size_t)(b0 + v) * m->cols;

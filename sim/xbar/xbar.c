@@ -82,6 +82,8 @@ static int arch_usable(const aimc_arch *a)
         return 0;
     if (!finite_nonneg(a->dac.energy_pj)) return 0;
     if (a->adc.bits < 1 || a->adc.bits > 52) return 0;
+    /* The shift-and-add sum of a column, below 2^(adc.bits - 1 + steps), is exact in double. */
+    if (a->adc.bits - 1 + aimc_arch_input_steps(a) > 53) return 0;
     if (a->adc.per_crossbar < 1) return 0;
     if (!finite_nonneg(a->adc.conversion_ns) || !finite_nonneg(a->adc.energy_pj)) return 0;
     if (!isfinite(a->adc.offset_lsb) || !isfinite(a->adc.gain_error) ||

@@ -173,7 +173,8 @@ typedef struct mvm_scratch {
     int32_t *p;      /* SIM_CHUNK x rows: input codes */
     double *Y;       /* SIM_CHUNK x cols: outputs */
     double *xs;      /* SIM_CHUNK: input scales */
-    int64_t *A;      /* npad: one vector's shift-and-add accumulators of a tile */
+    double *Ad;      /* npad: one vector's shift-and-add accumulators of a tile (exact) */
+    double *satl;    /* SIM_LANES: ADC clips counted per lane */
     float *uf;       /* M x max_rows: drives (GEMM path, float) */
     double *ud;      /* M x max_rows: drives (GEMM path, double) */
     double *u2;      /* SIM_CHUNK x max_rows: squared drives (one step, variance plane) */

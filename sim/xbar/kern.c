@@ -8,8 +8,9 @@
  * every sum that enters the noise's covariances, so that the fused kernel, the GEMMs and the
  * exact path give the same bits and no result depends on the batch split or thread count.
  * The hot loops run over blocks of SIM_LANES elements, which the compiler vectorises; on
- * x86-64 they are also compiled for AVX2 and chosen at run time (KERN_CLONES). Floating-point
- * contraction is off (-std=c11), so every clone rounds alike.
+ * x86-64 they are also compiled for AVX2 and AVX-512 and chosen at run time (KERN_CLONES;
+ * AVX-512 vectorises the ziggurat's fast path too). Floating-point contraction is off
+ * (-std=c11), so every clone rounds alike.
  */
 #include <cblas.h>
 #include <math.h>
@@ -20,7 +21,8 @@
 #include "xbar_int.h"
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
-#define KERN_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#define KERN_CLONES                                                                        \
+    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define KERN_CLONES
 #endif
@@ -595,30 +597,75 @@ static void gemm_signal(const aimc_xbar *s, const sim_tile *tl, mvm_scratch *sc,
 
 /* ---- read noise ------------------------------------------------------------------------- */
 
-/* nz[t][j] = sd_j (L z_j)_t for the columns j < N: z_j the steps' standard normals of column
- * j under the read's key (counter (c0 + j) * S + t; only the steps with a nonzero pivot draw),
- * L lower triangular S x S, sd_j = sqrt(vcol[j]) or sqrt(vpair) when vcol is NULL. */
+/* z[t][l] = the standard normal of column col0 + l at step t, aimc_znorm(key, (col0 + l) S +
+ * t), for the steps with draw[t] != 0 and the lanes l < n; 0 elsewhere. The fast path of the
+ * ziggurat for all lanes at once, the rare rejections (1.2 %) through aimc_znorm_slow: the
+ * same numbers as aimc_znorm. */
+__attribute__((always_inline)) KERN_NOTRAP static inline void
+normals_block(const aimc_znorm_tables *zt, uint64_t key, uint64_t col0, int S,
+              const unsigned char *draw, uint32_t n, double z[][SIM_LANES])
+{
+    uint64_t bits[SIM_LANES];
+    double ok[SIM_LANES];
+    for (int t = 0; t < S; t++) {
+        double *zt_row = z[t];
+        if (!draw[t]) {
+            for (int l = 0; l < SIM_LANES; l++) zt_row[l] = 0.0;
+            continue;
+        }
+        for (int l = 0; l < SIM_LANES; l++) {
+            const uint64_t b = aimc_rng_u64(key, (col0 + (uint64_t)l) * (uint64_t)S + (uint64_t)t);
+            const unsigned i = (unsigned)(b & 0xff);
+            const double u = ((double)(b >> 11) + 0.5) * 0x1.0p-52 - 1.0;
+            const double x = u * zt->x[i];
+            const double xa = x < 0.0 ? -x : x;
+            ok[l] = xa < zt->x[i + 1] ? 1.0 : 0.0;
+            zt_row[l] = x;
+            bits[l] = b;
+        }
+        for (uint32_t l = 0; l < n; l++)
+            if (ok[l] == 0.0)
+                zt_row[l] = aimc_znorm_slow(zt, key, (col0 + l) * (uint64_t)S + (uint64_t)t,
+                                            bits[l]);
+        for (uint32_t l = n; l < SIM_LANES; l++) zt_row[l] = 0.0;
+    }
+}
+
+/* nz[t][j] = sd_j (L z_j)_t for the columns j < N (0 in the lanes beyond): z_j the steps'
+ * standard normals of column j under the read's key (counter (c0 + j) S + t; only the steps
+ * with a nonzero pivot draw), L lower triangular S x S, sd_j = sqrt(vcol[j]), or sqrt(vpair)
+ * when vcol is NULL. */
+KERN_CLONES KERN_NOTRAP
 static void noise_shared(const aimc_xbar *s, const double *L, double vpair, const double *vcol,
                          uint64_t key, uint64_t c0, uint32_t N, double *nz, size_t npad)
 {
-    const double sd0 = sqrt(vpair);
     const int S = s->steps;
-    double z[32];
-    for (uint32_t j = 0; j < N; j++) {
-        const uint64_t base = (c0 + j) * (uint64_t)S;
-        for (int t = 0; t < S; t++)
-            z[t] = L[t * S + t] > 0.0 ? aimc_znorm(s->zn, key, base + (uint64_t)t) : 0.0;
-        const double sd = vcol ? sqrt(vcol[j]) : sd0;
+    double z[32][SIM_LANES], sd[SIM_LANES];
+    unsigned char draw[32];
+    for (int t = 0; t < S; t++) draw[t] = L[t * S + t] > 0.0;
+    const double sd0 = sqrt(vpair);
+    for (uint32_t j0 = 0; j0 < N; j0 += SIM_LANES) {
+        const uint32_t n = N - j0 < SIM_LANES ? N - j0 : SIM_LANES;
+        normals_block(s->zn, key, c0 + j0, S, draw, n, z);
+        if (vcol)
+            for (int l = 0; l < SIM_LANES; l++) sd[l] = (uint32_t)l < n ? sqrt(vcol[j0 + l]) : 0.0;
+        else
+            for (int l = 0; l < SIM_LANES; l++) sd[l] = sd0;
         for (int t = 0; t < S; t++) {
-            double n = 0.0;
-            for (int t2 = 0; t2 <= t; t2++) n += L[t * S + t2] * z[t2];
-            nz[(size_t)t * npad + j] = sd * n;
+            double acc[SIM_LANES];
+            for (int l = 0; l < SIM_LANES; l++) acc[l] = 0.0;
+            for (int t2 = 0; t2 <= t; t2++) {
+                const double c = L[t * S + t2];
+                for (int l = 0; l < SIM_LANES; l++) acc[l] += c * z[t2][l];
+            }
+            double *o = nz + (size_t)t * npad + j0;
+            for (int l = 0; l < SIM_LANES; l++) o[l] = sd[l] * acc[l];
         }
     }
 }
 
 /* The same with a covariance per column: C holds, for entry (t, t2 <= t) at index
- * t (t + 1) / 2 + t2, the npad columns' covariances in units of 2^-qs. */
+ * t (t + 1) / 2 + t2, the npad columns' covariances in units of `unit`. */
 static void noise_columns(const aimc_xbar *s, const double *C, double unit, uint64_t key,
                           uint64_t c0, uint32_t N, double *nz, size_t npad)
 {

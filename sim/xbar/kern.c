@@ -13,6 +13,7 @@
  * (-std=c11), so every clone rounds alike.
  */
 #include <cblas.h>
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,15 +145,53 @@ void xbar_unpack_d(const sim_tile *tl, float *tmp, double *out)
 
 /* ---- DAC ------------------------------------------------------------------------- */
 
+/* Whether every x[i], i < n, is finite (vector loop: a count of the others). */
+KERN_CLONES KERN_NOTRAP
+int xbar_all_finite(const float *x, size_t n)
+{
+    size_t i = 0;
+    uint32_t bad[SIM_LANES] = {0};
+    for (; i + SIM_LANES <= n; i += SIM_LANES) {
+        const float *xb = x + i;
+        for (int l = 0; l < SIM_LANES; l++) bad[l] += !(fabsf(xb[l]) <= FLT_MAX);
+    }
+    uint32_t b = 0;
+    for (int l = 0; l < SIM_LANES; l++) b += bad[l];
+    for (; i < n; i++) b += !isfinite(x[i]);
+    return b == 0;
+}
+
 /* DAC codes of one input vector: one scale per vector (max |x| maps to P), codes rounded half
- * away from zero. Returns the scale. */
+ * away from zero (trunc and a step on a half: lround's rule, vectorised). Returns the
+ * scale. */
+KERN_CLONES KERN_NOTRAP
 double xbar_dac_codes(const aimc_xbar *s, const float *xv, uint32_t n, int32_t *p)
 {
+    float mx[SIM_LANES] = {0};
+    uint32_t i = 0;
+    for (; i + SIM_LANES <= n; i += SIM_LANES) {
+        const float *xb = xv + i;
+        for (int l = 0; l < SIM_LANES; l++) mx[l] = fabsf(xb[l]) > mx[l] ? fabsf(xb[l]) : mx[l];
+    }
     float max_abs = 0.0f;
-    for (uint32_t i = 0; i < n; i++)
+    for (int l = 0; l < SIM_LANES; l++)
+        if (mx[l] > max_abs) max_abs = mx[l];
+    for (; i < n; i++)
         if (fabsf(xv[i]) > max_abs) max_abs = fabsf(xv[i]);
-    double x_scale = max_abs > 0.0f ? (double)max_abs / s->x_code_max : 1.0;
-    for (uint32_t i = 0; i < n; i++) {
+    const double x_scale = max_abs > 0.0f ? (double)max_abs / s->x_code_max : 1.0;
+    const double P = s->x_code_max;
+    for (i = 0; i + SIM_LANES <= n; i += SIM_LANES) {
+        const float *xb = xv + i;
+        int32_t *pb = p + i;
+        for (int l = 0; l < SIM_LANES; l++) {
+            const double v = (double)xb[l] / x_scale, tr = trunc(v), fr = v - tr;
+            double q = tr + (fr >= 0.5 ? 1.0 : 0.0) - (fr <= -0.5 ? 1.0 : 0.0);
+            q = q > P ? P : q;
+            q = q < -P ? -P : q;
+            pb[l] = (int32_t)q;
+        }
+    }
+    for (; i < n; i++) {
         long q = lround((double)xv[i] / x_scale);
         if (q > s->x_code_max) q = s->x_code_max;
         if (q < -s->x_code_max) q = -s->x_code_max;
@@ -174,10 +213,14 @@ static void tile_output(const sim_tile *tl, const int64_t *Ai, const double *Ad,
     const uint32_t N = tl->t.ncols, K = tl->t.nrows;
     const double weight = ldexp(1.0, tl->shift) * tl->comp * tl->lsb * tl->scale;
     const float *cs = tl->cscale;
-    for (uint32_t j = 0; j < N; j++) {
-        const double a = Ai ? (double)Ai[j] : Ad[j];
-        Yt[j] += cs ? a * weight * (double)cs[j] : a * weight;
-    }
+    if (Ai && cs)
+        for (uint32_t j = 0; j < N; j++) Yt[j] += (double)Ai[j] * weight * (double)cs[j];
+    else if (Ai)
+        for (uint32_t j = 0; j < N; j++) Yt[j] += (double)Ai[j] * weight;
+    else if (cs)
+        for (uint32_t j = 0; j < N; j++) Yt[j] += Ad[j] * weight * (double)cs[j];
+    else
+        for (uint32_t j = 0; j < N; j++) Yt[j] += Ad[j] * weight;
     if (tl->off_scale != 0.0) {
         int64_t psum = 0;
         for (uint32_t i = 0; i < K; i++) psum += pt[i];
@@ -323,15 +366,19 @@ static size_t scratch_layout(mvm_scratch *sc, const xbar_arena *a, const aimc_xb
     sc->p = arena_take(a, &off, nbm * m->rows * sizeof *sc->p);
     sc->Y = arena_take(a, &off, nbm * m->cols * sizeof *sc->Y);
     sc->xs = arena_take(a, &off, nbm * sizeof *sc->xs);
-    sc->Ad = arena_take(a, &off, npad * sizeof *sc->Ad);
+    /* The exact path's sums: the whole matrix's columns when it sums, else a tile's. */
+    size_t cpad = npad, ex = 0;
+    if (m->exact == SIM_EXACT_SUM) cpad = (m->cols + SIM_LANES - 1) / SIM_LANES * SIM_LANES;
+    if (m->exact != SIM_EXACT_NONE) ex = nbm * cpad;
+    sc->Ad = arena_take(a, &off, cpad * sizeof *sc->Ad);
     sc->satl = arena_take(a, &off, SIM_LANES * sizeof *sc->satl);
     sc->uf = arena_take(a, &off, gemm ? mr * kr * sizeof *sc->uf : 0);
     sc->ud = arena_take(a, &off, dbl ? mr * kr * sizeof *sc->ud : 0);
     sc->u2 = arena_take(a, &off, plane && gemm ? nbm * kr * sizeof *sc->u2 : 0);
     sc->df = arena_take(a, &off, gemm || dbl ? kr * kc * sizeof *sc->df : 0);
     sc->dd = arena_take(a, &off, dbl || (plane && gemm) ? kr * kc * sizeof *sc->dd : 0);
-    sc->af = arena_take(a, &off, mr * npad * sizeof *sc->af);
-    sc->ad = arena_take(a, &off, dbl ? mr * npad * sizeof *sc->ad : 0);
+    sc->af = arena_take(a, &off, (mr * npad > ex ? mr * npad : ex) * sizeof *sc->af);
+    sc->ad = arena_take(a, &off, (dbl ? mr * npad > ex ? mr * npad : ex : ex) * sizeof *sc->ad);
     sc->vd = arena_take(a, &off, plane ? nbm * npad * sizeof *sc->vd : 0);
     sc->drow = arena_take(a, &off, npad * sizeof *sc->drow);
     sc->nz = arena_take(a, &off, S * npad * sizeof *sc->nz);
@@ -343,11 +390,13 @@ static size_t scratch_layout(mvm_scratch *sc, const xbar_arena *a, const aimc_xb
     sc->rb_lz = arena_take(a, &off, nbm);
     /* The exact path: the largest block it multiplies (the whole matrix when it sums). */
     size_t qn = 0;
-    if (m->codes) qn = m->exact == SIM_EXACT_SUM ? (size_t)m->rows * m->cols : kr * kc;
-    sc->qf = arena_take(a, &off, qn * sizeof *sc->qf);
-    sc->pf = arena_take(a, &off, m->codes ? nbm * m->rows * sizeof *sc->pf : 0);
-    sc->qd = arena_take(a, &off, 0);
-    sc->pd = arena_take(a, &off, 0);
+    if (m->exact != SIM_EXACT_NONE) {
+        qn = m->exact == SIM_EXACT_SUM ? (size_t)m->rows * m->cols : kr * kc;
+        if (qn < cpad) qn = cpad;
+    }
+    /* (doubles when the sums pass 2^24) */
+    sc->qf = arena_take(a, &off, qn * sizeof(double));
+    sc->pf = arena_take(a, &off, m->exact != SIM_EXACT_NONE ? nbm * m->rows * sizeof(double) : 0);
     return off;
 }
 
@@ -379,6 +428,67 @@ static inline void axpy_lanes(float *restrict a, float u, const float *restrict 
     for (int l = 0; l < SIM_LANES; l++) a[l] += u * d[l];
 }
 
+/* o[j] = q[j] + add as floats, j < n (exact: the caller's bound). */
+static inline void codes_to_float(float *restrict o, const void *codes, int bytes, size_t at,
+                                  uint32_t n, int32_t add)
+{
+    uint32_t j = 0;
+    if (bytes == 1) {
+        const int8_t *q = (const int8_t *)codes + at;
+        for (; j + SIM_LANES <= n; j += SIM_LANES) {
+            const int8_t *qb = q + j;
+            float *ob = o + j;
+            for (int l = 0; l < SIM_LANES; l++) ob[l] = (float)((int32_t)qb[l] + add);
+        }
+        for (; j < n; j++) o[j] = (float)((int32_t)q[j] + add);
+    } else {
+        const int16_t *q = (const int16_t *)codes + at;
+        for (; j + SIM_LANES <= n; j += SIM_LANES) {
+            const int16_t *qb = q + j;
+            float *ob = o + j;
+            for (int l = 0; l < SIM_LANES; l++) ob[l] = (float)((int32_t)qb[l] + add);
+        }
+        for (; j < n; j++) o[j] = (float)((int32_t)q[j] + add);
+    }
+}
+
+/* The same as doubles (exact below 2^53). */
+static inline void codes_to_double(double *restrict o, const void *codes, int bytes, size_t at,
+                                   uint32_t n, int32_t add)
+{
+    uint32_t j = 0;
+    if (bytes == 1) {
+        const int8_t *q = (const int8_t *)codes + at;
+        for (; j + SIM_LANES <= n; j += SIM_LANES) {
+            const int8_t *qb = q + j;
+            double *ob = o + j;
+            for (int l = 0; l < SIM_LANES; l++) ob[l] = (double)((int32_t)qb[l] + add);
+        }
+        for (; j < n; j++) o[j] = (double)((int32_t)q[j] + add);
+    } else {
+        const int16_t *q = (const int16_t *)codes + at;
+        for (; j + SIM_LANES <= n; j += SIM_LANES) {
+            const int16_t *qb = q + j;
+            double *ob = o + j;
+            for (int l = 0; l < SIM_LANES; l++) ob[l] = (double)((int32_t)qb[l] + add);
+        }
+        for (; j < n; j++) o[j] = (double)((int32_t)q[j] + add);
+    }
+}
+
+/* a += c0 d[0] + c1 d[ld] + c2 d[2 ld] + c3 d[3 ld] */
+static inline void axpy4_lanes(float *restrict a, float c0, float c1, float c2, float c3,
+                               const float *restrict d, size_t ld)
+{
+    for (int l = 0; l < SIM_LANES; l++)
+        a[l] += c0 * d[l] + c1 * d[ld + l] + c2 * d[2 * ld + l] + c3 * d[3 * ld + l];
+}
+
+static inline void axpy_lanes_d(double *restrict a, double u, const double *restrict d)
+{
+    for (int l = 0; l < SIM_LANES; l++) a[l] += u * d[l];
+}
+
 /* ---- the drives of a row block ------------------------------------------------------- */
 
 /* Rows [row0, row0 + K) of the chunk's codes start a new row block: its counters (drives,
@@ -393,21 +503,23 @@ static void block_start(const aimc_xbar *s, mvm_scratch *sc, uint32_t rows, uint
     for (uint32_t i = 0; i < K; i++) sc->usq[i] = 0.0;
     for (uint32_t v = 0; v < nb; v++) {
         const int32_t *pt = sc->p + (size_t)v * rows + row0;
+        uint32_t cnt = 0;
         for (uint32_t i = 0; i < K; i++) {
             const int32_t c = pt[i];
             const uint32_t mag = (uint32_t)(c < 0 ? -c : c);
             if (serial) {
                 /* Each set bit is a step driving the row with u^2 = 1. */
-                const int bits = __builtin_popcount(mag);
-                nnz += (uint64_t)bits;
+                const uint32_t bits = (uint32_t)__builtin_popcount(mag);
+                cnt += bits;
                 sc->usq[i] += (double)bits;
             } else {
-                nnz += c != 0;
+                cnt += c != 0;
                 /* Energy V^2 G t: a voltage u / u_max for the whole step, or (pulse width)
                  * the full voltage for |u| / u_max of it. */
                 sc->usq[i] += pwm ? (double)mag * s->u_max : (double)c * (double)c;
             }
         }
+        nnz += cnt;
     }
     sc->rb_row0 = row0;
     sc->rb_nrows = K;
@@ -767,6 +879,20 @@ static void noise_plane(const aimc_xbar *s, const sim_tile *tl, mvm_scratch *sc,
 
 /* ---- one chunk ---------------------------------------------------------------------------- */
 
+static void exact_chunk(const aimc_xbar *s, const sim_matrix *m, mvm_scratch *sc, uint32_t nb,
+                        uint64_t *drives, uint64_t *sats, double *xbar_e);
+
+/* y of the chunk's vectors from their digital sums Y: y = Y w_scale x_scale, rounded. */
+static void chunk_output(const sim_matrix *m, const mvm_scratch *sc, float *y, uint32_t b0,
+                         uint32_t nb)
+{
+    for (uint32_t v = 0; v < nb; v++) {
+        float *yv = y + (size_t)(b0 + v) * m->cols;
+        const double *Yv = sc->Y + (size_t)v * m->cols;
+        for (uint32_t c = 0; c < m->cols; c++) yv[c] = (float)(Yv[c] * m->w_scale * sc->xs[v]);
+    }
+}
+
 /* One chunk of nb vectors from vector b0: DAC, every tile, ADC, shift-and-add, rescale. */
 void xbar_chunk_run(const aimc_xbar *s, const sim_matrix *m, const float *x, float *y,
                     uint32_t b0, uint32_t nb, mvm_scratch *sc, mvm_chunk *out,
@@ -790,6 +916,15 @@ void xbar_chunk_run(const aimc_xbar *s, const sim_matrix *m, const float *x, flo
     memset(sc->Y, 0, (size_t)nb * m->cols * sizeof *sc->Y);
     memset(sc->satl, 0, SIM_LANES * sizeof *sc->satl);
     sc->rb_valid = 0;
+
+    if (m->exact != SIM_EXACT_NONE && s->exact_ok && !cap) {
+        exact_chunk(s, m, sc, nb, &drives, &sats, &xbar_e);
+        chunk_output(m, sc, y, b0, nb);
+        out->drives = drives;
+        out->sats = sats;
+        out->xbar_e = xbar_e;
+        return;
+    }
 
     for (size_t k = 0; k < m->n_tiles; k++) {
         const sim_tile *tl = &m->tiles[k];
@@ -849,19 +984,184 @@ void xbar_chunk_run(const aimc_xbar *s, const sim_matrix *m, const float *x, flo
     }
     for (int l = 0; l < SIM_LANES; l++) sats += (uint64_t)sc->satl[l];
 
-    for (uint32_t v = 0; v < nb; v++) {
-        float *yv = y + (size_t)(b0 + v) * m->cols;
-        const double *Yv = sc->Y + (size_t)v * m->cols;
-        for (uint32_t c = 0; c < m->cols; c++) yv[c] = (float)(Yv[c] * m->w_scale * sc->xs[v]);
-    }
+    chunk_output(m, sc, y, b0, nb);
     out->drives = drives;
     out->sats = sats;
     out->xbar_e = xbar_e;
 }
 
+/* ---- the exact path ------------------------------------------------------------------ */
+
+/* Whether x is a power of two (any sign of exponent). */
+static int pow2(double x)
+{
+    int e;
+    return x > 0.0 && frexp(x, &e) == 0.5;
+}
+
+/* When one integer GEMM of the quantised operands gives the bits of every slice and step
+ * (docs/simulator.md, "The exact path"): every device reads exactly its integer level with
+ * no noise (the matrix kept its codes), and either
+ *  - one input step and one weight slice: per tile the column sums are the GEMM of the codes
+ *    (plus 2^(Wb-1) sum p with offset encoding), through the same ADC and shift-and-add, or
+ *  - every ADC is lossless (no gain or offset error, a power-of-two LSB <= 1 level, so every
+ *    integer signal is a code, and a range holding the largest |signal| of its tile, so none
+ *    clips) and one weight scale for the matrix: the shift-and-add of the slices and steps is
+ *    then exactly sum_i p_i q_ij, and so is every partial sum of it (below 2^53), so its
+ *    rescale is the full path's to the bit. */
 int xbar_exact_mode(const aimc_xbar *s, const sim_matrix *m)
 {
-    (void)s;
-    (void)m;
-    return SIM_EXACT_NONE;
+    const aimc_arch *a = &s->arch;
+    if (!m->codes) return SIM_EXACT_NONE;
+    for (size_t k = 0; k < m->n_tiles; k++)
+        if (!m->tiles[k].noiseless) return SIM_EXACT_NONE;
+    const double P = s->x_code_max, Q = s->w_code_max;
+    if (s->steps == 1 && s->slices == 1) {
+        /* Per tile sums: below 2^53 (the arch's bounds: rows * 2^30 * 2^16). */
+        return (double)m->max_tile_rows * P * (2.0 * Q + 1.0) < 0x1p53 ? SIM_EXACT_TILE
+                                                                        : SIM_EXACT_NONE;
+    }
+    if (a->crossbar.weight_scale != AIMC_WSCALE_MATRIX || a->adc.gain_error != 0.0 ||
+        a->adc.offset_lsb != 0.0)
+        return SIM_EXACT_NONE;
+    if ((double)m->rows * P * (2.0 * Q + 1.0) >= 0x1p53) return SIM_EXACT_NONE;
+    const double top = ldexp(1.0, a->adc.bits - 1) - 1.0;
+    for (size_t k = 0; k < m->n_tiles; k++) {
+        const sim_tile *tl = &m->tiles[k];
+        if (!pow2(tl->lsb) || tl->lsb > 1.0) return SIM_EXACT_NONE;
+        if (top * tl->lsb < (double)tl->t.nrows * s->u_max * s->level_max) return SIM_EXACT_NONE;
+    }
+    return SIM_EXACT_SUM;
+}
+
+/* acc (nb x npad) = the chunk's codes of rows [row0, row0 + K) times those rows of the
+ * matrix's codes, columns [col0, col0 + N), each plus `add`: exact sums, in float when the
+ * caller's bound keeps them below 2^24 (dbl 0: acc is float), else in double. One row at a
+ * time for few vectors, else one BLAS GEMM. */
+KERN_CLONES
+static void exact_gemm(const sim_matrix *m, mvm_scratch *sc, uint32_t nb, uint32_t row0,
+                       uint32_t K, uint32_t col0, uint32_t N, int32_t add, int dbl, void *acc)
+{
+    const size_t npad = (N + SIM_LANES - 1) / SIM_LANES * SIM_LANES, nblk = npad / SIM_LANES;
+    float *restrict qf = sc->qf, *restrict pf = sc->pf;
+    double *restrict qd = (double *)(void *)sc->qf, *restrict pd = (double *)(void *)sc->pf;
+    if (nb > FUSED_MAX_VECTORS) {
+        for (uint32_t i = 0; i < K; i++) {
+            const size_t at = (size_t)(row0 + i) * m->cols + col0;
+            if (dbl)
+                codes_to_double(qd + (size_t)i * N, m->codes, m->code_bytes, at, N, add);
+            else
+                codes_to_float(qf + (size_t)i * N, m->codes, m->code_bytes, at, N, add);
+        }
+        for (uint32_t v = 0; v < nb; v++) {
+            const int32_t *pv = sc->p + (size_t)v * m->rows + row0;
+            for (uint32_t i = 0; i < K; i++) {
+                if (dbl)
+                    pd[(size_t)v * K + i] = (double)pv[i];
+                else
+                    pf[(size_t)v * K + i] = (float)pv[i];
+            }
+        }
+        if (dbl)
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb, (int)N, (int)K, 1.0,
+                        pd, (int)K, qd, (int)N, 0.0, acc, (int)npad);
+        else
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb, (int)N, (int)K, 1.0f,
+                        pf, (int)K, qf, (int)N, 0.0f, acc, (int)npad);
+        return;
+    }
+    memset(acc, 0, (size_t)nb * npad * (dbl ? sizeof(double) : sizeof(float)));
+    if (!dbl) {
+        /* Four rows at a time: each block of the accumulators is loaded once per four rows
+         * (the sums are exact integers, so their order does not matter). */
+        float *restrict rows4 = qf; /* 4 x npad */
+        for (size_t r = 0; r < 4; r++)
+            for (size_t j = N; j < npad; j++) rows4[r * npad + j] = 0.0f;
+        for (uint32_t i0 = 0; i0 < K; i0 += 4) {
+            const uint32_t nr = K - i0 < 4 ? K - i0 : 4;
+            for (uint32_t r = 0; r < 4; r++) {
+                if (r < nr)
+                    codes_to_float(rows4 + r * npad, m->codes, m->code_bytes,
+                                   (size_t)(row0 + i0 + r) * m->cols + col0, N, add);
+                else
+                    memset(rows4 + r * npad, 0, npad * sizeof *rows4);
+            }
+            for (uint32_t v = 0; v < nb; v++) {
+                const int32_t *pv = sc->p + (size_t)v * m->rows + row0 + i0;
+                const float c0 = (float)pv[0], c1 = nr > 1 ? (float)pv[1] : 0.0f;
+                const float c2 = nr > 2 ? (float)pv[2] : 0.0f, c3 = nr > 3 ? (float)pv[3] : 0.0f;
+                float *a = (float *)acc + (size_t)v * npad;
+                for (size_t b = 0; b < nblk; b++)
+                    axpy4_lanes(a + b * SIM_LANES, c0, c1, c2, c3, rows4 + b * SIM_LANES, npad);
+            }
+        }
+        return;
+    }
+    for (size_t j = N; j < npad; j++) qd[j] = 0.0;
+    for (uint32_t i = 0; i < K; i++) {
+        const size_t at = (size_t)(row0 + i) * m->cols + col0;
+        codes_to_double(qd, m->codes, m->code_bytes, at, N, add);
+        for (uint32_t v = 0; v < nb; v++) {
+            const int32_t c = sc->p[(size_t)v * m->rows + row0 + i];
+            if (c == 0) continue;
+            double *a = (double *)acc + (size_t)v * npad;
+            for (size_t b = 0; b < nblk; b++)
+                axpy_lanes_d(a + b * SIM_LANES, (double)c, qd + b * SIM_LANES);
+        }
+    }
+}
+
+/* One chunk by the exact path: the counters of the full path (the same loops), then the
+ * integer GEMM and, per tile or for the whole matrix, the full path's digital half. */
+static void exact_chunk(const aimc_xbar *s, const sim_matrix *m, mvm_scratch *sc, uint32_t nb,
+                        uint64_t *drives, uint64_t *sats, double *xbar_e)
+{
+    for (size_t k = 0; k < m->n_tiles; k++) {
+        const sim_tile *tl = &m->tiles[k];
+        if (!sc->rb_valid || tl->t.row0 != sc->rb_row0 || tl->t.nrows != sc->rb_nrows)
+            block_start(s, sc, m->rows, tl->t.row0, tl->t.nrows, nb);
+        *drives += sc->rb_nnz;
+        for (uint32_t i = 0; i < tl->t.nrows; i++) *xbar_e += sc->usq[i] * (double)tl->row_g_us[i];
+    }
+    const double P = s->x_code_max, Q = s->w_code_max;
+    const int32_t off = s->cpw == 1 ? (int32_t)(UINT32_C(1) << (s->arch.crossbar.weight_bits - 1)) : 0;
+    if (m->exact == SIM_EXACT_SUM) {
+        /* Y = sum_i p_i q_ij: the slices' and steps' shift-and-add, exactly. */
+        const size_t npad = (m->cols + SIM_LANES - 1) / SIM_LANES * SIM_LANES;
+        if ((double)m->rows * P * Q < 0x1p24) {
+            exact_gemm(m, sc, nb, 0, m->rows, 0, m->cols, 0, 0, sc->af);
+            for (uint32_t v = 0; v < nb; v++)
+                for (uint32_t c = 0; c < m->cols; c++)
+                    sc->Y[(size_t)v * m->cols + c] = (double)sc->af[(size_t)v * npad + c];
+        } else {
+            exact_gemm(m, sc, nb, 0, m->rows, 0, m->cols, 0, 1, sc->ad);
+            for (uint32_t v = 0; v < nb; v++)
+                for (uint32_t c = 0; c < m->cols; c++)
+                    sc->Y[(size_t)v * m->cols + c] = sc->ad[(size_t)v * npad + c];
+        }
+        return;
+    }
+    /* One step, one slice: per tile the sums, the ADC, the shift-and-add (the code). */
+    memset(sc->Y, 0, (size_t)nb * m->cols * sizeof *sc->Y);
+    for (size_t k = 0; k < m->n_tiles; k++) {
+        const sim_tile *tl = &m->tiles[k];
+        const aimc_tile *t = &tl->t;
+        const size_t npad = (t->ncols + SIM_LANES - 1) / SIM_LANES * SIM_LANES;
+        /* |q| <= Q (differential), 1 <= q + 2^(Wb-1) <= 2Q + 1 (offset). */
+        const int f32 = (double)t->nrows * P * (off ? 2.0 * Q + 1.0 : Q) < 0x1p24;
+        exact_gemm(m, sc, nb, t->row0, t->nrows, t->col0, t->ncols, off, !f32,
+                   f32 ? (void *)sc->af : (void *)sc->ad);
+        const adc_rule rule = adc_rule_of(s, tl);
+        for (uint32_t v = 0; v < nb; v++) {
+            double *Ad = sc->Ad, *sl = sc->satl;
+            memset(Ad, 0, npad * sizeof *Ad);
+            adc_row(&rule, f32 ? sc->af + (size_t)v * npad : NULL,
+                    f32 ? NULL : sc->ad + (size_t)v * npad, 1.0, NULL, t->ncols, 1.0, Ad, sl,
+                    NULL);
+            tile_output(tl, NULL, Ad, sc->p + (size_t)v * m->rows + t->row0,
+                        sc->Y + (size_t)v * m->cols + t->col0);
+        }
+    }
+    for (int l = 0; l < SIM_LANES; l++) *sats += (uint64_t)sc->satl[l];
+    for (int l = 0; l < SIM_LANES; l++) sc->satl[l] = 0.0;
 }

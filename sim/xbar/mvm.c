@@ -87,13 +87,15 @@ static int mvm_exec(aimc_xbar *s, uint32_t id, const float *x, uint32_t batch, f
     if (!x || !y) return AIMC_ERR_INVALID;
 
     sim_matrix *m = s->mats[id];
-    const size_t n_x = (size_t)batch * m->rows;
-    for (size_t i = 0; i < n_x; i++)
-        if (!isfinite(x[i])) return AIMC_ERR_INVALID;
+    if (!xbar_all_finite(x, (size_t)batch * m->rows)) return AIMC_ERR_INVALID;
+
+    /* A read option changed since a tile's read data was built: rebuild it. */
+    int rc = xbar_refresh_matrix(s, m);
+    if (rc) return rc;
 
     const uint32_t n_chunks = (batch + SIM_CHUNK - 1) / SIM_CHUNK;
     int n_workers = s->threads < (int)n_chunks ? s->threads : (int)n_chunks;
-    int rc = pool_reserve(s, n_workers, n_chunks);
+    rc = pool_reserve(s, n_workers, n_chunks);
     if (rc) return rc;
     mvm_chunk *chunks = s->chunks;
     mvm_job *jobs = s->jobs;
@@ -103,10 +105,6 @@ static int mvm_exec(aimc_xbar *s, uint32_t id, const float *x, uint32_t batch, f
         rc = xbar_scratch_carve(&jobs[w].sc, &s->arenas[w], s, m, batch);
         if (rc) return rc;
     }
-
-    /* A read option changed since a tile's read data was built: rebuild it. */
-    rc = xbar_refresh_matrix(s, m);
-    if (rc) return rc;
 
     int started = 0;
     for (int w = 1; w < n_workers; w++) {

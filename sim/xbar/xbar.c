@@ -833,6 +833,7 @@ int xbar_refresh_matrix(const aimc_xbar *s, sim_matrix *m)
             rc = tile_refresh(s, &m->tiles[k], &bsc);
     }
     build_scratch_free(&bsc);
+    m->exact = xbar_exact_mode(s, m);
     return rc;
 }
 
@@ -1155,6 +1156,21 @@ int aimc_xbar_program_verify(aimc_xbar *s, uint32_t id, const float *w, uint32_t
                 tile_lsb_calibrated(s, &m->tiles[k], rows, pcal, cu, cdd, ctmp, cout);
     }
     if (matrix_plan(m, tiles)) goto nomem;
+
+    /* The exact path's operand: the codes, kept when every device reads exactly its level
+     * (docs/simulator.md, "The exact path"). */
+    int all_exact = a->crossbar.weight_bits <= 16;
+    for (size_t k = 0; k < n_tiles && all_exact; k++) all_exact = m->tiles[k].noiseless;
+    if (all_exact) {
+        m->code_bytes = a->crossbar.weight_bits <= 8 ? 1 : 2;
+        m->codes = malloc(n_w * (size_t)m->code_bytes);
+        if (!m->codes) goto nomem;
+        if (m->code_bytes == 1)
+            for (size_t i = 0; i < n_w; i++) ((int8_t *)m->codes)[i] = (int8_t)codes[i];
+        else
+            for (size_t i = 0; i < n_w; i++) ((int16_t *)m->codes)[i] = (int16_t)codes[i];
+    }
+    m->exact = xbar_exact_mode(s, m);
 
     /* Commit. Each crossbar this call writes gets one new generation; a live matrix of
      * another id whose devices this call overwrote goes stale (docs/simulator.md). */

@@ -189,10 +189,8 @@ typedef struct mvm_scratch {
     double *C;       /* steps (steps + 1) / 2 x npad: per column covariances (double) */
     double *L;       /* SIM_CHUNK x steps x steps: Cholesky factors of the drives' Gram */
     double *usq;     /* max_rows: sum over the chunk's drives of u^2 (energy weights) */
-    float *qf;       /* the exact path: the codes of the largest GEMM block, float */
-    float *pf;       /* the exact path: SIM_CHUNK x rows input codes, float */
-    double *qd;      /* the exact path, double sums: the same */
-    double *pd;
+    float *qf;       /* the exact path: the codes of the largest GEMM block, float or double */
+    float *pf;       /* the exact path: SIM_CHUNK x rows input codes, float or double */
     size_t npad;
     /* What the chunk holds for the row block (row0, nrows) of the current tile. */
     uint32_t rb_row0, rb_nrows;
@@ -218,6 +216,7 @@ int xbar_tile_td(const aimc_xbar *s, const sim_tile *tl, size_t k);
 void xbar_unpack_f(const sim_tile *tl, float *out);
 void xbar_unpack_d(const sim_tile *tl, float *tmp, double *out);
 double xbar_dac_codes(const aimc_xbar *s, const float *xv, uint32_t n, int32_t *p);
+int xbar_all_finite(const float *x, size_t n);
 void xbar_tile_output(const sim_tile *tl, const int64_t *A, const int32_t *pt, double *Yt);
 /* Point sc's buffers into arena a, growing it when the matrix or batch needs more. */
 int xbar_scratch_carve(mvm_scratch *sc, xbar_arena *a, const aimc_xbar *s, const sim_matrix *m,

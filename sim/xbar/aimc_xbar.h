@@ -153,6 +153,12 @@ int aimc_xbar_set_threads(aimc_xbar *s, int threads);
  * default) or 0 (always every slice and step; for tests and benchmarks). */
 int aimc_xbar_set_exact_path(aimc_xbar *s, int allow);
 
+/* Whether MVMs of matrix id take the exact path, as its tiles were last built (programming,
+ * or an MVM after a read-option change): 1 (one GEMM for the summed slices and steps), 2 (per
+ * tile, one step and one slice) or 0 (every slice and step; also for a NULL machine, an
+ * unknown id, or with aimc_xbar_set_exact_path(s, 0)). */
+int aimc_xbar_exact_path(const aimc_xbar *s, uint32_t id);
+
 /* ---- devices and faults (docs/devices.md) ---- */
 
 enum { AIMC_FAULT_NONE = 0, AIMC_FAULT_STUCK_ON = 1, AIMC_FAULT_STUCK_OFF = 2 };

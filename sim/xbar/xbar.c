@@ -227,6 +227,12 @@ int aimc_xbar_set_exact_path(aimc_xbar *s, int allow)
     return AIMC_OK;
 }
 
+int aimc_xbar_exact_path(const aimc_xbar *s, uint32_t id)
+{
+    if (!s || id >= s->mats_cap || !s->mats[id] || !s->exact_ok) return 0;
+    return s->mats[id]->exact;
+}
+
 int aimc_xbar_set_threads(aimc_xbar *s, int threads)
 {
     if (!s) return AIMC_ERR_BADHANDLE;

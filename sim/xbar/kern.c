@@ -378,9 +378,10 @@ static size_t scratch_layout(mvm_scratch *sc, const xbar_arena *a, const aimc_xb
     sc->df = arena_take(a, &off, gemm || dbl ? kr * kc * sizeof *sc->df : 0);
     sc->dd = arena_take(a, &off, dbl || (plane && gemm) ? kr * kc * sizeof *sc->dd : 0);
     sc->af = arena_take(a, &off, (mr * npad > ex ? mr * npad : ex) * sizeof *sc->af);
-    sc->ad = arena_take(a, &off, (dbl ? mr * npad > ex ? mr * npad : ex : ex) * sizeof *sc->ad);
+    sc->ad = arena_take(a, &off, (dbl ? (mr * npad > ex ? mr * npad : ex) : ex) * sizeof *sc->ad);
     sc->vd = arena_take(a, &off, plane ? nbm * npad * sizeof *sc->vd : 0);
     sc->drow = arena_take(a, &off, npad * sizeof *sc->drow);
+    sc->drowd = arena_take(a, &off, dbl ? npad * sizeof *sc->drowd : 0);
     sc->nz = arena_take(a, &off, S * npad * sizeof *sc->nz);
     sc->W = arena_take(a, &off, plane && S > 1 && S <= 8 ? ((size_t)1 << S) * npad * sizeof *sc->W : 0);
     sc->C = arena_take(a, &off, plane && S > 1 ? S * (S + 1) / 2 * npad * sizeof *sc->C : 0);
@@ -621,10 +622,26 @@ static const double *block_chol(const aimc_xbar *s, mvm_scratch *sc, uint32_t ro
 
 /* ---- the signal ------------------------------------------------------------------------ */
 
+static inline void add_lanes_d(double *restrict a, const double *restrict d)
+{
+    for (int l = 0; l < SIM_LANES; l++) a[l] += d[l];
+}
+
+static inline void sub_lanes_d(double *restrict a, const double *restrict d)
+{
+    for (int l = 0; l < SIM_LANES; l++) a[l] -= d[l];
+}
+
+static inline void float_to_double_lanes(double *restrict o, const float *restrict f)
+{
+    for (int l = 0; l < SIM_LANES; l++) o[l] = (double)f[l];
+}
+
 /* A = U D for the chunk's nb vectors, fused: each row of the tile is decoded once and added
- * into the accumulator of every (step, vector) that drives it (af: steps*nb x npad, exact:
- * integer-valued floats below 2^24). One step with a variance plane also gives, per vector,
- * sum_i u_i^2 v_ij into vd (exact integer-valued doubles). */
+ * into the accumulator of every (step, vector) that drives it (af: steps*nb x npad floats,
+ * exact: integer-valued below 2^24; tiles whose sums need more, ad in double). One step with
+ * a variance plane also gives, per vector, sum_i u_i^2 v_ij into vd (exact integer-valued
+ * doubles). */
 KERN_CLONES
 static void fused_signal(const aimc_xbar *s, const sim_tile *tl, mvm_scratch *sc, uint32_t rows,
                          uint32_t nb)
@@ -633,9 +650,13 @@ static void fused_signal(const aimc_xbar *s, const sim_tile *tl, mvm_scratch *sc
     const uint32_t K = tl->t.nrows, N = tl->t.ncols;
     const size_t npad = sc->npad, nblk = (N + SIM_LANES - 1) / SIM_LANES;
     const size_t M = (size_t)s->steps * nb;
-    const int var1 = tl->vmode == SIM_VAR_PLANE && s->steps == 1;
+    const int var1 = tl->vmode == SIM_VAR_PLANE && s->steps == 1, dbl = !tl->f32;
     float *restrict drow = sc->drow;
-    memset(sc->af, 0, M * npad * sizeof *sc->af);
+    double *restrict drd = sc->drowd;
+    if (dbl)
+        memset(sc->ad, 0, M * npad * sizeof *sc->ad);
+    else
+        memset(sc->af, 0, M * npad * sizeof *sc->af);
     if (var1) memset(sc->vd, 0, (size_t)nb * npad * sizeof *sc->vd);
     for (size_t j = N; j < nblk * SIM_LANES; j++) drow[j] = 0.0f;
     for (uint32_t i = 0; i < K; i++) {
@@ -643,6 +664,8 @@ static void fused_signal(const aimc_xbar *s, const sim_tile *tl, mvm_scratch *sc
         for (uint32_t v = 0; v < nb; v++) any |= sc->p[(size_t)v * rows + tl->t.row0 + i] != 0;
         if (!any) continue;
         decode_range(tl, (size_t)i * N, N, drow);
+        if (dbl)
+            for (size_t b = 0; b < nblk; b++) float_to_double_lanes(drd + b * SIM_LANES, drow + b * SIM_LANES);
         for (uint32_t v = 0; v < nb; v++) {
             const int32_t c = sc->p[(size_t)v * rows + tl->t.row0 + i];
             if (c == 0) continue;
@@ -651,16 +674,29 @@ static void fused_signal(const aimc_xbar *s, const sim_tile *tl, mvm_scratch *sc
                 while (mag) {
                     const int t = __builtin_ctz(mag);
                     mag &= mag - 1;
-                    float *a = sc->af + ((size_t)t * nb + v) * npad;
-                    if (c > 0)
-                        for (size_t b = 0; b < nblk; b++) add_lanes(a + b * SIM_LANES, drow + b * SIM_LANES);
-                    else
-                        for (size_t b = 0; b < nblk; b++) sub_lanes(a + b * SIM_LANES, drow + b * SIM_LANES);
+                    const size_t at = ((size_t)t * nb + v) * npad;
+                    if (dbl) {
+                        double *a = sc->ad + at;
+                        if (c > 0)
+                            for (size_t b = 0; b < nblk; b++) add_lanes_d(a + b * SIM_LANES, drd + b * SIM_LANES);
+                        else
+                            for (size_t b = 0; b < nblk; b++) sub_lanes_d(a + b * SIM_LANES, drd + b * SIM_LANES);
+                    } else {
+                        float *a = sc->af + at;
+                        if (c > 0)
+                            for (size_t b = 0; b < nblk; b++) add_lanes(a + b * SIM_LANES, drow + b * SIM_LANES);
+                        else
+                            for (size_t b = 0; b < nblk; b++) sub_lanes(a + b * SIM_LANES, drow + b * SIM_LANES);
+                    }
                 }
             } else {
-                float *a = sc->af + (size_t)v * npad;
-                const float u = (float)c;
-                for (size_t b = 0; b < nblk; b++) axpy_lanes(a + b * SIM_LANES, u, drow + b * SIM_LANES);
+                if (dbl) {
+                    double *a = sc->ad + (size_t)v * npad;
+                    for (size_t b = 0; b < nblk; b++) axpy_lanes_d(a + b * SIM_LANES, (double)c, drd + b * SIM_LANES);
+                } else {
+                    float *a = sc->af + (size_t)v * npad;
+                    for (size_t b = 0; b < nblk; b++) axpy_lanes(a + b * SIM_LANES, (float)c, drow + b * SIM_LANES);
+                }
                 if (var1) {
                     const uint16_t *vr = tl->vq + (size_t)i * N;
                     double *vd = sc->vd + (size_t)v * npad;
@@ -937,7 +973,7 @@ void xbar_chunk_run(const aimc_xbar *s, const sim_matrix *m, const float *x, flo
         drives += sc->rb_nnz;
         for (uint32_t i = 0; i < t->nrows; i++) xbar_e += sc->usq[i] * (double)tl->row_g_us[i];
 
-        if (tl->f32 && nb <= FUSED_MAX_VECTORS)
+        if (nb <= FUSED_MAX_VECTORS)
             fused_signal(s, tl, sc, m->rows, nb);
         else
             gemm_signal(s, tl, sc, m->rows, nb);

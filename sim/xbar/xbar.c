@@ -704,7 +704,7 @@ static int tile_build(const aimc_xbar *s, sim_tile *tl, const int16_t *td, build
         const double sc = ldexp(1.0, qp);
         fmt = SIM_FMT_PK14;
         for (size_t k = 0; k < n && fmt == SIM_FMT_PK14; k++) {
-            long r = lround(b->d[k] * sc) - ((long)td[k] << qp);
+            long r = lround(b->d[k] * sc) - (long)td[k] * (1L << qp);
             if (r > PK_RES_MAX || r < -PK_RES_MAX - 1) fmt = SIM_FMT_WIDE;
         }
         if (fmt == SIM_FMT_PK14) q = qp;
@@ -752,7 +752,7 @@ static int tile_build(const aimc_xbar *s, sim_tile *tl, const int16_t *td, build
         }
     } else {
         for (size_t k = 0; k < n; k++)
-            xbar_pk_put(pk, k, pk_word(td[k] + s->td_off, lround(b->d[k] * sc) - ((long)td[k] << q)));
+            xbar_pk_put(pk, k, pk_word(td[k] + s->td_off, lround(b->d[k] * sc) - (long)td[k] * (1L << q)));
     }
     if (vq) {
         const double ss = ldexp(1.0, qs);

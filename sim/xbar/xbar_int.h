@@ -184,6 +184,7 @@ typedef struct mvm_scratch {
     double *ad;      /* M x npad: products, double */
     double *vd;      /* SIM_CHUNK x npad: one step's read variances (variance plane) */
     float *drow;     /* npad: one decoded row */
+    double *drowd;   /* npad: the same as doubles (tiles with double sums) */
     double *nz;      /* steps x npad: one vector's read noise, level units */
     uint32_t *W;     /* 2^steps x npad (bit-serial, steps <= 8): variance buckets */
     double *C;       /* steps (steps + 1) / 2 x npad: per column covariances (double) */

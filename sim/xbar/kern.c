@@ -429,27 +429,29 @@ static inline void axpy_lanes(float *restrict a, float u, const float *restrict 
     for (int l = 0; l < SIM_LANES; l++) a[l] += u * d[l];
 }
 
-/* o[j] = q[j] + add as floats, j < n (exact: the caller's bound). */
+/* o[j] = q[j] + add as floats, j < n (exact: the caller's bound). Blocks of 64, which the
+ * compiler widens in whole vectors. */
 static inline void codes_to_float(float *restrict o, const void *codes, int bytes, size_t at,
                                   uint32_t n, int32_t add)
 {
+    const float fadd = (float)add;
     uint32_t j = 0;
     if (bytes == 1) {
         const int8_t *q = (const int8_t *)codes + at;
-        for (; j + SIM_LANES <= n; j += SIM_LANES) {
+        for (; j + 64 <= n; j += 64) {
             const int8_t *qb = q + j;
             float *ob = o + j;
-            for (int l = 0; l < SIM_LANES; l++) ob[l] = (float)((int32_t)qb[l] + add);
+            for (int l = 0; l < 64; l++) ob[l] = (float)qb[l] + fadd;
         }
-        for (; j < n; j++) o[j] = (float)((int32_t)q[j] + add);
+        for (; j < n; j++) o[j] = (float)q[j] + fadd;
     } else {
         const int16_t *q = (const int16_t *)codes + at;
-        for (; j + SIM_LANES <= n; j += SIM_LANES) {
+        for (; j + 64 <= n; j += 64) {
             const int16_t *qb = q + j;
             float *ob = o + j;
-            for (int l = 0; l < SIM_LANES; l++) ob[l] = (float)((int32_t)qb[l] + add);
+            for (int l = 0; l < 64; l++) ob[l] = (float)qb[l] + fadd;
         }
-        for (; j < n; j++) o[j] = (float)((int32_t)q[j] + add);
+        for (; j < n; j++) o[j] = (float)q[j] + fadd;
     }
 }
 

@@ -301,15 +301,21 @@ static void adc_row(const adc_rule *r, const float *fa, const double *da, double
     for (uint32_t j0 = 0; j0 < N; j0 += SIM_LANES) {
         const uint32_t n = N - j0 < SIM_LANES ? N - j0 : SIM_LANES;
         for (int l = 0; l < SIM_LANES; l++) valid[l] = (uint32_t)l < n ? 1.0 : 0.0;
-        if (fa)
-            for (int l = 0; l < SIM_LANES; l++) sig[l] = (double)fa[j0 + l] * dscale;
-        else
-            for (int l = 0; l < SIM_LANES; l++) sig[l] = da[j0 + l] * dscale;
-        if (nz)
-            for (int l = 0; l < SIM_LANES; l++) sig[l] += nz[j0 + l];
+        if (fa) {
+            const float *fb = fa + j0;
+            for (int l = 0; l < SIM_LANES; l++) sig[l] = (double)fb[l] * dscale;
+        } else {
+            const double *db = da + j0;
+            for (int l = 0; l < SIM_LANES; l++) sig[l] = db[l] * dscale;
+        }
+        if (nz) {
+            const double *nb = nz + j0;
+            for (int l = 0; l < SIM_LANES; l++) sig[l] += nb[l];
+        }
         for (int l = 0; l < SIM_LANES; l++) sig[l] = valid[l] != 0.0 ? sig[l] : 0.0;
         adc_lanes(r, sig, valid, code, sats);
-        for (int l = 0; l < SIM_LANES; l++) A[j0 + l] += code[l] * w;
+        double *Ab = A + j0;
+        for (int l = 0; l < SIM_LANES; l++) Ab[l] += code[l] * w;
         if (cc)
             for (uint32_t l = 0; l < n; l++) cc[j0 + l] = (int32_t)code[l];
     }
@@ -798,7 +804,7 @@ static void noise_shared(const aimc_xbar *s, const double *L, double vpair, cons
         const uint32_t n = N - j0 < SIM_LANES ? N - j0 : SIM_LANES;
         normals_block(s->zn, key, c0 + j0, S, draw, n, z);
         if (vcol)
-            for (int l = 0; l < SIM_LANES; l++) sd[l] = (uint32_t)l < n ? sqrt(vcol[j0 + l]) : 0.0;
+            for (uint32_t l = 0; l < SIM_LANES; l++) sd[l] = l < n ? sqrt(vcol[j0 + l]) : 0.0;
         else
             for (int l = 0; l < SIM_LANES; l++) sd[l] = sd0;
         for (int t = 0; t < S; t++) {

@@ -759,31 +759,31 @@ static void gemm_signal(const aimc_xbar *s, const sim_tile *tl, mvm_scratch *sc,
  * same numbers as aimc_znorm. */
 __attribute__((always_inline)) KERN_NOTRAP static inline void
 normals_block(const aimc_znorm_tables *zt, uint64_t key, uint64_t col0, int S,
-              const unsigned char *draw, uint32_t n, double z[][SIM_LANES])
+              const unsigned char *draw, uint32_t n, double (*restrict z)[SIM_LANES])
 {
+    const double *restrict X = zt->x;
     uint64_t bits[SIM_LANES];
     double ok[SIM_LANES];
     for (int t = 0; t < S; t++) {
-        double *zt_row = z[t];
+        double *restrict zr = z[t];
         if (!draw[t]) {
-            for (int l = 0; l < SIM_LANES; l++) zt_row[l] = 0.0;
+            for (int l = 0; l < SIM_LANES; l++) zr[l] = 0.0;
             continue;
         }
+        const uint64_t c0 = col0 * (uint64_t)S + (uint64_t)t;
         for (int l = 0; l < SIM_LANES; l++) {
-            const uint64_t b = aimc_rng_u64(key, (col0 + (uint64_t)l) * (uint64_t)S + (uint64_t)t);
+            const uint64_t b = aimc_rng_u64(key, c0 + (uint64_t)l * (uint64_t)S);
             const unsigned i = (unsigned)(b & 0xff);
             const double u = ((double)(b >> 11) + 0.5) * 0x1.0p-52 - 1.0;
-            const double x = u * zt->x[i];
+            const double x = u * X[i];
             const double xa = x < 0.0 ? -x : x;
-            ok[l] = xa < zt->x[i + 1] ? 1.0 : 0.0;
-            zt_row[l] = x;
+            ok[l] = xa < X[i + 1] ? 1.0 : 0.0;
+            zr[l] = x;
             bits[l] = b;
         }
         for (uint32_t l = 0; l < n; l++)
-            if (ok[l] == 0.0)
-                zt_row[l] = aimc_znorm_slow(zt, key, (col0 + l) * (uint64_t)S + (uint64_t)t,
-                                            bits[l]);
-        for (uint32_t l = n; l < SIM_LANES; l++) zt_row[l] = 0.0;
+            if (ok[l] == 0.0) zr[l] = aimc_znorm_slow(zt, key, c0 + l * (uint64_t)S, bits[l]);
+        for (uint32_t l = n; l < SIM_LANES; l++) zr[l] = 0.0;
     }
 }
 

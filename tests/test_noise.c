@@ -462,18 +462,20 @@ static void per_device_case(const aimc_arch *a, uint32_t R, uint32_t C, uint32_t
 /* PCM a day after programming, every device with its own read sigma (per-pair variances),
  * 256 rows, random weights and inputs: against the per-device reference with clipping, for
  * multi-bit inputs, and for bit-serial inputs where the deviation of a device is shared by
- * the steps of a read (a fresh deviation at each step is rejected). */
+ * the steps of a read (a fresh deviation at each step is rejected): 7 steps (the kernel sums
+ * variances by sets of steps) and 9 (it sums them pair of steps by pair). */
 static void test_read_noise_vs_per_cell(void)
 {
     const uint32_t R = 256, C = 8, N = 20000;
     float xin[256];
     st_rng = 99;
     for (uint32_t i = 0; i < R; i++) xin[i] = (float)(2.0 * r_unit() - 1.0);
-    for (int serial = 0; serial < 2; serial++) {
+    for (int serial = 0; serial < 3; serial++) {
         aimc_arch a;
         arch_pcm(&a, (int)R, (int)C);
         a.device.read_time_s = 86400.0;
         a.dac.mode = serial ? AIMC_DAC_BIT_SERIAL : AIMC_DAC_MULTI_BIT;
+        if (serial == 2) a.dac.bits = 10;
         per_device_case(&a, R, C, 3, xin, N, serial ? 1 : -1, 3 + (uint64_t)serial);
     }
 }

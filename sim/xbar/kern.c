@@ -207,8 +207,9 @@ double xbar_dac_codes(const aimc_xbar *s, const float *xv, uint32_t n, int32_t *
  * weight of a code, per column scale, less the offset encoding's part (pt: the vector's input
  * codes of the tile's rows). One function for the simulator, the exact path and the RTL's
  * results, so all three round alike. */
+KERN_CLONES
 static void tile_output(const sim_tile *tl, const int64_t *Ai, const double *Ad, const int32_t *pt,
-                        double *Yt)
+                        double *restrict Yt)
 {
     const uint32_t N = tl->t.ncols, K = tl->t.nrows;
     const double weight = ldexp(1.0, tl->shift) * tl->comp * tl->lsb * tl->scale;
@@ -218,9 +219,9 @@ static void tile_output(const sim_tile *tl, const int64_t *Ai, const double *Ad,
     else if (Ai)
         for (uint32_t j = 0; j < N; j++) Yt[j] += (double)Ai[j] * weight;
     else if (cs)
-        for (uint32_t j = 0; j < N; j++) Yt[j] += Ad[j] * weight * (double)cs[j];
+        for (size_t j = 0; j < N; j++) Yt[j] += Ad[j] * weight * (double)cs[j];
     else
-        for (uint32_t j = 0; j < N; j++) Yt[j] += Ad[j] * weight;
+        for (size_t j = 0; j < N; j++) Yt[j] += Ad[j] * weight;
     if (tl->off_scale != 0.0) {
         int64_t psum = 0;
         for (uint32_t i = 0; i < K; i++) psum += pt[i];
@@ -503,29 +504,46 @@ static inline void axpy_lanes_d(double *restrict a, double u, const double *rest
 /* Rows [row0, row0 + K) of the chunk's codes start a new row block: its counters (drives,
  * energy weights) and nothing built yet. Tiles of the same rows (the slices and column blocks
  * of one row block) share what follows. */
+KERN_CLONES
 static void block_start(const aimc_xbar *s, mvm_scratch *sc, uint32_t rows, uint32_t row0,
                         uint32_t K, uint32_t nb)
 {
     const int serial = s->arch.dac.mode == AIMC_DAC_BIT_SERIAL;
     const int pwm = s->arch.dac.mode == AIMC_DAC_PULSE_WIDTH;
+    const double umax = s->u_max;
+    double *restrict usq = sc->usq;
     uint64_t nnz = 0;
-    for (uint32_t i = 0; i < K; i++) sc->usq[i] = 0.0;
+    for (uint32_t i = 0; i < K; i++) usq[i] = 0.0;
     for (uint32_t v = 0; v < nb; v++) {
-        const int32_t *pt = sc->p + (size_t)v * rows + row0;
+        const int32_t *restrict pt = sc->p + (size_t)v * rows + row0;
         uint32_t cnt = 0;
-        for (uint32_t i = 0; i < K; i++) {
-            const int32_t c = pt[i];
-            const uint32_t mag = (uint32_t)(c < 0 ? -c : c);
-            if (serial) {
-                /* Each set bit is a step driving the row with u^2 = 1. */
-                const uint32_t bits = (uint32_t)__builtin_popcount(mag);
+        if (serial) {
+            /* Each set bit is a step driving the row with u^2 = 1. */
+            for (uint32_t i = 0; i < K; i++) {
+                const uint32_t bits =
+                    (uint32_t)__builtin_popcount((uint32_t)(pt[i] < 0 ? -pt[i] : pt[i]));
                 cnt += bits;
-                sc->usq[i] += (double)bits;
-            } else {
-                cnt += c != 0;
-                /* Energy V^2 G t: a voltage u / u_max for the whole step, or (pulse width)
-                 * the full voltage for |u| / u_max of it. */
-                sc->usq[i] += pwm ? (double)mag * s->u_max : (double)c * (double)c;
+                usq[i] += (double)bits;
+            }
+        } else {
+            /* Energy V^2 G t: a voltage u / u_max for the whole step, or (pulse width) the
+             * full voltage for |u| / u_max of it. */
+            uint32_t i = 0;
+            uint32_t c16[SIM_LANES] = {0};
+            for (; i + SIM_LANES <= K; i += SIM_LANES) {
+                const int32_t *pb = pt + i;
+                double *ub = usq + i;
+                for (int l = 0; l < SIM_LANES; l++) {
+                    const double c = (double)pb[l];
+                    c16[l] += pb[l] != 0;
+                    ub[l] += pwm ? (c < 0.0 ? -c : c) * umax : c * c;
+                }
+            }
+            for (int l = 0; l < SIM_LANES; l++) cnt += c16[l];
+            for (; i < K; i++) {
+                const double c = (double)pt[i];
+                cnt += pt[i] != 0;
+                usq[i] += pwm ? (c < 0.0 ? -c : c) * umax : c * c;
             }
         }
         nnz += cnt;
@@ -927,13 +945,15 @@ static void exact_chunk(const aimc_xbar *s, const sim_matrix *m, mvm_scratch *sc
                         uint64_t *drives, uint64_t *sats, double *xbar_e);
 
 /* y of the chunk's vectors from their digital sums Y: y = Y w_scale x_scale, rounded. */
+KERN_CLONES
 static void chunk_output(const sim_matrix *m, const mvm_scratch *sc, float *y, uint32_t b0,
                          uint32_t nb)
 {
     for (uint32_t v = 0; v < nb; v++) {
-        float *yv = y + (size_t)(b0 + v) * m->cols;
-        const double *Yv = sc->Y + (size_t)v * m->cols;
-        for (uint32_t c = 0; c < m->cols; c++) yv[c] = (float)(Yv[c] * m->w_scale * sc->xs[v]);
+        float *restrict yv = y + (size_t)(b0 + v) * m->cols;
+        const double *restrict Yv = sc->Y + (size_t)v * m->cols;
+        const double ws = m->w_scale, xs = sc->xs[v];
+        for (size_t c = 0; c < m->cols; c++) yv[c] = (float)(Yv[c] * ws * xs);
     }
 }
 

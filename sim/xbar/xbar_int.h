@@ -7,7 +7,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <string.h>
 
 #include "aimc_xbar.h"
 #include "xbar_znorm.h"

@@ -37,8 +37,12 @@
 #endif
 
 /* The fused kernel decodes each row once and adds it into every step's accumulator; above
- * this many vectors a chunk unpacks the tile and calls BLAS (bench/mvm, docs/performance.md). */
+ * this many vectors a chunk unpacks the tile and calls BLAS: sgemm overtakes it from 5
+ * vectors on (256 x 256, default configuration, 131 against 131 us per vector at 4 and 5),
+ * dgemm, for tiles whose sums need double, from 32 (peers' configuration: 7.7 against 6.9 us
+ * per vector at 32, 7.8 against 8.7 at 16). */
 #define FUSED_MAX_VECTORS 4
+#define FUSED_MAX_VECTORS_DBL 16
 
 /* Cholesky pivots below this fraction of their diagonal are taken as 0 (the variable is then
  * a combination of the earlier ones; the variance dropped is below 1e-12 of it). */
@@ -1001,7 +1005,7 @@ void xbar_chunk_run(const aimc_xbar *s, const sim_matrix *m, const float *x, flo
         drives += sc->rb_nnz;
         for (uint32_t i = 0; i < t->nrows; i++) xbar_e += sc->usq[i] * (double)tl->row_g_us[i];
 
-        if (nb <= FUSED_MAX_VECTORS)
+        if (nb <= (tl->f32 ? FUSED_MAX_VECTORS : FUSED_MAX_VECTORS_DBL))
             fused_signal(s, tl, sc, m->rows, nb);
         else
             gemm_signal(s, tl, sc, m->rows, nb);

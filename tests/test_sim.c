@@ -1051,10 +1051,10 @@ static void test_exact_path(void)
 }
 
 /* The kernels' paths agree to the bit: 70 vectors in one call (BLAS for the chunk of 64, the
- * row kernel for the 6 left) against 70 calls of one vector (the row kernel), with read and
- * programming noise (the same read events either way), for a generic device with bit-serial
- * inputs on several row blocks, and a pcm device (per-pair variances) with bit-serial and
- * multi-bit inputs. */
+ * row kernel or BLAS for the 6 left) against 70 calls of one vector (the row kernel), with
+ * read and programming noise (the same read events either way), for a generic device with
+ * bit-serial inputs on several row blocks, a pcm device (per-pair variances) with bit-serial
+ * and multi-bit inputs, and 7-bit cells with multi-bit inputs (sums in double). */
 static void test_paths_identical(void)
 {
     static aimc_tile tiles[MAX_TILES];
@@ -1065,15 +1065,15 @@ static void test_paths_identical(void)
     rnd_seed(77);
     for (uint32_t i = 0; i < R * C; i++) w[i] = (float)(rnd_unit() * 2.0 - 1.0);
     for (uint32_t i = 0; i < B * R; i++) x[i] = (float)(rnd_unit() * 2.0 - 1.0);
-    for (int k = 0; k < 3; k++) {
+    for (int k = 0; k < 4; k++) {
         aimc_arch a;
         arch_small(&a);
         a.crossbar.rows = 32;
         a.crossbar.cols = 64;
-        a.device.type = k ? AIMC_DEVICE_PCM : AIMC_DEVICE_GENERIC;
-        a.device.levels = 16;
-        a.crossbar.bits_per_cell = 2;
-        a.dac.mode = k == 2 ? AIMC_DAC_MULTI_BIT : AIMC_DAC_BIT_SERIAL;
+        a.device.type = k == 1 || k == 2 ? AIMC_DEVICE_PCM : AIMC_DEVICE_GENERIC;
+        a.device.levels = k == 3 ? 128 : 16;
+        a.crossbar.bits_per_cell = k == 3 ? 7 : 2;
+        a.dac.mode = k >= 2 ? AIMC_DAC_MULTI_BIT : AIMC_DAC_BIT_SERIAL;
         a.adc.bits = 12;
         size_t n = tile_matrix(&a, R, C, 32, 20, 0, tiles, MAX_TILES, NULL);
         aimc_xbar *s1 = NULL, *s2 = NULL;
@@ -1082,7 +1082,7 @@ static void test_paths_identical(void)
         CU_ASSERT_EQUAL_FATAL(aimc_xbar_create(&a, 9, &s2), AIMC_OK);
         CU_ASSERT_EQUAL(aimc_xbar_program(s1, 0, w, R, C, tiles, n, NULL, NULL), AIMC_OK);
         CU_ASSERT_EQUAL(aimc_xbar_program(s2, 0, w, R, C, tiles, n, NULL, NULL), AIMC_OK);
-        if (k) {
+        if (k == 1 || k == 2) {
             CU_ASSERT_EQUAL(aimc_xbar_set_read_time(s1, 3600.0), AIMC_OK);
             CU_ASSERT_EQUAL(aimc_xbar_set_read_time(s2, 3600.0), AIMC_OK);
         }

@@ -937,7 +937,8 @@ static int exact_vs_full(const aimc_arch *a, uint32_t R, uint32_t C, uint32_t br
 {
     static aimc_tile tiles[MAX_TILES];
     float *w = malloc((size_t)R * C * sizeof *w), *x = malloc((size_t)batch * R * sizeof *x);
-    float *y1 = malloc((size_t)batch * C * sizeof *y1), *y2 = malloc((size_t)batch * C * sizeof *y2);
+    float *y1 = malloc((size_t)batch * C * sizeof *y1);
+    float *y2 = malloc((size_t)batch * C * sizeof *y2);
     aimc_xbar *s1 = NULL, *s2 = NULL;
     aimc_xbar_stats st1 = {0}, st2 = {0};
     int same = 0;

@@ -84,7 +84,8 @@ int xbar_tile_td(const aimc_xbar *s, const sim_tile *tl, size_t k)
 }
 
 /* D of the 64 pairs of PK14 group g, 2^-q level units. */
-__attribute__((always_inline)) static inline void pk_group_decode(const uint8_t *restrict g, int q, int32_t c, float *restrict out)
+__attribute__((always_inline)) static inline void
+pk_group_decode(const uint8_t *restrict g, int q, int32_t c, float *restrict out)
 {
     uint32_t w[PK_GROUP];
     for (int b = 0; b < 64; b++) w[b] = g[b];
@@ -103,7 +104,8 @@ __attribute__((always_inline)) static inline void pk_group_decode(const uint8_t 
 }
 
 /* D of pairs [k0, k0 + n) of a tile as floats (exact: |D| < 2^15). */
-__attribute__((always_inline)) static inline void decode_range(const sim_tile *tl, size_t k0, size_t n, float *restrict out)
+__attribute__((always_inline)) static inline void
+decode_range(const sim_tile *tl, size_t k0, size_t n, float *restrict out)
 {
     if (tl->fmt == SIM_FMT_WIDE) {
         const int16_t *w = (const int16_t *)(const void *)tl->pk + k0;
@@ -394,7 +396,8 @@ static size_t scratch_layout(mvm_scratch *sc, const xbar_arena *a, const aimc_xb
     sc->drow = arena_take(a, &off, npad * sizeof *sc->drow);
     sc->drowd = arena_take(a, &off, dbl ? npad * sizeof *sc->drowd : 0);
     sc->nz = arena_take(a, &off, S * npad * sizeof *sc->nz);
-    sc->W = arena_take(a, &off, plane && S > 1 && S <= 8 ? ((size_t)1 << S) * npad * sizeof *sc->W : 0);
+    sc->W = arena_take(a, &off,
+                       plane && S > 1 && S <= 8 ? ((size_t)1 << S) * npad * sizeof *sc->W : 0);
     sc->C = arena_take(a, &off, plane && S > 1 ? S * (S + 1) / 2 * npad * sizeof *sc->C : 0);
     sc->L = arena_take(a, &off, nbm * S * S * sizeof *sc->L);
     sc->usq = arena_take(a, &off, kr * sizeof *sc->usq);
@@ -695,7 +698,8 @@ static void fused_signal(const aimc_xbar *s, const sim_tile *tl, mvm_scratch *sc
         if (!any) continue;
         decode_range(tl, (size_t)i * N, N, drow);
         if (dbl)
-            for (size_t b = 0; b < nblk; b++) float_to_double_lanes(drd + b * SIM_LANES, drow + b * SIM_LANES);
+            for (size_t b = 0; b < nblk; b++)
+                float_to_double_lanes(drd + b * SIM_LANES, drow + b * SIM_LANES);
         for (uint32_t v = 0; v < nb; v++) {
             const int32_t c = sc->p[(size_t)v * rows + tl->t.row0 + i];
             if (c == 0) continue;
@@ -708,24 +712,30 @@ static void fused_signal(const aimc_xbar *s, const sim_tile *tl, mvm_scratch *sc
                     if (dbl) {
                         double *a = sc->ad + at;
                         if (c > 0)
-                            for (size_t b = 0; b < nblk; b++) add_lanes_d(a + b * SIM_LANES, drd + b * SIM_LANES);
+                            for (size_t b = 0; b < nblk; b++)
+                                add_lanes_d(a + b * SIM_LANES, drd + b * SIM_LANES);
                         else
-                            for (size_t b = 0; b < nblk; b++) sub_lanes_d(a + b * SIM_LANES, drd + b * SIM_LANES);
+                            for (size_t b = 0; b < nblk; b++)
+                                sub_lanes_d(a + b * SIM_LANES, drd + b * SIM_LANES);
                     } else {
                         float *a = sc->af + at;
                         if (c > 0)
-                            for (size_t b = 0; b < nblk; b++) add_lanes(a + b * SIM_LANES, drow + b * SIM_LANES);
+                            for (size_t b = 0; b < nblk; b++)
+                                add_lanes(a + b * SIM_LANES, drow + b * SIM_LANES);
                         else
-                            for (size_t b = 0; b < nblk; b++) sub_lanes(a + b * SIM_LANES, drow + b * SIM_LANES);
+                            for (size_t b = 0; b < nblk; b++)
+                                sub_lanes(a + b * SIM_LANES, drow + b * SIM_LANES);
                     }
                 }
             } else {
                 if (dbl) {
                     double *a = sc->ad + (size_t)v * npad;
-                    for (size_t b = 0; b < nblk; b++) axpy_lanes_d(a + b * SIM_LANES, (double)c, drd + b * SIM_LANES);
+                    for (size_t b = 0; b < nblk; b++)
+                        axpy_lanes_d(a + b * SIM_LANES, (double)c, drd + b * SIM_LANES);
                 } else {
                     float *a = sc->af + (size_t)v * npad;
-                    for (size_t b = 0; b < nblk; b++) axpy_lanes(a + b * SIM_LANES, (float)c, drow + b * SIM_LANES);
+                    for (size_t b = 0; b < nblk; b++)
+                        axpy_lanes(a + b * SIM_LANES, (float)c, drow + b * SIM_LANES);
                 }
                 if (var1) {
                     const uint16_t *vr = tl->vq + (size_t)i * N;
@@ -891,7 +901,8 @@ static void buckets_serial(const aimc_xbar *s, const sim_tile *tl, mvm_scratch *
             uint32_t *restrict lo = W + (size_t)mk * npad;
             const uint32_t *restrict hi = W + (size_t)(mk | 1u << b) * npad;
             for (size_t bl = 0; bl < nblk; bl++)
-                for (int l = 0; l < SIM_LANES; l++) lo[bl * SIM_LANES + l] += hi[bl * SIM_LANES + l];
+                for (int l = 0; l < SIM_LANES; l++)
+                    lo[bl * SIM_LANES + l] += hi[bl * SIM_LANES + l];
         }
 }
 
@@ -1192,7 +1203,8 @@ static void exact_chunk(const aimc_xbar *s, const sim_matrix *m, mvm_scratch *sc
         for (uint32_t i = 0; i < tl->t.nrows; i++) *xbar_e += sc->usq[i] * (double)tl->row_g_us[i];
     }
     const double P = s->x_code_max, Q = s->w_code_max;
-    const int32_t off = s->cpw == 1 ? (int32_t)(UINT32_C(1) << (s->arch.crossbar.weight_bits - 1)) : 0;
+    const int32_t off =
+        s->cpw == 1 ? (int32_t)(UINT32_C(1) << (s->arch.crossbar.weight_bits - 1)) : 0;
     if (m->exact == SIM_EXACT_SUM) {
         /* Y = sum_i p_i q_ij: the slices' and steps' shift-and-add, exactly. */
         const size_t npad = (m->cols + SIM_LANES - 1) / SIM_LANES * SIM_LANES;

@@ -752,7 +752,8 @@ static int tile_build(const aimc_xbar *s, sim_tile *tl, const int16_t *td, build
         }
     } else {
         for (size_t k = 0; k < n; k++)
-            xbar_pk_put(pk, k, pk_word(td[k] + s->td_off, lround(b->d[k] * sc) - (long)td[k] * (1L << q)));
+            xbar_pk_put(pk, k,
+                        pk_word(td[k] + s->td_off, lround(b->d[k] * sc) - (long)td[k] * (1L << q)));
     }
     if (vq) {
         const double ss = ldexp(1.0, qs);

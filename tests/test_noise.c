@@ -328,71 +328,179 @@ static void test_rram_and_faults(void)
 
 /* ---- aggregated read noise against the per-cell reference --------------------------- */
 
-/* PCM at 1 day: every device has its own read sigma. The machine draws one Gaussian per
- * column of variance sum_i u_i^2 sigma_ij^2; the reference here draws one Gaussian per cell
- * and sums. 1e5 outputs of one column each: means and sds within 4 standard errors of each
- * other, and a two-sample KS test at p > 0.01. */
-static void test_read_noise_vs_per_cell(void)
+/* The read of a device of conductance g with read noise sigma, clipped at 0 (docs/devices.md,
+ * "Read noise near g = 0"): X = max(0, g + sigma Z), its mean, variance and third central
+ * moment from the rectified normal's moments (x = g / sigma):
+ * E X^k / sigma^k = x^k Phi + ..., E X = sigma (x Phi + phi), E X^2 = sigma^2 ((x^2 + 1) Phi +
+ * x phi), E X^3 = sigma^3 ((x^3 + 3x) Phi + (x^2 + 2) phi). Without clipping: g, sigma^2, 0. */
+static void read_moments(double g, double sigma, int clip, double *m1, double *m2, double *m3)
 {
-    aimc_arch a;
-    arch_pcm(&a, 16, 4);
-    const uint32_t R = 16, C = 4, N = 100000, J = 2;
-    float w[16 * 4], xin[16];
-    st_rng = 99;
-    for (uint32_t i = 0; i < R * C; i++) w[i] = (float)(2.0 * r_unit() - 1.0);
-    w[0] = 1.0f;
-    for (uint32_t i = 0; i < R; i++) xin[i] = (float)(2.0 * r_unit() - 1.0);
-    xin[0] = 1.0f;
-    aimc_tile t[2];
-    size_t n = tiles_of(&a, R, C, t, 2);
-    aimc_xbar *s = NULL;
-    aimc_diag d = {""};
-    CU_ASSERT_EQUAL_FATAL(aimc_xbar_create(&a, 3, &s), AIMC_OK);
-    CU_ASSERT_EQUAL_FATAL(aimc_xbar_program(s, 0, w, R, C, t, n, NULL, &d), AIMC_OK);
-    CU_ASSERT_EQUAL(aimc_xbar_set_read_time(s, 86400.0), AIMC_OK);
+    if (!clip || sigma <= 0.0) {
+        *m1 = g;
+        *m2 = sigma * sigma;
+        *m3 = 0.0;
+        return;
+    }
+    const double x = g / sigma, P = 0.5 * erfc(-x / sqrt(2.0));
+    const double phi = exp(-0.5 * x * x) / sqrt(2.0 * M_PI);
+    const double e1 = x * P + phi, e2 = (x * x + 1.0) * P + x * phi;
+    const double e3 = (x * x * x + 3.0 * x) * P + (x * x + 2.0) * phi;
+    *m1 = sigma * e1;
+    *m2 = sigma * sigma * (e2 - e1 * e1);
+    *m3 = sigma * sigma * sigma * (e3 - 3.0 * e1 * e2 + 2.0 * e1 * e1 * e1);
+}
+
+/* One column of a machine against a per-device reference: N reads of the input xin (R rows),
+ * output column J. The reference draws each device's read once per read, X = g + sigma Z,
+ * clipped at 0 (g and sigma from aimc_xbar_cell), and applies it to every step of the read
+ * (so the shift-and-add of bit-serial steps gives sum_i p_i (X+ - X-)); the ADC here is fine
+ * enough to leave out of it. What the test asserts, each against 4 standard errors:
+ *  - the machine's mean and sd against the reference's, and a two-sample KS test at p > 0.01,
+ *    valid because the reference's column sum is close to Gaussian: its exact skewness, from
+ *    the devices' third moments, moves the CDF by at most |skew| phi(0) / 6 (Edgeworth's
+ *    first term), asserted below a quarter of the KS test's critical distance;
+ *  - when `other` is given: the machine's mean or sd is not that of the model `other` names
+ *    (0: devices unclipped, 1: a fresh deviation at every input step), computed exactly from
+ *    the devices: the test tells the models apart. */
+static void per_device_case(const aimc_arch *a, uint32_t R, uint32_t C, uint32_t J,
+                            const float *xin, uint32_t N, int other, uint64_t seed)
+{
+    float *w = malloc((size_t)R * C * sizeof *w);
     float *x = malloc((size_t)N * R * sizeof *x), *y = malloc((size_t)N * C * sizeof *y);
     double *ym = malloc(N * sizeof *ym), *yr = malloc(N * sizeof *yr);
-    CU_ASSERT_FATAL(x && y && ym && yr);
-    for (uint32_t v = 0; v < N; v++) memcpy(x + (size_t)v * R, xin, sizeof xin);
+    double (*g)[2] = malloc(R * sizeof *g), (*sg)[2] = malloc(R * sizeof *sg);
+    int32_t *u = malloc(R * sizeof *u);
+    aimc_tile t[16];
+    CU_ASSERT_FATAL(w && x && y && ym && yr && g && sg && u);
+    size_t n = tiles_of(a, R, C, t, 16);
+    CU_ASSERT_FATAL(n <= 16);
+    aimc_xbar *s = NULL;
+    aimc_diag d = {""};
+    st_rng = seed;
+    float wmax = 0.0f, xmax = 0.0f;
+    for (uint32_t i = 0; i < R * C; i++) {
+        w[i] = (float)(2.0 * r_unit() - 1.0);
+        wmax = fabsf(w[i]) > wmax ? fabsf(w[i]) : wmax;
+    }
+    CU_ASSERT_EQUAL_FATAL(aimc_xbar_create(a, seed, &s), AIMC_OK);
+    CU_ASSERT_EQUAL_FATAL(aimc_xbar_program(s, 0, w, R, C, t, n, NULL, &d), AIMC_OK);
+    if (a->device.read_time_s > 0.0) aimc_xbar_set_read_time(s, a->device.read_time_s);
+    for (uint32_t v = 0; v < N; v++) memcpy(x + (size_t)v * R, xin, R * sizeof *xin);
     CU_ASSERT_EQUAL_FATAL(aimc_xbar_mvm(s, 0, x, N, y, NULL), AIMC_OK);
     for (uint32_t v = 0; v < N; v++) ym[v] = y[(size_t)v * C + J];
 
-    /* Reference: codes as the DAC makes them, per-cell draws. */
-    const double w_scale = 1.0 / 15.0, x_scale = 1.0 / 127.0, dg = 25.0 / 15.0;
-    double g[16][2], sg[16][2];
-    int32_t u[16];
+    /* The devices and the DAC codes as the machine has them. */
+    const int P = (1 << (a->dac.bits - 1)) - 1, Q = (1 << (a->crossbar.weight_bits - 2)) * 2 - 1;
+    const double L = (double)((1 << a->crossbar.bits_per_cell) - 1);
+    const double dg = (a->device.g_max_us - a->device.g_min_us) / L;
+    for (uint32_t i = 0; i < R; i++) xmax = fabsf(xin[i]) > xmax ? fabsf(xin[i]) : xmax;
+    const double x_scale = xmax / P, w_scale = wmax / Q, unit = w_scale * x_scale / dg;
+    double m1 = 0.0, var = 0.0, k3 = 0.0, m1_other = 0.0, var_other = 0.0;
+    const uint32_t tile_j = t[0].ncols; /* column J lies in the first tile */
+    CU_ASSERT_FATAL(J < tile_j);
     for (uint32_t i = 0; i < R; i++) {
         u[i] = (int32_t)lround(xin[i] / x_scale);
         for (int p = 0; p < 2; p++) {
             aimc_xbar_cell_info info;
             CU_ASSERT_EQUAL_FATAL(aimc_xbar_cell(s, 0, i, 2 * J + (uint32_t)p, &info), AIMC_OK);
-            g[i][p] = info.g_read_us / dg;
-            sg[i][p] = info.read_sigma_us / dg;
+            g[i][p] = info.g_read_us;
+            sg[i][p] = info.read_sigma_us;
+            double e1, e2, e3, o1, o2, o3;
+            read_moments(g[i][p], sg[i][p], 1, &e1, &e2, &e3);
+            read_moments(g[i][p], sg[i][p], 0, &o1, &o2, &o3);
+            const double sgn = p ? -1.0 : 1.0, ui = u[i];
+            m1 += sgn * ui * e1;
+            var += ui * ui * e2;
+            k3 += sgn * ui * ui * ui * e3;
+            m1_other += sgn * ui * (other == 0 ? o1 : e1);
+            if (other == 0) var_other += ui * ui * o2;
+            else /* every step its own draw: sum_t 4^t u_ti^2 v (bit-serial) */
+                for (int st = 0; st < a->dac.bits - 1; st++)
+                    var_other += ldexp(1.0, 2 * st) * (double)((abs(u[i]) >> st) & 1) * e2;
         }
     }
-    st_rng = 12345;
+    const double skew = k3 / pow(var, 1.5);
+    const double d_crit = 1.628 * sqrt(2.0 / N); /* two-sample KS at 0.01 */
+    CU_ASSERT(fabs(skew) * 0.39894 / 6.0 < d_crit / 4.0);
+
+    st_rng = seed + 1;
     for (uint32_t v = 0; v < N; v++) {
         double acc = 0.0;
-        for (uint32_t i = 0; i < R; i++)
-            acc += u[i] * ((g[i][0] + sg[i][0] * r_normal()) - (g[i][1] + sg[i][1] * r_normal()));
-        yr[v] = acc * w_scale * x_scale;
+        for (uint32_t i = 0; i < R; i++) {
+            double xp = g[i][0] + sg[i][0] * r_normal(), xn = g[i][1] + sg[i][1] * r_normal();
+            xp = xp > 0.0 ? xp : 0.0;
+            xn = xn > 0.0 ? xn : 0.0;
+            acc += u[i] * (xp - xn);
+        }
+        yr[v] = acc * unit;
     }
-    double m1, s1, m2, s2, dks;
-    moments(ym, N, &m1, &s1);
-    moments(yr, N, &m2, &s2);
-    CU_ASSERT(s1 > 0.0);
-    CU_ASSERT(fabs(m1 - m2) < 4.0 * sqrt((s1 * s1 + s2 * s2) / N));
-    CU_ASSERT(fabs(s1 - s2) < 4.0 * sqrt((s1 * s1 + s2 * s2) / (2.0 * (N - 1))));
-    double p = ks_pvalue(ym, N, yr, N, &dks);
-    CU_ASSERT(p > 0.01);
-    /* The KS test has power: a 10 % wider reference is rejected. */
-    for (uint32_t v = 0; v < N; v++) yr[v] = m2 + (yr[v] - m2) * 1.1;
-    CU_ASSERT(ks_pvalue(ym, N, yr, N, &dks) < 0.01);
+    double mm, sm, mr, sr, dks;
+    moments(ym, N, &mm, &sm);
+    moments(yr, N, &mr, &sr);
+    CU_ASSERT(sm > 0.0);
+    /* The reference's own statistics are those of the moments above. */
+    CU_ASSERT(fabs(mr - m1 * unit) < 4.0 * sqrt(var / N) * unit);
+    CU_ASSERT(fabs(mm - mr) < 4.0 * sqrt((sm * sm + sr * sr) / N));
+    CU_ASSERT(fabs(sm - sr) < 4.0 * sqrt((sm * sm + sr * sr) / (2.0 * (N - 1))));
+    CU_ASSERT(ks_pvalue(ym, N, yr, N, &dks) > 0.01);
+    if (other >= 0) {
+        const double sd_o = sqrt(var_other) * unit, se_m = sqrt(var / N) * unit;
+        const double se_s = sqrt(var / (2.0 * (N - 1))) * unit;
+        CU_ASSERT(fabs(mm - m1_other * unit) > 4.0 * se_m || fabs(sm - sd_o) > 4.0 * se_s);
+    }
+    aimc_xbar_destroy(s);
+    free(w);
     free(x);
     free(y);
     free(ym);
     free(yr);
-    aimc_xbar_destroy(s);
+    free(g);
+    free(sg);
+    free(u);
+}
+
+/* PCM a day after programming, every device with its own read sigma (per-pair variances),
+ * 256 rows, random weights and inputs: against the per-device reference with clipping, for
+ * multi-bit inputs, and for bit-serial inputs where the deviation of a device is shared by
+ * the steps of a read (a fresh deviation at each step is rejected): 7 steps (the kernel sums
+ * variances by sets of steps) and 9 (it sums them pair of steps by pair). */
+static void test_read_noise_vs_per_cell(void)
+{
+    const uint32_t R = 256, C = 8, N = 20000;
+    float xin[256];
+    st_rng = 99;
+    for (uint32_t i = 0; i < R; i++) xin[i] = (float)(2.0 * r_unit() - 1.0);
+    for (int serial = 0; serial < 3; serial++) {
+        aimc_arch a;
+        arch_pcm(&a, (int)R, (int)C);
+        a.device.read_time_s = 86400.0;
+        a.dac.mode = serial ? AIMC_DAC_BIT_SERIAL : AIMC_DAC_MULTI_BIT;
+        if (serial == 2) a.dac.bits = 10;
+        per_device_case(&a, R, C, 3, xin, N, serial ? 1 : -1, 3 + (uint64_t)serial);
+    }
+}
+
+/* A generic device with g_min 0: the "off" device of every pair sits at or near 0, where a
+ * read is clipped (mean shifted up, variance down). Inputs of equal magnitude on every row,
+ * where a column's variance is exactly the mean of its pairs' (docs/devices.md): against the
+ * per-device reference with clipping, for multi-bit and bit-serial inputs; the unclipped model
+ * is rejected. With inputs of any magnitude the mean still matches (every device's clipped
+ * mean is exact). */
+static void test_read_noise_clipped(void)
+{
+    const uint32_t R = 256, C = 8, N = 20000;
+    float xin[256];
+    st_rng = 5;
+    for (uint32_t i = 0; i < R; i++) xin[i] = r_unit() < 0.5 ? -1.0f : 1.0f;
+    for (int serial = 0; serial < 2; serial++) {
+        aimc_arch a;
+        arch_pcm(&a, (int)R, (int)C);
+        a.device.type = AIMC_DEVICE_GENERIC;
+        a.device.program_sigma_us = 0.5;
+        a.device.read_sigma_us = 1.0;
+        a.dac.mode = serial ? AIMC_DAC_BIT_SERIAL : AIMC_DAC_MULTI_BIT;
+        per_device_case(&a, R, C, 2, xin, N, 0, 11 + (uint64_t)serial);
+    }
 }
 
 /* ---- pcm accuracy: ADC bits, drift, compensation ------------------------------------ */
@@ -532,12 +640,15 @@ static void test_adc_gain_offset(void)
     CU_ASSERT(ok_o);
 }
 
-/* PCM with read noise, 200 vectors (4 chunks): 1 and 2 threads give identical bits. */
-static void test_threads_identical(void)
+/* PCM with read noise, 200 vectors (4 chunks), multi-bit and bit-serial inputs, and a
+ * generic device near 0 with bit-serial inputs: 1 and 2 threads give identical bits. */
+static void threads_case(int kind)
 {
     aimc_arch a;
     arch_pcm(&a, 64, 32);
     a.adc.bits = 8;
+    if (kind >= 1) a.dac.mode = AIMC_DAC_BIT_SERIAL;
+    if (kind == 2) a.device.type = AIMC_DEVICE_GENERIC;
     const uint32_t R = 64, C = 32, B = 200;
     float *w = malloc(R * C * sizeof *w), *x = malloc(B * R * sizeof *x);
     float *y1 = malloc(B * C * sizeof *y1), *y2 = malloc(B * C * sizeof *y2);
@@ -575,6 +686,11 @@ static void test_threads_identical(void)
     free(x);
     free(y1);
     free(y2);
+}
+
+static void test_threads_identical(void)
+{
+    for (int kind = 0; kind < 3; kind++) threads_case(kind);
 }
 
 /* ---- DAC modes, ADC ranges, weight scales, memory, the driver path ------------------- */
@@ -858,8 +974,10 @@ int test_noise_register(void)
                {"program-and-verify: rounds, misses, rms, cost", test_program_verify},
                {"pcm: programming noise, drift exponents, formulas", test_pcm_statistics},
                {"rram: proportional noise; faults: rates and map", test_rram_and_faults},
-               {"read noise: per-column draw vs per-cell reference (KS)",
+               {"read noise: pcm vs per-device reference with clipping, quasi-static (KS)",
                 test_read_noise_vs_per_cell},
+               {"read noise: generic devices near 0 vs per-device clipped reference (KS)",
+                test_read_noise_clipped},
                {"pcm: error vs ADC bits, drift, compensation", test_pcm_accuracy},
                {"ir drop: zero when off, grows with resistance", test_ir_drop},
                {"adc: gain and offset error", test_adc_gain_offset},

@@ -295,9 +295,13 @@ static void mean_sd(const double *v, size_t n, double *mean, double *sd)
     *sd = sqrt(ss / (double)(n - 1));
 }
 
-/* Read noise only, 2 slices, 3 bit-serial steps: the output of one column over 1e5 vectors
- * has mean sum q p and variance sum_s sum_t 4^(sB + t) * n_t * 2 * (read_sigma / dG)^2
- * (n_t rows driven in step t); both within 4 standard errors. */
+/* Read noise only, 2 slices, 3 bit-serial steps, devices far from g = 0 (no clipping): the
+ * read noise is quasi-static over the steps of a read (docs/devices.md), so after the
+ * shift-and-add each slice's noise is sum_i p_i e_i, e_i the pair's deviation: the output of
+ * one column over 1e5 vectors has mean sum q p and variance
+ * sum_s 4^(sB) sum_i p_i^2 * 2 * (read_sigma / dG)^2, both within 4 standard errors. Steps
+ * drawn independently would give sum_s sum_t 4^(sB + t) n_t 2 (read_sigma / dG)^2 (n_t rows
+ * driven in step t), about half of it here: that is rejected. */
 static void test_read_noise_stats(void)
 {
     const uint32_t N = 100000, R = 5;
@@ -308,8 +312,8 @@ static void test_read_noise_stats(void)
     a.device.type = AIMC_DEVICE_GENERIC;
     a.device.program_sigma_us = 0.0;
     a.device.read_sigma_us = 0.25;
-    a.device.g_min_us = 0.0;
-    a.device.g_max_us = 25.0;
+    a.device.g_min_us = 10.0; /* 40 sigma above 0: no read clips */
+    a.device.g_max_us = 35.0;
     a.device.levels = 16;
     a.crossbar.bits_per_cell = 2;
     a.crossbar.weight_bits = 5; /* 4 magnitude bits: 2 slices */
@@ -336,18 +340,22 @@ static void test_read_noise_stats(void)
     double exact = 0.0;
     for (int i = 0; i < 5; i++) exact += (double)q[i] * pv[i];
     const double sig_lv = a.device.read_sigma_us / ((a.device.g_max_us - a.device.g_min_us) / 3);
-    double var = 0.0;
-    for (int sl = 0; sl < 2; sl++)
+    double var = 0.0, var_indep = 0.0, p2 = 0.0;
+    for (int i = 0; i < 5; i++) p2 += (double)pv[i] * pv[i];
+    for (int sl = 0; sl < 2; sl++) {
+        var += ldexp(1.0, 2 * 2 * sl) * p2 * 2.0 * sig_lv * sig_lv;
         for (int t = 0; t < 3; t++) {
             int nt = 0;
             for (int i = 0; i < 5; i++) nt += (abs(pv[i]) >> t) & 1;
-            var += ldexp(1.0, 2 * (2 * sl + t)) * nt * 2.0 * sig_lv * sig_lv;
+            var_indep += ldexp(1.0, 2 * (2 * sl + t)) * nt * 2.0 * sig_lv * sig_lv;
         }
+    }
     double mean, sd;
     mean_sd(v, N, &mean, &sd);
     const double sdv = sqrt(var);
     CU_ASSERT(fabs(mean - exact) <= 4.0 * sdv / sqrt((double)N));
     CU_ASSERT(fabs(sd - sdv) <= 4.0 * sdv / sqrt(2.0 * (N - 1)));
+    CU_ASSERT(fabs(sd - sqrt(var_indep)) > 4.0 * sdv / sqrt(2.0 * (N - 1)));
     aimc_xbar_destroy(s);
     free(x);
     free(y);
@@ -526,7 +534,7 @@ static void test_adc_bits_error(void)
  * of sd 1 level (per column: sqrt(2) * sigma / dG) the signal s ~ N(1, 1) saturates when
  * round(s) > 1 or < -2, i.e. s >= 1.5 or s <= -2.5: the count over 1e5 conversions is within
  * 4 binomial standard errors of n P. With sd 1e6 levels every conversion saturates and every
- * output sits at a rail. */
+ * output sits at a rail. g_min is far enough above 0 (over 9 sigma) that no read clips. */
 static void test_adc_saturation(void)
 {
     const uint32_t N = 100000;
@@ -534,8 +542,8 @@ static void test_adc_saturation(void)
     arch_small(&a);
     a.device.type = AIMC_DEVICE_GENERIC;
     a.device.program_sigma_us = 0.0;
-    a.device.g_min_us = 0.0;
-    a.device.g_max_us = 25.0;
+    a.device.g_min_us = 1e9;
+    a.device.g_max_us = 1e9 + 25.0;
     a.device.levels = 2;
     a.crossbar.bits_per_cell = 1;
     a.crossbar.weight_bits = 2;
@@ -919,6 +927,184 @@ static void test_overwrite(void)
     aimc_xbar_destroy(s);
 }
 
+/* ---- the exact path and the kernels' paths ---------------------------------------------- */
+
+/* Run the same vectors on two machines alike but for the exact path (allowed on the first,
+ * forbidden on the second): y and every counter must be the same bits. *mode gets the
+ * first's aimc_xbar_exact_path. */
+static int exact_vs_full(const aimc_arch *a, uint32_t R, uint32_t C, uint32_t br, uint32_t bc,
+                         uint32_t batch, uint64_t seed, int *mode)
+{
+    static aimc_tile tiles[MAX_TILES];
+    float *w = malloc((size_t)R * C * sizeof *w), *x = malloc((size_t)batch * R * sizeof *x);
+    float *y1 = malloc((size_t)batch * C * sizeof *y1);
+    float *y2 = malloc((size_t)batch * C * sizeof *y2);
+    aimc_xbar *s1 = NULL, *s2 = NULL;
+    aimc_xbar_stats st1 = {0}, st2 = {0};
+    int same = 0;
+    *mode = -1;
+    size_t n = tile_matrix(a, R, C, br, bc, 0, tiles, MAX_TILES, NULL);
+    if (!w || !x || !y1 || !y2 || n > MAX_TILES || aimc_xbar_create(a, seed, &s1) ||
+        aimc_xbar_create(a, seed, &s2))
+        goto out;
+    rnd_seed(seed);
+    for (size_t i = 0; i < (size_t)R * C; i++) w[i] = (float)(rnd_unit() * 2.0 - 1.0);
+    for (size_t i = 0; i < (size_t)batch * R; i++) x[i] = (float)(rnd_unit() * 2.0 - 1.0);
+    x[1] = 0.0f;
+    for (uint32_t i = 0; i < R; i++) x[(size_t)(batch - 1) * R + i] = 0.0f; /* a zero vector */
+    if (aimc_xbar_program(s1, 0, w, R, C, tiles, n, NULL, NULL) ||
+        aimc_xbar_program(s2, 0, w, R, C, tiles, n, NULL, NULL) ||
+        aimc_xbar_set_exact_path(s2, 0))
+        goto out;
+    *mode = aimc_xbar_exact_path(s1, 0);
+    CU_ASSERT_EQUAL(aimc_xbar_exact_path(s2, 0), 0);
+    if (aimc_xbar_mvm(s1, 0, x, batch, y1, &st1) || aimc_xbar_mvm(s2, 0, x, batch, y2, &st2))
+        goto out;
+    same = memcmp(y1, y2, (size_t)batch * C * sizeof *y1) == 0 &&
+           memcmp(&st1, &st2, sizeof st1) == 0;
+out:
+    aimc_xbar_destroy(s1);
+    aimc_xbar_destroy(s2);
+    free(w);
+    free(x);
+    free(y1);
+    free(y2);
+    return same;
+}
+
+/* The exact path gives the full path's bits (y and counters) where it applies, for few
+ * vectors (the row kernel) and many (BLAS), both encodings, every weight scale:
+ *  - one step and one slice (7-bit cells, 8-bit weights, multi-bit and pulse-width DACs),
+ *    with a lossy 6-bit ADC and tiles smaller than the matrix;
+ *  - bit-serial inputs on 4 slices of 2-bit cells with lossless 12-bit ADCs, several row
+ *    blocks, one weight scale.
+ * It does not apply with a lossy ADC and several steps, per-tile scales and several slices,
+ * or any noise. */
+static void test_exact_path(void)
+{
+    const uint32_t batches[3] = {1, 6, 70};
+    int mode, cases = 0;
+    for (int enc = 0; enc < 2; enc++)
+        for (int ws = 0; ws < 3; ws++)
+            for (int dac = 0; dac < 2; dac++)
+                for (int b = 0; b < 3; b++) {
+                    aimc_arch a;
+                    arch_small(&a);
+                    a.crossbar.rows = 32;
+                    a.crossbar.cols = 64;
+                    a.crossbar.sign_encoding = enc ? AIMC_SIGN_OFFSET : AIMC_SIGN_DIFFERENTIAL;
+                    a.crossbar.weight_scale = ws == 0   ? AIMC_WSCALE_MATRIX
+                                              : ws == 1 ? AIMC_WSCALE_TILE
+                                                        : AIMC_WSCALE_COLUMN;
+                    a.crossbar.bits_per_cell = enc ? 8 : 7;
+                    a.device.levels = enc ? 256 : 128;
+                    a.crossbar.weight_bits = 8;
+                    a.dac.bits = 8;
+                    a.dac.mode = dac ? AIMC_DAC_PULSE_WIDTH : AIMC_DAC_MULTI_BIT;
+                    a.adc.bits = 6;
+                    CU_ASSERT(exact_vs_full(&a, 50, 37, 32, 20, batches[b], 300 + cases, &mode));
+                    CU_ASSERT_EQUAL(mode, 2);
+                    cases++;
+                }
+    for (int enc = 0; enc < 2; enc++)
+        for (int b = 0; b < 3; b++) {
+            aimc_arch a;
+            arch_small(&a);
+            a.crossbar.rows = 32;
+            a.crossbar.cols = 64;
+            a.crossbar.sign_encoding = enc ? AIMC_SIGN_OFFSET : AIMC_SIGN_DIFFERENTIAL;
+            a.crossbar.bits_per_cell = 2;
+            a.device.levels = 4;
+            a.crossbar.weight_bits = 8;
+            a.dac.bits = 8;
+            a.dac.mode = AIMC_DAC_BIT_SERIAL;
+            a.adc.bits = 12; /* (2^11 - 1) x LSB 1 >= 32 rows x 3 levels */
+            CU_ASSERT(exact_vs_full(&a, 70, 45, 32, 20, batches[b], 400 + cases, &mode));
+            CU_ASSERT_EQUAL(mode, 1);
+            cases++;
+        }
+    CU_ASSERT_EQUAL(cases, 42);
+
+    /* Where it does not apply, the full path runs (and agrees with itself). */
+    aimc_arch a;
+    arch_small(&a);
+    a.crossbar.rows = 32;
+    a.crossbar.cols = 64;
+    a.crossbar.bits_per_cell = 2;
+    a.device.levels = 4;
+    a.dac.mode = AIMC_DAC_BIT_SERIAL;
+    a.adc.bits = 6; /* lossy: LSB 4 for 32 rows x 3 levels over 31 codes */
+    CU_ASSERT(exact_vs_full(&a, 40, 20, 32, 20, 3, 500, &mode));
+    CU_ASSERT_EQUAL(mode, 0);
+    a.adc.bits = 12;
+    a.crossbar.weight_scale = AIMC_WSCALE_TILE;
+    CU_ASSERT(exact_vs_full(&a, 40, 20, 32, 20, 3, 501, &mode));
+    CU_ASSERT_EQUAL(mode, 0);
+    a.crossbar.weight_scale = AIMC_WSCALE_MATRIX;
+    a.device.type = AIMC_DEVICE_GENERIC;
+    a.device.read_sigma_us = 0.0;
+    a.device.program_sigma_us = 0.0;
+    CU_ASSERT(exact_vs_full(&a, 40, 20, 32, 20, 3, 502, &mode));
+    CU_ASSERT_EQUAL(mode, 1); /* a generic device without noise reads its levels exactly */
+    a.device.read_sigma_us = 0.01;
+    CU_ASSERT(exact_vs_full(&a, 40, 20, 32, 20, 3, 503, &mode));
+    CU_ASSERT_EQUAL(mode, 0);
+}
+
+/* The kernels' paths agree to the bit: 70 vectors in one call (BLAS for the chunk of 64, the
+ * row kernel or BLAS for the 6 left) against 70 calls of one vector (the row kernel), with
+ * read and programming noise (the same read events either way), for a generic device with
+ * bit-serial inputs on several row blocks, a pcm device (per-pair variances) with bit-serial
+ * and multi-bit inputs, and 7-bit cells with multi-bit inputs (sums in double). */
+static void test_paths_identical(void)
+{
+    static aimc_tile tiles[MAX_TILES];
+    const uint32_t R = 70, C = 45, B = 70;
+    float *w = malloc(R * C * sizeof *w), *x = malloc(B * R * sizeof *x);
+    float *y1 = malloc(B * C * sizeof *y1), *y2 = malloc(B * C * sizeof *y2);
+    CU_ASSERT_FATAL(w && x && y1 && y2);
+    rnd_seed(77);
+    for (uint32_t i = 0; i < R * C; i++) w[i] = (float)(rnd_unit() * 2.0 - 1.0);
+    for (uint32_t i = 0; i < B * R; i++) x[i] = (float)(rnd_unit() * 2.0 - 1.0);
+    for (int k = 0; k < 4; k++) {
+        aimc_arch a;
+        arch_small(&a);
+        a.crossbar.rows = 32;
+        a.crossbar.cols = 64;
+        a.device.type = k == 1 || k == 2 ? AIMC_DEVICE_PCM : AIMC_DEVICE_GENERIC;
+        a.device.levels = k == 3 ? 128 : 16;
+        a.crossbar.bits_per_cell = k == 3 ? 7 : 2;
+        a.dac.mode = k >= 2 ? AIMC_DAC_MULTI_BIT : AIMC_DAC_BIT_SERIAL;
+        a.adc.bits = 12;
+        size_t n = tile_matrix(&a, R, C, 32, 20, 0, tiles, MAX_TILES, NULL);
+        aimc_xbar *s1 = NULL, *s2 = NULL;
+        aimc_xbar_stats st1 = {0}, st2 = {0};
+        CU_ASSERT_EQUAL_FATAL(aimc_xbar_create(&a, 9, &s1), AIMC_OK);
+        CU_ASSERT_EQUAL_FATAL(aimc_xbar_create(&a, 9, &s2), AIMC_OK);
+        CU_ASSERT_EQUAL(aimc_xbar_program(s1, 0, w, R, C, tiles, n, NULL, NULL), AIMC_OK);
+        CU_ASSERT_EQUAL(aimc_xbar_program(s2, 0, w, R, C, tiles, n, NULL, NULL), AIMC_OK);
+        if (k == 1 || k == 2) {
+            CU_ASSERT_EQUAL(aimc_xbar_set_read_time(s1, 3600.0), AIMC_OK);
+            CU_ASSERT_EQUAL(aimc_xbar_set_read_time(s2, 3600.0), AIMC_OK);
+        }
+        CU_ASSERT_EQUAL(aimc_xbar_mvm(s1, 0, x, B, y1, &st1), AIMC_OK);
+        int ok = 1;
+        for (uint32_t b = 0; b < B; b++)
+            ok &= aimc_xbar_mvm(s2, 0, x + (size_t)b * R, 1, y2 + (size_t)b * C, &st2) == AIMC_OK;
+        CU_ASSERT(ok);
+        CU_ASSERT_EQUAL(memcmp(y1, y2, (size_t)B * C * sizeof *y1), 0);
+        CU_ASSERT_EQUAL(st1.dac_drives, st2.dac_drives);
+        CU_ASSERT_EQUAL(st1.adc_saturations, st2.adc_saturations);
+        CU_ASSERT_EQUAL(st1.mvms, st2.mvms);
+        aimc_xbar_destroy(s1);
+        aimc_xbar_destroy(s2);
+    }
+    free(w);
+    free(x);
+    free(y1);
+    free(y2);
+}
+
 int test_sim_register(void)
 {
     AIMC_SUITE("sim",
@@ -933,6 +1119,10 @@ int test_sim_register(void)
                {"adc: saturations counted", test_adc_saturation},
                {"costs: hand-computed counts, energy, cycles", test_costs},
                {"errors: bad plans leave the machine unchanged", test_errors},
-               {"overwrite: the older matrix goes stale; side by side both live", test_overwrite});
+               {"overwrite: the older matrix goes stale; side by side both live", test_overwrite},
+               {"exact path: the full path's bits where it applies, not elsewhere",
+                test_exact_path},
+               {"kernels: one call of 70 vectors = 70 calls of one, to the bit",
+                test_paths_identical});
     return 0;
 }

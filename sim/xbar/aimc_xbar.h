@@ -151,6 +151,17 @@ int aimc_xbar_set_drift_compensation(aimc_xbar *s, int on);
  * bit-identical for any count. */
 int aimc_xbar_set_threads(aimc_xbar *s, int threads);
 
+/* Whether an MVM may take the exact path (docs/simulator.md, "The exact path") where one
+ * integer GEMM of the quantised operands gives the same bits as the slices and steps: 1 (the
+ * default) or 0 (always every slice and step; for tests and benchmarks). */
+int aimc_xbar_set_exact_path(aimc_xbar *s, int allow);
+
+/* Whether MVMs of matrix id take the exact path, as its tiles were last built (programming,
+ * or an MVM after a read-option change): 1 (one GEMM for the summed slices and steps), 2 (per
+ * tile, one step and one slice) or 0 (every slice and step; also for a NULL machine, an
+ * unknown id, or with aimc_xbar_set_exact_path(s, 0)). */
+int aimc_xbar_exact_path(const aimc_xbar *s, uint32_t id);
+
 /* ---- devices and faults (docs/devices.md) ---- */
 
 enum { AIMC_FAULT_NONE = 0, AIMC_FAULT_STUCK_ON = 1, AIMC_FAULT_STUCK_OFF = 2 };
@@ -184,9 +195,15 @@ void aimc_pcm_drift_params(double g_target_us, double g_max_us, double *mu, doub
 double aimc_pcm_drift_factor(double nu, double read_time_s); /* ((t + t0) / t0)^-nu */
 double aimc_pcm_read_rel_sigma(double g_prog_us, double g_max_us, double read_time_s);
 
-/* Memory held by the machine: every allocation (crossbar records, matrices, their tiles'
- * packed read data, row sums and scales), bytes. */
+/* Memory held by the machine for what it simulates: every allocation of the crossbar
+ * records, the matrices and their tiles (packed read data, read variances, row sums, scales,
+ * the codes of the exact path), bytes. The MVM's scratch is not in it: */
 size_t aimc_xbar_memory_bytes(const aimc_xbar *s);
+
+/* The MVM's scratch, bytes: one arena per worker thread, grown to the largest tile and batch
+ * chunk (64 vectors) an MVM has needed and kept until aimc_xbar_destroy, so that MVMs in the
+ * steady state allocate nothing. It does not grow with the number of matrices. */
+size_t aimc_xbar_scratch_bytes(const aimc_xbar *s);
 
 /* Add b into a, field by field. */
 void aimc_xbar_stats_add(aimc_xbar_stats *a, const aimc_xbar_stats *b);

@@ -1,9 +1,10 @@
-/* sim.c - the analog machine model: crossbar conductances, device physics at programming and
- * at read time, program-and-verify, DAC, ADC, shift-and-add, and the time and energy of every
- * matrix-vector product.
+/* xbar.c - the analog machine model: the machine, its options, programming (quantisation,
+ * device physics at programming and at read time, program-and-verify, ADC calibration) and
+ * the tiles' read data; the devices as aimc_xbar_cell reports them.
  *
- * The model, its formulas, its cost model and its random keys are in docs/simulator.md and
- * docs/devices.md; the contract is sim/aimc_xbar.h. Conductances are in "level units":
+ * The model, its formulas and its random keys are in docs/simulator.md and docs/devices.md;
+ * the contract is aimc_xbar.h. The matrix-vector product is mvm.c (driver) and kern.c
+ * (arithmetic); what the three files share is xbar_int.h. Conductances are in "level units":
  * n = (g - g_min) / dG, dG = (g_max - g_min) / (2^bits_per_cell - 1), so that an ideal device
  * holds exact small integers and g_us = g_min + n * dG.
  *
@@ -15,101 +16,17 @@
  * input D (G+ - G-, or G) in fixed point, int units of 2^-q levels, q chosen so that every
  * column sum is an exact float (or, failing that, an exact double); the matrix products are
  * then exact and their result does not depend on summation order, batch split or thread
- * count. Both are packed in 14 bits when they fit (docs/simulator.md, "Storage"). Each
- * (input step, vector) x tile product is one row of a BLAS GEMM.
+ * count. Both are packed in 14 bits when they fit (docs/simulator.md, "Storage").
  */
 #include "aimc_xbar.h"
 
 #include <cblas.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "rng.h"
-#include "xbar_znorm.h"
-
-/* Calibration inputs of the ADC range: their own random domain (common/rng.h lists 1..7). */
-#define SIM_RNG_DOMAIN_CALIB 16
-#define SIM_CALIB_VECTORS 64
-
-/* Storage formats of a tile's read data (docs/simulator.md, "Storage"). */
-enum {
-    SIM_FMT_PK14 = 0, /* 14 bits per pair: target field (3 bits) + residual (11 bits), 4 in 7 B */
-    SIM_FMT_WIDE = 1, /* int16 D per pair, then int16 signed target level per pair */
-};
-#define PK_RES_BITS 11
-#define PK_RES_MAX 1023  /* residual in [-1024, 1023] units of 2^-q */
-#define PK_TD_FIELDS 8   /* 3 bits of target */
-#define PK_Q_MIN 8       /* PK14 only keeps at least 2^-8 level resolution (or q, if lower) */
-
-/* One crossbar: the number of program calls that wrote it, and the activations it served. */
-typedef struct sim_xbar {
-    uint64_t gen;
-    uint64_t reads;
-} sim_xbar;
-
-/* One tile of a programmed matrix with what a read needs. */
-typedef struct sim_tile {
-    aimc_tile t;
-    uint8_t *pk;       /* read data and targets, fmt: PK14 or WIDE */
-    float *s2q;        /* nrows x ncols: read variance per unit input^2, 2^-qs level^2 units;
-                        * NULL when every device has the same sigma (ideal, generic) */
-    float *row_g_us;   /* nrows: sum of the conductances (uS) of the tile's devices in row i */
-    float *cscale;     /* weight scale per column (crossbar.weight_scale: column), else NULL */
-    double scale;      /* weight scale of the tile's block (tile mode); 1 otherwise */
-    int fmt;
-    int32_t tq[PK_TD_FIELDS]; /* PK14: D in 2^-q units of each target field value */
-    uint64_t wgen;     /* the crossbar generation this tile's program call made */
-    uint64_t epoch;    /* machine read-option epoch its read data was built at */
-    uint32_t vrounds;  /* program-and-verify rounds of its program call */
-    double vtol_lv;    /* and the tolerance, level units */
-    int q, qs;
-    int f32;           /* D sums are exact in float (else double) */
-    double comp;       /* drift compensation factor (1 when off) */
-    double lsb;        /* ADC LSB of this tile, level units */
-    double off_scale;  /* offset encoding: the part of 2^(Wb-1) this slice stores, weighted */
-    int shift;         /* slice * bits_per_cell */
-    uint32_t xbar_slot;  /* rank by first column among the matrix's tiles on its crossbar */
-    uint32_t xbar_tiles; /* the matrix's tiles on that crossbar */
-} sim_tile;
-
-typedef struct sim_matrix {
-    uint32_t rows, cols;
-    double w_scale;    /* matrix mode: the scale; otherwise 1 (the tiles hold theirs) */
-    size_t n_tiles;
-    sim_tile *tiles;
-    uint32_t *order;   /* tile indices in crossbar order (by crossbar, first column) */
-    uint32_t max_tile_rows, max_tile_cols;
-    int stale;         /* a later program call of another matrix overwrote some of its devices */
-    uint32_t stale_by;
-} sim_matrix;
-
-struct aimc_xbar {
-    aimc_arch arch;
-    uint64_t seed;
-    long n_xbars;
-    sim_xbar *xbars;
-    sim_matrix **mats; /* indexed by id, mats_cap entries */
-    uint32_t mats_cap;
-    int threads;
-    uint64_t epoch;    /* bumped when a read option (time, compensation) changes */
-    const aimc_znorm_tables *zn;
-    /* Derived from arch once. */
-    int bits;      /* B */
-    int level_max; /* L = 2^B - 1 */
-    int slices;    /* S_w */
-    int cpw;       /* physical columns per weight column */
-    int steps;     /* input steps per vector */
-    int n_dev;     /* devices per weight column per row: 2 or 1 */
-    int td_off;    /* PK14 target field = signed level + td_off */
-    int pk_ok;     /* the target levels fit the 3-bit field */
-    int32_t w_code_max; /* 2^(Wb-1) - 1 */
-    int32_t x_code_max; /* 2^(Db-1) - 1 */
-    int32_t u_max;      /* 1 or x_code_max */
-    double dg_us;       /* dG */
-    double snapped[256]; /* level l -> its point of the device grid, level units */
-};
+#include "xbar_int.h"
 
 void aimc_xbar_stats_add(aimc_xbar_stats *a, const aimc_xbar_stats *b)
 {
@@ -165,6 +82,8 @@ static int arch_usable(const aimc_arch *a)
         return 0;
     if (!finite_nonneg(a->dac.energy_pj)) return 0;
     if (a->adc.bits < 1 || a->adc.bits > 52) return 0;
+    /* The shift-and-add sum of a column, below 2^(adc.bits - 1 + steps), is exact in double. */
+    if (a->adc.bits - 1 + aimc_arch_input_steps(a) > 53) return 0;
     if (a->adc.per_crossbar < 1) return 0;
     if (!finite_nonneg(a->adc.conversion_ns) || !finite_nonneg(a->adc.energy_pj)) return 0;
     if (!isfinite(a->adc.offset_lsb) || !isfinite(a->adc.gain_error) ||
@@ -212,6 +131,7 @@ int aimc_xbar_create(const aimc_arch *arch, uint64_t seed, aimc_xbar **out)
                      ? arch->simulator.threads
                      : 1;
     s->epoch = 1;
+    s->exact_ok = 1;
     s->zn = aimc_znorm_tables_get();
     s->n_xbars = aimc_arch_total_crossbars(arch);
     s->xbars = calloc((size_t)s->n_xbars, sizeof *s->xbars);
@@ -241,12 +161,14 @@ static void matrix_free(sim_matrix *m)
     if (!m) return;
     for (size_t k = 0; k < m->n_tiles; k++) {
         free(m->tiles[k].pk);
-        free(m->tiles[k].s2q);
+        free(m->tiles[k].vq);
+        free(m->tiles[k].vcol);
         free(m->tiles[k].row_g_us);
         free(m->tiles[k].cscale);
     }
     free(m->tiles);
     free(m->order);
+    free(m->codes);
     free(m);
 }
 
@@ -256,6 +178,7 @@ void aimc_xbar_destroy(aimc_xbar *s)
     for (uint32_t i = 0; i < s->mats_cap; i++) matrix_free(s->mats[i]);
     free(s->mats);
     free(s->xbars);
+    xbar_scratch_release(s);
     free(s);
 }
 
@@ -297,6 +220,19 @@ int aimc_xbar_set_drift_compensation(aimc_xbar *s, int on)
     return AIMC_OK;
 }
 
+int aimc_xbar_set_exact_path(aimc_xbar *s, int allow)
+{
+    if (!s) return AIMC_ERR_BADHANDLE;
+    s->exact_ok = allow ? 1 : 0;
+    return AIMC_OK;
+}
+
+int aimc_xbar_exact_path(const aimc_xbar *s, uint32_t id)
+{
+    if (!s || id >= s->mats_cap || !s->mats[id] || !s->exact_ok) return 0;
+    return s->mats[id]->exact;
+}
+
 int aimc_xbar_set_threads(aimc_xbar *s, int threads)
 {
     if (!s) return AIMC_ERR_BADHANDLE;
@@ -306,11 +242,6 @@ int aimc_xbar_set_threads(aimc_xbar *s, int threads)
     return AIMC_OK;
 }
 
-/* Bytes of a tile's packed read data. */
-static size_t pk_bytes(int fmt, size_t n)
-{
-    return fmt == SIM_FMT_PK14 ? (n + 3) / 4 * 7 + 1 : 4 * n;
-}
 
 size_t aimc_xbar_memory_bytes(const aimc_xbar *s)
 {
@@ -320,16 +251,23 @@ size_t aimc_xbar_memory_bytes(const aimc_xbar *s)
     for (uint32_t i = 0; i < s->mats_cap; i++) {
         const sim_matrix *m = s->mats[i];
         if (!m) continue;
-        b += sizeof *m + m->n_tiles * sizeof *m->tiles;
+        b += sizeof *m + m->n_tiles * sizeof *m->tiles + m->n_tiles * sizeof *m->order;
+        if (m->codes) b += (size_t)m->rows * m->cols * (size_t)m->code_bytes;
         for (size_t k = 0; k < m->n_tiles; k++) {
             const sim_tile *tl = &m->tiles[k];
             size_t n = (size_t)tl->t.nrows * tl->t.ncols;
-            b += pk_bytes(tl->fmt, n) + (tl->s2q ? n * sizeof *tl->s2q : 0) +
+            b += xbar_pk_bytes(tl->fmt, n) + (tl->vq ? n * sizeof *tl->vq : 0) +
+                 (tl->vcol ? tl->t.ncols * sizeof *tl->vcol : 0) +
                  tl->t.nrows * sizeof *tl->row_g_us +
                  (tl->cscale ? tl->t.ncols * sizeof *tl->cscale : 0);
         }
     }
     return b;
+}
+
+size_t aimc_xbar_scratch_bytes(const aimc_xbar *s)
+{
+    return s ? xbar_scratch_bytes_of(s) : 0;
 }
 
 /* ---- programming ------------------------------------------------------------------- */
@@ -473,22 +411,6 @@ out:
 }
 
 
-/* acc[j] += sd * z(key, c0 + j), j < n: read noise, one ziggurat normal per column. */
-static void add_normals(const aimc_xbar *s, double *acc, uint32_t n, uint64_t key, uint64_t c0,
-                        double sd)
-{
-    for (uint32_t j = 0; j < n; j++) acc[j] += sd * aimc_znorm(s->zn, key, c0 + j);
-}
-
-/* acc[j] += sqrt(var[j] * scale) * z(key, c0 + j), j < n: the same draws, each with its own
- * variance. */
-static void add_normals_var(const aimc_xbar *s, double *acc, const double *var, double scale,
-                            uint32_t n, uint64_t key, uint64_t c0)
-{
-    for (uint32_t j = 0; j < n; j++)
-        acc[j] += sqrt(var[j] * scale) * aimc_znorm(s->zn, key, c0 + j);
-}
-
 /* Programming error sigma of a device aimed at level t, level units (docs/devices.md). */
 static double program_sigma_lv(const aimc_xbar *s, double t_lv)
 {
@@ -606,7 +528,7 @@ static double device_read(const aimc_xbar *s, double g_lv, double nu, uint32_t r
 
 /* Whether every device has the same read sigma (then the read variance of a column is that
  * sigma^2 times sum u^2, without a per-device product). */
-static int uniform_sigma(const aimc_xbar *s)
+int xbar_uniform_sigma(const aimc_xbar *s)
 {
     const aimc_arch *a = &s->arch;
     return a->device.type == AIMC_DEVICE_IDEAL || a->device.type == AIMC_DEVICE_GENERIC ||
@@ -646,87 +568,11 @@ static double pair_targets(const aimc_xbar *s, int td, double *ta, double *tb)
     return *ta;
 }
 
-/* The 7 bytes at p as a little-endian number (p[7] is readable: every PK14 buffer has one
- * byte of padding). One 8-byte load, byte-swapped on big-endian machines. */
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-#define SIM_LE64(v) __builtin_bswap64(v)
-#else
-#define SIM_LE64(v) (v)
-#endif
-static inline uint64_t load56(const uint8_t *p)
-{
-    uint64_t v;
-    memcpy(&v, p, sizeof v);
-    return SIM_LE64(v) & UINT64_C(0x00ffffffffffffff);
-}
-
-/* D of one 14-bit word: the target's D plus the sign-extended 11-bit residual. */
-static inline float pk_value(const int32_t *tq, uint32_t w)
-{
-    return (float)(tq[(w >> PK_RES_BITS) & 7] + ((int32_t)((w & 0x7ff) ^ 0x400) - 0x400));
-}
-
-static void store56(uint8_t *p, uint64_t v)
-{
-    for (int b = 0; b < 7; b++) p[b] = (uint8_t)(v >> (8 * b));
-}
-
-/* The signed target level of pair k. */
-static int tile_td(const aimc_xbar *s, const sim_tile *tl, size_t k)
-{
-    if (tl->fmt == SIM_FMT_WIDE) {
-        const int16_t *w = (const int16_t *)(const void *)tl->pk;
-        size_t n = (size_t)tl->t.nrows * tl->t.ncols;
-        return w[n + k];
-    }
-    uint64_t v = load56(tl->pk + k / 4 * 7);
-    return (int)((v >> (14 * (k % 4) + PK_RES_BITS)) & 7) - s->td_off;
-}
-
-/* D of every pair, 2^-q level units, as float (exact: |D| < 2^15). */
-static void tile_unpack_f(const sim_tile *tl, float *out)
-{
-    const size_t n = (size_t)tl->t.nrows * tl->t.ncols;
-    if (tl->fmt == SIM_FMT_WIDE) {
-        const int16_t *w = (const int16_t *)(const void *)tl->pk;
-        for (size_t k = 0; k < n; k++) out[k] = (float)w[k];
-        return;
-    }
-    const size_t full = n / 4;
-    const int32_t *tq = tl->tq;
-    const uint8_t *pk = tl->pk;
-    for (size_t g = 0; g < full; g++) {
-        const uint64_t v = load56(pk + g * 7);
-        float *o = out + g * 4;
-        o[0] = pk_value(tq, (uint32_t)v & 0x3fff);
-        o[1] = pk_value(tq, (uint32_t)(v >> 14) & 0x3fff);
-        o[2] = pk_value(tq, (uint32_t)(v >> 28) & 0x3fff);
-        o[3] = pk_value(tq, (uint32_t)(v >> 42) & 0x3fff);
-    }
-    if (full * 4 < n) {
-        const uint64_t v = load56(pk + full * 7);
-        for (size_t k = full * 4; k < n; k++)
-            out[k] = pk_value(tq, (uint32_t)(v >> (14 * (k - full * 4))) & 0x3fff);
-    }
-}
-
-/* The same as doubles; tmp holds nrows x ncols floats (PK14 only). */
-static void tile_unpack_d(const sim_tile *tl, float *tmp, double *out)
-{
-    const size_t n = (size_t)tl->t.nrows * tl->t.ncols;
-    if (tl->fmt == SIM_FMT_WIDE) {
-        const int16_t *w = (const int16_t *)(const void *)tl->pk;
-        for (size_t k = 0; k < n; k++) out[k] = (double)w[k];
-        return;
-    }
-    tile_unpack_f(tl, tmp);
-    for (size_t k = 0; k < n; k++) out[k] = (double)tmp[k];
-}
-
 /* Scratch of tile_build, sized for the largest tile. */
 typedef struct build_scratch {
-    double *d;     /* nrows x ncols: read signal D, level units */
-    double *v;     /* nrows x ncols: read variance */
+    double *d;     /* nrows x ncols: mean read signal D (clipped reads), level units */
+    double *g;     /* nrows x ncols: the signal of the conductances themselves (no read noise) */
+    double *v;     /* nrows x ncols: read variance of the pair (clipped reads), level^2 */
     double *c0;    /* ncols: column sums right after programming */
     int16_t *td;   /* nrows x ncols: signed target levels */
 } build_scratch;
@@ -739,6 +585,36 @@ typedef struct build_stats {
     int count_failed; /* verify options were given: count devices outside the tolerance */
 } build_stats;
 
+/* Beyond this many sigmas above 0 the clipping of a read changes its mean and variance by
+ * less than 1e-17 of sigma (Phi(-9) = 1.1e-19): the read is the unclipped Gaussian. */
+#define CLIP_FAR 9.0
+
+/* The read of a device of conductance g_us (>= 0) with read noise sigma_us, clipped at 0 (a
+ * conductance is never negative): X = max(0, g + sigma Z). Its mean and variance, exactly
+ * (the rectified normal: x = g / sigma, Q = Phi(-x), phi the standard density), as the
+ * shift of the mean E X - g = sigma (phi(x) - x Q) and
+ *   Var X = sigma^2 (1 - Q + x^2 Q (1 - Q) - x phi(x) (1 - 2 Q) - phi(x)^2).
+ * docs/devices.md, "Read noise near g = 0". */
+static void clipped_read(double g_us, double sigma_us, double *shift_us, double *var_us2)
+{
+    *shift_us = 0.0;
+    *var_us2 = sigma_us * sigma_us;
+    if (sigma_us <= 0.0) return;
+    const double x = g_us / sigma_us;
+    if (x >= CLIP_FAR) return;
+    const double q = 0.5 * erfc(x * M_SQRT1_2);
+    const double phi = exp(-0.5 * x * x) * 0.39894228040143267794; /* 1 / sqrt(2 pi) */
+    *shift_us = sigma_us * (phi - x * q);
+    const double r = 1.0 - q + x * x * q * (1.0 - q) - x * phi * (1.0 - 2.0 * q) - phi * phi;
+    *var_us2 = sigma_us * sigma_us * (r > 0.0 ? r : 0.0);
+}
+
+/* The PK14 word of a pair: target field f (3 bits) and the residual r biased by 1024. */
+static uint32_t pk_word(int f, long r)
+{
+    return ((uint32_t)f << PK_RES_BITS) | (uint32_t)(r + PK_RES_MAX + 1);
+}
+
 /* (Re)build tile tl's read data from its targets td (nrows x ncols signed levels) at the
  * current read options: regenerate every device, read it, choose the fixed point, pack.
  * Allocates the new storage before freeing the old: on AIMC_ERR_NOMEM tl is unchanged. */
@@ -749,9 +625,9 @@ static int tile_build(const aimc_xbar *s, sim_tile *tl, const int16_t *td, build
     const aimc_arch *a = &s->arch;
     const size_t pcols = (size_t)a->crossbar.cols, n = (size_t)t->nrows * t->ncols;
     const double gmin = a->device.g_min_us, dg = s->dg_us;
-    const int per_dev = tl->s2q != NULL;
     prog_keys keys;
     double max_d = 0.0, max_v = 0.0, max_res = 0.0, r0 = 0.0, rt = 0.0;
+    int exact = 1;
 
     prog_keys_of(s, t->xbar, tl->wgen, tl->vrounds, tl->vtol_lv, &keys);
     for (uint32_t j = 0; j < t->ncols; j++) b->c0[j] = 0.0;
@@ -762,21 +638,29 @@ static int tile_build(const aimc_xbar *s, sim_tile *tl, const int16_t *td, build
             const size_t k = (size_t)i * t->ncols + j;
             const uint32_t pc = t->xbar_col0 + j * (uint32_t)s->cpw;
             double ta, tb, nua, nub = 0.0, va, vb = 0.0, gb = 0.0, rb = 0.0;
+            double ma, mb = 0.0, ca, cb = 0.0;
             uint32_t ka, kb = 0;
             const double tdiff = pair_targets(s, td[k], &ta, &tb);
             const double ga = device_prog(s, &keys, cell0 + (size_t)j * s->cpw, ta, &nua, &ka);
             const double ra = device_read(s, ga, nua, i, pc, &va);
+            clipped_read(gmin + ra * dg, sqrt(va) * dg, &ma, &ca);
             if (s->cpw == 2) {
                 gb = device_prog(s, &keys, cell0 + 2 * (size_t)j + 1, tb, &nub, &kb);
                 rb = device_read(s, gb, nub, i, pc + 1, &vb);
+                clipped_read(gmin + rb * dg, sqrt(vb) * dg, &mb, &cb);
             }
-            const double dv = ra - rb;
+            /* The mean read in level units (exactly the read conductances where nothing
+             * clips). */
+            const double dv = (ra + ma / dg) - (rb + mb / dg);
+            const double vv = (ca + cb) / (dg * dg);
             b->d[k] = dv;
-            b->v[k] = va + vb;
+            b->g[k] = ra - rb;
+            b->v[k] = vv;
             b->c0[j] += ga - gb;
             if (fabs(dv) > max_d) max_d = fabs(dv);
             if (fabs(dv - tdiff) > max_res) max_res = fabs(dv - tdiff);
-            if (va + vb > max_v) max_v = va + vb;
+            if (vv > max_v) max_v = vv;
+            exact &= vv == 0.0 && dv == (double)td[k];
             sum_lv += ra + rb;
             if (bs) {
                 bs->cells += (uint64_t)s->cpw;
@@ -810,28 +694,55 @@ static int tile_build(const aimc_xbar *s, sim_tile *tl, const int16_t *td, build
         q = q16;
     }
 
-    /* Packed when the targets fit 3 bits and the residuals D - target 11 bits at a q that
+    /* Packed when the grid holds every level (the target's D is then the signed level
+     * times 2^q), the targets fit 3 bits and the residuals D - target 11 bits at a q that
      * keeps at least min(q, PK_Q_MIN) fractional bits. */
     int fmt = SIM_FMT_WIDE, qp = q;
-    int32_t tq[PK_TD_FIELDS] = {0};
-    if (s->pk_ok) {
+    if (s->pk_ok && q >= 0) {
         const int qmin = q < PK_Q_MIN ? q : PK_Q_MIN;
         while (qp > qmin && max_res * ldexp(1.0, qp) + 1.0 > (double)PK_RES_MAX) qp--;
         const double sc = ldexp(1.0, qp);
-        const int nf = s->cpw == 2 ? 2 * s->level_max + 1 : s->level_max + 1;
-        for (int f = 0; f < nf; f++) {
-            double ta, tb;
-            tq[f] = (int32_t)lround(pair_targets(s, f - s->td_off, &ta, &tb) * sc);
-        }
         fmt = SIM_FMT_PK14;
         for (size_t k = 0; k < n && fmt == SIM_FMT_PK14; k++) {
-            long r = lround(b->d[k] * sc) - tq[td[k] + s->td_off];
+            long r = lround(b->d[k] * sc) - (long)td[k] * (1L << qp);
             if (r > PK_RES_MAX || r < -PK_RES_MAX - 1) fmt = SIM_FMT_WIDE;
         }
         if (fmt == SIM_FMT_PK14) q = qp;
     }
-    uint8_t *pk = calloc(pk_bytes(fmt, n), 1);
-    if (!pk) return AIMC_ERR_NOMEM;
+
+    /* Read variance: one value for every pair, or a plane in fixed point 2^-qs: at most
+     * 65535 units, and every sum of u^2 v over the tile's rows below 2^53 (one step) and
+     * below 2^32 (bit-serial, the kernel's buckets). */
+    int vmode = SIM_VAR_NONE, qs = 0;
+    double vpair = 0.0;
+    if (max_v > 0.0) {
+        vmode = SIM_VAR_UNIFORM;
+        vpair = b->v[0];
+        for (size_t k = 1; k < n && vmode == SIM_VAR_UNIFORM; k++)
+            if (b->v[k] != vpair) vmode = SIM_VAR_PLANE;
+    }
+    /* One sigma for every device (generic, rram without read_sigma_rel): pairs differ only
+     * where clipping near 0 lowers a variance; a column's noise takes the mean of its pairs'
+     * (docs/devices.md, "Read noise near g = 0"). */
+    if (vmode == SIM_VAR_PLANE && xbar_uniform_sigma(s)) vmode = SIM_VAR_COLUMN;
+    if (vmode == SIM_VAR_PLANE) {
+        const double u2 = (double)s->u_max * s->u_max * t->nrows;
+        qs = 60;
+        while (qs > -60 && (max_v * ldexp(1.0, qs) > 65535.0 ||
+                            u2 * max_v * ldexp(1.0, qs) > 4.0e15 ||
+                            (double)t->nrows * max_v * ldexp(1.0, qs) > 4.0e9))
+            qs--;
+    }
+
+    uint8_t *pk = calloc(xbar_pk_bytes(fmt, n), 1);
+    uint16_t *vq = vmode == SIM_VAR_PLANE ? malloc(n * sizeof *vq) : NULL;
+    double *vcol = vmode == SIM_VAR_COLUMN ? calloc(t->ncols, sizeof *vcol) : NULL;
+    if (!pk || (vmode == SIM_VAR_PLANE && !vq) || (vmode == SIM_VAR_COLUMN && !vcol)) {
+        free(pk);
+        free(vq);
+        free(vcol);
+        return AIMC_ERR_NOMEM;
+    }
     const double sc = ldexp(1.0, q);
     if (fmt == SIM_FMT_WIDE) {
         int16_t *w = (int16_t *)(void *)pk;
@@ -840,48 +751,46 @@ static int tile_build(const aimc_xbar *s, sim_tile *tl, const int16_t *td, build
             w[n + k] = td[k];
         }
     } else {
-        for (size_t g = 0; g < (n + 3) / 4; g++) {
-            uint64_t v = 0;
-            for (size_t k = g * 4; k < n && k < g * 4 + 4; k++) {
-                const int f = td[k] + s->td_off;
-                const long r = lround(b->d[k] * sc) - tq[f];
-                const uint64_t w14 = ((uint64_t)f << PK_RES_BITS) | ((uint64_t)r & 0x7ff);
-                v |= w14 << (14 * (k - g * 4));
-            }
-            store56(pk + g * 7, v);
-        }
+        for (size_t k = 0; k < n; k++)
+            xbar_pk_put(pk, k,
+                        pk_word(td[k] + s->td_off, lround(b->d[k] * sc) - (long)td[k] * (1L << q)));
+    }
+    if (vq) {
+        const double ss = ldexp(1.0, qs);
+        for (size_t k = 0; k < n; k++) vq[k] = (uint16_t)nearbyint(b->v[k] * ss);
+    }
+    if (vcol) {
+        for (size_t k = 0; k < n; k++) vcol[k % t->ncols] += b->v[k];
+        for (uint32_t j = 0; j < t->ncols; j++) vcol[j] /= (double)t->nrows;
     }
     free(tl->pk);
+    free(tl->vq);
+    free(tl->vcol);
     tl->pk = pk;
+    tl->vq = vq;
+    tl->vcol = vcol;
     tl->fmt = fmt;
     tl->q = q;
+    tl->pkc = fmt == SIM_FMT_PK14 ? (PK_RES_MAX + 1) + (s->td_off << q) : 0;
     tl->f32 = f32;
-    memcpy(tl->tq, tq, sizeof tq);
-
-    if (per_dev) {
-        /* Variances: max 2^20 units, and every sum of u^2 var below 2^53. */
-        double vb = (double)t->nrows * s->u_max * (double)s->u_max;
-        int qs = 40;
-        while (qs > -60 && (max_v * ldexp(1.0, qs) > 1048576.0 ||
-                            vb * (max_v > 0 ? max_v : 1.0) * ldexp(1.0, qs) > 4.0e15))
-            qs--;
-        tl->qs = qs;
-        const double ss = ldexp(1.0, qs);
-        for (size_t k = 0; k < n; k++) tl->s2q[k] = (float)nearbyint(b->v[k] * ss);
-    }
+    tl->vmode = vmode;
+    tl->vpair = vpair;
+    tl->qs = qs;
 
     /* Drift compensation: the response to all word lines at full scale, sum over columns of
-     * |column output|, right after programming (r0) and now (rt). */
+     * |column output|, right after programming (r0) and now (rt), of the conductances (the
+     * calibration reads average the read noise away). */
     tl->comp = 1.0;
     if (a->device.drift_compensation) {
         for (uint32_t j = 0; j < t->ncols; j++) {
             double c = 0.0;
-            for (uint32_t i = 0; i < t->nrows; i++) c += b->d[(size_t)i * t->ncols + j];
+            for (uint32_t i = 0; i < t->nrows; i++) c += b->g[(size_t)i * t->ncols + j];
             r0 += fabs(b->c0[j]);
             rt += fabs(c);
         }
         if (rt > 0.0 && r0 > 0.0) tl->comp = r0 / rt;
     }
+    tl->noiseless = exact && tl->comp == 1.0;
     tl->epoch = s->epoch;
     return AIMC_OK;
 }
@@ -890,13 +799,14 @@ static int tile_build(const aimc_xbar *s, sim_tile *tl, const int16_t *td, build
 static int tile_refresh(const aimc_xbar *s, sim_tile *tl, build_scratch *b)
 {
     const size_t n = (size_t)tl->t.nrows * tl->t.ncols;
-    for (size_t k = 0; k < n; k++) b->td[k] = (int16_t)tile_td(s, tl, k);
+    for (size_t k = 0; k < n; k++) b->td[k] = (int16_t)xbar_tile_td(s, tl, k);
     return tile_build(s, tl, b->td, b, NULL);
 }
 
 static void build_scratch_free(build_scratch *b)
 {
     free(b->d);
+    free(b->g);
     free(b->v);
     free(b->c0);
     free(b->td);
@@ -907,14 +817,31 @@ static int build_scratch_alloc(build_scratch *b, uint32_t max_rows, uint32_t max
 {
     const size_t n = (size_t)max_rows * max_cols;
     b->d = malloc(n * sizeof *b->d);
+    b->g = malloc(n * sizeof *b->g);
     b->v = malloc(n * sizeof *b->v);
     b->c0 = malloc((size_t)max_cols * sizeof *b->c0);
     b->td = malloc(n * sizeof *b->td);
-    if (!b->d || !b->v || !b->c0 || !b->td) {
+    if (!b->d || !b->g || !b->v || !b->c0 || !b->td) {
         build_scratch_free(b);
         return AIMC_ERR_NOMEM;
     }
     return AIMC_OK;
+}
+
+int xbar_refresh_matrix(const aimc_xbar *s, sim_matrix *m)
+{
+    build_scratch bsc = {0};
+    int rc = AIMC_OK;
+    for (size_t k = 0; k < m->n_tiles && rc == AIMC_OK; k++) {
+        if (m->tiles[k].epoch == s->epoch) continue;
+        if (!bsc.d && build_scratch_alloc(&bsc, m->max_tile_rows, m->max_tile_cols))
+            rc = AIMC_ERR_NOMEM;
+        else
+            rc = tile_refresh(s, &m->tiles[k], &bsc);
+    }
+    build_scratch_free(&bsc);
+    m->exact = xbar_exact_mode(s, m);
+    return rc;
 }
 
 /* Signed target levels of tile tl's pairs from the weight codes: the slice's level of |q|,
@@ -959,33 +886,6 @@ static int matrix_plan(sim_matrix *m, const aimc_tile *tiles)
     return rc;
 }
 
-/* DAC codes of one input vector: one scale per vector (max |x| maps to P), codes rounded half
- * away from zero. Returns the scale. */
-static double dac_codes(const aimc_xbar *s, const float *xv, uint32_t n, int32_t *p)
-{
-    float max_abs = 0.0f;
-    for (uint32_t i = 0; i < n; i++)
-        if (fabsf(xv[i]) > max_abs) max_abs = fabsf(xv[i]);
-    double x_scale = max_abs > 0.0f ? (double)max_abs / s->x_code_max : 1.0;
-    for (uint32_t i = 0; i < n; i++) {
-        long q = lround((double)xv[i] / x_scale);
-        if (q > s->x_code_max) q = s->x_code_max;
-        if (q < -s->x_code_max) q = -s->x_code_max;
-        p[i] = (int32_t)q;
-    }
-    return x_scale;
-}
-
-/* The drive of word line with code p at step `step`: bit-serial, one magnitude bit with the
- * sign as polarity; multi-bit and pulse width, the code itself. */
-static inline int32_t drive_of(int serial, int32_t p, int step)
-{
-    if (!serial) return p;
-    int32_t mag = p < 0 ? -p : p;
-    int32_t bit = (mag >> step) & 1;
-    return p < 0 ? -bit : bit;
-}
-
 static int cmp_dbl(const void *pa, const void *pb)
 {
     double x = *(const double *)pa, y = *(const double *)pb;
@@ -1009,9 +909,9 @@ static double tile_lsb_calibrated(const aimc_xbar *s, const sim_tile *tl, uint32
         for (uint32_t v = 0; v < V; v++) {
             double *ur = u + ((size_t)step * V + v) * t->nrows;
             const int32_t *pv = pcal + (size_t)v * rows + t->row0;
-            for (uint32_t i = 0; i < t->nrows; i++) ur[i] = drive_of(serial, pv[i], step);
+            for (uint32_t i = 0; i < t->nrows; i++) ur[i] = xbar_drive_of(serial, pv[i], step);
         }
-    tile_unpack_d(tl, tmp, dd);
+    xbar_unpack_d(tl, tmp, dd);
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)t->ncols, (int)t->nrows,
                 1.0, u, (int)t->nrows, dd, (int)t->ncols, 0.0, out, (int)t->ncols);
     const size_t n = (size_t)M * t->ncols;
@@ -1197,10 +1097,6 @@ int aimc_xbar_program_verify(aimc_xbar *s, uint32_t id, const float *w, uint32_t
         tl->scale = 1.0;
         tl->row_g_us = malloc((size_t)tl->t.nrows * sizeof *tl->row_g_us);
         if (!tl->row_g_us) goto nomem;
-        if (!uniform_sigma(s)) {
-            tl->s2q = malloc((size_t)tl->t.nrows * tl->t.ncols * sizeof *tl->s2q);
-            if (!tl->s2q) goto nomem;
-        }
         if (a->crossbar.weight_scale == AIMC_WSCALE_COLUMN) {
             tl->cscale = malloc((size_t)tl->t.ncols * sizeof *tl->cscale);
             if (!tl->cscale) goto nomem;
@@ -1260,13 +1156,28 @@ int aimc_xbar_program_verify(aimc_xbar *s, uint32_t id, const float *w, uint32_t
         for (uint32_t v = 0; v < SIM_CALIB_VECTORS; v++) {
             for (uint32_t i = 0; i < rows; i++)
                 cxv[i] = (float)(2.0 * aimc_rng_uniform(ckey, (uint64_t)v * rows + i) - 1.0);
-            (void)dac_codes(s, cxv, rows, pcal + (size_t)v * rows);
+            (void)xbar_dac_codes(s, cxv, rows, pcal + (size_t)v * rows);
         }
         for (size_t k = 0; k < n_tiles; k++)
             m->tiles[k].lsb =
                 tile_lsb_calibrated(s, &m->tiles[k], rows, pcal, cu, cdd, ctmp, cout);
     }
     if (matrix_plan(m, tiles)) goto nomem;
+
+    /* The exact path's operand: the codes, kept when every device reads exactly its level
+     * (docs/simulator.md, "The exact path"). */
+    int all_exact = a->crossbar.weight_bits <= 16;
+    for (size_t k = 0; k < n_tiles && all_exact; k++) all_exact = m->tiles[k].noiseless;
+    if (all_exact) {
+        m->code_bytes = a->crossbar.weight_bits <= 8 ? 1 : 2;
+        m->codes = malloc(n_w * (size_t)m->code_bytes);
+        if (!m->codes) goto nomem;
+        if (m->code_bytes == 1)
+            for (size_t i = 0; i < n_w; i++) ((int8_t *)m->codes)[i] = (int8_t)codes[i];
+        else
+            for (size_t i = 0; i < n_w; i++) ((int16_t *)m->codes)[i] = (int16_t)codes[i];
+    }
+    m->exact = xbar_exact_mode(s, m);
 
     /* Commit. Each crossbar this call writes gets one new generation; a live matrix of
      * another id whose devices this call overwrote goes stale (docs/simulator.md). */
@@ -1384,7 +1295,7 @@ int aimc_xbar_cell(const aimc_xbar *s, uint32_t xbar, uint32_t row, uint32_t col
     double ta, tb, nu, var;
     uint32_t k;
     prog_keys_of(s, xbar, tl->wgen, tl->vrounds, tl->vtol_lv, &keys);
-    (void)pair_targets(s, tile_td(s, tl, pair), &ta, &tb);
+    (void)pair_targets(s, xbar_tile_td(s, tl, pair), &ta, &tb);
     const double g = device_prog(s, &keys, cell, which ? tb : ta, &nu, &k);
     out->programmed = 1;
     out->g_prog_us = s->arch.device.g_min_us + g * s->dg_us;
@@ -1394,516 +1305,3 @@ int aimc_xbar_cell(const aimc_xbar *s, uint32_t xbar, uint32_t row, uint32_t col
     return AIMC_OK;
 }
 
-/* ---- matrix-vector products -------------------------------------------------------- */
-
-/* Vectors processed together: their (input step, vector) rows against a tile are one GEMM.
- * Results do not depend on it (every product is exact, every draw keyed by its event). */
-#define SIM_CHUNK 64
-
-/* What an MVM keeps for a shift-and-add done elsewhere (aimc_xbar_mvm_run, the RTL): every ADC
- * code, by vector, tile (m->tiles order) and step; the input codes and scale of each vector. */
-typedef struct mvm_capture {
-    int32_t *codes;       /* batch x per_vec */
-    const size_t *off;    /* per tile: its codes' offset within a vector's (steps x ncols each) */
-    size_t per_vec;
-    int32_t *p;           /* batch x rows */
-    double *x_scale;      /* batch */
-} mvm_capture;
-
-/* Tile tl's share of one vector's outputs Yt (the tile's columns): the shift-and-add result A
- * (sum over steps of code x 2^step, exact integers) times the tile's weight of a code, per
- * column scale, less the offset encoding's part (pt: the vector's input codes of the tile's
- * rows). One function for the simulator and the RTL's results, so both round alike. */
-static void tile_output(const sim_tile *tl, const int64_t *A, const int32_t *pt, double *Yt)
-{
-    const uint32_t N = tl->t.ncols, K = tl->t.nrows;
-    const double weight = ldexp(1.0, tl->shift) * tl->comp * tl->lsb * tl->scale;
-    const float *cs = tl->cscale;
-    if (cs)
-        for (uint32_t j = 0; j < N; j++) Yt[j] += (double)A[j] * weight * (double)cs[j];
-    else
-        for (uint32_t j = 0; j < N; j++) Yt[j] += (double)A[j] * weight;
-    if (tl->off_scale != 0.0) {
-        int64_t psum = 0;
-        for (uint32_t i = 0; i < K; i++) psum += pt[i];
-        const double off = tl->off_scale * (double)psum * tl->comp * tl->scale;
-        for (uint32_t j = 0; j < N; j++) Yt[j] -= cs ? off * (double)cs[j] : off;
-    }
-}
-
-/* What one worker needs: scratch, sized for the matrix's largest tile and a full chunk. */
-typedef struct mvm_scratch {
-    int32_t *p;      /* SIM_CHUNK x rows: input codes */
-    double *Y;       /* SIM_CHUNK x cols: outputs */
-    int64_t *A;      /* SIM_CHUNK x max_cols: one tile's shift-and-add accumulators */
-    float *uf;       /* steps*SIM_CHUNK x max_rows: drives (float path) */
-    double *ud;      /* the same (double path), and u^2 for the variance product */
-    float *df;       /* max_rows x max_cols: D of one tile, float */
-    double *dd;      /* the same, double; also the variance matrix */
-    float *af;       /* steps*SIM_CHUNK x max_cols: products */
-    double *ad;      /* the same, double */
-    double *vd;      /* variances */
-    double *acc;     /* max_cols */
-    double *sum_u2;  /* steps*SIM_CHUNK */
-    double *usq;     /* max_rows: sum over the chunk's rows of U of u^2 (energy weights) */
-    uint32_t u_row0, u_nrows; /* the word lines U now holds (u_nrows 0: none) */
-    int u_dbl;       /* ud holds U too */
-    uint64_t u_nnz;  /* drives in U */
-} mvm_scratch;
-
-/* The work of one chunk and what it counted. */
-typedef struct mvm_chunk {
-    uint64_t drives, sats;
-    double xbar_e; /* sum of u^2 row_g_us (pulse width: |u| u_max row_g_us) over activations */
-} mvm_chunk;
-
-typedef struct mvm_job {
-    aimc_xbar *s;
-    const sim_matrix *m;
-    const float *x;
-    float *y;
-    uint32_t batch;
-    uint32_t n_chunks;
-    mvm_chunk *chunks;
-    int n_workers;
-    int worker;
-    const mvm_capture *cap;
-    mvm_scratch sc;
-    int rc;
-} mvm_job;
-
-static void scratch_free(mvm_scratch *sc)
-{
-    free(sc->p);
-    free(sc->Y);
-    free(sc->A);
-    free(sc->uf);
-    free(sc->ud);
-    free(sc->df);
-    free(sc->dd);
-    free(sc->af);
-    free(sc->ad);
-    free(sc->vd);
-    free(sc->acc);
-    free(sc->sum_u2);
-    free(sc->usq);
-    memset(sc, 0, sizeof *sc);
-}
-
-static int scratch_alloc(mvm_scratch *sc, const aimc_xbar *s, const sim_matrix *m,
-                         uint32_t batch)
-{
-    const size_t nbm = batch < SIM_CHUNK ? batch : SIM_CHUNK, mr = (size_t)s->steps * nbm;
-    memset(sc, 0, sizeof *sc);
-    sc->p = malloc(nbm * m->rows * sizeof *sc->p);
-    sc->Y = malloc(nbm * m->cols * sizeof *sc->Y);
-    sc->A = malloc(nbm * m->max_tile_cols * sizeof *sc->A);
-    sc->uf = malloc(mr * m->max_tile_rows * sizeof *sc->uf);
-    sc->ud = malloc(mr * m->max_tile_rows * sizeof *sc->ud);
-    sc->df = malloc((size_t)m->max_tile_rows * m->max_tile_cols * sizeof *sc->df);
-    sc->dd = malloc((size_t)m->max_tile_rows * m->max_tile_cols * sizeof *sc->dd);
-    sc->af = malloc(mr * m->max_tile_cols * sizeof *sc->af);
-    sc->ad = malloc(mr * m->max_tile_cols * sizeof *sc->ad);
-    sc->vd = malloc(mr * m->max_tile_cols * sizeof *sc->vd);
-    sc->acc = malloc(m->max_tile_cols * sizeof *sc->acc);
-    sc->sum_u2 = malloc(mr * sizeof *sc->sum_u2);
-    sc->usq = malloc(m->max_tile_rows * sizeof *sc->usq);
-    if (!sc->p || !sc->Y || !sc->A || !sc->uf || !sc->ud || !sc->df || !sc->dd || !sc->af || !sc->ad ||
-        !sc->vd || !sc->acc || !sc->sum_u2 || !sc->usq) {
-        scratch_free(sc);
-        return AIMC_ERR_NOMEM;
-    }
-    return AIMC_OK;
-}
-
-/* One chunk of nb vectors from vector b0: DAC, every tile, ADC, shift-and-add, rescale. */
-static void mvm_chunk_run(const aimc_xbar *s, const sim_matrix *m, const float *x, float *y,
-                          uint32_t b0, uint32_t nb, mvm_scratch *sc, mvm_chunk *out,
-                          const mvm_capture *cap)
-{
-    const aimc_arch *a = &s->arch;
-    const int serial = a->dac.mode == AIMC_DAC_BIT_SERIAL;
-    const int pwm = a->dac.mode == AIMC_DAC_PULSE_WIDTH;
-    const int generic = a->device.type == AIMC_DEVICE_GENERIC ||
-                        (a->device.type == AIMC_DEVICE_RRAM && uniform_sigma(s));
-    const double rsig_lv = generic ? a->device.read_sigma_us / s->dg_us : 0.0;
-    const double code_hi = ldexp(1.0, a->adc.bits - 1) - 1.0;
-    const double code_lo = -ldexp(1.0, a->adc.bits - 1);
-    const double sat_hi = code_hi + 0.5, sat_lo = code_lo - 0.5;
-    const double gain = 1.0 + a->adc.gain_error, adc_off = a->adc.offset_lsb;
-    const int steps = s->steps;
-    const uint32_t M = (uint32_t)steps * nb;
-    double x_scale[SIM_CHUNK];
-    uint64_t drives = 0, sats = 0;
-    double xbar_e = 0.0;
-
-    for (uint32_t v = 0; v < nb; v++) {
-        x_scale[v] = dac_codes(s, x + (size_t)(b0 + v) * m->rows, m->rows,
-                               sc->p + (size_t)v * m->rows);
-        if (cap) {
-            memcpy(cap->p + (size_t)(b0 + v) * m->rows, sc->p + (size_t)v * m->rows,
-                   (size_t)m->rows * sizeof *cap->p);
-            cap->x_scale[b0 + v] = x_scale[v];
-        }
-    }
-    memset(sc->Y, 0, (size_t)nb * m->cols * sizeof *sc->Y);
-    sc->u_nrows = 0; /* new inputs: U is built afresh */
-
-    for (size_t k = 0; k < m->n_tiles; k++) {
-        const sim_tile *tl = &m->tiles[k];
-        const aimc_tile *t = &tl->t;
-        const sim_xbar *xbar = &s->xbars[t->xbar];
-        const uint32_t K = t->nrows, N = t->ncols;
-        const int per_dev = tl->s2q != NULL;
-
-        /* Drives: row r = step * nb + v of U holds vector v's word-line values at step.
-         * Tiles of the same rows (the slices of a row block) share them: built once. */
-        if (t->row0 != sc->u_row0 || K != sc->u_nrows || (!tl->f32 && !sc->u_dbl) ||
-            per_dev) {
-            uint64_t nnz = 0;
-            for (uint32_t i = 0; i < K; i++) sc->usq[i] = 0.0;
-            for (int step = 0; step < steps; step++)
-                for (uint32_t v = 0; v < nb; v++) {
-                    const uint32_t r = (uint32_t)step * nb + v;
-                    const int32_t *pt = sc->p + (size_t)v * m->rows + t->row0;
-                    float *uf = sc->uf + (size_t)r * K;
-                    double *ud = sc->ud + (size_t)r * K;
-                    int64_t su2 = 0;
-                    for (uint32_t i = 0; i < K; i++) {
-                        const int32_t u = drive_of(serial, pt[i], step);
-                        const int64_t u2 = (int64_t)u * u;
-                        uf[i] = (float)u;
-                        nnz += u != 0;
-                        su2 += u2;
-                        /* Energy V^2 G t: a voltage u / u_max for the whole step, or (pulse
-                         * width) the full voltage for |u| / u_max of it. */
-                        sc->usq[i] += pwm ? (double)(u < 0 ? -u : u) * s->u_max : (double)u2;
-                    }
-                    if (!tl->f32)
-                        for (uint32_t i = 0; i < K; i++) ud[i] = (double)uf[i];
-                    sc->sum_u2[r] = (double)su2;
-                }
-            sc->u_row0 = t->row0;
-            sc->u_nrows = K;
-            sc->u_dbl = !tl->f32;
-            sc->u_nnz = nnz;
-        }
-        drives += sc->u_nnz;
-        for (uint32_t i = 0; i < K; i++) xbar_e += sc->usq[i] * (double)tl->row_g_us[i];
-
-        /* A = U D, exact: integer-valued operands with every sum representable. */
-        if (tl->f32) {
-            tile_unpack_f(tl, sc->df);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)N, (int)K, 1.0f,
-                        sc->uf, (int)K, sc->df, (int)N, 0.0f, sc->af, (int)N);
-        } else {
-            tile_unpack_d(tl, sc->df, sc->dd);
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)N, (int)K, 1.0,
-                        sc->ud, (int)K, sc->dd, (int)N, 0.0, sc->ad, (int)N);
-        }
-        /* Per-device read sigma: the column variance is (u^2) x (sigma^2), a second exact
-         * product (integer-valued doubles below 2^53). */
-        const size_t nd = (size_t)K * N;
-        if (per_dev) {
-            for (uint32_t r = 0; r < M; r++) {
-                double *ud = sc->ud + (size_t)r * K;
-                const float *uf = sc->uf + (size_t)r * K;
-                for (uint32_t i = 0; i < K; i++) ud[i] = (double)uf[i] * (double)uf[i];
-            }
-            for (size_t q = 0; q < nd; q++) sc->dd[q] = (double)tl->s2q[q];
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)N, (int)K, 1.0,
-                        sc->ud, (int)K, sc->dd, (int)N, 0.0, sc->vd, (int)N);
-        }
-
-        memset(sc->A, 0, (size_t)nb * N * sizeof *sc->A);
-        const double dscale = ldexp(1.0, -tl->q), vscale = ldexp(1.0, -tl->qs);
-        const uint64_t col_base = t->xbar_col0 / (uint32_t)s->cpw;
-        const double inv_lsb = 1.0 / tl->lsb;
-        for (uint32_t r = 0; r < M; r++) {
-            const uint32_t step = r / nb, v = r % nb;
-            double *acc = sc->acc;
-            if (tl->f32) {
-                const float *ar = sc->af + (size_t)r * N;
-                for (uint32_t j = 0; j < N; j++) acc[j] = (double)ar[j] * dscale;
-            } else {
-                const double *ar = sc->ad + (size_t)r * N;
-                for (uint32_t j = 0; j < N; j++) acc[j] = ar[j] * dscale;
-            }
-            /* Read noise: one Gaussian per column and step, keyed by the read event: as if
-             * each vector ran the matrix's tiles on this crossbar one after another. */
-            const uint64_t event = xbar->reads +
-                                   ((uint64_t)(b0 + v) * tl->xbar_tiles + tl->xbar_slot) *
-                                       (uint64_t)steps +
-                                   step;
-            const uint64_t key = aimc_rng_key(s->seed, AIMC_RNG_DOMAIN_READ, t->xbar, event);
-            if (per_dev) {
-                add_normals_var(s, acc, sc->vd + (size_t)r * N, vscale, N, key, col_base);
-            } else if (rsig_lv > 0.0 && sc->sum_u2[r] > 0.0) {
-                add_normals(s, acc, N, key, col_base, sqrt(sc->sum_u2[r] * s->n_dev) * rsig_lv);
-            }
-
-            /* ADC (gain and offset error, rounding half away from zero, clipping), then the
-             * shift-and-add: A += code x 2^step (bit-serial inputs), exact in integers. */
-            const double gl = gain * inv_lsb;
-            const int sh = serial ? (int)step : 0;
-            int64_t *Av = sc->A + (size_t)v * N;
-            int32_t *cc = cap ? cap->codes + (size_t)(b0 + v) * cap->per_vec + cap->off[k] +
-                                    (size_t)step * N
-                              : NULL;
-            for (uint32_t j = 0; j < N; j++) {
-                double xv = acc[j] * gl + adc_off;
-                /* Held inside [lo - 1, hi + 1] (so the cast is defined), rounded half away
-                 * from zero (truncate, then step on a half or more: xv - trunc(xv) is
-                 * exact), clipped; a clip is a saturation. */
-                xv = xv < sat_lo - 0.5 ? sat_lo - 0.5 : xv;
-                xv = xv > sat_hi + 0.5 ? sat_hi + 0.5 : xv;
-                const double tr = (double)(int64_t)xv, fr = xv - tr;
-                double code = tr + (double)(fr >= 0.5) - (double)(fr <= -0.5);
-                sats += (uint64_t)(code > code_hi) + (uint64_t)(code < code_lo);
-                code = code > code_hi ? code_hi : code;
-                code = code < code_lo ? code_lo : code;
-                const int32_t ci = (int32_t)code;
-                Av[j] += (int64_t)ci * ((int64_t)1 << sh);
-                if (cc) cc[j] = ci;
-            }
-        }
-        for (uint32_t v = 0; v < nb; v++)
-            tile_output(tl, sc->A + (size_t)v * N, sc->p + (size_t)v * m->rows + t->row0,
-                        sc->Y + (size_t)v * m->cols + t->col0);
-    }
-
-    for (uint32_t v = 0; v < nb; v++) {
-        float *yv = y + (size_t)(b0 + v) * m->cols;
-        const double *Yv = sc->Y + (size_t)v * m->cols;
-        for (uint32_t c = 0; c < m->cols; c++) yv[c] = (float)(Yv[c] * m->w_scale * x_scale[v]);
-    }
-    out->drives = drives;
-    out->sats = sats;
-    out->xbar_e = xbar_e;
-}
-
-static void *mvm_worker(void *arg)
-{
-    mvm_job *j = arg;
-    for (uint32_t c = (uint32_t)j->worker; c < j->n_chunks; c += (uint32_t)j->n_workers) {
-        uint32_t b0 = c * SIM_CHUNK;
-        uint32_t nb = j->batch - b0 < SIM_CHUNK ? j->batch - b0 : SIM_CHUNK;
-        mvm_chunk_run(j->s, j->m, j->x, j->y, b0, nb, &j->sc, &j->chunks[c], j->cap);
-    }
-    return NULL;
-}
-
-static int mvm_exec(aimc_xbar *s, uint32_t id, const float *x, uint32_t batch, float *y,
-                    aimc_xbar_stats *st, const mvm_capture *cap)
-{
-    if (!s) return AIMC_ERR_BADHANDLE;
-    if (id >= AIMC_XBAR_MAX_MATRICES) return AIMC_ERR_RANGE;
-    if (id >= s->mats_cap || !s->mats[id] || s->mats[id]->stale) return AIMC_ERR_STATE;
-    if (batch == 0) return AIMC_OK;
-    if (!x || !y) return AIMC_ERR_INVALID;
-
-    sim_matrix *m = s->mats[id];
-    const size_t n_x = (size_t)batch * m->rows;
-    for (size_t i = 0; i < n_x; i++)
-        if (!isfinite(x[i])) return AIMC_ERR_INVALID;
-
-    int rc = AIMC_OK;
-    const uint32_t n_chunks = (batch + SIM_CHUNK - 1) / SIM_CHUNK;
-    int n_workers = s->threads < (int)n_chunks ? s->threads : (int)n_chunks;
-    mvm_chunk *chunks = calloc(n_chunks, sizeof *chunks);
-    mvm_job *jobs = calloc((size_t)n_workers, sizeof *jobs);
-    pthread_t *tids = calloc((size_t)n_workers, sizeof *tids);
-    build_scratch bsc = {0};
-    if (!chunks || !jobs || !tids) {
-        rc = AIMC_ERR_NOMEM;
-        goto out;
-    }
-    for (int w = 0; w < n_workers; w++) {
-        jobs[w] = (mvm_job){s, m, x, y, batch, n_chunks, chunks, n_workers, w, cap, {0}, 0};
-        if (scratch_alloc(&jobs[w].sc, s, m, batch)) {
-            rc = AIMC_ERR_NOMEM;
-            goto out;
-        }
-    }
-
-    /* A read option changed since a tile's read data was built: rebuild it. */
-    for (size_t k = 0; k < m->n_tiles; k++) {
-        if (m->tiles[k].epoch == s->epoch) continue;
-        if (!bsc.d && build_scratch_alloc(&bsc, m->max_tile_rows, m->max_tile_cols)) {
-            rc = AIMC_ERR_NOMEM;
-            goto out;
-        }
-        rc = tile_refresh(s, &m->tiles[k], &bsc);
-        if (rc) goto out;
-    }
-
-    int started = 0;
-    for (int w = 1; w < n_workers; w++) {
-        if (pthread_create(&tids[w], NULL, mvm_worker, &jobs[w]) != 0) break;
-        started = w;
-    }
-    /* Workers that did not start: their chunks run here, after worker 0's. */
-    mvm_worker(&jobs[0]);
-    for (int w = started + 1; w < n_workers; w++) mvm_worker(&jobs[w]);
-    for (int w = 1; w <= started; w++) pthread_join(tids[w], NULL);
-
-    /* Every tile of the matrix activated its crossbar once per step and vector. */
-    for (size_t k = 0; k < m->n_tiles; k++)
-        s->xbars[m->tiles[k].t.xbar].reads += (uint64_t)batch * s->steps;
-
-    if (st) {
-        uint64_t drives = 0, sats = 0;
-        double xbar_e = 0.0;
-        for (uint32_t c = 0; c < n_chunks; c++) {
-            drives += chunks[c].drives;
-            sats += chunks[c].sats;
-            xbar_e += chunks[c].xbar_e;
-        }
-        st->mvms += batch;
-        st->dac_drives += drives;
-        st->adc_saturations += sats;
-        /* xbar_e is in input-code units squared: (v / v_read)^2 = (u / u_max)^2. */
-        st->xbar_charge += xbar_e / ((double)s->u_max * (double)s->u_max);
-    }
-out:
-    if (jobs)
-        for (int w = 0; w < n_workers; w++) scratch_free(&jobs[w].sc);
-    free(jobs);
-    free(tids);
-    free(chunks);
-    build_scratch_free(&bsc);
-    return rc;
-}
-
-int aimc_xbar_mvm(aimc_xbar *s, uint32_t id, const float *x, uint32_t batch, float *y,
-                 aimc_xbar_stats *st)
-{
-    return mvm_exec(s, id, x, batch, y, st, NULL);
-}
-
-/* ---- an MVM whose shift-and-add happens elsewhere (the RTL) -------------------------- */
-
-struct aimc_xbar_mvm_run {
-    const aimc_xbar *s;
-    const sim_matrix *m;
-    uint32_t batch;
-    mvm_capture cap;
-    size_t *off;  /* per tile (m->tiles order): offset in a vector's codes and accumulators */
-    int64_t *A;   /* batch x per_vec / steps: the shift-and-add results handed back */
-};
-
-void aimc_xbar_mvm_run_free(aimc_xbar_mvm_run *r)
-{
-    if (!r) return;
-    free(r->cap.codes);
-    free(r->cap.p);
-    free(r->cap.x_scale);
-    free(r->off);
-    free(r->A);
-    free(r);
-}
-
-int aimc_xbar_mvm_run_open(aimc_xbar *s, uint32_t id, const float *x, uint32_t batch,
-                          aimc_xbar_stats *st, aimc_xbar_mvm_run **out)
-{
-    if (!out) return AIMC_ERR_INVALID;
-    *out = NULL;
-    if (!s) return AIMC_ERR_BADHANDLE;
-    if (id >= AIMC_XBAR_MAX_MATRICES) return AIMC_ERR_RANGE;
-    if (id >= s->mats_cap || !s->mats[id] || s->mats[id]->stale) return AIMC_ERR_STATE;
-    if (batch == 0 || !x) return AIMC_ERR_INVALID;
-    const sim_matrix *m = s->mats[id];
-    aimc_xbar_mvm_run *r = calloc(1, sizeof *r);
-    if (!r) return AIMC_ERR_NOMEM;
-    r->s = s;
-    r->m = m;
-    r->batch = batch;
-    r->off = malloc(m->n_tiles * sizeof *r->off);
-    size_t cols_sum = 0;
-    if (r->off)
-        for (size_t k = 0; k < m->n_tiles; k++) {
-            r->off[k] = cols_sum;
-            cols_sum += m->tiles[k].t.ncols;
-        }
-    const size_t steps = (size_t)s->steps;
-    r->cap.per_vec = cols_sum * steps;
-    r->cap.codes = malloc((size_t)batch * r->cap.per_vec * sizeof *r->cap.codes);
-    r->cap.p = malloc((size_t)batch * m->rows * sizeof *r->cap.p);
-    r->cap.x_scale = malloc((size_t)batch * sizeof *r->cap.x_scale);
-    r->A = calloc((size_t)batch * cols_sum, sizeof *r->A);
-    size_t *coff = malloc(m->n_tiles * sizeof *coff);
-    float *y = malloc((size_t)batch * m->cols * sizeof *y);
-    int rc = AIMC_ERR_NOMEM;
-    if (r->off && r->cap.codes && r->cap.p && r->cap.x_scale && r->A && coff && y) {
-        for (size_t k = 0; k < m->n_tiles; k++) coff[k] = r->off[k] * steps;
-        r->cap.off = coff;
-        rc = mvm_exec(s, id, x, batch, y, st, &r->cap);
-    }
-    free(y);
-    free(coff);
-    r->cap.off = NULL;
-    if (rc) {
-        aimc_xbar_mvm_run_free(r);
-        return rc;
-    }
-    *out = r;
-    return AIMC_OK;
-}
-
-uint32_t aimc_xbar_mvm_run_tiles(const aimc_xbar_mvm_run *r)
-{
-    return r ? (uint32_t)r->m->n_tiles : 0;
-}
-
-uint32_t aimc_xbar_mvm_run_vectors(const aimc_xbar_mvm_run *r)
-{
-    return r ? r->batch : 0;
-}
-
-int aimc_xbar_mvm_run_tile(const aimc_xbar_mvm_run *r, uint32_t k, uint32_t *xbar, uint32_t *ncols)
-{
-    if (!r || k >= r->m->n_tiles) return AIMC_ERR_RANGE;
-    const aimc_tile *t = &r->m->tiles[r->m->order[k]].t;
-    if (xbar) *xbar = t->xbar;
-    if (ncols) *ncols = t->ncols;
-    return AIMC_OK;
-}
-
-const int32_t *aimc_xbar_mvm_run_codes(const aimc_xbar_mvm_run *r, uint32_t v, uint32_t k,
-                                      uint32_t step)
-{
-    if (!r || v >= r->batch || k >= r->m->n_tiles || step >= (uint32_t)r->s->steps) return NULL;
-    const uint32_t i = r->m->order[k];
-    return r->cap.codes + (size_t)v * r->cap.per_vec + r->off[i] * (size_t)r->s->steps +
-           (size_t)step * r->m->tiles[i].t.ncols;
-}
-
-int64_t *aimc_xbar_mvm_run_acc(aimc_xbar_mvm_run *r, uint32_t v, uint32_t k)
-{
-    if (!r || v >= r->batch || k >= r->m->n_tiles) return NULL;
-    const size_t per = r->cap.per_vec / (size_t)r->s->steps;
-    return r->A + (size_t)v * per + r->off[r->m->order[k]];
-}
-
-int aimc_xbar_mvm_run_finish(const aimc_xbar_mvm_run *r, float *y)
-{
-    if (!r || !y) return AIMC_ERR_INVALID;
-    const sim_matrix *m = r->m;
-    const size_t per = r->cap.per_vec / (size_t)r->s->steps;
-    double *Y = malloc((size_t)m->cols * sizeof *Y);
-    if (!Y) return AIMC_ERR_NOMEM;
-    for (uint32_t v = 0; v < r->batch; v++) {
-        const int32_t *pv = r->cap.p + (size_t)v * m->rows;
-        memset(Y, 0, (size_t)m->cols * sizeof *Y);
-        for (size_t k = 0; k < m->n_tiles; k++) {
-            const sim_tile *tl = &m->tiles[k];
-            tile_output(tl, r->A + (size_t)v * per + r->off[k], pv + tl->t.row0,
-                        Y + tl->t.col0);
-        }
-        float *yv = y + (size_t)v * m->cols;
-        for (uint32_t c = 0; c < m->cols; c++)
-            yv[c] = (float)(Y[c] * m->w_scale * r->cap.x_scale[v]);
-    }
-    free(Y);
-    return AIMC_OK;
-}

@@ -74,7 +74,7 @@ else
     bad "fst2vcd cannot read the waveform"
     cat "$tmp/fst.err"
 fi
-for sig in 'scope module aimc' 'var wire +1 .* clk ' ' irq ' ' mem_req_valid ' ' cnt_cycles'; do
+for sig in 'scope module aimc' 'var wire +1 .* clk ' ' irq ' ' m_axi_arvalid ' ' mac_conv_valid ' ' cnt_cycles'; do
     if grep -q -E "$sig" "$tmp/run.vcd"; then ok; else bad "the waveform has no '$sig'"; fi
 done
 # The waveform's time is in ps; the run's counted work (time_ns) must fit inside it.

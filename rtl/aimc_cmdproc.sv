@@ -11,11 +11,21 @@
 //   FETCH   the 64-byte descriptor, one 8-beat burst (AXI ID 0); a fault stops the ring with
 //           ERROR.RING|DMA_FAULT (fence 0, info = slot), head unchanged.
 //   EXEC    the RTL's descriptor checks (opcode, flags, reserved bytes, field ranges); if they
-//           pass, the analog half starts the command (mac_cmd_valid) and CSTART waits for it.
+//           pass, the operands move in (OPD), then the analog half starts the command
+//           (mac_cmd_valid) and CSTART waits for it.
+//   OPD     operand DMA in (AXI ID 1): every range the command reads, whole, into the analog
+//           half's operand buffers (mac_opd_*), and the first and last byte of every range it
+//           writes (the checks exec.c makes before it computes). A range that faults is read up
+//           to its first faulting transaction: the analog half answers the command's own
+//           accesses from these buffers, so it reports DMA_FAULT with the field's offset,
+//           in its order of checks, exactly as sim: does.
 //   BUSY    a command the analog half carried out that takes busy_cycles cycles (PROGRAM).
 //   DIGITAL a digital command's ops retire at cfg_unit_ops_per_cycle per cycle (a cluster's
 //           digital units, units.ops_per_cycle).
 //   ANALOG  the tile sequencer runs the analog job; FINISH: the analog half's output stage.
+//   OUT     operand DMA out (AXI ID 1): every range the command wrote in the analog half's
+//           buffers (mac_outq_*, mac_out_*), in the command's order; a write answered with an
+//           error adds DMA_FAULT (info: the field's offset, unless the command failed already).
 //   WB      write the status word (4 bytes at slot + 4, AXI ID 0); a fault adds
 //           DMA_FAULT|RING. Then the command completes (head++, DONE_FENCE, its errors, IRQ
 //           DONE) and the processor goes back to NEXT.
@@ -51,8 +61,10 @@ module aimc_cmdproc (
   input  wire          dma_rd_valid,
   input  wire  [63:0]  dma_rd_addr,
   input  wire  [63:0]  dma_rd_data,
+  input  wire  [7:0]   dma_rd_strb,
   input  wire          dma_rd_err,
   input  wire          dma_wr_req,
+  input  wire  [63:0]  dma_wr_addr,
   output logic [63:0]  dma_wr_data,
   output logic [7:0]   dma_wr_strb,
   // events for the register block (combinational, at this edge)
@@ -80,6 +92,24 @@ module aimc_cmdproc (
   input  wire  [31:0]  mac_n_vec,
   input  wire  [31:0]  mac_n_tiles,
   input  wire  [63:0]  mac_busy,       // cycles the arrays are busy (PROGRAM)
+  // the analog half's operand buffers
+  output logic         mac_opd_clear,  // a new command: drop the last one's operands
+  output logic         mac_opd_valid,  // a beat read from host memory for the range below
+  output logic [63:0]  mac_opd_base,   //   the range (a whole operand, or one probed byte)
+  output logic [63:0]  mac_opd_len,
+  output logic [63:0]  mac_opd_addr,   //   the beat: its aligned address, data, bytes
+  output logic [63:0]  mac_opd_data,
+  output logic [7:0]   mac_opd_strb,
+  output logic         mac_opd_err,    //   not host memory
+  output logic         mac_outq_valid, // did the command write into [addr, addr + len)?
+  output logic [63:0]  mac_outq_addr,
+  output logic [63:0]  mac_outq_len,
+  input  wire          mac_outq_done,
+  input  wire          mac_outq_hit,
+  output logic         mac_out_valid,  // the written bytes of one beat (answer next cycle)
+  output logic [63:0]  mac_out_addr,
+  input  wire  [63:0]  mac_out_data,
+  input  wire  [7:0]   mac_out_strb,
   // tile sequencer
   output logic         ts_start,
   output logic [31:0]  ts_n_vec,
@@ -122,7 +152,9 @@ module aimc_cmdproc (
 
   localparam [3:0] CP_IDLE = 4'd0, CP_NEXT = 4'd1, CP_FETCH = 4'd2, CP_EXEC = 4'd3,
                    CP_CSTART = 4'd4, CP_BUSY = 4'd5, CP_DIGITAL = 4'd6, CP_ANALOG = 4'd7,
-                   CP_FINISH = 4'd8, CP_WB = 4'd9;
+                   CP_FINISH = 4'd8, CP_WB = 4'd9, CP_OPD = 4'd10, CP_OPDW = 4'd11,
+                   CP_OUTQ = 4'd12, CP_OUTQW = 4'd13, CP_OUTW = 4'd14;
+  localparam [2:0] N_OPD = 3'd5;   // operand ranges of one command, at most
 
   logic [3:0]   state;
   logic [511:0] desc;         // the fetched descriptor, byte i in bits 8i+7:8i
@@ -133,6 +165,9 @@ module aimc_cmdproc (
   logic         issued;       // FETCH/WB: the DMA request went out
   logic [31:0]  hang_knob;    // commands left before the processor hangs; NEVER = never
   logic [63:0]  idle_cycles;  // watchdog: cycles pending commands waited without progress
+  logic [2:0]   opd_e;        // OPD/OUT: the operand range
+  logic         probe2;       // OPD: the last byte of an output range is probed next
+  logic [63:0]  wb_data;      // the status word's beat
 
   // ---- descriptor fields: constant part-selects of desc ----
 `define AIMC_F16(off) desc[8 * aimc_regs_pkg::off +: 16]
@@ -312,6 +347,159 @@ module aimc_cmdproc (
     endcase
   end
 
+  // ---- operands: the ranges a command reads (IN) and writes (OUT), in exec.c's order ----
+  // Range opd_e: o_on (the command has it), o_out, its descriptor field, its address, and its
+  // length o_a * o_b * 4 bytes. Lengths come from the descriptor alone (a shape exec.c refuses
+  // still has its range read: the analog half finds the fault or the mismatch itself).
+  logic        o_on, o_out;
+  logic [31:0] o_field, o_a, o_b;
+  logic [63:0] o_addr, o_len, o_prod;
+  always @* begin : p_opd
+    o_on    = 1'b1;
+    o_out   = 1'b0;
+    o_field = 32'd0;
+    o_a     = 32'd0;
+    o_b     = 32'd1;
+    case (op)
+      OP_PROGRAM:
+        case (opd_e)
+          3'd0: begin   // weights
+            o_field = aimc_regs_pkg::AIMC_DESC_PROG_W_ADDR;
+            o_a = `AIMC_F32(AIMC_DESC_PROG_ROWS); o_b = `AIMC_F32(AIMC_DESC_PROG_COLS);
+          end
+          3'd1: begin   // the tile table
+            o_field = aimc_regs_pkg::AIMC_DESC_PROG_TILES_ADDR;
+            o_a = `AIMC_F32(AIMC_DESC_PROG_NTILES);
+            o_b = aimc_regs_pkg::AIMC_REC_TILE_BYTES / 32'd4;
+          end
+          3'd2: begin   // the program-and-verify report, when asked for
+            o_field = aimc_regs_pkg::AIMC_DESC_PROG_REPORT_ADDR;
+            o_out = 1'b1;
+            o_on  = `AIMC_F64(AIMC_DESC_PROG_REPORT_ADDR) != 64'd0;
+            o_a = 32'd1; o_b = aimc_regs_pkg::AIMC_REC_PREP_BYTES / 32'd4;
+          end
+          default: o_on = 1'b0;
+        endcase
+      OP_MVM:
+        case (opd_e)
+          3'd0: begin
+            o_field = aimc_regs_pkg::AIMC_DESC_MVM_X_ADDR;
+            o_a = `AIMC_F32(AIMC_DESC_MVM_BATCH); o_b = `AIMC_F32(AIMC_DESC_MVM_ROWS);
+          end
+          3'd1: begin
+            o_field = aimc_regs_pkg::AIMC_DESC_MVM_Y_ADDR; o_out = 1'b1;
+            o_a = `AIMC_F32(AIMC_DESC_MVM_BATCH); o_b = `AIMC_F32(AIMC_DESC_MVM_COLS);
+          end
+          default: o_on = 1'b0;
+        endcase
+      OP_READBACK:
+        if (opd_e == 3'd0) begin
+          o_field = aimc_regs_pkg::AIMC_DESC_RDBK_OUT_ADDR; o_out = 1'b1;
+          o_a = `AIMC_F32(AIMC_DESC_RDBK_NROWS); o_b = `AIMC_F32(AIMC_DESC_RDBK_COLS);
+        end else o_on = 1'b0;
+      OP_RMSNORM:
+        if (opd_e < 3'd2) begin
+          o_field = opd_e == 3'd0 ? aimc_regs_pkg::AIMC_DESC_RMS_IN_ADDR
+                                  : aimc_regs_pkg::AIMC_DESC_RMS_OUT_ADDR;
+          o_out = opd_e == 3'd1;
+          o_a = `AIMC_F32(AIMC_DESC_RMS_BATCH); o_b = `AIMC_F32(AIMC_DESC_RMS_DIM);
+        end else o_on = 1'b0;
+      OP_TOPK:
+        case (opd_e)
+          3'd0: begin
+            o_field = aimc_regs_pkg::AIMC_DESC_TOPK_IN_ADDR;
+            o_a = `AIMC_F32(AIMC_DESC_TOPK_BATCH); o_b = `AIMC_F32(AIMC_DESC_TOPK_N);
+          end
+          3'd1, 3'd2: begin   // the indices, then the weights
+            o_field = opd_e == 3'd1 ? aimc_regs_pkg::AIMC_DESC_TOPK_IDX_ADDR
+                                    : aimc_regs_pkg::AIMC_DESC_TOPK_W_ADDR;
+            o_out = 1'b1;
+            o_a = `AIMC_F32(AIMC_DESC_TOPK_BATCH); o_b = `AIMC_F32(AIMC_DESC_TOPK_K);
+          end
+          default: o_on = 1'b0;
+        endcase
+      OP_SILU_MUL:
+        if (opd_e < 3'd3) begin
+          o_field = opd_e == 3'd0 ? aimc_regs_pkg::AIMC_DESC_SILU_G_ADDR :
+                    opd_e == 3'd1 ? aimc_regs_pkg::AIMC_DESC_SILU_U_ADDR
+                                  : aimc_regs_pkg::AIMC_DESC_SILU_OUT_ADDR;
+          o_out = opd_e == 3'd2;
+          o_a = `AIMC_F32(AIMC_DESC_SILU_COUNT);
+        end else o_on = 1'b0;
+      OP_GATHER:
+        case (opd_e)
+          3'd0: begin   // the index table
+            o_field = aimc_regs_pkg::AIMC_DESC_GATH_IDX_ADDR;
+            o_a = `AIMC_F32(AIMC_DESC_GATH_BATCH);
+          end
+          3'd1: begin
+            o_field = aimc_regs_pkg::AIMC_DESC_GATH_SRC_ADDR;
+            o_a = `AIMC_F32(AIMC_DESC_GATH_SRC_ROWS); o_b = `AIMC_F32(AIMC_DESC_GATH_DIM);
+          end
+          3'd2: begin
+            o_field = aimc_regs_pkg::AIMC_DESC_GATH_DST_ADDR; o_out = 1'b1;
+            o_a = `AIMC_F32(AIMC_DESC_GATH_BATCH); o_b = `AIMC_F32(AIMC_DESC_GATH_DIM);
+          end
+          default: o_on = 1'b0;
+        endcase
+      OP_SCALE_ACC:
+        case (opd_e)
+          3'd0: begin   // the index table, when there is one
+            o_field = aimc_regs_pkg::AIMC_DESC_SACC_IDX_ADDR;
+            o_on = `AIMC_F64(AIMC_DESC_SACC_IDX_ADDR) != 64'd0;
+            o_a = `AIMC_F32(AIMC_DESC_SACC_BATCH);
+          end
+          3'd1: begin   // the weights, when there are
+            o_field = aimc_regs_pkg::AIMC_DESC_SACC_W_ADDR;
+            o_on = `AIMC_F64(AIMC_DESC_SACC_W_ADDR) != 64'd0;
+            o_a = `AIMC_F32(AIMC_DESC_SACC_BATCH);
+          end
+          3'd2: begin
+            o_field = aimc_regs_pkg::AIMC_DESC_SACC_SRC_ADDR;
+            o_a = `AIMC_F32(AIMC_DESC_SACC_BATCH); o_b = `AIMC_F32(AIMC_DESC_SACC_DIM);
+          end
+          default: begin   // the target: read, then written back
+            o_field = aimc_regs_pkg::AIMC_DESC_SACC_DST_ADDR;
+            o_out = opd_e == 3'd4;
+            o_a = `AIMC_F32(AIMC_DESC_SACC_DST_ROWS); o_b = `AIMC_F32(AIMC_DESC_SACC_DIM);
+          end
+        endcase
+      default: o_on = 1'b0;   // NOP, FENCE
+    endcase
+  end
+  // every address field is a u64 at a multiple of 8 in the payload
+  always_comb begin
+    case (o_field[5:3])
+      3'd2:    o_addr = desc[64 * 2 +: 64];
+      3'd3:    o_addr = desc[64 * 3 +: 64];
+      3'd4:    o_addr = desc[64 * 4 +: 64];
+      3'd5:    o_addr = desc[64 * 5 +: 64];
+      3'd6:    o_addr = desc[64 * 6 +: 64];
+      default: o_addr = desc[64 * 7 +: 64];
+    endcase
+  end
+  assign o_prod = {32'd0, o_a} * {32'd0, o_b};   // < 2^48: one factor is checked <= 2^20
+  assign o_len  = {o_prod[61:0], 2'b00};
+
+  // the beats of an operand range to the analog half
+  logic opd_rd;
+  assign opd_rd        = state == CP_OPDW;
+  assign mac_opd_valid = opd_rd && dma_rd_valid;
+  assign mac_opd_base  = dma_req_addr;
+  assign mac_opd_len   = dma_req_len;
+  assign mac_opd_addr  = dma_rd_addr;
+  assign mac_opd_data  = dma_rd_data;
+  assign mac_opd_strb  = dma_rd_strb;
+  assign mac_opd_err   = dma_rd_err;
+  // the bytes of an output range, from the analog half (it answers one cycle later, when the
+  // DMA takes them)
+  assign mac_out_valid = state == CP_OUTW && dma_wr_req;
+  assign mac_out_addr  = dma_wr_addr;
+  assign dma_wr_data   = state == CP_OUTW ? mac_out_data : wb_data;
+  assign dma_wr_strb   = state == CP_OUTW ? mac_out_strb : 8'hF0;
+  assign mac_outq_addr = o_addr;
+  assign mac_outq_len  = o_len;
+
   // ---- ring configuration (accel.c ring_config_ok) ----
   logic        ring_ok;
   logic [63:0] ring_bytes;
@@ -386,16 +574,15 @@ module aimc_cmdproc (
 
   // the status word's beat (slot + 0..7): the command's ERROR bits and STATUS_DONE at + 4
   always_ff @(posedge clk) begin
-    if (dma_wr_req) begin
-      dma_wr_data <= {bits | aimc_regs_pkg::AIMC_DESC_STATUS_DONE, 32'd0};
-      dma_wr_strb <= 8'hF0;
-    end
+    if (dma_wr_req) wb_data <= {bits | aimc_regs_pkg::AIMC_DESC_STATUS_DONE, 32'd0};
   end
 
   always_ff @(posedge clk) begin
     logic [31:0] s;
-    dma_req_valid <= 1'b0;
-    mac_cmd_valid <= 1'b0;
+    dma_req_valid  <= 1'b0;
+    mac_cmd_valid  <= 1'b0;
+    mac_opd_clear  <= 1'b0;
+    mac_outq_valid <= 1'b0;
     mac_fin_valid <= 1'b0;
     mac_abort     <= 1'b0;
     ts_start      <= 1'b0;
@@ -432,6 +619,8 @@ module aimc_cmdproc (
       dma_req_addr  <= 64'd0;
       dma_req_len   <= 64'd0;
       dma_req_id    <= 1'b0;
+      opd_e         <= 3'd0;
+      probe2        <= 1'b0;
     end else begin
       case (state)
         CP_IDLE: begin
@@ -479,25 +668,59 @@ module aimc_cmdproc (
             info  <= chk[31:0];
             state <= CP_WB;
           end else begin
+            mac_opd_clear <= 1'b1;   // the operands move in first
+            opd_e         <= 3'd0;
+            probe2        <= 1'b0;
+            state         <= CP_OPD;
+          end
+        end
+
+        CP_OPD: begin
+          if (opd_e == N_OPD) begin
             // Without arrays (a soft reset failed) the analog half answers as exec.c does:
             // ERROR.INTERNAL for what needs them, NOP/FENCE/digital commands still run.
             mac_cmd_valid <= 1'b1;
             state         <= CP_CSTART;
+          end else if (!o_on) begin
+            opd_e <= opd_e + 3'd1;
+          end else begin
+            // an input range whole; an output range's first, then last byte
+            dma_req_valid <= 1'b1;
+            dma_req_write <= 1'b0;
+            dma_req_addr  <= !o_out ? o_addr : probe2 ? o_addr + o_len - 64'd1 : o_addr;
+            dma_req_len   <= !o_out ? o_len : 64'd1;
+            dma_req_id    <= 1'b1;
+            issued        <= 1'b1;
+            state         <= CP_OPDW;
+          end
+        end
+
+        CP_OPDW: begin
+          if (issued && dma_done) begin
+            issued <= 1'b0;
+            state  <= CP_OPD;
+            if (o_out && !probe2) begin
+              probe2 <= 1'b1;
+            end else begin
+              probe2 <= 1'b0;
+              opd_e  <= opd_e + 3'd1;
+            end
           end
         end
 
         CP_CSTART: begin
           if (mac_done) begin
-            bits <= mac_err;
-            info <= mac_info;
+            bits  <= mac_err;
+            info  <= mac_info;
+            opd_e <= 3'd0;                        // for OUT, after the command
             if (mac_kind) begin
               if (mac_err != 32'd0) begin
-                state <= CP_WB;                   // the analog job did not start
+                state <= CP_OUTQ;                 // the analog job did not start
               end else if (mac_n_tiles > aimc_rtl_pkg::RTL_MAX_TILES) begin
                 mac_abort <= 1'b1;                // beyond this RTL's tile tables
                 bits      <= E_INTERNAL;
                 info      <= mac_n_tiles;
-                state     <= CP_WB;
+                state     <= CP_OUTQ;
               end else begin
                 ts_start   <= 1'b1;
                 ts_n_vec   <= mac_n_vec;
@@ -511,19 +734,19 @@ module aimc_cmdproc (
               count <= dig_ops;                   // digital command: its ops retire
               state <= CP_DIGITAL;
             end else begin
-              state <= CP_WB;
+              state <= CP_OUTQ;
             end
           end
         end
 
         CP_BUSY: begin
           count <= count - 64'd1;
-          if (count == 64'd1) state <= CP_WB;
+          if (count == 64'd1) state <= CP_OUTQ;
         end
 
         CP_DIGITAL: begin
           count <= count - retire;
-          if (ops_last) state <= CP_WB;
+          if (ops_last) state <= CP_OUTQ;
         end
 
         CP_ANALOG: begin
@@ -532,7 +755,7 @@ module aimc_cmdproc (
               mac_abort <= 1'b1;                  // a tile beyond this RTL's limits
               bits      <= E_INTERNAL;
               info      <= ts_err_info;
-              state     <= CP_WB;
+              state     <= CP_OUTQ;
             end else begin
               mac_fin_valid <= 1'b1;              // the output stage: sums to outputs
               state         <= CP_FINISH;
@@ -544,7 +767,48 @@ module aimc_cmdproc (
           if (mac_done) begin
             bits  <= mac_err;
             info  <= mac_info;
+            state <= CP_OUTQ;
+          end
+        end
+
+        CP_OUTQ: begin
+          // the output ranges the command wrote go out; then the status word
+          if (opd_e == N_OPD) begin
             state <= CP_WB;
+          end else if (!o_on || !o_out) begin
+            opd_e <= opd_e + 3'd1;
+          end else begin
+            mac_outq_valid <= 1'b1;
+            state          <= CP_OUTQW;
+          end
+        end
+
+        CP_OUTQW: begin
+          if (mac_outq_done) begin
+            if (mac_outq_hit) begin
+              dma_req_valid <= 1'b1;
+              dma_req_write <= 1'b1;
+              dma_req_addr  <= o_addr;
+              dma_req_len   <= o_len;
+              dma_req_id    <= 1'b1;
+              issued        <= 1'b1;
+              state         <= CP_OUTW;
+            end else begin
+              opd_e <= opd_e + 3'd1;
+              state <= CP_OUTQ;
+            end
+          end
+        end
+
+        CP_OUTW: begin
+          if (issued && dma_done) begin
+            issued <= 1'b0;
+            if (dma_err) begin
+              bits <= bits | E_DMA_FAULT;
+              if (bits == 32'd0) info <= o_field;
+            end
+            opd_e <= opd_e + 3'd1;
+            state <= CP_OUTQ;
           end
         end
 
@@ -568,7 +832,7 @@ module aimc_cmdproc (
   end
   // descriptor beats are 64-byte aligned: the beat's index is all of its address used
   logic unused;
-  assign unused = ^{dma_rd_addr[63:6], dma_rd_addr[2:0]};
+  assign unused = ^{dma_rd_addr[63:6], dma_rd_addr[2:0], o_prod[63:62]};
 `undef AIMC_F16
 `undef AIMC_F32
 `undef AIMC_F64

@@ -13,9 +13,11 @@
 // belong to the range, and rd_err for a faulted beat). After the first faulted transaction the
 // rest of the range is not read; done pulses with err.
 // Writes: for each beat the engine asks the source (wr_req for one cycle, wr_addr: the aligned
-// address; the source registers its answer at that edge: wr_data, wr_strb, the bytes to write); the beat's WSTRB is
-// that strobe within the transfer's lanes. After a transaction answered with an error the rest
-// is not written; done pulses with err.
+// address; the source registers its answer at that edge: wr_data, and wr_strb, the bytes to
+// write); the beat's WSTRB is that strobe within the transfer's lanes. After a transaction
+// answered with an error the rest is not written; done pulses with err.
+// A range running past the end of the address space is moved up to that end; done then
+// pulses with err.
 // abort (a soft reset) ends the request: a transaction in flight finishes on the bus (AXI
 // cannot take it back), its remaining write beats with WSTRB 0, and no further data is
 // delivered or written; done does not pulse.
@@ -84,9 +86,10 @@ module aimc_dma #(
   localparam [8:0]  MAXB9  = MAX_BEATS;
 
   logic [3:0]  st;
-  logic        wr, id, failed, aborted;
+  logic        wr, id, failed, aborted, ovf;
   logic [63:0] cur;            // the next byte to move
-  logic [64:0] fin;            // one past the range's last byte
+  logic [64:0] left;           // bytes left to move
+  logic [64:0] fin;            // the request's end (bit 64: past the address space)
   // the transaction being moved
   logic [63:0] t_addr;         // its first byte
   logic [2:0]  t_size;         // log2 of its beat size
@@ -94,14 +97,13 @@ module aimc_dma #(
   logic [8:0]  t_n;            // beats done
   logic        t_err;          // a beat or the response was not OKAY
 
-  // ---- the next transaction of [cur, fin) ----
-  logic [64:0] left;           // bytes left
+  // ---- the next transaction of [cur, cur + left) ----
   logic [9:0]  to_page;        // 8-byte beats to the next 4 KiB boundary
   logic [8:0]  fit;            // full beats that fit in a burst, the range and the page
   logic        narrow;
   logic [2:0]  n_size;
   logic [8:0]  n_beats;
-  assign left    = fin - {1'b0, cur};
+  assign fin     = {1'b0, req_addr} + {1'b0, req_len};
   assign to_page = 10'd512 - {1'b0, cur[11:3]};
   assign fit     = left[64:3] >= MAXB62 ? MAXB9 : {1'b0, left[10:3]};
   assign narrow  = cur[2:0] != 3'd0 || left < 65'd8;
@@ -110,6 +112,8 @@ module aimc_dma #(
                    cur[1:0] == 2'd0 && left >= 65'd4 ? 3'd2 :
                    cur[0] == 1'b0 && left >= 65'd2 ? 3'd1 : 3'd0;
   assign n_beats = narrow ? 9'd1 : {1'b0, fit} > to_page ? to_page[8:0] : fit;
+  logic [63:0] n_bytes;
+  assign n_bytes = n_size == 3'd3 ? {52'd0, n_beats, 3'd0} : 64'd1 << n_size;
 
   // the byte lanes of beat address a (aligned) that this transaction moves
   logic [7:0] lanes;
@@ -160,7 +164,8 @@ module aimc_dma #(
       aborted  <= 1'b0;
       err      <= 1'b0;
       cur      <= 64'd0;
-      fin      <= 65'd0;
+      left     <= 65'd0;
+      ovf      <= 1'b0;
       t_addr   <= 64'd0;
       t_size   <= 3'd0;
       t_beats  <= 9'd0;
@@ -177,7 +182,9 @@ module aimc_dma #(
             wr     <= req_write;
             id     <= req_id;
             cur    <= req_addr;
-            fin    <= {1'b0, req_addr} + {1'b0, req_len};
+            ovf    <= fin[64] && fin[63:0] != 64'd0;
+            left   <= fin[64] && fin[63:0] != 64'd0 ? {1'b1, 64'd0} - {1'b0, req_addr}
+                                                    : {1'b0, req_len};
             failed <= 1'b0;
             err    <= 1'b0;
             st     <= D_PLAN;
@@ -187,9 +194,9 @@ module aimc_dma #(
         D_PLAN: begin
           if (aborted || abort) begin
             st <= D_IDLE;                      // dropped by a soft reset
-          end else if (failed || fin[64] || {1'b0, cur} >= fin) begin
-            // the range is moved, or failed, or runs past the end of the address space
-            err  <= failed || fin[64];
+          end else if (failed || left == 65'd0) begin
+            // the range is moved, or failed (or ran past the end of the address space)
+            err  <= failed || ovf;
             done <= 1'b1;
             st   <= D_IDLE;
           end else begin
@@ -198,7 +205,8 @@ module aimc_dma #(
             t_beats <= n_beats;
             t_n     <= 9'd0;
             t_err   <= 1'b0;
-            cur     <= cur + (n_size == 3'd3 ? {52'd0, n_beats, 3'd0} : 64'd1 << n_size);
+            cur     <= cur + n_bytes;
+            left    <= left - {1'b0, n_bytes};
             st      <= wr ? D_AW : D_AR;
           end
         end

@@ -98,6 +98,24 @@ module aimc_top (
   input  wire  [31:0]  mac_n_vec,
   input  wire  [31:0]  mac_n_tiles,
   input  wire  [63:0]  mac_busy,
+  // operand buffers: ranges read from host memory, ranges the command wrote
+  output logic         mac_opd_clear,
+  output logic         mac_opd_valid,
+  output logic [63:0]  mac_opd_base,
+  output logic [63:0]  mac_opd_len,
+  output logic [63:0]  mac_opd_addr,
+  output logic [63:0]  mac_opd_data,
+  output logic [7:0]   mac_opd_strb,
+  output logic         mac_opd_err,
+  output logic         mac_outq_valid,
+  output logic [63:0]  mac_outq_addr,
+  output logic [63:0]  mac_outq_len,
+  input  wire          mac_outq_done,
+  input  wire          mac_outq_hit,
+  output logic         mac_out_valid,
+  output logic [63:0]  mac_out_addr,
+  input  wire  [63:0]  mac_out_data,
+  input  wire  [7:0]   mac_out_strb,
   // counters it keeps, their reset, the soft reset
   output logic         mac_cnt_valid,
   output logic [11:0]  mac_cnt_off,
@@ -197,8 +215,8 @@ module aimc_top (
     .dbg_hang_load, .dbg_hang_after,
     .dma_req_valid, .dma_req_write, .dma_req_addr, .dma_req_len, .dma_req_id,
     .dma_busy, .dma_done, .dma_err,
-    .dma_rd_valid, .dma_rd_addr, .dma_rd_data, .dma_rd_err,
-    .dma_wr_req, .dma_wr_data, .dma_wr_strb,
+    .dma_rd_valid, .dma_rd_addr, .dma_rd_data, .dma_rd_strb, .dma_rd_err,
+    .dma_wr_req, .dma_wr_addr, .dma_wr_data, .dma_wr_strb,
     .ev_err, .ev_err_bits, .ev_err_fence, .ev_err_info,
     .ev_done, .ev_done_bits, .ev_done_fence, .ev_done_info, .ev_done_irq,
     .inc_cycles      (cp_inc_cycles),
@@ -206,6 +224,9 @@ module aimc_top (
     .mac_cmd_valid, .mac_cmd_desc, .mac_fin_valid, .mac_abort,
     .mac_done, .mac_err, .mac_info, .mac_kind, .mac_computed, .mac_n_vec, .mac_n_tiles,
     .mac_busy,
+    .mac_opd_clear, .mac_opd_valid, .mac_opd_base, .mac_opd_len, .mac_opd_addr, .mac_opd_data,
+    .mac_opd_strb, .mac_opd_err, .mac_outq_valid, .mac_outq_addr, .mac_outq_len,
+    .mac_outq_done, .mac_outq_hit, .mac_out_valid, .mac_out_addr, .mac_out_data, .mac_out_strb,
     .ts_start, .ts_n_vec, .ts_n_tiles, .ts_done, .ts_err, .ts_err_info,
     .busy     (cp_busy),
     .hung     (cp_hung),
@@ -273,10 +294,5 @@ module aimc_top (
 
   // Nothing changes until a register write: no ring work, and the watchdog cannot fire.
   assign quiescent = !cp_active && !cp_wd_armed;
-
-  // The DMA's beat addresses and strobes are the command processor's business only where it
-  // needs them (descriptor beats are 64-byte aligned; the status word's strobe is its own).
-  logic unused;
-  assign unused = ^{dma_rd_strb, dma_wr_addr};
 endmodule : aimc_top
 `default_nettype wire

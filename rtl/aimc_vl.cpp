@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstring>
 #include <new>
+#include <vector>
 
 #include "Vaimc_sim.h"
 #include "verilated.h"
@@ -35,11 +36,105 @@ typedef struct vl_burst {
     uint32_t wait = 0; /* cycles before the next beat (reads) or the response (writes) */
 } vl_burst;
 
+/* ---- the operand buffers (aimc_vl_dpi.h) ---- */
+
+/* A range the RTL read: [base, base + len), its first `ok` bytes as read, and whether a fault
+ * ended the reading (the bytes after them are not host memory, as far as it knows). */
+typedef struct stage_in_range {
+    uint64_t base, len;
+    std::vector<uint8_t> bytes;
+    bool fault;
+} stage_in_range;
+
+/* A write of the C half. */
+typedef struct stage_out_range {
+    uint64_t addr;
+    std::vector<uint8_t> bytes;
+} stage_out_range;
+
+struct aimc_vl_stage {
+    std::vector<stage_in_range> in;
+    std::vector<stage_out_range> out;
+    uint64_t unstaged = 0; /* reads of the C half no range covered */
+};
+
+extern "C" void aimc_vl_stage_clear(aimc_vl_stage *st)
+{
+    st->in.clear();
+    st->out.clear();
+}
+
+extern "C" void aimc_vl_stage_in(aimc_vl_stage *st, uint64_t base, uint64_t len, uint64_t addr,
+                                 uint64_t data, unsigned strb, int err)
+{
+    if (st->in.empty() || st->in.back().base != base || st->in.back().len != len ||
+        st->in.back().fault)
+        st->in.push_back(stage_in_range{base, len, {}, false});
+    stage_in_range *r = &st->in.back();
+    if (err) {
+        r->fault = true;
+        return;
+    }
+    for (unsigned i = 0; i < 8; i++) {
+        if (!(strb >> i & 1u)) continue;
+        /* the beats of a range come in address order, each byte once */
+        if ((addr & ~7ull) + i != base + r->bytes.size()) continue;
+        r->bytes.push_back((uint8_t)(data >> (8 * i)));
+    }
+}
+
+extern "C" int aimc_vl_stage_written(const aimc_vl_stage *st, uint64_t addr, uint64_t len)
+{
+    for (const stage_out_range &w : st->out)
+        if (w.addr < addr + len && addr < w.addr + w.bytes.size()) return 1;
+    return 0;
+}
+
+extern "C" void aimc_vl_stage_out(const aimc_vl_stage *st, uint64_t addr, uint64_t *data,
+                                  unsigned *strb)
+{
+    const uint64_t beat = addr & ~7ull;
+    *data = 0;
+    *strb = 0;
+    for (const stage_out_range &w : st->out) /* later writes overwrite earlier ones */
+        for (unsigned i = 0; i < 8; i++) {
+            const uint64_t a = beat + i;
+            if (a < w.addr || a - w.addr >= w.bytes.size()) continue;
+            *data = (*data & ~(0xFFull << (8 * i))) | (uint64_t)w.bytes[a - w.addr] << (8 * i);
+            *strb |= 1u << i;
+        }
+}
+
+/* The C half reads [addr, addr + n): from a range the RTL read. 0, or -1 for bytes that are
+ * not host memory (past a fault in their range) or that no range covers (counted). */
+static int stage_read(aimc_vl_stage *st, uint64_t addr, void *dst, size_t n)
+{
+    bool in_extent = false;
+    for (const stage_in_range &r : st->in) {
+        if (addr < r.base || addr - r.base > r.len || n > r.len - (addr - r.base)) continue;
+        in_extent = true; /* inside the range the RTL was asked to read */
+        const uint64_t off = addr - r.base;
+        if (off + n <= r.bytes.size()) {
+            memcpy(dst, r.bytes.data() + off, n);
+            return 0;
+        }
+    }
+    if (!in_extent) st->unstaged++;
+    return -1;
+}
+
+static void stage_write(aimc_vl_stage *st, uint64_t addr, const void *src, size_t n)
+{
+    const uint8_t *p = static_cast<const uint8_t *>(src);
+    st->out.push_back(stage_out_range{addr, std::vector<uint8_t>(p, p + n)});
+}
+
 struct aimc_vl {
     VerilatedContext *ctx = nullptr;
     Vaimc_sim *top = nullptr;
     VerilatedFstC *fst = nullptr;
-    aimc_accel *dev = nullptr; /* the C half: arrays, float units, data DMA */
+    aimc_accel *dev = nullptr; /* the C half: arrays, float units */
+    aimc_vl_stage stage;       /* its operands, as the RTL's DMA moves them */
     aimc_vl_mem mem{};
     uint64_t cycles = 0;
     uint64_t ps_per_cycle = 1000;
@@ -109,7 +204,7 @@ static bool mem_write_beat(aimc_vl *vl, uint64_t beat, uint64_t data, unsigned s
 static void tick(aimc_vl *vl)
 {
     Vaimc_sim *t = vl->top;
-    aimc_vl_dpi_bind(vl->dev);
+    aimc_vl_dpi_bind(vl->dev, &vl->stage);
     /* read data: the current beat, once its wait is over */
     const bool r_on = vl->rd.on && vl->rd.wait == 0;
     uint64_t rdata = 0;
@@ -206,18 +301,19 @@ static void set_straps(aimc_vl *vl, const aimc_arch *a)
     t->cfg_cycles_per_us = cpu < 1 ? 1 : clamp32(cpu);
 }
 
-/* ---- host callbacks of the C half: the same host memory ---- */
+/* ---- the C half's DMA callbacks: the operand buffers, never host memory ---- */
 
 static int host_read(void *ctx, uint64_t addr, void *dst, size_t n)
 {
     aimc_vl *vl = static_cast<aimc_vl *>(ctx);
-    return vl->mem.read ? vl->mem.read(vl->mem.ctx, addr, dst, n) : -1;
+    return stage_read(&vl->stage, addr, dst, n);
 }
 
 static int host_write(void *ctx, uint64_t addr, const void *src, size_t n)
 {
     aimc_vl *vl = static_cast<aimc_vl *>(ctx);
-    return vl->mem.write ? vl->mem.write(vl->mem.ctx, addr, src, n) : -1;
+    stage_write(&vl->stage, addr, src, n); /* the RTL writes it out after the command */
+    return 0;
 }
 
 /* ---- the interface ---- */
@@ -279,12 +375,12 @@ extern "C" void aimc_vl_destroy(aimc_vl *vl)
     if (!vl) return;
     aimc_vl_trace_close(vl);
     if (vl->top) {
-        aimc_vl_dpi_bind(vl->dev);
+        aimc_vl_dpi_bind(vl->dev, &vl->stage);
         vl->top->final();
     }
     delete vl->top;
     delete vl->ctx;
-    aimc_vl_dpi_bind(nullptr);
+    aimc_vl_dpi_bind(nullptr, nullptr);
     aimc_accel_destroy(vl->dev);
     delete vl;
 }
@@ -369,6 +465,11 @@ extern "C" uint64_t aimc_vl_run(aimc_vl *vl, uint64_t cycles)
         n++;
     }
     return n;
+}
+
+extern "C" uint64_t aimc_vl_unstaged(const aimc_vl *vl)
+{
+    return vl ? vl->stage.unstaged : 0;
 }
 
 extern "C" void aimc_vl_set_mem_latency(aimc_vl *vl, uint32_t cycles)

@@ -73,6 +73,11 @@ void aimc_vl_clock(aimc_vl *vl, uint64_t n);
  * fetch and write-back cycles are not CNT_CYCLES. */
 void aimc_vl_set_mem_latency(aimc_vl *vl, uint32_t cycles);
 
+/* Reads by the C half (the arrays, the float units) of host bytes the RTL's DMA had not moved
+ * into its operand buffers since create: 0 unless the RTL forgot an operand (each was answered
+ * as a DMA fault). */
+uint64_t aimc_vl_unstaged(const aimc_vl *vl);
+
 /* The interrupt line (1 = asserted). */
 int aimc_vl_irq(const aimc_vl *vl);
 

@@ -25,12 +25,15 @@
 void aimc_dpi_cmd_abort(void);
 void aimc_dpi_counters_reset(void);
 unsigned int aimc_dpi_soft_reset(void);
+void aimc_dpi_stage_clear(void);
 
 static _Thread_local aimc_accel *dpi_dev;
+static _Thread_local aimc_vl_stage *dpi_stage;
 
-void aimc_vl_dpi_bind(aimc_accel *dev)
+void aimc_vl_dpi_bind(aimc_accel *dev, aimc_vl_stage *st)
 {
     dpi_dev = dev;
+    dpi_stage = st;
 }
 
 /* Lanes of one beat of the accumulation engine (NL of rtl/aimc_rtl_pkg.sv). */
@@ -113,4 +116,29 @@ void aimc_dpi_counters_reset(void)
 unsigned int aimc_dpi_soft_reset(void)
 {
     return aimc_accel_machine_reset(dpi_dev) != AIMC_OK;
+}
+
+void aimc_dpi_stage_clear(void)
+{
+    if (dpi_stage) aimc_vl_stage_clear(dpi_stage);
+}
+
+void aimc_dpi_stage_in(unsigned long long base, unsigned long long len, unsigned long long addr,
+                       unsigned long long data, unsigned int strb, unsigned int err)
+{
+    if (dpi_stage) aimc_vl_stage_in(dpi_stage, base, len, addr, data, strb, err != 0);
+}
+
+unsigned int aimc_dpi_stage_written(unsigned long long addr, unsigned long long len)
+{
+    return dpi_stage && aimc_vl_stage_written(dpi_stage, addr, len);
+}
+
+void aimc_dpi_stage_out(unsigned long long addr, unsigned long long *data, unsigned int *strb)
+{
+    uint64_t d = 0;
+    unsigned s = 0;
+    if (dpi_stage) aimc_vl_stage_out(dpi_stage, addr, &d, &s);
+    *data = d;
+    *strb = s;
 }

@@ -26,6 +26,24 @@ module aimc_macro_dpi (
   output logic [31:0]  mac_n_vec,
   output logic [31:0]  mac_n_tiles,
   output logic [63:0]  mac_busy,
+  // operand buffers
+  input  wire          mac_opd_clear,
+  input  wire          mac_opd_valid,
+  input  wire  [63:0]  mac_opd_base,
+  input  wire  [63:0]  mac_opd_len,
+  input  wire  [63:0]  mac_opd_addr,
+  input  wire  [63:0]  mac_opd_data,
+  input  wire  [7:0]   mac_opd_strb,
+  input  wire          mac_opd_err,
+  input  wire          mac_outq_valid,
+  input  wire  [63:0]  mac_outq_addr,
+  input  wire  [63:0]  mac_outq_len,
+  output logic         mac_outq_done,
+  output logic         mac_outq_hit,
+  input  wire          mac_out_valid,
+  input  wire  [63:0]  mac_out_addr,
+  output logic [63:0]  mac_out_data,
+  output logic [7:0]   mac_out_strb,
   // counters, soft reset
   input  wire          mac_cnt_valid,
   input  wire  [11:0]  mac_cnt_off,
@@ -94,14 +112,29 @@ module aimc_macro_dpi (
   import "DPI-C" function void aimc_dpi_counters_reset();
   // CTRL.SOFT_RESET: recreate the C machine; nonzero when that failed (machine_bad).
   import "DPI-C" function int unsigned aimc_dpi_soft_reset();
+  // The operand buffers the C half's DMA works on (rtl/aimc_vl.cpp): drop them (a new
+  // command); one beat read from host memory for range [base, base + len) (its bytes in the
+  // strobe's lanes; err: they are not host memory); whether the command wrote into a range;
+  // the bytes it wrote in one beat.
+  import "DPI-C" function void aimc_dpi_stage_clear();
+  import "DPI-C" function void aimc_dpi_stage_in(input longint unsigned base,
+      input longint unsigned len, input longint unsigned addr, input longint unsigned data,
+      input int unsigned strb, input int unsigned err);
+  import "DPI-C" function int unsigned aimc_dpi_stage_written(input longint unsigned addr,
+      input longint unsigned len);
+  import "DPI-C" function void aimc_dpi_stage_out(input longint unsigned addr,
+      output longint unsigned data, output int unsigned strb);
 
   assign mac_conv_ready = 1'b1;
+  longint unsigned o_data;   // aimc_dpi_stage_out's answer
+  int unsigned     o_strb;
 
   always_ff @(posedge clk) begin
     int unsigned     r_err, r_info, r_kind, r_comp, r_nvec, r_ntiles, x, n;
     longint unsigned r_busy;
     bit [NL*32-1:0]  codes;
     mac_done      <= 1'b0;
+    mac_outq_done <= 1'b0;
     mac_cnt_done  <= 1'b0;
     mac_tile_done <= 1'b0;
     if (!rst_n) begin
@@ -117,7 +150,24 @@ module aimc_macro_dpi (
       mac_tile_xbar   <= 32'd0;
       mac_tile_ncols  <= 32'd0;
       mac_codes       <= '0;
+      mac_outq_hit    <= 1'b0;
+      mac_out_data    <= 64'd0;
+      mac_out_strb    <= 8'd0;
     end else begin
+      // operands: the buffers the C half reads and writes instead of host memory
+      if (mac_opd_clear) aimc_dpi_stage_clear();
+      if (mac_opd_valid)
+        aimc_dpi_stage_in(mac_opd_base, mac_opd_len, mac_opd_addr, mac_opd_data,
+                          {24'd0, mac_opd_strb}, {31'd0, mac_opd_err});
+      if (mac_outq_valid) begin
+        mac_outq_hit  <= aimc_dpi_stage_written(mac_outq_addr, mac_outq_len) != 0;
+        mac_outq_done <= 1'b1;
+      end
+      if (mac_out_valid) begin
+        aimc_dpi_stage_out(mac_out_addr, o_data, o_strb);
+        mac_out_data <= o_data;
+        mac_out_strb <= o_strb[7:0];
+      end
       // the output stage takes a beat's sums
       if (mac_sum_valid)
         aimc_dpi_accumulate(mac_sum_vec, {24'd0, mac_sum_tile}, {20'd0, mac_sum_col}, mac_sums);
@@ -165,6 +215,7 @@ module aimc_macro_dpi (
 
   // drive, integrate and the round carry nothing C needs (see the header)
   logic unused;
-  assign unused = ^{mac_drive, mac_drive_vec, mac_drive_round, mac_drive_step, mac_integrate};
+  assign unused = ^{mac_drive, mac_drive_vec, mac_drive_round, mac_drive_step, mac_integrate,
+                    o_strb[31:8]};
 endmodule : aimc_macro_dpi
 `default_nettype wire

@@ -468,16 +468,11 @@ module aimc_cmdproc (
     endcase
   end
   // every address field is a u64 at a multiple of 8 in the payload
-  always_comb begin
-    case (o_field[5:3])
-      3'd2:    o_addr = desc[64 * 2 +: 64];
-      3'd3:    o_addr = desc[64 * 3 +: 64];
-      3'd4:    o_addr = desc[64 * 4 +: 64];
-      3'd5:    o_addr = desc[64 * 5 +: 64];
-      3'd6:    o_addr = desc[64 * 6 +: 64];
-      default: o_addr = desc[64 * 7 +: 64];
-    endcase
-  end
+  assign o_addr = o_field[5:3] == 3'd2 ? desc[64 * 2 +: 64] :
+                  o_field[5:3] == 3'd3 ? desc[64 * 3 +: 64] :
+                  o_field[5:3] == 3'd4 ? desc[64 * 4 +: 64] :
+                  o_field[5:3] == 3'd5 ? desc[64 * 5 +: 64] :
+                  o_field[5:3] == 3'd6 ? desc[64 * 6 +: 64] : desc[64 * 7 +: 64];
   assign o_prod = {32'd0, o_a} * {32'd0, o_b};   // < 2^48: one factor is checked <= 2^20
   assign o_len  = {o_prod[61:0], 2'b00};
 

@@ -212,7 +212,7 @@ module aimc_tileseq (
   assign drive_first   = run && t == 64'd0;
   assign drive_next    = run && a_on && !last_item && t == i_at + period;
   assign mac_drive     = drive_first || drive_next;
-  assign mac_integrate = run && t < int_end;
+  assign mac_integrate = run && (mac_drive || t < int_end);   // cycles I .. I + int - 1
   assign mac_drive_vec   = drive_next && last_step && wrap ? v + 32'd1 : v;
   assign mac_drive_round = drive_next && last_step ? nr : r;
   assign mac_drive_step  = !drive_next ? s[4:0] : last_step ? 5'd0 : s[4:0] + 5'd1;

@@ -3,19 +3,15 @@
 # flip-flops, SRAM macros (docs/rtl.md, "Synthesis"). `make synth` runs it with the RTL's
 # files (packages first); the full log goes to build/synth/yosys.log.
 #
-# rtl/aimc_sram.sv is read as a library cell (read_verilog -lib): every SRAM stays one macro
-# instead of millions of flip-flops. A second, small run synthesizes aimc_sram itself to show
-# that its body infers a memory ($mem_v2), not flip-flops.
+# Under Yosys rtl/aimc_sram.sv is a black box (an SRAM macro): every SRAM stays one cell
+# instead of millions of flip-flops. A second, small run synthesizes aimc_sram's body
+# (-DAIMC_SRAM_INFER) to show that it infers a memory ($mem_v2), not flip-flops.
 set -eu
 cd "$(dirname "$0")/.."
 out=build/synth
 mkdir -p "$out"
-files=""
-for f in "$@"; do
-    [ "$f" = rtl/aimc_sram.sv ] || files="$files $f"
-done
 start=$(date +%s)
-yosys -q -l "$out/yosys.log" -p "read_verilog -sv -lib rtl/aimc_sram.sv; read_verilog -sv $files; \
+yosys -q -l "$out/yosys.log" -p "read_verilog -sv $*; \
 synth -top aimc_top; tee -q -o $out/stat.txt stat; tee -q -o $out/srams.txt dump t:aimc_sram"
 end=$(date +%s)
 if grep -q -i 'implicitly declared' "$out/yosys.log"; then
@@ -32,7 +28,7 @@ awk '/^ *cell .aimc_sram/{name=$3} /parameter.* .W /{w=$NF} /parameter.* .DEPTH 
      /^ *end$/ && name != "" {sub(/^\\/, "", name); printf "synth: SRAM %-6s %6d words x %3d bits = %9d bits\n", name, d, w, d*w; name=""}' \
     "$out/srams.txt"
 # aimc_sram's own body: a memory, no flip-flops
-yosys -q -l "$out/sram.log" -p "read_verilog -sv rtl/aimc_sram.sv; \
+yosys -q -l "$out/sram.log" -p "read_verilog -sv -DAIMC_SRAM_INFER rtl/aimc_sram.sv; \
 chparam -set W 64 -set DEPTH 1024 -set AW 10 aimc_sram; synth -top aimc_sram -run :fine; \
 tee -q -o $out/sram_stat.txt stat"
 if grep -q '\$mem_v2 *1$' "$out/sram_stat.txt" && ! grep -q 'DFF' "$out/sram_stat.txt"; then

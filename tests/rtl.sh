@@ -59,9 +59,8 @@ fi
 if ! command -v yosys >/dev/null 2>&1; then
     echo "SKIP: yosys is not installed (scripts/deps.sh installs it): Yosys check not run"
 else
-    ys_sv=$(echo "$rtl_sv" | tr ' ' '\n' | grep -v aimc_sram.sv | tr '\n' ' ')
-    if yosys -q -l "$tmp/yosys.log" -p "read_verilog -sv -lib rtl/aimc_sram.sv; \
-        read_verilog -sv $ys_sv; synth -top aimc_top -run :fine" >/dev/null 2>&1 &&
+    if yosys -q -l "$tmp/yosys.log" -p "read_verilog -sv $rtl_sv; \
+        synth -top aimc_top -run :fine" >/dev/null 2>&1 &&
         ! grep -q -i -E 'warning|implicitly declared' "$tmp/yosys.log"; then ok; else
         bad "yosys does not read and synthesize rtl/*.sv cleanly"
         grep -i -E 'error|warning|implicit' "$tmp/yosys.log" | head -20

@@ -330,8 +330,8 @@ extern "C" int aimc_vl_create(const aimc_arch *arch, uint64_t seed, const aimc_v
     }
     if (arch->adc.per_crossbar > AIMC_VL_MAX_ADCS)
         return aimc_diag_set(d, AIMC_ERR_UNSUPPORTED,
-                             "rtl: adc.per_crossbar = %d: the RTL's conversion slot carries at "
-                             "most %d ADCs",
+                             "rtl: adc.per_crossbar = %d: the RTL's sequencer takes at "
+                             "most %d ADCs per crossbar",
                              arch->adc.per_crossbar, AIMC_VL_MAX_ADCS);
     if (aimc_arch_input_steps(arch) > 31)
         return aimc_diag_set(d, AIMC_ERR_UNSUPPORTED,

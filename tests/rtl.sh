@@ -40,7 +40,12 @@ if env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s lint-rtl >"$tmp/lint" 2>&1 &&
 fi
 
 # The synthesizable RTL in Icarus and Yosys (the full synthesis is `make synth`: minutes).
-rtl_sv="rtl/aimc_regs_pkg.sv rtl/aimc_rtl_pkg.sv $(ls rtl/*.sv | grep -v -e _pkg.sv)"
+# rtl/aimc_rtl.f: every rtl/*.sv once, packages first (the order every tool reads them in)
+rtl_sv=$(tr '\n' ' ' <rtl/aimc_rtl.f)
+if [ "$(sort rtl/aimc_rtl.f | tr '\n' ' ')" = "$(ls rtl/*.sv | sort | tr '\n' ' ')" ] &&
+    head -n 2 rtl/aimc_rtl.f | grep -q _pkg.sv; then ok; else
+    bad "rtl/aimc_rtl.f does not list every rtl/*.sv once, packages first"
+fi
 if grep -l 'import *"DPI-C"' rtl/*.sv >"$tmp/dpi"; then
     bad "DPI-C imports outside rtl/sim/: $(cat "$tmp/dpi")"
 else

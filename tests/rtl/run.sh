@@ -13,7 +13,7 @@ if ! command -v iverilog >/dev/null 2>&1 || ! command -v vvp >/dev/null 2>&1; th
 fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-rtl="rtl/aimc_regs_pkg.sv rtl/aimc_rtl_pkg.sv $(ls rtl/*.sv | grep -v -e _pkg.sv)"
+rtl=$(tr '\n' ' ' <rtl/aimc_rtl.f)   # packages first
 # shellcheck disable=SC2086
 if ! iverilog -g2012 -Wall -Wno-timescale -o "$tmp/tb.vvp" -s aimc_tb $rtl \
     tests/rtl/aimc_tb_macro.sv tests/rtl/aimc_tb.sv >"$tmp/build" 2>&1 || [ -s "$tmp/build" ]; then

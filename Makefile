@@ -4,7 +4,8 @@
 #   make run        map, program and run the default model on the default machine
 #   make test       the whole suite: unit tests, the same under ASan+UBSan, CLI checks
 #   make bench      every benchmark; make bench-NAME runs bench/NAME
-#   make rtl        verilate rtl/*.sv (docs/rtl.md); make lint-rtl: verilator -Wall, lint only
+#   make rtl        verilate rtl/*.sv (docs/rtl.md); make lint-rtl: verilator -Wall, lint only;
+#                   make synth: Yosys on the control path (cells, flip-flops, SRAMs)
 #   make install    PREFIX=/usr/local DESTDIR=: the command, libaimc.so/.a, headers, aimc.pc,
 #                   presets, models, man pages (make uninstall removes them)
 #   make python     the Python package in place: PYTHONPATH=python python3 -c 'import aimc'
@@ -156,7 +157,7 @@ endif
 all: $(B)/aimc
 
 help:
-	@sed -n '3,10p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,11p' Makefile | sed 's/^# \{0,1\}//'
 
 # The normal build's compiler flags: objects depend on this file, rewritten only when the
 # flags change, so a tree built with other flags (before -fPIC) is rebuilt rather than linked.

@@ -4,7 +4,8 @@
 #   make run        map, program and run the default model on the default machine
 #   make test       the whole suite: unit tests, the same under ASan+UBSan, CLI checks
 #   make bench      every benchmark; make bench-NAME runs bench/NAME
-#   make rtl        verilate rtl/*.sv (docs/rtl.md); make lint-rtl: verilator -Wall, lint only
+#   make rtl        verilate rtl/*.sv (docs/rtl.md); make lint-rtl: verilator -Wall, lint only;
+#                   make synth: Yosys on the control path (cells, flip-flops, SRAMs)
 #   make install    PREFIX=/usr/local DESTDIR=: the command, libaimc.so/.a, headers, aimc.pc,
 #                   presets, models, man pages (make uninstall removes them)
 #   make python     the Python package in place: PYTHONPATH=python python3 -c 'import aimc'
@@ -106,18 +107,20 @@ ACC_OBJ   := $(ACC_SRC:%=$(B)/obj/accellera/%.o)
 SACC_OBJ  := $(ACC_SRC:%=$(BS)/obj/accellera/%.o)
 ACC_FLAGS  = $(CXXSTD) -w $(OPT) $(DEBUG) -isystem $(ACC_DIR)/include
 
-# The RTL of the digital control path (rtl/, docs/rtl.md): Verilator turns rtl/*.sv into a
-# C++ model (build/rtl), compiled by Verilator's own makefile and put into libaimc.a with the
-# wrapper (rtl/aimc_vl.cpp) and the DPI-C functions (rtl/aimc_vl_dpi.c), which
-# driver/hal/hal_rtl.c ("rtl:") reaches. The sanitizer build links the same model objects
+# The RTL of the digital control path (rtl/, docs/rtl.md): rtl/*.sv is the synthesizable
+# control path (top aimc_top), rtl/sim/*.sv the simulation-only model of the analog half (DPI-C)
+# and the Verilator top aimc_sim. Verilator turns them into a C++ model (build/rtl), compiled
+# by Verilator's own makefile and put into libaimc.a with the wrapper (rtl/aimc_vl.cpp) and the
+# DPI-C functions (rtl/aimc_vl_dpi.c), which driver/hal/hal_rtl.c ("rtl:") reaches. The sanitizer build links the same model objects
 # uninstrumented: Verilator's generated code and runtime (its FST writer, its trace buffers)
 # load and store misaligned words, which UBSan rejects; aimc's own code around them, the
 # wrapper and DPI functions included, is instrumented.
 VERILATOR := verilator
 VL_ROOT   := /usr/share/verilator/include
-RTL_PKG   := rtl/aimc_regs_pkg.sv rtl/aimc_rtl_pkg.sv rtl/aimc_sacc_pkg.sv rtl/aimc_dpi_pkg.sv
+RTL_PKG   := rtl/aimc_regs_pkg.sv rtl/aimc_rtl_pkg.sv
 RTL_SV    := $(RTL_PKG) $(filter-out $(RTL_PKG),$(sort $(wildcard rtl/*.sv)))
-VL_FLAGS  := --cc -Wall --trace-fst --timescale 1ns/1ps --top-module aimc_top -Irtl \
+RTL_SIM   := $(sort $(wildcard rtl/sim/*.sv))
+VL_FLAGS  := --cc -Wall --trace-fst --timescale 1ns/1ps --top-module aimc_sim -Irtl \
              --x-assign fast --x-initial fast
 VL_GLOBAL := verilated.o verilated_dpi.o verilated_fst_c.o verilated_threads.o
 VL_INC    := -I$(B)/rtl -isystem $(VL_ROOT) -isystem $(VL_ROOT)/vltstd
@@ -142,7 +145,7 @@ SWEEP_TEST_SRC := tools/sweep_spec.c tools/sweep_metrics.c tools/sweep_results.c
 $(B)/obj/tools/sweep_mpi.o: FINAL_CFLAGS += $(if $(MPICC),$(shell $(MPICC) --showme:compile))
 $(B)/aimc: LIBS += $(if $(MPICC),$(shell $(MPICC) --showme:link))
 
-.PHONY: all deps run test test-unit test-san test-cli bench clean help rtl lint-rtl install \
+.PHONY: all deps run test test-unit test-san test-cli bench clean help rtl lint-rtl synth install \
         uninstall python bench-python test-python test-install
 .DEFAULT_GOAL := all
 
@@ -154,7 +157,7 @@ endif
 all: $(B)/aimc
 
 help:
-	@sed -n '3,10p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,11p' Makefile | sed 's/^# \{0,1\}//'
 
 # The normal build's compiler flags: objects depend on this file, rewritten only when the
 # flags change, so a tree built with other flags (before -fPIC) is rebuilt rather than linked.
@@ -245,15 +248,15 @@ $(B)/libaimc_cli.a: $(CLI_SHARED_SRC:%.c=$(B)/obj/%.o)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
 # Verilate, then compile the model and Verilator's runtime with Verilator's makefile.
-$(B)/rtl/Vaimc_top.mk: $(RTL_SV) | deps
+$(B)/rtl/Vaimc_sim.mk: $(RTL_SV) $(RTL_SIM) | deps
 	@rm -rf $(B)/rtl && mkdir -p $(B)/rtl
-	@$(if $(Q),echo "  VERILATE rtl/*.sv")
-	$(Q)$(VERILATOR) $(VL_FLAGS) --Mdir $(B)/rtl $(RTL_SV)
+	@$(if $(Q),echo "  VERILATE rtl/*.sv rtl/sim/*.sv")
+	$(Q)$(VERILATOR) $(VL_FLAGS) --Mdir $(B)/rtl $(RTL_SV) $(RTL_SIM)
 
-$(B)/rtl/built: $(B)/rtl/Vaimc_top.mk $(B)/flags
+$(B)/rtl/built: $(B)/rtl/Vaimc_sim.mk $(B)/flags
 	@$(if $(Q),echo "  CXX     verilated model")
 	$(Q)rm -f $(B)/rtl/*.o
-	$(Q)$(MAKE) -s -C $(B)/rtl -f Vaimc_top.mk default $(VL_GLOBAL) OPT_FAST=-O2 OPT_GLOBAL=-O2 \
+	$(Q)$(MAKE) -s -C $(B)/rtl -f Vaimc_sim.mk default $(VL_GLOBAL) OPT_FAST=-O2 OPT_GLOBAL=-O2 \
 	    USER_CPPFLAGS=-fPIC >/dev/null
 	$(Q)touch $@
 
@@ -264,10 +267,17 @@ $(BS)/obj/rtl/aimc_vl.o $(BS)/obj/rtl/aimc_vl_dpi.o: INC += $(VL_INC)
 
 rtl: $(B)/rtl/built
 
-# Lint: verilator -Wall on every source file, no output allowed (make test runs it).
+# Lint: verilator -Wall on every source file, no output allowed (make test runs it): the
+# control path alone (top aimc_top: no DPI-C in it), then with the simulation model.
 lint-rtl: | deps
-	$(Q)$(VERILATOR) --lint-only -Wall --top-module aimc_top -Irtl $(RTL_SV) 2>&1 | \
+	$(Q){ $(VERILATOR) --lint-only -Wall --top-module aimc_top -Irtl $(RTL_SV) 2>&1; \
+	      $(VERILATOR) --lint-only -Wall --top-module aimc_sim -Irtl $(RTL_SV) $(RTL_SIM) 2>&1; } | \
 	    { if read -r l; then echo "$$l"; cat; exit 1; fi; }
+
+# Synthesis of the whole control path (aimc_top) with Yosys: cells, flip-flops and the SRAM
+# macros (rtl/synth.sh; docs/rtl.md reports the figures). A few minutes.
+synth: | deps
+	$(Q)rtl/synth.sh $(RTL_SV)
 
 $(B)/aimc: $(CLI_OBJ) $(B)/libaimc.a
 	@$(if $(Q),echo "  LD      $@")

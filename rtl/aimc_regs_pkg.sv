@@ -5,343 +5,345 @@
 // and run make. docs/registers.md documents every entry.
 //
 // The whole map is here; an RTL uses part of it (the HI halves of 64-bit registers, the DMA
-// records are the host's), so Verilator's unused-parameter lint is off for this file.
+// records are the host's), so Verilator's unused-parameter lint is off for this file. Plain
+// [31:0] parameters, referenced as aimc_regs_pkg::NAME: the subset Verilator, Yosys and
+// Icarus all read (docs/rtl.md).
 /* verilator lint_off UNUSEDPARAM */
 package aimc_regs_pkg;
-  localparam int unsigned AIMC_REG_WINDOW_BYTES                = 32'h00001000;
+  localparam [31:0] AIMC_REG_WINDOW_BYTES                = 32'h00001000;
 
   // ID (RO)
-  localparam int unsigned AIMC_REG_ID                          = 32'h00000000;
-  localparam int unsigned AIMC_REG_ID_VALUE                    = 32'h41494D43;
+  localparam [31:0] AIMC_REG_ID                          = 32'h00000000;
+  localparam [31:0] AIMC_REG_ID_VALUE                    = 32'h41494D43;
 
   // VERSION (RO)
-  localparam int unsigned AIMC_REG_VERSION                     = 32'h00000004;
-  localparam int unsigned AIMC_REG_VERSION_VALUE               = 32'h00020000;
+  localparam [31:0] AIMC_REG_VERSION                     = 32'h00000004;
+  localparam [31:0] AIMC_REG_VERSION_VALUE               = 32'h00020000;
 
   // CAP_XBAR_ROWS (RO)
-  localparam int unsigned AIMC_REG_CAP_XBAR_ROWS               = 32'h00000008;
+  localparam [31:0] AIMC_REG_CAP_XBAR_ROWS               = 32'h00000008;
 
   // CAP_XBAR_COLS (RO)
-  localparam int unsigned AIMC_REG_CAP_XBAR_COLS               = 32'h0000000C;
+  localparam [31:0] AIMC_REG_CAP_XBAR_COLS               = 32'h0000000C;
 
   // CAP_XBARS (RO)
-  localparam int unsigned AIMC_REG_CAP_XBARS                   = 32'h00000010;
+  localparam [31:0] AIMC_REG_CAP_XBARS                   = 32'h00000010;
 
   // CAP_ADC_BITS (RO)
-  localparam int unsigned AIMC_REG_CAP_ADC_BITS                = 32'h00000014;
+  localparam [31:0] AIMC_REG_CAP_ADC_BITS                = 32'h00000014;
 
   // CAP_DAC_BITS (RO)
-  localparam int unsigned AIMC_REG_CAP_DAC_BITS                = 32'h00000018;
+  localparam [31:0] AIMC_REG_CAP_DAC_BITS                = 32'h00000018;
 
   // CAP_BITS_PER_CELL (RO)
-  localparam int unsigned AIMC_REG_CAP_BITS_PER_CELL           = 32'h0000001C;
+  localparam [31:0] AIMC_REG_CAP_BITS_PER_CELL           = 32'h0000001C;
 
   // CAP_WEIGHT_BITS (RO)
-  localparam int unsigned AIMC_REG_CAP_WEIGHT_BITS             = 32'h00000020;
+  localparam [31:0] AIMC_REG_CAP_WEIGHT_BITS             = 32'h00000020;
 
   // CAP_MAX_MATRICES (RO)
-  localparam int unsigned AIMC_REG_CAP_MAX_MATRICES            = 32'h00000024;
+  localparam [31:0] AIMC_REG_CAP_MAX_MATRICES            = 32'h00000024;
 
   // CAP_MAX_DIM (RO)
-  localparam int unsigned AIMC_REG_CAP_MAX_DIM                 = 32'h00000028;
+  localparam [31:0] AIMC_REG_CAP_MAX_DIM                 = 32'h00000028;
 
   // CAP_MAX_BATCH (RO)
-  localparam int unsigned AIMC_REG_CAP_MAX_BATCH               = 32'h0000002C;
+  localparam [31:0] AIMC_REG_CAP_MAX_BATCH               = 32'h0000002C;
 
   // CAP_MAX_TILES (RO)
-  localparam int unsigned AIMC_REG_CAP_MAX_TILES               = 32'h00000030;
+  localparam [31:0] AIMC_REG_CAP_MAX_TILES               = 32'h00000030;
 
   // CAP_MAX_RING (RO)
-  localparam int unsigned AIMC_REG_CAP_MAX_RING                = 32'h00000034;
+  localparam [31:0] AIMC_REG_CAP_MAX_RING                = 32'h00000034;
 
   // CAP_MAX_ELEMS (RO)
-  localparam int unsigned AIMC_REG_CAP_MAX_ELEMS               = 32'h00000038;
+  localparam [31:0] AIMC_REG_CAP_MAX_ELEMS               = 32'h00000038;
 
   // CAP_MAX_VERIFY (RO)
-  localparam int unsigned AIMC_REG_CAP_MAX_VERIFY              = 32'h0000003C;
+  localparam [31:0] AIMC_REG_CAP_MAX_VERIFY              = 32'h0000003C;
 
   // CTRL (RW)
-  localparam int unsigned AIMC_REG_CTRL                        = 32'h00000040;
-  localparam int unsigned AIMC_REG_CTRL_ENABLE                 = 32'h00000001;
-  localparam int unsigned AIMC_REG_CTRL_SOFT_RESET             = 32'h00000002;
+  localparam [31:0] AIMC_REG_CTRL                        = 32'h00000040;
+  localparam [31:0] AIMC_REG_CTRL_ENABLE                 = 32'h00000001;
+  localparam [31:0] AIMC_REG_CTRL_SOFT_RESET             = 32'h00000002;
 
   // STATUS (RO)
-  localparam int unsigned AIMC_REG_STATUS                      = 32'h00000044;
-  localparam int unsigned AIMC_REG_STATUS_READY                = 32'h00000001;
-  localparam int unsigned AIMC_REG_STATUS_BUSY                 = 32'h00000002;
-  localparam int unsigned AIMC_REG_STATUS_ERROR                = 32'h00000004;
-  localparam int unsigned AIMC_REG_STATUS_HALTED               = 32'h00000008;
+  localparam [31:0] AIMC_REG_STATUS                      = 32'h00000044;
+  localparam [31:0] AIMC_REG_STATUS_READY                = 32'h00000001;
+  localparam [31:0] AIMC_REG_STATUS_BUSY                 = 32'h00000002;
+  localparam [31:0] AIMC_REG_STATUS_ERROR                = 32'h00000004;
+  localparam [31:0] AIMC_REG_STATUS_HALTED               = 32'h00000008;
 
   // ERROR (RW1C)
-  localparam int unsigned AIMC_REG_ERROR                       = 32'h00000048;
-  localparam int unsigned AIMC_REG_ERROR_BAD_OPCODE            = 32'h00000001;
-  localparam int unsigned AIMC_REG_ERROR_BAD_DESC              = 32'h00000002;
-  localparam int unsigned AIMC_REG_ERROR_DMA_FAULT             = 32'h00000004;
-  localparam int unsigned AIMC_REG_ERROR_XBAR_RANGE            = 32'h00000008;
-  localparam int unsigned AIMC_REG_ERROR_NOT_PROGRAMMED        = 32'h00000010;
-  localparam int unsigned AIMC_REG_ERROR_RING                  = 32'h00000020;
-  localparam int unsigned AIMC_REG_ERROR_PROGRAM_FAILED        = 32'h00000040;
-  localparam int unsigned AIMC_REG_ERROR_SHAPE                 = 32'h00000080;
-  localparam int unsigned AIMC_REG_ERROR_INTERNAL              = 32'h00000100;
-  localparam int unsigned AIMC_REG_ERROR_WATCHDOG              = 32'h00000200;
-  localparam int unsigned AIMC_REG_ERROR_VERIFY                = 32'h00000400;
-  localparam int unsigned AIMC_REG_ERROR_INDEX                 = 32'h00000800;
-  localparam int unsigned AIMC_REG_ERROR_ALL                   = 32'h00000FFF;
+  localparam [31:0] AIMC_REG_ERROR                       = 32'h00000048;
+  localparam [31:0] AIMC_REG_ERROR_BAD_OPCODE            = 32'h00000001;
+  localparam [31:0] AIMC_REG_ERROR_BAD_DESC              = 32'h00000002;
+  localparam [31:0] AIMC_REG_ERROR_DMA_FAULT             = 32'h00000004;
+  localparam [31:0] AIMC_REG_ERROR_XBAR_RANGE            = 32'h00000008;
+  localparam [31:0] AIMC_REG_ERROR_NOT_PROGRAMMED        = 32'h00000010;
+  localparam [31:0] AIMC_REG_ERROR_RING                  = 32'h00000020;
+  localparam [31:0] AIMC_REG_ERROR_PROGRAM_FAILED        = 32'h00000040;
+  localparam [31:0] AIMC_REG_ERROR_SHAPE                 = 32'h00000080;
+  localparam [31:0] AIMC_REG_ERROR_INTERNAL              = 32'h00000100;
+  localparam [31:0] AIMC_REG_ERROR_WATCHDOG              = 32'h00000200;
+  localparam [31:0] AIMC_REG_ERROR_VERIFY                = 32'h00000400;
+  localparam [31:0] AIMC_REG_ERROR_INDEX                 = 32'h00000800;
+  localparam [31:0] AIMC_REG_ERROR_ALL                   = 32'h00000FFF;
 
   // ERROR_FENCE (RO)
-  localparam int unsigned AIMC_REG_ERROR_FENCE_LO              = 32'h0000004C;
-  localparam int unsigned AIMC_REG_ERROR_FENCE_HI              = 32'h00000050;
+  localparam [31:0] AIMC_REG_ERROR_FENCE_LO              = 32'h0000004C;
+  localparam [31:0] AIMC_REG_ERROR_FENCE_HI              = 32'h00000050;
 
   // ERROR_INFO (RO)
-  localparam int unsigned AIMC_REG_ERROR_INFO                  = 32'h00000054;
+  localparam [31:0] AIMC_REG_ERROR_INFO                  = 32'h00000054;
 
   // IRQ_STATUS (RW1C)
-  localparam int unsigned AIMC_REG_IRQ_STATUS                  = 32'h00000058;
-  localparam int unsigned AIMC_REG_IRQ_DONE                    = 32'h00000001;
-  localparam int unsigned AIMC_REG_IRQ_ERROR                   = 32'h00000002;
-  localparam int unsigned AIMC_REG_IRQ_ALL                     = 32'h00000003;
+  localparam [31:0] AIMC_REG_IRQ_STATUS                  = 32'h00000058;
+  localparam [31:0] AIMC_REG_IRQ_DONE                    = 32'h00000001;
+  localparam [31:0] AIMC_REG_IRQ_ERROR                   = 32'h00000002;
+  localparam [31:0] AIMC_REG_IRQ_ALL                     = 32'h00000003;
 
   // IRQ_MASK (RW)
-  localparam int unsigned AIMC_REG_IRQ_MASK                    = 32'h0000005C;
+  localparam [31:0] AIMC_REG_IRQ_MASK                    = 32'h0000005C;
 
   // RING_BASE (RW)
-  localparam int unsigned AIMC_REG_RING_BASE_LO                = 32'h00000060;
-  localparam int unsigned AIMC_REG_RING_BASE_HI                = 32'h00000064;
+  localparam [31:0] AIMC_REG_RING_BASE_LO                = 32'h00000060;
+  localparam [31:0] AIMC_REG_RING_BASE_HI                = 32'h00000064;
 
   // RING_SIZE (RW)
-  localparam int unsigned AIMC_REG_RING_SIZE                   = 32'h00000068;
+  localparam [31:0] AIMC_REG_RING_SIZE                   = 32'h00000068;
 
   // RING_HEAD (RO)
-  localparam int unsigned AIMC_REG_RING_HEAD                   = 32'h0000006C;
+  localparam [31:0] AIMC_REG_RING_HEAD                   = 32'h0000006C;
 
   // RING_TAIL (RW)
-  localparam int unsigned AIMC_REG_RING_TAIL                   = 32'h00000070;
+  localparam [31:0] AIMC_REG_RING_TAIL                   = 32'h00000070;
 
   // DOORBELL (WO)
-  localparam int unsigned AIMC_REG_DOORBELL                    = 32'h00000074;
+  localparam [31:0] AIMC_REG_DOORBELL                    = 32'h00000074;
 
   // DONE_FENCE (RO)
-  localparam int unsigned AIMC_REG_DONE_FENCE_LO               = 32'h00000078;
-  localparam int unsigned AIMC_REG_DONE_FENCE_HI               = 32'h0000007C;
+  localparam [31:0] AIMC_REG_DONE_FENCE_LO               = 32'h00000078;
+  localparam [31:0] AIMC_REG_DONE_FENCE_HI               = 32'h0000007C;
 
   // WATCHDOG_US (RW)
-  localparam int unsigned AIMC_REG_WATCHDOG_US                 = 32'h00000080;
+  localparam [31:0] AIMC_REG_WATCHDOG_US                 = 32'h00000080;
 
   // CNT_CTRL (WO)
-  localparam int unsigned AIMC_REG_CNT_CTRL                    = 32'h00000084;
-  localparam int unsigned AIMC_REG_CNT_CTRL_RESET              = 32'h00000001;
+  localparam [31:0] AIMC_REG_CNT_CTRL                    = 32'h00000084;
+  localparam [31:0] AIMC_REG_CNT_CTRL_RESET              = 32'h00000001;
 
   // CAP_FLAGS (RO)
-  localparam int unsigned AIMC_REG_CAP_FLAGS                   = 32'h00000088;
-  localparam int unsigned AIMC_REG_CAP_FLAGS_TIMING_ONLY       = 32'h00000001;
+  localparam [31:0] AIMC_REG_CAP_FLAGS                   = 32'h00000088;
+  localparam [31:0] AIMC_REG_CAP_FLAGS_TIMING_ONLY       = 32'h00000001;
 
   // CNT_CYCLES (RO)
-  localparam int unsigned AIMC_REG_CNT_CYCLES_LO               = 32'h00000100;
-  localparam int unsigned AIMC_REG_CNT_CYCLES_HI               = 32'h00000104;
+  localparam [31:0] AIMC_REG_CNT_CYCLES_LO               = 32'h00000100;
+  localparam [31:0] AIMC_REG_CNT_CYCLES_HI               = 32'h00000104;
 
   // CNT_MVMS (RO)
-  localparam int unsigned AIMC_REG_CNT_MVMS_LO                 = 32'h00000108;
-  localparam int unsigned AIMC_REG_CNT_MVMS_HI                 = 32'h0000010C;
+  localparam [31:0] AIMC_REG_CNT_MVMS_LO                 = 32'h00000108;
+  localparam [31:0] AIMC_REG_CNT_MVMS_HI                 = 32'h0000010C;
 
   // CNT_ADC_CONV (RO)
-  localparam int unsigned AIMC_REG_CNT_ADC_CONV_LO             = 32'h00000110;
-  localparam int unsigned AIMC_REG_CNT_ADC_CONV_HI             = 32'h00000114;
+  localparam [31:0] AIMC_REG_CNT_ADC_CONV_LO             = 32'h00000110;
+  localparam [31:0] AIMC_REG_CNT_ADC_CONV_HI             = 32'h00000114;
 
   // CNT_ADC_SAT (RO)
-  localparam int unsigned AIMC_REG_CNT_ADC_SAT_LO              = 32'h00000118;
-  localparam int unsigned AIMC_REG_CNT_ADC_SAT_HI              = 32'h0000011C;
+  localparam [31:0] AIMC_REG_CNT_ADC_SAT_LO              = 32'h00000118;
+  localparam [31:0] AIMC_REG_CNT_ADC_SAT_HI              = 32'h0000011C;
 
   // CNT_DAC_DRIVES (RO)
-  localparam int unsigned AIMC_REG_CNT_DAC_DRIVES_LO           = 32'h00000120;
-  localparam int unsigned AIMC_REG_CNT_DAC_DRIVES_HI           = 32'h00000124;
+  localparam [31:0] AIMC_REG_CNT_DAC_DRIVES_LO           = 32'h00000120;
+  localparam [31:0] AIMC_REG_CNT_DAC_DRIVES_HI           = 32'h00000124;
 
   // CNT_XBAR_READS (RO)
-  localparam int unsigned AIMC_REG_CNT_XBAR_READS_LO           = 32'h00000128;
-  localparam int unsigned AIMC_REG_CNT_XBAR_READS_HI           = 32'h0000012C;
+  localparam [31:0] AIMC_REG_CNT_XBAR_READS_LO           = 32'h00000128;
+  localparam [31:0] AIMC_REG_CNT_XBAR_READS_HI           = 32'h0000012C;
 
   // CNT_DIGITAL_OPS (RO)
-  localparam int unsigned AIMC_REG_CNT_DIGITAL_OPS_LO          = 32'h00000130;
-  localparam int unsigned AIMC_REG_CNT_DIGITAL_OPS_HI          = 32'h00000134;
+  localparam [31:0] AIMC_REG_CNT_DIGITAL_OPS_LO          = 32'h00000130;
+  localparam [31:0] AIMC_REG_CNT_DIGITAL_OPS_HI          = 32'h00000134;
 
   // CNT_CELLS_PROG (RO)
-  localparam int unsigned AIMC_REG_CNT_CELLS_PROG_LO           = 32'h00000138;
-  localparam int unsigned AIMC_REG_CNT_CELLS_PROG_HI           = 32'h0000013C;
+  localparam [31:0] AIMC_REG_CNT_CELLS_PROG_LO           = 32'h00000138;
+  localparam [31:0] AIMC_REG_CNT_CELLS_PROG_HI           = 32'h0000013C;
 
   // CNT_ENERGY_DAC_FJ (RO)
-  localparam int unsigned AIMC_REG_CNT_ENERGY_DAC_FJ_LO        = 32'h00000140;
-  localparam int unsigned AIMC_REG_CNT_ENERGY_DAC_FJ_HI        = 32'h00000144;
+  localparam [31:0] AIMC_REG_CNT_ENERGY_DAC_FJ_LO        = 32'h00000140;
+  localparam [31:0] AIMC_REG_CNT_ENERGY_DAC_FJ_HI        = 32'h00000144;
 
   // CNT_ENERGY_XBAR_FJ (RO)
-  localparam int unsigned AIMC_REG_CNT_ENERGY_XBAR_FJ_LO       = 32'h00000148;
-  localparam int unsigned AIMC_REG_CNT_ENERGY_XBAR_FJ_HI       = 32'h0000014C;
+  localparam [31:0] AIMC_REG_CNT_ENERGY_XBAR_FJ_LO       = 32'h00000148;
+  localparam [31:0] AIMC_REG_CNT_ENERGY_XBAR_FJ_HI       = 32'h0000014C;
 
   // CNT_ENERGY_ADC_FJ (RO)
-  localparam int unsigned AIMC_REG_CNT_ENERGY_ADC_FJ_LO        = 32'h00000150;
-  localparam int unsigned AIMC_REG_CNT_ENERGY_ADC_FJ_HI        = 32'h00000154;
+  localparam [31:0] AIMC_REG_CNT_ENERGY_ADC_FJ_LO        = 32'h00000150;
+  localparam [31:0] AIMC_REG_CNT_ENERGY_ADC_FJ_HI        = 32'h00000154;
 
   // CNT_ENERGY_DIG_FJ (RO)
-  localparam int unsigned AIMC_REG_CNT_ENERGY_DIG_FJ_LO        = 32'h00000158;
-  localparam int unsigned AIMC_REG_CNT_ENERGY_DIG_FJ_HI        = 32'h0000015C;
+  localparam [31:0] AIMC_REG_CNT_ENERGY_DIG_FJ_LO        = 32'h00000158;
+  localparam [31:0] AIMC_REG_CNT_ENERGY_DIG_FJ_HI        = 32'h0000015C;
 
   // CNT_ENERGY_BUFFER_FJ (RO)
-  localparam int unsigned AIMC_REG_CNT_ENERGY_BUFFER_FJ_LO     = 32'h00000160;
-  localparam int unsigned AIMC_REG_CNT_ENERGY_BUFFER_FJ_HI     = 32'h00000164;
+  localparam [31:0] AIMC_REG_CNT_ENERGY_BUFFER_FJ_LO     = 32'h00000160;
+  localparam [31:0] AIMC_REG_CNT_ENERGY_BUFFER_FJ_HI     = 32'h00000164;
 
   // CNT_ENERGY_BUS_FJ (RO)
-  localparam int unsigned AIMC_REG_CNT_ENERGY_BUS_FJ_LO        = 32'h00000168;
-  localparam int unsigned AIMC_REG_CNT_ENERGY_BUS_FJ_HI        = 32'h0000016C;
+  localparam [31:0] AIMC_REG_CNT_ENERGY_BUS_FJ_LO        = 32'h00000168;
+  localparam [31:0] AIMC_REG_CNT_ENERGY_BUS_FJ_HI        = 32'h0000016C;
 
   // CNT_ENERGY_NOC_FJ (RO)
-  localparam int unsigned AIMC_REG_CNT_ENERGY_NOC_FJ_LO        = 32'h00000170;
-  localparam int unsigned AIMC_REG_CNT_ENERGY_NOC_FJ_HI        = 32'h00000174;
+  localparam [31:0] AIMC_REG_CNT_ENERGY_NOC_FJ_LO        = 32'h00000170;
+  localparam [31:0] AIMC_REG_CNT_ENERGY_NOC_FJ_HI        = 32'h00000174;
 
   // CNT_ENERGY_UNITS_FJ (RO)
-  localparam int unsigned AIMC_REG_CNT_ENERGY_UNITS_FJ_LO      = 32'h00000178;
-  localparam int unsigned AIMC_REG_CNT_ENERGY_UNITS_FJ_HI      = 32'h0000017C;
+  localparam [31:0] AIMC_REG_CNT_ENERGY_UNITS_FJ_LO      = 32'h00000178;
+  localparam [31:0] AIMC_REG_CNT_ENERGY_UNITS_FJ_HI      = 32'h0000017C;
 
   // CNT_ENERGY_LINK_FJ (RO)
-  localparam int unsigned AIMC_REG_CNT_ENERGY_LINK_FJ_LO       = 32'h00000180;
-  localparam int unsigned AIMC_REG_CNT_ENERGY_LINK_FJ_HI       = 32'h00000184;
+  localparam [31:0] AIMC_REG_CNT_ENERGY_LINK_FJ_LO       = 32'h00000180;
+  localparam [31:0] AIMC_REG_CNT_ENERGY_LINK_FJ_HI       = 32'h00000184;
 
   // CNT_ENERGY_HOST_FJ (RO)
-  localparam int unsigned AIMC_REG_CNT_ENERGY_HOST_FJ_LO       = 32'h00000188;
-  localparam int unsigned AIMC_REG_CNT_ENERGY_HOST_FJ_HI       = 32'h0000018C;
+  localparam [31:0] AIMC_REG_CNT_ENERGY_HOST_FJ_LO       = 32'h00000188;
+  localparam [31:0] AIMC_REG_CNT_ENERGY_HOST_FJ_HI       = 32'h0000018C;
 
   // CNT_TIME (RO)
-  localparam int unsigned AIMC_REG_CNT_TIME_LO                 = 32'h00000190;
-  localparam int unsigned AIMC_REG_CNT_TIME_HI                 = 32'h00000194;
+  localparam [31:0] AIMC_REG_CNT_TIME_LO                 = 32'h00000190;
+  localparam [31:0] AIMC_REG_CNT_TIME_HI                 = 32'h00000194;
 
   // CNT_NOC_BYTES (RO)
-  localparam int unsigned AIMC_REG_CNT_NOC_BYTES_LO            = 32'h00000198;
-  localparam int unsigned AIMC_REG_CNT_NOC_BYTES_HI            = 32'h0000019C;
+  localparam [31:0] AIMC_REG_CNT_NOC_BYTES_LO            = 32'h00000198;
+  localparam [31:0] AIMC_REG_CNT_NOC_BYTES_HI            = 32'h0000019C;
 
   // CNT_LINK_BYTES (RO)
-  localparam int unsigned AIMC_REG_CNT_LINK_BYTES_LO           = 32'h000001A0;
-  localparam int unsigned AIMC_REG_CNT_LINK_BYTES_HI           = 32'h000001A4;
+  localparam [31:0] AIMC_REG_CNT_LINK_BYTES_LO           = 32'h000001A0;
+  localparam [31:0] AIMC_REG_CNT_LINK_BYTES_HI           = 32'h000001A4;
 
   // CNT_HOST_BYTES (RO)
-  localparam int unsigned AIMC_REG_CNT_HOST_BYTES_LO           = 32'h000001A8;
-  localparam int unsigned AIMC_REG_CNT_HOST_BYTES_HI           = 32'h000001AC;
+  localparam [31:0] AIMC_REG_CNT_HOST_BYTES_LO           = 32'h000001A8;
+  localparam [31:0] AIMC_REG_CNT_HOST_BYTES_HI           = 32'h000001AC;
 
   // command descriptor
-  localparam int unsigned AIMC_DESC_BYTES                      = 32'h00000040;
-  localparam int unsigned AIMC_DESC_OPCODE                     = 32'h00000000; // u16
-  localparam int unsigned AIMC_DESC_FLAGS                      = 32'h00000002; // u16
-  localparam int unsigned AIMC_DESC_STATUS                     = 32'h00000004; // u32
-  localparam int unsigned AIMC_DESC_FENCE                      = 32'h00000008; // u64
-  localparam int unsigned AIMC_DESC_PAYLOAD                    = 32'h00000010;
-  localparam int unsigned AIMC_DESC_FLAG_IRQ                   = 32'h00000001;
-  localparam int unsigned AIMC_DESC_FLAG_TO_HOST               = 32'h00000002;
-  localparam int unsigned AIMC_DESC_FLAGS_ALL                  = 32'h00000003;
-  localparam int unsigned AIMC_DESC_STATUS_DONE                = 32'h80000000;
+  localparam [31:0] AIMC_DESC_BYTES                      = 32'h00000040;
+  localparam [31:0] AIMC_DESC_OPCODE                     = 32'h00000000; // u16
+  localparam [31:0] AIMC_DESC_FLAGS                      = 32'h00000002; // u16
+  localparam [31:0] AIMC_DESC_STATUS                     = 32'h00000004; // u32
+  localparam [31:0] AIMC_DESC_FENCE                      = 32'h00000008; // u64
+  localparam [31:0] AIMC_DESC_PAYLOAD                    = 32'h00000010;
+  localparam [31:0] AIMC_DESC_FLAG_IRQ                   = 32'h00000001;
+  localparam [31:0] AIMC_DESC_FLAG_TO_HOST               = 32'h00000002;
+  localparam [31:0] AIMC_DESC_FLAGS_ALL                  = 32'h00000003;
+  localparam [31:0] AIMC_DESC_STATUS_DONE                = 32'h80000000;
 
   // NOP
-  localparam int unsigned AIMC_DESC_OP_NOP                     = 32'h00000000;
-  localparam int unsigned AIMC_DESC_NOP_RESERVED               = 32'h00000010;
+  localparam [31:0] AIMC_DESC_OP_NOP                     = 32'h00000000;
+  localparam [31:0] AIMC_DESC_NOP_RESERVED               = 32'h00000010;
 
   // FENCE
-  localparam int unsigned AIMC_DESC_OP_FENCE                   = 32'h00000001;
-  localparam int unsigned AIMC_DESC_FENCE_RESERVED             = 32'h00000010;
+  localparam [31:0] AIMC_DESC_OP_FENCE                   = 32'h00000001;
+  localparam [31:0] AIMC_DESC_FENCE_RESERVED             = 32'h00000010;
 
   // PROGRAM
-  localparam int unsigned AIMC_DESC_OP_PROGRAM                 = 32'h00000002;
-  localparam int unsigned AIMC_DESC_PROG_MATRIX                = 32'h00000010; // u32
-  localparam int unsigned AIMC_DESC_PROG_ROWS                  = 32'h00000014; // u32
-  localparam int unsigned AIMC_DESC_PROG_COLS                  = 32'h00000018; // u32
-  localparam int unsigned AIMC_DESC_PROG_NTILES                = 32'h0000001C; // u32
-  localparam int unsigned AIMC_DESC_PROG_W_ADDR                = 32'h00000020; // u64
-  localparam int unsigned AIMC_DESC_PROG_TILES_ADDR            = 32'h00000028; // u64
-  localparam int unsigned AIMC_DESC_PROG_VERIFY_ITERS          = 32'h00000030; // u32
-  localparam int unsigned AIMC_DESC_PROG_VERIFY_TOL            = 32'h00000034; // f32
-  localparam int unsigned AIMC_DESC_PROG_REPORT_ADDR           = 32'h00000038; // u64
+  localparam [31:0] AIMC_DESC_OP_PROGRAM                 = 32'h00000002;
+  localparam [31:0] AIMC_DESC_PROG_MATRIX                = 32'h00000010; // u32
+  localparam [31:0] AIMC_DESC_PROG_ROWS                  = 32'h00000014; // u32
+  localparam [31:0] AIMC_DESC_PROG_COLS                  = 32'h00000018; // u32
+  localparam [31:0] AIMC_DESC_PROG_NTILES                = 32'h0000001C; // u32
+  localparam [31:0] AIMC_DESC_PROG_W_ADDR                = 32'h00000020; // u64
+  localparam [31:0] AIMC_DESC_PROG_TILES_ADDR            = 32'h00000028; // u64
+  localparam [31:0] AIMC_DESC_PROG_VERIFY_ITERS          = 32'h00000030; // u32
+  localparam [31:0] AIMC_DESC_PROG_VERIFY_TOL            = 32'h00000034; // f32
+  localparam [31:0] AIMC_DESC_PROG_REPORT_ADDR           = 32'h00000038; // u64
 
   // MVM
-  localparam int unsigned AIMC_DESC_OP_MVM                     = 32'h00000003;
-  localparam int unsigned AIMC_DESC_MVM_MATRIX                 = 32'h00000010; // u32
-  localparam int unsigned AIMC_DESC_MVM_BATCH                  = 32'h00000014; // u32
-  localparam int unsigned AIMC_DESC_MVM_ROWS                   = 32'h00000018; // u32
-  localparam int unsigned AIMC_DESC_MVM_COLS                   = 32'h0000001C; // u32
-  localparam int unsigned AIMC_DESC_MVM_X_ADDR                 = 32'h00000020; // u64
-  localparam int unsigned AIMC_DESC_MVM_Y_ADDR                 = 32'h00000028; // u64
-  localparam int unsigned AIMC_DESC_MVM_RESERVED               = 32'h00000030;
+  localparam [31:0] AIMC_DESC_OP_MVM                     = 32'h00000003;
+  localparam [31:0] AIMC_DESC_MVM_MATRIX                 = 32'h00000010; // u32
+  localparam [31:0] AIMC_DESC_MVM_BATCH                  = 32'h00000014; // u32
+  localparam [31:0] AIMC_DESC_MVM_ROWS                   = 32'h00000018; // u32
+  localparam [31:0] AIMC_DESC_MVM_COLS                   = 32'h0000001C; // u32
+  localparam [31:0] AIMC_DESC_MVM_X_ADDR                 = 32'h00000020; // u64
+  localparam [31:0] AIMC_DESC_MVM_Y_ADDR                 = 32'h00000028; // u64
+  localparam [31:0] AIMC_DESC_MVM_RESERVED               = 32'h00000030;
 
   // READBACK
-  localparam int unsigned AIMC_DESC_OP_READBACK                = 32'h00000004;
-  localparam int unsigned AIMC_DESC_RDBK_MATRIX                = 32'h00000010; // u32
-  localparam int unsigned AIMC_DESC_RDBK_ROW0                  = 32'h00000014; // u32
-  localparam int unsigned AIMC_DESC_RDBK_NROWS                 = 32'h00000018; // u32
-  localparam int unsigned AIMC_DESC_RDBK_COLS                  = 32'h0000001C; // u32
-  localparam int unsigned AIMC_DESC_RDBK_OUT_ADDR              = 32'h00000020; // u64
-  localparam int unsigned AIMC_DESC_RDBK_RESERVED              = 32'h00000028;
+  localparam [31:0] AIMC_DESC_OP_READBACK                = 32'h00000004;
+  localparam [31:0] AIMC_DESC_RDBK_MATRIX                = 32'h00000010; // u32
+  localparam [31:0] AIMC_DESC_RDBK_ROW0                  = 32'h00000014; // u32
+  localparam [31:0] AIMC_DESC_RDBK_NROWS                 = 32'h00000018; // u32
+  localparam [31:0] AIMC_DESC_RDBK_COLS                  = 32'h0000001C; // u32
+  localparam [31:0] AIMC_DESC_RDBK_OUT_ADDR              = 32'h00000020; // u64
+  localparam [31:0] AIMC_DESC_RDBK_RESERVED              = 32'h00000028;
 
   // RMSNORM
-  localparam int unsigned AIMC_DESC_OP_RMSNORM                 = 32'h00000005;
-  localparam int unsigned AIMC_DESC_RMS_BATCH                  = 32'h00000010; // u32
-  localparam int unsigned AIMC_DESC_RMS_DIM                    = 32'h00000014; // u32
-  localparam int unsigned AIMC_DESC_RMS_IN_ADDR                = 32'h00000018; // u64
-  localparam int unsigned AIMC_DESC_RMS_OUT_ADDR               = 32'h00000020; // u64
-  localparam int unsigned AIMC_DESC_RMS_RESERVED               = 32'h00000028;
+  localparam [31:0] AIMC_DESC_OP_RMSNORM                 = 32'h00000005;
+  localparam [31:0] AIMC_DESC_RMS_BATCH                  = 32'h00000010; // u32
+  localparam [31:0] AIMC_DESC_RMS_DIM                    = 32'h00000014; // u32
+  localparam [31:0] AIMC_DESC_RMS_IN_ADDR                = 32'h00000018; // u64
+  localparam [31:0] AIMC_DESC_RMS_OUT_ADDR               = 32'h00000020; // u64
+  localparam [31:0] AIMC_DESC_RMS_RESERVED               = 32'h00000028;
 
   // TOPK
-  localparam int unsigned AIMC_DESC_OP_TOPK                    = 32'h00000006;
-  localparam int unsigned AIMC_DESC_TOPK_BATCH                 = 32'h00000010; // u32
-  localparam int unsigned AIMC_DESC_TOPK_N                     = 32'h00000014; // u32
-  localparam int unsigned AIMC_DESC_TOPK_K                     = 32'h00000018; // u32
-  localparam int unsigned AIMC_DESC_TOPK_RSVD                  = 32'h0000001C; // u32
-  localparam int unsigned AIMC_DESC_TOPK_IN_ADDR               = 32'h00000020; // u64
-  localparam int unsigned AIMC_DESC_TOPK_IDX_ADDR              = 32'h00000028; // u64
-  localparam int unsigned AIMC_DESC_TOPK_W_ADDR                = 32'h00000030; // u64
-  localparam int unsigned AIMC_DESC_TOPK_RESERVED              = 32'h00000038;
+  localparam [31:0] AIMC_DESC_OP_TOPK                    = 32'h00000006;
+  localparam [31:0] AIMC_DESC_TOPK_BATCH                 = 32'h00000010; // u32
+  localparam [31:0] AIMC_DESC_TOPK_N                     = 32'h00000014; // u32
+  localparam [31:0] AIMC_DESC_TOPK_K                     = 32'h00000018; // u32
+  localparam [31:0] AIMC_DESC_TOPK_RSVD                  = 32'h0000001C; // u32
+  localparam [31:0] AIMC_DESC_TOPK_IN_ADDR               = 32'h00000020; // u64
+  localparam [31:0] AIMC_DESC_TOPK_IDX_ADDR              = 32'h00000028; // u64
+  localparam [31:0] AIMC_DESC_TOPK_W_ADDR                = 32'h00000030; // u64
+  localparam [31:0] AIMC_DESC_TOPK_RESERVED              = 32'h00000038;
 
   // SILU_MUL
-  localparam int unsigned AIMC_DESC_OP_SILU_MUL                = 32'h00000007;
-  localparam int unsigned AIMC_DESC_SILU_COUNT                 = 32'h00000010; // u32
-  localparam int unsigned AIMC_DESC_SILU_RSVD                  = 32'h00000014; // u32
-  localparam int unsigned AIMC_DESC_SILU_G_ADDR                = 32'h00000018; // u64
-  localparam int unsigned AIMC_DESC_SILU_U_ADDR                = 32'h00000020; // u64
-  localparam int unsigned AIMC_DESC_SILU_OUT_ADDR              = 32'h00000028; // u64
-  localparam int unsigned AIMC_DESC_SILU_RESERVED              = 32'h00000030;
+  localparam [31:0] AIMC_DESC_OP_SILU_MUL                = 32'h00000007;
+  localparam [31:0] AIMC_DESC_SILU_COUNT                 = 32'h00000010; // u32
+  localparam [31:0] AIMC_DESC_SILU_RSVD                  = 32'h00000014; // u32
+  localparam [31:0] AIMC_DESC_SILU_G_ADDR                = 32'h00000018; // u64
+  localparam [31:0] AIMC_DESC_SILU_U_ADDR                = 32'h00000020; // u64
+  localparam [31:0] AIMC_DESC_SILU_OUT_ADDR              = 32'h00000028; // u64
+  localparam [31:0] AIMC_DESC_SILU_RESERVED              = 32'h00000030;
 
   // GATHER
-  localparam int unsigned AIMC_DESC_OP_GATHER                  = 32'h00000008;
-  localparam int unsigned AIMC_DESC_GATH_BATCH                 = 32'h00000010; // u32
-  localparam int unsigned AIMC_DESC_GATH_DIM                   = 32'h00000014; // u32
-  localparam int unsigned AIMC_DESC_GATH_SRC_ROWS              = 32'h00000018; // u32
-  localparam int unsigned AIMC_DESC_GATH_RSVD                  = 32'h0000001C; // u32
-  localparam int unsigned AIMC_DESC_GATH_SRC_ADDR              = 32'h00000020; // u64
-  localparam int unsigned AIMC_DESC_GATH_IDX_ADDR              = 32'h00000028; // u64
-  localparam int unsigned AIMC_DESC_GATH_DST_ADDR              = 32'h00000030; // u64
-  localparam int unsigned AIMC_DESC_GATH_RESERVED              = 32'h00000038;
+  localparam [31:0] AIMC_DESC_OP_GATHER                  = 32'h00000008;
+  localparam [31:0] AIMC_DESC_GATH_BATCH                 = 32'h00000010; // u32
+  localparam [31:0] AIMC_DESC_GATH_DIM                   = 32'h00000014; // u32
+  localparam [31:0] AIMC_DESC_GATH_SRC_ROWS              = 32'h00000018; // u32
+  localparam [31:0] AIMC_DESC_GATH_RSVD                  = 32'h0000001C; // u32
+  localparam [31:0] AIMC_DESC_GATH_SRC_ADDR              = 32'h00000020; // u64
+  localparam [31:0] AIMC_DESC_GATH_IDX_ADDR              = 32'h00000028; // u64
+  localparam [31:0] AIMC_DESC_GATH_DST_ADDR              = 32'h00000030; // u64
+  localparam [31:0] AIMC_DESC_GATH_RESERVED              = 32'h00000038;
 
   // SCALE_ACC
-  localparam int unsigned AIMC_DESC_OP_SCALE_ACC               = 32'h00000009;
-  localparam int unsigned AIMC_DESC_SACC_BATCH                 = 32'h00000010; // u32
-  localparam int unsigned AIMC_DESC_SACC_DIM                   = 32'h00000014; // u32
-  localparam int unsigned AIMC_DESC_SACC_DST_ROWS              = 32'h00000018; // u32
-  localparam int unsigned AIMC_DESC_SACC_RSVD                  = 32'h0000001C; // u32
-  localparam int unsigned AIMC_DESC_SACC_SRC_ADDR              = 32'h00000020; // u64
-  localparam int unsigned AIMC_DESC_SACC_IDX_ADDR              = 32'h00000028; // u64
-  localparam int unsigned AIMC_DESC_SACC_W_ADDR                = 32'h00000030; // u64
-  localparam int unsigned AIMC_DESC_SACC_DST_ADDR              = 32'h00000038; // u64
+  localparam [31:0] AIMC_DESC_OP_SCALE_ACC               = 32'h00000009;
+  localparam [31:0] AIMC_DESC_SACC_BATCH                 = 32'h00000010; // u32
+  localparam [31:0] AIMC_DESC_SACC_DIM                   = 32'h00000014; // u32
+  localparam [31:0] AIMC_DESC_SACC_DST_ROWS              = 32'h00000018; // u32
+  localparam [31:0] AIMC_DESC_SACC_RSVD                  = 32'h0000001C; // u32
+  localparam [31:0] AIMC_DESC_SACC_SRC_ADDR              = 32'h00000020; // u64
+  localparam [31:0] AIMC_DESC_SACC_IDX_ADDR              = 32'h00000028; // u64
+  localparam [31:0] AIMC_DESC_SACC_W_ADDR                = 32'h00000030; // u64
+  localparam [31:0] AIMC_DESC_SACC_DST_ADDR              = 32'h00000038; // u64
 
   // record TILE
-  localparam int unsigned AIMC_REC_TILE_BYTES                  = 32'h00000020;
-  localparam int unsigned AIMC_REC_TILE_MATRIX                 = 32'h00000000; // u32
-  localparam int unsigned AIMC_REC_TILE_ROW0                   = 32'h00000004; // u32
-  localparam int unsigned AIMC_REC_TILE_NROWS                  = 32'h00000008; // u32
-  localparam int unsigned AIMC_REC_TILE_COL0                   = 32'h0000000C; // u32
-  localparam int unsigned AIMC_REC_TILE_NCOLS                  = 32'h00000010; // u32
-  localparam int unsigned AIMC_REC_TILE_SLICE                  = 32'h00000014; // u32
-  localparam int unsigned AIMC_REC_TILE_XBAR                   = 32'h00000018; // u32
-  localparam int unsigned AIMC_REC_TILE_XBAR_COL0              = 32'h0000001C; // u32
+  localparam [31:0] AIMC_REC_TILE_BYTES                  = 32'h00000020;
+  localparam [31:0] AIMC_REC_TILE_MATRIX                 = 32'h00000000; // u32
+  localparam [31:0] AIMC_REC_TILE_ROW0                   = 32'h00000004; // u32
+  localparam [31:0] AIMC_REC_TILE_NROWS                  = 32'h00000008; // u32
+  localparam [31:0] AIMC_REC_TILE_COL0                   = 32'h0000000C; // u32
+  localparam [31:0] AIMC_REC_TILE_NCOLS                  = 32'h00000010; // u32
+  localparam [31:0] AIMC_REC_TILE_SLICE                  = 32'h00000014; // u32
+  localparam [31:0] AIMC_REC_TILE_XBAR                   = 32'h00000018; // u32
+  localparam [31:0] AIMC_REC_TILE_XBAR_COL0              = 32'h0000001C; // u32
 
   // record PREP
-  localparam int unsigned AIMC_REC_PREP_BYTES                  = 32'h00000028;
-  localparam int unsigned AIMC_REC_PREP_ITERATIONS             = 32'h00000000; // u32
-  localparam int unsigned AIMC_REC_PREP_RSVD                   = 32'h00000004; // u32
-  localparam int unsigned AIMC_REC_PREP_DEVICES                = 32'h00000008; // u64
-  localparam int unsigned AIMC_REC_PREP_FAILED                 = 32'h00000010; // u64
-  localparam int unsigned AIMC_REC_PREP_PULSES                 = 32'h00000018; // u64
-  localparam int unsigned AIMC_REC_PREP_RMS_ERROR_US           = 32'h00000020; // f64
+  localparam [31:0] AIMC_REC_PREP_BYTES                  = 32'h00000028;
+  localparam [31:0] AIMC_REC_PREP_ITERATIONS             = 32'h00000000; // u32
+  localparam [31:0] AIMC_REC_PREP_RSVD                   = 32'h00000004; // u32
+  localparam [31:0] AIMC_REC_PREP_DEVICES                = 32'h00000008; // u64
+  localparam [31:0] AIMC_REC_PREP_FAILED                 = 32'h00000010; // u64
+  localparam [31:0] AIMC_REC_PREP_PULSES                 = 32'h00000018; // u64
+  localparam [31:0] AIMC_REC_PREP_RMS_ERROR_US           = 32'h00000020; // f64
 endpackage : aimc_regs_pkg
 /* verilator lint_on UNUSEDPARAM */

@@ -1,18 +1,21 @@
-/* aimc_vl.cpp - the Verilated RTL's wrapper: clock, register port, memory port, waveform.
+/* aimc_vl.cpp - the Verilated RTL's wrapper: clock, the register window's AXI4-Lite bus, host
+ * memory behind the AXI4 master, waveform.
  *
- * Drives the ports of aimc_top (rtl/aimc_top.sv) cycle by cycle: the straps from the machine
- * config, the register port's valid/ready handshake, and the memory port, answered from the
- * host callbacks one cycle after a request is taken. The C half of the device (sim/device/accel.c's
- * split execution) is bound to the DPI functions (rtl/aimc_vl_dpi.c) while this model is
- * clocked. Interface and semantics: rtl/aimc_vl.h, docs/rtl.md.
+ * Drives the ports of aimc_sim (rtl/sim/aimc_sim.sv: the control path rtl/aimc_top.sv with the
+ * analog half as DPI-C calls) cycle by cycle: the straps from the machine config, register
+ * accesses as an AXI4-Lite master, and an AXI4 slave in front of the host memory callbacks.
+ * The C half of the device (sim/device/accel.c's split execution) is bound to the DPI functions
+ * (rtl/aimc_vl_dpi.c) while this model is clocked. Interface and semantics: rtl/aimc_vl.h,
+ * docs/rtl.md.
  */
 #include "aimc_vl.h"
 
 #include <cmath>
 #include <cstring>
 #include <new>
+#include <vector>
 
-#include "Vaimc_top.h"
+#include "Vaimc_sim.h"
 #include "verilated.h"
 #include "verilated_fst_c.h"
 
@@ -23,103 +26,246 @@ extern "C" {
 #include "aimc_vl_dpi.h"
 }
 
-struct aimc_vl {
-    VerilatedContext *ctx = nullptr;
-    Vaimc_top *top = nullptr;
-    VerilatedFstC *fst = nullptr;
-    aimc_accel *dev = nullptr; /* the C half: arrays, float units, data DMA */
-    aimc_vl_mem mem{};
-    uint64_t cycles = 0;
-    uint64_t ps_per_cycle = 1000;
-    /* The memory response owed: presented once rsp_wait more edges have passed. */
-    bool rsp_due = false;
-    uint32_t rsp_wait = 0;
-    uint64_t rsp_data = 0;
-    bool rsp_err = false;
-    /* Memory latency (aimc_vl_set_mem_latency): ready only after a request has waited this
-     * many cycles, and the response this many cycles later than the next edge. */
-    uint32_t mem_latency = 0;
-    uint32_t valid_cycles = 0; /* cycles the current request has waited */
+/* One AXI4 burst the slave works on: INCR, beats of 2^size bytes from addr. */
+typedef struct vl_burst {
+    bool on = false;
+    uint64_t addr = 0;
+    unsigned size = 3, beats = 0, done = 0;
+    bool id = false;
+    bool err = false; /* a write beat faulted */
+    uint32_t wait = 0; /* cycles before the next beat (reads) or the response (writes) */
+} vl_burst;
+
+/* ---- the operand buffers (aimc_vl_dpi.h) ---- */
+
+/* A range the RTL read: [base, base + len), its first `ok` bytes as read, and whether a fault
+ * ended the reading (the bytes after them are not host memory, as far as it knows). */
+typedef struct stage_in_range {
+    uint64_t base, len;
+    std::vector<uint8_t> bytes;
+    bool fault;
+} stage_in_range;
+
+/* A write of the C half. */
+typedef struct stage_out_range {
+    uint64_t addr;
+    std::vector<uint8_t> bytes;
+} stage_out_range;
+
+struct aimc_vl_stage {
+    std::vector<stage_in_range> in;
+    std::vector<stage_out_range> out;
+    uint64_t unstaged = 0; /* reads of the C half no range covered */
 };
 
-/* ---- the host side of the memory port ---- */
-
-/* A request on the memory port, as the RTL held it up before the clock edge took it. */
-typedef struct vl_req {
-    bool write;
-    uint64_t addr, wdata;
-    unsigned strb;
-} vl_req;
-
-/* Answer request q for the next edge. Reads and writes are 8-byte beats; a write touches the
- * bytes its strobe selects (contiguous runs). */
-static void mem_serve(aimc_vl *vl, const vl_req *q)
+extern "C" void aimc_vl_stage_clear(aimc_vl_stage *st)
 {
-    const uint64_t addr = q->addr;
-    vl->rsp_due = true;
-    vl->rsp_data = 0;
-    vl->rsp_err = false;
-    if (!q->write) {
-        uint8_t b[8];
-        if (!vl->mem.read || vl->mem.read(vl->mem.ctx, addr, b, sizeof b)) {
-            vl->rsp_err = true;
-            return;
-        }
-        for (int i = 7; i >= 0; i--) vl->rsp_data = vl->rsp_data << 8 | b[i];
-        aimc_accel_split_host_bytes(vl->dev, sizeof b);
+    st->in.clear();
+    st->out.clear();
+}
+
+extern "C" void aimc_vl_stage_in(aimc_vl_stage *st, uint64_t base, uint64_t len, uint64_t addr,
+                                 uint64_t data, unsigned strb, int err)
+{
+    if (st->in.empty() || st->in.back().base != base || st->in.back().len != len ||
+        st->in.back().fault)
+        st->in.push_back(stage_in_range{base, len, {}, false});
+    stage_in_range *r = &st->in.back();
+    if (err) {
+        r->fault = true;
         return;
     }
-    aimc_accel_split_host_bytes(vl->dev, (uint64_t)__builtin_popcount(q->strb & 0xffu));
-    const unsigned strb = q->strb;
-    const uint64_t w = q->wdata;
-    for (int i = 0; i < 8;) {
-        if (!(strb >> i & 1u)) { i++; continue; }
-        int j = i;
-        uint8_t b[8];
-        while (j < 8 && (strb >> j & 1u)) {
-            b[j - i] = (uint8_t)(w >> (8 * j));
-            j++;
-        }
-        if (!vl->mem.write || vl->mem.write(vl->mem.ctx, addr + (uint64_t)i, b, (size_t)(j - i))) {
-            vl->rsp_err = true;
-            return;
-        }
-        i = j;
+    for (unsigned i = 0; i < 8; i++) {
+        if (!(strb >> i & 1u)) continue;
+        /* the beats of a range come in address order, each byte once */
+        if ((addr & ~7ull) + i != base + r->bytes.size()) continue;
+        r->bytes.push_back((uint8_t)(data >> (8 * i)));
     }
 }
 
-/* One clock cycle: inputs settle with clk low, the request of this cycle is taken (ready,
- * after the configured wait), the rising edge, then a response presented at this edge is
- * withdrawn and the one for the request just taken is prepared. */
+extern "C" int aimc_vl_stage_written(const aimc_vl_stage *st, uint64_t addr, uint64_t len)
+{
+    for (const stage_out_range &w : st->out)
+        if (w.addr < addr + len && addr < w.addr + w.bytes.size()) return 1;
+    return 0;
+}
+
+extern "C" void aimc_vl_stage_out(const aimc_vl_stage *st, uint64_t addr, uint64_t *data,
+                                  unsigned *strb)
+{
+    const uint64_t beat = addr & ~7ull;
+    *data = 0;
+    *strb = 0;
+    for (const stage_out_range &w : st->out) /* later writes overwrite earlier ones */
+        for (unsigned i = 0; i < 8; i++) {
+            const uint64_t a = beat + i;
+            if (a < w.addr || a - w.addr >= w.bytes.size()) continue;
+            *data = (*data & ~(0xFFull << (8 * i))) | (uint64_t)w.bytes[a - w.addr] << (8 * i);
+            *strb |= 1u << i;
+        }
+}
+
+/* The C half reads [addr, addr + n): from a range the RTL read. 0, or -1 for bytes that are
+ * not host memory (past a fault in their range) or that no range covers (counted). */
+static int stage_read(aimc_vl_stage *st, uint64_t addr, void *dst, size_t n)
+{
+    bool in_extent = false;
+    for (const stage_in_range &r : st->in) {
+        if (addr < r.base || addr - r.base > r.len || n > r.len - (addr - r.base)) continue;
+        in_extent = true; /* inside the range the RTL was asked to read */
+        const uint64_t off = addr - r.base;
+        if (off + n <= r.bytes.size()) {
+            memcpy(dst, r.bytes.data() + off, n);
+            return 0;
+        }
+    }
+    if (!in_extent) st->unstaged++;
+    return -1;
+}
+
+static void stage_write(aimc_vl_stage *st, uint64_t addr, const void *src, size_t n)
+{
+    const uint8_t *p = static_cast<const uint8_t *>(src);
+    st->out.push_back(stage_out_range{addr, std::vector<uint8_t>(p, p + n)});
+}
+
+struct aimc_vl {
+    VerilatedContext *ctx = nullptr;
+    Vaimc_sim *top = nullptr;
+    VerilatedFstC *fst = nullptr;
+    aimc_accel *dev = nullptr; /* the C half: arrays, float units */
+    aimc_vl_stage stage;       /* its operands, as the RTL's DMA moves them */
+    aimc_vl_mem mem{};
+    uint64_t cycles = 0;
+    uint64_t ps_per_cycle = 1000;
+    /* Memory latency (aimc_vl_set_mem_latency): AR and AW are taken only after they have
+     * waited this many cycles; the first read beat and the write response come this many
+     * cycles after the edge that took the address (or the last data beat). */
+    uint32_t mem_latency = 0;
+    uint32_t ar_waited = 0, aw_waited = 0;
+    vl_burst rd, wr;
+    bool wr_resp = false; /* the write response is being presented */
+    /* AXI4-Lite handshakes at the last edge (the master side of reg_access) */
+    bool lite_aw = false, lite_ar = false, lite_b = false, lite_r = false;
+};
+
+/* ---- the host side: an AXI4 slave in front of the memory callbacks ---- */
+
+/* The byte lanes of beat i of burst b, and its address (narrow beats use their own lanes). */
+static uint64_t beat_addr(const vl_burst *b, unsigned i)
+{
+    const uint64_t step = 1ull << b->size;
+    return i == 0 ? b->addr : (b->addr & ~(step - 1)) + (uint64_t)i * step;
+}
+
+/* Read the current beat of the read burst: data in its lanes, its bytes in *bytes; false when
+ * one is not host memory (SLVERR). */
+static bool mem_read_beat(aimc_vl *vl, uint64_t *data, unsigned *bytes)
+{
+    const vl_burst *b = &vl->rd;
+    const uint64_t a = beat_addr(b, b->done);
+    const unsigned lane = (unsigned)(a & 7u);
+    unsigned n = (1u << b->size) - (unsigned)(a & ((1u << b->size) - 1u));
+    if (lane + n > 8) n = 8 - lane;
+    uint8_t buf[8] = {0};
+    *data = 0;
+    *bytes = n;
+    if (!vl->mem.read || vl->mem.read(vl->mem.ctx, a, buf + lane, n)) return false;
+    for (int i = 7; i >= 0; i--) *data = *data << 8 | buf[i];
+    return true;
+}
+
+/* Write the strobed bytes of one beat (contiguous runs); false when one is not host memory. */
+static bool mem_write_beat(aimc_vl *vl, uint64_t beat, uint64_t data, unsigned strb, bool id)
+{
+    bool ok = true;
+    const uint64_t base = beat & ~7ull;
+    if (!id) aimc_accel_split_host_bytes(vl->dev, (uint64_t)__builtin_popcount(strb & 0xffu));
+    for (int i = 0; i < 8;) {
+        if (!(strb >> i & 1u)) {
+            i++;
+            continue;
+        }
+        int j = i;
+        uint8_t b[8];
+        while (j < 8 && (strb >> j & 1u)) {
+            b[j - i] = (uint8_t)(data >> (8 * j));
+            j++;
+        }
+        if (!vl->mem.write || vl->mem.write(vl->mem.ctx, base + (uint64_t)i, b, (size_t)(j - i)))
+            ok = false;
+        i = j;
+    }
+    return ok;
+}
+
+/* One clock cycle: the slave's outputs for this cycle, inputs settle with clk low, the
+ * handshakes of this edge are noted, the rising edge, then the slave's state moves on. */
 static void tick(aimc_vl *vl)
 {
-    Vaimc_top *t = vl->top;
-    aimc_vl_dpi_bind(vl->dev);
-    t->mem_req_ready = vl->valid_cycles >= vl->mem_latency;
-    const bool present = vl->rsp_due && vl->rsp_wait == 0;
-    t->mem_rsp_valid = present;
-    t->mem_rsp_rdata = vl->rsp_data;
-    t->mem_rsp_err = vl->rsp_err;
+    Vaimc_sim *t = vl->top;
+    aimc_vl_dpi_bind(vl->dev, &vl->stage);
+    /* read data: the current beat, once its wait is over */
+    const bool r_on = vl->rd.on && vl->rd.wait == 0;
+    uint64_t rdata = 0;
+    unsigned r_bytes = 0;
+    bool r_ok = true;
+    if (r_on) r_ok = mem_read_beat(vl, &rdata, &r_bytes);
+    t->m_axi_rvalid = r_on;
+    t->m_axi_rdata = rdata;
+    t->m_axi_rresp = r_ok ? 0 : 2;
+    t->m_axi_rlast = r_on && vl->rd.done + 1 == vl->rd.beats;
+    t->m_axi_rid = vl->rd.id;
+    t->m_axi_bvalid = vl->wr_resp;
+    t->m_axi_bresp = vl->wr.err ? 2 : 0;
+    t->m_axi_bid = vl->wr.id;
     t->clk = 0;
+    t->eval();
+    t->m_axi_arready = !vl->rd.on && vl->ar_waited >= vl->mem_latency;
+    t->m_axi_awready = !vl->wr.on && vl->aw_waited >= vl->mem_latency;
+    t->m_axi_wready = vl->wr.on && !vl->wr_resp && vl->wr.done < vl->wr.beats;
     t->eval();
     const uint64_t t0 = vl->cycles * vl->ps_per_cycle;
     if (vl->fst) vl->fst->dump(t0);
-    const bool valid = t->mem_req_valid;
-    const bool take = valid && t->mem_req_ready;
-    const vl_req q = {t->mem_req_write != 0, t->mem_req_addr, t->mem_req_wdata,
-                      t->mem_req_strb};
+    const bool ar = t->m_axi_arvalid && t->m_axi_arready;
+    const bool r = r_on && t->m_axi_rready;
+    const bool aw = t->m_axi_awvalid && t->m_axi_awready;
+    const bool w = t->m_axi_wvalid && t->m_axi_wready;
+    const bool b = vl->wr_resp && t->m_axi_bready;
+    const vl_burst nar = {true, t->m_axi_araddr, t->m_axi_arsize, (unsigned)t->m_axi_arlen + 1u,
+                          0, t->m_axi_arid != 0, false, vl->mem_latency};
+    const vl_burst naw = {true, t->m_axi_awaddr, t->m_axi_awsize, (unsigned)t->m_axi_awlen + 1u,
+                          0, t->m_axi_awid != 0, false, 0};
+    const uint64_t wdata = t->m_axi_wdata;
+    const unsigned wstrb = t->m_axi_wstrb;
+    vl->lite_aw = t->s_axil_awvalid && t->s_axil_awready;
+    vl->lite_ar = t->s_axil_arvalid && t->s_axil_arready;
+    vl->lite_b = t->s_axil_bvalid && t->s_axil_bready;
+    vl->lite_r = t->s_axil_rvalid && t->s_axil_rready;
     t->clk = 1;
     t->eval();
     if (vl->fst) vl->fst->dump(t0 + vl->ps_per_cycle / 2);
-    if (present)
-        vl->rsp_due = false;
-    else if (vl->rsp_due)
-        vl->rsp_wait--;
-    if (take) {
-        mem_serve(vl, &q);
-        vl->rsp_wait = vl->mem_latency;
+    /* the slave's state after the edge */
+    if (vl->rd.on && vl->rd.wait > 0) vl->rd.wait--;
+    if (r && r_ok && !vl->rd.id)
+        aimc_accel_split_host_bytes(vl->dev, r_bytes); /* the ring's traffic (ID 0) */
+    if (r && ++vl->rd.done == vl->rd.beats) vl->rd.on = false;
+    if (ar) vl->rd = nar;
+    vl->ar_waited = t->m_axi_arvalid && !ar ? vl->ar_waited + 1 : 0;
+    if (w) {
+        const uint64_t a = beat_addr(&vl->wr, vl->wr.done);
+        if (!mem_write_beat(vl, a, wdata, wstrb, vl->wr.id)) vl->wr.err = true;
+        if (++vl->wr.done == vl->wr.beats) vl->wr.wait = vl->mem_latency;
+    } else if (vl->wr.on && vl->wr.done == vl->wr.beats && !vl->wr_resp) {
+        if (vl->wr.wait > 0) vl->wr.wait--;
     }
-    vl->valid_cycles = valid && !take ? vl->valid_cycles + 1 : 0;
+    if (vl->wr.on && vl->wr.done == vl->wr.beats && vl->wr.wait == 0 && !w) vl->wr_resp = true;
+    if (b) {
+        vl->wr_resp = false;
+        vl->wr.on = false;
+    }
+    if (aw) vl->wr = naw;
+    vl->aw_waited = t->m_axi_awvalid && !aw ? vl->aw_waited + 1 : 0;
     vl->cycles++;
     t->dbg_hang_load = 0;
 }
@@ -135,7 +281,7 @@ static uint32_t clamp32(double v)
 
 static void set_straps(aimc_vl *vl, const aimc_arch *a)
 {
-    Vaimc_top *t = vl->top;
+    Vaimc_sim *t = vl->top;
     t->cap_xbar_rows = clamp32(a->crossbar.rows);
     t->cap_xbar_cols = clamp32(a->crossbar.cols);
     t->cap_xbars = clamp32((double)aimc_arch_total_crossbars(a));
@@ -155,18 +301,19 @@ static void set_straps(aimc_vl *vl, const aimc_arch *a)
     t->cfg_cycles_per_us = cpu < 1 ? 1 : clamp32(cpu);
 }
 
-/* ---- host callbacks of the C half: the same host memory ---- */
+/* ---- the C half's DMA callbacks: the operand buffers, never host memory ---- */
 
 static int host_read(void *ctx, uint64_t addr, void *dst, size_t n)
 {
     aimc_vl *vl = static_cast<aimc_vl *>(ctx);
-    return vl->mem.read ? vl->mem.read(vl->mem.ctx, addr, dst, n) : -1;
+    return stage_read(&vl->stage, addr, dst, n);
 }
 
 static int host_write(void *ctx, uint64_t addr, const void *src, size_t n)
 {
     aimc_vl *vl = static_cast<aimc_vl *>(ctx);
-    return vl->mem.write ? vl->mem.write(vl->mem.ctx, addr, src, n) : -1;
+    stage_write(&vl->stage, addr, src, n); /* the RTL writes it out after the command */
+    return 0;
 }
 
 /* ---- the interface ---- */
@@ -183,8 +330,8 @@ extern "C" int aimc_vl_create(const aimc_arch *arch, uint64_t seed, const aimc_v
     }
     if (arch->adc.per_crossbar > AIMC_VL_MAX_ADCS)
         return aimc_diag_set(d, AIMC_ERR_UNSUPPORTED,
-                             "rtl: adc.per_crossbar = %d: the RTL's conversion slot carries at "
-                             "most %d ADCs",
+                             "rtl: adc.per_crossbar = %d: the RTL's sequencer takes at "
+                             "most %d ADCs per crossbar",
                              arch->adc.per_crossbar, AIMC_VL_MAX_ADCS);
     if (aimc_arch_input_steps(arch) > 31)
         return aimc_diag_set(d, AIMC_ERR_UNSUPPORTED,
@@ -203,7 +350,7 @@ extern "C" int aimc_vl_create(const aimc_arch *arch, uint64_t seed, const aimc_v
     vl->ctx = new (std::nothrow) VerilatedContext;
     if (vl->ctx) {
         vl->ctx->traceEverOn(true);
-        vl->top = new (std::nothrow) Vaimc_top{vl->ctx, "aimc"};
+        vl->top = new (std::nothrow) Vaimc_sim{vl->ctx, "aimc"};
     }
     if (!vl->top) {
         aimc_vl_destroy(vl);
@@ -213,7 +360,6 @@ extern "C" int aimc_vl_create(const aimc_arch *arch, uint64_t seed, const aimc_v
     vl->ps_per_cycle = (uint64_t)std::llround(1e6 / f);
     if (vl->ps_per_cycle < 2) vl->ps_per_cycle = 2;
     set_straps(vl, aimc_accel_arch(vl->dev));
-    vl->top->reg_valid = 0;
     vl->top->dbg_hang_after = UINT32_MAX;
     vl->top->dbg_hang_load = 1;
     vl->top->rst_n = 0;
@@ -229,12 +375,12 @@ extern "C" void aimc_vl_destroy(aimc_vl *vl)
     if (!vl) return;
     aimc_vl_trace_close(vl);
     if (vl->top) {
-        aimc_vl_dpi_bind(vl->dev);
+        aimc_vl_dpi_bind(vl->dev, &vl->stage);
         vl->top->final();
     }
     delete vl->top;
     delete vl->ctx;
-    aimc_vl_dpi_bind(nullptr);
+    aimc_vl_dpi_bind(nullptr, nullptr);
     aimc_accel_destroy(vl->dev);
     delete vl;
 }
@@ -255,25 +401,40 @@ extern "C" void aimc_vl_clock(aimc_vl *vl, uint64_t n)
     for (uint64_t i = 0; i < n; i++) tick(vl);
 }
 
-/* One access on the register port: hold it until reg_ready, then a cycle with it dropped. */
+/* One access on the AXI4-Lite register window: the address (and data) until taken, then the
+ * response. */
 static uint32_t reg_access(aimc_vl *vl, bool write, uint32_t off, uint32_t val)
 {
-    Vaimc_top *t = vl->top;
-    t->reg_valid = 1;
-    t->reg_write = write;
-    t->reg_addr = off & 0xFFFu;
-    t->reg_wdata = val;
-    uint32_t r = 0;
-    for (;;) {
-        tick(vl);
-        if (t->reg_ready) {
-            r = t->reg_rdata;
-            break;
-        }
+    Vaimc_sim *t = vl->top;
+    if (write) {
+        t->s_axil_awvalid = 1;
+        t->s_axil_awaddr = off & 0xFFFu;
+        t->s_axil_wvalid = 1;
+        t->s_axil_wdata = val;
+        t->s_axil_wstrb = 0xF;
+        do tick(vl);
+        while (!vl->lite_aw);
+        t->s_axil_awvalid = 0;
+        t->s_axil_wvalid = 0;
+        t->s_axil_bready = 1;
+        do tick(vl);
+        while (!vl->lite_b);
+        t->s_axil_bready = 0;
+        return 0;
     }
-    t->reg_valid = 0;
-    t->reg_write = 0;
-    tick(vl);
+    t->s_axil_arvalid = 1;
+    t->s_axil_araddr = off & 0xFFFu;
+    do tick(vl);
+    while (!vl->lite_ar);
+    t->s_axil_arvalid = 0;
+    t->s_axil_rready = 1;
+    uint32_t r;
+    for (;;) {
+        r = t->s_axil_rdata; /* the data presented at the edge that takes it */
+        tick(vl);
+        if (vl->lite_r) break;
+    }
+    t->s_axil_rready = 0;
     return r;
 }
 
@@ -304,6 +465,11 @@ extern "C" uint64_t aimc_vl_run(aimc_vl *vl, uint64_t cycles)
         n++;
     }
     return n;
+}
+
+extern "C" uint64_t aimc_vl_unstaged(const aimc_vl *vl)
+{
+    return vl ? vl->stage.unstaged : 0;
 }
 
 extern "C" void aimc_vl_set_mem_latency(aimc_vl *vl, uint32_t cycles)

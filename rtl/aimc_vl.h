@@ -1,14 +1,16 @@
 /* aimc_vl.h - C interface to the Verilated RTL of the aimc device's digital control path.
  *
- * The RTL (the SystemVerilog in rtl/, docs/rtl.md) holds the register block, the command processor, the tile
- * sequencer and the shift-and-add accumulators; Verilator turns it into a C++ model, which
- * this wrapper clocks. The analog arrays, the float units and data DMA stay in C (the split
- * execution API of sim/device/aimc_accel.h), reached from the RTL through DPI-C. The host is two
- * callbacks: the RTL's memory port (descriptor fetch, status write-back) and the C half's DMA
- * both go through them.
+ * The RTL (the SystemVerilog in rtl/, docs/rtl.md) holds the register window, the command
+ * processor and its DMA, the tile sequencer and the accumulation engine; Verilator turns it,
+ * with the simulation model of the analog half (rtl/sim/), into a C++ model, which this
+ * wrapper clocks. The analog arrays and the float units stay in C (the split execution API of
+ * sim/device/aimc_accel.h), reached through DPI-C. The host is two callbacks behind the AXI4
+ * slave this wrapper puts on the RTL's DMA master: every byte between host memory and the
+ * device (descriptors, status words, every operand) crosses it; the C half reads and writes
+ * only the operand buffers the RTL fills and drains.
  *
  * Time is the model's clock: nothing happens between calls. A register access takes a few
- * clock cycles (the register port's handshake); a DOORBELL write clocks the model until the
+ * clock cycles (an AXI4-Lite transaction); a DOORBELL write clocks the model until the
  * command processor has nothing left to do (ring drained, or hung, or halted), so commands
  * complete inside the write, as on sim:. aimc_vl_run lets time pass otherwise (the watchdog).
  * One thread at a time per model; different models may run in different threads.
@@ -36,8 +38,8 @@ typedef struct aimc_vl_mem {
 
 typedef struct aimc_vl aimc_vl;
 
-/* Largest ADC count per crossbar the RTL's conversion slots carry (lanes of a slot), and the
- * largest tile count of one MVM's matrix its tile table holds (RTL_LANES and RTL_MAX_TILES of
+/* Largest ADC count per crossbar the RTL's timing tables take, and the largest tile count of
+ * one MVM's matrix its tile tables hold (RTL_MAX_ADCS and RTL_MAX_TILES of
  * rtl/aimc_rtl_pkg.sv). A larger matrix's MVM and READBACK end in ERROR.INTERNAL with ERROR_INFO
  * its tile count; sim: has no such limit. */
 #define AIMC_VL_MAX_ADCS 256
@@ -67,11 +69,16 @@ uint64_t aimc_vl_run(aimc_vl *vl, uint64_t cycles);
 /* Run exactly n clock cycles (tests, waveforms). */
 void aimc_vl_clock(aimc_vl *vl, uint64_t n);
 
-/* Host memory latency on the RTL's memory port: a request is taken (mem_req_ready) only after
- * it has waited `cycles` cycles, and its response comes `cycles` cycles after the next edge.
- * 0 (the default): taken at once, answered at the next edge. It moves no counter: the
- * fetch and write-back cycles are not CNT_CYCLES. */
+/* Host memory latency on the RTL's AXI4 master: an address (AR, AW) is taken only after it
+ * has waited `cycles` cycles, and the first read beat and the write response come `cycles`
+ * cycles later. 0 (the default): taken at once. It moves no counter: DMA cycles are not
+ * CNT_CYCLES. */
 void aimc_vl_set_mem_latency(aimc_vl *vl, uint32_t cycles);
+
+/* Reads by the C half (the arrays, the float units) of host bytes the RTL's DMA had not moved
+ * into its operand buffers since create: 0 unless the RTL forgot an operand (each was answered
+ * as a DMA fault). */
+uint64_t aimc_vl_unstaged(const aimc_vl *vl);
 
 /* The interrupt line (1 = asserted). */
 int aimc_vl_irq(const aimc_vl *vl);

@@ -1,10 +1,12 @@
-/* aimc_vl_dpi.c - the DPI-C functions the RTL imports: its way to the device's C half.
+/* aimc_vl_dpi.c - the DPI-C functions of the analog half's simulation model: the RTL's way to the
+ * device's C half.
  *
- * Each function is called from the RTL's clocked logic (rtl/aimc_dpi_pkg.sv declares them;
- * their C prototypes come from Verilator's generated Vaimc_top__Dpi.h, included here so a
- * mismatch does not compile). They forward to sim/device/accel.c's split execution: a command's
- * C part (checks on matrix state, data DMA, the float units, PROGRAM), the ADC codes of one
- * conversion slot, the shift-and-add results handed back, the counters the RTL does not hold.
+ * Each function is called from rtl/sim/aimc_macro_dpi.sv (which declares them; their C
+ * prototypes come from Verilator's generated Vaimc_sim__Dpi.h, included here so a mismatch does
+ * not compile). They forward to sim/device/accel.c's split execution: a command's
+ * C part (checks on matrix state, data DMA, the float units, PROGRAM), the ADC codes of one beat
+ * of a tile's ADC bank, the shift-and-add results handed back, the counters the RTL does not
+ * hold.
  * Bit vectors are arrays of 32-bit words, least significant first (svBitVecVal).
  */
 #include <string.h>
@@ -13,7 +15,7 @@
  * "unspecified arguments": the prototypes below say (void). */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wstrict-prototypes"
-#include "Vaimc_top__Dpi.h"
+#include "Vaimc_sim__Dpi.h"
 #pragma GCC diagnostic pop
 #include "aimc_regs.h"
 #include "aimc_xbar.h"
@@ -23,24 +25,19 @@
 void aimc_dpi_cmd_abort(void);
 void aimc_dpi_counters_reset(void);
 unsigned int aimc_dpi_soft_reset(void);
+void aimc_dpi_stage_clear(void);
 
 static _Thread_local aimc_accel *dpi_dev;
+static _Thread_local aimc_vl_stage *dpi_stage;
 
-void aimc_vl_dpi_bind(aimc_accel *dev)
+void aimc_vl_dpi_bind(aimc_accel *dev, aimc_vl_stage *st)
 {
     dpi_dev = dev;
+    dpi_stage = st;
 }
 
-/* The columns of conversion slot `slot`: first column and count, for ADCs per crossbar. */
-static uint32_t slot_cols(uint32_t ncols, uint32_t slot, uint32_t *first)
-{
-    const aimc_arch *a = aimc_accel_arch(dpi_dev);
-    const uint32_t adcs = a && a->adc.per_crossbar > 0 ? (uint32_t)a->adc.per_crossbar : 1u;
-    *first = slot * adcs;
-    if (*first >= ncols) return 0;
-    const uint32_t n = ncols - *first;
-    return n < adcs ? n : adcs;
-}
+/* Lanes of one beat of the accumulation engine (NL of rtl/aimc_rtl_pkg.sv). */
+#define VL_LANES 8
 
 unsigned int aimc_dpi_cmd_start(const svBitVecVal *desc, unsigned int *info, unsigned int *kind,
                                 unsigned int *computed, unsigned int *n_vec,
@@ -70,28 +67,27 @@ void aimc_dpi_tile(unsigned int k, unsigned int *xbar, unsigned int *ncols)
     *ncols = n;
 }
 
-void aimc_dpi_convert(unsigned int v, unsigned int k, unsigned int step, unsigned int slot,
+void aimc_dpi_convert(unsigned int v, unsigned int k, unsigned int step, unsigned int col,
                       svBitVecVal *codes)
 {
     const aimc_xbar_mvm_run *r = aimc_accel_cmd_job(dpi_dev);
     const int32_t *c = aimc_xbar_mvm_run_codes(r, v, k, step);
-    uint32_t ncols = 0, first;
-    memset(codes, 0, AIMC_VL_MAX_ADCS * sizeof *codes);
+    uint32_t ncols = 0;
+    memset(codes, 0, VL_LANES * sizeof *codes);
     if (!c || aimc_xbar_mvm_run_tile(r, k, NULL, &ncols)) return;
-    const uint32_t n = slot_cols(ncols, slot, &first);
-    for (uint32_t i = 0; i < n; i++) codes[i] = (svBitVecVal)(uint32_t)c[first + i];
+    for (uint32_t i = 0; i < VL_LANES && col + i < ncols; i++)
+        codes[i] = (svBitVecVal)(uint32_t)c[col + i];
 }
 
-void aimc_dpi_accumulate(unsigned int v, unsigned int k, unsigned int slot,
-                         const svBitVecVal *acc)
+void aimc_dpi_accumulate(unsigned int v, unsigned int k, unsigned int col,
+                         const svBitVecVal *sums)
 {
     aimc_xbar_mvm_run *r = aimc_accel_cmd_job(dpi_dev);
     int64_t *a = aimc_xbar_mvm_run_acc(r, v, k);
-    uint32_t ncols = 0, first;
+    uint32_t ncols = 0;
     if (!a || aimc_xbar_mvm_run_tile(r, k, NULL, &ncols)) return;
-    const uint32_t n = slot_cols(ncols, slot, &first);
-    for (uint32_t i = 0; i < n; i++)
-        a[first + i] = (int64_t)((uint64_t)acc[2 * i] | (uint64_t)acc[2 * i + 1] << 32);
+    for (uint32_t i = 0; i < VL_LANES && col + i < ncols; i++)
+        a[col + i] = (int64_t)((uint64_t)sums[2 * i] | (uint64_t)sums[2 * i + 1] << 32);
 }
 
 unsigned int aimc_dpi_cmd_finish(unsigned int *info)
@@ -120,4 +116,29 @@ void aimc_dpi_counters_reset(void)
 unsigned int aimc_dpi_soft_reset(void)
 {
     return aimc_accel_machine_reset(dpi_dev) != AIMC_OK;
+}
+
+void aimc_dpi_stage_clear(void)
+{
+    if (dpi_stage) aimc_vl_stage_clear(dpi_stage);
+}
+
+void aimc_dpi_stage_in(unsigned long long base, unsigned long long len, unsigned long long addr,
+                       unsigned long long data, unsigned int strb, unsigned int err)
+{
+    if (dpi_stage) aimc_vl_stage_in(dpi_stage, base, len, addr, data, strb, err != 0);
+}
+
+unsigned int aimc_dpi_stage_written(unsigned long long addr, unsigned long long len)
+{
+    return dpi_stage && aimc_vl_stage_written(dpi_stage, addr, len);
+}
+
+void aimc_dpi_stage_out(unsigned long long addr, unsigned long long *data, unsigned int *strb)
+{
+    uint64_t d = 0;
+    unsigned s = 0;
+    if (dpi_stage) aimc_vl_stage_out(dpi_stage, addr, &d, &s);
+    *data = d;
+    *strb = s;
 }

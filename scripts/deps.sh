@@ -9,7 +9,8 @@ set -eu
 # module into. The Python package (python/, docs/python.md) builds and runs on Debian's
 # python3 with its numpy, and pip install ./python uses Debian's setuptools and wheel (no download); man-db and
 # groff-base render the man pages that make install ships (tests/install.sh: man -l).
-PKGS="build-essential pkg-config libyaml-dev libcunit1-dev libcjson-dev openmpi-bin libopenmpi-dev libopenblas-dev libsystemc-dev libsystemc-doc verilator zlib1g-dev gtkwave clang libclang-rt-14-dev python3 python3-dev python3-numpy python3-setuptools python3-wheel python3-pip python3-venv man-db groff-base"
+# yosys and iverilog read the RTL besides Verilator (tests/rtl.sh, make synth, tests/rtl/).
+PKGS="build-essential pkg-config libyaml-dev libcunit1-dev libcjson-dev openmpi-bin libopenmpi-dev libopenblas-dev libsystemc-dev libsystemc-doc verilator yosys iverilog zlib1g-dev gtkwave clang libclang-rt-14-dev python3 python3-dev python3-numpy python3-setuptools python3-wheel python3-pip python3-venv man-db groff-base"
 
 missing=""
 for p in $PKGS; do

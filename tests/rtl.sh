@@ -1,6 +1,12 @@
 #!/bin/sh
 # rtl.sh - the RTL from the command line (docs/rtl.md):
-#   1. `make lint-rtl`: verilator --lint-only -Wall on rtl/*.sv prints nothing;
+#   1. `make lint-rtl`: verilator --lint-only -Wall on rtl/*.sv (and with rtl/sim/*.sv) prints
+#      nothing; the synthesizable part reads in the other tools too: Icarus
+#      (iverilog -g2012 -Wall) compiles rtl/*.sv without a message, Yosys reads it
+#      (read_verilog -sv) and runs the coarse part of `synth -top aimc_top` (elaboration,
+#      processes, FSMs, memories) without a warning, and no DPI-C import is in rtl/*.sv;
+#      the stand-alone testbench (tests/rtl/run.sh, no C model) passes. A missing Icarus or
+#      Yosys is said (SKIP) and not counted; scripts/deps.sh installs both;
 #   2. `aimc run --backend rtl:` on the default model and machine: the JSON report agrees with
 #      `--backend sim:` in every line that does not depend on the device's clock (busy
 #      cycles, dynamic energy of every part, counts, outputs, accuracy), on the normal and
@@ -32,6 +38,43 @@ if env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s lint-rtl >"$tmp/lint" 2>&1 &&
     bad "verilator lint is not clean"
     cat "$tmp/lint"
 fi
+
+# The synthesizable RTL in Icarus and Yosys (the full synthesis is `make synth`: minutes).
+# rtl/aimc_rtl.f: every rtl/*.sv once, packages first (the order every tool reads them in)
+rtl_sv=$(tr '\n' ' ' <rtl/aimc_rtl.f)
+if [ "$(sort rtl/aimc_rtl.f | tr '\n' ' ')" = "$(ls rtl/*.sv | sort | tr '\n' ' ')" ] &&
+    head -n 2 rtl/aimc_rtl.f | grep -q _pkg.sv; then ok; else
+    bad "rtl/aimc_rtl.f does not list every rtl/*.sv once, packages first"
+fi
+if grep -l 'import *"DPI-C"' rtl/*.sv >"$tmp/dpi"; then
+    bad "DPI-C imports outside rtl/sim/: $(cat "$tmp/dpi")"
+else
+    ok
+fi
+if ! command -v iverilog >/dev/null 2>&1; then
+    echo "SKIP: iverilog is not installed (scripts/deps.sh installs it): Icarus check not run"
+else
+    # shellcheck disable=SC2086
+    if iverilog -g2012 -Wall -Wno-timescale -o "$tmp/top.vvp" -s aimc_top $rtl_sv \
+        >"$tmp/iverilog" 2>&1 && [ ! -s "$tmp/iverilog" ]; then ok; else
+        bad "iverilog -g2012 does not compile rtl/*.sv cleanly"
+        cat "$tmp/iverilog"
+    fi
+fi
+if ! command -v yosys >/dev/null 2>&1; then
+    echo "SKIP: yosys is not installed (scripts/deps.sh installs it): Yosys check not run"
+else
+    if yosys -q -l "$tmp/yosys.log" -p "read_verilog -sv $rtl_sv; \
+        synth -top aimc_top -run :fine" >/dev/null 2>&1 &&
+        ! grep -q -i -E 'warning|implicitly declared' "$tmp/yosys.log"; then ok; else
+        bad "yosys does not read and synthesize rtl/*.sv cleanly"
+        grep -i -E 'error|warning|implicit' "$tmp/yosys.log" | head -20
+    fi
+fi
+if tests/rtl/run.sh >"$tmp/tb" 2>&1; then ok; else
+    bad "the stand-alone testbench failed"
+fi
+cat "$tmp/tb"
 
 # run NAME AIMC ARGS...: one aimc run; its JSON (without the backend line) in $tmp/NAME.cmp
 run() {
@@ -74,7 +117,7 @@ else
     bad "fst2vcd cannot read the waveform"
     cat "$tmp/fst.err"
 fi
-for sig in 'scope module aimc' 'var wire +1 .* clk ' ' irq ' ' mem_req_valid ' ' cnt_cycles'; do
+for sig in 'scope module aimc' 'var wire +1 .* clk ' ' irq ' ' m_axi_arvalid ' ' mac_conv_valid ' ' cnt_cycles'; do
     if grep -q -E "$sig" "$tmp/run.vcd"; then ok; else bad "the waveform has no '$sig'"; fi
 done
 # The waveform's time is in ps; the run's counted work (time_ns) must fit inside it.

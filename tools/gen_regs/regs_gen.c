@@ -618,7 +618,7 @@ static void emit_c(const rg_map *m, rg_buf *b)
 static void sv_p(rg_buf *b, const char *name, uint64_t v, const char *doc)
 {
     int pad = RG_NAME_COL - (int)strlen(name);
-    bprintf(b, "  localparam int unsigned %s%*s = 32'h%08llX;", name, pad > 0 ? pad : 0, "",
+    bprintf(b, "  localparam [31:0] %s%*s = 32'h%08llX;", name, pad > 0 ? pad : 0, "",
             (unsigned long long)v);
     if (doc && doc[0]) bprintf(b, " // %s", doc);
     bprintf(b, "\n");
@@ -633,7 +633,9 @@ static void emit_sv(const rg_map *m, rg_buf *b)
                "run make. docs/registers.md documents every entry.\n//\n// The whole map is "
                "here; an RTL uses part of it (the HI halves of 64-bit registers, the DMA\n// "
                "records are the host's), so Verilator's unused-parameter lint is off for this "
-               "file.\n/* verilator lint_off UNUSEDPARAM */\npackage aimc_regs_pkg;\n",
+               "file. Plain\n// [31:0] parameters, referenced as aimc_regs_pkg::NAME: the subset "
+               "Verilator, Yosys and\n// Icarus all read (docs/rtl.md).\n"
+               "/* verilator lint_off UNUSEDPARAM */\npackage aimc_regs_pkg;\n",
             m->device);
     sv_p(b, "AIMC_REG_WINDOW_BYTES", m->window, NULL);
     for (size_t i = 0; i < m->n_regs; i++) {

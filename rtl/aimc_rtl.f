@@ -1,0 +1,11 @@
+rtl/aimc_regs_pkg.sv
+rtl/aimc_rtl_pkg.sv
+rtl/aimc_sram.sv
+rtl/aimc_divu.sv
+rtl/aimc_axil.sv
+rtl/aimc_regblock.sv
+rtl/aimc_dma.sv
+rtl/aimc_cmdproc.sv
+rtl/aimc_accum.sv
+rtl/aimc_tileseq.sv
+rtl/aimc_top.sv

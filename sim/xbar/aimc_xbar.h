@@ -15,13 +15,17 @@
  *  - an input vector is quantised to dac.bits with one scale per vector (max |x|), driven
  *    bit-serially (one magnitude bit per step, sign as polarity), multi-bit (one step, codes
  *    as voltages) or by pulse width (one step, codes as durations);
- *  - per step and output column the bit-line signal is sum_i v_i g_ij plus one Gaussian
- *    draw of variance sum_i v_i^2 sigma_read^2 (per device), then an ADC of adc.bits over
+ *  - per step and output column the bit-line signal is sum_i v_i g_ij (the mean reads, clipped
+ *    at g >= 0) plus read noise that is quasi-static over a read (one deviation per device
+ *    for all its steps: per column one Gaussian vector over the steps, covariance
+ *    sum_i v_ti v_t'i sigma_ij^2), then an ADC of adc.bits over
  *    the worst-case range R of that column (the LSB is the smallest power of two with
  *    (2^(adc.bits-1) - 1) LSB >= R, so full scale is representable) or a range calibrated
  *    at programming (adc.range: max or percentile of calibration outputs);
  *  - shift-and-add over input steps and weight slices, offset or G- removal, and rescale
- *    happen in digital.
+ *    happen in digital;
+ *  - when the devices add no noise and one integer GEMM of the quantised operands gives the
+ *    same bits, an MVM takes that exact path (aimc_xbar_exact_path).
  */
 #ifndef AIMC_XBAR_H
 #define AIMC_XBAR_H

@@ -111,7 +111,15 @@ acc() { awk -F, -v b="$1" -v t="$2" -v c="$3" -v it="$4" "$hdr"'
     v("program.verify_iterations") == it { print v("accuracy_hw") }' "$csv"; }
 a3=$(acc 3 1 off 0); a8=$(acc 8 1 off 0)
 y10=$(acc 8 315360000 off 0); y10c=$(acc 8 315360000 on 0)
-check "8-bit ADC beats 3-bit ($a8 > $a3)" "awk 'BEGIN { exit !($a8 > $a3) }'"
+# With the percentile range 3 bits already classify well (94 % on all 360 samples), so on the
+# reduced run's 20 samples accuracy can tie; the output error cannot: 0.56 at 3 bits, 0.12 at 8.
+err() { awk -F, -v b="$1" "$hdr"'
+    v("adc.bits") == b && v("device.read_time_s") == 1 && v("device.drift_compensation") == "off" &&
+    v("program.verify_iterations") == 0 { print v("rel_rms_error") }' "$csv"; }
+e3=$(err 3); e8=$(err 8)
+check "8-bit ADC at least halves 3-bit's output error ($e8 < $e3 / 2)" \
+      "awk 'BEGIN { exit !($e8 < $e3 / 2) }'"
+check "8-bit ADC classifies no worse than 3-bit ($a8 >= $a3)" "awk 'BEGIN { exit !($a8 >= $a3) }'"
 check "compensation helps after 10 years ($y10c > $y10)" "awk 'BEGIN { exit !($y10c > $y10) }'"
 
 echo

@@ -577,15 +577,18 @@ static int w_write(aimc_accel *dev, dev_work *w, uint32_t field, const void *src
     return W_DONE;
 }
 
-/* An output buffer of n zero bytes (NULL without values), after probing the range. */
+/* An output buffer of n bytes (NULL without values), after probing the range. It is not
+ * cleared: each command computes every byte of its outputs before it stores them (zeroing
+ * 64 MiB at once would be a long piece). */
 static int w_outbuf(aimc_accel *dev, dev_work *w, uint32_t field, uint64_t n, void **out)
 {
+    if (w->budget <= 0) return W_MORE;
     *out = NULL;
     if (dma_probe(dev, aimc_le_get64(w->desc + field), n))
         return w_fail(w, AIMC_REG_ERROR_DMA_FAULT, field);
     if (!values(dev)) return W_DONE;
     if (n > SIZE_MAX) return w_fail(w, AIMC_REG_ERROR_INTERNAL, 0);
-    *out = calloc(1, n ? (size_t)n : 1);
+    *out = malloc(n ? (size_t)n : 1);
     w->budget -= (int64_t)(n / 16);
     return *out ? W_DONE : w_fail(w, AIMC_REG_ERROR_INTERNAL, 0);
 }
@@ -601,7 +604,8 @@ static void w_release(dev_work *w, void *p, uint64_t bytes)
     w->budget -= (int64_t)(bytes / 16);
 }
 
-/* A step that reads or writes: go on with the next step only once it is done and OK. */
+/* A step that reads, writes or allocates: go on only once it is done and OK. Each such step
+ * that can return W_MORE is a phase of its own (a phase is entered again from its start). */
 #define W_STEP(call)                                                                       \
     do {                                                                                   \
         if ((call) == W_MORE) return W_MORE;                                               \
@@ -672,6 +676,9 @@ static int run_mvm(aimc_accel *dev, dev_work *w)
     case 1:
         W_STEP(w_read(dev, w, AIMC_DESC_MVM_X_ADDR,
                       (uint64_t)w->batch * w->rows * sizeof(float), (void **)&w->x, 0));
+        w->phase = 6;
+        break;
+    case 6:
         W_STEP(w_outbuf(dev, w, AIMC_DESC_MVM_Y_ADDR, w->bytes, (void **)&w->y));
         w->phase = values(dev) ? 2 : 5;
         break;
@@ -738,13 +745,21 @@ static int run_readback(aimc_accel *dev, dev_work *w)
                                   &w->cols)))
             return w_fail(w, err, info);
         w->bytes = (uint64_t)w->batch * w->cols * sizeof(float);
-        W_STEP(w_outbuf(dev, w, AIMC_DESC_RDBK_OUT_ADDR, w->bytes, (void **)&w->y));
-        if (values(dev) && !(w->x = readback_inputs(w->batch, w->row0, w->rows)))
-            return w_fail(w, AIMC_REG_ERROR_INTERNAL, 0);
-        w->i = 0;
-        w->phase = values(dev) ? 1 : 2;
+        w->phase = 3;
         break;
     }
+    case 3:
+        W_STEP(w_outbuf(dev, w, AIMC_DESC_RDBK_OUT_ADDR, w->bytes, (void **)&w->y));
+        w->phase = values(dev) ? 4 : 2;
+        break;
+    case 4: /* the one-hot inputs */
+        if (w->budget <= 0) return W_MORE;
+        if (!(w->x = readback_inputs(w->batch, w->row0, w->rows)))
+            return w_fail(w, AIMC_REG_ERROR_INTERNAL, 0);
+        w->budget -= (int64_t)((uint64_t)w->batch * w->rows / 4);
+        w->i = 0;
+        w->phase = 1;
+        break;
     case 1:
         if (w_mvm(dev, w, 0) == W_MORE) return W_MORE;
         if (w->err) return W_DONE;
@@ -928,8 +943,18 @@ static int run_topk(aimc_accel *dev, dev_work *w)
     case 1:
         W_STEP(w_read(dev, w, AIMC_DESC_TOPK_IN_ADDR, (uint64_t)w->batch * w->n * sizeof(float),
                       (void **)&w->x, 0));
+        w->phase = 7;
+        break;
+    case 7:
         W_STEP(w_outbuf(dev, w, AIMC_DESC_TOPK_IDX_ADDR, w->bytes, (void **)&w->ox));
+        w->phase = 8;
+        break;
+    case 8:
         W_STEP(w_outbuf(dev, w, AIMC_DESC_TOPK_W_ADDR, w->bytes, (void **)&w->wt));
+        w->phase = 9;
+        break;
+    case 9:
+        if (w->budget <= 0) return W_MORE;
         if (values(dev)) {
             w->heap = malloc((size_t)w->k * sizeof(topk_ent));
             w->sel = malloc((size_t)w->k * sizeof *w->sel);
@@ -1119,6 +1144,9 @@ static int run_gather(aimc_accel *dev, dev_work *w)
     case 2:
         W_STEP(w_read(dev, w, AIMC_DESC_GATH_SRC_ADDR, w->src_rows * W_ROW_BYTES(w), (void **)&w->x,
                       0));
+        w->phase = 6;
+        break;
+    case 6:
         W_STEP(w_outbuf(dev, w, AIMC_DESC_GATH_DST_ADDR, w->bytes, (void **)&w->y));
         w->i = 0;
         w->phase = 3;

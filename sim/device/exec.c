@@ -6,6 +6,11 @@
  * doc texts are the semantics). Every value the host hands over (descriptors, tile tables,
  * index tables, DMA addresses) is checked before use; a bad one is answered with ERROR bits,
  * never with a crash.
+ *
+ * A command runs in pieces (dev_exec_begin, dev_exec_step): each step takes what it does
+ * from a budget of operations, so the host can look at its clock between pieces; loops keep
+ * their order across pieces, so the values are the same as in one go (docs/engine.md, "How
+ * work is bounded"). TOPK keeps a heap of the k best logits: O(n log k) per vector.
  */
 #include <math.h>
 #include <stdlib.h>

@@ -11,6 +11,12 @@
  * for it start), and retired when its status word has reached host memory. Every booking
  * is made by the event that needs the resource, at that event's time, so resources serve
  * requests in simulated-time order.
+ *
+ * A dispatch does the command's values work in pieces (exec.c, dev_exec_step). When the
+ * piece's budget runs out with a command open, the dispatch event stops the engine (it
+ * returns a negative code, so the events behind it stay queued) and aimc_accel_run resumes
+ * the burst at its next call before anything else: the events run in the order, and at the
+ * cycles, they would have run in had the burst been dispatched at once.
  */
 #include <stdio.h>
 #include <stdlib.h>

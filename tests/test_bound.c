@@ -778,6 +778,26 @@ static void test_reset_mid_command(void)
     hb_close(&h);
 }
 
+/* A RING_TAIL moved behind a burst already fetched (found by fuzz_device): refused with
+ * ERROR.RING, so the processor stops at the old tail instead of fetching on forever. */
+static void test_tail_behind_fetch(void)
+{
+    hb_host h;
+    CU_ASSERT_EQUAL_FATAL(hb_open(&h, 0), AIMC_OK);
+    uint8_t d[16 * AIMC_DESC_BYTES] = {0}; /* NOPs */
+    hb_submit(&h, d, 9);
+    CU_ASSERT_EQUAL(aimc_accel_run(h.dev, 1), AIMC_ACCEL_MORE); /* the fetch: a burst in flight */
+    CU_ASSERT_EQUAL(aimc_accel_reg_read32(h.dev, AIMC_REG_RING_HEAD), 0);
+    aimc_accel_reg_write32(h.dev, AIMC_REG_RING_TAIL, 0);
+    CU_ASSERT_EQUAL(aimc_accel_reg_read32(h.dev, AIMC_REG_RING_TAIL), 9);
+    CU_ASSERT(aimc_accel_reg_read32(h.dev, AIMC_REG_ERROR) & AIMC_REG_ERROR_RING);
+    CU_ASSERT(hb_settle(&h) < 1000);
+    CU_ASSERT_EQUAL(aimc_accel_reg_read32(h.dev, AIMC_REG_RING_HEAD), 9);
+    aimc_accel_reg_write32(h.dev, AIMC_REG_RING_TAIL, 5); /* behind the head too */
+    CU_ASSERT_EQUAL(aimc_accel_reg_read32(h.dev, AIMC_REG_RING_TAIL), 9);
+    hb_close(&h);
+}
+
 int test_bound_register(void)
 {
     AIMC_SUITE("bound",
@@ -793,6 +813,7 @@ int test_bound_register(void)
                {"digital commands in pieces equal the same in one go", test_pieces_equal_whole},
                {"pieces keep the device's clock (value run = timing-only run)",
                 test_pieces_keep_time},
-               {"a soft reset in the middle of a command", test_reset_mid_command});
+               {"a soft reset in the middle of a command", test_reset_mid_command},
+               {"a RING_TAIL behind a fetched burst is refused", test_tail_behind_fetch});
     return 0;
 }

@@ -152,7 +152,9 @@ struct aimc_accel {
     uint32_t ring_size;
     uint32_t ring_head;       /* completed prefix */
     uint32_t ring_tail;
-    uint32_t ring_fetch;      /* fetched */
+    uint32_t ring_fetch;      /* dispatched */
+    uint32_t ring_fetched;    /* past the last descriptor fetched (a burst fetched but not all
+                               * dispatched lies between ring_fetch and it) */
     uint64_t done_fence;
     uint32_t watchdog_us;
     dev_counters cnt;

@@ -508,6 +508,11 @@ static void fetch(aimc_accel *dev, uint64_t now)
     }
     uint32_t n = dev->ring_tail - dev->ring_fetch;
     if (n == 0) return;
+    if (n > dev->ring_size) { /* a tail behind the fetched ones (RING_TAIL refuses it) */
+        dev->ring_stopped = 1;
+        dev_raise_error(dev, AIMC_REG_ERROR_RING, 0, dev->ring_tail);
+        return;
+    }
     if (n > AIMC_COST_FETCH_BURST) n = AIMC_COST_FETCH_BURST;
     /* Descriptors are contiguous up to the ring's end; one burst stops there. */
     const uint32_t slot = dev->ring_fetch & (dev->ring_size - 1);
@@ -517,6 +522,7 @@ static void fetch(aimc_accel *dev, uint64_t now)
     const uint64_t t = aimc_cost_fetch(&dev->arch, n, AIMC_DESC_BYTES, now, &bk, &ev);
     dev_add_events(dev, &ev);
     dev->fetching = 1;
+    dev->ring_fetched = dev->ring_fetch + n;
     schedule(dev, t, EV_DISPATCH, n);
 }
 

@@ -30,10 +30,11 @@
 #include "tests.h"
 
 #define BOUND_TIMEOUT_NS 100000000LL /* the timeout the issue asks for: 100 ms */
-/* How late a wait may come back: docs/driver.md (a piece of work, at most one MVM vector,
- * plus a loaded machine's scheduling; measured about 3 ms in a release build, 15 ms under
- * the sanitizers, on the development machine). */
-#define BOUND_SLACK_NS 250000000LL
+/* How late a wait may come back: docs/driver.md, "Bounded waits". One piece of work: a few
+ * ms in a release build, up to about 60 ms of CPU under the sanitizers (a 64 MiB allocation),
+ * stretched by a shared 2-core machine's scheduling (measured up to 127 ms late there at a
+ * load average of 7). The earlier device held a wait for 29 s at n = k = 2000. */
+#define BOUND_SLACK_NS 500000000LL
 #define SEED 0xb0u
 
 static uint64_t wall_ns(void)
@@ -71,7 +72,8 @@ typedef struct {
 } bound_stats;
 
 /* Wait for fence f in waits of 100 ms until one does not time out; every wait must come
- * back within 100 ms + BOUND_SLACK_NS (counted in s->late otherwise). The last code. */
+ * back within 100 ms + BOUND_SLACK_NS, wall clock (counted in s->late otherwise). The last
+ * code. */
 static int wait_bounded(aimc_dev *dev, uint64_t f, bound_stats *s)
 {
     const uint64_t t0 = wall_ns();

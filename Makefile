@@ -5,6 +5,9 @@
 #   make test       the whole suite: unit tests, the same under ASan+UBSan, CLI checks
 #   make bench      every benchmark; make bench-NAME runs bench/NAME
 #   make rtl        verilate rtl/*.sv (docs/rtl.md); make lint-rtl: verilator -Wall, lint only
+#   make install    PREFIX=/usr/local DESTDIR=: the command, libaimc.so/.a, headers, aimc.pc,
+#                   presets, models, man pages (make uninstall removes them)
+#   make python     the Python package in place: PYTHONPATH=python python3 -c 'import aimc'
 #   make clean
 #
 # V=1 shows the commands. Objects go to build/ (normal) and build/san/ (sanitizers).
@@ -33,6 +36,9 @@ INC     = $(addprefix -I,$(L_all))
 FINAL_CFLAGS = $(STD) $(WARN) $(OPT) $(DEBUG) $(INC) -MMD -MP $(CFLAGS)
 LIBS    := -lyaml -lcjson -lopenblas -lm -lpthread -lsystemc -lz -latomic -lstdc++
 SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+# The normal build's objects make both libaimc.a and libaimc.so: position-independent, and
+# every function hidden unless an installed header declares it (common/aimc_api.h).
+PIC     := -fPIC -fvisibility=hidden -fno-semantic-interposition
 
 ifeq ($(V),1)
 Q :=
@@ -89,6 +95,16 @@ FINAL_CXXFLAGS = $(CXXSTD) $(CXXWARN) $(OPT) $(DEBUG) $(INC) -MMD -MP $(CXXFLAGS
 SYSC_SRC  := $(wildcard sim/sysc/*.cpp)
 LIB_OBJ   += $(SYSC_SRC:%.cpp=$(B)/obj/%.o)
 SLIB_OBJ  += $(SYSC_SRC:%.cpp=$(BS)/obj/%.o)
+# The module in platforms of Accellera's own TLM-2.0 example components (tests/sysc/,
+# docs/sysc.md): their sources as Debian's libsystemc-doc installs them, compiled from there
+# (their own warnings are theirs: -w), linked with our probe and scenarios into sysc_tlm,
+# which tests/sysc.sh runs on the normal and the sanitizer build.
+ACC_DIR   := /usr/share/doc/libsystemc/examples/tlm/common
+ACC_SRC   := lt_initiator at_initiator_explicit lt_dmi_target lt_synch_target \
+             at_target_4_phase memory report
+ACC_OBJ   := $(ACC_SRC:%=$(B)/obj/accellera/%.o)
+SACC_OBJ  := $(ACC_SRC:%=$(BS)/obj/accellera/%.o)
+ACC_FLAGS  = $(CXXSTD) -w $(OPT) $(DEBUG) -isystem $(ACC_DIR)/include
 
 # The RTL of the digital control path (rtl/, docs/rtl.md): Verilator turns rtl/*.sv into a
 # C++ model (build/rtl), compiled by Verilator's own makefile and put into libaimc.a with the
@@ -126,7 +142,8 @@ SWEEP_TEST_SRC := tools/sweep_spec.c tools/sweep_metrics.c tools/sweep_results.c
 $(B)/obj/tools/sweep_mpi.o: FINAL_CFLAGS += $(if $(MPICC),$(shell $(MPICC) --showme:compile))
 $(B)/aimc: LIBS += $(if $(MPICC),$(shell $(MPICC) --showme:link))
 
-.PHONY: all deps run test test-unit test-san test-cli bench clean help rtl lint-rtl
+.PHONY: all deps run test test-unit test-san test-cli bench clean help rtl lint-rtl install \
+        uninstall python bench-python test-python test-install
 .DEFAULT_GOAL := all
 
 # Build on every core unless the caller chose (make -jN or -j1).
@@ -139,30 +156,58 @@ all: $(B)/aimc
 help:
 	@sed -n '3,10p' Makefile | sed 's/^# \{0,1\}//'
 
+# The normal build's compiler flags: objects depend on this file, rewritten only when the
+# flags change, so a tree built with other flags (before -fPIC) is rebuilt rather than linked.
+$(B)/flags: FORCE
+	@mkdir -p $(B)
+	@echo '$(CC) $(FINAL_CFLAGS) $(PIC) | $(CXX) $(FINAL_CXXFLAGS)' | cmp -s - $@ || \
+	    echo '$(CC) $(FINAL_CFLAGS) $(PIC) | $(CXX) $(FINAL_CXXFLAGS)' > $@
+FORCE:
+
 # Missing Debian packages are installed (as root) or named (otherwise) before anything is
 # compiled; the check is a dpkg query and costs milliseconds when all is there.
 deps:
 	$(Q)scripts/deps.sh
 
-$(B)/obj/%.o: %.c | deps
+$(B)/obj/%.o: %.c $(B)/flags | deps
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(FINAL_CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(FINAL_CFLAGS) $(PIC) -c $< -o $@
 
 $(BS)/obj/%.o: %.c | deps
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC san  $<")
 	$(Q)$(CC) $(FINAL_CFLAGS) $(SAN) -O1 -c $< -o $@
 
-$(B)/obj/%.o: %.cpp | deps
+$(B)/obj/%.o: %.cpp $(B)/flags | deps
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CXX     $<")
-	$(Q)$(CXX) $(FINAL_CXXFLAGS) -c $< -o $@
+	$(Q)$(CXX) $(FINAL_CXXFLAGS) $(PIC) -c $< -o $@
 
 $(BS)/obj/%.o: %.cpp | deps
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CXX san $<")
 	$(Q)$(CXX) $(FINAL_CXXFLAGS) $(SAN) -O1 -c $< -o $@
+
+$(B)/obj/accellera/%.o: $(ACC_DIR)/src/%.cpp | deps
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CXX     $<")
+	$(Q)$(CXX) $(ACC_FLAGS) -c $< -o $@
+
+$(BS)/obj/accellera/%.o: $(ACC_DIR)/src/%.cpp | deps
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CXX san $<")
+	$(Q)$(CXX) $(ACC_FLAGS) $(SAN) -O1 -c $< -o $@
+
+$(B)/sysc_tlm: tests/sysc/platforms.cpp tests/sysc/probe.h $(ACC_OBJ) $(B)/libaimc.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CXX) $(FINAL_CXXFLAGS) -isystem $(ACC_DIR)/include -o $@ $< $(ACC_OBJ) \
+	    $(B)/libaimc.a $(LIBS)
+
+$(BS)/sysc_tlm: tests/sysc/platforms.cpp tests/sysc/probe.h $(SACC_OBJ) $(BS)/libaimc.a
+	@$(if $(Q),echo "  LD san  $@")
+	$(Q)$(CXX) $(FINAL_CXXFLAGS) $(SAN) -O1 -isystem $(ACC_DIR)/include -o $@ $< $(SACC_OBJ) \
+	    $(BS)/libaimc.a $(LIBS)
 
 $(B)/libaimc.a: $(LIB_OBJ) $(B)/rtl/built
 	@$(if $(Q),echo "  AR      $@")
@@ -172,15 +217,44 @@ $(BS)/libaimc.a: $(SLIB_OBJ) $(B)/rtl/built
 	@$(if $(Q),echo "  AR san  $@")
 	$(Q)rm -f $@ && ar rcs $@ $(SLIB_OBJ) $(B)/rtl/*.o
 
+# The shared library: the same objects as libaimc.a, exporting what the installed headers
+# declare (common/aimc_api.h) and nothing else (scripts/libaimc.map: the aimc_ names, and
+# sc_main for libsystemc). The soname carries the major version (docs/driver.md, "Stable API").
+AIMC_VERSION := $(shell sed -n 's/^\#define AIMC_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-9]*\)/\2/p' common/aimc_api.h | paste -sd.)
+AIMC_MAJOR   := $(firstword $(subst ., ,$(AIMC_VERSION)))
+SONAME       := libaimc.so.$(AIMC_MAJOR)
+$(B)/libaimc.so.$(AIMC_VERSION): $(LIB_OBJ) $(B)/rtl/built scripts/libaimc.map
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CXX) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=scripts/libaimc.map \
+	    -Wl,--no-undefined -o $@ $(LIB_OBJ) $(B)/rtl/*.o $(LIBS)
+# sim/sysc keeps default visibility: its sc_main (weak, for libsystemc.so) must leave the
+# library; the map hides the rest of it (C++ names, aimc_vp_).
+$(B)/obj/sim/sysc/%.o: PIC := -fPIC -fno-semantic-interposition
+$(B)/$(SONAME): $(B)/libaimc.so.$(AIMC_VERSION)
+	$(Q)ln -sf $(notdir $<) $@
+$(B)/libaimc.so: $(B)/$(SONAME)
+	$(Q)ln -sf $(notdir $<) $@
+
+# The CLI's own code that the Python package shares with the command (the reports of run,
+# map and info, evaluation, sweeps), with the internal helpers it uses: linked into the
+# extension beside libaimc.so (python/setup.py, docs/python.md).
+CLI_SHARED_SRC := $(SWEEP_TEST_SRC) tools/cmd_run.c tools/cmd_map.c tools/cmd_info.c \
+                  tools/sweep_run.c tools/sweep_nompi.c common/yaml.c common/rng.c
+$(B)/libaimc_cli.a: $(CLI_SHARED_SRC:%.c=$(B)/obj/%.o)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
+
 # Verilate, then compile the model and Verilator's runtime with Verilator's makefile.
 $(B)/rtl/Vaimc_top.mk: $(RTL_SV) | deps
 	@rm -rf $(B)/rtl && mkdir -p $(B)/rtl
 	@$(if $(Q),echo "  VERILATE rtl/*.sv")
 	$(Q)$(VERILATOR) $(VL_FLAGS) --Mdir $(B)/rtl $(RTL_SV)
 
-$(B)/rtl/built: $(B)/rtl/Vaimc_top.mk
+$(B)/rtl/built: $(B)/rtl/Vaimc_top.mk $(B)/flags
 	@$(if $(Q),echo "  CXX     verilated model")
-	$(Q)$(MAKE) -s -C $(B)/rtl -f Vaimc_top.mk default $(VL_GLOBAL) OPT_FAST=-O2 OPT_GLOBAL=-O2 >/dev/null
+	$(Q)rm -f $(B)/rtl/*.o
+	$(Q)$(MAKE) -s -C $(B)/rtl -f Vaimc_top.mk default $(VL_GLOBAL) OPT_FAST=-O2 OPT_GLOBAL=-O2 \
+	    USER_CPPFLAGS=-fPIC >/dev/null
 	$(Q)touch $@
 
 $(B)/obj/rtl/aimc_vl.o $(B)/obj/rtl/aimc_vl_dpi.o: $(B)/rtl/built
@@ -217,7 +291,8 @@ run: $(B)/aimc
 # The whole suite. scripts/test-all.sh runs each part, keeps going after a failure, and
 # ends with one line "total: N passed, M failed".
 test: lint-rtl $(B)/test_aimc $(BS)/test_aimc $(B)/aimc $(BS)/aimc $(BS)/examples/driver_example \
-      $(B)/examples/sysc_platform
+      $(B)/examples/sysc_platform $(B)/sysc_tlm $(BS)/sysc_tlm $(B)/libaimc.so $(B)/man/aimc.1 \
+      python
 	$(Q)$(BS)/examples/driver_example
 	$(Q)$(B)/examples/sysc_platform
 	$(Q)scripts/test-all.sh
@@ -237,7 +312,7 @@ $(B)/bench/%: bench/%/main.c bench/bench_util.h $(B)/libaimc.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(FINAL_CFLAGS) -Ibench -o $@ $< $(B)/libaimc.a $(LIBS) $(BENCH_LIBS)
 
-bench: $(addprefix bench-,$(BENCH_DIRS))
+bench: $(addprefix bench-,$(BENCH_DIRS)) bench-python
 
 bench-%: $(B)/bench/% $(B)/aimc
 	$(Q)$(B)/bench/$*
@@ -276,8 +351,99 @@ $(B)/examples/%: examples/%.cpp $(B)/libaimc.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CXX) $(FINAL_CXXFLAGS) -o $@ $< $(B)/libaimc.a $(LIBS)
 
+# ---- the Python package (python/, docs/python.md) ----
+# Always Debian's interpreter with Debian's numpy (scripts/deps.sh installs python3-numpy and
+# python3-dev), never a python3 that comes first on PATH (a pyenv build has no numpy). The
+# extension python/aimc/_aimc*.so is built in place against build/libaimc.so (found through
+# its rpath) and the command's report code (build/libaimc_cli.a): `make python`, then
+# PYTHONPATH=python $(PYTHON) -c 'import aimc'. pip install ./python builds the same sources.
+PYTHON     := /usr/bin/python3
+PY_INC      = $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
+PY_NUMPY    = $(shell $(PYTHON) -c 'import numpy; print(numpy.get_include())')
+PY_EXT      = $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
+PY_MOD      = python/aimc/_aimc$(PY_EXT)
+PY_CFLAGS   = -isystem $(PY_INC) -isystem $(PY_NUMPY)
+
+$(B)/obj/python/aimc/_aimc.o: python/aimc/_aimc.c $(B)/flags | deps
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(FINAL_CFLAGS) $(PIC) $(PY_CFLAGS) -c $< -o $@
+
+python: $(B)/python.stamp
+$(B)/python.stamp: $(B)/libaimc.so $(B)/libaimc_cli.a $(B)/obj/python/aimc/_aimc.o
+	@$(if $(Q),echo "  LD      $(PY_MOD)")
+	$(Q)$(CC) -shared -o $(PY_MOD) $(B)/obj/python/aimc/_aimc.o $(B)/libaimc_cli.a \
+	    -L$(B) -laimc -Wl,-rpath,$(abspath $(B)) $(LIBS)
+	$(Q)touch $@
+
+# The Python suite (python/tests) and pip install ./python into a scratch virtual environment.
+test-python: python $(B)/aimc
+	$(Q)tests/python.sh
+
+# The Python MVM path against the C call it wraps, 256 x 256, batch 64 (docs/performance.md).
+bench-python: python
+	$(Q)PYTHONPATH=python $(PYTHON) bench/python/main.py
+
+# ---- make install / make uninstall ----
+# The command, the libraries (libaimc.so with its soname and symlinks, libaimc.a), the public
+# headers only (include/aimc/; docs/driver.md says which are the stable API), aimc.pc, the
+# presets and model files (share/aimc/, where the installed command finds its default model)
+# and the man pages, generated from the --help texts (scripts/gen-man.sh). tests/install.sh
+# installs into a temporary DESTDIR and builds examples/driver_example.c with pkg-config.
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+DATADIR    ?= $(PREFIX)/share
+MANDIR     ?= $(DATADIR)/man
+PUBLIC_HEADERS := common/aimc_api.h common/aimc_status.h common/aimc_arch.h common/aimc_tile.h \
+                  common/aimc_regs.h common/aimc_config.h driver/aimc.h sim/xbar/aimc_xbar.h \
+                  sim/cost/aimc_cost.h mapping/aimc_map.h mapping/aimc_workload.h \
+                  mapping/aimc_train.h driver/runtime/aimc_rt.h
+SHARE_FILES := $(wildcard configs/*.yaml configs/sweeps/*.yaml configs/sweeps/models/*.yaml \
+                 models/*.yaml models/*.safetensors models/data/*)
+# What libaimc needs from the system when it is linked statically (aimc.pc's Libs.private).
+# -Wl,-Bdynamic first: a program picks libaimc.a with -Wl,-Bstatic before the pkg-config
+# flags, and the system libraries after it stay shared (Debian has no static SystemC).
+PC_PRIVATE := -Wl,-Bdynamic $(LIBS)
+
+# aimc.pc for the PREFIX of this install (written by the install recipe).
+PC_TEXT = 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' \
+          'datadir=$(DATADIR)/aimc' '' 'Name: aimc' \
+          'Description: analog in-memory-computing accelerator simulator and driver' \
+          'Version: $(AIMC_VERSION)' 'Cflags: -I$${includedir}/aimc' \
+          'Libs: -L$${libdir} -laimc' 'Libs.private: $(PC_PRIVATE)'
+
+$(B)/man/aimc.1: $(B)/aimc scripts/gen-man.sh
+	@$(if $(Q),echo "  GEN     man pages")
+	$(Q)rm -rf $(B)/man && scripts/gen-man.sh $(B)/aimc $(B)/man
+
+install: $(B)/aimc $(B)/libaimc.a $(B)/libaimc.so $(B)/man/aimc.1
+	$(Q)install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig \
+	    $(DESTDIR)$(INCLUDEDIR)/aimc $(DESTDIR)$(DATADIR)/aimc $(DESTDIR)$(MANDIR)/man1
+	$(Q)install -m 755 $(B)/aimc $(DESTDIR)$(BINDIR)/aimc
+	$(Q)install -m 755 $(B)/libaimc.so.$(AIMC_VERSION) $(DESTDIR)$(LIBDIR)/
+	$(Q)ln -sf libaimc.so.$(AIMC_VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	$(Q)ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libaimc.so
+	$(Q)install -m 644 $(B)/libaimc.a $(DESTDIR)$(LIBDIR)/
+	$(Q)printf '%s\n' $(PC_TEXT) > $(DESTDIR)$(LIBDIR)/pkgconfig/aimc.pc
+	$(Q)install -m 644 $(PUBLIC_HEADERS) $(DESTDIR)$(INCLUDEDIR)/aimc/
+	$(Q)for f in $(SHARE_FILES); do install -D -m 644 $$f $(DESTDIR)$(DATADIR)/aimc/$$f || exit 1; done
+	$(Q)install -m 644 $(B)/man/*.1 $(DESTDIR)$(MANDIR)/man1/
+	@echo "installed aimc $(AIMC_VERSION) under $(DESTDIR)$(PREFIX)"
+
+uninstall:
+	$(Q)rm -f $(DESTDIR)$(BINDIR)/aimc $(DESTDIR)$(LIBDIR)/libaimc.so.$(AIMC_VERSION) \
+	    $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libaimc.so $(DESTDIR)$(LIBDIR)/libaimc.a \
+	    $(DESTDIR)$(LIBDIR)/pkgconfig/aimc.pc $(DESTDIR)$(MANDIR)/man1/aimc.1 \
+	    $(DESTDIR)$(MANDIR)/man1/aimc-*.1
+	$(Q)rm -rf $(DESTDIR)$(INCLUDEDIR)/aimc $(DESTDIR)$(DATADIR)/aimc
+
+test-install: $(B)/aimc $(B)/libaimc.a $(B)/libaimc.so $(B)/man/aimc.1
+	$(Q)tests/install.sh
+
 clean:
-	$(Q)rm -rf $(B)
+	$(Q)rm -rf $(B) python/aimc/_aimc*.so python/build python/aimc.egg-info
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
 -include $(SLIB_OBJ:.o=.d) $(SCLI_OBJ:.o=.d) $(STEST_OBJ:.o=.d)

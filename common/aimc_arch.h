@@ -14,6 +14,9 @@
 #include <stdint.h>
 
 #include "aimc_status.h"
+#include "aimc_api.h"
+
+AIMC_API_BEGIN
 
 #define AIMC_ARCH_VERSION 1
 
@@ -250,5 +253,7 @@ int aimc_arch_cols_per_weight(const aimc_arch *a); /* physical columns per weigh
 int aimc_arch_logical_cols(const aimc_arch *a);    /* weight columns one crossbar holds */
 int aimc_arch_input_steps(const aimc_arch *a);     /* DAC steps per input vector */
 long aimc_arch_total_crossbars(const aimc_arch *a);
+
+AIMC_API_END
 
 #endif /* AIMC_ARCH_H */

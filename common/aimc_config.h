@@ -10,6 +10,9 @@
 
 #include "aimc_arch.h"
 #include "aimc_status.h"
+#include "aimc_api.h"
+
+AIMC_API_BEGIN
 
 /* Fill *out from aimc_arch_defaults(), then the file at path (NULL: defaults only), then
  * each "key=value" of sets[0..n_sets-1] in order, then aimc_arch_validate(). Every error
@@ -34,5 +37,7 @@ int aimc_cfg_set(aimc_arch *a, const char *assignment, aimc_diag *d);
  * (NULL when i is out of range), in the table's order. */
 size_t aimc_cfg_key_count(void);
 const char *aimc_cfg_key_name(size_t i);
+
+AIMC_API_END
 
 #endif /* AIMC_CONFIG_H */

@@ -11,6 +11,10 @@
 
 #include <stddef.h>
 
+#include "aimc_api.h"
+
+AIMC_API_BEGIN
+
 enum {
     AIMC_OK = 0,
     AIMC_ERR_INVALID = -1,     /* an argument is out of its documented domain */
@@ -42,5 +46,7 @@ typedef struct aimc_diag {
  * `return aimc_diag_set(d, AIMC_ERR_CONFIG, "%s:%d:%d: ...", ...);`. */
 int aimc_diag_set(aimc_diag *d, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+AIMC_API_END
 
 #endif /* AIMC_STATUS_H */

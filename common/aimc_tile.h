@@ -15,6 +15,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "aimc_api.h"
+
+AIMC_API_BEGIN
 
 typedef struct aimc_tile {
     uint32_t matrix;    /* matrix index in the model (the driver's matrix id) */
@@ -97,5 +100,7 @@ static inline void aimc_tile_decode(const uint8_t p[32], aimc_tile *t)
     t->xbar = aimc_le_get32(p + 24);
     t->xbar_col0 = aimc_le_get32(p + 28);
 }
+
+AIMC_API_END
 
 #endif /* AIMC_TILE_H */

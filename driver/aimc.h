@@ -32,6 +32,9 @@
 #include "aimc_arch.h"
 #include "aimc_status.h"
 #include "aimc_tile.h"
+#include "aimc_api.h"
+
+AIMC_API_BEGIN
 
 typedef struct aimc_dev aimc_dev;
 
@@ -254,5 +257,7 @@ int aimc_reset(aimc_dev *dev);
 /* The last detailed error of dev ("" when none); the pointer stays valid until the next
  * call on dev from any thread. For a NULL dev, a constant text. */
 const char *aimc_error_text(aimc_dev *dev);
+
+AIMC_API_END
 
 #endif /* AIMC_H */

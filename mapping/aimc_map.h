@@ -28,6 +28,9 @@
 #include "aimc_cost.h"
 #include "aimc_status.h"
 #include "aimc_tile.h"
+#include "aimc_api.h"
+
+AIMC_API_BEGIN
 
 typedef enum {
     AIMC_MAT_ROUTER = 0,
@@ -294,5 +297,7 @@ int aimc_st_read_tensor(const unsigned char *buf, size_t len, const char *what,
 int aimc_map_plan(const aimc_arch *arch, const aimc_model *model, aimc_plan **out,
                   aimc_diag *d);
 void aimc_plan_free(aimc_plan *p); /* NULL is a no-op */
+
+AIMC_API_END
 
 #endif /* AIMC_MAP_H */

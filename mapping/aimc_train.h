@@ -21,6 +21,9 @@
 
 #include "aimc_arch.h"
 #include "aimc_status.h"
+#include "aimc_api.h"
+
+AIMC_API_BEGIN
 
 typedef struct aimc_dataset {
     size_t n;        /* samples */
@@ -89,5 +92,7 @@ double aimc_classifier_loss_grad(const aimc_classifier *c, const aimc_dataset *d
 /* Write c as a safetensors file with tensors (f32, shape [rows, cols], rows = inputs):
  * layers.0.router, layers.0.experts.E.gate, .up, .down, head. */
 int aimc_classifier_save(const aimc_classifier *c, const char *path, aimc_diag *d);
+
+AIMC_API_END
 
 #endif /* AIMC_TRAIN_H */

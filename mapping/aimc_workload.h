@@ -21,6 +21,9 @@
 #include <stdint.h>
 
 #include "aimc_map.h"
+#include "aimc_api.h"
+
+AIMC_API_BEGIN
 
 typedef enum aimc_wl_tensor {
     AIMC_WL_X = 0,   /* the residual stream, T x d_model */
@@ -95,5 +98,7 @@ int aimc_wl_host_reads(aimc_wl_tensor t);
  * of every MVM step of the tokens (top_k routed experts per token). */
 void aimc_wl_gpu_step(const aimc_model *m, const aimc_routing *routing, double tokens,
                       double bytes_per_weight, double *bytes, double *flops);
+
+AIMC_API_END
 
 #endif /* AIMC_WORKLOAD_H */

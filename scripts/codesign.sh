@@ -5,9 +5,11 @@
 #
 # 1. `aimc sweep configs/sweeps/codesign-digits.yaml`: the digits classifier on the default
 #    machine with a PCM device, over ADC bits x time since programming x drift compensation x
-#    program-and-verify rounds; prints three tables (accuracy and energy per inference
-#    against each) from its CSV.
-# 2. Hardware-aware training at a 4-bit ADC: `aimc train --hw-aware --set adc.bits=4`, then
+#    program-and-verify rounds, all at the default adc.range (percentile); prints three
+#    tables (accuracy and energy per inference against each) from its CSV, then the ADC-bits
+#    row again at adc.range=full_scale by `aimc run`.
+# 2. Hardware-aware training at a 4-bit full-scale ADC: `aimc train --hw-aware --set adc.bits=4
+#    --set adc.range=full_scale` (its noise model takes the LSB from the full scale), then
 #    the plain and the hardware-aware model on that machine; prints the accuracy each
 #    recovers and checks that hardware-aware training recovers at least half of the loss.
 # --reduced (what `make test` runs): 20 test samples per sweep point instead of 360; the
@@ -22,6 +24,8 @@ trap 'rm -rf "$tmp"' EXIT
 pass=0
 fail=0
 check() { if eval "$2"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $1"; fi; }
+# num FILE KEY: the first number of KEY at the JSON's second level (hw, float, total).
+num() { sed -n "s/^    \"$2\": \([0-9.e+-]*\),*$/\1/p" "$1" | head -n 1; }
 
 spec=configs/sweeps/codesign-digits.yaml
 if [ $reduced -eq 1 ]; then
@@ -36,40 +40,75 @@ csv="$tmp/cd.csv"
 check "180 points" "[ \$(tail -n +2 $csv | grep -c ',ok,') -eq 180 ]"
 [ -s "$csv" ] && [ $reduced -eq 0 ] && cp "$tmp/cd.svg" docs/codesign-digits.svg
 
-# Columns: point,adc.bits,adc.energy_pj,read_time_s,compensation,verify,status,accuracy_hw,
-# accuracy_float,energy_pj_per_token,...,program_failed_fraction,program_pulses
+# Columns are found by their names in the CSV's header (col["adc.bits"] ...), so that a
+# metric added to the spec or a varied key changed does not shift what the tables read.
+hdr='NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+     function v(name) { if (!(name in col)) { print "codesign.sh: no column " name > "/dev/stderr"; exit 3 }
+                        return $col[name] }'
 echo
-echo "Accuracy against ADC bits (1 s after programming, no compensation, no verify):"
+echo "Accuracy against ADC bits (adc.range percentile; 1 s after programming, no compensation,"
+echo "no verify):"
 echo
-echo "| ADC bits | accuracy on the machine | float | energy per inference (nJ) | of it ADC (nJ) |"
+echo "| ADC bits | pJ per conversion | accuracy on the machine | float | energy per inference (nJ) | of it static (nJ) | of it ADC (nJ) |"
+echo "|---|---|---|---|---|---|---|"
+awk -F, "$hdr"'
+    v("device.read_time_s") == 1 && v("device.drift_compensation") == "off" && v("program.verify_iterations") == 0 {
+    printf "| %d | %.2f | %.1f %% | %.1f %% | %.1f | %.1f | %.1f |\n", v("adc.bits"),
+           v("adc_energy_pj_per_conversion"), 100 * v("accuracy_hw"), 100 * v("accuracy_float"),
+           v("energy_pj_per_token") / 1000, v("energy_pj_per_token_static") / 1000,
+           v("energy_pj_per_token_adc") / 1000 }' "$csv"
+echo
+echo "Accuracy against time since programming (adc.range percentile; 8-bit ADC, no verify),"
+echo "without and with global drift compensation:"
+echo
+echo "| time since programming | accuracy, no compensation | accuracy, compensated | energy per inference (nJ) | of it dynamic (nJ) |"
 echo "|---|---|---|---|---|"
-awk -F, 'NR > 1 && $4 == 1 && $5 == "off" && $6 == 0 {
-    printf "| %d | %.1f %% | %.1f %% | %.2f | %.2f |\n", $2, 100 * $8, 100 * $9, $10 / 1000, $11 / 1000 }' "$csv"
-echo
-echo "Accuracy against time since programming (8-bit ADC, no verify), without and with global"
-echo "drift compensation:"
-echo
-echo "| time since programming | accuracy, no compensation | accuracy, compensated | energy per inference (nJ) |"
-echo "|---|---|---|---|"
-awk -F, 'NR > 1 && $2 == 8 && $6 == 0 { acc[$4 "," $5] = $8; e[$4] = $10; t[$4] = 1 }
+awk -F, "$hdr"'
+    v("adc.bits") == 8 && v("program.verify_iterations") == 0 {
+        t = v("device.read_time_s"); acc[t "," v("device.drift_compensation")] = v("accuracy_hw")
+        e[t] = v("energy_pj_per_token"); d[t] = v("energy_pj_per_token") - v("energy_pj_per_token_static") }
     END { n = split("1 3600 2592000 31536000 315360000", ts, " ");
           split("1 s,1 hour,30 days,1 year,10 years", nm, ",");
           for (i = 1; i <= n; i++)
-              printf "| %s | %.1f %% | %.1f %% | %.2f |\n", nm[i], 100 * acc[ts[i] ",off"],
-                     100 * acc[ts[i] ",on"], e[ts[i]] / 1000 }' "$csv"
+              printf "| %s | %.1f %% | %.1f %% | %.1f | %.2f |\n", nm[i], 100 * acc[ts[i] ",off"],
+                     100 * acc[ts[i] ",on"], e[ts[i]] / 1000, d[ts[i]] / 1000 }' "$csv"
 echo
-echo "Accuracy against program-and-verify rounds (8-bit ADC, 1 s, no compensation; tolerance"
-echo "0.5 uS):"
+echo "Accuracy against program-and-verify rounds (adc.range percentile; 8-bit ADC, 1 s, no"
+echo "compensation; tolerance 0.5 uS):"
 echo
-echo "| verify rounds | accuracy | devices outside tolerance | programming pulses | energy per inference (nJ) |"
-echo "|---|---|---|---|---|"
-awk -F, 'NR > 1 && $2 == 8 && $4 == 1 && $5 == "off" {
-    printf "| %d | %.1f %% | %.1f %% | %d | %.2f |\n", $6, 100 * $8, 100 * $13, $14, $10 / 1000 }' "$csv"
+echo "| verify rounds | accuracy | devices outside tolerance | programming pulses | time to program (ms) | energy to program (uJ) | energy per inference (nJ) |"
+echo "|---|---|---|---|---|---|---|"
+awk -F, "$hdr"'
+    v("adc.bits") == 8 && v("device.read_time_s") == 1 && v("device.drift_compensation") == "off" {
+    printf "| %d | %.1f %% | %.1f %% | %d | %.2f | %.2f | %.1f |\n", v("program.verify_iterations"),
+           100 * v("accuracy_hw"), 100 * v("program_failed_fraction"), v("program_pulses"),
+           v("deploy_time_ns") / 1e6, v("deploy_energy_pj") / 1e6, v("energy_pj_per_token") / 1000 }' "$csv"
+
+# The ADC-bits row of the sweep again with the range sized for the tile's worst case
+# (adc.range: full_scale), by `aimc run` on the same machine: what the default range buys.
+echo
+echo "Accuracy against ADC bits with adc.range full_scale (aimc run, the same machine, 1 s, no"
+echo "compensation, no verify):"
+echo
+echo "| ADC bits | accuracy, full_scale | energy per inference (nJ) |"
+echo "|---|---|---|"
+ntok=""
+[ $reduced -eq 1 ] && ntok="--tokens 20"
+for b in 3 4 5 6 7 8; do
+    "$AIMC" run --set device.type=pcm --set program.verify_tolerance_us=0.5 --set adc.bits=$b \
+        --set adc.range=full_scale $ntok --json "$tmp/fs$b.json" >/dev/null 2>&1
+    awk -v b=$b -v a="$(num "$tmp/fs$b.json" hw)" -v e="$(num "$tmp/fs$b.json" total)" \
+        'BEGIN { printf "| %d | %.1f %% | %.1f |\n", b, 100 * a, e / 1000 }'
+done
+f3=$(num "$tmp/fs3.json" hw); f8=$(num "$tmp/fs8.json" hw)
+check "full scale: 8-bit ADC beats 3-bit by far ($f8 > $f3 + 0.3)" \
+      "awk 'BEGIN { exit !($f8 > $f3 + 0.3) }'"
 
 # The curves must show what the hardware does: more ADC bits help, drift hurts, compensation
 # and verify help (checked on the full-accuracy corner points).
-acc() { awk -F, -v b="$1" -v t="$2" -v c="$3" -v v="$4" \
-    'NR > 1 && $2 == b && $4 == t && $5 == c && $6 == v { print $8 }' "$csv"; }
+acc() { awk -F, -v b="$1" -v t="$2" -v c="$3" -v it="$4" "$hdr"'
+    v("adc.bits") == b && v("device.read_time_s") == t && v("device.drift_compensation") == c &&
+    v("program.verify_iterations") == it { print v("accuracy_hw") }' "$csv"; }
 a3=$(acc 3 1 off 0); a8=$(acc 8 1 off 0)
 y10=$(acc 8 315360000 off 0); y10c=$(acc 8 315360000 on 0)
 check "8-bit ADC beats 3-bit ($a8 > $a3)" "awk 'BEGIN { exit !($a8 > $a3) }'"
@@ -87,11 +126,11 @@ sed "s|path: digits-moe.safetensors|path: $tmp/hat4.safetensors|; s|data: data/d
 "$AIMC" run --set adc.bits=4 --set adc.range=full_scale --json "$tmp/plain.json" >/dev/null 2>&1
 "$AIMC" run --model "$tmp/hat4.yaml" --set adc.bits=4 --set adc.range=full_scale \
     --json "$tmp/hat.json" >/dev/null 2>&1
-num() { sed -n "s/^    \"$2\": \([0-9.e+-]*\),*$/\1/p" "$1" | head -n 1; }
 fl=$(num "$tmp/plain.json" float); pl=$(num "$tmp/plain.json" hw); ha=$(num "$tmp/hat.json" hw)
-awk -v f="$fl" -v p="$pl" -v h="$ha" 'BEGIN {
+hf=$(num "$tmp/hat.json" float)
+awk -v f="$fl" -v p="$pl" -v h="$ha" -v hf="$hf" 'BEGIN {
     printf "  float model: %.1f %% in float, %.1f %% on the machine (%.1f points lost)\n", 100*f, 100*p, 100*(f-p)
-    printf "  hardware-aware model: %.1f %% on the machine: recovers %.1f of %.1f points (%.0f %%)\n", 100*h, 100*(h-p), 100*(f-p), 100*(h-p)/(f-p) }'
+    printf "  hardware-aware model: %.1f %% in float, %.1f %% on the machine: recovers %.1f of %.1f points (%.0f %%)\n", 100*hf, 100*h, 100*(h-p), 100*(f-p), 100*(h-p)/(f-p) }'
 check "hardware-aware training recovers at least half the loss at 4 bits" \
       "awk -v f=$fl -v p=$pl -v h=$ha 'BEGIN { exit !((h - p) >= 0.5 * (f - p)) }'"
 

@@ -5,7 +5,11 @@
 # Quiet (and fast: one dpkg query) when everything is there. `make` calls it first.
 set -eu
 
-PKGS="build-essential pkg-config libyaml-dev libcunit1-dev libcjson-dev openmpi-bin libopenmpi-dev libopenblas-dev libsystemc-dev verilator zlib1g-dev gtkwave clang libclang-rt-14-dev"
+# libsystemc-doc ships Accellera's TLM example components, which tests/sysc.sh builds aimc's
+# module into. The Python package (python/, docs/python.md) builds and runs on Debian's
+# python3 with its numpy, and pip install ./python uses Debian's setuptools and wheel (no download); man-db and
+# groff-base render the man pages that make install ships (tests/install.sh: man -l).
+PKGS="build-essential pkg-config libyaml-dev libcunit1-dev libcjson-dev openmpi-bin libopenmpi-dev libopenblas-dev libsystemc-dev libsystemc-doc verilator zlib1g-dev gtkwave clang libclang-rt-14-dev python3 python3-dev python3-numpy python3-setuptools python3-wheel python3-pip python3-venv man-db groff-base"
 
 missing=""
 for p in $PKGS; do

@@ -8,7 +8,11 @@
 #   6. aimc run --backend sysc: against sim: (tests/sysc.sh), normal and sanitizer builds
 #   7. the RTL: verilator lint, aimc run --backend rtl: against sim:, an FST waveform
 #      (tests/rtl.sh), normal and sanitizer builds
-#   8. the parsers' libFuzzer targets for a few seconds each, and every input that ever
+#   8. make install into a temporary DESTDIR, a C program built with pkg-config against it,
+#      the man pages (tests/install.sh)
+#   9. the Python package: its test suite on Debian's python3 (python/tests), and
+#      pip install ./python into a scratch virtual environment (tests/python.sh)
+#  10. the parsers' libFuzzer targets for a few seconds each, and every input that ever
 #      crashed one replayed (tests/fuzz/run.sh; skipped without clang)
 # Every part runs even when an earlier one failed; the last line is
 #   total: N passed, M failed
@@ -58,6 +62,8 @@ run sweep tests/sweep.sh build/aimc
 run sysc tests/sysc.sh build/aimc build/san/aimc
 run rtl tests/rtl.sh build/aimc build/san/aimc
 run codesign scripts/codesign.sh --reduced build/aimc
+run install tests/install.sh
+run python tests/python.sh
 run fuzz tests/fuzz/run.sh smoke
 
 echo "total: $passed passed, $failed failed"

@@ -6,6 +6,10 @@
 # host's register accesses take SystemC time and the device works beside them, so commands
 # reach it a little later or earlier than on sim:, where the host takes no device time (the
 # static energy follows the time). Neither run may print a sanitizer report.
+# Then the module in platforms of Accellera's example components (tests/sysc/platforms.cpp):
+# sysc_tlm beside each aimc binary (make test builds both) runs on each platform, lt-dmi,
+# lt-synch and at; each run's checks count here, and it must exit 0 without a sanitizer
+# report.
 # Usage: tests/sysc.sh [AIMC_BINARY...]   (default build/aimc). Ends with
 # "sysc: N passed, M failed"; exits non-zero when any check failed.
 set -u
@@ -50,6 +54,25 @@ for aimc in "$@"; do
     else
         bad "$aimc: the run took ${ts:-?} ns on sim: and ${tc:-?} ns on sysc:, more than 1 % apart"
     fi
+    tlm=$(dirname "$aimc")/sysc_tlm
+    if [ ! -x "$tlm" ]; then
+        bad "$tlm is not built (make $tlm)"
+        continue
+    fi
+    for platform in lt-dmi lt-synch at; do
+        "$tlm" "$platform" >"$tmp/tlm.out" 2>&1
+        rc=$?
+        grep -v -E '^$|SystemC 2\.3|Copyright \(c\)|ALL RIGHTS RESERVED' "$tmp/tlm.out"
+        line=$(grep -E '^sysc-tlm [a-z-]+: [0-9]+ passed, [0-9]+ failed$' "$tmp/tlm.out")
+        p=$(echo "$line" | sed -n -E 's/.*: ([0-9]+) passed.*/\1/p')
+        f=$(echo "$line" | sed -n -E 's/.* ([0-9]+) failed$/\1/p')
+        pass=$((pass + ${p:-0}))
+        fail=$((fail + ${f:-0}))
+        if [ "$rc" -ne 0 ] || [ -z "$line" ] ||
+            grep -q -E 'Sanitizer|runtime error' "$tmp/tlm.out"; then
+            bad "$tlm $platform: exit $rc"
+        fi
+    done
 done
 
 echo "sysc: $pass passed, $fail failed"

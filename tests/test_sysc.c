@@ -178,6 +178,81 @@ static void test_ring_dma_irq(void)
     }
 }
 
+/* A command's results reach host memory when its work ends, not when the device fetches
+ * and computes it: while a PROGRAM programs the arrays, the MVM behind it (dispatched,
+ * waiting for the PROGRAM) has written nothing; at its interrupt y is there. */
+static void test_results_when_done(void)
+{
+    enum { R = 16, C = 8, B = 4 };
+    static uint8_t mem[0x8000];
+    const uint64_t base = 0x100000, ring = base, w_addr = base + 0x1000,
+                   tiles = base + 0x2000, x_addr = base + 0x3000, y_addr = base + 0x4000;
+    aimc_vp *vp = NULL;
+    aimc_diag d = {{0}};
+    aimc_arch a;
+    aimc_arch_defaults(&a);
+    CU_ASSERT_EQUAL_FATAL(aimc_vp_create(NULL, &vp, &d), AIMC_OK);
+    memset(mem, 0, sizeof mem);
+    CU_ASSERT_EQUAL(aimc_vp_mem_map(vp, base, mem, sizeof mem), AIMC_OK);
+    for (int i = 0; i < R * C; i++) {
+        float f = (float)((i * 5) % 9 - 4) / 8.0f;
+        memcpy(mem + (w_addr - base) + 4 * (size_t)i, &f, 4);
+    }
+    for (int i = 0; i < B * R; i++) {
+        float f = (float)((i * 3) % 7 - 3) / 4.0f;
+        memcpy(mem + (x_addr - base) + 4 * (size_t)i, &f, 4);
+    }
+    memset(mem + (y_addr - base), 0xA5, B * C * 4);
+    const int slices = aimc_arch_slices(&a);
+    for (int s = 0; s < slices; s++) {
+        uint8_t *rec = mem + (tiles - base) + (size_t)s * AIMC_REC_TILE_BYTES;
+        aimc_le_put32(rec + AIMC_REC_TILE_NROWS, R);
+        aimc_le_put32(rec + AIMC_REC_TILE_NCOLS, C);
+        aimc_le_put32(rec + AIMC_REC_TILE_SLICE, (uint32_t)s);
+        aimc_le_put32(rec + AIMC_REC_TILE_XBAR, (uint32_t)s);
+    }
+    uint8_t *p = mem + (ring - base), *m = p + AIMC_DESC_BYTES;
+    aimc_le_put16(p + AIMC_DESC_OPCODE, AIMC_DESC_OP_PROGRAM);
+    aimc_le_put64(p + AIMC_DESC_FENCE, 1);
+    aimc_le_put32(p + AIMC_DESC_PROG_ROWS, R);
+    aimc_le_put32(p + AIMC_DESC_PROG_COLS, C);
+    aimc_le_put32(p + AIMC_DESC_PROG_NTILES, (uint32_t)slices);
+    aimc_le_put64(p + AIMC_DESC_PROG_W_ADDR, w_addr);
+    aimc_le_put64(p + AIMC_DESC_PROG_TILES_ADDR, tiles);
+    aimc_le_put16(m + AIMC_DESC_OPCODE, AIMC_DESC_OP_MVM);
+    aimc_le_put16(m + AIMC_DESC_FLAGS, AIMC_DESC_FLAG_IRQ | AIMC_DESC_FLAG_TO_HOST);
+    aimc_le_put64(m + AIMC_DESC_FENCE, 2);
+    aimc_le_put32(m + AIMC_DESC_MVM_BATCH, B);
+    aimc_le_put32(m + AIMC_DESC_MVM_ROWS, R);
+    aimc_le_put32(m + AIMC_DESC_MVM_COLS, C);
+    aimc_le_put64(m + AIMC_DESC_MVM_X_ADDR, x_addr);
+    aimc_le_put64(m + AIMC_DESC_MVM_Y_ADDR, y_addr);
+    aimc_vp_reg_write32(vp, AIMC_REG_RING_BASE_LO, (uint32_t)ring);
+    aimc_vp_reg_write32(vp, AIMC_REG_RING_BASE_HI, (uint32_t)(ring >> 32));
+    aimc_vp_reg_write32(vp, AIMC_REG_RING_SIZE, 4);
+    aimc_vp_reg_write32(vp, AIMC_REG_IRQ_MASK, AIMC_REG_IRQ_ALL);
+    aimc_vp_reg_write32(vp, AIMC_REG_CTRL, AIMC_REG_CTRL_ENABLE);
+    aimc_vp_reg_write32(vp, AIMC_REG_RING_TAIL, 2);
+    aimc_vp_reg_write32(vp, AIMC_REG_DOORBELL, 1);
+    /* 10 us on: both fetched (the MVM computed and waiting), the arrays still programming */
+    CU_ASSERT_EQUAL(aimc_vp_run(vp, 10000), AIMC_ERR_TIMEOUT);
+    size_t untouched = 0;
+    for (size_t i = 0; i < B * C * 4; i++) untouched += mem[(y_addr - base) + i] == 0xA5;
+    CU_ASSERT_EQUAL(untouched, (size_t)B * C * 4);
+    CU_ASSERT_EQUAL(aimc_le_get32(m + AIMC_DESC_STATUS), 0);
+    uint32_t v = 0;
+    CU_ASSERT_EQUAL(aimc_vp_reg_read32(vp, AIMC_REG_STATUS, &v), AIMC_OK);
+    CU_ASSERT(v & AIMC_REG_STATUS_BUSY);
+    /* the MVM's interrupt: y written, then its status word */
+    CU_ASSERT_EQUAL(aimc_vp_run(vp, 10000000), AIMC_OK);
+    CU_ASSERT(aimc_le_get32(m + AIMC_DESC_STATUS) & AIMC_DESC_STATUS_DONE);
+    CU_ASSERT_EQUAL(aimc_le_get32(m + AIMC_DESC_STATUS) & ~AIMC_DESC_STATUS_DONE, 0);
+    untouched = 0;
+    for (size_t i = 0; i < B * C * 4; i++) untouched += mem[(y_addr - base) + i] == 0xA5;
+    CU_ASSERT_EQUAL(untouched, 0);
+    aimc_vp_destroy(vp);
+}
+
 /* A small noisy MVM through the driver on a backend: y, the counters, and for sysc: the
  * SystemC time the job took. */
 #define SYSC_R 40
@@ -316,6 +391,7 @@ int test_sysc_register(void)
                {"register latency in SystemC time (sc_time_stamp deltas)", test_reg_latency},
                {"one platform per process, recreated", test_one_platform},
                {"ring DMA over TLM and DMI, interrupt, DMA fault", test_ring_dma_irq},
+               {"results reach memory when the work ends", test_results_when_done},
                {"sysc: bit-identical to sim:, command time in SystemC time", test_same_as_sim},
                {"URI options", test_uri},
                {"a 100 us watchdog lets long work finish (sim:, sysc:)", test_watchdog_long_work});

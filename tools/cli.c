@@ -121,7 +121,8 @@ int cli_parse_options(int argc, char **argv, const char *allowed, void (*help)(F
 }
 
 /* The default model: models/digits-moe.yaml beside the binary's tree (build/aimc ->
- * ../models), else relative to the working directory. */
+ * ../models), or where make install put it (bin/aimc -> ../share/aimc/models), else relative
+ * to the working directory. */
 const char *cli_default_model(char *buf, size_t cap)
 {
     char exe[PATH_MAX];
@@ -134,6 +135,8 @@ const char *cli_default_model(char *buf, size_t cap)
             snprintf(buf, cap, "%s/../models/digits-moe.yaml", exe);
             if (access(buf, R_OK) == 0) return buf;
             snprintf(buf, cap, "%s/../../models/digits-moe.yaml", exe);
+            if (access(buf, R_OK) == 0) return buf;
+            snprintf(buf, cap, "%s/../share/aimc/models/digits-moe.yaml", exe); /* installed */
             if (access(buf, R_OK) == 0) return buf;
         }
     }

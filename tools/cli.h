@@ -52,8 +52,8 @@ const char *cli_long_name(const struct option *longopts, int key);
 int cli_parse_options(int argc, char **argv, const char *allowed, void (*help)(FILE *),
                       cli_options *o);
 
-/* The default model file: models/digits-moe.yaml beside the binary's tree, else relative to
- * the working directory. */
+/* The default model file: models/digits-moe.yaml beside the binary's tree or in the
+ * installed share/aimc/models, else relative to the working directory. */
 const char *cli_default_model(char *buf, size_t cap);
 
 /* Load the machine (defaults, --config, --set) or the model; print the diagnostic and
@@ -94,6 +94,7 @@ typedef struct cli_eval_opts {
     const aimc_routing *routing; /* timing-only: statistics the routing is drawn from */
     const int *replay;           /* timing-only: a value run's routing decisions */
     int *experts_out;            /* value runs: the decisions (MoE layers x tokens x top_k) */
+    int keep_outputs;            /* value runs: cli_eval_out.outputs receives every token's */
 } cli_eval_opts;
 
 /* Deploying the model: programming every matrix (the deploy block of `aimc run`). */
@@ -114,10 +115,23 @@ typedef struct cli_breakdown {
 } cli_breakdown;
 void cli_breakdown_free(cli_breakdown *b);
 
+/* Every token's outputs of a value run (cli_eval_opts.keep_outputs; the Python package):
+ * x the residual stream after the last layer (ntok x d_model), logits a classifier's head
+ * (ntok x n_classes, else NULL), experts the device's routing decisions (MoE layers x ntok x
+ * top_k), labels a classifier's test labels (ntok, else NULL); malloc'ed, the caller frees
+ * them with cli_outputs_free. */
+typedef struct cli_outputs {
+    size_t ntok;
+    float *x, *logits;
+    int *experts, *labels;
+} cli_outputs;
+void cli_outputs_free(cli_outputs *o);
+
 /* What an evaluation gives besides the runtime's report (any may be NULL). */
 typedef struct cli_eval_out {
     cli_deploy deploy;
     cli_breakdown breakdown;
+    cli_outputs outputs;
 } cli_eval_out;
 
 /* One evaluation of a model on a machine, as `aimc run` does it: map (with the machine's
@@ -154,6 +168,50 @@ typedef struct cli_figures {
     double tops, tops_per_w;                            /* achieved, at steady state */
 } cli_figures;
 void cli_run_figures(const aimc_arch *a, const aimc_rt_report *r, cli_figures *f);
+
+/* ---- the reports of run, map and info, shared with the Python package ---- */
+
+/* `aimc run`'s options beyond cli_options. */
+typedef struct cli_run_opts {
+    int timing_only;
+    int activity_assumed;
+    const char *trace, *wave, *routing, *csv, *compare;
+    long batch, window;          /* 0: the defaults */
+    int keep_outputs;            /* not an option: keep every token's outputs (cli_outputs) */
+} cli_run_opts;
+
+/* What `aimc run` computes once the machine and model are loaded; its text and its JSON
+ * report are printed from this. */
+typedef struct cli_run_result {
+    aimc_plan *plan;
+    aimc_arch used;              /* the machine as run (chips: auto resolved) */
+    aimc_rt_report *rep;
+    cli_eval_out ex;
+    cli_figures fig;
+    aimc_peak peak;
+} cli_run_result;
+
+/* Evaluate as `aimc run` does (cli_evaluate with o's backend, seed and tokens and ro's
+ * options; routing for timing-only, may be NULL), then the figures and the peak. Prints
+ * nothing; AIMC_OK or the failing layer's code with its message in d. Free *res with
+ * cli_run_result_free (also after a failure). */
+int cli_run_compute(const aimc_arch *a, const aimc_model *m, const cli_options *o,
+                    const cli_run_opts *ro, const aimc_routing *routing, cli_run_result *res,
+                    aimc_diag *d);
+void cli_run_result_free(cli_run_result *res);
+/* The members of `aimc run --json`'s top object (docs/cli.md); gpu (may be NULL) adds the
+ * comparison of --compare. */
+void cli_run_json(aimc_json *j, const cli_run_result *res, const aimc_model *m,
+                  const cli_options *o, const cli_run_opts *ro, const aimc_routing *routing,
+                  const aimc_gpu *gpu);
+
+/* The members of `aimc info --json`'s top object. */
+void cli_info_json(aimc_json *j, const aimc_arch *a);
+
+/* The members of `aimc map --json`'s top object: the plan and its summary (s from
+ * aimc_map_summarise with the routing rt). */
+void cli_map_json(aimc_json *j, const aimc_arch *a, const aimc_model *m, const aimc_plan *p,
+                  const aimc_routing *rt, const aimc_map_summary *s);
 
 /* The subcommands. */
 int cli_cmd_run(int argc, char **argv);

@@ -15,6 +15,52 @@ void cli_usage_info(FILE *f)
             "busy approaches the peak.\n");
 }
 
+/* The members of `aimc info --json` (cli.h). */
+void cli_info_json(aimc_json *j, const aimc_arch *a)
+{
+    aimc_peak pk;
+    const aimc_peak *p = &pk;
+    aimc_peak_compute(a, &pk);
+    aimc_json_str(j, "config", a->name);
+    aimc_json_obj_begin(j, "peak");
+    aimc_json_num(j, "tops", p->tops);
+    aimc_json_num(j, "tops_per_chip", p->tops_per_chip);
+    aimc_json_num(j, "tops_per_w", p->tops_per_w);
+    aimc_json_num(j, "tops_per_mm2", p->tops_per_mm2);
+    aimc_json_num(j, "mvm_ns", p->mvm_ns);
+    aimc_json_num(j, "mvm_latency_ns", p->mvm_latency_ns);
+    aimc_json_num(j, "gops_per_s_per_w", p->tops_per_w * 1e3);
+    aimc_json_num(j, "gops_per_s_per_mm2", p->tops_per_mm2 * 1e3);
+    aimc_json_obj_end(j);
+    aimc_json_obj_begin(j, "chip");
+    aimc_json_num(j, "power_w", p->chip_power_w);
+    aimc_json_num(j, "area_mm2", p->chip_area_mm2);
+    aimc_json_num(j, "static_w", p->chip_static_w);
+    aimc_json_u64(j, "clusters", p->clusters_per_chip);
+    aimc_json_u64(j, "routers", p->routers_per_chip);
+    aimc_json_obj_begin(j, "power_w_by_part");
+    for (int c = 0; c < AIMC_PART_COUNT; c++)
+        aimc_json_num(j, aimc_part_name((aimc_part)c), p->power_w_by_part[c]);
+    aimc_json_obj_end(j);
+    aimc_json_obj_begin(j, "area_mm2_by_part");
+    for (int c = 0; c < AIMC_PART_COUNT; c++)
+        aimc_json_num(j, aimc_part_name((aimc_part)c), p->area_mm2_by_part[c]);
+    aimc_json_obj_end(j);
+    aimc_json_obj_end(j);
+    aimc_json_obj_begin(j, "adc");
+    aimc_json_u64(j, "bits", (uint64_t)a->adc.bits);
+    aimc_json_num(j, "energy_pj", aimc_cost_adc_energy_pj(a));
+    aimc_json_num(j, "conversion_ns", aimc_cost_adc_conversion_ns(a));
+    aimc_json_num(j, "area_um2", aimc_cost_adc_area_um2(a));
+    aimc_json_obj_end(j);
+    aimc_json_obj_begin(j, "machine");
+    aimc_json_u64(j, "chips", (uint64_t)a->hierarchy.chips);
+    aimc_json_num(j, "power_w", p->power_w);
+    aimc_json_num(j, "area_mm2", p->area_mm2);
+    aimc_json_num(j, "weights_capacity", p->weights_capacity);
+    aimc_json_obj_end(j);
+}
+
 int cli_cmd_info(int argc, char **argv)
 {
     cli_options o;
@@ -47,44 +93,7 @@ int cli_cmd_info(int argc, char **argv)
     if (!o.json) return 0;
     aimc_json j;
     if (cli_json_start(&j, o.json)) return CLI_EXIT_WORK;
-    aimc_json_str(&j, "config", a.name);
-    aimc_json_obj_begin(&j, "peak");
-    aimc_json_num(&j, "tops", p.tops);
-    aimc_json_num(&j, "tops_per_chip", p.tops_per_chip);
-    aimc_json_num(&j, "tops_per_w", p.tops_per_w);
-    aimc_json_num(&j, "tops_per_mm2", p.tops_per_mm2);
-    aimc_json_num(&j, "mvm_ns", p.mvm_ns);
-    aimc_json_num(&j, "mvm_latency_ns", p.mvm_latency_ns);
-    aimc_json_num(&j, "gops_per_s_per_w", p.tops_per_w * 1e3);
-    aimc_json_num(&j, "gops_per_s_per_mm2", p.tops_per_mm2 * 1e3);
-    aimc_json_obj_end(&j);
-    aimc_json_obj_begin(&j, "chip");
-    aimc_json_num(&j, "power_w", p.chip_power_w);
-    aimc_json_num(&j, "area_mm2", p.chip_area_mm2);
-    aimc_json_num(&j, "static_w", p.chip_static_w);
-    aimc_json_u64(&j, "clusters", p.clusters_per_chip);
-    aimc_json_u64(&j, "routers", p.routers_per_chip);
-    aimc_json_obj_begin(&j, "power_w_by_part");
-    for (int c = 0; c < AIMC_PART_COUNT; c++)
-        aimc_json_num(&j, aimc_part_name((aimc_part)c), p.power_w_by_part[c]);
-    aimc_json_obj_end(&j);
-    aimc_json_obj_begin(&j, "area_mm2_by_part");
-    for (int c = 0; c < AIMC_PART_COUNT; c++)
-        aimc_json_num(&j, aimc_part_name((aimc_part)c), p.area_mm2_by_part[c]);
-    aimc_json_obj_end(&j);
-    aimc_json_obj_end(&j);
-    aimc_json_obj_begin(&j, "adc");
-    aimc_json_u64(&j, "bits", (uint64_t)a.adc.bits);
-    aimc_json_num(&j, "energy_pj", aimc_cost_adc_energy_pj(&a));
-    aimc_json_num(&j, "conversion_ns", aimc_cost_adc_conversion_ns(&a));
-    aimc_json_num(&j, "area_um2", aimc_cost_adc_area_um2(&a));
-    aimc_json_obj_end(&j);
-    aimc_json_obj_begin(&j, "machine");
-    aimc_json_u64(&j, "chips", (uint64_t)a.hierarchy.chips);
-    aimc_json_num(&j, "power_w", p.power_w);
-    aimc_json_num(&j, "area_mm2", p.area_mm2);
-    aimc_json_num(&j, "weights_capacity", p.weights_capacity);
-    aimc_json_obj_end(&j);
+    cli_info_json(&j, &a);
     aimc_json_obj_end(&j);
     return cli_json_finish(&j, o.json);
 }

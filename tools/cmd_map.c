@@ -34,6 +34,36 @@ void cli_usage_map(FILE *f)
 
 static const char *const strategy_names[] = {"pack", "locality", "balance", "replicate", "tiered"};
 
+/* The members of `aimc map --json` (cli.h). */
+void cli_map_json(aimc_json *j, const aimc_arch *a, const aimc_model *m, const aimc_plan *p,
+                  const aimc_routing *rt, const aimc_map_summary *s)
+{
+    aimc_json_str(j, "config", a->name);
+    aimc_json_str(j, "model", m->name);
+    cli_json_plan(j, p);
+    aimc_json_obj_begin(j, "summary");
+    aimc_json_str(j, "strategy", strategy_names[p->strategy]);
+    aimc_json_str(j, "routing", rt->source);
+    aimc_json_u64(j, "chips", (uint64_t)p->chips);
+    aimc_json_u64(j, "tiers", (uint64_t)p->tiers);
+    aimc_json_u64(j, "cores_used", s->cores_used);
+    aimc_json_num(j, "core_load_max", s->core_load_max);
+    aimc_json_num(j, "core_load_mean", s->core_load_mean);
+    aimc_json_u64(j, "hops_max", s->hops_max);
+    aimc_json_num(j, "hops_mean", s->hops_mean);
+    aimc_json_u64(j, "chip_crossings", s->chip_crossings);
+    aimc_json_num(j, "tier_conflicts_per_token", s->tier_conflicts);
+    if (s->estimated) {
+        aimc_json_num(j, "latency_ns_per_token", s->latency_ns);
+        aimc_json_num(j, "energy_pj_per_token", s->energy_pj);
+        aimc_json_obj_begin(j, "energy_pj_per_token_by_part");
+        for (int q = 0; q < AIMC_PART_COUNT; q++)
+            aimc_json_num(j, aimc_part_name((aimc_part)q), s->energy_pj_by_part[q]);
+        aimc_json_obj_end(j);
+    }
+    aimc_json_obj_end(j);
+}
+
 int cli_cmd_map(int argc, char **argv)
 {
     /* Our own options first; the shared ones go to cli_parse_options. */
@@ -141,30 +171,7 @@ int cli_cmd_map(int argc, char **argv)
     if (o.json) {
         aimc_json j;
         if ((rc = cli_json_start(&j, o.json))) goto out;
-        aimc_json_str(&j, "config", a.name);
-        aimc_json_str(&j, "model", m->name);
-        cli_json_plan(&j, p);
-        aimc_json_obj_begin(&j, "summary");
-        aimc_json_str(&j, "strategy", strategy_names[p->strategy]);
-        aimc_json_str(&j, "routing", rt->source);
-        aimc_json_u64(&j, "chips", (uint64_t)p->chips);
-        aimc_json_u64(&j, "tiers", (uint64_t)p->tiers);
-        aimc_json_u64(&j, "cores_used", s.cores_used);
-        aimc_json_num(&j, "core_load_max", s.core_load_max);
-        aimc_json_num(&j, "core_load_mean", s.core_load_mean);
-        aimc_json_u64(&j, "hops_max", s.hops_max);
-        aimc_json_num(&j, "hops_mean", s.hops_mean);
-        aimc_json_u64(&j, "chip_crossings", s.chip_crossings);
-        aimc_json_num(&j, "tier_conflicts_per_token", s.tier_conflicts);
-        if (s.estimated) {
-            aimc_json_num(&j, "latency_ns_per_token", s.latency_ns);
-            aimc_json_num(&j, "energy_pj_per_token", s.energy_pj);
-            aimc_json_obj_begin(&j, "energy_pj_per_token_by_part");
-            for (int q = 0; q < AIMC_PART_COUNT; q++)
-                aimc_json_num(&j, aimc_part_name((aimc_part)q), s.energy_pj_by_part[q]);
-            aimc_json_obj_end(&j);
-        }
-        aimc_json_obj_end(&j);
+        cli_map_json(&j, &a, m, p, rt, &s);
         aimc_json_obj_end(&j);
         rc = cli_json_finish(&j, o.json);
     }

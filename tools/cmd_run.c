@@ -59,12 +59,7 @@ void cli_usage_run(FILE *f)
 
 /* ---- the options only `aimc run` takes ---- */
 
-typedef struct {
-    int timing_only;
-    int activity_assumed;
-    const char *trace, *wave, *routing, *csv, *compare;
-    long batch, window;
-} run_opts;
+typedef cli_run_opts run_opts; /* cli.h */
 
 /* Take run's own options out of argv (the shared parser does not know them); returns the
  * new argc, or -1 after printing a usage error. */
@@ -610,6 +605,52 @@ static void json_report(aimc_json *j, const aimc_arch *a, const aimc_model *m,
     cli_json_plan(j, p);
 }
 
+void cli_run_json(aimc_json *j, const cli_run_result *res, const aimc_model *m,
+                  const cli_options *o, const cli_run_opts *ro, const aimc_routing *routing,
+                  const aimc_gpu *gpu)
+{
+    warnings warn;
+    find_warnings(&res->used, res->plan, res->rep, &warn);
+    gpu_cmp gc;
+    if (gpu) gpu_compare(m, routing, ro->batch ? (size_t)ro->batch : 1, gpu, &gc);
+    json_report(j, &res->used, m, res->plan, o, ro, res->rep, &res->fig, &res->peak, &res->ex,
+                &warn, gpu ? &gc : NULL);
+}
+
+int cli_run_compute(const aimc_arch *a, const aimc_model *m, const cli_options *o,
+                    const cli_run_opts *ro, const aimc_routing *routing, cli_run_result *res,
+                    aimc_diag *d)
+{
+    memset(res, 0, sizeof *res);
+    if (!(res->rep = malloc(sizeof *res->rep)))
+        return aimc_diag_set(d, AIMC_ERR_NOMEM, "out of memory");
+    cli_eval_opts eo = {.backend = o->backend,
+                        .seed = o->seed,
+                        .ntok = (size_t)o->tokens,
+                        .timing_only = ro->timing_only,
+                        .activity_assumed = ro->activity_assumed,
+                        .trace = ro->trace,
+                        .batch = ro->batch ? (size_t)ro->batch : 1,
+                        .window = (size_t)ro->window,
+                        .routing = routing,
+                        .keep_outputs = ro->keep_outputs};
+    int rc = cli_evaluate(a, m, &eo, &res->plan, &res->used, res->rep, &res->ex, d);
+    if (rc != AIMC_OK) return rc;
+    cli_run_figures(&res->used, res->rep, &res->fig);
+    aimc_peak_compute(&res->used, &res->peak);
+    return AIMC_OK;
+}
+
+void cli_run_result_free(cli_run_result *res)
+{
+    if (!res) return;
+    cli_breakdown_free(&res->ex.breakdown);
+    cli_outputs_free(&res->ex.outputs);
+    free(res->rep);
+    aimc_plan_free(res->plan);
+    memset(res, 0, sizeof *res);
+}
+
 int cli_cmd_run(int argc_all, char **argv_all)
 {
     cli_options o;
@@ -677,14 +718,12 @@ int cli_cmd_run(int argc_all, char **argv_all)
         }
         fclose(f);
     }
-    aimc_arch a, used;
+    aimc_arch a;
     aimc_model *m = NULL;
-    aimc_plan *p = NULL;
     aimc_routing *routing = NULL;
-    aimc_rt_report *rep = NULL;
+    cli_run_result res;
+    memset(&res, 0, sizeof res);
     aimc_diag d = {{0}};
-    cli_eval_out ex;
-    memset(&ex, 0, sizeof ex);
     int rc = CLI_EXIT_USAGE;
     if (cli_load_arch(&o, &a)) goto out;
     if (!ro.timing_only && preflight(&o, &a)) goto out;
@@ -696,24 +735,15 @@ int cli_cmd_run(int argc_all, char **argv_all)
     rc = CLI_EXIT_WORK;
     cli_print_machine(&a);
     cli_print_model(m);
-    if (!(rep = malloc(sizeof *rep))) {
-        fprintf(stderr, "%s: out of memory\n", cli_prog);
-        goto out;
-    }
-    cli_eval_opts eo = {.backend = o.backend,
-                        .seed = o.seed,
-                        .ntok = (size_t)o.tokens,
-                        .timing_only = ro.timing_only,
-                        .activity_assumed = ro.activity_assumed,
-                        .trace = ro.trace,
-                        .batch = ro.batch ? (size_t)ro.batch : 1,
-                        .window = (size_t)ro.window,
-                        .routing = routing};
-    int drc = cli_evaluate(&a, m, &eo, &p, &used, rep, &ex, &d);
+    int drc = cli_run_compute(&a, m, &o, &ro, routing, &res, &d);
     if (drc != AIMC_OK) {
         fprintf(stderr, "%s: %s\n", cli_prog, d.msg[0] ? d.msg : aimc_strerror(drc));
         goto out;
     }
+    const aimc_arch *used = &res.used;
+    const aimc_plan *p = res.plan;
+    const aimc_rt_report *rep = res.rep;
+    const size_t batch = ro.batch ? (size_t)ro.batch : 1;
     cli_print_plan(p);
     const aimc_counters *c = &rep->cost;
     printf("run      %zu tokens through %s%s, seed %llu: %llu MVMs, %llu ADC conversions "
@@ -721,17 +751,13 @@ int cli_cmd_run(int argc_all, char **argv_all)
            rep->tokens, o.backend, ro.timing_only ? " (timing only)" : "",
            (unsigned long long)o.seed, (unsigned long long)c->mvms,
            (unsigned long long)c->adc_conversions, (unsigned long long)c->adc_saturations);
-    cli_figures fig;
-    cli_run_figures(&used, rep, &fig);
-    aimc_peak peak;
-    aimc_peak_compute(&used, &peak);
     warnings warn;
-    find_warnings(&used, p, rep, &warn);
+    find_warnings(used, p, rep, &warn);
     gpu_cmp gc;
-    if (gpu) gpu_compare(m, routing, eo.batch, gpu, &gc);
-    print_report(&used, rep, &fig, &peak, eo.batch);
-    print_deploy(&ex.deploy);
-    if (gpu) print_compare(&gc, &fig);
+    if (gpu) gpu_compare(m, routing, batch, gpu, &gc);
+    print_report(used, rep, &res.fig, &res.peak, batch);
+    print_deploy(&res.ex.deploy);
+    if (gpu) print_compare(&gc, &res.fig);
     for (int i = 0; i < warn.n; i++) printf("warning  %s\n", warn.text[i]);
     if (rep->values)
         printf("output   relative rms error %.4f against the float reference; routing agrees "
@@ -742,26 +768,24 @@ int cli_cmd_run(int argc_all, char **argv_all)
                100.0 * rep->accuracy_hw, 100.0 * rep->accuracy_float, rep->tokens);
     rc = 0;
     if (ro.csv) {
-        if (!ex.breakdown.available) {
+        if (!res.ex.breakdown.available) {
             fprintf(stderr, "%s: --csv: the %s backend keeps no per-matrix profile\n", cli_prog,
                     o.backend);
             rc = CLI_EXIT_WORK;
             goto out;
         }
-        if ((rc = write_csv(ro.csv, &used, m, &ex.breakdown))) goto out;
+        if ((rc = write_csv(ro.csv, used, m, &res.ex.breakdown))) goto out;
     }
     if (o.json) {
         aimc_json j;
         if ((rc = cli_json_start(&j, o.json))) goto out;
-        json_report(&j, &used, m, p, &o, &ro, rep, &fig, &peak, &ex, &warn, gpu ? &gc : NULL);
+        cli_run_json(&j, &res, m, &o, &ro, routing, gpu);
         aimc_json_obj_end(&j);
         rc = cli_json_finish(&j, o.json);
     }
 out:
-    cli_breakdown_free(&ex.breakdown);
-    free(rep);
+    cli_run_result_free(&res);
     aimc_routing_free(routing);
-    aimc_plan_free(p);
     aimc_model_free(m);
     return rc;
 }

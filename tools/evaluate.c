@@ -53,6 +53,16 @@ out:
     return rc;
 }
 
+void cli_outputs_free(cli_outputs *o)
+{
+    if (!o) return;
+    free(o->x);
+    free(o->logits);
+    free(o->experts);
+    free(o->labels);
+    memset(o, 0, sizeof *o);
+}
+
 void cli_breakdown_free(cli_breakdown *b)
 {
     if (!b) return;
@@ -83,6 +93,25 @@ static int profile_snap(aimc_dev *dev, size_t n_matrices, cli_breakdown *b)
         if (aimc_profile_read(dev, AIMC_PROFILE_OPCODE, k, &b->opcode[k])) return 0;
     b->available = 1;
     return 0;
+}
+
+/* Buffers for every token's outputs (cli_eval_opts.keep_outputs), given to the runtime. */
+static int keep_outputs(const aimc_model *m, size_t ntok, const int *labels, aimc_rt_opts *ro,
+                        cli_outputs *out, aimc_diag *d)
+{
+    const size_t moe = (size_t)(m->layers - m->dense_layers);
+    out->ntok = ntok;
+    out->x = malloc(ntok * (size_t)m->d_model * sizeof *out->x);
+    out->experts = malloc((moe ? moe : 1) * ntok * (size_t)m->top_k * sizeof *out->experts);
+    if (m->n_classes > 0) out->logits = malloc(ntok * (size_t)m->n_classes * sizeof *out->logits);
+    if (labels && (out->labels = malloc(ntok * sizeof *out->labels)))
+        memcpy(out->labels, labels, ntok * sizeof *out->labels);
+    if (!out->x || !out->experts || (m->n_classes > 0 && !out->logits) || (labels && !out->labels))
+        return aimc_diag_set(d, AIMC_ERR_NOMEM, "out of memory for the outputs of %zu tokens", ntok);
+    ro->x_out = out->x;
+    ro->logits_out = out->logits;
+    if (!ro->experts_out) ro->experts_out = out->experts;
+    return AIMC_OK;
 }
 
 int cli_evaluate(const aimc_arch *a0, const aimc_model *m, const cli_eval_opts *o,
@@ -167,6 +196,9 @@ int cli_evaluate(const aimc_arch *a0, const aimc_model *m, const cli_eval_opts *
                        .routing = o->routing,
                        .seed = o->seed,
                        .experts_out = o->experts_out};
+    if (o->keep_outputs && !info.timing_only &&
+        (rc = keep_outputs(m, ntok, labels, &ro, &ex->outputs, d)) != AIMC_OK)
+        goto out;
     if ((rc = profile_snap(dev, m->n_matrices, &before)) ||
         (rc = aimc_rt_run(dev, m, x0, ntok, labels, &ro, rep, d))) {
         if (!d->msg[0]) aimc_diag_set(d, rc, "out of memory");
@@ -189,7 +221,10 @@ int cli_evaluate(const aimc_arch *a0, const aimc_model *m, const cli_eval_opts *
     }
 out:
     cli_breakdown_free(&before);
-    if (ex == &local || rc) cli_breakdown_free(&ex->breakdown);
+    if (ex == &local || rc) {
+        cli_breakdown_free(&ex->breakdown);
+        cli_outputs_free(&ex->outputs);
+    }
     free(labels);
     free(x0);
     free(faults);

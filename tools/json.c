@@ -13,6 +13,15 @@ int aimc_json_open(aimc_json *j, const char *path)
     return j->f ? 0 : -1;
 }
 
+int aimc_json_open_file(aimc_json *j, FILE *f)
+{
+    j->f = f;
+    j->depth = 0;
+    j->first[0] = 1;
+    j->failed = 0;
+    return f ? 0 : -1;
+}
+
 int aimc_json_close(aimc_json *j)
 {
     if (!j->f) return -1;

@@ -20,6 +20,9 @@ typedef struct aimc_json {
 
 /* Start writing to a new file at path; returns 0 or -1 (errno set). */
 int aimc_json_open(aimc_json *j, const char *path);
+/* Start writing to an open stream (a memory stream: the Python package), which
+ * aimc_json_close closes. Returns 0, or -1 for a NULL f. */
+int aimc_json_open_file(aimc_json *j, FILE *f);
 /* Finish (newline, close); returns 0, or -1 when any write failed. */
 int aimc_json_close(aimc_json *j);
 

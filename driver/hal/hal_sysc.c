@@ -113,7 +113,7 @@ static void hal_sysc_reg_write32(void *ctx, uint32_t off, uint32_t val)
 {
     hal_sysc *h = ctx;
     pthread_mutex_lock(&h->lock);
-    (void)aimc_vp_reg_write32(h->vp, off, val); /* DMA transactions run inside */
+    (void)aimc_vp_reg_write32(h->vp, off, val); /* posted: the device works as SystemC time runs */
     pthread_mutex_unlock(&h->lock);
 }
 

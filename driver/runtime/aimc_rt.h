@@ -25,6 +25,9 @@
 
 #include "aimc.h"
 #include "aimc_map.h"
+#include "aimc_api.h"
+
+AIMC_API_BEGIN
 
 /* Program every matrix of model onto dev, matrix id = index in model->m, tiles from plan
  * (shape-only plans too: the tiles are made from its runs on arch, which may be NULL for a
@@ -49,6 +52,10 @@ typedef struct aimc_rt_opts {
     uint64_t seed;               /* timing-only: the draws */
     int *experts_out;            /* value runs: receives the decisions (layers x tokens x
                                   * top_k); may be NULL */
+    float *x_out;                /* value runs: receives each token's residual stream after
+                                  * the last layer (tokens x d_model); may be NULL */
+    float *logits_out;           /* value runs of a classifier: each token's logits from the
+                                  * device's head (tokens x n_classes); may be NULL */
 } aimc_rt_opts;
 
 #define AIMC_RT_WINDOW 64
@@ -110,5 +117,7 @@ int aimc_rt_layer_ref(const aimc_model *model, int layer, const float *x, size_t
 /* Fill x (ntok x d_model) with the standard test workload: independent N(0,1) entries drawn
  * from seed (deterministic, the same on every machine). */
 void aimc_rt_tokens(uint64_t seed, size_t ntok, size_t d_model, float *x);
+
+AIMC_API_END
 
 #endif /* AIMC_RT_H */

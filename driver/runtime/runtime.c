@@ -581,12 +581,15 @@ static int group_end(rt_run *R, rt_group *g)
     int rc = AIMC_OK;
     if (R->values) {
         if ((rc = measure(R, g, R->m->layers - 1))) return rc;
-        if (g->bo[AIMC_WL_OUT] && aimc_model_head(R->m) >= 0 && R->labels) {
+        const size_t dm = (size_t)R->m->d_model;
+        if (R->o->x_out) memcpy(R->o->x_out + g->tok0 * dm, g->x, g->n * dm * sizeof *g->x);
+        if (g->bo[AIMC_WL_OUT] && aimc_model_head(R->m) >= 0 && (R->labels || R->o->logits_out)) {
             const size_t C = (size_t)R->m->n_classes;
             aimc_bo_sync(g->bo[AIMC_WL_OUT], AIMC_SYNC_FROM_DEVICE);
             const float *z = aimc_bo_map(g->bo[AIMC_WL_OUT]);
-            for (size_t t = 0; t < g->n; t++)
+            for (size_t t = 0; R->labels && t < g->n; t++)
                 R->right_hw += argmax(z + t * C, C) == (size_t)R->labels[g->tok0 + t];
+            if (R->o->logits_out) memcpy(R->o->logits_out + g->tok0 * C, z, g->n * C * sizeof *z);
         }
     }
     return rc;

@@ -20,6 +20,9 @@
 #include "aimc_arch.h"
 #include "aimc_status.h"
 #include "aimc_tile.h"
+#include "aimc_api.h"
+
+AIMC_API_BEGIN
 
 /* ---- time ------------------------------------------------------------------------------ */
 
@@ -398,5 +401,7 @@ typedef struct aimc_peak {
 
 /* Fill *p for an arch that passed aimc_arch_validate(). */
 void aimc_peak_compute(const aimc_arch *a, aimc_peak *p);
+
+AIMC_API_END
 
 #endif /* AIMC_COST_H */

@@ -116,6 +116,7 @@ int aimc_accel_create(const aimc_arch *arch, uint64_t seed, const aimc_accel_hos
     }
     dev->opts.trace_path = NULL;
     dev->hang_after = AIMC_ACCEL_HANG_NEVER;
+    dev->dma_slot = -1;
     int rc = machine_make(dev, d);
     if (rc != AIMC_OK) {
         aimc_accel_destroy(dev);

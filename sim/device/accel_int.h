@@ -167,6 +167,8 @@ struct aimc_accel {
     uint32_t hang_after;      /* fault injection: commands left before the processor hangs */
     int hung;
     int ring_stopped;         /* a descriptor fetch faulted: no further fetch until reset */
+    int64_t dma_slot;         /* the command whose dispatch is calling DMA, or -1 */
+    aimc_accel_done_fn done_hook; /* aimc_accel_set_done_hook */
 
     /* matrices */
     dev_mat *mats;

@@ -172,6 +172,20 @@ int aimc_accel_profile(const aimc_accel *dev, int kind, uint32_t id, aimc_accel_
 #define AIMC_ACCEL_HANG_NEVER UINT32_MAX
 void aimc_accel_inject_hang(aimc_accel *dev, uint32_t after);
 
+/* ---- timed DMA: a host that issues DMA at the device's times (the SystemC module) ----
+ * The device computes a command's results when it dispatches the command and hands them to
+ * dma_write then. Inside a DMA callback, aimc_accel_dma_slot() is the ring slot of the
+ * command whose dispatch made the call (its operands and results), or -1 (a descriptor
+ * fetch, a status word, split execution). A host may hold such writes back; with a hook
+ * set, done(host ctx, slot) is called when that command's work has ended (its results are
+ * at the host in the device's timing, before its status word travels): the host writes
+ * them then. A nonzero return is a DMA fault of the command (ERROR.DMA_FAULT in its status
+ * word and ERROR; ERROR_INFO 0 if it is the first error). NULL removes the hook; a soft reset
+ * keeps it. */
+typedef int (*aimc_accel_done_fn)(void *ctx, uint32_t slot);
+void aimc_accel_set_done_hook(aimc_accel *dev, aimc_accel_done_fn done);
+int64_t aimc_accel_dma_slot(const aimc_accel *dev);
+
 /* ---- split execution: the device's C half under a command processor elsewhere ----
  * The RTL of the digital control path (rtl/, docs/rtl.md) fetches and checks descriptors,
  * sequences tiles and shift-and-adds in its own logic, keeps its own clock, and reaches the

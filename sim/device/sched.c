@@ -484,7 +484,11 @@ static int burst_run(aimc_accel *dev)
             dev->fetching = 0;
             return 0;
         }
-        if (!dev_exec_step(dev, &dev->work)) return 1;
+        /* its DMA belongs to it (aimc_accel_dma_slot) */
+        dev->dma_slot = (int64_t)(dev->ring_fetch & (dev->ring_size - 1));
+        const int done = dev_exec_step(dev, &dev->work);
+        dev->dma_slot = -1;
+        if (!done) return 1;
         dispatch_end(dev, now);
         dev->burst_i++;
     }
@@ -542,6 +546,11 @@ static void retire_prefix(aimc_accel *dev)
 static void finish(aimc_accel *dev, dev_cmd *c, uint64_t now)
 {
     c->state = CMD_FINISHED;
+    /* A host holding the command's results back writes them now (aimc_accel_set_done_hook). */
+    if (dev->done_hook && dev->done_hook(dev->host.ctx, c->slot)) {
+        if (!c->err) c->info = 0;
+        c->err |= AIMC_REG_ERROR_DMA_FAULT;
+    }
     for (uint32_t i = 0; i < c->n_waiters; i++) {
         dev_cmd *w = &dev->cmds[c->waiters[i]];
         if (w->state == CMD_WAIT && w->n_deps > 0 && --w->n_deps == 0) cmd_start(dev, w, now);
@@ -615,6 +624,16 @@ static int event(aimc_eng *e, void *payload, uint64_t arg)
     default: break;
     }
     return AIMC_OK;
+}
+
+void aimc_accel_set_done_hook(aimc_accel *dev, aimc_accel_done_fn done)
+{
+    if (dev) dev->done_hook = done;
+}
+
+int64_t aimc_accel_dma_slot(const aimc_accel *dev)
+{
+    return dev ? dev->dma_slot : -1;
 }
 
 void dev_doorbell(aimc_accel *dev)

@@ -2,21 +2,25 @@
  *
  * C++17, for SystemC platforms (docs/sysc.md). aimc_sysc_dev wraps the one device model,
  * sim/device/aimc_accel.h: the module holds no device logic of its own. It turns
- *   - TLM-2.0 transactions on its target socket `regs` (b_transport and transport_dbg) into
- *     the model's 32-bit register accesses at the transaction's address (an offset of the
- *     register window, AIMC_REG_WINDOW_BYTES long);
+ *   - TLM-2.0 transactions on its target socket `regs` into the model's 32-bit register
+ *     accesses at the transaction's address (an offset of the register window,
+ *     AIMC_REG_WINDOW_BYTES long): b_transport (loosely timed), nb_transport_fw with the
+ *     4-phase base protocol (approximately timed) and transport_dbg;
  *   - the model's DMA callbacks into transactions on its initiator socket `dma` (or memcpy
  *     through a DMI pointer where the target granted one);
  *   - the model's interrupt callback into the output `irq`, at the SystemC time the edge
- *     happened;
- * and it runs the model in SystemC time: a thread of the module executes the model's events
- * at their cycles (cycle c at the configure time + c clock periods), and every register
- * access first lets the model's time pass up to the access's (annotated) time, so the
- * device's clock is SystemC time. Work in the device overlaps the initiator's, as on
- * silicon; a job takes the same device cycles on sysc: as on sim: (where host accesses take
- * no device time). Loosely timed: a register access adds reg_latency_cycles device clock
- * periods to the transaction's annotated delay. Idle time with commands pending reaches the
- * model's watchdog. The clock period is 1000 / clock.frequency_mhz ns from the aimc_arch.
+ *     happened.
+ * The device runs in its own SC_THREAD, in the device's simulated time: the thread executes
+ * the model's events (cycle c at the configure time + c clock periods, the cost layer's
+ * cycles), so every DMA transaction leaves at the cycle the device issues it, from the
+ * thread; a register access never runs device work, it returns at once (a DOORBELL only
+ * schedules it: a posted doorbell) and the host and the device overlap, as on silicon.
+ * Results the device computes when it dispatches a command are held and written when the
+ * command's work ends (its results reach host memory then in the device's timing), before
+ * its status word. The DMA may wait() in a target (a memory behind a bus); register writes
+ * arriving meanwhile are posted and applied, in order, when the DMA returns; a SOFT_RESET
+ * among them stops all DMA at once (no later write reaches host memory). The clock period is
+ * 1000 / clock.frequency_mhz ns from the aimc_arch.
  *
  * aimc_sysc_mem is a simple memory model: host memory regions at bus addresses, with
  * b_transport, transport_dbg and DMI (granted per region unless disabled), invalidated when a
@@ -26,12 +30,15 @@
 #define AIMC_SYSC_H
 
 #include <cstdint>
+#include <deque>
+#include <exception>
 #include <map>
 #include <string>
 #include <vector>
 
 #include <systemc>
 #include <tlm>
+#include <tlm_utils/peq_with_get.h>
 #include <tlm_utils/simple_initiator_socket.h>
 #include <tlm_utils/simple_target_socket.h>
 
@@ -54,18 +61,21 @@ public:
     aimc_sysc_dev &operator=(const aimc_sysc_dev &) = delete;
 
     /* Replace the device model by a fresh one (arch, seed): the C bindings reuse one
-     * elaborated module for successive platforms. AIMC_OK or the model's error (in d). */
+     * elaborated module for successive platforms. AIMC_OK or the model's error (in d).
+     * Not while the simulation runs. */
     int configure(const aimc_arch *arch, uint64_t seed, aimc_diag *d);
-    /* Free the device model (ok() turns false) and drop its pending interrupt edges. */
+    /* Free the device model (ok() turns false) and drop its pending interrupt edges, held
+     * results and posted writes. Not while the simulation runs. */
     void release();
     bool ok() const { return model_ != nullptr; }
     const std::string &error() const { return error_; }
 
     sc_core::sc_time clock_period() const { return period_; }
-    /* Latency of one register access in device clock cycles (default 1). */
+    /* Latency of one register access in device clock cycles (default 1): added to a
+     * b_transport's delay; the time from END_REQ to BEGIN_RESP on the non-blocking path. */
     void set_reg_latency_cycles(unsigned cycles) { reg_latency_cycles_ = cycles; }
-    /* How often device time reaches the model's watchdog while WATCHDOG_US is nonzero
-     * (default 1 us). */
+    /* How often the device's thread lets idle time reach the model's watchdog while
+     * WATCHDOG_US is nonzero and commands wait with nothing scheduled (default 1 us). */
     void set_watchdog_tick(const sc_core::sc_time &t) { tick_ = t; }
     /* The model's fault-injection knob (aimc_accel_inject_hang). */
     void inject_hang(uint32_t after);
@@ -82,27 +92,43 @@ public:
     sc_core::sc_time clock_origin() const { return t0_; }
 
     /* Transaction counts since construction: DMA transactions sent on `dma`, DMA accesses
-     * served through DMI pointers, DMI pointers granted. */
+     * served through DMI pointers, DMI pointers granted; register writes posted because
+     * they arrived while the device's thread was inside a DMA transaction. */
     uint64_t dma_transactions() const { return n_dma_tlm_; }
     uint64_t dma_dmi_accesses() const { return n_dma_dmi_; }
     uint64_t dmi_grants() const { return n_dmi_grants_; }
+    uint64_t posted_writes() const { return n_posted_; }
 
 private:
+    /* registers */
     void b_transport(tlm::tlm_generic_payload &t, sc_core::sc_time &delay);
+    tlm::tlm_sync_enum nb_transport_fw(tlm::tlm_generic_payload &t, tlm::tlm_phase &phase,
+                                       sc_core::sc_time &delay);
     unsigned int transport_dbg(tlm::tlm_generic_payload &t);
-    void invalidate_direct_mem_ptr(sc_dt::uint64 start, sc_dt::uint64 end);
-    int dma_access(tlm::tlm_command cmd, uint64_t addr, unsigned char *p, size_t n);
-    void end_of_elaboration() override { elaborated_ = true; }
-    void irq_method();
-    void tick_method();
+    tlm::tlm_response_status reg_check(const tlm::tlm_generic_payload &t, unsigned *mask) const;
+    void reg_access(tlm::tlm_generic_payload &t, unsigned mask, const sc_core::sc_time &at);
+    void reg_write(uint32_t off, uint32_t v, const sc_core::sc_time &at);
+    void reg_apply(uint32_t off, uint32_t v);
+    void drain_posted();
+    void req_method();
+    void rsp_method();
+    /* time */
     void device_thread();
+    void irq_method();
     uint64_t cycle_at(const sc_core::sc_time &t) const;
     sc_core::sc_time time_of(uint64_t cycle) const;
-    void advance_to(const sc_core::sc_time &t);
+    void sync_to(const sc_core::sc_time &t);
     void note(int r);
-    void arm_tick();
+    bool watchdog_waits() const;
+    /* DMA */
+    void invalidate_direct_mem_ptr(sc_dt::uint64 start, sc_dt::uint64 end);
+    int dma_access(tlm::tlm_command cmd, uint64_t addr, unsigned char *p, size_t n);
+    int bus_access(tlm::tlm_command cmd, uint64_t addr, unsigned char *p, size_t n);
+    int flush(uint32_t slot);
+    void end_of_elaboration() override { elaborated_ = true; }
     static int dma_read_cb(void *ctx, uint64_t addr, void *dst, size_t n);
     static int dma_write_cb(void *ctx, uint64_t addr, const void *src, size_t n);
+    static int done_cb(void *ctx, uint32_t slot);
     static void irq_cb(void *ctx, int level);
 
     aimc_accel *model_ = nullptr;
@@ -113,13 +139,32 @@ private:
     sc_core::sc_time t0_;                    /* the SystemC time of the model's cycle 0 */
     sc_core::sc_event work_ev_;              /* the model may have new events */
     sc_core::sc_event cause_ev_;             /* a new interrupt cause */
+    bool in_model_ = false;                  /* the thread is inside the model (maybe in a
+                                                DMA transaction that waits) */
+    bool reset_pending_ = false;             /* a SOFT_RESET is posted: no more DMA */
+    struct posted {
+        uint32_t off, val;
+    };
+    std::deque<posted> posted_;              /* register writes that came while in_model_ */
+    struct held {
+        uint32_t slot;
+        uint64_t addr;
+        std::vector<unsigned char> data;
+    };
+    std::vector<held> held_;                 /* results held until their command's done */
+    std::exception_ptr dma_exc_;             /* thrown inside a DMA: rethrown by the thread */
+    /* the non-blocking path of `regs` */
+    tlm_utils::peq_with_get<tlm::tlm_generic_payload> req_peq_; /* BEGIN_REQ at its time */
+    tlm_utils::peq_with_get<tlm::tlm_generic_payload> rsp_peq_; /* responses when due */
+    std::deque<tlm::tlm_generic_payload *> rsp_queue_; /* due, waiting for the channel */
+    tlm::tlm_generic_payload *rsp_open_ = nullptr;      /* BEGIN_RESP sent, no END_RESP yet */
+    sc_core::sc_time rsp_free_at_;                      /* an UPDATED END_RESP's time */
+    sc_core::sc_event rsp_ev_;
     std::vector<tlm::tlm_dmi> dmi_;          /* DMI regions granted to `dma` */
     std::multimap<sc_core::sc_time, bool> irq_edges_; /* pending edges by absolute time */
     sc_core::sc_event_queue irq_evq_;
-    sc_core::sc_event tick_ev_;
-    bool tick_armed_ = false;
     bool elaborated_ = false;
-    uint64_t n_dma_tlm_ = 0, n_dma_dmi_ = 0, n_dmi_grants_ = 0;
+    uint64_t n_dma_tlm_ = 0, n_dma_dmi_ = 0, n_dmi_grants_ = 0, n_posted_ = 0;
 };
 
 class aimc_sysc_mem : public sc_core::sc_module {

@@ -32,6 +32,9 @@
 #include "aimc_arch.h"
 #include "aimc_status.h"
 #include "aimc_tile.h"
+#include "aimc_api.h"
+
+AIMC_API_BEGIN
 
 /* What the values did that the time and energy of the work depend on: the data-dependent
  * events (docs/simulator.md). Everything that follows from the shapes alone (conversions,
@@ -187,5 +190,7 @@ size_t aimc_xbar_memory_bytes(const aimc_xbar *s);
 
 /* Add b into a, field by field. */
 void aimc_xbar_stats_add(aimc_xbar_stats *a, const aimc_xbar_stats *b);
+
+AIMC_API_END
 
 #endif /* AIMC_XBAR_H */

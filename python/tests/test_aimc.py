@@ -1,0 +1,574 @@
+"""test_aimc.py - the aimc Python package against the command and the C API.
+
+Run by tests/python.sh (make test) with Debian's /usr/bin/python3 and PYTHONPATH=python, with
+AIMC_BIN (the aimc command) and AIMC_CREF (python/tests/c_ref.c built against libaimc) set.
+Every function of the package, its error cases, and three equalities: aimc.run() equals
+`aimc run --json` on the default model, aimc.map/info/sweep equal their commands' JSON, and an
+MVM through the package equals the C API's bytes (kernel and driver).
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+import numpy as np
+
+import aimc
+
+TOP = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+AIMC_BIN = os.environ.get("AIMC_BIN", os.path.join(TOP, "build", "aimc"))
+CREF = os.environ.get("AIMC_CREF")
+
+
+def cli_json(*args):
+    """Run the aimc command with --json into a temp file; return the parsed JSON."""
+    with tempfile.TemporaryDirectory() as d:
+        out = os.path.join(d, "out.json")
+        subprocess.run([AIMC_BIN, *args, "--json", out], check=True, cwd=TOP,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        with open(out) as f:
+            return json.load(f)
+
+
+def rand(shape, seed):
+    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+
+
+class ErrorCase(unittest.TestCase):
+    def assertAimcError(self, status, fn, *args, contains=None, startswith=None, **kw):
+        with self.assertRaises(aimc.Error) as cm:
+            fn(*args, **kw)
+        e = cm.exception
+        self.assertEqual(e.status, status, e.message)
+        self.assertEqual(getattr(aimc, e.status_name), status)
+        self.assertEqual(str(e), e.message)
+        if contains:
+            self.assertIn(contains, e.message)
+        if startswith:
+            self.assertTrue(e.message.startswith(startswith), e.message)
+        return e
+
+
+class TestModule(ErrorCase):
+    def test_version_and_codes(self):
+        out = subprocess.run([AIMC_BIN, "--version"], capture_output=True, text=True).stdout
+        self.assertEqual(out.strip(), "aimc " + aimc.__version__)
+        self.assertEqual(aimc.OK, 0)
+        self.assertEqual(aimc.ERR_CONFIG, -5)
+        self.assertEqual(aimc.ERR_ABORTED, -14)
+        self.assertEqual(aimc.strerror(aimc.ERR_CONFIG), "invalid configuration")
+        self.assertEqual(aimc.strerror(-999), "unknown error")
+
+    def test_opcode_name(self):
+        self.assertEqual(aimc.opcode_name(3), "mvm")
+        self.assertEqual(aimc.opcode_name(9), "scale_acc")
+        self.assertIsNone(aimc.opcode_name(999))
+
+    def test_data_path(self):
+        self.assertTrue(os.path.isfile(aimc.data_path("configs", "isaac.yaml")))
+        self.assertAimcError(aimc.ERR_NOTFOUND, aimc.data_path, "configs", "nope.yaml")
+
+    def test_nothing_prints(self):
+        code = ("import aimc, numpy as np\n"
+                "m = aimc.Machine(); m.info(); aimc.map(); aimc.run(tokens=4)\n"
+                "x = aimc.Crossbar(m, 1); x.program(0, np.ones((8, 4), np.float32)); x.mvm(0, np.ones(8))\n"
+                "d = aimc.Device(); d.program(0, np.ones((8, 4), np.float32)); d.mvm(0, np.ones((2, 8)))\n"
+                "try: aimc.Machine(set={'adc.bits': 99})\nexcept aimc.Error: pass\n")
+        p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout, "")
+        self.assertEqual(p.stderr, "")
+
+
+class TestMachine(ErrorCase):
+    def test_default_and_properties(self):
+        m = aimc.Machine()
+        self.assertEqual(m.name, "default")
+        self.assertEqual((m.xbar_rows, m.xbar_cols), (128, 128))
+        self.assertEqual(m.crossbars, 1024)
+        self.assertGreater(m.slices, 0)
+        self.assertGreater(m.logical_cols, 0)
+        self.assertEqual(m.chips, 1)
+        self.assertIn("default", repr(m))
+
+    def test_from_yaml_with_set_dict_and_list(self):
+        path = os.path.join(TOP, "configs", "isaac.yaml")
+        a = aimc.Machine.from_yaml(path, set={"adc.bits": 6, "crossbar.rows": 256})
+        b = aimc.Machine.from_yaml(path, set=["adc.bits=6", "crossbar.rows=256"])
+        self.assertEqual((a.adc_bits, a.xbar_rows), (6, 256))
+        self.assertEqual(a.info(), b.info())
+        self.assertEqual(a.name, "isaac")
+
+    def test_info_equals_cli(self):
+        path = os.path.join(TOP, "configs", "puma.yaml")
+        m = aimc.Machine.from_yaml(path, set={"adc.bits": 7})
+        self.assertEqual(m.info(), cli_json("info", "--config", path, "--set", "adc.bits=7"))
+        self.assertGreater(m.info()["peak"]["tops"], 0)
+
+    def test_preset_from_string_with_set(self):
+        self.assertEqual(aimc.Machine.preset("hermes").name, "hermes")
+        with open(os.path.join(TOP, "configs", "default.yaml")) as f:
+            text = f.read()
+        self.assertEqual(aimc.Machine.from_string(text).info(), aimc.Machine().info())
+        m = aimc.Machine().with_set({"adc.bits": 5})
+        self.assertIsInstance(m, aimc.Machine)
+        self.assertEqual(m.adc_bits, 5)
+        self.assertNotEqual(aimc.Machine().adc_bits, 5)  # a copy: the default is unchanged
+
+    def test_bad_key_in_file_names_file_line_col(self):
+        with tempfile.TemporaryDirectory() as d:
+            p = os.path.join(d, "bad.yaml")
+            with open(os.path.join(TOP, "configs", "default.yaml")) as f:
+                lines = f.read().split("\n")
+            i = next(k for k, l in enumerate(lines) if l.strip().startswith("bits:"))
+            lines[i] = lines[i].replace("bits:", "bitz:", 1)
+            with open(p, "w") as f:
+                f.write("\n".join(lines))
+            col = lines[i].index("bitz") + 1
+            e = self.assertAimcError(aimc.ERR_CONFIG, aimc.Machine.from_yaml, p,
+                                     startswith="%s:%d:%d: " % (p, i + 1, col))
+            self.assertIn("unknown key", e.message)
+
+    def test_config_errors(self):
+        self.assertAimcError(aimc.ERR_CONFIG, aimc.Machine, set={"adc.bits": 99},
+                             contains="adc.bits")
+        self.assertAimcError(aimc.ERR_CONFIG, aimc.Machine, set={"adc.bitz": 3},
+                             contains="did you mean adc.bits")
+        self.assertAimcError(aimc.ERR_IO, aimc.Machine.from_yaml, "/nonexistent/x.yaml",
+                             startswith="/nonexistent/x.yaml")
+        self.assertAimcError(aimc.ERR_PARSE, aimc.Machine.from_string, "a: [", name="s.yaml",
+                             startswith="s.yaml:")
+        self.assertAimcError(aimc.ERR_CONFIG, aimc.Machine().with_set, {"adc.bits": "eight"})
+        with self.assertRaises(TypeError):
+            aimc.Machine(set=5)
+
+
+class TestModel(ErrorCase):
+    def test_default_model(self):
+        m = aimc.Model.from_yaml()
+        self.assertEqual(m.name, "digits-moe")
+        self.assertTrue(m.has_weights)
+        self.assertEqual(m.n_classes, 10)
+        mats = m.matrices()
+        self.assertEqual(len(mats), m.n_matrices)
+        self.assertEqual(mats[0]["index"], 0)
+        self.assertEqual(sum(x["rows"] * x["cols"] for x in mats), m.weight_count)
+        w = m.weights(0)
+        self.assertEqual(w.shape, (mats[0]["rows"], mats[0]["cols"]))
+        self.assertEqual(w.dtype, np.float32)
+        self.assertFalse(w.flags.writeable and w.flags.owndata)
+        del m
+        self.assertTrue(np.isfinite(w).all())  # the view keeps the model alive
+
+    def test_shape_only_and_errors(self):
+        m = aimc.Model.from_yaml(os.path.join(TOP, "models", "mixtral-8x7b.yaml"), weights=False)
+        self.assertFalse(m.has_weights)
+        self.assertGreater(m.weight_count, 40e9)
+        self.assertAimcError(aimc.ERR_STATE, m.weights, 0, contains="without weights")
+        with self.assertRaises(IndexError):
+            aimc.Model.from_yaml().weights(10 ** 6)
+        self.assertAimcError(aimc.ERR_IO, aimc.Model.from_yaml, "/nonexistent/m.yaml")
+        with open(os.path.join(TOP, "models", "tiny-moe.yaml")) as f:
+            text = f.read().replace("  layers: 2", "  layerz: 2")
+        e = self.assertAimcError(aimc.ERR_CONFIG, aimc.Model.from_string, text, name="m.yaml",
+                                 startswith="m.yaml:")
+        self.assertRegex(e.message, r"^m\.yaml:4:3: ")
+        with self.assertRaises(TypeError):
+            aimc.Model()
+
+
+class TestMap(ErrorCase):
+    def test_summary_equals_cli(self):
+        path = os.path.join(TOP, "configs", "isaac.yaml")
+        p = aimc.map(aimc.Machine.from_yaml(path), aimc.Model.from_yaml())
+        self.assertEqual(p.summary(), cli_json("map", "--config", path))
+        self.assertGreater(p.n_tiles, 0)
+        self.assertEqual(p.chips_used, 1)
+        self.assertGreater(p.crossbars_used, 0)
+        self.assertIn("digits-moe", repr(p))
+
+    def test_tiles_and_options(self):
+        p = aimc.map(None, None, seed=3, routing="zipf:1.1")
+        t = p.tiles(0)
+        self.assertEqual(t.shape[1], 8)
+        self.assertEqual(t.dtype, np.uint32)
+        self.assertTrue((t[:, 0] == 0).all())
+        self.assertIn("zipf", p.summary()["summary"]["routing"])
+        s = aimc.map(None, os.path.join(TOP, "models", "mixtral-8x7b.yaml"), shape_only=True)
+        self.assertGreater(s.chips_used, 1)
+        self.assertAimcError(aimc.ERR_STATE, s.tiles, 0, contains="shape-only")
+        with self.assertRaises(IndexError):
+            p.tiles(10 ** 6)
+
+    def test_errors(self):
+        self.assertAimcError(aimc.ERR_NOFIT, aimc.map,
+                             aimc.Machine(set={"hierarchy.cores_per_chip": 1,
+                                               "hierarchy.crossbars_per_core": 1}), None)
+        self.assertAimcError(aimc.ERR_CONFIG, aimc.map, None, None, routing="zipf:x")
+
+
+class TestTiles(ErrorCase):
+    def test_tiles(self):
+        m = aimc.Machine()
+        t = aimc.tiles(m, 300, 100, first_xbar=5, matrix=2)
+        rb, cb = -(-300 // m.xbar_rows), -(-100 // m.logical_cols)
+        self.assertEqual(t.shape, (rb * cb * m.slices, 8))
+        self.assertEqual(list(t[:, 6]), list(range(5, 5 + t.shape[0])))
+        self.assertTrue((t[:, 0] == 2).all())
+        self.assertEqual(int(t[t[:, 5] == 0][:, 2].sum()), 300 * cb)
+        self.assertAimcError(aimc.ERR_NOFIT, aimc.tiles, m, 4096, 4096)
+        self.assertAimcError(aimc.ERR_INVALID, aimc.tiles, m, 0, 4)
+
+
+class TestRun(ErrorCase):
+    def test_run_equals_cli_on_default_model(self):
+        r = aimc.run()
+        self.assertIsInstance(r, dict)
+        self.assertEqual(dict(r), cli_json("run"))
+        self.assertEqual(r["model"], "digits-moe")
+        self.assertEqual(r["tokens"], 360)
+
+    def test_outputs(self):
+        r = aimc.run()
+        o = r.outputs
+        self.assertEqual(o["x"].shape, (360, 64))
+        self.assertEqual(o["logits"].shape, (360, 10))
+        self.assertEqual(o["experts"].shape, (1, 360, 2))
+        self.assertEqual(o["labels"].shape, (360,))
+        self.assertEqual(o["logits"].dtype, np.float32)
+        # the device's accuracy is the argmax of these logits against these labels
+        acc = float(np.mean(o["logits"].argmax(axis=1) == o["labels"]))
+        self.assertAlmostEqual(acc, r["accuracy"]["hw"], places=9)
+        self.assertTrue(((o["experts"] >= 0) & (o["experts"] < 4)).all())
+
+    def test_options_equal_cli(self):
+        path = os.path.join(TOP, "configs", "isaac.yaml")
+        r = aimc.run(path, None, tokens=8, seed=7, batch=4, compare="gpu:h100")
+        self.assertEqual(dict(r), cli_json("run", "--config", path, "--tokens", "8", "--seed",
+                                           "7", "--batch", "4", "--compare", "gpu:h100"))
+        t = aimc.run(None, os.path.join(TOP, "models", "tiny-moe.yaml"), timing_only=True,
+                     tokens=8, routing="zipf:1.2")
+        self.assertEqual(dict(t), cli_json("run", "--model", "models/tiny-moe.yaml",
+                                           "--timing-only", "--tokens", "8", "--routing", "zipf:1.2"))
+        self.assertEqual(t["mode"], "timing_only")
+        self.assertEqual(t.outputs, {})
+
+    def test_errors(self):
+        self.assertAimcError(aimc.ERR_NOTFOUND, aimc.run, backend="nope:", tokens=2,
+                             contains="unknown scheme")
+        self.assertAimcError(aimc.ERR_INVALID, aimc.run, tokens=70000)
+        self.assertAimcError(aimc.ERR_INVALID, aimc.run, routing="uniform")
+        self.assertAimcError(aimc.ERR_INVALID, aimc.run, activity="guessed")
+        self.assertAimcError(aimc.ERR_NOTFOUND, aimc.run, compare="gpu:none")
+        self.assertAimcError(aimc.ERR_STATE, aimc.run, None, aimc.Model.from_yaml(None, weights=False))
+        self.assertAimcError(aimc.ERR_NOFIT, aimc.run,
+                             aimc.Machine(set={"hierarchy.cores_per_chip": 1}), tokens=2)
+
+    def test_gil_released(self):
+        done = threading.Event()
+        t = threading.Thread(target=lambda: (aimc.run(), done.set()))
+        spins = 0
+        t.start()
+        while not done.is_set():
+            spins += 1
+        t.join()
+        self.assertGreater(spins, 10000)  # this thread ran while the run did
+
+
+SPEC = """\
+version: 1
+name: t
+base:
+  model: {model}
+  tokens: 8
+vary:
+  - key: adc.bits
+    values: [5, 7]
+sampling: {{method: grid}}
+metrics: [energy_pj_per_token, time_ns_per_token, rel_rms_error]
+objectives:
+  energy_pj_per_token: min
+  rel_rms_error: min
+"""
+
+
+class TestSweep(ErrorCase):
+    def spec(self, d):
+        p = os.path.join(d, "t.yaml")
+        with open(p, "w") as f:
+            f.write(SPEC.format(model=os.path.join(TOP, "models", "digits-moe.yaml")))
+        return p
+
+    def test_sweep_equals_cli(self):
+        with tempfile.TemporaryDirectory() as d:
+            spec = self.spec(d)
+            rows = aimc.sweep(spec, dataframe=False)
+            subprocess.run([AIMC_BIN, "sweep", spec, "--out", os.path.join(d, "cli"), "--jobs", "1",
+                            "--quiet"], check=True, stdout=subprocess.DEVNULL)
+            with open(os.path.join(d, "cli.json")) as f:
+                cli = json.load(f)
+            self.assertEqual(rows, aimc._rows(cli))
+            self.assertEqual([r["adc.bits"] for r in rows], [5, 7])
+            self.assertTrue(all(r["status"] == "ok" for r in rows))
+            self.assertGreater(rows[1]["energy_pj_per_token"], 0)
+            self.assertEqual(aimc.sweep(spec, jobs=2, dataframe=False), rows)
+            out = os.path.join(d, "out")
+            os.mkdir(out)
+            with open(spec) as f:
+                self.assertEqual(aimc.sweep(text=f.read(), out_dir=out, dataframe=False), rows)
+            self.assertTrue(os.path.isfile(os.path.join(out, "sweep.csv")))
+
+    def test_dataframe_when_pandas(self):
+        with tempfile.TemporaryDirectory() as d:
+            spec = self.spec(d)
+            try:
+                import pandas
+            except ImportError:
+                self.assertIsInstance(aimc.sweep(spec), list)
+                with self.assertRaises(ImportError):
+                    aimc.sweep(spec, dataframe=True)
+            else:
+                df = aimc.sweep(spec)
+                self.assertIsInstance(df, pandas.DataFrame)
+                self.assertEqual(len(df), 2)
+
+    def test_errors(self):
+        with tempfile.TemporaryDirectory() as d:
+            p = os.path.join(d, "bad.yaml")
+            with open(p, "w") as f:
+                f.write(SPEC.format(model="x.yaml").replace("adc.bits", "adc.bitz"))
+            self.assertAimcError(aimc.ERR_CONFIG, aimc.sweep, p, startswith=p + ":")
+        self.assertAimcError(aimc.ERR_IO, aimc.sweep, "/nonexistent/s.yaml")
+        self.assertAimcError(aimc.ERR_INVALID, aimc.sweep, "x.yaml", jobs=0)
+        with self.assertRaises(TypeError):
+            aimc.sweep()
+
+
+class TestCrossbar(ErrorCase):
+    def setUp(self):
+        self.m = aimc.Machine()
+        self.w = rand((200, 150), 1)
+        self.x = rand((16, 200), 2)
+
+    def test_program_mvm_counters(self):
+        xb = aimc.Crossbar(self.m, seed=3)
+        rep = xb.program(0, self.w)
+        self.assertGreater(rep["devices"], 0)
+        self.assertEqual(xb.matrix_shape(0), (200, 150))
+        self.assertIsNone(xb.matrix_shape(1))
+        y = xb.mvm(0, self.x)
+        self.assertEqual((y.shape, y.dtype), ((16, 150), np.float32))
+        ref = self.x @ self.w
+        self.assertGreater(np.corrcoef(y.ravel(), ref.ravel())[0, 1], 0.95)
+        s = xb.counters()
+        self.assertEqual(s["mvms"], 16)
+        self.assertGreater(s["cells_programmed"], 0)
+        xb.reset_stats()
+        self.assertEqual(xb.stats()["mvms"], 0)
+        self.assertGreater(xb.memory_bytes(), 200 * 150)
+        self.assertEqual(xb.mvm(0, self.x[0]).shape, (150,))
+        c = xb.cell(0, 0, 0)
+        self.assertTrue(c["programmed"])
+        self.assertGreater(c["g_prog_us"], 0)
+
+    def test_no_copy_and_same_results(self):
+        xb = aimc.Crossbar(self.m, seed=3)
+        xb.program(0, self.w)
+        out = np.empty((16, 150), np.float32)
+        y = xb.mvm(0, self.x, out=out)
+        self.assertIs(y, out)
+        xb2 = aimc.Crossbar(self.m, seed=3)
+        xb2.program(0, self.w.astype(np.float64))          # converted, same values
+        xf = np.asfortranarray(self.x)                      # copied, same values
+        self.assertEqual(xb2.mvm(0, xf).tobytes(), y.tobytes())
+
+    def test_threads_deterministic_and_parallel(self):
+        ref = aimc.Crossbar(self.m, seed=3)  # the same sequence of calls on one thread
+        ref.program(0, self.w)
+        seq = [ref.mvm(0, self.x).tobytes() for _ in range(3)]
+        xb = aimc.Crossbar(self.m, seed=3)
+        xb.program(0, self.w)
+        y1 = xb.mvm(0, self.x)
+        self.assertEqual(y1.tobytes(), seq[0])
+        xb.set_threads(2)
+        res = [None, None]
+
+        def work(i):
+            res[i] = xb.mvm(0, self.x)
+        ts = [threading.Thread(target=work, args=(i,)) for i in range(2)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        # each call draws its own read noise: the two threads got calls 2 and 3, in some order
+        self.assertEqual(sorted(r.tobytes() for r in res), sorted(seq[1:]))
+        self.assertNotEqual(seq[1], seq[2])
+
+    def test_drift(self):
+        m = aimc.Machine(set={"device.type": "pcm"})
+        xb = aimc.Crossbar(m, seed=1)
+        xb.program(0, self.w)
+        y0 = xb.mvm(0, self.x)
+        xb.set_read_time(3600 * 24 * 365)
+        y1 = xb.mvm(0, self.x)
+        self.assertLess(np.abs(y1).mean(), np.abs(y0).mean())   # conductances drift down
+        xb.set_drift_compensation(True)
+        y2 = xb.mvm(0, self.x)
+        self.assertGreater(np.abs(y2).mean(), np.abs(y1).mean())
+
+    def test_errors(self):
+        xb = aimc.Crossbar(self.m)
+        self.assertAimcError(aimc.ERR_STATE, xb.mvm, 0, self.x, contains="not programmed")
+        xb.program(0, self.w)
+        with self.assertRaises(ValueError):
+            xb.mvm(0, rand((4, 199), 1))
+        with self.assertRaises(TypeError):
+            xb.mvm(0, self.x, out=np.empty((16, 150), np.float64))
+        with self.assertRaises(ValueError):
+            xb.mvm(0, self.x, out=np.empty((15, 150), np.float32))
+        self.assertAimcError(aimc.ERR_INVALID, xb.set_read_time, -1.0)
+        self.assertAimcError(aimc.ERR_INVALID, xb.set_threads, 0)
+        t = aimc.tiles(self.m, 200, 150)
+        t[0, 2] = 0                                             # nrows 0
+        with self.assertRaises(aimc.Error) as cm:
+            xb.program(1, self.w, t)
+        self.assertIn(cm.exception.status, (aimc.ERR_RANGE, aimc.ERR_INVALID))
+        self.assertNotEqual(cm.exception.message, "")
+        with self.assertRaises(ValueError):
+            xb.program(1, self.w, np.zeros((3, 7), np.uint32))
+        self.assertAimcError(aimc.ERR_RANGE, xb.cell, 10 ** 6, 0, 0)
+
+    @unittest.skipUnless(CREF, "AIMC_CREF not set")
+    def test_mvm_equals_c_api_bytes(self):
+        for mode in ("xbar", "drv"):
+            with tempfile.TemporaryDirectory() as d:
+                w, x = rand((256, 256), 11), rand((64, 256), 12)
+                t = aimc.tiles(aimc.Machine(), 256, 256)
+                for name, a in (("w", w), ("x", x), ("t", t)):
+                    a.tofile(os.path.join(d, name + ".bin"))
+                subprocess.run([CREF, mode, "5", "256", "256", "64", *[os.path.join(d, n + ".bin")
+                                for n in "wxt"], str(t.shape[0]), os.path.join(d, "y.bin")],
+                               check=True)
+                with open(os.path.join(d, "y.bin"), "rb") as f:
+                    cbytes = f.read()
+                if mode == "xbar":
+                    xb = aimc.Crossbar(aimc.Machine(), seed=5)
+                    xb.program(0, w, t)
+                    y = xb.mvm(0, x)
+                else:
+                    dev = aimc.Device("sim:", machine=aimc.Machine(), seed=5)
+                    dev.program(0, w, t)
+                    y = dev.mvm(0, x)
+                self.assertEqual(len(cbytes), 64 * 256 * 4)
+                self.assertEqual(y.tobytes(), cbytes, mode)
+
+
+class TestDevice(ErrorCase):
+    def setUp(self):
+        self.dev = aimc.Device("sim:", machine=aimc.Machine(), seed=1)
+        self.w = rand((64, 32), 1)
+
+    def test_info_program_readback_mvm(self):
+        info = self.dev.info()
+        self.assertEqual(info["xbar_rows"], 128)
+        self.assertFalse(info["timing_only"])
+        rep = self.dev.program(0, self.w)
+        self.assertGreater(rep["devices"], 0)
+        rb = self.dev.readback(0, 64, 32)
+        self.assertGreater(np.corrcoef(rb.ravel(), self.w.ravel())[0, 1], 0.95)
+        x = rand((4, 64), 2)
+        y = self.dev.mvm(0, x)
+        self.assertGreater(np.corrcoef(y.ravel(), (x @ self.w).ravel())[0, 1], 0.95)
+        y1 = np.empty((4, 32), np.float32)
+        f = self.dev.submit_mvm(0, x, y1)
+        self.assertIsInstance(f, int)
+        self.dev.wait(f, timeout=5.0)
+        self.assertTrue(np.isfinite(y1).all())
+
+    def test_buffers_fences_digital(self):
+        b_in = self.dev.buffer((4, 16))
+        b_out = self.dev.buffer((4, 16), host_read=True)
+        self.assertEqual(b_in.size, 4 * 16 * 4)
+        self.assertNotEqual(b_in.addr, 0)
+        a = b_in.array
+        a[:] = rand((4, 16), 3)
+        self.assertTrue(np.shares_memory(a, b_in.array) or
+                        b_in.array.__array_interface__["data"][0] == a.__array_interface__["data"][0])
+        b_in.sync("to_device")
+        f1 = self.dev.submit_rmsnorm(4, 16, b_in, b_out.addr)
+        f2 = self.dev.submit_fence()
+        self.assertEqual(self.dev.wait_any([f2, f1], timeout=5.0) in (0, 1), True)
+        self.dev.wait(f1)
+        self.dev.wait(f2)
+        b_out.sync("from_device")
+        x = a.astype(np.float64)
+        ref = x / np.sqrt((x * x).mean(axis=1, keepdims=True) + 1e-6)
+        np.testing.assert_allclose(b_out.array, ref, rtol=1e-5)
+        self.assertTrue(self.dev.poll(self.dev.submit_fence()) in (True, False))
+        idx = self.dev.buffer(4, dtype=np.uint32)
+        self.assertEqual(idx.array.dtype, np.uint32)
+        g, u, o = (self.dev.buffer(8) for _ in range(3))
+        g.array[:] = 1.0
+        u.array[:] = 2.0
+        self.dev.wait(self.dev.submit_silu_mul(8, g, u, o))
+        np.testing.assert_allclose(o.array, 2.0 / (1 + np.exp(-1.0)), rtol=1e-6)
+
+    def test_counters_profile_error_state_reset(self):
+        self.dev.program(0, self.w)
+        self.dev.mvm(0, rand((2, 64), 4))
+        c = self.dev.counters()
+        self.assertGreaterEqual(c["mvms"], 2)
+        self.assertGreater(c["energy_pj"]["adc"], 0)
+        p = self.dev.profile("matrix", 0)
+        self.assertGreater(p["commands"], 0)
+        self.assertGreater(self.dev.profile("opcode", 3)["vectors"], 0)
+        self.assertAimcError(aimc.ERR_INVALID, self.dev.profile, "layer", 0)
+        self.dev.counters_reset()
+        self.assertEqual(self.dev.counters()["mvms"], 0)
+        self.assertEqual(self.dev.error_state()["bits"], 0)
+        self.dev.reset()
+        self.assertAimcError(aimc.ERR_DEVICE, self.dev.wait,
+                             self.dev.submit_mvm(0, rand((1, 64), 5), np.empty(32, np.float32)),
+                             contains="not programmed")
+
+    def test_device_errors_carry_status(self):
+        # an MVM on a matrix never programmed: the device refuses it, the wait says why
+        e = self.assertAimcError(aimc.ERR_DEVICE, self.dev.wait,
+                                 self.dev.submit_mvm(7, rand((1, 64), 5), np.empty(32, np.float32)))
+        self.assertIn("matrix 7 not programmed", e.message)
+        self.assertEqual(self.dev.error_text, e.message)
+        # a raw descriptor with an unknown opcode
+        desc = bytearray(64)
+        desc[0] = 0x7f
+        e = self.assertAimcError(aimc.ERR_DEVICE, self.dev.wait, self.dev.submit_raw(bytes(desc)))
+        self.assertIn("bad opcode 0x7f", e.message)
+        self.assertAimcError(aimc.ERR_INVALID, self.dev.submit_raw, b"short")
+        self.assertAimcError(aimc.ERR_INVALID, self.dev.wait, 10 ** 9, contains="never issued")
+        self.assertAimcError(aimc.ERR_INVALID, self.dev.wait_any, [])
+        self.assertAimcError(aimc.ERR_STATE, self.dev.mvm, 3, rand((1, 64), 1))
+        with self.assertRaises(TypeError):
+            self.dev.submit_mvm_addr(0, 1, "x", 0)
+
+    def test_open_errors_and_close(self):
+        self.assertAimcError(aimc.ERR_NOTFOUND, aimc.Device, "nope:", contains="unknown scheme")
+        with aimc.Device("mock:") as d:
+            self.assertAimcError(aimc.ERR_UNSUPPORTED, d.profile, "matrix", 0)
+            b = d.buffer(16)
+        self.assertAimcError(aimc.ERR_BADHANDLE, d.info, contains="closed")
+        self.assertEqual(b.size, 64)   # the buffer outlives close(); the device goes with it
+        t = aimc.Device("sim:", timing_only=True)
+        self.assertTrue(t.info()["timing_only"])
+        t.program(0, (64, 32))
+
+
+if __name__ == "__main__":
+    suite = unittest.defaultTestLoader.loadTestsFromModule(sys.modules[__name__])
+    result = unittest.TextTestRunner(verbosity=2).run(suite)
+    bad = len(result.failures) + len(result.errors)
+    print("python: %d passed, %d failed" % (result.testsRun - bad - len(result.skipped), bad))
+    sys.exit(1 if bad else 0)

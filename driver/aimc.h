@@ -14,7 +14,8 @@
  * aimc_error_text(dev). No call prints or exits. Work is asynchronous: a submit returns a
  * fence; aimc_fence_wait() waits for it with a timeout and finishes the job (copies
  * results out), so output buffers given to a submit must stay valid until its fence is
- * waited for. Commands behave as if run in submission order, so a command may use the
+ * waited for. Whatever a command asks for, a wait with a timeout returns (docs/driver.md,
+ * "Bounded waits"). Commands behave as if run in submission order, so a command may use the
  * output of an earlier one without a wait in between; the device overlaps commands that do
  * not depend on each other, so they may complete out of order (aimc_fence_wait_any).
  *
@@ -199,10 +200,15 @@ int aimc_submit_raw(aimc_dev *dev, const void *desc, size_t len, uint64_t *fence
 
 /* Wait until job `fence` has completed, at most timeout_ns (negative: no limit), and
  * finish it. AIMC_OK; AIMC_ERR_TIMEOUT (not done in time, or the device's watchdog halted
- * it: a hung device never blocks the caller beyond the timeout); AIMC_ERR_DEVICE when the
- * job failed (the device's error register is decoded into aimc_error_text and cleared; the
- * device stays usable) or the device cannot complete it (a ring error: aimc_reset);
- * AIMC_ERR_ABORTED when aimc_reset ended the job. A fence already finished returns AIMC_OK. */
+ * it); AIMC_ERR_DEVICE when the job failed (the device's error register is decoded into
+ * aimc_error_text and cleared; the device stays usable) or the device cannot complete it
+ * (a ring error: aimc_reset); AIMC_ERR_ABORTED when aimc_reset ended the job. A fence
+ * already finished returns AIMC_OK.
+ * The wait ends at its timeout whatever the device does (hung, or on a command of the
+ * largest shapes). A simulated device works while the host waits, in pieces between which
+ * the wait looks at its clock, so it may end one piece late: a few ms; at most one MVM
+ * vector, or a PROGRAM's whole programming, which is one piece (docs/driver.md, "Bounded
+ * waits"). A command not done by then goes on at the next wait. */
 int aimc_fence_wait(aimc_dev *dev, uint64_t fence, int64_t timeout_ns);
 
 /* aimc_fence_wait without waiting: AIMC_ERR_TIMEOUT while the job is still running. A

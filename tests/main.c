@@ -23,7 +23,7 @@ int aimc_test_add_suite(const char *name, const aimc_test_case *cases, size_t n)
 static int (*const registry[])(void) = {
     test_config_register, test_mapping_register, test_mapper_register, test_sim_register, test_noise_register,
     test_driver_register, test_run_register, test_sweep_register, test_train_register,
-    test_engine_register, test_calibration_register, test_model_register, test_conformance_register, test_fuzz_register, test_sysc_register,
+    test_engine_register, test_calibration_register, test_model_register, test_conformance_register, test_fuzz_register, test_bound_register, test_sysc_register,
     test_rtl_register, test_report_register,
 };
 

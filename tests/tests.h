@@ -23,6 +23,7 @@ int test_calibration_register(void); /* sim: presets, peak, timing-only (test_ca
 int test_model_register(void);   /* one model: value = timing-only, estimate, overlap (test_model.c) */
 int test_conformance_register(void); /* driver conformance per backend URI (tests/conformance/) */
 int test_fuzz_register(void);    /* device + driver: bad command buffers (tests/test_fuzz.c) */
+int test_bound_register(void);   /* device: work bounded by pieces and limits (test_bound.c) */
 int test_sysc_register(void);    /* sim/sysc: SystemC platform, sysc: backend (test_sysc.c) */
 int test_rtl_register(void);
 int test_report_register(void);  /* tools: aimc run's figures, deploy, gating, GPU (test_report.c) */     /* rtl: Verilated RTL against sim:, co-simulation (test_rtl.c) */

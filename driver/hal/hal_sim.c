@@ -9,7 +9,9 @@
  *
  * The device works only when the host waits (irq_wait): it runs its events, in simulated
  * time, until its interrupt line rises, between checks of the wall clock so that a wait
- * returns within its timeout. A device with nothing scheduled (idle, or hung) lets the
+ * returns within its timeout: each aimc_accel_run call does at most AIMC_HAL_SIM_EVENTS
+ * cycles of events or one piece of a command's values work (docs/engine.md, "How work is
+ * bounded"), so a wait ends at most one piece late. A device with nothing scheduled (idle, or hung) lets the
  * waited wall time pass as idle device time (its watchdog's). So every result and every
  * simulated time depends only on the sequence of register accesses, never on the host's
  * speed. A mutex guards the device and the buffer list, since irq_wait runs without the

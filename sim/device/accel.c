@@ -80,6 +80,7 @@ void aimc_accel_reset(aimc_accel *dev)
     dev->ring_head = 0;
     dev->ring_tail = 0;
     dev->ring_fetch = 0;
+    dev->ring_fetched = 0;
     dev->done_fence = 0;
     dev->watchdog_us = 0;
     dev->halted = 0;
@@ -286,11 +287,13 @@ void aimc_accel_reg_write32(aimc_accel *dev, uint32_t off, uint32_t val)
         dev->ring_head = 0;
         dev->ring_tail = 0;
         dev->ring_fetch = 0;
+        dev->ring_fetched = 0;
         return;
     case AIMC_REG_RING_TAIL:
-        /* free-running: at most RING_SIZE commands may be outstanding */
+        /* free-running: at most RING_SIZE commands may be outstanding, and the tail may not
+         * move behind a descriptor already fetched (the processor would fetch on past it) */
         if (dev->ring_size == 0 || val - dev->ring_head > dev->ring_size ||
-            val - dev->ring_fetch > dev->ring_size) {
+            val - dev->ring_fetched > dev->ring_size) {
             dev_raise_error(dev, AIMC_REG_ERROR_RING, 0, val);
             return;
         }

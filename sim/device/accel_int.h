@@ -25,6 +25,17 @@
 #define DEV_RMS_EPS 1e-6 /* the runtime's RMS norm epsilon (driver/runtime/aimc_rt.h) */
 #define DEV_MAX_OPERANDS 5
 
+/* How a command's values work is bounded in host time (docs/engine.md, "How work is
+ * bounded"). The work is done in pieces: a piece does about DEV_WORK_PIECE operations, an
+ * operation being about as much host work as a byte of a DMA transfer into fresh memory or
+ * an element of a digital command's pass (TOPK's heap: 8 per level an entry moves; SILU: 16
+ * per element; an MVM: a physical cell per vector, at least one vector per piece), and
+ * aimc_accel_run does one piece's worth per call, so the host looks at its clock between
+ * pieces (about 3 ms apart on the development machine). A DMA transfer goes in callbacks of
+ * at most DEV_DMA_PIECE bytes. */
+#define DEV_WORK_PIECE (1u << 20)
+#define DEV_DMA_PIECE (1u << 20)
+
 /* The performance counters (CNT_*); energies in pJ, the registers read fJ. */
 typedef struct dev_counters {
     uint64_t cycles, mvms, adc_conv, adc_sat, xbar_reads, digital_ops, cells_prog;
@@ -80,6 +91,35 @@ typedef struct dev_cmd {
     uint32_t n_waiters, cap_waiters;
 } dev_cmd;
 
+/* A command being executed (exec.c): its descriptor, where its checks and its values work
+ * have got to, and the host copies of its operands. Opened by dev_exec_begin, advanced by
+ * dev_exec_step within a budget of operations, closed when the command is complete (its
+ * outputs stored, its dev_cmd filled) or dropped (a reset). */
+typedef struct dev_work {
+    int open;
+    dev_cmd *c;
+    uint8_t desc[AIMC_DESC_BYTES];
+    int64_t budget;           /* operations left for this piece; <= 0: stop at the next check */
+    int phase;                /* the command's own step */
+    uint32_t err, info;       /* ERROR bits (0 = OK) and the detail, as in dev_cmd */
+    /* a DMA transfer under way */
+    int dma_open;
+    uint64_t dma_done;
+    /* shapes and loop positions */
+    uint32_t id, batch, n, k, dim, rows, cols, src_rows, row0;
+    uint64_t i, j, bytes;
+    double acc;
+    /* host copies of operands and results */
+    float *x, *y, *u, *wt;
+    uint8_t *ix, *ox;
+    /* TOPK: a heap of the k best of a vector, the chosen ones in order, NaN bookkeeping */
+    void *heap;               /* k entries of exec.c's topk_ent */
+    uint32_t *sel, hn, nsel, nnan;
+    uint8_t *taken;
+    double *p;
+    aimc_xbar_stats st;
+} dev_work;
+
 /* A chip's resources on the engine, created when the chip first works. */
 typedef struct dev_chip {
     int link, noc, buffer, bus, units, cores; /* -1 until created */
@@ -112,7 +152,9 @@ struct aimc_accel {
     uint32_t ring_size;
     uint32_t ring_head;       /* completed prefix */
     uint32_t ring_tail;
-    uint32_t ring_fetch;      /* fetched */
+    uint32_t ring_fetch;      /* dispatched */
+    uint32_t ring_fetched;    /* past the last descriptor fetched (a burst fetched but not all
+                               * dispatched lies between ring_fetch and it) */
     uint64_t done_fence;
     uint32_t watchdog_us;
     dev_counters cnt;
@@ -148,6 +190,11 @@ struct aimc_accel {
     int eng_err;              /* an engine call failed (overflow, out of memory) */
     dev_where *where;
     size_t n_where, cap_where;
+    /* a fetched burst being dispatched: while a command of it is open (work.open), no
+     * event runs and the clock stands still (sched.c) */
+    uint8_t burst[AIMC_COST_FETCH_BURST * AIMC_DESC_BYTES];
+    uint32_t burst_n, burst_i; /* descriptors in the burst (0: none), the next to dispatch */
+    dev_work work;
 
     /* split execution (aimc_accel_cmd_*): the analog job in flight */
     aimc_xbar_mvm_run *job;
@@ -162,8 +209,16 @@ struct aimc_accel {
 
 /* Check the descriptor and, with values, execute it (reading and writing host memory now):
  * fills c (errors, operands, work, what it counts). matrix state changes here (PROGRAM).
- * The data locations of its reads are looked up by the caller. */
+ * The data locations of its reads are looked up by the caller. All at once. */
 void dev_exec(aimc_accel *dev, const uint8_t *desc, dev_cmd *c);
+/* The same in pieces: begin opens w on desc for c (nothing done yet); each step does the
+ * command's checks and work until w->budget is spent (an MVM's vectors and a PROGRAM may
+ * overrun it by one piece) and returns 1 when the command is complete (w closed, c filled as
+ * dev_exec fills it), 0 when more remains. The results do not depend on where the pieces
+ * end. dev_exec_drop frees an open command's work (nothing more is written). */
+void dev_exec_begin(aimc_accel *dev, dev_work *w, const uint8_t *desc, dev_cmd *c);
+int dev_exec_step(aimc_accel *dev, dev_work *w);
+void dev_exec_drop(dev_work *w);
 /* The checks every descriptor gets: opcode, flags, reserved bytes; ERROR bits or 0. */
 uint32_t dev_check_header(const uint8_t *desc, uint32_t *info);
 /* An MVM's or READBACK's checks and input (split execution opens the job itself). */

@@ -17,6 +17,13 @@
  * AIMC_DESC_STATUS_DONE) and raises the interrupt then; commands may complete out of order,
  * RING_HEAD and DONE_FENCE advance over the completed prefix of the ring.
  *
+ * Host time (docs/engine.md, "How work is bounded"): a command's values work is done in
+ * pieces of about 2^20 operations (a few ms), one per aimc_accel_run call. While a command
+ * is being dispatched no event runs and the clock stands still, so the results, times and
+ * energies are those of a dispatch done at once; a host that looks at its clock between
+ * calls (driver/hal/hal_sim.c) never waits more than a piece past its timeout. The floors: a
+ * piece holds at least one MVM vector, and a PROGRAM's programming is one piece.
+ *
  * Whatever the host writes, the device never crashes, never prints and never exits: a bad
  * command sets ERROR bits, writes its status into the descriptor, completes and raises the
  * error interrupt; the next command works.
@@ -105,10 +112,12 @@ enum {
 
 /* Let the device work: execute its scheduled events in time order (all events of one cycle
  * at a time) until one raises an interrupt cause while the line is asserted, max_events
- * (>= 1) cycles with events have run, or none is left. The clock advances to each event's
- * time. Returns AIMC_ACCEL_IRQ, AIMC_ACCEL_MORE or AIMC_ACCEL_IDLE (also for a NULL
- * device). A line already asserted when it is called (an error not yet cleared) does not
- * stop it: only a new cause does. */
+ * (>= 1) cycles with events have run, a piece of values work is done, or none is left. The
+ * clock advances to each event's time. A dispatch that needs more than the piece stops
+ * there (AIMC_ACCEL_MORE) and goes on at the next call, before any other event. Returns
+ * AIMC_ACCEL_IRQ, AIMC_ACCEL_MORE or AIMC_ACCEL_IDLE (also for a NULL device). A line
+ * already asserted when it is called (an error not yet cleared) does not stop it: only a
+ * new cause does. */
 int aimc_accel_run(aimc_accel *dev, uint64_t max_events);
 
 /* Time passes with nothing scheduled: ns nanoseconds of idle device time (the host waits
@@ -116,17 +125,20 @@ int aimc_accel_run(aimc_accel *dev, uint64_t max_events);
  * runs on, and with WATCHDOG_US nonzero that much such time halts the device
  * (STATUS.HALTED, ERROR.WATCHDOG, IRQ_STATUS.ERROR) until a soft reset. Does nothing while
  * events are scheduled (returns AIMC_ACCEL_MORE); AIMC_ACCEL_IRQ when the watchdog raised
- * the interrupt, else AIMC_ACCEL_IDLE. */
+ * the interrupt, else AIMC_ACCEL_IDLE. A device in the middle of a dispatch is busy, not
+ * idle: AIMC_ACCEL_MORE, no time passes. */
 int aimc_accel_advance(aimc_accel *dev, uint64_t ns);
 
-/* The cycle of the next scheduled event, UINT64_MAX when none is (also for NULL). */
+/* The cycle of the next scheduled event, UINT64_MAX when none is (also for NULL); the
+ * current cycle while a dispatch is under way. */
 uint64_t aimc_accel_next_event(const aimc_accel *dev);
 
 /* Time passes up to `cycle` (a clock that follows another's, as in a SystemC platform): the
  * events due by then run, in time order, and the clock is at `cycle` (a `cycle` in the past
  * changes nothing). Time the device spends waiting with commands pending and nothing
- * scheduled counts towards the watchdog, as in aimc_accel_advance. Returns as
- * aimc_accel_run. */
+ * scheduled counts towards the watchdog, as in aimc_accel_advance. A dispatch under way
+ * (or one that an event starts) completes first, piece after piece, however long it takes.
+ * Returns as aimc_accel_run. */
 int aimc_accel_advance_to(aimc_accel *dev, uint64_t cycle);
 
 /* ---- host memory ---- */
@@ -190,7 +202,8 @@ typedef struct aimc_accel_cmd {
 } aimc_accel_cmd;
 
 /* Start the command in desc (64 bytes) as the command processor would execute it: the ERROR
- * bits (0 = accepted) with the detail in *info. A kind 1 job stays open until cmd_finish or
+ * bits (0 = accepted) with the detail in *info. A kind 0 command's values are computed here,
+ * whole (no pieces). A kind 1 job stays open until cmd_finish or
  * cmd_abort (starting another command aborts it). */
 uint32_t aimc_accel_cmd_start(aimc_accel *dev, const uint8_t *desc, uint32_t *info,
                               aimc_accel_cmd *c);

@@ -6,6 +6,11 @@
  * doc texts are the semantics). Every value the host hands over (descriptors, tile tables,
  * index tables, DMA addresses) is checked before use; a bad one is answered with ERROR bits,
  * never with a crash.
+ *
+ * A command runs in pieces (dev_exec_begin, dev_exec_step): each step takes what it does
+ * from a budget of operations, so the host can look at its clock between pieces; loops keep
+ * their order across pieces, so the values are the same as in one go (docs/engine.md, "How
+ * work is bounded"). TOPK keeps a heap of the k best logits: O(n log k) per vector.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -393,20 +398,27 @@ static uint32_t check_matrix(aimc_accel *dev, uint32_t id, uint32_t *m_rows, uin
     return 0;
 }
 
+/* An MVM's fields against its matrix: id, batch, rows (the matrix's) and cols. */
+static uint32_t mvm_check(aimc_accel *dev, const uint8_t *desc, uint32_t *info, uint32_t *id,
+                          uint32_t *batch, uint32_t *rows, uint32_t *cols)
+{
+    uint32_t m_rows, err;
+    *rows = aimc_le_get32(desc + AIMC_DESC_MVM_ROWS);
+    *cols = aimc_le_get32(desc + AIMC_DESC_MVM_COLS);
+    if ((err = field_in(desc, AIMC_DESC_MVM_MATRIX, 0, DEV_MAX_MATRICES - 1, id, info)) ||
+        (err = field_in(desc, AIMC_DESC_MVM_BATCH, 1, DEV_MAX_BATCH, batch, info)) ||
+        (err = check_matrix(dev, *id, &m_rows, *cols, info)))
+        return err;
+    if (*rows != m_rows) { *info = *id; return AIMC_REG_ERROR_SHAPE; }
+    return 0;
+}
+
 uint32_t dev_mvm_prepare(aimc_accel *dev, const uint8_t *desc, uint32_t *info, uint32_t *id,
                          uint32_t *batch, float **x, float **y, uint64_t *y_bytes)
 {
-    uint32_t m_rows, err;
-    uint32_t rows = aimc_le_get32(desc + AIMC_DESC_MVM_ROWS);
-    uint32_t cols = aimc_le_get32(desc + AIMC_DESC_MVM_COLS);
-
-    if ((err = field_in(desc, AIMC_DESC_MVM_MATRIX, 0, DEV_MAX_MATRICES - 1, id, info)) ||
-        (err = field_in(desc, AIMC_DESC_MVM_BATCH, 1, DEV_MAX_BATCH, batch, info)) ||
-        (err = check_matrix(dev, *id, &m_rows, cols, info)))
-        return err;
-    if (rows != m_rows) { *info = *id; return AIMC_REG_ERROR_SHAPE; }
-
-    /* m_rows, cols <= DEV_MAX_DIM (a PROGRAM checked them), batch <= DEV_MAX_BATCH. */
+    uint32_t rows, cols, err;
+    if ((err = mvm_check(dev, desc, info, id, batch, &rows, &cols))) return err;
+    /* rows, cols <= DEV_MAX_DIM (a PROGRAM checked them), batch <= DEV_MAX_BATCH. */
     uint64_t x_bytes = (uint64_t)*batch * rows * sizeof(float);
     *y_bytes = (uint64_t)*batch * cols * sizeof(float);
     if ((err = dma_fetch(dev, desc, AIMC_DESC_MVM_X_ADDR, x_bytes, (void **)x, info)))
@@ -414,59 +426,46 @@ uint32_t dev_mvm_prepare(aimc_accel *dev, const uint8_t *desc, uint32_t *info, u
     return dma_out_buf(dev, desc, AIMC_DESC_MVM_Y_ADDR, *y_bytes, (void **)y, info);
 }
 
-static uint32_t exec_mvm(aimc_accel *dev, const uint8_t *desc, dev_cmd *c, uint32_t *info)
+/* A READBACK's fields against its matrix: id, rows row0 .. row0 + nrows - 1 of a matrix of
+ * m_rows rows and cols columns. */
+static uint32_t readback_check(aimc_accel *dev, const uint8_t *desc, uint32_t *info,
+                               uint32_t *id, uint32_t *nrows, uint32_t *row0, uint32_t *m_rows,
+                               uint32_t *cols)
 {
-    uint32_t id, batch, err;
-    uint64_t y_bytes;
-    float *x = NULL, *y = NULL;
-    aimc_xbar_stats st = {0};
-
-    if ((err = dev_mvm_prepare(dev, desc, info, &id, &batch, &x, &y, &y_bytes))) goto out;
-    const dev_mat *m = matrix_of(dev, id);
-    if (values(dev)) {
-        int rc = aimc_xbar_mvm(dev->xbar, id, x, batch, y, &st);
-        if (rc == AIMC_ERR_STATE) {
-            *info = id;
-            err = AIMC_REG_ERROR_NOT_PROGRAMMED;
-            goto out;
-        }
-        if (rc != AIMC_OK) { err = AIMC_REG_ERROR_INTERNAL; goto out; }
-        if ((err = dev_dma_store(dev, desc, AIMC_DESC_MVM_Y_ADDR, y, y_bytes, info))) goto out;
+    uint32_t err;
+    *row0 = aimc_le_get32(desc + AIMC_DESC_RDBK_ROW0);
+    *cols = aimc_le_get32(desc + AIMC_DESC_RDBK_COLS);
+    if ((err = field_in(desc, AIMC_DESC_RDBK_MATRIX, 0, DEV_MAX_MATRICES - 1, id, info)) ||
+        (err = field_in(desc, AIMC_DESC_RDBK_NROWS, 1, DEV_MAX_BATCH, nrows, info)) ||
+        (err = check_matrix(dev, *id, m_rows, *cols, info)))
+        return err;
+    if ((uint64_t)*row0 + *nrows > *m_rows) {
+        *info = AIMC_DESC_RDBK_ROW0;
+        return AIMC_REG_ERROR_SHAPE;
     }
-    c->matrix = id;
-    c->vectors = batch;
-    c->anchor = -1;
-    c->at = m->cost->home;
-    c->out_bytes = y_bytes;
-    operand(c, aimc_le_get64(desc + AIMC_DESC_MVM_X_ADDR), (uint64_t)batch * m->rows * 4, 0);
-    c->opd[0].move = 0; /* the MVM's own input stage moves it (aimc_cost_mvm_in) */
-    operand(c, aimc_le_get64(desc + AIMC_DESC_MVM_Y_ADDR), y_bytes, 1);
-    dev_count_mvm(dev, c, m->cost, batch, values(dev) ? &st : NULL);
-out:
-    free(y);
-    free(x);
-    return err;
+    if ((uint64_t)*nrows * *m_rows > DEV_MAX_ELEMS || (uint64_t)*nrows * *cols > DEV_MAX_ELEMS) {
+        *info = AIMC_DESC_RDBK_NROWS;
+        return AIMC_REG_ERROR_BAD_DESC;
+    }
+    return 0;
+}
+
+/* READBACK's inputs: one one-hot vector per row, row0 + i hot in vector i. */
+static float *readback_inputs(uint32_t nrows, uint32_t row0, uint32_t m_rows)
+{
+    float *x = calloc((size_t)nrows * m_rows, sizeof *x);
+    if (x)
+        for (uint32_t i = 0; i < nrows; i++) x[(size_t)i * m_rows + row0 + i] = 1.0f;
+    return x;
 }
 
 uint32_t dev_readback_prepare(aimc_accel *dev, const uint8_t *desc, uint32_t *info,
                               uint32_t *id_out, uint32_t *nrows_out, float **x_out,
                               float **y_out, uint64_t *y_bytes_out)
 {
-    uint32_t id, nrows, m_rows, err;
-    uint32_t row0 = aimc_le_get32(desc + AIMC_DESC_RDBK_ROW0);
-    uint32_t cols = aimc_le_get32(desc + AIMC_DESC_RDBK_COLS);
-    float *x;
-
+    uint32_t id, nrows, row0, m_rows, cols, err;
     *x_out = NULL;
-    if ((err = field_in(desc, AIMC_DESC_RDBK_MATRIX, 0, DEV_MAX_MATRICES - 1, &id, info)) ||
-        (err = field_in(desc, AIMC_DESC_RDBK_NROWS, 1, DEV_MAX_BATCH, &nrows, info)) ||
-        (err = check_matrix(dev, id, &m_rows, cols, info)))
-        return err;
-    if ((uint64_t)row0 + nrows > m_rows) { *info = AIMC_DESC_RDBK_ROW0; return AIMC_REG_ERROR_SHAPE; }
-    if ((uint64_t)nrows * m_rows > DEV_MAX_ELEMS || (uint64_t)nrows * cols > DEV_MAX_ELEMS) {
-        *info = AIMC_DESC_RDBK_NROWS;
-        return AIMC_REG_ERROR_BAD_DESC;
-    }
+    if ((err = readback_check(dev, desc, info, &id, &nrows, &row0, &m_rows, &cols))) return err;
     uint64_t y_bytes = (uint64_t)nrows * cols * sizeof(float);
     *id_out = id;
     *nrows_out = nrows;
@@ -474,310 +473,808 @@ uint32_t dev_readback_prepare(aimc_accel *dev, const uint8_t *desc, uint32_t *in
     if ((err = dma_out_buf(dev, desc, AIMC_DESC_RDBK_OUT_ADDR, y_bytes, (void **)y_out, info)))
         return err;
     if (!values(dev)) return 0;
-    x = calloc((size_t)nrows * m_rows, sizeof *x);
-    *x_out = x;
-    if (!x) return AIMC_REG_ERROR_INTERNAL;
-    for (uint32_t i = 0; i < nrows; i++) x[(size_t)i * m_rows + row0 + i] = 1.0f;
-    return 0;
+    *x_out = readback_inputs(nrows, row0, m_rows);
+    return *x_out ? 0 : AIMC_REG_ERROR_INTERNAL;
+}
+
+/* ---- commands in pieces --------------------------------------------------------------------
+ *
+ * Each command is a sequence of steps (w->phase): its checks in the documented order, its
+ * DMA reads, its arithmetic, its DMA writes, then what it counts. A step that has a budget
+ * left does work and takes what it did from w->budget; when the budget is spent the
+ * command returns W_MORE and goes on from the same place at the next piece. Loops keep
+ * their order across pieces, so every value (sums included) is the same as in one go. */
+
+enum { W_MORE = 0, W_DONE = 1 };
+
+/* The command failed with these ERROR bits and detail: it is complete. */
+static int w_fail(dev_work *w, uint32_t err, uint32_t info)
+{
+    w->err = err;
+    w->info = info;
+    return W_DONE;
+}
+
+/* How many of `want` items of `cost` operations each this piece still does: at least one
+ * while any budget is left, none when it is spent. Takes their cost from the budget. */
+static uint64_t w_take(dev_work *w, uint64_t want, uint64_t cost)
+{
+    if (w->budget <= 0 || want == 0) return 0;
+    if (cost == 0) cost = 1;
+    uint64_t n = (uint64_t)w->budget / cost;
+    if (n == 0) n = 1;
+    if (n > want) n = want;
+    w->budget -= (int64_t)(n * cost);
+    return n;
+}
+
+/* Bytes of DMA per operation of the budget, and the block a transfer piece is cut in. */
+#define W_DMA_BYTES_PER_OP 1u
+#define W_DMA_BLOCK 4096u
+
+/* Read n bytes at the address in descriptor field `field` into a new buffer *out, at most
+ * DEV_DMA_PIECE bytes per callback: W_MORE until all are read, then W_DONE, with w->err 0
+ * or the failure (DMA_FAULT: the field's offset; INTERNAL: out of memory; *out NULL). The
+ * range's first and last bytes are probed before the buffer is allocated. Without values
+ * only the range is checked (*out stays NULL), unless `always` (the tables that decide what
+ * a command does are read in every mode). */
+static int w_read(aimc_accel *dev, dev_work *w, uint32_t field, uint64_t n, void **out,
+                  int always)
+{
+    const uint64_t addr = aimc_le_get64(w->desc + field);
+    if (!w->dma_open) {
+        if (w->budget <= 0) return W_MORE;
+        *out = NULL;
+        if (dma_probe(dev, addr, n)) return w_fail(w, AIMC_REG_ERROR_DMA_FAULT, field);
+        if (!values(dev) && !always) return W_DONE;
+        if (n > SIZE_MAX) return w_fail(w, AIMC_REG_ERROR_INTERNAL, 0);
+        *out = malloc(n ? (size_t)n : 1);
+        if (!*out) return w_fail(w, AIMC_REG_ERROR_INTERNAL, 0);
+        w->dma_open = 1;
+        w->dma_done = 0;
+    }
+    while (w->dma_done < n) {
+        const uint64_t left = n - w->dma_done;
+        uint64_t len = w_take(w, (left + W_DMA_BLOCK - 1) / W_DMA_BLOCK,
+                              W_DMA_BLOCK / W_DMA_BYTES_PER_OP) * W_DMA_BLOCK;
+        if (len == 0) return W_MORE;
+        if (len > DEV_DMA_PIECE) len = DEV_DMA_PIECE;
+        if (len > left) len = left;
+        if (dev_dma_read(dev, addr + w->dma_done, (uint8_t *)*out + w->dma_done, (size_t)len)) {
+            free(*out);
+            *out = NULL;
+            w->dma_open = 0;
+            return w_fail(w, AIMC_REG_ERROR_DMA_FAULT, field);
+        }
+        w->dma_done += len;
+    }
+    w->dma_open = 0;
+    return W_DONE;
+}
+
+/* Write n bytes of src to the address in field `field` (nothing without values), at most
+ * DEV_DMA_PIECE bytes per callback: W_MORE until all are written, then W_DONE with w->err 0
+ * or DMA_FAULT (the field's offset). A range the probe passed but whose middle is not host
+ * memory faults at the piece that reaches it, after the pieces before it were written. */
+static int w_write(aimc_accel *dev, dev_work *w, uint32_t field, const void *src, uint64_t n)
+{
+    const uint64_t addr = aimc_le_get64(w->desc + field);
+    if (!values(dev)) return W_DONE;
+    if (!w->dma_open) {
+        w->dma_open = 1;
+        w->dma_done = 0;
+    }
+    while (w->dma_done < n) {
+        const uint64_t left = n - w->dma_done;
+        uint64_t len = w_take(w, (left + W_DMA_BLOCK - 1) / W_DMA_BLOCK,
+                              W_DMA_BLOCK / W_DMA_BYTES_PER_OP) * W_DMA_BLOCK;
+        if (len == 0) return W_MORE;
+        if (len > DEV_DMA_PIECE) len = DEV_DMA_PIECE;
+        if (len > left) len = left;
+        if (dev_dma_write(dev, addr + w->dma_done, (const uint8_t *)src + w->dma_done,
+                          (size_t)len)) {
+            w->dma_open = 0;
+            return w_fail(w, AIMC_REG_ERROR_DMA_FAULT, field);
+        }
+        w->dma_done += len;
+    }
+    w->dma_open = 0;
+    return W_DONE;
+}
+
+/* An output buffer of n bytes (NULL without values), after probing the range. It is not
+ * cleared: each command computes every byte of its outputs before it stores them (zeroing
+ * 64 MiB at once would be a long piece). */
+static int w_outbuf(aimc_accel *dev, dev_work *w, uint32_t field, uint64_t n, void **out)
+{
+    if (w->budget <= 0) return W_MORE;
+    *out = NULL;
+    if (dma_probe(dev, aimc_le_get64(w->desc + field), n))
+        return w_fail(w, AIMC_REG_ERROR_DMA_FAULT, field);
+    if (!values(dev)) return W_DONE;
+    if (n > SIZE_MAX) return w_fail(w, AIMC_REG_ERROR_INTERNAL, 0);
+    *out = malloc(n ? (size_t)n : 1);
+    w->budget -= (int64_t)(n / 16);
+    return *out ? W_DONE : w_fail(w, AIMC_REG_ERROR_INTERNAL, 0);
+}
+
+/* Free host copy *p (bytes long) as soon as the command is done with it, so that a command's
+ * big buffers are not all freed in its last piece; the budget pays for it. */
+static void w_release(dev_work *w, void *p, uint64_t bytes)
+{
+    void **q = p;
+    if (!*q) return;
+    free(*q);
+    *q = NULL;
+    w->budget -= (int64_t)(bytes / 16);
+}
+
+/* A step that reads, writes or allocates: go on only once it is done and OK. Each such step
+ * that can return W_MORE is a phase of its own (a phase is entered again from its start). */
+#define W_STEP(call)                                                                       \
+    do {                                                                                   \
+        if ((call) == W_MORE) return W_MORE;                                               \
+        if (w->err) return W_DONE;                                                         \
+    } while (0)
+
+/* The vectors of an MVM on a rows x cols matrix that one call of the value model runs: all
+ * when their cells (*per, a vector's) fit in one piece; else as many as fit, at least one,
+ * in whole groups of 64 when there is room for one (the value model's own groups, sim/xbar).
+ * Split, an MVM's outputs are the same (every draw is keyed by its vector); only the sum of
+ * its array charge (an energy) is added call by call, so its last bits may differ. */
+static uint64_t mvm_span(const aimc_accel *dev, uint64_t vectors, uint32_t rows, uint32_t cols,
+                         uint64_t *per)
+{
+    const uint64_t cpw = (uint64_t)aimc_arch_cols_per_weight(&dev->arch);
+    const uint64_t slices = (uint64_t)aimc_arch_slices(&dev->arch);
+    *per = (uint64_t)rows * cols * (cpw ? cpw : 1) * (slices ? slices : 1); /* its cells */
+    if (vectors * *per <= DEV_WORK_PIECE) return vectors;
+    uint64_t span = DEV_WORK_PIECE / *per;
+    if (span >= 64) span -= span % 64;
+    return span ? span : 1;
+}
+
+/* The MVMs of vectors w->i .. w->batch - 1 on w->id, x and y rows of w->rows and w->cols,
+ * a span of vectors per call while the budget lasts. A matrix overwritten by another
+ * (aimc_xbar: STATE) is NOT_PROGRAMMED when `mvm`, every failure INTERNAL otherwise. */
+static int w_mvm(aimc_accel *dev, dev_work *w, int mvm)
+{
+    uint64_t per;
+    const uint64_t span = mvm_span(dev, w->batch, w->rows, w->cols, &per);
+    while (w->i < w->batch) {
+        if (w->budget <= 0) return W_MORE;
+        const uint64_t nv = w->batch - w->i < span ? w->batch - w->i : span;
+        w->budget -= (int64_t)(nv * per);
+        int rc = aimc_xbar_mvm(dev->xbar, w->id, w->x + w->i * w->rows, (uint32_t)nv,
+                               w->y + w->i * w->cols, &w->st);
+        if (rc == AIMC_ERR_STATE && mvm) return w_fail(w, AIMC_REG_ERROR_NOT_PROGRAMMED, w->id);
+        if (rc != AIMC_OK) return w_fail(w, AIMC_REG_ERROR_INTERNAL, 0);
+        w->i += nv;
+    }
+    return W_DONE;
+}
+
+static int run_program(aimc_accel *dev, dev_work *w)
+{
+    /* One piece, however long: the value model programs a matrix in one call. */
+    if (w->budget <= 0) return W_MORE;
+    const uint64_t rows = aimc_le_get32(w->desc + AIMC_DESC_PROG_ROWS);
+    const uint64_t cols = aimc_le_get32(w->desc + AIMC_DESC_PROG_COLS);
+    w->budget -= (int64_t)(rows > DEV_MAX_DIM || cols > DEV_MAX_DIM ? 1 : rows * cols);
+    w->err = exec_program(dev, w->desc, w->c, &w->info);
+    return W_DONE;
+}
+
+static int run_mvm(aimc_accel *dev, dev_work *w)
+{
+    const uint8_t *d = w->desc;
+    dev_cmd *c = w->c;
+    for (;;) switch (w->phase) {
+    case 0: {
+        uint32_t err, info = 0;
+        if ((err = mvm_check(dev, d, &info, &w->id, &w->batch, &w->rows, &w->cols)))
+            return w_fail(w, err, info);
+        w->bytes = (uint64_t)w->batch * w->cols * sizeof(float);
+        w->phase = 1;
+        break;
+    }
+    case 1:
+        W_STEP(w_read(dev, w, AIMC_DESC_MVM_X_ADDR,
+                      (uint64_t)w->batch * w->rows * sizeof(float), (void **)&w->x, 0));
+        w->phase = 6;
+        break;
+    case 6:
+        W_STEP(w_outbuf(dev, w, AIMC_DESC_MVM_Y_ADDR, w->bytes, (void **)&w->y));
+        w->phase = values(dev) ? 2 : 5;
+        break;
+    case 2: /* the value model's own checks, before any vector runs: the matrix still holds
+             * its devices (batch 0 checks only that), then every input is finite */
+        if (w->budget <= 0) return W_MORE;
+        {
+            int rc = aimc_xbar_mvm(dev->xbar, w->id, w->x, 0, w->y, NULL);
+            if (rc == AIMC_ERR_STATE) return w_fail(w, AIMC_REG_ERROR_NOT_PROGRAMMED, w->id);
+            if (rc != AIMC_OK) return w_fail(w, AIMC_REG_ERROR_INTERNAL, 0);
+        }
+        w->i = 0;
+        w->phase = 3;
+        break;
+    case 3: {
+        const uint64_t n = (uint64_t)w->batch * w->rows;
+        while (w->i < n) {
+            const uint64_t m = w_take(w, n - w->i, 1);
+            if (!m) return W_MORE;
+            for (uint64_t e = w->i; e < w->i + m; e++)
+                if (!isfinite(w->x[e])) return w_fail(w, AIMC_REG_ERROR_INTERNAL, 0);
+            w->i += m;
+        }
+        w->i = 0;
+        w->phase = 4;
+        break;
+    }
+    case 4:
+        if (w_mvm(dev, w, 1) == W_MORE) return W_MORE;
+        if (w->err) return W_DONE;
+        w_release(w, &w->x, (uint64_t)w->batch * w->rows * sizeof(float));
+        w->phase = 5;
+        break;
+    case 5:
+        W_STEP(w_write(dev, w, AIMC_DESC_MVM_Y_ADDR, w->y, w->bytes));
+        {
+            const dev_mat *m = matrix_of(dev, w->id);
+            c->matrix = w->id;
+            c->vectors = w->batch;
+            c->anchor = -1;
+            c->at = m->cost->home;
+            c->out_bytes = w->bytes;
+            operand(c, aimc_le_get64(d + AIMC_DESC_MVM_X_ADDR),
+                    (uint64_t)w->batch * m->rows * 4, 0);
+            c->opd[0].move = 0; /* the MVM's own input stage moves it (aimc_cost_mvm_in) */
+            operand(c, aimc_le_get64(d + AIMC_DESC_MVM_Y_ADDR), w->bytes, 1);
+            dev_count_mvm(dev, c, m->cost, w->batch, values(dev) ? &w->st : NULL);
+        }
+        return W_DONE;
+    default:
+        return w_fail(w, AIMC_REG_ERROR_INTERNAL, 0);
+    }
 }
 
 /* READBACK: rows row0.. of W as the array computes them: one-hot inputs, one MVM each. */
-static uint32_t exec_readback(aimc_accel *dev, const uint8_t *desc, dev_cmd *c, uint32_t *info)
+static int run_readback(aimc_accel *dev, dev_work *w)
 {
-    uint32_t id, nrows, err;
-    uint64_t y_bytes;
-    float *x = NULL, *y = NULL;
-    aimc_xbar_stats st = {0};
-
-    if ((err = dev_readback_prepare(dev, desc, info, &id, &nrows, &x, &y, &y_bytes))) goto out;
-    if (values(dev)) {
-        if (aimc_xbar_mvm(dev->xbar, id, x, nrows, y, &st) != AIMC_OK) {
-            err = AIMC_REG_ERROR_INTERNAL;
-            goto out;
-        }
-        if ((err = dev_dma_store(dev, desc, AIMC_DESC_RDBK_OUT_ADDR, y, y_bytes, info))) goto out;
+    const uint8_t *d = w->desc;
+    dev_cmd *c = w->c;
+    for (;;) switch (w->phase) {
+    case 0: {
+        uint32_t err, info = 0;
+        if ((err = readback_check(dev, d, &info, &w->id, &w->batch, &w->row0, &w->rows,
+                                  &w->cols)))
+            return w_fail(w, err, info);
+        w->bytes = (uint64_t)w->batch * w->cols * sizeof(float);
+        w->phase = 3;
+        break;
     }
-    const dev_mat *m = matrix_of(dev, id);
-    c->matrix = id;
-    c->vectors = nrows;
-    c->anchor = -1;
-    c->at = m->cost->home;
-    c->out_bytes = y_bytes;
-    operand(c, aimc_le_get64(desc + AIMC_DESC_RDBK_OUT_ADDR), y_bytes, 1);
-    dev_count_mvm(dev, c, m->cost, nrows, values(dev) ? &st : NULL);
-out:
-    free(y);
-    free(x);
-    return err;
+    case 3:
+        W_STEP(w_outbuf(dev, w, AIMC_DESC_RDBK_OUT_ADDR, w->bytes, (void **)&w->y));
+        w->phase = values(dev) ? 4 : 2;
+        break;
+    case 4: /* the one-hot inputs */
+        if (w->budget <= 0) return W_MORE;
+        if (!(w->x = readback_inputs(w->batch, w->row0, w->rows)))
+            return w_fail(w, AIMC_REG_ERROR_INTERNAL, 0);
+        w->budget -= (int64_t)((uint64_t)w->batch * w->rows / 4);
+        w->i = 0;
+        w->phase = 1;
+        break;
+    case 1:
+        if (w_mvm(dev, w, 0) == W_MORE) return W_MORE;
+        if (w->err) return W_DONE;
+        w_release(w, &w->x, (uint64_t)w->batch * w->rows * sizeof(float));
+        w->phase = 2;
+        break;
+    case 2:
+        W_STEP(w_write(dev, w, AIMC_DESC_RDBK_OUT_ADDR, w->y, w->bytes));
+        {
+            const dev_mat *m = matrix_of(dev, w->id);
+            c->matrix = w->id;
+            c->vectors = w->batch;
+            c->anchor = -1;
+            c->at = m->cost->home;
+            c->out_bytes = w->bytes;
+            operand(c, aimc_le_get64(d + AIMC_DESC_RDBK_OUT_ADDR), w->bytes, 1);
+            dev_count_mvm(dev, c, m->cost, w->batch, values(dev) ? &w->st : NULL);
+        }
+        return W_DONE;
+    default:
+        return w_fail(w, AIMC_REG_ERROR_INTERNAL, 0);
+    }
 }
 
-static uint32_t exec_rmsnorm(aimc_accel *dev, const uint8_t *desc, dev_cmd *c, uint32_t *info)
+static int run_rmsnorm(aimc_accel *dev, dev_work *w)
 {
-    uint32_t batch, dim, err;
-    float *x = NULL;
-
-    if ((err = field_in(desc, AIMC_DESC_RMS_BATCH, 1, DEV_MAX_BATCH, &batch, info)) ||
-        (err = field_in(desc, AIMC_DESC_RMS_DIM, 1, DEV_MAX_DIM, &dim, info)))
-        return err;
-    if ((uint64_t)batch * dim > DEV_MAX_ELEMS) { *info = AIMC_DESC_RMS_BATCH; return AIMC_REG_ERROR_BAD_DESC; }
-    uint64_t bytes = (uint64_t)batch * dim * sizeof(float);
-    if ((err = dma_fetch(dev, desc, AIMC_DESC_RMS_IN_ADDR, bytes, (void **)&x, info)) ||
-        dma_probe(dev, aimc_le_get64(desc + AIMC_DESC_RMS_OUT_ADDR), bytes)) {
-        if (!err) { *info = AIMC_DESC_RMS_OUT_ADDR; err = AIMC_REG_ERROR_DMA_FAULT; }
-        goto out;
+    const uint8_t *d = w->desc;
+    dev_cmd *c = w->c;
+    for (;;) switch (w->phase) {
+    case 0: {
+        uint32_t err, info = 0;
+        if ((err = field_in(d, AIMC_DESC_RMS_BATCH, 1, DEV_MAX_BATCH, &w->batch, &info)) ||
+            (err = field_in(d, AIMC_DESC_RMS_DIM, 1, DEV_MAX_DIM, &w->dim, &info)))
+            return w_fail(w, err, info);
+        if ((uint64_t)w->batch * w->dim > DEV_MAX_ELEMS)
+            return w_fail(w, AIMC_REG_ERROR_BAD_DESC, AIMC_DESC_RMS_BATCH);
+        w->bytes = (uint64_t)w->batch * w->dim * sizeof(float);
+        w->phase = 1;
+        break;
     }
-    if (x)
-        for (uint32_t b = 0; b < batch; b++) {
-            float *v = x + (size_t)b * dim;
-            double ss = 0;
-            for (uint32_t i = 0; i < dim; i++) ss += (double)v[i] * v[i];
-            double inv = 1.0 / sqrt(ss / (double)dim + DEV_RMS_EPS);
-            for (uint32_t i = 0; i < dim; i++) v[i] = (float)(v[i] * inv);
-        }
-    if ((err = dev_dma_store(dev, desc, AIMC_DESC_RMS_OUT_ADDR, x, bytes, info))) goto out;
-    operand(c, aimc_le_get64(desc + AIMC_DESC_RMS_IN_ADDR), bytes, 0);
-    operand(c, aimc_le_get64(desc + AIMC_DESC_RMS_OUT_ADDR), bytes, 1);
-    c->anchor = 0;
-    c->out_bytes = bytes;
-    count_dig(dev, c, AIMC_DIG_RMSNORM, batch, dim, 0);
-out:
-    free(x);
-    return err;
-}
-
-/* Indices of the k largest of v[0..n-1], largest first, ties to the lower index; the
- * softmax of the chosen values in p. The runtime's reference does the same. */
-static void top_k_softmax(const float *v, uint32_t n, uint32_t k, uint32_t *idx, double *p)
-{
-    for (uint32_t j = 0; j < k; j++) {
-        uint32_t best = n;
-        for (uint32_t e = 0; e < n; e++) {
-            int taken = 0;
-            for (uint32_t t = 0; t < j; t++) taken |= idx[t] == e;
-            if (!taken && (best == n || (double)v[e] > (double)v[best])) best = e;
-        }
-        idx[j] = best;
-    }
-    double mx = v[idx[0]], sum = 0;
-    for (uint32_t j = 0; j < k; j++) sum += (p[j] = exp((double)v[idx[j]] - mx));
-    for (uint32_t j = 0; j < k; j++) p[j] /= sum;
-}
-
-static uint32_t exec_topk(aimc_accel *dev, const uint8_t *desc, dev_cmd *c, uint32_t *info)
-{
-    uint32_t batch, n, k, err;
-    float *v = NULL, *w = NULL;
-    uint8_t *ix = NULL;
-    uint32_t *idx = NULL;
-    double *p = NULL;
-
-    if ((err = field_in(desc, AIMC_DESC_TOPK_BATCH, 1, DEV_MAX_BATCH, &batch, info)) ||
-        (err = field_in(desc, AIMC_DESC_TOPK_N, 1, DEV_MAX_DIM, &n, info)) ||
-        (err = field_in(desc, AIMC_DESC_TOPK_K, 1, n, &k, info)))
-        return err;
-    if ((uint64_t)batch * n > DEV_MAX_ELEMS) { *info = AIMC_DESC_TOPK_BATCH; return AIMC_REG_ERROR_BAD_DESC; }
-    uint64_t out_n = (uint64_t)batch * k;
-    uint64_t in_bytes = (uint64_t)batch * n * sizeof(float);
-    if ((err = dma_fetch(dev, desc, AIMC_DESC_TOPK_IN_ADDR, in_bytes, (void **)&v, info)) ||
-        (err = dma_out_buf(dev, desc, AIMC_DESC_TOPK_IDX_ADDR, out_n * 4, (void **)&ix, info)) ||
-        (err = dma_out_buf(dev, desc, AIMC_DESC_TOPK_W_ADDR, out_n * sizeof(float), (void **)&w,
-                           info)))
-        goto out;
-    if (values(dev)) {
-        idx = malloc((size_t)k * sizeof *idx);
-        p = malloc((size_t)k * sizeof *p);
-        if (!idx || !p) { err = AIMC_REG_ERROR_INTERNAL; goto out; }
-        for (uint32_t b = 0; b < batch; b++) {
-            top_k_softmax(v + (size_t)b * n, n, k, idx, p);
-            for (uint32_t j = 0; j < k; j++) {
-                aimc_le_put32(ix + ((size_t)b * k + j) * 4, idx[j]);
-                w[(size_t)b * k + j] = (float)p[j];
+    case 1:
+        W_STEP(w_read(dev, w, AIMC_DESC_RMS_IN_ADDR, w->bytes, (void **)&w->x, 0));
+        if (dma_probe(dev, aimc_le_get64(d + AIMC_DESC_RMS_OUT_ADDR), w->bytes))
+            return w_fail(w, AIMC_REG_ERROR_DMA_FAULT, AIMC_DESC_RMS_OUT_ADDR);
+        w->j = 0; /* the vector */
+        w->i = 0; /* 0 .. dim - 1: its sum of squares; dim .. 2 dim - 1: its scaling */
+        w->acc = 0;
+        w->phase = w->x ? 2 : 3;
+        break;
+    case 2:
+        while (w->j < w->batch) {
+            float *v = w->x + (size_t)w->j * w->dim;
+            const uint64_t dim = w->dim;
+            const uint64_t m = w_take(w, 2 * dim - w->i, 1);
+            if (!m) return W_MORE;
+            const uint64_t end = w->i + m;
+            if (w->i < dim) {
+                const uint64_t e_sum = end < dim ? end : dim;
+                double ss = w->acc;
+                for (uint64_t e = w->i; e < e_sum; e++) ss += (double)v[e] * v[e];
+                /* the sum done: acc holds the scale */
+                w->acc = e_sum == dim ? 1.0 / sqrt(ss / (double)dim + DEV_RMS_EPS) : ss;
+                w->i = e_sum;
+            }
+            const double inv = w->acc;
+            for (uint64_t e = w->i; e < end; e++) v[e - dim] = (float)(v[e - dim] * inv);
+            w->i = end;
+            if (w->i == 2 * dim) {
+                w->j++;
+                w->i = 0;
+                w->acc = 0;
             }
         }
+        w->phase = 3;
+        break;
+    case 3:
+        W_STEP(w_write(dev, w, AIMC_DESC_RMS_OUT_ADDR, w->x, w->bytes));
+        operand(c, aimc_le_get64(d + AIMC_DESC_RMS_IN_ADDR), w->bytes, 0);
+        operand(c, aimc_le_get64(d + AIMC_DESC_RMS_OUT_ADDR), w->bytes, 1);
+        c->anchor = 0;
+        c->out_bytes = w->bytes;
+        count_dig(dev, c, AIMC_DIG_RMSNORM, w->batch, w->dim, 0);
+        return W_DONE;
+    default:
+        return w_fail(w, AIMC_REG_ERROR_INTERNAL, 0);
     }
-    if ((err = dev_dma_store(dev, desc, AIMC_DESC_TOPK_IDX_ADDR, ix, out_n * 4, info)) ||
-        (err = dev_dma_store(dev, desc, AIMC_DESC_TOPK_W_ADDR, w, out_n * sizeof(float), info)))
-        goto out;
-    operand(c, aimc_le_get64(desc + AIMC_DESC_TOPK_IN_ADDR), in_bytes, 0);
-    operand(c, aimc_le_get64(desc + AIMC_DESC_TOPK_IDX_ADDR), out_n * 4, 1);
-    operand(c, aimc_le_get64(desc + AIMC_DESC_TOPK_W_ADDR), out_n * sizeof(float), 1);
-    c->anchor = 0;
-    c->out_bytes = out_n * 8;
-    count_dig(dev, c, AIMC_DIG_TOPK, batch, n, k);
-out:
-    free(p);
-    free(idx);
-    free(w);
-    free(ix);
-    free(v);
-    return err;
 }
 
-static uint32_t exec_silu_mul(aimc_accel *dev, const uint8_t *desc, dev_cmd *c, uint32_t *info)
-{
-    uint32_t count, err;
-    float *g = NULL, *u = NULL;
+/* TOPK: per vector of n logits, the k largest, largest first, ties to the lower index, and
+ * the softmax of the chosen ones. A heap keeps the k best of the non-NaN logits seen so far
+ * (its root the worst of them), so a vector costs O(n log k): a logit that beats the root
+ * replaces it and sinks. A NaN logit takes part as the selection the runtime's reference
+ * makes (aimc_moe_top_k_softmax: each pass takes the lowest index not yet taken if its logit
+ * is NaN, else the best of the non-NaN ones): the NaNs are merged into the heap's order. */
 
-    if ((err = field_in(desc, AIMC_DESC_SILU_COUNT, 1, DEV_MAX_ELEMS, &count, info))) return err;
-    uint64_t bytes = (uint64_t)count * sizeof(float);
-    if ((err = dma_fetch(dev, desc, AIMC_DESC_SILU_G_ADDR, bytes, (void **)&g, info)) ||
-        (err = dma_fetch(dev, desc, AIMC_DESC_SILU_U_ADDR, bytes, (void **)&u, info)))
-        goto out;
-    if (dma_probe(dev, aimc_le_get64(desc + AIMC_DESC_SILU_OUT_ADDR), bytes)) {
-        *info = AIMC_DESC_SILU_OUT_ADDR;
-        err = AIMC_REG_ERROR_DMA_FAULT;
-        goto out;
-    }
-    if (g)
-        for (uint32_t i = 0; i < count; i++) {
-            double v = g[i];
-            g[i] = (float)(v / (1.0 + exp(-v)) * u[i]);
-        }
-    if ((err = dev_dma_store(dev, desc, AIMC_DESC_SILU_OUT_ADDR, g, bytes, info))) goto out;
-    operand(c, aimc_le_get64(desc + AIMC_DESC_SILU_G_ADDR), bytes, 0);
-    operand(c, aimc_le_get64(desc + AIMC_DESC_SILU_U_ADDR), bytes, 0);
-    operand(c, aimc_le_get64(desc + AIMC_DESC_SILU_OUT_ADDR), bytes, 1);
-    c->anchor = 0;
-    c->out_bytes = bytes;
-    count_dig(dev, c, AIMC_DIG_SILU_MUL, 1, count, 0);
-out:
-    free(u);
-    free(g);
-    return err;
+/* A heap entry: a logit and its index. */
+typedef struct { float v; uint32_t i; } topk_ent;
+
+/* Logit a ranks before logit b (neither NaN): larger, or equal and of the lower index. */
+static inline int topk_before(topk_ent a, topk_ent b)
+{
+    return a.v > b.v || (a.v == b.v && a.i < b.i);
 }
 
-static uint32_t exec_gather(aimc_accel *dev, const uint8_t *desc, dev_cmd *c, uint32_t *info)
+/* Sink the entry at i of heap h (hn entries, the worst at the root); the levels it moved. */
+static uint32_t topk_sink(topk_ent *h, uint32_t hn, uint32_t i)
 {
-    uint32_t batch, dim, src_rows, err;
-    float *src = NULL, *dst = NULL;
-    uint8_t *ix = NULL;
-
-    if ((err = field_in(desc, AIMC_DESC_GATH_BATCH, 1, DEV_MAX_BATCH, &batch, info)) ||
-        (err = field_in(desc, AIMC_DESC_GATH_DIM, 1, DEV_MAX_DIM, &dim, info)) ||
-        (err = field_in(desc, AIMC_DESC_GATH_SRC_ROWS, 1, DEV_MAX_BATCH, &src_rows, info)))
-        return err;
-    if ((uint64_t)batch * dim > DEV_MAX_ELEMS || (uint64_t)src_rows * dim > DEV_MAX_ELEMS) {
-        *info = AIMC_DESC_GATH_BATCH;
-        return AIMC_REG_ERROR_BAD_DESC;
+    uint32_t levels = 0;
+    const topk_ent e = h[i];
+    for (;;) {
+        const uint32_t l = 2 * i + 1, r = l + 1;
+        if (l >= hn) break;
+        const uint32_t worse = r < hn && topk_before(h[l], h[r]) ? r : l;
+        if (!topk_before(e, h[worse])) break;
+        h[i] = h[worse];
+        i = worse;
+        levels++;
     }
-    uint64_t row_bytes = (uint64_t)dim * sizeof(float);
-    const uint64_t idx_addr = aimc_le_get64(desc + AIMC_DESC_GATH_IDX_ADDR);
-    /* The index table decides what the command does: it is read in every mode. */
-    if (dma_probe(dev, idx_addr, (uint64_t)batch * 4)) {
-        *info = AIMC_DESC_GATH_IDX_ADDR;
-        return AIMC_REG_ERROR_DMA_FAULT;
-    }
-    ix = malloc((size_t)batch * 4);
-    if (!ix) return AIMC_REG_ERROR_INTERNAL;
-    if (dev_dma_read(dev, idx_addr, ix, (size_t)batch * 4)) {
-        *info = AIMC_DESC_GATH_IDX_ADDR;
-        err = AIMC_REG_ERROR_DMA_FAULT;
-        goto out;
-    }
-    if ((err = dma_fetch(dev, desc, AIMC_DESC_GATH_SRC_ADDR, src_rows * row_bytes, (void **)&src,
-                         info)) ||
-        (err = dma_out_buf(dev, desc, AIMC_DESC_GATH_DST_ADDR, batch * row_bytes, (void **)&dst,
-                           info)))
-        goto out;
-    for (uint32_t i = 0; i < batch; i++) {
-        uint32_t r = aimc_le_get32(ix + (size_t)i * 4);
-        if (r >= src_rows) {
-            *info = i;
-            err = AIMC_REG_ERROR_INDEX;
-            goto out;
-        }
-        if (src) memcpy(dst + (size_t)i * dim, src + (size_t)r * dim, (size_t)row_bytes);
-    }
-    if ((err = dev_dma_store(dev, desc, AIMC_DESC_GATH_DST_ADDR, dst, batch * row_bytes, info)))
-        goto out;
-    operand(c, aimc_le_get64(desc + AIMC_DESC_GATH_SRC_ADDR), src_rows * row_bytes, 0);
-    operand(c, idx_addr, (uint64_t)batch * 4, 0);
-    operand(c, aimc_le_get64(desc + AIMC_DESC_GATH_DST_ADDR), batch * row_bytes, 1);
-    c->anchor = 0;
-    c->out_bytes = batch * row_bytes;
-    /* one address computation per row; the copy is the buffer's reads and writes */
-    count_dig(dev, c, AIMC_DIG_GATHER, batch, dim, 0);
-out:
-    free(dst);
-    free(src);
-    free(ix);
-    return err;
+    h[i] = e;
+    return levels;
 }
 
-static uint32_t exec_scale_acc(aimc_accel *dev, const uint8_t *desc, dev_cmd *c, uint32_t *info)
+/* Add entry e to heap h of hn entries (fewer than its room): the levels it rose. */
+static uint32_t topk_push(topk_ent *h, uint32_t hn, topk_ent e)
 {
-    uint32_t batch, dim, dst_rows, err;
-    float *src = NULL, *dst = NULL, *w = NULL;
-    uint8_t *ix = NULL;
-    const uint64_t idx_addr = aimc_le_get64(desc + AIMC_DESC_SACC_IDX_ADDR);
-    const uint64_t w_addr = aimc_le_get64(desc + AIMC_DESC_SACC_W_ADDR);
-    int have_idx = idx_addr != 0, have_w = w_addr != 0;
+    uint32_t i = hn, levels = 0;
+    while (i > 0) {
+        const uint32_t parent = (i - 1) / 2;
+        if (!topk_before(h[parent], e)) break;
+        h[i] = h[parent];
+        i = parent;
+        levels++;
+    }
+    h[i] = e;
+    return levels;
+}
 
-    if ((err = field_in(desc, AIMC_DESC_SACC_BATCH, 1, DEV_MAX_BATCH, &batch, info)) ||
-        (err = field_in(desc, AIMC_DESC_SACC_DIM, 1, DEV_MAX_DIM, &dim, info)) ||
-        (err = field_in(desc, AIMC_DESC_SACC_DST_ROWS, 1, DEV_MAX_BATCH, &dst_rows, info)))
-        return err;
-    if ((uint64_t)batch * dim > DEV_MAX_ELEMS || (uint64_t)dst_rows * dim > DEV_MAX_ELEMS) {
-        *info = AIMC_DESC_SACC_BATCH;
-        return AIMC_REG_ERROR_BAD_DESC;
+/* The chosen indices of vector v in order into idx (k of them) from the heap's best ones in
+ * order (sel, nsel of them) and the NaNs (nnan of them; taken: n bytes of room). */
+static void topk_merge(const float *v, uint32_t n, uint32_t k, const uint32_t *sel,
+                       uint32_t nsel, uint32_t nnan, uint8_t *taken, uint32_t *idx)
+{
+    if (nnan == 0) { /* nsel == k: k <= n logits, none NaN */
+        memcpy(idx, sel, (size_t)k * sizeof *idx);
+        return;
     }
-    uint64_t row_bytes = (uint64_t)dim * sizeof(float);
-    if (have_idx) {
-        if (dma_probe(dev, idx_addr, (uint64_t)batch * 4)) {
-            *info = AIMC_DESC_SACC_IDX_ADDR;
-            return AIMC_REG_ERROR_DMA_FAULT;
-        }
-        ix = malloc((size_t)batch * 4);
-        if (!ix) return AIMC_REG_ERROR_INTERNAL;
-        if (dev_dma_read(dev, idx_addr, ix, (size_t)batch * 4)) {
-            *info = AIMC_DESC_SACC_IDX_ADDR;
-            err = AIMC_REG_ERROR_DMA_FAULT;
-            goto out;
-        }
+    /* The reference's pass t takes the lowest index p not yet taken if v[p] is NaN, else the
+     * best non-NaN logit not yet taken, which is sel[q] (the first q are taken). While a
+     * logit is left, p < n; when v[p] is not NaN a non-NaN logit is left, so q < nsel. */
+    memset(taken, 0, n);
+    uint32_t p = 0, q = 0;
+    for (uint32_t t = 0; t < k; t++) {
+        while (p < n && taken[p]) p++;
+        const uint32_t e = p < n && isnan(v[p]) ? p : q < nsel ? sel[q++] : p;
+        taken[e] = 1;
+        idx[t] = e;
     }
-    if ((have_w && (err = dma_fetch(dev, desc, AIMC_DESC_SACC_W_ADDR,
-                                    (uint64_t)batch * sizeof(float), (void **)&w, info))) ||
-        (err = dma_fetch(dev, desc, AIMC_DESC_SACC_SRC_ADDR, batch * row_bytes, (void **)&src,
-                         info)) ||
-        (err = dma_fetch(dev, desc, AIMC_DESC_SACC_DST_ADDR, dst_rows * row_bytes, (void **)&dst,
-                         info)))
-        goto out;
-    for (uint32_t i = 0; i < batch; i++) {
-        uint32_t r = have_idx ? aimc_le_get32(ix + (size_t)i * 4) : i;
-        if (r >= dst_rows) {
-            *info = i;
-            err = AIMC_REG_ERROR_INDEX;
-            goto out;
-        }
+}
+
+/* Operations of the budget per level an entry moves in the heap (a move costs about as
+ * much as 8 simple element operations). */
+#define W_TOPK_LEVEL 8
+
+static int run_topk(aimc_accel *dev, dev_work *w)
+{
+    const uint8_t *d = w->desc;
+    dev_cmd *c = w->c;
+    for (;;) switch (w->phase) {
+    case 0: {
+        uint32_t err, info = 0;
+        if ((err = field_in(d, AIMC_DESC_TOPK_BATCH, 1, DEV_MAX_BATCH, &w->batch, &info)) ||
+            (err = field_in(d, AIMC_DESC_TOPK_N, 1, DEV_MAX_DIM, &w->n, &info)) ||
+            (err = field_in(d, AIMC_DESC_TOPK_K, 1, w->n, &w->k, &info)))
+            return w_fail(w, err, info);
+        if ((uint64_t)w->batch * w->n > DEV_MAX_ELEMS)
+            return w_fail(w, AIMC_REG_ERROR_BAD_DESC, AIMC_DESC_TOPK_BATCH);
+        w->bytes = (uint64_t)w->batch * w->k * 4; /* each output */
+        w->phase = 1;
+        break;
     }
-    if (dst)
-        for (uint32_t i = 0; i < batch; i++) {
-            uint32_t r = have_idx ? aimc_le_get32(ix + (size_t)i * 4) : i;
-            double wi = have_w ? (double)w[i] : 1.0;
-            float *d = dst + (size_t)r * dim;
-            const float *s = src + (size_t)i * dim;
-            for (uint32_t col = 0; col < dim; col++) d[col] += (float)(wi * s[col]);
+    case 1:
+        W_STEP(w_read(dev, w, AIMC_DESC_TOPK_IN_ADDR, (uint64_t)w->batch * w->n * sizeof(float),
+                      (void **)&w->x, 0));
+        w->phase = 7;
+        break;
+    case 7:
+        W_STEP(w_outbuf(dev, w, AIMC_DESC_TOPK_IDX_ADDR, w->bytes, (void **)&w->ox));
+        w->phase = 8;
+        break;
+    case 8:
+        W_STEP(w_outbuf(dev, w, AIMC_DESC_TOPK_W_ADDR, w->bytes, (void **)&w->wt));
+        w->phase = 9;
+        break;
+    case 9:
+        if (w->budget <= 0) return W_MORE;
+        if (values(dev)) {
+            w->heap = malloc((size_t)w->k * sizeof(topk_ent));
+            w->sel = malloc((size_t)w->k * sizeof *w->sel);
+            w->p = malloc((size_t)w->k * sizeof *w->p);
+            w->taken = malloc(w->n);
+            if (!w->heap || !w->sel || !w->p || !w->taken)
+                return w_fail(w, AIMC_REG_ERROR_INTERNAL, 0);
         }
-    if ((err = dev_dma_store(dev, desc, AIMC_DESC_SACC_DST_ADDR, dst, dst_rows * row_bytes, info)))
-        goto out;
-    /* It runs where its source lies (an expert's output, at the expert's home): the
-     * accumulation target, indices and weights come to it, and the target stays there. So
-     * the residual stream follows the layers across the machine instead of every layer's
-     * outputs travelling back to one place. */
-    operand(c, aimc_le_get64(desc + AIMC_DESC_SACC_SRC_ADDR), batch * row_bytes, 0);
-    operand(c, aimc_le_get64(desc + AIMC_DESC_SACC_DST_ADDR), dst_rows * row_bytes, 0);
-    if (have_idx) operand(c, idx_addr, (uint64_t)batch * 4, 0);
-    if (have_w) operand(c, w_addr, (uint64_t)batch * sizeof(float), 0);
-    operand(c, aimc_le_get64(desc + AIMC_DESC_SACC_DST_ADDR), dst_rows * row_bytes, 1);
-    c->anchor = 0;
-    c->out_bytes = dst_rows * row_bytes;
-    count_dig(dev, c, AIMC_DIG_SCALE_ACC, batch, dim, 0);
-out:
-    free(dst);
-    free(src);
-    free(w);
-    free(ix);
-    return err;
+        w->j = 0; /* the vector */
+        w->i = 0; /* its next logit */
+        w->hn = w->nnan = 0;
+        w->phase = values(dev) ? 2 : 5;
+        break;
+    case 2: { /* the k best non-NaN logits of vector j into the heap */
+        const float *v = w->x + (size_t)w->j * w->n;
+        topk_ent *h = w->heap;
+        while (w->i < w->n) {
+            if (w->budget <= 0) return W_MORE;
+            const topk_ent e = {v[w->i], (uint32_t)w->i};
+            uint32_t levels = 0;
+            w->i++;
+            if (isnan(e.v))
+                w->nnan++;
+            else if (w->hn < w->k)
+                levels = topk_push(h, w->hn++, e);
+            else if (topk_before(e, h[0])) {
+                h[0] = e;
+                levels = topk_sink(h, w->hn, 0);
+            }
+            w->budget -= 1 + W_TOPK_LEVEL * (int64_t)levels;
+        }
+        w->nsel = w->hn;
+        w->phase = 3;
+        break;
+    }
+    case 3: { /* the heap emptied worst first: sel in order, best first */
+        topk_ent *h = w->heap;
+        while (w->hn > 0) {
+            if (w->budget <= 0) return W_MORE;
+            w->sel[w->hn - 1] = h[0].i;
+            h[0] = h[--w->hn];
+            w->budget -= 1 + W_TOPK_LEVEL * (int64_t)topk_sink(h, w->hn, 0);
+        }
+        w->phase = 4;
+        break;
+    }
+    case 4: { /* the choice with the NaNs, its softmax (in double), the outputs */
+        if (!w_take(w, 1, (uint64_t)w->n + 24u * w->k)) return W_MORE;
+        const float *v = w->x + (size_t)w->j * w->n;
+        uint32_t *idx = (uint32_t *)w->heap; /* empty now: room for k indices */
+        topk_merge(v, w->n, w->k, w->sel, w->nsel, w->nnan, w->taken, idx);
+        double mx = v[idx[0]], sum = 0;
+        for (uint32_t t = 0; t < w->k; t++) sum += (w->p[t] = exp((double)v[idx[t]] - mx));
+        for (uint32_t t = 0; t < w->k; t++) w->p[t] /= sum;
+        for (uint32_t t = 0; t < w->k; t++) {
+            aimc_le_put32(w->ox + ((size_t)w->j * w->k + t) * 4, idx[t]);
+            w->wt[(size_t)w->j * w->k + t] = (float)w->p[t];
+        }
+        w->j++;
+        w->i = 0;
+        w->hn = w->nnan = 0;
+        w->phase = w->j < w->batch ? 2 : 5;
+        if (w->phase == 5) {
+            w_release(w, &w->x, (uint64_t)w->batch * w->n * sizeof(float));
+            w_release(w, &w->heap, (uint64_t)w->k * sizeof(topk_ent));
+            w_release(w, &w->sel, (uint64_t)w->k * sizeof *w->sel);
+            w_release(w, &w->p, (uint64_t)w->k * sizeof *w->p);
+            w_release(w, &w->taken, w->n);
+        }
+        break;
+    }
+    case 5:
+        W_STEP(w_write(dev, w, AIMC_DESC_TOPK_IDX_ADDR, w->ox, w->bytes));
+        w_release(w, &w->ox, w->bytes);
+        w->phase = 6;
+        break;
+    case 6:
+        W_STEP(w_write(dev, w, AIMC_DESC_TOPK_W_ADDR, w->wt, w->bytes));
+        operand(c, aimc_le_get64(d + AIMC_DESC_TOPK_IN_ADDR),
+                (uint64_t)w->batch * w->n * sizeof(float), 0);
+        operand(c, aimc_le_get64(d + AIMC_DESC_TOPK_IDX_ADDR), w->bytes, 1);
+        operand(c, aimc_le_get64(d + AIMC_DESC_TOPK_W_ADDR), w->bytes, 1);
+        c->anchor = 0;
+        c->out_bytes = 2 * w->bytes;
+        count_dig(dev, c, AIMC_DIG_TOPK, w->batch, w->n, w->k);
+        return W_DONE;
+    default:
+        return w_fail(w, AIMC_REG_ERROR_INTERNAL, 0);
+    }
+}
+
+static int run_silu_mul(aimc_accel *dev, dev_work *w)
+{
+    const uint8_t *d = w->desc;
+    dev_cmd *c = w->c;
+    for (;;) switch (w->phase) {
+    case 0: {
+        uint32_t err, info = 0;
+        if ((err = field_in(d, AIMC_DESC_SILU_COUNT, 1, DEV_MAX_ELEMS, &w->n, &info)))
+            return w_fail(w, err, info);
+        w->bytes = (uint64_t)w->n * sizeof(float);
+        w->phase = 1;
+        break;
+    }
+    case 1:
+        W_STEP(w_read(dev, w, AIMC_DESC_SILU_G_ADDR, w->bytes, (void **)&w->x, 0));
+        w->phase = 2;
+        break;
+    case 2:
+        W_STEP(w_read(dev, w, AIMC_DESC_SILU_U_ADDR, w->bytes, (void **)&w->u, 0));
+        if (dma_probe(dev, aimc_le_get64(d + AIMC_DESC_SILU_OUT_ADDR), w->bytes))
+            return w_fail(w, AIMC_REG_ERROR_DMA_FAULT, AIMC_DESC_SILU_OUT_ADDR);
+        w->i = 0;
+        w->phase = w->x ? 3 : 4;
+        break;
+    case 3: /* out = silu(g) * u, into g's copy */
+        while (w->i < w->n) {
+            const uint64_t m = w_take(w, w->n - w->i, 16);
+            if (!m) return W_MORE;
+            float *g = w->x;
+            const float *u = w->u;
+            for (uint64_t i = w->i; i < w->i + m; i++) {
+                double v = g[i];
+                g[i] = (float)(v / (1.0 + exp(-v)) * u[i]);
+            }
+            w->i += m;
+        }
+        w_release(w, &w->u, w->bytes);
+        w->phase = 4;
+        break;
+    case 4:
+        W_STEP(w_write(dev, w, AIMC_DESC_SILU_OUT_ADDR, w->x, w->bytes));
+        operand(c, aimc_le_get64(d + AIMC_DESC_SILU_G_ADDR), w->bytes, 0);
+        operand(c, aimc_le_get64(d + AIMC_DESC_SILU_U_ADDR), w->bytes, 0);
+        operand(c, aimc_le_get64(d + AIMC_DESC_SILU_OUT_ADDR), w->bytes, 1);
+        c->anchor = 0;
+        c->out_bytes = w->bytes;
+        count_dig(dev, c, AIMC_DIG_SILU_MUL, 1, w->n, 0);
+        return W_DONE;
+    default:
+        return w_fail(w, AIMC_REG_ERROR_INTERNAL, 0);
+    }
+}
+
+/* Index w->i .. w->batch - 1 of the index table ix (or row i, without one) against `rows`
+ * rows: INDEX with the position of the first one outside. */
+static int w_check_index(dev_work *w, uint32_t rows)
+{
+    while (w->i < w->batch) {
+        const uint64_t m = w_take(w, w->batch - w->i, 1);
+        if (!m) return W_MORE;
+        for (uint64_t i = w->i; i < w->i + m; i++) {
+            const uint32_t r = w->ix ? aimc_le_get32(w->ix + (size_t)i * 4) : (uint32_t)i;
+            if (r >= rows) return w_fail(w, AIMC_REG_ERROR_INDEX, (uint32_t)i);
+        }
+        w->i += m;
+    }
+    return W_DONE;
+}
+
+/* The bytes of one row of dim floats (GATHER, SCALE_ACC). */
+#define W_ROW_BYTES(w) ((uint64_t)(w)->dim * sizeof(float))
+
+static int run_gather(aimc_accel *dev, dev_work *w)
+{
+    const uint8_t *d = w->desc;
+    dev_cmd *c = w->c;
+    for (;;) switch (w->phase) {
+    case 0: {
+        uint32_t err, info = 0;
+        if ((err = field_in(d, AIMC_DESC_GATH_BATCH, 1, DEV_MAX_BATCH, &w->batch, &info)) ||
+            (err = field_in(d, AIMC_DESC_GATH_DIM, 1, DEV_MAX_DIM, &w->dim, &info)) ||
+            (err = field_in(d, AIMC_DESC_GATH_SRC_ROWS, 1, DEV_MAX_BATCH, &w->src_rows, &info)))
+            return w_fail(w, err, info);
+        if ((uint64_t)w->batch * w->dim > DEV_MAX_ELEMS ||
+            (uint64_t)w->src_rows * w->dim > DEV_MAX_ELEMS)
+            return w_fail(w, AIMC_REG_ERROR_BAD_DESC, AIMC_DESC_GATH_BATCH);
+        w->bytes = (uint64_t)w->batch * w->dim * sizeof(float);
+        w->phase = 1;
+        break;
+    }
+    case 1: /* the index table decides what the command does: it is read in every mode */
+        W_STEP(w_read(dev, w, AIMC_DESC_GATH_IDX_ADDR, (uint64_t)w->batch * 4, (void **)&w->ix,
+                      1));
+        w->phase = 2;
+        break;
+    case 2:
+        W_STEP(w_read(dev, w, AIMC_DESC_GATH_SRC_ADDR, w->src_rows * W_ROW_BYTES(w), (void **)&w->x,
+                      0));
+        w->phase = 6;
+        break;
+    case 6:
+        W_STEP(w_outbuf(dev, w, AIMC_DESC_GATH_DST_ADDR, w->bytes, (void **)&w->y));
+        w->i = 0;
+        w->phase = 3;
+        break;
+    case 3:
+        if (w_check_index(w, w->src_rows) == W_MORE) return W_MORE;
+        if (w->err) return W_DONE;
+        w->i = 0;
+        w->phase = w->x ? 4 : 5;
+        break;
+    case 4: /* one row at a time */
+        while (w->i < w->batch) {
+            const uint64_t m = w_take(w, w->batch - w->i, W_ROW_BYTES(w));
+            if (!m) return W_MORE;
+            for (uint64_t i = w->i; i < w->i + m; i++) {
+                const uint32_t r = aimc_le_get32(w->ix + (size_t)i * 4);
+                memcpy(w->y + (size_t)i * w->dim, w->x + (size_t)r * w->dim, (size_t)W_ROW_BYTES(w));
+            }
+            w->i += m;
+        }
+        w_release(w, &w->x, w->src_rows * W_ROW_BYTES(w));
+        w->phase = 5;
+        break;
+    case 5:
+        W_STEP(w_write(dev, w, AIMC_DESC_GATH_DST_ADDR, w->y, w->bytes));
+        operand(c, aimc_le_get64(d + AIMC_DESC_GATH_SRC_ADDR), w->src_rows * W_ROW_BYTES(w), 0);
+        operand(c, aimc_le_get64(d + AIMC_DESC_GATH_IDX_ADDR), (uint64_t)w->batch * 4, 0);
+        operand(c, aimc_le_get64(d + AIMC_DESC_GATH_DST_ADDR), w->bytes, 1);
+        c->anchor = 0;
+        c->out_bytes = w->bytes;
+        /* one address computation per row; the copy is the buffer's reads and writes */
+        count_dig(dev, c, AIMC_DIG_GATHER, w->batch, w->dim, 0);
+        return W_DONE;
+    default:
+        return w_fail(w, AIMC_REG_ERROR_INTERNAL, 0);
+    }
+}
+
+static int run_scale_acc(aimc_accel *dev, dev_work *w)
+{
+    const uint8_t *d = w->desc;
+    dev_cmd *c = w->c;
+    const uint64_t idx_addr = aimc_le_get64(d + AIMC_DESC_SACC_IDX_ADDR);
+    const uint64_t w_addr = aimc_le_get64(d + AIMC_DESC_SACC_W_ADDR);
+    const int have_idx = idx_addr != 0, have_w = w_addr != 0;
+    for (;;) switch (w->phase) {
+    case 0: {
+        uint32_t err, info = 0;
+        if ((err = field_in(d, AIMC_DESC_SACC_BATCH, 1, DEV_MAX_BATCH, &w->batch, &info)) ||
+            (err = field_in(d, AIMC_DESC_SACC_DIM, 1, DEV_MAX_DIM, &w->dim, &info)) ||
+            (err = field_in(d, AIMC_DESC_SACC_DST_ROWS, 1, DEV_MAX_BATCH, &w->src_rows, &info)))
+            return w_fail(w, err, info);
+        if ((uint64_t)w->batch * w->dim > DEV_MAX_ELEMS ||
+            (uint64_t)w->src_rows * w->dim > DEV_MAX_ELEMS)
+            return w_fail(w, AIMC_REG_ERROR_BAD_DESC, AIMC_DESC_SACC_BATCH);
+        w->bytes = (uint64_t)w->src_rows * w->dim * sizeof(float); /* the target */
+        w->phase = 1;
+        break;
+    }
+    case 1: /* the index table is read in every mode */
+        if (have_idx)
+            W_STEP(w_read(dev, w, AIMC_DESC_SACC_IDX_ADDR, (uint64_t)w->batch * 4,
+                          (void **)&w->ix, 1));
+        w->phase = 2;
+        break;
+    case 2:
+        if (have_w)
+            W_STEP(w_read(dev, w, AIMC_DESC_SACC_W_ADDR, (uint64_t)w->batch * sizeof(float),
+                          (void **)&w->wt, 0));
+        w->phase = 3;
+        break;
+    case 3:
+        W_STEP(w_read(dev, w, AIMC_DESC_SACC_SRC_ADDR, w->batch * W_ROW_BYTES(w), (void **)&w->x, 0));
+        w->phase = 4;
+        break;
+    case 4:
+        W_STEP(w_read(dev, w, AIMC_DESC_SACC_DST_ADDR, w->bytes, (void **)&w->y, 0));
+        w->i = 0;
+        w->phase = 5;
+        break;
+    case 5:
+        if (w_check_index(w, w->src_rows) == W_MORE) return W_MORE;
+        if (w->err) return W_DONE;
+        w->i = 0; /* the source row */
+        w->j = 0; /* its next column */
+        w->phase = w->y ? 6 : 7;
+        break;
+    case 6: /* dst[idx[i]] += w[i] * src[i], rows in order (an index may repeat) */
+        while (w->i < w->batch) {
+            const uint64_t m = w_take(w, w->dim - w->j, 2);
+            if (!m) return W_MORE;
+            const uint32_t r = w->ix ? aimc_le_get32(w->ix + (size_t)w->i * 4) : (uint32_t)w->i;
+            const double wi = w->wt ? (double)w->wt[w->i] : 1.0;
+            float *dr = w->y + (size_t)r * w->dim;
+            const float *s = w->x + (size_t)w->i * w->dim;
+            for (uint64_t col = w->j; col < w->j + m; col++) dr[col] += (float)(wi * s[col]);
+            w->j += m;
+            if (w->j == w->dim) {
+                w->j = 0;
+                w->i++;
+            }
+        }
+        w_release(w, &w->x, w->batch * W_ROW_BYTES(w));
+        w->phase = 7;
+        break;
+    case 7:
+        W_STEP(w_write(dev, w, AIMC_DESC_SACC_DST_ADDR, w->y, w->bytes));
+        /* It runs where its source lies (an expert's output, at the expert's home): the
+         * accumulation target, indices and weights come to it, and the target stays there.
+         * So the residual stream follows the layers across the machine instead of every
+         * layer's outputs travelling back to one place. */
+        operand(c, aimc_le_get64(d + AIMC_DESC_SACC_SRC_ADDR), w->batch * W_ROW_BYTES(w), 0);
+        operand(c, aimc_le_get64(d + AIMC_DESC_SACC_DST_ADDR), w->bytes, 0);
+        if (have_idx) operand(c, idx_addr, (uint64_t)w->batch * 4, 0);
+        if (have_w) operand(c, w_addr, (uint64_t)w->batch * sizeof(float), 0);
+        operand(c, aimc_le_get64(d + AIMC_DESC_SACC_DST_ADDR), w->bytes, 1);
+        c->anchor = 0;
+        c->out_bytes = w->bytes;
+        count_dig(dev, c, AIMC_DIG_SCALE_ACC, w->batch, w->dim, 0);
+        return W_DONE;
+    default:
+        return w_fail(w, AIMC_REG_ERROR_INTERNAL, 0);
+    }
 }
 
 /* The reserved bytes and zero fields of each opcode: [from, to) ranges. */
@@ -823,37 +1320,59 @@ uint32_t dev_check_header(const uint8_t *desc, uint32_t *info)
     return 0;
 }
 
-void dev_exec(aimc_accel *dev, const uint8_t *desc, dev_cmd *c)
+/* ---- the command's life ---- */
+
+/* Free the host copies of w's command. */
+static void w_free(dev_work *w)
 {
-    uint32_t info = 0, err;
+    free(w->x);
+    free(w->y);
+    free(w->u);
+    free(w->wt);
+    free(w->ix);
+    free(w->ox);
+    free(w->heap);
+    free(w->sel);
+    free(w->taken);
+    free(w->p);
+}
+
+void dev_exec_drop(dev_work *w)
+{
+    const int64_t budget = w->budget;
+    if (w->open) w_free(w);
+    memset(w, 0, sizeof *w);
+    w->budget = budget;
+}
+
+void dev_exec_begin(aimc_accel *dev, dev_work *w, const uint8_t *desc, dev_cmd *c)
+{
+    (void)dev;
+    dev_exec_drop(w);
+    w->open = 1;
+    w->c = c;
+    memcpy(w->desc, desc, AIMC_DESC_BYTES);
     c->op = aimc_le_get16(desc + AIMC_DESC_OPCODE);
     c->flags = aimc_le_get16(desc + AIMC_DESC_FLAGS);
     c->fence = aimc_le_get64(desc + AIMC_DESC_FENCE);
     c->anchor = -1;
     c->at = (aimc_loc){0, 0};
-    err = dev_check_header(desc, &info);
-    if (!err) {
-        switch (c->op) {
-        case AIMC_DESC_OP_PROGRAM: err = exec_program(dev, desc, c, &info); break;
-        case AIMC_DESC_OP_MVM: err = exec_mvm(dev, desc, c, &info); break;
-        case AIMC_DESC_OP_READBACK: err = exec_readback(dev, desc, c, &info); break;
-        case AIMC_DESC_OP_RMSNORM: err = exec_rmsnorm(dev, desc, c, &info); break;
-        case AIMC_DESC_OP_TOPK: err = exec_topk(dev, desc, c, &info); break;
-        case AIMC_DESC_OP_SILU_MUL: err = exec_silu_mul(dev, desc, c, &info); break;
-        case AIMC_DESC_OP_GATHER: err = exec_gather(dev, desc, c, &info); break;
-        case AIMC_DESC_OP_SCALE_ACC: err = exec_scale_acc(dev, desc, c, &info); break;
-        default: break; /* NOP, FENCE */
-        }
-    }
-    c->err = err;
-    c->info = info;
+    w->err = dev_check_header(desc, &w->info);
+}
+
+/* The command is complete: its result into c; a command that failed before its work did
+ * none of it. */
+static void w_close(aimc_accel *dev, dev_work *w)
+{
+    dev_cmd *c = w->c;
+    c->err = w->err;
+    c->info = w->info;
     /* The placement its stages book: the matrix's now, even if a later PROGRAM replaces it. */
     const int uses_matrix = c->op == AIMC_DESC_OP_MVM || c->op == AIMC_DESC_OP_READBACK ||
                             c->op == AIMC_DESC_OP_PROGRAM;
     c->mcost = uses_matrix && c->matrix < dev->mats_cap ? dev->mats[c->matrix].cost : NULL;
-    /* A command that failed before its work did none of it (a PROGRAM whose only complaint
-     * is VERIFY programmed its matrix: its work stands). */
-    if (err && (err & ~AIMC_REG_ERROR_VERIFY)) {
+    /* (a PROGRAM whose only complaint is VERIFY programmed its matrix: its work stands) */
+    if (c->err && (c->err & ~AIMC_REG_ERROR_VERIFY)) {
         memset(&c->cnt, 0, sizeof c->cnt);
         memset(&c->ev, 0, sizeof c->ev);
         c->n_opd = 0;
@@ -863,4 +1382,34 @@ void dev_exec(aimc_accel *dev, const uint8_t *desc, dev_cmd *c)
         c->out_bytes = 0;
         c->prog_bytes = 0;
     }
+    dev_exec_drop(w);
+}
+
+int dev_exec_step(aimc_accel *dev, dev_work *w)
+{
+    if (!w->open) return 1;
+    int r = W_DONE;
+    if (!w->err) switch (w->c->op) {
+        case AIMC_DESC_OP_PROGRAM: r = run_program(dev, w); break;
+        case AIMC_DESC_OP_MVM: r = run_mvm(dev, w); break;
+        case AIMC_DESC_OP_READBACK: r = run_readback(dev, w); break;
+        case AIMC_DESC_OP_RMSNORM: r = run_rmsnorm(dev, w); break;
+        case AIMC_DESC_OP_TOPK: r = run_topk(dev, w); break;
+        case AIMC_DESC_OP_SILU_MUL: r = run_silu_mul(dev, w); break;
+        case AIMC_DESC_OP_GATHER: r = run_gather(dev, w); break;
+        case AIMC_DESC_OP_SCALE_ACC: r = run_scale_acc(dev, w); break;
+        default: break; /* NOP, FENCE */
+        }
+    if (r == W_MORE) return 0;
+    w_close(dev, w);
+    return 1;
+}
+
+void dev_exec(aimc_accel *dev, const uint8_t *desc, dev_cmd *c)
+{
+    dev_work w;
+    memset(&w, 0, sizeof w);
+    dev_exec_begin(dev, &w, desc, c);
+    do w.budget = INT64_MAX;
+    while (!dev_exec_step(dev, &w));
 }

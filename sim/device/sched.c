@@ -11,6 +11,12 @@
  * for it start), and retired when its status word has reached host memory. Every booking
  * is made by the event that needs the resource, at that event's time, so resources serve
  * requests in simulated-time order.
+ *
+ * A dispatch does the command's values work in pieces (exec.c, dev_exec_step). When the
+ * piece's budget runs out with a command open, the dispatch event stops the engine (it
+ * returns a negative code, so the events behind it stay queued) and aimc_accel_run resumes
+ * the burst at its next call before anything else: the events run in the order, and at the
+ * cycles, they would have run in had the burst been dispatched at once.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,6 +142,8 @@ int dev_sched_init(aimc_accel *dev, aimc_diag *d)
 
 void dev_sched_fini(aimc_accel *dev)
 {
+    dev_exec_drop(&dev->work); /* a command being dispatched is dropped: nothing more is written */
+    dev->burst_n = dev->burst_i = 0;
     if (dev->eng && dev->trace_path[0]) (void)aimc_eng_trace_close(dev->eng, NULL);
     aimc_eng_destroy(dev->eng);
     dev->eng = NULL;
@@ -414,9 +422,9 @@ static int ring_ok(const aimc_accel *dev)
            dev->ring_base <= UINT64_MAX - (uint64_t)n * AIMC_DESC_BYTES;
 }
 
-/* Dispatch the fetched descriptor desc (the next slot's) at `now`: 0, or -1 when the
- * processor stopped. */
-static int dispatch_one(aimc_accel *dev, const uint8_t *desc, uint64_t now)
+/* Dispatch, first half: the next slot's command opens on descriptor desc (dev->work; its
+ * checks and values work follow in dev_exec_step). 0, or -1 when the processor stopped. */
+static int dispatch_begin(aimc_accel *dev, const uint8_t *desc)
 {
     const uint32_t slot = dev->ring_fetch & (dev->ring_size - 1);
     if (dev->hang_after == 0) { /* injected fault: the processor stops here */
@@ -432,9 +440,16 @@ static int dispatch_one(aimc_accel *dev, const uint8_t *desc, uint64_t now)
     c->cap_waiters = cap;
     c->slot = slot;
     c->state = CMD_WAIT;
-    dev->dma_slot = (int64_t)slot; /* its DMA belongs to it (aimc_accel_dma_slot) */
-    dev_exec(dev, desc, c);
-    dev->dma_slot = -1;
+    dev_exec_begin(dev, &dev->work, desc, c);
+    return 0;
+}
+
+/* Dispatch, second half, once the command is complete (its values computed): where its
+ * data lies, what it waits for; it starts at `now` when nothing. */
+static void dispatch_end(aimc_accel *dev, uint64_t now)
+{
+    const uint32_t slot = dev->ring_fetch & (dev->ring_size - 1);
+    dev_cmd *c = &dev->cmds[slot];
     /* Where its inputs lie now, where it runs, where its outputs will lie. */
     for (int i = 0; i < c->n_opd; i++)
         if (!c->opd[i].write) c->opd[i].loc = dev_where_is(dev, c->opd[i].addr);
@@ -454,6 +469,35 @@ static int dispatch_one(aimc_accel *dev, const uint8_t *desc, uint64_t now)
     }
     dev->ring_fetch++;
     if (c->n_deps == 0) cmd_start(dev, c, now);
+}
+
+/* Go on dispatching the burst in dev->burst while the piece's budget lasts: 1 while a
+ * command of it is still open (nothing else may happen before it completes: the engine
+ * waits, the clock stands still), 0 when the burst is done. */
+static int burst_run(aimc_accel *dev)
+{
+    const uint64_t now = aimc_eng_now(dev->eng);
+    while (dev->burst_i < dev->burst_n) {
+        if (!dev->work.open &&
+            dispatch_begin(dev, dev->burst + (size_t)dev->burst_i * AIMC_DESC_BYTES)) {
+            dev->burst_n = dev->burst_i = 0; /* hung: no further fetch */
+            dev->fetching = 0;
+            return 0;
+        }
+        /* its DMA belongs to it (aimc_accel_dma_slot) */
+        dev->dma_slot = (int64_t)(dev->ring_fetch & (dev->ring_size - 1));
+        const int done = dev_exec_step(dev, &dev->work);
+        dev->dma_slot = -1;
+        if (!done) return 1;
+        dispatch_end(dev, now);
+        dev->burst_i++;
+    }
+    dev->burst_n = dev->burst_i = 0;
+    dev->fetching = 0;
+    if (dev->ring_tail != dev->ring_fetch) {
+        dev->fetching = 1;
+        schedule(dev, now, EV_FETCH, 0);
+    }
     return 0;
 }
 
@@ -468,6 +512,11 @@ static void fetch(aimc_accel *dev, uint64_t now)
     }
     uint32_t n = dev->ring_tail - dev->ring_fetch;
     if (n == 0) return;
+    if (n > dev->ring_size) { /* a tail behind the fetched ones (RING_TAIL refuses it) */
+        dev->ring_stopped = 1;
+        dev_raise_error(dev, AIMC_REG_ERROR_RING, 0, dev->ring_tail);
+        return;
+    }
     if (n > AIMC_COST_FETCH_BURST) n = AIMC_COST_FETCH_BURST;
     /* Descriptors are contiguous up to the ring's end; one burst stops there. */
     const uint32_t slot = dev->ring_fetch & (dev->ring_size - 1);
@@ -477,6 +526,7 @@ static void fetch(aimc_accel *dev, uint64_t now)
     const uint64_t t = aimc_cost_fetch(&dev->arch, n, AIMC_DESC_BYTES, now, &bk, &ev);
     dev_add_events(dev, &ev);
     dev->fetching = 1;
+    dev->ring_fetched = dev->ring_fetch + n;
     schedule(dev, t, EV_DISPATCH, n);
 }
 
@@ -546,24 +596,22 @@ static int event(aimc_eng *e, void *payload, uint64_t arg)
     }
     if (kind == EV_DISPATCH) {
         /* The burst arrives: one DMA read of its x descriptors (contiguous: a burst stops at
-         * the ring's end). */
-        dev->fetching = 0;
-        uint8_t burst[AIMC_COST_FETCH_BURST * AIMC_DESC_BYTES];
+         * the ring's end). The processor counts as fetching until all are dispatched. */
         const uint32_t slot = dev->ring_fetch & (dev->ring_size - 1);
         if (x == 0 || x > AIMC_COST_FETCH_BURST ||
-            dev_dma_read(dev, dev->ring_base + (uint64_t)slot * AIMC_DESC_BYTES, burst,
+            dev_dma_read(dev, dev->ring_base + (uint64_t)slot * AIMC_DESC_BYTES, dev->burst,
                          (size_t)x * AIMC_DESC_BYTES)) {
+            dev->fetching = 0;
             dev->ring_stopped = 1;
             dev_raise_error(dev, AIMC_REG_ERROR_RING | AIMC_REG_ERROR_DMA_FAULT, 0, slot);
             return AIMC_OK;
         }
-        for (uint64_t i = 0; i < x; i++)
-            if (dispatch_one(dev, burst + i * AIMC_DESC_BYTES, now)) return AIMC_OK;
-        if (dev->ring_tail != dev->ring_fetch) {
-            dev->fetching = 1;
-            schedule(dev, now, EV_FETCH, 0);
-        }
-        return AIMC_OK;
+        dev->burst_n = (uint32_t)x;
+        dev->burst_i = 0;
+        /* A command whose work outlasts the piece stops the engine here: the events after
+         * this one, at this cycle and later, wait until the burst is dispatched, so they run
+         * in the same order as if the whole burst had been dispatched at once. */
+        return burst_run(dev) ? AIMC_ERR_STATE : AIMC_OK;
     }
     if (!dev->cmds || x >= dev->cmds_cap) return AIMC_OK;
     dev_cmd *c = &dev->cmds[x];
@@ -612,31 +660,52 @@ int aimc_accel_run(aimc_accel *dev, uint64_t max_events)
 {
     if (!dev || !dev->eng) return AIMC_ACCEL_IDLE;
     const uint64_t raised = dev->irq_raised;
+    dev->work.budget = DEV_WORK_PIECE; /* the values work of this call */
     for (uint64_t i = 0; i < (max_events ? max_events : 1); i++) {
-        const uint64_t next = aimc_eng_next_cycle(dev->eng);
-        if (next == UINT64_MAX) return AIMC_ACCEL_IDLE;
-        (void)aimc_eng_run(dev->eng, next);
+        if (dev->burst_n) {
+            /* A burst being dispatched comes first; its command's piece ends the call. */
+            if (burst_run(dev)) return AIMC_ACCEL_MORE;
+        } else {
+            const uint64_t next = aimc_eng_next_cycle(dev->eng);
+            if (next == UINT64_MAX) return AIMC_ACCEL_IDLE;
+            (void)aimc_eng_run(dev->eng, next);
+        }
         if (dev->irq_raised != raised && dev->irq_line) return AIMC_ACCEL_IRQ;
+        if (dev->burst_n) return AIMC_ACCEL_MORE; /* the piece is spent */
     }
-    return aimc_eng_next_cycle(dev->eng) == UINT64_MAX ? AIMC_ACCEL_IDLE : AIMC_ACCEL_MORE;
+    return dev->burst_n || aimc_eng_next_cycle(dev->eng) != UINT64_MAX ? AIMC_ACCEL_MORE
+                                                                       : AIMC_ACCEL_IDLE;
 }
 
 uint64_t aimc_accel_next_event(const aimc_accel *dev)
 {
-    return dev && dev->eng ? aimc_eng_next_cycle(dev->eng) : UINT64_MAX;
+    if (!dev || !dev->eng) return UINT64_MAX;
+    return dev->burst_n ? aimc_eng_now(dev->eng) : aimc_eng_next_cycle(dev->eng);
 }
 
 int aimc_accel_advance_to(aimc_accel *dev, uint64_t cycle)
 {
     if (!dev || !dev->eng) return AIMC_ACCEL_IDLE;
-    const uint64_t now = aimc_eng_now(dev->eng), next = aimc_eng_next_cycle(dev->eng);
     const uint64_t raised = dev->irq_raised;
+    /* A burst being dispatched completes first, piece after piece: time does not pass
+     * while a command is dispatched. */
+    while (dev->burst_n) {
+        dev->work.budget = DEV_WORK_PIECE;
+        (void)burst_run(dev);
+    }
+    const uint64_t now = aimc_eng_now(dev->eng), next = aimc_eng_next_cycle(dev->eng);
     if (cycle > now) {
         /* With commands pending and nothing scheduled at all, the device waits: that time
          * counts towards the watchdog (a long stage scheduled later is work, not waiting). */
         const int waiting = next == UINT64_MAX && !dev->halted &&
                             (dev->ctrl & AIMC_REG_CTRL_ENABLE) && dev->ring_head != dev->ring_tail;
-        (void)aimc_eng_run(dev->eng, cycle);
+        dev->work.budget = DEV_WORK_PIECE;
+        while (aimc_eng_run(dev->eng, cycle) != AIMC_OK || dev->burst_n) {
+            while (dev->burst_n) { /* a dispatch stopped the engine: finish it, go on */
+                dev->work.budget = DEV_WORK_PIECE;
+                (void)burst_run(dev);
+            }
+        }
         if (waiting && dev->watchdog_us) {
             const double ns = aimc_cost_ns(&dev->arch, (double)(cycle - now));
             dev->idle_ns = ns >= (double)(UINT64_MAX - dev->idle_ns) ? UINT64_MAX
@@ -654,7 +723,8 @@ int aimc_accel_advance_to(aimc_accel *dev, uint64_t cycle)
 
 int aimc_accel_advance(aimc_accel *dev, uint64_t ns)
 {
-    if (!dev || !dev->eng || aimc_eng_pending(dev->eng) > 0) return AIMC_ACCEL_MORE;
+    if (!dev || !dev->eng || dev->burst_n || aimc_eng_pending(dev->eng) > 0)
+        return AIMC_ACCEL_MORE;
     if (dev->halted || !(dev->ctrl & AIMC_REG_CTRL_ENABLE) || dev->ring_head == dev->ring_tail)
         return AIMC_ACCEL_IDLE;
     /* The device waits with commands pending: its clock runs on. */

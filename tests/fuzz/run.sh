@@ -13,7 +13,7 @@
 set -u
 cd "$(dirname "$0")/../.." || exit 2
 FB=build/fuzz
-NAMES="config model safetensors plan sweep_spec regs"
+NAMES="config model safetensors plan sweep_spec regs device"
 ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 export ASAN_OPTIONS UBSAN_OPTIONS

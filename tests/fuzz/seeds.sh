@@ -8,13 +8,16 @@
 #                tests/plans/bad
 #   sweep_spec   configs/sweeps/*.yaml, tests/sweeps/*.yaml
 #   regs         common/aimc_regs.yaml
+#   device       written by fuzz_device itself (AIMC_FUZZ_SEEDS_OUT): its valid job, each
+#                command alone, register writes, and the digital commands on the first bytes
+#                of models/digits-moe.safetensors (build/fuzz/fuzz_device, beside OUT)
 # Usage: tests/fuzz/seeds.sh AIMC_BINARY OUT
 set -eu
 cd "$(dirname "$0")/../.."
 AIMC=$1
 OUT=$2
 rm -rf "$OUT"
-for t in config model safetensors plan sweep_spec regs; do mkdir -p "$OUT/$t"; done
+for t in config model safetensors plan sweep_spec regs device; do mkdir -p "$OUT/$t"; done
 
 # copy DIR FILES...: each file as DIR/<its path with / as _>
 copy() {
@@ -62,4 +65,6 @@ image all.safetensors "{\"__metadata__\":{\"format\":\"pt\"},$w,$h,$b}" "$six_f3
 image w.safetensors "{$w}" "$six_f32"
 image h.safetensors "{$(echo "$h" | sed 's/24,36/0,12/')}" "$six_f16"
 image b.safetensors "{$(echo "$b" | sed 's/36,44/0,8/')}" "$four_bf16"
+AIMC_FUZZ_SEEDS_OUT="$OUT/device" AIMC_FUZZ_SEED_DATA=models/digits-moe.safetensors \
+    "$(dirname "$OUT")/fuzz_device" >/dev/null 2>&1
 echo "seeds: $(find "$OUT" -type f | wc -l) files in $OUT"

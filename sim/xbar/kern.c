@@ -259,25 +259,10 @@ static adc_rule adc_rule_of(const aimc_xbar *s, const sim_tile *tl)
     return r;
 }
 
-/* The code of signal s (level units); *sat counts a clip. Held inside [lo - 1, hi + 1] (so
- * the cast is defined), rounded half away from zero (truncate, then step on a half or more:
- * xv - trunc(xv) is exact), clipped. */
-static inline int32_t adc_code(const adc_rule *r, double s, uint64_t *sat)
-{
-    double xv = s * r->gl + r->off;
-    xv = xv < r->sat_lo - 0.5 ? r->sat_lo - 0.5 : xv;
-    xv = xv > r->sat_hi + 0.5 ? r->sat_hi + 0.5 : xv;
-    const double tr = (double)(int64_t)xv, fr = xv - tr;
-    double code = tr + (double)(fr >= 0.5) - (double)(fr <= -0.5);
-    *sat += (uint64_t)(code > r->code_hi) + (uint64_t)(code < r->code_lo);
-    code = code > r->code_hi ? r->code_hi : code;
-    code = code < r->code_lo ? r->code_lo : code;
-    return (int32_t)code;
-}
-
-/* adc_code on SIM_LANES signals at once, the codes as doubles, the clips counted per lane
- * (lanes with valid[l] == 0 do not count). The same arithmetic as adc_code: trunc() and the
- * cast of a value inside [lo - 1, hi + 1] agree. */
+/* The ADC codes of SIM_LANES signals (level units) at once, as doubles, the clips counted per
+ * lane (lanes with valid[l] == 0 do not count). Each signal is held inside [lo - 1, hi + 1],
+ * rounded half away from zero (truncate, then step on a half or more: xv - trunc(xv) is
+ * exact), and clipped to the code range. */
 __attribute__((always_inline)) KERN_NOTRAP static inline void
 adc_lanes(const adc_rule *r, const double *restrict sig, const double *restrict valid,
           double *restrict code_out, double *restrict sats)

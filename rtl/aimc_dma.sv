@@ -96,6 +96,7 @@ module aimc_dma #(
   logic [8:0]  t_beats;        // beats in it
   logic [8:0]  t_n;            // beats done
   logic        t_err;          // a beat or the response was not OKAY
+  logic [7:0]  wstrb_q;        // the beat's strobe, as the source answered
 
   // ---- the next transaction of [cur, cur + left) ----
   logic [9:0]  to_page;        // 8-byte beats to the next 4 KiB boundary
@@ -141,6 +142,8 @@ module aimc_dma #(
   assign m_bready  = st == D_B;
   assign m_wvalid  = st == D_W;
   assign m_wlast   = t_n + 9'd1 == t_beats;
+  // from the edge of a soft reset on, no byte is written (a beat in flight goes out empty)
+  assign m_wstrb   = aborted || abort ? 8'd0 : wstrb_q;
 
   assign rd_valid = st == D_R && m_rvalid && !aborted;
   assign rd_addr  = beat_addr;
@@ -172,7 +175,7 @@ module aimc_dma #(
       t_n      <= 9'd0;
       t_err    <= 1'b0;
       m_wdata  <= 64'd0;
-      m_wstrb  <= 8'd0;
+      wstrb_q  <= 8'd0;
     end else begin
       if (abort && st != D_IDLE) aborted <= 1'b1;
       case (st)
@@ -231,7 +234,7 @@ module aimc_dma #(
         D_WDATA: begin
           // the beat's data; an aborted request writes nothing
           m_wdata <= wr_data;
-          m_wstrb <= aborted || abort ? 8'd0 : wr_strb & lanes;
+          wstrb_q <= wr_strb & lanes;
           st      <= D_W;
         end
 

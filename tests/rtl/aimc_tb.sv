@@ -119,6 +119,9 @@ module aimc_tb;
   logic [15:0] lfsr = 16'hACE1;
   integer axi_errors = 0, id0_read_bytes = 0, id1_read_bytes = 0, id1_written_bytes = 0;
   integer n_bursts = 0;
+  // writes with a strobe at or after a soft reset's edge (dut.soft_reset), since `armed`
+  logic   reset_seen = 0;
+  integer writes_after_reset = 0, id1_aw = 0;
   // read burst
   logic        rd_on = 0, rd_id = 0;
   logic [63:0] rd_addr = 0;
@@ -219,6 +222,10 @@ module aimc_tb;
         wr_n = 0; wr_id = m_awid; wr_err = 0;
         n_bursts = n_bursts + 1;
       end
+      if (m_wvalid && wready_q && m_wstrb != 8'd0 && (reset_seen || dut.soft_reset))
+        writes_after_reset = writes_after_reset + 1;
+      if (dut.soft_reset) reset_seen = 1;
+      if (m_awvalid && awready_q && m_awid) id1_aw = id1_aw + 1;
       if (m_wvalid && wready_q) begin
         a = beat_at(wr_addr, wr_size, wr_n);
         if (m_wlast != (wr_n + 1 == wr_beats)) begin
@@ -322,16 +329,20 @@ module aimc_tb;
     d[31:16] = flags;
     d[8 * 8 +: 64] = fence;
   endtask
-  // submit d at the tail, ring the doorbell, wait until the processor is idle
-  task automatic submit;
-    logic [31:0] st;
+  // submit d at the tail and ring the doorbell
+  task automatic submit_nowait;
     logic [63:0] slot;
-    integer      n;
     slot = RING + 64 * (tail % 8);
     for (int i = 0; i < 64; i++) mem[slot - MEM_BASE + i] = d[8 * i +: 8];
     tail = tail + 1;
     reg_write(aimc_regs_pkg::AIMC_REG_RING_TAIL[11:0], tail);
     reg_write(aimc_regs_pkg::AIMC_REG_DOORBELL[11:0], 32'd1);
+  endtask
+  // ... and wait until the processor is idle
+  task automatic submit;
+    logic [31:0] st;
+    integer      n;
+    submit_nowait;
     n = 0;
     do begin
       reg_read(aimc_regs_pkg::AIMC_REG_STATUS[11:0], st);
@@ -579,6 +590,58 @@ module aimc_tb;
     reg_read(aimc_regs_pkg::AIMC_REG_RING_SIZE[11:0], r);
     check_eq(r, 0, "soft reset: RING_SIZE 0");
     check_eq(mac.n_soft, 1, "soft reset: the analog half recreated its arrays");
+
+    // ---- a soft reset in the middle of a job: nothing lands in host memory after it ----
+    for (int pass = 0; pass < 2; pass++) begin
+      // the ring again (the reset cleared it); y marked (the descriptor's status word is 0)
+      reg_write(aimc_regs_pkg::AIMC_REG_RING_BASE_LO[11:0], RING[31:0]);
+      reg_write(aimc_regs_pkg::AIMC_REG_RING_BASE_LO[11:0] + 12'd4, RING[63:32]);
+      reg_write(aimc_regs_pkg::AIMC_REG_RING_SIZE[11:0], 32'd8);
+      reg_write(aimc_regs_pkg::AIMC_REG_CTRL[11:0], aimc_regs_pkg::AIMC_REG_CTRL_ENABLE);
+      tail = 0;
+      for (int i = 0; i < 456; i++) mem[16'h3004 + i] = 8'h77;
+      desc_clear(aimc_regs_pkg::AIMC_DESC_OP_MVM, 16'd0, 64'd20 + pass);
+      d[8 * 8'h14 +: 32] = 3;
+      d[8 * 8'h18 +: 32] = 4;
+      d[8 * 8'h1C +: 32] = 38;
+      d[8 * 8'h20 +: 64] = x_addr;
+      d[8 * 8'h28 +: 64] = y_addr;
+      starts = mac.n_fin;
+      k = id1_aw;
+      submit_nowait;
+      if (pass == 0) begin
+        // while the sequencer runs (some codes converted, no output yet)
+        while (mac.n_conv < 10) @(posedge clk);
+      end else begin
+        // as the output's first burst is announced
+        while (id1_aw == k) @(posedge clk);
+      end
+      reset_seen = 0;
+      writes_after_reset = 0;
+      reg_write(aimc_regs_pkg::AIMC_REG_CTRL[11:0], aimc_regs_pkg::AIMC_REG_CTRL_SOFT_RESET);
+      repeat (200) @(posedge clk);
+      check(reset_seen, "reset in a job: the reset took effect");
+      check_eq(writes_after_reset, 0, pass == 0 ?
+               "reset while converting: no write after the reset" :
+               "reset during the output's write: no write after the reset");
+      check_eq(mem_r32(RING + 4), 32'd0, "reset in a job: no status word written");
+      check_eq(mem_r32(y_addr + 4 * 113), 32'h7777_7777, "reset in a job: y's end not written");
+      if (pass == 0) check_eq(mac.n_fin, starts, "reset while converting: no output stage");
+      check(!dut.cp_active, "reset in a job: the processor is idle");
+      check_eq(mac.n_soft, 2 + pass, "reset in a job: the analog half reset");
+    end
+    // usable after: a NOP completes
+    reg_write(aimc_regs_pkg::AIMC_REG_RING_BASE_LO[11:0], RING[31:0]);
+    reg_write(aimc_regs_pkg::AIMC_REG_RING_BASE_LO[11:0] + 12'd4, RING[63:32]);
+    reg_write(aimc_regs_pkg::AIMC_REG_RING_SIZE[11:0], 32'd8);
+    reg_write(aimc_regs_pkg::AIMC_REG_CTRL[11:0], aimc_regs_pkg::AIMC_REG_CTRL_ENABLE);
+    tail = 0;
+    desc_clear(aimc_regs_pkg::AIMC_DESC_OP_NOP, 16'd0, 64'd30);
+    submit;
+    reg_read64(aimc_regs_pkg::AIMC_REG_DONE_FENCE_LO[11:0], v64);
+    check_eq(v64, 30, "after resets in jobs: a NOP completes");
+    reg_read(R_ERROR, r);
+    check_eq(r, 0, "after resets in jobs: no error");
 
     check_eq(axi_errors, 0, "the AXI master kept the protocol (INCR, aligned, <= 16 beats, 4 KiB)");
     check(n_bursts > 20, "the memory saw bursts");

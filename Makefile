@@ -161,10 +161,14 @@ help:
 
 # The normal build's compiler flags: objects depend on this file, rewritten only when the
 # flags change, so a tree built with other flags (before -fPIC) is rebuilt rather than linked.
+# Expanded once here: the per-folder include paths, sysc's PIC and the MPI flags are
+# target-specific, and make hands a target's values to its prerequisites, so a stamp built
+# from them would change with whichever object asked first and rebuild the tree every run.
+FLAGS_ID := $(CC) $(STD) $(WARN) $(OPT) $(DEBUG) $(CFLAGS) $(PIC) | $(CXX) $(CXXSTD) \
+            $(CXXWARN) $(OPT) $(DEBUG) $(CXXFLAGS)
 $(B)/flags: FORCE
 	@mkdir -p $(B)
-	@echo '$(CC) $(FINAL_CFLAGS) $(PIC) | $(CXX) $(FINAL_CXXFLAGS)' | cmp -s - $@ || \
-	    echo '$(CC) $(FINAL_CFLAGS) $(PIC) | $(CXX) $(FINAL_CXXFLAGS)' > $@
+	@echo '$(FLAGS_ID)' | cmp -s - $@ || echo '$(FLAGS_ID)' > $@
 FORCE:
 
 # Missing Debian packages are installed (as root) or named (otherwise) before anything is

@@ -634,6 +634,20 @@ static uint64_t mvm_span(const aimc_accel *dev, uint64_t vectors, uint32_t rows,
     return span ? span : 1;
 }
 
+/* The command record of an MVM-shaped command (MVM, READBACK) once its output is written: its
+ * matrix, vectors and place; the caller adds its operands and counts its work. */
+static const dev_mat *mvm_result(aimc_accel *dev, dev_work *w)
+{
+    const dev_mat *m = matrix_of(dev, w->id);
+    dev_cmd *c = w->c;
+    c->matrix = w->id;
+    c->vectors = w->batch;
+    c->anchor = -1;
+    c->at = m->cost->home;
+    c->out_bytes = w->bytes;
+    return m;
+}
+
 /* The MVMs of vectors w->i .. w->batch - 1 on w->id, x and y rows of w->rows and w->cols,
  * a span of vectors per call while the budget lasts. A matrix overwritten by another
  * (aimc_xbar: STATE) is NOT_PROGRAMMED when `mvm`, every failure INTERNAL otherwise. */
@@ -720,12 +734,7 @@ static int run_mvm(aimc_accel *dev, dev_work *w)
     case 5:
         W_STEP(w_write(dev, w, AIMC_DESC_MVM_Y_ADDR, w->y, w->bytes));
         {
-            const dev_mat *m = matrix_of(dev, w->id);
-            c->matrix = w->id;
-            c->vectors = w->batch;
-            c->anchor = -1;
-            c->at = m->cost->home;
-            c->out_bytes = w->bytes;
+            const dev_mat *m = mvm_result(dev, w);
             operand(c, aimc_le_get64(d + AIMC_DESC_MVM_X_ADDR),
                     (uint64_t)w->batch * m->rows * 4, 0);
             c->opd[0].move = 0; /* the MVM's own input stage moves it (aimc_cost_mvm_in) */
@@ -774,12 +783,7 @@ static int run_readback(aimc_accel *dev, dev_work *w)
     case 2:
         W_STEP(w_write(dev, w, AIMC_DESC_RDBK_OUT_ADDR, w->y, w->bytes));
         {
-            const dev_mat *m = matrix_of(dev, w->id);
-            c->matrix = w->id;
-            c->vectors = w->batch;
-            c->anchor = -1;
-            c->at = m->cost->home;
-            c->out_bytes = w->bytes;
+            const dev_mat *m = mvm_result(dev, w);
             operand(c, aimc_le_get64(d + AIMC_DESC_RDBK_OUT_ADDR), w->bytes, 1);
             dev_count_mvm(dev, c, m->cost, w->batch, values(dev) ? &w->st : NULL);
         }

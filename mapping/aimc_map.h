@@ -26,6 +26,7 @@
 
 #include "aimc_arch.h"
 #include "aimc_cost.h"
+#include "aimc_moe.h"
 #include "aimc_status.h"
 #include "aimc_tile.h"
 
@@ -34,8 +35,26 @@ typedef enum {
     AIMC_MAT_GATE,
     AIMC_MAT_UP,
     AIMC_MAT_DOWN,
-    AIMC_MAT_HEAD, /* the classifier head after the last layer (model.classes) */
+    AIMC_MAT_HEAD,  /* the classifier head after the last layer (model.classes) */
+    AIMC_MAT_SGATE, /* a shared expert's sigmoid gate, d_model x 1 (model.shared_expert_gate:
+                     * Qwen's shared_expert_gate); after the expert's down matrix */
 } aimc_mat_kind;
+
+/* The parameter vectors of a model besides its matrices (docs/models.md, "Vectors"). */
+typedef enum {
+    AIMC_VEC_FFN_NORM = 0, /* the learned weight of the RMS norm before a layer's FFN or MoE
+                            * block (post_attention_layernorm), d_model (model.norm_weights) */
+    AIMC_VEC_ROUTER_BIAS,  /* an MoE layer's correction bias of the routing choice
+                            * (e_score_correction_bias), routed_experts (routing.correction_bias) */
+} aimc_vec_kind;
+
+typedef struct aimc_vector {
+    char name[48];       /* "layer0.ffn_norm", "layer3.router_bias" */
+    aimc_vec_kind kind;
+    int layer;
+    uint32_t n;
+    float *v;            /* n values; NULL when loaded without weights */
+} aimc_vector;
 
 typedef enum { AIMC_DIST_NORMAL = 0, AIMC_DIST_UNIFORM } aimc_dist;
 
@@ -68,6 +87,10 @@ typedef struct aimc_model {
     int dense_d_ff;  /* hidden size of a dense FFN layer */
     int n_classes;   /* > 0: a classifier; a head matrix d_model x n_classes follows the
                       * last layer (its layer field is layers - 1) */
+    double norm_eps;    /* RMS norms' epsilon (rms_norm_eps); 0 means the default 1e-6 */
+    int norm_weights;   /* 1: the RMS norms have learned weights (AIMC_VEC_FFN_NORM) */
+    aimc_moe_rule rule; /* the routing rule (aimc_moe.h); zero: softmax, top-k, renormalised */
+    int shared_gate;    /* 1: each shared expert's output is scaled by sigmoid(x W_sgate) */
     struct {
         char data[512];   /* "" or a CSV of d_model features and a label per line, resolved
                            * against the model file's directory */
@@ -83,12 +106,19 @@ typedef struct aimc_model {
         int transpose;          /* 1: tensors are [outputs, inputs] (PyTorch Linear), default */
         char names[4][160];     /* tensor name patterns per aimc_mat_kind (router, gate, up,
                                  * down) for routed experts; {layer} and {expert} substituted */
-        char shared_names[3][160]; /* gate, up, down of shared experts ({shared} = index) */
+        char shared_names[4][160]; /* gate, up, down, sigmoid gate of shared experts ({shared}
+                                    * = index) */
         char dense_names[3][160];  /* gate, up, down of dense layers */
         char head_name[160];       /* the classifier head */
+        char vec_names[2][160];    /* per aimc_vec_kind: ffn_norm, router_bias */
+        int stacked;               /* 1: gate, up, down name one [experts, out, in] tensor per
+                                    * layer (no {expert}) */
+        int fp8_block;             /* F8_E4M3 tensors: square blocks of weight_scale_inv */
     } weights;
     size_t n_matrices;
     aimc_matrix *m;
+    size_t n_vectors;
+    aimc_vector *v;
 } aimc_model;
 
 /* Load a model file. with_weights = 0 keeps shapes only (m[i].w == NULL). Errors as for
@@ -101,6 +131,12 @@ void aimc_model_free(aimc_model *m); /* NULL is a no-op */
 
 /* Index of the matrix (layer, kind, expert) in m->m, or -1. */
 long aimc_model_find(const aimc_model *m, int layer, aimc_mat_kind kind, int expert);
+
+/* Index of the vector (layer, kind) in m->v, or -1. */
+long aimc_model_vector(const aimc_model *m, int layer, aimc_vec_kind kind);
+
+/* The RMS norms' epsilon: m->norm_eps, or 1e-6 when it is 0. */
+double aimc_model_norm_eps(const aimc_model *m);
 
 /* Index of the classifier head in m->m, or -1 when the model has none. */
 long aimc_model_head(const aimc_model *m);

@@ -46,6 +46,9 @@ void aimc_model_free(aimc_model *m)
     if (m->m)
         for (size_t i = 0; i < m->n_matrices; i++) free(m->m[i].w);
     free(m->m);
+    if (m->v)
+        for (size_t i = 0; i < m->n_vectors; i++) free(m->v[i].v);
+    free(m->v);
     free(m);
 }
 
@@ -55,14 +58,30 @@ long aimc_model_find(const aimc_model *m, int layer, aimc_mat_kind kind, int exp
 {
     if (!m || !m->m || layer < 0 || layer >= m->layers || (int)kind < (int)AIMC_MAT_ROUTER)
         return -1;
-    if (kind == AIMC_MAT_ROUTER ? expert != -1
-                                : (expert < 0 || expert >= m->n_experts + m->n_shared ||
-                                   kind > AIMC_MAT_DOWN))
+    const int dense = layer < m->dense_layers, ffn = kind >= AIMC_MAT_GATE && kind <= AIMC_MAT_DOWN;
+    if (dense ? !(ffn && expert == AIMC_EXPERT_DENSE)
+        : kind == AIMC_MAT_ROUTER ? expert != AIMC_EXPERT_ROUTER
+        : kind == AIMC_MAT_SGATE  ? (expert < m->n_experts || expert >= m->n_experts + m->n_shared)
+                                  : (!ffn || expert < 0 || expert >= m->n_experts + m->n_shared))
         return -1;
-    /* Loaded models follow the documented order: compute the index and confirm it. */
-    size_t per_layer = 1 + 3 * (size_t)m->n_experts + 3 * (size_t)m->n_shared;
-    size_t idx = (size_t)layer * per_layer;
-    if (kind != AIMC_MAT_ROUTER) idx += 1 + 3 * (size_t)expert + (size_t)(kind - AIMC_MAT_GATE);
+    /* Loaded models follow the documented order (dense layers, 3 matrices each, first; per
+     * MoE layer the router, each routed expert's 3, each shared expert's 3 or 4): compute the
+     * index and confirm it. */
+    const size_t sg = m->shared_gate ? 1 : 0, E = (size_t)m->n_experts;
+    const size_t per_layer = 1 + 3 * E + (3 + sg) * (size_t)m->n_shared;
+    size_t idx;
+    if (dense) {
+        idx = 3 * (size_t)layer + (size_t)(kind - AIMC_MAT_GATE);
+    } else {
+        idx = 3 * (size_t)m->dense_layers + (size_t)(layer - m->dense_layers) * per_layer;
+        if (kind == AIMC_MAT_ROUTER)
+            ;
+        else if ((size_t)expert < E)
+            idx += 1 + 3 * (size_t)expert + (size_t)(kind - AIMC_MAT_GATE);
+        else
+            idx += 1 + 3 * E + (3 + sg) * ((size_t)expert - E) +
+                   (kind == AIMC_MAT_SGATE ? 3 : (size_t)(kind - AIMC_MAT_GATE));
+    }
     if (idx < m->n_matrices && m->m[idx].layer == layer && m->m[idx].kind == kind &&
         m->m[idx].expert == expert)
         return (long)idx;
@@ -71,6 +90,19 @@ long aimc_model_find(const aimc_model *m, int layer, aimc_mat_kind kind, int exp
         if (m->m[i].layer == layer && m->m[i].kind == kind && m->m[i].expert == expert)
             return (long)i;
     return -1;
+}
+
+long aimc_model_vector(const aimc_model *m, int layer, aimc_vec_kind kind)
+{
+    if (!m || !m->v) return -1;
+    for (size_t i = 0; i < m->n_vectors; i++)
+        if (m->v[i].layer == layer && m->v[i].kind == kind) return (long)i;
+    return -1;
+}
+
+double aimc_model_norm_eps(const aimc_model *m)
+{
+    return m && m->norm_eps > 0 ? m->norm_eps : AIMC_MOE_RMS_EPS;
 }
 
 long aimc_model_head(const aimc_model *m)
@@ -92,7 +124,7 @@ uint64_t aimc_model_weight_count(const aimc_model *m)
 static void set_matrix(aimc_matrix *mx, int layer, aimc_mat_kind kind, int expert,
                        uint32_t rows, uint32_t cols, const char *what, int what_index)
 {
-    static const char *const kind_names[] = {"router", "gate", "up", "down", "head"};
+    static const char *const kind_names[] = {"router", "gate", "up", "down", "head", "sgate"};
     if (kind == AIMC_MAT_HEAD)
         snprintf(mx->name, sizeof mx->name, "head");
     else if (kind == AIMC_MAT_ROUTER)
@@ -111,11 +143,36 @@ static void set_matrix(aimc_matrix *mx, int layer, aimc_mat_kind kind, int exper
 /* Expand the shape held in m into m->m (and the weights when with_weights). */
 static int model_expand(aimc_model *m, int with_weights, const char *file, aimc_diag *d)
 {
-    size_t per_layer = 1 + 3 * (size_t)m->n_experts + 3 * (size_t)m->n_shared;
+    const size_t sg = m->shared_gate ? 1 : 0;
+    size_t per_layer = 1 + 3 * (size_t)m->n_experts + (3 + sg) * (size_t)m->n_shared;
     m->n_matrices = (size_t)(m->layers - m->dense_layers) * per_layer + 3 * (size_t)m->dense_layers +
                     (m->n_classes > 0);
     m->m = calloc(m->n_matrices, sizeof *m->m);
     if (!m->m) goto out_nomem;
+    /* Vectors: per layer its FFN norm's weight, per MoE layer its correction bias. */
+    m->n_vectors = (m->norm_weights ? (size_t)m->layers : 0) +
+                   (m->rule.bias ? (size_t)(m->layers - m->dense_layers) : 0);
+    if (m->n_vectors) {
+        m->v = calloc(m->n_vectors, sizeof *m->v);
+        if (!m->v) goto out_nomem;
+        size_t k = 0;
+        for (int l = 0; l < m->layers; l++) {
+            if (m->norm_weights) {
+                aimc_vector *v = &m->v[k++];
+                snprintf(v->name, sizeof v->name, "layer%d.ffn_norm", l);
+                v->kind = AIMC_VEC_FFN_NORM;
+                v->layer = l;
+                v->n = (uint32_t)m->d_model;
+            }
+            if (m->rule.bias && l >= m->dense_layers) {
+                aimc_vector *v = &m->v[k++];
+                snprintf(v->name, sizeof v->name, "layer%d.router_bias", l);
+                v->kind = AIMC_VEC_ROUTER_BIAS;
+                v->layer = l;
+                v->n = (uint32_t)m->n_experts;
+            }
+        }
+    }
     size_t i = 0;
     for (int l = 0; l < m->layers; l++) {
         uint32_t dm = (uint32_t)m->d_model;
@@ -135,6 +192,7 @@ static int model_expand(aimc_model *m, int with_weights, const char *file, aimc_
             set_matrix(&m->m[i++], l, AIMC_MAT_GATE, e, dm, ff, what, wi);
             set_matrix(&m->m[i++], l, AIMC_MAT_UP, e, dm, ff, what, wi);
             set_matrix(&m->m[i++], l, AIMC_MAT_DOWN, e, ff, dm, what, wi);
+            if (shared && sg) set_matrix(&m->m[i++], l, AIMC_MAT_SGATE, e, dm, 1, what, wi);
         }
     }
     if (m->n_classes > 0)
@@ -150,6 +208,13 @@ static int model_expand(aimc_model *m, int with_weights, const char *file, aimc_
         uint64_t key = weight_key(m->weights.seed, i);
         for (uint64_t k = 0; k < n; k++)
             mx->w[k] = weight_value(key, k, m->weights.distribution, mx->rows);
+    }
+    /* Generated vectors are neutral: norm weights 1, correction biases 0. */
+    for (i = 0; i < m->n_vectors; i++) {
+        aimc_vector *v = &m->v[i];
+        v->v = malloc((size_t)v->n * sizeof *v->v);
+        if (!v->v) goto out_nomem;
+        for (uint32_t k = 0; k < v->n; k++) v->v[k] = v->kind == AIMC_VEC_FFN_NORM ? 1.0f : 0.0f;
     }
     return AIMC_OK;
 
@@ -180,13 +245,68 @@ static int get_int(const aimc_ydoc *doc, const aimc_ynode *map, const char *key,
     return aimc_ynode_int(doc, n, path, lo, hi, out, d);
 }
 
+/* model.routing: {scoring, normalize, groups, topk_groups, scale, correction_bias}: the
+ * routing rule (aimc_moe.h, docs/models.md "Routing rules"). */
+static int parse_routing(const aimc_ydoc *doc, const aimc_ynode *sec, aimc_model *m,
+                         aimc_diag *d)
+{
+    static const char *const keys[] = {"scoring", "normalize", "groups", "topk_groups", "scale",
+                                       "correction_bias"};
+    static const char *const scorings[] = {"softmax", "sigmoid"};
+    static const char *const bools[] = {"false", "true"};
+    const aimc_ynode *n;
+    aimc_moe_rule *r = &m->rule;
+    long v;
+    int b, rc;
+    if ((rc = aimc_ynode_expect_map(doc, sec, "model.routing", d))) return rc;
+    if ((rc = aimc_ymap_check_keys(doc, sec, "model.routing", keys, 6, d))) return rc;
+    if ((n = aimc_ymap_get(sec, "scoring")) &&
+        (rc = aimc_ynode_enum(doc, n, "model.routing.scoring", scorings, 2, &r->sigmoid, d)))
+        return rc;
+    if ((n = aimc_ymap_get(sec, "normalize"))) {
+        if ((rc = aimc_ynode_enum(doc, n, "model.routing.normalize", bools, 2, &b, d))) return rc;
+        r->no_renorm = !b;
+    }
+    r->groups = 1;
+    if ((n = aimc_ymap_get(sec, "groups"))) {
+        /* The group scores of the device (and of aimc_moe_route) are kept for 256 groups. */
+        long hi = m->n_experts < 256 ? m->n_experts : 256;
+        if ((rc = aimc_ynode_int(doc, n, "model.routing.groups", 1, hi, &v, d))) return rc;
+        if (m->n_experts % v)
+            return aimc_diag_set(d, AIMC_ERR_CONFIG, "%s:%d:%d: model.routing.groups: %ld groups "
+                                 "do not divide the %d routed experts", doc->name, n->line,
+                                 n->col, v, m->n_experts);
+        r->groups = (int)v;
+    }
+    r->topk_groups = r->groups;
+    if ((n = aimc_ymap_get(sec, "topk_groups"))) {
+        /* The k experts must lie in the chosen groups. */
+        const long per = m->n_experts / r->groups;
+        const long lo = (m->top_k + per - 1) / per;
+        if ((rc = aimc_ynode_int(doc, n, "model.routing.topk_groups", lo, r->groups, &v, d)))
+            return rc;
+        r->topk_groups = (int)v;
+    }
+    r->scale = 1.0;
+    if ((n = aimc_ymap_get(sec, "scale")) &&
+        (rc = aimc_ynode_double(doc, n, "model.routing.scale", 1e-6, 1e6, &r->scale, d)))
+        return rc;
+    if ((n = aimc_ymap_get(sec, "correction_bias")) &&
+        (rc = aimc_ynode_enum(doc, n, "model.routing.correction_bias", bools, 2, &r->bias, d)))
+        return rc;
+    return AIMC_OK;
+}
+
 static int parse_model_section(const aimc_ydoc *doc, const aimc_ynode *sec, aimc_model *m,
                                aimc_diag *d)
 {
     static const char *const keys[] = {"name",         "layers", "d_model",
                                        "routed_experts", "expert_d_ff", "top_k",
                                        "shared_experts", "shared_d_ff", "ffn",
-                                       "dense_layers", "dense_d_ff", "classes"};
+                                       "dense_layers", "dense_d_ff", "classes",
+                                       "rms_norm_eps", "norm_weights", "routing",
+                                       "shared_expert_gate"};
+    static const char *const bools[] = {"false", "true"};
     static const char *const ffn_names[] = {"swiglu"};
     const aimc_ynode *n;
     long v;
@@ -259,6 +379,23 @@ static int parse_model_section(const aimc_ydoc *doc, const aimc_ynode *sec, aimc
         int kind;
         if ((rc = aimc_ynode_enum(doc, n, "model.ffn", ffn_names, 1, &kind, d))) return rc;
     }
+    m->norm_eps = AIMC_MOE_RMS_EPS;
+    if ((n = aimc_ymap_get(sec, "rms_norm_eps")) &&
+        (rc = aimc_ynode_double(doc, n, "model.rms_norm_eps", 1e-30, 1.0, &m->norm_eps, d)))
+        return rc;
+    if ((n = aimc_ymap_get(sec, "norm_weights")) &&
+        (rc = aimc_ynode_enum(doc, n, "model.norm_weights", bools, 2, &m->norm_weights, d)))
+        return rc;
+    if ((n = aimc_ymap_get(sec, "shared_expert_gate"))) {
+        if ((rc = aimc_ynode_enum(doc, n, "model.shared_expert_gate", bools, 2, &m->shared_gate,
+                                  d)))
+            return rc;
+        if (m->shared_gate && m->n_shared == 0)
+            return aimc_diag_set(d, AIMC_ERR_CONFIG, "%s:%d:%d: model.shared_expert_gate: the "
+                                 "model has no shared expert (model.shared_experts is 0)",
+                                 doc->name, n->line, n->col);
+    }
+    if ((n = aimc_ymap_get(sec, "routing")) && (rc = parse_routing(doc, n, m, d))) return rc;
     return AIMC_OK;
 }
 
@@ -273,22 +410,97 @@ static int resolve_path(const char *file, const char *path, char *out, size_t ca
     return w < 0 || (size_t)w >= cap;
 }
 
-/* weights.safetensors: {path, transpose, names: {router, gate, up, down, shared_gate,
- * shared_up, shared_down, dense_gate, dense_up, dense_down}} (docs/models.md). */
+/* The name pattern keys (weights.safetensors.names), the placeholders each may hold and
+ * where the loader keeps it. */
+enum { PAT_LAYER = 1, PAT_EXPERT = 2, PAT_SHARED = 4 };
+typedef struct {
+    const char *key;
+    unsigned allowed;
+} pat_key;
+static const pat_key pat_keys[] = {
+    {"router", PAT_LAYER},           {"gate", PAT_LAYER | PAT_EXPERT},
+    {"up", PAT_LAYER | PAT_EXPERT},  {"down", PAT_LAYER | PAT_EXPERT},
+    {"shared_gate", PAT_LAYER | PAT_SHARED}, {"shared_up", PAT_LAYER | PAT_SHARED},
+    {"shared_down", PAT_LAYER | PAT_SHARED}, {"shared_expert_gate", PAT_LAYER | PAT_SHARED},
+    {"dense_gate", PAT_LAYER},       {"dense_up", PAT_LAYER},
+    {"dense_down", PAT_LAYER},       {"head", 0},
+    {"ffn_norm", PAT_LAYER},         {"router_bias", PAT_LAYER},
+};
+#define N_PAT_KEYS (sizeof pat_keys / sizeof pat_keys[0])
+
+static char *pat_dst(aimc_model *m, size_t k)
+{
+    return k < 4    ? m->weights.names[k]
+           : k < 8  ? m->weights.shared_names[k - 4]
+           : k < 11 ? m->weights.dense_names[k - 8]
+           : k == 11 ? m->weights.head_name
+                    : m->weights.vec_names[k - 12];
+}
+
+/* Check pattern k of the names: only known placeholders, each allowed for its key, and every
+ * index the model needs: {layer} when more than one layer loads it, {expert} for several
+ * routed experts (none when stacked), {shared} for several shared experts. */
+static int check_pattern(const aimc_ydoc *doc, const aimc_ynode *n, const aimc_model *m,
+                         size_t k, const char *pat, aimc_diag *d)
+{
+    static const char *const ph[] = {"{layer}", "{expert}", "{shared}"};
+    const char *key = pat_keys[k].key;
+    unsigned has = 0;
+    for (const char *p = strchr(pat, '{'); p; p = strchr(p + 1, '{')) {
+        int found = -1;
+        for (int i = 0; i < 3; i++)
+            if (strncmp(p, ph[i], strlen(ph[i])) == 0) found = i;
+        if (found < 0 || !(pat_keys[k].allowed & (1u << found)))
+            return aimc_diag_set(d, AIMC_ERR_CONFIG, "%s:%d:%d: weights.safetensors.names.%s: "
+                                 "%.*s is not a placeholder of this name (%s%s%s)", doc->name,
+                                 n->line, n->col, key, (int)strcspn(p, "}") + (p[strcspn(p, "}")] ? 1 : 0), p,
+                                 pat_keys[k].allowed & PAT_LAYER ? "{layer}" : "none",
+                                 pat_keys[k].allowed & PAT_EXPERT ? ", {expert}" : "",
+                                 pat_keys[k].allowed & PAT_SHARED ? ", {shared}" : "");
+        has |= 1u << found;
+    }
+    const int dense = k >= 8 && k < 11;
+    const int moe_layers = m->layers - m->dense_layers;
+    const int layers = dense ? m->dense_layers : k == 12 ? m->layers : moe_layers;
+    if ((pat_keys[k].allowed & PAT_LAYER) && !(has & PAT_LAYER) && layers > 1)
+        return aimc_diag_set(d, AIMC_ERR_CONFIG, "%s:%d:%d: weights.safetensors.names.%s: the "
+                             "pattern has no {layer}, and %d layers load it: each would load "
+                             "the same tensor", doc->name, n->line, n->col, key, layers);
+    if (pat_keys[k].allowed & PAT_EXPERT) {
+        if (m->weights.stacked && (has & PAT_EXPERT))
+            return aimc_diag_set(d, AIMC_ERR_CONFIG, "%s:%d:%d: weights.safetensors.names.%s: "
+                                 "has {expert}, but weights.safetensors.stacked is true: one "
+                                 "tensor [experts, out, in] holds every expert", doc->name,
+                                 n->line, n->col, key);
+        if (!m->weights.stacked && !(has & PAT_EXPERT) && m->n_experts > 1)
+            return aimc_diag_set(d, AIMC_ERR_CONFIG, "%s:%d:%d: weights.safetensors.names.%s: the "
+                                 "pattern has no {expert}, and the model has %d routed experts: "
+                                 "each would load the same tensor (a tensor [experts, out, in] "
+                                 "of all of them needs weights.safetensors.stacked: true)",
+                                 doc->name, n->line, n->col, key, m->n_experts);
+    }
+    if ((pat_keys[k].allowed & PAT_SHARED) && !(has & PAT_SHARED) && m->n_shared > 1)
+        return aimc_diag_set(d, AIMC_ERR_CONFIG, "%s:%d:%d: weights.safetensors.names.%s: the "
+                             "pattern has no {shared}, and the model has %d shared experts: "
+                             "each would load the same tensor", doc->name, n->line, n->col, key,
+                             m->n_shared);
+    return AIMC_OK;
+}
+
+/* weights.safetensors: {path, transpose, stacked, fp8_block, names: {...}} (docs/models.md). */
 static int parse_safetensors_section(const aimc_ydoc *doc, const aimc_ynode *sec, aimc_model *m,
                                      aimc_diag *d)
 {
-    static const char *const keys[] = {"path", "transpose", "names"};
-    static const char *const nkeys[] = {"router",      "gate",      "up",        "down",
-                                        "shared_gate", "shared_up", "shared_down",
-                                        "dense_gate",  "dense_up",  "dense_down",
-                                        "head"};
+    static const char *const keys[] = {"path", "transpose", "stacked", "fp8_block", "names"};
     static const char *const bools[] = {"false", "true"};
+    const char *nkeys[N_PAT_KEYS];
     const aimc_ynode *n, *names;
     char path[512];
+    long v;
     int rc;
+    for (size_t k = 0; k < N_PAT_KEYS; k++) nkeys[k] = pat_keys[k].key;
     if ((rc = aimc_ynode_expect_map(doc, sec, "weights.safetensors", d))) return rc;
-    if ((rc = aimc_ymap_check_keys(doc, sec, "weights.safetensors", keys, 3, d))) return rc;
+    if ((rc = aimc_ymap_check_keys(doc, sec, "weights.safetensors", keys, 5, d))) return rc;
     if ((rc = get_required(doc, sec, "path", "weights.safetensors.path", &n, d))) return rc;
     if ((rc = aimc_ynode_str(doc, n, "weights.safetensors.path", path, sizeof path, d)))
         return rc;
@@ -303,21 +515,29 @@ static int parse_safetensors_section(const aimc_ydoc *doc, const aimc_ynode *sec
             return rc;
         m->weights.transpose = b;
     }
+    if ((n = aimc_ymap_get(sec, "stacked")) &&
+        (rc = aimc_ynode_enum(doc, n, "weights.safetensors.stacked", bools, 2,
+                              &m->weights.stacked, d)))
+        return rc;
+    m->weights.fp8_block = 128; /* DeepSeek-V3: quantization_config.weight_block_size [128, 128] */
+    if ((n = aimc_ymap_get(sec, "fp8_block"))) {
+        if ((rc = aimc_ynode_int(doc, n, "weights.safetensors.fp8_block", 1, 65536, &v, d)))
+            return rc;
+        m->weights.fp8_block = (int)v;
+    }
     if ((rc = get_required(doc, sec, "names", "weights.safetensors.names", &names, d)))
         return rc;
     if ((rc = aimc_ynode_expect_map(doc, names, "weights.safetensors.names", d))) return rc;
-    if ((rc = aimc_ymap_check_keys(doc, names, "weights.safetensors.names", nkeys, 11, d)))
+    if ((rc = aimc_ymap_check_keys(doc, names, "weights.safetensors.names", nkeys, N_PAT_KEYS, d)))
         return rc;
-    for (int k = 0; k < 11; k++) {
-        char *dst = k < 4    ? m->weights.names[k]
-                    : k < 7  ? m->weights.shared_names[k - 4]
-                    : k < 10 ? m->weights.dense_names[k - 7]
-                             : m->weights.head_name;
+    for (size_t k = 0; k < N_PAT_KEYS; k++) {
+        char *dst = pat_dst(m, k);
         char key[64];
         snprintf(key, sizeof key, "weights.safetensors.names.%s", nkeys[k]);
         dst[0] = '\0';
-        if ((n = aimc_ymap_get(names, nkeys[k])) &&
-            (rc = aimc_ynode_str(doc, n, key, dst, sizeof m->weights.names[0], d)))
+        if (!(n = aimc_ymap_get(names, nkeys[k]))) continue;
+        if ((rc = aimc_ynode_str(doc, n, key, dst, sizeof m->weights.names[0], d)) ||
+            (rc = check_pattern(doc, n, m, k, dst, d)))
             return rc;
     }
     m->weights.source = AIMC_WSRC_SAFETENSORS;

@@ -609,6 +609,10 @@ int aimc_rt_run(aimc_dev *dev, const aimc_model *model, const float *x0, size_t 
                              "%s: dense layers are mapped but not run yet (model.dense_layers "
                              "is %d)",
                              model->name, model->dense_layers);
+    if (!aimc_moe_rule_is_default(&model->rule) || model->norm_weights || model->shared_gate ||
+        aimc_model_norm_eps(model) != AIMC_MOE_RMS_EPS)
+        return aimc_diag_set(d, AIMC_ERR_UNSUPPORTED, "%s: its routing rule, norm weights or "
+                             "shared expert gates are loaded but not run yet", model->name);
     if (opts->routing && (opts->routing->layers != model->layers - model->dense_layers ||
                           opts->routing->experts != model->n_experts || !opts->routing->p))
         return aimc_diag_set(d, AIMC_ERR_INVALID, "%s: routing statistics of %d layers x %d "

@@ -13,6 +13,10 @@
  *   expert e: XE = gather(N, TOK); G = XE W_gate; U = XE W_up; H = silu(G) * U; O = H W_down;
  *             X[TOK] += W * O                         (shared experts: every token, weight 1)
  * and after the last layer of a classifier, OUT = X W_head [host reads OUT].
+ * A model with learned norm weights or its own epsilon normalises with NORM (the weight of
+ * layer l's FFN norm); one with a routing rule other than softmax-top-k-renormalised routes
+ * with ROUTE (its rule and correction bias); a shared expert with a sigmoid gate adds
+ *   SG = XE W_sgate; SG = sigmoid(SG); X[TOK] += SG * O     instead of weight 1.
  * X, the residual stream, stays on the machine between layers.
  */
 #ifndef AIMC_WORKLOAD_H
@@ -35,6 +39,7 @@ typedef enum aimc_wl_tensor {
     AIMC_WL_U,       /* up, n x d_ff */
     AIMC_WL_H,       /* silu(gate) * up, n x d_ff */
     AIMC_WL_O,       /* down, n x d_model */
+    AIMC_WL_SG,      /* a shared expert's gate, n x 1 (logit, then its sigmoid) */
     AIMC_WL_OUT,     /* classifier logits, T x classes: the host reads it */
     AIMC_WL_NONE
 } aimc_wl_tensor;
@@ -47,14 +52,20 @@ typedef enum aimc_wl_op {
     AIMC_WL_SILU_MUL,    /* out = silu(in[0]) * in[1], rows x dim elements */
     AIMC_WL_SCALE_ACC,   /* out row TOK[i] += W[i] * in[0] row i, rows rows of dim; out has
                           * src_rows rows; in[1] TOK (or NONE: row i), in[2] W (or NONE: 1) */
+    AIMC_WL_NORM,        /* out = in / rms(in) * weight (vector; -1: none), eps, rows of dim */
+    AIMC_WL_ROUTE,       /* (IDX, P) = the model's routing rule on in (vector: its correction
+                          * bias, -1: none), rows vectors of dim, k chosen */
+    AIMC_WL_SIGMOID,     /* out = sigmoid(in), rows x dim elements */
 } aimc_wl_op;
 
 typedef struct aimc_wl_step {
     aimc_wl_op op;
     long matrix;           /* MVM: index in the model's matrices */
     aimc_wl_tensor in[3];  /* inputs, AIMC_WL_NONE where unused */
-    aimc_wl_tensor out;    /* TOPK: IDX (P is its second output) */
-    uint32_t rows, dim, k, src_rows;
+    aimc_wl_tensor out;    /* TOPK, ROUTE: IDX (P is its second output) */
+    uint32_t rows, dim, k, src_rows; /* NORM: k is 1 with a weight, 0 without */
+    long vector;           /* NORM, ROUTE: index in the model's vectors, or -1 */
+    double eps;            /* NORM */
 } aimc_wl_step;
 
 /* The steps of one phase, in order. */
@@ -86,6 +97,12 @@ void aimc_wl_shape(const aimc_model *m, const aimc_wl_step *s, aimc_wl_tensor t,
 
 /* Whether the host reads tensor t (the runtime makes it host-readable). */
 int aimc_wl_host_reads(aimc_wl_tensor t);
+
+/* Whether tensor t is an expert's own (one per active expert of a layer: TOK .. SG). */
+int aimc_wl_expert_tensor(aimc_wl_tensor t);
+
+/* Whether op routes (TOPK or ROUTE: the host reads its IDX and P). */
+int aimc_wl_routes(aimc_wl_op op);
 
 /* What a step of `tokens` tokens through every layer reads and computes, for the GPU beside
  * the machine (aimc_gpu_roofline): the weights the tokens touch, each once (the router, the

@@ -18,6 +18,23 @@ static aimc_wl_step step(aimc_wl_op op, long matrix, aimc_wl_tensor in0, aimc_wl
     s.out = out;
     s.rows = rows;
     s.dim = dim;
+    s.vector = -1;
+    return s;
+}
+
+/* The norm of layer l before its FFN: RMSNORM, or NORM with the learned weight and eps. */
+static aimc_wl_step norm_step(const aimc_model *m, int layer, aimc_wl_tensor in,
+                              aimc_wl_tensor out, uint32_t tokens)
+{
+    const aimc_wl_tensor no = AIMC_WL_NONE;
+    const long w = m->norm_weights ? aimc_model_vector(m, layer, AIMC_VEC_FFN_NORM) : -1;
+    const double eps = aimc_model_norm_eps(m);
+    if (w < 0 && eps == AIMC_MOE_RMS_EPS)
+        return step(AIMC_WL_RMSNORM, -1, in, no, no, out, tokens, (uint32_t)m->d_model);
+    aimc_wl_step s = step(AIMC_WL_NORM, -1, in, no, no, out, tokens, (uint32_t)m->d_model);
+    s.vector = w;
+    s.k = w >= 0;
+    s.eps = eps;
     return s;
 }
 
@@ -30,10 +47,15 @@ int aimc_wl_route(const aimc_model *m, int layer, uint32_t tokens, aimc_wl_phase
     const uint32_t dm = (uint32_t)m->d_model, ne = (uint32_t)m->n_experts;
     const aimc_wl_tensor no = AIMC_WL_NONE;
     out->n = 0;
-    out->s[out->n++] = step(AIMC_WL_RMSNORM, -1, AIMC_WL_X, no, no, AIMC_WL_N, tokens, dm);
+    out->s[out->n++] = norm_step(m, layer, AIMC_WL_X, AIMC_WL_N, tokens);
     out->s[out->n++] = step(AIMC_WL_MVM, router, AIMC_WL_N, no, no, AIMC_WL_LOGITS, tokens, dm);
     aimc_wl_step *t = &out->s[out->n++];
-    *t = step(AIMC_WL_TOPK, -1, AIMC_WL_LOGITS, no, no, AIMC_WL_IDX, tokens, ne);
+    if (aimc_moe_rule_is_default(&m->rule)) {
+        *t = step(AIMC_WL_TOPK, -1, AIMC_WL_LOGITS, no, no, AIMC_WL_IDX, tokens, ne);
+    } else {
+        *t = step(AIMC_WL_ROUTE, -1, AIMC_WL_LOGITS, no, no, AIMC_WL_IDX, tokens, ne);
+        t->vector = m->rule.bias ? aimc_model_vector(m, layer, AIMC_VEC_ROUTER_BIAS) : -1;
+    }
     t->k = (uint32_t)m->top_k;
     return AIMC_OK;
 }
@@ -58,9 +80,14 @@ int aimc_wl_expert(const aimc_model *m, int layer, int expert, uint32_t tokens, 
     out->s[out->n++] = step(AIMC_WL_MVM, u, AIMC_WL_XE, no, no, AIMC_WL_U, n, dm);
     out->s[out->n++] = step(AIMC_WL_SILU_MUL, -1, AIMC_WL_G, AIMC_WL_U, no, AIMC_WL_H, n, ff);
     out->s[out->n++] = step(AIMC_WL_MVM, dn, AIMC_WL_H, no, no, AIMC_WL_O, n, ff);
+    const long sg = shared ? aimc_model_find(m, layer, AIMC_MAT_SGATE, expert) : -1;
+    if (sg >= 0) { /* Qwen's gated shared expert: its weight is sigmoid(XE W_sgate) */
+        out->s[out->n++] = step(AIMC_WL_MVM, sg, AIMC_WL_XE, no, no, AIMC_WL_SG, n, dm);
+        out->s[out->n++] = step(AIMC_WL_SIGMOID, -1, AIMC_WL_SG, no, no, AIMC_WL_SG, n, 1);
+    }
     s = &out->s[out->n++];
-    *s = step(AIMC_WL_SCALE_ACC, -1, AIMC_WL_O, AIMC_WL_TOK, shared ? no : AIMC_WL_W, AIMC_WL_X,
-              n, dm);
+    *s = step(AIMC_WL_SCALE_ACC, -1, AIMC_WL_O, AIMC_WL_TOK,
+              sg >= 0 ? AIMC_WL_SG : shared ? no : AIMC_WL_W, AIMC_WL_X, n, dm);
     s->src_rows = tokens;
     return AIMC_OK;
 }
@@ -101,6 +128,7 @@ void aimc_wl_shape(const aimc_model *m, const aimc_wl_step *s, aimc_wl_tensor t,
         *cols = s->op == AIMC_WL_MVM ? m->m[s->matrix].cols : s->dim;
         if (s->op == AIMC_WL_MVM && t == AIMC_WL_H) *cols = m->m[s->matrix].rows;
         break;
+    case AIMC_WL_SG: *cols = 1; break;
     case AIMC_WL_OUT: *cols = (uint32_t)m->n_classes; break;
     default: *rows = *cols = 0; break;
     }
@@ -109,6 +137,16 @@ void aimc_wl_shape(const aimc_model *m, const aimc_wl_step *s, aimc_wl_tensor t,
 int aimc_wl_host_reads(aimc_wl_tensor t)
 {
     return t == AIMC_WL_IDX || t == AIMC_WL_P || t == AIMC_WL_OUT;
+}
+
+int aimc_wl_expert_tensor(aimc_wl_tensor t)
+{
+    return t >= AIMC_WL_TOK && t <= AIMC_WL_SG;
+}
+
+int aimc_wl_routes(aimc_wl_op op)
+{
+    return op == AIMC_WL_TOPK || op == AIMC_WL_ROUTE;
 }
 
 /* The elements of every input and output of a phase's steps (each tensor of each step once). */

@@ -16,7 +16,7 @@ package aimc_regs_pkg;
 
   // VERSION (RO)
   localparam int unsigned AIMC_REG_VERSION                     = 32'h00000004;
-  localparam int unsigned AIMC_REG_VERSION_VALUE               = 32'h00020000;
+  localparam int unsigned AIMC_REG_VERSION_VALUE               = 32'h00020001;
 
   // CAP_XBAR_ROWS (RO)
   localparam int unsigned AIMC_REG_CAP_XBAR_ROWS               = 32'h00000008;
@@ -324,6 +324,36 @@ package aimc_regs_pkg;
   localparam int unsigned AIMC_DESC_SACC_W_ADDR                = 32'h00000030; // u64
   localparam int unsigned AIMC_DESC_SACC_DST_ADDR              = 32'h00000038; // u64
 
+  // ROUTE
+  localparam int unsigned AIMC_DESC_OP_ROUTE                   = 32'h0000000A;
+  localparam int unsigned AIMC_DESC_ROUTE_BATCH                = 32'h00000010; // u32
+  localparam int unsigned AIMC_DESC_ROUTE_N                    = 32'h00000014; // u32
+  localparam int unsigned AIMC_DESC_ROUTE_K                    = 32'h00000018; // u32
+  localparam int unsigned AIMC_DESC_ROUTE_RSVD                 = 32'h0000001C; // u32
+  localparam int unsigned AIMC_DESC_ROUTE_IN_ADDR              = 32'h00000020; // u64
+  localparam int unsigned AIMC_DESC_ROUTE_IDX_ADDR             = 32'h00000028; // u64
+  localparam int unsigned AIMC_DESC_ROUTE_W_ADDR               = 32'h00000030; // u64
+  localparam int unsigned AIMC_DESC_ROUTE_RULE_ADDR            = 32'h00000038; // u64
+
+  // NORM
+  localparam int unsigned AIMC_DESC_OP_NORM                    = 32'h0000000B;
+  localparam int unsigned AIMC_DESC_NORM_BATCH                 = 32'h00000010; // u32
+  localparam int unsigned AIMC_DESC_NORM_DIM                   = 32'h00000014; // u32
+  localparam int unsigned AIMC_DESC_NORM_EPS                   = 32'h00000018; // f32
+  localparam int unsigned AIMC_DESC_NORM_RSVD                  = 32'h0000001C; // u32
+  localparam int unsigned AIMC_DESC_NORM_IN_ADDR               = 32'h00000020; // u64
+  localparam int unsigned AIMC_DESC_NORM_OUT_ADDR              = 32'h00000028; // u64
+  localparam int unsigned AIMC_DESC_NORM_W_ADDR                = 32'h00000030; // u64
+  localparam int unsigned AIMC_DESC_NORM_RESERVED              = 32'h00000038;
+
+  // ACT
+  localparam int unsigned AIMC_DESC_OP_ACT                     = 32'h0000000C;
+  localparam int unsigned AIMC_DESC_ACT_COUNT                  = 32'h00000010; // u32
+  localparam int unsigned AIMC_DESC_ACT_FUNC                   = 32'h00000014; // u32
+  localparam int unsigned AIMC_DESC_ACT_IN_ADDR                = 32'h00000018; // u64
+  localparam int unsigned AIMC_DESC_ACT_OUT_ADDR               = 32'h00000020; // u64
+  localparam int unsigned AIMC_DESC_ACT_RESERVED               = 32'h00000028;
+
   // record TILE
   localparam int unsigned AIMC_REC_TILE_BYTES                  = 32'h00000020;
   localparam int unsigned AIMC_REC_TILE_MATRIX                 = 32'h00000000; // u32
@@ -334,6 +364,15 @@ package aimc_regs_pkg;
   localparam int unsigned AIMC_REC_TILE_SLICE                  = 32'h00000014; // u32
   localparam int unsigned AIMC_REC_TILE_XBAR                   = 32'h00000018; // u32
   localparam int unsigned AIMC_REC_TILE_XBAR_COL0              = 32'h0000001C; // u32
+
+  // record RULE
+  localparam int unsigned AIMC_REC_RULE_BYTES                  = 32'h00000018;
+  localparam int unsigned AIMC_REC_RULE_SCORE                  = 32'h00000000; // u32
+  localparam int unsigned AIMC_REC_RULE_NORM                   = 32'h00000004; // u32
+  localparam int unsigned AIMC_REC_RULE_GROUPS                 = 32'h00000008; // u32
+  localparam int unsigned AIMC_REC_RULE_TOPK_GROUPS            = 32'h0000000C; // u32
+  localparam int unsigned AIMC_REC_RULE_SCALE                  = 32'h00000010; // f32
+  localparam int unsigned AIMC_REC_RULE_BIAS                   = 32'h00000014; // u32
 
   // record PREP
   localparam int unsigned AIMC_REC_PREP_BYTES                  = 32'h00000028;

@@ -1254,8 +1254,9 @@ static void test_public_models(void)
         /* 32 x (router 4096x8 + 8 x 3 x 4096 x 14336) */
         {"models/mixtral-8x7b.yaml", 32 * (1 + 24), 32ull * (4096 * 8 + 24ull * 4096 * 14336)},
         {"models/olmoe-1b-7b.yaml", 16 * (1 + 192), 16ull * (2048 * 64 + 192ull * 2048 * 1024)},
-        {"models/qwen1.5-moe-a2.7b.yaml", 24 * (1 + 180 + 3),
-         24ull * (2048 * 60 + 180ull * 2048 * 1408 + 3ull * 2048 * 5632)},
+        /* ... and the shared expert's sigmoid gate, 2048 x 1 */
+        {"models/qwen1.5-moe-a2.7b.yaml", 24 * (1 + 180 + 3 + 1),
+         24ull * (2048 * 60 + 180ull * 2048 * 1408 + 3ull * 2048 * 5632 + 2048)},
         /* 3 dense x 3 x 7168 x 18432 + 58 x (7168 x 256 + 257 x 3 x 7168 x 2048) */
         {"models/deepseek-v3.yaml", 3 * 3 + 58 * (1 + 3 * 257),
          3ull * 3 * 7168 * 18432 + 58ull * (7168 * 256 + 771ull * 7168 * 2048)},

@@ -49,6 +49,8 @@ typedef struct aimc_rt_opts {
     uint64_t seed;               /* timing-only: the draws */
     int *experts_out;            /* value runs: receives the decisions (layers x tokens x
                                   * top_k); may be NULL */
+    float *x_out;                /* value runs: receives the residual stream after the last
+                                  * layer as the device left it (tokens x d_model); may be NULL */
 } aimc_rt_opts;
 
 #define AIMC_RT_WINDOW 64

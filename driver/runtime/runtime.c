@@ -110,11 +110,12 @@ int aimc_rt_layer_ref(const aimc_model *model, int layer, const float *x, size_t
     float *xn = malloc(dm * sizeof *xn);
     int *idx = malloc((size_t)k * sizeof *idx);
     double *p = malloc((size_t)k * sizeof *p);
+    double *work = malloc(2 * (size_t)ne * sizeof *work), *bias = malloc((size_t)ne * sizeof *bias);
     int rc = AIMC_OK;
     for (int i = 0; i < AIMC_WL_NONE; i++) buf[i] = malloc((ffmax + (size_t)ne) * sizeof **buf);
     for (int i = 0; i < AIMC_WL_NONE; i++)
         if (!buf[i]) rc = AIMC_ERR_NOMEM;
-    if (!xn || !idx || !p) rc = AIMC_ERR_NOMEM;
+    if (!xn || !idx || !p || !work || !bias) rc = AIMC_ERR_NOMEM;
     aimc_wl_phase ph;
     if (rc == AIMC_OK && aimc_wl_route(model, layer, 1, &ph, NULL) != AIMC_OK) rc = AIMC_ERR_NOTFOUND;
     /* One token at a time: a group's steps applied to one row, in the schedule's order. */
@@ -128,14 +129,26 @@ int aimc_rt_layer_ref(const aimc_model *model, int layer, const float *x, size_t
                 aimc_moe_rms_norm(x + t * dm, dm, xn);
                 for (size_t i = 0; i < dm; i++) buf[st->out][i] = xn[i];
                 break;
+            case AIMC_WL_NORM: {
+                const float *w = st->vector >= 0 ? model->v[st->vector].v : NULL;
+                aimc_moe_rms_norm_w(x + t * dm, dm, st->eps, w, xn);
+                for (size_t i = 0; i < dm; i++) buf[st->out][i] = xn[i];
+                break;
+            }
             case AIMC_WL_MVM: matmul_ref(&model->m[st->matrix], buf[st->in[0]], 1, buf[st->out]); break;
             case AIMC_WL_TOPK: aimc_moe_top_k_softmax(buf[st->in[0]], ne, k, idx, p); break;
+            case AIMC_WL_ROUTE:
+                if (st->vector >= 0)
+                    for (int e = 0; e < ne; e++) bias[e] = model->v[st->vector].v[e];
+                aimc_moe_route(buf[st->in[0]], ne, k, &model->rule, st->vector >= 0 ? bias : NULL,
+                               idx, p, work);
+                break;
             default: break;
             }
         }
         for (int j = 0; j < k + model->n_shared; j++) {
             const int e = j < k ? idx[j] : ne + (j - k);
-            const double wgt = j < k ? p[j] : 1.0;
+            double wgt = j < k ? p[j] : 1.0;
             aimc_wl_phase ex;
             if (aimc_wl_expert(model, layer, e, 1, 1, &ex, NULL) != AIMC_OK) {
                 rc = AIMC_ERR_NOTFOUND;
@@ -152,7 +165,11 @@ int aimc_rt_layer_ref(const aimc_model *model, int layer, const float *x, size_t
                     for (uint32_t i = 0; i < st->dim; i++)
                         out[i] = aimc_moe_silu(a[i]) * buf[st->in[1]][i];
                     break;
+                case AIMC_WL_SIGMOID:
+                    for (uint32_t i = 0; i < st->dim; i++) out[i] = 1.0 / (1.0 + exp(-a[i]));
+                    break;
                 case AIMC_WL_SCALE_ACC: /* into the block's output, not x */
+                    if (st->in[2] == AIMC_WL_SG) wgt = buf[AIMC_WL_SG][0];
                     for (size_t c = 0; c < dm; c++) yt[c] += wgt * a[c];
                     break;
                 default: break;
@@ -163,6 +180,8 @@ int aimc_rt_layer_ref(const aimc_model *model, int layer, const float *x, size_t
             for (int j = 0; j < k; j++) experts[t * (size_t)k + (size_t)j] = idx[j];
     }
     for (int i = 0; i < AIMC_WL_NONE; i++) free(buf[i]);
+    free(bias);
+    free(work);
     free(p);
     free(idx);
     free(xn);
@@ -230,6 +249,8 @@ typedef struct {
     size_t right_hw;
     double err2[AIMC_RT_MAX_LAYERS], ref2[AIMC_RT_MAX_LAYERS];
     size_t agree;
+    aimc_bo **vec_bo;       /* the model's vectors (norm weights), written once */
+    aimc_bo **rule_bo;      /* per layer: its routing rule record and correction bias */
 } rt_run;
 
 static int drv_err(aimc_dev *dev, int rc, const char *what, aimc_diag *d)
@@ -277,6 +298,16 @@ static int issue(rt_run *R, rt_group *g, rt_expert *x, const aimc_wl_step *s, ui
     case AIMC_WL_SCALE_ACC:
         rc = aimc_submit_scale_acc(dev, s->rows, s->dim, s->src_rows, a[0], a[1], a[2], out, fence);
         break;
+    case AIMC_WL_NORM:
+        rc = aimc_submit_norm(dev, s->rows, s->dim, (float)s->eps, a[0], out,
+                              s->vector >= 0 ? aimc_bo_addr(R->vec_bo[s->vector]) : 0, fence);
+        break;
+    case AIMC_WL_ROUTE:
+        rc = aimc_submit_route(dev, s->rows, s->dim, s->k, a[0], out,
+                               aimc_bo_addr(bo_of(g, x, AIMC_WL_P)),
+                               aimc_bo_addr(R->rule_bo[g->layer]), fence);
+        break;
+    case AIMC_WL_SIGMOID: rc = aimc_submit_sigmoid(dev, s->rows * s->dim, a[0], out, fence); break;
     }
     if (rc) return drv_err(dev, rc, s->matrix >= 0 ? R->m->m[s->matrix].name : "a layer command", R->d);
     return fences_push(&g->done, *fence);
@@ -425,7 +456,7 @@ static int dispatch(rt_run *R, rt_group *g)
             const aimc_wl_tensor ts[4] = {ph.s[s].in[0], ph.s[s].in[1], ph.s[s].in[2], ph.s[s].out};
             for (int q = 0; q < 4 && rc == AIMC_OK; q++) {
                 const aimc_wl_tensor t = ts[q];
-                if (t < AIMC_WL_TOK || t > AIMC_WL_O || x->bo[t]) continue;
+                if (!aimc_wl_expert_tensor(t) || x->bo[t]) continue;
                 uint32_t rows, cols;
                 aimc_wl_shape(m, &ph.s[s], t, &rows, &cols);
                 rc = bo_new(R, (size_t)rows * cols * 4, t, &x->bo[t]);
@@ -546,6 +577,55 @@ out:
     return rc;
 }
 
+/* The model's constants on the device: every vector (norm weights) and, for a routing rule
+ * other than the default, each MoE layer's rule record with its correction bias after it.
+ * Written once before the first command (aimc_submit_route). */
+static int constants_new(rt_run *R)
+{
+    const aimc_model *m = R->m;
+    int rc = AIMC_OK;
+    if (m->n_vectors) {
+        R->vec_bo = calloc(m->n_vectors, sizeof *R->vec_bo);
+        if (!R->vec_bo) return aimc_diag_set(R->d, AIMC_ERR_NOMEM, "out of memory");
+        for (size_t i = 0; i < m->n_vectors && rc == AIMC_OK; i++) {
+            const aimc_vector *v = &m->v[i];
+            if ((rc = bo_new(R, (size_t)v->n * 4, AIMC_WL_NONE, &R->vec_bo[i]))) break;
+            if (v->v) memcpy(aimc_bo_map(R->vec_bo[i]), v->v, (size_t)v->n * 4);
+            aimc_bo_sync(R->vec_bo[i], AIMC_SYNC_TO_DEVICE);
+        }
+    }
+    if (rc || aimc_moe_rule_is_default(&m->rule)) return rc;
+    R->rule_bo = calloc((size_t)m->layers, sizeof *R->rule_bo);
+    if (!R->rule_bo) return aimc_diag_set(R->d, AIMC_ERR_NOMEM, "out of memory");
+    const aimc_moe_rule *r = &m->rule;
+    for (int l = m->dense_layers; l < m->layers && rc == AIMC_OK; l++) {
+        const long b = r->bias ? aimc_model_vector(m, l, AIMC_VEC_ROUTER_BIAS) : -1;
+        if ((rc = bo_new(R, AIMC_ROUTE_RULE_BYTES + (size_t)m->n_experts * 4, AIMC_WL_NONE,
+                         &R->rule_bo[l])))
+            break;
+        uint8_t *rec = aimc_bo_map(R->rule_bo[l]);
+        aimc_route_rule_write(rec, (uint32_t)r->sigmoid, !r->no_renorm,
+                              (uint32_t)(r->groups > 1 ? r->groups : 1),
+                              (uint32_t)(r->topk_groups > 0 ? r->topk_groups
+                                                            : r->groups > 1 ? r->groups : 1),
+                              (float)(r->scale > 0 ? r->scale : 1.0), b >= 0);
+        if (b >= 0 && m->v[b].v) memcpy(rec + AIMC_ROUTE_RULE_BYTES, m->v[b].v, (size_t)m->n_experts * 4);
+        aimc_bo_sync(R->rule_bo[l], AIMC_SYNC_TO_DEVICE);
+    }
+    return rc;
+}
+
+static void constants_free(rt_run *R)
+{
+    if (R->vec_bo)
+        for (size_t i = 0; i < R->m->n_vectors; i++) aimc_bo_destroy(R->vec_bo[i]);
+    if (R->rule_bo)
+        for (int l = 0; l < R->m->layers; l++) aimc_bo_destroy(R->rule_bo[l]);
+    free(R->vec_bo);
+    free(R->rule_bo);
+    R->vec_bo = R->rule_bo = NULL;
+}
+
 /* Start group g of tokens [tok0, tok0 + n): its buffers, its input, its first route phase. */
 static int admit(rt_run *R, rt_group *g, size_t tok0, size_t n)
 {
@@ -581,6 +661,9 @@ static int group_end(rt_run *R, rt_group *g)
     int rc = AIMC_OK;
     if (R->values) {
         if ((rc = measure(R, g, R->m->layers - 1))) return rc;
+        if (R->o->x_out)
+            memcpy(R->o->x_out + g->tok0 * (size_t)R->m->d_model, g->x,
+                   g->n * (size_t)R->m->d_model * sizeof *g->x);
         if (g->bo[AIMC_WL_OUT] && aimc_model_head(R->m) >= 0 && R->labels) {
             const size_t C = (size_t)R->m->n_classes;
             aimc_bo_sync(g->bo[AIMC_WL_OUT], AIMC_SYNC_FROM_DEVICE);
@@ -609,10 +692,6 @@ int aimc_rt_run(aimc_dev *dev, const aimc_model *model, const float *x0, size_t 
                              "%s: dense layers are mapped but not run yet (model.dense_layers "
                              "is %d)",
                              model->name, model->dense_layers);
-    if (!aimc_moe_rule_is_default(&model->rule) || model->norm_weights || model->shared_gate ||
-        aimc_model_norm_eps(model) != AIMC_MOE_RMS_EPS)
-        return aimc_diag_set(d, AIMC_ERR_UNSUPPORTED, "%s: its routing rule, norm weights or "
-                             "shared expert gates are loaded but not run yet", model->name);
     if (opts->routing && (opts->routing->layers != model->layers - model->dense_layers ||
                           opts->routing->experts != model->n_experts || !opts->routing->p))
         return aimc_diag_set(d, AIMC_ERR_INVALID, "%s: routing statistics of %d layers x %d "
@@ -659,6 +738,7 @@ int aimc_rt_run(aimc_dev *dev, const aimc_model *model, const float *x0, size_t 
         rc = aimc_diag_set(d, AIMC_ERR_NOMEM, "out of memory for %zu tokens", ntok);
         goto out;
     }
+    if ((rc = constants_new(&R))) goto out;
     if ((rc = aimc_counters_read(dev, &before)) != AIMC_OK) {
         aimc_diag_set(d, rc, "reading counters: %s", aimc_strerror(rc));
         goto out;
@@ -784,5 +864,6 @@ out:
     free(slot_of);
     free(R.yref);
     free(R.eref);
+    constants_free(&R);
     return rc;
 }

@@ -304,12 +304,18 @@ typedef enum aimc_dig {
     AIMC_DIG_SILU_MUL,    /* n elements: silu(g) u, 4 ops each */
     AIMC_DIG_GATHER,      /* batch rows: one address each (the copy is data movement) */
     AIMC_DIG_SCALE_ACC,   /* batch rows of n: multiply and add, 2 ops per element */
+    AIMC_DIG_ROUTE,       /* batch vectors of n: a routing rule (scores, bias, groups,
+                           * choice, weights): 4 n + n k + 3 k ops each */
+    AIMC_DIG_NORM,        /* batch vectors of n: RMS norm with a learned weight when k is 1:
+                           * 2 n + 1 ops each, n more with the weight */
+    AIMC_DIG_ACT,         /* n elements: sigmoid, 3 ops each */
 } aimc_dig;
 uint64_t aimc_cost_dig_ops(aimc_dig op, uint64_t batch, uint64_t n, uint64_t k);
 /* The bytes a digital command reads from and writes to its cluster's buffer (float32 and u32
  * values): rmsnorm batch n in and out; top-k batch n in, batch k indices and weights out;
  * silu_mul 2n in, n out; gather batch rows of n copied; scale_acc batch rows of n and the
- * rows they add into in, those rows out. */
+ * rows they add into in, those rows out; route as top-k, plus the rule's constants (n biases
+ * and 6 fields); norm as rmsnorm, plus the n weights when k is 1; act n in, n out. */
 void aimc_cost_dig_io(aimc_dig op, uint64_t batch, uint64_t n, uint64_t k, uint64_t *in,
                       uint64_t *out);
 /* The units' cycles for ops: ceil(ops / units.ops_per_cycle). */

@@ -762,6 +762,9 @@ uint64_t aimc_cost_dig_ops(aimc_dig op, uint64_t batch, uint64_t n, uint64_t k)
     case AIMC_DIG_SILU_MUL: return 4 * n;
     case AIMC_DIG_GATHER: return batch;
     case AIMC_DIG_SCALE_ACC: return 2 * batch * n;
+    case AIMC_DIG_ROUTE: return batch * (4 * n + n * k + 3 * k);
+    case AIMC_DIG_NORM: return batch * ((k ? 3 : 2) * n + 1);
+    case AIMC_DIG_ACT: return 3 * n;
     }
     return 0;
 }
@@ -776,6 +779,9 @@ void aimc_cost_dig_io(aimc_dig op, uint64_t batch, uint64_t n, uint64_t k, uint6
     case AIMC_DIG_SILU_MUL: *in = 2 * n * v; *out = n * v; return;
     case AIMC_DIG_GATHER: *in = *out = batch * n * v; return;
     case AIMC_DIG_SCALE_ACC: *in = 2 * batch * n * v; *out = batch * n * v; return;
+    case AIMC_DIG_ROUTE: *in = batch * n * v + (n + 6) * v; *out = 2 * batch * k * v; return;
+    case AIMC_DIG_NORM: *in = batch * n * v + (k ? n * v : 0); *out = batch * n * v; return;
+    case AIMC_DIG_ACT: *in = *out = n * v; return;
     }
     *in = *out = 0;
 }

@@ -184,6 +184,15 @@ void dev_cost_reap(aimc_accel *dev);
 void dev_count_mvm(aimc_accel *dev, dev_cmd *c, const aimc_cost_mvm *m, uint64_t vectors,
                    const aimc_xbar_stats *st);
 
+/* ---- exec_ext.c: ROUTE, NORM, ACT ---- */
+
+/* The reserved ranges [from, to) and [from2, to2) of opcode op: 1 when it is one of them. */
+int dev_ext_reserved(uint32_t op, uint32_t *from, uint32_t *to, uint32_t *from2, uint32_t *to2);
+/* Whether opcode op is one of them (a digital command). */
+int dev_ext_is_dig(uint32_t op);
+/* Check and execute it as dev_exec does (c->op set); 0 for any other opcode. */
+uint32_t dev_exec_ext(aimc_accel *dev, const uint8_t *desc, dev_cmd *c, uint32_t *info);
+
 /* ---- sched.c ---- */
 
 int dev_sched_init(aimc_accel *dev, aimc_diag *d);   /* engine and resources */

@@ -808,6 +808,8 @@ uint32_t dev_check_header(const uint8_t *desc, uint32_t *info)
     *info = 0;
     for (size_t i = 0; i < sizeof dev_reserved / sizeof dev_reserved[0]; i++)
         if (dev_reserved[i].op == op) r = &dev_reserved[i];
+    dev_rsvd ext = {op, 0, 0, 0, 0}; /* the commands of exec_ext.c */
+    if (!r && dev_ext_reserved(op, &ext.from, &ext.to, &ext.from2, &ext.to2)) r = &ext;
     if (!r) {
         *info = op;
         return AIMC_REG_ERROR_BAD_OPCODE;
@@ -842,7 +844,7 @@ void dev_exec(aimc_accel *dev, const uint8_t *desc, dev_cmd *c)
         case AIMC_DESC_OP_SILU_MUL: err = exec_silu_mul(dev, desc, c, &info); break;
         case AIMC_DESC_OP_GATHER: err = exec_gather(dev, desc, c, &info); break;
         case AIMC_DESC_OP_SCALE_ACC: err = exec_scale_acc(dev, desc, c, &info); break;
-        default: break; /* NOP, FENCE */
+        default: err = dev_exec_ext(dev, desc, c, &info); break; /* NOP, FENCE; exec_ext.c */
         }
     }
     c->err = err;

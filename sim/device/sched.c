@@ -317,7 +317,7 @@ static int is_dig(const dev_cmd *c)
 {
     return c->op == AIMC_DESC_OP_RMSNORM || c->op == AIMC_DESC_OP_TOPK ||
            c->op == AIMC_DESC_OP_SILU_MUL || c->op == AIMC_DESC_OP_GATHER ||
-           c->op == AIMC_DESC_OP_SCALE_ACC;
+           c->op == AIMC_DESC_OP_SCALE_ACC || dev_ext_is_dig(c->op);
 }
 
 /* Stage `stage` of c, from `now` with booker bk: returns when it is done. */

@@ -30,7 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(text);
         return 0;
     }
-    size_t per_layer = (size_t)m->n_experts * 3 + (size_t)m->n_shared * 3 + 1;
+    size_t per_layer = (size_t)m->n_experts * 3 + (size_t)m->n_shared * (3 + (m->shared_gate != 0)) + 1;
     size_t want = (size_t)m->dense_layers * 3 + (size_t)(m->layers - m->dense_layers) * per_layer +
                   (m->n_classes > 0);
     if (m->n_matrices != want) {
@@ -46,6 +46,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         else
             for (size_t i = 0; i < w->n_matrices; i++)
                 if (!w->m[i].w) abort();
+        if (!rc)
+            for (size_t i = 0; i < w->n_vectors; i++)
+                if (!w->v[i].v) abort();
         aimc_model_free(w);
         aimc_arch a;
         aimc_arch_defaults(&a);

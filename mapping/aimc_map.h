@@ -322,6 +322,22 @@ int aimc_st_read_tensor(const unsigned char *buf, size_t len, const char *what,
                         const char *name, uint32_t rows, uint32_t cols, int transpose,
                         float *out, aimc_diag *d);
 
+/* One tensor for aimc_st_write: F32 from floats or I32 from int32_t, row-major. */
+typedef struct aimc_st_tensor {
+    const char *name;
+    int i32;              /* 0: F32, 1: I32 */
+    int rank;             /* 1..3 */
+    uint64_t shape[3];
+    const void *data;
+} aimc_st_tensor;
+
+/* Write n tensors (in order, little-endian) as a safetensors file at path, with the string
+ * pairs meta[0] = meta[1], ... (n_meta pairs; may be 0) as its __metadata__; the header is
+ * padded with spaces to a multiple of 8 bytes. AIMC_ERR_IO with "PATH: cannot create: WHY" or
+ * "PATH: write error", AIMC_ERR_INVALID for a bad tensor, AIMC_ERR_NOMEM. */
+int aimc_st_write(const char *path, const aimc_st_tensor *t, size_t n, const char *const *meta,
+                  size_t n_meta, aimc_diag *d);
+
 /* Place every tile of every matrix of model on arch, first-fit in crossbar order, packing
  * tiles side by side in a crossbar's free columns. When the model does not fit returns
  * AIMC_ERR_NOFIT with how many crossbars and chips it would need, e.g.

@@ -565,3 +565,86 @@ int aimc_model_load_safetensors(aimc_model *model, const char *path, aimc_diag *
     }
     return rc;
 }
+
+/* ---- writing ---------------------------------------------------------------------------- */
+
+int aimc_st_write(const char *path, const aimc_st_tensor *t, size_t n, const char *const *meta,
+                  size_t n_meta, aimc_diag *d)
+{
+    if (!path || (n && !t) || (n_meta && !meta))
+        return aimc_diag_set(d, AIMC_ERR_INVALID, "aimc_st_write: NULL argument");
+    cJSON *root = cJSON_CreateObject(), *md = cJSON_CreateObject();
+    int rc = AIMC_OK;
+    if (!root || !md) goto nomem;
+    for (size_t i = 0; i < n_meta; i++)
+        if (!cJSON_AddStringToObject(md, meta[2 * i], meta[2 * i + 1] ? meta[2 * i + 1] : ""))
+            goto nomem;
+    cJSON_AddItemToObject(root, "__metadata__", md);
+    md = NULL;
+    uint64_t off = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t cnt = 1;
+        if (!t[i].name || t[i].rank < 1 || t[i].rank > 3 || (!t[i].data && t[i].shape[0])) {
+            rc = aimc_diag_set(d, AIMC_ERR_INVALID, "%s: tensor %zu: no name, data or rank 1..3",
+                               path, i);
+            goto out;
+        }
+        cJSON *j = cJSON_CreateObject(), *sh = cJSON_CreateArray(), *of = cJSON_CreateArray();
+        if (!j || !sh || !of) {
+            cJSON_Delete(j);
+            cJSON_Delete(sh);
+            cJSON_Delete(of);
+            goto nomem;
+        }
+        for (int k = 0; k < t[i].rank; k++) {
+            cJSON_AddItemToArray(sh, cJSON_CreateNumber((double)t[i].shape[k]));
+            cnt *= t[i].shape[k];
+        }
+        cJSON_AddItemToArray(of, cJSON_CreateNumber((double)off));
+        cJSON_AddItemToArray(of, cJSON_CreateNumber((double)(off + 4 * cnt)));
+        cJSON_AddStringToObject(j, "dtype", t[i].i32 ? "I32" : "F32");
+        cJSON_AddItemToObject(j, "shape", sh);
+        cJSON_AddItemToObject(j, "data_offsets", of);
+        cJSON_AddItemToObject(root, t[i].name, j);
+        off += 4 * cnt;
+    }
+    char *hdr = cJSON_PrintUnformatted(root);
+    if (!hdr) goto nomem;
+    size_t hl = strlen(hdr), pad = (8 - hl % 8) % 8;
+    FILE *f = fopen(path, "wb");
+    if (!f) {
+        rc = aimc_diag_set(d, AIMC_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+        free(hdr);
+        goto out;
+    }
+    unsigned char len[8];
+    for (int i = 0; i < 8; i++) len[i] = (unsigned char)((uint64_t)(hl + pad) >> (8 * i));
+    int bad = fwrite(len, 1, 8, f) != 8 || fwrite(hdr, 1, hl, f) != hl ||
+              fwrite("        ", 1, pad, f) != pad;
+    free(hdr);
+    unsigned char buf[1 << 14];
+    for (size_t i = 0; i < n && !bad; i++) {
+        uint64_t cnt = 1;
+        for (int k = 0; k < t[i].rank; k++) cnt *= t[i].shape[k];
+        const unsigned char *p = t[i].data;
+        size_t used = 0;
+        for (uint64_t k = 0; k < cnt && !bad; k++) { /* little-endian whatever the host */
+            uint32_t u;
+            memcpy(&u, p + 4 * k, 4);
+            for (int q = 0; q < 4; q++) buf[used++] = (unsigned char)(u >> (8 * q));
+            if (used == sizeof buf || k + 1 == cnt) {
+                bad = fwrite(buf, 1, used, f) != used;
+                used = 0;
+            }
+        }
+    }
+    if (fclose(f) != 0) bad = 1;
+    if (bad) rc = aimc_diag_set(d, AIMC_ERR_IO, "%s: write error", path);
+    goto out;
+nomem:
+    rc = aimc_diag_set(d, AIMC_ERR_NOMEM, "%s: out of memory", path);
+out:
+    cJSON_Delete(md);
+    cJSON_Delete(root);
+    return rc;
+}

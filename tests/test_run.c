@@ -10,6 +10,7 @@
 #include "aimc_cost.h"
 #include "aimc_rt.h"
 #include "aimc_train.h"
+#include "cli.h"
 #include "tests.h"
 
 static const char *small_model =
@@ -346,6 +347,161 @@ static void test_digits_classifier(void)
     free(r);
 }
 
+/* ---- tokens in, outputs out --------------------------------------------------------------- */
+
+static int write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) return -1;
+    const size_t n = strlen(text);
+    const int bad = fwrite(text, 1, n, f) != n;
+    return fclose(f) || bad ? -1 : 0;
+}
+
+/* --tokens-file: numbers by blanks or commas, comments and blank lines skipped; each bad file
+ * names the file, the line (and column) and what is wrong. */
+static void test_tokens_file(void)
+{
+    static const char *model = "version: 1\nmodel: {name: three, layers: 1, d_model: 3, "
+                               "routed_experts: 2, expert_d_ff: 4, top_k: 1}\n";
+    const char *path = "/tmp/aimc_tokens.txt";
+    aimc_model *m = NULL;
+    aimc_diag d = {{0}};
+    CU_ASSERT_EQUAL_FATAL(aimc_model_load_string(model, "three.yaml", 0, &m, &d), AIMC_OK);
+    float *x = NULL;
+    size_t n = 0;
+    CU_ASSERT_EQUAL_FATAL(write_text(path, "# three tokens\n1 2 3\n\n  -0.5,1e-3 , 7\n"
+                                           "4\t5\t6"), 0);
+    CU_ASSERT_EQUAL(cli_tokens_read(path, m, &x, &n, &d), AIMC_OK);
+    CU_ASSERT_EQUAL(n, 3);
+    if (x && n == 3) {
+        const float want[9] = {1, 2, 3, -0.5f, 1e-3f, 7, 4, 5, 6};
+        CU_ASSERT_EQUAL(memcmp(x, want, sizeof want), 0);
+    }
+    free(x);
+    static const struct {
+        const char *text, *msg;
+    } bad[] = {
+        {"1 2 3\n1 2\n", "/tmp/aimc_tokens.txt:2: expected 3 numbers (model three's d_model), got 2"},
+        {"1 2 3 4\n", "/tmp/aimc_tokens.txt:1: expected 3 numbers (model three's d_model), got 4"},
+        {"1 two 3\n", "/tmp/aimc_tokens.txt:1:3: not a number: \"two\""},
+        {"1 2 nan\n", "/tmp/aimc_tokens.txt:1:5: not a finite float32: nan"},
+        {"1 2 1e39\n", "/tmp/aimc_tokens.txt:1:5: not a finite float32: 1e39"},
+        {"# nothing\n\n", "/tmp/aimc_tokens.txt: no tokens (one line of 3 numbers each)"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CU_ASSERT_EQUAL_FATAL(write_text(path, bad[i].text), 0);
+        x = NULL;
+        CU_ASSERT_EQUAL(cli_tokens_read(path, m, &x, &n, &d), AIMC_ERR_CONFIG);
+        CU_ASSERT_PTR_NULL(x);
+        CU_ASSERT_EQUAL(n, 0);
+        CU_ASSERT_STRING_EQUAL(d.msg, bad[i].msg);
+    }
+    remove(path);
+    CU_ASSERT_EQUAL(cli_tokens_read(path, m, &x, &n, &d), AIMC_ERR_IO);
+    aimc_model_free(m);
+}
+
+/* --dump-outputs: the digits classifier on 12 given tokens (the first test samples) on the
+ * ideal machine (16-bit weights and inputs, an ADC resolving every level), every output kept;
+ * the file holds exactly what the run gave (read back through the safetensors reader), the
+ * last layer's hidden state is the output, each layer's change is its block's output (the
+ * exact reference on the device's own input of that layer) and the logits are the head's on
+ * the hidden state, both within 2e-4 rms relative (16-bit rounding, as
+ * test_run_ideal_matches_reference), and their argmax is right for the samples. */
+static void test_dump_outputs(void)
+{
+    enum { T = 12 };
+    aimc_model *m = NULL;
+    aimc_dataset *all = NULL, *train = NULL, *test = NULL;
+    aimc_diag d = {{0}};
+    CU_ASSERT_EQUAL_FATAL(aimc_model_load("models/digits-moe.yaml", 1, &m, &d), AIMC_OK);
+    CU_ASSERT_EQUAL_FATAL(aimc_dataset_load_csv(m->eval.data, m->d_model, m->eval.scale, &all, &d),
+                          AIMC_OK);
+    CU_ASSERT_EQUAL_FATAL(aimc_dataset_split(all, m->eval.test_every, &train, &test), AIMC_OK);
+    aimc_arch a;
+    ideal_arch(&a);
+    const size_t dm = (size_t)m->d_model, C = (size_t)m->n_classes, K = (size_t)m->top_k;
+    cli_eval_opts eo = {.backend = "sim:", .seed = 1, .ntok = T, .batch = 4, .x0 = test->x,
+                        .outputs = 2};
+    aimc_plan *p = NULL;
+    aimc_rt_report *r = calloc(1, sizeof *r);
+    cli_eval_out ex;
+    CU_ASSERT_FATAL(r != NULL);
+    int rc = cli_evaluate(&a, m, &eo, &p, NULL, r, &ex, &d);
+    if (rc) fprintf(stderr, "\n  %s\n", d.msg);
+    CU_ASSERT_EQUAL_FATAL(rc, AIMC_OK);
+    CU_ASSERT_EQUAL(r->tokens, T);
+    CU_ASSERT_FATAL(ex.inputs && ex.hidden && ex.layers && ex.logits && ex.experts);
+    CU_ASSERT_EQUAL(memcmp(ex.inputs, test->x, T * dm * sizeof(float)), 0);
+    CU_ASSERT_EQUAL(memcmp(ex.layers + (size_t)(m->layers - 1) * T * dm, ex.hidden,
+                           T * dm * sizeof(float)), 0);
+    /* each layer's change against the reference on the device's input of that layer */
+    double *yr = malloc(T * dm * sizeof *yr);
+    CU_ASSERT_FATAL(yr != NULL);
+    double e2 = 0, y2 = 0;
+    for (int l = 0; l < m->layers; l++) {
+        const float *in = l ? ex.layers + (size_t)(l - 1) * T * dm : ex.inputs;
+        const float *outl = ex.layers + (size_t)l * T * dm;
+        CU_ASSERT_EQUAL(aimc_rt_layer_ref(m, l, in, T, yr, NULL), AIMC_OK);
+        for (size_t i = 0; i < T * dm; i++) {
+            const double e = ((double)outl[i] - in[i]) - yr[i];
+            e2 += e * e;
+            y2 += yr[i] * yr[i];
+        }
+    }
+    CU_ASSERT(sqrt(e2 / y2) < 2e-4);
+    /* the logits: the head on the hidden state; their argmax */
+    const aimc_matrix *h = &m->m[aimc_model_head(m)];
+    e2 = y2 = 0;
+    size_t right = 0;
+    for (size_t t = 0; t < T; t++) {
+        size_t best = 0;
+        for (size_t c = 0; c < C; c++) {
+            double z = 0;
+            for (size_t i = 0; i < dm; i++) z += (double)ex.hidden[t * dm + i] * h->w[i * C + c];
+            e2 += (ex.logits[t * C + c] - z) * (ex.logits[t * C + c] - z);
+            y2 += z * z;
+            if (ex.logits[t * C + c] > ex.logits[t * C + best]) best = c;
+        }
+        right += best == (size_t)test->label[t];
+        for (size_t j = 0; j < K; j++)
+            CU_ASSERT(ex.experts[t * K + j] >= 0 && ex.experts[t * K + j] < m->n_experts);
+    }
+    CU_ASSERT(sqrt(e2 / y2) < 2e-4);
+    CU_ASSERT(right >= T - 1); /* the classifier is 97 % right; these 12 are */
+    /* the file */
+    const char *path = "/tmp/aimc_dump.safetensors";
+    CU_ASSERT_EQUAL_FATAL(cli_dump_write(path, m, &a, 1, T, ex.inputs, ex.hidden, ex.layers,
+                                         ex.logits, ex.experts, &d), AIMC_OK);
+    FILE *f = fopen(path, "rb");
+    CU_ASSERT_FATAL(f != NULL);
+    static unsigned char buf[1 << 16];
+    const size_t len = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    float *back = malloc(T * dm * sizeof *back);
+    CU_ASSERT_FATAL(back != NULL);
+    CU_ASSERT_EQUAL(aimc_st_read_tensor(buf, len, "dump", "hidden", T, (uint32_t)dm, 0, back, &d), AIMC_OK);
+    CU_ASSERT_EQUAL(memcmp(back, ex.hidden, T * dm * sizeof *back), 0);
+    CU_ASSERT_EQUAL(aimc_st_read_tensor(buf, len, "dump", "layers.0.hidden", T, (uint32_t)dm, 0, back, &d), AIMC_OK);
+    CU_ASSERT_EQUAL(memcmp(back, ex.layers, T * dm * sizeof *back), 0);
+    CU_ASSERT_EQUAL(aimc_st_read_tensor(buf, len, "dump", "logits", T, (uint32_t)C, 0, back, &d), AIMC_OK);
+    CU_ASSERT_EQUAL(memcmp(back, ex.logits, T * C * sizeof *back), 0);
+    /* the routing is I32: the header says so */
+    CU_ASSERT_PTR_NOT_NULL(strstr((const char *)buf + 8, "\"experts\":{\"dtype\":\"I32\",\"shape\":[1,12,2]"));
+    remove(path);
+    free(back);
+    free(yr);
+    cli_eval_out_free(&ex);
+    cli_breakdown_free(&ex.breakdown);
+    aimc_plan_free(p);
+    free(r);
+    aimc_dataset_free(test);
+    aimc_dataset_free(train);
+    aimc_dataset_free(all);
+    aimc_model_free(m);
+}
+
 int test_run_register(void)
 {
     AIMC_SUITE("run", {"ideal machine matches the reference", test_run_ideal_matches_reference},
@@ -355,6 +511,8 @@ int test_run_register(void)
                {"deterministic for a seed", test_run_deterministic},
                {"layer reference by hand", test_layer_reference_by_hand},
                {"peak figures by hand", test_peak_by_hand},
-               {"peak agrees with a simulated tile", test_peak_matches_simulated_tile});
+               {"peak agrees with a simulated tile", test_peak_matches_simulated_tile},
+               {"tokens file: values, and each bad line's message", test_tokens_file},
+               {"dump outputs: what the run gave, layer by layer", test_dump_outputs});
     return 0;
 }

@@ -94,6 +94,9 @@ typedef struct cli_eval_opts {
     const aimc_routing *routing; /* timing-only: statistics the routing is drawn from */
     const int *replay;           /* timing-only: a value run's routing decisions */
     int *experts_out;            /* value runs: the decisions (MoE layers x tokens x top_k) */
+    const float *x0;             /* the inputs (ntok x d_model, --tokens-file), or NULL */
+    int outputs;                 /* value runs: 1 keeps the inputs, outputs and routing in the
+                                  * cli_eval_out, 2 also every layer's hidden state */
 } cli_eval_opts;
 
 /* Deploying the model: programming every matrix (the deploy block of `aimc run`). */
@@ -118,7 +121,15 @@ void cli_breakdown_free(cli_breakdown *b);
 typedef struct cli_eval_out {
     cli_deploy deploy;
     cli_breakdown breakdown;
+    /* with cli_eval_opts.outputs (else NULL), for rep->tokens tokens: */
+    float *inputs;      /* what entered layer 0, tokens x d_model */
+    float *hidden;      /* the residual stream after the last layer, tokens x d_model */
+    float *layers;      /* outputs 2: after each layer, layers x tokens x d_model */
+    float *logits;      /* a classifier's head, tokens x classes */
+    int *experts;       /* the routing decisions, MoE layers x tokens x top_k */
 } cli_eval_out;
+/* Free the outputs of *ex (not its breakdown); NULL is a no-op. */
+void cli_eval_out_free(cli_eval_out *ex);
 
 /* One evaluation of a model on a machine, as `aimc run` does it: map (with the machine's
  * fault map and `chips: auto`; shape-only when timing-only), open the backend, program every
@@ -131,6 +142,24 @@ typedef struct cli_eval_out {
  * power.gating), *out (may be NULL) the deploy figures and the breakdown (free with
  * cli_breakdown_free). Returns AIMC_OK or the failing layer's code with its message in d.
  * Prints nothing. */
+/* Tokens in (`aimc run --tokens-file`): a text file of one token per line, its d_model input
+ * values (the residual stream entering layer 0) as numbers separated by blanks or commas;
+ * blank lines and lines starting with # are skipped; 1..65536 tokens. *x0 (the caller frees
+ * it) and *ntok receive them. AIMC_ERR_IO for an unreadable file, AIMC_ERR_CONFIG with
+ * "FILE:LINE: ..." for a bad line. */
+int cli_tokens_read(const char *path, const aimc_model *m, float **x0, size_t *ntok,
+                    aimc_diag *d);
+
+/* Outputs out (`aimc run --dump-outputs`): a safetensors file of F32 "input" and "hidden"
+ * (ntok x d_model: what entered layer 0 and the residual stream after the last layer),
+ * "layers.L.hidden" after each layer L when layers_out is given, "logits" (ntok x classes)
+ * when logits is given, and I32 "experts" (MoE layers x ntok x top_k: the routing decisions),
+ * with the model, machine and seed as metadata (docs/cli.md). */
+int cli_dump_write(const char *path, const aimc_model *m, const aimc_arch *a, uint64_t seed,
+                   size_t ntok, const float *inputs, const float *hidden,
+                   const float *layers_out, const float *logits, const int *experts,
+                   aimc_diag *d);
+
 int cli_evaluate(const aimc_arch *a, const aimc_model *m, const cli_eval_opts *o,
                  aimc_plan **plan, aimc_arch *arch_used, aimc_rt_report *rep,
                  cli_eval_out *out, aimc_diag *d);

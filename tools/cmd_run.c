@@ -20,7 +20,8 @@ void cli_usage_run(FILE *f)
             "                [--tokens N] [--seed N] [--backend URI] [--json FILE]\n"
             "                [--timing-only] [--batch N] [--window N] [--routing SPEC]\n"
             "                [--activity assumed|measured] [--trace FILE] [--wave FILE]\n"
-            "                [--csv FILE] [--compare gpu:NAME]\n"
+            "                [--csv FILE] [--compare gpu:NAME] [--tokens-file FILE]\n"
+            "                [--dump-outputs FILE] [--dump-layers]\n"
             "\n"
             "Map the model onto the machine, program its weights through the driver, stream N\n"
             "tokens through every MoE layer on the device, and report latency, energy by part\n"
@@ -54,7 +55,12 @@ void cli_usage_run(FILE *f)
             "  --csv FILE      time and energy per layer, per matrix and per command kind\n"
             "  --compare gpu:NAME  the same workload at the same batch on a GPU by a roofline\n"
             "                  (NAME: a100, h100, h200): its tokens/s, energy per token and\n"
-            "                  the ratios against the simulated machine\n");
+            "                  the ratios against the simulated machine\n"
+            "  --tokens-file FILE  the tokens to run: one per line, its d_model input values\n"
+            "                  (docs/cli.md, \"Tokens in, outputs out\")\n"
+            "  --dump-outputs FILE  write each token's input, output hidden state, logits (a\n"
+            "                  classifier's) and routing decisions as safetensors\n"
+            "  --dump-layers   with --dump-outputs: the hidden state after every layer too\n");
 }
 
 /* ---- the options only `aimc run` takes ---- */
@@ -62,7 +68,8 @@ void cli_usage_run(FILE *f)
 typedef struct {
     int timing_only;
     int activity_assumed;
-    const char *trace, *wave, *routing, *csv, *compare;
+    int dump_layers;
+    const char *trace, *wave, *routing, *csv, *compare, *tokens_file, *dump;
     long batch, window;
 } run_opts;
 
@@ -70,8 +77,10 @@ typedef struct {
  * new argc, or -1 after printing a usage error. */
 static int take_run_options(int argc, char **argv, char **kept, run_opts *r)
 {
-    static const char *const valued[] = {"--trace", "--wave",     "--routing", "--batch",
-                                         "--window", "--activity", "--csv",     "--compare"};
+    static const char *const valued[] = {"--trace",   "--wave",        "--routing",
+                                         "--batch",   "--window",      "--activity",
+                                         "--csv",     "--compare",     "--tokens-file",
+                                         "--dump-outputs"};
     int n = 0;
     for (int i = 0; i < argc; i++) {
         const char *arg = argv[i], *val = NULL;
@@ -82,6 +91,10 @@ static int take_run_options(int argc, char **argv, char **kept, run_opts *r)
         }
         if (i > 0 && !strcmp(arg, "--timing-only")) {
             r->timing_only = 1;
+            continue;
+        }
+        if (i > 0 && !strcmp(arg, "--dump-layers")) {
+            r->dump_layers = 1;
             continue;
         }
         for (int v = 0; i > 0 && v < (int)(sizeof valued / sizeof valued[0]); v++) {
@@ -120,6 +133,8 @@ static int take_run_options(int argc, char **argv, char **kept, run_opts *r)
             break;
         case 6: r->csv = val; break;
         case 7: r->compare = val; break;
+        case 8: r->tokens_file = val; break;
+        case 9: r->dump = val; break;
         }
     }
     kept[n] = NULL;
@@ -666,13 +681,28 @@ int cli_cmd_run(int argc_all, char **argv_all)
             return CLI_EXIT_USAGE;
         }
     }
-    const char *const outs[2] = {ro.trace, ro.csv};
-    for (int i = 0; i < 2; i++) { /* before any work: fail on a path that cannot be written */
+    if ((ro.tokens_file || ro.dump) && ro.timing_only) {
+        fprintf(stderr, "%s run: --%s needs values: a timing-only device takes and gives none\n",
+                cli_prog, ro.tokens_file ? "tokens-file" : "dump-outputs");
+        return CLI_EXIT_USAGE;
+    }
+    if (ro.tokens_file && o.tokens) {
+        fprintf(stderr, "%s run: --tokens and --tokens-file: give one (the file says how many)\n",
+                cli_prog);
+        return CLI_EXIT_USAGE;
+    }
+    if (ro.dump_layers && !ro.dump) {
+        fprintf(stderr, "%s run: --dump-layers needs --dump-outputs FILE\n", cli_prog);
+        return CLI_EXIT_USAGE;
+    }
+    const char *const outs[3] = {ro.trace, ro.csv, ro.dump};
+    static const char *const out_kind[3] = {"trace", "CSV", "outputs"};
+    for (int i = 0; i < 3; i++) { /* before any work: fail on a path that cannot be written */
         if (!outs[i]) continue;
         FILE *f = fopen(outs[i], "w");
         if (!f) {
             fprintf(stderr, "%s: %s: cannot create the %s file: %s\n", cli_prog, outs[i],
-                    i ? "CSV" : "trace", strerror(errno));
+                    out_kind[i], strerror(errno));
             return CLI_EXIT_WORK;
         }
         fclose(f);
@@ -683,6 +713,8 @@ int cli_cmd_run(int argc_all, char **argv_all)
     aimc_routing *routing = NULL;
     aimc_rt_report *rep = NULL;
     aimc_diag d = {{0}};
+    float *x0 = NULL;
+    size_t ntok = (size_t)o.tokens;
     cli_eval_out ex;
     memset(&ex, 0, sizeof ex);
     int rc = CLI_EXIT_USAGE;
@@ -690,6 +722,10 @@ int cli_cmd_run(int argc_all, char **argv_all)
     if (!ro.timing_only && preflight(&o, &a)) goto out;
     if (cli_load_model(&o, !ro.timing_only, &m)) goto out;
     if (ro.routing && aimc_routing_from_spec(ro.routing, m, &routing, &d) != AIMC_OK) {
+        fprintf(stderr, "%s: %s\n", cli_prog, d.msg);
+        goto out;
+    }
+    if (ro.tokens_file && cli_tokens_read(ro.tokens_file, m, &x0, &ntok, &d) != AIMC_OK) {
         fprintf(stderr, "%s: %s\n", cli_prog, d.msg);
         goto out;
     }
@@ -708,7 +744,10 @@ int cli_cmd_run(int argc_all, char **argv_all)
                         .trace = ro.trace,
                         .batch = ro.batch ? (size_t)ro.batch : 1,
                         .window = (size_t)ro.window,
-                        .routing = routing};
+                        .routing = routing,
+                        .x0 = x0,
+                        .outputs = ro.dump ? 1 + ro.dump_layers : 0};
+    eo.ntok = ntok;
     int drc = cli_evaluate(&a, m, &eo, &p, &used, rep, &ex, &d);
     if (drc != AIMC_OK) {
         fprintf(stderr, "%s: %s\n", cli_prog, d.msg[0] ? d.msg : aimc_strerror(drc));
@@ -750,6 +789,17 @@ int cli_cmd_run(int argc_all, char **argv_all)
         }
         if ((rc = write_csv(ro.csv, &used, m, &ex.breakdown))) goto out;
     }
+    if (ro.dump) {
+        if (cli_dump_write(ro.dump, m, &used, o.seed, rep->tokens, ex.inputs, ex.hidden,
+                           ex.layers, ex.logits, ex.experts, &d) != AIMC_OK) {
+            fprintf(stderr, "%s: %s\n", cli_prog, d.msg);
+            rc = CLI_EXIT_WORK;
+            goto out;
+        }
+        printf("outputs  %zu tokens: input, hidden%s%s and routing in %s\n", rep->tokens,
+               ex.layers ? ", every layer's hidden state" : "", ex.logits ? ", logits" : "",
+               ro.dump);
+    }
     if (o.json) {
         aimc_json j;
         if ((rc = cli_json_start(&j, o.json))) goto out;
@@ -759,6 +809,8 @@ int cli_cmd_run(int argc_all, char **argv_all)
     }
 out:
     cli_breakdown_free(&ex.breakdown);
+    cli_eval_out_free(&ex);
+    free(x0);
     free(rep);
     aimc_routing_free(routing);
     aimc_plan_free(p);

@@ -1,4 +1,7 @@
-/* evaluate.c - one evaluation of a model on a machine through the driver (cli.h). */
+/* evaluate.c - one evaluation of a model on a machine through the driver, its tokens in and
+ * its outputs out (cli.h). */
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -154,7 +157,30 @@ int cli_evaluate(const aimc_arch *a0, const aimc_model *m, const cli_eval_opts *
     memcpy(ex->deploy.energy_pj, pd.energy_pj, sizeof pd.energy_pj);
     /* The same tokens either way: a classifier's test samples or random tokens (a
      * timing-only device takes none, only their number). */
-    if ((rc = make_inputs(m, o->seed, &ntok, &x0, &labels, d)) != AIMC_OK) goto out;
+    if (o->x0) {
+        if (!(x0 = malloc(ntok * (size_t)m->d_model * sizeof *x0))) {
+            rc = aimc_diag_set(d, AIMC_ERR_NOMEM, "out of memory for %zu tokens", ntok);
+            goto out;
+        }
+        memcpy(x0, o->x0, ntok * (size_t)m->d_model * sizeof *x0);
+    } else if ((rc = make_inputs(m, o->seed, &ntok, &x0, &labels, d)) != AIMC_OK) {
+        goto out;
+    }
+    if (o->outputs && !info.timing_only) {
+        const size_t dm = (size_t)m->d_model;
+        ex->inputs = malloc(ntok * dm * sizeof *ex->inputs);
+        ex->hidden = malloc(ntok * dm * sizeof *ex->hidden);
+        ex->experts = malloc(ntok * (size_t)m->layers * (size_t)m->top_k * sizeof *ex->experts);
+        if (o->outputs > 1) ex->layers = malloc(ntok * dm * (size_t)m->layers * sizeof *ex->layers);
+        if (m->n_classes > 0) ex->logits = malloc(ntok * (size_t)m->n_classes * sizeof *ex->logits);
+        if (!ex->inputs || !ex->hidden || !ex->experts || (o->outputs > 1 && !ex->layers) ||
+            (m->n_classes > 0 && !ex->logits)) {
+            rc = aimc_diag_set(d, AIMC_ERR_NOMEM, "out of memory for the outputs of %zu tokens",
+                               ntok);
+            goto out;
+        }
+        memcpy(ex->inputs, x0, ntok * dm * sizeof *x0);
+    }
     if (info.timing_only) {
         free(x0);
         free(labels);
@@ -166,7 +192,10 @@ int cli_evaluate(const aimc_arch *a0, const aimc_model *m, const cli_eval_opts *
                        .replay = o->replay,
                        .routing = o->routing,
                        .seed = o->seed,
-                       .experts_out = o->experts_out};
+                       .experts_out = ex->experts ? ex->experts : o->experts_out,
+                       .x_out = ex->hidden,
+                       .layers_out = ex->layers,
+                       .logits_out = ex->logits};
     if ((rc = profile_snap(dev, m->n_matrices, &before)) ||
         (rc = aimc_rt_run(dev, m, x0, ntok, labels, &ro, rep, d))) {
         if (!d->msg[0]) aimc_diag_set(d, rc, "out of memory");
@@ -189,10 +218,162 @@ int cli_evaluate(const aimc_arch *a0, const aimc_model *m, const cli_eval_opts *
     }
 out:
     cli_breakdown_free(&before);
-    if (ex == &local || rc) cli_breakdown_free(&ex->breakdown);
+    if (ex == &local || rc) {
+        cli_breakdown_free(&ex->breakdown);
+        cli_eval_out_free(ex);
+    }
     free(labels);
     free(x0);
     free(faults);
     aimc_close(dev);
+    return rc;
+}
+
+void cli_eval_out_free(cli_eval_out *ex)
+{
+    if (!ex) return;
+    free(ex->inputs);
+    free(ex->hidden);
+    free(ex->layers);
+    free(ex->logits);
+    free(ex->experts);
+    ex->inputs = ex->hidden = ex->layers = ex->logits = NULL;
+    ex->experts = NULL;
+}
+
+/* ---- tokens in, outputs out ------------------------------------------------------------- */
+
+#define CLI_TOKENS_MAX 65536
+
+int cli_tokens_read(const char *path, const aimc_model *m, float **x0, size_t *ntok,
+                    aimc_diag *d)
+{
+    const size_t dm = (size_t)m->d_model;
+    *x0 = NULL;
+    *ntok = 0;
+    FILE *f = fopen(path, "r");
+    if (!f) return aimc_diag_set(d, AIMC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    size_t cap = 0, line_no = 0, lcap = 0;
+    char *line = NULL;
+    float *x = NULL;
+    int rc = AIMC_OK;
+    for (;;) {
+        /* one line, however long */
+        size_t len = 0;
+        int ch;
+        while ((ch = fgetc(f)) != EOF && ch != '\n') {
+            if (len + 2 > lcap) {
+                size_t nc = lcap ? 2 * lcap : 256;
+                char *nl = realloc(line, nc);
+                if (!nl) goto nomem;
+                line = nl;
+                lcap = nc;
+            }
+            line[len++] = (char)ch;
+        }
+        if (ch == EOF && len == 0) break;
+        line_no++;
+        if (!line) continue;
+        line[len] = '\0';
+        const char *p = line + strspn(line, " \t\r,");
+        if (!*p || *p == '#') {
+            if (ch == EOF) break;
+            continue;
+        }
+        if (*ntok == CLI_TOKENS_MAX) {
+            rc = aimc_diag_set(d, AIMC_ERR_CONFIG, "%s:%zu: more than %d tokens", path, line_no,
+                               CLI_TOKENS_MAX);
+            goto out;
+        }
+        if (*ntok == cap) {
+            size_t nc = cap ? 2 * cap : 64;
+            float *nx = realloc(x, nc * dm * sizeof *nx);
+            if (!nx) goto nomem;
+            x = nx;
+            cap = nc;
+        }
+        size_t got = 0;
+        while (*p) {
+            char *end;
+            errno = 0;
+            const double v = strtod(p, &end);
+            if (end == p || !(end[0] == '\0' || strchr(" \t\r,", end[0]))) {
+                const size_t wl = strcspn(p, " \t\r,");
+                rc = aimc_diag_set(d, AIMC_ERR_CONFIG, "%s:%zu:%zu: not a number: \"%.*s\"", path,
+                                   line_no, (size_t)(p - line) + 1, (int)(wl > 40 ? 40 : wl), p);
+                goto out;
+            }
+            if (errno == ERANGE || v != v || v > 3.4e38 || v < -3.4e38) {
+                rc = aimc_diag_set(d, AIMC_ERR_CONFIG, "%s:%zu:%zu: not a finite float32: %.*s",
+                                   path, line_no, (size_t)(p - line) + 1, (int)(end - p), p);
+                goto out;
+            }
+            if (got < dm) x[*ntok * dm + got] = (float)v;
+            got++;
+            p = end + strspn(end, " \t\r,");
+        }
+        if (got != dm) {
+            rc = aimc_diag_set(d, AIMC_ERR_CONFIG, "%s:%zu: expected %zu numbers (model %s's "
+                               "d_model), got %zu", path, line_no, dm, m->name, got);
+            goto out;
+        }
+        (*ntok)++;
+        if (ch == EOF) break;
+    }
+    if (ferror(f)) {
+        rc = aimc_diag_set(d, AIMC_ERR_IO, "%s: read error", path);
+        goto out;
+    }
+    if (*ntok == 0) {
+        rc = aimc_diag_set(d, AIMC_ERR_CONFIG, "%s: no tokens (one line of %zu numbers each)",
+                           path, dm);
+        goto out;
+    }
+    *x0 = x;
+    x = NULL;
+    goto out;
+nomem:
+    rc = aimc_diag_set(d, AIMC_ERR_NOMEM, "%s: out of memory", path);
+out:
+    if (rc) *ntok = 0;
+    free(x);
+    free(line);
+    fclose(f);
+    return rc;
+}
+
+int cli_dump_write(const char *path, const aimc_model *m, const aimc_arch *a, uint64_t seed,
+                   size_t ntok, const float *inputs, const float *hidden,
+                   const float *layers_out, const float *logits, const int *experts,
+                   aimc_diag *d)
+{
+    const size_t L = (size_t)m->layers, dm = (size_t)m->d_model;
+    aimc_st_tensor *t = calloc(L + 4, sizeof *t);
+    char (*names)[48] = calloc(L, sizeof *names);
+    char seed_s[32];
+    int rc;
+    if (!t || !names) {
+        free(t);
+        free(names);
+        return aimc_diag_set(d, AIMC_ERR_NOMEM, "%s: out of memory", path);
+    }
+    size_t n = 0;
+    if (inputs) t[n++] = (aimc_st_tensor){"input", 0, 2, {ntok, dm, 0}, inputs};
+    if (hidden) t[n++] = (aimc_st_tensor){"hidden", 0, 2, {ntok, dm, 0}, hidden};
+    for (size_t l = 0; layers_out && l < L; l++) {
+        snprintf(names[l], sizeof names[l], "layers.%zu.hidden", l);
+        t[n++] = (aimc_st_tensor){names[l], 0, 2, {ntok, dm, 0}, layers_out + l * ntok * dm};
+    }
+    if (logits)
+        t[n++] = (aimc_st_tensor){"logits", 0, 2, {ntok, (uint64_t)m->n_classes, 0}, logits};
+    const uint64_t moe = (uint64_t)(m->layers - m->dense_layers);
+    if (experts && moe)
+        t[n++] = (aimc_st_tensor){"experts", 1, 3, {moe, ntok, (uint64_t)m->top_k}, experts};
+    snprintf(seed_s, sizeof seed_s, "%llu", (unsigned long long)seed);
+    const char *meta[] = {"format", "aimc outputs", "model", m->name, "machine", a->name,
+                          "seed", seed_s};
+    rc = aimc_st_write(path, t, n, meta, 4, d);
+    free(t);
+    free(names);
     return rc;
 }

@@ -51,6 +51,10 @@ typedef struct aimc_rt_opts {
                                   * top_k); may be NULL */
     float *x_out;                /* value runs: receives the residual stream after the last
                                   * layer as the device left it (tokens x d_model); may be NULL */
+    float *layers_out;           /* value runs: the residual stream after every layer (layers x
+                                  * tokens x d_model); may be NULL */
+    float *logits_out;           /* value runs of a classifier: its head's outputs (tokens x
+                                  * classes); may be NULL */
 } aimc_rt_opts;
 
 #define AIMC_RT_WINDOW 64

@@ -527,6 +527,8 @@ static int measure(rt_run *R, rt_group *g, int l)
     }
     for (size_t t = 0; t < n; t++) R->agree += same_set(g->experts + t * k, R->eref + t * k, (int)k);
     memcpy(g->x, xn, n * dm * sizeof *g->x);
+    if (R->o->layers_out)
+        memcpy(R->o->layers_out + ((size_t)l * R->ntok + g->tok0) * dm, xn, n * dm * sizeof *xn);
     return AIMC_OK;
 }
 
@@ -664,12 +666,13 @@ static int group_end(rt_run *R, rt_group *g)
         if (R->o->x_out)
             memcpy(R->o->x_out + g->tok0 * (size_t)R->m->d_model, g->x,
                    g->n * (size_t)R->m->d_model * sizeof *g->x);
-        if (g->bo[AIMC_WL_OUT] && aimc_model_head(R->m) >= 0 && R->labels) {
+        if (g->bo[AIMC_WL_OUT] && aimc_model_head(R->m) >= 0 && (R->labels || R->o->logits_out)) {
             const size_t C = (size_t)R->m->n_classes;
             aimc_bo_sync(g->bo[AIMC_WL_OUT], AIMC_SYNC_FROM_DEVICE);
             const float *z = aimc_bo_map(g->bo[AIMC_WL_OUT]);
-            for (size_t t = 0; t < g->n; t++)
+            for (size_t t = 0; R->labels && t < g->n; t++)
                 R->right_hw += argmax(z + t * C, C) == (size_t)R->labels[g->tok0 + t];
+            if (R->o->logits_out) memcpy(R->o->logits_out + g->tok0 * C, z, g->n * C * sizeof *z);
         }
     }
     return rc;

@@ -38,7 +38,18 @@ typedef enum {
     AIMC_MAT_HEAD,  /* the classifier head after the last layer (model.classes) */
     AIMC_MAT_SGATE, /* a shared expert's sigmoid gate, d_model x 1 (model.shared_expert_gate:
                      * Qwen's shared_expert_gate); after the expert's down matrix */
+    /* attention (model.attention; expert AIMC_EXPERT_ATTN), first in each layer */
+    AIMC_MAT_Q,     /* d_model x heads*dk */
+    AIMC_MAT_K,     /* d_model x kv_heads*dk */
+    AIMC_MAT_V,     /* d_model x kv_heads*dv */
+    AIMC_MAT_O,     /* heads*dv x d_model */
+    AIMC_MAT_QA,    /* MLA: d_model x q_lora_rank */
+    AIMC_MAT_QB,    /* MLA: q_lora_rank x heads*dk, W_UK absorbed (docs/models.md) */
+    AIMC_MAT_KVA,   /* MLA: d_model x (kv_lora_rank + rope_dim) */
 } aimc_mat_kind;
+
+/* model.attention.kind */
+typedef enum { AIMC_ATTN_NONE = 0, AIMC_ATTN_MHA, AIMC_ATTN_MLA } aimc_attn_kind;
 
 /* The parameter vectors of a model besides its matrices (docs/models.md, "Vectors"). */
 typedef enum {
@@ -46,7 +57,14 @@ typedef enum {
                             * block (post_attention_layernorm), d_model (model.norm_weights) */
     AIMC_VEC_ROUTER_BIAS,  /* an MoE layer's correction bias of the routing choice
                             * (e_score_correction_bias), routed_experts (routing.correction_bias) */
+    AIMC_VEC_ATTN_NORM,    /* the norm before attention (input_layernorm), d_model */
+    AIMC_VEC_Q_NORM,       /* qk_norm: over the queries, heads*dk (OLMoE's q_norm) */
+    AIMC_VEC_K_NORM,       /* qk_norm: over the keys, kv_heads*dk */
+    AIMC_VEC_QA_NORM,      /* MLA: q_a_layernorm, q_lora_rank */
+    AIMC_VEC_KVA_NORM,     /* MLA: kv_a_layernorm, kv_lora_rank */
+    AIMC_VEC_FINAL_NORM,   /* a language model's norm before its head, d_model (layer -1) */
 } aimc_vec_kind;
+#define AIMC_VEC_KINDS 8
 
 typedef struct aimc_vector {
     char name[48];       /* "layer0.ffn_norm", "layer3.router_bias" */
@@ -61,6 +79,7 @@ typedef enum { AIMC_DIST_NORMAL = 0, AIMC_DIST_UNIFORM } aimc_dist;
 #define AIMC_EXPERT_ROUTER (-1) /* aimc_matrix.expert of a router */
 #define AIMC_EXPERT_DENSE (-2)  /* aimc_matrix.expert of a dense FFN layer's matrices */
 #define AIMC_EXPERT_HEAD (-3)   /* aimc_matrix.expert of the classifier head */
+#define AIMC_EXPERT_ATTN (-4)   /* aimc_matrix.expert of a layer's attention matrices */
 
 /* Where the weights come from: generated (random) or safetensors files. */
 typedef enum { AIMC_WSRC_RANDOM = 0, AIMC_WSRC_SAFETENSORS } aimc_wsrc;
@@ -91,6 +110,22 @@ typedef struct aimc_model {
     int norm_weights;   /* 1: the RMS norms have learned weights (AIMC_VEC_FFN_NORM) */
     aimc_moe_rule rule; /* the routing rule (aimc_moe.h); zero: softmax, top-k, renormalised */
     int shared_gate;    /* 1: each shared expert's output is scaled by sigmoid(x W_sgate) */
+    struct {            /* model.attention (docs/models.md, "Attention"); kind 0: none */
+        aimc_attn_kind kind;
+        int heads, kv_heads;
+        int dk, dv;         /* per head: query and key width, value width */
+        int rope_dim;       /* the last rope_dim of each head's query and key are rotated */
+        int rope_interleaved; /* 1: pairs (2i, 2i+1); 0: halves (i, i + rope_dim/2) */
+        double rope_theta;
+        int qk_norm;        /* RMS norms over the queries and the keys before RoPE */
+        int q_lora, kv_lora;/* MLA's ranks */
+        double scale;       /* of the scores before the softmax */
+    } attn;
+    int vocab;          /* > 0: a language model: token ids in through an embedding table
+                         * (vocab x d_model, on the host), a final norm and a head of vocab
+                         * outputs (n_classes = vocab) */
+    float *embed;       /* vocab x d_model; NULL without weights */
+    size_t *layer_first;/* index of layer l's first matrix (layers entries), or NULL */
     struct {
         char data[512];   /* "" or a CSV of d_model features and a label per line, resolved
                            * against the model file's directory */
@@ -110,7 +145,9 @@ typedef struct aimc_model {
                                     * = index) */
         char dense_names[3][160];  /* gate, up, down of dense layers */
         char head_name[160];       /* the classifier head */
-        char vec_names[2][160];    /* per aimc_vec_kind: ffn_norm, router_bias */
+        char vec_names[AIMC_VEC_KINDS][160]; /* per aimc_vec_kind */
+        char attn_names[7][160];   /* q, k, v, o, q_a, q_b, kv_a (AIMC_MAT_Q ..) */
+        char embed_name[160];      /* the embedding table [vocab, d_model] */
         int stacked;               /* 1: gate, up, down name one [experts, out, in] tensor per
                                     * layer (no {expert}) */
         int fp8_block;             /* F8_E4M3 tensors: square blocks of weight_scale_inv */
@@ -137,6 +174,11 @@ long aimc_model_vector(const aimc_model *m, int layer, aimc_vec_kind kind);
 
 /* The RMS norms' epsilon: m->norm_eps, or 1e-6 when it is 0. */
 double aimc_model_norm_eps(const aimc_model *m);
+
+/* The key-value cache of one layer per position, in floats: the keys (kv_heads x dk; MLA: the
+ * latent and the rotated key, kv_lora + rope_dim) and the values (kv_heads x dv; MLA: none,
+ * the values are the keys' latent part). 0 and 0 without attention. */
+void aimc_model_kv_row(const aimc_model *m, uint32_t *k_floats, uint32_t *v_floats);
 
 /* Index of the classifier head in m->m, or -1 when the model has none. */
 long aimc_model_head(const aimc_model *m);

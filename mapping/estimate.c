@@ -210,7 +210,7 @@ int aimc_map_summarise(const aimc_arch *arch, const aimc_model *model, const aim
     for (size_t l = 0; l < (size_t)model->layers; l++) s->tier_conflicts += layer_conf[l];
     /* Latency and energy: one token through the workload's steps (aimc_map_estimate); the
      * workload has no dense layers yet, so models with them are not estimated. */
-    if (model->dense_layers == 0) {
+    if (model->dense_layers == 0 && model->attn.kind == AIMC_ATTN_NONE && !model->vocab) {
         aimc_map_estimate est;
         if ((rc = aimc_map_estimate_token(arch, model, plan, NULL, routing, &est, d))) goto out;
         s->estimated = 1;
@@ -417,6 +417,9 @@ int aimc_map_estimate_token(const aimc_arch *arch, const aimc_model *model,
     if (!arch || !model || !plan || !out)
         return aimc_diag_set(d, AIMC_ERR_INVALID, "aimc_map_estimate_token: NULL argument");
     memset(out, 0, sizeof *out);
+    if (model->attn.kind != AIMC_ATTN_NONE || model->vocab)
+        return aimc_diag_set(d, AIMC_ERR_UNSUPPORTED, "%s: the estimate runs MoE layers only "
+                             "(attention and language models are not estimated yet)", model->name);
     if (model->dense_layers > 0)
         return aimc_diag_set(d, AIMC_ERR_UNSUPPORTED, "%s: the estimate runs MoE layers only "
                              "(model.dense_layers is %d)", model->name, model->dense_layers);

@@ -457,7 +457,12 @@ static const char *matrix_pattern(const aimc_model *model, const aimc_matrix *mx
     static const char *const shared[] = {"shared_gate", "shared_up", "shared_down",
                                          "shared_expert_gate"};
     static const char *const dense[] = {"dense_gate", "dense_up", "dense_down"};
+    static const char *const attn[] = {"q", "k", "v", "o", "q_a", "q_b", "kv_a"};
     *idx = mx->expert;
+    if (mx->expert == AIMC_EXPERT_ATTN) {
+        *key = attn[mx->kind - AIMC_MAT_Q];
+        return model->weights.attn_names[mx->kind - AIMC_MAT_Q];
+    }
     if (mx->expert == AIMC_EXPERT_ROUTER) {
         *key = "router";
         return model->weights.names[0];
@@ -482,7 +487,9 @@ static const char *matrix_pattern(const aimc_model *model, const aimc_matrix *mx
 
 int aimc_model_load_safetensors(aimc_model *model, const char *path, aimc_diag *d)
 {
-    static const char *const vkeys[] = {"ffn_norm", "router_bias"};
+    static const char *const vkeys[AIMC_VEC_KINDS] = {"ffn_norm", "router_bias", "attn_norm",
+                                                      "q_norm",   "k_norm",      "q_a_norm",
+                                                      "kv_a_norm", "final_norm"};
     if (!model || !path)
         return aimc_diag_set(d, AIMC_ERR_INVALID, "aimc_model_load_safetensors: NULL argument");
     st_set s;
@@ -552,8 +559,23 @@ int aimc_model_load_safetensors(aimc_model *model, const char *path, aimc_diag *
         v->v = NULL;
         rc = st_load(&s, name, &w, &v->v, d);
     }
+    if (rc == AIMC_OK && model->vocab) { /* the embedding table [vocab, d_model], as stored */
+        if (!model->weights.embed_name[0]) {
+            rc = aimc_diag_set(d, AIMC_ERR_CONFIG, "%s: weights.safetensors.names.embed is "
+                               "required for the embedding table", model->name);
+        } else {
+            st_want w = {2, {(uint64_t)model->vocab, (uint64_t)model->d_model, 0}, 0,
+                         (uint32_t)model->vocab, (uint32_t)model->d_model, 0,
+                         model->weights.fp8_block};
+            free(model->embed);
+            model->embed = NULL;
+            rc = st_load(&s, model->weights.embed_name, &w, &model->embed, d);
+        }
+    }
     st_close(&s);
     if (rc) {
+        free(model->embed);
+        model->embed = NULL;
         for (size_t i = 0; i < model->n_matrices; i++) {
             free(model->m[i].w);
             model->m[i].w = NULL;

@@ -1094,6 +1094,63 @@ static void test_route_command(void)
     aimc_close(dev);
 }
 
+/* Attention and vocabulary in the model: GQA (4 heads, 2 key-value heads of 12) with qk
+ * norms and a vocabulary of 50, one dense layer and one MoE layer; and MLA. Shapes, names,
+ * order, the vectors, aimc_model_find and the KV row by hand. */
+static void test_attention_shapes(void)
+{
+    static const char *gqa =
+        "version: 1\nmodel:\n  name: gqa\n  layers: 2\n  dense_layers: 1\n  dense_d_ff: 20\n"
+        "  d_model: 48\n  routed_experts: 4\n  expert_d_ff: 16\n  top_k: 2\n"
+        "  norm_weights: true\n  vocab: 50\n"
+        "  attention: {heads: 4, kv_heads: 2, head_dim: 12, qk_norm: true}\n";
+    static const char *mla =
+        "version: 1\nmodel:\n  name: mla\n  layers: 1\n  d_model: 64\n  routed_experts: 4\n"
+        "  expert_d_ff: 16\n  top_k: 2\n  norm_weights: true\n"
+        "  attention: {kind: mla, heads: 4, q_lora_rank: 24, kv_lora_rank: 16, rope_dim: 8}\n";
+    aimc_model *m = NULL;
+    aimc_diag d = {{0}};
+    CU_ASSERT_EQUAL_FATAL(aimc_model_load_string(gqa, "gqa.yaml", 1, &m, &d), AIMC_OK);
+    /* layer 0: q k v o + dense 3; layer 1: q k v o + router + 4 x 3; the head */
+    CU_ASSERT_EQUAL(m->n_matrices, 7 + 17 + 1);
+    CU_ASSERT_STRING_EQUAL(m->m[0].name, "layer0.attn.q");
+    CU_ASSERT(m->m[0].rows == 48 && m->m[0].cols == 48);
+    CU_ASSERT(m->m[1].kind == AIMC_MAT_K && m->m[1].cols == 24);
+    CU_ASSERT(m->m[2].kind == AIMC_MAT_V && m->m[2].cols == 24);
+    CU_ASSERT(m->m[3].kind == AIMC_MAT_O && m->m[3].rows == 48 && m->m[3].cols == 48);
+    CU_ASSERT_STRING_EQUAL(m->m[7].name, "layer1.attn.q");
+    CU_ASSERT_EQUAL(aimc_model_find(m, 1, AIMC_MAT_V, AIMC_EXPERT_ATTN), 9);
+    CU_ASSERT_EQUAL(aimc_model_find(m, 0, AIMC_MAT_UP, AIMC_EXPERT_DENSE), 5);
+    CU_ASSERT_EQUAL(aimc_model_find(m, 1, AIMC_MAT_ROUTER, -1), 11);
+    CU_ASSERT_EQUAL(aimc_model_find(m, 1, AIMC_MAT_DOWN, 3), 11 + 12);
+    CU_ASSERT_EQUAL(aimc_model_find(m, 1, AIMC_MAT_QA, AIMC_EXPERT_ATTN), -1);
+    CU_ASSERT_EQUAL(aimc_model_head(m), 24);
+    CU_ASSERT_EQUAL(m->m[24].cols, 50);
+    CU_ASSERT_PTR_NOT_NULL(m->embed);
+    /* per layer attn, q, k, ffn norms; the final norm */
+    CU_ASSERT_EQUAL(m->n_vectors, 2 * 4 + 1);
+    long qn = aimc_model_vector(m, 1, AIMC_VEC_Q_NORM), kn = aimc_model_vector(m, 1, AIMC_VEC_K_NORM);
+    CU_ASSERT(qn >= 0 && m->v[qn].n == 48);
+    CU_ASSERT(kn >= 0 && m->v[kn].n == 24);
+    CU_ASSERT(aimc_model_vector(m, -1, AIMC_VEC_FINAL_NORM) >= 0);
+    uint32_t kr, vr;
+    aimc_model_kv_row(m, &kr, &vr);
+    CU_ASSERT(kr == 24 && vr == 24);
+    CU_ASSERT_DOUBLE_EQUAL(m->attn.scale, 1 / sqrt(12.0), 1e-15);
+    aimc_model_free(m);
+    CU_ASSERT_EQUAL_FATAL(aimc_model_load_string(mla, "mla.yaml", 0, &m, &d), AIMC_OK);
+    /* q_a 64 x 24, q_b 24 x 4 x (16 + 8), kv_a 64 x 24, o 4 x 16 x 64 */
+    CU_ASSERT(m->m[0].kind == AIMC_MAT_QA && m->m[0].rows == 64 && m->m[0].cols == 24);
+    CU_ASSERT(m->m[1].kind == AIMC_MAT_QB && m->m[1].rows == 24 && m->m[1].cols == 96);
+    CU_ASSERT(m->m[2].kind == AIMC_MAT_KVA && m->m[2].rows == 64 && m->m[2].cols == 24);
+    CU_ASSERT(m->m[3].kind == AIMC_MAT_O && m->m[3].rows == 64 && m->m[3].cols == 64);
+    aimc_model_kv_row(m, &kr, &vr);
+    CU_ASSERT(kr == 24 && vr == 0); /* one latent row, the values inside it */
+    CU_ASSERT(aimc_model_vector(m, 0, AIMC_VEC_QA_NORM) >= 0 &&
+              aimc_model_vector(m, 0, AIMC_VEC_KVA_NORM) >= 0);
+    aimc_model_free(m);
+}
+
 /* ---- bad weight files ----------------------------------------------------------------------
  *
  * tests/models/bad/weights/NAME.yaml fails to load (with weights) with exactly NAME.expect's
@@ -1257,6 +1314,7 @@ int test_model_register(void)
                {"deepseek-v3: sigmoid, bias, groups, scale, fp8 blocks (reference, 2e-4)",
                 test_rule_deepseek},
                {"route command by hand, and its bad rules", test_route_command},
+               {"attention and vocabulary: shapes, order, vectors", test_attention_shapes},
                {"bad weight files: their exact messages", test_bad_weight_files});
     return 0;
 }

@@ -690,6 +690,9 @@ int aimc_rt_run(aimc_dev *dev, const aimc_model *model, const float *x0, size_t 
     if (model->layers > AIMC_RT_MAX_LAYERS)
         return aimc_diag_set(d, AIMC_ERR_UNSUPPORTED, "at most %d layers can be run, model has %d",
                              AIMC_RT_MAX_LAYERS, model->layers);
+    if (model->attn.kind != AIMC_ATTN_NONE || model->vocab)
+        return aimc_diag_set(d, AIMC_ERR_UNSUPPORTED, "%s: attention and language models are "
+                             "mapped but not run yet", model->name);
     if (model->dense_layers > 0)
         return aimc_diag_set(d, AIMC_ERR_UNSUPPORTED,
                              "%s: dense layers are mapped but not run yet (model.dense_layers "

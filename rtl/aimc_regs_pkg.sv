@@ -340,7 +340,7 @@ package aimc_regs_pkg;
   localparam int unsigned AIMC_DESC_NORM_BATCH                 = 32'h00000010; // u32
   localparam int unsigned AIMC_DESC_NORM_DIM                   = 32'h00000014; // u32
   localparam int unsigned AIMC_DESC_NORM_EPS                   = 32'h00000018; // f32
-  localparam int unsigned AIMC_DESC_NORM_RSVD                  = 32'h0000001C; // u32
+  localparam int unsigned AIMC_DESC_NORM_STRIDE                = 32'h0000001C; // u32
   localparam int unsigned AIMC_DESC_NORM_IN_ADDR               = 32'h00000020; // u64
   localparam int unsigned AIMC_DESC_NORM_OUT_ADDR              = 32'h00000028; // u64
   localparam int unsigned AIMC_DESC_NORM_W_ADDR                = 32'h00000030; // u64
@@ -353,6 +353,16 @@ package aimc_regs_pkg;
   localparam int unsigned AIMC_DESC_ACT_IN_ADDR                = 32'h00000018; // u64
   localparam int unsigned AIMC_DESC_ACT_OUT_ADDR               = 32'h00000020; // u64
   localparam int unsigned AIMC_DESC_ACT_RESERVED               = 32'h00000028;
+
+  // ATTN
+  localparam int unsigned AIMC_DESC_OP_ATTN                    = 32'h0000000D;
+  localparam int unsigned AIMC_DESC_ATTN_BATCH                 = 32'h00000010; // u32
+  localparam int unsigned AIMC_DESC_ATTN_POS0                  = 32'h00000014; // u32
+  localparam int unsigned AIMC_DESC_ATTN_Q_ADDR                = 32'h00000018; // u64
+  localparam int unsigned AIMC_DESC_ATTN_KV_ADDR               = 32'h00000020; // u64
+  localparam int unsigned AIMC_DESC_ATTN_OUT_ADDR              = 32'h00000028; // u64
+  localparam int unsigned AIMC_DESC_ATTN_CACHE_ADDR            = 32'h00000030; // u64
+  localparam int unsigned AIMC_DESC_ATTN_PARAM_ADDR            = 32'h00000038; // u64
 
   // record TILE
   localparam int unsigned AIMC_REC_TILE_BYTES                  = 32'h00000020;
@@ -373,6 +383,19 @@ package aimc_regs_pkg;
   localparam int unsigned AIMC_REC_RULE_TOPK_GROUPS            = 32'h0000000C; // u32
   localparam int unsigned AIMC_REC_RULE_SCALE                  = 32'h00000010; // f32
   localparam int unsigned AIMC_REC_RULE_BIAS                   = 32'h00000014; // u32
+
+  // record ATTN
+  localparam int unsigned AIMC_REC_ATTN_BYTES                  = 32'h00000028;
+  localparam int unsigned AIMC_REC_ATTN_HEADS                  = 32'h00000000; // u32
+  localparam int unsigned AIMC_REC_ATTN_KV_HEADS               = 32'h00000004; // u32
+  localparam int unsigned AIMC_REC_ATTN_DK                     = 32'h00000008; // u32
+  localparam int unsigned AIMC_REC_ATTN_DV                     = 32'h0000000C; // u32
+  localparam int unsigned AIMC_REC_ATTN_CTX                    = 32'h00000010; // u32
+  localparam int unsigned AIMC_REC_ATTN_ROPE_DIM               = 32'h00000014; // u32
+  localparam int unsigned AIMC_REC_ATTN_ROPE_MODE              = 32'h00000018; // u32
+  localparam int unsigned AIMC_REC_ATTN_V_IN_K                 = 32'h0000001C; // u32
+  localparam int unsigned AIMC_REC_ATTN_SCALE                  = 32'h00000020; // f32
+  localparam int unsigned AIMC_REC_ATTN_THETA                  = 32'h00000024; // f32
 
   // record PREP
   localparam int unsigned AIMC_REC_PREP_BYTES                  = 32'h00000028;

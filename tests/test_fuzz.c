@@ -200,7 +200,7 @@ static uint32_t fuzz_mutate(uint8_t *d, const fuzz_op *o, uint64_t a)
 {
     switch (fuzz_below(6)) {
     case 0: /* an opcode that does not exist */
-        aimc_le_put16(d + AIMC_DESC_OPCODE, AIMC_DESC_OP_ACT + 1 + fuzz_below(0xFFFF - AIMC_DESC_OP_ACT - 1));
+        aimc_le_put16(d + AIMC_DESC_OPCODE, AIMC_DESC_OP_ATTN + 1 + fuzz_below(0xFFFF - AIMC_DESC_OP_ATTN - 1));
         return AIMC_REG_ERROR_BAD_OPCODE;
     case 1: { /* an unknown flag: a bit above the known ones */
         uint32_t top = 0;

@@ -1151,6 +1151,120 @@ static void test_attention_shapes(void)
     aimc_model_free(m);
 }
 
+/* The ATTN command against attention written out here: 2 query heads sharing 1 key-value
+ * head (GQA) of width 4, RoPE over all 4 dims (halves, theta 100), a cache of 8 positions;
+ * a prefill of 3 tokens then one decode token at position 3; and the same cache as MLA's
+ * (values = the first 2 of each key, RoPE on the last 2, interleaved). The device computes
+ * in double from float32 operands and rounds once: within 1e-6. */
+static void rt_rope(double *x, int n, int r, int inter, double theta, int pos)
+{
+    double *y = x + (n - r);
+    for (int i = 0; i < r / 2; i++) {
+        const double ang = pos / pow(theta, 2.0 * i / r);
+        double *a = inter ? &y[2 * i] : &y[i], *b = inter ? &y[2 * i + 1] : &y[i + r / 2];
+        const double xa = *a, xb = *b;
+        *a = xa * cos(ang) - xb * sin(ang);
+        *b = xb * cos(ang) + xa * sin(ang);
+    }
+}
+
+static void test_attn_command(void)
+{
+    enum { H = 2, DK = 4, CTX = 8, T = 4 };
+    for (int mla = 0; mla < 2; mla++) {
+        const int dv = mla ? 2 : 4, rope_dim = mla ? 2 : 4, inter = mla, rowv = mla ? 0 : dv;
+        const double theta = 100.0, scale = 0.7;
+        aimc_dev *dev = NULL;
+        aimc_open_opts o = {.seed = 1};
+        CU_ASSERT_EQUAL_FATAL(aimc_open("sim:", &o, &dev), AIMC_OK);
+        aimc_bo *q, *kv, *out, *cache, *par;
+        CU_ASSERT_EQUAL_FATAL(aimc_bo_create(dev, T * H * DK * 4, &q), AIMC_OK);
+        CU_ASSERT_EQUAL_FATAL(aimc_bo_create(dev, T * (DK + 4) * 4, &kv), AIMC_OK);
+        CU_ASSERT_EQUAL_FATAL(aimc_bo_create_ex(dev, T * H * 4 * 4, AIMC_BO_HOST_READ, &out), AIMC_OK);
+        CU_ASSERT_EQUAL_FATAL(aimc_bo_create(dev, CTX * (DK + 4) * 4, &cache), AIMC_OK);
+        CU_ASSERT_EQUAL_FATAL(aimc_bo_create(dev, AIMC_ATTN_RECORD_BYTES, &par), AIMC_OK);
+        aimc_attn_record_write(aimc_bo_map(par), H, 1, DK, (uint32_t)dv, CTX, (uint32_t)rope_dim,
+                               (uint32_t)inter, (uint32_t)mla, (float)scale, (float)theta);
+        /* queries, keys and values of the 4 tokens */
+        float qv[T][H * DK], kk[T][DK], vv[T][4];
+        for (int t = 0; t < T; t++) {
+            for (int i = 0; i < H * DK; i++) qv[t][i] = (float)((t * 7 + i * 3) % 11 - 5) / 4.0f;
+            for (int i = 0; i < DK; i++) kk[t][i] = (float)((t * 5 + i * 2) % 9 - 4) / 3.0f;
+            for (int i = 0; i < 4; i++) vv[t][i] = (float)((t * 3 + i) % 7 - 3) / 2.0f;
+        }
+        /* the reference: rotated keys of every position, then each query */
+        double kr[T][DK];
+        for (int t = 0; t < T; t++) {
+            for (int i = 0; i < DK; i++) kr[t][i] = kk[t][i];
+            rt_rope(kr[t], DK, rope_dim, inter, theta, t);
+        }
+        double want[T][H][4];
+        for (int t = 0; t < T; t++)
+            for (int h = 0; h < H; h++) {
+                double qh[DK], s[T], mx = -1e300, z = 0;
+                for (int i = 0; i < DK; i++) qh[i] = qv[t][h * DK + i];
+                rt_rope(qh, DK, rope_dim, inter, theta, t);
+                for (int i = 0; i <= t; i++) {
+                    s[i] = 0;
+                    for (int d2 = 0; d2 < DK; d2++) s[i] += qh[d2] * kr[i][d2];
+                    s[i] *= scale;
+                    mx = fmax(mx, s[i]);
+                }
+                for (int i = 0; i <= t; i++) z += exp(s[i] - mx);
+                for (int d2 = 0; d2 < dv; d2++) {
+                    double a = 0;
+                    for (int i = 0; i <= t; i++) a += exp(s[i] - mx) / z * (mla ? kr[i][d2] : vv[i][d2]);
+                    want[t][h][d2] = a;
+                }
+            }
+        /* prefill 3, then decode 1 */
+        const int first[2] = {0, 3}, count[2] = {3, 1};
+        double worst = 0;
+        for (int step = 0; step < 2; step++) {
+            const int n = count[step], p0 = first[step];
+            float *qb = aimc_bo_map(q), *kb = aimc_bo_map(kv);
+            for (int t = 0; t < n; t++) {
+                memcpy(qb + t * H * DK, qv[p0 + t], sizeof qv[0]);
+                memcpy(kb + t * DK, kk[p0 + t], sizeof kk[0]);
+                if (!mla) memcpy(kb + n * DK + t * dv, vv[p0 + t], (size_t)dv * 4);
+            }
+            uint64_t f;
+            CU_ASSERT_EQUAL(aimc_submit_attn(dev, (uint32_t)n, (uint32_t)p0, aimc_bo_addr(q),
+                                             aimc_bo_addr(kv), aimc_bo_addr(out),
+                                             aimc_bo_addr(cache), aimc_bo_addr(par), &f), AIMC_OK);
+            CU_ASSERT_EQUAL_FATAL(aimc_fence_wait(dev, f, -1), AIMC_OK);
+            const float *ob = aimc_bo_map(out);
+            for (int t = 0; t < n; t++)
+                for (int h = 0; h < H; h++)
+                    for (int d2 = 0; d2 < dv; d2++) {
+                        const double e = fabs(ob[(t * H + h) * dv + d2] - want[p0 + t][h][d2]);
+                        if (e > worst) worst = e;
+                    }
+        }
+        (void)rowv;
+        if (worst > 1e-6) fprintf(stderr, "\n  attn (mla %d): worst %g\n", mla, worst);
+        CU_ASSERT(worst <= 1e-6);
+        /* a bad record and a position past the cache */
+        uint64_t f;
+        aimc_attn_record_write(aimc_bo_map(par), 3, 2, DK, (uint32_t)dv, CTX, 4, 0, 0, 1, 100);
+        CU_ASSERT_EQUAL(aimc_submit_attn(dev, 1, 0, aimc_bo_addr(q), aimc_bo_addr(kv),
+                                         aimc_bo_addr(out), aimc_bo_addr(cache), aimc_bo_addr(par),
+                                         &f), AIMC_OK);
+        CU_ASSERT_EQUAL(aimc_fence_wait(dev, f, -1), AIMC_ERR_DEVICE);
+        aimc_attn_record_write(aimc_bo_map(par), H, 1, DK, 4, CTX, 4, 0, 0, 1, 100);
+        CU_ASSERT_EQUAL(aimc_submit_attn(dev, 2, CTX - 1, aimc_bo_addr(q), aimc_bo_addr(kv),
+                                         aimc_bo_addr(out), aimc_bo_addr(cache), aimc_bo_addr(par),
+                                         &f), AIMC_OK);
+        CU_ASSERT_EQUAL(aimc_fence_wait(dev, f, -1), AIMC_ERR_DEVICE);
+        aimc_bo_destroy(q);
+        aimc_bo_destroy(kv);
+        aimc_bo_destroy(out);
+        aimc_bo_destroy(cache);
+        aimc_bo_destroy(par);
+        aimc_close(dev);
+    }
+}
+
 /* ---- bad weight files ----------------------------------------------------------------------
  *
  * tests/models/bad/weights/NAME.yaml fails to load (with weights) with exactly NAME.expect's
@@ -1315,6 +1429,8 @@ int test_model_register(void)
                 test_rule_deepseek},
                {"route command by hand, and its bad rules", test_route_command},
                {"attention and vocabulary: shapes, order, vectors", test_attention_shapes},
+               {"attention command: GQA and MLA against attention by hand (1e-6)",
+                test_attn_command},
                {"bad weight files: their exact messages", test_bad_weight_files});
     return 0;
 }

@@ -299,7 +299,7 @@ static int issue(rt_run *R, rt_group *g, rt_expert *x, const aimc_wl_step *s, ui
         rc = aimc_submit_scale_acc(dev, s->rows, s->dim, s->src_rows, a[0], a[1], a[2], out, fence);
         break;
     case AIMC_WL_NORM:
-        rc = aimc_submit_norm(dev, s->rows, s->dim, (float)s->eps, a[0], out,
+        rc = aimc_submit_norm(dev, s->rows, s->dim, 0, (float)s->eps, a[0], out,
                               s->vector >= 0 ? aimc_bo_addr(R->vec_bo[s->vector]) : 0, fence);
         break;
     case AIMC_WL_ROUTE:

@@ -65,6 +65,7 @@ typedef struct dev_cmd {
     aimc_dig dig;             /* digital commands */
     uint64_t dig_ops;
     uint64_t dig_in, dig_out; /* bytes the units read and write in their buffer */
+    uint64_t kv_read, kv_write; /* ATTN: bytes of its KV cache (aimc_cost_kv) */
     int anchor;               /* the operand whose data decides where a digital command runs
                               * (-1: a matrix's home) */
     aimc_loc at;              /* where it runs; its outputs lie there */
@@ -83,6 +84,7 @@ typedef struct dev_cmd {
 /* A chip's resources on the engine, created when the chip first works. */
 typedef struct dev_chip {
     int link, noc, buffer, bus, units, cores; /* -1 until created */
+    int kv;                                   /* the off-chip KV memory port */
 } dev_chip;
 
 /* Where the data of an address range lies (the latest writer's output), for ranges the

@@ -862,6 +862,7 @@ void dev_exec(aimc_accel *dev, const uint8_t *desc, dev_cmd *c)
         c->prog_cycles = 0;
         c->vectors = 0;
         c->dig_ops = 0;
+        c->kv_read = c->kv_write = 0;
         c->out_bytes = 0;
         c->prog_bytes = 0;
     }

@@ -295,7 +295,15 @@ static uint32_t exec_norm(aimc_accel *dev, const uint8_t *desc, dev_cmd *c, uint
         *info = AIMC_DESC_NORM_EPS;
         return AIMC_REG_ERROR_BAD_DESC;
     }
-    const uint64_t bytes = (uint64_t)batch * dim * sizeof(float);
+    /* Vectors STRIDE floats apart (a part of wider rows: in place only). */
+    uint32_t stride = aimc_le_get32(desc + AIMC_DESC_NORM_STRIDE);
+    if (stride == 0) stride = dim;
+    if (stride < dim || stride > DEV_MAX_ELEMS ||
+        (uint64_t)(batch - 1) * stride + dim > DEV_MAX_ELEMS || (stride != dim && in_addr != out_addr)) {
+        *info = AIMC_DESC_NORM_STRIDE;
+        return AIMC_REG_ERROR_BAD_DESC;
+    }
+    const uint64_t bytes = ((uint64_t)(batch - 1) * stride + dim) * sizeof(float);
     if ((w_addr && (err = ext_fetch(dev, w_addr, AIMC_DESC_NORM_W_ADDR,
                                     (uint64_t)dim * sizeof(float), (void **)&wt, info))) ||
         (err = ext_fetch(dev, in_addr, AIMC_DESC_NORM_IN_ADDR, bytes, (void **)&x, info)))
@@ -307,7 +315,7 @@ static uint32_t exec_norm(aimc_accel *dev, const uint8_t *desc, dev_cmd *c, uint
     }
     if (x)
         for (uint32_t q = 0; q < batch; q++) {
-            float *r = x + (size_t)q * dim;
+            float *r = x + (size_t)q * stride;
             double ss = 0;
             for (uint32_t i = 0; i < dim; i++) ss += (double)r[i] * r[i];
             const double inv = 1.0 / sqrt(ss / (double)dim + (double)eps);
@@ -320,6 +328,7 @@ static uint32_t exec_norm(aimc_accel *dev, const uint8_t *desc, dev_cmd *c, uint
     c->anchor = 0;
     c->out_bytes = bytes;
     ext_count(dev, c, AIMC_DIG_NORM, batch, dim, w_addr != 0);
+    c->out_bytes = (uint64_t)batch * dim * sizeof(float);
 out:
     free(wt);
     free(x);
@@ -358,6 +367,175 @@ out:
     return err;
 }
 
+/* ---- ATTN ----------------------------------------------------------------------------------- */
+
+typedef struct {
+    uint32_t heads, kv_heads, dk, dv, ctx, rope_dim, rope_mode, v_in_k;
+    double scale, theta;
+} ext_attn;
+
+/* Rotate the last r of the n floats at x by position pos (RoPE): pair i (i, i + r/2), or
+ * (2i, 2i + 1) interleaved, turns by pos x theta^(-2i/r); in double. */
+static void rope(float *x, uint32_t n, uint32_t r, int interleaved, double theta, uint32_t pos)
+{
+    float *y = x + (n - r);
+    for (uint32_t i = 0; i < r / 2; i++) {
+        const double ang = (double)pos * pow(theta, -2.0 * (double)i / (double)r);
+        const double c = cos(ang), s = sin(ang);
+        float *a = interleaved ? &y[2 * i] : &y[i], *b = interleaved ? &y[2 * i + 1] : &y[i + r / 2];
+        const double xa = *a, xb = *b;
+        *a = (float)(xa * c - xb * s);
+        *b = (float)(xb * c + xa * s);
+    }
+}
+
+static uint32_t exec_attn(aimc_accel *dev, const uint8_t *desc, dev_cmd *c, uint32_t *info)
+{
+    uint32_t batch, pos0, err;
+    uint8_t rec[AIMC_REC_ATTN_BYTES];
+    float *q = NULL, *kv = NULL, *kc = NULL, *vc = NULL, *out = NULL;
+    double *p = NULL;
+    ext_attn r;
+    const uint64_t q_addr = aimc_le_get64(desc + AIMC_DESC_ATTN_Q_ADDR);
+    const uint64_t kv_addr = aimc_le_get64(desc + AIMC_DESC_ATTN_KV_ADDR);
+    const uint64_t out_addr = aimc_le_get64(desc + AIMC_DESC_ATTN_OUT_ADDR);
+    const uint64_t cache = aimc_le_get64(desc + AIMC_DESC_ATTN_CACHE_ADDR);
+    const uint64_t par = aimc_le_get64(desc + AIMC_DESC_ATTN_PARAM_ADDR);
+
+    if ((err = ext_field(desc, AIMC_DESC_ATTN_BATCH, 1, DEV_MAX_BATCH, &batch, info))) return err;
+    pos0 = aimc_le_get32(desc + AIMC_DESC_ATTN_POS0);
+    /* The shapes decide what the command does: read and checked in every mode. */
+    if (ext_probe(dev, par, sizeof rec) || dev_dma_read(dev, par, rec, sizeof rec)) {
+        *info = AIMC_DESC_ATTN_PARAM_ADDR;
+        return AIMC_REG_ERROR_DMA_FAULT;
+    }
+    r.heads = aimc_le_get32(rec + AIMC_REC_ATTN_HEADS);
+    r.kv_heads = aimc_le_get32(rec + AIMC_REC_ATTN_KV_HEADS);
+    r.dk = aimc_le_get32(rec + AIMC_REC_ATTN_DK);
+    r.dv = aimc_le_get32(rec + AIMC_REC_ATTN_DV);
+    r.ctx = aimc_le_get32(rec + AIMC_REC_ATTN_CTX);
+    r.rope_dim = aimc_le_get32(rec + AIMC_REC_ATTN_ROPE_DIM);
+    r.rope_mode = aimc_le_get32(rec + AIMC_REC_ATTN_ROPE_MODE);
+    r.v_in_k = aimc_le_get32(rec + AIMC_REC_ATTN_V_IN_K);
+    const float scale = f32_at(rec + AIMC_REC_ATTN_SCALE), theta = f32_at(rec + AIMC_REC_ATTN_THETA);
+    r.scale = scale;
+    r.theta = theta;
+    const uint64_t rowk = (uint64_t)r.kv_heads * r.dk, rowv = r.v_in_k ? 0 : (uint64_t)r.kv_heads * r.dv;
+    if (r.heads < 1 || r.heads > 4096 || r.kv_heads < 1 || r.heads % r.kv_heads || r.dk < 1 ||
+        r.dk > 65536 || r.dv < 1 || r.dv > 65536 || r.ctx < 1 || r.ctx > 65536 ||
+        r.rope_dim > r.dk || r.rope_dim % 2 || r.rope_mode > 1 || r.v_in_k > 1 ||
+        (r.v_in_k && r.dv > r.dk) || !isfinite(scale) || !(scale > 0) || !isfinite(theta) ||
+        !(theta > 1) || (uint64_t)batch * r.heads * r.dk > DEV_MAX_ELEMS ||
+        (uint64_t)batch * r.heads * r.dv > DEV_MAX_ELEMS ||
+        (uint64_t)batch * (rowk + rowv) > DEV_MAX_ELEMS ||
+        (uint64_t)r.ctx * (rowk + rowv) > 16 * (uint64_t)DEV_MAX_ELEMS) {
+        *info = AIMC_DESC_ATTN_PARAM_ADDR;
+        return AIMC_REG_ERROR_BAD_DESC;
+    }
+    if ((uint64_t)pos0 + batch > r.ctx) {
+        *info = AIMC_DESC_ATTN_POS0;
+        return AIMC_REG_ERROR_BAD_DESC;
+    }
+    const uint64_t q_bytes = (uint64_t)batch * r.heads * r.dk * 4;
+    const uint64_t kv_bytes = (uint64_t)batch * (rowk + rowv) * 4;
+    const uint64_t out_bytes = (uint64_t)batch * r.heads * r.dv * 4;
+    const uint64_t cache_bytes = (uint64_t)r.ctx * (rowk + rowv) * 4;
+    if ((err = ext_fetch(dev, q_addr, AIMC_DESC_ATTN_Q_ADDR, q_bytes, (void **)&q, info)) ||
+        (err = ext_fetch(dev, kv_addr, AIMC_DESC_ATTN_KV_ADDR, kv_bytes, (void **)&kv, info)) ||
+        (err = ext_out(dev, desc, AIMC_DESC_ATTN_OUT_ADDR, out_bytes, (void **)&out, info)))
+        goto out;
+    if (ext_probe(dev, cache, cache_bytes)) {
+        *info = AIMC_DESC_ATTN_CACHE_ADDR;
+        err = AIMC_REG_ERROR_DMA_FAULT;
+        goto out;
+    }
+    if (ext_values(dev)) {
+        const uint64_t rows = (uint64_t)pos0 + batch;
+        kc = malloc((size_t)(rows * rowk) * sizeof *kc);
+        vc = rowv ? malloc((size_t)(rows * rowv) * sizeof *vc) : NULL;
+        p = malloc((size_t)rows * sizeof *p);
+        if (!kc || (rowv && !vc) || !p) {
+            err = AIMC_REG_ERROR_INTERNAL;
+            goto out;
+        }
+        /* the cache so far, the new keys (rotated) and values after it, written back */
+        if (dev_dma_read(dev, cache, kc, (size_t)((uint64_t)pos0 * rowk * 4)) ||
+            (rowv && dev_dma_read(dev, cache + (uint64_t)r.ctx * rowk * 4, vc,
+                                  (size_t)((uint64_t)pos0 * rowv * 4)))) {
+            *info = AIMC_DESC_ATTN_CACHE_ADDR;
+            err = AIMC_REG_ERROR_DMA_FAULT;
+            goto out;
+        }
+        for (uint32_t t = 0; t < batch; t++) {
+            float *k = kc + ((uint64_t)pos0 + t) * rowk;
+            memcpy(k, kv + (uint64_t)t * rowk, (size_t)rowk * sizeof *k);
+            for (uint32_t j = 0; j < r.kv_heads; j++)
+                rope(k + (uint64_t)j * r.dk, r.dk, r.rope_dim, (int)r.rope_mode, r.theta, pos0 + t);
+            if (rowv)
+                memcpy(vc + ((uint64_t)pos0 + t) * rowv, kv + (uint64_t)batch * rowk + (uint64_t)t * rowv,
+                       (size_t)rowv * sizeof *vc);
+        }
+        if (dev_dma_write(dev, cache + (uint64_t)pos0 * rowk * 4, kc + (uint64_t)pos0 * rowk,
+                          (size_t)((uint64_t)batch * rowk * 4)) ||
+            (rowv && dev_dma_write(dev, cache + ((uint64_t)r.ctx * rowk + (uint64_t)pos0 * rowv) * 4,
+                                   vc + (uint64_t)pos0 * rowv, (size_t)((uint64_t)batch * rowv * 4)))) {
+            *info = AIMC_DESC_ATTN_CACHE_ADDR;
+            err = AIMC_REG_ERROR_DMA_FAULT;
+            goto out;
+        }
+        const uint32_t group = r.heads / r.kv_heads;
+        for (uint32_t t = 0; t < batch; t++)
+            for (uint32_t h = 0; h < r.heads; h++) {
+                float *qh = q + ((uint64_t)t * r.heads + h) * r.dk;
+                rope(qh, r.dk, r.rope_dim, (int)r.rope_mode, r.theta, pos0 + t);
+                const uint32_t j = h / group, n = pos0 + t + 1;
+                double mx = -INFINITY, sum = 0;
+                for (uint32_t i = 0; i < n; i++) {
+                    const float *k = kc + (uint64_t)i * rowk + (uint64_t)j * r.dk;
+                    double sc = 0;
+                    for (uint32_t d = 0; d < r.dk; d++) sc += (double)qh[d] * k[d];
+                    p[i] = sc * r.scale;
+                    if (p[i] > mx) mx = p[i];
+                }
+                for (uint32_t i = 0; i < n; i++) sum += (p[i] = exp(p[i] - mx));
+                float *o = out + ((uint64_t)t * r.heads + h) * r.dv;
+                for (uint32_t d = 0; d < r.dv; d++) {
+                    double acc = 0;
+                    for (uint32_t i = 0; i < n; i++) {
+                        const float *v = rowv ? vc + (uint64_t)i * rowv + (uint64_t)j * r.dv
+                                              : kc + (uint64_t)i * rowk + (uint64_t)j * r.dk;
+                        acc += p[i] * v[d];
+                    }
+                    o[d] = (float)(acc / sum);
+                }
+            }
+    }
+    if ((err = dev_dma_store(dev, desc, AIMC_DESC_ATTN_OUT_ADDR, out, out_bytes, info))) goto out;
+    ext_operand(c, q_addr, q_bytes, 0);
+    ext_operand(c, kv_addr, kv_bytes, 0);
+    ext_operand(c, out_addr, out_bytes, 1);
+    /* the cache: the device's own (not moved), a write for the order of the layer's ATTNs */
+    ext_operand(c, cache, cache_bytes, 1);
+    c->anchor = 0;
+    c->out_bytes = out_bytes;
+    c->dig = AIMC_DIG_ATTN;
+    c->dig_ops = aimc_cost_attn_ops(batch, pos0, r.heads, r.kv_heads, r.dk, r.dv, r.rope_dim);
+    c->dig_in = q_bytes + kv_bytes;
+    c->dig_out = out_bytes;
+    c->kv_read = (uint64_t)pos0 * (rowk + rowv) * 4;
+    c->kv_write = kv_bytes;
+    c->cnt.digital_ops += c->dig_ops;
+    c->cnt.cycles += aimc_cost_units_cycles(&dev->arch, c->dig_ops);
+out:
+    free(p);
+    free(vc);
+    free(kc);
+    free(out);
+    free(kv);
+    free(q);
+    return err;
+}
+
 /* ---- dispatch ------------------------------------------------------------------------------- */
 
 int dev_ext_reserved(uint32_t op, uint32_t *from, uint32_t *to, uint32_t *from2, uint32_t *to2)
@@ -371,8 +549,10 @@ int dev_ext_reserved(uint32_t op, uint32_t *from, uint32_t *to, uint32_t *from2,
     case AIMC_DESC_OP_NORM:
         *from = AIMC_DESC_NORM_RESERVED;
         *to = AIMC_DESC_BYTES;
-        *from2 = AIMC_DESC_NORM_RSVD;
-        *to2 = AIMC_DESC_NORM_RSVD + 4;
+        *from2 = *to2 = 0;
+        return 1;
+    case AIMC_DESC_OP_ATTN:
+        *from = *to = *from2 = *to2 = 0;
         return 1;
     case AIMC_DESC_OP_ACT:
         *from = AIMC_DESC_ACT_RESERVED;
@@ -385,7 +565,8 @@ int dev_ext_reserved(uint32_t op, uint32_t *from, uint32_t *to, uint32_t *from2,
 
 int dev_ext_is_dig(uint32_t op)
 {
-    return op == AIMC_DESC_OP_ROUTE || op == AIMC_DESC_OP_NORM || op == AIMC_DESC_OP_ACT;
+    return op == AIMC_DESC_OP_ROUTE || op == AIMC_DESC_OP_NORM || op == AIMC_DESC_OP_ACT ||
+           op == AIMC_DESC_OP_ATTN;
 }
 
 uint32_t dev_exec_ext(aimc_accel *dev, const uint8_t *desc, dev_cmd *c, uint32_t *info)
@@ -394,6 +575,7 @@ uint32_t dev_exec_ext(aimc_accel *dev, const uint8_t *desc, dev_cmd *c, uint32_t
     case AIMC_DESC_OP_ROUTE: return exec_route(dev, desc, c, info);
     case AIMC_DESC_OP_NORM: return exec_norm(dev, desc, c, info);
     case AIMC_DESC_OP_ACT: return exec_act(dev, desc, c, info);
+    case AIMC_DESC_OP_ATTN: return exec_attn(dev, desc, c, info);
     }
     return 0; /* NOP, FENCE */
 }

@@ -41,6 +41,12 @@ typedef enum aimc_wl_tensor {
     AIMC_WL_O,       /* down, n x d_model */
     AIMC_WL_SG,      /* a shared expert's gate, n x 1 (logit, then its sigmoid) */
     AIMC_WL_OUT,     /* classifier logits, T x classes: the host reads it */
+    /* attention (a layer's, before its FFN) */
+    AIMC_WL_Q,       /* queries, T x heads*dk */
+    AIMC_WL_KV,      /* new keys, T x kv_heads*dk, then new values, T x kv_heads*dv */
+    AIMC_WL_CQ,      /* MLA: the queries' low-rank part, T x q_lora_rank */
+    AIMC_WL_A,       /* attention outputs, T x heads*dv */
+    AIMC_WL_AO,      /* their projection, T x d_model */
     AIMC_WL_NONE
 } aimc_wl_tensor;
 
@@ -56,6 +62,9 @@ typedef enum aimc_wl_op {
     AIMC_WL_ROUTE,       /* (IDX, P) = the model's routing rule on in (vector: its correction
                           * bias, -1: none), rows vectors of dim, k chosen */
     AIMC_WL_SIGMOID,     /* out = sigmoid(in), rows x dim elements */
+    AIMC_WL_ATTN,        /* out = attention of layer `layer`: queries in[0], new keys and values
+                          * in[1], rows tokens at the group's positions, over the layer's KV
+                          * cache (ATTN, docs/driver.md) */
 } aimc_wl_op;
 
 typedef struct aimc_wl_step {
@@ -66,10 +75,13 @@ typedef struct aimc_wl_step {
     uint32_t rows, dim, k, src_rows; /* NORM: k is 1 with a weight, 0 without */
     long vector;           /* NORM, ROUTE: index in the model's vectors, or -1 */
     double eps;            /* NORM */
+    uint32_t stride;       /* NORM: floats from one vector to the next (0: dim) */
+    uint32_t out_off;      /* MVM: floats into out where it writes (the values after the keys) */
+    int layer;             /* ATTN */
 } aimc_wl_step;
 
 /* The steps of one phase, in order. */
-#define AIMC_WL_MAX_STEPS 8
+#define AIMC_WL_MAX_STEPS 16
 typedef struct aimc_wl_phase {
     aimc_wl_step s[AIMC_WL_MAX_STEPS];
     int n;
@@ -87,7 +99,22 @@ int aimc_wl_route(const aimc_model *m, int layer, uint32_t tokens, aimc_wl_phase
 int aimc_wl_expert(const aimc_model *m, int layer, int expert, uint32_t tokens, uint32_t n,
                    aimc_wl_phase *out, aimc_diag *d);
 
-/* A classifier's head phase for T tokens (after the last layer). AIMC_ERR_NOTFOUND when the
+/* Layer l's attention phase for T tokens (models with model.attention), before its FFN:
+ *   MHA: N = norm(X); Q = N W_q; KV = [N W_k, N W_v]; (qk_norm: Q = norm(Q), K = norm(K));
+ *        A = attention(Q, KV, the layer's cache); AO = A W_o; X += AO
+ *   MLA: N = norm(X); CQ = norm(N W_q_a); Q = CQ W_q_b; KV = N W_kv_a; its latent = norm(it);
+ *        A = attention(...); AO = A W_o; X += AO
+ * AIMC_ERR_NOTFOUND when the layer has no attention. */
+int aimc_wl_attention(const aimc_model *m, int layer, uint32_t tokens, aimc_wl_phase *out,
+                      aimc_diag *d);
+
+/* Dense layer l's FFN phase for T tokens: N = norm(X); G = N W_gate; U = N W_up;
+ * H = silu(G) * U; O = H W_down; X += O. AIMC_ERR_NOTFOUND for an MoE layer. */
+int aimc_wl_dense(const aimc_model *m, int layer, uint32_t tokens, aimc_wl_phase *out,
+                  aimc_diag *d);
+
+/* A classifier's head phase for T tokens (after the last layer): OUT = X W_head; a language
+ * model's: N = norm(X) (the final norm), OUT = N W_head. AIMC_ERR_NOTFOUND when the
  * model has no head. */
 int aimc_wl_head(const aimc_model *m, uint32_t tokens, aimc_wl_phase *out, aimc_diag *d);
 

@@ -22,20 +22,30 @@ static aimc_wl_step step(aimc_wl_op op, long matrix, aimc_wl_tensor in0, aimc_wl
     return s;
 }
 
-/* The norm of layer l before its FFN: RMSNORM, or NORM with the learned weight and eps. */
-static aimc_wl_step norm_step(const aimc_model *m, int layer, aimc_wl_tensor in,
-                              aimc_wl_tensor out, uint32_t tokens)
+/* A norm of dim values per row with the learned weight of (layer, kind) if the model has
+ * one: RMSNORM when there is none and the eps is the default (and the rows are contiguous),
+ * else NORM. */
+static aimc_wl_step norm_of(const aimc_model *m, int layer, aimc_vec_kind kind, aimc_wl_tensor in,
+                            aimc_wl_tensor out, uint32_t tokens, uint32_t dim, uint32_t stride)
 {
     const aimc_wl_tensor no = AIMC_WL_NONE;
-    const long w = m->norm_weights ? aimc_model_vector(m, layer, AIMC_VEC_FFN_NORM) : -1;
+    const long w = m->norm_weights ? aimc_model_vector(m, layer, kind) : -1;
     const double eps = aimc_model_norm_eps(m);
-    if (w < 0 && eps == AIMC_MOE_RMS_EPS)
-        return step(AIMC_WL_RMSNORM, -1, in, no, no, out, tokens, (uint32_t)m->d_model);
-    aimc_wl_step s = step(AIMC_WL_NORM, -1, in, no, no, out, tokens, (uint32_t)m->d_model);
+    if (w < 0 && eps == AIMC_MOE_RMS_EPS && (stride == 0 || stride == dim))
+        return step(AIMC_WL_RMSNORM, -1, in, no, no, out, tokens, dim);
+    aimc_wl_step s = step(AIMC_WL_NORM, -1, in, no, no, out, tokens, dim);
     s.vector = w;
     s.k = w >= 0;
     s.eps = eps;
+    s.stride = stride;
     return s;
+}
+
+/* The norm of layer l before its FFN. */
+static aimc_wl_step norm_step(const aimc_model *m, int layer, aimc_wl_tensor in,
+                              aimc_wl_tensor out, uint32_t tokens)
+{
+    return norm_of(m, layer, AIMC_VEC_FFN_NORM, in, out, tokens, (uint32_t)m->d_model, 0);
 }
 
 int aimc_wl_route(const aimc_model *m, int layer, uint32_t tokens, aimc_wl_phase *out,
@@ -97,9 +107,84 @@ int aimc_wl_head(const aimc_model *m, uint32_t tokens, aimc_wl_phase *out, aimc_
     const long head = aimc_model_head(m);
     if (head < 0) return aimc_diag_set(d, AIMC_ERR_NOTFOUND, "%s: no classifier head", m->name);
     const aimc_wl_tensor no = AIMC_WL_NONE;
+    const uint32_t dm = (uint32_t)m->d_model;
     out->n = 0;
-    out->s[out->n++] = step(AIMC_WL_MVM, head, AIMC_WL_X, no, no, AIMC_WL_OUT, tokens,
-                            (uint32_t)m->d_model);
+    if (m->vocab) {
+        out->s[out->n++] = norm_of(m, -1, AIMC_VEC_FINAL_NORM, AIMC_WL_X, AIMC_WL_N, tokens, dm, 0);
+        out->s[out->n++] = step(AIMC_WL_MVM, head, AIMC_WL_N, no, no, AIMC_WL_OUT, tokens, dm);
+        return AIMC_OK;
+    }
+    out->s[out->n++] = step(AIMC_WL_MVM, head, AIMC_WL_X, no, no, AIMC_WL_OUT, tokens, dm);
+    return AIMC_OK;
+}
+
+int aimc_wl_attention(const aimc_model *m, int layer, uint32_t tokens, aimc_wl_phase *out,
+                      aimc_diag *d)
+{
+    const int mla = m->attn.kind == AIMC_ATTN_MLA;
+    const long q = aimc_model_find(m, layer, mla ? AIMC_MAT_QA : AIMC_MAT_Q, AIMC_EXPERT_ATTN);
+    const long k = aimc_model_find(m, layer, mla ? AIMC_MAT_QB : AIMC_MAT_K, AIMC_EXPERT_ATTN);
+    const long v = aimc_model_find(m, layer, mla ? AIMC_MAT_KVA : AIMC_MAT_V, AIMC_EXPERT_ATTN);
+    const long o = aimc_model_find(m, layer, AIMC_MAT_O, AIMC_EXPERT_ATTN);
+    if (q < 0 || k < 0 || v < 0 || o < 0)
+        return aimc_diag_set(d, AIMC_ERR_NOTFOUND, "%s: layer %d has no attention", m->name, layer);
+    const aimc_wl_tensor no = AIMC_WL_NONE;
+    const uint32_t dm = (uint32_t)m->d_model, T = tokens;
+    uint32_t rowk, rowv;
+    aimc_model_kv_row(m, &rowk, &rowv);
+    out->n = 0;
+    out->s[out->n++] = norm_of(m, layer, AIMC_VEC_ATTN_NORM, AIMC_WL_X, AIMC_WL_N, T, dm, 0);
+    if (mla) {
+        const uint32_t ql = (uint32_t)m->attn.q_lora, kl = (uint32_t)m->attn.kv_lora;
+        out->s[out->n++] = step(AIMC_WL_MVM, q, AIMC_WL_N, no, no, AIMC_WL_CQ, T, dm);
+        out->s[out->n++] = norm_of(m, layer, AIMC_VEC_QA_NORM, AIMC_WL_CQ, AIMC_WL_CQ, T, ql, 0);
+        out->s[out->n++] = step(AIMC_WL_MVM, k, AIMC_WL_CQ, no, no, AIMC_WL_Q, T, ql);
+        out->s[out->n++] = step(AIMC_WL_MVM, v, AIMC_WL_N, no, no, AIMC_WL_KV, T, dm);
+        out->s[out->n++] = norm_of(m, layer, AIMC_VEC_KVA_NORM, AIMC_WL_KV, AIMC_WL_KV, T, kl, rowk);
+    } else {
+        out->s[out->n++] = step(AIMC_WL_MVM, q, AIMC_WL_N, no, no, AIMC_WL_Q, T, dm);
+        out->s[out->n++] = step(AIMC_WL_MVM, k, AIMC_WL_N, no, no, AIMC_WL_KV, T, dm);
+        aimc_wl_step *s = &out->s[out->n++];
+        *s = step(AIMC_WL_MVM, v, AIMC_WL_N, no, no, AIMC_WL_KV, T, dm);
+        s->out_off = T * rowk;
+        if (m->attn.qk_norm) {
+            out->s[out->n++] = norm_of(m, layer, AIMC_VEC_Q_NORM, AIMC_WL_Q, AIMC_WL_Q, T,
+                                       (uint32_t)(m->attn.heads * m->attn.dk), 0);
+            out->s[out->n++] = norm_of(m, layer, AIMC_VEC_K_NORM, AIMC_WL_KV, AIMC_WL_KV, T, rowk, 0);
+        }
+    }
+    aimc_wl_step *a = &out->s[out->n++];
+    *a = step(AIMC_WL_ATTN, -1, AIMC_WL_Q, AIMC_WL_KV, no, AIMC_WL_A, T,
+              (uint32_t)(m->attn.heads * m->attn.dk));
+    a->layer = layer;
+    out->s[out->n++] = step(AIMC_WL_MVM, o, AIMC_WL_A, no, no, AIMC_WL_AO, T,
+                            (uint32_t)(m->attn.heads * m->attn.dv));
+    aimc_wl_step *r = &out->s[out->n++];
+    *r = step(AIMC_WL_SCALE_ACC, -1, AIMC_WL_AO, no, no, AIMC_WL_X, T, dm);
+    r->src_rows = T;
+    return AIMC_OK;
+}
+
+int aimc_wl_dense(const aimc_model *m, int layer, uint32_t tokens, aimc_wl_phase *out,
+                  aimc_diag *d)
+{
+    const long g = aimc_model_find(m, layer, AIMC_MAT_GATE, AIMC_EXPERT_DENSE);
+    const long u = aimc_model_find(m, layer, AIMC_MAT_UP, AIMC_EXPERT_DENSE);
+    const long dn = aimc_model_find(m, layer, AIMC_MAT_DOWN, AIMC_EXPERT_DENSE);
+    if (g < 0 || u < 0 || dn < 0)
+        return aimc_diag_set(d, AIMC_ERR_NOTFOUND, "%s: layer %d is not a dense layer", m->name,
+                             layer);
+    const aimc_wl_tensor no = AIMC_WL_NONE;
+    const uint32_t dm = (uint32_t)m->d_model, ff = m->m[g].cols, T = tokens;
+    out->n = 0;
+    out->s[out->n++] = norm_step(m, layer, AIMC_WL_X, AIMC_WL_N, T);
+    out->s[out->n++] = step(AIMC_WL_MVM, g, AIMC_WL_N, no, no, AIMC_WL_G, T, dm);
+    out->s[out->n++] = step(AIMC_WL_MVM, u, AIMC_WL_N, no, no, AIMC_WL_U, T, dm);
+    out->s[out->n++] = step(AIMC_WL_SILU_MUL, -1, AIMC_WL_G, AIMC_WL_U, no, AIMC_WL_H, T, ff);
+    out->s[out->n++] = step(AIMC_WL_MVM, dn, AIMC_WL_H, no, no, AIMC_WL_O, T, ff);
+    aimc_wl_step *s = &out->s[out->n++];
+    *s = step(AIMC_WL_SCALE_ACC, -1, AIMC_WL_O, no, no, AIMC_WL_X, T, dm);
+    s->src_rows = T;
     return AIMC_OK;
 }
 
@@ -130,6 +215,16 @@ void aimc_wl_shape(const aimc_model *m, const aimc_wl_step *s, aimc_wl_tensor t,
         break;
     case AIMC_WL_SG: *cols = 1; break;
     case AIMC_WL_OUT: *cols = (uint32_t)m->n_classes; break;
+    case AIMC_WL_Q: *cols = (uint32_t)(m->attn.heads * m->attn.dk); break;
+    case AIMC_WL_KV: {
+        uint32_t k, v;
+        aimc_model_kv_row(m, &k, &v);
+        *cols = k + v;
+        break;
+    }
+    case AIMC_WL_CQ: *cols = (uint32_t)m->attn.q_lora; break;
+    case AIMC_WL_A: *cols = (uint32_t)(m->attn.heads * m->attn.dv); break;
+    case AIMC_WL_AO: *cols = dm; break;
     default: *rows = *cols = 0; break;
     }
 }

@@ -1265,6 +1265,311 @@ static void test_attn_command(void)
     }
 }
 
+/* ---- a small transformer against an independent reference ----------------------------------
+ *
+ * Whole models (attention with RoPE and a causal KV cache, dense and MoE layers, the final norm
+ * and the LM head) on the ideal machine, each with one routing rule, against a forward pass
+ * written here in double from the published formulas (HF's Mixtral/OLMoE/Qwen2-MoE attention
+ * and DeepSeek-V3's MLA in its absorbed form) on the model's own weights: random ones, with
+ * the norm weights and correction biases drawn here so that they matter. One sequence of 12
+ * tokens in groups of 4 (a prefill of 4, then 4 and 4), so that each group attends to the
+ * cache the ones before left. */
+
+#define TR_TOK 12
+
+/* y[c] = sum_r x[r] W[r][c] with aimc's layout (rows = inputs). */
+static void tr_mv(const aimc_matrix *w, const double *x, double *y)
+{
+    for (uint32_t c = 0; c < w->cols; c++) y[c] = 0;
+    for (uint32_t r = 0; r < w->rows; r++)
+        for (uint32_t c = 0; c < w->cols; c++) y[c] += x[r] * w->w[(size_t)r * w->cols + c];
+}
+
+static const aimc_matrix *tr_mat(const aimc_model *m, int l, aimc_mat_kind k, int e)
+{
+    const long i = aimc_model_find(m, l, k, e);
+    CU_ASSERT_FATAL(i >= 0);
+    return &m->m[i];
+}
+
+/* RMS norm of n values (weight vector kind of layer l, if the model has it), into out. */
+static void tr_norm(const aimc_model *m, int l, aimc_vec_kind kind, const double *x, int n,
+                    double *out)
+{
+    const long w = aimc_model_vector(m, l, kind);
+    const double eps = m->norm_eps > 0 ? m->norm_eps : 1e-6;
+    double ms = 0;
+    for (int i = 0; i < n; i++) ms += x[i] * x[i];
+    const double inv = 1.0 / sqrt(ms / n + eps);
+    for (int i = 0; i < n; i++) out[i] = x[i] * inv * (w >= 0 ? m->v[w].v[i] : 1.0);
+}
+
+static void tr_swiglu(const aimc_model *m, int l, int e, const double *h, double *y)
+{
+    const aimc_matrix *g = tr_mat(m, l, AIMC_MAT_GATE, e), *u = tr_mat(m, l, AIMC_MAT_UP, e);
+    const aimc_matrix *dn = tr_mat(m, l, AIMC_MAT_DOWN, e);
+    double *a = malloc(g->cols * sizeof *a), *b = malloc(g->cols * sizeof *b);
+    CU_ASSERT_FATAL(a && b);
+    tr_mv(g, h, a);
+    tr_mv(u, h, b);
+    for (uint32_t i = 0; i < g->cols; i++) a[i] = rt_silu(a[i]) * b[i];
+    tr_mv(dn, a, y);
+    free(a);
+    free(b);
+}
+
+/* The whole model on TR_TOK tokens: x (TR_TOK x d) in place; routing into ex (MoE layers x
+ * TR_TOK x k); logits (TR_TOK x vocab). */
+static void tr_forward(const aimc_model *m, double *x, int *ex, double *logits)
+{
+    const int D = m->d_model, H = m->attn.heads, Hk = m->attn.kv_heads, dk = m->attn.dk;
+    const int dv = m->attn.dv, R = m->attn.rope_dim, mla = m->attn.kind == AIMC_ATTN_MLA;
+    const int rowk = Hk * dk, k = m->top_k, E = m->n_experts;
+    double *q = calloc((size_t)TR_TOK * H * dk, sizeof *q), *kc = calloc((size_t)TR_TOK * rowk, sizeof *kc);
+    double *vc = calloc((size_t)TR_TOK * Hk * dv, sizeof *vc), *h = malloc((size_t)D * 4 * sizeof *h);
+    double *t1 = malloc(65536 * sizeof *t1), *t2 = malloc(65536 * sizeof *t2), *y = malloc((size_t)D * sizeof *y);
+    double *att = malloc((size_t)H * dv * sizeof *att);
+    CU_ASSERT_FATAL(q && kc && vc && h && t1 && t2 && y && att);
+    rt_case rule = {0};
+    rule.top_k = k;
+    rule.sigmoid = m->rule.sigmoid;
+    rule.renorm = !m->rule.no_renorm;
+    rule.groups = m->rule.groups > 1 ? m->rule.groups : 1;
+    rule.topk_groups = m->rule.topk_groups > 0 ? m->rule.topk_groups : rule.groups;
+    rule.scale = m->rule.scale > 0 ? m->rule.scale : 1.0;
+    rule.bias = m->rule.bias;
+    for (int l = 0; l < m->layers; l++) {
+        /* attention over the sequence: every token's q, k, v, then causal softmax */
+        for (int t = 0; t < TR_TOK; t++) {
+            double *xt = x + (size_t)t * D;
+            tr_norm(m, l, AIMC_VEC_ATTN_NORM, xt, D, h);
+            double *qt = q + (size_t)t * H * dk, *kt = kc + (size_t)t * rowk;
+            if (mla) { /* absorbed MLA: q = norm(x W_qa) W_qb; [latent | rope] = x W_kva */
+                const int ql = m->attn.q_lora, kl = m->attn.kv_lora;
+                tr_mv(tr_mat(m, l, AIMC_MAT_QA, AIMC_EXPERT_ATTN), h, t1);
+                tr_norm(m, l, AIMC_VEC_QA_NORM, t1, ql, t2);
+                tr_mv(tr_mat(m, l, AIMC_MAT_QB, AIMC_EXPERT_ATTN), t2, qt);
+                tr_mv(tr_mat(m, l, AIMC_MAT_KVA, AIMC_EXPERT_ATTN), h, kt);
+                tr_norm(m, l, AIMC_VEC_KVA_NORM, kt, kl, t1);
+                memcpy(kt, t1, (size_t)kl * sizeof *kt);
+            } else {
+                tr_mv(tr_mat(m, l, AIMC_MAT_Q, AIMC_EXPERT_ATTN), h, qt);
+                tr_mv(tr_mat(m, l, AIMC_MAT_K, AIMC_EXPERT_ATTN), h, kt);
+                tr_mv(tr_mat(m, l, AIMC_MAT_V, AIMC_EXPERT_ATTN), h, vc + (size_t)t * Hk * dv);
+                if (m->attn.qk_norm) { /* OLMoE: over all the queries, all the keys */
+                    tr_norm(m, l, AIMC_VEC_Q_NORM, qt, H * dk, t1);
+                    memcpy(qt, t1, (size_t)H * dk * sizeof *qt);
+                    tr_norm(m, l, AIMC_VEC_K_NORM, kt, rowk, t1);
+                    memcpy(kt, t1, (size_t)rowk * sizeof *kt);
+                }
+            }
+            for (int hh = 0; hh < H; hh++)
+                rt_rope(qt + (size_t)hh * dk, dk, R, m->attn.rope_interleaved, m->attn.rope_theta, t);
+            for (int j = 0; j < Hk; j++)
+                rt_rope(kt + (size_t)j * dk, dk, R, m->attn.rope_interleaved, m->attn.rope_theta, t);
+        }
+        for (int t = 0; t < TR_TOK; t++) {
+            for (int hh = 0; hh < H; hh++) {
+                const int j = hh / (H / Hk);
+                double s[TR_TOK], mx = -1e300, z = 0;
+                for (int i = 0; i <= t; i++) {
+                    s[i] = 0;
+                    for (int c = 0; c < dk; c++)
+                        s[i] += q[((size_t)t * H + hh) * dk + c] * kc[(size_t)i * rowk + (size_t)j * dk + c];
+                    s[i] *= m->attn.scale;
+                    mx = fmax(mx, s[i]);
+                }
+                for (int i = 0; i <= t; i++) z += exp(s[i] - mx);
+                for (int c = 0; c < dv; c++) {
+                    double a = 0;
+                    for (int i = 0; i <= t; i++)
+                        a += exp(s[i] - mx) / z *
+                             (mla ? kc[(size_t)i * rowk + c] : vc[((size_t)i * Hk + j) * dv + c]);
+                    att[hh * dv + c] = a;
+                }
+            }
+            tr_mv(tr_mat(m, l, AIMC_MAT_O, AIMC_EXPERT_ATTN), att, y);
+            for (int i = 0; i < D; i++) x[(size_t)t * D + i] += y[i];
+        }
+        /* the FFN: dense, or the MoE block with the model's rule */
+        for (int t = 0; t < TR_TOK; t++) {
+            double *xt = x + (size_t)t * D;
+            tr_norm(m, l, AIMC_VEC_FFN_NORM, xt, D, h);
+            double o[256] = {0};
+            CU_ASSERT_FATAL(D <= 256);
+            if (l < m->dense_layers) {
+                tr_swiglu(m, l, AIMC_EXPERT_DENSE, h, o);
+                for (int i = 0; i < D; i++) xt[i] += o[i];
+                continue;
+            }
+            const long b = aimc_model_vector(m, l, AIMC_VEC_ROUTER_BIAS);
+            for (int e = 0; e < E && b >= 0; e++) rule.cbias[0][e] = m->v[b].v[e];
+            double lg[RT_E], w[RT_E];
+            int idx[RT_E];
+            CU_ASSERT_FATAL(E <= RT_E);
+            tr_mv(tr_mat(m, l, AIMC_MAT_ROUTER, -1), h, lg);
+            rt_route(&rule, 0, lg, idx, w);
+            for (int j = 0; j < k; j++) {
+                tr_swiglu(m, l, idx[j], h, y);
+                for (int i = 0; i < D; i++) o[i] += w[j] * y[i];
+                ex[((size_t)(l - m->dense_layers) * TR_TOK + (size_t)t) * (size_t)k + (size_t)j] = idx[j];
+            }
+            for (int s = 0; s < m->n_shared; s++) {
+                double gw = 1.0;
+                if (m->shared_gate) {
+                    tr_mv(tr_mat(m, l, AIMC_MAT_SGATE, E + s), h, t1);
+                    gw = 1.0 / (1.0 + exp(-t1[0]));
+                }
+                tr_swiglu(m, l, E + s, h, y);
+                for (int i = 0; i < D; i++) o[i] += gw * y[i];
+            }
+            for (int i = 0; i < D; i++) xt[i] += o[i];
+        }
+    }
+    for (int t = 0; t < TR_TOK; t++) { /* the final norm and the head */
+        tr_norm(m, -1, AIMC_VEC_FINAL_NORM, x + (size_t)t * D, D, h);
+        tr_mv(&m->m[aimc_model_head(m)], h, logits + (size_t)t * m->vocab);
+    }
+    free(q);
+    free(kc);
+    free(vc);
+    free(h);
+    free(t1);
+    free(t2);
+    free(y);
+    free(att);
+}
+
+/* Run the model of text on the ideal machine and compare (the bound as rt_check's: 16-bit
+ * rounding of weights and inputs, a few 1e-5 per MVM; attention adds a chain of three MVMs
+ * and a softmax whose scores carry the same relative error). */
+static void tr_check(const char *text, double *err_out)
+{
+    aimc_model *m = NULL;
+    aimc_plan *p = NULL;
+    aimc_diag d = {{0}};
+    CU_ASSERT_EQUAL_FATAL(aimc_model_load_string(text, "tr.yaml", 1, &m, &d), AIMC_OK);
+    /* learned-looking norm weights and correction biases */
+    rt_rng = 0x9e3779b97f4a7c15ull;
+    for (size_t i = 0; i < m->n_vectors; i++)
+        for (uint32_t j = 0; j < m->v[i].n; j++)
+            m->v[i].v[j] = m->v[i].kind == AIMC_VEC_ROUTER_BIAS ? (float)(0.05 * rt_normal())
+                                                                : (float)(1.0 + 0.3 * rt_normal());
+    aimc_arch a;
+    aimc_arch_defaults(&a);
+    a.device.type = AIMC_DEVICE_IDEAL;
+    a.crossbar.rows = 32;
+    a.crossbar.cols = 32;
+    a.crossbar.weight_bits = 16;
+    a.dac.bits = 16;
+    a.adc.bits = 16;
+    a.adc.per_crossbar = 4;
+    a.adc.range = AIMC_ADC_RANGE_FULL_SCALE;
+    a.hierarchy.chips_auto = 1;
+    aimc_map_opts mo = {0};
+    CU_ASSERT_EQUAL_FATAL(aimc_map_plan_ex(&a, m, &mo, &p, &d), AIMC_OK);
+    CU_ASSERT_EQUAL_FATAL(aimc_map_fit_chips(&a, p), AIMC_OK);
+    const size_t D = (size_t)m->d_model, V = (size_t)m->vocab, k = (size_t)m->top_k;
+    const size_t moe = (size_t)(m->layers - m->dense_layers);
+    float *x0 = malloc(TR_TOK * D * sizeof *x0), *xo = malloc(TR_TOK * D * sizeof *xo);
+    float *z = malloc(TR_TOK * V * sizeof *z);
+    double *xr = malloc(TR_TOK * D * sizeof *xr), *zr = malloc(TR_TOK * V * sizeof *zr);
+    int *ex = malloc(moe * TR_TOK * k * sizeof *ex), *er = malloc(moe * TR_TOK * k * sizeof *er);
+    aimc_rt_report *r = calloc(1, sizeof *r);
+    CU_ASSERT_FATAL(x0 && xo && z && xr && zr && ex && er && r);
+    aimc_rt_tokens(23, TR_TOK, D, x0);
+    for (size_t i = 0; i < TR_TOK * D; i++) xr[i] = x0[i];
+    tr_forward(m, xr, er, zr);
+    aimc_dev *dev = NULL;
+    aimc_open_opts o = {.arch = &a, .seed = 3, .diag = &d};
+    int rc = aimc_open("sim:", &o, &dev);
+    if (!rc) rc = aimc_rt_program(dev, &a, m, p, NULL, NULL, &d);
+    aimc_rt_opts ro = {.batch = 4, .prompt = 4, .experts_out = ex, .x_out = xo, .logits_out = z};
+    if (!rc) rc = aimc_rt_run(dev, m, x0, TR_TOK, NULL, &ro, r, &d);
+    if (rc) fprintf(stderr, "\n  %s: %s\n", m->name, d.msg);
+    CU_ASSERT_EQUAL_FATAL(rc, AIMC_OK);
+    CU_ASSERT_EQUAL(r->groups, 3);
+    double e2 = 0, y2 = 0, z2 = 0, zr2 = 0;
+    for (size_t i = 0; i < TR_TOK * D; i++) {
+        e2 += (xo[i] - xr[i]) * (xo[i] - xr[i]);
+        y2 += (xr[i] - x0[i]) * (xr[i] - x0[i]);
+    }
+    for (size_t i = 0; i < TR_TOK * V; i++) {
+        z2 += (z[i] - zr[i]) * (z[i] - zr[i]);
+        zr2 += zr[i] * zr[i];
+    }
+    size_t agree = 0;
+    for (size_t i = 0; i < moe * TR_TOK; i++) {
+        int same = 1;
+        for (size_t j = 0; j < k; j++) {
+            int f = 0;
+            for (size_t q2 = 0; q2 < k; q2++) f |= ex[i * k + q2] == er[i * k + j];
+            same &= f;
+        }
+        agree += (size_t)same;
+    }
+    const double err = sqrt(e2 / y2), zerr = sqrt(z2 / zr2);
+    if (err_out) *err_out = err;
+    if (getenv("RT_SHOW") || err > 3e-4 || zerr > 3e-4 || agree != moe * TR_TOK)
+        fprintf(stderr, "\n  %s: machine vs reference %.3g (blocks), %.3g (logits) rms relative, "
+                "%zu of %zu routings; the runtime's own reference %.3g\n", m->name, err, zerr,
+                agree, moe * TR_TOK, r->rel_rms_error);
+    CU_ASSERT(err < 3e-4);
+    CU_ASSERT(zerr < 3e-4);
+    CU_ASSERT_EQUAL(agree, moe * TR_TOK);
+    CU_ASSERT(r->rel_rms_error < 3e-4);
+    CU_ASSERT_EQUAL(r->routing_agreement, 1.0);
+    aimc_close(dev);
+    free(r);
+    free(x0);
+    free(xo);
+    free(z);
+    free(xr);
+    free(zr);
+    free(ex);
+    free(er);
+    aimc_plan_free(p);
+    aimc_model_free(m);
+}
+
+#define TR_BASE "version: 1\nmodel:\n  d_model: 48\n  routed_experts: 8\n  expert_d_ff: 24\n" \
+                "  norm_weights: true\n  rms_norm_eps: 1e-5\n  vocab: 40\n"
+
+static void test_tr_mixtral(void)
+{
+    tr_check(TR_BASE "  name: tr-mixtral\n  layers: 2\n  top_k: 2\n"
+                     "  attention: {heads: 4, kv_heads: 2, head_dim: 12, rope_theta: 1e6}\n"
+                     "weights: {random: {seed: 11}}\n", NULL);
+}
+
+static void test_tr_olmoe(void)
+{
+    tr_check(TR_BASE "  name: tr-olmoe\n  layers: 2\n  top_k: 3\n"
+                     "  routing: {normalize: false}\n"
+                     "  attention: {heads: 4, head_dim: 12, qk_norm: true}\n"
+                     "weights: {random: {seed: 12}}\n", NULL);
+}
+
+static void test_tr_qwen(void)
+{
+    tr_check(TR_BASE "  name: tr-qwen\n  layers: 2\n  top_k: 2\n  shared_experts: 1\n"
+                     "  shared_d_ff: 32\n  shared_expert_gate: true\n"
+                     "  routing: {normalize: false}\n"
+                     "  attention: {heads: 4, head_dim: 12, rope_theta: 1e6}\n"
+                     "weights: {random: {seed: 13}}\n", NULL);
+}
+
+static void test_tr_deepseek(void)
+{
+    tr_check(TR_BASE "  name: tr-deepseek\n  layers: 3\n  dense_layers: 1\n  dense_d_ff: 40\n"
+                     "  top_k: 3\n  shared_experts: 1\n  shared_d_ff: 24\n"
+                     "  routing: {scoring: sigmoid, correction_bias: true, groups: 4, topk_groups: 2,"
+                     " scale: 2.5}\n"
+                     "  attention: {kind: mla, heads: 4, q_lora_rank: 24, kv_lora_rank: 16,"
+                     " rope_dim: 8, rope_interleaved: true, softmax_scale: 0.25}\n"
+                     "weights: {random: {seed: 14}}\n", NULL);
+}
+
 /* ---- bad weight files ----------------------------------------------------------------------
  *
  * tests/models/bad/weights/NAME.yaml fails to load (with weights) with exactly NAME.expect's
@@ -1432,5 +1737,11 @@ int test_model_register(void)
                {"attention command: GQA and MLA against attention by hand (1e-6)",
                 test_attn_command},
                {"bad weight files: their exact messages", test_bad_weight_files});
+    AIMC_SUITE("transformer",
+               {"mixtral-like: GQA, RoPE, softmax top-2 (reference, 3e-4)", test_tr_mixtral},
+               {"olmoe-like: qk norms, unnormalised top-3 (reference, 3e-4)", test_tr_olmoe},
+               {"qwen-like: gated shared expert (reference, 3e-4)", test_tr_qwen},
+               {"deepseek-like: MLA, a dense layer, sigmoid groups (reference, 3e-4)",
+                test_tr_deepseek});
     return 0;
 }

@@ -387,7 +387,7 @@
 #define AIMC_REC_RULE_BIAS           0x14u /* u32: choice scores c: s (0), or s + the n float32 biases that follow the record (1; finite) */
 
 /* record ATTN: the shapes of an ATTN command */
-#define AIMC_REC_ATTN_BYTES          40u
+#define AIMC_REC_ATTN_BYTES          44u
 #define AIMC_REC_ATTN_HEADS          0x00u /* u32: query heads, 1..4096, a multiple of KV_HEADS */
 #define AIMC_REC_ATTN_KV_HEADS       0x04u /* u32: key-value heads: head h attends with kv head h / (HEADS / KV_HEADS) */
 #define AIMC_REC_ATTN_DK             0x08u /* u32: query and key width per head, 1..65536 */
@@ -398,6 +398,7 @@
 #define AIMC_REC_ATTN_V_IN_K         0x1Cu /* u32: 1: a kv head's values are the first DV of its key (MLA's latent); 0: values of their own */
 #define AIMC_REC_ATTN_SCALE          0x20u /* f32: of the scores, finite and > 0 */
 #define AIMC_REC_ATTN_THETA          0x24u /* f32: RoPE base: pair i turns by position x THETA^(-2i/ROPE_DIM), finite and > 1 */
+#define AIMC_REC_ATTN_APPEND         0x28u /* u32: 1: the new keys and values at KV_ADDR are appended; 0: an earlier ATTN of another group of heads has (KV_ADDR unused) */
 
 /* record PREP: the program-and-verify report a PROGRAM writes to REPORT_ADDR */
 #define AIMC_REC_PREP_BYTES          40u

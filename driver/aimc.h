@@ -212,11 +212,13 @@ int aimc_submit_sigmoid(aimc_dev *dev, uint32_t count, uint64_t in_addr, uint64_
  * heads x dv) to out_addr; cache_addr holds the layer's cache (ctx rows of keys, then of
  * values), which the device appends to and keeps (kv_cache.memory); param_addr a record of
  * the shapes (aimc_attn_record_write), a constant of the model. rope_mode 0 rotates pairs
- * (i, i + rope_dim/2), 1 pairs (2i, 2i+1); v_in_k 1: the values are the first dv of each key. */
-#define AIMC_ATTN_RECORD_BYTES 40
+ * (i, i + rope_dim/2), 1 pairs (2i, 2i+1); v_in_k 1: the values are the first dv of each key;
+ * append 1: the new keys and values are appended, 0: an earlier ATTN of another group of heads
+ * of the same tokens has appended them (kv_addr unused). */
+#define AIMC_ATTN_RECORD_BYTES 44
 void aimc_attn_record_write(void *rec, uint32_t heads, uint32_t kv_heads, uint32_t dk,
                             uint32_t dv, uint32_t ctx, uint32_t rope_dim, uint32_t rope_mode,
-                            uint32_t v_in_k, float scale, float theta);
+                            uint32_t v_in_k, float scale, float theta, uint32_t append);
 int aimc_submit_attn(aimc_dev *dev, uint32_t batch, uint32_t pos0, uint64_t q_addr,
                      uint64_t kv_addr, uint64_t out_addr, uint64_t cache_addr,
                      uint64_t param_addr, uint64_t *fence);

@@ -991,7 +991,7 @@ _Static_assert(AIMC_ATTN_RECORD_BYTES == AIMC_REC_ATTN_BYTES, "aimc.h's attentio
 
 void aimc_attn_record_write(void *rec, uint32_t heads, uint32_t kv_heads, uint32_t dk,
                             uint32_t dv, uint32_t ctx, uint32_t rope_dim, uint32_t rope_mode,
-                            uint32_t v_in_k, float scale, float theta)
+                            uint32_t v_in_k, float scale, float theta, uint32_t append)
 {
     uint8_t *r = rec;
     uint32_t us, ut;
@@ -1008,6 +1008,7 @@ void aimc_attn_record_write(void *rec, uint32_t heads, uint32_t kv_heads, uint32
     aimc_le_put32(r + AIMC_REC_ATTN_V_IN_K, v_in_k);
     aimc_le_put32(r + AIMC_REC_ATTN_SCALE, us);
     aimc_le_put32(r + AIMC_REC_ATTN_THETA, ut);
+    aimc_le_put32(r + AIMC_REC_ATTN_APPEND, append);
 }
 
 int aimc_submit_attn(aimc_dev *dev, uint32_t batch, uint32_t pos0, uint64_t q_addr,

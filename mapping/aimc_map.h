@@ -84,11 +84,16 @@ typedef enum { AIMC_DIST_NORMAL = 0, AIMC_DIST_UNIFORM } aimc_dist;
 /* Where the weights come from: generated (random) or safetensors files. */
 typedef enum { AIMC_WSRC_RANDOM = 0, AIMC_WSRC_SAFETENSORS } aimc_wsrc;
 
+/* The widest matrix the device takes (its CAP_MAX_DIM): wider ones are stored as column parts
+ * (a language model's head; MLA's q_b and o per group of heads). */
+#define AIMC_MODEL_MAX_COLS 65536u
+
 typedef struct aimc_matrix {
     char name[48];       /* "layer0.router", "layer1.expert3.up", "layer0.shared0.down" */
     aimc_mat_kind kind;
     int layer;
     int expert;          /* routed expert index; n_experts + s for shared expert s; -1 router */
+    int part;            /* a head's column part, an MLA matrix's group of heads; else 0 */
     uint32_t rows, cols; /* inputs x outputs */
     float *w;            /* rows*cols, row-major; NULL when loaded without weights */
 } aimc_matrix;
@@ -120,7 +125,11 @@ typedef struct aimc_model {
         int qk_norm;        /* RMS norms over the queries and the keys before RoPE */
         int q_lora, kv_lora;/* MLA's ranks */
         double scale;       /* of the scores before the softmax */
+        int groups;         /* MLA: q_b and o are split into this many groups of heads, each
+                             * within AIMC_MODEL_MAX_COLS; 1 otherwise */
     } attn;
+    int head_parts;     /* the head's column parts (head.0 ..), each at most
+                         * AIMC_MODEL_MAX_COLS wide; 1 for a head of that or fewer outputs */
     int vocab;          /* > 0: a language model: token ids in through an embedding table
                          * (vocab x d_model, on the host), a final norm and a head of vocab
                          * outputs (n_classes = vocab) */
@@ -166,8 +175,10 @@ int aimc_model_load_string(const char *text, const char *name, int with_weights,
                            aimc_model **out, aimc_diag *d);
 void aimc_model_free(aimc_model *m); /* NULL is a no-op */
 
-/* Index of the matrix (layer, kind, expert) in m->m, or -1. */
+/* Index of the matrix (layer, kind, expert) in m->m, or -1; _part: of its part (aimc_matrix.part). */
 long aimc_model_find(const aimc_model *m, int layer, aimc_mat_kind kind, int expert);
+long aimc_model_find_part(const aimc_model *m, int layer, aimc_mat_kind kind, int expert,
+                          int part);
 
 /* Index of the vector (layer, kind) in m->v, or -1. */
 long aimc_model_vector(const aimc_model *m, int layer, aimc_vec_kind kind);
@@ -180,7 +191,8 @@ double aimc_model_norm_eps(const aimc_model *m);
  * the values are the keys' latent part). 0 and 0 without attention. */
 void aimc_model_kv_row(const aimc_model *m, uint32_t *k_floats, uint32_t *v_floats);
 
-/* Index of the classifier head in m->m, or -1 when the model has none. */
+/* Index of the classifier head in m->m (its first part), or -1 when the model has none; its
+ * parts are the m->head_parts matrices from there, columns [part x AIMC_MODEL_MAX_COLS, ..). */
 long aimc_model_head(const aimc_model *m);
 
 /* Total weights of all matrices. */

@@ -76,8 +76,11 @@ typedef struct aimc_wl_step {
     long vector;           /* NORM, ROUTE: index in the model's vectors, or -1 */
     double eps;            /* NORM */
     uint32_t stride;       /* NORM: floats from one vector to the next (0: dim) */
-    uint32_t out_off;      /* MVM: floats into out where it writes (the values after the keys) */
+    uint32_t out_off;      /* MVM, ATTN: floats into out where it writes (the values after the
+                            * keys; a group's or a head part's block) */
+    uint32_t in_off;       /* MVM, ATTN: floats into in[0] where it reads (a group's block) */
     int layer;             /* ATTN */
+    int part;              /* ATTN: the group of heads (its record: layer x groups + part) */
 } aimc_wl_step;
 
 /* The steps of one phase, in order. */
@@ -104,6 +107,8 @@ int aimc_wl_expert(const aimc_model *m, int layer, int expert, uint32_t tokens, 
  *        A = attention(Q, KV, the layer's cache); AO = A W_o; X += AO
  *   MLA: N = norm(X); CQ = norm(N W_q_a); Q = CQ W_q_b; KV = N W_kv_a; its latent = norm(it);
  *        A = attention(...); AO = A W_o; X += AO
+ *        with attn.groups > 1 per group g of heads: Q, A in blocks T x (its heads), q_b.g,
+ *        an ATTN of its heads (the first appends the new keys), AO = A_g W_o.g, X += AO
  * AIMC_ERR_NOTFOUND when the layer has no attention. */
 int aimc_wl_attention(const aimc_model *m, int layer, uint32_t tokens, aimc_wl_phase *out,
                       aimc_diag *d);
@@ -114,8 +119,8 @@ int aimc_wl_dense(const aimc_model *m, int layer, uint32_t tokens, aimc_wl_phase
                   aimc_diag *d);
 
 /* A classifier's head phase for T tokens (after the last layer): OUT = X W_head; a language
- * model's: N = norm(X) (the final norm), OUT = N W_head. AIMC_ERR_NOTFOUND when the
- * model has no head. */
+ * model's: N = norm(X) (the final norm), OUT = N W_head, in head parts (OUT in part-major
+ * blocks of T x the part's columns). AIMC_ERR_NOTFOUND when the model has no head. */
 int aimc_wl_head(const aimc_model *m, uint32_t tokens, aimc_wl_phase *out, aimc_diag *d);
 
 /* The shape of a step's tensor t, as rows x cols 4-byte values (u32 or float). */

@@ -57,21 +57,30 @@ void aimc_model_free(aimc_model *m)
 
 /* Index of matrix (layer, kind, expert): routers take expert -1, shared expert s is
  * n_experts + s. -1 when m is NULL or there is no such matrix. */
-static int attn_matrices(const aimc_model *m, aimc_mat_kind *kinds, uint32_t *rows,
+#define ATTN_MAX 130
+static int attn_matrices(const aimc_model *m, aimc_mat_kind *kinds, int *parts, uint32_t *rows,
                          uint32_t *cols);
 
 long aimc_model_find(const aimc_model *m, int layer, aimc_mat_kind kind, int expert)
+{
+    return aimc_model_find_part(m, layer, kind, expert, 0);
+}
+
+long aimc_model_find_part(const aimc_model *m, int layer, aimc_mat_kind kind, int expert,
+                          int part)
 {
     if (!m || !m->m || layer < 0 || layer >= m->layers || (int)kind < (int)AIMC_MAT_ROUTER)
         return -1;
     const int dense = layer < m->dense_layers, ffn = kind >= AIMC_MAT_GATE && kind <= AIMC_MAT_DOWN;
     const int attn = kind >= AIMC_MAT_Q && kind <= AIMC_MAT_KVA;
-    aimc_mat_kind ak[4];
-    uint32_t ar[4], ac[4];
-    const int na = attn_matrices(m, ak, ar, ac);
+    aimc_mat_kind ak[ATTN_MAX];
+    int ap[ATTN_MAX];
+    uint32_t ar[ATTN_MAX], ac[ATTN_MAX];
+    const int na = attn_matrices(m, ak, ap, ar, ac);
     int apos = -1;
     for (int q = 0; q < na; q++)
-        if (ak[q] == kind) apos = q;
+        if (ak[q] == kind && ap[q] == part) apos = q;
+    if (!attn && part != 0) return -1;
     if (attn ? (expert != AIMC_EXPERT_ATTN || apos < 0)
         : dense ? !(ffn && expert == AIMC_EXPERT_DENSE)
         : kind == AIMC_MAT_ROUTER ? expert != AIMC_EXPERT_ROUTER
@@ -100,11 +109,12 @@ long aimc_model_find(const aimc_model *m, int layer, aimc_mat_kind kind, int exp
                    (kind == AIMC_MAT_SGATE ? 3 : (size_t)(kind - AIMC_MAT_GATE));
     }
     if (idx < m->n_matrices && m->m[idx].layer == layer && m->m[idx].kind == kind &&
-        m->m[idx].expert == expert)
+        m->m[idx].expert == expert && m->m[idx].part == part)
         return (long)idx;
     /* A hand-built model in another order: search. */
     for (size_t i = 0; i < m->n_matrices; i++)
-        if (m->m[i].layer == layer && m->m[i].kind == kind && m->m[i].expert == expert)
+        if (m->m[i].layer == layer && m->m[i].kind == kind && m->m[i].expert == expert &&
+            m->m[i].part == part)
             return (long)i;
     return -1;
 }
@@ -125,7 +135,9 @@ double aimc_model_norm_eps(const aimc_model *m)
 long aimc_model_head(const aimc_model *m)
 {
     if (!m || !m->m || m->n_classes <= 0 || m->n_matrices == 0) return -1;
-    size_t i = m->n_matrices - 1;
+    const size_t parts = m->head_parts > 1 ? (size_t)m->head_parts : 1;
+    if (parts > m->n_matrices) return -1;
+    size_t i = m->n_matrices - parts;
     return m->m[i].kind == AIMC_MAT_HEAD ? (long)i : -1;
 }
 
@@ -168,31 +180,35 @@ void aimc_model_kv_row(const aimc_model *m, uint32_t *k_floats, uint32_t *v_floa
     *v_floats = m->attn.kind == AIMC_ATTN_MLA ? 0 : (uint32_t)(m->attn.kv_heads * m->attn.dv);
 }
 
-/* The attention matrices of a layer, in order (count into *n, at most 4). */
-static int attn_matrices(const aimc_model *m, aimc_mat_kind *kinds, uint32_t *rows,
+/* The attention matrices of a layer, in order, with their parts: at most 2 + 2 x 64. */
+#define ATTN_MAX 130
+static int attn_matrices(const aimc_model *m, aimc_mat_kind *kinds, int *parts, uint32_t *rows,
                          uint32_t *cols)
 {
     const uint32_t dm = (uint32_t)m->d_model, H = (uint32_t)m->attn.heads;
     const uint32_t Hk = (uint32_t)m->attn.kv_heads, dk = (uint32_t)m->attn.dk;
     const uint32_t dv = (uint32_t)m->attn.dv;
+    int n = 0;
     if (m->attn.kind == AIMC_ATTN_MHA) {
         const aimc_mat_kind k[4] = {AIMC_MAT_Q, AIMC_MAT_K, AIMC_MAT_V, AIMC_MAT_O};
         const uint32_t r[4] = {dm, dm, dm, H * dv}, c[4] = {H * dk, Hk * dk, Hk * dv, dm};
-        memcpy(kinds, k, sizeof k);
-        memcpy(rows, r, sizeof r);
-        memcpy(cols, c, sizeof c);
-        return 4;
-    }
-    if (m->attn.kind == AIMC_ATTN_MLA) {
+        for (; n < 4; n++) {
+            kinds[n] = k[n];
+            parts[n] = 0;
+            rows[n] = r[n];
+            cols[n] = c[n];
+        }
+    } else if (m->attn.kind == AIMC_ATTN_MLA) {
         const uint32_t ql = (uint32_t)m->attn.q_lora, kl = (uint32_t)m->attn.kv_lora;
-        const aimc_mat_kind k[4] = {AIMC_MAT_QA, AIMC_MAT_QB, AIMC_MAT_KVA, AIMC_MAT_O};
-        const uint32_t r[4] = {dm, ql, dm, H * kl}, c[4] = {ql, H * dk, dk, dm};
-        memcpy(kinds, k, sizeof k);
-        memcpy(rows, r, sizeof r);
-        memcpy(cols, c, sizeof c);
-        return 4;
+        const uint32_t G = (uint32_t)(m->attn.groups > 1 ? m->attn.groups : 1), Hg = H / G;
+        kinds[n] = AIMC_MAT_QA, parts[n] = 0, rows[n] = dm, cols[n++] = ql;
+        for (uint32_t g = 0; g < G; g++)
+            kinds[n] = AIMC_MAT_QB, parts[n] = (int)g, rows[n] = ql, cols[n++] = Hg * dk;
+        kinds[n] = AIMC_MAT_KVA, parts[n] = 0, rows[n] = dm, cols[n++] = dk;
+        for (uint32_t g = 0; g < G; g++)
+            kinds[n] = AIMC_MAT_O, parts[n] = (int)g, rows[n] = Hg * kl, cols[n++] = dm;
     }
-    return 0;
+    return n;
 }
 
 static void set_vector(aimc_vector *v, int layer, aimc_vec_kind kind, uint32_t n)
@@ -220,12 +236,15 @@ static void add_vector(aimc_model *m, int pass, size_t *k, int layer, aimc_vec_k
 static int model_expand(aimc_model *m, int with_weights, const char *file, aimc_diag *d)
 {
     const size_t sg = m->shared_gate ? 1 : 0;
-    aimc_mat_kind ak[4];
-    uint32_t ar[4], ac[4];
-    const int na = attn_matrices(m, ak, ar, ac);
+    aimc_mat_kind ak[ATTN_MAX];
+    int ap[ATTN_MAX];
+    uint32_t ar[ATTN_MAX], ac[ATTN_MAX];
+    const int na = attn_matrices(m, ak, ap, ar, ac);
+    const size_t hp = m->n_classes > 0 ? (size_t)((m->n_classes + AIMC_MODEL_MAX_COLS - 1) / AIMC_MODEL_MAX_COLS) : 0;
+    m->head_parts = hp ? (int)hp : 1;
     size_t per_layer = 1 + 3 * (size_t)m->n_experts + (3 + sg) * (size_t)m->n_shared;
     m->n_matrices = (size_t)(m->layers - m->dense_layers) * per_layer + 3 * (size_t)m->dense_layers +
-                    (size_t)na * (size_t)m->layers + (m->n_classes > 0);
+                    (size_t)na * (size_t)m->layers + hp;
     m->m = calloc(m->n_matrices, sizeof *m->m);
     m->layer_first = calloc((size_t)m->layers, sizeof *m->layer_first);
     if (!m->m || !m->layer_first) goto out_nomem;
@@ -264,8 +283,15 @@ static int model_expand(aimc_model *m, int with_weights, const char *file, aimc_
     for (int l = 0; l < m->layers; l++) {
         uint32_t dm = (uint32_t)m->d_model;
         m->layer_first[l] = i;
-        for (int q = 0; q < na; q++)
-            set_matrix(&m->m[i++], l, ak[q], AIMC_EXPERT_ATTN, ar[q], ac[q], "", 0);
+        for (int q = 0; q < na; q++) {
+            set_matrix(&m->m[i], l, ak[q], AIMC_EXPERT_ATTN, ar[q], ac[q], "", 0);
+            m->m[i].part = ap[q];
+            if (m->attn.groups > 1 && (ak[q] == AIMC_MAT_QB || ak[q] == AIMC_MAT_O)) {
+                const size_t len = strlen(m->m[i].name);
+                snprintf(m->m[i].name + len, sizeof m->m[i].name - len, ".%d", ap[q]);
+            }
+            i++;
+        }
         if (l < m->dense_layers) {
             uint32_t ff = (uint32_t)m->dense_d_ff;
             set_matrix(&m->m[i++], l, AIMC_MAT_GATE, AIMC_EXPERT_DENSE, dm, ff, "dense", 0);
@@ -285,9 +311,14 @@ static int model_expand(aimc_model *m, int with_weights, const char *file, aimc_
             if (shared && sg) set_matrix(&m->m[i++], l, AIMC_MAT_SGATE, e, dm, 1, what, wi);
         }
     }
-    if (m->n_classes > 0)
-        set_matrix(&m->m[i++], m->layers - 1, AIMC_MAT_HEAD, AIMC_EXPERT_HEAD,
-                   (uint32_t)m->d_model, (uint32_t)m->n_classes, "", 0);
+    for (size_t p = 0; p < hp; p++) { /* the head, in column parts the device takes */
+        const uint64_t c0 = p * (uint64_t)AIMC_MODEL_MAX_COLS, left = (uint64_t)m->n_classes - c0;
+        aimc_matrix *mx = &m->m[i++];
+        set_matrix(mx, m->layers - 1, AIMC_MAT_HEAD, AIMC_EXPERT_HEAD, (uint32_t)m->d_model,
+                   (uint32_t)(left < AIMC_MODEL_MAX_COLS ? left : AIMC_MODEL_MAX_COLS), "", 0);
+        mx->part = (int)p;
+        if (hp > 1) snprintf(mx->name, sizeof mx->name, "head.%zu", p);
+    }
     if (!with_weights || m->weights.source != AIMC_WSRC_RANDOM) return AIMC_OK;
     for (i = 0; i < m->n_matrices; i++) {
         aimc_matrix *mx = &m->m[i];
@@ -415,6 +446,7 @@ static int parse_attention(const aimc_ydoc *doc, const aimc_ynode *sec, aimc_mod
         (rc = aimc_ynode_enum(doc, n, "model.attention.kind", kinds, 2, &kind, d)))
         return rc;
     m->attn.kind = kind ? AIMC_ATTN_MLA : AIMC_ATTN_MHA;
+    m->attn.groups = 1;
     if ((rc = get_int(doc, sec, "heads", "model.attention.heads", 1, 4096, &v, d))) return rc;
     m->attn.heads = (int)v;
     m->attn.kv_heads = m->attn.heads;
@@ -459,12 +491,29 @@ static int parse_attention(const aimc_ydoc *doc, const aimc_ynode *sec, aimc_mod
         m->attn.kv_heads = 1; /* one latent shared by every head */
         m->attn.dk = m->attn.kv_lora + m->attn.rope_dim;
         m->attn.dv = m->attn.kv_lora;
+        /* q_b (heads x dk columns) and o (heads x dv rows) in the fewest groups of heads the
+         * device takes */
+        int g = 1;
+        while (g <= m->attn.heads &&
+               (m->attn.heads % g || (long)(m->attn.heads / g) * m->attn.dk > (long)AIMC_MODEL_MAX_COLS))
+            g++;
+        if (g > m->attn.heads || g > 64)
+            return aimc_diag_set(d, AIMC_ERR_CONFIG, "%s:%d:%d: model.attention: a head's %d "
+                                 "dims cannot be split into at most 64 groups of heads of at most "
+                                 "%u", doc->name, sec->line, sec->col, m->attn.dk,
+                                 AIMC_MODEL_MAX_COLS);
+        m->attn.groups = g;
     }
     if (m->attn.kind == AIMC_ATTN_MHA && (n = aimc_ymap_get(sec, "rope_dim"))) {
         if ((rc = aimc_ynode_int(doc, n, "model.attention.rope_dim", 0, m->attn.dk, &v, d)))
             return rc;
         m->attn.rope_dim = (int)v;
     }
+    if (m->attn.kind == AIMC_ATTN_MHA &&
+        (long)m->attn.heads * m->attn.dk > (long)AIMC_MODEL_MAX_COLS)
+        return aimc_diag_set(d, AIMC_ERR_CONFIG, "%s: model.attention: %d heads of %d: the "
+                             "queries are wider than the device's %u", doc->name, m->attn.heads,
+                             m->attn.dk, AIMC_MODEL_MAX_COLS);
     if (m->attn.rope_dim % 2)
         return aimc_diag_set(d, AIMC_ERR_CONFIG, "%s: model.attention.rope_dim: %d is odd "
                              "(RoPE rotates pairs)", doc->name, m->attn.rope_dim);

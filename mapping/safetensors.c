@@ -212,6 +212,8 @@ typedef struct {
     uint32_t rows, cols;
     int transpose;
     int block;                  /* FP8: square scale blocks */
+    uint64_t col0;              /* rank 2: the first of the cols columns read of a matrix of */
+    uint64_t full_cols;         /* this many (0: cols), a part of a wider tensor */
 } st_want;
 
 /* Read tensor t (scales sc for FP8, else NULL) as w says into out; every value finite. */
@@ -262,7 +264,13 @@ static int st_convert(const st_tensor *t, const st_tensor *sc, const st_want *w,
                                  sc ? " (F8_E4M3 value times its block scale)" : "");
         }
         /* rows = inputs: transposed, file [cols, rows] element (i0, i1) is w[i1][i0] */
-        out[w->transpose && w->rank >= 2 ? i1 * w->cols + i0 : k] = v;
+        if (w->rank < 2) {
+            out[k] = v;
+            continue;
+        }
+        const uint64_t r = w->transpose ? i1 : i0, col = w->transpose ? i0 : i1;
+        if (col < w->col0 || col >= w->col0 + w->cols) continue;
+        out[r * w->cols + (col - w->col0)] = v;
     }
     return AIMC_OK;
 }
@@ -528,8 +536,12 @@ int aimc_model_load_safetensors(aimc_model *model, const char *path, aimc_diag *
         char name[256];
         st_name(name, sizeof name, pat, mx->layer, idx);
         const int tr = model->weights.transpose;
-        st_want w = {2, {tr ? mx->cols : mx->rows, tr ? mx->rows : mx->cols, 0}, 0, mx->rows,
-                     mx->cols, tr, model->weights.fp8_block};
+        /* a head's part reads its columns of the whole head */
+        const uint64_t full = mx->kind == AIMC_MAT_HEAD && model->head_parts > 1
+                                  ? (uint64_t)model->n_classes : mx->cols;
+        st_want w = {2, {tr ? full : mx->rows, tr ? mx->rows : full, 0}, 0, mx->rows,
+                     mx->cols, tr, model->weights.fp8_block,
+                     mx->kind == AIMC_MAT_HEAD ? (uint64_t)mx->part * AIMC_MODEL_MAX_COLS : 0, full};
         const int stacked = model->weights.stacked && mx->expert >= 0 &&
                             mx->expert < model->n_experts && mx->kind != AIMC_MAT_ROUTER;
         if (stacked) { /* one [experts, out, in] tensor per layer: expert e's slice */

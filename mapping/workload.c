@@ -111,7 +111,13 @@ int aimc_wl_head(const aimc_model *m, uint32_t tokens, aimc_wl_phase *out, aimc_
     out->n = 0;
     if (m->vocab) {
         out->s[out->n++] = norm_of(m, -1, AIMC_VEC_FINAL_NORM, AIMC_WL_X, AIMC_WL_N, tokens, dm, 0);
-        out->s[out->n++] = step(AIMC_WL_MVM, head, AIMC_WL_N, no, no, AIMC_WL_OUT, tokens, dm);
+        uint32_t off = 0;
+        for (int p = 0; p < m->head_parts && out->n < AIMC_WL_MAX_STEPS; p++) {
+            aimc_wl_step *s = &out->s[out->n++];
+            *s = step(AIMC_WL_MVM, head + p, AIMC_WL_N, no, no, AIMC_WL_OUT, tokens, dm);
+            s->out_off = off;
+            off += tokens * m->m[head + p].cols;
+        }
         return AIMC_OK;
     }
     out->s[out->n++] = step(AIMC_WL_MVM, head, AIMC_WL_X, no, no, AIMC_WL_OUT, tokens, dm);
@@ -134,11 +140,20 @@ int aimc_wl_attention(const aimc_model *m, int layer, uint32_t tokens, aimc_wl_p
     aimc_model_kv_row(m, &rowk, &rowv);
     out->n = 0;
     out->s[out->n++] = norm_of(m, layer, AIMC_VEC_ATTN_NORM, AIMC_WL_X, AIMC_WL_N, T, dm, 0);
+    const int G = mla && m->attn.groups > 1 ? m->attn.groups : 1;
+    const uint32_t Hg = (uint32_t)(m->attn.heads / G);
     if (mla) {
         const uint32_t ql = (uint32_t)m->attn.q_lora, kl = (uint32_t)m->attn.kv_lora;
         out->s[out->n++] = step(AIMC_WL_MVM, q, AIMC_WL_N, no, no, AIMC_WL_CQ, T, dm);
         out->s[out->n++] = norm_of(m, layer, AIMC_VEC_QA_NORM, AIMC_WL_CQ, AIMC_WL_CQ, T, ql, 0);
-        out->s[out->n++] = step(AIMC_WL_MVM, k, AIMC_WL_CQ, no, no, AIMC_WL_Q, T, ql);
+        for (int g = 0; g < G; g++) { /* each group's queries, a block T x its heads */
+            const long qb = aimc_model_find_part(m, layer, AIMC_MAT_QB, AIMC_EXPERT_ATTN, g);
+            if (qb < 0) return aimc_diag_set(d, AIMC_ERR_NOTFOUND, "%s: layer %d has no q_b.%d",
+                                             m->name, layer, g);
+            aimc_wl_step *s = &out->s[out->n++];
+            *s = step(AIMC_WL_MVM, qb, AIMC_WL_CQ, no, no, AIMC_WL_Q, T, ql);
+            s->out_off = (uint32_t)g * T * Hg * (uint32_t)m->attn.dk;
+        }
         out->s[out->n++] = step(AIMC_WL_MVM, v, AIMC_WL_N, no, no, AIMC_WL_KV, T, dm);
         out->s[out->n++] = norm_of(m, layer, AIMC_VEC_KVA_NORM, AIMC_WL_KV, AIMC_WL_KV, T, kl, rowk);
     } else {
@@ -153,15 +168,26 @@ int aimc_wl_attention(const aimc_model *m, int layer, uint32_t tokens, aimc_wl_p
             out->s[out->n++] = norm_of(m, layer, AIMC_VEC_K_NORM, AIMC_WL_KV, AIMC_WL_KV, T, rowk, 0);
         }
     }
-    aimc_wl_step *a = &out->s[out->n++];
-    *a = step(AIMC_WL_ATTN, -1, AIMC_WL_Q, AIMC_WL_KV, no, AIMC_WL_A, T,
-              (uint32_t)(m->attn.heads * m->attn.dk));
-    a->layer = layer;
-    out->s[out->n++] = step(AIMC_WL_MVM, o, AIMC_WL_A, no, no, AIMC_WL_AO, T,
-                            (uint32_t)(m->attn.heads * m->attn.dv));
-    aimc_wl_step *r = &out->s[out->n++];
-    *r = step(AIMC_WL_SCALE_ACC, -1, AIMC_WL_AO, no, no, AIMC_WL_X, T, dm);
-    r->src_rows = T;
+    for (int g = 0; g < G; g++) {
+        aimc_wl_step *a = &out->s[out->n++];
+        *a = step(AIMC_WL_ATTN, -1, AIMC_WL_Q, AIMC_WL_KV, no, AIMC_WL_A, T,
+                  Hg * (uint32_t)m->attn.dk);
+        a->layer = layer;
+        a->part = g;
+        a->in_off = (uint32_t)g * T * Hg * (uint32_t)m->attn.dk;
+        a->out_off = (uint32_t)g * T * Hg * (uint32_t)m->attn.dv;
+    }
+    for (int g = 0; g < G; g++) { /* each group's projection, added into X */
+        const long og = aimc_model_find_part(m, layer, AIMC_MAT_O, AIMC_EXPERT_ATTN, g);
+        if (og < 0) return aimc_diag_set(d, AIMC_ERR_NOTFOUND, "%s: layer %d has no o.%d",
+                                         m->name, layer, g);
+        aimc_wl_step *s = &out->s[out->n++];
+        *s = step(AIMC_WL_MVM, og, AIMC_WL_A, no, no, AIMC_WL_AO, T, Hg * (uint32_t)m->attn.dv);
+        s->in_off = (uint32_t)g * T * Hg * (uint32_t)m->attn.dv;
+        aimc_wl_step *r = &out->s[out->n++];
+        *r = step(AIMC_WL_SCALE_ACC, -1, AIMC_WL_AO, no, no, AIMC_WL_X, T, dm);
+        r->src_rows = T;
+    }
     return AIMC_OK;
 }
 
@@ -214,7 +240,10 @@ void aimc_wl_shape(const aimc_model *m, const aimc_wl_step *s, aimc_wl_tensor t,
         if (s->op == AIMC_WL_MVM && t == AIMC_WL_H) *cols = m->m[s->matrix].rows;
         break;
     case AIMC_WL_SG: *cols = 1; break;
-    case AIMC_WL_OUT: *cols = (uint32_t)m->n_classes; break;
+    case AIMC_WL_OUT:
+        *cols = (uint32_t)m->n_classes;
+        if (s->op == AIMC_WL_MVM) *cols = m->m[s->matrix].cols; /* a head part's */
+        break;
     case AIMC_WL_Q: *cols = (uint32_t)(m->attn.heads * m->attn.dk); break;
     case AIMC_WL_KV: {
         uint32_t k, v;

@@ -385,7 +385,7 @@ package aimc_regs_pkg;
   localparam int unsigned AIMC_REC_RULE_BIAS                   = 32'h00000014; // u32
 
   // record ATTN
-  localparam int unsigned AIMC_REC_ATTN_BYTES                  = 32'h00000028;
+  localparam int unsigned AIMC_REC_ATTN_BYTES                  = 32'h0000002C;
   localparam int unsigned AIMC_REC_ATTN_HEADS                  = 32'h00000000; // u32
   localparam int unsigned AIMC_REC_ATTN_KV_HEADS               = 32'h00000004; // u32
   localparam int unsigned AIMC_REC_ATTN_DK                     = 32'h00000008; // u32
@@ -396,6 +396,7 @@ package aimc_regs_pkg;
   localparam int unsigned AIMC_REC_ATTN_V_IN_K                 = 32'h0000001C; // u32
   localparam int unsigned AIMC_REC_ATTN_SCALE                  = 32'h00000020; // f32
   localparam int unsigned AIMC_REC_ATTN_THETA                  = 32'h00000024; // f32
+  localparam int unsigned AIMC_REC_ATTN_APPEND                 = 32'h00000028; // u32
 
   // record PREP
   localparam int unsigned AIMC_REC_PREP_BYTES                  = 32'h00000028;

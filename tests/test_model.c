@@ -455,7 +455,11 @@ static void test_first_token(void)
     aimc_diag d = {{0}};
     CU_ASSERT_EQUAL_FATAL(load_arch("configs/hermes.yaml", &a), AIMC_OK);
     a.hierarchy.chips_auto = 1;
-    CU_ASSERT_EQUAL_FATAL(aimc_model_load("models/mixtral-8x7b.yaml", 0, &m, &d), AIMC_OK);
+    /* independent tokens: the MoE blocks of models/mixtral-8x7b.yaml (with attention the
+     * tokens are a sequence, each entering when the one before has issued its last layer) */
+    CU_ASSERT_EQUAL_FATAL(aimc_model_load_string(
+        "version: 1\nmodel: {name: mixtral-ffn, layers: 32, d_model: 4096, routed_experts: 8, "
+        "expert_d_ff: 14336, top_k: 2}\n", "mixtral-ffn.yaml", 0, &m, &d), AIMC_OK);
     aimc_map_opts mo = {.shape_only = 1};
     CU_ASSERT_EQUAL_FATAL(aimc_map_plan_ex(&a, m, &mo, &p, &d), AIMC_OK);
     CU_ASSERT_EQUAL_FATAL(aimc_map_fit_chips(&a, p), AIMC_OK);
@@ -1184,7 +1188,7 @@ static void test_attn_command(void)
         CU_ASSERT_EQUAL_FATAL(aimc_bo_create(dev, CTX * (DK + 4) * 4, &cache), AIMC_OK);
         CU_ASSERT_EQUAL_FATAL(aimc_bo_create(dev, AIMC_ATTN_RECORD_BYTES, &par), AIMC_OK);
         aimc_attn_record_write(aimc_bo_map(par), H, 1, DK, (uint32_t)dv, CTX, (uint32_t)rope_dim,
-                               (uint32_t)inter, (uint32_t)mla, (float)scale, (float)theta);
+                               (uint32_t)inter, (uint32_t)mla, (float)scale, (float)theta, 1);
         /* queries, keys and values of the 4 tokens */
         float qv[T][H * DK], kk[T][DK], vv[T][4];
         for (int t = 0; t < T; t++) {
@@ -1246,12 +1250,12 @@ static void test_attn_command(void)
         CU_ASSERT(worst <= 1e-6);
         /* a bad record and a position past the cache */
         uint64_t f;
-        aimc_attn_record_write(aimc_bo_map(par), 3, 2, DK, (uint32_t)dv, CTX, 4, 0, 0, 1, 100);
+        aimc_attn_record_write(aimc_bo_map(par), 3, 2, DK, (uint32_t)dv, CTX, 4, 0, 0, 1, 100, 1);
         CU_ASSERT_EQUAL(aimc_submit_attn(dev, 1, 0, aimc_bo_addr(q), aimc_bo_addr(kv),
                                          aimc_bo_addr(out), aimc_bo_addr(cache), aimc_bo_addr(par),
                                          &f), AIMC_OK);
         CU_ASSERT_EQUAL(aimc_fence_wait(dev, f, -1), AIMC_ERR_DEVICE);
-        aimc_attn_record_write(aimc_bo_map(par), H, 1, DK, 4, CTX, 4, 0, 0, 1, 100);
+        aimc_attn_record_write(aimc_bo_map(par), H, 1, DK, 4, CTX, 4, 0, 0, 1, 100, 1);
         CU_ASSERT_EQUAL(aimc_submit_attn(dev, 2, CTX - 1, aimc_bo_addr(q), aimc_bo_addr(kv),
                                          aimc_bo_addr(out), aimc_bo_addr(cache), aimc_bo_addr(par),
                                          &f), AIMC_OK);
@@ -1348,7 +1352,9 @@ static void tr_forward(const aimc_model *m, double *x, int *ex, double *logits)
                 const int ql = m->attn.q_lora, kl = m->attn.kv_lora;
                 tr_mv(tr_mat(m, l, AIMC_MAT_QA, AIMC_EXPERT_ATTN), h, t1);
                 tr_norm(m, l, AIMC_VEC_QA_NORM, t1, ql, t2);
-                tr_mv(tr_mat(m, l, AIMC_MAT_QB, AIMC_EXPERT_ATTN), t2, qt);
+                for (int g = 0; g < m->attn.groups; g++) /* each group of heads' part */
+                    tr_mv(&m->m[aimc_model_find_part(m, l, AIMC_MAT_QB, AIMC_EXPERT_ATTN, g)], t2,
+                          qt + (size_t)g * (H / m->attn.groups) * dk);
                 tr_mv(tr_mat(m, l, AIMC_MAT_KVA, AIMC_EXPERT_ATTN), h, kt);
                 tr_norm(m, l, AIMC_VEC_KVA_NORM, kt, kl, t1);
                 memcpy(kt, t1, (size_t)kl * sizeof *kt);
@@ -1388,8 +1394,12 @@ static void tr_forward(const aimc_model *m, double *x, int *ex, double *logits)
                     att[hh * dv + c] = a;
                 }
             }
-            tr_mv(tr_mat(m, l, AIMC_MAT_O, AIMC_EXPERT_ATTN), att, y);
-            for (int i = 0; i < D; i++) x[(size_t)t * D + i] += y[i];
+            const int G = m->attn.groups > 1 ? m->attn.groups : 1;
+            for (int g = 0; g < G; g++) {
+                tr_mv(&m->m[aimc_model_find_part(m, l, AIMC_MAT_O, AIMC_EXPERT_ATTN, g)],
+                      att + (size_t)g * (H / G) * dv, y);
+                for (int i = 0; i < D; i++) x[(size_t)t * D + i] += y[i];
+            }
         }
         /* the FFN: dense, or the MoE block with the model's rule */
         for (int t = 0; t < TR_TOK; t++) {
@@ -1428,7 +1438,9 @@ static void tr_forward(const aimc_model *m, double *x, int *ex, double *logits)
     }
     for (int t = 0; t < TR_TOK; t++) { /* the final norm and the head */
         tr_norm(m, -1, AIMC_VEC_FINAL_NORM, x + (size_t)t * D, D, h);
-        tr_mv(&m->m[aimc_model_head(m)], h, logits + (size_t)t * m->vocab);
+        for (int p = 0; p < m->head_parts; p++)
+            tr_mv(&m->m[aimc_model_head(m) + p], h,
+                  logits + (size_t)t * m->vocab + (size_t)p * AIMC_MODEL_MAX_COLS);
     }
     free(q);
     free(kc);

@@ -259,7 +259,14 @@ static int ref_attention(const aimc_model *m, int l, float *x, size_t n)
         const aimc_matrix *kva = &m->m[aimc_model_find(m, l, AIMC_MAT_KVA, AIMC_EXPERT_ATTN)];
         matmul_ref(qa, nrm, n, tmp);
         ref_norm(m, ref_vec(m, l, AIMC_VEC_QA_NORM), tmp, n, ql, ql, cq);
-        matmul_ref(qb, cq, n, q);
+        /* the groups' q_b parts side by side: each a block of heads of every token */
+        const size_t G = m->attn.groups > 1 ? (size_t)m->attn.groups : 1, w = H / G * dk;
+        for (size_t gq = 0; gq < G; gq++) {
+            const aimc_matrix *qg = &m->m[aimc_model_find_part(m, l, AIMC_MAT_QB, AIMC_EXPERT_ATTN, (int)gq)];
+            matmul_ref(qg, cq, n, tmp);
+            for (size_t t = 0; t < n; t++) memcpy(q + t * H * dk + gq * w, tmp + t * w, w * sizeof *q);
+        }
+        (void)qb;
         matmul_ref(kva, nrm, n, k);
         ref_norm(m, ref_vec(m, l, AIMC_VEC_KVA_NORM), k, n, kl, rowk, tmp);
         for (size_t t = 0; t < n; t++) memcpy(k + t * rowk, tmp + t * kl, kl * sizeof *k);
@@ -299,8 +306,13 @@ static int ref_attention(const aimc_model *m, int l, float *x, size_t n)
                 a[(t * H + h) * dv + c] = acc / z;
             }
         }
-    matmul_ref(&m->m[aimc_model_find(m, l, AIMC_MAT_O, AIMC_EXPERT_ATTN)], a, n, ao);
-    for (size_t i = 0; i < n * dm; i++) x[i] += (float)ao[i];
+    /* the output projection, per group of heads (their outputs' block of a) */
+    const size_t G = mla && m->attn.groups > 1 ? (size_t)m->attn.groups : 1, wv = H / G * dv;
+    for (size_t gq = 0; gq < G; gq++) {
+        for (size_t t = 0; t < n; t++) memcpy(tmp + t * wv, a + t * H * dv + gq * wv, wv * sizeof *a);
+        matmul_ref(&m->m[aimc_model_find_part(m, l, AIMC_MAT_O, AIMC_EXPERT_ATTN, (int)gq)], tmp, n, ao);
+        for (size_t i = 0; i < n * dm; i++) x[i] += (float)ao[i];
+    }
 out:
     free(xd);
     free(nrm);
@@ -380,7 +392,17 @@ int aimc_rt_forward_ref(const aimc_model *m, const float *x0, size_t ntok, float
         }
         for (size_t i = 0; i < ntok * dm; i++) xd[i] = x[i];
         if (m->vocab) ref_norm(m, ref_vec(m, -1, AIMC_VEC_FINAL_NORM), xd, ntok, dm, dm, nrm);
-        matmul_ref(&m->m[head], m->vocab ? nrm : xd, ntok, logits);
+        const size_t C = (size_t)m->n_classes, P = m->head_parts > 1 ? (size_t)m->head_parts : 1;
+        double *zp = P > 1 ? malloc(ntok * AIMC_MODEL_MAX_COLS * sizeof *zp) : NULL;
+        if (P > 1 && !zp) rc = AIMC_ERR_NOMEM;
+        for (size_t p = 0; p < P && rc == AIMC_OK; p++) { /* each part's columns */
+            const aimc_matrix *hp = &m->m[(size_t)head + p];
+            matmul_ref(hp, m->vocab ? nrm : xd, ntok, P > 1 ? zp : logits);
+            for (size_t t = 0; P > 1 && t < ntok; t++)
+                for (size_t c = 0; c < hp->cols; c++)
+                    logits[t * C + p * AIMC_MODEL_MAX_COLS + c] = zp[t * hp->cols + c];
+        }
+        free(zp);
         free(xd);
         free(nrm);
     }
@@ -398,6 +420,19 @@ void aimc_rt_tokens(uint64_t seed, size_t ntok, size_t d_model, float *x)
 }
 
 /* ---- the run ---------------------------------------------------------------------------- */
+
+/* A head's outputs of n tokens as the device leaves them (in head parts, part-major) into z
+ * (n x classes). */
+static void head_gather(const aimc_model *m, const float *out, size_t n, float *z)
+{
+    const size_t C = (size_t)m->n_classes, P = m->head_parts > 1 ? (size_t)m->head_parts : 1;
+    size_t off = 0;
+    for (size_t p = 0; p < P; p++) {
+        const size_t c0 = p * AIMC_MODEL_MAX_COLS, cp = C - c0 < AIMC_MODEL_MAX_COLS ? C - c0 : AIMC_MODEL_MAX_COLS;
+        for (size_t t = 0; t < n; t++) memcpy(z + t * C + c0, out + off + t * cp, cp * sizeof *z);
+        off += n * cp;
+    }
+}
 
 /* An expert's work in one layer of a group: its buffers, and the fences of its commands. */
 typedef struct {
@@ -490,6 +525,7 @@ static int issue(rt_run *R, rt_group *g, rt_expert *x, const aimc_wl_step *s, ui
     aimc_dev *dev = R->dev;
     uint64_t a[3] = {0}, out = aimc_bo_addr(bo_of(g, x, s->out)) + 4 * (uint64_t)s->out_off;
     for (int i = 0; i < 3; i++) a[i] = aimc_bo_addr(bo_of(g, x, s->in[i]));
+    a[0] += 4 * (uint64_t)s->in_off;
     int rc = AIMC_ERR_INVALID;
     switch (s->op) {
     case AIMC_WL_RMSNORM: rc = aimc_submit_rmsnorm(dev, s->rows, s->dim, a[0], out, fence); break;
@@ -520,7 +556,8 @@ static int issue(rt_run *R, rt_group *g, rt_expert *x, const aimc_wl_step *s, ui
     case AIMC_WL_SIGMOID: rc = aimc_submit_sigmoid(dev, s->rows * s->dim, a[0], out, fence); break;
     case AIMC_WL_ATTN:
         rc = aimc_submit_attn(dev, s->rows, (uint32_t)g->tok0, a[0], a[1], out,
-                              aimc_bo_addr(R->kv_bo[s->layer]), aimc_bo_addr(R->attn_bo[s->layer]),
+                              aimc_bo_addr(R->kv_bo[s->layer]),
+                              aimc_bo_addr(R->attn_bo[s->layer * R->m->attn.groups + s->part]),
                               fence);
         break;
     }
@@ -830,20 +867,25 @@ static int constants_new(rt_run *R)
         /* per layer its KV cache (the run's positions) and its ATTN record */
         uint32_t rowk, rowv;
         aimc_model_kv_row(m, &rowk, &rowv);
+        const int G = m->attn.groups > 1 ? m->attn.groups : 1;
         R->kv_bo = calloc((size_t)m->layers, sizeof *R->kv_bo);
-        R->attn_bo = calloc((size_t)m->layers, sizeof *R->attn_bo);
+        R->attn_bo = calloc((size_t)m->layers * (size_t)G, sizeof *R->attn_bo);
         if (!R->kv_bo || !R->attn_bo) return aimc_diag_set(R->d, AIMC_ERR_NOMEM, "out of memory");
         for (int l = 0; l < m->layers && rc == AIMC_OK; l++) {
-            if ((rc = bo_new(R, R->ntok * ((size_t)rowk + rowv) * 4, AIMC_WL_NONE, &R->kv_bo[l])) ||
-                (rc = bo_new(R, AIMC_ATTN_RECORD_BYTES, AIMC_WL_NONE, &R->attn_bo[l])))
+            if ((rc = bo_new(R, R->ntok * ((size_t)rowk + rowv) * 4, AIMC_WL_NONE, &R->kv_bo[l])))
                 break;
-            aimc_attn_record_write(aimc_bo_map(R->attn_bo[l]), (uint32_t)m->attn.heads,
-                                   (uint32_t)m->attn.kv_heads, (uint32_t)m->attn.dk,
-                                   (uint32_t)m->attn.dv, (uint32_t)R->ntok,
-                                   (uint32_t)m->attn.rope_dim, (uint32_t)m->attn.rope_interleaved,
-                                   m->attn.kind == AIMC_ATTN_MLA, (float)m->attn.scale,
-                                   (float)m->attn.rope_theta);
-            aimc_bo_sync(R->attn_bo[l], AIMC_SYNC_TO_DEVICE);
+            for (int q = 0; q < G && rc == AIMC_OK; q++) { /* per group of heads; the first appends */
+                aimc_bo **b = &R->attn_bo[l * G + q];
+                if ((rc = bo_new(R, AIMC_ATTN_RECORD_BYTES, AIMC_WL_NONE, b))) break;
+                aimc_attn_record_write(aimc_bo_map(*b), (uint32_t)(m->attn.heads / G),
+                                       (uint32_t)m->attn.kv_heads, (uint32_t)m->attn.dk,
+                                       (uint32_t)m->attn.dv, (uint32_t)R->ntok,
+                                       (uint32_t)m->attn.rope_dim,
+                                       (uint32_t)m->attn.rope_interleaved,
+                                       m->attn.kind == AIMC_ATTN_MLA, (float)m->attn.scale,
+                                       (float)m->attn.rope_theta, q == 0);
+                aimc_bo_sync(*b, AIMC_SYNC_TO_DEVICE);
+            }
         }
     }
     if (rc || aimc_moe_rule_is_default(&m->rule)) return rc;
@@ -871,10 +913,11 @@ static void constants_free(rt_run *R)
 {
     if (R->vec_bo)
         for (size_t i = 0; i < R->m->n_vectors; i++) aimc_bo_destroy(R->vec_bo[i]);
+    const int G = R->m->attn.groups > 1 ? R->m->attn.groups : 1;
     for (int l = 0; l < R->m->layers; l++) {
         if (R->rule_bo) aimc_bo_destroy(R->rule_bo[l]);
         if (R->kv_bo) aimc_bo_destroy(R->kv_bo[l]);
-        if (R->attn_bo) aimc_bo_destroy(R->attn_bo[l]);
+        for (int q = 0; R->attn_bo && q < G; q++) aimc_bo_destroy(R->attn_bo[l * G + q]);
     }
     free(R->vec_bo);
     free(R->rule_bo);
@@ -1020,7 +1063,7 @@ static int group_end(rt_run *R, rt_group *g)
         if (R->zdev) {
             const size_t C = (size_t)R->m->n_classes;
             aimc_bo_sync(g->bo[AIMC_WL_OUT], AIMC_SYNC_FROM_DEVICE);
-            memcpy(R->zdev + g->tok0 * C, aimc_bo_map(g->bo[AIMC_WL_OUT]), g->n * C * sizeof *R->zdev);
+            head_gather(R->m, aimc_bo_map(g->bo[AIMC_WL_OUT]), g->n, R->zdev + g->tok0 * C);
             if (R->o->logits_out)
                 memcpy(R->o->logits_out + g->tok0 * C, R->zdev + g->tok0 * C, g->n * C * sizeof *R->zdev);
         }

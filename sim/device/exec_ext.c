@@ -370,7 +370,7 @@ out:
 /* ---- ATTN ----------------------------------------------------------------------------------- */
 
 typedef struct {
-    uint32_t heads, kv_heads, dk, dv, ctx, rope_dim, rope_mode, v_in_k;
+    uint32_t heads, kv_heads, dk, dv, ctx, rope_dim, rope_mode, v_in_k, append;
     double scale, theta;
 } ext_attn;
 
@@ -417,13 +417,14 @@ static uint32_t exec_attn(aimc_accel *dev, const uint8_t *desc, dev_cmd *c, uint
     r.rope_dim = aimc_le_get32(rec + AIMC_REC_ATTN_ROPE_DIM);
     r.rope_mode = aimc_le_get32(rec + AIMC_REC_ATTN_ROPE_MODE);
     r.v_in_k = aimc_le_get32(rec + AIMC_REC_ATTN_V_IN_K);
+    r.append = aimc_le_get32(rec + AIMC_REC_ATTN_APPEND);
     const float scale = f32_at(rec + AIMC_REC_ATTN_SCALE), theta = f32_at(rec + AIMC_REC_ATTN_THETA);
     r.scale = scale;
     r.theta = theta;
     const uint64_t rowk = (uint64_t)r.kv_heads * r.dk, rowv = r.v_in_k ? 0 : (uint64_t)r.kv_heads * r.dv;
     if (r.heads < 1 || r.heads > 4096 || r.kv_heads < 1 || r.heads % r.kv_heads || r.dk < 1 ||
         r.dk > 65536 || r.dv < 1 || r.dv > 65536 || r.ctx < 1 || r.ctx > 65536 ||
-        r.rope_dim > r.dk || r.rope_dim % 2 || r.rope_mode > 1 || r.v_in_k > 1 ||
+        r.rope_dim > r.dk || r.rope_dim % 2 || r.rope_mode > 1 || r.v_in_k > 1 || r.append > 1 ||
         (r.v_in_k && r.dv > r.dk) || !isfinite(scale) || !(scale > 0) || !isfinite(theta) ||
         !(theta > 1) || (uint64_t)batch * r.heads * r.dk > DEV_MAX_ELEMS ||
         (uint64_t)batch * r.heads * r.dv > DEV_MAX_ELEMS ||
@@ -437,11 +438,12 @@ static uint32_t exec_attn(aimc_accel *dev, const uint8_t *desc, dev_cmd *c, uint
         return AIMC_REG_ERROR_BAD_DESC;
     }
     const uint64_t q_bytes = (uint64_t)batch * r.heads * r.dk * 4;
-    const uint64_t kv_bytes = (uint64_t)batch * (rowk + rowv) * 4;
+    const uint64_t kv_bytes = r.append ? (uint64_t)batch * (rowk + rowv) * 4 : 0;
     const uint64_t out_bytes = (uint64_t)batch * r.heads * r.dv * 4;
     const uint64_t cache_bytes = (uint64_t)r.ctx * (rowk + rowv) * 4;
     if ((err = ext_fetch(dev, q_addr, AIMC_DESC_ATTN_Q_ADDR, q_bytes, (void **)&q, info)) ||
-        (err = ext_fetch(dev, kv_addr, AIMC_DESC_ATTN_KV_ADDR, kv_bytes, (void **)&kv, info)) ||
+        (r.append &&
+         (err = ext_fetch(dev, kv_addr, AIMC_DESC_ATTN_KV_ADDR, kv_bytes, (void **)&kv, info))) ||
         (err = ext_out(dev, desc, AIMC_DESC_ATTN_OUT_ADDR, out_bytes, (void **)&out, info)))
         goto out;
     if (ext_probe(dev, cache, cache_bytes)) {
@@ -458,15 +460,17 @@ static uint32_t exec_attn(aimc_accel *dev, const uint8_t *desc, dev_cmd *c, uint
             err = AIMC_REG_ERROR_INTERNAL;
             goto out;
         }
-        /* the cache so far, the new keys (rotated) and values after it, written back */
-        if (dev_dma_read(dev, cache, kc, (size_t)((uint64_t)pos0 * rowk * 4)) ||
+        /* the cache so far, the new keys (rotated) and values after it, written back; without
+         * APPEND they are in the cache already */
+        const uint64_t have = r.append ? pos0 : rows;
+        if (dev_dma_read(dev, cache, kc, (size_t)(have * rowk * 4)) ||
             (rowv && dev_dma_read(dev, cache + (uint64_t)r.ctx * rowk * 4, vc,
-                                  (size_t)((uint64_t)pos0 * rowv * 4)))) {
+                                  (size_t)(have * rowv * 4)))) {
             *info = AIMC_DESC_ATTN_CACHE_ADDR;
             err = AIMC_REG_ERROR_DMA_FAULT;
             goto out;
         }
-        for (uint32_t t = 0; t < batch; t++) {
+        for (uint32_t t = 0; r.append && t < batch; t++) {
             float *k = kc + ((uint64_t)pos0 + t) * rowk;
             memcpy(k, kv + (uint64_t)t * rowk, (size_t)rowk * sizeof *k);
             for (uint32_t j = 0; j < r.kv_heads; j++)
@@ -475,10 +479,10 @@ static uint32_t exec_attn(aimc_accel *dev, const uint8_t *desc, dev_cmd *c, uint
                 memcpy(vc + ((uint64_t)pos0 + t) * rowv, kv + (uint64_t)batch * rowk + (uint64_t)t * rowv,
                        (size_t)rowv * sizeof *vc);
         }
-        if (dev_dma_write(dev, cache + (uint64_t)pos0 * rowk * 4, kc + (uint64_t)pos0 * rowk,
+        if (r.append && (dev_dma_write(dev, cache + (uint64_t)pos0 * rowk * 4, kc + (uint64_t)pos0 * rowk,
                           (size_t)((uint64_t)batch * rowk * 4)) ||
             (rowv && dev_dma_write(dev, cache + ((uint64_t)r.ctx * rowk + (uint64_t)pos0 * rowv) * 4,
-                                   vc + (uint64_t)pos0 * rowv, (size_t)((uint64_t)batch * rowv * 4)))) {
+                                   vc + (uint64_t)pos0 * rowv, (size_t)((uint64_t)batch * rowv * 4))))) {
             *info = AIMC_DESC_ATTN_CACHE_ADDR;
             err = AIMC_REG_ERROR_DMA_FAULT;
             goto out;
@@ -519,10 +523,11 @@ static uint32_t exec_attn(aimc_accel *dev, const uint8_t *desc, dev_cmd *c, uint
     c->anchor = 0;
     c->out_bytes = out_bytes;
     c->dig = AIMC_DIG_ATTN;
-    c->dig_ops = aimc_cost_attn_ops(batch, pos0, r.heads, r.kv_heads, r.dk, r.dv, r.rope_dim);
+    c->dig_ops = aimc_cost_attn_ops(batch, pos0, r.heads, r.append ? r.kv_heads : 0, r.dk, r.dv,
+                                    r.rope_dim);
     c->dig_in = q_bytes + kv_bytes;
     c->dig_out = out_bytes;
-    c->kv_read = (uint64_t)pos0 * (rowk + rowv) * 4;
+    c->kv_read = (r.append ? (uint64_t)pos0 : (uint64_t)pos0 + batch) * (rowk + rowv) * 4;
     c->kv_write = kv_bytes;
     c->cnt.digital_ops += c->dig_ops;
     c->cnt.cycles += aimc_cost_units_cycles(&dev->arch, c->dig_ops);

@@ -90,6 +90,29 @@ static const char *small_rules =
     "weights:\n"
     "  random: {seed: 7, distribution: normal}\n";
 
+/* A small language model: GQA attention, a dense layer, MoE layers with a gated shared expert
+ * and a sigmoid rule, the final norm and head (every command a sequence run issues). */
+static const char *small_lm =
+    "version: 1\n"
+    "model:\n"
+    "  name: small-lm\n"
+    "  layers: 3\n"
+    "  dense_layers: 1\n"
+    "  dense_d_ff: 40\n"
+    "  d_model: 48\n"
+    "  routed_experts: 4\n"
+    "  expert_d_ff: 40\n"
+    "  top_k: 2\n"
+    "  shared_experts: 1\n"
+    "  shared_d_ff: 24\n"
+    "  norm_weights: true\n"
+    "  shared_expert_gate: true\n"
+    "  routing: {scoring: sigmoid, groups: 2, topk_groups: 1, correction_bias: true}\n"
+    "  attention: {heads: 4, kv_heads: 2, head_dim: 12, qk_norm: true}\n"
+    "  vocab: 50\n"
+    "weights:\n"
+    "  random: {seed: 7, distribution: normal}\n";
+
 /* The same workload with values and without: identical time and energy. */
 static void value_vs_timing(const char *config, const char *model_text)
 {
@@ -140,6 +163,7 @@ static void value_vs_timing(const char *config, const char *model_text)
 static void test_value_vs_timing_default(void) { value_vs_timing(NULL, small_moe); }
 static void test_value_vs_timing_isaac(void) { value_vs_timing("configs/isaac.yaml", small_moe); }
 static void test_value_vs_timing_rules(void) { value_vs_timing(NULL, small_rules); }
+static void test_value_vs_timing_lm(void) { value_vs_timing(NULL, small_lm); }
 
 /* Map model_text on a (chips as the plan needs), run one token timing-only, and estimate
  * the same token (the same experts). */
@@ -1725,6 +1749,8 @@ int test_model_register(void)
                 test_value_vs_timing_isaac},
                {"value run = timing-only run: cycles, energy of every part (rules)",
                 test_value_vs_timing_rules},
+               {"value run = timing-only run: cycles, energy of every part (attention, LM)",
+                test_value_vs_timing_lm},
                {"estimate = device where nothing contends (1 %)", test_estimate_equals_device},
                {"estimate = device where nothing contends, routing rules (1 %)",
                 test_estimate_equals_device_rules},

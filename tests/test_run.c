@@ -502,6 +502,70 @@ static void test_dump_outputs(void)
     aimc_model_free(m);
 }
 
+/* ---- the whole transformer: its parts, decoding, the KV cache ----------------------------- */
+
+static const char *small_lm_text =
+    "version: 1\nmodel:\n  name: small-lm\n  layers: 3\n  dense_layers: 1\n  dense_d_ff: 40\n"
+    "  d_model: 48\n  routed_experts: 4\n  expert_d_ff: 40\n  top_k: 2\n  norm_weights: true\n"
+    "  attention: {heads: 4, kv_heads: 2, head_dim: 12}\n  vocab: 50\n"
+    "weights:\n  random: {seed: 7, distribution: normal}\n";
+
+static int lm_eval(const aimc_arch *a, const aimc_model *m, size_t ntok, size_t prompt,
+                   int generate, aimc_rt_report *r, cli_eval_out *ex)
+{
+    cli_eval_opts eo = {.backend = "sim:", .seed = 1, .ntok = ntok, .timing_only = 1, .batch = 1,
+                        .prompt = prompt, .generate = generate};
+    aimc_plan *p = NULL;
+    aimc_diag d = {{0}};
+    int rc = cli_evaluate(a, m, &eo, &p, NULL, r, ex, &d);
+    if (rc) fprintf(stderr, "\n  %s\n", d.msg);
+    aimc_plan_free(p);
+    return rc;
+}
+
+/* The run by part of the model partitions its dynamic energy (each part present); a prompt is
+ * one group and each generated token another, entering when the one before has finished, so
+ * decoding is slower than letting them overlap; the off-chip KV memory's energy is its bytes
+ * by hand: 3 layers of 2 kv heads x (12 keys + 12 values) x 4 bytes = 192 bytes a position;
+ * a prompt of 4 then 4 tokens one by one read 0, 4, 5, 6, 7 positions before them and write
+ * the 8 new ones: 30 positions, 17280 bytes, at 31.2 pJ each. */
+static void test_lm_parts_and_kv(void)
+{
+    aimc_model *m = NULL;
+    aimc_diag d = {{0}};
+    CU_ASSERT_EQUAL_FATAL(aimc_model_load_string(small_lm_text, "lm.yaml", 0, &m, &d), AIMC_OK);
+    aimc_arch a;
+    aimc_arch_defaults(&a);
+    a.hierarchy.chips_auto = 1;
+    aimc_rt_report *r = calloc(3, sizeof *r);
+    cli_eval_out ex;
+    CU_ASSERT_FATAL(r != NULL);
+    CU_ASSERT_EQUAL_FATAL(lm_eval(&a, m, 8, 4, 1, &r[0], &ex), AIMC_OK);
+    CU_ASSERT_EQUAL(r[0].groups, 5);
+    CU_ASSERT_EQUAL(r[0].first_tokens, 4);
+    double mp[CLI_MP_COUNT], sum = 0, total = 0;
+    cli_model_parts(m, &ex.breakdown, r[0].cost.energy_pj, mp);
+    for (int q = 0; q < CLI_MP_COUNT; q++) {
+        CU_ASSERT(mp[q] > 0);
+        sum += mp[q];
+    }
+    for (int q = 0; q < AIMC_PART_COUNT; q++) total += r[0].cost.energy_pj[q];
+    CU_ASSERT(fabs(sum - total) <= 1e-9 * total);
+    cli_breakdown_free(&ex.breakdown);
+    /* the same tokens overlapping (each enters once the one before has issued its layers) */
+    CU_ASSERT_EQUAL_FATAL(lm_eval(&a, m, 8, 4, 0, &r[1], &ex), AIMC_OK);
+    cli_breakdown_free(&ex.breakdown);
+    CU_ASSERT(r[0].makespan_cycles > r[1].makespan_cycles);
+    /* the KV memory's energy per byte, off */
+    a.kv_cache.energy_pj_per_byte = 0;
+    CU_ASSERT_EQUAL_FATAL(lm_eval(&a, m, 8, 4, 1, &r[2], &ex), AIMC_OK);
+    cli_breakdown_free(&ex.breakdown);
+    const double kv = r[0].cost.energy_pj[AIMC_PART_BUFFER] - r[2].cost.energy_pj[AIMC_PART_BUFFER];
+    CU_ASSERT_DOUBLE_EQUAL(kv, 17280 * 31.2, 1e-6 * 17280 * 31.2);
+    free(r);
+    aimc_model_free(m);
+}
+
 int test_run_register(void)
 {
     AIMC_SUITE("run", {"ideal machine matches the reference", test_run_ideal_matches_reference},
@@ -513,6 +577,8 @@ int test_run_register(void)
                {"peak figures by hand", test_peak_by_hand},
                {"peak agrees with a simulated tile", test_peak_matches_simulated_tile},
                {"tokens file: values, and each bad line's message", test_tokens_file},
-               {"dump outputs: what the run gave, layer by layer", test_dump_outputs});
+               {"dump outputs: what the run gave, layer by layer", test_dump_outputs},
+               {"language model: parts of the model, decoding, KV bytes by hand",
+                test_lm_parts_and_kv});
     return 0;
 }

@@ -97,6 +97,8 @@ typedef struct cli_eval_opts {
     const float *x0;             /* the inputs (ntok x d_model, --tokens-file), or NULL */
     int outputs;                 /* value runs: 1 keeps the inputs, outputs and routing in the
                                   * cli_eval_out, 2 also every layer's hidden state */
+    size_t prompt;               /* aimc_rt_opts.prompt and .generate */
+    int generate;
 } cli_eval_opts;
 
 /* Deploying the model: programming every matrix (the deploy block of `aimc run`). */
@@ -128,6 +130,19 @@ typedef struct cli_eval_out {
     float *logits;      /* a classifier's head, tokens x classes */
     int *experts;       /* the routing decisions, MoE layers x tokens x top_k */
 } cli_eval_out;
+/* The dynamic energy of a run by part of the model (docs/mapping.md, "The whole transformer"):
+ * each command's compute (arrays, converters, cores' and units' logic) to the part it
+ * serves: attention (its projections' MVMs and ATTN), FFN (routers, experts, dense FFNs, their
+ * digital steps and the residual adds), norms, the head; and every command's data movement
+ * (buffers, buses, networks, chip links, the host link), with the descriptor fetches and
+ * status words no command owns (the run's total less what the profile holds). */
+typedef enum {
+    CLI_MP_ATTENTION = 0, CLI_MP_FFN, CLI_MP_NORMS, CLI_MP_HEAD, CLI_MP_MOVEMENT, CLI_MP_COUNT
+} cli_model_part;
+const char *cli_model_part_name(cli_model_part p);
+void cli_model_parts(const aimc_model *m, const cli_breakdown *b,
+                     const double total_pj[AIMC_PART_COUNT], double pj[CLI_MP_COUNT]);
+
 /* Free the outputs of *ex (not its breakdown); NULL is a no-op. */
 void cli_eval_out_free(cli_eval_out *ex);
 

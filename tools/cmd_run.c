@@ -21,7 +21,7 @@ void cli_usage_run(FILE *f)
             "                [--timing-only] [--batch N] [--window N] [--routing SPEC]\n"
             "                [--activity assumed|measured] [--trace FILE] [--wave FILE]\n"
             "                [--csv FILE] [--compare gpu:NAME] [--tokens-file FILE]\n"
-            "                [--dump-outputs FILE] [--dump-layers]\n"
+            "                [--dump-outputs FILE] [--dump-layers] [--prompt N] [--generate]\n"
             "\n"
             "Map the model onto the machine, program its weights through the driver, stream N\n"
             "tokens through every MoE layer on the device, and report latency, energy by part\n"
@@ -60,7 +60,10 @@ void cli_usage_run(FILE *f)
             "                  (docs/cli.md, \"Tokens in, outputs out\")\n"
             "  --dump-outputs FILE  write each token's input, output hidden state, logits (a\n"
             "                  classifier's) and routing decisions as safetensors\n"
-            "  --dump-layers   with --dump-outputs: the hidden state after every layer too\n");
+            "  --dump-layers   with --dump-outputs: the hidden state after every layer too\n"
+            "  --prompt N      models with attention: the first N tokens at once (a prefill)\n"
+            "  --generate      models with attention: each later token enters when the one\n"
+            "                  before has left the head (decoding, one token at a time)\n");
 }
 
 /* ---- the options only `aimc run` takes ---- */
@@ -68,9 +71,9 @@ void cli_usage_run(FILE *f)
 typedef struct {
     int timing_only;
     int activity_assumed;
-    int dump_layers;
+    int dump_layers, generate;
     const char *trace, *wave, *routing, *csv, *compare, *tokens_file, *dump;
-    long batch, window;
+    long batch, window, prompt;
 } run_opts;
 
 /* Take run's own options out of argv (the shared parser does not know them); returns the
@@ -80,7 +83,7 @@ static int take_run_options(int argc, char **argv, char **kept, run_opts *r)
     static const char *const valued[] = {"--trace",   "--wave",        "--routing",
                                          "--batch",   "--window",      "--activity",
                                          "--csv",     "--compare",     "--tokens-file",
-                                         "--dump-outputs"};
+                                         "--dump-outputs", "--prompt"};
     int n = 0;
     for (int i = 0; i < argc; i++) {
         const char *arg = argv[i], *val = NULL;
@@ -95,6 +98,10 @@ static int take_run_options(int argc, char **argv, char **kept, run_opts *r)
         }
         if (i > 0 && !strcmp(arg, "--dump-layers")) {
             r->dump_layers = 1;
+            continue;
+        }
+        if (i > 0 && !strcmp(arg, "--generate")) {
+            r->generate = 1;
             continue;
         }
         for (int v = 0; i > 0 && v < (int)(sizeof valued / sizeof valued[0]); v++) {
@@ -135,6 +142,9 @@ static int take_run_options(int argc, char **argv, char **kept, run_opts *r)
         case 7: r->compare = val; break;
         case 8: r->tokens_file = val; break;
         case 9: r->dump = val; break;
+        case 10:
+            if (cli_parse_count("--prompt", val, 1, 65536, &r->prompt)) return -1;
+            break;
         }
     }
     kept[n] = NULL;
@@ -622,6 +632,18 @@ static void json_report(aimc_json *j, const aimc_arch *a, const aimc_model *m,
                       gc->est.token_pj > 0 ? f->tok_pj / gc->est.token_pj : 0.0);
         aimc_json_obj_end(j);
     }
+    if (ex->breakdown.available) {
+        double mp[CLI_MP_COUNT];
+        cli_model_parts(m, &ex->breakdown, r->cost.energy_pj, mp);
+        aimc_json_obj_begin(j, "model_parts_pj");
+        for (int q = 0; q < CLI_MP_COUNT; q++)
+            aimc_json_num(j, cli_model_part_name((cli_model_part)q), mp[q]);
+        aimc_json_obj_end(j);
+    }
+    if (r->lm) {
+        aimc_json_num(j, "perplexity_hw", r->perplexity_hw);
+        aimc_json_num(j, "perplexity_float", r->perplexity_float);
+    }
     cli_json_plan(j, p);
 }
 
@@ -746,7 +768,9 @@ int cli_cmd_run(int argc_all, char **argv_all)
                         .window = (size_t)ro.window,
                         .routing = routing,
                         .x0 = x0,
-                        .outputs = ro.dump ? 1 + ro.dump_layers : 0};
+                        .outputs = ro.dump ? 1 + ro.dump_layers : 0,
+                        .prompt = (size_t)ro.prompt,
+                        .generate = ro.generate};
     eo.ntok = ntok;
     int drc = cli_evaluate(&a, m, &eo, &p, &used, rep, &ex, &d);
     if (drc != AIMC_OK) {
@@ -772,13 +796,42 @@ int cli_cmd_run(int argc_all, char **argv_all)
     print_deploy(&ex.deploy);
     if (gpu) print_compare(&gc, &fig);
     for (int i = 0; i < warn.n; i++) printf("warning  %s\n", warn.text[i]);
+    if (m->attn.kind != AIMC_ATTN_NONE) { /* a KV cache in a buffer it does not fit */
+        uint32_t rk, rv;
+        aimc_model_kv_row(m, &rk, &rv);
+        const double bytes = (double)rep->tokens * (rk + rv) * 4.0;
+        if (used.kv_cache.memory == AIMC_KV_BUFFER && bytes > used.buffer.kb * 1024.0)
+            printf("warning  a layer's KV cache of %zu positions takes %.1f KiB, more than the "
+                   "%d KiB buffer that holds it (kv_cache.memory buffer): the run counts its "
+                   "accesses as if it fitted; kv_cache.memory offchip models the memory it needs\n",
+                   rep->tokens, bytes / 1024.0, used.buffer.kb);
+        if (used.kv_cache.memory == AIMC_KV_OFFCHIP &&
+            bytes * m->layers > used.kv_cache.gbytes * 1e9 * used.hierarchy.chips)
+            printf("warning  the KV caches take %.3f GB, more than the off-chip memory of %d "
+                   "chip(s) (kv_cache.gbytes %.3g)\n", bytes * m->layers / 1e9,
+                   used.hierarchy.chips, used.kv_cache.gbytes);
+    }
     if (rep->values)
         printf("output   relative rms error %.4f against the float reference; routing agrees "
                "for %.1f %% of token-layers\n",
                rep->rel_rms_error, 100.0 * rep->routing_agreement);
-    if (rep->classified)
+    if (rep->lm)
+        printf("language next-token accuracy %.2f %% on the machine, %.2f %% in float; perplexity "
+               "%.4f on the machine, %.4f in float (%zu tokens scored)\n",
+               100.0 * rep->accuracy_hw, 100.0 * rep->accuracy_float, rep->perplexity_hw,
+               rep->perplexity_float, rep->scored);
+    else if (rep->classified)
         printf("accuracy %.2f %% on the simulated machine, %.2f %% in float (%zu tokens of the test set)\n",
                100.0 * rep->accuracy_hw, 100.0 * rep->accuracy_float, rep->tokens);
+    if (ex.breakdown.available && (m->attn.kind != AIMC_ATTN_NONE || m->vocab)) {
+        double mp[CLI_MP_COUNT], tot = 0;
+        cli_model_parts(m, &ex.breakdown, rep->cost.energy_pj, mp);
+        for (int q = 0; q < CLI_MP_COUNT; q++) tot += mp[q];
+        printf("parts    dynamic energy by part of the model (the run, nJ):");
+        for (int q = 0; q < CLI_MP_COUNT; q++)
+            printf("%s %s %.4f", q ? "," : "", cli_model_part_name((cli_model_part)q), mp[q] / 1e3);
+        printf("; total %.4f; makespan %.3f ns\n", tot / 1e3, fig.makespan_ns);
+    }
     rc = 0;
     if (ro.csv) {
         if (!ex.breakdown.available) {

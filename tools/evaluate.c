@@ -195,7 +195,9 @@ int cli_evaluate(const aimc_arch *a0, const aimc_model *m, const cli_eval_opts *
                        .experts_out = ex->experts ? ex->experts : o->experts_out,
                        .x_out = ex->hidden,
                        .layers_out = ex->layers,
-                       .logits_out = ex->logits};
+                       .logits_out = ex->logits,
+                       .prompt = o->prompt,
+                       .generate = o->generate};
     if ((rc = profile_snap(dev, m->n_matrices, &before)) ||
         (rc = aimc_rt_run(dev, m, x0, ntok, labels, &ro, rep, d))) {
         if (!d->msg[0]) aimc_diag_set(d, rc, "out of memory");
@@ -376,4 +378,54 @@ int cli_dump_write(const char *path, const aimc_model *m, const aimc_arch *a, ui
     free(t);
     free(names);
     return rc;
+}
+
+/* ---- the run by part of the model --------------------------------------------------------- */
+
+const char *cli_model_part_name(cli_model_part p)
+{
+    static const char *const names[CLI_MP_COUNT] = {"attention", "ffn", "norms", "head",
+                                                     "data_movement"};
+    return (int)p >= 0 && p < CLI_MP_COUNT ? names[p] : "unknown";
+}
+
+static int is_movement(int q)
+{
+    return q == AIMC_PART_BUFFER || q == AIMC_PART_BUS || q == AIMC_PART_NOC ||
+           q == AIMC_PART_CHIP_LINK || q == AIMC_PART_HOST_DMA;
+}
+
+static void parts_add(const aimc_profile *pr, cli_model_part to, double pj[CLI_MP_COUNT],
+                      double *profiled)
+{
+    for (int q = 0; q < AIMC_PART_COUNT; q++) {
+        pj[is_movement(q) ? CLI_MP_MOVEMENT : to] += pr->energy_pj[q];
+        *profiled += pr->energy_pj[q];
+    }
+}
+
+void cli_model_parts(const aimc_model *m, const cli_breakdown *b,
+                     const double total_pj[AIMC_PART_COUNT], double pj[CLI_MP_COUNT])
+{
+    double profiled = 0, total = 0;
+    for (int p = 0; p < CLI_MP_COUNT; p++) pj[p] = 0;
+    if (!b || !b->available) return;
+    for (size_t i = 0; i < b->n_matrices && i < m->n_matrices; i++) {
+        const int e = m->m[i].expert;
+        parts_add(&b->matrix[i], e == AIMC_EXPERT_ATTN ? CLI_MP_ATTENTION
+                                 : e == AIMC_EXPERT_HEAD ? CLI_MP_HEAD
+                                                         : CLI_MP_FFN,
+                  pj, &profiled);
+    }
+    for (uint32_t k = 0; k < 16; k++) {
+        const char *name = aimc_opcode_name(k);
+        if (!name || !strcmp(name, "mvm") || !strcmp(name, "readback") || !strcmp(name, "program"))
+            continue; /* the matrices' rows hold their commands */
+        parts_add(&b->opcode[k], !strcmp(name, "attn")                                 ? CLI_MP_ATTENTION
+                                 : !strcmp(name, "norm") || !strcmp(name, "rmsnorm") ? CLI_MP_NORMS
+                                                                                      : CLI_MP_FFN,
+                  pj, &profiled);
+    }
+    for (int q = 0; q < AIMC_PART_COUNT; q++) total += total_pj[q];
+    if (total > profiled) pj[CLI_MP_MOVEMENT] += total - profiled; /* fetches, status words */
 }

@@ -1606,6 +1606,60 @@ static void test_tr_deepseek(void)
                      "weights: {random: {seed: 14}}\n", NULL);
 }
 
+/* ---- the public models end to end ------------------------------------------------------------ */
+
+/* DeepSeek-V3, Mixtral-8x7B, OLMoE-1B-7B and Qwen1.5-MoE-A2.7B timing-only on HERMES with as
+ * many chips as they need: a token prefilled and one generated, through every layer's
+ * attention, dense FFN or MoE block and the head: one ATTN per layer and group of heads and
+ * token group, norms, projections, and the time and energy of all of it. */
+static void test_public_models_run(void)
+{
+    static const char *const files[] = {"models/deepseek-v3.yaml", "models/mixtral-8x7b.yaml",
+                                        "models/olmoe-1b-7b.yaml", "models/qwen1.5-moe-a2.7b.yaml"};
+    for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
+        aimc_arch a;
+        aimc_model *m = NULL;
+        aimc_plan *p = NULL;
+        aimc_diag d = {{0}};
+        CU_ASSERT_EQUAL_FATAL(load_arch("configs/hermes.yaml", &a), AIMC_OK);
+        a.hierarchy.chips_auto = 1;
+        CU_ASSERT_EQUAL_FATAL(aimc_model_load(files[f], 0, &m, &d), AIMC_OK);
+        aimc_map_opts mo = {.shape_only = 1};
+        CU_ASSERT_EQUAL_FATAL(aimc_map_plan_ex(&a, m, &mo, &p, &d), AIMC_OK);
+        CU_ASSERT_EQUAL_FATAL(aimc_map_fit_chips(&a, p), AIMC_OK);
+        aimc_dev *dev = NULL;
+        aimc_open_opts o = {.arch = &a, .seed = 1, .timing_only = 1, .diag = &d};
+        aimc_rt_report *r = calloc(1, sizeof *r);
+        CU_ASSERT_FATAL(r != NULL);
+        int rc = aimc_open("sim:", &o, &dev);
+        if (!rc) rc = aimc_rt_program(dev, &a, m, p, NULL, NULL, &d);
+        aimc_rt_opts ro = {.prompt = 1, .generate = 1, .seed = 3};
+        aimc_profile attn, norm, route;
+        if (!rc) rc = aimc_rt_run(dev, m, NULL, 2, NULL, &ro, r, &d);
+        if (rc) fprintf(stderr, "\n  %s: %s\n", files[f], d.msg);
+        CU_ASSERT_EQUAL_FATAL(rc, AIMC_OK);
+        CU_ASSERT_EQUAL(aimc_profile_read(dev, AIMC_PROFILE_OPCODE, AIMC_DESC_OP_ATTN, &attn), AIMC_OK);
+        CU_ASSERT_EQUAL(aimc_profile_read(dev, AIMC_PROFILE_OPCODE, AIMC_DESC_OP_NORM, &norm), AIMC_OK);
+        CU_ASSERT_EQUAL(aimc_profile_read(dev, AIMC_PROFILE_OPCODE,
+                                          aimc_moe_rule_is_default(&m->rule) ? AIMC_DESC_OP_TOPK
+                                                                             : AIMC_DESC_OP_ROUTE,
+                                          &route),
+                        AIMC_OK);
+        CU_ASSERT_EQUAL(r->groups, 2);
+        CU_ASSERT_EQUAL(attn.commands, 2ull * (uint64_t)m->layers * (uint64_t)m->attn.groups);
+        CU_ASSERT(norm.commands >= 2ull * (uint64_t)m->layers * 2); /* before attention and FFN */
+        CU_ASSERT_EQUAL(route.commands, 2ull * (uint64_t)(m->layers - m->dense_layers));
+        /* the units busy, the KV memory's bytes in the buffer part (HERMES' units cost no
+         * energy per operation: its figures hold them) */
+        CU_ASSERT(attn.busy_cycles > 0 && attn.energy_pj[AIMC_PART_BUFFER] > 0);
+        CU_ASSERT(r->makespan_cycles > 0 && r->cost.mvms > 0);
+        aimc_close(dev);
+        free(r);
+        aimc_plan_free(p);
+        aimc_model_free(m);
+    }
+}
+
 /* ---- bad weight files ----------------------------------------------------------------------
  *
  * tests/models/bad/weights/NAME.yaml fails to load (with weights) with exactly NAME.expect's
@@ -1780,6 +1834,8 @@ int test_model_register(void)
                {"olmoe-like: qk norms, unnormalised top-3 (reference, 3e-4)", test_tr_olmoe},
                {"qwen-like: gated shared expert (reference, 3e-4)", test_tr_qwen},
                {"deepseek-like: MLA, a dense layer, sigmoid groups (reference, 3e-4)",
-                test_tr_deepseek});
+                test_tr_deepseek},
+               {"deepseek-v3, mixtral, olmoe, qwen timing-only end to end on hermes",
+                test_public_models_run});
     return 0;
 }

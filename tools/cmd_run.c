@@ -830,7 +830,8 @@ int cli_cmd_run(int argc_all, char **argv_all)
         printf("parts    dynamic energy by part of the model (the run, nJ):");
         for (int q = 0; q < CLI_MP_COUNT; q++)
             printf("%s %s %.4f", q ? "," : "", cli_model_part_name((cli_model_part)q), mp[q] / 1e3);
-        printf("; total %.4f; makespan %.3f ns\n", tot / 1e3, fig.makespan_ns);
+        printf("; total %.4f; static %.4f; makespan %.3f ns\n", tot / 1e3,
+               fig.static_total_pj / 1e3, fig.makespan_ns);
     }
     rc = 0;
     if (ro.csv) {

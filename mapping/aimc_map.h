@@ -139,7 +139,11 @@ typedef struct aimc_model {
         char data[512];   /* "" or a CSV of d_model features and a label per line, resolved
                            * against the model file's directory */
         double scale;     /* features are divided by it */
-        int test_every;   /* sample i is a test sample when i % test_every == 0 */
+        int test_every;   /* sample i is a test sample when i % test_every == 0; a language
+                           * model's chunk i of 512 bytes of text is held out likewise */
+        char text[512];   /* a language model: "" or its text (a file or a directory of files,
+                           * aimc_text_load), resolved like data */
+        int context;      /* a language model: the held-out text is run in windows of it */
     } eval;
     struct {
         uint64_t seed;

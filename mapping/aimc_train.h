@@ -109,6 +109,14 @@ typedef struct aimc_lm {
     struct aimc_lm_priv *priv; /* the named tensors */
 } aimc_lm;
 
+/* Text: a file, or every regular file of a directory (not its links, sorted by name),
+ * concatenated into *text (the caller frees it). AIMC_ERR_IO naming the path, AIMC_ERR_NOMEM. */
+int aimc_text_load(const char *path, uint8_t **text, size_t *len, aimc_diag *d);
+/* Split text into chunks of `chunk` bytes: chunk i is held out (into *test) when
+ * i % every == 0, else trained on (*train); both new allocations the caller frees. */
+int aimc_text_split(const uint8_t *text, size_t len, size_t chunk, size_t every, uint8_t **train,
+                    size_t *ntrain, uint8_t **test, size_t *ntest);
+
 /* A model of shape s: norms 1, matrices N(0, 1/fan_in) (the residual branches' outputs / sqrt(2
  * layers)), the embedding N(0, 1), from seed. AIMC_ERR_INVALID for a shape out of range. */
 int aimc_lm_create(const aimc_lm_shape *s, uint64_t seed, aimc_lm **out);

@@ -865,16 +865,34 @@ static int parse_weights_section(const aimc_ydoc *doc, const aimc_ynode *sec, ai
 static int parse_eval_section(const aimc_ydoc *doc, const aimc_ynode *sec, aimc_model *m,
                               aimc_diag *d)
 {
-    static const char *const keys[] = {"data", "scale", "test_every"};
+    static const char *const keys[] = {"data", "scale", "test_every", "text", "context"};
     const aimc_ynode *n;
     char path[512];
     long v;
     int rc;
     if ((rc = aimc_ynode_expect_map(doc, sec, "eval", d))) return rc;
-    if ((rc = aimc_ymap_check_keys(doc, sec, "eval", keys, 3, d))) return rc;
+    if ((rc = aimc_ymap_check_keys(doc, sec, "eval", keys, 5, d))) return rc;
     if (m->n_classes == 0)
         return aimc_diag_set(d, AIMC_ERR_CONFIG, "%s:%d:%d: eval: needs model.classes",
                              doc->name, sec->line, sec->col);
+    if (m->vocab) { /* a language model: held-out text in windows */
+        if ((rc = get_required(doc, sec, "text", "eval.text", &n, d))) return rc;
+        if ((rc = aimc_ynode_str(doc, n, "eval.text", path, sizeof path, d))) return rc;
+        if (resolve_path(doc->name, path, m->eval.text, sizeof m->eval.text))
+            return aimc_diag_set(d, AIMC_ERR_CONFIG, "%s: eval.text: longer than %zu bytes with "
+                                 "the model file's directory", doc->name, sizeof m->eval.text - 1);
+        m->eval.test_every = 10;
+        if ((n = aimc_ymap_get(sec, "test_every"))) {
+            if ((rc = aimc_ynode_int(doc, n, "eval.test_every", 2, 1000000, &v, d))) return rc;
+            m->eval.test_every = (int)v;
+        }
+        m->eval.context = 64;
+        if ((n = aimc_ymap_get(sec, "context"))) {
+            if ((rc = aimc_ynode_int(doc, n, "eval.context", 2, 65536, &v, d))) return rc;
+            m->eval.context = (int)v;
+        }
+        return AIMC_OK;
+    }
     if ((rc = get_required(doc, sec, "data", "eval.data", &n, d))) return rc;
     if ((rc = aimc_ynode_str(doc, n, "eval.data", path, sizeof path, d))) return rc;
     if (resolve_path(doc->name, path, m->eval.data, sizeof m->eval.data))

@@ -11,11 +11,13 @@
  */
 #include "aimc_train.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "aimc_map.h"
 #include "aimc_moe.h"
@@ -668,6 +670,109 @@ out:
     free(g1);
     free(grad);
     return rc;
+}
+
+/* ---- text ------------------------------------------------------------------------------ */
+
+static int text_append(const char *path, uint8_t **text, size_t *len, aimc_diag *d)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return aimc_diag_set(d, AIMC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    int rc = AIMC_OK;
+    for (;;) {
+        uint8_t buf[65536];
+        const size_t n = fread(buf, 1, sizeof buf, f);
+        if (n) {
+            if (*len > (1u << 30)) {
+                rc = aimc_diag_set(d, AIMC_ERR_IO, "%s: more than 1 GiB of text", path);
+                break;
+            }
+            uint8_t *t = realloc(*text, *len + n);
+            if (!t) {
+                rc = aimc_diag_set(d, AIMC_ERR_NOMEM, "%s: out of memory", path);
+                break;
+            }
+            memcpy(t + *len, buf, n);
+            *text = t;
+            *len += n;
+        }
+        if (n < sizeof buf) break;
+    }
+    if (rc == AIMC_OK && ferror(f)) rc = aimc_diag_set(d, AIMC_ERR_IO, "%s: read error", path);
+    fclose(f);
+    return rc;
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int aimc_text_load(const char *path, uint8_t **text, size_t *len, aimc_diag *d)
+{
+    struct stat st;
+    *text = NULL;
+    *len = 0;
+    if (stat(path, &st) != 0) return aimc_diag_set(d, AIMC_ERR_IO, "%s: %s", path, strerror(errno));
+    if (!S_ISDIR(st.st_mode)) return text_append(path, text, len, d);
+    DIR *dir = opendir(path);
+    if (!dir) return aimc_diag_set(d, AIMC_ERR_IO, "%s: %s", path, strerror(errno));
+    char **names = NULL;
+    size_t n = 0;
+    int rc = AIMC_OK;
+    struct dirent *e;
+    while (rc == AIMC_OK && (e = readdir(dir)) != NULL) {
+        char full[4096];
+        struct stat ls;
+        if (e->d_name[0] == '.') continue;
+        snprintf(full, sizeof full, "%s/%s", path, e->d_name);
+        if (lstat(full, &ls) != 0 || !S_ISREG(ls.st_mode)) continue; /* links: duplicates */
+        char **nn = realloc(names, (n + 1) * sizeof *nn);
+        if (!nn || !(nn[n] = strdup(full))) {
+            if (nn) names = nn;
+            rc = aimc_diag_set(d, AIMC_ERR_NOMEM, "%s: out of memory", path);
+            break;
+        }
+        names = nn;
+        n++;
+    }
+    closedir(dir);
+    if (rc == AIMC_OK) qsort(names, n, sizeof *names, by_name);
+    for (size_t i = 0; i < n && rc == AIMC_OK; i++) rc = text_append(names[i], text, len, d);
+    for (size_t i = 0; i < n; i++) free(names[i]);
+    free(names);
+    if (rc == AIMC_OK && *len == 0) rc = aimc_diag_set(d, AIMC_ERR_IO, "%s: no text", path);
+    if (rc) {
+        free(*text);
+        *text = NULL;
+        *len = 0;
+    }
+    return rc;
+}
+
+int aimc_text_split(const uint8_t *text, size_t len, size_t chunk, size_t every, uint8_t **train,
+                    size_t *ntrain, uint8_t **test, size_t *ntest)
+{
+    *train = malloc(len ? len : 1);
+    *test = malloc(len ? len : 1);
+    *ntrain = *ntest = 0;
+    if (!*train || !*test || chunk == 0 || every == 0) {
+        free(*train);
+        free(*test);
+        *train = *test = NULL;
+        return AIMC_ERR_NOMEM;
+    }
+    for (size_t i = 0, c0 = 0; c0 < len; i++, c0 += chunk) {
+        const size_t n = len - c0 < chunk ? len - c0 : chunk;
+        if (i % every == 0) {
+            memcpy(*test + *ntest, text + c0, n);
+            *ntest += n;
+        } else {
+            memcpy(*train + *ntrain, text + c0, n);
+            *ntrain += n;
+        }
+    }
+    return AIMC_OK;
 }
 
 /* ---- safetensors ------------------------------------------------------------------------- */

@@ -99,6 +99,8 @@ typedef struct cli_eval_opts {
                                   * cli_eval_out, 2 also every layer's hidden state */
     size_t prompt;               /* aimc_rt_opts.prompt and .generate */
     int generate;
+    const int *ids;              /* a language model's token ids (--tokens-file), or NULL */
+    size_t n_ids;
 } cli_eval_opts;
 
 /* Deploying the model: programming every matrix (the deploy block of `aimc run`). */
@@ -164,6 +166,11 @@ void cli_eval_out_free(cli_eval_out *ex);
  * "FILE:LINE: ..." for a bad line. */
 int cli_tokens_read(const char *path, const aimc_model *m, float **x0, size_t *ntok,
                     aimc_diag *d);
+
+/* A language model's tokens in: "text:FILE" is the bytes of FILE (a vocabulary of bytes);
+ * else FILE holds decimal ids below model.vocab separated by blanks, commas or new lines.
+ * At most 65536. The caller frees *ids. */
+int cli_ids_read(const char *path, const aimc_model *m, int **ids, size_t *n, aimc_diag *d);
 
 /* Outputs out (`aimc run --dump-outputs`): a safetensors file of F32 "input" and "hidden"
  * (ntok x d_model: what entered layer 0 and the residual stream after the last layer),

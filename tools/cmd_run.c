@@ -736,7 +736,8 @@ int cli_cmd_run(int argc_all, char **argv_all)
     aimc_rt_report *rep = NULL;
     aimc_diag d = {{0}};
     float *x0 = NULL;
-    size_t ntok = (size_t)o.tokens;
+    int *ids = NULL;
+    size_t ntok = (size_t)o.tokens, n_ids = 0;
     cli_eval_out ex;
     memset(&ex, 0, sizeof ex);
     int rc = CLI_EXIT_USAGE;
@@ -747,7 +748,8 @@ int cli_cmd_run(int argc_all, char **argv_all)
         fprintf(stderr, "%s: %s\n", cli_prog, d.msg);
         goto out;
     }
-    if (ro.tokens_file && cli_tokens_read(ro.tokens_file, m, &x0, &ntok, &d) != AIMC_OK) {
+    if (ro.tokens_file && (m->vocab ? cli_ids_read(ro.tokens_file, m, &ids, &n_ids, &d)
+                                    : cli_tokens_read(ro.tokens_file, m, &x0, &ntok, &d)) != AIMC_OK) {
         fprintf(stderr, "%s: %s\n", cli_prog, d.msg);
         goto out;
     }
@@ -768,6 +770,8 @@ int cli_cmd_run(int argc_all, char **argv_all)
                         .window = (size_t)ro.window,
                         .routing = routing,
                         .x0 = x0,
+                        .ids = ids,
+                        .n_ids = n_ids,
                         .outputs = ro.dump ? 1 + ro.dump_layers : 0,
                         .prompt = (size_t)ro.prompt,
                         .generate = ro.generate};
@@ -865,6 +869,7 @@ out:
     cli_breakdown_free(&ex.breakdown);
     cli_eval_out_free(&ex);
     free(x0);
+    free(ids);
     free(rep);
     aimc_routing_free(routing);
     aimc_plan_free(p);

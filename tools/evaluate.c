@@ -1,6 +1,7 @@
 /* evaluate.c - one evaluation of a model on a machine through the driver, its tokens in and
  * its outputs out (cli.h). */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include "aimc_cost.h"
 #include "aimc_train.h"
 #include "cli.h"
+#include "rng.h"
 
 /* The inputs of a run: a classifier's test samples and labels when the model names a data
  * set (all of them when ntok is 0; ntok beyond them goes round them again), else ntok random
@@ -86,6 +88,127 @@ static int profile_snap(aimc_dev *dev, size_t n_matrices, cli_breakdown *b)
         if (aimc_profile_read(dev, AIMC_PROFILE_OPCODE, k, &b->opcode[k])) return 0;
     b->available = 1;
     return 0;
+}
+
+/* ---- a language model on its text ----------------------------------------------------------- */
+
+static void counters_add(aimc_counters *acc, const aimc_counters *c)
+{
+    acc->cycles += c->cycles;
+    acc->time += c->time;
+    acc->mvms += c->mvms;
+    acc->adc_conversions += c->adc_conversions;
+    acc->adc_saturations += c->adc_saturations;
+    acc->dac_drives += c->dac_drives;
+    acc->xbar_reads += c->xbar_reads;
+    acc->digital_ops += c->digital_ops;
+    acc->cells_programmed += c->cells_programmed;
+    for (int q = 0; q < AIMC_PART_COUNT; q++) acc->energy_pj[q] += c->energy_pj[q];
+    acc->noc_bytes += c->noc_bytes;
+    acc->link_bytes += c->link_bytes;
+    acc->host_bytes += c->host_bytes;
+}
+
+/* A language model's evaluation: the token ids (o->ids, else the held-out chunks of eval.text,
+ * else random bytes of seed), at most ntok of them (0: all), run in windows of eval.context
+ * (each a sequence from position 0, prefilled at once: teacher forcing), each token's label
+ * the next id of its window; the reports summed into *rep. */
+static int lm_windows(aimc_dev *dev, const aimc_model *m, const cli_eval_opts *o, size_t ntok,
+                      int timing_only, const aimc_rt_opts *ro0, aimc_rt_report *rep,
+                      aimc_diag *d)
+{
+    const size_t dm = (size_t)m->d_model, V = (size_t)m->vocab;
+    uint8_t *text = NULL, *tr = NULL, *te = NULL;
+    size_t len = 0, ntr = 0, nte = 0;
+    int *ids = NULL, rc = AIMC_OK;
+    size_t n = 0;
+    if (o->ids) {
+        n = o->n_ids;
+    } else if (m->eval.text[0]) {
+        if ((rc = aimc_text_load(m->eval.text, &text, &len, d)) ||
+            (rc = aimc_text_split(text, len, 512, (size_t)m->eval.test_every, &tr, &ntr, &te, &nte)))
+            goto out;
+        n = nte;
+    } else {
+        n = ntok ? ntok : CLI_DEFAULT_TOKENS;
+    }
+    if (ntok && ntok < n) n = ntok;
+    if (!(ids = malloc((n ? n : 1) * sizeof *ids))) {
+        rc = aimc_diag_set(d, AIMC_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    const uint64_t key = aimc_rng_key(o->seed, AIMC_RNG_DOMAIN_TOKENS, 77, 0);
+    for (size_t i = 0; i < n; i++)
+        ids[i] = o->ids ? o->ids[i] : te ? te[i] : (int)(aimc_rng_u64(key, i) % V);
+    const size_t W = m->eval.context > 0 ? (size_t)m->eval.context : 64;
+    float *x0 = timing_only ? NULL : malloc(W * dm * sizeof *x0);
+    int *lab = malloc(W * sizeof *lab);
+    if ((!timing_only && !x0) || !lab) {
+        free(x0);
+        free(lab);
+        rc = aimc_diag_set(d, AIMC_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    aimc_rt_report *r = malloc(sizeof *r);
+    double nll_hw = 0, nll_f = 0, right_hw = 0, right_f = 0, err2 = 0, agree = 0;
+    size_t scored = 0;
+    memset(rep, 0, sizeof *rep);
+    for (size_t w0 = 0; r && w0 < n; w0 += W) {
+        const size_t wn = n - w0 < W ? n - w0 : W;
+        for (size_t t = 0; t < wn; t++) {
+            if ((size_t)ids[w0 + t] >= V) {
+                rc = aimc_diag_set(d, AIMC_ERR_CONFIG, "token %zu: id %d outside the vocabulary "
+                                   "of %zu", w0 + t, ids[w0 + t], V);
+                break;
+            }
+            if (x0) memcpy(x0 + t * dm, m->embed + (size_t)ids[w0 + t] * dm, dm * sizeof *x0);
+            lab[t] = t + 1 < wn ? ids[w0 + t + 1] : -1;
+        }
+        if (rc) break;
+        aimc_rt_opts ro = *ro0;
+        ro.prompt = wn;
+        ro.experts_out = NULL;
+        if ((rc = aimc_rt_run(dev, m, x0, wn, x0 ? lab : NULL, &ro, r, d))) break;
+        if (w0 == 0) rep->first_cycles = r->first_cycles, rep->first_tokens = r->first_tokens;
+        rep->tokens += r->tokens;
+        rep->groups += r->groups;
+        rep->macs += r->macs;
+        rep->makespan_cycles += r->makespan_cycles;
+        counters_add(&rep->cost, &r->cost);
+        rep->values = r->values;
+        rep->layers = r->layers;
+        err2 += r->rel_rms_error * r->rel_rms_error * (double)wn;
+        agree += r->routing_agreement * (double)wn;
+        if (r->lm && r->scored) {
+            nll_hw += log(r->perplexity_hw) * (double)r->scored;
+            nll_f += log(r->perplexity_float) * (double)r->scored;
+            right_hw += r->accuracy_hw * (double)r->scored;
+            right_f += r->accuracy_float * (double)r->scored;
+            scored += r->scored;
+        }
+    }
+    if (!r && rc == AIMC_OK) rc = aimc_diag_set(d, AIMC_ERR_NOMEM, "out of memory");
+    if (rc == AIMC_OK && rep->tokens) {
+        rep->rel_rms_error = sqrt(err2 / (double)rep->tokens);
+        rep->routing_agreement = agree / (double)rep->tokens;
+        if (scored) {
+            rep->lm = rep->classified = 1;
+            rep->scored = scored;
+            rep->perplexity_hw = exp(nll_hw / (double)scored);
+            rep->perplexity_float = exp(nll_f / (double)scored);
+            rep->accuracy_hw = right_hw / (double)scored;
+            rep->accuracy_float = right_f / (double)scored;
+        }
+    }
+    free(r);
+    free(x0);
+    free(lab);
+out:
+    free(ids);
+    free(text);
+    free(tr);
+    free(te);
+    return rc;
 }
 
 int cli_evaluate(const aimc_arch *a0, const aimc_model *m, const cli_eval_opts *o,
@@ -198,8 +321,13 @@ int cli_evaluate(const aimc_arch *a0, const aimc_model *m, const cli_eval_opts *
                        .logits_out = ex->logits,
                        .prompt = o->prompt,
                        .generate = o->generate};
-    if ((rc = profile_snap(dev, m->n_matrices, &before)) ||
-        (rc = aimc_rt_run(dev, m, x0, ntok, labels, &ro, rep, d))) {
+    if ((rc = profile_snap(dev, m->n_matrices, &before))) {
+        aimc_diag_set(d, rc, "out of memory");
+        goto out;
+    }
+    if (m->vocab && !o->x0 && !o->outputs) { /* a language model on its text, in windows */
+        if ((rc = lm_windows(dev, m, o, o->ntok, info.timing_only, &ro, rep, d))) goto out;
+    } else if ((rc = aimc_rt_run(dev, m, x0, ntok, labels, &ro, rep, d))) {
         if (!d->msg[0]) aimc_diag_set(d, rc, "out of memory");
         goto out;
     }
@@ -428,4 +556,60 @@ void cli_model_parts(const aimc_model *m, const cli_breakdown *b,
     }
     for (int q = 0; q < AIMC_PART_COUNT; q++) total += total_pj[q];
     if (total > profiled) pj[CLI_MP_MOVEMENT] += total - profiled; /* fetches, status words */
+}
+
+int cli_ids_read(const char *path, const aimc_model *m, int **ids, size_t *n, aimc_diag *d)
+{
+    *ids = NULL;
+    *n = 0;
+    const int text = !strncmp(path, "text:", 5);
+    const char *file = text ? path + 5 : path;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int rc = aimc_text_load(file, &buf, &len, d);
+    if (rc) return rc;
+    if (text && m->vocab < 256) {
+        free(buf);
+        return aimc_diag_set(d, AIMC_ERR_CONFIG, "%s: text needs a vocabulary of bytes (256), "
+                             "model %s has %d", file, m->name, m->vocab);
+    }
+    int *v = malloc((len ? len : 1) * sizeof *v);
+    if (!v) {
+        free(buf);
+        return aimc_diag_set(d, AIMC_ERR_NOMEM, "%s: out of memory", file);
+    }
+    size_t k = 0;
+    if (text) {
+        for (size_t i = 0; i < len && k < CLI_TOKENS_MAX; i++) v[k++] = buf[i];
+    } else { /* decimal ids separated by blanks, commas or new lines */
+        size_t i = 0, line = 1;
+        while (i < len && rc == AIMC_OK) {
+            if (buf[i] == '\n') line++;
+            if (strchr(" \t\r\n,", buf[i])) {
+                i++;
+                continue;
+            }
+            long x = 0;
+            size_t j = i;
+            while (j < len && buf[j] >= '0' && buf[j] <= '9' && x <= m->vocab) x = x * 10 + (buf[j++] - '0');
+            if (j == i || (j < len && !strchr(" \t\r\n,", buf[j])) || x >= m->vocab)
+                rc = aimc_diag_set(d, AIMC_ERR_CONFIG, "%s:%zu: expected token ids 0..%d",
+                                   file, line, m->vocab - 1);
+            else if (k == CLI_TOKENS_MAX)
+                rc = aimc_diag_set(d, AIMC_ERR_CONFIG, "%s: more than %d tokens", file,
+                                   CLI_TOKENS_MAX);
+            else
+                v[k++] = (int)x;
+            i = j;
+        }
+    }
+    free(buf);
+    if (rc == AIMC_OK && k == 0) rc = aimc_diag_set(d, AIMC_ERR_CONFIG, "%s: no tokens", file);
+    if (rc) {
+        free(v);
+        return rc;
+    }
+    *ids = v;
+    *n = k;
+    return AIMC_OK;
 }

@@ -111,7 +111,8 @@ static void counters_add(aimc_counters *acc, const aimc_counters *c)
 
 /* A language model's evaluation: the token ids (o->ids, else the held-out chunks of eval.text,
  * else random bytes of seed), at most ntok of them (0: all), run in windows of eval.context
- * (each a sequence from position 0, prefilled at once: teacher forcing), each token's label
+ * (each a sequence from position 0, prefilled at once: teacher forcing, unless o->prompt or
+ * o->generate say how its tokens enter), each token's label
  * the next id of its window; the reports summed into *rep. */
 static int lm_windows(aimc_dev *dev, const aimc_model *m, const cli_eval_opts *o, size_t ntok,
                       int timing_only, const aimc_rt_opts *ro0, aimc_rt_report *rep,
@@ -166,7 +167,7 @@ static int lm_windows(aimc_dev *dev, const aimc_model *m, const cli_eval_opts *o
         }
         if (rc) break;
         aimc_rt_opts ro = *ro0;
-        ro.prompt = wn;
+        if (!ro.prompt && !ro.generate) ro.prompt = wn; /* teacher forcing: one prefill */
         ro.experts_out = NULL;
         if ((rc = aimc_rt_run(dev, m, x0, wn, x0 ? lab : NULL, &ro, r, d))) break;
         if (w0 == 0) rep->first_cycles = r->first_cycles, rep->first_tokens = r->first_tokens;

@@ -68,6 +68,9 @@ typedef enum {
                            * DACs and ADCs, cores, clusters, routers and chips in use */
 } aimc_power_gating;
 
+/* kv_cache.memory */
+typedef enum { AIMC_KV_OFFCHIP = 0, AIMC_KV_BUFFER } aimc_kv_memory;
+
 typedef struct aimc_arch {
     int version;   /* must be AIMC_ARCH_VERSION */
     char name[64]; /* free text, e.g. "default" */
@@ -205,6 +208,13 @@ typedef struct aimc_arch {
         double latency_ns;
         double energy_pj_per_byte;
     } host_dma;
+    struct {                     /* where attention keeps its key-value cache (docs/config.md) */
+        aimc_kv_memory memory;   /* the buffer of the cluster that attends, or off-chip memory */
+        double gbytes_per_s;     /* off-chip: per chip */
+        double latency_ns;       /* off-chip: one transfer */
+        double energy_pj_per_byte; /* off-chip: one byte read or written */
+        double gbytes;           /* off-chip: capacity per chip */
+    } kv_cache;
     struct {                     /* what is powered (docs/config.md, "power") */
         aimc_power_gating gating;
     } power;

@@ -18,7 +18,7 @@
 
 /* VERSION (RO): register map version, major << 16 | minor */
 #define AIMC_REG_VERSION             0x004u
-#define AIMC_REG_VERSION_VALUE       0x00020000u /* 2.0: this register map (1.x had no DONE bit in the status word, four energy counters, no CNT_TIME and no traffic counters) */
+#define AIMC_REG_VERSION_VALUE       0x00020001u /* 2.1: this register map (2.0 had no ROUTE, NORM, ACT and ATTN commands; 1.x had no DONE bit in the status word, four energy counters, no CNT_TIME and no traffic counters) */
 
 /* CAP_XBAR_ROWS (RO): word lines per crossbar */
 #define AIMC_REG_CAP_XBAR_ROWS       0x008u
@@ -326,6 +326,46 @@
 #define AIMC_DESC_SACC_W_ADDR        0x30u /* u64: batch float32 weights; 0 = all 1 */
 #define AIMC_DESC_SACC_DST_ADDR      0x38u /* u64: dst, dst_rows x dim */
 
+/* ROUTE: per vector of n float32 router logits, the routing rule of the RULE record at RULE_ADDR (its fields say how, docs/driver.md): the k chosen experts as u32 indices, largest choice score first, ties to the lower index, and their float32 weights; in double */
+#define AIMC_DESC_OP_ROUTE           0x000Au
+#define AIMC_DESC_ROUTE_BATCH        0x10u /* u32: 1..CAP_MAX_BATCH */
+#define AIMC_DESC_ROUTE_N            0x14u /* u32: 1..CAP_MAX_DIM, batch x n <= CAP_MAX_ELEMS */
+#define AIMC_DESC_ROUTE_K            0x18u /* u32: 1..n, and at most TOPK_GROUPS x n / GROUPS */
+#define AIMC_DESC_ROUTE_RSVD         0x1Cu /* u32, must be 0: reserved */
+#define AIMC_DESC_ROUTE_IN_ADDR      0x20u /* u64: logits, batch x n float32 */
+#define AIMC_DESC_ROUTE_IDX_ADDR     0x28u /* u64: indices, batch x k u32 */
+#define AIMC_DESC_ROUTE_W_ADDR       0x30u /* u64: weights, batch x k float32 */
+#define AIMC_DESC_ROUTE_RULE_ADDR    0x38u /* u64: a RULE record (with BIAS 1 and the n biases after it): a constant of the model, kept by the device from its first use (read from the units' buffer, not moved); a bad value is BAD_DESC, ERROR_INFO 0x38 */
+
+/* NORM: out = x / sqrt(mean(x^2) + eps) * w per vector (sum of squares and products in double), batch x dim float32: RMSNORM with a learned weight and its own epsilon */
+#define AIMC_DESC_OP_NORM            0x000Bu
+#define AIMC_DESC_NORM_BATCH         0x10u /* u32: 1..CAP_MAX_BATCH */
+#define AIMC_DESC_NORM_DIM           0x14u /* u32: 1..CAP_MAX_DIM, batch x dim <= CAP_MAX_ELEMS */
+#define AIMC_DESC_NORM_EPS           0x18u /* f32: epsilon, finite and > 0 */
+#define AIMC_DESC_NORM_STRIDE        0x1Cu /* u32: floats from one vector to the next, dim..CAP_MAX_ELEMS (0: dim); out has the same layout */
+#define AIMC_DESC_NORM_IN_ADDR       0x20u /* u64: input */
+#define AIMC_DESC_NORM_OUT_ADDR      0x28u /* u64: output (may equal the input) */
+#define AIMC_DESC_NORM_W_ADDR        0x30u /* u64: dim float32 weights, 0 = none (all 1); a constant of the model, read from the units' buffer like a RULE record */
+#define AIMC_DESC_NORM_RESERVED      0x38u /* bytes from here to 64 must be 0 */
+
+/* ACT: out[i] = f(in[i]) for count float32 elements, in double: FUNC 0 sigmoid 1 / (1 + exp(-v)) */
+#define AIMC_DESC_OP_ACT             0x000Cu
+#define AIMC_DESC_ACT_COUNT          0x10u /* u32: 1..CAP_MAX_ELEMS */
+#define AIMC_DESC_ACT_FUNC           0x14u /* u32: 0 (sigmoid); others are refused (BAD_DESC) */
+#define AIMC_DESC_ACT_IN_ADDR        0x18u /* u64: input */
+#define AIMC_DESC_ACT_OUT_ADDR       0x20u /* u64: output (may equal the input) */
+#define AIMC_DESC_ACT_RESERVED       0x28u /* bytes from here to 64 must be 0 */
+
+/* ATTN: causal attention of BATCH queries at positions POS0.. over a KV cache: RoPE on queries and new keys, the new keys and values appended, softmax(SCALE q.k) over positions 0..own, the sum of the values weighted by it (docs/driver.md) */
+#define AIMC_DESC_OP_ATTN            0x000Du
+#define AIMC_DESC_ATTN_BATCH         0x10u /* u32: 1..CAP_MAX_BATCH queries, POS0 + BATCH <= the record's CTX */
+#define AIMC_DESC_ATTN_POS0          0x14u /* u32: position of the first query; the cache holds positions 0..POS0-1 */
+#define AIMC_DESC_ATTN_Q_ADDR        0x18u /* u64: queries, BATCH x HEADS x DK float32 */
+#define AIMC_DESC_ATTN_KV_ADDR       0x20u /* u64: the new keys, BATCH x KV_HEADS x DK, then (unless V_IN_K) the new values, BATCH x KV_HEADS x DV float32 */
+#define AIMC_DESC_ATTN_OUT_ADDR      0x28u /* u64: outputs, BATCH x HEADS x DV float32 */
+#define AIMC_DESC_ATTN_CACHE_ADDR    0x30u /* u64: the layer's cache: CTX rows of KV_HEADS x DK keys, then (unless V_IN_K) CTX rows of KV_HEADS x DV values; kept by the device (kv_cache.memory), not moved */
+#define AIMC_DESC_ATTN_PARAM_ADDR    0x38u /* u64: an ATTN record, a constant of the model like a RULE record; a bad value is BAD_DESC, ERROR_INFO 0x38 */
+
 /* record TILE: one placed tile (common/aimc_tile.h), as the PROGRAM tile table holds it */
 #define AIMC_REC_TILE_BYTES          32u
 #define AIMC_REC_TILE_MATRIX         0x00u /* u32: matrix id (ignored by the device) */
@@ -336,6 +376,29 @@
 #define AIMC_REC_TILE_SLICE          0x14u /* u32: weight bit slice, 0 = least significant */
 #define AIMC_REC_TILE_XBAR           0x18u /* u32: crossbar, below CAP_XBARS */
 #define AIMC_REC_TILE_XBAR_COL0      0x1Cu /* u32: first physical column used */
+
+/* record RULE: a routing rule, as a ROUTE command reads it; with BIAS 1 the n float32 correction biases follow it */
+#define AIMC_REC_RULE_BYTES          24u
+#define AIMC_REC_RULE_SCORE          0x00u /* u32: scores s: 0 softmax over the n logits, 1 sigmoid of each */
+#define AIMC_REC_RULE_NORM           0x04u /* u32: weights: the chosen s (0), or divided by (their sum + 1e-20) (1) */
+#define AIMC_REC_RULE_GROUPS         0x08u /* u32: g: 1..256, dividing n; the experts form g groups of n/g in index order; a group scores the sum of its two largest c (its one c) */
+#define AIMC_REC_RULE_TOPK_GROUPS    0x0Cu /* u32: 1..g: only the experts of this many best groups (ties to the lower group) can be chosen */
+#define AIMC_REC_RULE_SCALE          0x10u /* f32: the weights are multiplied by it; finite and > 0 */
+#define AIMC_REC_RULE_BIAS           0x14u /* u32: choice scores c: s (0), or s + the n float32 biases that follow the record (1; finite) */
+
+/* record ATTN: the shapes of an ATTN command */
+#define AIMC_REC_ATTN_BYTES          44u
+#define AIMC_REC_ATTN_HEADS          0x00u /* u32: query heads, 1..4096, a multiple of KV_HEADS */
+#define AIMC_REC_ATTN_KV_HEADS       0x04u /* u32: key-value heads: head h attends with kv head h / (HEADS / KV_HEADS) */
+#define AIMC_REC_ATTN_DK             0x08u /* u32: query and key width per head, 1..65536 */
+#define AIMC_REC_ATTN_DV             0x0Cu /* u32: value width per head, 1..65536 (at most DK with V_IN_K) */
+#define AIMC_REC_ATTN_CTX            0x10u /* u32: positions the cache holds, 1..65536 */
+#define AIMC_REC_ATTN_ROPE_DIM       0x14u /* u32: the last ROPE_DIM (even, <= DK) of each query and key are rotated by their position */
+#define AIMC_REC_ATTN_ROPE_MODE      0x18u /* u32: 0 pairs (i, i + ROPE_DIM/2) (rotate_half), 1 pairs (2i, 2i+1) */
+#define AIMC_REC_ATTN_V_IN_K         0x1Cu /* u32: 1: a kv head's values are the first DV of its key (MLA's latent); 0: values of their own */
+#define AIMC_REC_ATTN_SCALE          0x20u /* f32: of the scores, finite and > 0 */
+#define AIMC_REC_ATTN_THETA          0x24u /* f32: RoPE base: pair i turns by position x THETA^(-2i/ROPE_DIM), finite and > 1 */
+#define AIMC_REC_ATTN_APPEND         0x28u /* u32: 1: the new keys and values at KV_ADDR are appended; 0: an earlier ATTN of another group of heads has (KV_ADDR unused) */
 
 /* record PREP: the program-and-verify report a PROGRAM writes to REPORT_ADDR */
 #define AIMC_REC_PREP_BYTES          40u

@@ -113,6 +113,13 @@ void aimc_arch_defaults(aimc_arch *a)
     a->host_dma.gbytes_per_s = 16.0;
     a->host_dma.latency_ns = 1000.0;
     a->host_dma.energy_pj_per_byte = 10.0;
+    /* The KV cache off-chip, in memory like one HBM2 stack per chip: 400 GB/s (JEDEC HBM2E
+     * class), 3.9 pJ/bit (O'Connor et al., "Fine-Grained DRAM", MICRO 2017) = 31.2 pJ/B. */
+    a->kv_cache.memory = AIMC_KV_OFFCHIP;
+    a->kv_cache.gbytes_per_s = 400.0;
+    a->kv_cache.latency_ns = 100.0;
+    a->kv_cache.energy_pj_per_byte = 31.2;
+    a->kv_cache.gbytes = 16.0;
     a->simulator.threads = 1;
 }
 

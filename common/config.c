@@ -76,6 +76,9 @@ static const cfg_enum wscale_enum = {wscale_names, wscale_values, 3, wscale_name
 static const char *const gating_names[] = {"none", "unused"};
 static const int gating_values[] = {AIMC_GATING_NONE, AIMC_GATING_UNUSED};
 static const cfg_enum gating_enum = {gating_names, gating_values, 2, gating_names, 2};
+static const char *const kvmem_names[] = {"offchip", "buffer"};
+static const int kvmem_values[] = {AIMC_KV_OFFCHIP, AIMC_KV_BUFFER};
+static const cfg_enum kvmem_enum = {kvmem_names, kvmem_values, 2, kvmem_names, 2};
 
 static const char *const strategy_names[] = {"pack", "locality", "balance", "replicate",
                                              "tiered"};
@@ -279,6 +282,18 @@ static const cfg_key cfg_keys[] = {
             "latency of one DMA transfer"),
     KEY_DBL("host_dma.energy_pj_per_byte", host_dma.energy_pj_per_byte, 0, ENERGY_MAX_PJ, "pJ",
             "one byte moved by host DMA"),
+
+    KEY_ENUM("kv_cache.memory", kv_cache.memory, kvmem_enum,
+             "where attention keeps its key-value cache: offchip memory or the buffer of the "
+             "cluster that attends"),
+    KEY_DBL("kv_cache.gbytes_per_s", kv_cache.gbytes_per_s, 1e-6, 1e6, "GB/s",
+            "off-chip KV memory bandwidth per chip"),
+    KEY_DBL("kv_cache.latency_ns", kv_cache.latency_ns, 0, TIME_MAX_NS, "ns",
+            "latency of one off-chip KV memory transfer"),
+    KEY_DBL("kv_cache.energy_pj_per_byte", kv_cache.energy_pj_per_byte, 0, ENERGY_MAX_PJ, "pJ",
+            "one byte read or written in off-chip KV memory"),
+    KEY_DBL("kv_cache.gbytes", kv_cache.gbytes, 1e-6, 1e9, "GB",
+            "off-chip KV memory capacity per chip"),
 
     KEY_ENUM("power.gating", power.gating, gating_enum,
              "none: every unit of every chip leaks; unused: units without weights are off"),

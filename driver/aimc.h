@@ -189,6 +189,44 @@ int aimc_submit_scale_acc(aimc_dev *dev, uint32_t batch, uint32_t dim, uint32_t 
                           uint64_t src_addr, uint64_t idx_addr, uint64_t w_addr,
                           uint64_t dst_addr, uint64_t *fence);
 
+/* The commands of a whole transformer block's routing and norms (docs/driver.md):
+ *   route:   per vector of n router logits, the routing rule of the record at rule_addr
+ *            (aimc_route_rule_write, then with bias the n float32 correction biases): the k
+ *            chosen experts (u32 indices) and their float32 weights
+ *   norm:    out = x / sqrt(mean(x^2) + eps) * w, batch vectors of dim, stride floats apart
+ *            (0: dim; another stride only in place, out_addr = in_addr) (w_addr 0: w = 1)
+ *   sigmoid: out[i] = 1 / (1 + exp(-in[i])), count elements
+ * A rule record and a norm's weights are constants of the model: the host writes them before
+ * their first command and does not change them (the device may keep them). */
+#define AIMC_ROUTE_RULE_BYTES 24 /* the record; with bias, n floats follow it */
+int aimc_submit_route(aimc_dev *dev, uint32_t batch, uint32_t n, uint32_t k, uint64_t in_addr,
+                      uint64_t idx_addr, uint64_t w_addr, uint64_t rule_addr, uint64_t *fence);
+/* Fill a rule record (AIMC_ROUTE_RULE_BYTES): score 0 softmax, 1 sigmoid; norm 1 divides the
+ * weights by their sum; groups and topk_groups (1 and 1: no groups); the weights' scale; bias
+ * 1: n float32 correction biases follow the record. */
+void aimc_route_rule_write(void *rec, uint32_t score, uint32_t norm, uint32_t groups,
+                           uint32_t topk_groups, float scale, uint32_t bias);
+int aimc_submit_norm(aimc_dev *dev, uint32_t batch, uint32_t dim, uint32_t stride, float eps,
+                     uint64_t in_addr, uint64_t out_addr, uint64_t w_addr, uint64_t *fence);
+int aimc_submit_sigmoid(aimc_dev *dev, uint32_t count, uint64_t in_addr, uint64_t out_addr,
+                        uint64_t *fence);
+
+/* Causal attention with a KV cache (docs/driver.md, ATTN): batch queries at positions pos0 ..
+ * (batch x heads x dk at q_addr), the new keys then values at kv_addr, the outputs (batch x
+ * heads x dv) to out_addr; cache_addr holds the layer's cache (ctx rows of keys, then of
+ * values), which the device appends to and keeps (kv_cache.memory); param_addr a record of
+ * the shapes (aimc_attn_record_write), a constant of the model. rope_mode 0 rotates pairs
+ * (i, i + rope_dim/2), 1 pairs (2i, 2i+1); v_in_k 1: the values are the first dv of each key;
+ * append 1: the new keys and values are appended, 0: an earlier ATTN of another group of heads
+ * of the same tokens has appended them (kv_addr unused). */
+#define AIMC_ATTN_RECORD_BYTES 44
+void aimc_attn_record_write(void *rec, uint32_t heads, uint32_t kv_heads, uint32_t dk,
+                            uint32_t dv, uint32_t ctx, uint32_t rope_dim, uint32_t rope_mode,
+                            uint32_t v_in_k, float scale, float theta, uint32_t append);
+int aimc_submit_attn(aimc_dev *dev, uint32_t batch, uint32_t pos0, uint64_t q_addr,
+                     uint64_t kv_addr, uint64_t out_addr, uint64_t cache_addr,
+                     uint64_t param_addr, uint64_t *fence);
+
 /* A FENCE command (completes when every earlier command has; raises the DONE interrupt). */
 int aimc_submit_fence(aimc_dev *dev, uint64_t *fence);
 

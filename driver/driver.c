@@ -235,6 +235,9 @@ static int desc_to_host(const aimc_dev *dev, const uint8_t *desc)
         {AIMC_DESC_OP_RMSNORM, AIMC_DESC_RMS_OUT_ADDR},  {AIMC_DESC_OP_TOPK, AIMC_DESC_TOPK_IDX_ADDR},
         {AIMC_DESC_OP_TOPK, AIMC_DESC_TOPK_W_ADDR},      {AIMC_DESC_OP_SILU_MUL, AIMC_DESC_SILU_OUT_ADDR},
         {AIMC_DESC_OP_GATHER, AIMC_DESC_GATH_DST_ADDR},  {AIMC_DESC_OP_SCALE_ACC, AIMC_DESC_SACC_DST_ADDR},
+        {AIMC_DESC_OP_ROUTE, AIMC_DESC_ROUTE_IDX_ADDR},  {AIMC_DESC_OP_ROUTE, AIMC_DESC_ROUTE_W_ADDR},
+        {AIMC_DESC_OP_NORM, AIMC_DESC_NORM_OUT_ADDR},    {AIMC_DESC_OP_ACT, AIMC_DESC_ACT_OUT_ADDR},
+        {AIMC_DESC_OP_ATTN, AIMC_DESC_ATTN_OUT_ADDR},
     };
     const uint32_t op = aimc_le_get16(desc + AIMC_DESC_OPCODE);
     for (size_t i = 0; i < sizeof outs / sizeof outs[0]; i++) {
@@ -923,6 +926,107 @@ int aimc_submit_scale_acc(aimc_dev *dev, uint32_t batch, uint32_t dim, uint32_t 
     return submit_plain(dev, desc, fence, "aimc_submit_scale_acc");
 }
 
+int aimc_submit_route(aimc_dev *dev, uint32_t batch, uint32_t n, uint32_t k, uint64_t in_addr,
+                      uint64_t idx_addr, uint64_t w_addr, uint64_t rule_addr, uint64_t *fence)
+{
+    uint8_t desc[AIMC_DESC_BYTES];
+    desc_init(desc, AIMC_DESC_OP_ROUTE);
+    aimc_le_put32(desc + AIMC_DESC_ROUTE_BATCH, batch);
+    aimc_le_put32(desc + AIMC_DESC_ROUTE_N, n);
+    aimc_le_put32(desc + AIMC_DESC_ROUTE_K, k);
+    aimc_le_put64(desc + AIMC_DESC_ROUTE_IN_ADDR, in_addr);
+    aimc_le_put64(desc + AIMC_DESC_ROUTE_IDX_ADDR, idx_addr);
+    aimc_le_put64(desc + AIMC_DESC_ROUTE_W_ADDR, w_addr);
+    aimc_le_put64(desc + AIMC_DESC_ROUTE_RULE_ADDR, rule_addr);
+    return submit_plain(dev, desc, fence, "aimc_submit_route");
+}
+
+_Static_assert(AIMC_ROUTE_RULE_BYTES == AIMC_REC_RULE_BYTES, "aimc.h's rule record size");
+
+void aimc_route_rule_write(void *rec, uint32_t score, uint32_t norm, uint32_t groups,
+                           uint32_t topk_groups, float scale, uint32_t bias)
+{
+    uint8_t *r = rec;
+    uint32_t u;
+    memcpy(&u, &scale, sizeof u);
+    memset(r, 0, AIMC_ROUTE_RULE_BYTES);
+    aimc_le_put32(r + AIMC_REC_RULE_SCORE, score);
+    aimc_le_put32(r + AIMC_REC_RULE_NORM, norm);
+    aimc_le_put32(r + AIMC_REC_RULE_GROUPS, groups);
+    aimc_le_put32(r + AIMC_REC_RULE_TOPK_GROUPS, topk_groups);
+    aimc_le_put32(r + AIMC_REC_RULE_SCALE, u);
+    aimc_le_put32(r + AIMC_REC_RULE_BIAS, bias);
+}
+
+int aimc_submit_norm(aimc_dev *dev, uint32_t batch, uint32_t dim, uint32_t stride, float eps,
+                     uint64_t in_addr, uint64_t out_addr, uint64_t w_addr, uint64_t *fence)
+{
+    uint8_t desc[AIMC_DESC_BYTES];
+    uint32_t u;
+    memcpy(&u, &eps, sizeof u);
+    desc_init(desc, AIMC_DESC_OP_NORM);
+    aimc_le_put32(desc + AIMC_DESC_NORM_BATCH, batch);
+    aimc_le_put32(desc + AIMC_DESC_NORM_DIM, dim);
+    aimc_le_put32(desc + AIMC_DESC_NORM_EPS, u);
+    aimc_le_put32(desc + AIMC_DESC_NORM_STRIDE, stride);
+    aimc_le_put64(desc + AIMC_DESC_NORM_IN_ADDR, in_addr);
+    aimc_le_put64(desc + AIMC_DESC_NORM_OUT_ADDR, out_addr);
+    aimc_le_put64(desc + AIMC_DESC_NORM_W_ADDR, w_addr);
+    return submit_plain(dev, desc, fence, "aimc_submit_norm");
+}
+
+int aimc_submit_sigmoid(aimc_dev *dev, uint32_t count, uint64_t in_addr, uint64_t out_addr,
+                        uint64_t *fence)
+{
+    uint8_t desc[AIMC_DESC_BYTES];
+    desc_init(desc, AIMC_DESC_OP_ACT);
+    aimc_le_put32(desc + AIMC_DESC_ACT_COUNT, count);
+    aimc_le_put32(desc + AIMC_DESC_ACT_FUNC, 0);
+    aimc_le_put64(desc + AIMC_DESC_ACT_IN_ADDR, in_addr);
+    aimc_le_put64(desc + AIMC_DESC_ACT_OUT_ADDR, out_addr);
+    return submit_plain(dev, desc, fence, "aimc_submit_sigmoid");
+}
+
+_Static_assert(AIMC_ATTN_RECORD_BYTES == AIMC_REC_ATTN_BYTES, "aimc.h's attention record size");
+
+void aimc_attn_record_write(void *rec, uint32_t heads, uint32_t kv_heads, uint32_t dk,
+                            uint32_t dv, uint32_t ctx, uint32_t rope_dim, uint32_t rope_mode,
+                            uint32_t v_in_k, float scale, float theta, uint32_t append)
+{
+    uint8_t *r = rec;
+    uint32_t us, ut;
+    memcpy(&us, &scale, sizeof us);
+    memcpy(&ut, &theta, sizeof ut);
+    memset(r, 0, AIMC_ATTN_RECORD_BYTES);
+    aimc_le_put32(r + AIMC_REC_ATTN_HEADS, heads);
+    aimc_le_put32(r + AIMC_REC_ATTN_KV_HEADS, kv_heads);
+    aimc_le_put32(r + AIMC_REC_ATTN_DK, dk);
+    aimc_le_put32(r + AIMC_REC_ATTN_DV, dv);
+    aimc_le_put32(r + AIMC_REC_ATTN_CTX, ctx);
+    aimc_le_put32(r + AIMC_REC_ATTN_ROPE_DIM, rope_dim);
+    aimc_le_put32(r + AIMC_REC_ATTN_ROPE_MODE, rope_mode);
+    aimc_le_put32(r + AIMC_REC_ATTN_V_IN_K, v_in_k);
+    aimc_le_put32(r + AIMC_REC_ATTN_SCALE, us);
+    aimc_le_put32(r + AIMC_REC_ATTN_THETA, ut);
+    aimc_le_put32(r + AIMC_REC_ATTN_APPEND, append);
+}
+
+int aimc_submit_attn(aimc_dev *dev, uint32_t batch, uint32_t pos0, uint64_t q_addr,
+                     uint64_t kv_addr, uint64_t out_addr, uint64_t cache_addr,
+                     uint64_t param_addr, uint64_t *fence)
+{
+    uint8_t desc[AIMC_DESC_BYTES];
+    desc_init(desc, AIMC_DESC_OP_ATTN);
+    aimc_le_put32(desc + AIMC_DESC_ATTN_BATCH, batch);
+    aimc_le_put32(desc + AIMC_DESC_ATTN_POS0, pos0);
+    aimc_le_put64(desc + AIMC_DESC_ATTN_Q_ADDR, q_addr);
+    aimc_le_put64(desc + AIMC_DESC_ATTN_KV_ADDR, kv_addr);
+    aimc_le_put64(desc + AIMC_DESC_ATTN_OUT_ADDR, out_addr);
+    aimc_le_put64(desc + AIMC_DESC_ATTN_CACHE_ADDR, cache_addr);
+    aimc_le_put64(desc + AIMC_DESC_ATTN_PARAM_ADDR, param_addr);
+    return submit_plain(dev, desc, fence, "aimc_submit_attn");
+}
+
 int aimc_submit_fence(aimc_dev *dev, uint64_t *fence)
 {
     uint8_t desc[AIMC_DESC_BYTES];
@@ -1137,7 +1241,9 @@ const char *aimc_opcode_name(uint32_t op)
                  {AIMC_DESC_OP_PROGRAM, "program"}, {AIMC_DESC_OP_MVM, "mvm"},
                  {AIMC_DESC_OP_READBACK, "readback"}, {AIMC_DESC_OP_RMSNORM, "rmsnorm"},
                  {AIMC_DESC_OP_TOPK, "topk"},       {AIMC_DESC_OP_SILU_MUL, "silu_mul"},
-                 {AIMC_DESC_OP_GATHER, "gather"},   {AIMC_DESC_OP_SCALE_ACC, "scale_acc"}};
+                 {AIMC_DESC_OP_GATHER, "gather"},   {AIMC_DESC_OP_SCALE_ACC, "scale_acc"},
+                 {AIMC_DESC_OP_ROUTE, "route"},     {AIMC_DESC_OP_NORM, "norm"},
+                 {AIMC_DESC_OP_ACT, "act"},         {AIMC_DESC_OP_ATTN, "attn"}};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (names[i].op == op) return names[i].name;
     return NULL;

@@ -26,6 +26,7 @@
 
 #include "aimc_arch.h"
 #include "aimc_cost.h"
+#include "aimc_moe.h"
 #include "aimc_status.h"
 #include "aimc_tile.h"
 #include "aimc_api.h"
@@ -37,23 +38,65 @@ typedef enum {
     AIMC_MAT_GATE,
     AIMC_MAT_UP,
     AIMC_MAT_DOWN,
-    AIMC_MAT_HEAD, /* the classifier head after the last layer (model.classes) */
+    AIMC_MAT_HEAD,  /* the classifier head after the last layer (model.classes) */
+    AIMC_MAT_SGATE, /* a shared expert's sigmoid gate, d_model x 1 (model.shared_expert_gate:
+                     * Qwen's shared_expert_gate); after the expert's down matrix */
+    /* attention (model.attention; expert AIMC_EXPERT_ATTN), first in each layer */
+    AIMC_MAT_Q,     /* d_model x heads*dk */
+    AIMC_MAT_K,     /* d_model x kv_heads*dk */
+    AIMC_MAT_V,     /* d_model x kv_heads*dv */
+    AIMC_MAT_O,     /* heads*dv x d_model */
+    AIMC_MAT_QA,    /* MLA: d_model x q_lora_rank */
+    AIMC_MAT_QB,    /* MLA: q_lora_rank x heads*dk, W_UK absorbed (docs/models.md) */
+    AIMC_MAT_KVA,   /* MLA: d_model x (kv_lora_rank + rope_dim) */
 } aimc_mat_kind;
+
+/* model.attention.kind */
+typedef enum { AIMC_ATTN_NONE = 0, AIMC_ATTN_MHA, AIMC_ATTN_MLA } aimc_attn_kind;
+
+/* The parameter vectors of a model besides its matrices (docs/models.md, "Vectors"). */
+typedef enum {
+    AIMC_VEC_FFN_NORM = 0, /* the learned weight of the RMS norm before a layer's FFN or MoE
+                            * block (post_attention_layernorm), d_model (model.norm_weights) */
+    AIMC_VEC_ROUTER_BIAS,  /* an MoE layer's correction bias of the routing choice
+                            * (e_score_correction_bias), routed_experts (routing.correction_bias) */
+    AIMC_VEC_ATTN_NORM,    /* the norm before attention (input_layernorm), d_model */
+    AIMC_VEC_Q_NORM,       /* qk_norm: over the queries, heads*dk (OLMoE's q_norm) */
+    AIMC_VEC_K_NORM,       /* qk_norm: over the keys, kv_heads*dk */
+    AIMC_VEC_QA_NORM,      /* MLA: q_a_layernorm, q_lora_rank */
+    AIMC_VEC_KVA_NORM,     /* MLA: kv_a_layernorm, kv_lora_rank */
+    AIMC_VEC_FINAL_NORM,   /* a language model's norm before its head, d_model (layer -1) */
+} aimc_vec_kind;
+#define AIMC_VEC_KINDS 8
+
+typedef struct aimc_vector {
+    char name[48];       /* "layer0.ffn_norm", "layer3.router_bias" */
+    aimc_vec_kind kind;
+    int layer;
+    uint32_t n;
+    float *v;            /* n values; NULL when loaded without weights */
+} aimc_vector;
 
 typedef enum { AIMC_DIST_NORMAL = 0, AIMC_DIST_UNIFORM } aimc_dist;
 
 #define AIMC_EXPERT_ROUTER (-1) /* aimc_matrix.expert of a router */
 #define AIMC_EXPERT_DENSE (-2)  /* aimc_matrix.expert of a dense FFN layer's matrices */
 #define AIMC_EXPERT_HEAD (-3)   /* aimc_matrix.expert of the classifier head */
+#define AIMC_EXPERT_ATTN (-4)   /* aimc_matrix.expert of a layer's attention matrices */
 
 /* Where the weights come from: generated (random) or safetensors files. */
 typedef enum { AIMC_WSRC_RANDOM = 0, AIMC_WSRC_SAFETENSORS } aimc_wsrc;
+
+/* The widest matrix the device takes (its CAP_MAX_DIM): wider ones are stored as column parts
+ * (a language model's head; MLA's q_b and o per group of heads). */
+#define AIMC_MODEL_MAX_COLS 65536u
 
 typedef struct aimc_matrix {
     char name[48];       /* "layer0.router", "layer1.expert3.up", "layer0.shared0.down" */
     aimc_mat_kind kind;
     int layer;
     int expert;          /* routed expert index; n_experts + s for shared expert s; -1 router */
+    int part;            /* a head's column part, an MLA matrix's group of heads; else 0 */
     uint32_t rows, cols; /* inputs x outputs */
     float *w;            /* rows*cols, row-major; NULL when loaded without weights */
 } aimc_matrix;
@@ -71,11 +114,39 @@ typedef struct aimc_model {
     int dense_d_ff;  /* hidden size of a dense FFN layer */
     int n_classes;   /* > 0: a classifier; a head matrix d_model x n_classes follows the
                       * last layer (its layer field is layers - 1) */
+    double norm_eps;    /* RMS norms' epsilon (rms_norm_eps); 0 means the default 1e-6 */
+    int norm_weights;   /* 1: the RMS norms have learned weights (AIMC_VEC_FFN_NORM) */
+    aimc_moe_rule rule; /* the routing rule (aimc_moe.h); zero: softmax, top-k, renormalised */
+    int shared_gate;    /* 1: each shared expert's output is scaled by sigmoid(x W_sgate) */
+    struct {            /* model.attention (docs/models.md, "Attention"); kind 0: none */
+        aimc_attn_kind kind;
+        int heads, kv_heads;
+        int dk, dv;         /* per head: query and key width, value width */
+        int rope_dim;       /* the last rope_dim of each head's query and key are rotated */
+        int rope_interleaved; /* 1: pairs (2i, 2i+1); 0: halves (i, i + rope_dim/2) */
+        double rope_theta;
+        int qk_norm;        /* RMS norms over the queries and the keys before RoPE */
+        int q_lora, kv_lora;/* MLA's ranks */
+        double scale;       /* of the scores before the softmax */
+        int groups;         /* MLA: q_b and o are split into this many groups of heads, each
+                             * within AIMC_MODEL_MAX_COLS; 1 otherwise */
+    } attn;
+    int head_parts;     /* the head's column parts (head.0 ..), each at most
+                         * AIMC_MODEL_MAX_COLS wide; 1 for a head of that or fewer outputs */
+    int vocab;          /* > 0: a language model: token ids in through an embedding table
+                         * (vocab x d_model, on the host), a final norm and a head of vocab
+                         * outputs (n_classes = vocab) */
+    float *embed;       /* vocab x d_model; NULL without weights */
+    size_t *layer_first;/* index of layer l's first matrix (layers entries), or NULL */
     struct {
         char data[512];   /* "" or a CSV of d_model features and a label per line, resolved
                            * against the model file's directory */
         double scale;     /* features are divided by it */
-        int test_every;   /* sample i is a test sample when i % test_every == 0 */
+        int test_every;   /* sample i is a test sample when i % test_every == 0; a language
+                           * model's chunk i of 512 bytes of text is held out likewise */
+        char text[512];   /* a language model: "" or its text (a file or a directory of files,
+                           * aimc_text_load), resolved like data */
+        int context;      /* a language model: the held-out text is run in windows of it */
     } eval;
     struct {
         uint64_t seed;
@@ -86,12 +157,21 @@ typedef struct aimc_model {
         int transpose;          /* 1: tensors are [outputs, inputs] (PyTorch Linear), default */
         char names[4][160];     /* tensor name patterns per aimc_mat_kind (router, gate, up,
                                  * down) for routed experts; {layer} and {expert} substituted */
-        char shared_names[3][160]; /* gate, up, down of shared experts ({shared} = index) */
+        char shared_names[4][160]; /* gate, up, down, sigmoid gate of shared experts ({shared}
+                                    * = index) */
         char dense_names[3][160];  /* gate, up, down of dense layers */
         char head_name[160];       /* the classifier head */
+        char vec_names[AIMC_VEC_KINDS][160]; /* per aimc_vec_kind */
+        char attn_names[7][160];   /* q, k, v, o, q_a, q_b, kv_a (AIMC_MAT_Q ..) */
+        char embed_name[160];      /* the embedding table [vocab, d_model] */
+        int stacked;               /* 1: gate, up, down name one [experts, out, in] tensor per
+                                    * layer (no {expert}) */
+        int fp8_block;             /* F8_E4M3 tensors: square blocks of weight_scale_inv */
     } weights;
     size_t n_matrices;
     aimc_matrix *m;
+    size_t n_vectors;
+    aimc_vector *v;
 } aimc_model;
 
 /* Load a model file. with_weights = 0 keeps shapes only (m[i].w == NULL). Errors as for
@@ -102,10 +182,24 @@ int aimc_model_load_string(const char *text, const char *name, int with_weights,
                            aimc_model **out, aimc_diag *d);
 void aimc_model_free(aimc_model *m); /* NULL is a no-op */
 
-/* Index of the matrix (layer, kind, expert) in m->m, or -1. */
+/* Index of the matrix (layer, kind, expert) in m->m, or -1; _part: of its part (aimc_matrix.part). */
 long aimc_model_find(const aimc_model *m, int layer, aimc_mat_kind kind, int expert);
+long aimc_model_find_part(const aimc_model *m, int layer, aimc_mat_kind kind, int expert,
+                          int part);
 
-/* Index of the classifier head in m->m, or -1 when the model has none. */
+/* Index of the vector (layer, kind) in m->v, or -1. */
+long aimc_model_vector(const aimc_model *m, int layer, aimc_vec_kind kind);
+
+/* The RMS norms' epsilon: m->norm_eps, or 1e-6 when it is 0. */
+double aimc_model_norm_eps(const aimc_model *m);
+
+/* The key-value cache of one layer per position, in floats: the keys (kv_heads x dk; MLA: the
+ * latent and the rotated key, kv_lora + rope_dim) and the values (kv_heads x dv; MLA: none,
+ * the values are the keys' latent part). 0 and 0 without attention. */
+void aimc_model_kv_row(const aimc_model *m, uint32_t *k_floats, uint32_t *v_floats);
+
+/* Index of the classifier head in m->m (its first part), or -1 when the model has none; its
+ * parts are the m->head_parts matrices from there, columns [part x AIMC_MODEL_MAX_COLS, ..). */
 long aimc_model_head(const aimc_model *m);
 
 /* Total weights of all matrices. */
@@ -288,6 +382,22 @@ int aimc_model_load_safetensors(aimc_model *model, const char *path, aimc_diag *
 int aimc_st_read_tensor(const unsigned char *buf, size_t len, const char *what,
                         const char *name, uint32_t rows, uint32_t cols, int transpose,
                         float *out, aimc_diag *d);
+
+/* One tensor for aimc_st_write: F32 from floats or I32 from int32_t, row-major. */
+typedef struct aimc_st_tensor {
+    const char *name;
+    int i32;              /* 0: F32, 1: I32 */
+    int rank;             /* 1..3 */
+    uint64_t shape[3];
+    const void *data;
+} aimc_st_tensor;
+
+/* Write n tensors (in order, little-endian) as a safetensors file at path, with the string
+ * pairs meta[0] = meta[1], ... (n_meta pairs; may be 0) as its __metadata__; the header is
+ * padded with spaces to a multiple of 8 bytes. AIMC_ERR_IO with "PATH: cannot create: WHY" or
+ * "PATH: write error", AIMC_ERR_INVALID for a bad tensor, AIMC_ERR_NOMEM. */
+int aimc_st_write(const char *path, const aimc_st_tensor *t, size_t n, const char *const *meta,
+                  size_t n_meta, aimc_diag *d);
 
 /* Place every tile of every matrix of model on arch, first-fit in crossbar order, packing
  * tiles side by side in a crossbar's free columns. When the model does not fit returns

@@ -93,6 +93,57 @@ double aimc_classifier_loss_grad(const aimc_classifier *c, const aimc_dataset *d
  * layers.0.router, layers.0.experts.E.gate, .up, .down, head. */
 int aimc_classifier_save(const aimc_classifier *c, const char *path, aimc_diag *d);
 
+/* ---- a small MoE transformer language model (train_lm.c, docs/codesign.md) ----------------- */
+
+#define AIMC_LM_THETA 10000.0 /* RoPE base */
+
+typedef struct aimc_lm_shape {
+    int vocab;      /* 256 for bytes */
+    int d_model, layers, heads;
+    int n_experts, top_k, d_ff;
+    int context;    /* the training windows' length and the longest sequence */
+} aimc_lm_shape;
+
+struct aimc_lm_priv;
+typedef struct aimc_lm {
+    aimc_lm_shape s;
+    float *storage;            /* every parameter, n_params floats */
+    size_t n_params;
+    struct aimc_lm_priv *priv; /* the named tensors */
+} aimc_lm;
+
+/* Text: a file, or every regular file of a directory (not its links, sorted by name),
+ * concatenated into *text (the caller frees it). AIMC_ERR_IO naming the path, AIMC_ERR_NOMEM. */
+int aimc_text_load(const char *path, uint8_t **text, size_t *len, aimc_diag *d);
+/* Split text into chunks of `chunk` bytes: chunk i is held out (into *test) when
+ * i % every == 0, else trained on (*train); both new allocations the caller frees. */
+int aimc_text_split(const uint8_t *text, size_t len, size_t chunk, size_t every, uint8_t **train,
+                    size_t *ntrain, uint8_t **test, size_t *ntest);
+
+/* A model of shape s: norms 1, matrices N(0, 1/fan_in) (the residual branches' outputs / sqrt(2
+ * layers)), the embedding N(0, 1), from seed. AIMC_ERR_INVALID for a shape out of range. */
+int aimc_lm_create(const aimc_lm_shape *s, uint64_t seed, aimc_lm **out);
+void aimc_lm_free(aimc_lm *lm); /* NULL is a no-op */
+
+/* The mean loss (-log p of each next byte) of one window of n bytes (2..context) and its
+ * gradient (n_params floats, overwritten). For the gradient test. */
+double aimc_lm_loss_grad(const aimc_lm *lm, const uint8_t *ids, int n, float *grad);
+
+/* Adam over windows of context bytes of text (consecutive windows share a byte), o->batch
+ * windows a step, o->epochs passes, shuffled by o->seed; hardware-aware with o->hw (the
+ * classifier's noise injection, for every matrix). */
+int aimc_lm_train(aimc_lm *lm, const uint8_t *text, size_t len, const aimc_train_opts *o,
+                  aimc_diag *d);
+
+/* Perplexity of text in float (windows of context bytes, each from position 0), and the
+ * fraction of next bytes it ranks first into *accuracy (may be NULL). */
+double aimc_lm_perplexity(const aimc_lm *lm, const uint8_t *text, size_t len, double *accuracy);
+
+/* Its weights as safetensors (rows = inputs: a model file names them with transpose: false):
+ * layers.L.attn_norm, .attn.q/k/v/o, .ffn_norm, .router, .experts.E.gate/up/down, final_norm,
+ * head, embed. */
+int aimc_lm_save(const aimc_lm *lm, const char *path, aimc_diag *d);
+
 AIMC_API_END
 
 #endif /* AIMC_TRAIN_H */

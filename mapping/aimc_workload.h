@@ -13,6 +13,10 @@
  *   expert e: XE = gather(N, TOK); G = XE W_gate; U = XE W_up; H = silu(G) * U; O = H W_down;
  *             X[TOK] += W * O                         (shared experts: every token, weight 1)
  * and after the last layer of a classifier, OUT = X W_head [host reads OUT].
+ * A model with learned norm weights or its own epsilon normalises with NORM (the weight of
+ * layer l's FFN norm); one with a routing rule other than softmax-top-k-renormalised routes
+ * with ROUTE (its rule and correction bias); a shared expert with a sigmoid gate adds
+ *   SG = XE W_sgate; SG = sigmoid(SG); X[TOK] += SG * O     instead of weight 1.
  * X, the residual stream, stays on the machine between layers.
  */
 #ifndef AIMC_WORKLOAD_H
@@ -38,7 +42,14 @@ typedef enum aimc_wl_tensor {
     AIMC_WL_U,       /* up, n x d_ff */
     AIMC_WL_H,       /* silu(gate) * up, n x d_ff */
     AIMC_WL_O,       /* down, n x d_model */
+    AIMC_WL_SG,      /* a shared expert's gate, n x 1 (logit, then its sigmoid) */
     AIMC_WL_OUT,     /* classifier logits, T x classes: the host reads it */
+    /* attention (a layer's, before its FFN) */
+    AIMC_WL_Q,       /* queries, T x heads*dk */
+    AIMC_WL_KV,      /* new keys, T x kv_heads*dk, then new values, T x kv_heads*dv */
+    AIMC_WL_CQ,      /* MLA: the queries' low-rank part, T x q_lora_rank */
+    AIMC_WL_A,       /* attention outputs, T x heads*dv */
+    AIMC_WL_AO,      /* their projection, T x d_model */
     AIMC_WL_NONE
 } aimc_wl_tensor;
 
@@ -50,18 +61,33 @@ typedef enum aimc_wl_op {
     AIMC_WL_SILU_MUL,    /* out = silu(in[0]) * in[1], rows x dim elements */
     AIMC_WL_SCALE_ACC,   /* out row TOK[i] += W[i] * in[0] row i, rows rows of dim; out has
                           * src_rows rows; in[1] TOK (or NONE: row i), in[2] W (or NONE: 1) */
+    AIMC_WL_NORM,        /* out = in / rms(in) * weight (vector; -1: none), eps, rows of dim */
+    AIMC_WL_ROUTE,       /* (IDX, P) = the model's routing rule on in (vector: its correction
+                          * bias, -1: none), rows vectors of dim, k chosen */
+    AIMC_WL_SIGMOID,     /* out = sigmoid(in), rows x dim elements */
+    AIMC_WL_ATTN,        /* out = attention of layer `layer`: queries in[0], new keys and values
+                          * in[1], rows tokens at the group's positions, over the layer's KV
+                          * cache (ATTN, docs/driver.md) */
 } aimc_wl_op;
 
 typedef struct aimc_wl_step {
     aimc_wl_op op;
     long matrix;           /* MVM: index in the model's matrices */
     aimc_wl_tensor in[3];  /* inputs, AIMC_WL_NONE where unused */
-    aimc_wl_tensor out;    /* TOPK: IDX (P is its second output) */
-    uint32_t rows, dim, k, src_rows;
+    aimc_wl_tensor out;    /* TOPK, ROUTE: IDX (P is its second output) */
+    uint32_t rows, dim, k, src_rows; /* NORM: k is 1 with a weight, 0 without */
+    long vector;           /* NORM, ROUTE: index in the model's vectors, or -1 */
+    double eps;            /* NORM */
+    uint32_t stride;       /* NORM: floats from one vector to the next (0: dim) */
+    uint32_t out_off;      /* MVM, ATTN: floats into out where it writes (the values after the
+                            * keys; a group's or a head part's block) */
+    uint32_t in_off;       /* MVM, ATTN: floats into in[0] where it reads (a group's block) */
+    int layer;             /* ATTN */
+    int part;              /* ATTN: the group of heads (its record: layer x groups + part) */
 } aimc_wl_step;
 
 /* The steps of one phase, in order. */
-#define AIMC_WL_MAX_STEPS 8
+#define AIMC_WL_MAX_STEPS 16
 typedef struct aimc_wl_phase {
     aimc_wl_step s[AIMC_WL_MAX_STEPS];
     int n;
@@ -79,8 +105,25 @@ int aimc_wl_route(const aimc_model *m, int layer, uint32_t tokens, aimc_wl_phase
 int aimc_wl_expert(const aimc_model *m, int layer, int expert, uint32_t tokens, uint32_t n,
                    aimc_wl_phase *out, aimc_diag *d);
 
-/* A classifier's head phase for T tokens (after the last layer). AIMC_ERR_NOTFOUND when the
- * model has no head. */
+/* Layer l's attention phase for T tokens (models with model.attention), before its FFN:
+ *   MHA: N = norm(X); Q = N W_q; KV = [N W_k, N W_v]; (qk_norm: Q = norm(Q), K = norm(K));
+ *        A = attention(Q, KV, the layer's cache); AO = A W_o; X += AO
+ *   MLA: N = norm(X); CQ = norm(N W_q_a); Q = CQ W_q_b; KV = N W_kv_a; its latent = norm(it);
+ *        A = attention(...); AO = A W_o; X += AO
+ *        with attn.groups > 1 per group g of heads: Q, A in blocks T x (its heads), q_b.g,
+ *        an ATTN of its heads (the first appends the new keys), AO = A_g W_o.g, X += AO
+ * AIMC_ERR_NOTFOUND when the layer has no attention. */
+int aimc_wl_attention(const aimc_model *m, int layer, uint32_t tokens, aimc_wl_phase *out,
+                      aimc_diag *d);
+
+/* Dense layer l's FFN phase for T tokens: N = norm(X); G = N W_gate; U = N W_up;
+ * H = silu(G) * U; O = H W_down; X += O. AIMC_ERR_NOTFOUND for an MoE layer. */
+int aimc_wl_dense(const aimc_model *m, int layer, uint32_t tokens, aimc_wl_phase *out,
+                  aimc_diag *d);
+
+/* A classifier's head phase for T tokens (after the last layer): OUT = X W_head; a language
+ * model's: N = norm(X) (the final norm), OUT = N W_head, in head parts (OUT in part-major
+ * blocks of T x the part's columns). AIMC_ERR_NOTFOUND when the model has no head. */
 int aimc_wl_head(const aimc_model *m, uint32_t tokens, aimc_wl_phase *out, aimc_diag *d);
 
 /* The shape of a step's tensor t, as rows x cols 4-byte values (u32 or float). */
@@ -89,6 +132,12 @@ void aimc_wl_shape(const aimc_model *m, const aimc_wl_step *s, aimc_wl_tensor t,
 
 /* Whether the host reads tensor t (the runtime makes it host-readable). */
 int aimc_wl_host_reads(aimc_wl_tensor t);
+
+/* Whether tensor t is an expert's own (one per active expert of a layer: TOK .. SG). */
+int aimc_wl_expert_tensor(aimc_wl_tensor t);
+
+/* Whether op routes (TOPK or ROUTE: the host reads its IDX and P). */
+int aimc_wl_routes(aimc_wl_op op);
 
 /* What a step of `tokens` tokens through every layer reads and computes, for the GPU beside
  * the machine (aimc_gpu_roofline): the weights the tokens touch, each once (the router, the

@@ -210,7 +210,7 @@ int aimc_map_summarise(const aimc_arch *arch, const aimc_model *model, const aim
     for (size_t l = 0; l < (size_t)model->layers; l++) s->tier_conflicts += layer_conf[l];
     /* Latency and energy: one token through the workload's steps (aimc_map_estimate); the
      * workload has no dense layers yet, so models with them are not estimated. */
-    if (model->dense_layers == 0) {
+    if (model->dense_layers == 0 && model->attn.kind == AIMC_ATTN_NONE && !model->vocab) {
         aimc_map_estimate est;
         if ((rc = aimc_map_estimate_token(arch, model, plan, NULL, routing, &est, d))) goto out;
         s->estimated = 1;
@@ -299,6 +299,9 @@ static aimc_dig est_dig(aimc_wl_op op)
     case AIMC_WL_TOPK: return AIMC_DIG_TOPK;
     case AIMC_WL_GATHER: return AIMC_DIG_GATHER;
     case AIMC_WL_SILU_MUL: return AIMC_DIG_SILU_MUL;
+    case AIMC_WL_NORM: return AIMC_DIG_NORM;
+    case AIMC_WL_ROUTE: return AIMC_DIG_ROUTE;
+    case AIMC_WL_SIGMOID: return AIMC_DIG_ACT;
     default: return AIMC_DIG_SCALE_ACC;
     }
 }
@@ -323,7 +326,7 @@ static int batch_add(est_batch_t *b, const aimc_model *m, const aimc_wl_phase *p
         for (int q = 0; q < 4; q++) {
             const aimc_wl_tensor tn = q < 3 ? s->in[q] : s->out;
             est_tensor *tp = NULL;
-            if (tn != AIMC_WL_NONE) tp = et && tn >= AIMC_WL_TOK && tn <= AIMC_WL_O ? &et[tn] : &lt[tn];
+            if (tn != AIMC_WL_NONE) tp = et && aimc_wl_expert_tensor(tn) ? &et[tn] : &lt[tn];
             if (tp) {
                 uint32_t rr, cc;
                 aimc_wl_shape(m, s, tn, &rr, &cc);
@@ -376,8 +379,9 @@ static int est_run(est_ctx *e, const est_batch_t *b, uint64_t issue, uint64_t *r
             /* It runs at its first input (aimc_cost_site); the others, and that one when it
              * lies in host memory, come to it. */
             at = aimc_cost_site(ts[0]->loc);
-            const uint64_t nn = s->op == AIMC_WL_SILU_MUL ? (uint64_t)s->rows * s->dim : s->dim;
-            const uint64_t batch = s->op == AIMC_WL_SILU_MUL ? 1 : s->rows;
+            const int elementwise = s->op == AIMC_WL_SILU_MUL || s->op == AIMC_WL_SIGMOID;
+            const uint64_t nn = elementwise ? (uint64_t)s->rows * s->dim : s->dim;
+            const uint64_t batch = elementwise ? 1 : s->rows;
             uint64_t din, dout;
             aimc_cost_dig_io(op, batch, nn, s->k, &din, &dout);
             uint64_t ready = start;
@@ -388,9 +392,9 @@ static int est_run(est_ctx *e, const est_batch_t *b, uint64_t issue, uint64_t *r
             }
             fin = aimc_cost_dig_run(a, at, aimc_cost_dig_ops(op, batch, nn, s->k), din, dout, ready,
                                     bk, &e->ev);
-            if (s->op == AIMC_WL_TOPK) out_bytes = 2 * (uint64_t)s->rows * s->k * AIMC_COST_VALUE_BYTES;
+            if (aimc_wl_routes(s->op)) out_bytes = 2 * (uint64_t)s->rows * s->k * AIMC_COST_VALUE_BYTES;
         }
-        if (s->op == AIMC_WL_TOPK || aimc_wl_host_reads(s->out))
+        if (aimc_wl_routes(s->op) || aimc_wl_host_reads(s->out))
             fin = aimc_cost_move(a, at, host, out_bytes, fin, bk, &e->ev);
         for (int q = 0; q < 3; q++)
             if (ts[q] && ts[q]->rfin < fin) ts[q]->rfin = fin;
@@ -400,7 +404,7 @@ static int est_run(est_ctx *e, const est_batch_t *b, uint64_t issue, uint64_t *r
         }
         const uint64_t retire = aimc_cost_complete(a, fin, bk, &e->ev);
         if (retire > e->last_retire) e->last_retire = retire;
-        if (s->op == AIMC_WL_TOPK) *retire_topk = retire;
+        if (aimc_wl_routes(s->op)) *retire_topk = retire;
         e->commands++;
     }
     return AIMC_OK;
@@ -413,6 +417,9 @@ int aimc_map_estimate_token(const aimc_arch *arch, const aimc_model *model,
     if (!arch || !model || !plan || !out)
         return aimc_diag_set(d, AIMC_ERR_INVALID, "aimc_map_estimate_token: NULL argument");
     memset(out, 0, sizeof *out);
+    if (model->attn.kind != AIMC_ATTN_NONE || model->vocab)
+        return aimc_diag_set(d, AIMC_ERR_UNSUPPORTED, "%s: the estimate runs MoE layers only "
+                             "(attention and language models are not estimated yet)", model->name);
     if (model->dense_layers > 0)
         return aimc_diag_set(d, AIMC_ERR_UNSUPPORTED, "%s: the estimate runs MoE layers only "
                              "(model.dense_layers is %d)", model->name, model->dense_layers);

@@ -18,7 +18,7 @@ package aimc_regs_pkg;
 
   // VERSION (RO)
   localparam [31:0] AIMC_REG_VERSION                     = 32'h00000004;
-  localparam [31:0] AIMC_REG_VERSION_VALUE               = 32'h00020000;
+  localparam [31:0] AIMC_REG_VERSION_VALUE               = 32'h00020001;
 
   // CAP_XBAR_ROWS (RO)
   localparam [31:0] AIMC_REG_CAP_XBAR_ROWS               = 32'h00000008;
@@ -326,6 +326,46 @@ package aimc_regs_pkg;
   localparam [31:0] AIMC_DESC_SACC_W_ADDR                = 32'h00000030; // u64
   localparam [31:0] AIMC_DESC_SACC_DST_ADDR              = 32'h00000038; // u64
 
+  // ROUTE
+  localparam [31:0] AIMC_DESC_OP_ROUTE                   = 32'h0000000A;
+  localparam [31:0] AIMC_DESC_ROUTE_BATCH                = 32'h00000010; // u32
+  localparam [31:0] AIMC_DESC_ROUTE_N                    = 32'h00000014; // u32
+  localparam [31:0] AIMC_DESC_ROUTE_K                    = 32'h00000018; // u32
+  localparam [31:0] AIMC_DESC_ROUTE_RSVD                 = 32'h0000001C; // u32
+  localparam [31:0] AIMC_DESC_ROUTE_IN_ADDR              = 32'h00000020; // u64
+  localparam [31:0] AIMC_DESC_ROUTE_IDX_ADDR             = 32'h00000028; // u64
+  localparam [31:0] AIMC_DESC_ROUTE_W_ADDR               = 32'h00000030; // u64
+  localparam [31:0] AIMC_DESC_ROUTE_RULE_ADDR            = 32'h00000038; // u64
+
+  // NORM
+  localparam [31:0] AIMC_DESC_OP_NORM                    = 32'h0000000B;
+  localparam [31:0] AIMC_DESC_NORM_BATCH                 = 32'h00000010; // u32
+  localparam [31:0] AIMC_DESC_NORM_DIM                   = 32'h00000014; // u32
+  localparam [31:0] AIMC_DESC_NORM_EPS                   = 32'h00000018; // f32
+  localparam [31:0] AIMC_DESC_NORM_STRIDE                = 32'h0000001C; // u32
+  localparam [31:0] AIMC_DESC_NORM_IN_ADDR               = 32'h00000020; // u64
+  localparam [31:0] AIMC_DESC_NORM_OUT_ADDR              = 32'h00000028; // u64
+  localparam [31:0] AIMC_DESC_NORM_W_ADDR                = 32'h00000030; // u64
+  localparam [31:0] AIMC_DESC_NORM_RESERVED              = 32'h00000038;
+
+  // ACT
+  localparam [31:0] AIMC_DESC_OP_ACT                     = 32'h0000000C;
+  localparam [31:0] AIMC_DESC_ACT_COUNT                  = 32'h00000010; // u32
+  localparam [31:0] AIMC_DESC_ACT_FUNC                   = 32'h00000014; // u32
+  localparam [31:0] AIMC_DESC_ACT_IN_ADDR                = 32'h00000018; // u64
+  localparam [31:0] AIMC_DESC_ACT_OUT_ADDR               = 32'h00000020; // u64
+  localparam [31:0] AIMC_DESC_ACT_RESERVED               = 32'h00000028;
+
+  // ATTN
+  localparam [31:0] AIMC_DESC_OP_ATTN                    = 32'h0000000D;
+  localparam [31:0] AIMC_DESC_ATTN_BATCH                 = 32'h00000010; // u32
+  localparam [31:0] AIMC_DESC_ATTN_POS0                  = 32'h00000014; // u32
+  localparam [31:0] AIMC_DESC_ATTN_Q_ADDR                = 32'h00000018; // u64
+  localparam [31:0] AIMC_DESC_ATTN_KV_ADDR               = 32'h00000020; // u64
+  localparam [31:0] AIMC_DESC_ATTN_OUT_ADDR              = 32'h00000028; // u64
+  localparam [31:0] AIMC_DESC_ATTN_CACHE_ADDR            = 32'h00000030; // u64
+  localparam [31:0] AIMC_DESC_ATTN_PARAM_ADDR            = 32'h00000038; // u64
+
   // record TILE
   localparam [31:0] AIMC_REC_TILE_BYTES                  = 32'h00000020;
   localparam [31:0] AIMC_REC_TILE_MATRIX                 = 32'h00000000; // u32
@@ -336,6 +376,29 @@ package aimc_regs_pkg;
   localparam [31:0] AIMC_REC_TILE_SLICE                  = 32'h00000014; // u32
   localparam [31:0] AIMC_REC_TILE_XBAR                   = 32'h00000018; // u32
   localparam [31:0] AIMC_REC_TILE_XBAR_COL0              = 32'h0000001C; // u32
+
+  // record RULE
+  localparam [31:0] AIMC_REC_RULE_BYTES                  = 32'h00000018;
+  localparam [31:0] AIMC_REC_RULE_SCORE                  = 32'h00000000; // u32
+  localparam [31:0] AIMC_REC_RULE_NORM                   = 32'h00000004; // u32
+  localparam [31:0] AIMC_REC_RULE_GROUPS                 = 32'h00000008; // u32
+  localparam [31:0] AIMC_REC_RULE_TOPK_GROUPS            = 32'h0000000C; // u32
+  localparam [31:0] AIMC_REC_RULE_SCALE                  = 32'h00000010; // f32
+  localparam [31:0] AIMC_REC_RULE_BIAS                   = 32'h00000014; // u32
+
+  // record ATTN
+  localparam [31:0] AIMC_REC_ATTN_BYTES                  = 32'h0000002C;
+  localparam [31:0] AIMC_REC_ATTN_HEADS                  = 32'h00000000; // u32
+  localparam [31:0] AIMC_REC_ATTN_KV_HEADS               = 32'h00000004; // u32
+  localparam [31:0] AIMC_REC_ATTN_DK                     = 32'h00000008; // u32
+  localparam [31:0] AIMC_REC_ATTN_DV                     = 32'h0000000C; // u32
+  localparam [31:0] AIMC_REC_ATTN_CTX                    = 32'h00000010; // u32
+  localparam [31:0] AIMC_REC_ATTN_ROPE_DIM               = 32'h00000014; // u32
+  localparam [31:0] AIMC_REC_ATTN_ROPE_MODE              = 32'h00000018; // u32
+  localparam [31:0] AIMC_REC_ATTN_V_IN_K                 = 32'h0000001C; // u32
+  localparam [31:0] AIMC_REC_ATTN_SCALE                  = 32'h00000020; // f32
+  localparam [31:0] AIMC_REC_ATTN_THETA                  = 32'h00000024; // f32
+  localparam [31:0] AIMC_REC_ATTN_APPEND                 = 32'h00000028; // u32
 
   // record PREP
   localparam [31:0] AIMC_REC_PREP_BYTES                  = 32'h00000028;

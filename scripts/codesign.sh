@@ -12,8 +12,11 @@
 #    --set adc.range=full_scale` (its noise model takes the LSB from the full scale), then
 #    the plain and the hardware-aware model on that machine; prints the accuracy each
 #    recovers and checks that hardware-aware training recovers at least half of the loss.
+# 3. The byte-level language model: perplexity against ADC, drift and compensation, and
+#    hardware-aware training of it (below).
 # --reduced (what `make test` runs): 20 test samples per sweep point instead of 360; the
-# training check is the same. Ends with "codesign: N passed, M failed".
+# training check is the same; the language model's runs are shorter. Ends with
+# "codesign: N passed, M failed".
 set -u
 cd "$(dirname "$0")/.." || exit 2
 reduced=0
@@ -141,6 +144,61 @@ awk -v f="$fl" -v p="$pl" -v h="$ha" -v hf="$hf" 'BEGIN {
     printf "  hardware-aware model: %.1f %% in float, %.1f %% on the machine: recovers %.1f of %.1f points (%.0f %%)\n", 100*hf, 100*h, 100*(h-p), 100*(f-p), 100*(h-p)/(f-p) }'
 check "hardware-aware training recovers at least half the loss at 4 bits" \
       "awk -v f=$fl -v p=$pl -v h=$ha 'BEGIN { exit !((h - p) >= 0.5 * (f - p)) }'"
+
+# 3. The byte-level language model (models/bytes-lm.yaml): perplexity of the held-out text in
+#    float and on the machine (PCM devices) at an 8-bit ADC, 1 s and 1 year after programming
+#    without and with drift compensation; then at a 6-bit full-scale ADC the model as trained
+#    and one trained hardware-aware for that machine (`aimc train --lm --hw-aware`).
+#    --reduced: 256 held-out bytes per run, and a small hardware-aware model on one text.
+echo
+echo "The byte-level language model (models/bytes-lm.yaml) on the default machine with PCM devices:"
+echo
+lmtok=6400
+[ $reduced -eq 1 ] && lmtok=256
+lm_run() { # MODEL OUT SET...: perplexity (machine, float) and next-byte accuracy (machine)
+    m=$1; out=$2; shift 2
+    "$AIMC" run --model "$m" --tokens $lmtok --set device.type=pcm "$@" >"$out" 2>&1
+    awk '/^language / { for (i = 1; i <= NF; i++) { if ($i == "perplexity") p = $(i + 1);
+                                                      if ($i == "accuracy") a = $(i + 1) }
+                         f = $(NF - 5); gsub(/,/, "", p); print p, f, a }' "$out"
+}
+set -- $(lm_run models/bytes-lm.yaml "$tmp/lm1" --set adc.bits=8); p1=${1:-0}; pf=${2:-0}; a1=${3:-0}
+set -- $(lm_run models/bytes-lm.yaml "$tmp/lm2" --set adc.bits=8 --set device.drift_compensation=on); p1c=${1:-0}; a1c=${3:-0}
+set -- $(lm_run models/bytes-lm.yaml "$tmp/lm3" --set adc.bits=8 --set device.read_time_s=31536000); py=${1:-0}; ay=${3:-0}
+set -- $(lm_run models/bytes-lm.yaml "$tmp/lm4" --set adc.bits=8 --set device.read_time_s=31536000 --set device.drift_compensation=on); pyc=${1:-0}; ayc=${3:-0}
+echo "| setting ($lmtok held-out bytes) | perplexity | next-byte accuracy on the machine |"
+echo "|---|---|---|"
+echo "| float | $pf | |"
+echo "| 8-bit ADC, 1 s after programming | $p1 | $a1 % |"
+echo "| 8-bit ADC, 1 s, drift compensation | $p1c | $a1c % |"
+echo "| 8-bit ADC, 1 year | $py | $ay % |"
+echo "| 8-bit ADC, 1 year, drift compensation | $pyc | $ayc % |"
+check "the LM runs and scores ($p1, float $pf)" "awk 'BEGIN { exit !($pf > 1 && $p1 > 1) }'"
+check "8-bit ADC at 1 s within 25 % of float ($p1 vs $pf)" "awk 'BEGIN { exit !($p1 < 1.25 * $pf) }'"
+check "a year of drift hurts ($py > $p1)" "awk 'BEGIN { exit !($py > $p1) }'"
+check "compensation helps after a year ($pyc < $py)" "awk 'BEGIN { exit !($pyc < $py) }'"
+
+echo
+echo "Hardware-aware training of the LM at a 6-bit full-scale ADC (PCM, adc.bits=6, adc.range=full_scale):"
+if [ $reduced -eq 1 ]; then
+    lmargs="--text /usr/share/common-licenses/LGPL-3 --epochs 1 --d-model 32 --d-ff 32"
+else
+    lmargs="--epochs 3 --d-ff 128"
+fi
+"$AIMC" train --lm --hw-aware --set device.type=pcm --set adc.bits=6 --set adc.range=full_scale \
+    $lmargs --out "$tmp/lmhat.safetensors" >"$tmp/lmtrain.out" 2>&1
+check "hardware-aware LM training runs" "[ $? -eq 0 ]"
+if [ $reduced -eq 0 ]; then
+    sed "s|path: bytes-lm.safetensors|path: $tmp/lmhat.safetensors|" models/bytes-lm.yaml > "$tmp/lmhat.yaml"
+    set -- $(lm_run models/bytes-lm.yaml "$tmp/lm5" --set adc.bits=6 --set adc.range=full_scale); p6=${1:-0}; a6=${3:-0}
+    set -- $(lm_run "$tmp/lmhat.yaml" "$tmp/lm6" --set adc.bits=6 --set adc.range=full_scale); h6=${1:-0}; hf=${2:-0}; ha6=${3:-0}
+    echo "| model | perplexity in float | on the machine | next-byte accuracy on the machine |"
+    echo "|---|---|---|---|"
+    echo "| trained in float | $pf | $p6 | $a6 % |"
+    echo "| trained hardware-aware | $hf | $h6 | $ha6 % |"
+    check "hardware-aware training lowers the machine's perplexity ($h6 < $p6)" \
+          "awk 'BEGIN { exit !($h6 < $p6) }'"
+fi
 
 echo "codesign: $pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -103,6 +103,10 @@ static const fuzz_op fuzz_ops[] = {
     {AIMC_DESC_OP_SCALE_ACC, {AIMC_DESC_SACC_SRC_ADDR, AIMC_DESC_SACC_IDX_ADDR,
                               AIMC_DESC_SACC_W_ADDR, AIMC_DESC_SACC_DST_ADDR}, 4,
      AIMC_DESC_SACC_BATCH, 0},
+    {AIMC_DESC_OP_NORM, {AIMC_DESC_NORM_IN_ADDR, AIMC_DESC_NORM_OUT_ADDR, AIMC_DESC_NORM_W_ADDR}, 3,
+     AIMC_DESC_NORM_DIM, AIMC_DESC_NORM_RESERVED},
+    {AIMC_DESC_OP_ACT, {AIMC_DESC_ACT_IN_ADDR, AIMC_DESC_ACT_OUT_ADDR}, 2, AIMC_DESC_ACT_COUNT,
+     AIMC_DESC_ACT_RESERVED},
 };
 
 /* A valid descriptor of fuzz_ops[i] on buffer objects at a (src) and b (dst), each
@@ -162,6 +166,23 @@ static void fuzz_valid(uint8_t *d, const fuzz_op *o, uint64_t a, uint64_t b, uin
         aimc_le_put64(d + AIMC_DESC_GATH_IDX_ADDR, b + 2048);
         aimc_le_put64(d + AIMC_DESC_GATH_DST_ADDR, b);
         break;
+    case AIMC_DESC_OP_NORM: {
+        const float eps = 1e-5f;
+        uint32_t u;
+        memcpy(&u, &eps, sizeof u);
+        aimc_le_put32(d + AIMC_DESC_NORM_BATCH, n);
+        aimc_le_put32(d + AIMC_DESC_NORM_DIM, 8);
+        aimc_le_put32(d + AIMC_DESC_NORM_EPS, u);
+        aimc_le_put64(d + AIMC_DESC_NORM_IN_ADDR, a);
+        aimc_le_put64(d + AIMC_DESC_NORM_OUT_ADDR, b);
+        aimc_le_put64(d + AIMC_DESC_NORM_W_ADDR, a + 1024);
+        break;
+    }
+    case AIMC_DESC_OP_ACT:
+        aimc_le_put32(d + AIMC_DESC_ACT_COUNT, 8 * n);
+        aimc_le_put64(d + AIMC_DESC_ACT_IN_ADDR, a);
+        aimc_le_put64(d + AIMC_DESC_ACT_OUT_ADDR, b);
+        break;
     default: /* SCALE_ACC */
         aimc_le_put32(d + AIMC_DESC_SACC_BATCH, n);
         aimc_le_put32(d + AIMC_DESC_SACC_DIM, 8);
@@ -179,7 +200,7 @@ static uint32_t fuzz_mutate(uint8_t *d, const fuzz_op *o, uint64_t a)
 {
     switch (fuzz_below(6)) {
     case 0: /* an opcode that does not exist */
-        aimc_le_put16(d + AIMC_DESC_OPCODE, 10 + fuzz_below(0xFFFF - 10));
+        aimc_le_put16(d + AIMC_DESC_OPCODE, AIMC_DESC_OP_ATTN + 1 + fuzz_below(0xFFFF - AIMC_DESC_OP_ATTN - 1));
         return AIMC_REG_ERROR_BAD_OPCODE;
     case 1: { /* an unknown flag: a bit above the known ones */
         uint32_t top = 0;

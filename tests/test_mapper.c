@@ -1251,14 +1251,26 @@ static void test_public_models(void)
         size_t matrices;
         uint64_t weights;
     } c[] = {
-        /* 32 x (router 4096x8 + 8 x 3 x 4096 x 14336) */
-        {"models/mixtral-8x7b.yaml", 32 * (1 + 24), 32ull * (4096 * 8 + 24ull * 4096 * 14336)},
-        {"models/olmoe-1b-7b.yaml", 16 * (1 + 192), 16ull * (2048 * 64 + 192ull * 2048 * 1024)},
-        {"models/qwen1.5-moe-a2.7b.yaml", 24 * (1 + 180 + 3),
-         24ull * (2048 * 60 + 180ull * 2048 * 1408 + 3ull * 2048 * 5632)},
-        /* 3 dense x 3 x 7168 x 18432 + 58 x (7168 x 256 + 257 x 3 x 7168 x 2048) */
-        {"models/deepseek-v3.yaml", 3 * 3 + 58 * (1 + 3 * 257),
-         3ull * 3 * 7168 * 18432 + 58ull * (7168 * 256 + 771ull * 7168 * 2048)},
+        /* 32 x (q, k, v, o: 4096 x (4096 + 1024 + 1024) + 4096 x 4096; router 4096x8 + 8 x 3 x
+         * 4096 x 14336) + the head 4096 x 32000 */
+        {"models/mixtral-8x7b.yaml", 32 * (4 + 1 + 24) + 1,
+         32ull * (4096ull * 6144 + 4096 * 4096 + 4096 * 8 + 24ull * 4096 * 14336) +
+             4096ull * 32000},
+        {"models/olmoe-1b-7b.yaml", 16 * (4 + 1 + 192) + 1,
+         16ull * (4ull * 2048 * 2048 + 2048 * 64 + 192ull * 2048 * 1024) + 2048ull * 50304},
+        /* ... the shared expert's sigmoid gate, 2048 x 1; the head in 3 parts of at most 65536
+         * columns */
+        {"models/qwen1.5-moe-a2.7b.yaml", 24 * (4 + 1 + 180 + 3 + 1) + 3,
+         24ull * (4ull * 2048 * 2048 + 2048 * 60 + 180ull * 2048 * 1408 + 3ull * 2048 * 5632 +
+                  2048) +
+             2048ull * 151936},
+        /* 61 x MLA (q_a 7168 x 1536, q_b 1536 x 128 x 576 and o 128 x 512 x 7168 each in 2
+         * groups of 64 heads, kv_a 7168 x 576) + 3 dense x 3 x 7168 x 18432 + 58 x (7168 x 256 +
+         * 257 x 3 x 7168 x 2048) + the head 7168 x 129280 in 2 parts */
+        {"models/deepseek-v3.yaml", 61 * 6 + 3 * 3 + 58 * (1 + 3 * 257) + 2,
+         61ull * (7168ull * 1536 + 1536ull * 128 * 576 + 7168ull * 576 + 128ull * 512 * 7168) +
+             3ull * 3 * 7168 * 18432 + 58ull * (7168 * 256 + 771ull * 7168 * 2048) +
+             7168ull * 129280},
     };
     for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
         aimc_model *m = NULL;
@@ -1274,7 +1286,10 @@ static void test_public_models(void)
 static void test_shape_only_large(void)
 {
     aimc_model *m = NULL;
-    CU_ASSERT_EQUAL_FATAL(aimc_model_load("models/mixtral-8x7b.yaml", 0, &m, NULL), AIMC_OK);
+    /* the MoE blocks of models/mixtral-8x7b.yaml (attention and the head left out) */
+    CU_ASSERT_EQUAL_FATAL(aimc_model_load_string(
+        "version: 1\nmodel: {name: mixtral-ffn, layers: 32, d_model: 4096, routed_experts: 8, "
+        "expert_d_ff: 14336, top_k: 2}\n", "mixtral-ffn.yaml", 0, &m, NULL), AIMC_OK);
     aimc_arch a;
     aimc_arch_defaults(&a);
     a.hierarchy.chips_auto = 1;

@@ -461,7 +461,7 @@ static void rtl_mutate(rtl_pair *p, uint8_t *d)
     const uint32_t op = aimc_le_get16(d + AIMC_DESC_OPCODE);
     switch (rtl_below(8)) {
     case 0:
-        aimc_le_put16(d + AIMC_DESC_OPCODE, 10 + rtl_below(0xFFF0));
+        aimc_le_put16(d + AIMC_DESC_OPCODE, AIMC_DESC_OP_ATTN + 1 + rtl_below(0xFFFF - AIMC_DESC_OP_ATTN - 1));
         break;
     case 1: { /* a flag above the known ones */
         uint32_t top = 0;

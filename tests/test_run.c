@@ -10,6 +10,7 @@
 #include "aimc_cost.h"
 #include "aimc_rt.h"
 #include "aimc_train.h"
+#include "cli.h"
 #include "tests.h"
 
 static const char *small_model =
@@ -346,6 +347,314 @@ static void test_digits_classifier(void)
     free(r);
 }
 
+/* ---- tokens in, outputs out --------------------------------------------------------------- */
+
+static int write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) return -1;
+    const size_t n = strlen(text);
+    const int bad = fwrite(text, 1, n, f) != n;
+    return fclose(f) || bad ? -1 : 0;
+}
+
+/* --tokens-file: numbers by blanks or commas, comments and blank lines skipped; each bad file
+ * names the file, the line (and column) and what is wrong. */
+static void test_tokens_file(void)
+{
+    static const char *model = "version: 1\nmodel: {name: three, layers: 1, d_model: 3, "
+                               "routed_experts: 2, expert_d_ff: 4, top_k: 1}\n";
+    const char *path = "/tmp/aimc_tokens.txt";
+    aimc_model *m = NULL;
+    aimc_diag d = {{0}};
+    CU_ASSERT_EQUAL_FATAL(aimc_model_load_string(model, "three.yaml", 0, &m, &d), AIMC_OK);
+    float *x = NULL;
+    size_t n = 0;
+    CU_ASSERT_EQUAL_FATAL(write_text(path, "# three tokens\n1 2 3\n\n  -0.5,1e-3 , 7\n"
+                                           "4\t5\t6"), 0);
+    CU_ASSERT_EQUAL(cli_tokens_read(path, m, &x, &n, &d), AIMC_OK);
+    CU_ASSERT_EQUAL(n, 3);
+    if (x && n == 3) {
+        const float want[9] = {1, 2, 3, -0.5f, 1e-3f, 7, 4, 5, 6};
+        CU_ASSERT_EQUAL(memcmp(x, want, sizeof want), 0);
+    }
+    free(x);
+    static const struct {
+        const char *text, *msg;
+    } bad[] = {
+        {"1 2 3\n1 2\n", "/tmp/aimc_tokens.txt:2: expected 3 numbers (model three's d_model), got 2"},
+        {"1 2 3 4\n", "/tmp/aimc_tokens.txt:1: expected 3 numbers (model three's d_model), got 4"},
+        {"1 two 3\n", "/tmp/aimc_tokens.txt:1:3: not a number: \"two\""},
+        {"1 2 nan\n", "/tmp/aimc_tokens.txt:1:5: not a finite float32: nan"},
+        {"1 2 1e39\n", "/tmp/aimc_tokens.txt:1:5: not a finite float32: 1e39"},
+        {"# nothing\n\n", "/tmp/aimc_tokens.txt: no tokens (one line of 3 numbers each)"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CU_ASSERT_EQUAL_FATAL(write_text(path, bad[i].text), 0);
+        x = NULL;
+        CU_ASSERT_EQUAL(cli_tokens_read(path, m, &x, &n, &d), AIMC_ERR_CONFIG);
+        CU_ASSERT_PTR_NULL(x);
+        CU_ASSERT_EQUAL(n, 0);
+        CU_ASSERT_STRING_EQUAL(d.msg, bad[i].msg);
+    }
+    remove(path);
+    CU_ASSERT_EQUAL(cli_tokens_read(path, m, &x, &n, &d), AIMC_ERR_IO);
+    aimc_model_free(m);
+}
+
+/* --dump-outputs: the digits classifier on 12 given tokens (the first test samples) on the
+ * ideal machine (16-bit weights and inputs, an ADC resolving every level), every output kept;
+ * the file holds exactly what the run gave (read back through the safetensors reader), the
+ * last layer's hidden state is the output, each layer's change is its block's output (the
+ * exact reference on the device's own input of that layer) and the logits are the head's on
+ * the hidden state, both within 2e-4 rms relative (16-bit rounding, as
+ * test_run_ideal_matches_reference), and their argmax is right for the samples. */
+static void test_dump_outputs(void)
+{
+    enum { T = 12 };
+    aimc_model *m = NULL;
+    aimc_dataset *all = NULL, *train = NULL, *test = NULL;
+    aimc_diag d = {{0}};
+    CU_ASSERT_EQUAL_FATAL(aimc_model_load("models/digits-moe.yaml", 1, &m, &d), AIMC_OK);
+    CU_ASSERT_EQUAL_FATAL(aimc_dataset_load_csv(m->eval.data, m->d_model, m->eval.scale, &all, &d),
+                          AIMC_OK);
+    CU_ASSERT_EQUAL_FATAL(aimc_dataset_split(all, m->eval.test_every, &train, &test), AIMC_OK);
+    aimc_arch a;
+    ideal_arch(&a);
+    const size_t dm = (size_t)m->d_model, C = (size_t)m->n_classes, K = (size_t)m->top_k;
+    cli_eval_opts eo = {.backend = "sim:", .seed = 1, .ntok = T, .batch = 4, .x0 = test->x,
+                        .keep_outputs = 2};
+    aimc_plan *p = NULL;
+    aimc_rt_report *r = calloc(1, sizeof *r);
+    cli_eval_out ex;
+    CU_ASSERT_FATAL(r != NULL);
+    int rc = cli_evaluate(&a, m, &eo, &p, NULL, r, &ex, &d);
+    if (rc) fprintf(stderr, "\n  %s\n", d.msg);
+    CU_ASSERT_EQUAL_FATAL(rc, AIMC_OK);
+    CU_ASSERT_EQUAL(r->tokens, T);
+    CU_ASSERT_FATAL(ex.outputs.inputs && ex.outputs.x && ex.outputs.layers && ex.outputs.logits && ex.outputs.experts);
+    CU_ASSERT_EQUAL(memcmp(ex.outputs.inputs, test->x, T * dm * sizeof(float)), 0);
+    CU_ASSERT_EQUAL(memcmp(ex.outputs.layers + (size_t)(m->layers - 1) * T * dm, ex.outputs.x,
+                           T * dm * sizeof(float)), 0);
+    /* each layer's change against the reference on the device's input of that layer */
+    double *yr = malloc(T * dm * sizeof *yr);
+    CU_ASSERT_FATAL(yr != NULL);
+    double e2 = 0, y2 = 0;
+    for (int l = 0; l < m->layers; l++) {
+        const float *in = l ? ex.outputs.layers + (size_t)(l - 1) * T * dm : ex.outputs.inputs;
+        const float *outl = ex.outputs.layers + (size_t)l * T * dm;
+        CU_ASSERT_EQUAL(aimc_rt_layer_ref(m, l, in, T, yr, NULL), AIMC_OK);
+        for (size_t i = 0; i < T * dm; i++) {
+            const double e = ((double)outl[i] - in[i]) - yr[i];
+            e2 += e * e;
+            y2 += yr[i] * yr[i];
+        }
+    }
+    CU_ASSERT(sqrt(e2 / y2) < 2e-4);
+    /* the logits: the head on the hidden state; their argmax */
+    const aimc_matrix *h = &m->m[aimc_model_head(m)];
+    e2 = y2 = 0;
+    size_t right = 0;
+    for (size_t t = 0; t < T; t++) {
+        size_t best = 0;
+        for (size_t c = 0; c < C; c++) {
+            double z = 0;
+            for (size_t i = 0; i < dm; i++) z += (double)ex.outputs.x[t * dm + i] * h->w[i * C + c];
+            e2 += (ex.outputs.logits[t * C + c] - z) * (ex.outputs.logits[t * C + c] - z);
+            y2 += z * z;
+            if (ex.outputs.logits[t * C + c] > ex.outputs.logits[t * C + best]) best = c;
+        }
+        right += best == (size_t)test->label[t];
+        for (size_t j = 0; j < K; j++)
+            CU_ASSERT(ex.outputs.experts[t * K + j] >= 0 && ex.outputs.experts[t * K + j] < m->n_experts);
+    }
+    CU_ASSERT(sqrt(e2 / y2) < 2e-4);
+    CU_ASSERT(right >= T - 1); /* the classifier is 97 % right; these 12 are */
+    /* the file */
+    const char *path = "/tmp/aimc_dump.safetensors";
+    CU_ASSERT_EQUAL_FATAL(cli_dump_write(path, m, &a, 1, T, ex.outputs.inputs, ex.outputs.x, ex.outputs.layers,
+                                         ex.outputs.logits, ex.outputs.experts, &d), AIMC_OK);
+    FILE *f = fopen(path, "rb");
+    CU_ASSERT_FATAL(f != NULL);
+    static unsigned char buf[1 << 16];
+    const size_t len = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    float *back = malloc(T * dm * sizeof *back);
+    CU_ASSERT_FATAL(back != NULL);
+    CU_ASSERT_EQUAL(aimc_st_read_tensor(buf, len, "dump", "hidden", T, (uint32_t)dm, 0, back, &d), AIMC_OK);
+    CU_ASSERT_EQUAL(memcmp(back, ex.outputs.x, T * dm * sizeof *back), 0);
+    CU_ASSERT_EQUAL(aimc_st_read_tensor(buf, len, "dump", "layers.0.hidden", T, (uint32_t)dm, 0, back, &d), AIMC_OK);
+    CU_ASSERT_EQUAL(memcmp(back, ex.outputs.layers, T * dm * sizeof *back), 0);
+    CU_ASSERT_EQUAL(aimc_st_read_tensor(buf, len, "dump", "logits", T, (uint32_t)C, 0, back, &d), AIMC_OK);
+    CU_ASSERT_EQUAL(memcmp(back, ex.outputs.logits, T * C * sizeof *back), 0);
+    /* the routing is I32: the header says so */
+    CU_ASSERT_PTR_NOT_NULL(strstr((const char *)buf + 8, "\"experts\":{\"dtype\":\"I32\",\"shape\":[1,12,2]"));
+    remove(path);
+    free(back);
+    free(yr);
+    cli_outputs_free(&ex.outputs);
+    cli_breakdown_free(&ex.breakdown);
+    aimc_plan_free(p);
+    free(r);
+    aimc_dataset_free(test);
+    aimc_dataset_free(train);
+    aimc_dataset_free(all);
+    aimc_model_free(m);
+}
+
+/* ---- the whole transformer: its parts, decoding, the KV cache ----------------------------- */
+
+static const char *small_lm_text =
+    "version: 1\nmodel:\n  name: small-lm\n  layers: 3\n  dense_layers: 1\n  dense_d_ff: 40\n"
+    "  d_model: 48\n  routed_experts: 4\n  expert_d_ff: 40\n  top_k: 2\n  norm_weights: true\n"
+    "  attention: {heads: 4, kv_heads: 2, head_dim: 12}\n  vocab: 50\n"
+    "weights:\n  random: {seed: 7, distribution: normal}\n";
+
+static int lm_eval(const aimc_arch *a, const aimc_model *m, size_t ntok, size_t prompt,
+                   int generate, aimc_rt_report *r, cli_eval_out *ex)
+{
+    cli_eval_opts eo = {.backend = "sim:", .seed = 1, .ntok = ntok, .timing_only = 1, .batch = 1,
+                        .prompt = prompt, .generate = generate};
+    aimc_plan *p = NULL;
+    aimc_diag d = {{0}};
+    int rc = cli_evaluate(a, m, &eo, &p, NULL, r, ex, &d);
+    if (rc) fprintf(stderr, "\n  %s\n", d.msg);
+    aimc_plan_free(p);
+    return rc;
+}
+
+/* The run by part of the model partitions its dynamic energy (each part present); a prompt is
+ * one group and each generated token another, entering when the one before has finished, so
+ * decoding is slower than letting them overlap; the off-chip KV memory's energy is its bytes
+ * by hand: 3 layers of 2 kv heads x (12 keys + 12 values) x 4 bytes = 192 bytes a position;
+ * a prompt of 4 then 4 tokens one by one read 0, 4, 5, 6, 7 positions before them and write
+ * the 8 new ones: 30 positions, 17280 bytes, at 31.2 pJ each. */
+static void test_lm_parts_and_kv(void)
+{
+    aimc_model *m = NULL;
+    aimc_diag d = {{0}};
+    CU_ASSERT_EQUAL_FATAL(aimc_model_load_string(small_lm_text, "lm.yaml", 0, &m, &d), AIMC_OK);
+    aimc_arch a;
+    aimc_arch_defaults(&a);
+    a.hierarchy.chips_auto = 1;
+    aimc_rt_report *r = calloc(3, sizeof *r);
+    cli_eval_out ex;
+    CU_ASSERT_FATAL(r != NULL);
+    CU_ASSERT_EQUAL_FATAL(lm_eval(&a, m, 8, 4, 1, &r[0], &ex), AIMC_OK);
+    CU_ASSERT_EQUAL(r[0].groups, 5);
+    CU_ASSERT_EQUAL(r[0].first_tokens, 4);
+    double mp[CLI_MP_COUNT], sum = 0, total = 0;
+    cli_model_parts(m, &ex.breakdown, r[0].cost.energy_pj, mp);
+    for (int q = 0; q < CLI_MP_COUNT; q++) {
+        CU_ASSERT(mp[q] > 0);
+        sum += mp[q];
+    }
+    for (int q = 0; q < AIMC_PART_COUNT; q++) total += r[0].cost.energy_pj[q];
+    CU_ASSERT(fabs(sum - total) <= 1e-9 * total);
+    cli_breakdown_free(&ex.breakdown);
+    /* the same tokens overlapping (each enters once the one before has issued its layers) */
+    CU_ASSERT_EQUAL_FATAL(lm_eval(&a, m, 8, 4, 0, &r[1], &ex), AIMC_OK);
+    cli_breakdown_free(&ex.breakdown);
+    CU_ASSERT(r[0].makespan_cycles > r[1].makespan_cycles);
+    /* the KV memory's energy per byte, off */
+    a.kv_cache.energy_pj_per_byte = 0;
+    CU_ASSERT_EQUAL_FATAL(lm_eval(&a, m, 8, 4, 1, &r[2], &ex), AIMC_OK);
+    cli_breakdown_free(&ex.breakdown);
+    const double kv = r[0].cost.energy_pj[AIMC_PART_BUFFER] - r[2].cost.energy_pj[AIMC_PART_BUFFER];
+    CU_ASSERT_DOUBLE_EQUAL(kv, 17280 * 31.2, 1e-6 * 17280 * 31.2);
+    free(r);
+    aimc_model_free(m);
+}
+
+/* ---- the language model's training ------------------------------------------------------- */
+
+/* The gradient of a tiny LM (2 layers, 2 heads of 4, 3 experts top-2, d_ff 6, vocabulary 16,
+ * a window of 7) against central differences, every 7th parameter: within 2e-3 + 2 % (the
+ * loss is computed in float layers, so h = 1e-2; a routing decision flipped by the step would
+ * show as a miss, and none does here). */
+static void test_lm_gradient(void)
+{
+    const aimc_lm_shape s = {.vocab = 16, .d_model = 8, .layers = 2, .heads = 2, .n_experts = 3,
+                             .top_k = 2, .d_ff = 6, .context = 7};
+    aimc_lm *lm = NULL;
+    CU_ASSERT_EQUAL_FATAL(aimc_lm_create(&s, 5, &lm), AIMC_OK);
+    const uint8_t ids[7] = {3, 14, 1, 5, 9, 2, 6};
+    float *g = malloc(lm->n_params * sizeof *g), *g2 = malloc(lm->n_params * sizeof *g2);
+    CU_ASSERT_FATAL(g && g2);
+    const double l0 = aimc_lm_loss_grad(lm, ids, 7, g);
+    CU_ASSERT(isfinite(l0) && l0 > 0);
+    size_t checked = 0, bad = 0;
+    const double h = 1e-2;
+    for (size_t i = 0; i < lm->n_params; i += 7) {
+        const float keep = lm->storage[i];
+        lm->storage[i] = (float)(keep + h);
+        const double lp = aimc_lm_loss_grad(lm, ids, 7, g2);
+        lm->storage[i] = (float)(keep - h);
+        const double lmn = aimc_lm_loss_grad(lm, ids, 7, g2);
+        lm->storage[i] = keep;
+        const double fd = (lp - lmn) / (2 * h);
+        checked++;
+        if (fabs(fd - g[i]) > 2e-3 + 0.02 * fabs(fd)) {
+            bad++;
+            fprintf(stderr, "\n  param %zu: analytic %g, numeric %g", i, g[i], fd);
+        }
+    }
+    CU_ASSERT(checked > 100);
+    CU_ASSERT_EQUAL(bad, 0);
+    free(g);
+    free(g2);
+    aimc_lm_free(lm);
+}
+
+/* The committed byte-level language model on 256 bytes of its held-out text: in float a
+ * perplexity near its training report (below 5), and on the ideal machine (16-bit weights and
+ * inputs, an ADC resolving every level) the same perplexity within 1 % and next-byte
+ * accuracy within 2 points: the machine adds only 16-bit rounding (rel. error about 1e-4 on
+ * the logits, a change of at most a few hundredths of a nat on a token). And the corpus split
+ * by hand: 237,320 bytes in 464 chunks of 512, every 10th held out. */
+static void test_bytes_lm(void)
+{
+    aimc_model *m = NULL;
+    aimc_diag d = {{0}};
+    CU_ASSERT_EQUAL_FATAL(aimc_model_load("models/bytes-lm.yaml", 1, &m, &d), AIMC_OK);
+    CU_ASSERT_EQUAL(m->vocab, 256);
+    CU_ASSERT_EQUAL(m->eval.context, 64);
+    aimc_arch a;
+    ideal_arch(&a);
+    a.hierarchy.chips_auto = 1;
+    cli_eval_opts eo = {.backend = "sim:", .seed = 1, .ntok = 256, .batch = 1};
+    aimc_plan *p = NULL;
+    aimc_rt_report *r = calloc(1, sizeof *r);
+    CU_ASSERT_FATAL(r != NULL);
+    int rc = cli_evaluate(&a, m, &eo, &p, NULL, r, NULL, &d);
+    if (rc) fprintf(stderr, "\n  %s\n", d.msg);
+    CU_ASSERT_EQUAL_FATAL(rc, AIMC_OK);
+    CU_ASSERT_EQUAL(r->tokens, 256);
+    CU_ASSERT_EQUAL(r->scored, 256 - 4); /* 4 windows of 64, the last of each unscored */
+    CU_ASSERT(r->lm);
+    CU_ASSERT(r->perplexity_float > 1.5 && r->perplexity_float < 5.0);
+    CU_ASSERT(fabs(r->perplexity_hw - r->perplexity_float) <= 0.01 * r->perplexity_float);
+    CU_ASSERT(fabs(r->accuracy_hw - r->accuracy_float) <= 0.02);
+    if (getenv("RT_SHOW"))
+        fprintf(stderr, "\n  bytes-lm: perplexity %.4f on the ideal machine, %.4f in float\n",
+                r->perplexity_hw, r->perplexity_float);
+    uint8_t *text = NULL, *tr = NULL, *te = NULL;
+    size_t len = 0, ntr = 0, nte = 0;
+    CU_ASSERT_EQUAL_FATAL(aimc_text_load("/usr/share/common-licenses", &text, &len, &d), AIMC_OK);
+    CU_ASSERT_EQUAL_FATAL(aimc_text_split(text, len, 512, 10, &tr, &ntr, &te, &nte), AIMC_OK);
+    CU_ASSERT_EQUAL(ntr + nte, len);
+    CU_ASSERT_EQUAL(nte, ((len + 511) / 512 + 9) / 10 * 512 - (len % 512 && ((len + 511) / 512 - 1) % 10 == 0 ? 512 - len % 512 : 0));
+    CU_ASSERT_EQUAL(memcmp(te, text, 512), 0);           /* chunk 0 */
+    CU_ASSERT_EQUAL(memcmp(tr, text + 512, 512), 0);     /* chunk 1 */
+    CU_ASSERT_EQUAL(memcmp(te + 512, text + 5120, 512), 0); /* chunk 10 */
+    free(text);
+    free(tr);
+    free(te);
+    aimc_plan_free(p);
+    free(r);
+    aimc_model_free(m);
+}
+
 int test_run_register(void)
 {
     AIMC_SUITE("run", {"ideal machine matches the reference", test_run_ideal_matches_reference},
@@ -355,6 +664,13 @@ int test_run_register(void)
                {"deterministic for a seed", test_run_deterministic},
                {"layer reference by hand", test_layer_reference_by_hand},
                {"peak figures by hand", test_peak_by_hand},
-               {"peak agrees with a simulated tile", test_peak_matches_simulated_tile});
+               {"peak agrees with a simulated tile", test_peak_matches_simulated_tile},
+               {"tokens file: values, and each bad line's message", test_tokens_file},
+               {"dump outputs: what the run gave, layer by layer", test_dump_outputs},
+               {"language model: parts of the model, decoding, KV bytes by hand",
+                test_lm_parts_and_kv},
+               {"language model: gradient matches finite differences", test_lm_gradient},
+               {"bytes-lm: ideal machine = float perplexity (1 %), the corpus split",
+                test_bytes_lm});
     return 0;
 }

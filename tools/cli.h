@@ -94,7 +94,14 @@ typedef struct cli_eval_opts {
     const aimc_routing *routing; /* timing-only: statistics the routing is drawn from */
     const int *replay;           /* timing-only: a value run's routing decisions */
     int *experts_out;            /* value runs: the decisions (MoE layers x tokens x top_k) */
-    int keep_outputs;            /* value runs: cli_eval_out.outputs receives every token's */
+    int keep_outputs;            /* value runs: 1 keeps every token's inputs, outputs and
+                                  * routing in cli_eval_out.outputs, 2 also every layer's
+                                  * hidden state */
+    const float *x0;             /* the inputs (ntok x d_model, --tokens-file), or NULL */
+    size_t prompt;               /* aimc_rt_opts.prompt and .generate */
+    int generate;
+    const int *ids;              /* a language model's token ids (--tokens-file), or NULL */
+    size_t n_ids;
 } cli_eval_opts;
 
 /* Deploying the model: programming every matrix (the deploy block of `aimc run`). */
@@ -115,14 +122,16 @@ typedef struct cli_breakdown {
 } cli_breakdown;
 void cli_breakdown_free(cli_breakdown *b);
 
-/* Every token's outputs of a value run (cli_eval_opts.keep_outputs; the Python package):
- * x the residual stream after the last layer (ntok x d_model), logits a classifier's head
- * (ntok x n_classes, else NULL), experts the device's routing decisions (MoE layers x ntok x
- * top_k), labels a classifier's test labels (ntok, else NULL); malloc'ed, the caller frees
- * them with cli_outputs_free. */
+/* Every token's outputs of a value run (cli_eval_opts.keep_outputs; --dump-outputs and the
+ * Python package): inputs what entered layer 0 (ntok x d_model), x the residual stream after
+ * the last layer (ntok x d_model), layers the stream after every layer (keep_outputs 2:
+ * layers x ntok x d_model, else NULL), logits a classifier's head (ntok x n_classes, else
+ * NULL), experts the device's routing decisions (MoE layers x ntok x top_k), labels a
+ * classifier's test labels (ntok, else NULL); malloc'ed, the caller frees them with
+ * cli_outputs_free. */
 typedef struct cli_outputs {
     size_t ntok;
-    float *x, *logits;
+    float *inputs, *x, *layers, *logits;
     int *experts, *labels;
 } cli_outputs;
 void cli_outputs_free(cli_outputs *o);
@@ -131,8 +140,21 @@ void cli_outputs_free(cli_outputs *o);
 typedef struct cli_eval_out {
     cli_deploy deploy;
     cli_breakdown breakdown;
-    cli_outputs outputs;
+    cli_outputs outputs;             /* with cli_eval_opts.keep_outputs */
 } cli_eval_out;
+/* The dynamic energy of a run by part of the model (docs/mapping.md, "The whole transformer"):
+ * each command's compute (arrays, converters, cores' and units' logic) to the part it
+ * serves: attention (its projections' MVMs and ATTN), FFN (routers, experts, dense FFNs, their
+ * digital steps and the residual adds), norms, the head; and every command's data movement
+ * (buffers, buses, networks, chip links, the host link), with the descriptor fetches and
+ * status words no command owns (the run's total less what the profile holds). */
+typedef enum {
+    CLI_MP_ATTENTION = 0, CLI_MP_FFN, CLI_MP_NORMS, CLI_MP_HEAD, CLI_MP_MOVEMENT, CLI_MP_COUNT
+} cli_model_part;
+const char *cli_model_part_name(cli_model_part p);
+void cli_model_parts(const aimc_model *m, const cli_breakdown *b,
+                     const double total_pj[AIMC_PART_COUNT], double pj[CLI_MP_COUNT]);
+
 
 /* One evaluation of a model on a machine, as `aimc run` does it: map (with the machine's
  * fault map and `chips: auto`; shape-only when timing-only), open the backend, program every
@@ -145,6 +167,29 @@ typedef struct cli_eval_out {
  * power.gating), *out (may be NULL) the deploy figures and the breakdown (free with
  * cli_breakdown_free). Returns AIMC_OK or the failing layer's code with its message in d.
  * Prints nothing. */
+/* Tokens in (`aimc run --tokens-file`): a text file of one token per line, its d_model input
+ * values (the residual stream entering layer 0) as numbers separated by blanks or commas;
+ * blank lines and lines starting with # are skipped; 1..65536 tokens. *x0 (the caller frees
+ * it) and *ntok receive them. AIMC_ERR_IO for an unreadable file, AIMC_ERR_CONFIG with
+ * "FILE:LINE: ..." for a bad line. */
+int cli_tokens_read(const char *path, const aimc_model *m, float **x0, size_t *ntok,
+                    aimc_diag *d);
+
+/* A language model's tokens in: "text:FILE" is the bytes of FILE (a vocabulary of bytes);
+ * else FILE holds decimal ids below model.vocab separated by blanks, commas or new lines.
+ * At most 65536. The caller frees *ids. */
+int cli_ids_read(const char *path, const aimc_model *m, int **ids, size_t *n, aimc_diag *d);
+
+/* Outputs out (`aimc run --dump-outputs`): a safetensors file of F32 "input" and "hidden"
+ * (ntok x d_model: what entered layer 0 and the residual stream after the last layer),
+ * "layers.L.hidden" after each layer L when layers_out is given, "logits" (ntok x classes)
+ * when logits is given, and I32 "experts" (MoE layers x ntok x top_k: the routing decisions),
+ * with the model, machine and seed as metadata (docs/cli.md). */
+int cli_dump_write(const char *path, const aimc_model *m, const aimc_arch *a, uint64_t seed,
+                   size_t ntok, const float *inputs, const float *hidden,
+                   const float *layers_out, const float *logits, const int *experts,
+                   aimc_diag *d);
+
 int cli_evaluate(const aimc_arch *a, const aimc_model *m, const cli_eval_opts *o,
                  aimc_plan **plan, aimc_arch *arch_used, aimc_rt_report *rep,
                  cli_eval_out *out, aimc_diag *d);
@@ -175,9 +220,16 @@ void cli_run_figures(const aimc_arch *a, const aimc_rt_report *r, cli_figures *f
 typedef struct cli_run_opts {
     int timing_only;
     int activity_assumed;
-    const char *trace, *wave, *routing, *csv, *compare;
-    long batch, window;          /* 0: the defaults */
-    int keep_outputs;            /* not an option: keep every token's outputs (cli_outputs) */
+    int dump_layers, generate;
+    const char *trace, *wave, *routing, *csv, *compare, *tokens_file, *dump;
+    long batch, window, prompt;  /* 0: the defaults */
+    /* not options: */
+    int keep_outputs;            /* keep every token's outputs (cli_outputs; 2: every layer's);
+                                  * --dump-outputs sets it too */
+    const float *x0;             /* the tokens file's inputs (x0_tokens x d_model), or NULL */
+    size_t x0_tokens;
+    const int *ids;              /* a language model's ids from the tokens file, or NULL */
+    size_t n_ids;
 } cli_run_opts;
 
 /* What `aimc run` computes once the machine and model are loaded; its text and its JSON

@@ -20,7 +20,8 @@ void cli_usage_run(FILE *f)
             "                [--tokens N] [--seed N] [--backend URI] [--json FILE]\n"
             "                [--timing-only] [--batch N] [--window N] [--routing SPEC]\n"
             "                [--activity assumed|measured] [--trace FILE] [--wave FILE]\n"
-            "                [--csv FILE] [--compare gpu:NAME]\n"
+            "                [--csv FILE] [--compare gpu:NAME] [--tokens-file FILE]\n"
+            "                [--dump-outputs FILE] [--dump-layers] [--prompt N] [--generate]\n"
             "\n"
             "Map the model onto the machine, program its weights through the driver, stream N\n"
             "tokens through every MoE layer on the device, and report latency, energy by part\n"
@@ -54,7 +55,15 @@ void cli_usage_run(FILE *f)
             "  --csv FILE      time and energy per layer, per matrix and per command kind\n"
             "  --compare gpu:NAME  the same workload at the same batch on a GPU by a roofline\n"
             "                  (NAME: a100, h100, h200): its tokens/s, energy per token and\n"
-            "                  the ratios against the simulated machine\n");
+            "                  the ratios against the simulated machine\n"
+            "  --tokens-file FILE  the tokens to run: one per line, its d_model input values\n"
+            "                  (docs/cli.md, \"Tokens in, outputs out\")\n"
+            "  --dump-outputs FILE  write each token's input, output hidden state, logits (a\n"
+            "                  classifier's) and routing decisions as safetensors\n"
+            "  --dump-layers   with --dump-outputs: the hidden state after every layer too\n"
+            "  --prompt N      models with attention: the first N tokens at once (a prefill)\n"
+            "  --generate      models with attention: each later token enters when the one\n"
+            "                  before has left the head (decoding, one token at a time)\n");
 }
 
 /* ---- the options only `aimc run` takes ---- */
@@ -65,8 +74,10 @@ typedef cli_run_opts run_opts; /* cli.h */
  * new argc, or -1 after printing a usage error. */
 static int take_run_options(int argc, char **argv, char **kept, run_opts *r)
 {
-    static const char *const valued[] = {"--trace", "--wave",     "--routing", "--batch",
-                                         "--window", "--activity", "--csv",     "--compare"};
+    static const char *const valued[] = {"--trace",   "--wave",        "--routing",
+                                         "--batch",   "--window",      "--activity",
+                                         "--csv",     "--compare",     "--tokens-file",
+                                         "--dump-outputs", "--prompt"};
     int n = 0;
     for (int i = 0; i < argc; i++) {
         const char *arg = argv[i], *val = NULL;
@@ -77,6 +88,14 @@ static int take_run_options(int argc, char **argv, char **kept, run_opts *r)
         }
         if (i > 0 && !strcmp(arg, "--timing-only")) {
             r->timing_only = 1;
+            continue;
+        }
+        if (i > 0 && !strcmp(arg, "--dump-layers")) {
+            r->dump_layers = 1;
+            continue;
+        }
+        if (i > 0 && !strcmp(arg, "--generate")) {
+            r->generate = 1;
             continue;
         }
         for (int v = 0; i > 0 && v < (int)(sizeof valued / sizeof valued[0]); v++) {
@@ -115,6 +134,11 @@ static int take_run_options(int argc, char **argv, char **kept, run_opts *r)
             break;
         case 6: r->csv = val; break;
         case 7: r->compare = val; break;
+        case 8: r->tokens_file = val; break;
+        case 9: r->dump = val; break;
+        case 10:
+            if (cli_parse_count("--prompt", val, 1, 65536, &r->prompt)) return -1;
+            break;
         }
     }
     kept[n] = NULL;
@@ -602,6 +626,18 @@ static void json_report(aimc_json *j, const aimc_arch *a, const aimc_model *m,
                       gc->est.token_pj > 0 ? f->tok_pj / gc->est.token_pj : 0.0);
         aimc_json_obj_end(j);
     }
+    if (ex->breakdown.available) {
+        double mp[CLI_MP_COUNT];
+        cli_model_parts(m, &ex->breakdown, r->cost.energy_pj, mp);
+        aimc_json_obj_begin(j, "model_parts_pj");
+        for (int q = 0; q < CLI_MP_COUNT; q++)
+            aimc_json_num(j, cli_model_part_name((cli_model_part)q), mp[q]);
+        aimc_json_obj_end(j);
+    }
+    if (r->lm) {
+        aimc_json_num(j, "perplexity_hw", r->perplexity_hw);
+        aimc_json_num(j, "perplexity_float", r->perplexity_float);
+    }
     cli_json_plan(j, p);
 }
 
@@ -633,7 +669,14 @@ int cli_run_compute(const aimc_arch *a, const aimc_model *m, const cli_options *
                         .batch = ro->batch ? (size_t)ro->batch : 1,
                         .window = (size_t)ro->window,
                         .routing = routing,
-                        .keep_outputs = ro->keep_outputs};
+                        .keep_outputs = ro->keep_outputs ? ro->keep_outputs
+                                        : ro->dump ? 1 + ro->dump_layers : 0,
+                        .x0 = ro->x0,
+                        .ids = ro->ids,
+                        .n_ids = ro->n_ids,
+                        .prompt = ro->prompt > 0 ? (size_t)ro->prompt : 0,
+                        .generate = ro->generate};
+    if (ro->x0) eo.ntok = ro->x0_tokens;
     int rc = cli_evaluate(a, m, &eo, &res->plan, &res->used, res->rep, &res->ex, d);
     if (rc != AIMC_OK) return rc;
     cli_run_figures(&res->used, res->rep, &res->fig);
@@ -707,13 +750,28 @@ int cli_cmd_run(int argc_all, char **argv_all)
             return CLI_EXIT_USAGE;
         }
     }
-    const char *const outs[2] = {ro.trace, ro.csv};
-    for (int i = 0; i < 2; i++) { /* before any work: fail on a path that cannot be written */
+    if ((ro.tokens_file || ro.dump) && ro.timing_only) {
+        fprintf(stderr, "%s run: --%s needs values: a timing-only device takes and gives none\n",
+                cli_prog, ro.tokens_file ? "tokens-file" : "dump-outputs");
+        return CLI_EXIT_USAGE;
+    }
+    if (ro.tokens_file && o.tokens) {
+        fprintf(stderr, "%s run: --tokens and --tokens-file: give one (the file says how many)\n",
+                cli_prog);
+        return CLI_EXIT_USAGE;
+    }
+    if (ro.dump_layers && !ro.dump) {
+        fprintf(stderr, "%s run: --dump-layers needs --dump-outputs FILE\n", cli_prog);
+        return CLI_EXIT_USAGE;
+    }
+    const char *const outs[3] = {ro.trace, ro.csv, ro.dump};
+    static const char *const out_kind[3] = {"trace", "CSV", "outputs"};
+    for (int i = 0; i < 3; i++) { /* before any work: fail on a path that cannot be written */
         if (!outs[i]) continue;
         FILE *f = fopen(outs[i], "w");
         if (!f) {
             fprintf(stderr, "%s: %s: cannot create the %s file: %s\n", cli_prog, outs[i],
-                    i ? "CSV" : "trace", strerror(errno));
+                    out_kind[i], strerror(errno));
             return CLI_EXIT_WORK;
         }
         fclose(f);
@@ -724,6 +782,9 @@ int cli_cmd_run(int argc_all, char **argv_all)
     cli_run_result res;
     memset(&res, 0, sizeof res);
     aimc_diag d = {{0}};
+    float *x0 = NULL;
+    int *ids = NULL;
+    size_t ntok = (size_t)o.tokens, n_ids = 0;
     int rc = CLI_EXIT_USAGE;
     if (cli_load_arch(&o, &a)) goto out;
     if (!ro.timing_only && preflight(&o, &a)) goto out;
@@ -732,9 +793,18 @@ int cli_cmd_run(int argc_all, char **argv_all)
         fprintf(stderr, "%s: %s\n", cli_prog, d.msg);
         goto out;
     }
+    if (ro.tokens_file && (m->vocab ? cli_ids_read(ro.tokens_file, m, &ids, &n_ids, &d)
+                                    : cli_tokens_read(ro.tokens_file, m, &x0, &ntok, &d)) != AIMC_OK) {
+        fprintf(stderr, "%s: %s\n", cli_prog, d.msg);
+        goto out;
+    }
     rc = CLI_EXIT_WORK;
     cli_print_machine(&a);
     cli_print_model(m);
+    ro.x0 = x0;
+    ro.x0_tokens = ntok;
+    ro.ids = ids;
+    ro.n_ids = n_ids;
     int drc = cli_run_compute(&a, m, &o, &ro, routing, &res, &d);
     if (drc != AIMC_OK) {
         fprintf(stderr, "%s: %s\n", cli_prog, d.msg[0] ? d.msg : aimc_strerror(drc));
@@ -759,13 +829,43 @@ int cli_cmd_run(int argc_all, char **argv_all)
     print_deploy(&res.ex.deploy);
     if (gpu) print_compare(&gc, &res.fig);
     for (int i = 0; i < warn.n; i++) printf("warning  %s\n", warn.text[i]);
+    if (m->attn.kind != AIMC_ATTN_NONE) { /* a KV cache in a buffer it does not fit */
+        uint32_t rk, rv;
+        aimc_model_kv_row(m, &rk, &rv);
+        const double bytes = (double)rep->tokens * (rk + rv) * 4.0;
+        if (used->kv_cache.memory == AIMC_KV_BUFFER && bytes > used->buffer.kb * 1024.0)
+            printf("warning  a layer's KV cache of %zu positions takes %.1f KiB, more than the "
+                   "%d KiB buffer that holds it (kv_cache.memory buffer): the run counts its "
+                   "accesses as if it fitted; kv_cache.memory offchip models the memory it needs\n",
+                   rep->tokens, bytes / 1024.0, used->buffer.kb);
+        if (used->kv_cache.memory == AIMC_KV_OFFCHIP &&
+            bytes * m->layers > used->kv_cache.gbytes * 1e9 * used->hierarchy.chips)
+            printf("warning  the KV caches take %.3f GB, more than the off-chip memory of %d "
+                   "chip(s) (kv_cache.gbytes %.3g)\n", bytes * m->layers / 1e9,
+                   used->hierarchy.chips, used->kv_cache.gbytes);
+    }
     if (rep->values)
         printf("output   relative rms error %.4f against the float reference; routing agrees "
                "for %.1f %% of token-layers\n",
                rep->rel_rms_error, 100.0 * rep->routing_agreement);
-    if (rep->classified)
+    if (rep->lm)
+        printf("language next-token accuracy %.2f %% on the machine, %.2f %% in float; perplexity "
+               "%.4f on the machine, %.4f in float (%zu tokens scored)\n",
+               100.0 * rep->accuracy_hw, 100.0 * rep->accuracy_float, rep->perplexity_hw,
+               rep->perplexity_float, rep->scored);
+    else if (rep->classified)
         printf("accuracy %.2f %% on the simulated machine, %.2f %% in float (%zu tokens of the test set)\n",
                100.0 * rep->accuracy_hw, 100.0 * rep->accuracy_float, rep->tokens);
+    if (res.ex.breakdown.available && (m->attn.kind != AIMC_ATTN_NONE || m->vocab)) {
+        double mp[CLI_MP_COUNT], tot = 0;
+        cli_model_parts(m, &res.ex.breakdown, rep->cost.energy_pj, mp);
+        for (int q = 0; q < CLI_MP_COUNT; q++) tot += mp[q];
+        printf("parts    dynamic energy by part of the model (the run, nJ):");
+        for (int q = 0; q < CLI_MP_COUNT; q++)
+            printf("%s %s %.4f", q ? "," : "", cli_model_part_name((cli_model_part)q), mp[q] / 1e3);
+        printf("; total %.4f; static %.4f; makespan %.3f ns\n", tot / 1e3,
+               res.fig.static_total_pj / 1e3, res.fig.makespan_ns);
+    }
     rc = 0;
     if (ro.csv) {
         if (!res.ex.breakdown.available) {
@@ -776,6 +876,18 @@ int cli_cmd_run(int argc_all, char **argv_all)
         }
         if ((rc = write_csv(ro.csv, used, m, &res.ex.breakdown))) goto out;
     }
+    if (ro.dump) {
+        const cli_outputs *op = &res.ex.outputs;
+        if (cli_dump_write(ro.dump, m, used, o.seed, rep->tokens, op->inputs, op->x, op->layers,
+                           op->logits, op->experts, &d) != AIMC_OK) {
+            fprintf(stderr, "%s: %s\n", cli_prog, d.msg);
+            rc = CLI_EXIT_WORK;
+            goto out;
+        }
+        printf("outputs  %zu tokens: input, hidden%s%s and routing in %s\n", rep->tokens,
+               op->layers ? ", every layer's hidden state" : "", op->logits ? ", logits" : "",
+               ro.dump);
+    }
     if (o.json) {
         aimc_json j;
         if ((rc = cli_json_start(&j, o.json))) goto out;
@@ -785,6 +897,8 @@ int cli_cmd_run(int argc_all, char **argv_all)
     }
 out:
     cli_run_result_free(&res);
+    free(x0);
+    free(ids);
     aimc_routing_free(routing);
     aimc_model_free(m);
     return rc;

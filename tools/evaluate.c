@@ -1,4 +1,8 @@
-/* evaluate.c - one evaluation of a model on a machine through the driver (cli.h). */
+/* evaluate.c - one evaluation of a model on a machine through the driver, its tokens in and
+ * its outputs out (cli.h). */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -6,6 +10,7 @@
 #include "aimc_cost.h"
 #include "aimc_train.h"
 #include "cli.h"
+#include "rng.h"
 
 /* The inputs of a run: a classifier's test samples and labels when the model names a data
  * set (all of them when ntok is 0; ntok beyond them goes round them again), else ntok random
@@ -56,7 +61,9 @@ out:
 void cli_outputs_free(cli_outputs *o)
 {
     if (!o) return;
+    free(o->inputs);
     free(o->x);
+    free(o->layers);
     free(o->logits);
     free(o->experts);
     free(o->labels);
@@ -95,23 +102,151 @@ static int profile_snap(aimc_dev *dev, size_t n_matrices, cli_breakdown *b)
     return 0;
 }
 
-/* Buffers for every token's outputs (cli_eval_opts.keep_outputs), given to the runtime. */
-static int keep_outputs(const aimc_model *m, size_t ntok, const int *labels, aimc_rt_opts *ro,
-                        cli_outputs *out, aimc_diag *d)
+/* Buffers for every token's outputs (cli_eval_opts.keep_outputs: 1 inputs, outputs and
+ * routing, 2 also every layer's), given to the runtime; the inputs copied from x0. */
+static int keep_outputs(const aimc_model *m, size_t ntok, const float *x0, const int *labels,
+                        int keep, aimc_rt_opts *ro, cli_outputs *out, aimc_diag *d)
 {
-    const size_t moe = (size_t)(m->layers - m->dense_layers);
+    const size_t moe = (size_t)(m->layers - m->dense_layers), dm = (size_t)m->d_model;
     out->ntok = ntok;
-    out->x = malloc(ntok * (size_t)m->d_model * sizeof *out->x);
+    out->inputs = malloc(ntok * dm * sizeof *out->inputs);
+    out->x = malloc(ntok * dm * sizeof *out->x);
     out->experts = malloc((moe ? moe : 1) * ntok * (size_t)m->top_k * sizeof *out->experts);
+    if (keep > 1) out->layers = malloc(ntok * dm * (size_t)m->layers * sizeof *out->layers);
     if (m->n_classes > 0) out->logits = malloc(ntok * (size_t)m->n_classes * sizeof *out->logits);
     if (labels && (out->labels = malloc(ntok * sizeof *out->labels)))
         memcpy(out->labels, labels, ntok * sizeof *out->labels);
-    if (!out->x || !out->experts || (m->n_classes > 0 && !out->logits) || (labels && !out->labels))
+    if (!out->inputs || !out->x || !out->experts || (keep > 1 && !out->layers) ||
+        (m->n_classes > 0 && !out->logits) || (labels && !out->labels))
         return aimc_diag_set(d, AIMC_ERR_NOMEM, "out of memory for the outputs of %zu tokens", ntok);
+    memcpy(out->inputs, x0, ntok * dm * sizeof *x0);
     ro->x_out = out->x;
+    ro->layers_out = out->layers;
     ro->logits_out = out->logits;
-    if (!ro->experts_out) ro->experts_out = out->experts;
+    ro->experts_out = out->experts;
     return AIMC_OK;
+}
+
+/* ---- a language model on its text ----------------------------------------------------------- */
+
+static void counters_add(aimc_counters *acc, const aimc_counters *c)
+{
+    acc->cycles += c->cycles;
+    acc->time += c->time;
+    acc->mvms += c->mvms;
+    acc->adc_conversions += c->adc_conversions;
+    acc->adc_saturations += c->adc_saturations;
+    acc->dac_drives += c->dac_drives;
+    acc->xbar_reads += c->xbar_reads;
+    acc->digital_ops += c->digital_ops;
+    acc->cells_programmed += c->cells_programmed;
+    for (int q = 0; q < AIMC_PART_COUNT; q++) acc->energy_pj[q] += c->energy_pj[q];
+    acc->noc_bytes += c->noc_bytes;
+    acc->link_bytes += c->link_bytes;
+    acc->host_bytes += c->host_bytes;
+}
+
+/* A language model's evaluation: the token ids (o->ids, else the held-out chunks of eval.text,
+ * else random bytes of seed), at most ntok of them (0: all), run in windows of eval.context
+ * (each a sequence from position 0, prefilled at once: teacher forcing, unless o->prompt or
+ * o->generate say how its tokens enter), each token's label
+ * the next id of its window; the reports summed into *rep. */
+static int lm_windows(aimc_dev *dev, const aimc_model *m, const cli_eval_opts *o, size_t ntok,
+                      int timing_only, const aimc_rt_opts *ro0, aimc_rt_report *rep,
+                      aimc_diag *d)
+{
+    const size_t dm = (size_t)m->d_model, V = (size_t)m->vocab;
+    uint8_t *text = NULL, *tr = NULL, *te = NULL;
+    size_t len = 0, ntr = 0, nte = 0;
+    int *ids = NULL, rc = AIMC_OK;
+    size_t n = 0;
+    if (o->ids) {
+        n = o->n_ids;
+    } else if (m->eval.text[0]) {
+        if ((rc = aimc_text_load(m->eval.text, &text, &len, d)) ||
+            (rc = aimc_text_split(text, len, 512, (size_t)m->eval.test_every, &tr, &ntr, &te, &nte)))
+            goto out;
+        n = nte;
+    } else {
+        n = ntok ? ntok : CLI_DEFAULT_TOKENS;
+    }
+    if (ntok && ntok < n) n = ntok;
+    if (!(ids = malloc((n ? n : 1) * sizeof *ids))) {
+        rc = aimc_diag_set(d, AIMC_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    const uint64_t key = aimc_rng_key(o->seed, AIMC_RNG_DOMAIN_TOKENS, 77, 0);
+    for (size_t i = 0; i < n; i++)
+        ids[i] = o->ids ? o->ids[i] : te ? te[i] : (int)(aimc_rng_u64(key, i) % V);
+    const size_t W = m->eval.context > 0 ? (size_t)m->eval.context : 64;
+    float *x0 = timing_only ? NULL : malloc(W * dm * sizeof *x0);
+    int *lab = malloc(W * sizeof *lab);
+    if ((!timing_only && !x0) || !lab) {
+        free(x0);
+        free(lab);
+        rc = aimc_diag_set(d, AIMC_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    aimc_rt_report *r = malloc(sizeof *r);
+    double nll_hw = 0, nll_f = 0, right_hw = 0, right_f = 0, err2 = 0, agree = 0;
+    size_t scored = 0;
+    memset(rep, 0, sizeof *rep);
+    for (size_t w0 = 0; r && w0 < n; w0 += W) {
+        const size_t wn = n - w0 < W ? n - w0 : W;
+        for (size_t t = 0; t < wn; t++) {
+            if ((size_t)ids[w0 + t] >= V) {
+                rc = aimc_diag_set(d, AIMC_ERR_CONFIG, "token %zu: id %d outside the vocabulary "
+                                   "of %zu", w0 + t, ids[w0 + t], V);
+                break;
+            }
+            if (x0) memcpy(x0 + t * dm, m->embed + (size_t)ids[w0 + t] * dm, dm * sizeof *x0);
+            lab[t] = t + 1 < wn ? ids[w0 + t + 1] : -1;
+        }
+        if (rc) break;
+        aimc_rt_opts ro = *ro0;
+        if (!ro.prompt && !ro.generate) ro.prompt = wn; /* teacher forcing: one prefill */
+        ro.experts_out = NULL;
+        if ((rc = aimc_rt_run(dev, m, x0, wn, x0 ? lab : NULL, &ro, r, d))) break;
+        if (w0 == 0) rep->first_cycles = r->first_cycles, rep->first_tokens = r->first_tokens;
+        rep->tokens += r->tokens;
+        rep->groups += r->groups;
+        rep->macs += r->macs;
+        rep->makespan_cycles += r->makespan_cycles;
+        counters_add(&rep->cost, &r->cost);
+        rep->values = r->values;
+        rep->layers = r->layers;
+        err2 += r->rel_rms_error * r->rel_rms_error * (double)wn;
+        agree += r->routing_agreement * (double)wn;
+        if (r->lm && r->scored) {
+            nll_hw += log(r->perplexity_hw) * (double)r->scored;
+            nll_f += log(r->perplexity_float) * (double)r->scored;
+            right_hw += r->accuracy_hw * (double)r->scored;
+            right_f += r->accuracy_float * (double)r->scored;
+            scored += r->scored;
+        }
+    }
+    if (!r && rc == AIMC_OK) rc = aimc_diag_set(d, AIMC_ERR_NOMEM, "out of memory");
+    if (rc == AIMC_OK && rep->tokens) {
+        rep->rel_rms_error = sqrt(err2 / (double)rep->tokens);
+        rep->routing_agreement = agree / (double)rep->tokens;
+        if (scored) {
+            rep->lm = rep->classified = 1;
+            rep->scored = scored;
+            rep->perplexity_hw = exp(nll_hw / (double)scored);
+            rep->perplexity_float = exp(nll_f / (double)scored);
+            rep->accuracy_hw = right_hw / (double)scored;
+            rep->accuracy_float = right_f / (double)scored;
+        }
+    }
+    free(r);
+    free(x0);
+    free(lab);
+out:
+    free(ids);
+    free(text);
+    free(tr);
+    free(te);
+    return rc;
 }
 
 int cli_evaluate(const aimc_arch *a0, const aimc_model *m, const cli_eval_opts *o,
@@ -183,27 +318,45 @@ int cli_evaluate(const aimc_arch *a0, const aimc_model *m, const cli_eval_opts *
     memcpy(ex->deploy.energy_pj, pd.energy_pj, sizeof pd.energy_pj);
     /* The same tokens either way: a classifier's test samples or random tokens (a
      * timing-only device takes none, only their number). */
-    if ((rc = make_inputs(m, o->seed, &ntok, &x0, &labels, d)) != AIMC_OK) goto out;
-    if (info.timing_only) {
-        free(x0);
-        free(labels);
-        x0 = NULL;
-        labels = NULL;
+    if (o->x0) {
+        if (!(x0 = malloc(ntok * (size_t)m->d_model * sizeof *x0))) {
+            rc = aimc_diag_set(d, AIMC_ERR_NOMEM, "out of memory for %zu tokens", ntok);
+            goto out;
+        }
+        memcpy(x0, o->x0, ntok * (size_t)m->d_model * sizeof *x0);
+    } else if ((rc = make_inputs(m, o->seed, &ntok, &x0, &labels, d)) != AIMC_OK) {
+        goto out;
     }
     aimc_rt_opts ro = {.batch = o->batch,
                        .window = o->window,
                        .replay = o->replay,
                        .routing = o->routing,
                        .seed = o->seed,
-                       .experts_out = o->experts_out};
+                       .experts_out = o->experts_out,
+                       .prompt = o->prompt,
+                       .generate = o->generate};
     if (o->keep_outputs && !info.timing_only &&
-        (rc = keep_outputs(m, ntok, labels, &ro, &ex->outputs, d)) != AIMC_OK)
+        (rc = keep_outputs(m, ntok, x0, labels, o->keep_outputs, &ro, &ex->outputs, d)) != AIMC_OK)
         goto out;
-    if ((rc = profile_snap(dev, m->n_matrices, &before)) ||
-        (rc = aimc_rt_run(dev, m, x0, ntok, labels, &ro, rep, d))) {
+    if (info.timing_only) {
+        free(x0);
+        free(labels);
+        x0 = NULL;
+        labels = NULL;
+    }
+    if ((rc = profile_snap(dev, m->n_matrices, &before))) {
+        aimc_diag_set(d, rc, "out of memory");
+        goto out;
+    }
+    if (m->vocab && !o->x0 && !o->keep_outputs) { /* a language model on its text, in windows */
+        if ((rc = lm_windows(dev, m, o, o->ntok, info.timing_only, &ro, rep, d))) goto out;
+    } else if ((rc = aimc_rt_run(dev, m, x0, ntok, labels, &ro, rep, d))) {
         if (!d->msg[0]) aimc_diag_set(d, rc, "out of memory");
         goto out;
     }
+    if (o->experts_out && ro.experts_out != o->experts_out) /* kept in the outputs too */
+        memcpy(o->experts_out, ro.experts_out,
+               (size_t)(m->layers - m->dense_layers) * ntok * (size_t)m->top_k * sizeof *o->experts_out);
     rep->program = wr;
     if ((rc = aimc_map_powered(&a, *plan, &rep->powered)) != AIMC_OK) {
         aimc_diag_set(d, rc, "what is powered: %s", aimc_strerror(rc));
@@ -230,4 +383,247 @@ out:
     free(faults);
     aimc_close(dev);
     return rc;
+}
+
+/* ---- tokens in, outputs out ------------------------------------------------------------- */
+
+#define CLI_TOKENS_MAX 65536
+
+int cli_tokens_read(const char *path, const aimc_model *m, float **x0, size_t *ntok,
+                    aimc_diag *d)
+{
+    const size_t dm = (size_t)m->d_model;
+    *x0 = NULL;
+    *ntok = 0;
+    FILE *f = fopen(path, "r");
+    if (!f) return aimc_diag_set(d, AIMC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    size_t cap = 0, line_no = 0, lcap = 0;
+    char *line = NULL;
+    float *x = NULL;
+    int rc = AIMC_OK;
+    for (;;) {
+        /* one line, however long */
+        size_t len = 0;
+        int ch;
+        while ((ch = fgetc(f)) != EOF && ch != '\n') {
+            if (len + 2 > lcap) {
+                size_t nc = lcap ? 2 * lcap : 256;
+                char *nl = realloc(line, nc);
+                if (!nl) goto nomem;
+                line = nl;
+                lcap = nc;
+            }
+            line[len++] = (char)ch;
+        }
+        if (ch == EOF && len == 0) break;
+        line_no++;
+        if (!line) continue;
+        line[len] = '\0';
+        const char *p = line + strspn(line, " \t\r,");
+        if (!*p || *p == '#') {
+            if (ch == EOF) break;
+            continue;
+        }
+        if (*ntok == CLI_TOKENS_MAX) {
+            rc = aimc_diag_set(d, AIMC_ERR_CONFIG, "%s:%zu: more than %d tokens", path, line_no,
+                               CLI_TOKENS_MAX);
+            goto out;
+        }
+        if (*ntok == cap) {
+            size_t nc = cap ? 2 * cap : 64;
+            float *nx = realloc(x, nc * dm * sizeof *nx);
+            if (!nx) goto nomem;
+            x = nx;
+            cap = nc;
+        }
+        size_t got = 0;
+        while (*p) {
+            char *end;
+            errno = 0;
+            const double v = strtod(p, &end);
+            if (end == p || !(end[0] == '\0' || strchr(" \t\r,", end[0]))) {
+                const size_t wl = strcspn(p, " \t\r,");
+                rc = aimc_diag_set(d, AIMC_ERR_CONFIG, "%s:%zu:%zu: not a number: \"%.*s\"", path,
+                                   line_no, (size_t)(p - line) + 1, (int)(wl > 40 ? 40 : wl), p);
+                goto out;
+            }
+            if (errno == ERANGE || v != v || v > 3.4e38 || v < -3.4e38) {
+                rc = aimc_diag_set(d, AIMC_ERR_CONFIG, "%s:%zu:%zu: not a finite float32: %.*s",
+                                   path, line_no, (size_t)(p - line) + 1, (int)(end - p), p);
+                goto out;
+            }
+            if (got < dm) x[*ntok * dm + got] = (float)v;
+            got++;
+            p = end + strspn(end, " \t\r,");
+        }
+        if (got != dm) {
+            rc = aimc_diag_set(d, AIMC_ERR_CONFIG, "%s:%zu: expected %zu numbers (model %s's "
+                               "d_model), got %zu", path, line_no, dm, m->name, got);
+            goto out;
+        }
+        (*ntok)++;
+        if (ch == EOF) break;
+    }
+    if (ferror(f)) {
+        rc = aimc_diag_set(d, AIMC_ERR_IO, "%s: read error", path);
+        goto out;
+    }
+    if (*ntok == 0) {
+        rc = aimc_diag_set(d, AIMC_ERR_CONFIG, "%s: no tokens (one line of %zu numbers each)",
+                           path, dm);
+        goto out;
+    }
+    *x0 = x;
+    x = NULL;
+    goto out;
+nomem:
+    rc = aimc_diag_set(d, AIMC_ERR_NOMEM, "%s: out of memory", path);
+out:
+    if (rc) *ntok = 0;
+    free(x);
+    free(line);
+    fclose(f);
+    return rc;
+}
+
+int cli_dump_write(const char *path, const aimc_model *m, const aimc_arch *a, uint64_t seed,
+                   size_t ntok, const float *inputs, const float *hidden,
+                   const float *layers_out, const float *logits, const int *experts,
+                   aimc_diag *d)
+{
+    const size_t L = (size_t)m->layers, dm = (size_t)m->d_model;
+    aimc_st_tensor *t = calloc(L + 4, sizeof *t);
+    char (*names)[48] = calloc(L, sizeof *names);
+    char seed_s[32];
+    int rc;
+    if (!t || !names) {
+        free(t);
+        free(names);
+        return aimc_diag_set(d, AIMC_ERR_NOMEM, "%s: out of memory", path);
+    }
+    size_t n = 0;
+    if (inputs) t[n++] = (aimc_st_tensor){"input", 0, 2, {ntok, dm, 0}, inputs};
+    if (hidden) t[n++] = (aimc_st_tensor){"hidden", 0, 2, {ntok, dm, 0}, hidden};
+    for (size_t l = 0; layers_out && l < L; l++) {
+        snprintf(names[l], sizeof names[l], "layers.%zu.hidden", l);
+        t[n++] = (aimc_st_tensor){names[l], 0, 2, {ntok, dm, 0}, layers_out + l * ntok * dm};
+    }
+    if (logits)
+        t[n++] = (aimc_st_tensor){"logits", 0, 2, {ntok, (uint64_t)m->n_classes, 0}, logits};
+    const uint64_t moe = (uint64_t)(m->layers - m->dense_layers);
+    if (experts && moe)
+        t[n++] = (aimc_st_tensor){"experts", 1, 3, {moe, ntok, (uint64_t)m->top_k}, experts};
+    snprintf(seed_s, sizeof seed_s, "%llu", (unsigned long long)seed);
+    const char *meta[] = {"format", "aimc outputs", "model", m->name, "machine", a->name,
+                          "seed", seed_s};
+    rc = aimc_st_write(path, t, n, meta, 4, d);
+    free(t);
+    free(names);
+    return rc;
+}
+
+/* ---- the run by part of the model --------------------------------------------------------- */
+
+const char *cli_model_part_name(cli_model_part p)
+{
+    static const char *const names[CLI_MP_COUNT] = {"attention", "ffn", "norms", "head",
+                                                     "data_movement"};
+    return (int)p >= 0 && p < CLI_MP_COUNT ? names[p] : "unknown";
+}
+
+static int is_movement(int q)
+{
+    return q == AIMC_PART_BUFFER || q == AIMC_PART_BUS || q == AIMC_PART_NOC ||
+           q == AIMC_PART_CHIP_LINK || q == AIMC_PART_HOST_DMA;
+}
+
+static void parts_add(const aimc_profile *pr, cli_model_part to, double pj[CLI_MP_COUNT],
+                      double *profiled)
+{
+    for (int q = 0; q < AIMC_PART_COUNT; q++) {
+        pj[is_movement(q) ? CLI_MP_MOVEMENT : to] += pr->energy_pj[q];
+        *profiled += pr->energy_pj[q];
+    }
+}
+
+void cli_model_parts(const aimc_model *m, const cli_breakdown *b,
+                     const double total_pj[AIMC_PART_COUNT], double pj[CLI_MP_COUNT])
+{
+    double profiled = 0, total = 0;
+    for (int p = 0; p < CLI_MP_COUNT; p++) pj[p] = 0;
+    if (!b || !b->available) return;
+    for (size_t i = 0; i < b->n_matrices && i < m->n_matrices; i++) {
+        const int e = m->m[i].expert;
+        parts_add(&b->matrix[i], e == AIMC_EXPERT_ATTN ? CLI_MP_ATTENTION
+                                 : e == AIMC_EXPERT_HEAD ? CLI_MP_HEAD
+                                                         : CLI_MP_FFN,
+                  pj, &profiled);
+    }
+    for (uint32_t k = 0; k < 16; k++) {
+        const char *name = aimc_opcode_name(k);
+        if (!name || !strcmp(name, "mvm") || !strcmp(name, "readback") || !strcmp(name, "program"))
+            continue; /* the matrices' rows hold their commands */
+        parts_add(&b->opcode[k], !strcmp(name, "attn")                                 ? CLI_MP_ATTENTION
+                                 : !strcmp(name, "norm") || !strcmp(name, "rmsnorm") ? CLI_MP_NORMS
+                                                                                      : CLI_MP_FFN,
+                  pj, &profiled);
+    }
+    for (int q = 0; q < AIMC_PART_COUNT; q++) total += total_pj[q];
+    if (total > profiled) pj[CLI_MP_MOVEMENT] += total - profiled; /* fetches, status words */
+}
+
+int cli_ids_read(const char *path, const aimc_model *m, int **ids, size_t *n, aimc_diag *d)
+{
+    *ids = NULL;
+    *n = 0;
+    const int text = !strncmp(path, "text:", 5);
+    const char *file = text ? path + 5 : path;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int rc = aimc_text_load(file, &buf, &len, d);
+    if (rc) return rc;
+    if (text && m->vocab < 256) {
+        free(buf);
+        return aimc_diag_set(d, AIMC_ERR_CONFIG, "%s: text needs a vocabulary of bytes (256), "
+                             "model %s has %d", file, m->name, m->vocab);
+    }
+    int *v = malloc((len ? len : 1) * sizeof *v);
+    if (!v) {
+        free(buf);
+        return aimc_diag_set(d, AIMC_ERR_NOMEM, "%s: out of memory", file);
+    }
+    size_t k = 0;
+    if (text) {
+        for (size_t i = 0; i < len && k < CLI_TOKENS_MAX; i++) v[k++] = buf[i];
+    } else { /* decimal ids separated by blanks, commas or new lines */
+        size_t i = 0, line = 1;
+        while (i < len && rc == AIMC_OK) {
+            if (buf[i] == '\n') line++;
+            if (strchr(" \t\r\n,", buf[i])) {
+                i++;
+                continue;
+            }
+            long x = 0;
+            size_t j = i;
+            while (j < len && buf[j] >= '0' && buf[j] <= '9' && x <= m->vocab) x = x * 10 + (buf[j++] - '0');
+            if (j == i || (j < len && !strchr(" \t\r\n,", buf[j])) || x >= m->vocab)
+                rc = aimc_diag_set(d, AIMC_ERR_CONFIG, "%s:%zu: expected token ids 0..%d",
+                                   file, line, m->vocab - 1);
+            else if (k == CLI_TOKENS_MAX)
+                rc = aimc_diag_set(d, AIMC_ERR_CONFIG, "%s: more than %d tokens", file,
+                                   CLI_TOKENS_MAX);
+            else
+                v[k++] = (int)x;
+            i = j;
+        }
+    }
+    free(buf);
+    if (rc == AIMC_OK && k == 0) rc = aimc_diag_set(d, AIMC_ERR_CONFIG, "%s: no tokens", file);
+    if (rc) {
+        free(v);
+        return rc;
+    }
+    *ids = v;
+    *n = k;
+    return AIMC_OK;
 }

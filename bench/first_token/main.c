@@ -38,7 +38,12 @@ int main(void)
     aimc_diag d = {{0}};
     const char *const sets[] = {"hierarchy.chips=auto"};
     int rc = aimc_cfg_load("configs/hermes.yaml", sets, 1, &a, &d);
-    if (!rc) rc = aimc_model_load("models/mixtral-8x7b.yaml", 0, &m, &d);
+    if (!rc) rc = aimc_model_load_string(
+                  /* the MoE blocks of models/mixtral-8x7b.yaml: independent tokens (with its
+                   * attention the tokens are one sequence, docs/mapping.md) */
+                  "version: 1\nmodel: {name: mixtral-8x7b, layers: 32, d_model: 4096, "
+                  "routed_experts: 8, expert_d_ff: 14336, top_k: 2}\n",
+                  "mixtral-ffn.yaml", 0, &m, &d);
     if (!rc) {
         aimc_map_opts mo = {.shape_only = 1};
         rc = aimc_map_plan_ex(&a, m, &mo, &p, &d);

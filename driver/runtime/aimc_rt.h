@@ -52,10 +52,16 @@ typedef struct aimc_rt_opts {
     uint64_t seed;               /* timing-only: the draws */
     int *experts_out;            /* value runs: receives the decisions (layers x tokens x
                                   * top_k); may be NULL */
-    float *x_out;                /* value runs: receives each token's residual stream after
-                                  * the last layer (tokens x d_model); may be NULL */
-    float *logits_out;           /* value runs of a classifier: each token's logits from the
-                                  * device's head (tokens x n_classes); may be NULL */
+    float *x_out;                /* value runs: receives the residual stream after the last
+                                  * layer as the device left it (tokens x d_model); may be NULL */
+    float *layers_out;           /* value runs: the residual stream after every layer (layers x
+                                  * tokens x d_model); may be NULL */
+    float *logits_out;           /* value runs of a classifier: its head's outputs (tokens x
+                                  * classes); may be NULL */
+    size_t prompt;               /* models with attention: the first group, this many tokens
+                                  * at once (a prefill); 0: every group of batch tokens */
+    int generate;                /* 1: a group enters when the one before has finished (its
+                                  * output decides the next token: decoding) */
 } aimc_rt_opts;
 
 #define AIMC_RT_WINDOW 64
@@ -94,17 +100,24 @@ typedef struct aimc_rt_report {
                                 * reference's */
     aimc_weights_report program; /* programming, when the caller programmed (else zero) */
     int classified;            /* 1 when the accuracies below were measured */
+    size_t scored;             /* tokens with a label (sequence runs: a label < 0 is none) */
+    int lm;                    /* 1: a language model's figures below (labels: next tokens) */
+    double perplexity_hw;      /* exp(mean -log p(label)) from the device's logits */
+    double perplexity_float;   /* the same from the float model */
     double accuracy_hw;        /* fraction of tokens whose device argmax is the label */
     double accuracy_float;     /* the same for the float model, run end to end on the host */
 } aimc_rt_report;
 
 /* Run ntok tokens (x0: ntok x d_model, the residual stream entering layer 0; NULL on a
- * timing-only device) through every layer of a programmed model on dev, and fill *r. With
- * values each block's output is compared with aimc_rt_layer_ref() on the same input, and a
- * classifier (model->n_classes > 0) runs its head on the device: with labels (may be NULL)
- * the report gives the accuracy of the device's argmax and of the float model run on the
- * host. opts may be NULL. Models with dense layers are mapped but not run
- * (AIMC_ERR_UNSUPPORTED). */
+ * timing-only device) through every layer of a programmed model on dev, and fill *r. A model
+ * of MoE layers alone takes independent tokens, and with values each block's output is
+ * compared with aimc_rt_layer_ref() on the same input. A model with attention, dense layers
+ * or a vocabulary takes one sequence (positions 0 .. ntok-1; each layer's attention appends
+ * to its KV cache), and with values the device's last residual stream, routing and head
+ * outputs are compared with aimc_rt_forward_ref() on the same tokens. A model with a head
+ * (model->n_classes > 0) runs it on the device: with labels (may be NULL; in a sequence run a
+ * label < 0 is not scored) the report gives the accuracy of the device's argmax and of the
+ * float model, and for a language model the perplexity of both. opts may be NULL. */
 int aimc_rt_run(aimc_dev *dev, const aimc_model *model, const float *x0, size_t ntok,
                 const int *labels, const aimc_rt_opts *opts, aimc_rt_report *r, aimc_diag *d);
 
@@ -113,6 +126,15 @@ int aimc_rt_run(aimc_dev *dev, const aimc_model *model, const float *x0, size_t 
  * experts the chosen experts (ntok x top_k, may be NULL). AIMC_OK or AIMC_ERR_NOMEM. */
 int aimc_rt_layer_ref(const aimc_model *model, int layer, const float *x, size_t ntok,
                       double *y, int *experts);
+
+/* The whole model in double on ntok tokens of one sequence at positions 0 .. ntok-1 from x0
+ * (ntok x d_model): per layer its attention (causal, with RoPE), its dense FFN or MoE block
+ * (aimc_rt_layer_ref), the residual kept in float as the device keeps it; x_out receives the
+ * residual stream after the last layer (may be NULL), experts the routing (MoE layers x ntok
+ * x top_k, may be NULL), logits the head's outputs (ntok x classes, after a language model's
+ * final norm; may be NULL). AIMC_OK or AIMC_ERR_NOMEM. */
+int aimc_rt_forward_ref(const aimc_model *model, const float *x0, size_t ntok, float *x_out,
+                        int *experts, double *logits);
 
 /* Fill x (ntok x d_model) with the standard test workload: independent N(0,1) entries drawn
  * from seed (deterministic, the same on every machine). */

@@ -110,11 +110,12 @@ int aimc_rt_layer_ref(const aimc_model *model, int layer, const float *x, size_t
     float *xn = malloc(dm * sizeof *xn);
     int *idx = malloc((size_t)k * sizeof *idx);
     double *p = malloc((size_t)k * sizeof *p);
+    double *work = malloc(2 * (size_t)ne * sizeof *work), *bias = malloc((size_t)ne * sizeof *bias);
     int rc = AIMC_OK;
     for (int i = 0; i < AIMC_WL_NONE; i++) buf[i] = malloc((ffmax + (size_t)ne) * sizeof **buf);
     for (int i = 0; i < AIMC_WL_NONE; i++)
         if (!buf[i]) rc = AIMC_ERR_NOMEM;
-    if (!xn || !idx || !p) rc = AIMC_ERR_NOMEM;
+    if (!xn || !idx || !p || !work || !bias) rc = AIMC_ERR_NOMEM;
     aimc_wl_phase ph;
     if (rc == AIMC_OK && aimc_wl_route(model, layer, 1, &ph, NULL) != AIMC_OK) rc = AIMC_ERR_NOTFOUND;
     /* One token at a time: a group's steps applied to one row, in the schedule's order. */
@@ -128,14 +129,26 @@ int aimc_rt_layer_ref(const aimc_model *model, int layer, const float *x, size_t
                 aimc_moe_rms_norm(x + t * dm, dm, xn);
                 for (size_t i = 0; i < dm; i++) buf[st->out][i] = xn[i];
                 break;
+            case AIMC_WL_NORM: {
+                const float *w = st->vector >= 0 ? model->v[st->vector].v : NULL;
+                aimc_moe_rms_norm_w(x + t * dm, dm, st->eps, w, xn);
+                for (size_t i = 0; i < dm; i++) buf[st->out][i] = xn[i];
+                break;
+            }
             case AIMC_WL_MVM: matmul_ref(&model->m[st->matrix], buf[st->in[0]], 1, buf[st->out]); break;
             case AIMC_WL_TOPK: aimc_moe_top_k_softmax(buf[st->in[0]], ne, k, idx, p); break;
+            case AIMC_WL_ROUTE:
+                if (st->vector >= 0)
+                    for (int e = 0; e < ne; e++) bias[e] = model->v[st->vector].v[e];
+                aimc_moe_route(buf[st->in[0]], ne, k, &model->rule, st->vector >= 0 ? bias : NULL,
+                               idx, p, work);
+                break;
             default: break;
             }
         }
         for (int j = 0; j < k + model->n_shared; j++) {
             const int e = j < k ? idx[j] : ne + (j - k);
-            const double wgt = j < k ? p[j] : 1.0;
+            double wgt = j < k ? p[j] : 1.0;
             aimc_wl_phase ex;
             if (aimc_wl_expert(model, layer, e, 1, 1, &ex, NULL) != AIMC_OK) {
                 rc = AIMC_ERR_NOTFOUND;
@@ -152,7 +165,11 @@ int aimc_rt_layer_ref(const aimc_model *model, int layer, const float *x, size_t
                     for (uint32_t i = 0; i < st->dim; i++)
                         out[i] = aimc_moe_silu(a[i]) * buf[st->in[1]][i];
                     break;
+                case AIMC_WL_SIGMOID:
+                    for (uint32_t i = 0; i < st->dim; i++) out[i] = 1.0 / (1.0 + exp(-a[i]));
+                    break;
                 case AIMC_WL_SCALE_ACC: /* into the block's output, not x */
+                    if (st->in[2] == AIMC_WL_SG) wgt = buf[AIMC_WL_SG][0];
                     for (size_t c = 0; c < dm; c++) yt[c] += wgt * a[c];
                     break;
                 default: break;
@@ -163,9 +180,236 @@ int aimc_rt_layer_ref(const aimc_model *model, int layer, const float *x, size_t
             for (int j = 0; j < k; j++) experts[t * (size_t)k + (size_t)j] = idx[j];
     }
     for (int i = 0; i < AIMC_WL_NONE; i++) free(buf[i]);
+    free(bias);
+    free(work);
     free(p);
     free(idx);
     free(xn);
+    return rc;
+}
+
+/* ---- the whole model in double: attention, dense layers, the head -------------------------- */
+
+/* n rows of x (stride floats apart, dim used) normalised in float as the device does, with
+ * the weight of vector w (-1: none) and eps, into out (n x dim). */
+static void ref_norm(const aimc_model *m, long w, const double *x, size_t n, size_t dim,
+                     size_t stride, double *out)
+{
+    const double eps = aimc_model_norm_eps(m);
+    for (size_t t = 0; t < n; t++) {
+        const double *r = x + t * stride;
+        double ss = 0;
+        for (size_t i = 0; i < dim; i++) {
+            const float f = (float)r[i];
+            ss += (double)f * f;
+        }
+        const double inv = 1.0 / sqrt(ss / (double)dim + eps);
+        for (size_t i = 0; i < dim; i++)
+            out[t * dim + i] = (float)((double)(float)r[i] * inv * (w >= 0 ? (double)m->v[w].v[i] : 1.0));
+    }
+}
+
+/* RoPE of the last r of n values at x, position pos (as the ATTN command). */
+static void ref_rope(double *x, size_t n, size_t r, int interleaved, double theta, size_t pos)
+{
+    double *y = x + (n - r);
+    for (size_t i = 0; i < r / 2; i++) {
+        const double ang = (double)pos * pow(theta, -2.0 * (double)i / (double)r);
+        const double c = cos(ang), s = sin(ang);
+        double *a = interleaved ? &y[2 * i] : &y[i], *b = interleaved ? &y[2 * i + 1] : &y[i + r / 2];
+        const double xa = *a, xb = *b;
+        *a = xa * c - xb * s;
+        *b = xb * c + xa * s;
+    }
+}
+
+static long ref_vec(const aimc_model *m, int layer, aimc_vec_kind kind)
+{
+    return m->norm_weights ? aimc_model_vector(m, layer, kind) : -1;
+}
+
+/* Layer l's attention on the n tokens of x (positions 0..n-1): x += its output. */
+static int ref_attention(const aimc_model *m, int l, float *x, size_t n)
+{
+    const size_t dm = (size_t)m->d_model, H = (size_t)m->attn.heads, Hk = (size_t)m->attn.kv_heads;
+    const size_t dk = (size_t)m->attn.dk, dv = (size_t)m->attn.dv, R = (size_t)m->attn.rope_dim;
+    const int mla = m->attn.kind == AIMC_ATTN_MLA;
+    uint32_t rk32, rv32;
+    aimc_model_kv_row(m, &rk32, &rv32);
+    const size_t rowk = rk32, rowv = rv32, ql = (size_t)m->attn.q_lora, kl = (size_t)m->attn.kv_lora;
+    size_t wide = H * dk > dm ? H * dk : dm;
+    if (ql > wide) wide = ql;
+    if (kl > wide) wide = kl;
+    double *xd = malloc(n * dm * sizeof *xd), *nrm = malloc(n * dm * sizeof *nrm);
+    double *q = malloc(n * H * dk * sizeof *q), *k = malloc(n * rowk * sizeof *k);
+    double *v = rowv ? malloc(n * rowv * sizeof *v) : NULL;
+    double *cq = mla ? malloc(n * (ql > kl ? ql : kl) * sizeof *cq) : NULL;
+    double *a = malloc(n * H * dv * sizeof *a), *ao = malloc(n * dm * sizeof *ao);
+    double *p = malloc(n * sizeof *p), *tmp = malloc(n * wide * sizeof *tmp);
+    int rc = AIMC_OK;
+    if (!xd || !nrm || !q || !k || (rowv && !v) || (mla && !cq) || !a || !ao || !p || !tmp) {
+        rc = AIMC_ERR_NOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < n * dm; i++) xd[i] = x[i];
+    ref_norm(m, ref_vec(m, l, AIMC_VEC_ATTN_NORM), xd, n, dm, dm, nrm);
+    if (mla) {
+        const aimc_matrix *qa = &m->m[aimc_model_find(m, l, AIMC_MAT_QA, AIMC_EXPERT_ATTN)];
+        const aimc_matrix *qb = &m->m[aimc_model_find(m, l, AIMC_MAT_QB, AIMC_EXPERT_ATTN)];
+        const aimc_matrix *kva = &m->m[aimc_model_find(m, l, AIMC_MAT_KVA, AIMC_EXPERT_ATTN)];
+        matmul_ref(qa, nrm, n, tmp);
+        ref_norm(m, ref_vec(m, l, AIMC_VEC_QA_NORM), tmp, n, ql, ql, cq);
+        /* the groups' q_b parts side by side: each a block of heads of every token */
+        const size_t G = m->attn.groups > 1 ? (size_t)m->attn.groups : 1, w = H / G * dk;
+        for (size_t gq = 0; gq < G; gq++) {
+            const aimc_matrix *qg = &m->m[aimc_model_find_part(m, l, AIMC_MAT_QB, AIMC_EXPERT_ATTN, (int)gq)];
+            matmul_ref(qg, cq, n, tmp);
+            for (size_t t = 0; t < n; t++) memcpy(q + t * H * dk + gq * w, tmp + t * w, w * sizeof *q);
+        }
+        (void)qb;
+        matmul_ref(kva, nrm, n, k);
+        ref_norm(m, ref_vec(m, l, AIMC_VEC_KVA_NORM), k, n, kl, rowk, tmp);
+        for (size_t t = 0; t < n; t++) memcpy(k + t * rowk, tmp + t * kl, kl * sizeof *k);
+    } else {
+        matmul_ref(&m->m[aimc_model_find(m, l, AIMC_MAT_Q, AIMC_EXPERT_ATTN)], nrm, n, q);
+        matmul_ref(&m->m[aimc_model_find(m, l, AIMC_MAT_K, AIMC_EXPERT_ATTN)], nrm, n, k);
+        matmul_ref(&m->m[aimc_model_find(m, l, AIMC_MAT_V, AIMC_EXPERT_ATTN)], nrm, n, v);
+        if (m->attn.qk_norm) {
+            ref_norm(m, ref_vec(m, l, AIMC_VEC_Q_NORM), q, n, H * dk, H * dk, tmp);
+            memcpy(q, tmp, n * H * dk * sizeof *q);
+            ref_norm(m, ref_vec(m, l, AIMC_VEC_K_NORM), k, n, rowk, rowk, tmp);
+            memcpy(k, tmp, n * rowk * sizeof *k);
+        }
+    }
+    for (size_t t = 0; t < n; t++) {
+        for (size_t h = 0; h < H; h++)
+            ref_rope(q + (t * H + h) * dk, dk, R, m->attn.rope_interleaved, m->attn.rope_theta, t);
+        for (size_t j = 0; j < Hk; j++)
+            ref_rope(k + t * rowk + j * dk, dk, R, m->attn.rope_interleaved, m->attn.rope_theta, t);
+    }
+    for (size_t t = 0; t < n; t++)
+        for (size_t h = 0; h < H; h++) {
+            const size_t j = h / (H / Hk);
+            const double *qh = q + (t * H + h) * dk;
+            double mx = -INFINITY, z = 0;
+            for (size_t i = 0; i <= t; i++) {
+                double s = 0;
+                for (size_t c = 0; c < dk; c++) s += qh[c] * k[i * rowk + j * dk + c];
+                p[i] = s * m->attn.scale;
+                if (p[i] > mx) mx = p[i];
+            }
+            for (size_t i = 0; i <= t; i++) z += (p[i] = exp(p[i] - mx));
+            for (size_t c = 0; c < dv; c++) {
+                double acc = 0;
+                for (size_t i = 0; i <= t; i++)
+                    acc += p[i] * (rowv ? v[i * rowv + j * dv + c] : k[i * rowk + j * dk + c]);
+                a[(t * H + h) * dv + c] = acc / z;
+            }
+        }
+    /* the output projection, per group of heads (their outputs' block of a) */
+    const size_t G = mla && m->attn.groups > 1 ? (size_t)m->attn.groups : 1, wv = H / G * dv;
+    for (size_t gq = 0; gq < G; gq++) {
+        for (size_t t = 0; t < n; t++) memcpy(tmp + t * wv, a + t * H * dv + gq * wv, wv * sizeof *a);
+        matmul_ref(&m->m[aimc_model_find_part(m, l, AIMC_MAT_O, AIMC_EXPERT_ATTN, (int)gq)], tmp, n, ao);
+        for (size_t i = 0; i < n * dm; i++) x[i] += (float)ao[i];
+    }
+out:
+    free(xd);
+    free(nrm);
+    free(q);
+    free(k);
+    free(v);
+    free(cq);
+    free(a);
+    free(ao);
+    free(p);
+    free(tmp);
+    return rc;
+}
+
+/* Dense layer l's FFN on n tokens: x += its output. */
+static int ref_dense(const aimc_model *m, int l, float *x, size_t n)
+{
+    const size_t dm = (size_t)m->d_model, ff = (size_t)m->dense_d_ff;
+    double *xd = malloc(n * dm * sizeof *xd), *nrm = malloc(n * dm * sizeof *nrm);
+    double *g = malloc(n * ff * sizeof *g), *u = malloc(n * ff * sizeof *u);
+    double *o = malloc(n * dm * sizeof *o);
+    int rc = AIMC_OK;
+    if (!xd || !nrm || !g || !u || !o) {
+        rc = AIMC_ERR_NOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < n * dm; i++) xd[i] = x[i];
+    ref_norm(m, ref_vec(m, l, AIMC_VEC_FFN_NORM), xd, n, dm, dm, nrm);
+    matmul_ref(&m->m[aimc_model_find(m, l, AIMC_MAT_GATE, AIMC_EXPERT_DENSE)], nrm, n, g);
+    matmul_ref(&m->m[aimc_model_find(m, l, AIMC_MAT_UP, AIMC_EXPERT_DENSE)], nrm, n, u);
+    for (size_t i = 0; i < n * ff; i++) g[i] = aimc_moe_silu(g[i]) * u[i];
+    matmul_ref(&m->m[aimc_model_find(m, l, AIMC_MAT_DOWN, AIMC_EXPERT_DENSE)], g, n, o);
+    for (size_t i = 0; i < n * dm; i++) x[i] += (float)o[i];
+out:
+    free(xd);
+    free(nrm);
+    free(g);
+    free(u);
+    free(o);
+    return rc;
+}
+
+int aimc_rt_forward_ref(const aimc_model *m, const float *x0, size_t ntok, float *x_out,
+                        int *experts, double *logits)
+{
+    const size_t dm = (size_t)m->d_model, k = (size_t)m->top_k;
+    float *x = malloc(ntok * dm * sizeof *x);
+    double *y = malloc(ntok * dm * sizeof *y);
+    int *ex = malloc(ntok * k * sizeof *ex);
+    int rc = AIMC_OK;
+    if (!x || !y || !ex) {
+        rc = AIMC_ERR_NOMEM;
+        goto out;
+    }
+    memcpy(x, x0, ntok * dm * sizeof *x);
+    for (int l = 0; l < m->layers && rc == AIMC_OK; l++) {
+        if (m->attn.kind != AIMC_ATTN_NONE && (rc = ref_attention(m, l, x, ntok))) break;
+        if (l < m->dense_layers) {
+            rc = ref_dense(m, l, x, ntok);
+            continue;
+        }
+        if ((rc = aimc_rt_layer_ref(m, l, x, ntok, y, ex))) break;
+        for (size_t i = 0; i < ntok * dm; i++) x[i] += (float)y[i];
+        if (experts)
+            memcpy(experts + (size_t)(l - m->dense_layers) * ntok * k, ex, ntok * k * sizeof *ex);
+    }
+    if (rc) goto out;
+    if (x_out) memcpy(x_out, x, ntok * dm * sizeof *x);
+    const long head = aimc_model_head(m);
+    if (logits && head >= 0) {
+        double *xd = malloc(ntok * dm * sizeof *xd), *nrm = malloc(ntok * dm * sizeof *nrm);
+        if (!xd || !nrm) {
+            free(xd);
+            free(nrm);
+            rc = AIMC_ERR_NOMEM;
+            goto out;
+        }
+        for (size_t i = 0; i < ntok * dm; i++) xd[i] = x[i];
+        if (m->vocab) ref_norm(m, ref_vec(m, -1, AIMC_VEC_FINAL_NORM), xd, ntok, dm, dm, nrm);
+        const size_t C = (size_t)m->n_classes, P = m->head_parts > 1 ? (size_t)m->head_parts : 1;
+        double *zp = P > 1 ? malloc(ntok * AIMC_MODEL_MAX_COLS * sizeof *zp) : NULL;
+        if (P > 1 && !zp) rc = AIMC_ERR_NOMEM;
+        for (size_t p = 0; p < P && rc == AIMC_OK; p++) { /* each part's columns */
+            const aimc_matrix *hp = &m->m[(size_t)head + p];
+            matmul_ref(hp, m->vocab ? nrm : xd, ntok, P > 1 ? zp : logits);
+            for (size_t t = 0; P > 1 && t < ntok; t++)
+                for (size_t c = 0; c < hp->cols; c++)
+                    logits[t * C + p * AIMC_MODEL_MAX_COLS + c] = zp[t * hp->cols + c];
+        }
+        free(zp);
+        free(xd);
+        free(nrm);
+    }
+out:
+    free(ex);
+    free(y);
+    free(x);
     return rc;
 }
 
@@ -176,6 +420,19 @@ void aimc_rt_tokens(uint64_t seed, size_t ntok, size_t d_model, float *x)
 }
 
 /* ---- the run ---------------------------------------------------------------------------- */
+
+/* A head's outputs of n tokens as the device leaves them (in head parts, part-major) into z
+ * (n x classes). */
+static void head_gather(const aimc_model *m, const float *out, size_t n, float *z)
+{
+    const size_t C = (size_t)m->n_classes, P = m->head_parts > 1 ? (size_t)m->head_parts : 1;
+    size_t off = 0;
+    for (size_t p = 0; p < P; p++) {
+        const size_t c0 = p * AIMC_MODEL_MAX_COLS, cp = C - c0 < AIMC_MODEL_MAX_COLS ? C - c0 : AIMC_MODEL_MAX_COLS;
+        for (size_t t = 0; t < n; t++) memcpy(z + t * C + c0, out + off + t * cp, cp * sizeof *z);
+        off += n * cp;
+    }
+}
 
 /* An expert's work in one layer of a group: its buffers, and the fences of its commands. */
 typedef struct {
@@ -230,6 +487,15 @@ typedef struct {
     size_t right_hw;
     double err2[AIMC_RT_MAX_LAYERS], ref2[AIMC_RT_MAX_LAYERS];
     size_t agree;
+    aimc_bo **vec_bo;       /* the model's vectors (norm weights), written once */
+    aimc_bo **rule_bo;      /* per layer: its routing rule record and correction bias */
+    aimc_bo **kv_bo;        /* per layer with attention: its KV cache (ntok positions) */
+    aimc_bo **attn_bo;      /* per layer with attention: its ATTN record */
+    int seq;                /* the tokens are one sequence through attention or dense layers:
+                             * measured end to end (aimc_rt_forward_ref), not layer by layer */
+    float *xdev;            /* seq values: the residual stream after the last layer */
+    int *edev;              /* seq values: the device's routing, MoE layers x ntok x top_k */
+    float *zdev;            /* seq values with a head: its outputs, ntok x classes */
 } rt_run;
 
 static int drv_err(aimc_dev *dev, int rc, const char *what, aimc_diag *d)
@@ -257,8 +523,9 @@ static aimc_bo *bo_of(rt_group *g, rt_expert *x, aimc_wl_tensor t)
 static int issue(rt_run *R, rt_group *g, rt_expert *x, const aimc_wl_step *s, uint64_t *fence)
 {
     aimc_dev *dev = R->dev;
-    uint64_t a[3] = {0}, out = aimc_bo_addr(bo_of(g, x, s->out));
+    uint64_t a[3] = {0}, out = aimc_bo_addr(bo_of(g, x, s->out)) + 4 * (uint64_t)s->out_off;
     for (int i = 0; i < 3; i++) a[i] = aimc_bo_addr(bo_of(g, x, s->in[i]));
+    a[0] += 4 * (uint64_t)s->in_off;
     int rc = AIMC_ERR_INVALID;
     switch (s->op) {
     case AIMC_WL_RMSNORM: rc = aimc_submit_rmsnorm(dev, s->rows, s->dim, a[0], out, fence); break;
@@ -276,6 +543,22 @@ static int issue(rt_run *R, rt_group *g, rt_expert *x, const aimc_wl_step *s, ui
     case AIMC_WL_SILU_MUL: rc = aimc_submit_silu_mul(dev, s->rows * s->dim, a[0], a[1], out, fence); break;
     case AIMC_WL_SCALE_ACC:
         rc = aimc_submit_scale_acc(dev, s->rows, s->dim, s->src_rows, a[0], a[1], a[2], out, fence);
+        break;
+    case AIMC_WL_NORM:
+        rc = aimc_submit_norm(dev, s->rows, s->dim, s->stride, (float)s->eps, a[0], out,
+                              s->vector >= 0 ? aimc_bo_addr(R->vec_bo[s->vector]) : 0, fence);
+        break;
+    case AIMC_WL_ROUTE:
+        rc = aimc_submit_route(dev, s->rows, s->dim, s->k, a[0], out,
+                               aimc_bo_addr(bo_of(g, x, AIMC_WL_P)),
+                               aimc_bo_addr(R->rule_bo[g->layer]), fence);
+        break;
+    case AIMC_WL_SIGMOID: rc = aimc_submit_sigmoid(dev, s->rows * s->dim, a[0], out, fence); break;
+    case AIMC_WL_ATTN:
+        rc = aimc_submit_attn(dev, s->rows, (uint32_t)g->tok0, a[0], a[1], out,
+                              aimc_bo_addr(R->kv_bo[s->layer]),
+                              aimc_bo_addr(R->attn_bo[s->layer * R->m->attn.groups + s->part]),
+                              fence);
         break;
     }
     if (rc) return drv_err(dev, rc, s->matrix >= 0 ? R->m->m[s->matrix].name : "a layer command", R->d);
@@ -320,14 +603,37 @@ static void group_free(rt_group *g, int njobs)
     memset(g, 0, sizeof *g);
 }
 
-/* Issue layer l's route phase for g. */
-static int route(rt_run *R, rt_group *g, int l)
+/* Issue g's layers from l on: each layer's attention, a dense layer's FFN, up to the route
+ * phase of the next MoE layer (whose routing the host waits for), or after the last layer
+ * the head (g->final). */
+static int advance(rt_run *R, rt_group *g, int l)
 {
+    const aimc_model *m = R->m;
+    const uint32_t n = (uint32_t)g->n;
     aimc_wl_phase ph;
-    int rc = aimc_wl_route(R->m, l, (uint32_t)g->n, &ph, R->d);
-    if (rc) return rc;
-    g->layer = l;
-    return issue_phase(R, g, NULL, &ph, &g->wait);
+    uint64_t f = g->wait;
+    int rc = AIMC_OK;
+    for (; l < m->layers; l++) {
+        if (m->attn.kind != AIMC_ATTN_NONE &&
+            ((rc = aimc_wl_attention(m, l, n, &ph, R->d)) || (rc = issue_phase(R, g, NULL, &ph, &f))))
+            return rc;
+        if (l < m->dense_layers) {
+            if ((rc = aimc_wl_dense(m, l, n, &ph, R->d)) || (rc = issue_phase(R, g, NULL, &ph, &f)))
+                return rc;
+            continue;
+        }
+        if ((rc = aimc_wl_route(m, l, n, &ph, R->d))) return rc;
+        g->layer = l;
+        return issue_phase(R, g, NULL, &ph, &g->wait);
+    }
+    g->final = 1;
+    g->layer = m->layers;
+    if (aimc_model_head(m) >= 0) { /* a classifier's or language model's head */
+        if ((rc = aimc_wl_head(m, n, &ph, R->d)) == AIMC_OK) rc = issue_phase(R, g, NULL, &ph, &g->wait);
+    } else {
+        g->wait = g->done.n ? g->done.f[g->done.n - 1] : f;
+    }
+    return rc;
 }
 
 /* Timing-only routing: k distinct experts of token tok in MoE layer ml. */
@@ -407,6 +713,9 @@ static int dispatch(rt_run *R, rt_group *g)
     if (R->o->experts_out)
         memcpy(R->o->experts_out + ((size_t)(l - m->dense_layers) * R->ntok + g->tok0) * (size_t)k,
                choice, n * (size_t)k * sizeof *choice);
+    if (R->edev)
+        memcpy(R->edev + ((size_t)(l - m->dense_layers) * R->ntok + g->tok0) * (size_t)k, choice,
+               n * (size_t)k * sizeof *choice);
 
     /* Each active expert's token list and weights, written by the host. */
     g->ex = calloc((size_t)njobs, sizeof *g->ex);
@@ -425,7 +734,7 @@ static int dispatch(rt_run *R, rt_group *g)
             const aimc_wl_tensor ts[4] = {ph.s[s].in[0], ph.s[s].in[1], ph.s[s].in[2], ph.s[s].out};
             for (int q = 0; q < 4 && rc == AIMC_OK; q++) {
                 const aimc_wl_tensor t = ts[q];
-                if (t < AIMC_WL_TOK || t > AIMC_WL_O || x->bo[t]) continue;
+                if (!aimc_wl_expert_tensor(t) || x->bo[t]) continue;
                 uint32_t rows, cols;
                 aimc_wl_shape(m, &ph.s[s], t, &rows, &cols);
                 rc = bo_new(R, (size_t)rows * cols * 4, t, &x->bo[t]);
@@ -451,18 +760,7 @@ static int dispatch(rt_run *R, rt_group *g)
         rc = issue_phase(R, g, x, &ph, &f);
     }
     if (rc) goto out;
-    if (l + 1 < m->layers) {
-        rc = route(R, g, l + 1);
-    } else {
-        aimc_wl_phase head;
-        g->final = 1;
-        if (aimc_model_head(m) >= 0) { /* a classifier's head runs on the device either way */
-            if ((rc = aimc_wl_head(m, (uint32_t)n, &head, R->d)) == AIMC_OK)
-                rc = issue_phase(R, g, NULL, &head, &g->wait);
-        } else {
-            g->wait = g->done.n ? g->done.f[g->done.n - 1] : g->wait;
-        }
-    }
+    rc = advance(R, g, l + 1);
 out:
     free(choice);
     free(wgt);
@@ -496,6 +794,8 @@ static int measure(rt_run *R, rt_group *g, int l)
     }
     for (size_t t = 0; t < n; t++) R->agree += same_set(g->experts + t * k, R->eref + t * k, (int)k);
     memcpy(g->x, xn, n * dm * sizeof *g->x);
+    if (R->o->layers_out)
+        memcpy(R->o->layers_out + ((size_t)l * R->ntok + g->tok0) * dm, xn, n * dm * sizeof *xn);
     return AIMC_OK;
 }
 
@@ -546,6 +846,161 @@ out:
     return rc;
 }
 
+/* The model's constants on the device: every vector (norm weights) and, for a routing rule
+ * other than the default, each MoE layer's rule record with its correction bias after it.
+ * Written once before the first command (aimc_submit_route). */
+static int constants_new(rt_run *R)
+{
+    const aimc_model *m = R->m;
+    int rc = AIMC_OK;
+    if (m->n_vectors) {
+        R->vec_bo = calloc(m->n_vectors, sizeof *R->vec_bo);
+        if (!R->vec_bo) return aimc_diag_set(R->d, AIMC_ERR_NOMEM, "out of memory");
+        for (size_t i = 0; i < m->n_vectors && rc == AIMC_OK; i++) {
+            const aimc_vector *v = &m->v[i];
+            if ((rc = bo_new(R, (size_t)v->n * 4, AIMC_WL_NONE, &R->vec_bo[i]))) break;
+            if (v->v) memcpy(aimc_bo_map(R->vec_bo[i]), v->v, (size_t)v->n * 4);
+            aimc_bo_sync(R->vec_bo[i], AIMC_SYNC_TO_DEVICE);
+        }
+    }
+    if (rc == AIMC_OK && m->attn.kind != AIMC_ATTN_NONE) {
+        /* per layer its KV cache (the run's positions) and its ATTN record */
+        uint32_t rowk, rowv;
+        aimc_model_kv_row(m, &rowk, &rowv);
+        const int G = m->attn.groups > 1 ? m->attn.groups : 1;
+        R->kv_bo = calloc((size_t)m->layers, sizeof *R->kv_bo);
+        R->attn_bo = calloc((size_t)m->layers * (size_t)G, sizeof *R->attn_bo);
+        if (!R->kv_bo || !R->attn_bo) return aimc_diag_set(R->d, AIMC_ERR_NOMEM, "out of memory");
+        for (int l = 0; l < m->layers && rc == AIMC_OK; l++) {
+            if ((rc = bo_new(R, R->ntok * ((size_t)rowk + rowv) * 4, AIMC_WL_NONE, &R->kv_bo[l])))
+                break;
+            for (int q = 0; q < G && rc == AIMC_OK; q++) { /* per group of heads; the first appends */
+                aimc_bo **b = &R->attn_bo[l * G + q];
+                if ((rc = bo_new(R, AIMC_ATTN_RECORD_BYTES, AIMC_WL_NONE, b))) break;
+                aimc_attn_record_write(aimc_bo_map(*b), (uint32_t)(m->attn.heads / G),
+                                       (uint32_t)m->attn.kv_heads, (uint32_t)m->attn.dk,
+                                       (uint32_t)m->attn.dv, (uint32_t)R->ntok,
+                                       (uint32_t)m->attn.rope_dim,
+                                       (uint32_t)m->attn.rope_interleaved,
+                                       m->attn.kind == AIMC_ATTN_MLA, (float)m->attn.scale,
+                                       (float)m->attn.rope_theta, q == 0);
+                aimc_bo_sync(*b, AIMC_SYNC_TO_DEVICE);
+            }
+        }
+    }
+    if (rc || aimc_moe_rule_is_default(&m->rule)) return rc;
+    R->rule_bo = calloc((size_t)m->layers, sizeof *R->rule_bo);
+    if (!R->rule_bo) return aimc_diag_set(R->d, AIMC_ERR_NOMEM, "out of memory");
+    const aimc_moe_rule *r = &m->rule;
+    for (int l = m->dense_layers; l < m->layers && rc == AIMC_OK; l++) {
+        const long b = r->bias ? aimc_model_vector(m, l, AIMC_VEC_ROUTER_BIAS) : -1;
+        if ((rc = bo_new(R, AIMC_ROUTE_RULE_BYTES + (size_t)m->n_experts * 4, AIMC_WL_NONE,
+                         &R->rule_bo[l])))
+            break;
+        uint8_t *rec = aimc_bo_map(R->rule_bo[l]);
+        aimc_route_rule_write(rec, (uint32_t)r->sigmoid, !r->no_renorm,
+                              (uint32_t)(r->groups > 1 ? r->groups : 1),
+                              (uint32_t)(r->topk_groups > 0 ? r->topk_groups
+                                                            : r->groups > 1 ? r->groups : 1),
+                              (float)(r->scale > 0 ? r->scale : 1.0), b >= 0);
+        if (b >= 0 && m->v[b].v) memcpy(rec + AIMC_ROUTE_RULE_BYTES, m->v[b].v, (size_t)m->n_experts * 4);
+        aimc_bo_sync(R->rule_bo[l], AIMC_SYNC_TO_DEVICE);
+    }
+    return rc;
+}
+
+static void constants_free(rt_run *R)
+{
+    if (R->vec_bo)
+        for (size_t i = 0; i < R->m->n_vectors; i++) aimc_bo_destroy(R->vec_bo[i]);
+    const int G = R->m->attn.groups > 1 ? R->m->attn.groups : 1;
+    for (int l = 0; l < R->m->layers; l++) {
+        if (R->rule_bo) aimc_bo_destroy(R->rule_bo[l]);
+        if (R->kv_bo) aimc_bo_destroy(R->kv_bo[l]);
+        for (int q = 0; R->attn_bo && q < G; q++) aimc_bo_destroy(R->attn_bo[l * G + q]);
+    }
+    free(R->vec_bo);
+    free(R->rule_bo);
+    free(R->kv_bo);
+    free(R->attn_bo);
+    R->vec_bo = R->rule_bo = R->kv_bo = R->attn_bo = NULL;
+}
+
+/* A sequence run with values is complete: the device's residual stream after the last layer,
+ * its routing and its head's outputs against the whole model in double on the same tokens
+ * (aimc_rt_forward_ref): with attention a layer's input is the whole sequence's past, so the
+ * run is measured end to end, not layer by layer. Next-token accuracy and perplexity of a
+ * language model from the labels (the next token's id; < 0: not scored). */
+static double log_softmax_at(const float *zf, const double *zd, size_t n, size_t at)
+{
+    double mx = -INFINITY, s = 0;
+    for (size_t c = 0; c < n; c++) mx = fmax(mx, zf ? (double)zf[c] : zd[c]);
+    for (size_t c = 0; c < n; c++) s += exp((zf ? (double)zf[c] : zd[c]) - mx);
+    return (zf ? (double)zf[at] : zd[at]) - mx - log(s);
+}
+
+static int seq_measure(rt_run *R)
+{
+    const aimc_model *m = R->m;
+    aimc_rt_report *r = R->r;
+    const size_t n = R->ntok, dm = (size_t)m->d_model, k = (size_t)m->top_k;
+    const size_t moe = (size_t)(m->layers - m->dense_layers), C = (size_t)m->n_classes;
+    float *xr = malloc(n * dm * sizeof *xr);
+    int *er = malloc((moe ? moe : 1) * n * k * sizeof *er);
+    double *zr = C ? malloc(n * C * sizeof *zr) : NULL;
+    int rc = AIMC_OK;
+    if (!xr || !er || (C && !zr) ||
+        (rc = aimc_rt_forward_ref(m, R->x0, n, xr, er, zr)) != AIMC_OK) {
+        rc = aimc_diag_set(R->d, AIMC_ERR_NOMEM, "the reference: out of memory");
+        goto out;
+    }
+    double e2 = 0, q2 = 0;
+    for (size_t i = 0; i < n * dm; i++) {
+        const double yd = (double)R->xdev[i] - R->x0[i], yr = (double)xr[i] - R->x0[i];
+        e2 += (yd - yr) * (yd - yr);
+        q2 += yr * yr;
+    }
+    r->rel_rms_error = q2 > 0 ? sqrt(e2 / q2) : sqrt(e2);
+    size_t agree = 0;
+    for (size_t i = 0; i < moe * n; i++) agree += same_set(R->edev + i * k, er + i * k, (int)k);
+    r->routing_agreement = moe ? (double)agree / (double)(moe * n) : 1.0;
+    if (R->labels && C) {
+        size_t scored = 0, right_hw = 0, right_f = 0;
+        double nll_hw = 0, nll_f = 0;
+        for (size_t t = 0; t < n; t++) {
+            const int lab = R->labels[t];
+            if (lab < 0 || (size_t)lab >= C) continue;
+            scored++;
+            const float *zd = R->zdev + t * C;
+            size_t bd = 0, bf = 0;
+            for (size_t c = 1; c < C; c++) {
+                if (zd[c] > zd[bd]) bd = c;
+                if (zr[t * C + c] > zr[t * C + bf]) bf = c;
+            }
+            right_hw += bd == (size_t)lab;
+            right_f += bf == (size_t)lab;
+            nll_hw -= log_softmax_at(zd, NULL, C, (size_t)lab);
+            nll_f -= log_softmax_at(NULL, zr + t * C, C, (size_t)lab);
+        }
+        if (scored) {
+            r->classified = 1;
+            r->scored = scored;
+            r->accuracy_hw = (double)right_hw / (double)scored;
+            r->accuracy_float = (double)right_f / (double)scored;
+            if (m->vocab) {
+                r->lm = 1;
+                r->perplexity_hw = exp(nll_hw / (double)scored);
+                r->perplexity_float = exp(nll_f / (double)scored);
+            }
+        }
+    }
+out:
+    free(xr);
+    free(er);
+    free(zr);
+    return rc;
+}
+
 /* Start group g of tokens [tok0, tok0 + n): its buffers, its input, its first route phase. */
 static int admit(rt_run *R, rt_group *g, size_t tok0, size_t n)
 {
@@ -564,6 +1019,26 @@ static int admit(rt_run *R, rt_group *g, size_t tok0, size_t n)
     if (m->n_classes > 0 &&
         (rc = bo_new(R, n * (size_t)m->n_classes * 4, AIMC_WL_OUT, &g->bo[AIMC_WL_OUT])))
         return rc;
+    if (m->attn.kind != AIMC_ATTN_NONE) { /* the attention's tensors */
+        uint32_t rowk, rowv;
+        aimc_model_kv_row(m, &rowk, &rowv);
+        const size_t H = (size_t)m->attn.heads;
+        if ((rc = bo_new(R, n * H * (size_t)m->attn.dk * 4, AIMC_WL_Q, &g->bo[AIMC_WL_Q])) ||
+            (rc = bo_new(R, n * ((size_t)rowk + rowv) * 4, AIMC_WL_KV, &g->bo[AIMC_WL_KV])) ||
+            (rc = bo_new(R, n * H * (size_t)m->attn.dv * 4, AIMC_WL_A, &g->bo[AIMC_WL_A])) ||
+            (rc = bo_new(R, n * dm * 4, AIMC_WL_AO, &g->bo[AIMC_WL_AO])) ||
+            (m->attn.kind == AIMC_ATTN_MLA &&
+             (rc = bo_new(R, n * (size_t)m->attn.q_lora * 4, AIMC_WL_CQ, &g->bo[AIMC_WL_CQ]))))
+            return rc;
+    }
+    if (m->dense_layers > 0) { /* a dense FFN's tensors, the group's own */
+        const size_t ff = (size_t)m->dense_d_ff;
+        if ((rc = bo_new(R, n * ff * 4, AIMC_WL_G, &g->bo[AIMC_WL_G])) ||
+            (rc = bo_new(R, n * ff * 4, AIMC_WL_U, &g->bo[AIMC_WL_U])) ||
+            (rc = bo_new(R, n * ff * 4, AIMC_WL_H, &g->bo[AIMC_WL_H])) ||
+            (rc = bo_new(R, n * dm * 4, AIMC_WL_O, &g->bo[AIMC_WL_O])))
+            return rc;
+    }
     if (R->values) {
         g->x = malloc(n * dm * sizeof *g->x);
         g->experts = malloc(n * k * sizeof *g->experts);
@@ -572,16 +1047,30 @@ static int admit(rt_run *R, rt_group *g, size_t tok0, size_t n)
         memcpy(aimc_bo_map(g->bo[AIMC_WL_X]), g->x, n * dm * sizeof *g->x);
         aimc_bo_sync(g->bo[AIMC_WL_X], AIMC_SYNC_TO_DEVICE);
     }
-    return route(R, g, 0);
+    return advance(R, g, 0);
 }
 
 /* g's final commands have completed: measure and count it. */
 static int group_end(rt_run *R, rt_group *g)
 {
     int rc = AIMC_OK;
+    const size_t dm = (size_t)R->m->d_model;
+    if (R->values && R->seq) { /* keep what the device left; measured at the end */
+        aimc_bo_sync(g->bo[AIMC_WL_X], AIMC_SYNC_FROM_DEVICE);
+        memcpy(R->xdev + g->tok0 * dm, aimc_bo_map(g->bo[AIMC_WL_X]), g->n * dm * sizeof *R->xdev);
+        if (R->o->x_out)
+            memcpy(R->o->x_out + g->tok0 * dm, R->xdev + g->tok0 * dm, g->n * dm * sizeof *R->xdev);
+        if (R->zdev) {
+            const size_t C = (size_t)R->m->n_classes;
+            aimc_bo_sync(g->bo[AIMC_WL_OUT], AIMC_SYNC_FROM_DEVICE);
+            head_gather(R->m, aimc_bo_map(g->bo[AIMC_WL_OUT]), g->n, R->zdev + g->tok0 * C);
+            if (R->o->logits_out)
+                memcpy(R->o->logits_out + g->tok0 * C, R->zdev + g->tok0 * C, g->n * C * sizeof *R->zdev);
+        }
+        return AIMC_OK;
+    }
     if (R->values) {
         if ((rc = measure(R, g, R->m->layers - 1))) return rc;
-        const size_t dm = (size_t)R->m->d_model;
         if (R->o->x_out) memcpy(R->o->x_out + g->tok0 * dm, g->x, g->n * dm * sizeof *g->x);
         if (g->bo[AIMC_WL_OUT] && aimc_model_head(R->m) >= 0 && (R->labels || R->o->logits_out)) {
             const size_t C = (size_t)R->m->n_classes;
@@ -607,11 +1096,9 @@ int aimc_rt_run(aimc_dev *dev, const aimc_model *model, const float *x0, size_t 
     if (model->layers > AIMC_RT_MAX_LAYERS)
         return aimc_diag_set(d, AIMC_ERR_UNSUPPORTED, "at most %d layers can be run, model has %d",
                              AIMC_RT_MAX_LAYERS, model->layers);
-    if (model->dense_layers > 0)
-        return aimc_diag_set(d, AIMC_ERR_UNSUPPORTED,
-                             "%s: dense layers are mapped but not run yet (model.dense_layers "
-                             "is %d)",
-                             model->name, model->dense_layers);
+    if (model->attn.kind != AIMC_ATTN_NONE && ntok > 65536)
+        return aimc_diag_set(d, AIMC_ERR_UNSUPPORTED, "%s: at most 65536 positions (tokens) in "
+                             "the KV cache, got %zu", model->name, ntok);
     if (opts->routing && (opts->routing->layers != model->layers - model->dense_layers ||
                           opts->routing->experts != model->n_experts || !opts->routing->p))
         return aimc_diag_set(d, AIMC_ERR_INVALID, "%s: routing statistics of %d layers x %d "
@@ -642,7 +1129,16 @@ int aimc_rt_run(aimc_dev *dev, const aimc_model *model, const float *x0, size_t 
     r->tokens = ntok;
     r->layers = model->layers;
     r->values = R.values;
-    const size_t n_groups = (ntok + batch - 1) / batch;
+    R.seq = model->attn.kind != AIMC_ATTN_NONE || model->dense_layers > 0 || model->vocab > 0;
+    if (R.seq && opts->layers_out)
+        return aimc_diag_set(d, AIMC_ERR_UNSUPPORTED, "%s: every layer's output is kept for models "
+                             "without attention or dense layers only", model->name);
+    /* a prompt: the first group, prefilled at once; the others of batch tokens */
+    const size_t prompt = opts->prompt < ntok ? opts->prompt : ntok;
+    if (prompt > info.max_batch)
+        return aimc_diag_set(d, AIMC_ERR_UNSUPPORTED, "a prompt of %zu tokens: the device takes "
+                             "1..%u per command", prompt, info.max_batch);
+    const size_t n_groups = (prompt ? 1 : 0) + (ntok - prompt + batch - 1) / batch;
     const size_t window = opts->window ? opts->window : AIMC_RT_WINDOW;
     const size_t stagger = opts->stagger ? opts->stagger : AIMC_RT_STAGGER;
     r->groups = n_groups;
@@ -650,19 +1146,27 @@ int aimc_rt_run(aimc_dev *dev, const aimc_model *model, const float *x0, size_t 
     uint64_t *waits = malloc(window * sizeof *waits);
     size_t *slot_of = malloc(window * sizeof *slot_of);
     aimc_counters before, after;
-    if (R.values) {
+    const size_t moe = (size_t)(model->layers - model->dense_layers), C = (size_t)model->n_classes;
+    if (R.values && !R.seq) {
         R.yref = malloc(batch * dm * sizeof *R.yref);
         R.eref = malloc(batch * k * sizeof *R.eref);
     }
-    if (!gs || !waits || !slot_of || (R.values && (!R.yref || !R.eref))) {
+    if (R.values && R.seq) {
+        R.xdev = malloc(ntok * dm * sizeof *R.xdev);
+        R.edev = malloc((moe ? moe : 1) * ntok * k * sizeof *R.edev);
+        R.zdev = C ? malloc(ntok * C * sizeof *R.zdev) : NULL;
+    }
+    if (!gs || !waits || !slot_of || (R.values && !R.seq && (!R.yref || !R.eref)) ||
+        (R.values && R.seq && (!R.xdev || !R.edev || (C && !R.zdev)))) {
         rc = aimc_diag_set(d, AIMC_ERR_NOMEM, "out of memory for %zu tokens", ntok);
         goto out;
     }
+    if ((rc = constants_new(&R))) goto out;
     if ((rc = aimc_counters_read(dev, &before)) != AIMC_OK) {
         aimc_diag_set(d, rc, "reading counters: %s", aimc_strerror(rc));
         goto out;
     }
-    size_t admitted = 0, finished = 0, live = 0, done_tokens = 0;
+    size_t admitted = 0, finished = 0, live = 0, done_tokens = 0, next_tok = 0;
     /* Steady state: the completions from the quarter to the three-quarter mark (the fill and
      * the drain left out), with 4 groups or more. */
     const size_t q1 = n_groups >= 4 ? n_groups / 4 : 0, q3 = n_groups >= 4 ? 3 * n_groups / 4 : 0;
@@ -674,12 +1178,20 @@ int aimc_rt_run(aimc_dev *dev, const aimc_model *model, const float *x0, size_t 
         /* Admit: a new group enters once the last one has been routed in layer `stagger`
          * (its first `stagger` layers are done): groups trail each other by that many
          * layers, whose matrices lie on other crossbars and chips (aimc_rt.h). */
+        /* With attention the groups are one sequence: a group enters once the one before has
+         * issued all its commands, so that every layer's cache grows in position order; when
+         * generating, once it has finished (its output is the next token's input). */
         while (admitted < n_groups && live < window &&
-               (newest < 0 || gs[newest].n == 0 || gs[newest].layer > (int)stagger ||
-                gs[newest].final)) {
+               (opts->generate ? live == 0
+                : model->attn.kind != AIMC_ATTN_NONE
+                    ? newest < 0 || gs[newest].n == 0 || gs[newest].final
+                    : newest < 0 || gs[newest].n == 0 || gs[newest].layer > (int)stagger ||
+                          gs[newest].final)) {
             size_t s = 0;
             while (gs[s].n) s++;
-            const size_t tok0 = admitted * batch, n = ntok - tok0 < batch ? ntok - tok0 : batch;
+            const size_t tok0 = next_tok, want = admitted == 0 && prompt ? prompt : batch;
+            const size_t n = ntok - tok0 < want ? ntok - tok0 : want;
+            next_tok += n;
             if ((rc = admit(&R, &gs[s], tok0, n))) goto out;
             if (admitted == 0) r->first_tokens = n;
             admitted++;
@@ -741,7 +1253,7 @@ int aimc_rt_run(aimc_dev *dev, const aimc_model *model, const float *x0, size_t 
             if (newest == (int)slot_of[which]) newest = -1;
             continue;
         }
-        if (R.values && g->layer > 0 && (rc = measure(&R, g, g->layer - 1))) goto out;
+        if (R.values && !R.seq && g->layer > 0 && (rc = measure(&R, g, g->layer - 1))) goto out;
         experts_free(g, njobs);
         if ((rc = dispatch(&R, g))) goto out;
     }
@@ -752,7 +1264,9 @@ int aimc_rt_run(aimc_dev *dev, const aimc_model *model, const float *x0, size_t 
     /* The report: counters of the inference, errors and accuracies. */
     aimc_counters_sub(&after, &before, &r->cost);
     r->makespan_cycles = r->cost.time;
-    if (R.values) {
+    if (R.values && R.seq) {
+        if ((rc = seq_measure(&R))) goto out;
+    } else if (R.values) {
         double e2 = 0, q2 = 0;
         for (int l = 0; l < model->layers; l++) {
             r->layer_rel_rms_error[l] = R.ref2[l] > 0 ? sqrt(R.err2[l] / R.ref2[l]) : sqrt(R.err2[l]);
@@ -783,5 +1297,9 @@ out:
     free(slot_of);
     free(R.yref);
     free(R.eref);
+    free(R.xdev);
+    free(R.edev);
+    free(R.zdev);
+    constants_free(&R);
     return rc;
 }

@@ -52,6 +52,7 @@ typedef struct aimc_cost_events {
     double units_ops;        /* the clusters' digital units */
     double link_bytes;       /* bytes over chip-to-chip links */
     double host_bytes;       /* bytes between host memory and the machine */
+    double kv_bytes;         /* bytes read and written in the off-chip KV memory */
 } aimc_cost_events;
 
 void aimc_cost_events_add(aimc_cost_events *acc, const aimc_cost_events *e);
@@ -68,7 +69,8 @@ void aimc_cost_events_add_scaled(aimc_cost_events *acc, const aimc_cost_events *
  *   noc       byte-hops / 4 x mapping.noc_hop_energy_pj       (per 32-bit value per hop)
  *   units     ops x units.energy_pj_per_op
  *   chip_link bytes / 4 x mapping.chip_link_energy_pj          (per 32-bit value)
- *   host_dma  bytes x host_dma.energy_pj_per_byte */
+ *   host_dma  bytes x host_dma.energy_pj_per_byte
+ *   buffer    + off-chip KV bytes x kv_cache.energy_pj_per_byte (the machine's memories) */
 void aimc_cost_energy(const aimc_arch *a, const aimc_cost_events *e,
                       double pj[AIMC_PART_COUNT]);
 
@@ -241,6 +243,7 @@ typedef enum aimc_res {
     AIMC_RES_BUS,         /* a cluster's bus to its cores (unit: cluster) */
     AIMC_RES_UNITS,       /* a cluster's digital units (unit: cluster) */
     AIMC_RES_CORES,       /* cores (units first .. first + count - 1): arrays, ADCs, digital */
+    AIMC_RES_KV,          /* a chip's off-chip KV memory port (kv_cache.*) */
     AIMC_RES_COUNT
 } aimc_res;
 
@@ -307,14 +310,44 @@ typedef enum aimc_dig {
     AIMC_DIG_SILU_MUL,    /* n elements: silu(g) u, 4 ops each */
     AIMC_DIG_GATHER,      /* batch rows: one address each (the copy is data movement) */
     AIMC_DIG_SCALE_ACC,   /* batch rows of n: multiply and add, 2 ops per element */
+    AIMC_DIG_ROUTE,       /* batch vectors of n: a routing rule (scores, bias, groups,
+                           * choice, weights): 4 n + n k + 3 k ops each */
+    AIMC_DIG_NORM,        /* batch vectors of n: RMS norm with a learned weight when k is 1:
+                           * 2 n + 1 ops each, n more with the weight */
+    AIMC_DIG_ACT,         /* n elements: sigmoid, 3 ops each */
+    AIMC_DIG_ATTN,        /* attention: aimc_cost_attn_ops */
 } aimc_dig;
 uint64_t aimc_cost_dig_ops(aimc_dig op, uint64_t batch, uint64_t n, uint64_t k);
 /* The bytes a digital command reads from and writes to its cluster's buffer (float32 and u32
  * values): rmsnorm batch n in and out; top-k batch n in, batch k indices and weights out;
  * silu_mul 2n in, n out; gather batch rows of n copied; scale_acc batch rows of n and the
- * rows they add into in, those rows out. */
+ * rows they add into in, those rows out; route as top-k, plus the rule's constants (n biases
+ * and 6 fields); norm as rmsnorm, plus the n weights when k is 1; act n in, n out. */
 void aimc_cost_dig_io(aimc_dig op, uint64_t batch, uint64_t n, uint64_t k, uint64_t *in,
                       uint64_t *out);
+/* Attention of `tokens` queries at positions pos0 .. pos0 + tokens - 1, each over the keys of
+ * positions 0 .. its own (causal), `heads` query heads over `kv_heads` key-value heads of
+ * query-key width dk and value width dv, rope_dim dims of every query and new key rotated:
+ *   RoPE      6 per rotated pair (two products and a sum each way) of the queries and the
+ *             new keys;
+ *   scores    2 dk per (query, head, key), softmax 3 per (query, head, key), the weighted sum
+ *             of the values 2 dv per (query, head, key).
+ * The units read the queries and the new keys and values from the buffer and write the
+ * outputs (aimc_cost_dig_io's in and out); the cache is aimc_cost_kv's. */
+uint64_t aimc_cost_attn_ops(uint64_t tokens, uint64_t pos0, uint64_t heads, uint64_t kv_heads,
+                            uint64_t dk, uint64_t dv, uint64_t rope_dim);
+/* The KV cache traffic of an attention at cluster `at`: read_bytes then write_bytes. With
+ * kv_cache.memory buffer, accesses of at's buffer; offchip, the chip's KV memory port
+ * (AIMC_RES_KV: bytes / kv_cache.gbytes_per_s + kv_cache.latency_ns per transfer) and
+ * ev->kv_bytes. Returns when the last byte is there. */
+uint64_t aimc_cost_kv(const aimc_arch *a, aimc_loc at, uint64_t read_bytes, uint64_t write_bytes,
+                      uint64_t ready, const aimc_cost_booker *bk, aimc_cost_events *ev);
+/* A digital command with KV cache traffic (attention): the inputs from at's buffer, the cache
+ * read, the units' ops, the cache write, the outputs to the buffer. */
+uint64_t aimc_cost_attn_run(const aimc_arch *a, aimc_loc at, uint64_t ops, uint64_t in_bytes,
+                            uint64_t out_bytes, uint64_t kv_read, uint64_t kv_write,
+                            uint64_t ready, const aimc_cost_booker *bk, aimc_cost_events *ev);
+
 /* The units' cycles for ops: ceil(ops / units.ops_per_cycle). */
 uint64_t aimc_cost_units_cycles(const aimc_arch *a, uint64_t ops);
 /* `ops` on the units of `at`, reading in_bytes and writing out_bytes of its buffer. */

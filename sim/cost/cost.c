@@ -38,6 +38,7 @@ void aimc_cost_events_add_scaled(aimc_cost_events *acc, const aimc_cost_events *
     acc->units_ops += k * e->units_ops;
     acc->link_bytes += k * e->link_bytes;
     acc->host_bytes += k * e->host_bytes;
+    acc->kv_bytes += k * e->kv_bytes;
 }
 
 void aimc_cost_events_add(aimc_cost_events *acc, const aimc_cost_events *e)
@@ -54,7 +55,8 @@ void aimc_cost_energy(const aimc_arch *a, const aimc_cost_events *e, double pj[A
                           e->program_pulses * a->device.pulse_energy_pj;
     pj[AIMC_PART_ADC] += e->adc_conversions * aimc_cost_adc_energy_pj(a);
     pj[AIMC_PART_DIGITAL] += e->digital_ops * a->digital.energy_pj_per_op;
-    pj[AIMC_PART_BUFFER] += e->buffer_accesses * a->buffer.energy_pj;
+    pj[AIMC_PART_BUFFER] += e->buffer_accesses * a->buffer.energy_pj +
+                            e->kv_bytes * a->kv_cache.energy_pj_per_byte;
     pj[AIMC_PART_BUS] += e->bus_bytes * 8.0 * a->bus.energy_pj_per_bit;
     pj[AIMC_PART_NOC] += e->noc_byte_hops / AIMC_COST_VALUE_BYTES * a->mapping.noc_hop_energy_pj;
     pj[AIMC_PART_UNITS] += e->units_ops * a->units.energy_pj_per_op;
@@ -506,7 +508,8 @@ out:
 const char *aimc_res_name(aimc_res r)
 {
     static const char *const names[AIMC_RES_COUNT] = {"host_in", "host_out", "link",  "noc",
-                                                      "buffer",  "bus",      "units", "cores"};
+                                                      "buffer",  "bus",      "units", "cores",
+                                                      "kv"};
     return (int)r >= 0 && r < AIMC_RES_COUNT ? names[r] : "unknown";
 }
 
@@ -532,6 +535,7 @@ uint64_t aimc_cost_busy(const aimc_arch *a, aimc_res r, uint64_t amount)
         return ceil_div(amount * 8, (uint64_t)a->bus.width_bits) * aimc_cost_cycles(a, a->bus.transfer_ns);
     case AIMC_RES_UNITS: return aimc_cost_units_cycles(a, amount);
     case AIMC_RES_CORES: return amount;
+    case AIMC_RES_KV: return aimc_cost_cycles(a, (double)amount / a->kv_cache.gbytes_per_s);
     default: return 0;
     }
 }
@@ -543,6 +547,7 @@ uint64_t aimc_cost_latency(const aimc_arch *a, aimc_res r, uint32_t hops)
     case AIMC_RES_HOST_OUT: return aimc_cost_cycles(a, a->host_dma.latency_ns);
     case AIMC_RES_LINK: return aimc_cost_cycles(a, a->mapping.chip_link_ns);
     case AIMC_RES_NOC: return (uint64_t)hops * hop_cycles(a);
+    case AIMC_RES_KV: return aimc_cost_cycles(a, a->kv_cache.latency_ns);
     default: return 0;
     }
 }
@@ -762,6 +767,10 @@ uint64_t aimc_cost_dig_ops(aimc_dig op, uint64_t batch, uint64_t n, uint64_t k)
     case AIMC_DIG_SILU_MUL: return 4 * n;
     case AIMC_DIG_GATHER: return batch;
     case AIMC_DIG_SCALE_ACC: return 2 * batch * n;
+    case AIMC_DIG_ROUTE: return batch * (4 * n + n * k + 3 * k);
+    case AIMC_DIG_NORM: return batch * ((k ? 3 : 2) * n + 1);
+    case AIMC_DIG_ACT: return 3 * n;
+    case AIMC_DIG_ATTN: return 0; /* aimc_cost_attn_ops */
     }
     return 0;
 }
@@ -776,8 +785,50 @@ void aimc_cost_dig_io(aimc_dig op, uint64_t batch, uint64_t n, uint64_t k, uint6
     case AIMC_DIG_SILU_MUL: *in = 2 * n * v; *out = n * v; return;
     case AIMC_DIG_GATHER: *in = *out = batch * n * v; return;
     case AIMC_DIG_SCALE_ACC: *in = 2 * batch * n * v; *out = batch * n * v; return;
+    case AIMC_DIG_ROUTE: *in = batch * n * v + (n + 6) * v; *out = 2 * batch * k * v; return;
+    case AIMC_DIG_NORM: *in = batch * n * v + (k ? n * v : 0); *out = batch * n * v; return;
+    case AIMC_DIG_ACT: *in = *out = n * v; return;
+    case AIMC_DIG_ATTN: break; /* the command knows its bytes */
     }
     *in = *out = 0;
+}
+
+uint64_t aimc_cost_attn_ops(uint64_t tokens, uint64_t pos0, uint64_t heads, uint64_t kv_heads,
+                            uint64_t dk, uint64_t dv, uint64_t rope_dim)
+{
+    /* keys attended: query t sees pos0 + t + 1 of them */
+    const uint64_t keys = tokens * pos0 + tokens * (tokens + 1) / 2;
+    return tokens * (heads + kv_heads) * (rope_dim / 2) * 6 + heads * keys * (2 * dk + 2 * dv + 3);
+}
+
+uint64_t aimc_cost_kv(const aimc_arch *a, aimc_loc at, uint64_t read_bytes, uint64_t write_bytes,
+                      uint64_t ready, const aimc_cost_booker *bk, aimc_cost_events *ev)
+{
+    uint64_t t = ready;
+    if (a->kv_cache.memory == AIMC_KV_BUFFER) {
+        t = buffer_io(a, at.chip, at.cluster, read_bytes, t, bk, ev);
+        return buffer_io(a, at.chip, at.cluster, write_bytes, t, bk, ev);
+    }
+    for (int w = 0; w < 2; w++) {
+        const uint64_t bytes = w ? write_bytes : read_bytes;
+        if (!bytes) continue;
+        ev->kv_bytes += (double)bytes;
+        t = book(bk, AIMC_RES_KV, at.chip, 0, t, aimc_cost_busy(a, AIMC_RES_KV, bytes)) +
+            aimc_cost_latency(a, AIMC_RES_KV, 0);
+    }
+    return t;
+}
+
+uint64_t aimc_cost_attn_run(const aimc_arch *a, aimc_loc at, uint64_t ops, uint64_t in_bytes,
+                            uint64_t out_bytes, uint64_t kv_read, uint64_t kv_write,
+                            uint64_t ready, const aimc_cost_booker *bk, aimc_cost_events *ev)
+{
+    uint64_t t = buffer_io(a, at.chip, at.cluster, in_bytes, ready, bk, ev);
+    t = aimc_cost_kv(a, at, kv_read, 0, t, bk, ev);
+    ev->units_ops += (double)ops;
+    t = book(bk, AIMC_RES_UNITS, at.chip, at.cluster, t, aimc_cost_busy(a, AIMC_RES_UNITS, ops));
+    t = aimc_cost_kv(a, at, 0, kv_write, t, bk, ev);
+    return buffer_io(a, at.chip, at.cluster, out_bytes, t, bk, ev);
 }
 
 uint64_t aimc_cost_units_cycles(const aimc_arch *a, uint64_t ops)

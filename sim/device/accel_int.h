@@ -76,6 +76,7 @@ typedef struct dev_cmd {
     aimc_dig dig;             /* digital commands */
     uint64_t dig_ops;
     uint64_t dig_in, dig_out; /* bytes the units read and write in their buffer */
+    uint64_t kv_read, kv_write; /* ATTN: bytes of its KV cache (aimc_cost_kv) */
     int anchor;               /* the operand whose data decides where a digital command runs
                               * (-1: a matrix's home) */
     aimc_loc at;              /* where it runs; its outputs lie there */
@@ -123,6 +124,7 @@ typedef struct dev_work {
 /* A chip's resources on the engine, created when the chip first works. */
 typedef struct dev_chip {
     int link, noc, buffer, bus, units, cores; /* -1 until created */
+    int kv;                                   /* the off-chip KV memory port */
 } dev_chip;
 
 /* Where the data of an address range lies (the latest writer's output), for ranges the
@@ -240,6 +242,15 @@ void dev_cost_reap(aimc_accel *dev);
  * from the values (st) or the assumed activity. */
 void dev_count_mvm(aimc_accel *dev, dev_cmd *c, const aimc_cost_mvm *m, uint64_t vectors,
                    const aimc_xbar_stats *st);
+
+/* ---- exec_ext.c: ROUTE, NORM, ACT ---- */
+
+/* The reserved ranges [from, to) and [from2, to2) of opcode op: 1 when it is one of them. */
+int dev_ext_reserved(uint32_t op, uint32_t *from, uint32_t *to, uint32_t *from2, uint32_t *to2);
+/* Whether opcode op is one of them (a digital command). */
+int dev_ext_is_dig(uint32_t op);
+/* Check and execute it as dev_exec does (c->op set); 0 for any other opcode. */
+uint32_t dev_exec_ext(aimc_accel *dev, const uint8_t *desc, dev_cmd *c, uint32_t *info);
 
 /* ---- sched.c ---- */
 

@@ -1281,6 +1281,16 @@ static int run_scale_acc(aimc_accel *dev, dev_work *w)
     }
 }
 
+/* The commands of exec_ext.c (ROUTE, NORM, ACT, ATTN; NOP and FENCE do nothing): one piece
+ * each, its operations taken from the budget. */
+static int run_ext(aimc_accel *dev, dev_work *w)
+{
+    if (w->budget <= 0) return W_MORE;
+    w->err = dev_exec_ext(dev, w->desc, w->c, &w->info);
+    w->budget -= (int64_t)(w->c->dig_ops ? w->c->dig_ops : 1);
+    return W_DONE;
+}
+
 /* The reserved bytes and zero fields of each opcode: [from, to) ranges. */
 typedef struct { uint32_t op, from, to, from2, to2; } dev_rsvd;
 static const dev_rsvd dev_reserved[] = {
@@ -1309,6 +1319,8 @@ uint32_t dev_check_header(const uint8_t *desc, uint32_t *info)
     *info = 0;
     for (size_t i = 0; i < sizeof dev_reserved / sizeof dev_reserved[0]; i++)
         if (dev_reserved[i].op == op) r = &dev_reserved[i];
+    dev_rsvd ext = {op, 0, 0, 0, 0}; /* the commands of exec_ext.c */
+    if (!r && dev_ext_reserved(op, &ext.from, &ext.to, &ext.from2, &ext.to2)) r = &ext;
     if (!r) {
         *info = op;
         return AIMC_REG_ERROR_BAD_OPCODE;
@@ -1383,6 +1395,7 @@ static void w_close(aimc_accel *dev, dev_work *w)
         c->prog_cycles = 0;
         c->vectors = 0;
         c->dig_ops = 0;
+        c->kv_read = c->kv_write = 0;
         c->out_bytes = 0;
         c->prog_bytes = 0;
     }
@@ -1402,7 +1415,7 @@ int dev_exec_step(aimc_accel *dev, dev_work *w)
         case AIMC_DESC_OP_SILU_MUL: r = run_silu_mul(dev, w); break;
         case AIMC_DESC_OP_GATHER: r = run_gather(dev, w); break;
         case AIMC_DESC_OP_SCALE_ACC: r = run_scale_acc(dev, w); break;
-        default: break; /* NOP, FENCE */
+        default: r = run_ext(dev, w); break; /* NOP, FENCE; exec_ext.c */
         }
     if (r == W_MORE) return 0;
     w_close(dev, w);

@@ -76,6 +76,8 @@ static const dev_chip *chip_get(aimc_accel *dev, uint32_t chip)
         rc |= res_array(dev, name, chip, clusters, &c->units);
         snprintf(name, sizeof name, "chip%u.cores", chip);
         rc |= res_array(dev, name, chip, (uint64_t)a->hierarchy.cores_per_chip, &c->cores);
+        snprintf(name, sizeof name, "chip%u.kv", chip);
+        rc |= res_array(dev, name, chip, 1, &c->kv);
         if (rc) {
             c->cores = -1;
             return NULL;
@@ -103,6 +105,7 @@ static uint64_t dev_book(void *ctx, const aimc_cost_booking *b, int probe)
             case AIMC_RES_BUS: id = c->bus; break;
             case AIMC_RES_UNITS: id = c->units; break;
             case AIMC_RES_CORES: id = c->cores; break;
+            case AIMC_RES_KV: id = c->kv; first = 0; count = 1; break;
             default: break;
             }
     }
@@ -130,7 +133,7 @@ int dev_sched_init(aimc_accel *dev, aimc_diag *d)
     dev->chips = malloc(dev->n_chips * sizeof *dev->chips);
     if (!dev->chips) return aimc_diag_set(d, AIMC_ERR_NOMEM, "device: out of memory");
     for (uint64_t i = 0; i < dev->n_chips; i++)
-        dev->chips[i] = (dev_chip){-1, -1, -1, -1, -1, -1};
+        dev->chips[i] = (dev_chip){-1, -1, -1, -1, -1, -1, -1};
     if ((rc = res_array(dev, "host_in", UINT32_MAX, 1, &dev->host_in)) ||
         (rc = res_array(dev, "host_out", UINT32_MAX, 1, &dev->host_out)))
         return aimc_diag_set(d, rc, "device: cannot create the host link");
@@ -325,7 +328,7 @@ static int is_dig(const dev_cmd *c)
 {
     return c->op == AIMC_DESC_OP_RMSNORM || c->op == AIMC_DESC_OP_TOPK ||
            c->op == AIMC_DESC_OP_SILU_MUL || c->op == AIMC_DESC_OP_GATHER ||
-           c->op == AIMC_DESC_OP_SCALE_ACC;
+           c->op == AIMC_DESC_OP_SCALE_ACC || dev_ext_is_dig(c->op);
 }
 
 /* Stage `stage` of c, from `now` with booker bk: returns when it is done. */
@@ -359,6 +362,9 @@ static uint64_t stage(aimc_accel *dev, dev_cmd *c, int stage, uint64_t now,
     case EV_RUN:
         if (is_mvm(c) && m) return aimc_cost_mvm_run(a, m, c->vectors, now, bk);
         if (c->op == AIMC_DESC_OP_PROGRAM && m) return aimc_cost_cores_book(m, c->prog_cycles, now, bk);
+        if (is_dig(c) && (c->kv_read || c->kv_write))
+            return aimc_cost_attn_run(a, c->at, c->dig_ops, c->dig_in, c->dig_out, c->kv_read,
+                                      c->kv_write, now, bk, &c->ev);
         if (is_dig(c))
             return aimc_cost_dig_run(a, c->at, c->dig_ops, c->dig_in, c->dig_out, now, bk, &c->ev);
         return now;

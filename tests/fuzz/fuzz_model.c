@@ -30,9 +30,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(text);
         return 0;
     }
-    size_t per_layer = (size_t)m->n_experts * 3 + (size_t)m->n_shared * 3 + 1;
+    size_t per_layer = (size_t)m->n_experts * 3 + (size_t)m->n_shared * (3 + (m->shared_gate != 0)) + 1;
+    /* per layer its attention (mha: q, k, v, o; mla: q_a, kv_a and q_b, o per group of heads) */
+    const size_t attn = m->attn.kind == AIMC_ATTN_MHA   ? 4
+                        : m->attn.kind == AIMC_ATTN_MLA ? 2 + 2 * (size_t)m->attn.groups
+                                                        : 0;
     size_t want = (size_t)m->dense_layers * 3 + (size_t)(m->layers - m->dense_layers) * per_layer +
-                  (m->n_classes > 0);
+                  attn * (size_t)m->layers + (m->n_classes > 0 ? (size_t)m->head_parts : 0);
     if (m->n_matrices != want) {
         fprintf(stderr, "fuzz: %zu matrices, the model's sizes give %zu\n", m->n_matrices, want);
         abort();
@@ -46,6 +50,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         else
             for (size_t i = 0; i < w->n_matrices; i++)
                 if (!w->m[i].w) abort();
+        if (!rc)
+            for (size_t i = 0; i < w->n_vectors; i++)
+                if (!w->v[i].v) abort();
+        if (!rc && w->vocab && !w->embed) abort();
         aimc_model_free(w);
         aimc_arch a;
         aimc_arch_defaults(&a);

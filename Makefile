@@ -410,7 +410,7 @@ LIBDIR     ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 DATADIR    ?= $(PREFIX)/share
 MANDIR     ?= $(DATADIR)/man
-PUBLIC_HEADERS := common/aimc_api.h common/aimc_status.h common/aimc_arch.h common/aimc_tile.h \
+PUBLIC_HEADERS := common/aimc_api.h common/aimc_status.h common/aimc_arch.h common/aimc_tile.h common/aimc_moe.h \
                   common/aimc_regs.h common/aimc_config.h driver/aimc.h sim/xbar/aimc_xbar.h \
                   sim/cost/aimc_cost.h mapping/aimc_map.h mapping/aimc_workload.h \
                   mapping/aimc_train.h driver/runtime/aimc_rt.h

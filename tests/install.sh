@@ -57,7 +57,7 @@ check "the soname is libaimc.so.$major" \
     sh -c "readelf -d '$root/lib/libaimc.so.$version' | grep -q 'SONAME.*\\[libaimc.so.$major\\]'"
 check "lib/libaimc.a" test -f "$root/lib/libaimc.a"
 check "lib/pkgconfig/aimc.pc" test -f "$root/lib/pkgconfig/aimc.pc"
-want="aimc.h aimc_api.h aimc_arch.h aimc_config.h aimc_cost.h aimc_map.h aimc_regs.h aimc_rt.h \
+want="aimc.h aimc_api.h aimc_arch.h aimc_config.h aimc_cost.h aimc_map.h aimc_moe.h aimc_regs.h aimc_rt.h \
 aimc_status.h aimc_tile.h aimc_train.h aimc_workload.h aimc_xbar.h"
 got=$(cd "$root/include/aimc" && ls | tr '\n' ' ' | sed 's/ $//')
 check "include/aimc holds the public headers and no other (got: $got)" \

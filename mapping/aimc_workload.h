@@ -139,6 +139,13 @@ int aimc_wl_expert_tensor(aimc_wl_tensor t);
 /* Whether op routes (TOPK or ROUTE: the host reads its IDX and P). */
 int aimc_wl_routes(aimc_wl_op op);
 
+/* The register map version (docs/registers.md, VERSION) whose commands m's workload needs:
+ * 0x00020000 when every step is a command of map 2.0 (RMSNORM, MVM, TOPK, SILU_MUL, GATHER,
+ * SCALE_ACC), 0x00020001 when one is NORM, ROUTE, SIGMOID (ACT) or ATTN (a routing rule,
+ * learned norm weights or another eps, a gated shared expert, attention, a language model's
+ * final norm). The runtime refuses a model on a device of an older map (rtl: is 2.0). */
+uint32_t aimc_wl_map_version(const aimc_model *m);
+
 /* What a step of `tokens` tokens through every layer reads and computes, for the GPU beside
  * the machine (aimc_gpu_roofline): the weights the tokens touch, each once (the router, the
  * shared experts, and the routed experts a batch touches in expectation under `routing`,

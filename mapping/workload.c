@@ -273,6 +273,35 @@ int aimc_wl_routes(aimc_wl_op op)
     return op == AIMC_WL_TOPK || op == AIMC_WL_ROUTE;
 }
 
+static int phase_needs_2_1(const aimc_wl_phase *ph)
+{
+    for (int i = 0; i < ph->n; i++)
+        if (ph->s[i].op == AIMC_WL_NORM || ph->s[i].op == AIMC_WL_ROUTE ||
+            ph->s[i].op == AIMC_WL_SIGMOID || ph->s[i].op == AIMC_WL_ATTN)
+            return 1;
+    return 0;
+}
+
+uint32_t aimc_wl_map_version(const aimc_model *m)
+{
+    aimc_wl_phase ph;
+    int need = 0;
+    for (int l = 0; l < m->layers && !need; l++) {
+        if (aimc_wl_attention(m, l, 1, &ph, NULL) == AIMC_OK) need |= phase_needs_2_1(&ph);
+        if (aimc_wl_dense(m, l, 1, &ph, NULL) == AIMC_OK) {
+            need |= phase_needs_2_1(&ph);
+            continue;
+        }
+        if (aimc_wl_route(m, l, 1, &ph, NULL) == AIMC_OK) need |= phase_needs_2_1(&ph);
+        /* a routed expert and every shared one (the shared experts' gates) */
+        for (int e = 0; e <= m->n_shared && !need; e++)
+            if (aimc_wl_expert(m, l, e ? m->n_experts + e - 1 : 0, 1, 1, &ph, NULL) == AIMC_OK)
+                need |= phase_needs_2_1(&ph);
+    }
+    if (aimc_wl_head(m, 1, &ph, NULL) == AIMC_OK) need |= phase_needs_2_1(&ph);
+    return need ? 0x00020001u : 0x00020000u;
+}
+
 /* The elements of every input and output of a phase's steps (each tensor of each step once). */
 static double phase_elements(const aimc_model *m, const aimc_wl_phase *ph)
 {

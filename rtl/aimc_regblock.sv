@@ -74,6 +74,10 @@ module aimc_regblock (
   // ---- register map (aimc_regs_pkg) ----
   localparam [31:0] R_ID         = aimc_regs_pkg::AIMC_REG_ID;
   localparam [31:0] R_VERSION    = aimc_regs_pkg::AIMC_REG_VERSION;
+  // The register map this RTL implements: 2.1's registers and descriptors, the commands of
+  // 2.0 (ROUTE, NORM, ACT and ATTN are refused as BAD_OPCODE; docs/rtl.md, "Limits"), so
+  // VERSION says 2.0 and the runtime refuses models that need them.
+  localparam [31:0] RTL_MAP_VERSION = 32'h00020000;
   localparam [31:0] R_CTRL       = aimc_regs_pkg::AIMC_REG_CTRL;
   localparam [31:0] R_STATUS     = aimc_regs_pkg::AIMC_REG_STATUS;
   localparam [31:0] R_ERROR      = aimc_regs_pkg::AIMC_REG_ERROR;
@@ -188,7 +192,7 @@ module aimc_regblock (
   always_comb begin
     case (addr)
       R_ID:                                     v32 = aimc_regs_pkg::AIMC_REG_ID_VALUE;
-      R_VERSION:                                v32 = aimc_regs_pkg::AIMC_REG_VERSION_VALUE;
+      R_VERSION:                                v32 = RTL_MAP_VERSION;
       aimc_regs_pkg::AIMC_REG_CAP_XBAR_ROWS:     v32 = cap_xbar_rows;
       aimc_regs_pkg::AIMC_REG_CAP_XBAR_COLS:     v32 = cap_xbar_cols;
       aimc_regs_pkg::AIMC_REG_CAP_XBARS:         v32 = cap_xbars;

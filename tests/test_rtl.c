@@ -25,9 +25,12 @@
 #include <CUnit/CUnit.h>
 
 #include "aimc.h"
+#include "aimc_map.h"
 #include "aimc_regs.h"
+#include "aimc_rt.h"
 #include "aimc_tile.h"
 #include "aimc_vl.h"
+#include "aimc_workload.h"
 #include "tests.h"
 
 #define RTL_COSIM_COMMANDS 1200
@@ -455,6 +458,70 @@ static void test_rtl_tile_limit(void)
     rtl_close_pair(&p);
 }
 
+/* rtl: has the commands of register map 2.0 and says so (VERSION 2.0); the runtime refuses a
+ * model whose workload needs map 2.1's (here ROUTE: a rule that does not renormalise) before
+ * it issues anything, and runs the same model under the default rule. */
+static void test_rtl_map_version(void)
+{
+    static const char *fmt = "version: 1\n"
+                             "model:\n  name: %s\n  layers: 2\n  d_model: 16\n"
+                             "  routed_experts: 4\n  expert_d_ff: 8\n  top_k: 2\n%s"
+                             "weights:\n  random: {seed: 3, distribution: normal}\n";
+    char text[2][512];
+    aimc_model *m[2] = {NULL, NULL};
+    aimc_diag d = {{0}};
+    snprintf(text[0], sizeof text[0], fmt, "plain", "");
+    snprintf(text[1], sizeof text[1], fmt, "olmoe-rule", "  routing: {normalize: false}\n");
+    for (int i = 0; i < 2; i++)
+        CU_ASSERT_EQUAL_FATAL(aimc_model_load_string(text[i], "v.yaml", 1, &m[i], &d), AIMC_OK);
+    CU_ASSERT_EQUAL(aimc_wl_map_version(m[0]), 0x00020000u);
+    CU_ASSERT_EQUAL(aimc_wl_map_version(m[1]), 0x00020001u);
+    CU_ASSERT_EQUAL(AIMC_REG_VERSION_VALUE, 0x00020001u);
+
+    aimc_arch a;
+    rtl_arch(&a);
+    aimc_dev *dev = NULL;
+    aimc_open_opts oo = {.arch = &a, .seed = 1};
+    CU_ASSERT_EQUAL_FATAL(aimc_open("rtl:", &oo, &dev), AIMC_OK);
+    aimc_dev_info info;
+    CU_ASSERT_EQUAL(aimc_query(dev, &info), AIMC_OK);
+    CU_ASSERT_EQUAL(info.version, 0x00020000u);
+    float x[2 * 16];
+    for (int i = 0; i < 2 * 16; i++) x[i] = (float)(i % 7) - 3.0f;
+    aimc_plan *p[2] = {NULL, NULL};
+    aimc_weights_report wr;
+    aimc_rt_report *r = calloc(1, sizeof *r);
+    CU_ASSERT_FATAL(r != NULL);
+    for (int i = 0; i < 2; i++) {
+        CU_ASSERT_EQUAL_FATAL(aimc_map_plan(&a, m[i], &p[i], &d), AIMC_OK);
+        CU_ASSERT_EQUAL_FATAL(aimc_rt_program(dev, &a, m[i], p[i], NULL, &wr, &d), AIMC_OK);
+        aimc_counters c0, c1;
+        aimc_rt_opts ro = {.batch = 2};
+        CU_ASSERT_EQUAL(aimc_counters_read(dev, &c0), AIMC_OK);
+        d.msg[0] = 0;
+        const int rc = aimc_rt_run(dev, m[i], x, 2, NULL, &ro, r, &d);
+        CU_ASSERT_EQUAL(aimc_counters_read(dev, &c1), AIMC_OK);
+        if (i == 0) {
+            if (rc) fprintf(stderr, "\n  %s\n", d.msg);
+            CU_ASSERT_EQUAL(rc, AIMC_OK);
+            CU_ASSERT(c1.mvms > c0.mvms);
+            continue;
+        }
+        CU_ASSERT_EQUAL(rc, AIMC_ERR_UNSUPPORTED);
+        CU_ASSERT_PTR_NOT_NULL(strstr(d.msg, "olmoe-rule needs the commands of register map 2.1"));
+        CU_ASSERT_PTR_NOT_NULL(strstr(d.msg, "implements map 2.0"));
+        CU_ASSERT_EQUAL(c1.mvms, c0.mvms); /* nothing was issued */
+        CU_ASSERT_EQUAL(c1.digital_ops, c0.digital_ops);
+        CU_ASSERT_EQUAL(c1.cycles, c0.cycles);
+    }
+    free(r);
+    for (int i = 0; i < 2; i++) {
+        aimc_plan_free(p[i]);
+        aimc_model_free(m[i]);
+    }
+    aimc_close(dev);
+}
+
 /* Mutate a valid descriptor into one the device must refuse. */
 static void rtl_mutate(rtl_pair *p, uint8_t *d)
 {
@@ -596,6 +663,7 @@ int test_rtl_register(void)
                {"co-simulation: malformed commands set the same error bits", test_rtl_malformed},
                {"a matrix beyond the RTL's tile table is refused before it runs",
                 test_rtl_tile_limit},
-               {"rtl: options, FST waveform, unsupported machines", test_rtl_wave});
+               {"rtl: options, FST waveform, unsupported machines", test_rtl_wave},
+               {"rtl: a model that needs map 2.1 is refused", test_rtl_map_version});
     return 0;
 }

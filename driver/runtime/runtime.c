@@ -1111,6 +1111,14 @@ int aimc_rt_run(aimc_dev *dev, const aimc_model *model, const float *x0, size_t 
     int rc = aimc_query(dev, &info);
     if (rc) return aimc_diag_set(d, rc, "querying the device: %s", aimc_strerror(rc));
     if (ntok == 0) return aimc_diag_set(d, AIMC_ERR_INVALID, "no tokens to run");
+    const uint32_t need = aimc_wl_map_version(model);
+    if (info.version < need)
+        return aimc_diag_set(d, AIMC_ERR_UNSUPPORTED, "%s needs the commands of register map "
+                             "%u.%u (NORM, ROUTE, ACT or ATTN: its routing rule, norm weights, "
+                             "shared expert gates or attention); the device implements map "
+                             "%u.%u (rtl: has the commands of 2.0 only; sim: and sysc: have all)",
+                             model->name, need >> 16, need & 0xFFFF, info.version >> 16,
+                             info.version & 0xFFFF);
     const size_t batch = opts->batch && opts->batch < ntok ? opts->batch : ntok;
     if (batch > info.max_batch)
         return aimc_diag_set(d, AIMC_ERR_UNSUPPORTED, "%zu tokens per group: the device takes "

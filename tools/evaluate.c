@@ -129,23 +129,6 @@ static int keep_outputs(const aimc_model *m, size_t ntok, const float *x0, const
 
 /* ---- a language model on its text ----------------------------------------------------------- */
 
-static void counters_add(aimc_counters *acc, const aimc_counters *c)
-{
-    acc->cycles += c->cycles;
-    acc->time += c->time;
-    acc->mvms += c->mvms;
-    acc->adc_conversions += c->adc_conversions;
-    acc->adc_saturations += c->adc_saturations;
-    acc->dac_drives += c->dac_drives;
-    acc->xbar_reads += c->xbar_reads;
-    acc->digital_ops += c->digital_ops;
-    acc->cells_programmed += c->cells_programmed;
-    for (int q = 0; q < AIMC_PART_COUNT; q++) acc->energy_pj[q] += c->energy_pj[q];
-    acc->noc_bytes += c->noc_bytes;
-    acc->link_bytes += c->link_bytes;
-    acc->host_bytes += c->host_bytes;
-}
-
 /* A language model's evaluation: the token ids (o->ids, else the held-out chunks of eval.text,
  * else random bytes of seed), at most ntok of them (0: all), run in windows of eval.context
  * (each a sequence from position 0, prefilled at once: teacher forcing, unless o->prompt or
@@ -191,7 +174,10 @@ static int lm_windows(aimc_dev *dev, const aimc_model *m, const cli_eval_opts *o
     double nll_hw = 0, nll_f = 0, right_hw = 0, right_f = 0, err2 = 0, agree = 0;
     size_t scored = 0;
     memset(rep, 0, sizeof *rep);
-    for (size_t w0 = 0; r && w0 < n; w0 += W) {
+    aimc_counters c0, c1; /* the windows' counters: the device's, around them all */
+    if ((rc = aimc_counters_read(dev, &c0)))
+        aimc_diag_set(d, rc, "reading counters: %s", aimc_strerror(rc));
+    for (size_t w0 = 0; r && rc == AIMC_OK && w0 < n; w0 += W) {
         const size_t wn = n - w0 < W ? n - w0 : W;
         for (size_t t = 0; t < wn; t++) {
             if ((size_t)ids[w0 + t] >= V) {
@@ -212,7 +198,6 @@ static int lm_windows(aimc_dev *dev, const aimc_model *m, const cli_eval_opts *o
         rep->groups += r->groups;
         rep->macs += r->macs;
         rep->makespan_cycles += r->makespan_cycles;
-        counters_add(&rep->cost, &r->cost);
         rep->values = r->values;
         rep->layers = r->layers;
         err2 += r->rel_rms_error * r->rel_rms_error * (double)wn;
@@ -226,6 +211,12 @@ static int lm_windows(aimc_dev *dev, const aimc_model *m, const cli_eval_opts *o
         }
     }
     if (!r && rc == AIMC_OK) rc = aimc_diag_set(d, AIMC_ERR_NOMEM, "out of memory");
+    if (rc == AIMC_OK) {
+        if ((rc = aimc_counters_read(dev, &c1)))
+            aimc_diag_set(d, rc, "reading counters: %s", aimc_strerror(rc));
+        else
+            aimc_counters_sub(&c1, &c0, &rep->cost);
+    }
     if (rc == AIMC_OK && rep->tokens) {
         rep->rel_rms_error = sqrt(err2 / (double)rep->tokens);
         rep->routing_agreement = agree / (double)rep->tokens;

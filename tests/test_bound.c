@@ -620,6 +620,15 @@ static long hb_settle(hb_host *h)
 #define OP_D (OP_C + (16u << 20))             /* 4 Mi floats */
 #define OP_IDX (OP_D + (16u << 20))           /* 64 Ki u32 */
 #define OP_W (OP_IDX + (256u << 10))          /* 64 Ki floats */
+#define OP_RULE (OP_W + (256u << 10))         /* two RULE records (one with biases) */
+#define OP_PAR (OP_RULE + (64u << 10))        /* two ATTN records */
+#define OP_S(i) (OP_PAR + (4u << 10) + ((uint64_t)(i) << 20)) /* 1 MiB output slots 0..5 */
+#define OP_NORM OP_S(6)                       /* 4 MiB normalised in place */
+#define OP_ACT (OP_NORM + (4u << 20))         /* 8 MiB */
+#define OP_CACHE1 (OP_ACT + (8u << 20))       /* 3 MiB */
+#define OP_CACHE2 (OP_CACHE1 + (3u << 20))    /* 1.5 MiB */
+#define OP_END (OP_CACHE2 + (1536u << 10))
+_Static_assert(OP_END <= HB_BASE + HB_BYTES, "the burst's operands fit the host memory");
 
 /* Digital commands, each above a piece of work, reading A (and B), writing C or D. */
 static int digital_burst(uint8_t *d)
@@ -660,6 +669,52 @@ static int digital_burst(uint8_t *d)
     aimc_le_put64(p + AIMC_DESC_SACC_IDX_ADDR, OP_IDX);
     aimc_le_put64(p + AIMC_DESC_SACC_W_ADDR, OP_W);
     aimc_le_put64(p + AIMC_DESC_SACC_DST_ADDR, OP_C);
+    NEXT(AIMC_DESC_OP_ROUTE); /* sigmoid, biases, 4 of 8 groups (logits with NaNs) */
+    aimc_le_put32(p + AIMC_DESC_ROUTE_BATCH, 64);
+    aimc_le_put32(p + AIMC_DESC_ROUTE_N, 4096);
+    aimc_le_put32(p + AIMC_DESC_ROUTE_K, 8);
+    aimc_le_put64(p + AIMC_DESC_ROUTE_IN_ADDR, OP_A);
+    aimc_le_put64(p + AIMC_DESC_ROUTE_IDX_ADDR, OP_S(0));
+    aimc_le_put64(p + AIMC_DESC_ROUTE_W_ADDR, OP_S(1));
+    aimc_le_put64(p + AIMC_DESC_ROUTE_RULE_ADDR, OP_RULE);
+    NEXT(AIMC_DESC_OP_ROUTE); /* softmax, k = n */
+    aimc_le_put32(p + AIMC_DESC_ROUTE_BATCH, 16);
+    aimc_le_put32(p + AIMC_DESC_ROUTE_N, 2048);
+    aimc_le_put32(p + AIMC_DESC_ROUTE_K, 2048);
+    aimc_le_put64(p + AIMC_DESC_ROUTE_IN_ADDR, OP_B);
+    aimc_le_put64(p + AIMC_DESC_ROUTE_IDX_ADDR, OP_S(2));
+    aimc_le_put64(p + AIMC_DESC_ROUTE_W_ADDR, OP_S(3));
+    aimc_le_put64(p + AIMC_DESC_ROUTE_RULE_ADDR, OP_RULE + (32u << 10));
+    NEXT(AIMC_DESC_OP_NORM); /* strided, in place, with weights */
+    aimc_le_put32(p + AIMC_DESC_NORM_BATCH, 200);
+    aimc_le_put32(p + AIMC_DESC_NORM_DIM, 4096);
+    aimc_le_put32(p + AIMC_DESC_NORM_STRIDE, 5000);
+    const float eps = 1e-5f;
+    uint32_t eu;
+    memcpy(&eu, &eps, 4);
+    aimc_le_put32(p + AIMC_DESC_NORM_EPS, eu);
+    aimc_le_put64(p + AIMC_DESC_NORM_IN_ADDR, OP_NORM);
+    aimc_le_put64(p + AIMC_DESC_NORM_OUT_ADDR, OP_NORM);
+    aimc_le_put64(p + AIMC_DESC_NORM_W_ADDR, OP_W);
+    NEXT(AIMC_DESC_OP_ACT);
+    aimc_le_put32(p + AIMC_DESC_ACT_COUNT, 1u << 21);
+    aimc_le_put64(p + AIMC_DESC_ACT_IN_ADDR, OP_A);
+    aimc_le_put64(p + AIMC_DESC_ACT_OUT_ADDR, OP_ACT);
+    NEXT(AIMC_DESC_OP_ATTN); /* GQA, interleaved RoPE, APPEND, a long cache */
+    aimc_le_put32(p + AIMC_DESC_ATTN_BATCH, 8);
+    aimc_le_put32(p + AIMC_DESC_ATTN_POS0, 4000);
+    aimc_le_put64(p + AIMC_DESC_ATTN_Q_ADDR, OP_B);
+    aimc_le_put64(p + AIMC_DESC_ATTN_KV_ADDR, OP_B + (64u << 10));
+    aimc_le_put64(p + AIMC_DESC_ATTN_OUT_ADDR, OP_S(4));
+    aimc_le_put64(p + AIMC_DESC_ATTN_CACHE_ADDR, OP_CACHE1);
+    aimc_le_put64(p + AIMC_DESC_ATTN_PARAM_ADDR, OP_PAR);
+    NEXT(AIMC_DESC_OP_ATTN); /* values in the keys (MLA), no APPEND */
+    aimc_le_put32(p + AIMC_DESC_ATTN_BATCH, 4);
+    aimc_le_put32(p + AIMC_DESC_ATTN_POS0, 4092);
+    aimc_le_put64(p + AIMC_DESC_ATTN_Q_ADDR, OP_B + (128u << 10));
+    aimc_le_put64(p + AIMC_DESC_ATTN_OUT_ADDR, OP_S(5));
+    aimc_le_put64(p + AIMC_DESC_ATTN_CACHE_ADDR, OP_CACHE2);
+    aimc_le_put64(p + AIMC_DESC_ATTN_PARAM_ADDR, OP_PAR + 64);
 #undef NEXT
     return n;
 }
@@ -678,6 +733,19 @@ static void hb_fill(hb_host *h)
         aimc_le_put32(ix + 4 * i, (uint32_t)(rng() % 700)); /* repeats */
         w[i] = unit();
     }
+    for (uint32_t i = 1000; i < 4096; i++) w[i] = unit(); /* NORM's weights */
+    uint8_t *rule = h->mem + (OP_RULE - HB_BASE);
+    aimc_route_rule_write(rule, 1, 1, 8, 4, 2.5f, 1);
+    for (uint32_t i = 0; i < 4096; i++) {
+        const float bias = level() / 16.0f;
+        memcpy(rule + AIMC_ROUTE_RULE_BYTES + 4 * i, &bias, 4);
+    }
+    aimc_route_rule_write(rule + (32u << 10), 0, 0, 1, 1, 1.0f, 0);
+    uint8_t *par = h->mem + (OP_PAR - HB_BASE);
+    aimc_attn_record_write(par, 4, 2, 64, 32, 4096, 32, 1, 0, 0.125f, 10000.0f, 1);
+    aimc_attn_record_write(par + 64, 4, 1, 96, 64, 4096, 64, 0, 1, 0.1f, 50000.0f, 0);
+    float *f = (float *)(h->mem + (OP_NORM - HB_BASE));
+    for (size_t i = 0; i < (size_t)(OP_END - OP_NORM) / 4; i++) f[i] = unit();
 }
 
 /* Each digital command of a burst through the ring (dispatched in pieces: the engine

@@ -247,6 +247,58 @@ static void test_topk_wide(void)
 
 /* ---- the largest shapes, 100 ms at a time ---- */
 
+/* A routing candidate: choice score and expert. */
+typedef struct {
+    double c;
+    uint32_t i;
+} route_cand;
+
+/* Larger first, ties to the lower index, NaN last (the order docs/driver.md gives ROUTE). */
+static int route_cmp(const void *a, const void *b)
+{
+    const route_cand *x = a, *y = b;
+    const int xn = isnan(x->c), yn = isnan(y->c);
+    if (xn != yn) return xn - yn;
+    if (!xn && x->c != y->c) return x->c > y->c ? -1 : 1;
+    return (x->i > y->i) - (x->i < y->i);
+}
+
+/* A sigmoid rule without groups by a sort of all n candidates: do idx and w (k) hold the k
+ * best (choice s + bias) and s / (their sum + 1e-20) x scale, bit for bit? */
+static int route_sorted_ok(const float *v, const float *bias, uint32_t n, uint32_t k,
+                           float scale, const uint8_t *idx, const float *w)
+{
+    route_cand *e = malloc((size_t)n * sizeof *e);
+    double *sc = malloc((size_t)n * sizeof *sc);
+    int ok = e && sc;
+    for (uint32_t i = 0; ok && i < n; i++) {
+        sc[i] = 1.0 / (1.0 + exp(-(double)v[i]));
+        e[i] = (route_cand){sc[i] + (double)bias[i], i};
+    }
+    if (ok) qsort(e, n, sizeof *e, route_cmp);
+    double sum = 0;
+    for (uint32_t j = 0; ok && j < k; j++) sum += sc[e[j].i];
+    for (uint32_t j = 0; ok && j < k; j++) {
+        const float want = (float)(sc[e[j].i] / (sum + 1e-20) * (double)scale);
+        ok = aimc_le_get32(idx + 4 * (size_t)j) == e[j].i && memcmp(&w[j], &want, 4) == 0;
+    }
+    free(e);
+    free(sc);
+    return ok;
+}
+
+/* RoPE by rotate_half: pair i (i, i + r/2) of the last r of n turns by pos x theta^(-2i/r). */
+static void rope_ref(float *x, uint32_t n, uint32_t r, double theta, uint32_t pos)
+{
+    float *y = x + (n - r);
+    for (uint32_t i = 0; i < r / 2; i++) {
+        const double ang = (double)pos * pow(theta, -2.0 * (double)i / (double)r);
+        const double xa = y[i], xb = y[i + r / 2];
+        y[i] = (float)(xa * cos(ang) - xb * sin(ang));
+        y[i + r / 2] = (float)(xb * cos(ang) + xa * sin(ang));
+    }
+}
+
 /* Each digital command at the largest shape the capability registers allow: every 100 ms
  * wait comes back in time, the command completes, and its results are recounted. */
 static void test_largest_digital(void)
@@ -374,6 +426,146 @@ static void test_largest_digital(void)
         CU_ASSERT_EQUAL(bad, 0);
     }
     free(b0);
+
+    /* NORM of 256 vectors of 65536 with weights (b's first row) and eps, into c */
+    const float eps = 1e-5f;
+    CU_ASSERT_EQUAL(aimc_submit_norm(dev, B, N, 0, eps, A, C, Bb, &f), AIMC_OK);
+    CU_ASSERT_EQUAL(wait_bounded(dev, f, &s), AIMC_OK);
+    CU_ASSERT_EQUAL(s.late, 0);
+    snprintf(what, sizeof what, "NORM %u x %u, weights", B, N);
+    report(what, &s);
+    for (int r = 0; r < 3; r++) {
+        const float *v = a + (size_t)rows[r] * N, *got = c + (size_t)rows[r] * N;
+        double ss = 0;
+        for (uint32_t i = 0; i < N; i++) ss += (double)v[i] * v[i];
+        const double inv = 1.0 / sqrt(ss / N + (double)eps);
+        int bad = 0;
+        for (uint32_t i = 0; i < N; i++) bad += got[i] != (float)((double)v[i] * inv * (double)b[i]);
+        CU_ASSERT_EQUAL(bad, 0);
+    }
+
+    /* ACT (sigmoid) of 2^24 elements into c */
+    CU_ASSERT_EQUAL(aimc_submit_sigmoid(dev, (uint32_t)E, A, C, &f), AIMC_OK);
+    CU_ASSERT_EQUAL(wait_bounded(dev, f, &s), AIMC_OK);
+    CU_ASSERT_EQUAL(s.late, 0);
+    snprintf(what, sizeof what, "ACT %zu", E);
+    report(what, &s);
+    {
+        int bad = 0;
+        for (size_t i = 0; i < E; i += 4099) bad += c[i] != (float)(1.0 / (1.0 + exp(-(double)a[i])));
+        bad += c[E - 1] != (float)(1.0 / (1.0 + exp(-(double)a[E - 1])));
+        CU_ASSERT_EQUAL(bad, 0);
+    }
+
+    /* ROUTE, k = n: a sigmoid rule with biases, each vector's candidates ordered whole, into
+     * b (indices) and c (weights) */
+    {
+        aimc_bo *brule = bo_new(dev, AIMC_ROUTE_RULE_BYTES + (size_t)N * 4);
+        uint8_t *rule = aimc_bo_map(brule);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(rule);
+        aimc_route_rule_write(rule, 1, 1, 1, 1, 2.0f, 1);
+        float *bias = malloc((size_t)N * 4);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(bias);
+        for (uint32_t i = 0; i < N; i++) bias[i] = level() / 32.0f;
+        memcpy(rule + AIMC_ROUTE_RULE_BYTES, bias, (size_t)N * 4);
+        aimc_bo_sync(brule, AIMC_SYNC_TO_DEVICE);
+        CU_ASSERT_EQUAL(aimc_submit_route(dev, B, N, N, A, Bb, C, aimc_bo_addr(brule), &f),
+                        AIMC_OK);
+        CU_ASSERT_EQUAL(wait_bounded(dev, f, &s), AIMC_OK);
+        CU_ASSERT_EQUAL(s.late, 0);
+        snprintf(what, sizeof what, "ROUTE %u x %u, k %u, sigmoid with biases", B, N, N);
+        report(what, &s);
+        for (int r = 0; r < 3; r++)
+            CU_ASSERT(route_sorted_ok(a + (size_t)rows[r] * N, bias, N, N, 2.0f,
+                                      (const uint8_t *)(b + (size_t)rows[r] * N),
+                                      c + (size_t)rows[r] * N));
+        free(bias);
+        aimc_bo_destroy(brule);
+    }
+
+    /* ATTN over the longest cache (65536 positions): 4 new queries of 8 heads sharing one
+     * key-value head (dk = dv = 64, all of the keys rotated), appended to the cache;
+     * recounted by a straightforward loop in double */
+    {
+        enum { CTX = 65536, TB = 4, H = 8, DK = 64, DV = 64, RD = 64 };
+        const uint32_t pos0 = CTX - TB;
+        const double theta = 10000.0, scale = 0.125;
+        const size_t cache_fl = (size_t)CTX * (DK + DV);
+        aimc_bo *bq = bo_new(dev, (size_t)TB * H * DK * 4), *bkv = bo_new(dev, (size_t)TB * (DK + DV) * 4),
+                *bo = bo_new(dev, (size_t)TB * H * DV * 4), *bcache = bo_new(dev, cache_fl * 4),
+                *bpar = bo_new(dev, AIMC_ATTN_RECORD_BYTES);
+        float *q = aimc_bo_map(bq), *kv = aimc_bo_map(bkv), *out = aimc_bo_map(bo);
+        float *cache = aimc_bo_map(bcache);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(cache);
+        aimc_attn_record_write(aimc_bo_map(bpar), H, 1, DK, DV, CTX, RD, 0, 0, (float)scale,
+                               (float)theta, 1);
+        for (size_t i = 0; i < (size_t)TB * H * DK; i++) q[i] = unit();
+        for (size_t i = 0; i < (size_t)TB * (DK + DV); i++) kv[i] = unit();
+        for (size_t i = 0; i < cache_fl; i++) cache[i] = unit();
+        float *keys = malloc((size_t)CTX * DK * 4), *vals = malloc((size_t)CTX * DV * 4);
+        double *p = malloc((size_t)CTX * sizeof *p);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(keys && vals && p);
+        /* what the cache holds after the command: the old rows, then the new keys rotated */
+        memcpy(keys, cache, (size_t)pos0 * DK * 4);
+        memcpy(vals, cache + (size_t)CTX * DK, (size_t)pos0 * DV * 4);
+        for (uint32_t t = 0; t < TB; t++) {
+            memcpy(keys + (size_t)(pos0 + t) * DK, kv + (size_t)t * DK, DK * 4);
+            rope_ref(keys + (size_t)(pos0 + t) * DK, DK, RD, theta, pos0 + t);
+            memcpy(vals + (size_t)(pos0 + t) * DV, kv + (size_t)TB * DK + (size_t)t * DV, DV * 4);
+        }
+        aimc_bo_sync(bq, AIMC_SYNC_TO_DEVICE);
+        aimc_bo_sync(bkv, AIMC_SYNC_TO_DEVICE);
+        aimc_bo_sync(bcache, AIMC_SYNC_TO_DEVICE);
+        aimc_bo_sync(bpar, AIMC_SYNC_TO_DEVICE);
+        CU_ASSERT_EQUAL(aimc_submit_attn(dev, TB, pos0, aimc_bo_addr(bq), aimc_bo_addr(bkv),
+                                         aimc_bo_addr(bo), aimc_bo_addr(bcache),
+                                         aimc_bo_addr(bpar), &f), AIMC_OK);
+        CU_ASSERT_EQUAL(wait_bounded(dev, f, &s), AIMC_OK);
+        CU_ASSERT_EQUAL(s.late, 0);
+        snprintf(what, sizeof what, "ATTN %u queries x %u heads at positions %u.., dk = dv = %u",
+                 (unsigned)TB, (unsigned)H, (unsigned)pos0, (unsigned)DK);
+        report(what, &s);
+        aimc_bo_sync(bo, AIMC_SYNC_FROM_DEVICE);
+        aimc_bo_sync(bcache, AIMC_SYNC_FROM_DEVICE);
+        int bad = 0;
+        double worst = 0;
+        for (uint32_t t = 0; t < TB; t++) {
+            bad += memcmp(cache + (size_t)(pos0 + t) * DK, keys + (size_t)(pos0 + t) * DK, DK * 4) != 0;
+            bad += memcmp(cache + (size_t)CTX * DK + (size_t)(pos0 + t) * DV,
+                          vals + (size_t)(pos0 + t) * DV, DV * 4) != 0;
+            const uint32_t n = pos0 + t + 1;
+            for (uint32_t h = 0; h < H; h++) {
+                float qh[DK];
+                memcpy(qh, q + ((size_t)t * H + h) * DK, sizeof qh);
+                rope_ref(qh, DK, RD, theta, pos0 + t);
+                double mx = -INFINITY, sum = 0;
+                for (uint32_t i = 0; i < n; i++) {
+                    double sc = 0;
+                    for (uint32_t e = 0; e < DK; e++) sc += (double)qh[e] * keys[(size_t)i * DK + e];
+                    p[i] = sc * scale;
+                    mx = p[i] > mx ? p[i] : mx;
+                }
+                for (uint32_t i = 0; i < n; i++) sum += (p[i] = exp(p[i] - mx));
+                for (uint32_t e = 0; e < DV; e++) {
+                    double acc = 0;
+                    for (uint32_t i = 0; i < n; i++) acc += p[i] * vals[(size_t)i * DV + e];
+                    const double want = acc / sum, got = out[((size_t)t * H + h) * DV + e];
+                    const double err = fabs(got - want) / (1e-3 + fabs(want));
+                    worst = err > worst ? err : worst;
+                }
+            }
+        }
+        CU_ASSERT_EQUAL(bad, 0);
+        CU_ASSERT(worst < 1e-5);
+        free(keys);
+        free(vals);
+        free(p);
+        aimc_bo_destroy(bq);
+        aimc_bo_destroy(bkv);
+        aimc_bo_destroy(bo);
+        aimc_bo_destroy(bcache);
+        aimc_bo_destroy(bpar);
+    }
 
     /* one past the limits: refused at once, naming the field (docs/driver.md) */
     CU_ASSERT_EQUAL(aimc_submit_topk(dev, B + 1, N, 8, A, Bb, C, &f), AIMC_OK);
@@ -620,6 +812,15 @@ static long hb_settle(hb_host *h)
 #define OP_D (OP_C + (16u << 20))             /* 4 Mi floats */
 #define OP_IDX (OP_D + (16u << 20))           /* 64 Ki u32 */
 #define OP_W (OP_IDX + (256u << 10))          /* 64 Ki floats */
+#define OP_RULE (OP_W + (256u << 10))         /* two RULE records (one with biases) */
+#define OP_PAR (OP_RULE + (64u << 10))        /* two ATTN records */
+#define OP_S(i) (OP_PAR + (4u << 10) + ((uint64_t)(i) << 20)) /* 1 MiB output slots 0..5 */
+#define OP_NORM OP_S(6)                       /* 4 MiB normalised in place */
+#define OP_ACT (OP_NORM + (4u << 20))         /* 8 MiB */
+#define OP_CACHE1 (OP_ACT + (8u << 20))       /* 3 MiB */
+#define OP_CACHE2 (OP_CACHE1 + (3u << 20))    /* 1.5 MiB */
+#define OP_END (OP_CACHE2 + (1536u << 10))
+_Static_assert(OP_END <= HB_BASE + HB_BYTES, "the burst's operands fit the host memory");
 
 /* Digital commands, each above a piece of work, reading A (and B), writing C or D. */
 static int digital_burst(uint8_t *d)
@@ -660,6 +861,52 @@ static int digital_burst(uint8_t *d)
     aimc_le_put64(p + AIMC_DESC_SACC_IDX_ADDR, OP_IDX);
     aimc_le_put64(p + AIMC_DESC_SACC_W_ADDR, OP_W);
     aimc_le_put64(p + AIMC_DESC_SACC_DST_ADDR, OP_C);
+    NEXT(AIMC_DESC_OP_ROUTE); /* sigmoid, biases, 4 of 8 groups (logits with NaNs) */
+    aimc_le_put32(p + AIMC_DESC_ROUTE_BATCH, 64);
+    aimc_le_put32(p + AIMC_DESC_ROUTE_N, 4096);
+    aimc_le_put32(p + AIMC_DESC_ROUTE_K, 8);
+    aimc_le_put64(p + AIMC_DESC_ROUTE_IN_ADDR, OP_A);
+    aimc_le_put64(p + AIMC_DESC_ROUTE_IDX_ADDR, OP_S(0));
+    aimc_le_put64(p + AIMC_DESC_ROUTE_W_ADDR, OP_S(1));
+    aimc_le_put64(p + AIMC_DESC_ROUTE_RULE_ADDR, OP_RULE);
+    NEXT(AIMC_DESC_OP_ROUTE); /* softmax, k = n */
+    aimc_le_put32(p + AIMC_DESC_ROUTE_BATCH, 16);
+    aimc_le_put32(p + AIMC_DESC_ROUTE_N, 2048);
+    aimc_le_put32(p + AIMC_DESC_ROUTE_K, 2048);
+    aimc_le_put64(p + AIMC_DESC_ROUTE_IN_ADDR, OP_B);
+    aimc_le_put64(p + AIMC_DESC_ROUTE_IDX_ADDR, OP_S(2));
+    aimc_le_put64(p + AIMC_DESC_ROUTE_W_ADDR, OP_S(3));
+    aimc_le_put64(p + AIMC_DESC_ROUTE_RULE_ADDR, OP_RULE + (32u << 10));
+    NEXT(AIMC_DESC_OP_NORM); /* strided, in place, with weights */
+    aimc_le_put32(p + AIMC_DESC_NORM_BATCH, 200);
+    aimc_le_put32(p + AIMC_DESC_NORM_DIM, 4096);
+    aimc_le_put32(p + AIMC_DESC_NORM_STRIDE, 5000);
+    const float eps = 1e-5f;
+    uint32_t eu;
+    memcpy(&eu, &eps, 4);
+    aimc_le_put32(p + AIMC_DESC_NORM_EPS, eu);
+    aimc_le_put64(p + AIMC_DESC_NORM_IN_ADDR, OP_NORM);
+    aimc_le_put64(p + AIMC_DESC_NORM_OUT_ADDR, OP_NORM);
+    aimc_le_put64(p + AIMC_DESC_NORM_W_ADDR, OP_W);
+    NEXT(AIMC_DESC_OP_ACT);
+    aimc_le_put32(p + AIMC_DESC_ACT_COUNT, 1u << 21);
+    aimc_le_put64(p + AIMC_DESC_ACT_IN_ADDR, OP_A);
+    aimc_le_put64(p + AIMC_DESC_ACT_OUT_ADDR, OP_ACT);
+    NEXT(AIMC_DESC_OP_ATTN); /* GQA, interleaved RoPE, APPEND, a long cache */
+    aimc_le_put32(p + AIMC_DESC_ATTN_BATCH, 8);
+    aimc_le_put32(p + AIMC_DESC_ATTN_POS0, 4000);
+    aimc_le_put64(p + AIMC_DESC_ATTN_Q_ADDR, OP_B);
+    aimc_le_put64(p + AIMC_DESC_ATTN_KV_ADDR, OP_B + (64u << 10));
+    aimc_le_put64(p + AIMC_DESC_ATTN_OUT_ADDR, OP_S(4));
+    aimc_le_put64(p + AIMC_DESC_ATTN_CACHE_ADDR, OP_CACHE1);
+    aimc_le_put64(p + AIMC_DESC_ATTN_PARAM_ADDR, OP_PAR);
+    NEXT(AIMC_DESC_OP_ATTN); /* values in the keys (MLA), no APPEND */
+    aimc_le_put32(p + AIMC_DESC_ATTN_BATCH, 4);
+    aimc_le_put32(p + AIMC_DESC_ATTN_POS0, 4092);
+    aimc_le_put64(p + AIMC_DESC_ATTN_Q_ADDR, OP_B + (128u << 10));
+    aimc_le_put64(p + AIMC_DESC_ATTN_OUT_ADDR, OP_S(5));
+    aimc_le_put64(p + AIMC_DESC_ATTN_CACHE_ADDR, OP_CACHE2);
+    aimc_le_put64(p + AIMC_DESC_ATTN_PARAM_ADDR, OP_PAR + 64);
 #undef NEXT
     return n;
 }
@@ -678,6 +925,19 @@ static void hb_fill(hb_host *h)
         aimc_le_put32(ix + 4 * i, (uint32_t)(rng() % 700)); /* repeats */
         w[i] = unit();
     }
+    for (uint32_t i = 1000; i < 4096; i++) w[i] = unit(); /* NORM's weights */
+    uint8_t *rule = h->mem + (OP_RULE - HB_BASE);
+    aimc_route_rule_write(rule, 1, 1, 8, 4, 2.5f, 1);
+    for (uint32_t i = 0; i < 4096; i++) {
+        const float bias = level() / 16.0f;
+        memcpy(rule + AIMC_ROUTE_RULE_BYTES + 4 * i, &bias, 4);
+    }
+    aimc_route_rule_write(rule + (32u << 10), 0, 0, 1, 1, 1.0f, 0);
+    uint8_t *par = h->mem + (OP_PAR - HB_BASE);
+    aimc_attn_record_write(par, 4, 2, 64, 32, 4096, 32, 1, 0, 0.125f, 10000.0f, 1);
+    aimc_attn_record_write(par + 64, 4, 1, 96, 64, 4096, 64, 0, 1, 0.1f, 50000.0f, 0);
+    float *f = (float *)(h->mem + (OP_NORM - HB_BASE));
+    for (size_t i = 0; i < (size_t)(OP_END - OP_NORM) / 4; i++) f[i] = unit();
 }
 
 /* Each digital command of a burst through the ring (dispatched in pieces: the engine

@@ -119,6 +119,14 @@ typedef struct dev_work {
     uint8_t *taken;
     double *p;
     aimc_xbar_stats st;
+    /* ROUTE, NORM, ACT, ATTN (exec_ext.c) */
+    uint8_t rec[48];          /* the RULE or ATTN record, as read (AIMC_REC_*_BYTES) */
+    uint32_t pos0;            /* ATTN: the first query's position */
+    uint64_t t, h;            /* ATTN: the query (token) and head being attended */
+    double sum;               /* ROUTE: a softmax's sum; ATTN: the head's (acc: its max score) */
+    float *kc, *vc;           /* ATTN: the cache's keys and values, positions 0 .. pos0 + batch - 1 */
+    double *pv;               /* ATTN: a head's output sums (dv) */
+    void *aux;                /* ROUTE: the group scores */
 } dev_work;
 
 /* A chip's resources on the engine, created when the chip first works. */
@@ -243,14 +251,12 @@ void dev_cost_reap(aimc_accel *dev);
 void dev_count_mvm(aimc_accel *dev, dev_cmd *c, const aimc_cost_mvm *m, uint64_t vectors,
                    const aimc_xbar_stats *st);
 
-/* ---- exec_ext.c: ROUTE, NORM, ACT ---- */
+/* ---- exec_ext.c: ROUTE, NORM, ACT, ATTN (run in pieces: exec_int.h) ---- */
 
 /* The reserved ranges [from, to) and [from2, to2) of opcode op: 1 when it is one of them. */
 int dev_ext_reserved(uint32_t op, uint32_t *from, uint32_t *to, uint32_t *from2, uint32_t *to2);
 /* Whether opcode op is one of them (a digital command). */
 int dev_ext_is_dig(uint32_t op);
-/* Check and execute it as dev_exec does (c->op set); 0 for any other opcode. */
-uint32_t dev_exec_ext(aimc_accel *dev, const uint8_t *desc, dev_cmd *c, uint32_t *info);
 
 /* ---- sched.c ---- */
 

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "accel_int.h"
+#include "exec_int.h"
 #include "aimc_tile.h"
 
 /* ---- DMA through the host callbacks ---- */
@@ -35,32 +36,14 @@ int dev_dma_write(aimc_accel *dev, uint64_t addr, const void *src, size_t n)
     return dev->host.dma_write(dev->host.ctx, addr, src, n) ? -1 : 0;
 }
 
-/* Check that the first and last byte of [addr, addr + n) can be read, before the device
- * allocates a buffer of n bytes for it (the full transfer is still checked). */
-static int dma_probe(aimc_accel *dev, uint64_t addr, uint64_t n)
+/* (exec_int.h) */
+int dev_dma_probe(aimc_accel *dev, uint64_t addr, uint64_t n)
 {
     uint8_t b;
     if (n == 0) return 0;
     if (addr > UINT64_MAX - n) return -1;
     if (dev_dma_read(dev, addr, &b, 1)) return -1;
     return dev_dma_read(dev, addr + n - 1, &b, 1);
-}
-
-static int values(const aimc_accel *dev)
-{
-    return !dev->opts.timing_only;
-}
-
-/* Note that c reads (write 0) or writes [addr, addr + n). */
-static void operand(dev_cmd *c, uint64_t addr, uint64_t n, int write)
-{
-    if (c->n_opd >= DEV_MAX_OPERANDS || n == 0) return;
-    dev_operand *o = &c->opd[c->n_opd++];
-    memset(o, 0, sizeof *o);
-    o->addr = addr;
-    o->bytes = n;
-    o->write = write;
-    o->move = write ? 0 : n;
 }
 
 /* Fetch n bytes at the address in descriptor field `field` into a new buffer *out (NULL
@@ -71,7 +54,7 @@ static uint32_t dma_fetch(aimc_accel *dev, const uint8_t *desc, uint32_t field, 
 {
     uint64_t addr = aimc_le_get64(desc + field);
     *out = NULL;
-    if (dma_probe(dev, addr, n)) { *info = field; return AIMC_REG_ERROR_DMA_FAULT; }
+    if (dev_dma_probe(dev, addr, n)) { *info = field; return AIMC_REG_ERROR_DMA_FAULT; }
     if (!values(dev)) return 0;
     if (n > SIZE_MAX) return AIMC_REG_ERROR_INTERNAL;
     *out = malloc(n ? (size_t)n : 1);
@@ -103,7 +86,7 @@ static uint32_t dma_out_buf(aimc_accel *dev, const uint8_t *desc, uint32_t field
                             void **out, uint32_t *info)
 {
     *out = NULL;
-    if (dma_probe(dev, aimc_le_get64(desc + field), n)) {
+    if (dev_dma_probe(dev, aimc_le_get64(desc + field), n)) {
         *info = field;
         return AIMC_REG_ERROR_DMA_FAULT;
     }
@@ -120,18 +103,6 @@ static uint32_t nonzero_at(const uint8_t *desc, uint32_t from, uint32_t to)
 {
     for (uint32_t i = from; i < to; i++)
         if (desc[i]) return i;
-    return 0;
-}
-
-/* A u32 field in lo..hi, else BAD_DESC with its offset. */
-static uint32_t field_in(const uint8_t *desc, uint32_t off, uint32_t lo, uint32_t hi,
-                         uint32_t *out, uint32_t *info)
-{
-    *out = aimc_le_get32(desc + off);
-    if (*out < lo || *out > hi) {
-        *info = off;
-        return AIMC_REG_ERROR_BAD_DESC;
-    }
     return 0;
 }
 
@@ -220,7 +191,7 @@ void dev_count_mvm(aimc_accel *dev, dev_cmd *c, const aimc_cost_mvm *m, uint64_t
     c->cnt.cycles += aimc_cost_mvm_cycles(m, vectors);
 }
 
-static void count_dig(aimc_accel *dev, dev_cmd *c, aimc_dig op, uint64_t batch, uint64_t n,
+void dev_count_dig(aimc_accel *dev, dev_cmd *c, aimc_dig op, uint64_t batch, uint64_t n,
                       uint64_t k)
 {
     const uint64_t ops = aimc_cost_dig_ops(op, batch, n, k);
@@ -259,7 +230,7 @@ static uint32_t exec_program(aimc_accel *dev, const uint8_t *desc, dev_cmd *c, u
         return AIMC_REG_ERROR_BAD_DESC;
     }
     if (!dev->machine_ok) return AIMC_REG_ERROR_INTERNAL;
-    if (rep_addr && dma_probe(dev, rep_addr, AIMC_REC_PREP_BYTES)) {
+    if (rep_addr && dev_dma_probe(dev, rep_addr, AIMC_REC_PREP_BYTES)) {
         *info = AIMC_DESC_PROG_REPORT_ADDR;
         return AIMC_REG_ERROR_DMA_FAULT;
     }
@@ -274,7 +245,7 @@ static uint32_t exec_program(aimc_accel *dev, const uint8_t *desc, dev_cmd *c, u
     /* The tile table is read in every mode: it says where the matrix lives. */
     {
         uint64_t t_addr = aimc_le_get64(desc + AIMC_DESC_PROG_TILES_ADDR);
-        if (dma_probe(dev, t_addr, t_bytes)) {
+        if (dev_dma_probe(dev, t_addr, t_bytes)) {
             *info = AIMC_DESC_PROG_TILES_ADDR;
             err = AIMC_REG_ERROR_DMA_FAULT;
             goto out;
@@ -483,66 +454,34 @@ uint32_t dev_readback_prepare(aimc_accel *dev, const uint8_t *desc, uint32_t *in
  * DMA reads, its arithmetic, its DMA writes, then what it counts. A step that has a budget
  * left does work and takes what it did from w->budget; when the budget is spent the
  * command returns W_MORE and goes on from the same place at the next piece. Loops keep
- * their order across pieces, so every value (sums included) is the same as in one go. */
-
-enum { W_MORE = 0, W_DONE = 1 };
-
-/* The command failed with these ERROR bits and detail: it is complete. */
-static int w_fail(dev_work *w, uint32_t err, uint32_t info)
-{
-    w->err = err;
-    w->info = info;
-    return W_DONE;
-}
-
-/* How many of `want` items of `cost` operations each this piece still does: at least one
- * while any budget is left, none when it is spent. Takes their cost from the budget. */
-static uint64_t w_take(dev_work *w, uint64_t want, uint64_t cost)
-{
-    if (w->budget <= 0 || want == 0) return 0;
-    if (cost == 0) cost = 1;
-    uint64_t n = (uint64_t)w->budget / cost;
-    if (n == 0) n = 1;
-    if (n > want) n = want;
-    w->budget -= (int64_t)(n * cost);
-    return n;
-}
+ * their order across pieces, so every value (sums included) is the same as in one go. The
+ * mechanism (w_take, w_read, w_write, W_STEP...) is in exec_int.h, shared with exec_ext.c. */
 
 /* Bytes of DMA per operation of the budget, and the block a transfer piece is cut in. */
 #define W_DMA_BYTES_PER_OP 1u
 #define W_DMA_BLOCK 4096u
 
-/* Read n bytes at the address in descriptor field `field` into a new buffer *out, at most
- * DEV_DMA_PIECE bytes per callback: W_MORE until all are read, then W_DONE, with w->err 0
- * or the failure (DMA_FAULT: the field's offset; INTERNAL: out of memory; *out NULL). The
- * range's first and last bytes are probed before the buffer is allocated. Without values
- * only the range is checked (*out stays NULL), unless `always` (the tables that decide what
- * a command does are read in every mode). */
-static int w_read(aimc_accel *dev, dev_work *w, uint32_t field, uint64_t n, void **out,
-                  int always)
+/* The length of the transfer's next callback: what the budget pays for, in blocks, at most
+ * DEV_DMA_PIECE and what is left; 0 when the budget is spent. */
+static uint64_t w_dma_len(dev_work *w, uint64_t n)
 {
-    const uint64_t addr = aimc_le_get64(w->desc + field);
+    const uint64_t left = n - w->dma_done;
+    uint64_t len = w_take(w, (left + W_DMA_BLOCK - 1) / W_DMA_BLOCK,
+                          W_DMA_BLOCK / W_DMA_BYTES_PER_OP) * W_DMA_BLOCK;
+    if (len > DEV_DMA_PIECE) len = DEV_DMA_PIECE;
+    return len > left ? left : len;
+}
+
+int w_dma_in(aimc_accel *dev, dev_work *w, uint64_t addr, uint32_t field, void *dst, uint64_t n)
+{
     if (!w->dma_open) {
-        if (w->budget <= 0) return W_MORE;
-        *out = NULL;
-        if (dma_probe(dev, addr, n)) return w_fail(w, AIMC_REG_ERROR_DMA_FAULT, field);
-        if (!values(dev) && !always) return W_DONE;
-        if (n > SIZE_MAX) return w_fail(w, AIMC_REG_ERROR_INTERNAL, 0);
-        *out = malloc(n ? (size_t)n : 1);
-        if (!*out) return w_fail(w, AIMC_REG_ERROR_INTERNAL, 0);
         w->dma_open = 1;
         w->dma_done = 0;
     }
     while (w->dma_done < n) {
-        const uint64_t left = n - w->dma_done;
-        uint64_t len = w_take(w, (left + W_DMA_BLOCK - 1) / W_DMA_BLOCK,
-                              W_DMA_BLOCK / W_DMA_BYTES_PER_OP) * W_DMA_BLOCK;
+        const uint64_t len = w_dma_len(w, n);
         if (len == 0) return W_MORE;
-        if (len > DEV_DMA_PIECE) len = DEV_DMA_PIECE;
-        if (len > left) len = left;
-        if (dev_dma_read(dev, addr + w->dma_done, (uint8_t *)*out + w->dma_done, (size_t)len)) {
-            free(*out);
-            *out = NULL;
+        if (dev_dma_read(dev, addr + w->dma_done, (uint8_t *)dst + w->dma_done, (size_t)len)) {
             w->dma_open = 0;
             return w_fail(w, AIMC_REG_ERROR_DMA_FAULT, field);
         }
@@ -552,25 +491,16 @@ static int w_read(aimc_accel *dev, dev_work *w, uint32_t field, uint64_t n, void
     return W_DONE;
 }
 
-/* Write n bytes of src to the address in field `field` (nothing without values), at most
- * DEV_DMA_PIECE bytes per callback: W_MORE until all are written, then W_DONE with w->err 0
- * or DMA_FAULT (the field's offset). A range the probe passed but whose middle is not host
- * memory faults at the piece that reaches it, after the pieces before it were written. */
-static int w_write(aimc_accel *dev, dev_work *w, uint32_t field, const void *src, uint64_t n)
+int w_dma_out(aimc_accel *dev, dev_work *w, uint64_t addr, uint32_t field, const void *src,
+              uint64_t n)
 {
-    const uint64_t addr = aimc_le_get64(w->desc + field);
-    if (!values(dev)) return W_DONE;
     if (!w->dma_open) {
         w->dma_open = 1;
         w->dma_done = 0;
     }
     while (w->dma_done < n) {
-        const uint64_t left = n - w->dma_done;
-        uint64_t len = w_take(w, (left + W_DMA_BLOCK - 1) / W_DMA_BLOCK,
-                              W_DMA_BLOCK / W_DMA_BYTES_PER_OP) * W_DMA_BLOCK;
+        const uint64_t len = w_dma_len(w, n);
         if (len == 0) return W_MORE;
-        if (len > DEV_DMA_PIECE) len = DEV_DMA_PIECE;
-        if (len > left) len = left;
         if (dev_dma_write(dev, addr + w->dma_done, (const uint8_t *)src + w->dma_done,
                           (size_t)len)) {
             w->dma_open = 0;
@@ -582,14 +512,44 @@ static int w_write(aimc_accel *dev, dev_work *w, uint32_t field, const void *src
     return W_DONE;
 }
 
-/* An output buffer of n bytes (NULL without values), after probing the range. It is not
- * cleared: each command computes every byte of its outputs before it stores them (zeroing
- * 64 MiB at once would be a long piece). */
-static int w_outbuf(aimc_accel *dev, dev_work *w, uint32_t field, uint64_t n, void **out)
+int w_read_at(aimc_accel *dev, dev_work *w, uint64_t addr, uint32_t field, uint64_t n,
+              void **out, int always)
+{
+    if (!w->dma_open) {
+        if (w->budget <= 0) return W_MORE;
+        *out = NULL;
+        if (dev_dma_probe(dev, addr, n)) return w_fail(w, AIMC_REG_ERROR_DMA_FAULT, field);
+        if (!values(dev) && !always) return W_DONE;
+        if (n > SIZE_MAX) return w_fail(w, AIMC_REG_ERROR_INTERNAL, 0);
+        *out = malloc(n ? (size_t)n : 1);
+        if (!*out) return w_fail(w, AIMC_REG_ERROR_INTERNAL, 0);
+        w->dma_open = 1;
+        w->dma_done = 0;
+    }
+    const int r = w_dma_in(dev, w, addr, field, *out, n);
+    if (w->err) {
+        free(*out);
+        *out = NULL;
+    }
+    return r;
+}
+
+int w_read(aimc_accel *dev, dev_work *w, uint32_t field, uint64_t n, void **out, int always)
+{
+    return w_read_at(dev, w, aimc_le_get64(w->desc + field), field, n, out, always);
+}
+
+int w_write(aimc_accel *dev, dev_work *w, uint32_t field, const void *src, uint64_t n)
+{
+    if (!values(dev)) return W_DONE;
+    return w_dma_out(dev, w, aimc_le_get64(w->desc + field), field, src, n);
+}
+
+int w_outbuf(aimc_accel *dev, dev_work *w, uint32_t field, uint64_t n, void **out)
 {
     if (w->budget <= 0) return W_MORE;
     *out = NULL;
-    if (dma_probe(dev, aimc_le_get64(w->desc + field), n))
+    if (dev_dma_probe(dev, aimc_le_get64(w->desc + field), n))
         return w_fail(w, AIMC_REG_ERROR_DMA_FAULT, field);
     if (!values(dev)) return W_DONE;
     if (n > SIZE_MAX) return w_fail(w, AIMC_REG_ERROR_INTERNAL, 0);
@@ -598,9 +558,7 @@ static int w_outbuf(aimc_accel *dev, dev_work *w, uint32_t field, uint64_t n, vo
     return *out ? W_DONE : w_fail(w, AIMC_REG_ERROR_INTERNAL, 0);
 }
 
-/* Free host copy *p (bytes long) as soon as the command is done with it, so that a command's
- * big buffers are not all freed in its last piece; the budget pays for it. */
-static void w_release(dev_work *w, void *p, uint64_t bytes)
+void w_release(dev_work *w, void *p, uint64_t bytes)
 {
     void **q = p;
     if (!*q) return;
@@ -608,14 +566,6 @@ static void w_release(dev_work *w, void *p, uint64_t bytes)
     *q = NULL;
     w->budget -= (int64_t)(bytes / 16);
 }
-
-/* A step that reads, writes or allocates: go on only once it is done and OK. Each such step
- * that can return W_MORE is a phase of its own (a phase is entered again from its start). */
-#define W_STEP(call)                                                                       \
-    do {                                                                                   \
-        if ((call) == W_MORE) return W_MORE;                                               \
-        if (w->err) return W_DONE;                                                         \
-    } while (0)
 
 /* The vectors of an MVM on a rows x cols matrix that one call of the value model runs: all
  * when their cells (*per, a vector's) fit in one piece; else as many as fit, at least one,
@@ -811,7 +761,7 @@ static int run_rmsnorm(aimc_accel *dev, dev_work *w)
     }
     case 1:
         W_STEP(w_read(dev, w, AIMC_DESC_RMS_IN_ADDR, w->bytes, (void **)&w->x, 0));
-        if (dma_probe(dev, aimc_le_get64(d + AIMC_DESC_RMS_OUT_ADDR), w->bytes))
+        if (dev_dma_probe(dev, aimc_le_get64(d + AIMC_DESC_RMS_OUT_ADDR), w->bytes))
             return w_fail(w, AIMC_REG_ERROR_DMA_FAULT, AIMC_DESC_RMS_OUT_ADDR);
         w->j = 0; /* the vector */
         w->i = 0; /* 0 .. dim - 1: its sum of squares; dim .. 2 dim - 1: its scaling */
@@ -850,7 +800,7 @@ static int run_rmsnorm(aimc_accel *dev, dev_work *w)
         operand(c, aimc_le_get64(d + AIMC_DESC_RMS_OUT_ADDR), w->bytes, 1);
         c->anchor = 0;
         c->out_bytes = w->bytes;
-        count_dig(dev, c, AIMC_DIG_RMSNORM, w->batch, w->dim, 0);
+        dev_count_dig(dev, c, AIMC_DIG_RMSNORM, w->batch, w->dim, 0);
         return W_DONE;
     default:
         return w_fail(w, AIMC_REG_ERROR_INTERNAL, 0);
@@ -1048,7 +998,7 @@ static int run_topk(aimc_accel *dev, dev_work *w)
         operand(c, aimc_le_get64(d + AIMC_DESC_TOPK_W_ADDR), w->bytes, 1);
         c->anchor = 0;
         c->out_bytes = 2 * w->bytes;
-        count_dig(dev, c, AIMC_DIG_TOPK, w->batch, w->n, w->k);
+        dev_count_dig(dev, c, AIMC_DIG_TOPK, w->batch, w->n, w->k);
         return W_DONE;
     default:
         return w_fail(w, AIMC_REG_ERROR_INTERNAL, 0);
@@ -1074,7 +1024,7 @@ static int run_silu_mul(aimc_accel *dev, dev_work *w)
         break;
     case 2:
         W_STEP(w_read(dev, w, AIMC_DESC_SILU_U_ADDR, w->bytes, (void **)&w->u, 0));
-        if (dma_probe(dev, aimc_le_get64(d + AIMC_DESC_SILU_OUT_ADDR), w->bytes))
+        if (dev_dma_probe(dev, aimc_le_get64(d + AIMC_DESC_SILU_OUT_ADDR), w->bytes))
             return w_fail(w, AIMC_REG_ERROR_DMA_FAULT, AIMC_DESC_SILU_OUT_ADDR);
         w->i = 0;
         w->phase = w->x ? 3 : 4;
@@ -1101,7 +1051,7 @@ static int run_silu_mul(aimc_accel *dev, dev_work *w)
         operand(c, aimc_le_get64(d + AIMC_DESC_SILU_OUT_ADDR), w->bytes, 1);
         c->anchor = 0;
         c->out_bytes = w->bytes;
-        count_dig(dev, c, AIMC_DIG_SILU_MUL, 1, w->n, 0);
+        dev_count_dig(dev, c, AIMC_DIG_SILU_MUL, 1, w->n, 0);
         return W_DONE;
     default:
         return w_fail(w, AIMC_REG_ERROR_INTERNAL, 0);
@@ -1187,7 +1137,7 @@ static int run_gather(aimc_accel *dev, dev_work *w)
         c->anchor = 0;
         c->out_bytes = w->bytes;
         /* one address computation per row; the copy is the buffer's reads and writes */
-        count_dig(dev, c, AIMC_DIG_GATHER, w->batch, w->dim, 0);
+        dev_count_dig(dev, c, AIMC_DIG_GATHER, w->batch, w->dim, 0);
         return W_DONE;
     default:
         return w_fail(w, AIMC_REG_ERROR_INTERNAL, 0);
@@ -1274,20 +1224,18 @@ static int run_scale_acc(aimc_accel *dev, dev_work *w)
         operand(c, aimc_le_get64(d + AIMC_DESC_SACC_DST_ADDR), w->bytes, 1);
         c->anchor = 0;
         c->out_bytes = w->bytes;
-        count_dig(dev, c, AIMC_DIG_SCALE_ACC, w->batch, w->dim, 0);
+        dev_count_dig(dev, c, AIMC_DIG_SCALE_ACC, w->batch, w->dim, 0);
         return W_DONE;
     default:
         return w_fail(w, AIMC_REG_ERROR_INTERNAL, 0);
     }
 }
 
-/* The commands of exec_ext.c (ROUTE, NORM, ACT, ATTN; NOP and FENCE do nothing): one piece
- * each, its operations taken from the budget. */
-static int run_ext(aimc_accel *dev, dev_work *w)
+/* NOP and FENCE: nothing to do, one operation. */
+static int run_nop(dev_work *w)
 {
     if (w->budget <= 0) return W_MORE;
-    w->err = dev_exec_ext(dev, w->desc, w->c, &w->info);
-    w->budget -= (int64_t)(w->c->dig_ops ? w->c->dig_ops : 1);
+    w->budget -= 1;
     return W_DONE;
 }
 
@@ -1351,6 +1299,10 @@ static void w_free(dev_work *w)
     free(w->sel);
     free(w->taken);
     free(w->p);
+    free(w->kc);
+    free(w->vc);
+    free(w->pv);
+    free(w->aux);
 }
 
 void dev_exec_drop(dev_work *w)
@@ -1415,7 +1367,11 @@ int dev_exec_step(aimc_accel *dev, dev_work *w)
         case AIMC_DESC_OP_SILU_MUL: r = run_silu_mul(dev, w); break;
         case AIMC_DESC_OP_GATHER: r = run_gather(dev, w); break;
         case AIMC_DESC_OP_SCALE_ACC: r = run_scale_acc(dev, w); break;
-        default: r = run_ext(dev, w); break; /* NOP, FENCE; exec_ext.c */
+        case AIMC_DESC_OP_ROUTE: r = dev_run_route(dev, w); break;   /* exec_ext.c */
+        case AIMC_DESC_OP_NORM: r = dev_run_norm(dev, w); break;
+        case AIMC_DESC_OP_ACT: r = dev_run_act(dev, w); break;
+        case AIMC_DESC_OP_ATTN: r = dev_run_attn(dev, w); break;
+        default: r = run_nop(w); break; /* NOP, FENCE */
         }
     if (r == W_MORE) return 0;
     w_close(dev, w);

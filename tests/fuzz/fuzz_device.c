@@ -21,7 +21,7 @@
  * OK or DEVICE and a message); ERROR, STATUS and IRQ_STATUS hold known bits, and STATUS.ERROR
  * says whether ERROR is set. Then, after a soft reset (aimc_reset through the driver), a valid job of every
  * opcode (PROGRAM with verify, MVM, READBACK, RMSNORM, TOPK, SILU_MUL, GATHER, SCALE_ACC,
- * FENCE) must give exactly what it gave on a fresh device: every output byte, every
+ * ROUTE, NORM, ACT, ATTN, FENCE) must give exactly what it gave on a fresh device: every output byte, every
  * status, the device clock and the counters.
  *
  * Seeds: with AIMC_FUZZ_SEEDS_OUT=DIR the target writes its seed corpus there and exits
@@ -65,8 +65,8 @@ static host reg_dev[2];            /* register mode: values, timing-only */
 static aimc_dev *drv;              /* driver mode: sim: */
 static aimc_bo *drv_bo;
 static uint8_t pristine[JOB_BYTES]; /* the job's operands */
-static uint8_t job_desc[9][AIMC_DESC_BYTES];
-enum { JOB_N = 9 };
+enum { JOB_N = 13 };
+static uint8_t job_desc[JOB_N][AIMC_DESC_BYTES];
 
 typedef struct {
     uint8_t mem[JOB_BYTES];
@@ -172,7 +172,43 @@ static void job_build(void)
     aimc_le_put64(d + AIMC_DESC_SACC_IDX_ADDR, J + 0x2400);
     aimc_le_put64(d + AIMC_DESC_SACC_W_ADDR, J + 0x1C00);
     aimc_le_put64(d + AIMC_DESC_SACC_DST_ADDR, J + 0x2C00);
+    /* ROUTE: sigmoid, biases (the pattern after the record), 2 of 4 groups */
+    aimc_route_rule_write(pristine + 0x3580, 1, 1, 4, 2, 1.5f, 1);
     d = job_desc[8];
+    aimc_le_put16(d + AIMC_DESC_OPCODE, AIMC_DESC_OP_ROUTE);
+    aimc_le_put32(d + AIMC_DESC_ROUTE_BATCH, 4);
+    aimc_le_put32(d + AIMC_DESC_ROUTE_N, 16);
+    aimc_le_put32(d + AIMC_DESC_ROUTE_K, 3);
+    aimc_le_put64(d + AIMC_DESC_ROUTE_IN_ADDR, J + 0x1000);
+    aimc_le_put64(d + AIMC_DESC_ROUTE_IDX_ADDR, J + 0x3500);
+    aimc_le_put64(d + AIMC_DESC_ROUTE_W_ADDR, J + 0x3540);
+    aimc_le_put64(d + AIMC_DESC_ROUTE_RULE_ADDR, J + 0x3580);
+    d = job_desc[9];
+    aimc_le_put16(d + AIMC_DESC_OPCODE, AIMC_DESC_OP_NORM);
+    aimc_le_put32(d + AIMC_DESC_NORM_BATCH, 4);
+    aimc_le_put32(d + AIMC_DESC_NORM_DIM, 16);
+    const float eps = 1e-5f;
+    memcpy(d + AIMC_DESC_NORM_EPS, &eps, 4);
+    aimc_le_put64(d + AIMC_DESC_NORM_IN_ADDR, J + 0x1000);
+    aimc_le_put64(d + AIMC_DESC_NORM_OUT_ADDR, J + 0x3600);
+    aimc_le_put64(d + AIMC_DESC_NORM_W_ADDR, J + 0x1400);
+    d = job_desc[10];
+    aimc_le_put16(d + AIMC_DESC_OPCODE, AIMC_DESC_OP_ACT);
+    aimc_le_put32(d + AIMC_DESC_ACT_COUNT, 64);
+    aimc_le_put64(d + AIMC_DESC_ACT_IN_ADDR, J + 0x1400);
+    aimc_le_put64(d + AIMC_DESC_ACT_OUT_ADDR, J + 0x3700);
+    /* ATTN: 2 heads on one kv head, dk = dv = 8, 2 queries appended at positions 2, 3 of 8 */
+    aimc_attn_record_write(pristine + 0x3800, 2, 1, 8, 8, 8, 4, 0, 0, 0.35f, 10000.0f, 1);
+    d = job_desc[11];
+    aimc_le_put16(d + AIMC_DESC_OPCODE, AIMC_DESC_OP_ATTN);
+    aimc_le_put32(d + AIMC_DESC_ATTN_BATCH, 2);
+    aimc_le_put32(d + AIMC_DESC_ATTN_POS0, 2);
+    aimc_le_put64(d + AIMC_DESC_ATTN_Q_ADDR, J + 0x1000);
+    aimc_le_put64(d + AIMC_DESC_ATTN_KV_ADDR, J + 0x1400);
+    aimc_le_put64(d + AIMC_DESC_ATTN_OUT_ADDR, J + 0x3840);
+    aimc_le_put64(d + AIMC_DESC_ATTN_CACHE_ADDR, J + 0x3900);
+    aimc_le_put64(d + AIMC_DESC_ATTN_PARAM_ADDR, J + 0x3800);
+    d = job_desc[12];
     aimc_le_put16(d + AIMC_DESC_OPCODE, AIMC_DESC_OP_FENCE);
     for (int i = 0; i < JOB_N; i++) aimc_le_put16(job_desc[i] + AIMC_DESC_FLAGS, AIMC_DESC_FLAG_IRQ);
 }

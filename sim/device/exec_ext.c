@@ -437,9 +437,10 @@ static uint32_t exec_attn(aimc_accel *dev, const uint8_t *desc, dev_cmd *c, uint
         *info = AIMC_DESC_ATTN_POS0;
         return AIMC_REG_ERROR_BAD_DESC;
     }
-    const uint64_t q_bytes = (uint64_t)batch * r.heads * r.dk * 4;
-    const uint64_t kv_bytes = r.append ? (uint64_t)batch * (rowk + rowv) * 4 : 0;
-    const uint64_t out_bytes = (uint64_t)batch * r.heads * r.dv * 4;
+    aimc_cost_attn_bytes io;
+    aimc_cost_attn_io(batch, pos0, r.heads, r.kv_heads, r.dk, r.dv, (int)r.v_in_k, (int)r.append,
+                      &io);
+    const uint64_t q_bytes = io.q, kv_bytes = io.kv, out_bytes = io.out;
     const uint64_t cache_bytes = (uint64_t)r.ctx * (rowk + rowv) * 4;
     if ((err = ext_fetch(dev, q_addr, AIMC_DESC_ATTN_Q_ADDR, q_bytes, (void **)&q, info)) ||
         (r.append &&
@@ -527,8 +528,8 @@ static uint32_t exec_attn(aimc_accel *dev, const uint8_t *desc, dev_cmd *c, uint
                                     r.rope_dim);
     c->dig_in = q_bytes + kv_bytes;
     c->dig_out = out_bytes;
-    c->kv_read = (r.append ? (uint64_t)pos0 : (uint64_t)pos0 + batch) * (rowk + rowv) * 4;
-    c->kv_write = kv_bytes;
+    c->kv_read = io.kv_read;
+    c->kv_write = io.kv_write;
     c->cnt.digital_ops += c->dig_ops;
     c->cnt.cycles += aimc_cost_units_cycles(&dev->arch, c->dig_ops);
 out:

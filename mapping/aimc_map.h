@@ -324,6 +324,10 @@ typedef struct aimc_map_summary {
 
 int aimc_map_summarise(const aimc_arch *arch, const aimc_model *model, const aimc_plan *plan,
                        const aimc_routing *routing, aimc_map_summary *s, aimc_diag *d);
+/* The same with the estimated token at context position `position` (aimc_map_summarise: 0). */
+int aimc_map_summarise_at(const aimc_arch *arch, const aimc_model *model, const aimc_plan *plan,
+                          const aimc_routing *routing, uint32_t position, aimc_map_summary *s,
+                          aimc_diag *d);
 
 /* The estimate of one token through every layer (docs/mapping.md, "The estimate"): the
  * workload's steps (aimc_workload.h) in the runtime's order (each layer's attention, a dense

@@ -98,6 +98,13 @@ static double matrix_p(const aimc_model *m, const aimc_routing *r, const aimc_ma
 int aimc_map_summarise(const aimc_arch *arch, const aimc_model *model, const aimc_plan *plan,
                        const aimc_routing *routing, aimc_map_summary *s, aimc_diag *d)
 {
+    return aimc_map_summarise_at(arch, model, plan, routing, 0, s, d);
+}
+
+int aimc_map_summarise_at(const aimc_arch *arch, const aimc_model *model, const aimc_plan *plan,
+                          const aimc_routing *routing, uint32_t position, aimc_map_summary *s,
+                          aimc_diag *d)
+{
     if (!arch || !model || !plan || !s)
         return aimc_diag_set(d, AIMC_ERR_INVALID, "aimc_map_summarise: NULL argument");
     memset(s, 0, sizeof *s);
@@ -209,10 +216,10 @@ int aimc_map_summarise(const aimc_arch *arch, const aimc_model *model, const aim
 
     for (size_t l = 0; l < (size_t)model->layers; l++) s->tier_conflicts += layer_conf[l];
     /* Latency and energy: one token through the workload's steps (aimc_map_estimate_token_at)
-     * at context position 0. */
+     * at its context position. */
     {
         aimc_map_estimate est;
-        s->position = 0;
+        s->position = position;
         if ((rc = aimc_map_estimate_token_at(arch, model, plan, NULL, routing, s->position, &est,
                                              d)))
             goto out;

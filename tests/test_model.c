@@ -251,10 +251,11 @@ static void estimate_and_run_at(aimc_arch *a, const char *model_text, int need_p
  * bit slices, and every matrix is a whole number of such blocks or less (router 128 x 64 for
  * 64 experts, gate and up 128 x 64, down 64 x 128, the attention's projections 128 wide).
  * One token meets no other work: the estimate is the device's latency and energy, within
- * 1 %, at `position`. With `queues` the commands the host issues at once still meet on the
- * way to their cores (MHA's q, k and v, 2 column blocks each, read N at once: on the device
- * their inputs queue on the network, some 30 cycles a projection and layer, which the
- * estimate cannot see): its latency is then below the device's, by less than 2 %. */
+ * 1 % (what is left: commands issued together that bring the same input to their cores at
+ * once, an expert's gate and up, queue on the way on the device, some 30 cycles each, which
+ * the estimate cannot see), at `position`. With `queues` there is more of that (MHA's q, k
+ * and v, 2 column blocks each, read N at once): the estimate's latency is then below the
+ * device's, by less than 2 %. */
 static void estimate_vs_device_at(const char *text, uint32_t position, int queues,
                                   int need_private_cores)
 {

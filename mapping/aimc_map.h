@@ -314,23 +314,30 @@ typedef struct aimc_map_summary {
     double hops_mean;           /* mean over tiles */
     uint64_t chip_crossings;    /* tiles whose partial sums cross chips */
     double tier_conflicts;      /* expected tier conflicts per token */
-    int estimated;              /* 1 when the two below were estimated (models without dense
-                                 * layers: the workload runs MoE layers only) */
-    double latency_ns;          /* estimated latency of a token (aimc_map_estimate_token) */
+    int estimated;              /* 1 when the two below were estimated */
+    uint32_t position;          /* the context position of the estimated token (0: the
+                                 * first token; its attention sees itself only) */
+    double latency_ns;          /* estimated latency of a token (aimc_map_estimate_token_at) */
     double energy_pj;           /* its estimated dynamic energy */
     double energy_pj_by_part[AIMC_PART_COUNT];
 } aimc_map_summary;
 
 int aimc_map_summarise(const aimc_arch *arch, const aimc_model *model, const aimc_plan *plan,
                        const aimc_routing *routing, aimc_map_summary *s, aimc_diag *d);
+/* The same with the estimated token at context position `position` (aimc_map_summarise: 0). */
+int aimc_map_summarise_at(const aimc_arch *arch, const aimc_model *model, const aimc_plan *plan,
+                          const aimc_routing *routing, uint32_t position, aimc_map_summary *s,
+                          aimc_diag *d);
 
 /* The estimate of one token through every layer (docs/mapping.md, "The estimate"): the
- * workload's steps (aimc_workload.h) with the commands the device would run, each booked
- * with the cost layer's schedules at the cycle its inputs are ready, no two ever waiting for
- * a resource: the device's latency and energy when nothing contends, and a lower bound on
- * the latency when something does. The data activity is the cost layer's assumption. The
- * token goes to experts[ml * top_k ..] in MoE layer ml (NULL: the top_k most probable under
- * routing, NULL routing: experts 0 .. top_k - 1). */
+ * workload's steps (aimc_workload.h) in the runtime's order (each layer's attention, a dense
+ * layer's FFN, the route, the experts; the head after the last layer), with the commands the
+ * device would run, each booked with the cost layer's schedules at the cycle its inputs are
+ * ready, no two ever waiting for a resource: the device's latency and energy when nothing
+ * contends, and a lower bound on the latency when something does. The data activity is the
+ * cost layer's assumption. The token enters from host memory (a language model's as its
+ * embedding row). It goes to experts[ml * top_k ..] in MoE layer ml (NULL: the top_k most
+ * probable under routing, NULL routing: experts 0 .. top_k - 1). */
 typedef struct aimc_map_estimate {
     uint64_t latency_cycles;
     double latency_ns;
@@ -339,9 +346,18 @@ typedef struct aimc_map_estimate {
     uint64_t commands;               /* device commands of the token */
 } aimc_map_estimate;
 
+/* The token at position 0 of its sequence: its attention sees itself only. */
 int aimc_map_estimate_token(const aimc_arch *arch, const aimc_model *model,
                             const aimc_plan *plan, const int *experts,
                             const aimc_routing *routing, aimc_map_estimate *out, aimc_diag *d);
+/* The token at `position` (0 ..): with attention, a decode step whose ATTN commands attend
+ * over the `position` earlier tokens' keys and values in the KV cache (kv_cache: read from
+ * its memory as the device does), the earlier tokens' work done. Models without attention
+ * ignore the position. AIMC_ERR_UNSUPPORTED beyond the device's 65536 positions. */
+int aimc_map_estimate_token_at(const aimc_arch *arch, const aimc_model *model,
+                               const aimc_plan *plan, const int *experts,
+                               const aimc_routing *routing, uint32_t position,
+                               aimc_map_estimate *out, aimc_diag *d);
 
 /* Check a plan against the rules every plan keeps (docs/mapping.md, "Rules of a plan"), from
  * its runs and the statistics it states (chips, xbars_used, xbars_span, xbars_skipped):

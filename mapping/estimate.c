@@ -98,6 +98,13 @@ static double matrix_p(const aimc_model *m, const aimc_routing *r, const aimc_ma
 int aimc_map_summarise(const aimc_arch *arch, const aimc_model *model, const aimc_plan *plan,
                        const aimc_routing *routing, aimc_map_summary *s, aimc_diag *d)
 {
+    return aimc_map_summarise_at(arch, model, plan, routing, 0, s, d);
+}
+
+int aimc_map_summarise_at(const aimc_arch *arch, const aimc_model *model, const aimc_plan *plan,
+                          const aimc_routing *routing, uint32_t position, aimc_map_summary *s,
+                          aimc_diag *d)
+{
     if (!arch || !model || !plan || !s)
         return aimc_diag_set(d, AIMC_ERR_INVALID, "aimc_map_summarise: NULL argument");
     memset(s, 0, sizeof *s);
@@ -208,11 +215,14 @@ int aimc_map_summarise(const aimc_arch *arch, const aimc_model *model, const aim
     if ((rc = tier_conflicts(arch, model, plan, routing, layer_conf))) goto nomem;
 
     for (size_t l = 0; l < (size_t)model->layers; l++) s->tier_conflicts += layer_conf[l];
-    /* Latency and energy: one token through the workload's steps (aimc_map_estimate); the
-     * workload has no dense layers yet, so models with them are not estimated. */
-    if (model->dense_layers == 0 && model->attn.kind == AIMC_ATTN_NONE && !model->vocab) {
+    /* Latency and energy: one token through the workload's steps (aimc_map_estimate_token_at)
+     * at its context position. */
+    {
         aimc_map_estimate est;
-        if ((rc = aimc_map_estimate_token(arch, model, plan, NULL, routing, &est, d))) goto out;
+        s->position = position;
+        if ((rc = aimc_map_estimate_token_at(arch, model, plan, NULL, routing, s->position, &est,
+                                             d)))
+            goto out;
         s->estimated = 1;
         s->latency_ns = est.latency_ns;
         s->energy_pj = est.energy_pj_total;
@@ -241,6 +251,22 @@ out:
 
 /* ---- the estimate of one token ------------------------------------------------------------ */
 
+/* A range of a tensor's bytes: where it lies, when its last writer finished and when its
+ * readers since did. */
+typedef struct {
+    uint64_t lo, hi;
+    aimc_loc loc;
+    uint64_t wfin, rfin;
+} est_seg;
+
+/* A tensor of the token (one buffer of the runtime), in ranges split where commands read or
+ * write parts of it (a group of heads' block, the values after the keys), as the device
+ * keeps where data lies and what waits for what by address. */
+typedef struct {
+    est_seg *s;
+    size_t n, cap;
+} est_tensor;
+
 typedef struct {
     const aimc_arch *a;
     const aimc_model *m;
@@ -250,16 +276,11 @@ typedef struct {
     aimc_cost_events ev;
     uint64_t last_retire;   /* the retire cycle of the latest command */
     uint64_t commands;
+    uint32_t position;      /* the token's position in its sequence (ATTN's pos0) */
+    est_tensor *lt;         /* the group's tensors (AIMC_WL_NONE) */
+    uint64_t *cache_fin;    /* per layer: when the last ATTN on its KV cache finished */
     aimc_diag *d;
 } est_ctx;
-
-/* A tensor of the token: where it lies, when its last writer finished, when its readers
- * since, and its size. */
-typedef struct {
-    aimc_loc loc;
-    uint64_t wfin, rfin;
-    uint64_t bytes;
-} est_tensor;
 
 /* A batch of commands the host issues at once: steps with their tensors. */
 typedef struct {
@@ -267,6 +288,82 @@ typedef struct {
     est_tensor **ts; /* 4 per step: in[0..2], out */
     size_t n, cap;
 } est_batch_t;
+
+/* What a command reads or writes: bytes [off, off + bytes) of tensor t. */
+typedef struct {
+    est_tensor *t;
+    uint64_t off, bytes;
+    int write, move;
+} est_opd;
+
+static int ten_reset(est_tensor *t, aimc_loc loc, uint64_t fin)
+{
+    if (!t->cap) {
+        if (!(t->s = malloc(4 * sizeof *t->s))) return AIMC_ERR_NOMEM;
+        t->cap = 4;
+    }
+    t->s[0] = (est_seg){0, UINT64_MAX, loc, fin, fin};
+    t->n = 1;
+    return AIMC_OK;
+}
+
+/* A range boundary at x. */
+static int ten_split(est_tensor *t, uint64_t x)
+{
+    size_t i = 0;
+    while (i < t->n && t->s[i].hi <= x) i++;
+    if (i == t->n || t->s[i].lo == x) return AIMC_OK;
+    if (t->n == t->cap) {
+        est_seg *ns = realloc(t->s, 2 * t->cap * sizeof *ns);
+        if (!ns) return AIMC_ERR_NOMEM;
+        t->s = ns;
+        t->cap *= 2;
+    }
+    memmove(t->s + i + 1, t->s + i, (t->n - i) * sizeof *t->s);
+    t->n++;
+    t->s[i].hi = x;
+    t->s[i + 1].lo = x;
+    return AIMC_OK;
+}
+
+/* When a command may touch o: after the writers of what it reads, and after the readers and
+ * writers of what it writes. */
+static uint64_t opd_ready(const est_opd *o)
+{
+    uint64_t t = 0;
+    for (size_t i = 0; i < o->t->n; i++) {
+        const est_seg *s = &o->t->s[i];
+        if (s->hi <= o->off || s->lo >= o->off + o->bytes) continue;
+        if (s->wfin > t) t = s->wfin;
+        if (o->write && s->rfin > t) t = s->rfin;
+    }
+    return t;
+}
+
+/* Where o lies: where its first byte does (the device's dev_where_is). */
+static aimc_loc opd_loc(const est_opd *o)
+{
+    for (size_t i = 0; i < o->t->n; i++)
+        if (o->t->s[i].lo <= o->off && o->off < o->t->s[i].hi) return o->t->s[i].loc;
+    return (aimc_loc){AIMC_LOC_HOST, 0};
+}
+
+/* A command that finished at fin has read o, or written it at `at`. */
+static int opd_done(const est_opd *o, uint64_t fin, aimc_loc at)
+{
+    if (ten_split(o->t, o->off) || ten_split(o->t, o->off + o->bytes)) return AIMC_ERR_NOMEM;
+    for (size_t i = 0; i < o->t->n; i++) {
+        est_seg *s = &o->t->s[i];
+        if (s->hi <= o->off || s->lo >= o->off + o->bytes) continue;
+        if (o->write) {
+            s->wfin = fin;
+            s->loc = at;
+        } else if (s->rfin < fin) {
+            s->rfin = fin;
+        }
+    }
+    return AIMC_OK;
+}
 
 static const aimc_cost_mvm *est_mvm(est_ctx *e, long mi)
 {
@@ -302,13 +399,93 @@ static aimc_dig est_dig(aimc_wl_op op)
     case AIMC_WL_NORM: return AIMC_DIG_NORM;
     case AIMC_WL_ROUTE: return AIMC_DIG_ROUTE;
     case AIMC_WL_SIGMOID: return AIMC_DIG_ACT;
+    case AIMC_WL_ATTN: return AIMC_DIG_ATTN;
     default: return AIMC_DIG_SCALE_ACC;
     }
 }
 
+/* The attention step s's bytes (the group's heads of the layer's record; the first group
+ * appends the new keys and values), at the token's position. */
+static void est_attn_io(const est_ctx *e, const aimc_wl_step *s, aimc_cost_attn_bytes *io)
+{
+    const aimc_model *m = e->m;
+    const uint64_t heads = s->dim / (uint32_t)m->attn.dk;
+    aimc_cost_attn_io(s->rows, e->position, heads, (uint64_t)m->attn.kv_heads,
+                      (uint64_t)m->attn.dk, (uint64_t)m->attn.dv, m->attn.kind == AIMC_ATTN_MLA,
+                      s->part == 0, io);
+}
+
+/* The operands of step s's command as the device notes them (sim/device/exec.c, exec_ext.c):
+ * its reads, then its writes, each a range of one of the tensors ts (in[0..2], out). */
+static int est_operands(const est_ctx *e, const aimc_wl_step *s, est_tensor *const *ts,
+                        est_opd *o)
+{
+    const uint64_t v = AIMC_COST_VALUE_BYTES, rows = s->rows, dim = s->dim;
+    int n = 0;
+#define OPD(t_, off_, bytes_, w_)                                                                 \
+    do {                                                                                          \
+        if ((t_) && (bytes_) > 0) o[n++] = (est_opd){(t_), (off_), (bytes_), (w_), !(w_)};        \
+    } while (0)
+    switch (s->op) {
+    case AIMC_WL_RMSNORM:
+    case AIMC_WL_SIGMOID:
+        OPD(ts[0], 0, rows * dim * v, 0);
+        OPD(ts[3], 0, rows * dim * v, 1);
+        break;
+    case AIMC_WL_SILU_MUL:
+        OPD(ts[0], 0, rows * dim * v, 0);
+        OPD(ts[1], 0, rows * dim * v, 0);
+        OPD(ts[3], 0, rows * dim * v, 1);
+        break;
+    case AIMC_WL_NORM: {
+        const uint64_t bytes = ((rows - 1) * (s->stride ? s->stride : dim) + dim) * v;
+        OPD(ts[0], (uint64_t)s->in_off * v, bytes, 0);
+        OPD(ts[3], (uint64_t)s->out_off * v, bytes, 1);
+        break;
+    }
+    case AIMC_WL_MVM: {
+        const aimc_matrix *mx = &e->m->m[s->matrix];
+        OPD(ts[0], (uint64_t)s->in_off * v, rows * mx->rows * v, 0);
+        if (n) o[0].move = 0; /* the MVM's own input stage moves it (aimc_cost_mvm_in) */
+        OPD(ts[3], (uint64_t)s->out_off * v, rows * mx->cols * v, 1);
+        break;
+    }
+    case AIMC_WL_TOPK:
+    case AIMC_WL_ROUTE:
+        OPD(ts[0], 0, rows * dim * v, 0);
+        OPD(ts[3], 0, rows * s->k * v, 1);
+        OPD(&e->lt[AIMC_WL_P], 0, rows * s->k * v, 1);
+        break;
+    case AIMC_WL_GATHER:
+        OPD(ts[0], 0, (uint64_t)s->src_rows * dim * v, 0);
+        OPD(ts[1], 0, rows * v, 0);
+        OPD(ts[3], 0, rows * dim * v, 1);
+        break;
+    case AIMC_WL_SCALE_ACC:
+        OPD(ts[0], 0, rows * dim * v, 0);
+        OPD(ts[3], 0, (uint64_t)s->src_rows * dim * v, 0);
+        OPD(ts[1], 0, rows * v, 0);
+        OPD(ts[2], 0, rows * v, 0);
+        OPD(ts[3], 0, (uint64_t)s->src_rows * dim * v, 1);
+        break;
+    case AIMC_WL_ATTN: {
+        aimc_cost_attn_bytes io;
+        est_attn_io(e, s, &io);
+        OPD(ts[0], (uint64_t)s->in_off * v, io.q, 0);
+        OPD(ts[1], 0, io.kv, 0);
+        OPD(ts[3], (uint64_t)s->out_off * v, io.out, 1);
+        break;
+    }
+    }
+#undef OPD
+    /* a digital command runs where its first operand lies: the device's anchor */
+    if (n == 0 || o[0].write)
+        return aimc_diag_set(e->d, AIMC_ERR_INVALID, "estimate: a step without its input");
+    return n;
+}
+
 /* Append the steps of ph to b; the tensors of the layer in lt, an expert's own in et. */
-static int batch_add(est_batch_t *b, const aimc_model *m, const aimc_wl_phase *ph,
-                     est_tensor *lt, est_tensor *et)
+static int batch_add(est_batch_t *b, const aimc_wl_phase *ph, est_tensor *lt, est_tensor *et)
 {
     if (b->n + (size_t)ph->n > b->cap) {
         size_t cap = b->cap ? 2 * b->cap : 64;
@@ -327,11 +504,6 @@ static int batch_add(est_batch_t *b, const aimc_model *m, const aimc_wl_phase *p
             const aimc_wl_tensor tn = q < 3 ? s->in[q] : s->out;
             est_tensor *tp = NULL;
             if (tn != AIMC_WL_NONE) tp = et && aimc_wl_expert_tensor(tn) ? &et[tn] : &lt[tn];
-            if (tp) {
-                uint32_t rr, cc;
-                aimc_wl_shape(m, s, tn, &rr, &cc);
-                if (tp->bytes < (uint64_t)rr * cc * 4) tp->bytes = (uint64_t)rr * cc * 4;
-            }
             b->ts[4 * b->n + (size_t)q] = tp;
         }
         b->n++;
@@ -340,9 +512,9 @@ static int batch_add(est_batch_t *b, const aimc_model *m, const aimc_wl_phase *p
 }
 
 /* Run a batch the host issues at `issue` as the device's command processor does: fetched in
- * bursts, each command started when it has arrived and its inputs are ready, its stages
+ * bursts, each command started when it has arrived and what it touches is ready, its stages
  * booked with the cost layer's schedules, completed when its status word is back. The retire
- * cycle of the batch's top-k goes to *retire_topk. */
+ * cycle of the batch's routing step goes to *retire_topk. */
 static int est_run(est_ctx *e, const est_batch_t *b, uint64_t issue, uint64_t *retire_topk)
 {
     const aimc_arch *a = e->a;
@@ -355,53 +527,68 @@ static int est_run(est_ctx *e, const est_batch_t *b, uint64_t issue, uint64_t *r
             arrival = aimc_cost_fetch(a, (uint32_t)burst, AIMC_DESC_BYTES, arrival, bk, &e->ev);
         }
         const aimc_wl_step *s = b->st[i];
-        est_tensor *const *ts = b->ts + 4 * i; /* in[0..2], out */
+        est_opd o[8];
+        aimc_loc loc[8];
+        const int no = est_operands(e, s, b->ts + 4 * i, o);
+        if (no < 0) return no;
         uint64_t start = arrival;
-        for (int q = 0; q < 3; q++)
-            if (ts[q] && ts[q]->wfin > start) start = ts[q]->wfin;
-        if (ts[3]) {
-            if (ts[3]->wfin > start) start = ts[3]->wfin;
-            if (ts[3]->rfin > start) start = ts[3]->rfin;
+        for (int q = 0; q < no; q++) {
+            const uint64_t t = opd_ready(&o[q]);
+            if (t > start) start = t;
+            loc[q] = opd_loc(&o[q]);
         }
-        uint64_t fin = start, out_bytes = ts[3] ? ts[3]->bytes : 0;
+        /* ATTN also writes its layer's cache: after the ATTNs before it on that cache */
+        if (s->op == AIMC_WL_ATTN && e->cache_fin[s->layer] > start) start = e->cache_fin[s->layer];
+        uint64_t fin = start, out_bytes = 0;
         aimc_loc at;
         if (s->op == AIMC_WL_MVM) {
             const aimc_cost_mvm *mv = est_mvm(e, s->matrix);
             if (!mv) return aimc_diag_set(e->d, AIMC_ERR_NOMEM, "estimate: out of memory");
             at = mv->home;
-            fin = aimc_cost_mvm_in(a, mv, s->rows, ts[0]->loc, start, bk, &e->ev);
+            fin = aimc_cost_mvm_in(a, mv, s->rows, loc[0], start, bk, &e->ev);
             fin = aimc_cost_mvm_run(a, mv, s->rows, fin, bk);
             fin = aimc_cost_mvm_out(a, mv, s->rows, fin, bk, &e->ev);
             aimc_cost_mvm_events(a, mv, s->rows, &e->ev);
             aimc_cost_mvm_activity(a, mv, s->rows, &e->ev);
+            out_bytes = (uint64_t)s->rows * e->m->m[s->matrix].cols * AIMC_COST_VALUE_BYTES;
         } else {
             const aimc_dig op = est_dig(s->op);
             /* It runs at its first input (aimc_cost_site); the others, and that one when it
              * lies in host memory, come to it. */
-            at = aimc_cost_site(ts[0]->loc);
-            const int elementwise = s->op == AIMC_WL_SILU_MUL || s->op == AIMC_WL_SIGMOID;
-            const uint64_t nn = elementwise ? (uint64_t)s->rows * s->dim : s->dim;
-            const uint64_t batch = elementwise ? 1 : s->rows;
-            uint64_t din, dout;
-            aimc_cost_dig_io(op, batch, nn, s->k, &din, &dout);
+            at = aimc_cost_site(loc[0]);
             uint64_t ready = start;
-            for (int q = 0; q < 4; q++) {
-                if (!ts[q] || (q == 3 && s->op != AIMC_WL_SCALE_ACC)) continue;
-                const uint64_t tq = aimc_cost_move(a, ts[q]->loc, at, ts[q]->bytes, start, bk, &e->ev);
+            for (int q = 0; q < no; q++) {
+                if (!o[q].move) continue;
+                const uint64_t tq = aimc_cost_move(a, loc[q], at, o[q].bytes, start, bk, &e->ev);
                 if (tq > ready) ready = tq;
             }
-            fin = aimc_cost_dig_run(a, at, aimc_cost_dig_ops(op, batch, nn, s->k), din, dout, ready,
-                                    bk, &e->ev);
+            if (op == AIMC_DIG_ATTN) {
+                aimc_cost_attn_bytes io;
+                est_attn_io(e, s, &io);
+                const aimc_model *m = e->m;
+                const uint64_t ops = aimc_cost_attn_ops(
+                    s->rows, e->position, s->dim / (uint32_t)m->attn.dk,
+                    s->part == 0 ? (uint64_t)m->attn.kv_heads : 0, (uint64_t)m->attn.dk,
+                    (uint64_t)m->attn.dv, (uint64_t)m->attn.rope_dim);
+                fin = aimc_cost_attn_run(a, at, ops, io.q + io.kv, io.out, io.kv_read, io.kv_write,
+                                         ready, bk, &e->ev);
+            } else {
+                const int elementwise = s->op == AIMC_WL_SILU_MUL || s->op == AIMC_WL_SIGMOID;
+                const uint64_t nn = elementwise ? (uint64_t)s->rows * s->dim : s->dim;
+                const uint64_t batch = elementwise ? 1 : s->rows;
+                uint64_t din, dout;
+                aimc_cost_dig_io(op, batch, nn, s->k, &din, &dout);
+                fin = aimc_cost_dig_run(a, at, aimc_cost_dig_ops(op, batch, nn, s->k), din, dout,
+                                        ready, bk, &e->ev);
+            }
             if (aimc_wl_routes(s->op)) out_bytes = 2 * (uint64_t)s->rows * s->k * AIMC_COST_VALUE_BYTES;
         }
         if (aimc_wl_routes(s->op) || aimc_wl_host_reads(s->out))
             fin = aimc_cost_move(a, at, host, out_bytes, fin, bk, &e->ev);
-        for (int q = 0; q < 3; q++)
-            if (ts[q] && ts[q]->rfin < fin) ts[q]->rfin = fin;
-        if (ts[3]) {
-            ts[3]->wfin = fin;
-            ts[3]->loc = at;
-        }
+        for (int q = 0; q < no; q++)
+            if (opd_done(&o[q], fin, at))
+                return aimc_diag_set(e->d, AIMC_ERR_NOMEM, "estimate: out of memory");
+        if (s->op == AIMC_WL_ATTN) e->cache_fin[s->layer] = fin;
         const uint64_t retire = aimc_cost_complete(a, fin, bk, &e->ev);
         if (retire > e->last_retire) e->last_retire = retire;
         if (aimc_wl_routes(s->op)) *retire_topk = retire;
@@ -410,41 +597,81 @@ static int est_run(est_ctx *e, const est_batch_t *b, uint64_t issue, uint64_t *r
     return AIMC_OK;
 }
 
+/* The runtime's order (driver/runtime/runtime.c, advance): from layer l on, each layer's
+ * attention, a dense layer's FFN, up to the route phase of the next MoE layer, whose routing
+ * the host waits for; after the last layer the head. Appends the phases to b (their steps in
+ * ph from *np on) and returns that MoE layer, or the layers when none is left (an error: its code, < 0). */
+static int est_advance(est_ctx *e, est_batch_t *b, aimc_wl_phase *ph, int *np, int l)
+{
+    const aimc_model *m = e->m;
+    int rc;
+    for (; l < m->layers; l++) {
+        if (m->attn.kind != AIMC_ATTN_NONE &&
+            ((rc = aimc_wl_attention(m, l, 1, &ph[*np], e->d)) ||
+             (rc = batch_add(b, &ph[(*np)++], e->lt, NULL))))
+            return rc;
+        if (l < m->dense_layers) {
+            if ((rc = aimc_wl_dense(m, l, 1, &ph[*np], e->d)) ||
+                (rc = batch_add(b, &ph[(*np)++], e->lt, NULL)))
+                return rc;
+            continue;
+        }
+        if ((rc = aimc_wl_route(m, l, 1, &ph[*np], e->d)) ||
+            (rc = batch_add(b, &ph[(*np)++], e->lt, NULL)))
+            return rc;
+        return l;
+    }
+    if (aimc_model_head(m) >= 0 &&
+        ((rc = aimc_wl_head(m, 1, &ph[*np], e->d)) || (rc = batch_add(b, &ph[(*np)++], e->lt, NULL))))
+        return rc;
+    return m->layers;
+}
+
 int aimc_map_estimate_token(const aimc_arch *arch, const aimc_model *model,
                             const aimc_plan *plan, const int *experts,
                             const aimc_routing *routing, aimc_map_estimate *out, aimc_diag *d)
 {
+    return aimc_map_estimate_token_at(arch, model, plan, experts, routing, 0, out, d);
+}
+
+int aimc_map_estimate_token_at(const aimc_arch *arch, const aimc_model *model,
+                               const aimc_plan *plan, const int *experts,
+                               const aimc_routing *routing, uint32_t position,
+                               aimc_map_estimate *out, aimc_diag *d)
+{
     if (!arch || !model || !plan || !out)
         return aimc_diag_set(d, AIMC_ERR_INVALID, "aimc_map_estimate_token: NULL argument");
     memset(out, 0, sizeof *out);
-    if (model->attn.kind != AIMC_ATTN_NONE || model->vocab)
-        return aimc_diag_set(d, AIMC_ERR_UNSUPPORTED, "%s: the estimate runs MoE layers only "
-                             "(attention and language models are not estimated yet)", model->name);
-    if (model->dense_layers > 0)
-        return aimc_diag_set(d, AIMC_ERR_UNSUPPORTED, "%s: the estimate runs MoE layers only "
-                             "(model.dense_layers is %d)", model->name, model->dense_layers);
+    if (model->attn.kind != AIMC_ATTN_NONE && position >= 65536)
+        return aimc_diag_set(d, AIMC_ERR_UNSUPPORTED, "%s: position %u: at most 65536 positions "
+                             "in the KV cache", model->name, position);
     const int ne = model->n_experts, k = model->top_k, ns = model->n_shared;
-    if (routing && (routing->layers != model->layers - model->dense_layers ||
-                    routing->experts != ne || !routing->p))
+    const int moe = model->layers - model->dense_layers;
+    if (routing && (routing->layers != moe || routing->experts != ne || !routing->p))
         return aimc_diag_set(d, AIMC_ERR_INVALID, "%s: routing statistics of %d layers x %d "
                              "experts for a model of %d MoE layers x %d experts",
-                             model->name, routing->layers, routing->experts,
-                             model->layers - model->dense_layers, ne);
+                             model->name, routing->layers, routing->experts, moe, ne);
     if (experts)
-        for (int i = 0; i < (model->layers - model->dense_layers) * k; i++)
+        for (int i = 0; i < moe * k; i++)
             if (experts[i] < 0 || experts[i] >= ne)
                 return aimc_diag_set(d, AIMC_ERR_INVALID, "%s: expert %d of the token's choices "
                                      "is not one of the %d experts", model->name, experts[i], ne);
-    est_ctx e = {arch, model, plan, NULL, NULL, {0}, 0, 0, d};
+    est_ctx e = {arch, model, plan, NULL, NULL, {0}, 0, 0, position, NULL, NULL, d};
     est_batch_t b = {0};
+    est_tensor lt[AIMC_WL_NONE];
+    memset(lt, 0, sizeof lt);
+    const size_t n_et = (size_t)(k + ns > 0 ? k + ns : 1) * AIMC_WL_NONE;
+    const size_t n_ph = (size_t)(k + ns) + 2 * (size_t)model->layers + 2;
     int rc = AIMC_OK;
     int *pick = malloc((size_t)(k > 0 ? k : 1) * sizeof *pick);
     unsigned char *taken = calloc((size_t)(ne > 0 ? ne : 1), 1);
-    aimc_wl_phase *ph = malloc((size_t)(k + ns + 2) * sizeof *ph);
-    est_tensor *et = malloc((size_t)(k + ns + 1) * AIMC_WL_NONE * sizeof *et);
+    aimc_wl_phase *ph = malloc(n_ph * sizeof *ph);
+    est_tensor *et = calloc(n_et, sizeof *et);
     e.mvm = calloc(model->n_matrices ? model->n_matrices : 1, sizeof *e.mvm);
     e.run_first = malloc((model->n_matrices ? model->n_matrices : 1) * sizeof *e.run_first);
-    if (!pick || !taken || !ph || !et || !e.mvm || !e.run_first) {
+    e.cache_fin = calloc((size_t)(model->layers > 0 ? model->layers : 1), sizeof *e.cache_fin);
+    e.lt = lt;
+    if (!pick || !taken || !ph || !et || !e.mvm || !e.run_first || !e.cache_fin) {
         rc = aimc_diag_set(d, AIMC_ERR_NOMEM, "estimate: out of memory");
         goto out;
     }
@@ -452,16 +679,24 @@ int aimc_map_estimate_token(const aimc_arch *arch, const aimc_model *model,
     for (size_t r = plan->n_runs; r-- > 0;)
         if (plan->runs[r].replica == 0) e.run_first[plan->runs[r].matrix] = r;
 
-    /* The token's tensors: X comes from host memory. */
-    est_tensor lt[AIMC_WL_NONE];
-    for (int i = 0; i < AIMC_WL_NONE; i++) lt[i] = (est_tensor){{AIMC_LOC_HOST, 0}, 0, 0, 0};
+    /* The token's tensors: X comes from host memory (a language model's token as its
+     * embedding row, which the host looks up and writes, as the runtime does). */
+    for (int i = 0; i < AIMC_WL_NONE; i++)
+        if (ten_reset(&lt[i], (aimc_loc){AIMC_LOC_HOST, 0}, 0)) {
+            rc = aimc_diag_set(d, AIMC_ERR_NOMEM, "estimate: out of memory");
+            goto out;
+        }
     uint64_t retire_topk = 0;
-    if ((rc = aimc_wl_route(model, 0, 1, &ph[0], d)) || (rc = batch_add(&b, model, &ph[0], lt, NULL)) ||
-        (rc = est_run(&e, &b, 0, &retire_topk)))
+    int np = 0;
+    int l = est_advance(&e, &b, ph, &np, 0);
+    if (l < 0) {
+        rc = l;
         goto out;
-    for (int l = 0; l < model->layers; l++) {
-        /* The host sees the routing when the top-k completes, then issues every active
-         * expert's steps and the next layer's route steps (or the head) at once. */
+    }
+    if ((rc = est_run(&e, &b, 0, &retire_topk))) goto out;
+    while (l < model->layers) {
+        /* The host sees the routing when it completes, then issues every active expert's
+         * steps and the next layers' steps up to the next route (or the head) at once. */
         const uint64_t issue = retire_topk;
         const int ml = l - model->dense_layers;
         for (int j = 0; j < k; j++) pick[j] = j;
@@ -487,24 +722,23 @@ int aimc_map_estimate_token(const aimc_arch *arch, const aimc_model *model,
                 pick[q - 1] = t;
             }
         b.n = 0;
-        int np = 0;
+        np = 0;
         for (int j = 0; j < k + ns; j++) {
             const int ex = j < k ? pick[j] : ne + (j - k);
             if ((rc = aimc_wl_expert(model, l, ex, 1, 1, &ph[np], d))) goto out;
-            est_tensor *mine = et + (size_t)np * AIMC_WL_NONE;
+            /* its own buffers, its token list and weights written by the host at issue */
+            est_tensor *mine = et + (size_t)j * AIMC_WL_NONE;
             for (int i = 0; i < AIMC_WL_NONE; i++)
-                mine[i] = (est_tensor){{AIMC_LOC_HOST, 0}, issue, issue, 0};
-            if ((rc = batch_add(&b, model, &ph[np], lt, mine))) goto out;
+                if (ten_reset(&mine[i], (aimc_loc){AIMC_LOC_HOST, 0}, issue)) {
+                    rc = aimc_diag_set(d, AIMC_ERR_NOMEM, "estimate: out of memory");
+                    goto out;
+                }
+            if ((rc = batch_add(&b, &ph[np], lt, mine))) goto out;
             np++;
         }
-        if (l + 1 < model->layers) {
-            if ((rc = aimc_wl_route(model, l + 1, 1, &ph[np], d)) ||
-                (rc = batch_add(&b, model, &ph[np], lt, NULL)))
-                goto out;
-        } else if (aimc_model_head(model) >= 0) {
-            if ((rc = aimc_wl_head(model, 1, &ph[np], d)) ||
-                (rc = batch_add(&b, model, &ph[np], lt, NULL)))
-                goto out;
+        if ((l = est_advance(&e, &b, ph, &np, l + 1)) < 0) {
+            rc = l;
+            goto out;
         }
         if ((rc = est_run(&e, &b, issue, &retire_topk))) goto out;
     }
@@ -514,10 +748,15 @@ int aimc_map_estimate_token(const aimc_arch *arch, const aimc_model *model,
     for (int p = 0; p < AIMC_PART_COUNT; p++) out->energy_pj_total += out->energy_pj[p];
     out->commands = e.commands;
 out:
+    if (rc == AIMC_ERR_NOMEM) aimc_diag_set(d, rc, "estimate: out of memory");
     if (e.mvm)
         for (size_t i = 0; i < model->n_matrices; i++) aimc_cost_mvm_free(e.mvm[i]);
     free(e.mvm);
     free(e.run_first);
+    free(e.cache_fin);
+    for (int i = 0; i < AIMC_WL_NONE; i++) free(lt[i].s);
+    if (et)
+        for (size_t i = 0; i < n_et; i++) free(et[i].s);
     free(pick);
     free(taken);
     free(ph);

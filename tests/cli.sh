@@ -153,7 +153,8 @@ has_line "$tmp/out" 'crossbars' "map output"
 has_line "$tmp/out" 'cell utilisation' "map output"
 has_line "$tmp/map.json" '^    "crossbars_used": [0-9]+,$' "map json"
 
-# A model with dense layers maps and summarises; the estimate says why it has no figures.
+# A model with attention and dense layers maps, summarises and is estimated at the context
+# position asked for (0 by default); a position beyond the KV cache's is a usage error.
 cat >"$tmp/dense.yaml" <<'EOD'
 version: 1
 model:
@@ -165,10 +166,16 @@ model:
   routed_experts: 4
   expert_d_ff: 32
   top_k: 2
+  attention: {heads: 4, kv_heads: 2}
+  vocab: 40
 EOD
 expect_exit 0 "map a model with dense layers" "$AIMC" map --model "$tmp/dense.yaml" --json "$tmp/dense.json"
-has_line "$tmp/out" '^estimate none: the model has dense layers' "map: no estimate for dense layers"
-if grep -q '"latency_ns_per_token"' "$tmp/dense.json"; then bad "map json estimates a dense model"; else ok; fi
+has_line "$tmp/out" '^estimate one token at context position 0, nothing contending: [0-9.]+ ns' "map: estimate of a dense model"
+has_line "$tmp/dense.json" '^    "estimate_position": 0,$' "map json: the estimate's position"
+has_line "$tmp/dense.json" '^    "latency_ns_per_token": [0-9.e+]+,$' "map json: a dense model's estimate"
+expect_exit 0 "map --position" "$AIMC" map --model "$tmp/dense.yaml" --position 100
+has_line "$tmp/out" '^estimate one token at context position 100,' "map: estimate at a position"
+expect_exit 2 "map --position beyond the cache" "$AIMC" map --model "$tmp/dense.yaml" --position 65536
 
 # aimc info: the documented keys.
 expect_exit 0 "info" "$AIMC" info --config configs/default.yaml --json "$tmp/info.json"

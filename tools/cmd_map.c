@@ -13,7 +13,7 @@ void cli_usage_map(FILE *f)
     fprintf(f,
             "usage: aimc map [--config FILE] [--model FILE] [--set KEY=VALUE]... [--json FILE]\n"
             "                [--shape-only] [--routing SPEC] [--plan-out FILE] [--plan FILE]\n"
-            "                [--svg FILE] [--seed N]\n"
+            "                [--svg FILE] [--seed N] [--position N]\n"
             "\n"
             "Cut every weight matrix of the model into crossbar tiles and bit slices, place\n"
             "them by mapping.strategy (pack, locality, balance, replicate, tiered; --set\n"
@@ -29,7 +29,9 @@ void cli_usage_map(FILE *f)
             "  --routing SPEC    uniform (default), zipf:S[:SEED], or a routing JSON file\n"
             "  --plan-out FILE   write the plan as JSON (docs/mapping.md)\n"
             "  --plan FILE       read the plan from FILE instead of placing\n"
-            "  --svg FILE        draw the chips, crossbars coloured by layer and expert\n");
+            "  --svg FILE        draw the chips, crossbars coloured by layer and expert\n"
+            "  --position N      the estimated token's context position (default 0): with\n"
+            "                    attention it attends over N earlier tokens in the KV cache\n");
 }
 
 static const char *const strategy_names[] = {"pack", "locality", "balance", "replicate", "tiered"};
@@ -54,6 +56,7 @@ void cli_map_json(aimc_json *j, const aimc_arch *a, const aimc_model *m, const a
     aimc_json_u64(j, "chip_crossings", s->chip_crossings);
     aimc_json_num(j, "tier_conflicts_per_token", s->tier_conflicts);
     if (s->estimated) {
+        aimc_json_u64(j, "estimate_position", s->position);
         aimc_json_num(j, "latency_ns_per_token", s->latency_ns);
         aimc_json_num(j, "energy_pj_per_token", s->energy_pj);
         aimc_json_obj_begin(j, "energy_pj_per_token_by_part");
@@ -68,6 +71,7 @@ int cli_cmd_map(int argc, char **argv)
 {
     /* Our own options first; the shared ones go to cli_parse_options. */
     const char *svg = NULL, *plan_out = NULL, *plan_in = NULL, *routing = "uniform";
+    const char *position = NULL;
     int shape_only = 0;
     char **rest = calloc((size_t)argc + 1, sizeof *rest);
     if (!rest) return CLI_EXIT_WORK;
@@ -83,6 +87,7 @@ int cli_cmd_map(int argc, char **argv)
         else if (i > 0 && strcmp(a, "--plan-out") == 0) dst = &plan_out;
         else if (i > 0 && strcmp(a, "--plan") == 0) dst = &plan_in;
         else if (i > 0 && strcmp(a, "--routing") == 0) dst = &routing;
+        else if (i > 0 && strcmp(a, "--position") == 0) dst = &position;
         if (dst) {
             if (i + 1 >= argc || cli_missing_value(argv[i + 1])) {
                 cli_needs_value("map", a + 2, i + 1 < argc ? argv[i + 1] : NULL);
@@ -98,6 +103,9 @@ int cli_cmd_map(int argc, char **argv)
     int r = cli_parse_options(n, rest, "cmsjS", cli_usage_map, &o);
     free(rest);
     if (r) return r > 0 ? 0 : CLI_EXIT_USAGE;
+    long pos = 0;
+    if (position && cli_parse_count("--position", position, 0, 65535, &pos))
+        return CLI_EXIT_USAGE;
     aimc_arch a;
     aimc_model *m = NULL;
     aimc_plan *p = NULL;
@@ -139,7 +147,7 @@ int cli_cmd_map(int argc, char **argv)
     }
     cli_print_plan(p);
     aimc_map_summary s;
-    if (aimc_map_summarise(&a, m, p, rt, &s, &d)) {
+    if (aimc_map_summarise_at(&a, m, p, rt, (uint32_t)pos, &s, &d)) {
         fprintf(stderr, "%s: %s\n", cli_prog, d.msg);
         goto out;
     }
@@ -153,12 +161,10 @@ int cli_cmd_map(int argc, char **argv)
            s.hops_max, s.hops_mean, (unsigned long long)s.chip_crossings);
     printf("tiers    expected tier conflicts per token %.4f\n", s.tier_conflicts);
     if (s.estimated)
-        printf("estimate one token, nothing contending: %.1f ns, %.3f uJ dynamic (the device's "
-               "model\n         booked without contention; `aimc run --timing-only` times "
-               "contention)\n",
-               s.latency_ns, s.energy_pj * 1e-6);
-    else
-        printf("estimate none: the model has dense layers, which the workload does not run yet\n");
+        printf("estimate one token at context position %u, nothing contending: %.1f ns, %.3f uJ "
+               "dynamic\n         (the device's model booked without contention; `aimc run "
+               "--timing-only` times contention)\n",
+               s.position, s.latency_ns, s.energy_pj * 1e-6);
     if (plan_out && aimc_plan_save(p, &a, m, plan_out, &d)) {
         fprintf(stderr, "%s: %s\n", cli_prog, d.msg);
         goto out;

@@ -336,6 +336,20 @@ void aimc_cost_dig_io(aimc_dig op, uint64_t batch, uint64_t n, uint64_t k, uint6
  * outputs (aimc_cost_dig_io's in and out); the cache is aimc_cost_kv's. */
 uint64_t aimc_cost_attn_ops(uint64_t tokens, uint64_t pos0, uint64_t heads, uint64_t kv_heads,
                             uint64_t dk, uint64_t dv, uint64_t rope_dim);
+/* The bytes an attention command moves, from its shape: the queries it reads, the new keys
+ * and values it reads and appends (append: the first command of a layer's groups of heads;
+ * 0 otherwise), its outputs, and its KV cache traffic (aimc_cost_kv): the cache's rows before
+ * the tokens when it appends them (it writes them), every row up to its last token when they
+ * are there already. Rows of kv_heads x dk keys and, unless v_in_k (MLA: the values are part
+ * of the keys), kv_heads x dv values, float32. The device's ATTN and the mapper's estimate
+ * both take their bytes from here. */
+typedef struct aimc_cost_attn_bytes {
+    uint64_t q, kv, out;          /* operands: queries, new keys and values, outputs */
+    uint64_t kv_read, kv_write;   /* the cache */
+} aimc_cost_attn_bytes;
+void aimc_cost_attn_io(uint64_t tokens, uint64_t pos0, uint64_t heads, uint64_t kv_heads,
+                       uint64_t dk, uint64_t dv, int v_in_k, int append,
+                       aimc_cost_attn_bytes *out);
 /* The KV cache traffic of an attention at cluster `at`: read_bytes then write_bytes. With
  * kv_cache.memory buffer, accesses of at's buffer; offchip, the chip's KV memory port
  * (AIMC_RES_KV: bytes / kv_cache.gbytes_per_s + kv_cache.latency_ns per transfer) and

@@ -801,6 +801,19 @@ uint64_t aimc_cost_attn_ops(uint64_t tokens, uint64_t pos0, uint64_t heads, uint
     return tokens * (heads + kv_heads) * (rope_dim / 2) * 6 + heads * keys * (2 * dk + 2 * dv + 3);
 }
 
+void aimc_cost_attn_io(uint64_t tokens, uint64_t pos0, uint64_t heads, uint64_t kv_heads,
+                       uint64_t dk, uint64_t dv, int v_in_k, int append,
+                       aimc_cost_attn_bytes *out)
+{
+    const uint64_t v = AIMC_COST_VALUE_BYTES;
+    const uint64_t row = kv_heads * dk + (v_in_k ? 0 : kv_heads * dv); /* a cache row */
+    out->q = tokens * heads * dk * v;
+    out->kv = append ? tokens * row * v : 0;
+    out->out = tokens * heads * dv * v;
+    out->kv_read = (append ? pos0 : pos0 + tokens) * row * v;
+    out->kv_write = out->kv;
+}
+
 uint64_t aimc_cost_kv(const aimc_arch *a, aimc_loc at, uint64_t read_bytes, uint64_t write_bytes,
                       uint64_t ready, const aimc_cost_booker *bk, aimc_cost_events *ev)
 {

@@ -509,6 +509,7 @@ typedef struct {
      * without APPEND), outputs and cache; the positions attended to, of them those in the
      * cache already, and where the values start in the cache */
     uint64_t q_bytes, kv_bytes, out_bytes, cache_bytes, rows, have, vals;
+    uint64_t kv_read; /* bytes of the cache it reads (aimc_cost_attn_io) */
 } ext_attn;
 
 static ext_attn attn_of(const dev_work *w)
@@ -528,9 +529,13 @@ static ext_attn attn_of(const dev_work *w)
     r.theta = f32_at(rec + AIMC_REC_ATTN_THETA);
     r.rowk = (uint64_t)r.kv_heads * r.dk;
     r.rowv = r.v_in_k ? 0 : (uint64_t)r.kv_heads * r.dv;
-    r.q_bytes = (uint64_t)w->batch * r.heads * r.dk * 4;
-    r.kv_bytes = r.append ? (uint64_t)w->batch * (r.rowk + r.rowv) * 4 : 0;
-    r.out_bytes = (uint64_t)w->batch * r.heads * r.dv * 4;
+    aimc_cost_attn_bytes io; /* the bytes it moves: the cost layer's, as the estimate's */
+    aimc_cost_attn_io(w->batch, w->pos0, r.heads, r.kv_heads, r.dk, r.dv, (int)r.v_in_k,
+                      (int)r.append, &io);
+    r.q_bytes = io.q;
+    r.kv_bytes = io.kv;
+    r.out_bytes = io.out;
+    r.kv_read = io.kv_read;
     r.cache_bytes = (uint64_t)r.ctx * (r.rowk + r.rowv) * 4;
     r.rows = (uint64_t)w->pos0 + w->batch;
     r.have = r.append ? (uint64_t)w->pos0 : r.rows;
@@ -792,7 +797,7 @@ int dev_run_attn(aimc_accel *dev, dev_work *w)
                                         r.dk, r.dv, r.rope_dim);
         c->dig_in = r.q_bytes + r.kv_bytes;
         c->dig_out = r.out_bytes;
-        c->kv_read = r.have * (rowk + rowv) * 4;
+        c->kv_read = r.kv_read;
         c->kv_write = r.kv_bytes;
         c->cnt.digital_ops += c->dig_ops;
         c->cnt.cycles += aimc_cost_units_cycles(&dev->arch, c->dig_ops);

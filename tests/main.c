@@ -1,11 +1,17 @@
 /* main.c - the one CUnit runner for every aimc suite.
  *
  * Usage: test_aimc [SUITE...]   (no argument: every suite)
- * Prints CUnit's report and then one line "unit: N passed, M failed" (tests, not asserts);
- * exits non-zero when any test failed.
+ * Prints CUnit's report and then one line "unit: N passed, M failed" (tests, not asserts) over
+ * every suite run; exits non-zero when any test failed. Scratch files live in one directory
+ * made for the run (aimc_test_path) and removed at its end, so two runs at once (the plain
+ * and the sanitizer build under make -j2) never share a file.
  */
+#define _XOPEN_SOURCE 700 /* nftw */
+#include <ftw.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <CUnit/Basic.h>
 
@@ -18,6 +24,49 @@ int aimc_test_add_suite(const char *name, const aimc_test_case *cases, size_t n)
     for (size_t i = 0; i < n; i++)
         if (!CU_add_test(s, cases[i].name, cases[i].fn)) return CU_get_error();
     return 0;
+}
+
+/* ---- scratch files: one directory per run ---------------------------------------------- */
+
+static char test_dir[64];
+
+const char *aimc_test_path(const char *name)
+{
+    static char ring[16][512];
+    static unsigned next;
+    if (!test_dir[0]) {
+        const char *t = getenv("TMPDIR");
+        snprintf(test_dir, sizeof test_dir, "%s/aimc-test-XXXXXX",
+                 t && *t && strlen(t) < 32 ? t : "/tmp");
+        if (!mkdtemp(test_dir)) {
+            test_dir[0] = '\0';
+            return NULL;
+        }
+    }
+    char *p = ring[next++ % 16];
+    snprintf(p, sizeof ring[0], "%s/%s", test_dir, name);
+    return p;
+}
+
+int aimc_test_msg_is(const char *msg, const char *path, const char *rest)
+{
+    const size_t n = strlen(path);
+    int ok = strncmp(msg, path, n) == 0 && strcmp(msg + n, rest) == 0;
+    if (!ok) fprintf(stderr, "\n  got      \"%s\"\n  expected \"%s%s\"\n", msg, path, rest);
+    return ok;
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path) ? -1 : 0;
+}
+
+static void test_dir_remove(void)
+{
+    if (test_dir[0]) nftw(test_dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 static int (*const registry[])(void) = {
@@ -39,22 +88,28 @@ int main(int argc, char **argv)
         }
     }
     CU_basic_set_mode(CU_BRM_NORMAL);
+    /* CUnit's counts are of the last run only: each named suite's are added up here, so a
+     * failure in an earlier suite is neither lost from the summary nor from the exit code. */
+    unsigned run = 0, failed = 0;
     if (argc > 1) {
-        for (int a = 1; a < argc; a++) {
-            CU_pSuite s = CU_get_suite(argv[a]);
-            if (!s) {
+        for (int a = 1; a < argc; a++)
+            if (!CU_get_suite(argv[a])) {
                 fprintf(stderr, "test_aimc: no suite %s\n", argv[a]);
                 CU_cleanup_registry();
                 return 2;
             }
-            CU_basic_run_suite(s);
+        for (int a = 1; a < argc; a++) {
+            CU_basic_run_suite(CU_get_suite(argv[a]));
+            run += CU_get_number_of_tests_run();
+            failed += CU_get_number_of_tests_failed();
         }
     } else {
         CU_basic_run_tests();
+        run = CU_get_number_of_tests_run();
+        failed = CU_get_number_of_tests_failed();
     }
-    unsigned run = CU_get_number_of_tests_run();
-    unsigned failed = CU_get_number_of_tests_failed();
     printf("unit: %u passed, %u failed\n", run - failed, failed);
     CU_cleanup_registry();
+    test_dir_remove();
     return failed ? 1 : 0;
 }

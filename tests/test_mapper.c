@@ -486,7 +486,8 @@ static void test_routing_file(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(m);
     const char *good = "{\"tokens\": 20, \"layers\": [{\"counts\": [18, 12, 6, 4], "
                        "\"coactivation\": [[0,10,5,3],[10,0,1,1],[5,1,0,0],[3,1,0,0]]}]}";
-    const char *path = "/tmp/aimc_test_routing.json";
+    const char *path = aimc_test_path("routing.json");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(path);
     CU_ASSERT_EQUAL_FATAL(write_file(path, good, strlen(good)), 0);
     aimc_routing *r = NULL;
     aimc_diag d = {{0}};
@@ -498,22 +499,22 @@ static void test_routing_file(void)
         const char *text, *msg;
     } bad[] = {
         {"{\"tokens\": 20, \"layers\": [{\"counts\": [18, 12, 6]}]}",
-         "/tmp/aimc_test_routing.json: layers[0].counts: expected an array of 4 counts"},
+         ": layers[0].counts: expected an array of 4 counts"},
         {"{\"tokens\": 20, \"layers\": [{\"counts\": [18, 12, 6, 21]}]}",
-         "/tmp/aimc_test_routing.json: layers[0].counts[3]: expected an integer in 0..20"},
+         ": layers[0].counts[3]: expected an integer in 0..20"},
         {"{\"tokens\": 20, \"layers\": [{\"counts\": [20, 20, 6, 0]}]}",
-         "/tmp/aimc_test_routing.json: layers[0].counts: sum 46 exceeds tokens x top_k = 40"},
+         ": layers[0].counts: sum 46 exceeds tokens x top_k = 40"},
         {"{\"tokens\": 0, \"layers\": []}",
-         "/tmp/aimc_test_routing.json: tokens: expected a positive integer"},
+         ": tokens: expected a positive integer"},
         {"{\"tokens\": 20, \"layers\": [{\"counts\": [1,1,1,1], \"coactivation\": [[0]]}]}",
-         "/tmp/aimc_test_routing.json: layers[0].coactivation: expected 4 rows of 4 counts"},
-        {"{\"tokens\": 20, \"layers\": [", "/tmp/aimc_test_routing.json: not valid JSON (near byte 25)"},
+         ": layers[0].coactivation: expected 4 rows of 4 counts"},
+        {"{\"tokens\": 20, \"layers\": [", ": not valid JSON (near byte 25)"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         CU_ASSERT_EQUAL_FATAL(write_file(path, bad[i].text, strlen(bad[i].text)), 0);
         CU_ASSERT_NOT_EQUAL(aimc_routing_load(path, m, &r, &d), AIMC_OK);
         CU_ASSERT_PTR_NULL(r);
-        CU_ASSERT_STRING_EQUAL(d.msg, bad[i].msg);
+        CU_ASSERT(aimc_test_msg_is(d.msg, path, bad[i].msg));
     }
     remove(path);
     aimc_model_free(m);
@@ -527,7 +528,8 @@ static void test_plan_roundtrip(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(m);
     aimc_routing *r = NULL;
     CU_ASSERT_EQUAL_FATAL(aimc_routing_zipf(m, 1.0, 1, &r, NULL), AIMC_OK);
-    const char *path = "/tmp/aimc_test_plan.json";
+    const char *path = aimc_test_path("plan.json");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(path);
     for (int s = AIMC_STRATEGY_PACK; s <= AIMC_STRATEGY_TIERED; s++) {
         aimc_arch a = small_arch(64, 64, 2, AIMC_SIGN_DIFFERENTIAL, 4, 4, 80,
                                  s == AIMC_STRATEGY_TIERED ? 3 : 1, (aimc_map_strategy)s);
@@ -573,7 +575,7 @@ static void test_plan_roundtrip(void)
     aimc_diag d = {{0}};
     CU_ASSERT_EQUAL(aimc_plan_load(path, &a, m, NULL, &q, &d), AIMC_ERR_CONFIG);
     CU_ASSERT_PTR_NULL(q);
-    CU_ASSERT_STRING_EQUAL(d.msg, "/tmp/aimc_test_plan.json: matrix 0 (layer0.dense0.gate) replica 0: tile 0 is not placed; every tile is placed once per replica");
+    CU_ASSERT(aimc_test_msg_is(d.msg, path, ": matrix 0 (layer0.dense0.gate) replica 0: tile 0 is not placed; every tile is placed once per replica"));
     remove(path);
     aimc_routing_free(r);
     aimc_model_free(m);
@@ -663,15 +665,16 @@ static void test_plan_faults(void)
                                   "mapping.fault_threshold 0.25 of its devices stuck); no tile "
                                   "goes there");
     /* The same through a plan file: the loader takes the fault map from its options. */
-    const char *path = "/tmp/aimc_test_plan_faults.json";
+    const char *path = aimc_test_path("plan_faults.json");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(path);
     CU_ASSERT_EQUAL_FATAL(aimc_plan_save(p, &a, m, path, &d), AIMC_OK);
     aimc_plan *q = NULL;
     aimc_map_opts o = {NULL, ff, 1024, 0};
     CU_ASSERT_EQUAL(aimc_plan_load(path, &a, m, &o, &q, &d), AIMC_ERR_CONFIG);
     CU_ASSERT_PTR_NULL(q);
-    CU_ASSERT_STRING_EQUAL(d.msg, "/tmp/aimc_test_plan_faults.json: runs[3]: crossbar 5 is "
-                                  "faulty (more than mapping.fault_threshold 0.25 of its "
-                                  "devices stuck); no tile goes there");
+    CU_ASSERT(aimc_test_msg_is(d.msg, path, ": runs[3]: crossbar 5 is faulty (more than "
+                                            "mapping.fault_threshold 0.25 of its devices "
+                                            "stuck); no tile goes there"));
     CU_ASSERT_EQUAL(aimc_plan_load(path, &a, m, NULL, &q, &d), AIMC_OK);
     aimc_plan_free(q);
     remove(path);
@@ -1122,24 +1125,30 @@ static void test_safetensors_model(void)
     unsigned char *b1 = st_build(s1, 4, &n1), *b2 = st_build(s2, 3, &n2);
     CU_ASSERT_PTR_NOT_NULL_FATAL(b1);
     CU_ASSERT_PTR_NOT_NULL_FATAL(b2);
-    CU_ASSERT_EQUAL_FATAL(write_file("/tmp/aimc_st_a.safetensors", b1, n1), 0);
-    CU_ASSERT_EQUAL_FATAL(write_file("/tmp/aimc_st_b.safetensors", b2, n2), 0);
+    char pa[512], pb[512], pi[512], py[512];
+    CU_ASSERT_PTR_NOT_NULL_FATAL(aimc_test_path("aimc_st_a.safetensors"));
+    snprintf(pa, sizeof pa, "%s", aimc_test_path("aimc_st_a.safetensors"));
+    snprintf(pb, sizeof pb, "%s", aimc_test_path("aimc_st_b.safetensors"));
+    snprintf(pi, sizeof pi, "%s", aimc_test_path("aimc_st.index.json"));
+    snprintf(py, sizeof py, "%s", aimc_test_path("aimc_st_model.yaml"));
+    CU_ASSERT_EQUAL_FATAL(write_file(pa, b1, n1), 0);
+    CU_ASSERT_EQUAL_FATAL(write_file(pb, b2, n2), 0);
     const char *index = "{\"metadata\": {}, \"weight_map\": {\"m.l0.gate.weight\": "
                         "\"aimc_st_a.safetensors\", \"m.l0.e0.w1\": \"aimc_st_a.safetensors\", "
                         "\"m.l0.e0.w3\": \"aimc_st_a.safetensors\", \"m.l0.e0.w2\": "
                         "\"aimc_st_a.safetensors\", \"m.l0.e1.w1\": \"aimc_st_b.safetensors\", "
                         "\"m.l0.e1.w3\": \"aimc_st_b.safetensors\", \"m.l0.e1.w2\": "
                         "\"aimc_st_b.safetensors\"}}";
-    CU_ASSERT_EQUAL_FATAL(write_file("/tmp/aimc_st.index.json", index, strlen(index)), 0);
+    CU_ASSERT_EQUAL_FATAL(write_file(pi, index, strlen(index)), 0);
     const char *yaml =
         "version: 1\nmodel: {name: st, layers: 1, d_model: 4, routed_experts: 2, expert_d_ff: 2, "
         "top_k: 1}\nweights:\n  safetensors:\n    path: aimc_st.index.json\n    names:\n"
         "      router: m.l{layer}.gate.weight\n      gate: m.l{layer}.e{expert}.w1\n"
         "      up: m.l{layer}.e{expert}.w3\n      down: m.l{layer}.e{expert}.w2\n";
-    CU_ASSERT_EQUAL_FATAL(write_file("/tmp/aimc_st_model.yaml", yaml, strlen(yaml)), 0);
+    CU_ASSERT_EQUAL_FATAL(write_file(py, yaml, strlen(yaml)), 0);
     aimc_model *m = NULL;
     aimc_diag d = {{0}};
-    int rc = aimc_model_load("/tmp/aimc_st_model.yaml", 1, &m, &d);
+    int rc = aimc_model_load(py, 1, &m, &d);
     CU_ASSERT_EQUAL(rc, AIMC_OK);
     if (rc) fprintf(stderr, "\n  %s\n", d.msg);
     if (!rc) {
@@ -1164,17 +1173,17 @@ static void test_safetensors_model(void)
         "top_k: 1}\nweights:\n  safetensors:\n    path: aimc_st_a.safetensors\n    names:\n"
         "      router: m.l{layer}.gate.weight\n      gate: m.l{layer}.e{expert}.w1\n"
         "      up: m.l{layer}.e{expert}.w3\n      down: m.l{layer}.e{expert}.w2\n";
-    CU_ASSERT_EQUAL_FATAL(write_file("/tmp/aimc_st_model.yaml", yaml1, strlen(yaml1)), 0);
-    CU_ASSERT_EQUAL(aimc_model_load("/tmp/aimc_st_model.yaml", 1, &m, &d), AIMC_ERR_CONFIG);
-    CU_ASSERT_STRING_EQUAL(d.msg, "/tmp/aimc_st_a.safetensors: no tensor m.l0.e1.w1");
+    CU_ASSERT_EQUAL_FATAL(write_file(py, yaml1, strlen(yaml1)), 0);
+    CU_ASSERT_EQUAL(aimc_model_load(py, 1, &m, &d), AIMC_ERR_CONFIG);
+    CU_ASSERT(aimc_test_msg_is(d.msg, pa, ": no tensor m.l0.e1.w1"));
     /* Truncated: the data ends early. */
-    CU_ASSERT_EQUAL_FATAL(write_file("/tmp/aimc_st_a.safetensors", b1, n1 - 3), 0);
-    CU_ASSERT_EQUAL(aimc_model_load("/tmp/aimc_st_model.yaml", 1, &m, &d), AIMC_ERR_PARSE);
+    CU_ASSERT_EQUAL_FATAL(write_file(pa, b1, n1 - 3), 0);
+    CU_ASSERT_EQUAL(aimc_model_load(py, 1, &m, &d), AIMC_ERR_PARSE);
     CU_ASSERT_PTR_NOT_NULL(strstr(d.msg, "data_offsets must be [begin, end] within the"));
-    remove("/tmp/aimc_st_a.safetensors");
-    remove("/tmp/aimc_st_b.safetensors");
-    remove("/tmp/aimc_st.index.json");
-    remove("/tmp/aimc_st_model.yaml");
+    remove(pa);
+    remove(pb);
+    remove(pi);
+    remove(py);
     free(b1);
     free(b2);
 }

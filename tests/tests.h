@@ -25,8 +25,8 @@ int test_conformance_register(void); /* driver conformance per backend URI (test
 int test_fuzz_register(void);    /* device + driver: bad command buffers (tests/test_fuzz.c) */
 int test_bound_register(void);   /* device: work bounded by pieces and limits (test_bound.c) */
 int test_sysc_register(void);    /* sim/sysc: SystemC platform, sysc: backend (test_sysc.c) */
-int test_rtl_register(void);
-int test_report_register(void);  /* tools: aimc run's figures, deploy, gating, GPU (test_report.c) */     /* rtl: Verilated RTL against sim:, co-simulation (test_rtl.c) */
+int test_rtl_register(void);     /* rtl: Verilated RTL against sim:, co-simulation (test_rtl.c) */
+int test_report_register(void);  /* tools: aimc run's figures, deploy, gating, GPU (test_report.c) */
 
 /* Add a suite and its tests: AIMC_SUITE("name", {"test a", fn_a}, {"test b", fn_b}). */
 typedef struct {
@@ -40,5 +40,12 @@ int aimc_test_add_suite(const char *name, const aimc_test_case *cases, size_t n)
         int rc_ = aimc_test_add_suite((name), cases_, sizeof cases_ / sizeof cases_[0]); \
         if (rc_) return rc_;                                                            \
     } while (0)
+
+/* A scratch file NAME in this run's own directory ($TMPDIR or /tmp, made on first use and
+ * removed with everything in it when the run ends); NULL if the directory cannot be made.
+ * The string lives until 16 more calls; copy it to keep it longer. */
+const char *aimc_test_path(const char *name);
+/* 1 when MSG is PATH followed by REST (an error message that names a scratch file). */
+int aimc_test_msg_is(const char *msg, const char *path, const char *rest);
 
 #endif /* AIMC_TESTS_H */

@@ -5,6 +5,8 @@
  */
 #include "aimc_arch.h"
 
+#include <math.h>
+
 #include <string.h>
 
 void aimc_arch_defaults(aimc_arch *a)
@@ -151,6 +153,23 @@ int aimc_arch_input_steps(const aimc_arch *a)
 {
     /* Bit-serial drives one magnitude bit per step with the sign as the drive polarity. */
     return a->dac.mode == AIMC_DAC_BIT_SERIAL ? a->dac.bits - 1 : 1;
+}
+
+double aimc_arch_full_scale_lsb(const aimc_arch *a, uint32_t nrows)
+{
+    const double level_max = (double)((1 << a->crossbar.bits_per_cell) - 1);
+    const double u_max = a->dac.mode == AIMC_DAC_BIT_SERIAL
+                             ? 1.0
+                             : (double)((UINT32_C(1) << (a->dac.bits - 1)) - 1);
+    const double range = (double)nrows * u_max * level_max;
+    double top = ldexp(1.0, a->adc.bits - 1) - 1.0;
+    if (top < 1.0) top = 1.0;
+    int e;
+    (void)frexp(range / top, &e);
+    double lsb = ldexp(1.0, e);
+    while (lsb * top < range) lsb *= 2.0;
+    while ((lsb / 2.0) * top >= range) lsb /= 2.0;
+    return lsb;
 }
 
 long aimc_arch_total_crossbars(const aimc_arch *a)

@@ -269,11 +269,7 @@ void aimc_hw_noise_of(const aimc_arch *a, uint32_t rows, aimc_hw_noise *n)
     double var_y = 0;
     for (uint32_t r0 = 0; r0 < rows; r0 += (uint32_t)a->crossbar.rows) {
         uint32_t nr = rows - r0 < (uint32_t)a->crossbar.rows ? rows - r0 : (uint32_t)a->crossbar.rows;
-        double R = nr * u_max * L;
-        double lsb = 1.0;
-        double top = (double)((1L << (a->adc.bits - 1)) - 1);
-        while (top * lsb < R) lsb *= 2.0;
-        while (lsb > 1.0 / 1024 && top * (lsb / 2) >= R) lsb /= 2.0;
+        double lsb = aimc_arch_full_scale_lsb(a, nr);
         double q = (ideal && lsb <= 1.0) ? 0.0 : lsb * lsb / 12.0;
         double u2 = serial ? 0.5 : u_max * u_max / 3.0;
         double rd = nr * u2 * n_dev * sr * sr;

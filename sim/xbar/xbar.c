@@ -536,19 +536,10 @@ int xbar_uniform_sigma(const aimc_xbar *s)
             a->crossbar.wire_resistance_ohm == 0.0);
 }
 
-/* The ADC LSB of a tile of nrows rows at full scale, in level units: the smallest power of
- * two with (2^(Ab-1) - 1) * LSB >= R = nrows * u_max * L (1 * LSB >= R when Ab = 1). */
+/* The ADC LSB of a tile of nrows rows at full scale, in level units (common/arch.c). */
 static double tile_lsb(const aimc_xbar *s, uint32_t nrows)
 {
-    double range = (double)nrows * s->u_max * s->level_max;
-    double top = ldexp(1.0, s->arch.adc.bits - 1) - 1.0;
-    if (top < 1.0) top = 1.0;
-    int e;
-    (void)frexp(range / top, &e);
-    double lsb = ldexp(1.0, e);
-    while (lsb * top < range) lsb *= 2.0;
-    while ((lsb / 2.0) * top >= range) lsb /= 2.0;
-    return lsb;
+    return aimc_arch_full_scale_lsb(&s->arch, nrows);
 }
 
 /* ---- a tile's packed read data ------------------------------------------------------ */

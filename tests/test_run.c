@@ -566,6 +566,44 @@ static void test_lm_parts_and_kv(void)
     aimc_model_free(m);
 }
 
+/* A language model without eval.context (small-lm, as the public models' files): its 100
+ * random ids are one sequence, not windows of 64 each restarting at position 0. Teacher
+ * forcing prefills them in one group of 100. With a prompt of 4 and the others one by one,
+ * the token at position p reads the p positions before it: 4 + 5 + ... + 99 = 4944 positions
+ * read and 100 written, at 576 bytes a position (3 layers x 2 kv heads x (12 + 12) x 4 bytes)
+ * and 31.2 pJ a byte off chip. Windows of 64 would read 4 + ... + 63 and 4 + ... + 35, 2634
+ * positions, in 94 groups. */
+static void test_lm_one_sequence(void)
+{
+    aimc_model *m = NULL;
+    aimc_diag d = {{0}};
+    CU_ASSERT_EQUAL_FATAL(aimc_model_load_string(small_lm_text, "lm.yaml", 0, &m, &d), AIMC_OK);
+    CU_ASSERT_EQUAL_FATAL(m->eval.context, 0);
+    aimc_arch a;
+    aimc_arch_defaults(&a);
+    a.hierarchy.chips_auto = 1;
+    aimc_rt_report *r = calloc(3, sizeof *r);
+    cli_eval_out ex;
+    CU_ASSERT_FATAL(r != NULL);
+    CU_ASSERT_EQUAL_FATAL(lm_eval(&a, m, 100, 0, 0, &r[0], &ex), AIMC_OK);
+    cli_breakdown_free(&ex.breakdown);
+    CU_ASSERT_EQUAL(r[0].tokens, 100);
+    CU_ASSERT_EQUAL(r[0].groups, 1);
+    CU_ASSERT_EQUAL(r[0].first_tokens, 100);
+    CU_ASSERT_EQUAL_FATAL(lm_eval(&a, m, 100, 4, 0, &r[1], &ex), AIMC_OK);
+    cli_breakdown_free(&ex.breakdown);
+    CU_ASSERT_EQUAL(r[1].groups, 97);
+    CU_ASSERT_EQUAL(r[1].first_tokens, 4);
+    a.kv_cache.energy_pj_per_byte = 0;
+    CU_ASSERT_EQUAL_FATAL(lm_eval(&a, m, 100, 4, 0, &r[2], &ex), AIMC_OK);
+    cli_breakdown_free(&ex.breakdown);
+    const double kv = r[1].cost.energy_pj[AIMC_PART_BUFFER] - r[2].cost.energy_pj[AIMC_PART_BUFFER];
+    const double want = (4944.0 + 100.0) * 576 * 31.2;
+    CU_ASSERT_DOUBLE_EQUAL(kv, want, 1e-6 * want);
+    free(r);
+    aimc_model_free(m);
+}
+
 /* ---- the language model's training ------------------------------------------------------- */
 
 /* The gradient of a tiny LM (2 layers, 2 heads of 4, 3 experts top-2, d_ff 6, vocabulary 16,
@@ -669,6 +707,8 @@ int test_run_register(void)
                {"dump outputs: what the run gave, layer by layer", test_dump_outputs},
                {"language model: parts of the model, decoding, KV bytes by hand",
                 test_lm_parts_and_kv},
+               {"language model without eval.context: one sequence, KV bytes by hand",
+                test_lm_one_sequence},
                {"language model: gradient matches finite differences", test_lm_gradient},
                {"bytes-lm: ideal machine = float perplexity (1 %), the corpus split",
                 test_bytes_lm});

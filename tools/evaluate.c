@@ -130,13 +130,15 @@ static int keep_outputs(const aimc_model *m, size_t ntok, const float *x0, const
 /* ---- a language model on its text ----------------------------------------------------------- */
 
 /* A language model's evaluation: the token ids (o->ids, else the held-out chunks of eval.text,
- * else random bytes of seed), at most ntok of them (0: all), run in windows of eval.context
- * (each a sequence from position 0, prefilled at once: teacher forcing, unless o->prompt or
- * o->generate say how its tokens enter), each token's label
- * the next id of its window; the reports summed into *rep. */
+ * else random ids of seed), at most ntok of them (0: all). With eval.context set they run in
+ * windows of that many (each a sequence from position 0); without it all of them are one
+ * sequence (one window of every token). A window is prefilled at once (teacher forcing)
+ * unless o->prompt or o->generate say how its tokens enter; each token's label is the next id
+ * of its window; the reports are summed into *rep. max_batch: the device's tokens per command
+ * (aimc_dev_info). */
 static int lm_windows(aimc_dev *dev, const aimc_model *m, const cli_eval_opts *o, size_t ntok,
-                      int timing_only, const aimc_rt_opts *ro0, aimc_rt_report *rep,
-                      aimc_diag *d)
+                      int timing_only, uint32_t max_batch, const aimc_rt_opts *ro0,
+                      aimc_rt_report *rep, aimc_diag *d)
 {
     const size_t dm = (size_t)m->d_model, V = (size_t)m->vocab;
     uint8_t *text = NULL, *tr = NULL, *te = NULL;
@@ -161,7 +163,11 @@ static int lm_windows(aimc_dev *dev, const aimc_model *m, const cli_eval_opts *o
     const uint64_t key = aimc_rng_key(o->seed, AIMC_RNG_DOMAIN_TOKENS, 77, 0);
     for (size_t i = 0; i < n; i++)
         ids[i] = o->ids ? o->ids[i] : te ? te[i] : (int)(aimc_rng_u64(key, i) % V);
-    const size_t W = m->eval.context > 0 ? (size_t)m->eval.context : 64;
+    /* Windows only where the model says how long its context is: the ids are otherwise one
+     * text, and cutting it would restart the positions (and empty the KV caches) where the
+     * model never would. */
+    const size_t W = m->eval.context > 0 && (size_t)m->eval.context < n ? (size_t)m->eval.context
+                     : n ? n : 1;
     float *x0 = timing_only ? NULL : malloc(W * dm * sizeof *x0);
     int *lab = malloc(W * sizeof *lab);
     if ((!timing_only && !x0) || !lab) {
@@ -190,7 +196,17 @@ static int lm_windows(aimc_dev *dev, const aimc_model *m, const cli_eval_opts *o
         }
         if (rc) break;
         aimc_rt_opts ro = *ro0;
-        if (!ro.prompt && !ro.generate) ro.prompt = wn; /* teacher forcing: one prefill */
+        /* Teacher forcing: the window's ids are given, so they all enter at once, one prefill.
+         * The runtime refuses a prompt of more tokens than the device takes per command; a
+         * longer window stays one sequence, prefilled in chunks of that many (the prompt and
+         * then groups of the same size, each entering once the one before has issued its
+         * commands, so the caches grow in position order): causal attention gives every
+         * token the same result as one prefill would. Not cut into windows: that would
+         * restart the positions. */
+        if (!ro.prompt && !ro.generate) {
+            ro.prompt = wn;
+            if (max_batch && wn > max_batch) ro.prompt = ro.batch = max_batch;
+        }
         ro.experts_out = NULL;
         if ((rc = aimc_rt_run(dev, m, x0, wn, x0 ? lab : NULL, &ro, r, d))) break;
         if (w0 == 0) rep->first_cycles = r->first_cycles, rep->first_tokens = r->first_tokens;
@@ -340,7 +356,8 @@ int cli_evaluate(const aimc_arch *a0, const aimc_model *m, const cli_eval_opts *
         goto out;
     }
     if (m->vocab && !o->x0 && !o->keep_outputs) { /* a language model on its text, in windows */
-        if ((rc = lm_windows(dev, m, o, o->ntok, info.timing_only, &ro, rep, d))) goto out;
+        if ((rc = lm_windows(dev, m, o, o->ntok, info.timing_only, info.max_batch, &ro, rep, d)))
+            goto out;
     } else if ((rc = aimc_rt_run(dev, m, x0, ntok, labels, &ro, rep, d))) {
         if (!d->msg[0]) aimc_diag_set(d, rc, "out of memory");
         goto out;

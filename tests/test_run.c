@@ -473,7 +473,7 @@ static void test_dump_outputs(void)
     /* the file */
     const char *path = "/tmp/aimc_dump.safetensors";
     CU_ASSERT_EQUAL_FATAL(cli_dump_write(path, m, &a, 1, T, ex.outputs.inputs, ex.outputs.x, ex.outputs.layers,
-                                         ex.outputs.logits, ex.outputs.experts, &d), AIMC_OK);
+                                         ex.outputs.logits, ex.outputs.experts, NULL, &d), AIMC_OK);
     FILE *f = fopen(path, "rb");
     CU_ASSERT_FATAL(f != NULL);
     static unsigned char buf[1 << 16];
@@ -693,6 +693,97 @@ static void test_bytes_lm(void)
     aimc_model_free(m);
 }
 
+/* --dump-outputs of a language model: bytes-lm (eval.context 64) on 100 given ids on the
+ * ideal machine runs windows of 64 and 36, and the outputs are those of the ids as run: the
+ * ids, their embedding rows as inputs, and per window the hidden state and logits of the
+ * float model on that window as a sequence from position 0 (within 1e-3 rms relative: 16-bit
+ * rounding); the perplexity of the dumped logits on the next ids within each window (98
+ * scored) is the run's. The file holds the ids as I32. */
+static void test_lm_dump_outputs(void)
+{
+    enum { N = 100, W = 64 };
+    aimc_model *m = NULL;
+    aimc_diag d = {{0}};
+    CU_ASSERT_EQUAL_FATAL(aimc_model_load("models/bytes-lm.yaml", 1, &m, &d), AIMC_OK);
+    CU_ASSERT_EQUAL_FATAL(m->eval.context, W);
+    const size_t dm = (size_t)m->d_model, V = (size_t)m->vocab;
+    int ids[N];
+    const char *text = "The quick brown fox jumps over the lazy dog; ";
+    for (size_t i = 0; i < N; i++) ids[i] = (unsigned char)text[i % strlen(text)];
+    aimc_arch a;
+    ideal_arch(&a);
+    a.hierarchy.chips_auto = 1;
+    cli_eval_opts eo = {.backend = "sim:", .seed = 1, .batch = 1, .ids = ids, .n_ids = N,
+                        .keep_outputs = 1};
+    aimc_plan *p = NULL;
+    aimc_rt_report *r = calloc(1, sizeof *r);
+    cli_eval_out ex;
+    CU_ASSERT_FATAL(r != NULL);
+    int rc = cli_evaluate(&a, m, &eo, &p, NULL, r, &ex, &d);
+    if (rc) fprintf(stderr, "\n  %s\n", d.msg);
+    CU_ASSERT_EQUAL_FATAL(rc, AIMC_OK);
+    const cli_outputs *op = &ex.outputs;
+    CU_ASSERT_EQUAL(r->tokens, N);
+    CU_ASSERT_EQUAL(r->scored, N - 2);
+    CU_ASSERT_EQUAL_FATAL(op->ntok, N);
+    CU_ASSERT_FATAL(op->inputs && op->x && op->logits && op->experts && op->ids);
+    CU_ASSERT_PTR_NULL(op->layers);
+    CU_ASSERT_EQUAL(memcmp(op->ids, ids, sizeof ids), 0);
+    for (size_t t = 0; t < N; t++)
+        CU_ASSERT_EQUAL(memcmp(op->inputs + t * dm, m->embed + (size_t)ids[t] * dm,
+                               dm * sizeof *op->inputs), 0);
+    float *xr = malloc(W * dm * sizeof *xr);
+    double *zr = malloc(W * V * sizeof *zr);
+    CU_ASSERT_FATAL(xr && zr);
+    double ex2 = 0, x2 = 0, ez2 = 0, z2 = 0, nll = 0;
+    for (size_t w0 = 0; w0 < N; w0 += W) {
+        const size_t wn = N - w0 < W ? N - w0 : W;
+        CU_ASSERT_EQUAL_FATAL(aimc_rt_forward_ref(m, op->inputs + w0 * dm, wn, xr, NULL, zr),
+                              AIMC_OK);
+        for (size_t i = 0; i < wn * dm; i++) {
+            const double e = (double)op->x[w0 * dm + i] - xr[i];
+            ex2 += e * e;
+            x2 += (double)xr[i] * xr[i];
+        }
+        for (size_t i = 0; i < wn * V; i++) {
+            const double e = (double)op->logits[w0 * V + i] - zr[i];
+            ez2 += e * e;
+            z2 += zr[i] * zr[i];
+        }
+        for (size_t t = 0; t + 1 < wn; t++) { /* -log softmax of the next id */
+            const float *z = op->logits + (w0 + t) * V;
+            double mx = z[0], sum = 0;
+            for (size_t v = 1; v < V; v++) mx = z[v] > mx ? z[v] : mx;
+            for (size_t v = 0; v < V; v++) sum += exp(z[v] - mx);
+            nll += log(sum) + mx - z[ids[w0 + t + 1]];
+        }
+    }
+    CU_ASSERT(sqrt(ex2 / x2) < 1e-3);
+    CU_ASSERT(sqrt(ez2 / z2) < 1e-3);
+    CU_ASSERT_DOUBLE_EQUAL(exp(nll / (N - 2)), r->perplexity_hw, 1e-6 * r->perplexity_hw);
+    for (size_t i = 0; i < (size_t)(m->layers - m->dense_layers) * N * (size_t)m->top_k; i++)
+        CU_ASSERT(op->experts[i] >= 0 && op->experts[i] < m->n_experts);
+    const char *path = "/tmp/aimc_lm_dump.safetensors";
+    CU_ASSERT_EQUAL_FATAL(cli_dump_write(path, m, &a, 1, op->ntok, op->inputs, op->x, NULL,
+                                         op->logits, op->experts, op->ids, &d), AIMC_OK);
+    FILE *f = fopen(path, "rb");
+    CU_ASSERT_FATAL(f != NULL);
+    static char buf[4096];
+    const size_t len = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[len] = '\0';
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf + 8, "\"ids\":{\"dtype\":\"I32\",\"shape\":[100]"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf + 8, "\"logits\":{\"dtype\":\"F32\",\"shape\":[100,256]"));
+    remove(path);
+    free(xr);
+    free(zr);
+    cli_outputs_free(&ex.outputs);
+    cli_breakdown_free(&ex.breakdown);
+    aimc_plan_free(p);
+    free(r);
+    aimc_model_free(m);
+}
+
 int test_run_register(void)
 {
     AIMC_SUITE("run", {"ideal machine matches the reference", test_run_ideal_matches_reference},
@@ -711,6 +802,8 @@ int test_run_register(void)
                 test_lm_one_sequence},
                {"language model: gradient matches finite differences", test_lm_gradient},
                {"bytes-lm: ideal machine = float perplexity (1 %), the corpus split",
-                test_bytes_lm});
+                test_bytes_lm},
+               {"dump outputs of a language model: its windows' ids, logits, hidden",
+                test_lm_dump_outputs});
     return 0;
 }

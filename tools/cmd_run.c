@@ -878,15 +878,15 @@ int cli_cmd_run(int argc_all, char **argv_all)
     }
     if (ro.dump) {
         const cli_outputs *op = &res.ex.outputs;
-        if (cli_dump_write(ro.dump, m, used, o.seed, rep->tokens, op->inputs, op->x, op->layers,
-                           op->logits, op->experts, &d) != AIMC_OK) {
+        if (cli_dump_write(ro.dump, m, used, o.seed, op->ntok, op->inputs, op->x, op->layers,
+                           op->logits, op->experts, op->ids, &d) != AIMC_OK) {
             fprintf(stderr, "%s: %s\n", cli_prog, d.msg);
             rc = CLI_EXIT_WORK;
             goto out;
         }
-        printf("outputs  %zu tokens: input, hidden%s%s and routing in %s\n", rep->tokens,
+        printf("outputs  %zu tokens: input, hidden%s%s%s and routing in %s\n", op->ntok,
                op->layers ? ", every layer's hidden state" : "", op->logits ? ", logits" : "",
-               ro.dump);
+               op->ids ? ", token ids" : "", ro.dump);
     }
     if (o.json) {
         aimc_json j;

@@ -205,6 +205,33 @@ static int preflight(const cli_options *o, const aimc_arch *a)
     return 0;
 }
 
+/* What was asked that the model cannot give, known once the model is loaded: prints why (a
+ * usage error); returns 0 to go on. */
+static int refuse_for_model(const run_opts *ro, const aimc_model *m)
+{
+    if (ro->dump_layers &&
+        (m->attn.kind != AIMC_ATTN_NONE || m->dense_layers > 0 || m->vocab > 0)) {
+        /* the runtime keeps every layer's output of independent tokens only */
+        fprintf(stderr, "%s run: --dump-layers: every layer's hidden state is kept for models "
+                "without attention, dense layers or a vocabulary only, and model %s has %s; "
+                "--dump-outputs without --dump-layers writes its inputs, last hidden state, "
+                "logits and routing\n", cli_prog, m->name,
+                m->attn.kind != AIMC_ATTN_NONE ? "attention"
+                : m->dense_layers > 0          ? "dense layers"
+                                               : "a vocabulary");
+        return -1;
+    }
+    if ((ro->prompt || ro->generate) && m->attn.kind == AIMC_ATTN_NONE) {
+        /* a model without attention has no sequence: its tokens are independent */
+        fprintf(stderr, "%s run: --%s: model %s has no attention, so its tokens are no "
+                "sequence (each goes through the layers on its own; --batch N sets how many "
+                "enter together); --prompt and --generate are for models with attention\n",
+                cli_prog, ro->prompt ? "prompt" : "generate", m->name);
+        return -1;
+    }
+    return 0;
+}
+
 /* ---- the report ---- */
 
 static double sum_parts(const double *pj)
@@ -788,7 +815,7 @@ int cli_cmd_run(int argc_all, char **argv_all)
     int rc = CLI_EXIT_USAGE;
     if (cli_load_arch(&o, &a)) goto out;
     if (!ro.timing_only && preflight(&o, &a)) goto out;
-    if (cli_load_model(&o, !ro.timing_only, &m)) goto out;
+    if (cli_load_model(&o, !ro.timing_only, &m) || refuse_for_model(&ro, m)) goto out;
     if (ro.routing && aimc_routing_from_spec(ro.routing, m, &routing, &d) != AIMC_OK) {
         fprintf(stderr, "%s: %s\n", cli_prog, d.msg);
         goto out;

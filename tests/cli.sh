@@ -309,5 +309,16 @@ expect_exit 0 "bytes-lm --dump-outputs" "$AIMC" run --model models/bytes-lm.yaml
 has_line "$tmp/out" '^outputs  27 tokens: input, hidden, logits, token ids and routing in ' "bytes-lm dump: its 27 bytes"
 has_line "$tmp/out" '^language next-token accuracy .*\(26 tokens scored\)$' "bytes-lm dump: scored as a language model"
 
+# The KV cache warning sizes a layer's cache by the cost layer, for the longest sequence run:
+# bytes-lm's 256 tokens are windows of 64 (eval.context), 64 positions x 4 kv heads x (16 keys
+# + 16 values) x 4 bytes = 32 KiB, over a 16 KiB buffer and within a 64 KiB one.
+expect_exit 0 "bytes-lm KV cache in 16 KiB" "$AIMC" run --model models/bytes-lm.yaml --timing-only \
+    --tokens 256 --set kv_cache.memory=buffer --set buffer.kb=16
+has_line "$tmp/out" "^warning  a layer's KV cache of 64 positions takes 32\.0 KiB, more than the 16 KiB buffer" \
+    "bytes-lm: KV cache warning of one window"
+expect_exit 0 "bytes-lm KV cache in 64 KiB" "$AIMC" run --model models/bytes-lm.yaml --timing-only \
+    --tokens 256 --set kv_cache.memory=buffer --set buffer.kb=64
+if grep -q 'KV cache' "$tmp/out"; then bad "bytes-lm: a window's 32 KiB cache warned of in 64 KiB"; else ok; fi
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

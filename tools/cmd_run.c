@@ -857,14 +857,23 @@ int cli_cmd_run(int argc_all, char **argv_all)
     if (gpu) print_compare(&gc, &res.fig);
     for (int i = 0; i < warn.n; i++) printf("warning  %s\n", warn.text[i]);
     if (m->attn.kind != AIMC_ATTN_NONE) { /* a KV cache in a buffer it does not fit */
-        uint32_t rk, rv;
-        aimc_model_kv_row(m, &rk, &rv);
-        const double bytes = (double)rep->tokens * (rk + rv) * 4.0;
+        /* A layer's cache after the run's longest sequence: a language model's window (its
+         * eval.context) or every token; its bytes the cost layer's, as the device counts
+         * them (the cache written by appending that many positions from position 0). */
+        const size_t positions = m->vocab && m->eval.context > 0 &&
+                                         rep->tokens > (size_t)m->eval.context
+                                     ? (size_t)m->eval.context
+                                     : rep->tokens;
+        aimc_cost_attn_bytes io;
+        aimc_cost_attn_io(positions, 0, (uint64_t)m->attn.heads, (uint64_t)m->attn.kv_heads,
+                          (uint64_t)m->attn.dk, (uint64_t)m->attn.dv,
+                          m->attn.kind == AIMC_ATTN_MLA, 1, &io);
+        const double bytes = (double)io.kv_write;
         if (used->kv_cache.memory == AIMC_KV_BUFFER && bytes > used->buffer.kb * 1024.0)
             printf("warning  a layer's KV cache of %zu positions takes %.1f KiB, more than the "
                    "%d KiB buffer that holds it (kv_cache.memory buffer): the run counts its "
                    "accesses as if it fitted; kv_cache.memory offchip models the memory it needs\n",
-                   rep->tokens, bytes / 1024.0, used->buffer.kb);
+                   positions, bytes / 1024.0, used->buffer.kb);
         if (used->kv_cache.memory == AIMC_KV_OFFCHIP &&
             bytes * m->layers > used->kv_cache.gbytes * 1e9 * used->hierarchy.chips)
             printf("warning  the KV caches take %.3f GB, more than the off-chip memory of %d "

@@ -349,13 +349,17 @@ static void test_digits_classifier(void)
 
 /* ---- tokens in, outputs out --------------------------------------------------------------- */
 
+static int write_bytes(const char *path, const void *bytes, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f) return -1;
+    const int bad = fwrite(bytes, 1, n, f) != n;
+    return fclose(f) || bad ? -1 : 0;
+}
+
 static int write_text(const char *path, const char *text)
 {
-    FILE *f = fopen(path, "w");
-    if (!f) return -1;
-    const size_t n = strlen(text);
-    const int bad = fwrite(text, 1, n, f) != n;
-    return fclose(f) || bad ? -1 : 0;
+    return write_bytes(path, text, strlen(text));
 }
 
 /* --tokens-file: numbers by blanks or commas, comments and blank lines skipped; each bad file
@@ -397,8 +401,71 @@ static void test_tokens_file(void)
         CU_ASSERT_EQUAL(n, 0);
         CU_ASSERT_STRING_EQUAL(d.msg, bad[i].msg);
     }
+    /* a NUL byte would end the line's string early: named, not a short line */
+    CU_ASSERT_EQUAL_FATAL(write_bytes(path, "1 2 3\n4 5\0 6\n", 13), 0);
+    CU_ASSERT_EQUAL(cli_tokens_read(path, m, &x, &n, &d), AIMC_ERR_CONFIG);
+    CU_ASSERT_PTR_NULL(x);
+    CU_ASSERT_STRING_EQUAL(d.msg, "/tmp/aimc_tokens.txt:2:4: a NUL byte: a tokens file is text");
     remove(path);
     CU_ASSERT_EQUAL(cli_tokens_read(path, m, &x, &n, &d), AIMC_ERR_IO);
+    aimc_model_free(m);
+}
+
+/* A language model's --tokens-file: text:FILE is one id a byte (NUL included), up to 65536;
+ * a longer text is an error naming the file, its size and the limit, not cut short. Decimal
+ * ids: a NUL byte is an error with its line, not a separator; more than 65536 ids an error. */
+static void test_ids_file(void)
+{
+    static const char *model = "version: 1\nmodel: {name: bytes, layers: 1, d_model: 8, "
+                               "routed_experts: 2, expert_d_ff: 4, top_k: 1, "
+                               "attention: {heads: 2}, vocab: 256}\n";
+    const char *path = "/tmp/aimc_ids.txt";
+    aimc_model *m = NULL;
+    aimc_diag d = {{0}};
+    CU_ASSERT_EQUAL_FATAL(aimc_model_load_string(model, "bytes.yaml", 0, &m, &d), AIMC_OK);
+    enum { MAX = 65536 };
+    char *big = malloc(MAX + 1);
+    CU_ASSERT_FATAL(big != NULL);
+    for (size_t i = 0; i <= MAX; i++) big[i] = (char)('a' + i % 26);
+    big[MAX - 1] = 'Z';
+    int *ids = NULL;
+    size_t n = 0;
+    CU_ASSERT_EQUAL_FATAL(write_bytes(path, big, MAX), 0);
+    CU_ASSERT_EQUAL(cli_ids_read("text:/tmp/aimc_ids.txt", m, &ids, &n, &d), AIMC_OK);
+    CU_ASSERT_EQUAL(n, MAX);
+    if (ids && n == MAX) CU_ASSERT(ids[0] == 'a' && ids[MAX - 1] == 'Z');
+    free(ids);
+    ids = NULL;
+    CU_ASSERT_EQUAL_FATAL(write_bytes(path, big, MAX + 1), 0);
+    CU_ASSERT_EQUAL(cli_ids_read("text:/tmp/aimc_ids.txt", m, &ids, &n, &d), AIMC_ERR_CONFIG);
+    CU_ASSERT_PTR_NULL(ids);
+    CU_ASSERT_STRING_EQUAL(d.msg, "/tmp/aimc_ids.txt: 65537 bytes, more than 65536 tokens (one "
+                                  "a byte)");
+    free(big);
+    CU_ASSERT_EQUAL_FATAL(write_bytes(path, "a\0b", 3), 0);
+    CU_ASSERT_EQUAL(cli_ids_read("text:/tmp/aimc_ids.txt", m, &ids, &n, &d), AIMC_OK);
+    CU_ASSERT_EQUAL(n, 3);
+    if (ids && n == 3) CU_ASSERT(ids[0] == 'a' && ids[1] == 0 && ids[2] == 'b');
+    free(ids);
+    ids = NULL;
+    CU_ASSERT_EQUAL_FATAL(write_bytes(path, "1 2\n3\0 4\n", 10), 0);
+    CU_ASSERT_EQUAL(cli_ids_read(path, m, &ids, &n, &d), AIMC_ERR_CONFIG);
+    CU_ASSERT_PTR_NULL(ids);
+    CU_ASSERT_STRING_EQUAL(d.msg, "/tmp/aimc_ids.txt:2: a NUL byte: expected token ids 0..255 "
+                                  "as text");
+    char *many = malloc(2 * (MAX + 1));
+    CU_ASSERT_FATAL(many != NULL);
+    for (size_t i = 0; i <= MAX; i++) many[2 * i] = '7', many[2 * i + 1] = '\n';
+    CU_ASSERT_EQUAL_FATAL(write_bytes(path, many, 2 * MAX), 0);
+    CU_ASSERT_EQUAL(cli_ids_read(path, m, &ids, &n, &d), AIMC_OK);
+    CU_ASSERT_EQUAL(n, MAX);
+    free(ids);
+    ids = NULL;
+    CU_ASSERT_EQUAL_FATAL(write_bytes(path, many, 2 * (MAX + 1)), 0);
+    CU_ASSERT_EQUAL(cli_ids_read(path, m, &ids, &n, &d), AIMC_ERR_CONFIG);
+    CU_ASSERT_STRING_EQUAL(d.msg, "/tmp/aimc_ids.txt: more than 65536 tokens");
+    free(many);
+    remove(path);
     aimc_model_free(m);
 }
 
@@ -795,6 +862,8 @@ int test_run_register(void)
                {"peak figures by hand", test_peak_by_hand},
                {"peak agrees with a simulated tile", test_peak_matches_simulated_tile},
                {"tokens file: values, and each bad line's message", test_tokens_file},
+               {"ids file: text up to 65536 bytes, NUL bytes, the limits' messages",
+                test_ids_file},
                {"dump outputs: what the run gave, layer by layer", test_dump_outputs},
                {"language model: parts of the model, decoding, KV bytes by hand",
                 test_lm_parts_and_kv},

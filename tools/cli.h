@@ -174,13 +174,14 @@ void cli_model_parts(const aimc_model *m, const cli_breakdown *b,
  * values (the residual stream entering layer 0) as numbers separated by blanks or commas;
  * blank lines and lines starting with # are skipped; 1..65536 tokens. *x0 (the caller frees
  * it) and *ntok receive them. AIMC_ERR_IO for an unreadable file, AIMC_ERR_CONFIG with
- * "FILE:LINE: ..." for a bad line. */
+ * "FILE:LINE: ..." for a bad line (a NUL byte in it too: it is text). */
 int cli_tokens_read(const char *path, const aimc_model *m, float **x0, size_t *ntok,
                     aimc_diag *d);
 
 /* A language model's tokens in: "text:FILE" is the bytes of FILE (a vocabulary of bytes);
- * else FILE holds decimal ids below model.vocab separated by blanks, commas or new lines.
- * At most 65536. The caller frees *ids. */
+ * else FILE holds decimal ids below model.vocab separated by blanks, commas or new lines (a
+ * NUL byte is an error with its line). At most 65536: a longer text or more ids is an error
+ * naming the file and the limit (nothing is cut). The caller frees *ids. */
 int cli_ids_read(const char *path, const aimc_model *m, int **ids, size_t *n, aimc_diag *d);
 
 /* Outputs out (`aimc run --dump-outputs`): a safetensors file of F32 "input" and "hidden"

@@ -447,6 +447,11 @@ int cli_tokens_read(const char *path, const aimc_model *m, float **x0, size_t *n
         size_t len = 0;
         int ch;
         while ((ch = fgetc(f)) != EOF && ch != '\n') {
+            if (ch == '\0') { /* would end the line's string where the file does not */
+                rc = aimc_diag_set(d, AIMC_ERR_CONFIG, "%s:%zu:%zu: a NUL byte: a tokens file is "
+                                   "text", path, line_no + 1, len + 1);
+                goto out;
+            }
             if (len + 2 > lcap) {
                 size_t nc = lcap ? 2 * lcap : 256;
                 char *nl = realloc(line, nc);
@@ -629,17 +634,29 @@ int cli_ids_read(const char *path, const aimc_model *m, int **ids, size_t *n, ai
         return aimc_diag_set(d, AIMC_ERR_CONFIG, "%s: text needs a vocabulary of bytes (256), "
                              "model %s has %d", file, m->name, m->vocab);
     }
-    int *v = malloc((len ? len : 1) * sizeof *v);
+    if (text && len > CLI_TOKENS_MAX) { /* one token a byte: not cut short without a word */
+        free(buf);
+        return aimc_diag_set(d, AIMC_ERR_CONFIG, "%s: %zu bytes, more than %d tokens (one a "
+                             "byte)", file, len, CLI_TOKENS_MAX);
+    }
+    /* at most one id a byte, and at most CLI_TOKENS_MAX of them */
+    const size_t cap = len < CLI_TOKENS_MAX ? len : CLI_TOKENS_MAX;
+    int *v = malloc((cap ? cap : 1) * sizeof *v);
     if (!v) {
         free(buf);
         return aimc_diag_set(d, AIMC_ERR_NOMEM, "%s: out of memory", file);
     }
     size_t k = 0;
     if (text) {
-        for (size_t i = 0; i < len && k < CLI_TOKENS_MAX; i++) v[k++] = buf[i];
+        for (size_t i = 0; i < len; i++) v[k++] = buf[i];
     } else { /* decimal ids separated by blanks, commas or new lines */
         size_t i = 0, line = 1;
         while (i < len && rc == AIMC_OK) {
+            if (buf[i] == '\0') { /* not a separator (strchr would find the terminator) */
+                rc = aimc_diag_set(d, AIMC_ERR_CONFIG, "%s:%zu: a NUL byte: expected token ids "
+                                   "0..%d as text", file, line, m->vocab - 1);
+                break;
+            }
             if (buf[i] == '\n') line++;
             if (strchr(" \t\r\n,", buf[i])) {
                 i++;

@@ -63,7 +63,8 @@ void cli_usage_run(FILE *f)
             "  --dump-layers   with --dump-outputs: the hidden state after every layer too\n"
             "  --prompt N      models with attention: the first N tokens at once (a prefill)\n"
             "  --generate      models with attention: each later token enters when the one\n"
-            "                  before has left the head (decoding, one token at a time)\n");
+            "                  before has left the head (decoding's timing, one token at a\n"
+            "                  time; the tokens are the given ones, not the head's choice)\n");
 }
 
 /* ---- the options only `aimc run` takes ---- */

@@ -290,5 +290,35 @@ expect_exit 0 "run tiny-moe" "$AIMC" run --model models/tiny-moe.yaml --json "$t
 has_line "$tmp/tiny.json" '^  "tokens": 16,$' "tiny-moe runs 16 tokens"
 if grep -q '"accuracy"' "$tmp/tiny.json"; then bad "tiny-moe reports an accuracy"; else ok; fi
 
+# Options a model cannot take are refused before any work, exit 2, naming the option and why:
+# --prompt and --generate describe a sequence, which a model without attention has not (they
+# crashed the runtime); --dump-layers is for models without attention, dense layers or a
+# vocabulary (the runtime refused it only after programming).
+for o in "--prompt 4" "--generate"; do
+    expect_exit 2 "digits-moe $o" "$AIMC" run --model models/digits-moe.yaml $o
+    has_line "$tmp/err" "^aimc run: ${o% *}: model digits-moe has no attention, so its tokens are no sequence .*--prompt and --generate are for models with attention\$" "digits-moe $o message"
+done
+expect_exit 2 "bytes-lm --dump-layers" "$AIMC" run --model models/bytes-lm.yaml \
+    --dump-outputs "$tmp/lm.st" --dump-layers
+has_line "$tmp/err" "^aimc run: --dump-layers: every layer's hidden state is kept for models without attention, dense layers or a vocabulary only, and model bytes-lm has attention; " "bytes-lm --dump-layers message"
+if grep -q '^deploy ' "$tmp/out"; then bad "bytes-lm --dump-layers programmed the model first"; else ok; fi
+# A language model's --dump-outputs: the ids of the text as run, scored (perplexity reported).
+printf 'Hello, world. Hello, aimc.\n' >"$tmp/hello.txt"
+expect_exit 0 "bytes-lm --dump-outputs" "$AIMC" run --model models/bytes-lm.yaml \
+    --tokens-file "text:$tmp/hello.txt" --dump-outputs "$tmp/lm.st"
+has_line "$tmp/out" '^outputs  27 tokens: input, hidden, logits, token ids and routing in ' "bytes-lm dump: its 27 bytes"
+has_line "$tmp/out" '^language next-token accuracy .*\(26 tokens scored\)$' "bytes-lm dump: scored as a language model"
+
+# The KV cache warning sizes a layer's cache by the cost layer, for the longest sequence run:
+# bytes-lm's 256 tokens are windows of 64 (eval.context), 64 positions x 4 kv heads x (16 keys
+# + 16 values) x 4 bytes = 32 KiB, over a 16 KiB buffer and within a 64 KiB one.
+expect_exit 0 "bytes-lm KV cache in 16 KiB" "$AIMC" run --model models/bytes-lm.yaml --timing-only \
+    --tokens 256 --set kv_cache.memory=buffer --set buffer.kb=16
+has_line "$tmp/out" "^warning  a layer's KV cache of 64 positions takes 32\.0 KiB, more than the 16 KiB buffer" \
+    "bytes-lm: KV cache warning of one window"
+expect_exit 0 "bytes-lm KV cache in 64 KiB" "$AIMC" run --model models/bytes-lm.yaml --timing-only \
+    --tokens 256 --set kv_cache.memory=buffer --set buffer.kb=64
+if grep -q 'KV cache' "$tmp/out"; then bad "bytes-lm: a window's 32 KiB cache warned of in 64 KiB"; else ok; fi
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

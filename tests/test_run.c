@@ -349,13 +349,17 @@ static void test_digits_classifier(void)
 
 /* ---- tokens in, outputs out --------------------------------------------------------------- */
 
+static int write_bytes(const char *path, const void *bytes, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f) return -1;
+    const int bad = fwrite(bytes, 1, n, f) != n;
+    return fclose(f) || bad ? -1 : 0;
+}
+
 static int write_text(const char *path, const char *text)
 {
-    FILE *f = fopen(path, "w");
-    if (!f) return -1;
-    const size_t n = strlen(text);
-    const int bad = fwrite(text, 1, n, f) != n;
-    return fclose(f) || bad ? -1 : 0;
+    return write_bytes(path, text, strlen(text));
 }
 
 /* --tokens-file: numbers by blanks or commas, comments and blank lines skipped; each bad file
@@ -397,8 +401,71 @@ static void test_tokens_file(void)
         CU_ASSERT_EQUAL(n, 0);
         CU_ASSERT_STRING_EQUAL(d.msg, bad[i].msg);
     }
+    /* a NUL byte would end the line's string early: named, not a short line */
+    CU_ASSERT_EQUAL_FATAL(write_bytes(path, "1 2 3\n4 5\0 6\n", 13), 0);
+    CU_ASSERT_EQUAL(cli_tokens_read(path, m, &x, &n, &d), AIMC_ERR_CONFIG);
+    CU_ASSERT_PTR_NULL(x);
+    CU_ASSERT_STRING_EQUAL(d.msg, "/tmp/aimc_tokens.txt:2:4: a NUL byte: a tokens file is text");
     remove(path);
     CU_ASSERT_EQUAL(cli_tokens_read(path, m, &x, &n, &d), AIMC_ERR_IO);
+    aimc_model_free(m);
+}
+
+/* A language model's --tokens-file: text:FILE is one id a byte (NUL included), up to 65536;
+ * a longer text is an error naming the file, its size and the limit, not cut short. Decimal
+ * ids: a NUL byte is an error with its line, not a separator; more than 65536 ids an error. */
+static void test_ids_file(void)
+{
+    static const char *model = "version: 1\nmodel: {name: bytes, layers: 1, d_model: 8, "
+                               "routed_experts: 2, expert_d_ff: 4, top_k: 1, "
+                               "attention: {heads: 2}, vocab: 256}\n";
+    const char *path = "/tmp/aimc_ids.txt";
+    aimc_model *m = NULL;
+    aimc_diag d = {{0}};
+    CU_ASSERT_EQUAL_FATAL(aimc_model_load_string(model, "bytes.yaml", 0, &m, &d), AIMC_OK);
+    enum { MAX = 65536 };
+    char *big = malloc(MAX + 1);
+    CU_ASSERT_FATAL(big != NULL);
+    for (size_t i = 0; i <= MAX; i++) big[i] = (char)('a' + i % 26);
+    big[MAX - 1] = 'Z';
+    int *ids = NULL;
+    size_t n = 0;
+    CU_ASSERT_EQUAL_FATAL(write_bytes(path, big, MAX), 0);
+    CU_ASSERT_EQUAL(cli_ids_read("text:/tmp/aimc_ids.txt", m, &ids, &n, &d), AIMC_OK);
+    CU_ASSERT_EQUAL(n, MAX);
+    if (ids && n == MAX) CU_ASSERT(ids[0] == 'a' && ids[MAX - 1] == 'Z');
+    free(ids);
+    ids = NULL;
+    CU_ASSERT_EQUAL_FATAL(write_bytes(path, big, MAX + 1), 0);
+    CU_ASSERT_EQUAL(cli_ids_read("text:/tmp/aimc_ids.txt", m, &ids, &n, &d), AIMC_ERR_CONFIG);
+    CU_ASSERT_PTR_NULL(ids);
+    CU_ASSERT_STRING_EQUAL(d.msg, "/tmp/aimc_ids.txt: 65537 bytes, more than 65536 tokens (one "
+                                  "a byte)");
+    free(big);
+    CU_ASSERT_EQUAL_FATAL(write_bytes(path, "a\0b", 3), 0);
+    CU_ASSERT_EQUAL(cli_ids_read("text:/tmp/aimc_ids.txt", m, &ids, &n, &d), AIMC_OK);
+    CU_ASSERT_EQUAL(n, 3);
+    if (ids && n == 3) CU_ASSERT(ids[0] == 'a' && ids[1] == 0 && ids[2] == 'b');
+    free(ids);
+    ids = NULL;
+    CU_ASSERT_EQUAL_FATAL(write_bytes(path, "1 2\n3\0 4\n", 10), 0);
+    CU_ASSERT_EQUAL(cli_ids_read(path, m, &ids, &n, &d), AIMC_ERR_CONFIG);
+    CU_ASSERT_PTR_NULL(ids);
+    CU_ASSERT_STRING_EQUAL(d.msg, "/tmp/aimc_ids.txt:2: a NUL byte: expected token ids 0..255 "
+                                  "as text");
+    char *many = malloc(2 * (MAX + 1));
+    CU_ASSERT_FATAL(many != NULL);
+    for (size_t i = 0; i <= MAX; i++) many[2 * i] = '7', many[2 * i + 1] = '\n';
+    CU_ASSERT_EQUAL_FATAL(write_bytes(path, many, 2 * MAX), 0);
+    CU_ASSERT_EQUAL(cli_ids_read(path, m, &ids, &n, &d), AIMC_OK);
+    CU_ASSERT_EQUAL(n, MAX);
+    free(ids);
+    ids = NULL;
+    CU_ASSERT_EQUAL_FATAL(write_bytes(path, many, 2 * (MAX + 1)), 0);
+    CU_ASSERT_EQUAL(cli_ids_read(path, m, &ids, &n, &d), AIMC_ERR_CONFIG);
+    CU_ASSERT_STRING_EQUAL(d.msg, "/tmp/aimc_ids.txt: more than 65536 tokens");
+    free(many);
+    remove(path);
     aimc_model_free(m);
 }
 
@@ -473,7 +540,7 @@ static void test_dump_outputs(void)
     /* the file */
     const char *path = "/tmp/aimc_dump.safetensors";
     CU_ASSERT_EQUAL_FATAL(cli_dump_write(path, m, &a, 1, T, ex.outputs.inputs, ex.outputs.x, ex.outputs.layers,
-                                         ex.outputs.logits, ex.outputs.experts, &d), AIMC_OK);
+                                         ex.outputs.logits, ex.outputs.experts, NULL, &d), AIMC_OK);
     FILE *f = fopen(path, "rb");
     CU_ASSERT_FATAL(f != NULL);
     static unsigned char buf[1 << 16];
@@ -562,6 +629,44 @@ static void test_lm_parts_and_kv(void)
     cli_breakdown_free(&ex.breakdown);
     const double kv = r[0].cost.energy_pj[AIMC_PART_BUFFER] - r[2].cost.energy_pj[AIMC_PART_BUFFER];
     CU_ASSERT_DOUBLE_EQUAL(kv, 17280 * 31.2, 1e-6 * 17280 * 31.2);
+    free(r);
+    aimc_model_free(m);
+}
+
+/* A language model without eval.context (small-lm, as the public models' files): its 100
+ * random ids are one sequence, not windows of 64 each restarting at position 0. Teacher
+ * forcing prefills them in one group of 100. With a prompt of 4 and the others one by one,
+ * the token at position p reads the p positions before it: 4 + 5 + ... + 99 = 4944 positions
+ * read and 100 written, at 576 bytes a position (3 layers x 2 kv heads x (12 + 12) x 4 bytes)
+ * and 31.2 pJ a byte off chip. Windows of 64 would read 4 + ... + 63 and 4 + ... + 35, 2634
+ * positions, in 94 groups. */
+static void test_lm_one_sequence(void)
+{
+    aimc_model *m = NULL;
+    aimc_diag d = {{0}};
+    CU_ASSERT_EQUAL_FATAL(aimc_model_load_string(small_lm_text, "lm.yaml", 0, &m, &d), AIMC_OK);
+    CU_ASSERT_EQUAL_FATAL(m->eval.context, 0);
+    aimc_arch a;
+    aimc_arch_defaults(&a);
+    a.hierarchy.chips_auto = 1;
+    aimc_rt_report *r = calloc(3, sizeof *r);
+    cli_eval_out ex;
+    CU_ASSERT_FATAL(r != NULL);
+    CU_ASSERT_EQUAL_FATAL(lm_eval(&a, m, 100, 0, 0, &r[0], &ex), AIMC_OK);
+    cli_breakdown_free(&ex.breakdown);
+    CU_ASSERT_EQUAL(r[0].tokens, 100);
+    CU_ASSERT_EQUAL(r[0].groups, 1);
+    CU_ASSERT_EQUAL(r[0].first_tokens, 100);
+    CU_ASSERT_EQUAL_FATAL(lm_eval(&a, m, 100, 4, 0, &r[1], &ex), AIMC_OK);
+    cli_breakdown_free(&ex.breakdown);
+    CU_ASSERT_EQUAL(r[1].groups, 97);
+    CU_ASSERT_EQUAL(r[1].first_tokens, 4);
+    a.kv_cache.energy_pj_per_byte = 0;
+    CU_ASSERT_EQUAL_FATAL(lm_eval(&a, m, 100, 4, 0, &r[2], &ex), AIMC_OK);
+    cli_breakdown_free(&ex.breakdown);
+    const double kv = r[1].cost.energy_pj[AIMC_PART_BUFFER] - r[2].cost.energy_pj[AIMC_PART_BUFFER];
+    const double want = (4944.0 + 100.0) * 576 * 31.2;
+    CU_ASSERT_DOUBLE_EQUAL(kv, want, 1e-6 * want);
     free(r);
     aimc_model_free(m);
 }
@@ -655,6 +760,97 @@ static void test_bytes_lm(void)
     aimc_model_free(m);
 }
 
+/* --dump-outputs of a language model: bytes-lm (eval.context 64) on 100 given ids on the
+ * ideal machine runs windows of 64 and 36, and the outputs are those of the ids as run: the
+ * ids, their embedding rows as inputs, and per window the hidden state and logits of the
+ * float model on that window as a sequence from position 0 (within 1e-3 rms relative: 16-bit
+ * rounding); the perplexity of the dumped logits on the next ids within each window (98
+ * scored) is the run's. The file holds the ids as I32. */
+static void test_lm_dump_outputs(void)
+{
+    enum { N = 100, W = 64 };
+    aimc_model *m = NULL;
+    aimc_diag d = {{0}};
+    CU_ASSERT_EQUAL_FATAL(aimc_model_load("models/bytes-lm.yaml", 1, &m, &d), AIMC_OK);
+    CU_ASSERT_EQUAL_FATAL(m->eval.context, W);
+    const size_t dm = (size_t)m->d_model, V = (size_t)m->vocab;
+    int ids[N];
+    const char *text = "The quick brown fox jumps over the lazy dog; ";
+    for (size_t i = 0; i < N; i++) ids[i] = (unsigned char)text[i % strlen(text)];
+    aimc_arch a;
+    ideal_arch(&a);
+    a.hierarchy.chips_auto = 1;
+    cli_eval_opts eo = {.backend = "sim:", .seed = 1, .batch = 1, .ids = ids, .n_ids = N,
+                        .keep_outputs = 1};
+    aimc_plan *p = NULL;
+    aimc_rt_report *r = calloc(1, sizeof *r);
+    cli_eval_out ex;
+    CU_ASSERT_FATAL(r != NULL);
+    int rc = cli_evaluate(&a, m, &eo, &p, NULL, r, &ex, &d);
+    if (rc) fprintf(stderr, "\n  %s\n", d.msg);
+    CU_ASSERT_EQUAL_FATAL(rc, AIMC_OK);
+    const cli_outputs *op = &ex.outputs;
+    CU_ASSERT_EQUAL(r->tokens, N);
+    CU_ASSERT_EQUAL(r->scored, N - 2);
+    CU_ASSERT_EQUAL_FATAL(op->ntok, N);
+    CU_ASSERT_FATAL(op->inputs && op->x && op->logits && op->experts && op->ids);
+    CU_ASSERT_PTR_NULL(op->layers);
+    CU_ASSERT_EQUAL(memcmp(op->ids, ids, sizeof ids), 0);
+    for (size_t t = 0; t < N; t++)
+        CU_ASSERT_EQUAL(memcmp(op->inputs + t * dm, m->embed + (size_t)ids[t] * dm,
+                               dm * sizeof *op->inputs), 0);
+    float *xr = malloc(W * dm * sizeof *xr);
+    double *zr = malloc(W * V * sizeof *zr);
+    CU_ASSERT_FATAL(xr && zr);
+    double ex2 = 0, x2 = 0, ez2 = 0, z2 = 0, nll = 0;
+    for (size_t w0 = 0; w0 < N; w0 += W) {
+        const size_t wn = N - w0 < W ? N - w0 : W;
+        CU_ASSERT_EQUAL_FATAL(aimc_rt_forward_ref(m, op->inputs + w0 * dm, wn, xr, NULL, zr),
+                              AIMC_OK);
+        for (size_t i = 0; i < wn * dm; i++) {
+            const double e = (double)op->x[w0 * dm + i] - xr[i];
+            ex2 += e * e;
+            x2 += (double)xr[i] * xr[i];
+        }
+        for (size_t i = 0; i < wn * V; i++) {
+            const double e = (double)op->logits[w0 * V + i] - zr[i];
+            ez2 += e * e;
+            z2 += zr[i] * zr[i];
+        }
+        for (size_t t = 0; t + 1 < wn; t++) { /* -log softmax of the next id */
+            const float *z = op->logits + (w0 + t) * V;
+            double mx = z[0], sum = 0;
+            for (size_t v = 1; v < V; v++) mx = z[v] > mx ? z[v] : mx;
+            for (size_t v = 0; v < V; v++) sum += exp(z[v] - mx);
+            nll += log(sum) + mx - z[ids[w0 + t + 1]];
+        }
+    }
+    CU_ASSERT(sqrt(ex2 / x2) < 1e-3);
+    CU_ASSERT(sqrt(ez2 / z2) < 1e-3);
+    CU_ASSERT_DOUBLE_EQUAL(exp(nll / (N - 2)), r->perplexity_hw, 1e-6 * r->perplexity_hw);
+    for (size_t i = 0; i < (size_t)(m->layers - m->dense_layers) * N * (size_t)m->top_k; i++)
+        CU_ASSERT(op->experts[i] >= 0 && op->experts[i] < m->n_experts);
+    const char *path = "/tmp/aimc_lm_dump.safetensors";
+    CU_ASSERT_EQUAL_FATAL(cli_dump_write(path, m, &a, 1, op->ntok, op->inputs, op->x, NULL,
+                                         op->logits, op->experts, op->ids, &d), AIMC_OK);
+    FILE *f = fopen(path, "rb");
+    CU_ASSERT_FATAL(f != NULL);
+    static char buf[4096];
+    const size_t len = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[len] = '\0';
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf + 8, "\"ids\":{\"dtype\":\"I32\",\"shape\":[100]"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf + 8, "\"logits\":{\"dtype\":\"F32\",\"shape\":[100,256]"));
+    remove(path);
+    free(xr);
+    free(zr);
+    cli_outputs_free(&ex.outputs);
+    cli_breakdown_free(&ex.breakdown);
+    aimc_plan_free(p);
+    free(r);
+    aimc_model_free(m);
+}
+
 int test_run_register(void)
 {
     AIMC_SUITE("run", {"ideal machine matches the reference", test_run_ideal_matches_reference},
@@ -666,11 +862,17 @@ int test_run_register(void)
                {"peak figures by hand", test_peak_by_hand},
                {"peak agrees with a simulated tile", test_peak_matches_simulated_tile},
                {"tokens file: values, and each bad line's message", test_tokens_file},
+               {"ids file: text up to 65536 bytes, NUL bytes, the limits' messages",
+                test_ids_file},
                {"dump outputs: what the run gave, layer by layer", test_dump_outputs},
                {"language model: parts of the model, decoding, KV bytes by hand",
                 test_lm_parts_and_kv},
+               {"language model without eval.context: one sequence, KV bytes by hand",
+                test_lm_one_sequence},
                {"language model: gradient matches finite differences", test_lm_gradient},
                {"bytes-lm: ideal machine = float perplexity (1 %), the corpus split",
-                test_bytes_lm});
+                test_bytes_lm},
+               {"dump outputs of a language model: its windows' ids, logits, hidden",
+                test_lm_dump_outputs});
     return 0;
 }

@@ -95,8 +95,10 @@ typedef struct cli_eval_opts {
     const int *replay;           /* timing-only: a value run's routing decisions */
     int *experts_out;            /* value runs: the decisions (MoE layers x tokens x top_k) */
     int keep_outputs;            /* value runs: 1 keeps every token's inputs, outputs and
-                                  * routing in cli_eval_out.outputs, 2 also every layer's
-                                  * hidden state */
+                                  * routing in cli_eval_out.outputs (a language model's: of
+                                  * the ids its windows ran), 2 also every layer's hidden
+                                  * state (models without attention, dense layers or a
+                                  * vocabulary: the runtime keeps it for those only) */
     const float *x0;             /* the inputs (ntok x d_model, --tokens-file), or NULL */
     size_t prompt;               /* aimc_rt_opts.prompt and .generate */
     int generate;
@@ -123,16 +125,17 @@ typedef struct cli_breakdown {
 void cli_breakdown_free(cli_breakdown *b);
 
 /* Every token's outputs of a value run (cli_eval_opts.keep_outputs; --dump-outputs and the
- * Python package): inputs what entered layer 0 (ntok x d_model), x the residual stream after
- * the last layer (ntok x d_model), layers the stream after every layer (keep_outputs 2:
- * layers x ntok x d_model, else NULL), logits a classifier's head (ntok x n_classes, else
- * NULL), experts the device's routing decisions (MoE layers x ntok x top_k), labels a
- * classifier's test labels (ntok, else NULL); malloc'ed, the caller frees them with
- * cli_outputs_free. */
+ * Python package): inputs what entered layer 0 (ntok x d_model; a language model's: the
+ * embedding rows of its ids), x the residual stream after the last layer (ntok x d_model),
+ * layers the stream after every layer (keep_outputs 2: layers x ntok x d_model, else NULL),
+ * logits a classifier's or a language model's head (ntok x n_classes, the vocabulary for a
+ * language model; else NULL), experts the device's routing decisions (MoE layers x ntok x
+ * top_k), labels a classifier's test labels (ntok, else NULL), ids a language model's token
+ * ids as run (ntok, else NULL); malloc'ed, the caller frees them with cli_outputs_free. */
 typedef struct cli_outputs {
     size_t ntok;
     float *inputs, *x, *layers, *logits;
-    int *experts, *labels;
+    int *experts, *labels, *ids;
 } cli_outputs;
 void cli_outputs_free(cli_outputs *o);
 
@@ -171,24 +174,26 @@ void cli_model_parts(const aimc_model *m, const cli_breakdown *b,
  * values (the residual stream entering layer 0) as numbers separated by blanks or commas;
  * blank lines and lines starting with # are skipped; 1..65536 tokens. *x0 (the caller frees
  * it) and *ntok receive them. AIMC_ERR_IO for an unreadable file, AIMC_ERR_CONFIG with
- * "FILE:LINE: ..." for a bad line. */
+ * "FILE:LINE: ..." for a bad line (a NUL byte in it too: it is text). */
 int cli_tokens_read(const char *path, const aimc_model *m, float **x0, size_t *ntok,
                     aimc_diag *d);
 
 /* A language model's tokens in: "text:FILE" is the bytes of FILE (a vocabulary of bytes);
- * else FILE holds decimal ids below model.vocab separated by blanks, commas or new lines.
- * At most 65536. The caller frees *ids. */
+ * else FILE holds decimal ids below model.vocab separated by blanks, commas or new lines (a
+ * NUL byte is an error with its line). At most 65536: a longer text or more ids is an error
+ * naming the file and the limit (nothing is cut). The caller frees *ids. */
 int cli_ids_read(const char *path, const aimc_model *m, int **ids, size_t *n, aimc_diag *d);
 
 /* Outputs out (`aimc run --dump-outputs`): a safetensors file of F32 "input" and "hidden"
  * (ntok x d_model: what entered layer 0 and the residual stream after the last layer),
  * "layers.L.hidden" after each layer L when layers_out is given, "logits" (ntok x classes)
- * when logits is given, and I32 "experts" (MoE layers x ntok x top_k: the routing decisions),
- * with the model, machine and seed as metadata (docs/cli.md). */
+ * when logits is given, I32 "experts" (MoE layers x ntok x top_k: the routing decisions) and
+ * I32 "ids" (ntok: a language model's token ids) when ids is given, with the model, machine
+ * and seed as metadata (docs/cli.md). */
 int cli_dump_write(const char *path, const aimc_model *m, const aimc_arch *a, uint64_t seed,
                    size_t ntok, const float *inputs, const float *hidden,
                    const float *layers_out, const float *logits, const int *experts,
-                   aimc_diag *d);
+                   const int *ids, aimc_diag *d);
 
 int cli_evaluate(const aimc_arch *a, const aimc_model *m, const cli_eval_opts *o,
                  aimc_plan **plan, aimc_arch *arch_used, aimc_rt_report *rep,

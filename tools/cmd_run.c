@@ -63,7 +63,8 @@ void cli_usage_run(FILE *f)
             "  --dump-layers   with --dump-outputs: the hidden state after every layer too\n"
             "  --prompt N      models with attention: the first N tokens at once (a prefill)\n"
             "  --generate      models with attention: each later token enters when the one\n"
-            "                  before has left the head (decoding, one token at a time)\n");
+            "                  before has left the head (decoding's timing, one token at a\n"
+            "                  time; the tokens are the given ones, not the head's choice)\n");
 }
 
 /* ---- the options only `aimc run` takes ---- */
@@ -202,6 +203,33 @@ static int preflight(const cli_options *o, const aimc_arch *a)
         return -1;
     }
     aimc_model_free(shape);
+    return 0;
+}
+
+/* What was asked that the model cannot give, known once the model is loaded: prints why (a
+ * usage error); returns 0 to go on. */
+static int refuse_for_model(const run_opts *ro, const aimc_model *m)
+{
+    if (ro->dump_layers &&
+        (m->attn.kind != AIMC_ATTN_NONE || m->dense_layers > 0 || m->vocab > 0)) {
+        /* the runtime keeps every layer's output of independent tokens only */
+        fprintf(stderr, "%s run: --dump-layers: every layer's hidden state is kept for models "
+                "without attention, dense layers or a vocabulary only, and model %s has %s; "
+                "--dump-outputs without --dump-layers writes its inputs, last hidden state, "
+                "logits and routing\n", cli_prog, m->name,
+                m->attn.kind != AIMC_ATTN_NONE ? "attention"
+                : m->dense_layers > 0          ? "dense layers"
+                                               : "a vocabulary");
+        return -1;
+    }
+    if ((ro->prompt || ro->generate) && m->attn.kind == AIMC_ATTN_NONE) {
+        /* a model without attention has no sequence: its tokens are independent */
+        fprintf(stderr, "%s run: --%s: model %s has no attention, so its tokens are no "
+                "sequence (each goes through the layers on its own; --batch N sets how many "
+                "enter together); --prompt and --generate are for models with attention\n",
+                cli_prog, ro->prompt ? "prompt" : "generate", m->name);
+        return -1;
+    }
     return 0;
 }
 
@@ -788,7 +816,7 @@ int cli_cmd_run(int argc_all, char **argv_all)
     int rc = CLI_EXIT_USAGE;
     if (cli_load_arch(&o, &a)) goto out;
     if (!ro.timing_only && preflight(&o, &a)) goto out;
-    if (cli_load_model(&o, !ro.timing_only, &m)) goto out;
+    if (cli_load_model(&o, !ro.timing_only, &m) || refuse_for_model(&ro, m)) goto out;
     if (ro.routing && aimc_routing_from_spec(ro.routing, m, &routing, &d) != AIMC_OK) {
         fprintf(stderr, "%s: %s\n", cli_prog, d.msg);
         goto out;
@@ -830,14 +858,23 @@ int cli_cmd_run(int argc_all, char **argv_all)
     if (gpu) print_compare(&gc, &res.fig);
     for (int i = 0; i < warn.n; i++) printf("warning  %s\n", warn.text[i]);
     if (m->attn.kind != AIMC_ATTN_NONE) { /* a KV cache in a buffer it does not fit */
-        uint32_t rk, rv;
-        aimc_model_kv_row(m, &rk, &rv);
-        const double bytes = (double)rep->tokens * (rk + rv) * 4.0;
+        /* A layer's cache after the run's longest sequence: a language model's window (its
+         * eval.context) or every token; its bytes the cost layer's, as the device counts
+         * them (the cache written by appending that many positions from position 0). */
+        const size_t positions = m->vocab && m->eval.context > 0 &&
+                                         rep->tokens > (size_t)m->eval.context
+                                     ? (size_t)m->eval.context
+                                     : rep->tokens;
+        aimc_cost_attn_bytes io;
+        aimc_cost_attn_io(positions, 0, (uint64_t)m->attn.heads, (uint64_t)m->attn.kv_heads,
+                          (uint64_t)m->attn.dk, (uint64_t)m->attn.dv,
+                          m->attn.kind == AIMC_ATTN_MLA, 1, &io);
+        const double bytes = (double)io.kv_write;
         if (used->kv_cache.memory == AIMC_KV_BUFFER && bytes > used->buffer.kb * 1024.0)
             printf("warning  a layer's KV cache of %zu positions takes %.1f KiB, more than the "
                    "%d KiB buffer that holds it (kv_cache.memory buffer): the run counts its "
                    "accesses as if it fitted; kv_cache.memory offchip models the memory it needs\n",
-                   rep->tokens, bytes / 1024.0, used->buffer.kb);
+                   positions, bytes / 1024.0, used->buffer.kb);
         if (used->kv_cache.memory == AIMC_KV_OFFCHIP &&
             bytes * m->layers > used->kv_cache.gbytes * 1e9 * used->hierarchy.chips)
             printf("warning  the KV caches take %.3f GB, more than the off-chip memory of %d "
@@ -878,15 +915,15 @@ int cli_cmd_run(int argc_all, char **argv_all)
     }
     if (ro.dump) {
         const cli_outputs *op = &res.ex.outputs;
-        if (cli_dump_write(ro.dump, m, used, o.seed, rep->tokens, op->inputs, op->x, op->layers,
-                           op->logits, op->experts, &d) != AIMC_OK) {
+        if (cli_dump_write(ro.dump, m, used, o.seed, op->ntok, op->inputs, op->x, op->layers,
+                           op->logits, op->experts, op->ids, &d) != AIMC_OK) {
             fprintf(stderr, "%s: %s\n", cli_prog, d.msg);
             rc = CLI_EXIT_WORK;
             goto out;
         }
-        printf("outputs  %zu tokens: input, hidden%s%s and routing in %s\n", rep->tokens,
+        printf("outputs  %zu tokens: input, hidden%s%s%s and routing in %s\n", op->ntok,
                op->layers ? ", every layer's hidden state" : "", op->logits ? ", logits" : "",
-               ro.dump);
+               op->ids ? ", token ids" : "", ro.dump);
     }
     if (o.json) {
         aimc_json j;

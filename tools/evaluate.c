@@ -67,6 +67,7 @@ void cli_outputs_free(cli_outputs *o)
     free(o->logits);
     free(o->experts);
     free(o->labels);
+    free(o->ids);
     memset(o, 0, sizeof *o);
 }
 
@@ -130,18 +131,22 @@ static int keep_outputs(const aimc_model *m, size_t ntok, const float *x0, const
 /* ---- a language model on its text ----------------------------------------------------------- */
 
 /* A language model's evaluation: the token ids (o->ids, else the held-out chunks of eval.text,
- * else random bytes of seed), at most ntok of them (0: all), run in windows of eval.context
- * (each a sequence from position 0, prefilled at once: teacher forcing, unless o->prompt or
- * o->generate say how its tokens enter), each token's label
- * the next id of its window; the reports summed into *rep. */
+ * else random ids of seed), at most ntok of them (0: all). With eval.context set they run in
+ * windows of that many (each a sequence from position 0); without it all of them are one
+ * sequence (one window of every token). A window is prefilled at once (teacher forcing)
+ * unless o->prompt or o->generate say how its tokens enter; each token's label is the next id
+ * of its window; the reports are summed into *rep. max_batch: the device's tokens per command
+ * (aimc_dev_info). keep (value runs, may be NULL): every token's outputs, the windows' in
+ * order (cli_outputs: inputs, hidden, logits over the vocabulary, routing, ids). */
 static int lm_windows(aimc_dev *dev, const aimc_model *m, const cli_eval_opts *o, size_t ntok,
-                      int timing_only, const aimc_rt_opts *ro0, aimc_rt_report *rep,
-                      aimc_diag *d)
+                      int timing_only, uint32_t max_batch, const aimc_rt_opts *ro0,
+                      aimc_rt_report *rep, cli_outputs *keep, aimc_diag *d)
 {
     const size_t dm = (size_t)m->d_model, V = (size_t)m->vocab;
+    const size_t moe = (size_t)(m->layers - m->dense_layers), K = (size_t)m->top_k;
     uint8_t *text = NULL, *tr = NULL, *te = NULL;
     size_t len = 0, ntr = 0, nte = 0;
-    int *ids = NULL, rc = AIMC_OK;
+    int *ids = NULL, *wexp = NULL, rc = AIMC_OK;
     size_t n = 0;
     if (o->ids) {
         n = o->n_ids;
@@ -161,7 +166,30 @@ static int lm_windows(aimc_dev *dev, const aimc_model *m, const cli_eval_opts *o
     const uint64_t key = aimc_rng_key(o->seed, AIMC_RNG_DOMAIN_TOKENS, 77, 0);
     for (size_t i = 0; i < n; i++)
         ids[i] = o->ids ? o->ids[i] : te ? te[i] : (int)(aimc_rng_u64(key, i) % V);
-    const size_t W = m->eval.context > 0 ? (size_t)m->eval.context : 64;
+    /* Windows only where the model says how long its context is: the ids are otherwise one
+     * text, and cutting it would restart the positions (and empty the KV caches) where the
+     * model never would. */
+    const size_t W = m->eval.context > 0 && (size_t)m->eval.context < n ? (size_t)m->eval.context
+                     : n ? n : 1;
+    if (keep && o->keep_outputs > 1) {
+        rc = aimc_diag_set(d, AIMC_ERR_UNSUPPORTED, "%s: every layer's output is kept for models "
+                           "without attention, dense layers or a vocabulary only", m->name);
+        goto out;
+    }
+    if (keep) { /* the windows' outputs side by side; each window's routing through wexp */
+        keep->ntok = n;
+        keep->inputs = malloc(n * dm * sizeof *keep->inputs);
+        keep->x = malloc(n * dm * sizeof *keep->x);
+        keep->logits = malloc(n * V * sizeof *keep->logits);
+        keep->experts = malloc((moe ? moe : 1) * n * K * sizeof *keep->experts);
+        keep->ids = malloc(n * sizeof *keep->ids);
+        wexp = malloc((moe ? moe : 1) * W * K * sizeof *wexp);
+        if (!keep->inputs || !keep->x || !keep->logits || !keep->experts || !keep->ids || !wexp) {
+            rc = aimc_diag_set(d, AIMC_ERR_NOMEM, "out of memory for the outputs of %zu tokens", n);
+            goto out;
+        }
+        memcpy(keep->ids, ids, n * sizeof *ids);
+    }
     float *x0 = timing_only ? NULL : malloc(W * dm * sizeof *x0);
     int *lab = malloc(W * sizeof *lab);
     if ((!timing_only && !x0) || !lab) {
@@ -190,9 +218,27 @@ static int lm_windows(aimc_dev *dev, const aimc_model *m, const cli_eval_opts *o
         }
         if (rc) break;
         aimc_rt_opts ro = *ro0;
-        if (!ro.prompt && !ro.generate) ro.prompt = wn; /* teacher forcing: one prefill */
-        ro.experts_out = NULL;
+        /* Teacher forcing: the window's ids are given, so they all enter at once, one prefill.
+         * The runtime refuses a prompt of more tokens than the device takes per command; a
+         * longer window stays one sequence, prefilled in chunks of that many (the prompt and
+         * then groups of the same size, each entering once the one before has issued its
+         * commands, so the caches grow in position order): causal attention gives every
+         * token the same result as one prefill would. Not cut into windows: that would
+         * restart the positions. */
+        if (!ro.prompt && !ro.generate) {
+            ro.prompt = wn;
+            if (max_batch && wn > max_batch) ro.prompt = ro.batch = max_batch;
+        }
+        ro.experts_out = keep ? wexp : NULL;
+        ro.x_out = keep ? keep->x + w0 * dm : NULL;
+        ro.logits_out = keep ? keep->logits + w0 * V : NULL;
+        ro.layers_out = NULL;
         if ((rc = aimc_rt_run(dev, m, x0, wn, x0 ? lab : NULL, &ro, r, d))) break;
+        if (keep && x0) { /* the window's inputs, and its routing (MoE layers x wn x top_k) */
+            memcpy(keep->inputs + w0 * dm, x0, wn * dm * sizeof *x0);
+            for (size_t l = 0; l < moe; l++)
+                memcpy(keep->experts + (l * n + w0) * K, wexp + l * wn * K, wn * K * sizeof *wexp);
+        }
         if (w0 == 0) rep->first_cycles = r->first_cycles, rep->first_tokens = r->first_tokens;
         rep->tokens += r->tokens;
         rep->groups += r->groups;
@@ -233,6 +279,7 @@ static int lm_windows(aimc_dev *dev, const aimc_model *m, const cli_eval_opts *o
     free(x0);
     free(lab);
 out:
+    free(wexp);
     free(ids);
     free(text);
     free(tr);
@@ -253,6 +300,7 @@ int cli_evaluate(const aimc_arch *a0, const aimc_model *m, const cli_eval_opts *
     int *labels = NULL;
     aimc_arch a = *a0;
     size_t ntok = o->ntok;
+    const int lm = m->vocab && !o->x0; /* a language model on ids (lm_windows) */
     *plan = NULL;
     aimc_map_opts mo = {0};
     faults = cli_fault_map(&a, o->seed, &mo.n_fault);
@@ -315,8 +363,8 @@ int cli_evaluate(const aimc_arch *a0, const aimc_model *m, const cli_eval_opts *
             goto out;
         }
         memcpy(x0, o->x0, ntok * (size_t)m->d_model * sizeof *x0);
-    } else if ((rc = make_inputs(m, o->seed, &ntok, &x0, &labels, d)) != AIMC_OK) {
-        goto out;
+    } else if (!lm && (rc = make_inputs(m, o->seed, &ntok, &x0, &labels, d)) != AIMC_OK) {
+        goto out; /* a language model's inputs are its ids' embeddings (lm_windows) */
     }
     aimc_rt_opts ro = {.batch = o->batch,
                        .window = o->window,
@@ -326,7 +374,7 @@ int cli_evaluate(const aimc_arch *a0, const aimc_model *m, const cli_eval_opts *
                        .experts_out = o->experts_out,
                        .prompt = o->prompt,
                        .generate = o->generate};
-    if (o->keep_outputs && !info.timing_only &&
+    if (o->keep_outputs && !info.timing_only && !lm &&
         (rc = keep_outputs(m, ntok, x0, labels, o->keep_outputs, &ro, &ex->outputs, d)) != AIMC_OK)
         goto out;
     if (info.timing_only) {
@@ -339,8 +387,10 @@ int cli_evaluate(const aimc_arch *a0, const aimc_model *m, const cli_eval_opts *
         aimc_diag_set(d, rc, "out of memory");
         goto out;
     }
-    if (m->vocab && !o->x0 && !o->keep_outputs) { /* a language model on its text, in windows */
-        if ((rc = lm_windows(dev, m, o, o->ntok, info.timing_only, &ro, rep, d))) goto out;
+    if (lm) { /* a language model on its text, in windows */
+        if ((rc = lm_windows(dev, m, o, o->ntok, info.timing_only, info.max_batch, &ro, rep,
+                             o->keep_outputs && !info.timing_only ? &ex->outputs : NULL, d)))
+            goto out;
     } else if ((rc = aimc_rt_run(dev, m, x0, ntok, labels, &ro, rep, d))) {
         if (!d->msg[0]) aimc_diag_set(d, rc, "out of memory");
         goto out;
@@ -397,6 +447,11 @@ int cli_tokens_read(const char *path, const aimc_model *m, float **x0, size_t *n
         size_t len = 0;
         int ch;
         while ((ch = fgetc(f)) != EOF && ch != '\n') {
+            if (ch == '\0') { /* would end the line's string where the file does not */
+                rc = aimc_diag_set(d, AIMC_ERR_CONFIG, "%s:%zu:%zu: a NUL byte: a tokens file is "
+                                   "text", path, line_no + 1, len + 1);
+                goto out;
+            }
             if (len + 2 > lcap) {
                 size_t nc = lcap ? 2 * lcap : 256;
                 char *nl = realloc(line, nc);
@@ -480,10 +535,10 @@ out:
 int cli_dump_write(const char *path, const aimc_model *m, const aimc_arch *a, uint64_t seed,
                    size_t ntok, const float *inputs, const float *hidden,
                    const float *layers_out, const float *logits, const int *experts,
-                   aimc_diag *d)
+                   const int *ids, aimc_diag *d)
 {
     const size_t L = (size_t)m->layers, dm = (size_t)m->d_model;
-    aimc_st_tensor *t = calloc(L + 4, sizeof *t);
+    aimc_st_tensor *t = calloc(L + 5, sizeof *t);
     char (*names)[48] = calloc(L, sizeof *names);
     char seed_s[32];
     int rc;
@@ -504,6 +559,7 @@ int cli_dump_write(const char *path, const aimc_model *m, const aimc_arch *a, ui
     const uint64_t moe = (uint64_t)(m->layers - m->dense_layers);
     if (experts && moe)
         t[n++] = (aimc_st_tensor){"experts", 1, 3, {moe, ntok, (uint64_t)m->top_k}, experts};
+    if (ids) t[n++] = (aimc_st_tensor){"ids", 1, 1, {ntok, 0, 0}, ids};
     snprintf(seed_s, sizeof seed_s, "%llu", (unsigned long long)seed);
     const char *meta[] = {"format", "aimc outputs", "model", m->name, "machine", a->name,
                           "seed", seed_s};
@@ -578,17 +634,29 @@ int cli_ids_read(const char *path, const aimc_model *m, int **ids, size_t *n, ai
         return aimc_diag_set(d, AIMC_ERR_CONFIG, "%s: text needs a vocabulary of bytes (256), "
                              "model %s has %d", file, m->name, m->vocab);
     }
-    int *v = malloc((len ? len : 1) * sizeof *v);
+    if (text && len > CLI_TOKENS_MAX) { /* one token a byte: not cut short without a word */
+        free(buf);
+        return aimc_diag_set(d, AIMC_ERR_CONFIG, "%s: %zu bytes, more than %d tokens (one a "
+                             "byte)", file, len, CLI_TOKENS_MAX);
+    }
+    /* at most one id a byte, and at most CLI_TOKENS_MAX of them */
+    const size_t cap = len < CLI_TOKENS_MAX ? len : CLI_TOKENS_MAX;
+    int *v = malloc((cap ? cap : 1) * sizeof *v);
     if (!v) {
         free(buf);
         return aimc_diag_set(d, AIMC_ERR_NOMEM, "%s: out of memory", file);
     }
     size_t k = 0;
     if (text) {
-        for (size_t i = 0; i < len && k < CLI_TOKENS_MAX; i++) v[k++] = buf[i];
+        for (size_t i = 0; i < len; i++) v[k++] = buf[i];
     } else { /* decimal ids separated by blanks, commas or new lines */
         size_t i = 0, line = 1;
         while (i < len && rc == AIMC_OK) {
+            if (buf[i] == '\0') { /* not a separator (strchr would find the terminator) */
+                rc = aimc_diag_set(d, AIMC_ERR_CONFIG, "%s:%zu: a NUL byte: expected token ids "
+                                   "0..%d as text", file, line, m->vocab - 1);
+                break;
+            }
             if (buf[i] == '\n') line++;
             if (strchr(" \t\r\n,", buf[i])) {
                 i++;

@@ -302,6 +302,15 @@ expect_exit 2 "bytes-lm --dump-layers" "$AIMC" run --model models/bytes-lm.yaml 
     --dump-outputs "$tmp/lm.st" --dump-layers
 has_line "$tmp/err" "^aimc run: --dump-layers: every layer's hidden state is kept for models without attention, dense layers or a vocabulary only, and model bytes-lm has attention; " "bytes-lm --dump-layers message"
 if grep -q '^deploy ' "$tmp/out"; then bad "bytes-lm --dump-layers programmed the model first"; else ok; fi
+# A refused run loses nothing: an outputs file already there keeps its bytes, and one that was
+# not there is not left behind.
+printf 'keep me\n' >"$tmp/kept.st"
+expect_exit 2 "refused run, outputs file there" "$AIMC" run --model models/digits-moe.yaml \
+    --prompt 4 --dump-outputs "$tmp/kept.st"
+has_line "$tmp/kept.st" '^keep me$' "a refused run keeps the outputs file's bytes"
+expect_exit 2 "refused run, no outputs file" "$AIMC" run --model models/digits-moe.yaml \
+    --prompt 4 --dump-outputs "$tmp/new.st"
+if [ -e "$tmp/new.st" ]; then bad "a refused run left an outputs file"; else ok; fi
 # A language model's --dump-outputs: the ids of the text as run, scored (perplexity reported).
 printf 'Hello, world. Hello, aimc.\n' >"$tmp/hello.txt"
 expect_exit 0 "bytes-lm --dump-outputs" "$AIMC" run --model models/bytes-lm.yaml \

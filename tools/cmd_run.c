@@ -794,15 +794,19 @@ int cli_cmd_run(int argc_all, char **argv_all)
     }
     const char *const outs[3] = {ro.trace, ro.csv, ro.dump};
     static const char *const out_kind[3] = {"trace", "CSV", "outputs"};
-    for (int i = 0; i < 3; i++) { /* before any work: fail on a path that cannot be written */
+    /* Before any work: fail on a path that cannot be written, without truncating a file that
+     * is there (a run refused later loses nothing) or leaving one that was not. */
+    for (int i = 0; i < 3; i++) {
         if (!outs[i]) continue;
-        FILE *f = fopen(outs[i], "w");
+        const int existed = access(outs[i], F_OK) == 0;
+        FILE *f = fopen(outs[i], "a");
         if (!f) {
             fprintf(stderr, "%s: %s: cannot create the %s file: %s\n", cli_prog, outs[i],
                     out_kind[i], strerror(errno));
             return CLI_EXIT_WORK;
         }
         fclose(f);
+        if (!existed) remove(outs[i]);
     }
     aimc_arch a;
     aimc_model *m = NULL;

@@ -368,7 +368,8 @@ static void test_tokens_file(void)
 {
     static const char *model = "version: 1\nmodel: {name: three, layers: 1, d_model: 3, "
                                "routed_experts: 2, expert_d_ff: 4, top_k: 1}\n";
-    const char *path = "/tmp/aimc_tokens.txt";
+    const char *path = aimc_test_path("tokens.txt");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(path);
     aimc_model *m = NULL;
     aimc_diag d = {{0}};
     CU_ASSERT_EQUAL_FATAL(aimc_model_load_string(model, "three.yaml", 0, &m, &d), AIMC_OK);
@@ -386,12 +387,12 @@ static void test_tokens_file(void)
     static const struct {
         const char *text, *msg;
     } bad[] = {
-        {"1 2 3\n1 2\n", "/tmp/aimc_tokens.txt:2: expected 3 numbers (model three's d_model), got 2"},
-        {"1 2 3 4\n", "/tmp/aimc_tokens.txt:1: expected 3 numbers (model three's d_model), got 4"},
-        {"1 two 3\n", "/tmp/aimc_tokens.txt:1:3: not a number: \"two\""},
-        {"1 2 nan\n", "/tmp/aimc_tokens.txt:1:5: not a finite float32: nan"},
-        {"1 2 1e39\n", "/tmp/aimc_tokens.txt:1:5: not a finite float32: 1e39"},
-        {"# nothing\n\n", "/tmp/aimc_tokens.txt: no tokens (one line of 3 numbers each)"},
+        {"1 2 3\n1 2\n", ":2: expected 3 numbers (model three's d_model), got 2"},
+        {"1 2 3 4\n", ":1: expected 3 numbers (model three's d_model), got 4"},
+        {"1 two 3\n", ":1:3: not a number: \"two\""},
+        {"1 2 nan\n", ":1:5: not a finite float32: nan"},
+        {"1 2 1e39\n", ":1:5: not a finite float32: 1e39"},
+        {"# nothing\n\n", ": no tokens (one line of 3 numbers each)"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         CU_ASSERT_EQUAL_FATAL(write_text(path, bad[i].text), 0);
@@ -399,13 +400,13 @@ static void test_tokens_file(void)
         CU_ASSERT_EQUAL(cli_tokens_read(path, m, &x, &n, &d), AIMC_ERR_CONFIG);
         CU_ASSERT_PTR_NULL(x);
         CU_ASSERT_EQUAL(n, 0);
-        CU_ASSERT_STRING_EQUAL(d.msg, bad[i].msg);
+        CU_ASSERT(aimc_test_msg_is(d.msg, path, bad[i].msg));
     }
     /* a NUL byte would end the line's string early: named, not a short line */
     CU_ASSERT_EQUAL_FATAL(write_bytes(path, "1 2 3\n4 5\0 6\n", 13), 0);
     CU_ASSERT_EQUAL(cli_tokens_read(path, m, &x, &n, &d), AIMC_ERR_CONFIG);
     CU_ASSERT_PTR_NULL(x);
-    CU_ASSERT_STRING_EQUAL(d.msg, "/tmp/aimc_tokens.txt:2:4: a NUL byte: a tokens file is text");
+    CU_ASSERT(aimc_test_msg_is(d.msg, path, ":2:4: a NUL byte: a tokens file is text"));
     remove(path);
     CU_ASSERT_EQUAL(cli_tokens_read(path, m, &x, &n, &d), AIMC_ERR_IO);
     aimc_model_free(m);
@@ -419,7 +420,10 @@ static void test_ids_file(void)
     static const char *model = "version: 1\nmodel: {name: bytes, layers: 1, d_model: 8, "
                                "routed_experts: 2, expert_d_ff: 4, top_k: 1, "
                                "attention: {heads: 2}, vocab: 256}\n";
-    const char *path = "/tmp/aimc_ids.txt";
+    char path[512], text[520];
+    CU_ASSERT_PTR_NOT_NULL_FATAL(aimc_test_path("ids.txt"));
+    snprintf(path, sizeof path, "%s", aimc_test_path("ids.txt"));
+    snprintf(text, sizeof text, "text:%s", path);
     aimc_model *m = NULL;
     aimc_diag d = {{0}};
     CU_ASSERT_EQUAL_FATAL(aimc_model_load_string(model, "bytes.yaml", 0, &m, &d), AIMC_OK);
@@ -431,19 +435,18 @@ static void test_ids_file(void)
     int *ids = NULL;
     size_t n = 0;
     CU_ASSERT_EQUAL_FATAL(write_bytes(path, big, MAX), 0);
-    CU_ASSERT_EQUAL(cli_ids_read("text:/tmp/aimc_ids.txt", m, &ids, &n, &d), AIMC_OK);
+    CU_ASSERT_EQUAL(cli_ids_read(text, m, &ids, &n, &d), AIMC_OK);
     CU_ASSERT_EQUAL(n, MAX);
     if (ids && n == MAX) CU_ASSERT(ids[0] == 'a' && ids[MAX - 1] == 'Z');
     free(ids);
     ids = NULL;
     CU_ASSERT_EQUAL_FATAL(write_bytes(path, big, MAX + 1), 0);
-    CU_ASSERT_EQUAL(cli_ids_read("text:/tmp/aimc_ids.txt", m, &ids, &n, &d), AIMC_ERR_CONFIG);
+    CU_ASSERT_EQUAL(cli_ids_read(text, m, &ids, &n, &d), AIMC_ERR_CONFIG);
     CU_ASSERT_PTR_NULL(ids);
-    CU_ASSERT_STRING_EQUAL(d.msg, "/tmp/aimc_ids.txt: 65537 bytes, more than 65536 tokens (one "
-                                  "a byte)");
+    CU_ASSERT(aimc_test_msg_is(d.msg, path, ": 65537 bytes, more than 65536 tokens (one a byte)"));
     free(big);
     CU_ASSERT_EQUAL_FATAL(write_bytes(path, "a\0b", 3), 0);
-    CU_ASSERT_EQUAL(cli_ids_read("text:/tmp/aimc_ids.txt", m, &ids, &n, &d), AIMC_OK);
+    CU_ASSERT_EQUAL(cli_ids_read(text, m, &ids, &n, &d), AIMC_OK);
     CU_ASSERT_EQUAL(n, 3);
     if (ids && n == 3) CU_ASSERT(ids[0] == 'a' && ids[1] == 0 && ids[2] == 'b');
     free(ids);
@@ -451,8 +454,7 @@ static void test_ids_file(void)
     CU_ASSERT_EQUAL_FATAL(write_bytes(path, "1 2\n3\0 4\n", 10), 0);
     CU_ASSERT_EQUAL(cli_ids_read(path, m, &ids, &n, &d), AIMC_ERR_CONFIG);
     CU_ASSERT_PTR_NULL(ids);
-    CU_ASSERT_STRING_EQUAL(d.msg, "/tmp/aimc_ids.txt:2: a NUL byte: expected token ids 0..255 "
-                                  "as text");
+    CU_ASSERT(aimc_test_msg_is(d.msg, path, ":2: a NUL byte: expected token ids 0..255 as text"));
     char *many = malloc(2 * (MAX + 1));
     CU_ASSERT_FATAL(many != NULL);
     for (size_t i = 0; i <= MAX; i++) many[2 * i] = '7', many[2 * i + 1] = '\n';
@@ -463,7 +465,7 @@ static void test_ids_file(void)
     ids = NULL;
     CU_ASSERT_EQUAL_FATAL(write_bytes(path, many, 2 * (MAX + 1)), 0);
     CU_ASSERT_EQUAL(cli_ids_read(path, m, &ids, &n, &d), AIMC_ERR_CONFIG);
-    CU_ASSERT_STRING_EQUAL(d.msg, "/tmp/aimc_ids.txt: more than 65536 tokens");
+    CU_ASSERT(aimc_test_msg_is(d.msg, path, ": more than 65536 tokens"));
     free(many);
     remove(path);
     aimc_model_free(m);
@@ -538,7 +540,8 @@ static void test_dump_outputs(void)
     CU_ASSERT(sqrt(e2 / y2) < 2e-4);
     CU_ASSERT(right >= T - 1); /* the classifier is 97 % right; these 12 are */
     /* the file */
-    const char *path = "/tmp/aimc_dump.safetensors";
+    const char *path = aimc_test_path("dump.safetensors");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(path);
     CU_ASSERT_EQUAL_FATAL(cli_dump_write(path, m, &a, 1, T, ex.outputs.inputs, ex.outputs.x, ex.outputs.layers,
                                          ex.outputs.logits, ex.outputs.experts, NULL, &d), AIMC_OK);
     FILE *f = fopen(path, "rb");
@@ -830,7 +833,8 @@ static void test_lm_dump_outputs(void)
     CU_ASSERT_DOUBLE_EQUAL(exp(nll / (N - 2)), r->perplexity_hw, 1e-6 * r->perplexity_hw);
     for (size_t i = 0; i < (size_t)(m->layers - m->dense_layers) * N * (size_t)m->top_k; i++)
         CU_ASSERT(op->experts[i] >= 0 && op->experts[i] < m->n_experts);
-    const char *path = "/tmp/aimc_lm_dump.safetensors";
+    const char *path = aimc_test_path("lm_dump.safetensors");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(path);
     CU_ASSERT_EQUAL_FATAL(cli_dump_write(path, m, &a, 1, op->ntok, op->inputs, op->x, NULL,
                                          op->logits, op->experts, op->ids, &d), AIMC_OK);
     FILE *f = fopen(path, "rb");

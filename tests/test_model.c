@@ -455,6 +455,69 @@ static void test_groups_out_of_order(void)
     aimc_model_free(m);
 }
 
+/* A prompt larger than the batch, without attention (each group measured layer by layer
+ * against the reference, on buffers of the largest group): 5 tokens prefilled, then groups
+ * of 2. On an ideal machine of 16-bit converters a token's values do not depend on the tokens
+ * it shares a command with, so the outputs, the routing and the error are the run's without
+ * a prompt. (The reference's buffers once held a batch only: a prompt overflowed them.) */
+static void test_prompt_over_batch(void)
+{
+    enum { NTOK = 9 };
+    aimc_arch a;
+    aimc_model *m = NULL;
+    aimc_plan *p = NULL;
+    aimc_diag d = {{0}};
+    aimc_arch_defaults(&a);
+    a.device.type = AIMC_DEVICE_IDEAL;
+    a.crossbar.weight_bits = 16;
+    a.dac.bits = 16;
+    a.adc.bits = 16;
+    a.adc.range = AIMC_ADC_RANGE_FULL_SCALE;
+    a.hierarchy.chips_auto = 1;
+    CU_ASSERT_EQUAL_FATAL(aimc_arch_validate(&a, NULL), AIMC_OK);
+    CU_ASSERT_EQUAL_FATAL(aimc_model_load_string(small_moe, "small.yaml", 1, &m, &d), AIMC_OK);
+    CU_ASSERT_EQUAL_FATAL(aimc_map_plan(&a, m, &p, &d), AIMC_OK);
+    CU_ASSERT_EQUAL_FATAL(aimc_map_fit_chips(&a, p), AIMC_OK);
+    const size_t dm = (size_t)m->d_model, k = (size_t)m->top_k * (size_t)m->layers;
+    float *x = malloc(NTOK * dm * sizeof *x);
+    float *xo[2] = {malloc(NTOK * dm * sizeof *xo[0]), malloc(NTOK * dm * sizeof *xo[1])};
+    int *ex[2] = {malloc(NTOK * k * sizeof *ex[0]), malloc(NTOK * k * sizeof *ex[1])};
+    aimc_rt_report *r[2] = {calloc(1, sizeof *r[0]), calloc(1, sizeof *r[1])};
+    CU_ASSERT_FATAL(x && xo[0] && xo[1] && ex[0] && ex[1] && r[0] && r[1]);
+    aimc_rt_tokens(11, NTOK, dm, x);
+    for (int run = 0; run < 2; run++) { /* without a prompt, with one of 5 */
+        aimc_dev *dev = NULL;
+        aimc_open_opts o = {.arch = &a, .seed = MODEL_SEED, .diag = &d};
+        int rc = aimc_open("sim:", &o, &dev);
+        if (!rc) rc = aimc_rt_program(dev, &a, m, p, NULL, NULL, &d);
+        aimc_rt_opts ro = {.batch = 2, .prompt = run ? 5 : 0, .experts_out = ex[run],
+                           .x_out = xo[run]};
+        if (!rc) rc = aimc_rt_run(dev, m, x, NTOK, NULL, &ro, r[run], &d);
+        if (rc) fprintf(stderr, "\n  prompt %d: %s\n", run ? 5 : 0, d.msg);
+        CU_ASSERT_EQUAL(rc, AIMC_OK);
+        aimc_close(dev);
+    }
+    CU_ASSERT_EQUAL(r[0]->groups, 5); /* 2 2 2 2 1 */
+    CU_ASSERT_EQUAL(r[1]->groups, 3); /* 5 2 2 */
+    CU_ASSERT_EQUAL(r[1]->first_tokens, 5);
+    CU_ASSERT_EQUAL(memcmp(ex[0], ex[1], NTOK * k * sizeof *ex[0]), 0);
+    double diff = 0;
+    for (size_t i = 0; i < NTOK * dm; i++) diff = fmax(diff, fabs((double)xo[0][i] - xo[1][i]));
+    if (diff > 1e-6) fprintf(stderr, "\n  prompt: outputs differ by %g\n", diff);
+    CU_ASSERT(diff <= 1e-6);
+    CU_ASSERT(r[1]->rel_rms_error < 1e-3);
+    CU_ASSERT(fabs(r[1]->rel_rms_error - r[0]->rel_rms_error) <= 1e-6);
+    CU_ASSERT_EQUAL(r[1]->routing_agreement, 1.0);
+    for (int i = 0; i < 2; i++) {
+        free(xo[i]);
+        free(ex[i]);
+        free(r[i]);
+    }
+    free(x);
+    aimc_plan_free(p);
+    aimc_model_free(m);
+}
+
 /* ---- two MVMs through the driver ------------------------------------------------------- */
 
 /* One slice (3-bit weights on 2-bit cells), 128 x 32 matrices: one tile each. */
@@ -1951,6 +2014,8 @@ int test_model_register(void)
                {"two MVMs: overlap on two cores, queue on one crossbar", test_two_mvms},
                {"token groups finishing out of order are all waited for",
                 test_groups_out_of_order},
+               {"a prompt larger than the batch: the outputs of groups of the batch",
+                test_prompt_over_batch},
                {"isaac: only activations cross the network (bytes by hand)",
                 test_isaac_noc_activations},
                {"mixtral on hermes: the first token alone = the first of 24 (1 %)",

@@ -1155,9 +1155,11 @@ int aimc_rt_run(aimc_dev *dev, const aimc_model *model, const float *x0, size_t 
     size_t *slot_of = malloc(window * sizeof *slot_of);
     aimc_counters before, after;
     const size_t moe = (size_t)(model->layers - model->dense_layers), C = (size_t)model->n_classes;
+    /* per group: the largest is the prompt's or a batch's (the prompt may be the larger) */
+    const size_t group_max = prompt > batch ? prompt : batch;
     if (R.values && !R.seq) {
-        R.yref = malloc(batch * dm * sizeof *R.yref);
-        R.eref = malloc(batch * k * sizeof *R.eref);
+        R.yref = malloc(group_max * dm * sizeof *R.yref);
+        R.eref = malloc(group_max * k * sizeof *R.eref);
     }
     if (R.values && R.seq) {
         R.xdev = malloc(ntok * dm * sizeof *R.xdev);

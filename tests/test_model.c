@@ -1986,6 +1986,79 @@ static void test_bad_weight_files(void)
     CU_ASSERT_EQUAL(n, 7);
 }
 
+/* ATTN's limits (docs/registers.md, record ATTN): a group's queries, outputs and new keys and
+ * values of at most CAP_MAX_ELEMS floats, a cache of at most 16 x CAP_MAX_ELEMS. A run beyond
+ * one is refused before any command with a message naming the model, the quantity, its value
+ * and the limit (the device's own refusal is a bad descriptor at byte 0x38); at the limit it
+ * is not. 16 heads of 1024: a token's queries 16384 floats, its keys and values 32768. */
+static void test_attn_limits(void)
+{
+    static const char *text =
+        "version: 1\n"
+        "model:\n"
+        "  name: wide-heads\n"
+        "  layers: 1\n"
+        "  d_model: 64\n"
+        "  routed_experts: 4\n"
+        "  expert_d_ff: 32\n"
+        "  top_k: 2\n"
+        "  attention: {heads: 16, head_dim: 1024}\n";
+    static const struct {
+        size_t ntok, batch, prompt;
+        const char *expect; /* NULL: not refused */
+    } cases[] = {
+        {1024, 1024, 0, "wide-heads: attention's new keys and values of a group of 1024 tokens "
+                        "are 33554432 floats (tokens 1024 x a row of 32768: kv_heads 16 x (1024 "
+                        "of keys + 1024 of values)), above the ATTN command's limit of 16777216 "
+                        "(CAP_MAX_ELEMS): run fewer tokens per group (batch, prompt)"},
+        {1024, 1, 600, "wide-heads: attention's new keys and values of a group of 600 tokens"},
+        {16384, 1, 0, "wide-heads: attention's KV cache of 16384 positions is 536870912 floats "
+                      "(positions 16384 x a row of 32768: kv_heads 16 x (1024 of keys + 1024 of "
+                      "values)), above the ATTN command's limit of 268435456 (16 x "
+                      "CAP_MAX_ELEMS): at most 8192 positions (tokens of a sequence)"},
+    };
+    aimc_model *m = NULL;
+    aimc_diag d = {{0}};
+    CU_ASSERT_EQUAL_FATAL(aimc_model_load_string(text, "wide.yaml", 0, &m, &d), AIMC_OK);
+    aimc_dev *dev = NULL;
+    aimc_open_opts o = {.seed = 1, .timing_only = 1};
+    CU_ASSERT_EQUAL_FATAL(aimc_open("sim:", &o, &dev), AIMC_OK);
+    aimc_rt_report *r = calloc(1, sizeof *r);
+    CU_ASSERT_FATAL(r != NULL);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        aimc_rt_opts ro = {.batch = cases[i].batch, .prompt = cases[i].prompt, .seed = 3};
+        d.msg[0] = '\0';
+        const int rc = aimc_rt_run(dev, m, NULL, cases[i].ntok, NULL, &ro, r, &d);
+        CU_ASSERT_EQUAL(rc, AIMC_ERR_UNSUPPORTED);
+        if (strncmp(d.msg, cases[i].expect, strlen(cases[i].expect)) != 0)
+            fprintf(stderr, "\n  got    %s\n  expect %s\n", d.msg, cases[i].expect);
+        CU_ASSERT_EQUAL(strncmp(d.msg, cases[i].expect, strlen(cases[i].expect)), 0);
+        CU_ASSERT_EQUAL(r->makespan_cycles, 0); /* nothing ran */
+    }
+    /* at the limit: a group of 512 tokens, its keys and values 2^24 floats, runs */
+    aimc_arch a;
+    aimc_plan *p = NULL;
+    aimc_arch_defaults(&a);
+    a.hierarchy.chips_auto = 1;
+    aimc_map_opts mo = {.shape_only = 1};
+    CU_ASSERT_EQUAL_FATAL(aimc_map_plan_ex(&a, m, &mo, &p, &d), AIMC_OK);
+    CU_ASSERT_EQUAL_FATAL(aimc_map_fit_chips(&a, p), AIMC_OK);
+    aimc_close(dev);
+    dev = NULL;
+    o.arch = &a;
+    CU_ASSERT_EQUAL_FATAL(aimc_open("sim:", &o, &dev), AIMC_OK);
+    int rc = aimc_rt_program(dev, &a, m, p, NULL, NULL, &d);
+    aimc_rt_opts ro = {.batch = 512, .seed = 3};
+    if (!rc) rc = aimc_rt_run(dev, m, NULL, 512, NULL, &ro, r, &d);
+    if (rc) fprintf(stderr, "\n  512 tokens at once: %s\n", d.msg);
+    CU_ASSERT_EQUAL(rc, AIMC_OK);
+    CU_ASSERT(r->makespan_cycles > 0);
+    free(r);
+    aimc_close(dev);
+    aimc_plan_free(p);
+    aimc_model_free(m);
+}
+
 int test_model_register(void)
 {
     AIMC_SUITE("model",
@@ -2040,6 +2113,8 @@ int test_model_register(void)
                {"deepseek-like: MLA, a dense layer, sigmoid groups (reference, 3e-4)",
                 test_tr_deepseek},
                {"deepseek-v3, mixtral, olmoe, qwen timing-only end to end on hermes",
-                test_public_models_run});
+                test_public_models_run},
+               {"ATTN's limits: refused before any command, with the quantity and the limit",
+                test_attn_limits});
     return 0;
 }

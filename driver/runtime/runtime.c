@@ -6,6 +6,7 @@
 #include "aimc_rt.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -1084,6 +1085,62 @@ static int group_end(rt_run *R, rt_group *g)
     return rc;
 }
 
+/* The ATTN commands' shapes against the device's limits (docs/registers.md, record ATTN):
+ * a group of `group` tokens (the largest: a batch or the prompt) and a cache of ctx positions.
+ * The device refuses a command beyond them with a bad descriptor; here the message says which
+ * quantity of which model is too large and what bounds it. */
+static int attn_limits(const aimc_model *m, size_t group, size_t ctx, uint32_t max_elems,
+                       aimc_diag *d)
+{
+    if (m->attn.kind == AIMC_ATTN_NONE) return AIMC_OK;
+    uint32_t rowk, rowv;
+    aimc_model_kv_row(m, &rowk, &rowv);
+    const int G = m->attn.groups > 1 ? m->attn.groups : 1;
+    const uint64_t H = (uint64_t)(m->attn.heads / G), dk = (uint64_t)m->attn.dk;
+    const uint64_t dv = (uint64_t)m->attn.dv, row = (uint64_t)rowk + rowv, b = group;
+    const uint64_t lim = max_elems, cache_lim = 16 * (uint64_t)max_elems;
+    const int mla = m->attn.kind == AIMC_ATTN_MLA;
+    const char *fix = "run fewer tokens per group (batch, prompt)";
+    const char *heads = G > 1 ? "heads per group" : "heads";
+    const char *dk_name = mla ? "(kv_lora_rank + rope_dim)" : "head_dim";
+    if (b * H * dk > lim)
+        return aimc_diag_set(d, AIMC_ERR_UNSUPPORTED, "%s: attention's queries of a group of %zu "
+                             "tokens are %llu floats (tokens %zu x %s %llu x %s %llu), above "
+                             "the ATTN command's limit of %llu (CAP_MAX_ELEMS): %s",
+                             m->name, group, (unsigned long long)(b * H * dk), group, heads,
+                             (unsigned long long)H, dk_name, (unsigned long long)dk,
+                             (unsigned long long)lim, fix);
+    if (b * H * dv > lim)
+        return aimc_diag_set(d, AIMC_ERR_UNSUPPORTED, "%s: attention's outputs of a group of %zu "
+                             "tokens are %llu floats (tokens %zu x %s %llu x %s %llu), above "
+                             "the ATTN command's limit of %llu (CAP_MAX_ELEMS): %s",
+                             m->name, group, (unsigned long long)(b * H * dv), group, heads,
+                             (unsigned long long)H, mla ? "kv_lora_rank" : "head_dim",
+                             (unsigned long long)dv, (unsigned long long)lim, fix);
+    char rt[96]; /* a cache row's floats */
+    if (rowv)
+        snprintf(rt, sizeof rt, "kv_heads %d x (%llu of keys + %llu of values)", m->attn.kv_heads,
+                 (unsigned long long)dk, (unsigned long long)dv);
+    else
+        snprintf(rt, sizeof rt, "kv_heads %d x %llu of keys, the values in them",
+                 m->attn.kv_heads, (unsigned long long)dk);
+    if (b * row > lim)
+        return aimc_diag_set(d, AIMC_ERR_UNSUPPORTED, "%s: attention's new keys and values of a "
+                             "group of %zu tokens are %llu floats (tokens %zu x a row of %llu: "
+                             "%s), above the ATTN command's limit of %llu (CAP_MAX_ELEMS): %s",
+                             m->name, group, (unsigned long long)(b * row), group,
+                             (unsigned long long)row, rt, (unsigned long long)lim, fix);
+    if ((uint64_t)ctx * row > cache_lim)
+        return aimc_diag_set(d, AIMC_ERR_UNSUPPORTED, "%s: attention's KV cache of %zu positions "
+                             "is %llu floats (positions %zu x a row of %llu: %s), above the ATTN "
+                             "command's limit of %llu (16 x CAP_MAX_ELEMS): at most %llu "
+                             "positions (tokens of a sequence)", m->name, ctx,
+                             (unsigned long long)((uint64_t)ctx * row), ctx,
+                             (unsigned long long)row, rt, (unsigned long long)cache_lim,
+                             (unsigned long long)(cache_lim / row));
+    return AIMC_OK;
+}
+
 int aimc_rt_run(aimc_dev *dev, const aimc_model *model, const float *x0, size_t ntok,
                 const int *labels, const aimc_rt_opts *opts, aimc_rt_report *r, aimc_diag *d)
 {
@@ -1146,6 +1203,9 @@ int aimc_rt_run(aimc_dev *dev, const aimc_model *model, const float *x0, size_t 
     if (prompt > info.max_batch)
         return aimc_diag_set(d, AIMC_ERR_UNSUPPORTED, "a prompt of %zu tokens: the device takes "
                              "1..%u per command", prompt, info.max_batch);
+    /* the largest group: the prompt's or a batch's (the prompt may be the larger) */
+    const size_t group_max = prompt > batch ? prompt : batch;
+    if ((rc = attn_limits(model, group_max, ntok, info.max_elems, d))) return rc;
     const size_t n_groups = (prompt ? 1 : 0) + (ntok - prompt + batch - 1) / batch;
     const size_t window = opts->window ? opts->window : AIMC_RT_WINDOW;
     const size_t stagger = opts->stagger ? opts->stagger : AIMC_RT_STAGGER;
@@ -1155,9 +1215,7 @@ int aimc_rt_run(aimc_dev *dev, const aimc_model *model, const float *x0, size_t 
     size_t *slot_of = malloc(window * sizeof *slot_of);
     aimc_counters before, after;
     const size_t moe = (size_t)(model->layers - model->dense_layers), C = (size_t)model->n_classes;
-    /* per group: the largest is the prompt's or a batch's (the prompt may be the larger) */
-    const size_t group_max = prompt > batch ? prompt : batch;
-    if (R.values && !R.seq) {
+    if (R.values && !R.seq) { /* per group, the largest */
         R.yref = malloc(group_max * dm * sizeof *R.yref);
         R.eref = malloc(group_max * k * sizeof *R.eref);
     }

@@ -2059,6 +2059,51 @@ static void test_attn_limits(void)
     aimc_model_free(m);
 }
 
+/* A command the device refuses during a run is named by what it was: a model whose RoPE base
+ * was set to 1 after loading (the loader refuses it; the device's ATTN record needs THETA > 1)
+ * fails in layer 0's ATTN, reported as that, not as an MoE layer's command. */
+static void test_failed_command_label(void)
+{
+    static const char *text =
+        "version: 1\n"
+        "model:\n"
+        "  name: theta\n"
+        "  layers: 2\n"
+        "  d_model: 32\n"
+        "  routed_experts: 4\n"
+        "  expert_d_ff: 16\n"
+        "  top_k: 2\n"
+        "  attention: {heads: 4}\n";
+    aimc_arch a;
+    aimc_model *m = NULL;
+    aimc_plan *p = NULL;
+    aimc_diag d = {{0}};
+    aimc_arch_defaults(&a);
+    a.hierarchy.chips_auto = 1;
+    CU_ASSERT_EQUAL_FATAL(aimc_model_load_string(text, "theta.yaml", 0, &m, &d), AIMC_OK);
+    aimc_map_opts mo = {.shape_only = 1};
+    CU_ASSERT_EQUAL_FATAL(aimc_map_plan_ex(&a, m, &mo, &p, &d), AIMC_OK);
+    CU_ASSERT_EQUAL_FATAL(aimc_map_fit_chips(&a, p), AIMC_OK);
+    m->attn.rope_theta = 1.0;
+    aimc_dev *dev = NULL;
+    aimc_open_opts o = {.arch = &a, .seed = 1, .timing_only = 1};
+    aimc_rt_report *r = calloc(1, sizeof *r);
+    CU_ASSERT_FATAL(r != NULL);
+    CU_ASSERT_EQUAL_FATAL(aimc_open("sim:", &o, &dev), AIMC_OK);
+    CU_ASSERT_EQUAL_FATAL(aimc_rt_program(dev, &a, m, p, NULL, NULL, &d), AIMC_OK);
+    aimc_rt_opts ro = {.batch = 2, .seed = 3};
+    const int rc = aimc_rt_run(dev, m, NULL, 4, NULL, &ro, r, &d);
+    CU_ASSERT_EQUAL(rc, AIMC_ERR_DEVICE);
+    static const char *expect = "layer 0 attention's ATTN command: ";
+    if (strncmp(d.msg, expect, strlen(expect)) != 0) fprintf(stderr, "\n  got %s\n", d.msg);
+    CU_ASSERT_EQUAL(strncmp(d.msg, expect, strlen(expect)), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(d.msg, "0x38")); /* the record's field, as the device says */
+    free(r);
+    aimc_close(dev);
+    aimc_plan_free(p);
+    aimc_model_free(m);
+}
+
 int test_model_register(void)
 {
     AIMC_SUITE("model",
@@ -2115,6 +2160,8 @@ int test_model_register(void)
                {"deepseek-v3, mixtral, olmoe, qwen timing-only end to end on hermes",
                 test_public_models_run},
                {"ATTN's limits: refused before any command, with the quantity and the limit",
-                test_attn_limits});
+                test_attn_limits},
+               {"a command the device refuses is named by what it was (layer 0's ATTN)",
+                test_failed_command_label});
     return 0;
 }

@@ -441,22 +441,34 @@ typedef struct {
     aimc_bo *bo[AIMC_WL_NONE]; /* TOK, W, XE, G, U, H, O */
 } rt_expert;
 
-/* A fence list. */
+/* Which part of a layer a command belongs to (for its error message). */
+typedef enum { RT_PH_ATTN, RT_PH_DENSE, RT_PH_ROUTE, RT_PH_EXPERT, RT_PH_HEAD } rt_phase;
+
+/* An issued command: its fence, and what it was (its step's op and matrix, its layer, the
+ * part of the layer, the expert). */
 typedef struct {
-    uint64_t *f;
+    uint64_t f;
+    long matrix;
+    int op, layer, expert;
+    rt_phase phase;
+} rt_cmd;
+
+/* A list of issued commands. */
+typedef struct {
+    rt_cmd *c;
     size_t n, cap;
 } rt_fences;
 
-static int fences_push(rt_fences *l, uint64_t f)
+static int fences_push(rt_fences *l, const rt_cmd *c)
 {
     if (l->n == l->cap) {
         size_t cap = l->cap ? 2 * l->cap : 64;
-        uint64_t *nf = realloc(l->f, cap * sizeof *nf);
-        if (!nf) return AIMC_ERR_NOMEM;
-        l->f = nf;
+        rt_cmd *nc = realloc(l->c, cap * sizeof *nc);
+        if (!nc) return AIMC_ERR_NOMEM;
+        l->c = nc;
         l->cap = cap;
     }
-    l->f[l->n++] = f;
+    l->c[l->n++] = *c;
     return AIMC_OK;
 }
 
@@ -520,8 +532,37 @@ static aimc_bo *bo_of(rt_group *g, rt_expert *x, aimc_wl_tensor t)
     return g->bo[t];
 }
 
-/* Issue step s of group g (expert x or NULL) as a device command. */
-static int issue(rt_run *R, rt_group *g, rt_expert *x, const aimc_wl_step *s, uint64_t *fence)
+/* "layer 1 expert 3's MVM (layer1.expert3.gate)": what command c was, into buf. */
+static const char *cmd_label(const aimc_model *m, const rt_cmd *c, char *buf, size_t cap)
+{
+    static const char *const ops[] = {"RMSNORM", "MVM", "TOPK", "GATHER", "SILU_MUL",
+                                      "SCALE_ACC", "NORM", "ROUTE", "ACT", "ATTN"};
+    const char *op = c->op >= 0 && c->op < (int)(sizeof ops / sizeof ops[0]) ? ops[c->op] : "?";
+    char part[64];
+    switch (c->phase) {
+    case RT_PH_ATTN: snprintf(part, sizeof part, "layer %d attention's", c->layer); break;
+    case RT_PH_DENSE: snprintf(part, sizeof part, "layer %d dense FFN's", c->layer); break;
+    case RT_PH_ROUTE: snprintf(part, sizeof part, "layer %d routing's", c->layer); break;
+    case RT_PH_EXPERT:
+        if (c->expert >= m->n_experts)
+            snprintf(part, sizeof part, "layer %d shared expert %d's", c->layer,
+                     c->expert - m->n_experts);
+        else
+            snprintf(part, sizeof part, "layer %d expert %d's", c->layer, c->expert);
+        break;
+    case RT_PH_HEAD: snprintf(part, sizeof part, "the head's"); break;
+    }
+    if (c->matrix >= 0 && (size_t)c->matrix < m->n_matrices)
+        snprintf(buf, cap, "%s %s (%s) command", part, op, m->m[c->matrix].name);
+    else
+        snprintf(buf, cap, "%s %s command", part, op);
+    return buf;
+}
+
+/* Issue step s of group g (expert x or NULL) as a device command; c says what it is part of
+ * (its fence, op and matrix are set here). */
+static int issue(rt_run *R, rt_group *g, rt_expert *x, const aimc_wl_step *s, rt_cmd *c,
+                 uint64_t *fence)
 {
     aimc_dev *dev = R->dev;
     uint64_t a[3] = {0}, out = aimc_bo_addr(bo_of(g, x, s->out)) + 4 * (uint64_t)s->out_off;
@@ -562,15 +603,23 @@ static int issue(rt_run *R, rt_group *g, rt_expert *x, const aimc_wl_step *s, ui
                               fence);
         break;
     }
-    if (rc) return drv_err(dev, rc, s->matrix >= 0 ? R->m->m[s->matrix].name : "a layer command", R->d);
-    return fences_push(&g->done, *fence);
+    c->op = (int)s->op;
+    c->matrix = s->op == AIMC_WL_MVM ? s->matrix : -1;
+    if (rc) {
+        char what[160];
+        return drv_err(dev, rc, cmd_label(R->m, c, what, sizeof what), R->d);
+    }
+    c->f = *fence;
+    return fences_push(&g->done, c);
 }
 
+/* Issue phase ph of g (expert x or NULL): part `phase` of layer `layer` (expert: its index). */
 static int issue_phase(rt_run *R, rt_group *g, rt_expert *x, const aimc_wl_phase *ph,
-                       uint64_t *last)
+                       rt_phase phase, int layer, int expert, uint64_t *last)
 {
     int rc = AIMC_OK;
-    for (int i = 0; i < ph->n && rc == AIMC_OK; i++) rc = issue(R, g, x, &ph->s[i], last);
+    rt_cmd c = {.phase = phase, .layer = layer, .expert = expert};
+    for (int i = 0; i < ph->n && rc == AIMC_OK; i++) rc = issue(R, g, x, &ph->s[i], &c, last);
     return rc;
 }
 
@@ -578,8 +627,11 @@ static int issue_phase(rt_run *R, rt_group *g, rt_expert *x, const aimc_wl_phase
 static int finish_done(rt_run *R, rt_group *g, int rc)
 {
     for (size_t i = 0; i < g->done.n; i++) {
-        int r = aimc_fence_wait(R->dev, g->done.f[i], -1);
-        if (r != AIMC_OK && rc == AIMC_OK) rc = drv_err(R->dev, r, "MoE layer command", R->d);
+        int r = aimc_fence_wait(R->dev, g->done.c[i].f, -1);
+        if (r != AIMC_OK && rc == AIMC_OK) {
+            char what[160];
+            rc = drv_err(R->dev, r, cmd_label(R->m, &g->done.c[i], what, sizeof what), R->d);
+        }
     }
     g->done.n = 0;
     return rc;
@@ -598,7 +650,7 @@ static void group_free(rt_group *g, int njobs)
 {
     experts_free(g, njobs);
     for (int t = 0; t < AIMC_WL_NONE; t++) aimc_bo_destroy(g->bo[t]);
-    free(g->done.f);
+    free(g->done.c);
     free(g->x);
     free(g->experts);
     memset(g, 0, sizeof *g);
@@ -616,23 +668,26 @@ static int advance(rt_run *R, rt_group *g, int l)
     int rc = AIMC_OK;
     for (; l < m->layers; l++) {
         if (m->attn.kind != AIMC_ATTN_NONE &&
-            ((rc = aimc_wl_attention(m, l, n, &ph, R->d)) || (rc = issue_phase(R, g, NULL, &ph, &f))))
+            ((rc = aimc_wl_attention(m, l, n, &ph, R->d)) ||
+             (rc = issue_phase(R, g, NULL, &ph, RT_PH_ATTN, l, -1, &f))))
             return rc;
         if (l < m->dense_layers) {
-            if ((rc = aimc_wl_dense(m, l, n, &ph, R->d)) || (rc = issue_phase(R, g, NULL, &ph, &f)))
+            if ((rc = aimc_wl_dense(m, l, n, &ph, R->d)) ||
+                (rc = issue_phase(R, g, NULL, &ph, RT_PH_DENSE, l, -1, &f)))
                 return rc;
             continue;
         }
         if ((rc = aimc_wl_route(m, l, n, &ph, R->d))) return rc;
         g->layer = l;
-        return issue_phase(R, g, NULL, &ph, &g->wait);
+        return issue_phase(R, g, NULL, &ph, RT_PH_ROUTE, l, -1, &g->wait);
     }
     g->final = 1;
     g->layer = m->layers;
     if (aimc_model_head(m) >= 0) { /* a classifier's or language model's head */
-        if ((rc = aimc_wl_head(m, n, &ph, R->d)) == AIMC_OK) rc = issue_phase(R, g, NULL, &ph, &g->wait);
+        if ((rc = aimc_wl_head(m, n, &ph, R->d)) == AIMC_OK)
+            rc = issue_phase(R, g, NULL, &ph, RT_PH_HEAD, m->layers, -1, &g->wait);
     } else {
-        g->wait = g->done.n ? g->done.f[g->done.n - 1] : f;
+        g->wait = g->done.n ? g->done.c[g->done.n - 1].f : f;
     }
     return rc;
 }
@@ -758,7 +813,7 @@ static int dispatch(rt_run *R, rt_group *g)
         aimc_bo_sync(x->bo[AIMC_WL_TOK], AIMC_SYNC_TO_DEVICE);
         if (x->bo[AIMC_WL_W]) aimc_bo_sync(x->bo[AIMC_WL_W], AIMC_SYNC_TO_DEVICE);
         uint64_t f;
-        rc = issue_phase(R, g, x, &ph, &f);
+        rc = issue_phase(R, g, x, &ph, RT_PH_EXPERT, l, e, &f);
     }
     if (rc) goto out;
     rc = advance(R, g, l + 1);
@@ -1281,7 +1336,7 @@ int aimc_rt_run(aimc_dev *dev, const aimc_model *model, const float *x0, size_t 
         }
         size_t which = 0;
         if ((rc = aimc_fence_wait_any(dev, waits, nw, -1, &which)) != AIMC_OK) {
-            drv_err(dev, rc, "MoE layer", d);
+            drv_err(dev, rc, "waiting for the device", d);
             goto out;
         }
         rt_group *g = &gs[slot_of[which]];

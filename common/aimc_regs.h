@@ -342,7 +342,7 @@
 #define AIMC_DESC_NORM_BATCH         0x10u /* u32: 1..CAP_MAX_BATCH */
 #define AIMC_DESC_NORM_DIM           0x14u /* u32: 1..CAP_MAX_DIM, batch x dim <= CAP_MAX_ELEMS */
 #define AIMC_DESC_NORM_EPS           0x18u /* f32: epsilon, finite and > 0 */
-#define AIMC_DESC_NORM_STRIDE        0x1Cu /* u32: floats from one vector to the next, dim..CAP_MAX_ELEMS (0: dim); out has the same layout */
+#define AIMC_DESC_NORM_STRIDE        0x1Cu /* u32: floats from one vector to the next, dim..CAP_MAX_ELEMS (0: dim), (batch - 1) x stride + dim <= CAP_MAX_ELEMS; out has the same layout, and a stride other than dim needs OUT_ADDR = IN_ADDR (in place) */
 #define AIMC_DESC_NORM_IN_ADDR       0x20u /* u64: input */
 #define AIMC_DESC_NORM_OUT_ADDR      0x28u /* u64: output (may equal the input) */
 #define AIMC_DESC_NORM_W_ADDR        0x30u /* u64: dim float32 weights, 0 = none (all 1); a constant of the model, read from the units' buffer like a RULE record */

@@ -342,7 +342,7 @@
 #define AIMC_DESC_NORM_BATCH         0x10u /* u32: 1..CAP_MAX_BATCH */
 #define AIMC_DESC_NORM_DIM           0x14u /* u32: 1..CAP_MAX_DIM, batch x dim <= CAP_MAX_ELEMS */
 #define AIMC_DESC_NORM_EPS           0x18u /* f32: epsilon, finite and > 0 */
-#define AIMC_DESC_NORM_STRIDE        0x1Cu /* u32: floats from one vector to the next, dim..CAP_MAX_ELEMS (0: dim); out has the same layout */
+#define AIMC_DESC_NORM_STRIDE        0x1Cu /* u32: floats from one vector to the next, dim..CAP_MAX_ELEMS (0: dim), (batch - 1) x stride + dim <= CAP_MAX_ELEMS; out has the same layout, and a stride other than dim needs OUT_ADDR = IN_ADDR (in place) */
 #define AIMC_DESC_NORM_IN_ADDR       0x20u /* u64: input */
 #define AIMC_DESC_NORM_OUT_ADDR      0x28u /* u64: output (may equal the input) */
 #define AIMC_DESC_NORM_W_ADDR        0x30u /* u64: dim float32 weights, 0 = none (all 1); a constant of the model, read from the units' buffer like a RULE record */
@@ -358,13 +358,13 @@
 
 /* ATTN: causal attention of BATCH queries at positions POS0.. over a KV cache: RoPE on queries and new keys, the new keys and values appended, softmax(SCALE q.k) over positions 0..own, the sum of the values weighted by it (docs/driver.md) */
 #define AIMC_DESC_OP_ATTN            0x000Du
-#define AIMC_DESC_ATTN_BATCH         0x10u /* u32: 1..CAP_MAX_BATCH queries, POS0 + BATCH <= the record's CTX */
+#define AIMC_DESC_ATTN_BATCH         0x10u /* u32: 1..CAP_MAX_BATCH queries, POS0 + BATCH <= CTX; BATCH x HEADS x DK, BATCH x HEADS x DV and BATCH x a cache row (KV_HEADS x (DK + DV); x DK with V_IN_K) at most CAP_MAX_ELEMS each (else BAD_DESC, ERROR_INFO 0x38) */
 #define AIMC_DESC_ATTN_POS0          0x14u /* u32: position of the first query; the cache holds positions 0..POS0-1 */
 #define AIMC_DESC_ATTN_Q_ADDR        0x18u /* u64: queries, BATCH x HEADS x DK float32 */
 #define AIMC_DESC_ATTN_KV_ADDR       0x20u /* u64: the new keys, BATCH x KV_HEADS x DK, then (unless V_IN_K) the new values, BATCH x KV_HEADS x DV float32 */
 #define AIMC_DESC_ATTN_OUT_ADDR      0x28u /* u64: outputs, BATCH x HEADS x DV float32 */
 #define AIMC_DESC_ATTN_CACHE_ADDR    0x30u /* u64: the layer's cache: CTX rows of KV_HEADS x DK keys, then (unless V_IN_K) CTX rows of KV_HEADS x DV values; kept by the device (kv_cache.memory), not moved */
-#define AIMC_DESC_ATTN_PARAM_ADDR    0x38u /* u64: an ATTN record, a constant of the model like a RULE record; a bad value is BAD_DESC, ERROR_INFO 0x38 */
+#define AIMC_DESC_ATTN_PARAM_ADDR    0x38u /* u64: an ATTN record, a constant of the model like a RULE record; a value out of its range, or shapes beyond the element limits (BATCH, CTX), is BAD_DESC, ERROR_INFO 0x38 */
 
 /* record TILE: one placed tile (common/aimc_tile.h), as the PROGRAM tile table holds it */
 #define AIMC_REC_TILE_BYTES          32u
@@ -389,10 +389,10 @@
 /* record ATTN: the shapes of an ATTN command */
 #define AIMC_REC_ATTN_BYTES          44u
 #define AIMC_REC_ATTN_HEADS          0x00u /* u32: query heads, 1..4096, a multiple of KV_HEADS */
-#define AIMC_REC_ATTN_KV_HEADS       0x04u /* u32: key-value heads: head h attends with kv head h / (HEADS / KV_HEADS) */
+#define AIMC_REC_ATTN_KV_HEADS       0x04u /* u32: key-value heads, 1..HEADS dividing HEADS: head h attends with kv head h / (HEADS / KV_HEADS) */
 #define AIMC_REC_ATTN_DK             0x08u /* u32: query and key width per head, 1..65536 */
 #define AIMC_REC_ATTN_DV             0x0Cu /* u32: value width per head, 1..65536 (at most DK with V_IN_K) */
-#define AIMC_REC_ATTN_CTX            0x10u /* u32: positions the cache holds, 1..65536 */
+#define AIMC_REC_ATTN_CTX            0x10u /* u32: positions the cache holds, 1..65536, and CTX x the cache row (KV_HEADS x (DK + DV), KV_HEADS x DK with V_IN_K) at most 16 x CAP_MAX_ELEMS floats */
 #define AIMC_REC_ATTN_ROPE_DIM       0x14u /* u32: the last ROPE_DIM (even, <= DK) of each query and key are rotated by their position */
 #define AIMC_REC_ATTN_ROPE_MODE      0x18u /* u32: 0 pairs (i, i + ROPE_DIM/2) (rotate_half), 1 pairs (2i, 2i+1) */
 #define AIMC_REC_ATTN_V_IN_K         0x1Cu /* u32: 1: a kv head's values are the first DV of its key (MLA's latent); 0: values of their own */

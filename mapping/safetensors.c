@@ -24,6 +24,8 @@
 
 #define ST_HEADER_MAX (100u << 20) /* the format's own limit: 100 MB of header */
 #define ST_MAX_RANK 3
+#define ST_MAX_DIM 4294967295.0   /* a dimension of a shape */
+#define ST_MAX_VALUES (1ull << 40) /* the values of a tensor, more than any file holds */
 
 static float half_to_float(uint16_t h)
 {
@@ -112,6 +114,17 @@ static int st_open_image(const unsigned char *buf, size_t len, const char *what,
     return AIMC_OK;
 }
 
+/* "[a, b, c]" of a shape into buf. */
+static const char *shape_text(char *buf, size_t cap, const uint64_t *s, int rank)
+{
+    size_t o = 0;
+    o += (size_t)snprintf(buf + o, cap - o, "[");
+    for (int i = 0; i < rank && o < cap; i++)
+        o += (size_t)snprintf(buf + o, cap - o, "%s%llu", i ? ", " : "", (unsigned long long)s[i]);
+    if (o < cap) snprintf(buf + o, cap - o, "]");
+    return buf;
+}
+
 /* Tensor `name` of the image: dtype known, shape of rank 1..3, data_offsets inside the data
  * and exactly the shape's bytes. */
 static int st_find(const st_image *im, const char *what, const char *name, st_tensor *t,
@@ -148,16 +161,29 @@ static int st_find(const st_image *im, const char *what, const char *name, st_te
         return aimc_diag_set(d, AIMC_ERR_PARSE, "%s: %s: shape must be a list of 1 to %d sizes",
                              what, name, ST_MAX_RANK);
     uint64_t n = 1;
+    int over = 0; /* the product passed ST_MAX_VALUES */
     for (int i = 0; i < rank; i++) {
-        const double v = st_uint(cJSON_GetArrayItem(shape, i), 4294967295.0);
+        const cJSON *s = cJSON_GetArrayItem(shape, i);
+        const double v = st_uint(s, ST_MAX_DIM);
+        if (v < 0 && st_uint(s, HUGE_VAL) >= 0)
+            return aimc_diag_set(d, AIMC_ERR_PARSE, "%s: %s: shape[%d] is %.0f, above the limit "
+                                 "of %.0f per dimension", what, name, i, s->valuedouble,
+                                 ST_MAX_DIM);
         if (v < 0)
-            return aimc_diag_set(d, AIMC_ERR_PARSE, "%s: %s: shape[%d] is not a size", what,
-                                 name, i);
+            return aimc_diag_set(d, AIMC_ERR_PARSE, "%s: %s: shape[%d] is not a size (an integer "
+                                 "0..%.0f)", what, name, i, ST_MAX_DIM);
         t->shape[i] = (uint64_t)v;
-        /* saturating at 2^41: more than any data_offsets range can hold */
-        n = t->shape[i] && n > (1ull << 40) / t->shape[i] ? (1ull << 41) : n * t->shape[i];
+        if (t->shape[i] && n > ST_MAX_VALUES / t->shape[i]) over = 1;
+        else n *= t->shape[i];
     }
     t->rank = rank;
+    if (over || n > ST_MAX_VALUES) {
+        char sh[96];
+        return aimc_diag_set(d, AIMC_ERR_PARSE, "%s: %s: shape %s holds more than 2^40 (%llu) "
+                             "values, the limit of a tensor", what, name,
+                             shape_text(sh, sizeof sh, t->shape, rank),
+                             (unsigned long long)ST_MAX_VALUES);
+    }
     double b, e;
     if (!cJSON_IsArray(offs) || cJSON_GetArraySize(offs) != 2 ||
         (b = st_uint(cJSON_GetArrayItem(offs, 0), (double)im->data_len)) < 0 ||
@@ -189,17 +215,6 @@ static float st_elem(const st_tensor *t, uint64_t k)
     case ST_F8_E4M3: return e4m3_to_float(q[0]);
     }
     return NAN;
-}
-
-/* "[a, b, c]" of a shape into buf. */
-static const char *shape_text(char *buf, size_t cap, const uint64_t *s, int rank)
-{
-    size_t o = 0;
-    o += (size_t)snprintf(buf + o, cap - o, "[");
-    for (int i = 0; i < rank && o < cap; i++)
-        o += (size_t)snprintf(buf + o, cap - o, "%s%llu", i ? ", " : "", (unsigned long long)s[i]);
-    if (o < cap) snprintf(buf + o, cap - o, "]");
-    return buf;
 }
 
 /* What to read: the tensor's expected shape (rank 1: [n]; rank 2: the matrix, [cols, rows]
@@ -240,7 +255,10 @@ static int st_convert(const st_tensor *t, const st_tensor *sc, const st_want *w,
         if (w->rank == 3) ss[sr++] = w->shape[0];
         if (w->rank >= 2) ss[sr++] = s0;
         ss[sr++] = s1;
-        same = sc && sc->dt != ST_F8_E4M3 && sc->rank == sr;
+        if (sc && sc->dt == ST_F8_E4M3)
+            return aimc_diag_set(d, AIMC_ERR_CONFIG, "%s: %s_scale_inv: dtype F8_E4M3 is not a "
+                                 "block scale's dtype (F32, F16 or BF16)", what, name);
+        same = sc && sc->rank == sr;
         for (int i = 0; same && i < sr; i++) same = sc->shape[i] == ss[i];
         if (!same)
             return aimc_diag_set(d, AIMC_ERR_CONFIG, "%s: %s_scale_inv: expected shape %s (one "

@@ -455,6 +455,69 @@ static void test_groups_out_of_order(void)
     aimc_model_free(m);
 }
 
+/* A prompt larger than the batch, without attention (each group measured layer by layer
+ * against the reference, on buffers of the largest group): 5 tokens prefilled, then groups
+ * of 2. On an ideal machine of 16-bit converters a token's values do not depend on the tokens
+ * it shares a command with, so the outputs, the routing and the error are the run's without
+ * a prompt. (The reference's buffers once held a batch only: a prompt overflowed them.) */
+static void test_prompt_over_batch(void)
+{
+    enum { NTOK = 9 };
+    aimc_arch a;
+    aimc_model *m = NULL;
+    aimc_plan *p = NULL;
+    aimc_diag d = {{0}};
+    aimc_arch_defaults(&a);
+    a.device.type = AIMC_DEVICE_IDEAL;
+    a.crossbar.weight_bits = 16;
+    a.dac.bits = 16;
+    a.adc.bits = 16;
+    a.adc.range = AIMC_ADC_RANGE_FULL_SCALE;
+    a.hierarchy.chips_auto = 1;
+    CU_ASSERT_EQUAL_FATAL(aimc_arch_validate(&a, NULL), AIMC_OK);
+    CU_ASSERT_EQUAL_FATAL(aimc_model_load_string(small_moe, "small.yaml", 1, &m, &d), AIMC_OK);
+    CU_ASSERT_EQUAL_FATAL(aimc_map_plan(&a, m, &p, &d), AIMC_OK);
+    CU_ASSERT_EQUAL_FATAL(aimc_map_fit_chips(&a, p), AIMC_OK);
+    const size_t dm = (size_t)m->d_model, k = (size_t)m->top_k * (size_t)m->layers;
+    float *x = malloc(NTOK * dm * sizeof *x);
+    float *xo[2] = {malloc(NTOK * dm * sizeof *xo[0]), malloc(NTOK * dm * sizeof *xo[1])};
+    int *ex[2] = {malloc(NTOK * k * sizeof *ex[0]), malloc(NTOK * k * sizeof *ex[1])};
+    aimc_rt_report *r[2] = {calloc(1, sizeof *r[0]), calloc(1, sizeof *r[1])};
+    CU_ASSERT_FATAL(x && xo[0] && xo[1] && ex[0] && ex[1] && r[0] && r[1]);
+    aimc_rt_tokens(11, NTOK, dm, x);
+    for (int run = 0; run < 2; run++) { /* without a prompt, with one of 5 */
+        aimc_dev *dev = NULL;
+        aimc_open_opts o = {.arch = &a, .seed = MODEL_SEED, .diag = &d};
+        int rc = aimc_open("sim:", &o, &dev);
+        if (!rc) rc = aimc_rt_program(dev, &a, m, p, NULL, NULL, &d);
+        aimc_rt_opts ro = {.batch = 2, .prompt = run ? 5 : 0, .experts_out = ex[run],
+                           .x_out = xo[run]};
+        if (!rc) rc = aimc_rt_run(dev, m, x, NTOK, NULL, &ro, r[run], &d);
+        if (rc) fprintf(stderr, "\n  prompt %d: %s\n", run ? 5 : 0, d.msg);
+        CU_ASSERT_EQUAL(rc, AIMC_OK);
+        aimc_close(dev);
+    }
+    CU_ASSERT_EQUAL(r[0]->groups, 5); /* 2 2 2 2 1 */
+    CU_ASSERT_EQUAL(r[1]->groups, 3); /* 5 2 2 */
+    CU_ASSERT_EQUAL(r[1]->first_tokens, 5);
+    CU_ASSERT_EQUAL(memcmp(ex[0], ex[1], NTOK * k * sizeof *ex[0]), 0);
+    double diff = 0;
+    for (size_t i = 0; i < NTOK * dm; i++) diff = fmax(diff, fabs((double)xo[0][i] - xo[1][i]));
+    if (diff > 1e-6) fprintf(stderr, "\n  prompt: outputs differ by %g\n", diff);
+    CU_ASSERT(diff <= 1e-6);
+    CU_ASSERT(r[1]->rel_rms_error < 1e-3);
+    CU_ASSERT(fabs(r[1]->rel_rms_error - r[0]->rel_rms_error) <= 1e-6);
+    CU_ASSERT_EQUAL(r[1]->routing_agreement, 1.0);
+    for (int i = 0; i < 2; i++) {
+        free(xo[i]);
+        free(ex[i]);
+        free(r[i]);
+    }
+    free(x);
+    aimc_plan_free(p);
+    aimc_model_free(m);
+}
+
 /* ---- two MVMs through the driver ------------------------------------------------------- */
 
 /* One slice (3-bit weights on 2-bit cells), 128 x 32 matrices: one tile each. */
@@ -1838,6 +1901,12 @@ static void bad_weights(const char *name, rt_file *f)
     memcpy(rv, v, sizeof rv);
     if (inf_bf16) rv[2] = INFINITY;
     bad_add(f, "w.0.router", inf_bf16 ? "BF16" : "F32", 2, r, rv, NULL);
+    if (strcmp(name, "huge_shape") == 0) { /* the router says 2^48 values and holds none */
+        rt_tensor *t = &f->t[0];
+        t->rank = 3;
+        t->shape[0] = t->shape[1] = t->shape[2] = 65536;
+        t->bytes = 0;
+    }
     if (strcmp(name, "stacked_shape") == 0) {
         bad_add(f, "w.0.experts.gate", "F32", 3, sgu, v, NULL);
         return;
@@ -1854,10 +1923,11 @@ static void bad_weights(const char *name, rt_file *f)
             bad_add(f, n, "F8_E4M3", 2, gu, NULL, c);
             const uint32_t ss[2] = {1, 1}, bad_ss[2] = {2, 2};
             const float sc[4] = {0.5f, 0.5f, 0.5f, 0.5f};
-            if (strcmp(name, "fp8_no_scale") != 0) {
-                snprintf(n, sizeof n, "w.0.e%d.gate_scale_inv", e);
+            snprintf(n, sizeof n, "w.0.e%d.gate_scale_inv", e);
+            if (strcmp(name, "fp8_scale_dtype") == 0) /* FP8 scales: a code 0x30 (0.5) */
+                bad_add(f, n, "F8_E4M3", 2, ss, NULL, codes);
+            else if (strcmp(name, "fp8_no_scale") != 0)
                 bad_add(f, n, "F32", 2, strcmp(name, "fp8_scale_shape") == 0 ? bad_ss : ss, sc, NULL);
-            }
         } else {
             bad_add(f, n, "F32", 2, gu, g, NULL);
         }
@@ -1883,8 +1953,9 @@ static unsigned char *bad_read(const char *path, size_t *len)
 
 static void test_bad_weight_files(void)
 {
-    static const char *const cases[] = {"nan", "inf_bf16", "fp8_nan", "fp8_scale_shape",
-                                        "fp8_no_scale", "stacked_shape", "no_norm_name"};
+    static const char *const cases[] = {"nan",          "inf_bf16",      "fp8_nan",
+                                        "fp8_scale_shape", "fp8_no_scale", "stacked_shape",
+                                        "no_norm_name", "fp8_scale_dtype", "huge_shape"};
     static rt_file f;
     int n = 0;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -1911,7 +1982,8 @@ static void test_bad_weight_files(void)
         aimc_model *m = NULL;
         aimc_diag d = {{0}};
         const int rc = aimc_model_load(ym, 1, &m, &d);
-        CU_ASSERT_EQUAL(rc, AIMC_ERR_CONFIG);
+        /* a header describing what no file holds is malformed; the rest, the wrong tensors */
+        CU_ASSERT_EQUAL(rc, strcmp(cases[i], "huge_shape") == 0 ? AIMC_ERR_PARSE : AIMC_ERR_CONFIG);
         CU_ASSERT_PTR_NULL(m);
         if (strcmp(d.msg, expect) != 0)
             fprintf(stderr, "\n  %s:\n    got    %s\n    expect %s\n", ym, d.msg, expect);
@@ -1920,7 +1992,125 @@ static void test_bad_weight_files(void)
         aimc_model_free(m);
         n++;
     }
-    CU_ASSERT_EQUAL(n, 7);
+    CU_ASSERT_EQUAL(n, 9);
+}
+
+/* ATTN's limits (docs/registers.md, record ATTN): a group's queries, outputs and new keys and
+ * values of at most CAP_MAX_ELEMS floats, a cache of at most 16 x CAP_MAX_ELEMS. A run beyond
+ * one is refused before any command with a message naming the model, the quantity, its value
+ * and the limit (the device's own refusal is a bad descriptor at byte 0x38); at the limit it
+ * is not. 16 heads of 1024: a token's queries 16384 floats, its keys and values 32768. */
+static void test_attn_limits(void)
+{
+    static const char *text =
+        "version: 1\n"
+        "model:\n"
+        "  name: wide-heads\n"
+        "  layers: 1\n"
+        "  d_model: 64\n"
+        "  routed_experts: 4\n"
+        "  expert_d_ff: 32\n"
+        "  top_k: 2\n"
+        "  attention: {heads: 16, head_dim: 1024}\n";
+    static const struct {
+        size_t ntok, batch, prompt;
+        const char *expect; /* NULL: not refused */
+    } cases[] = {
+        {1024, 1024, 0, "wide-heads: attention's new keys and values of a group of 1024 tokens "
+                        "are 33554432 floats (tokens 1024 x a row of 32768: kv_heads 16 x (1024 "
+                        "of keys + 1024 of values)), above the ATTN command's limit of 16777216 "
+                        "(CAP_MAX_ELEMS): run fewer tokens per group (batch, prompt)"},
+        {1024, 1, 600, "wide-heads: attention's new keys and values of a group of 600 tokens"},
+        {16384, 1, 0, "wide-heads: attention's KV cache of 16384 positions is 536870912 floats "
+                      "(positions 16384 x a row of 32768: kv_heads 16 x (1024 of keys + 1024 of "
+                      "values)), above the ATTN command's limit of 268435456 (16 x "
+                      "CAP_MAX_ELEMS): at most 8192 positions (tokens of a sequence)"},
+    };
+    aimc_model *m = NULL;
+    aimc_diag d = {{0}};
+    CU_ASSERT_EQUAL_FATAL(aimc_model_load_string(text, "wide.yaml", 0, &m, &d), AIMC_OK);
+    aimc_dev *dev = NULL;
+    aimc_open_opts o = {.seed = 1, .timing_only = 1};
+    CU_ASSERT_EQUAL_FATAL(aimc_open("sim:", &o, &dev), AIMC_OK);
+    aimc_rt_report *r = calloc(1, sizeof *r);
+    CU_ASSERT_FATAL(r != NULL);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        aimc_rt_opts ro = {.batch = cases[i].batch, .prompt = cases[i].prompt, .seed = 3};
+        d.msg[0] = '\0';
+        const int rc = aimc_rt_run(dev, m, NULL, cases[i].ntok, NULL, &ro, r, &d);
+        CU_ASSERT_EQUAL(rc, AIMC_ERR_UNSUPPORTED);
+        if (strncmp(d.msg, cases[i].expect, strlen(cases[i].expect)) != 0)
+            fprintf(stderr, "\n  got    %s\n  expect %s\n", d.msg, cases[i].expect);
+        CU_ASSERT_EQUAL(strncmp(d.msg, cases[i].expect, strlen(cases[i].expect)), 0);
+        CU_ASSERT_EQUAL(r->makespan_cycles, 0); /* nothing ran */
+    }
+    /* at the limit: a group of 512 tokens, its keys and values 2^24 floats, runs */
+    aimc_arch a;
+    aimc_plan *p = NULL;
+    aimc_arch_defaults(&a);
+    a.hierarchy.chips_auto = 1;
+    aimc_map_opts mo = {.shape_only = 1};
+    CU_ASSERT_EQUAL_FATAL(aimc_map_plan_ex(&a, m, &mo, &p, &d), AIMC_OK);
+    CU_ASSERT_EQUAL_FATAL(aimc_map_fit_chips(&a, p), AIMC_OK);
+    aimc_close(dev);
+    dev = NULL;
+    o.arch = &a;
+    CU_ASSERT_EQUAL_FATAL(aimc_open("sim:", &o, &dev), AIMC_OK);
+    int rc = aimc_rt_program(dev, &a, m, p, NULL, NULL, &d);
+    aimc_rt_opts ro = {.batch = 512, .seed = 3};
+    if (!rc) rc = aimc_rt_run(dev, m, NULL, 512, NULL, &ro, r, &d);
+    if (rc) fprintf(stderr, "\n  512 tokens at once: %s\n", d.msg);
+    CU_ASSERT_EQUAL(rc, AIMC_OK);
+    CU_ASSERT(r->makespan_cycles > 0);
+    free(r);
+    aimc_close(dev);
+    aimc_plan_free(p);
+    aimc_model_free(m);
+}
+
+/* A command the device refuses during a run is named by what it was: a model whose RoPE base
+ * was set to 1 after loading (the loader refuses it; the device's ATTN record needs THETA > 1)
+ * fails in layer 0's ATTN, reported as that, not as an MoE layer's command. */
+static void test_failed_command_label(void)
+{
+    static const char *text =
+        "version: 1\n"
+        "model:\n"
+        "  name: theta\n"
+        "  layers: 2\n"
+        "  d_model: 32\n"
+        "  routed_experts: 4\n"
+        "  expert_d_ff: 16\n"
+        "  top_k: 2\n"
+        "  attention: {heads: 4}\n";
+    aimc_arch a;
+    aimc_model *m = NULL;
+    aimc_plan *p = NULL;
+    aimc_diag d = {{0}};
+    aimc_arch_defaults(&a);
+    a.hierarchy.chips_auto = 1;
+    CU_ASSERT_EQUAL_FATAL(aimc_model_load_string(text, "theta.yaml", 0, &m, &d), AIMC_OK);
+    aimc_map_opts mo = {.shape_only = 1};
+    CU_ASSERT_EQUAL_FATAL(aimc_map_plan_ex(&a, m, &mo, &p, &d), AIMC_OK);
+    CU_ASSERT_EQUAL_FATAL(aimc_map_fit_chips(&a, p), AIMC_OK);
+    m->attn.rope_theta = 1.0;
+    aimc_dev *dev = NULL;
+    aimc_open_opts o = {.arch = &a, .seed = 1, .timing_only = 1};
+    aimc_rt_report *r = calloc(1, sizeof *r);
+    CU_ASSERT_FATAL(r != NULL);
+    CU_ASSERT_EQUAL_FATAL(aimc_open("sim:", &o, &dev), AIMC_OK);
+    CU_ASSERT_EQUAL_FATAL(aimc_rt_program(dev, &a, m, p, NULL, NULL, &d), AIMC_OK);
+    aimc_rt_opts ro = {.batch = 2, .seed = 3};
+    const int rc = aimc_rt_run(dev, m, NULL, 4, NULL, &ro, r, &d);
+    CU_ASSERT_EQUAL(rc, AIMC_ERR_DEVICE);
+    static const char *expect = "layer 0 attention's ATTN command: ";
+    if (strncmp(d.msg, expect, strlen(expect)) != 0) fprintf(stderr, "\n  got %s\n", d.msg);
+    CU_ASSERT_EQUAL(strncmp(d.msg, expect, strlen(expect)), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(d.msg, "0x38")); /* the record's field, as the device says */
+    free(r);
+    aimc_close(dev);
+    aimc_plan_free(p);
+    aimc_model_free(m);
 }
 
 int test_model_register(void)
@@ -1951,6 +2141,8 @@ int test_model_register(void)
                {"two MVMs: overlap on two cores, queue on one crossbar", test_two_mvms},
                {"token groups finishing out of order are all waited for",
                 test_groups_out_of_order},
+               {"a prompt larger than the batch: the outputs of groups of the batch",
+                test_prompt_over_batch},
                {"isaac: only activations cross the network (bytes by hand)",
                 test_isaac_noc_activations},
                {"mixtral on hermes: the first token alone = the first of 24 (1 %)",
@@ -1975,6 +2167,10 @@ int test_model_register(void)
                {"deepseek-like: MLA, a dense layer, sigmoid groups (reference, 3e-4)",
                 test_tr_deepseek},
                {"deepseek-v3, mixtral, olmoe, qwen timing-only end to end on hermes",
-                test_public_models_run});
+                test_public_models_run},
+               {"ATTN's limits: refused before any command, with the quantity and the limit",
+                test_attn_limits},
+               {"a command the device refuses is named by what it was (layer 0's ATTN)",
+                test_failed_command_label});
     return 0;
 }

@@ -6,6 +6,7 @@
 #include "aimc_rt.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -440,22 +441,34 @@ typedef struct {
     aimc_bo *bo[AIMC_WL_NONE]; /* TOK, W, XE, G, U, H, O */
 } rt_expert;
 
-/* A fence list. */
+/* Which part of a layer a command belongs to (for its error message). */
+typedef enum { RT_PH_ATTN, RT_PH_DENSE, RT_PH_ROUTE, RT_PH_EXPERT, RT_PH_HEAD } rt_phase;
+
+/* An issued command: its fence, and what it was (its step's op and matrix, its layer, the
+ * part of the layer, the expert). */
 typedef struct {
-    uint64_t *f;
+    uint64_t f;
+    long matrix;
+    int op, layer, expert;
+    rt_phase phase;
+} rt_cmd;
+
+/* A list of issued commands. */
+typedef struct {
+    rt_cmd *c;
     size_t n, cap;
 } rt_fences;
 
-static int fences_push(rt_fences *l, uint64_t f)
+static int fences_push(rt_fences *l, const rt_cmd *c)
 {
     if (l->n == l->cap) {
         size_t cap = l->cap ? 2 * l->cap : 64;
-        uint64_t *nf = realloc(l->f, cap * sizeof *nf);
-        if (!nf) return AIMC_ERR_NOMEM;
-        l->f = nf;
+        rt_cmd *nc = realloc(l->c, cap * sizeof *nc);
+        if (!nc) return AIMC_ERR_NOMEM;
+        l->c = nc;
         l->cap = cap;
     }
-    l->f[l->n++] = f;
+    l->c[l->n++] = *c;
     return AIMC_OK;
 }
 
@@ -519,8 +532,37 @@ static aimc_bo *bo_of(rt_group *g, rt_expert *x, aimc_wl_tensor t)
     return g->bo[t];
 }
 
-/* Issue step s of group g (expert x or NULL) as a device command. */
-static int issue(rt_run *R, rt_group *g, rt_expert *x, const aimc_wl_step *s, uint64_t *fence)
+/* "layer 1 expert 3's MVM (layer1.expert3.gate)": what command c was, into buf. */
+static const char *cmd_label(const aimc_model *m, const rt_cmd *c, char *buf, size_t cap)
+{
+    static const char *const ops[] = {"RMSNORM", "MVM", "TOPK", "GATHER", "SILU_MUL",
+                                      "SCALE_ACC", "NORM", "ROUTE", "ACT", "ATTN"};
+    const char *op = c->op >= 0 && c->op < (int)(sizeof ops / sizeof ops[0]) ? ops[c->op] : "?";
+    char part[64];
+    switch (c->phase) {
+    case RT_PH_ATTN: snprintf(part, sizeof part, "layer %d attention's", c->layer); break;
+    case RT_PH_DENSE: snprintf(part, sizeof part, "layer %d dense FFN's", c->layer); break;
+    case RT_PH_ROUTE: snprintf(part, sizeof part, "layer %d routing's", c->layer); break;
+    case RT_PH_EXPERT:
+        if (c->expert >= m->n_experts)
+            snprintf(part, sizeof part, "layer %d shared expert %d's", c->layer,
+                     c->expert - m->n_experts);
+        else
+            snprintf(part, sizeof part, "layer %d expert %d's", c->layer, c->expert);
+        break;
+    case RT_PH_HEAD: snprintf(part, sizeof part, "the head's"); break;
+    }
+    if (c->matrix >= 0 && (size_t)c->matrix < m->n_matrices)
+        snprintf(buf, cap, "%s %s (%s) command", part, op, m->m[c->matrix].name);
+    else
+        snprintf(buf, cap, "%s %s command", part, op);
+    return buf;
+}
+
+/* Issue step s of group g (expert x or NULL) as a device command; c says what it is part of
+ * (its fence, op and matrix are set here). */
+static int issue(rt_run *R, rt_group *g, rt_expert *x, const aimc_wl_step *s, rt_cmd *c,
+                 uint64_t *fence)
 {
     aimc_dev *dev = R->dev;
     uint64_t a[3] = {0}, out = aimc_bo_addr(bo_of(g, x, s->out)) + 4 * (uint64_t)s->out_off;
@@ -561,15 +603,23 @@ static int issue(rt_run *R, rt_group *g, rt_expert *x, const aimc_wl_step *s, ui
                               fence);
         break;
     }
-    if (rc) return drv_err(dev, rc, s->matrix >= 0 ? R->m->m[s->matrix].name : "a layer command", R->d);
-    return fences_push(&g->done, *fence);
+    c->op = (int)s->op;
+    c->matrix = s->op == AIMC_WL_MVM ? s->matrix : -1;
+    if (rc) {
+        char what[160];
+        return drv_err(dev, rc, cmd_label(R->m, c, what, sizeof what), R->d);
+    }
+    c->f = *fence;
+    return fences_push(&g->done, c);
 }
 
+/* Issue phase ph of g (expert x or NULL): part `phase` of layer `layer` (expert: its index). */
 static int issue_phase(rt_run *R, rt_group *g, rt_expert *x, const aimc_wl_phase *ph,
-                       uint64_t *last)
+                       rt_phase phase, int layer, int expert, uint64_t *last)
 {
     int rc = AIMC_OK;
-    for (int i = 0; i < ph->n && rc == AIMC_OK; i++) rc = issue(R, g, x, &ph->s[i], last);
+    rt_cmd c = {.phase = phase, .layer = layer, .expert = expert};
+    for (int i = 0; i < ph->n && rc == AIMC_OK; i++) rc = issue(R, g, x, &ph->s[i], &c, last);
     return rc;
 }
 
@@ -577,8 +627,11 @@ static int issue_phase(rt_run *R, rt_group *g, rt_expert *x, const aimc_wl_phase
 static int finish_done(rt_run *R, rt_group *g, int rc)
 {
     for (size_t i = 0; i < g->done.n; i++) {
-        int r = aimc_fence_wait(R->dev, g->done.f[i], -1);
-        if (r != AIMC_OK && rc == AIMC_OK) rc = drv_err(R->dev, r, "MoE layer command", R->d);
+        int r = aimc_fence_wait(R->dev, g->done.c[i].f, -1);
+        if (r != AIMC_OK && rc == AIMC_OK) {
+            char what[160];
+            rc = drv_err(R->dev, r, cmd_label(R->m, &g->done.c[i], what, sizeof what), R->d);
+        }
     }
     g->done.n = 0;
     return rc;
@@ -597,7 +650,7 @@ static void group_free(rt_group *g, int njobs)
 {
     experts_free(g, njobs);
     for (int t = 0; t < AIMC_WL_NONE; t++) aimc_bo_destroy(g->bo[t]);
-    free(g->done.f);
+    free(g->done.c);
     free(g->x);
     free(g->experts);
     memset(g, 0, sizeof *g);
@@ -615,23 +668,26 @@ static int advance(rt_run *R, rt_group *g, int l)
     int rc = AIMC_OK;
     for (; l < m->layers; l++) {
         if (m->attn.kind != AIMC_ATTN_NONE &&
-            ((rc = aimc_wl_attention(m, l, n, &ph, R->d)) || (rc = issue_phase(R, g, NULL, &ph, &f))))
+            ((rc = aimc_wl_attention(m, l, n, &ph, R->d)) ||
+             (rc = issue_phase(R, g, NULL, &ph, RT_PH_ATTN, l, -1, &f))))
             return rc;
         if (l < m->dense_layers) {
-            if ((rc = aimc_wl_dense(m, l, n, &ph, R->d)) || (rc = issue_phase(R, g, NULL, &ph, &f)))
+            if ((rc = aimc_wl_dense(m, l, n, &ph, R->d)) ||
+                (rc = issue_phase(R, g, NULL, &ph, RT_PH_DENSE, l, -1, &f)))
                 return rc;
             continue;
         }
         if ((rc = aimc_wl_route(m, l, n, &ph, R->d))) return rc;
         g->layer = l;
-        return issue_phase(R, g, NULL, &ph, &g->wait);
+        return issue_phase(R, g, NULL, &ph, RT_PH_ROUTE, l, -1, &g->wait);
     }
     g->final = 1;
     g->layer = m->layers;
     if (aimc_model_head(m) >= 0) { /* a classifier's or language model's head */
-        if ((rc = aimc_wl_head(m, n, &ph, R->d)) == AIMC_OK) rc = issue_phase(R, g, NULL, &ph, &g->wait);
+        if ((rc = aimc_wl_head(m, n, &ph, R->d)) == AIMC_OK)
+            rc = issue_phase(R, g, NULL, &ph, RT_PH_HEAD, m->layers, -1, &g->wait);
     } else {
-        g->wait = g->done.n ? g->done.f[g->done.n - 1] : f;
+        g->wait = g->done.n ? g->done.c[g->done.n - 1].f : f;
     }
     return rc;
 }
@@ -757,7 +813,7 @@ static int dispatch(rt_run *R, rt_group *g)
         aimc_bo_sync(x->bo[AIMC_WL_TOK], AIMC_SYNC_TO_DEVICE);
         if (x->bo[AIMC_WL_W]) aimc_bo_sync(x->bo[AIMC_WL_W], AIMC_SYNC_TO_DEVICE);
         uint64_t f;
-        rc = issue_phase(R, g, x, &ph, &f);
+        rc = issue_phase(R, g, x, &ph, RT_PH_EXPERT, l, e, &f);
     }
     if (rc) goto out;
     rc = advance(R, g, l + 1);
@@ -1084,6 +1140,62 @@ static int group_end(rt_run *R, rt_group *g)
     return rc;
 }
 
+/* The ATTN commands' shapes against the device's limits (docs/registers.md, record ATTN):
+ * a group of `group` tokens (the largest: a batch or the prompt) and a cache of ctx positions.
+ * The device refuses a command beyond them with a bad descriptor; here the message says which
+ * quantity of which model is too large and what bounds it. */
+static int attn_limits(const aimc_model *m, size_t group, size_t ctx, uint32_t max_elems,
+                       aimc_diag *d)
+{
+    if (m->attn.kind == AIMC_ATTN_NONE) return AIMC_OK;
+    uint32_t rowk, rowv;
+    aimc_model_kv_row(m, &rowk, &rowv);
+    const int G = m->attn.groups > 1 ? m->attn.groups : 1;
+    const uint64_t H = (uint64_t)(m->attn.heads / G), dk = (uint64_t)m->attn.dk;
+    const uint64_t dv = (uint64_t)m->attn.dv, row = (uint64_t)rowk + rowv, b = group;
+    const uint64_t lim = max_elems, cache_lim = 16 * (uint64_t)max_elems;
+    const int mla = m->attn.kind == AIMC_ATTN_MLA;
+    const char *fix = "run fewer tokens per group (batch, prompt)";
+    const char *heads = G > 1 ? "heads per group" : "heads";
+    const char *dk_name = mla ? "(kv_lora_rank + rope_dim)" : "head_dim";
+    if (b * H * dk > lim)
+        return aimc_diag_set(d, AIMC_ERR_UNSUPPORTED, "%s: attention's queries of a group of %zu "
+                             "tokens are %llu floats (tokens %zu x %s %llu x %s %llu), above "
+                             "the ATTN command's limit of %llu (CAP_MAX_ELEMS): %s",
+                             m->name, group, (unsigned long long)(b * H * dk), group, heads,
+                             (unsigned long long)H, dk_name, (unsigned long long)dk,
+                             (unsigned long long)lim, fix);
+    if (b * H * dv > lim)
+        return aimc_diag_set(d, AIMC_ERR_UNSUPPORTED, "%s: attention's outputs of a group of %zu "
+                             "tokens are %llu floats (tokens %zu x %s %llu x %s %llu), above "
+                             "the ATTN command's limit of %llu (CAP_MAX_ELEMS): %s",
+                             m->name, group, (unsigned long long)(b * H * dv), group, heads,
+                             (unsigned long long)H, mla ? "kv_lora_rank" : "head_dim",
+                             (unsigned long long)dv, (unsigned long long)lim, fix);
+    char rt[96]; /* a cache row's floats */
+    if (rowv)
+        snprintf(rt, sizeof rt, "kv_heads %d x (%llu of keys + %llu of values)", m->attn.kv_heads,
+                 (unsigned long long)dk, (unsigned long long)dv);
+    else
+        snprintf(rt, sizeof rt, "kv_heads %d x %llu of keys, the values in them",
+                 m->attn.kv_heads, (unsigned long long)dk);
+    if (b * row > lim)
+        return aimc_diag_set(d, AIMC_ERR_UNSUPPORTED, "%s: attention's new keys and values of a "
+                             "group of %zu tokens are %llu floats (tokens %zu x a row of %llu: "
+                             "%s), above the ATTN command's limit of %llu (CAP_MAX_ELEMS): %s",
+                             m->name, group, (unsigned long long)(b * row), group,
+                             (unsigned long long)row, rt, (unsigned long long)lim, fix);
+    if ((uint64_t)ctx * row > cache_lim)
+        return aimc_diag_set(d, AIMC_ERR_UNSUPPORTED, "%s: attention's KV cache of %zu positions "
+                             "is %llu floats (positions %zu x a row of %llu: %s), above the ATTN "
+                             "command's limit of %llu (16 x CAP_MAX_ELEMS): at most %llu "
+                             "positions (tokens of a sequence)", m->name, ctx,
+                             (unsigned long long)((uint64_t)ctx * row), ctx,
+                             (unsigned long long)row, rt, (unsigned long long)cache_lim,
+                             (unsigned long long)(cache_lim / row));
+    return AIMC_OK;
+}
+
 int aimc_rt_run(aimc_dev *dev, const aimc_model *model, const float *x0, size_t ntok,
                 const int *labels, const aimc_rt_opts *opts, aimc_rt_report *r, aimc_diag *d)
 {
@@ -1146,6 +1258,9 @@ int aimc_rt_run(aimc_dev *dev, const aimc_model *model, const float *x0, size_t 
     if (prompt > info.max_batch)
         return aimc_diag_set(d, AIMC_ERR_UNSUPPORTED, "a prompt of %zu tokens: the device takes "
                              "1..%u per command", prompt, info.max_batch);
+    /* the largest group: the prompt's or a batch's (the prompt may be the larger) */
+    const size_t group_max = prompt > batch ? prompt : batch;
+    if ((rc = attn_limits(model, group_max, ntok, info.max_elems, d))) return rc;
     const size_t n_groups = (prompt ? 1 : 0) + (ntok - prompt + batch - 1) / batch;
     const size_t window = opts->window ? opts->window : AIMC_RT_WINDOW;
     const size_t stagger = opts->stagger ? opts->stagger : AIMC_RT_STAGGER;
@@ -1155,9 +1270,9 @@ int aimc_rt_run(aimc_dev *dev, const aimc_model *model, const float *x0, size_t 
     size_t *slot_of = malloc(window * sizeof *slot_of);
     aimc_counters before, after;
     const size_t moe = (size_t)(model->layers - model->dense_layers), C = (size_t)model->n_classes;
-    if (R.values && !R.seq) {
-        R.yref = malloc(batch * dm * sizeof *R.yref);
-        R.eref = malloc(batch * k * sizeof *R.eref);
+    if (R.values && !R.seq) { /* per group, the largest */
+        R.yref = malloc(group_max * dm * sizeof *R.yref);
+        R.eref = malloc(group_max * k * sizeof *R.eref);
     }
     if (R.values && R.seq) {
         R.xdev = malloc(ntok * dm * sizeof *R.xdev);
@@ -1221,7 +1336,7 @@ int aimc_rt_run(aimc_dev *dev, const aimc_model *model, const float *x0, size_t 
         }
         size_t which = 0;
         if ((rc = aimc_fence_wait_any(dev, waits, nw, -1, &which)) != AIMC_OK) {
-            drv_err(dev, rc, "MoE layer", d);
+            drv_err(dev, rc, "waiting for the device", d);
             goto out;
         }
         rt_group *g = &gs[slot_of[which]];

@@ -199,7 +199,9 @@ class Report(dict):
     """The report of aimc.run: the dict `aimc run --json` writes, with .outputs, every token's
     outputs as numpy arrays (value runs): "x" the residual stream after the last layer (tokens
     x d_model), "logits" a classifier's head (tokens x classes), "experts" the device's
-    routing decisions (MoE layers x tokens x top_k), "labels" a classifier's test labels."""
+    routing decisions (MoE layers x tokens x top_k), "labels" a classifier's test labels. A
+    language model (model.vocab) keeps none: it runs on its text in windows, as `aimc run`
+    does, and the report holds perplexity_hw, perplexity_float and accuracy (next token)."""
 
     def __init__(self, report, outputs):
         super().__init__(report)

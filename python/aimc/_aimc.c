@@ -714,6 +714,9 @@ static PyObject *py_run(PyObject *mod, PyObject *args, PyObject *kw)
     o.backend = backend;
     o.seed = seed;
     o.tokens = tokens;
+    /* Every token's outputs, except a language model's: kept outputs run random vectors
+     * as one sequence, where the command (and this run) evaluates the model on its text in
+     * windows and reports the perplexity and next-token accuracy. */
     cli_run_opts ro = {.timing_only = timing_only,
                        .activity_assumed = !strcmp(activity, "assumed"),
                        .trace = trace,
@@ -721,7 +724,7 @@ static PyObject *py_run(PyObject *mod, PyObject *args, PyObject *kw)
                        .compare = compare,
                        .batch = batch,
                        .window = window,
-                       .keep_outputs = 1};
+                       .keep_outputs = model->m->vocab ? 0 : 1};
     cli_run_result res;
     aimc_routing *rt = NULL;
     aimc_diag d = {{0}};

@@ -8,6 +8,7 @@ MVM through the package equals the C API's bytes (kernel and driver).
 """
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -257,6 +258,18 @@ class TestRun(ErrorCase):
                                            "--timing-only", "--tokens", "8", "--routing", "zipf:1.2"))
         self.assertEqual(t["mode"], "timing_only")
         self.assertEqual(t.outputs, {})
+
+    def test_language_model_equals_cli(self):
+        # a language model runs on its text in windows, as the command does: the same report,
+        # its perplexity finite and above 1, no per-token outputs
+        path = os.path.join(TOP, "models", "bytes-lm.yaml")
+        r = aimc.run(None, path, tokens=128, seed=3)
+        self.assertEqual(dict(r), cli_json("run", "--model", "models/bytes-lm.yaml", "--tokens",
+                                           "128", "--seed", "3"))
+        for k in ("perplexity_hw", "perplexity_float"):
+            self.assertTrue(math.isfinite(r[k]) and r[k] > 1, (k, r[k]))
+        self.assertTrue(0 <= r["accuracy"]["hw"] <= 1)
+        self.assertEqual(r.outputs, {})
 
     def test_errors(self):
         self.assertAimcError(aimc.ERR_NOTFOUND, aimc.run, backend="nope:", tokens=2,

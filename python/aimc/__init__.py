@@ -200,8 +200,9 @@ class Report(dict):
     outputs as numpy arrays (value runs): "x" the residual stream after the last layer (tokens
     x d_model), "logits" a classifier's head (tokens x classes), "experts" the device's
     routing decisions (MoE layers x tokens x top_k), "labels" a classifier's test labels. A
-    language model (model.vocab) keeps none: it runs on its text in windows, as `aimc run`
-    does, and the report holds perplexity_hw, perplexity_float and accuracy (next token)."""
+    language model (model.vocab) runs on its text in windows, as `aimc run` does: the report
+    holds perplexity_hw, perplexity_float and accuracy (next token), "logits" are over the
+    vocabulary and "ids" (tokens) the token ids run."""
 
     def __init__(self, report, outputs):
         super().__init__(report)

@@ -714,9 +714,8 @@ static PyObject *py_run(PyObject *mod, PyObject *args, PyObject *kw)
     o.backend = backend;
     o.seed = seed;
     o.tokens = tokens;
-    /* Every token's outputs, except a language model's: kept outputs run random vectors
-     * as one sequence, where the command (and this run) evaluates the model on its text in
-     * windows and reports the perplexity and next-token accuracy. */
+    /* Every token's outputs; a language model's are those of the ids its windows ran (its
+     * text), with the perplexity and next-token accuracy the command reports. */
     cli_run_opts ro = {.timing_only = timing_only,
                        .activity_assumed = !strcmp(activity, "assumed"),
                        .trace = trace,
@@ -724,7 +723,7 @@ static PyObject *py_run(PyObject *mod, PyObject *args, PyObject *kw)
                        .compare = compare,
                        .batch = batch,
                        .window = window,
-                       .keep_outputs = model->m->vocab ? 0 : 1};
+                       .keep_outputs = 1};
     cli_run_result res;
     aimc_routing *rt = NULL;
     aimc_diag d = {{0}};
@@ -767,6 +766,12 @@ static PyObject *py_run(PyObject *mod, PyObject *args, PyObject *kw)
         PyObject *a = array_owning(op->labels, 1, dn, NPY_INT32);
         op->labels = NULL;
         if (set_item(arrays, "labels", a)) goto done;
+    }
+    if (op->ids) {
+        npy_intp dn[1] = {(npy_intp)op->ntok};
+        PyObject *a = array_owning(op->ids, 1, dn, NPY_INT32);
+        op->ids = NULL;
+        if (set_item(arrays, "ids", a)) goto done;
     }
     out = PyTuple_Pack(2, text, arrays);
 done:

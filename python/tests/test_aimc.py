@@ -261,7 +261,8 @@ class TestRun(ErrorCase):
 
     def test_language_model_equals_cli(self):
         # a language model runs on its text in windows, as the command does: the same report,
-        # its perplexity finite and above 1, no per-token outputs
+        # its perplexity finite and above 1; the per-token logits are over the vocabulary and
+        # the report's perplexity is theirs, scored on each window's next id
         path = os.path.join(TOP, "models", "bytes-lm.yaml")
         r = aimc.run(None, path, tokens=128, seed=3)
         self.assertEqual(dict(r), cli_json("run", "--model", "models/bytes-lm.yaml", "--tokens",
@@ -269,7 +270,19 @@ class TestRun(ErrorCase):
         for k in ("perplexity_hw", "perplexity_float"):
             self.assertTrue(math.isfinite(r[k]) and r[k] > 1, (k, r[k]))
         self.assertTrue(0 <= r["accuracy"]["hw"] <= 1)
-        self.assertEqual(r.outputs, {})
+        ids, z = r.outputs["ids"], r.outputs["logits"]
+        self.assertEqual(ids.shape, (128,))
+        self.assertEqual(z.shape, (128, 256))
+        w = 64  # models/bytes-lm.yaml's eval.context: the last id of each window is not scored
+        nll, n = 0.0, 0
+        for t in range(127):
+            if t % w == w - 1:
+                continue
+            zt = z[t].astype(np.float64)
+            lse = zt.max() + math.log(np.exp(zt - zt.max()).sum())
+            nll += lse - zt[ids[t + 1]]
+            n += 1
+        self.assertAlmostEqual(math.exp(nll / n), r["perplexity_hw"], delta=1e-4 * r["perplexity_hw"])
 
     def test_errors(self):
         self.assertAimcError(aimc.ERR_NOTFOUND, aimc.run, backend="nope:", tokens=2,

@@ -1100,7 +1100,10 @@ static void rt_forward(const rt_case *c, double *x, int idx[RT_L][RT_E])
  * the reference's for every token and layer. */
 static void rt_check(rt_case *c, double *err_out)
 {
-    const char *st = "/tmp/aimc_rules.safetensors", *ym = "/tmp/aimc_rules.yaml";
+    char st[512], ym[512];
+    CU_ASSERT_PTR_NOT_NULL_FATAL(aimc_test_path("rules.safetensors"));
+    snprintf(st, sizeof st, "%s", aimc_test_path("rules.safetensors"));
+    snprintf(ym, sizeof ym, "%s", aimc_test_path("rules.yaml"));
     rt_rng = 0x243f6a8885a308d3ull ^ (uint64_t)c->name[0] << 32 ^ (uint64_t)strlen(c->name);
     rt_case_files(c, st, ym);
     aimc_model *m = NULL;
@@ -1959,11 +1962,13 @@ static void test_bad_weight_files(void)
     static rt_file f;
     int n = 0;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        char st[256], ym[256], ex[256], tmp[64];
+        char st[256], ym[256], ex[256], tmp[512], name[64];
         snprintf(st, sizeof st, "%s/%s.safetensors", BAD_W_DIR, cases[i]);
         snprintf(ym, sizeof ym, "%s/%s.yaml", BAD_W_DIR, cases[i]);
         snprintf(ex, sizeof ex, "%s/%s.expect", BAD_W_DIR, cases[i]);
-        snprintf(tmp, sizeof tmp, "/tmp/aimc_bad_%s.safetensors", cases[i]);
+        snprintf(name, sizeof name, "bad_%s.safetensors", cases[i]);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(aimc_test_path(name));
+        snprintf(tmp, sizeof tmp, "%s", aimc_test_path(name));
         bad_weights(cases[i], &f);
         if (getenv("AIMC_REGEN")) CU_ASSERT_EQUAL(rt_write(&f, st), 0);
         CU_ASSERT_EQUAL_FATAL(rt_write(&f, tmp), 0);

@@ -266,8 +266,8 @@ long aimc_arch_total_crossbars(const aimc_arch *a);
 /* The ADC LSB at full scale (adc.range full_scale) of a tile of nrows rows, in units of one
  * conductance level times one input code: the smallest power of two with
  * (2^(adc.bits-1) - 1) x LSB >= nrows x u_max x (2^bits_per_cell - 1), u_max the largest
- * input a step drives (1 bit-serial, else the DAC's largest code). The simulated ADC and
- * hardware-aware training's noise model both take it from here. */
+ * input a step drives (1 bit-serial, else the DAC's largest code); 1 for no rows. The
+ * simulated ADC and hardware-aware training's noise model both take it from here. */
 double aimc_arch_full_scale_lsb(const aimc_arch *a, uint32_t nrows);
 
 AIMC_API_END

@@ -157,12 +157,13 @@ int aimc_arch_input_steps(const aimc_arch *a)
 
 double aimc_arch_full_scale_lsb(const aimc_arch *a, uint32_t nrows)
 {
-    const double level_max = (double)((1 << a->crossbar.bits_per_cell) - 1);
-    const double u_max = a->dac.mode == AIMC_DAC_BIT_SERIAL
+    const double level_max = ldexp(1.0, a->crossbar.bits_per_cell) - 1.0;
+    const double u_max = a->dac.mode == AIMC_DAC_BIT_SERIAL || a->dac.bits < 1 || a->dac.bits > 32
                              ? 1.0
-                             : (double)((UINT32_C(1) << (a->dac.bits - 1)) - 1);
+                             : ldexp(1.0, a->dac.bits - 1) - 1.0;
     const double range = (double)nrows * u_max * level_max;
-    double top = ldexp(1.0, a->adc.bits - 1) - 1.0;
+    if (!(range > 0.0)) return 1.0; /* no rows (or a degenerate arch): nothing to convert */
+    double top = a->adc.bits >= 1 ? ldexp(1.0, a->adc.bits - 1) - 1.0 : 1.0;
     if (top < 1.0) top = 1.0;
     int e;
     (void)frexp(range / top, &e);

@@ -28,7 +28,7 @@ int aimc_test_add_suite(const char *name, const aimc_test_case *cases, size_t n)
 
 /* ---- scratch files: one directory per run ---------------------------------------------- */
 
-static char test_dir[64];
+static char test_dir[400];
 
 const char *aimc_test_path(const char *name)
 {
@@ -36,20 +36,22 @@ const char *aimc_test_path(const char *name)
     static unsigned next;
     if (!test_dir[0]) {
         const char *t = getenv("TMPDIR");
+        /* a TMPDIR too long to hold the directory and a file name: /tmp */
         snprintf(test_dir, sizeof test_dir, "%s/aimc-test-XXXXXX",
-                 t && *t && strlen(t) < 32 ? t : "/tmp");
+                 t && *t && strlen(t) < sizeof test_dir - 32 ? t : "/tmp");
         if (!mkdtemp(test_dir)) {
             test_dir[0] = '\0';
             return NULL;
         }
     }
     char *p = ring[next++ % 16];
-    snprintf(p, sizeof ring[0], "%s/%s", test_dir, name);
+    if (snprintf(p, sizeof ring[0], "%s/%s", test_dir, name) >= (int)sizeof ring[0]) return NULL;
     return p;
 }
 
 int aimc_test_msg_is(const char *msg, const char *path, const char *rest)
 {
+    if (!msg || !path || !rest) return 0;
     const size_t n = strlen(path);
     int ok = strncmp(msg, path, n) == 0 && strcmp(msg + n, rest) == 0;
     if (!ok) fprintf(stderr, "\n  got      \"%s\"\n  expected \"%s%s\"\n", msg, path, rest);

@@ -88,6 +88,27 @@ static size_t tile_matrix(const aimc_arch *a, uint32_t rows, uint32_t cols, uint
 /* Ideal device, ADC wide enough: weights q * 2^-5 (max code present), inputs p * 2^-2; the
  * machine returns exactly sum_i p_i q_ij * 2^-7, for both encodings, both DAC modes, 1..3 bits
  * per cell and tile splits that are not multiples of the crossbar. */
+/* The full-scale LSB (common/arch.c), by hand: 256 rows of 2-bit cells (3 levels) driven
+ * bit-serially (u_max 1) give a range of 768; an 8-bit ADC's top code 127 needs an LSB of at
+ * least 768 / 127 = 6.05: 8. A 4-bit multi-bit DAC (u_max 7): 5376 / 127 = 42.3: 64. A 1-bit
+ * ADC (top code taken as 1): 1024. No rows: 1, and it returns (it looped forever). */
+static void test_full_scale_lsb(void)
+{
+    aimc_arch a;
+    aimc_arch_defaults(&a);
+    a.crossbar.bits_per_cell = 2;
+    a.dac.mode = AIMC_DAC_BIT_SERIAL;
+    a.adc.bits = 8;
+    CU_ASSERT_EQUAL(aimc_arch_full_scale_lsb(&a, 256), 8.0);
+    a.dac.mode = AIMC_DAC_MULTI_BIT;
+    a.dac.bits = 4;
+    CU_ASSERT_EQUAL(aimc_arch_full_scale_lsb(&a, 256), 64.0);
+    a.dac.mode = AIMC_DAC_BIT_SERIAL;
+    a.adc.bits = 1;
+    CU_ASSERT_EQUAL(aimc_arch_full_scale_lsb(&a, 256), 1024.0);
+    CU_ASSERT_EQUAL(aimc_arch_full_scale_lsb(&a, 0), 1.0);
+}
+
 static void test_exact(void)
 {
     const uint32_t R = 37, C = 23, B_VEC = 3;
@@ -1108,6 +1129,7 @@ static void test_paths_identical(void)
 int test_sim_register(void)
 {
     AIMC_SUITE("sim",
+               {"full-scale ADC LSB by hand, and for no rows", test_full_scale_lsb},
                {"exact: ideal device, both encodings and DAC modes, B 1..3", test_exact},
                {"exact: y / (w_scale x_scale) is the integer sum", test_integer_reference},
                {"determinism: seeds, reprogramming, batch splits", test_determinism},

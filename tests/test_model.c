@@ -2000,8 +2000,9 @@ static void test_bad_weight_files(void)
     CU_ASSERT_EQUAL(n, 9);
 }
 
-/* ATTN's limits (docs/registers.md, record ATTN): a group's queries, outputs and new keys and
- * values of at most CAP_MAX_ELEMS floats, a cache of at most 16 x CAP_MAX_ELEMS. A run beyond
+/* The per-command limits (docs/registers.md): every command's batch x dim, and ATTN's: a
+ * group's queries, outputs and new keys and values of at most CAP_MAX_ELEMS floats, a cache of
+ * at most 16 x CAP_MAX_ELEMS. A run beyond
  * one is refused before any command with a message naming the model, the quantity, its value
  * and the limit (the device's own refusal is a bad descriptor at byte 0x38); at the limit it
  * is not. 16 heads of 1024: a token's queries 16384 floats, its keys and values 32768. */
@@ -2024,7 +2025,7 @@ static void test_attn_limits(void)
         {1024, 1024, 0, "wide-heads: attention's new keys and values of a group of 1024 tokens "
                         "are 33554432 floats (tokens 1024 x a row of 32768: kv_heads 16 x (1024 "
                         "of keys + 1024 of values)), above the ATTN command's limit of 16777216 "
-                        "(CAP_MAX_ELEMS): run fewer tokens per group (batch, prompt)"},
+                        "(CAP_MAX_ELEMS): at most 512 tokens per group (batch, prompt)"},
         {1024, 1, 600, "wide-heads: attention's new keys and values of a group of 600 tokens"},
         {16384, 1, 0, "wide-heads: attention's KV cache of 16384 positions is 536870912 floats "
                       "(positions 16384 x a row of 32768: kv_heads 16 x (1024 of keys + 1024 of "
@@ -2049,6 +2050,29 @@ static void test_attn_limits(void)
         CU_ASSERT_EQUAL(strncmp(d.msg, cases[i].expect, strlen(cases[i].expect)), 0);
         CU_ASSERT_EQUAL(r->makespan_cycles, 0); /* nothing ran */
     }
+    /* The largest group by hand: the widest vector is a projection's 16 x 1024 = 16384
+     * outputs (2^24 / 16384 = 1024 tokens), the queries and outputs 16384 a token (1024), a
+     * cache row 32768 (512): 512; no group fits a cache of 16384 positions (2^28 / 32768 =
+     * 8192 at most). */
+    CU_ASSERT_EQUAL(aimc_rt_group_max(m, 512, 65536, 1u << 24), 512);
+    CU_ASSERT_EQUAL(aimc_rt_group_max(m, 8192, 65536, 1u << 24), 512);
+    CU_ASSERT_EQUAL(aimc_rt_group_max(m, 8193, 65536, 1u << 24), 0);
+    CU_ASSERT_EQUAL(aimc_rt_group_max(m, 512, 300, 1u << 24), 300);
+    /* Every command, not only ATTN: a model of d_model 8192 moves 8192 floats a token through
+     * its norms, gathers and MVMs, so 2^24 / 8192 = 2048 tokens a group at most. */
+    aimc_model *tall = NULL;
+    CU_ASSERT_EQUAL_FATAL(aimc_model_load_string("version: 1\nmodel: {name: tall, layers: 1, "
+                                                 "d_model: 8192, routed_experts: 2, "
+                                                 "expert_d_ff: 32, top_k: 1}\n",
+                                                 "tall.yaml", 0, &tall, &d), AIMC_OK);
+    CU_ASSERT_EQUAL(aimc_rt_group_max(tall, 4096, 65536, 1u << 24), 2048);
+    aimc_rt_opts rt = {.batch = 4096, .seed = 3};
+    CU_ASSERT_EQUAL(aimc_rt_run(dev, tall, NULL, 4096, NULL, &rt, r, &d), AIMC_ERR_UNSUPPORTED);
+    CU_ASSERT_STRING_EQUAL(d.msg, "tall: a group of 4096 tokens moves 33554432 floats through "
+                                  "one command (tokens 4096 x 8192, d_model), above the "
+                                  "device's limit of 16777216 (CAP_MAX_ELEMS): at most 2048 "
+                                  "tokens per group (batch, prompt)");
+    aimc_model_free(tall);
     /* at the limit: a group of 512 tokens, its keys and values 2^24 floats, runs */
     aimc_arch a;
     aimc_plan *p = NULL;

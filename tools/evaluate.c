@@ -135,11 +135,11 @@ static int keep_outputs(const aimc_model *m, size_t ntok, const float *x0, const
  * windows of that many (each a sequence from position 0); without it all of them are one
  * sequence (one window of every token). A window is prefilled at once (teacher forcing)
  * unless o->prompt or o->generate say how its tokens enter; each token's label is the next id
- * of its window; the reports are summed into *rep. max_batch: the device's tokens per command
+ * of its window; the reports are summed into *rep. info: the device's limits per command
  * (aimc_dev_info). keep (value runs, may be NULL): every token's outputs, the windows' in
  * order (cli_outputs: inputs, hidden, logits over the vocabulary, routing, ids). */
 static int lm_windows(aimc_dev *dev, const aimc_model *m, const cli_eval_opts *o, size_t ntok,
-                      int timing_only, uint32_t max_batch, const aimc_rt_opts *ro0,
+                      int timing_only, const aimc_dev_info *info, const aimc_rt_opts *ro0,
                       aimc_rt_report *rep, cli_outputs *keep, aimc_diag *d)
 {
     const size_t dm = (size_t)m->d_model, V = (size_t)m->vocab;
@@ -219,15 +219,19 @@ static int lm_windows(aimc_dev *dev, const aimc_model *m, const cli_eval_opts *o
         if (rc) break;
         aimc_rt_opts ro = *ro0;
         /* Teacher forcing: the window's ids are given, so they all enter at once, one prefill.
-         * The runtime refuses a prompt of more tokens than the device takes per command; a
-         * longer window stays one sequence, prefilled in chunks of that many (the prompt and
-         * then groups of the same size, each entering once the one before has issued its
-         * commands, so the caches grow in position order): causal attention gives every
-         * token the same result as one prefill would. Not cut into windows: that would
-         * restart the positions. */
+         * The runtime refuses a group larger than every command of the model takes (the
+         * device's tokens per command, and its floats per operand: the widest vector a token
+         * moves, attention's queries, outputs and cache rows; aimc_rt_group_max). A longer
+         * window stays one sequence, prefilled in chunks of the largest group that fits (the
+         * prompt and then groups of the same size, each entering once the one before has
+         * issued its commands, so the caches grow in position order): causal attention gives
+         * every token the same result as one prefill would. Not cut into windows: that would
+         * restart the positions. No group fits a cache too long for the device: the run
+         * then says so. */
         if (!ro.prompt && !ro.generate) {
+            const size_t fit = aimc_rt_group_max(m, wn, info->max_batch, info->max_elems);
             ro.prompt = wn;
-            if (max_batch && wn > max_batch) ro.prompt = ro.batch = max_batch;
+            if (fit && wn > fit) ro.prompt = ro.batch = fit;
         }
         ro.experts_out = keep ? wexp : NULL;
         ro.x_out = keep ? keep->x + w0 * dm : NULL;
@@ -388,7 +392,7 @@ int cli_evaluate(const aimc_arch *a0, const aimc_model *m, const cli_eval_opts *
         goto out;
     }
     if (lm) { /* a language model on its text, in windows */
-        if ((rc = lm_windows(dev, m, o, o->ntok, info.timing_only, info.max_batch, &ro, rep,
+        if ((rc = lm_windows(dev, m, o, o->ntok, info.timing_only, &info, &ro, rep,
                              o->keep_outputs && !info.timing_only ? &ex->outputs : NULL, d)))
             goto out;
     } else if ((rc = aimc_rt_run(dev, m, x0, ntok, labels, &ro, rep, d))) {

@@ -121,6 +121,14 @@ typedef struct aimc_rt_report {
 int aimc_rt_run(aimc_dev *dev, const aimc_model *model, const float *x0, size_t ntok,
                 const int *labels, const aimc_rt_opts *opts, aimc_rt_report *r, aimc_diag *d);
 
+/* The largest group of tokens (a batch or a prompt) of model whose every command fits a
+ * device that takes max_batch vectors and max_elems floats per operand (aimc_dev_info; the
+ * widest vector a token moves, and attention's queries, outputs and new cache rows), in a
+ * sequence of ctx positions; 0 when no group fits (the KV cache of ctx positions is above
+ * the ATTN command's limit). aimc_rt_run refuses a larger group before any command. */
+size_t aimc_rt_group_max(const aimc_model *model, size_t ctx, uint32_t max_batch,
+                         uint32_t max_elems);
+
 /* Block `layer` on ntok tokens in exact double precision on the host from the model's float
  * weights: the same steps (aimc_workload.h), y the block's output (what the layer adds to x),
  * experts the chosen experts (ntok x top_k, may be NULL). AIMC_OK or AIMC_ERR_NOMEM. */

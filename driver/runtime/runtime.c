@@ -1140,51 +1140,88 @@ static int group_end(rt_run *R, rt_group *g)
     return rc;
 }
 
-/* The ATTN commands' shapes against the device's limits (docs/registers.md, record ATTN):
- * a group of `group` tokens (the largest: a batch or the prompt) and a cache of ctx positions.
- * The device refuses a command beyond them with a bad descriptor; here the message says which
- * quantity of which model is too large and what bounds it. */
-static int attn_limits(const aimc_model *m, size_t group, size_t ctx, uint32_t max_elems,
-                       aimc_diag *d)
+/* The widest vector one token moves through a command: a matrix's inputs or outputs (every
+ * digital command of the workload, a norm, an activation, a route, a gather or a scaled add,
+ * works on one of them), and the matrix that has it. */
+static size_t widest_vector(const aimc_model *m, size_t *which)
 {
-    if (m->attn.kind == AIMC_ATTN_NONE) return AIMC_OK;
+    size_t w = (size_t)m->d_model;
+    *which = SIZE_MAX;
+    for (size_t i = 0; i < m->n_matrices; i++) {
+        const size_t v = m->m[i].rows > m->m[i].cols ? m->m[i].rows : m->m[i].cols;
+        if (v > w) w = v, *which = i;
+    }
+    return w;
+}
+
+/* What one token of a group adds to the largest operand of an ATTN command: its queries
+ * (heads of a group x dk), its outputs (x dv) and its new cache row; *row the cache row. */
+static void attn_per_token(const aimc_model *m, uint64_t *q, uint64_t *o, uint64_t *row)
+{
     uint32_t rowk, rowv;
     aimc_model_kv_row(m, &rowk, &rowv);
     const int G = m->attn.groups > 1 ? m->attn.groups : 1;
+    const uint64_t H = (uint64_t)(m->attn.heads / G);
+    *q = H * (uint64_t)m->attn.dk;
+    *o = H * (uint64_t)m->attn.dv;
+    *row = (uint64_t)rowk + rowv;
+}
+
+size_t aimc_rt_group_max(const aimc_model *m, size_t ctx, uint32_t max_batch, uint32_t max_elems)
+{
+    size_t which;
+    uint64_t g = max_batch, per = widest_vector(m, &which);
+    if (per && max_elems / per < g) g = max_elems / per;
+    if (m->attn.kind != AIMC_ATTN_NONE) {
+        uint64_t q, o, row;
+        attn_per_token(m, &q, &o, &row);
+        if ((uint64_t)ctx * row > 16 * (uint64_t)max_elems) return 0;
+        if (q && max_elems / q < g) g = max_elems / q;
+        if (o && max_elems / o < g) g = max_elems / o;
+        if (row && max_elems / row < g) g = max_elems / row;
+    }
+    return (size_t)g;
+}
+
+/* A group of `group` tokens (the largest of the run: a batch or the prompt) and a sequence of
+ * ctx positions against the device's per-command limits (docs/registers.md: batch x dim of
+ * every digital command and MVM, and ATTN's operands and cache). The device refuses a command
+ * beyond them with a bad descriptor; here the message says which quantity of which model is
+ * too large, what bounds it, and the largest group that fits. */
+static int group_limits(const aimc_model *m, size_t group, size_t ctx, uint32_t max_batch,
+                        uint32_t max_elems, aimc_diag *d)
+{
+    const uint64_t lim = max_elems, cache_lim = 16 * (uint64_t)max_elems, b = group;
+    const size_t fit = aimc_rt_group_max(m, ctx, max_batch, max_elems);
+    char fix[96];
+    snprintf(fix, sizeof fix, "at most %zu tokens per group (batch, prompt)", fit);
+    size_t which;
+    const size_t wv = widest_vector(m, &which);
+    if (b * wv > lim)
+        return aimc_diag_set(d, AIMC_ERR_UNSUPPORTED, "%s: a group of %zu tokens moves %llu "
+                             "floats through one command (tokens %zu x %zu, %s), above the "
+                             "device's limit of %llu (CAP_MAX_ELEMS): %s", m->name, group,
+                             (unsigned long long)(b * wv), group, wv,
+                             which == SIZE_MAX ? "d_model" : m->m[which].name,
+                             (unsigned long long)lim, fix);
+    if (m->attn.kind == AIMC_ATTN_NONE) return AIMC_OK;
+    uint64_t q, o, row;
+    attn_per_token(m, &q, &o, &row);
+    const int G = m->attn.groups > 1 ? m->attn.groups : 1;
     const uint64_t H = (uint64_t)(m->attn.heads / G), dk = (uint64_t)m->attn.dk;
-    const uint64_t dv = (uint64_t)m->attn.dv, row = (uint64_t)rowk + rowv, b = group;
-    const uint64_t lim = max_elems, cache_lim = 16 * (uint64_t)max_elems;
+    const uint64_t dv = (uint64_t)m->attn.dv;
     const int mla = m->attn.kind == AIMC_ATTN_MLA;
-    const char *fix = "run fewer tokens per group (batch, prompt)";
     const char *heads = G > 1 ? "heads per group" : "heads";
     const char *dk_name = mla ? "(kv_lora_rank + rope_dim)" : "head_dim";
-    if (b * H * dk > lim)
-        return aimc_diag_set(d, AIMC_ERR_UNSUPPORTED, "%s: attention's queries of a group of %zu "
-                             "tokens are %llu floats (tokens %zu x %s %llu x %s %llu), above "
-                             "the ATTN command's limit of %llu (CAP_MAX_ELEMS): %s",
-                             m->name, group, (unsigned long long)(b * H * dk), group, heads,
-                             (unsigned long long)H, dk_name, (unsigned long long)dk,
-                             (unsigned long long)lim, fix);
-    if (b * H * dv > lim)
-        return aimc_diag_set(d, AIMC_ERR_UNSUPPORTED, "%s: attention's outputs of a group of %zu "
-                             "tokens are %llu floats (tokens %zu x %s %llu x %s %llu), above "
-                             "the ATTN command's limit of %llu (CAP_MAX_ELEMS): %s",
-                             m->name, group, (unsigned long long)(b * H * dv), group, heads,
-                             (unsigned long long)H, mla ? "kv_lora_rank" : "head_dim",
-                             (unsigned long long)dv, (unsigned long long)lim, fix);
     char rt[96]; /* a cache row's floats */
+    uint32_t rowk, rowv;
+    aimc_model_kv_row(m, &rowk, &rowv);
     if (rowv)
         snprintf(rt, sizeof rt, "kv_heads %d x (%llu of keys + %llu of values)", m->attn.kv_heads,
                  (unsigned long long)dk, (unsigned long long)dv);
     else
         snprintf(rt, sizeof rt, "kv_heads %d x %llu of keys, the values in them",
                  m->attn.kv_heads, (unsigned long long)dk);
-    if (b * row > lim)
-        return aimc_diag_set(d, AIMC_ERR_UNSUPPORTED, "%s: attention's new keys and values of a "
-                             "group of %zu tokens are %llu floats (tokens %zu x a row of %llu: "
-                             "%s), above the ATTN command's limit of %llu (CAP_MAX_ELEMS): %s",
-                             m->name, group, (unsigned long long)(b * row), group,
-                             (unsigned long long)row, rt, (unsigned long long)lim, fix);
     if ((uint64_t)ctx * row > cache_lim)
         return aimc_diag_set(d, AIMC_ERR_UNSUPPORTED, "%s: attention's KV cache of %zu positions "
                              "is %llu floats (positions %zu x a row of %llu: %s), above the ATTN "
@@ -1193,6 +1230,26 @@ static int attn_limits(const aimc_model *m, size_t group, size_t ctx, uint32_t m
                              (unsigned long long)((uint64_t)ctx * row), ctx,
                              (unsigned long long)row, rt, (unsigned long long)cache_lim,
                              (unsigned long long)(cache_lim / row));
+    if (b * q > lim)
+        return aimc_diag_set(d, AIMC_ERR_UNSUPPORTED, "%s: attention's queries of a group of %zu "
+                             "tokens are %llu floats (tokens %zu x %s %llu x %s %llu), above "
+                             "the ATTN command's limit of %llu (CAP_MAX_ELEMS): %s",
+                             m->name, group, (unsigned long long)(b * q), group, heads,
+                             (unsigned long long)H, dk_name, (unsigned long long)dk,
+                             (unsigned long long)lim, fix);
+    if (b * o > lim)
+        return aimc_diag_set(d, AIMC_ERR_UNSUPPORTED, "%s: attention's outputs of a group of %zu "
+                             "tokens are %llu floats (tokens %zu x %s %llu x %s %llu), above "
+                             "the ATTN command's limit of %llu (CAP_MAX_ELEMS): %s",
+                             m->name, group, (unsigned long long)(b * o), group, heads,
+                             (unsigned long long)H, mla ? "kv_lora_rank" : "head_dim",
+                             (unsigned long long)dv, (unsigned long long)lim, fix);
+    if (b * row > lim)
+        return aimc_diag_set(d, AIMC_ERR_UNSUPPORTED, "%s: attention's new keys and values of a "
+                             "group of %zu tokens are %llu floats (tokens %zu x a row of %llu: "
+                             "%s), above the ATTN command's limit of %llu (CAP_MAX_ELEMS): %s",
+                             m->name, group, (unsigned long long)(b * row), group,
+                             (unsigned long long)row, rt, (unsigned long long)lim, fix);
     return AIMC_OK;
 }
 
@@ -1260,7 +1317,8 @@ int aimc_rt_run(aimc_dev *dev, const aimc_model *model, const float *x0, size_t 
                              "1..%u per command", prompt, info.max_batch);
     /* the largest group: the prompt's or a batch's (the prompt may be the larger) */
     const size_t group_max = prompt > batch ? prompt : batch;
-    if ((rc = attn_limits(model, group_max, ntok, info.max_elems, d))) return rc;
+    if ((rc = group_limits(model, group_max, ntok, info.max_batch, info.max_elems, d)))
+        return rc;
     const size_t n_groups = (prompt ? 1 : 0) + (ntok - prompt + batch - 1) / batch;
     const size_t window = opts->window ? opts->window : AIMC_RT_WINDOW;
     const size_t stagger = opts->stagger ? opts->stagger : AIMC_RT_STAGGER;

@@ -2050,16 +2050,17 @@ static void test_attn_limits(void)
         CU_ASSERT_EQUAL(strncmp(d.msg, cases[i].expect, strlen(cases[i].expect)), 0);
         CU_ASSERT_EQUAL(r->makespan_cycles, 0); /* nothing ran */
     }
-    /* The largest group by hand: the widest vector is a projection's 16 x 1024 = 16384
-     * outputs (2^24 / 16384 = 1024 tokens), the queries and outputs 16384 a token (1024), a
-     * cache row 32768 (512): 512; no group fits a cache of 16384 positions (2^28 / 32768 =
-     * 8192 at most). */
+    /* The largest group by hand: the digital steps work on d_model 64 or d_ff 32 a token
+     * (2^24 / 64 = 262144 tokens), the queries and outputs are 16 x 1024 = 16384 a token
+     * (1024), a cache row 32768 (512): 512; no group fits a cache of 16384 positions (2^28 /
+     * 32768 = 8192 at most). */
     CU_ASSERT_EQUAL(aimc_rt_group_max(m, 512, 65536, 1u << 24), 512);
     CU_ASSERT_EQUAL(aimc_rt_group_max(m, 8192, 65536, 1u << 24), 512);
     CU_ASSERT_EQUAL(aimc_rt_group_max(m, 8193, 65536, 1u << 24), 0);
     CU_ASSERT_EQUAL(aimc_rt_group_max(m, 512, 300, 1u << 24), 300);
-    /* Every command, not only ATTN: a model of d_model 8192 moves 8192 floats a token through
-     * its norms, gathers and MVMs, so 2^24 / 8192 = 2048 tokens a group at most. */
+    /* Every command, not only ATTN: a model of d_model 8192 puts 8192 floats a token through
+     * its norms, gathers and scaled adds, so 2^24 / 8192 = 2048 tokens a group at most; the
+     * first of them is the routing's norm. */
     aimc_model *tall = NULL;
     CU_ASSERT_EQUAL_FATAL(aimc_model_load_string("version: 1\nmodel: {name: tall, layers: 1, "
                                                  "d_model: 8192, routed_experts: 2, "
@@ -2067,11 +2068,13 @@ static void test_attn_limits(void)
                                                  "tall.yaml", 0, &tall, &d), AIMC_OK);
     CU_ASSERT_EQUAL(aimc_rt_group_max(tall, 4096, 65536, 1u << 24), 2048);
     aimc_rt_opts rt = {.batch = 4096, .seed = 3};
-    CU_ASSERT_EQUAL(aimc_rt_run(dev, tall, NULL, 4096, NULL, &rt, r, &d), AIMC_ERR_UNSUPPORTED);
-    CU_ASSERT_STRING_EQUAL(d.msg, "tall: a group of 4096 tokens moves 33554432 floats through "
-                                  "one command (tokens 4096 x 8192, d_model), above the "
+    static const char *tall_msg = "tall: a group of 4096 tokens is 33554432 floats in layer 0 "
+                                  "routing's RMSNORM command (tokens 4096 x 8192), above the "
                                   "device's limit of 16777216 (CAP_MAX_ELEMS): at most 2048 "
-                                  "tokens per group (batch, prompt)");
+                                  "tokens per group (batch, prompt)";
+    CU_ASSERT_EQUAL(aimc_rt_run(dev, tall, NULL, 4096, NULL, &rt, r, &d), AIMC_ERR_UNSUPPORTED);
+    if (strcmp(d.msg, tall_msg)) fprintf(stderr, "\n  got    %s\n  expect %s\n", d.msg, tall_msg);
+    CU_ASSERT_STRING_EQUAL(d.msg, tall_msg);
     aimc_model_free(tall);
     /* at the limit: a group of 512 tokens, its keys and values 2^24 floats, runs */
     aimc_arch a;

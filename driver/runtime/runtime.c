@@ -1140,18 +1140,65 @@ static int group_end(rt_run *R, rt_group *g)
     return rc;
 }
 
-/* The widest vector one token moves through a command: a matrix's inputs or outputs (every
- * digital command of the workload, a norm, an activation, a route, a gather or a scaled add,
- * works on one of them), and the matrix that has it. */
-static size_t widest_vector(const aimc_model *m, size_t *which)
+/* The largest group of tokens a digital step takes within max_elems floats per operand
+ * (docs/registers.md: batch x dim of RMSNORM, TOPK, GATHER, SCALE_ACC, NORM and ROUTE, the
+ * count of SILU_MUL and ACT, and a strided NORM's (batch - 1) x stride + dim); MVM and ATTN
+ * are bounded elsewhere (their vectors, attn_per_token). */
+static uint64_t step_group_max(const aimc_wl_step *s, uint64_t lim)
 {
-    size_t w = (size_t)m->d_model;
-    *which = SIZE_MAX;
-    for (size_t i = 0; i < m->n_matrices; i++) {
-        const size_t v = m->m[i].rows > m->m[i].cols ? m->m[i].rows : m->m[i].cols;
-        if (v > w) w = v, *which = i;
+    if (s->op == AIMC_WL_MVM || s->op == AIMC_WL_ATTN || s->dim == 0) return UINT64_MAX;
+    if (s->op == AIMC_WL_NORM && s->stride > s->dim)
+        return s->dim > lim ? 0 : (lim - s->dim) / s->stride + 1;
+    return lim / s->dim;
+}
+
+/* The digital step of the model's workload (aimc_workload.h: every layer's attention, dense
+ * FFN, routing, a routed and every shared expert, the head) that takes the fewest tokens a
+ * group, and that many; *where names its phase and op. */
+static uint64_t digital_group_max(const aimc_model *m, uint64_t lim, char *where, size_t cap,
+                                  uint32_t *dim)
+{
+    uint64_t best = UINT64_MAX;
+    static const char *const ops[] = {"RMSNORM", "MVM", "TOPK", "GATHER", "SILU_MUL",
+                                      "SCALE_ACC", "NORM", "ROUTE", "ACT", "ATTN"};
+    aimc_wl_phase ph;
+    const char *part = "";
+    int layer = -1;
+    /* phases: 0 attention, 1 dense, 2 route, 3 the first routed expert, 4.. shared experts */
+    for (int l = -1; l < m->layers; l++) {
+        for (int k = 0; k < 4 + m->n_shared; k++) {
+            int rc;
+            if (l < 0) { /* the head, once */
+                if (k) break;
+                rc = aimc_wl_head(m, 1, &ph, NULL), part = "the head's";
+            } else if (k == 0) {
+                rc = aimc_wl_attention(m, l, 1, &ph, NULL), part = "attention's";
+            } else if (k == 1) {
+                rc = aimc_wl_dense(m, l, 1, &ph, NULL), part = "dense FFN's";
+            } else if (k == 2) {
+                rc = aimc_wl_route(m, l, 1, &ph, NULL), part = "routing's";
+            } else {
+                const int e = k == 3 ? 0 : m->n_experts + k - 4;
+                rc = aimc_wl_expert(m, l, e, 1, 1, &ph, NULL);
+                part = k == 3 ? "experts'" : "shared experts'";
+            }
+            if (rc != AIMC_OK) continue;
+            for (int i = 0; i < ph.n; i++) {
+                const uint64_t g = step_group_max(&ph.s[i], lim);
+                if (g < best) {
+                    best = g;
+                    layer = l;
+                    *dim = ph.s[i].stride > ph.s[i].dim ? ph.s[i].stride : ph.s[i].dim;
+                    const int op = (int)ph.s[i].op;
+                    if (layer < 0)
+                        snprintf(where, cap, "%s %s", part, ops[op]);
+                    else
+                        snprintf(where, cap, "layer %d %s %s", layer, part, ops[op]);
+                }
+            }
+        }
     }
-    return w;
+    return best;
 }
 
 /* What one token of a group adds to the largest operand of an ATTN command: its queries
@@ -1169,9 +1216,10 @@ static void attn_per_token(const aimc_model *m, uint64_t *q, uint64_t *o, uint64
 
 size_t aimc_rt_group_max(const aimc_model *m, size_t ctx, uint32_t max_batch, uint32_t max_elems)
 {
-    size_t which;
-    uint64_t g = max_batch, per = widest_vector(m, &which);
-    if (per && max_elems / per < g) g = max_elems / per;
+    char where[96];
+    uint32_t dim;
+    uint64_t g = max_batch, dg = digital_group_max(m, max_elems, where, sizeof where, &dim);
+    if (dg < g) g = dg;
     if (m->attn.kind != AIMC_ATTN_NONE) {
         uint64_t q, o, row;
         attn_per_token(m, &q, &o, &row);
@@ -1195,14 +1243,13 @@ static int group_limits(const aimc_model *m, size_t group, size_t ctx, uint32_t 
     const size_t fit = aimc_rt_group_max(m, ctx, max_batch, max_elems);
     char fix[96];
     snprintf(fix, sizeof fix, "at most %zu tokens per group (batch, prompt)", fit);
-    size_t which;
-    const size_t wv = widest_vector(m, &which);
-    if (b * wv > lim)
-        return aimc_diag_set(d, AIMC_ERR_UNSUPPORTED, "%s: a group of %zu tokens moves %llu "
-                             "floats through one command (tokens %zu x %zu, %s), above the "
-                             "device's limit of %llu (CAP_MAX_ELEMS): %s", m->name, group,
-                             (unsigned long long)(b * wv), group, wv,
-                             which == SIZE_MAX ? "d_model" : m->m[which].name,
+    char where[96];
+    uint32_t dim = 0;
+    if (b > digital_group_max(m, lim, where, sizeof where, &dim))
+        return aimc_diag_set(d, AIMC_ERR_UNSUPPORTED, "%s: a group of %zu tokens is %llu floats "
+                             "in %s command (tokens %zu x %u), above the device's limit of "
+                             "%llu (CAP_MAX_ELEMS): %s", m->name, group,
+                             (unsigned long long)(b * dim), where, group, dim,
                              (unsigned long long)lim, fix);
     if (m->attn.kind == AIMC_ATTN_NONE) return AIMC_OK;
     uint64_t q, o, row;

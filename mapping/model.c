@@ -466,9 +466,19 @@ static int parse_attention(const aimc_ydoc *doc, const aimc_ynode *sec, aimc_mod
             if ((rc = aimc_ynode_int(doc, n, "model.attention.head_dim", 2, 65536, &hd, d)))
                 return rc;
         } else if (hd < 2 || m->d_model % m->attn.heads) {
-            return aimc_diag_set(d, AIMC_ERR_CONFIG, "%s: missing required key "
-                                 "model.attention.head_dim (d_model %d is not a multiple of "
-                                 "%d heads of at least 2)", doc->name, m->d_model, m->attn.heads);
+            /* without head_dim a head is d_model / heads wide: say which rule the heads break
+             * and what sets it, at the heads key */
+            const aimc_ynode *h = aimc_ymap_get(sec, "heads");
+            if (m->d_model % m->attn.heads)
+                return aimc_diag_set(d, AIMC_ERR_CONFIG, "%s:%d:%d: model.attention.heads: "
+                                     "d_model %d is not a multiple of %d heads; set "
+                                     "model.attention.head_dim (at least 2) or a number of "
+                                     "heads that divides d_model", doc->name, h->line, h->col,
+                                     m->d_model, m->attn.heads);
+            return aimc_diag_set(d, AIMC_ERR_CONFIG, "%s:%d:%d: model.attention.heads: d_model "
+                                 "%d over %d heads gives head dims of %ld; set "
+                                 "model.attention.head_dim (at least 2) or fewer heads",
+                                 doc->name, h->line, h->col, m->d_model, m->attn.heads, hd);
         }
         m->attn.dk = m->attn.dv = (int)hd;
         m->attn.rope_dim = (int)hd;

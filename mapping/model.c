@@ -466,9 +466,19 @@ static int parse_attention(const aimc_ydoc *doc, const aimc_ynode *sec, aimc_mod
             if ((rc = aimc_ynode_int(doc, n, "model.attention.head_dim", 2, 65536, &hd, d)))
                 return rc;
         } else if (hd < 2 || m->d_model % m->attn.heads) {
-            return aimc_diag_set(d, AIMC_ERR_CONFIG, "%s: missing required key "
-                                 "model.attention.head_dim (d_model %d is not a multiple of "
-                                 "%d heads of at least 2)", doc->name, m->d_model, m->attn.heads);
+            /* without head_dim a head is d_model / heads wide: say which rule the heads break
+             * and what sets it, at the heads key */
+            const aimc_ynode *h = aimc_ymap_get(sec, "heads");
+            if (m->d_model % m->attn.heads)
+                return aimc_diag_set(d, AIMC_ERR_CONFIG, "%s:%d:%d: model.attention.heads: "
+                                     "d_model %d is not a multiple of %d heads; set "
+                                     "model.attention.head_dim (at least 2) or a number of "
+                                     "heads that divides d_model", doc->name, h->line, h->col,
+                                     m->d_model, m->attn.heads);
+            return aimc_diag_set(d, AIMC_ERR_CONFIG, "%s:%d:%d: model.attention.heads: d_model "
+                                 "%d over %d heads gives head dims of %ld; set "
+                                 "model.attention.head_dim (at least 2) or fewer heads",
+                                 doc->name, h->line, h->col, m->d_model, m->attn.heads, hd);
         }
         m->attn.dk = m->attn.dv = (int)hd;
         m->attn.rope_dim = (int)hd;
@@ -517,20 +527,18 @@ static int parse_attention(const aimc_ydoc *doc, const aimc_ynode *sec, aimc_mod
     if (m->attn.rope_dim % 2)
         return aimc_diag_set(d, AIMC_ERR_CONFIG, "%s: model.attention.rope_dim: %d is odd "
                              "(RoPE rotates pairs)", doc->name, m->attn.rope_dim);
-    /* RoPE's base: above 1 as the device's ATTN takes it (float32 THETA > 1), at most 1e12 */
+    /* RoPE's base: above 1 as the device's ATTN takes it (float32 THETA > 1), at most 1e12:
+     * the type and range as every number key, then the float32 rounding on its own */
     m->attn.rope_theta = 10000.0;
     if ((n = aimc_ymap_get(sec, "rope_theta"))) {
         double t;
-        if (n->kind != AIMC_YNODE_SCALAR || n->quoted || aimc_parse_double(n->scalar, &t) ||
-            !((float)t > 1.0f) || !(t <= 1e12))
+        if ((rc = aimc_ynode_double(doc, n, "model.attention.rope_theta", 1.0, 1e12, &t, d)))
+            return rc;
+        if (!((float)t > 1.0f))
             return aimc_diag_set(d, AIMC_ERR_CONFIG, "%s:%d:%d: model.attention.rope_theta: "
-                                 "expected a number > 1 and <= 1e+12, got %.40s%s", doc->name,
-                                 n->line, n->col,
-                                 n->kind == AIMC_YNODE_SCALAR ? n->scalar : "a collection",
-                                 n->kind == AIMC_YNODE_SCALAR && !n->quoted &&
-                                         !aimc_parse_double(n->scalar, &t) && t > 1 && t <= 1e12
-                                     ? " (1 in float32, as the device takes it)"
-                                     : "");
+                                 "expected a number whose float32 is above 1 (the device "
+                                 "takes it in float32), got %.40s", doc->name, n->line, n->col,
+                                 n->scalar);
         m->attn.rope_theta = t;
     }
     if ((n = aimc_ymap_get(sec, "rope_interleaved")) &&

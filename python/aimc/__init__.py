@@ -210,19 +210,40 @@ class Report(dict):
 
 
 def run(machine=None, model=None, *, tokens=None, seed=1, backend="sim:", timing_only=False,
-        batch=None, window=None, activity="measured", routing=None, compare=None, trace=None):
+        batch=None, window=None, activity="measured", routing=None, compare=None, trace=None,
+        ids=None, x0=None, prompt=None, generate=False):
     """Map, program and run a model as `aimc run` does, and return its report (a Report: the
-    same dict as `aimc run --json`, plus .outputs). Options as the command's: tokens (default
-    a classifier's test set, else 16), seed, backend (a driver URI), timing_only, batch,
-    window, activity ("measured" or "assumed"), routing (timing-only), compare ("gpu:h100"),
-    trace (a Chrome trace file). machine and model: objects, paths or None for the defaults.
-    The GIL is released while it runs."""
+    same dict as `aimc run --json`, plus .outputs). machine and model: objects, paths or None
+    for the defaults. The keywords and the command's options they stand for:
+
+    tokens       --tokens N: how many (default a classifier's test set, else 16)
+    seed         --seed: the device noise and the random tokens (default 1)
+    backend      --backend: a driver URI (default "sim:")
+    timing_only  --timing-only: time and energy without values
+    batch        --batch: tokens per group (default 1)
+    window       --window: groups in flight at most (default 64)
+    activity     --activity: "measured" (default) or "assumed"
+    routing      --routing: timing-only routing, "uniform", "zipf:S[:SEED]" or a file
+    compare      --compare: "gpu:a100", "gpu:h100" or "gpu:h200"
+    trace        --trace: a Chrome trace file to write (sim:)
+    ids          --tokens-file with ids: a language model's (model.vocab) token ids, a
+                 sequence or a 1-D integer array, each in 0..vocab-1 (not with tokens)
+    x0           --tokens-file with vectors: a model without a vocabulary's inputs, a 2-D
+                 float32 array of tokens x d_model (not with tokens)
+    prompt       --prompt N: models with attention: the first N tokens at once (a prefill)
+    generate     --generate: models with attention: each later token enters when the one
+                 before has left the head
+
+    Every token's outputs are in .outputs (what --dump-outputs writes). A malformed ids or x0
+    raises TypeError or ValueError; an option the model or the others rule out raises
+    aimc.Error (ERR_INVALID), as the command refuses it. The GIL is released while it runs."""
     mach = _machine(machine)
     mod = _model(model, weights=not timing_only)
     text, outputs = _aimc.run(
         mach, mod, tokens=int(tokens or 0), seed=int(seed), backend=str(backend),
         timing_only=bool(timing_only), batch=int(batch or 0), window=int(window or 0),
-        activity=str(activity), routing=routing, compare=compare, trace=_fspath(trace))
+        activity=str(activity), routing=routing, compare=compare, trace=_fspath(trace),
+        ids=ids, x0=x0, prompt=int(prompt or 0), generate=bool(generate))
     return Report(json.loads(text), outputs)
 
 

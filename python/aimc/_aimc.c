@@ -18,6 +18,7 @@
 #include <numpy/arrayobject.h>
 #include <pythread.h>
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -674,28 +675,169 @@ static void run_cb(aimc_json *j, void *ctx)
     cli_run_json(j, c->res, c->m, c->o, c->ro, c->routing, c->gpu);
 }
 
+/* run(ids=): a language model's token ids, a sequence or a 1-D integer array, each in
+ * 0..vocab-1, copied into *out (malloc'ed, the caller frees it); 0, or -1 with TypeError
+ * (not integers) or ValueError (shape, count, an id outside the vocabulary) set. */
+static int ids_in(PyObject *o, const aimc_model *m, int **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    PyArrayObject *a = (PyArrayObject *)PyArray_FromAny(o, NULL, 0, 0, 0, NULL);
+    if (!a) {
+        PyErr_Clear();
+        PyErr_SetString(PyExc_TypeError, "run: ids: expected a sequence or a 1-D array of "
+                                         "integer token ids");
+        return -1;
+    }
+    int rc = -1;
+    PyArrayObject *c = NULL;
+    const npy_intp k = PyArray_SIZE(a);
+    if ((PyArray_NDIM(a) == 1 && k < 1) || k > 65536) {
+        PyErr_Format(PyExc_ValueError, "run: ids: expected 1..65536 token ids, got %zd",
+                     (Py_ssize_t)k);
+        goto out;
+    }
+    if (!PyArray_ISINTEGER(a)) {
+        PyErr_Format(PyExc_TypeError, "run: ids: expected integer token ids, got dtype %S",
+                     (PyObject *)PyArray_DESCR(a));
+        goto out;
+    }
+    if (PyArray_NDIM(a) != 1) {
+        PyErr_Format(PyExc_ValueError, "run: ids: expected a 1-D sequence of token ids, got %d "
+                     "dimensions", PyArray_NDIM(a));
+        goto out;
+    }
+    const int uns = PyArray_ISUNSIGNED(a);
+    if (!(c = (PyArrayObject *)PyArray_FROMANY((PyObject *)a, uns ? NPY_UINT64 : NPY_INT64, 1,
+                                               1, NPY_ARRAY_IN_ARRAY)))
+        goto out;
+    if (!(*out = malloc((size_t)k * sizeof **out))) {
+        PyErr_NoMemory();
+        goto out;
+    }
+    for (npy_intp i = 0; i < k; i++) {
+        const uint64_t u = uns ? ((const uint64_t *)PyArray_DATA(c))[i] : 0;
+        const int64_t v = uns ? 0 : ((const int64_t *)PyArray_DATA(c))[i];
+        if (uns ? u >= (uint64_t)m->vocab : v < 0 || v >= m->vocab) {
+            char got[32];
+            if (uns) snprintf(got, sizeof got, "%llu", (unsigned long long)u);
+            else snprintf(got, sizeof got, "%lld", (long long)v);
+            PyErr_Format(PyExc_ValueError, "run: ids[%zd]: %s is not a token id of model %s: "
+                         "expected 0..%d (model.vocab %d)", (Py_ssize_t)i, got, m->name,
+                         m->vocab - 1, m->vocab);
+            free(*out);
+            *out = NULL;
+            goto out;
+        }
+        (*out)[i] = (int)(uns ? u : (uint64_t)v);
+    }
+    *n = (size_t)k;
+    rc = 0;
+out:
+    Py_XDECREF(c);
+    Py_DECREF(a);
+    return rc;
+}
+
+/* run(x0=): the inputs of a model without a vocabulary, tokens x d_model finite numbers, as a
+ * float32 C-contiguous array (a new reference; no copy when o is one); NULL with TypeError or
+ * ValueError set. */
+static PyArrayObject *x0_in(PyObject *o, const aimc_model *m)
+{
+    PyArrayObject *a = (PyArrayObject *)PyArray_FROMANY(o, NPY_FLOAT32, 0, 0,
+                                                        NPY_ARRAY_IN_ARRAY | NPY_ARRAY_FORCECAST);
+    if (!a) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "run: x0: expected a 2-D float32 array (tokens x %d, "
+                     "model %s's d_model)", m->d_model, m->name);
+        return NULL;
+    }
+    if (PyArray_NDIM(a) != 2 || PyArray_DIM(a, 1) != m->d_model || PyArray_DIM(a, 0) < 1 ||
+        PyArray_DIM(a, 0) > 65536) {
+        PyObject *shape = PyObject_GetAttrString((PyObject *)a, "shape");
+        if (shape)
+            PyErr_Format(PyExc_ValueError, "run: x0: expected shape (tokens, %d) with 1..65536 "
+                         "tokens (model %s's d_model is %d), got %S", m->d_model, m->name,
+                         m->d_model, shape);
+        Py_XDECREF(shape);
+        Py_DECREF(a);
+        return NULL;
+    }
+    const float *x = PyArray_DATA(a);
+    const npy_intp n = PyArray_SIZE(a);
+    for (npy_intp i = 0; i < n; i++)
+        if (!isfinite(x[i])) {
+            PyErr_Format(PyExc_ValueError, "run: x0[%zd, %zd]: %s is not a finite float32",
+                         (Py_ssize_t)(i / m->d_model), (Py_ssize_t)(i % m->d_model),
+                         isnan(x[i]) ? "nan" : x[i] > 0 ? "inf" : "-inf");
+            Py_DECREF(a);
+            return NULL;
+        }
+    return a;
+}
+
 /* run(machine, model, ...) -> (report JSON text, outputs dict of arrays) */
 static PyObject *py_run(PyObject *mod, PyObject *args, PyObject *kw)
 {
     (void)mod;
     static char *kwlist[] = {"machine", "model", "tokens", "seed", "backend", "timing_only",
                              "batch", "window", "activity", "routing", "compare", "trace",
-                             NULL};
+                             "ids", "x0", "prompt", "generate", NULL};
     MachineObject *mach;
     ModelObject *model;
-    long tokens = 0, batch = 0, window = 0;
+    long tokens = 0, batch = 0, window = 0, prompt = 0;
     unsigned long long seed = 1;
     const char *backend = "sim:", *activity = "measured", *routing = NULL, *compare = NULL,
                *trace = NULL;
-    int timing_only = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O!O!|lKspllszzz", kwlist, &MachineType, &mach,
-                                     &ModelType, &model, &tokens, &seed, &backend, &timing_only,
-                                     &batch, &window, &activity, &routing, &compare, &trace))
+    PyObject *ids_o = Py_None, *x0_o = Py_None;
+    int timing_only = 0, generate = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O!O!|lKspllszzzOOlp", kwlist, &MachineType,
+                                     &mach, &ModelType, &model, &tokens, &seed, &backend,
+                                     &timing_only, &batch, &window, &activity, &routing, &compare,
+                                     &trace, &ids_o, &x0_o, &prompt, &generate))
         return NULL;
     if (tokens < 0 || tokens > 65536 || batch < 0 || batch > 65536 || window < 0 ||
-        window > 65536)
-        return raise_status(AIMC_ERR_INVALID,
-                            "run: tokens, batch and window are counts in 1..65536 (0: default)");
+        window > 65536 || prompt < 0 || prompt > 65536)
+        return raise_status(AIMC_ERR_INVALID, "run: tokens, batch, window and prompt are counts "
+                                              "in 1..65536 (0: default)");
+    const aimc_model *m = model->m;
+    /* the command's rules for --tokens-file, --prompt and --generate (tools/cmd_run.c), in
+     * the keywords' names */
+    const int given_ids = ids_o != Py_None, given_x0 = x0_o != Py_None;
+    if (given_ids && given_x0)
+        return raise_status(AIMC_ERR_INVALID, "run: ids and x0: give one (ids for a model with "
+                                              "a vocabulary, x0 for one without)");
+    if ((given_ids || given_x0) && timing_only)
+        return raise_status(AIMC_ERR_INVALID, given_ids
+                                                  ? "run: ids needs values: a timing-only device "
+                                                    "takes and gives none"
+                                                  : "run: x0 needs values: a timing-only device "
+                                                    "takes and gives none");
+    if ((given_ids || given_x0) && tokens)
+        return raise_status(AIMC_ERR_INVALID, given_ids
+                                                  ? "run: tokens and ids: give one (ids says "
+                                                    "how many)"
+                                                  : "run: tokens and x0: give one (x0 says "
+                                                    "how many)");
+    char why[400];
+    if (given_ids && m->vocab <= 0) {
+        snprintf(why, sizeof why, "run: ids: model %s has no vocabulary (model.vocab), so it "
+                 "takes no token ids; x0 gives its tokens' d_model input values", m->name);
+        return raise_status(AIMC_ERR_INVALID, why);
+    }
+    if (given_x0 && m->vocab > 0) {
+        snprintf(why, sizeof why, "run: x0: model %s has a vocabulary (model.vocab %d): its "
+                 "tokens are ids, given with ids", m->name, m->vocab);
+        return raise_status(AIMC_ERR_INVALID, why);
+    }
+    if ((prompt || generate) && m->attn.kind == AIMC_ATTN_NONE) {
+        /* a model without attention has no sequence: its tokens are independent */
+        snprintf(why, sizeof why, "run: %s: model %s has no attention, so its tokens are no "
+                 "sequence (each goes through the layers on its own; batch=N sets how many "
+                 "enter together); prompt and generate are for models with attention",
+                 prompt ? "prompt" : "generate", m->name);
+        return raise_status(AIMC_ERR_INVALID, why);
+    }
     if (strcmp(activity, "measured") && strcmp(activity, "assumed"))
         return raise_status(AIMC_ERR_INVALID, "run: activity is \"measured\" or \"assumed\"");
     if (routing && !timing_only)
@@ -709,6 +851,11 @@ static PyObject *py_run(PyObject *mod, PyObject *args, PyObject *kw)
     const aimc_gpu *gpu = NULL;
     if (compare && (strncmp(compare, "gpu:", 4) != 0 || !(gpu = aimc_gpu_find(compare + 4))))
         return raise_status(AIMC_ERR_NOTFOUND, "run: compare: expected gpu:NAME (a100, h100, h200)");
+    int *ids = NULL;
+    size_t n_ids = 0;
+    PyArrayObject *x0 = NULL; /* held until the run is over: the run reads its data */
+    if (given_ids && ids_in(ids_o, m, &ids, &n_ids)) return NULL;
+    if (given_x0 && !(x0 = x0_in(x0_o, m))) return NULL;
     cli_options o;
     memset(&o, 0, sizeof o);
     o.backend = backend;
@@ -723,7 +870,13 @@ static PyObject *py_run(PyObject *mod, PyObject *args, PyObject *kw)
                        .compare = compare,
                        .batch = batch,
                        .window = window,
-                       .keep_outputs = 1};
+                       .prompt = prompt,
+                       .generate = generate,
+                       .keep_outputs = 1,
+                       .x0 = x0 ? PyArray_DATA(x0) : NULL,
+                       .x0_tokens = x0 ? (size_t)PyArray_DIM(x0, 0) : 0,
+                       .ids = ids,
+                       .n_ids = n_ids};
     cli_run_result res;
     aimc_routing *rt = NULL;
     aimc_diag d = {{0}};
@@ -742,7 +895,6 @@ static PyObject *py_run(PyObject *mod, PyObject *args, PyObject *kw)
     if (!(text = json_text(run_cb, &ctx))) goto done;
     if (!(arrays = PyDict_New())) goto done;
     cli_outputs *op = &res.ex.outputs;
-    const aimc_model *m = model->m;
     if (op->x) {
         npy_intp dx[2] = {(npy_intp)op->ntok, m->d_model};
         PyObject *a = array_owning(op->x, 2, dx, NPY_FLOAT32);
@@ -779,6 +931,8 @@ done:
     Py_XDECREF(arrays);
     cli_run_result_free(&res);
     aimc_routing_free(rt);
+    free(ids);
+    Py_XDECREF(x0);
     return out;
 }
 

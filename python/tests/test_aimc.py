@@ -295,6 +295,113 @@ class TestRun(ErrorCase):
         self.assertAimcError(aimc.ERR_NOFIT, aimc.run,
                              aimc.Machine(set={"hierarchy.cores_per_chip": 1}), tokens=2)
 
+    def test_ids_equal_cli_tokens_file(self):
+        # ids= runs a language model on those ids as --tokens-file of the same ids does; a
+        # numpy array of another integer type and a list give the same run
+        path = os.path.join(TOP, "models", "bytes-lm.yaml")
+        ids = list(b"The quick brown fox jumps over the lazy dog, twice: the quick brown fox.")
+        with tempfile.TemporaryDirectory() as d:
+            f = os.path.join(d, "ids.txt")
+            with open(f, "w") as fh:
+                fh.write(" ".join(map(str, ids)) + "\n")
+            want = cli_json("run", "--model", "models/bytes-lm.yaml", "--tokens-file", f,
+                            "--seed", "3")
+        r = aimc.run(None, path, ids=ids, seed=3)
+        self.assertEqual(dict(r), want)
+        self.assertEqual(r["tokens"], len(ids))
+        np.testing.assert_array_equal(r.outputs["ids"], ids)
+        r16 = aimc.run(None, path, ids=np.array(ids, dtype=np.uint16), seed=3)
+        self.assertEqual(dict(r16), want)
+        # not the model's own text: another run without ids is another report
+        self.assertNotEqual(dict(aimc.run(None, path, tokens=len(ids), seed=3)), want)
+
+    def test_x0_equals_cli_tokens_file(self):
+        # x0= gives a model without a vocabulary its inputs, as --tokens-file's vectors do
+        x = rand((6, 64), 11)
+        with tempfile.TemporaryDirectory() as d:
+            f = os.path.join(d, "x.txt")
+            with open(f, "w") as fh:
+                for row in x:
+                    fh.write(" ".join("%.9g" % v for v in row) + "\n")
+            want = cli_json("run", "--tokens-file", f, "--seed", "5")
+        r = aimc.run(x0=x, seed=5)
+        self.assertEqual(dict(r), want)
+        self.assertEqual(r["tokens"], 6)
+        self.assertEqual(r.outputs["x"].shape, (6, 64))
+        self.assertEqual(dict(aimc.run(x0=x.astype(np.float64), seed=5)), want)
+
+    def test_bad_ids_and_x0(self):
+        lm = aimc.Model.from_yaml(os.path.join(TOP, "models", "bytes-lm.yaml"))
+        for ids, kind, text in (
+                ([1, 2, 256], ValueError,
+                 "run: ids[2]: 256 is not a token id of model bytes-lm: expected 0..255 "
+                 "(model.vocab 256)"),
+                (np.array([5, -1], np.int64), ValueError,
+                 "run: ids[1]: -1 is not a token id of model bytes-lm: expected 0..255"),
+                (np.array([2 ** 64 - 1], np.uint64), ValueError,
+                 "run: ids[0]: 18446744073709551615 is not a token id"),
+                (np.array([1.0, 2.0]), TypeError,
+                 "run: ids: expected integer token ids, got dtype float64"),
+                ([True, False], TypeError, "run: ids: expected integer token ids, got dtype bool"),
+                ("hello", TypeError, "run: ids: expected integer token ids"),
+                (np.zeros((2, 3), np.int32), ValueError,
+                 "run: ids: expected a 1-D sequence of token ids, got 2 dimensions"),
+                ([], ValueError, "run: ids: expected 1..65536 token ids, got 0"),
+                (np.zeros(65537, np.int32), ValueError,
+                 "run: ids: expected 1..65536 token ids, got 65537")):
+            with self.assertRaises(kind, msg=repr(ids)) as cm:
+                aimc.run(None, lm, ids=ids)
+            self.assertTrue(str(cm.exception).startswith(text), str(cm.exception))
+        self.assertAimcError(aimc.ERR_INVALID, aimc.run, None, lm, ids=[1, 2], tokens=4,
+                             contains="tokens and ids: give one")
+        self.assertAimcError(aimc.ERR_INVALID, aimc.run, None, lm, ids=[1, 2], timing_only=True,
+                             contains="ids needs values")
+        self.assertAimcError(aimc.ERR_INVALID, aimc.run, ids=[1, 2],
+                             contains="model digits-moe has no vocabulary")
+        self.assertAimcError(aimc.ERR_INVALID, aimc.run, None, lm, x0=rand((2, 64), 1),
+                             contains="model bytes-lm has a vocabulary (model.vocab 256)")
+        for x0, text in ((rand((2, 63), 1), "got (2, 63)"), (rand((64,), 1), "got (64,)"),
+                         (np.zeros((0, 64), np.float32), "got (0, 64)")):
+            with self.assertRaises(ValueError) as cm:
+                aimc.run(x0=x0)
+            self.assertIn("run: x0: expected shape (tokens, 64) with 1..65536 tokens", str(cm.exception))
+            self.assertIn(text, str(cm.exception))
+        bad = rand((3, 64), 1)
+        bad[2, 7] = np.inf
+        with self.assertRaises(ValueError) as cm:
+            aimc.run(x0=bad)
+        self.assertEqual(str(cm.exception), "run: x0[2, 7]: inf is not a finite float32")
+
+    def test_prompt_generate_need_attention(self):
+        # the command's refusal, word for word but for the options' spelling
+        p = subprocess.run([AIMC_BIN, "run", "--prompt", "4"], cwd=TOP, capture_output=True,
+                           text=True)
+        self.assertEqual(p.returncode, 2)
+        cli = p.stderr.strip().splitlines()[-1]
+        for kw in ({"prompt": 4}, {"generate": True}):
+            e = self.assertAimcError(aimc.ERR_INVALID, aimc.run, tokens=8, **kw)
+            self.assertIn("model digits-moe has no attention, so its tokens are no sequence",
+                          e.message)
+            if "prompt" in kw:
+                self.assertEqual(e.message, cli.replace("aimc run: --prompt", "run: prompt")
+                                 .replace("--batch N", "batch=N").replace("--", ""))
+        self.assertAimcError(aimc.ERR_INVALID, aimc.run, prompt=70000, contains="prompt")
+
+    def test_prompt_generate_equal_cli(self):
+        path = os.path.join(TOP, "models", "bytes-lm.yaml")
+        base = ("run", "--model", "models/bytes-lm.yaml", "--tokens", "24", "--seed", "2")
+        plain = aimc.run(None, path, tokens=24, seed=2)
+        for kw, args in (({"prompt": 8}, ("--prompt", "8")),
+                         ({"generate": True}, ("--generate",)),
+                         ({"prompt": 8, "generate": True}, ("--prompt", "8", "--generate"))):
+            r = aimc.run(None, path, tokens=24, seed=2, **kw)
+            self.assertEqual(dict(r), cli_json(*base, *args), kw)
+            # the options reach the run: the tokens enter in more groups than the default's
+            # one prefill, and decoding token by token takes longer
+            self.assertGreater(r["groups"], plain["groups"], kw)
+            if "generate" in kw:
+                self.assertGreater(r["time_ns"], plain["time_ns"], kw)
+
     def test_gil_released(self):
         done = threading.Event()
         t = threading.Thread(target=lambda: (aimc.run(), done.set()))

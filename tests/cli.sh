@@ -329,5 +329,23 @@ expect_exit 0 "bytes-lm KV cache in 64 KiB" "$AIMC" run --model models/bytes-lm.
     --tokens 256 --set kv_cache.memory=buffer --set buffer.kb=64
 if grep -q 'KV cache' "$tmp/out"; then bad "bytes-lm: a window's 32 KiB cache warned of in 64 KiB"; else ok; fi
 
+# Token ids: a bad one by line and column with its value; text: one file, bounded.
+printf '1 2 3 300 5\n' >"$tmp/ids.txt"
+expect_exit 2 "ids out of range" "$AIMC" run --model models/bytes-lm.yaml --tokens-file "$tmp/ids.txt"
+has_line "$tmp/err" "^aimc: $tmp/ids.txt:1:7: id 300 outside 0\\.\\.255\$" "ids: the id and its column"
+printf '4\n 3x\n' >"$tmp/ids.txt"
+expect_exit 2 "ids not a number" "$AIMC" run --model models/bytes-lm.yaml --tokens-file "$tmp/ids.txt"
+has_line "$tmp/err" "^aimc: $tmp/ids.txt:2:2: not a token id: \"3x\" \\(expected decimal ids 0\\.\\.255\\)\$" "ids: the text and its column"
+expect_exit 2 "text: a directory" "$AIMC" run --model models/bytes-lm.yaml --tokens-file "text:$tmp/dir"
+has_line "$tmp/err" "^aimc: $tmp/dir: is a directory, not a file \\(--tokens-file reads one file\\)\$" "text: DIR"
+head -c 65537 /dev/zero | tr '\0' 'a' >"$tmp/big.txt"
+expect_exit 2 "text: 65537 bytes" "$AIMC" run --model models/bytes-lm.yaml --tokens-file "text:$tmp/big.txt"
+has_line "$tmp/err" "^aimc: $tmp/big.txt: 65537 bytes, more than 65536 tokens \\(one a byte\\)\$" "text: too long"
+t0=$(date +%s%N)
+expect_exit 2 "text: /dev/zero" "$AIMC" run --model models/bytes-lm.yaml --tokens-file text:/dev/zero
+t1=$(date +%s%N)
+has_line "$tmp/err" '^aimc: /dev/zero: more than 65536 tokens \(one a byte\)$' "text: a stream"
+[ $(( (t1 - t0) / 1000000 )) -lt 2000 ] && ok || bad "text:/dev/zero refused after $(( (t1 - t0) / 1000000 )) ms"
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

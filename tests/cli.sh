@@ -347,5 +347,21 @@ t1=$(date +%s%N)
 has_line "$tmp/err" '^aimc: /dev/zero: more than 65536 tokens \(one a byte\)$' "text: a stream"
 [ $(( (t1 - t0) / 1000000 )) -lt 2000 ] && ok || bad "text:/dev/zero refused after $(( (t1 - t0) / 1000000 )) ms"
 
+# An output path that is a symbolic link: one to nothing is refused (opening it would create
+# its target, and a refused run removed the link); one to a file is kept with its file.
+ln -s "$tmp/target.st" "$tmp/dangling.st"
+expect_exit 1 "outputs: a dangling link" "$AIMC" run --model models/digits-moe.yaml --prompt 4 \
+    --dump-outputs "$tmp/dangling.st"
+has_line "$tmp/err" "^aimc: $tmp/dangling.st: cannot create the outputs file: it is a symbolic link to $tmp/target.st: No such file or directory\$" \
+    "outputs: dangling link message"
+[ -L "$tmp/dangling.st" ] && ok || bad "a dangling link given as the outputs file was removed"
+[ -e "$tmp/target.st" ] && bad "a dangling link's target was created" || ok
+printf 'keep me\n' >"$tmp/linked.st"
+ln -s "$tmp/linked.st" "$tmp/link.st"
+expect_exit 2 "refused run, outputs through a link" "$AIMC" run --model models/digits-moe.yaml \
+    --prompt 4 --dump-outputs "$tmp/link.st"
+[ -L "$tmp/link.st" ] && ok || bad "a link given as the outputs file was removed"
+has_line "$tmp/linked.st" '^keep me$' "a refused run keeps the linked file's bytes"
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "aimc.h"
@@ -798,7 +799,20 @@ int cli_cmd_run(int argc_all, char **argv_all)
      * is there (a run refused later loses nothing) or leaving one that was not. */
     for (int i = 0; i < 3; i++) {
         if (!outs[i]) continue;
-        const int existed = access(outs[i], F_OK) == 0;
+        /* lstat: a symbolic link is there whatever it points to, and is never removed; one
+         * that points to nothing is refused (opening it would create its target, which a
+         * refused run would then leave behind) */
+        struct stat ls, ts;
+        const int existed = lstat(outs[i], &ls) == 0;
+        if (existed && S_ISLNK(ls.st_mode) && stat(outs[i], &ts) != 0) {
+            const int why = errno;
+            char to[PATH_MAX];
+            const ssize_t k = readlink(outs[i], to, sizeof to - 1);
+            to[k > 0 ? k : 0] = '\0';
+            fprintf(stderr, "%s: %s: cannot create the %s file: it is a symbolic link to %s: "
+                    "%s\n", cli_prog, outs[i], out_kind[i], k > 0 ? to : "?", strerror(why));
+            return CLI_EXIT_WORK;
+        }
         FILE *f = fopen(outs[i], "a");
         if (!f) {
             fprintf(stderr, "%s: %s: cannot create the %s file: %s\n", cli_prog, outs[i],

@@ -329,6 +329,12 @@ expect_exit 0 "bytes-lm KV cache in 64 KiB" "$AIMC" run --model models/bytes-lm.
     --tokens 256 --set kv_cache.memory=buffer --set buffer.kb=64
 if grep -q 'KV cache' "$tmp/out"; then bad "bytes-lm: a window's 32 KiB cache warned of in 64 KiB"; else ok; fi
 
+# A sequence model's per-layer error is not measured (the runtime leaves it zero): the JSON
+# leaves it out; a model of MoE layers alone has it.
+expect_exit 0 "bytes-lm json" "$AIMC" run --model models/bytes-lm.yaml --tokens 64 --json "$tmp/lm64.json"
+has_line "$tmp/lm64.json" '^    "rel_rms_error": [0-9.e+-]+,$' "bytes-lm json: the output error"
+if grep -q 'layer_rel_rms_error' "$tmp/lm64.json"; then bad "bytes-lm json: a per-layer error never measured"; else ok; fi
+has_line "$tmp/run1.json" '^    "layer_rel_rms_error": \[$' "digits json: the per-layer error"
 # Token ids: a bad one by line and column with its value; text: one file, bounded.
 printf '1 2 3 300 5\n' >"$tmp/ids.txt"
 expect_exit 2 "ids out of range" "$AIMC" run --model models/bytes-lm.yaml --tokens-file "$tmp/ids.txt"

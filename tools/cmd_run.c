@@ -601,9 +601,13 @@ static void json_report(aimc_json *j, const aimc_arch *a, const aimc_model *m,
     if (r->values) {
         aimc_json_obj_begin(j, "output");
         aimc_json_num(j, "rel_rms_error", r->rel_rms_error);
-        aimc_json_arr_begin(j, "layer_rel_rms_error");
-        for (int l = 0; l < r->layers; l++) aimc_json_num(j, NULL, r->layer_rel_rms_error[l]);
-        aimc_json_arr_end(j);
+        /* measured per layer for independent tokens only: a sequence model's error is the
+         * last residual stream's (aimc_rt_run), and its per-layer array stays zero */
+        if (m->attn.kind == AIMC_ATTN_NONE && m->dense_layers == 0 && m->vocab == 0) {
+            aimc_json_arr_begin(j, "layer_rel_rms_error");
+            for (int l = 0; l < r->layers; l++) aimc_json_num(j, NULL, r->layer_rel_rms_error[l]);
+            aimc_json_arr_end(j);
+        }
         aimc_json_num(j, "routing_agreement", r->routing_agreement);
         aimc_json_obj_end(j);
     }

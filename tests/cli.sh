@@ -329,6 +329,32 @@ expect_exit 0 "bytes-lm KV cache in 64 KiB" "$AIMC" run --model models/bytes-lm.
     --tokens 256 --set kv_cache.memory=buffer --set buffer.kb=64
 if grep -q 'KV cache' "$tmp/out"; then bad "bytes-lm: a window's 32 KiB cache warned of in 64 KiB"; else ok; fi
 
+# A language model's report says what ran: bytes-lm's 256 tokens are 4 windows of 64
+# (eval.context), each prefilled at once, not groups of --batch; the GPU beside it runs the
+# same 64 tokens a step; a --batch that does not apply is a warning.
+expect_exit 0 "bytes-lm windows" "$AIMC" run --model models/bytes-lm.yaml --timing-only \
+    --tokens 256 --compare gpu:h100 --json "$tmp/lmw.json"
+has_line "$tmp/out" '^         makespan .* for 256 tokens in 4 windows of 64, each prefilled at once$' \
+    "bytes-lm: the windows in the latency block"
+has_line "$tmp/out" '^gpu      h100: the same workload at batch 64 by a roofline' "bytes-lm: the GPU at a window"
+has_line "$tmp/lmw.json" '^  "windows": 4,$' "bytes-lm json: windows"
+has_line "$tmp/lmw.json" '^    "batch": 64,$' "bytes-lm json: compare.batch a window"
+if grep -q '^warning  --batch' "$tmp/out"; then bad "bytes-lm warns of a --batch not given"; else ok; fi
+expect_exit 0 "bytes-lm --batch 4" "$AIMC" run --model models/bytes-lm.yaml --timing-only \
+    --tokens 100 --batch 4
+has_line "$tmp/out" '^         makespan .* for 100 tokens in 2 windows of at most 64, each prefilled at once$' \
+    "bytes-lm: a shorter last window"
+has_line "$tmp/out" "^warning  --batch 4 does not apply: a language model's windows are prefilled at once" \
+    "bytes-lm: --batch under teacher forcing"
+# --prompt beyond a window is cut to it, and the line says so.
+expect_exit 0 "bytes-lm --prompt 100" "$AIMC" run --model models/bytes-lm.yaml --timing-only \
+    --tokens 128 --prompt 100
+has_line "$tmp/out" "in 2 windows of 64, each a prompt at once \(--prompt 100, cut to the window's 64\)\$" \
+    "bytes-lm: --prompt cut to the window"
+expect_exit 0 "bytes-lm --prompt 16 --generate" "$AIMC" run --model models/bytes-lm.yaml \
+    --timing-only --tokens 128 --prompt 16 --generate
+has_line "$tmp/out" 'in 2 windows of 64, 98 groups: in each a prompt of 16 at once, then groups of 1, each entering when the one before has left the head$' \
+    "bytes-lm: prompt and decoding"
 # A sequence model's per-layer error is not measured (the runtime leaves it zero): the JSON
 # leaves it out; a model of MoE layers alone has it.
 expect_exit 0 "bytes-lm json" "$AIMC" run --model models/bytes-lm.yaml --tokens 64 --json "$tmp/lm64.json"

@@ -361,6 +361,11 @@ expect_exit 0 "bytes-lm json" "$AIMC" run --model models/bytes-lm.yaml --tokens 
 has_line "$tmp/lm64.json" '^    "rel_rms_error": [0-9.e+-]+,$' "bytes-lm json: the output error"
 if grep -q 'layer_rel_rms_error' "$tmp/lm64.json"; then bad "bytes-lm json: a per-layer error never measured"; else ok; fi
 has_line "$tmp/run1.json" '^    "layer_rel_rms_error": \[$' "digits json: the per-layer error"
+# Nothing to score (one token: a window's last token has no next one) is said, not left out.
+printf 'x' >"$tmp/one.txt"
+expect_exit 0 "bytes-lm one byte" "$AIMC" run --model models/bytes-lm.yaml --tokens-file "text:$tmp/one.txt"
+has_line "$tmp/out" "^language 0 tokens scored, so no next-token accuracy or perplexity: a window's last token has no next token \(1 token\(s\) in 1 window\(s\)\)\$" \
+    "bytes-lm: nothing scored"
 # Token ids: a bad one by line and column with its value; text: one file, bounded.
 printf '1 2 3 300 5\n' >"$tmp/ids.txt"
 expect_exit 2 "ids out of range" "$AIMC" run --model models/bytes-lm.yaml --tokens-file "$tmp/ids.txt"

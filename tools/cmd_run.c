@@ -1002,6 +1002,10 @@ int cli_cmd_run(int argc_all, char **argv_all)
                "%.4f on the machine, %.4f in float (%zu tokens scored)\n",
                100.0 * rep->accuracy_hw, 100.0 * rep->accuracy_float, rep->perplexity_hw,
                rep->perplexity_float, rep->scored);
+    else if (shape.lm && rep->values) /* say so rather than leave the line out */
+        printf("language 0 tokens scored, so no next-token accuracy or perplexity: a window's "
+               "last token has no next token (%zu token(s) in %zu window(s))\n", rep->tokens,
+               shape.windows);
     else if (rep->classified)
         printf("accuracy %.2f %% on the simulated machine, %.2f %% in float (%zu tokens of the test set)\n",
                100.0 * rep->accuracy_hw, 100.0 * rep->accuracy_float, rep->tokens);

@@ -329,5 +329,76 @@ expect_exit 0 "bytes-lm KV cache in 64 KiB" "$AIMC" run --model models/bytes-lm.
     --tokens 256 --set kv_cache.memory=buffer --set buffer.kb=64
 if grep -q 'KV cache' "$tmp/out"; then bad "bytes-lm: a window's 32 KiB cache warned of in 64 KiB"; else ok; fi
 
+# A language model's report says what ran: bytes-lm's 256 tokens are 4 windows of 64
+# (eval.context), each prefilled at once, not groups of --batch; the GPU beside it runs the
+# same 64 tokens a step; a --batch that does not apply is a warning.
+expect_exit 0 "bytes-lm windows" "$AIMC" run --model models/bytes-lm.yaml --timing-only \
+    --tokens 256 --compare gpu:h100 --json "$tmp/lmw.json"
+has_line "$tmp/out" '^         makespan .* for 256 tokens in 4 windows of 64, each prefilled at once$' \
+    "bytes-lm: the windows in the latency block"
+has_line "$tmp/out" '^gpu      h100: the same workload at batch 64 by a roofline' "bytes-lm: the GPU at a window"
+has_line "$tmp/lmw.json" '^  "windows": 4,$' "bytes-lm json: windows"
+has_line "$tmp/lmw.json" '^    "batch": 64,$' "bytes-lm json: compare.batch a window"
+if grep -q '^warning  --batch' "$tmp/out"; then bad "bytes-lm warns of a --batch not given"; else ok; fi
+expect_exit 0 "bytes-lm --batch 4" "$AIMC" run --model models/bytes-lm.yaml --timing-only \
+    --tokens 100 --batch 4
+has_line "$tmp/out" '^         makespan .* for 100 tokens in 2 windows of at most 64, each prefilled at once$' \
+    "bytes-lm: a shorter last window"
+has_line "$tmp/out" "^warning  --batch 4 does not apply: a language model's windows are prefilled at once" \
+    "bytes-lm: --batch under teacher forcing"
+# --prompt beyond a window is cut to it, and the line says so.
+expect_exit 0 "bytes-lm --prompt 100" "$AIMC" run --model models/bytes-lm.yaml --timing-only \
+    --tokens 128 --prompt 100
+has_line "$tmp/out" "in 2 windows of 64, each a prompt at once \(--prompt 100, cut to the window's 64\)\$" \
+    "bytes-lm: --prompt cut to the window"
+expect_exit 0 "bytes-lm --prompt 16 --generate" "$AIMC" run --model models/bytes-lm.yaml \
+    --timing-only --tokens 128 --prompt 16 --generate
+has_line "$tmp/out" 'in 2 windows of 64, 98 groups: in each a prompt of 16 at once, then groups of 1, each entering when the one before has left the head$' \
+    "bytes-lm: prompt and decoding"
+# A sequence model's per-layer error is not measured (the runtime leaves it zero): the JSON
+# leaves it out; a model of MoE layers alone has it.
+expect_exit 0 "bytes-lm json" "$AIMC" run --model models/bytes-lm.yaml --tokens 64 --json "$tmp/lm64.json"
+has_line "$tmp/lm64.json" '^    "rel_rms_error": [0-9.e+-]+,$' "bytes-lm json: the output error"
+if grep -q 'layer_rel_rms_error' "$tmp/lm64.json"; then bad "bytes-lm json: a per-layer error never measured"; else ok; fi
+has_line "$tmp/run1.json" '^    "layer_rel_rms_error": \[$' "digits json: the per-layer error"
+# Nothing to score (one token: a window's last token has no next one) is said, not left out.
+printf 'x' >"$tmp/one.txt"
+expect_exit 0 "bytes-lm one byte" "$AIMC" run --model models/bytes-lm.yaml --tokens-file "text:$tmp/one.txt"
+has_line "$tmp/out" "^language 0 tokens scored, so no next-token accuracy or perplexity: a window's last token has no next token \(1 token\(s\) in 1 window\(s\)\)\$" \
+    "bytes-lm: nothing scored"
+# Token ids: a bad one by line and column with its value; text: one file, bounded.
+printf '1 2 3 300 5\n' >"$tmp/ids.txt"
+expect_exit 2 "ids out of range" "$AIMC" run --model models/bytes-lm.yaml --tokens-file "$tmp/ids.txt"
+has_line "$tmp/err" "^aimc: $tmp/ids.txt:1:7: id 300 outside 0\\.\\.255\$" "ids: the id and its column"
+printf '4\n 3x\n' >"$tmp/ids.txt"
+expect_exit 2 "ids not a number" "$AIMC" run --model models/bytes-lm.yaml --tokens-file "$tmp/ids.txt"
+has_line "$tmp/err" "^aimc: $tmp/ids.txt:2:2: not a token id: \"3x\" \\(expected decimal ids 0\\.\\.255\\)\$" "ids: the text and its column"
+expect_exit 2 "text: a directory" "$AIMC" run --model models/bytes-lm.yaml --tokens-file "text:$tmp/dir"
+has_line "$tmp/err" "^aimc: $tmp/dir: is a directory, not a file \\(--tokens-file reads one file\\)\$" "text: DIR"
+head -c 65537 /dev/zero | tr '\0' 'a' >"$tmp/big.txt"
+expect_exit 2 "text: 65537 bytes" "$AIMC" run --model models/bytes-lm.yaml --tokens-file "text:$tmp/big.txt"
+has_line "$tmp/err" "^aimc: $tmp/big.txt: 65537 bytes, more than 65536 tokens \\(one a byte\\)\$" "text: too long"
+t0=$(date +%s%N)
+expect_exit 2 "text: /dev/zero" "$AIMC" run --model models/bytes-lm.yaml --tokens-file text:/dev/zero
+t1=$(date +%s%N)
+has_line "$tmp/err" '^aimc: /dev/zero: more than 65536 tokens \(one a byte\)$' "text: a stream"
+[ $(( (t1 - t0) / 1000000 )) -lt 2000 ] && ok || bad "text:/dev/zero refused after $(( (t1 - t0) / 1000000 )) ms"
+
+# An output path that is a symbolic link: one to nothing is refused (opening it would create
+# its target, and a refused run removed the link); one to a file is kept with its file.
+ln -s "$tmp/target.st" "$tmp/dangling.st"
+expect_exit 1 "outputs: a dangling link" "$AIMC" run --model models/digits-moe.yaml --prompt 4 \
+    --dump-outputs "$tmp/dangling.st"
+has_line "$tmp/err" "^aimc: $tmp/dangling.st: cannot create the outputs file: it is a symbolic link to $tmp/target.st: No such file or directory\$" \
+    "outputs: dangling link message"
+[ -L "$tmp/dangling.st" ] && ok || bad "a dangling link given as the outputs file was removed"
+[ -e "$tmp/target.st" ] && bad "a dangling link's target was created" || ok
+printf 'keep me\n' >"$tmp/linked.st"
+ln -s "$tmp/linked.st" "$tmp/link.st"
+expect_exit 2 "refused run, outputs through a link" "$AIMC" run --model models/digits-moe.yaml \
+    --prompt 4 --dump-outputs "$tmp/link.st"
+[ -L "$tmp/link.st" ] && ok || bad "a link given as the outputs file was removed"
+has_line "$tmp/linked.st" '^keep me$' "a refused run keeps the linked file's bytes"
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -409,6 +409,8 @@ static void test_tokens_file(void)
     CU_ASSERT(aimc_test_msg_is(d.msg, path, ":2:4: a NUL byte: a tokens file is text"));
     remove(path);
     CU_ASSERT_EQUAL(cli_tokens_read(path, m, &x, &n, &d), AIMC_ERR_IO);
+    CU_ASSERT_EQUAL(cli_tokens_read("/", m, &x, &n, &d), AIMC_ERR_CONFIG); /* not a read error */
+    CU_ASSERT_STRING_EQUAL(d.msg, "/: is a directory, not a file");
     aimc_model_free(m);
 }
 
@@ -454,7 +456,38 @@ static void test_ids_file(void)
     CU_ASSERT_EQUAL_FATAL(write_bytes(path, "1 2\n3\0 4\n", 10), 0);
     CU_ASSERT_EQUAL(cli_ids_read(path, m, &ids, &n, &d), AIMC_ERR_CONFIG);
     CU_ASSERT_PTR_NULL(ids);
-    CU_ASSERT(aimc_test_msg_is(d.msg, path, ":2: a NUL byte: expected token ids 0..255 as text"));
+    CU_ASSERT(aimc_test_msg_is(d.msg, path, ":2:2: a NUL byte: expected token ids 0..255 as text"));
+    /* each bad id: its line and column, and the text or the value that is wrong */
+    static const struct {
+        const char *text, *msg;
+    } bad[] = {
+        {"1 2 3 300 5\n", ":1:7: id 300 outside 0..255"},
+        {"1 2\n 3x 4\n", ":2:2: not a token id: \"3x\" (expected decimal ids 0..255)"},
+        {"7,-4\n", ":1:3: not a token id: \"-4\" (expected decimal ids 0..255)"},
+        {"1\t12345678901234567890\n", ":1:3: id 12345678901234567890 outside 0..255"},
+        {"256", ":1:1: id 256 outside 0..255"},
+        {"1 0000000000000000000000000000000000000000000000000001\n",
+         ":1:3: not a token id: \"0000000000000000000000000000000000000000...\" (expected "
+         "decimal ids 0..255)"},
+        {"99999999999999999999999999999999999999999999999999\n",
+         ":1:1: id 9999999999999999999999999999999999999999... outside 0..255"},
+        {"abcdefghijabcdefghijabcdefghijabcdefghijabcdefghij\n",
+         ":1:1: not a token id: \"abcdefghijabcdefghijabcdefghijabcdefghij...\" (expected "
+         "decimal ids 0..255)"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CU_ASSERT_EQUAL_FATAL(write_text(path, bad[i].text), 0);
+        ids = NULL;
+        CU_ASSERT_EQUAL(cli_ids_read(path, m, &ids, &n, &d), AIMC_ERR_CONFIG);
+        CU_ASSERT_PTR_NULL(ids);
+        CU_ASSERT(aimc_test_msg_is(d.msg, path, bad[i].msg));
+    }
+    CU_ASSERT_EQUAL_FATAL(write_text(path, "0 255\r\n,17"), 0);
+    CU_ASSERT_EQUAL(cli_ids_read(path, m, &ids, &n, &d), AIMC_OK);
+    CU_ASSERT_EQUAL(n, 3);
+    if (ids && n == 3) CU_ASSERT(ids[0] == 0 && ids[1] == 255 && ids[2] == 17);
+    free(ids);
+    ids = NULL;
     char *many = malloc(2 * (MAX + 1));
     CU_ASSERT_FATAL(many != NULL);
     for (size_t i = 0; i <= MAX; i++) many[2 * i] = '7', many[2 * i + 1] = '\n';
@@ -467,6 +500,42 @@ static void test_ids_file(void)
     CU_ASSERT_EQUAL(cli_ids_read(path, m, &ids, &n, &d), AIMC_ERR_CONFIG);
     CU_ASSERT(aimc_test_msg_is(d.msg, path, ": more than 65536 tokens"));
     free(many);
+    /* text: reads at most one byte more than the limit: a stream that never ends is refused
+     * at once, a directory is no file of text */
+    CU_ASSERT_EQUAL(cli_ids_read("text:/dev/zero", m, &ids, &n, &d), AIMC_ERR_CONFIG);
+    CU_ASSERT_STRING_EQUAL(d.msg, "/dev/zero: more than 65536 tokens (one a byte)");
+    char dir[512], tdir[520];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = '\0';
+    else snprintf(dir, sizeof dir, ".");
+    snprintf(tdir, sizeof tdir, "text:%s", dir);
+    CU_ASSERT_EQUAL(cli_ids_read(tdir, m, &ids, &n, &d), AIMC_ERR_CONFIG);
+    CU_ASSERT(aimc_test_msg_is(d.msg, dir, ": is a directory, not a file (--tokens-file reads "
+                                           "one file)"));
+    CU_ASSERT_EQUAL(cli_ids_read(dir, m, &ids, &n, &d), AIMC_ERR_CONFIG);
+    CU_ASSERT(aimc_test_msg_is(d.msg, dir, ": is a directory, not a file (--tokens-file reads "
+                                           "one file)"));
+    CU_ASSERT_PTR_NULL(ids);
+    remove(path);
+    aimc_model_free(m);
+    /* bytes are ids only in a vocabulary of the 256 bytes: a larger one (Mixtral's 32000 has
+     * byte-fallback tokens at 3..258) takes its ids */
+    static const char *big_vocab = "version: 1\nmodel: {name: v32k, layers: 1, d_model: 8, "
+                                   "routed_experts: 2, expert_d_ff: 4, top_k: 1, "
+                                   "attention: {heads: 2}, vocab: 32000}\n";
+    CU_ASSERT_EQUAL_FATAL(aimc_model_load_string(big_vocab, "v32k.yaml", 0, &m, &d), AIMC_OK);
+    CU_ASSERT_EQUAL_FATAL(write_text(path, "hello"), 0);
+    CU_ASSERT_EQUAL(cli_ids_read(text, m, &ids, &n, &d), AIMC_ERR_CONFIG);
+    CU_ASSERT_PTR_NULL(ids);
+    CU_ASSERT(aimc_test_msg_is(d.msg, path, ": text: needs a byte vocabulary of 256 (one id a "
+                                            "byte), and model v32k has a vocabulary of 32000: "
+                                            "give its token ids instead (decimal ids 0..31999)"));
+    CU_ASSERT_EQUAL_FATAL(write_text(path, "300 31999"), 0); /* its ids are its own */
+    CU_ASSERT_EQUAL(cli_ids_read(path, m, &ids, &n, &d), AIMC_OK);
+    CU_ASSERT_EQUAL(n, 2);
+    if (ids && n == 2) CU_ASSERT(ids[0] == 300 && ids[1] == 31999);
+    free(ids);
     remove(path);
     aimc_model_free(m);
 }

@@ -178,10 +178,13 @@ void cli_model_parts(const aimc_model *m, const cli_breakdown *b,
 int cli_tokens_read(const char *path, const aimc_model *m, float **x0, size_t *ntok,
                     aimc_diag *d);
 
-/* A language model's tokens in: "text:FILE" is the bytes of FILE (a vocabulary of bytes);
- * else FILE holds decimal ids below model.vocab separated by blanks, commas or new lines (a
- * NUL byte is an error with its line). At most 65536: a longer text or more ids is an error
- * naming the file and the limit (nothing is cut). The caller frees *ids. */
+/* A language model's tokens in: "text:FILE" is the bytes of FILE, for a vocabulary of the 256
+ * bytes only (model.vocab 256; any other is refused: its ids are not bytes); else FILE holds
+ * decimal ids below model.vocab separated by blanks, commas or new lines (a bad id or a NUL
+ * byte is an error "FILE:LINE:COL: ..." naming the text or the value). At most 65536: a longer
+ * text or more ids is an error naming the file and the limit (nothing is cut), found without
+ * reading more than one byte or id past it (a stream that never ends is refused too). FILE is
+ * one file: a directory is refused. The caller frees *ids. */
 int cli_ids_read(const char *path, const aimc_model *m, int **ids, size_t *n, aimc_diag *d);
 
 /* Outputs out (`aimc run --dump-outputs`): a safetensors file of F32 "input" and "hidden"

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "aimc.h"
@@ -42,7 +43,8 @@ void cli_usage_run(FILE *f)
             "  --timing-only   a device without values on a shape-only plan: time and energy\n"
             "                  of models too large to hold (routing from --routing)\n"
             "  --batch N       tokens per group (default 1); groups stream through the\n"
-            "                  layers, each two layers behind the one before\n"
+            "                  layers, each two layers behind the one before (a language\n"
+            "                  model's windows are prefilled at once: not with them)\n"
             "  --window N      groups in flight at most (default 64)\n"
             "  --routing SPEC  timing-only: uniform, zipf:S[:SEED] or a statistics file\n"
             "                  (default uniform)\n"
@@ -53,15 +55,17 @@ void cli_usage_run(FILE *f)
             "  --wave FILE     with --backend rtl:, an FST waveform of every RTL signal over\n"
             "                  the whole run (open in GTKWave; docs/rtl.md)\n"
             "  --csv FILE      time and energy per layer, per matrix and per command kind\n"
-            "  --compare gpu:NAME  the same workload at the same batch on a GPU by a roofline\n"
-            "                  (NAME: a100, h100, h200): its tokens/s, energy per token and\n"
-            "                  the ratios against the simulated machine\n"
+            "  --compare gpu:NAME  the same workload on a GPU by a roofline, as many tokens\n"
+            "                  a step as the run's groups (NAME: a100, h100, h200): its\n"
+            "                  tokens/s, energy per token and the ratios against the\n"
+            "                  simulated machine\n"
             "  --tokens-file FILE  the tokens to run: one per line, its d_model input values\n"
             "                  (docs/cli.md, \"Tokens in, outputs out\")\n"
             "  --dump-outputs FILE  write each token's input, output hidden state, logits (a\n"
             "                  classifier's) and routing decisions as safetensors\n"
             "  --dump-layers   with --dump-outputs: the hidden state after every layer too\n"
-            "  --prompt N      models with attention: the first N tokens at once (a prefill)\n"
+            "  --prompt N      models with attention: the first N tokens at once (a prefill;\n"
+            "                  at most a language model's window, of eval.context)\n"
             "  --generate      models with attention: each later token enters when the one\n"
             "                  before has left the head (decoding's timing, one token at a\n"
             "                  time; the tokens are the given ones, not the head's choice)\n");
@@ -270,6 +274,77 @@ static double part_activity(const aimc_counters *c, aimc_part q)
     }
 }
 
+/* How a run's tokens went in, for the report to say what ran. A language model on ids runs
+ * in windows (evaluate.c, lm_windows: eval.context tokens each when the model has an eval
+ * section, else one window of every token), each prefilled at once (teacher forcing) unless
+ * --prompt or --generate say how its tokens enter: then --batch does not apply. Any other
+ * model runs its tokens in groups of --batch, after a prompt with --prompt. */
+typedef struct {
+    int lm;                 /* a language model's windows */
+    int forced;             /* ... each prefilled at once (no --prompt, no --generate) */
+    size_t windows, window; /* how many windows, the tokens of the longest */
+    size_t prompt;          /* a sequence's (a window's) prompt as run, 0: none */
+    size_t batch;           /* --batch (default 1) */
+    size_t group;           /* tokens per group at steady state: a prefilled window's first
+                             * group (its tokens, or the device's tokens per command), else
+                             * the batch; the GPU beside it runs the same */
+} run_shape;
+
+static void run_shape_of(const aimc_model *m, const run_opts *ro, const aimc_rt_report *r,
+                         run_shape *s)
+{
+    memset(s, 0, sizeof *s);
+    const size_t n = r->tokens;
+    s->batch = ro->batch ? (size_t)ro->batch : 1;
+    s->lm = m->vocab > 0 && !ro->x0;
+    if (s->lm) {
+        s->window = m->eval.context > 0 && (size_t)m->eval.context < n ? (size_t)m->eval.context
+                                                                        : n;
+        s->windows = s->window ? (n + s->window - 1) / s->window : 0;
+        s->forced = !ro->prompt && !ro->generate;
+    }
+    const size_t seq = s->lm ? s->window : n; /* the runtime takes at most that many at once */
+    if (ro->prompt > 0 && m->attn.kind != AIMC_ATTN_NONE)
+        s->prompt = (size_t)ro->prompt < seq ? (size_t)ro->prompt : seq;
+    s->group = s->forced && r->first_tokens ? r->first_tokens : s->batch;
+}
+
+/* The groups the tokens went in, for the latency block: "4 windows of 64, each prefilled at
+ * once", "16 group(s) of 1", ... */
+static void groups_text(const run_shape *s, const run_opts *ro, const aimc_rt_report *r,
+                        char *buf, size_t cap)
+{
+    char cut[96] = "";
+    if (s->prompt && (size_t)ro->prompt > s->prompt)
+        snprintf(cut, sizeof cut, " (--prompt %ld, cut to the %s's %zu)", ro->prompt,
+                 s->lm ? "window" : "sequence", s->prompt);
+    const char *dec = ro->generate ? ", each entering when the one before has left the head" : "";
+    if (!s->lm) {
+        if (s->prompt)
+            snprintf(buf, cap, "%zu group(s): a prompt of %zu at once%s, then groups of %zu%s",
+                     r->groups, s->prompt, cut, s->batch, dec);
+        else
+            snprintf(buf, cap, "%zu group(s) of %zu%s", r->groups, s->batch, dec);
+        return;
+    }
+    const int part = s->windows > 1 && r->tokens % s->window != 0; /* a shorter last window */
+    int k = snprintf(buf, cap, "%zu window%s of %s%zu", s->windows, s->windows == 1 ? "" : "s",
+                     part ? "at most " : "", s->window);
+    if (k < 0 || (size_t)k >= cap) return;
+    if (s->forced && r->groups == s->windows)
+        snprintf(buf + k, cap - (size_t)k, ", each prefilled at once");
+    else if (s->forced) /* a window longer than the device takes per command */
+        snprintf(buf + k, cap - (size_t)k, ", %zu groups: each prefilled in groups of at most "
+                 "%zu (the most the device takes at once)", r->groups, s->group);
+    else if (s->prompt >= s->window) /* every window one prompt */
+        snprintf(buf + k, cap - (size_t)k, ", each a prompt at once%s", cut);
+    else if (s->prompt)
+        snprintf(buf + k, cap - (size_t)k, ", %zu groups: in each a prompt of %zu at once%s, "
+                 "then groups of %zu%s", r->groups, s->prompt, cut, s->batch, dec);
+    else
+        snprintf(buf + k, cap - (size_t)k, ", in %zu groups of %zu%s", r->groups, s->batch, dec);
+}
+
 #define MAX_WARNINGS 8
 typedef struct {
     char text[MAX_WARNINGS][320];
@@ -279,9 +354,15 @@ typedef struct {
 /* Where the run leaves what the preset was calibrated for: more chips than it was published
  * for, or a part that worked while the config gives it no energy. */
 static void find_warnings(const aimc_arch *a, const aimc_plan *p, const aimc_rt_report *r,
-                          warnings *w)
+                          const run_opts *ro, const run_shape *s, warnings *w)
 {
     w->n = 0;
+    if (s->forced && ro->batch) /* asked for, and not what ran */
+        snprintf(w->text[w->n++], sizeof w->text[0],
+                 "--batch %ld does not apply: a language model's windows are prefilled at once "
+                 "(teacher forcing: each window of up to %zu tokens one group); with --prompt N "
+                 "or --generate the tokens after the prompt enter in groups of --batch",
+                 ro->batch, s->window);
     if (a->calibration.chips > 0 && p->chips_used > a->calibration.chips)
         snprintf(w->text[w->n++], sizeof w->text[0],
                  "the run uses %d chips; %s's figures were published for %d "
@@ -327,7 +408,7 @@ static void time_text(double ns, char *buf, size_t cap)
 }
 
 static void print_report(const aimc_arch *a, const aimc_rt_report *r, const cli_figures *f,
-                         const aimc_peak *pk, size_t batch)
+                         const aimc_peak *pk, const char *groups)
 {
     char t1[32], t2[32], t3[32], pw[32];
     time_text(f->first_ns, t1, sizeof t1);
@@ -340,8 +421,8 @@ static void print_report(const aimc_arch *a, const aimc_rt_report *r, const cli_
         snprintf(sem, sizeof sem, " (+- %s)", e);
     }
     printf("latency  first token %s; at steady state %s%s per token, %.1f tokens/s;\n"
-           "         makespan %s for %zu tokens in %zu group(s) of %zu\n",
-           t1, t2, sem, f->tokens_per_s, t3, r->tokens, r->groups, batch);
+           "         makespan %s for %zu tokens in %s\n",
+           t1, t2, sem, f->tokens_per_s, t3, r->tokens, groups);
     double k;
     const char *u = energy_unit(f->tok_pj, &k);
     power_text(f->static_mw, pw, sizeof pw);
@@ -527,8 +608,9 @@ static void print_compare(const gpu_cmp *c, const cli_figures *f)
 
 static void json_report(aimc_json *j, const aimc_arch *a, const aimc_model *m,
                         const aimc_plan *p, const cli_options *o, const run_opts *ro,
-                        const aimc_rt_report *r, const cli_figures *f, const aimc_peak *pk,
-                        const cli_eval_out *ex, const warnings *w, const gpu_cmp *gc)
+                        const run_shape *s, const aimc_rt_report *r, const cli_figures *f,
+                        const aimc_peak *pk, const cli_eval_out *ex, const warnings *w,
+                        const gpu_cmp *gc)
 {
     const aimc_counters *c = &r->cost;
     aimc_json_str(j, "config", a->name);
@@ -539,6 +621,10 @@ static void json_report(aimc_json *j, const aimc_arch *a, const aimc_model *m,
     aimc_json_u64(j, "tokens", r->tokens);
     aimc_json_u64(j, "groups", r->groups);
     aimc_json_u64(j, "batch", ro->batch ? (uint64_t)ro->batch : 1);
+    if (s->lm) {
+        aimc_json_u64(j, "windows", s->windows);
+        aimc_json_u64(j, "window_tokens", s->window);
+    }
     aimc_json_u64(j, "layers", (uint64_t)r->layers);
     aimc_json_u64(j, "cycles", r->makespan_cycles);
     aimc_json_num(j, "time_ns", f->makespan_ns);
@@ -600,9 +686,13 @@ static void json_report(aimc_json *j, const aimc_arch *a, const aimc_model *m,
     if (r->values) {
         aimc_json_obj_begin(j, "output");
         aimc_json_num(j, "rel_rms_error", r->rel_rms_error);
-        aimc_json_arr_begin(j, "layer_rel_rms_error");
-        for (int l = 0; l < r->layers; l++) aimc_json_num(j, NULL, r->layer_rel_rms_error[l]);
-        aimc_json_arr_end(j);
+        /* measured per layer for independent tokens only: a sequence model's error is the
+         * last residual stream's (aimc_rt_run), and its per-layer array stays zero */
+        if (m->attn.kind == AIMC_ATTN_NONE && m->dense_layers == 0 && m->vocab == 0) {
+            aimc_json_arr_begin(j, "layer_rel_rms_error");
+            for (int l = 0; l < r->layers; l++) aimc_json_num(j, NULL, r->layer_rel_rms_error[l]);
+            aimc_json_arr_end(j);
+        }
         aimc_json_num(j, "routing_agreement", r->routing_agreement);
         aimc_json_obj_end(j);
     }
@@ -673,12 +763,14 @@ void cli_run_json(aimc_json *j, const cli_run_result *res, const aimc_model *m,
                   const cli_options *o, const cli_run_opts *ro, const aimc_routing *routing,
                   const aimc_gpu *gpu)
 {
+    run_shape shape;
+    run_shape_of(m, ro, res->rep, &shape);
     warnings warn;
-    find_warnings(&res->used, res->plan, res->rep, &warn);
+    find_warnings(&res->used, res->plan, res->rep, ro, &shape, &warn);
     gpu_cmp gc;
-    if (gpu) gpu_compare(m, routing, ro->batch ? (size_t)ro->batch : 1, gpu, &gc);
-    json_report(j, &res->used, m, res->plan, o, ro, res->rep, &res->fig, &res->peak, &res->ex,
-                &warn, gpu ? &gc : NULL);
+    if (gpu) gpu_compare(m, routing, shape.group, gpu, &gc);
+    json_report(j, &res->used, m, res->plan, o, ro, &shape, res->rep, &res->fig, &res->peak,
+                &res->ex, &warn, gpu ? &gc : NULL);
 }
 
 int cli_run_compute(const aimc_arch *a, const aimc_model *m, const cli_options *o,
@@ -798,7 +890,20 @@ int cli_cmd_run(int argc_all, char **argv_all)
      * is there (a run refused later loses nothing) or leaving one that was not. */
     for (int i = 0; i < 3; i++) {
         if (!outs[i]) continue;
-        const int existed = access(outs[i], F_OK) == 0;
+        /* lstat: a symbolic link is there whatever it points to, and is never removed; one
+         * that points to nothing is refused (opening it would create its target, which a
+         * refused run would then leave behind) */
+        struct stat ls, ts;
+        const int existed = lstat(outs[i], &ls) == 0;
+        if (existed && S_ISLNK(ls.st_mode) && stat(outs[i], &ts) != 0) {
+            const int why = errno;
+            char to[PATH_MAX];
+            const ssize_t k = readlink(outs[i], to, sizeof to - 1);
+            to[k > 0 ? k : 0] = '\0';
+            fprintf(stderr, "%s: %s: cannot create the %s file: it is a symbolic link to %s: "
+                    "%s\n", cli_prog, outs[i], out_kind[i], k > 0 ? to : "?", strerror(why));
+            return CLI_EXIT_WORK;
+        }
         FILE *f = fopen(outs[i], "a");
         if (!f) {
             fprintf(stderr, "%s: %s: cannot create the %s file: %s\n", cli_prog, outs[i],
@@ -845,7 +950,10 @@ int cli_cmd_run(int argc_all, char **argv_all)
     const aimc_arch *used = &res.used;
     const aimc_plan *p = res.plan;
     const aimc_rt_report *rep = res.rep;
-    const size_t batch = ro.batch ? (size_t)ro.batch : 1;
+    run_shape shape;
+    run_shape_of(m, &ro, rep, &shape);
+    char groups[320];
+    groups_text(&shape, &ro, rep, groups, sizeof groups);
     cli_print_plan(p);
     const aimc_counters *c = &rep->cost;
     printf("run      %zu tokens through %s%s, seed %llu: %llu MVMs, %llu ADC conversions "
@@ -854,10 +962,10 @@ int cli_cmd_run(int argc_all, char **argv_all)
            (unsigned long long)o.seed, (unsigned long long)c->mvms,
            (unsigned long long)c->adc_conversions, (unsigned long long)c->adc_saturations);
     warnings warn;
-    find_warnings(used, p, rep, &warn);
+    find_warnings(used, p, rep, &ro, &shape, &warn);
     gpu_cmp gc;
-    if (gpu) gpu_compare(m, routing, batch, gpu, &gc);
-    print_report(used, rep, &res.fig, &res.peak, batch);
+    if (gpu) gpu_compare(m, routing, shape.group, gpu, &gc);
+    print_report(used, rep, &res.fig, &res.peak, groups);
     print_deploy(&res.ex.deploy);
     if (gpu) print_compare(&gc, &res.fig);
     for (int i = 0; i < warn.n; i++) printf("warning  %s\n", warn.text[i]);
@@ -894,6 +1002,10 @@ int cli_cmd_run(int argc_all, char **argv_all)
                "%.4f on the machine, %.4f in float (%zu tokens scored)\n",
                100.0 * rep->accuracy_hw, 100.0 * rep->accuracy_float, rep->perplexity_hw,
                rep->perplexity_float, rep->scored);
+    else if (shape.lm && rep->values) /* say so rather than leave the line out */
+        printf("language 0 tokens scored, so no next-token accuracy or perplexity: a window's "
+               "last token has no next token (%zu token(s) in %zu window(s))\n", rep->tokens,
+               shape.windows);
     else if (rep->classified)
         printf("accuracy %.2f %% on the simulated machine, %.2f %% in float (%zu tokens of the test set)\n",
                100.0 * rep->accuracy_hw, 100.0 * rep->accuracy_float, rep->tokens);

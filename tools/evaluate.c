@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "aimc.h"
 #include "aimc_cost.h"
@@ -442,6 +443,11 @@ int cli_tokens_read(const char *path, const aimc_model *m, float **x0, size_t *n
     *ntok = 0;
     FILE *f = fopen(path, "r");
     if (!f) return aimc_diag_set(d, AIMC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) { /* fopen takes one; reads fail */
+        fclose(f);
+        return aimc_diag_set(d, AIMC_ERR_CONFIG, "%s: is a directory, not a file", path);
+    }
     size_t cap = 0, line_no = 0, lcap = 0;
     char *line = NULL;
     float *x = NULL;
@@ -623,65 +629,116 @@ void cli_model_parts(const aimc_model *m, const cli_breakdown *b,
     if (total > profiled) pj[CLI_MP_MOVEMENT] += total - profiled; /* fetches, status words */
 }
 
+/* A token of an ids file as read: where it starts, its first bytes, whether it is digits only
+ * and its value (capped: once above the vocabulary it stays above). */
+typedef struct {
+    size_t col, len;
+    char text[48];
+    int digits;
+    long value;
+} id_token;
+
+#define ID_TEXT_MAX 40 /* a longer token is refused at its 41st byte, with its first 40 */
+
+/* The message for a token that is no id below vocab (0 when it is one). */
+static int id_check(const char *file, size_t line, const id_token *t, int vocab, aimc_diag *d)
+{
+    const int shown = (int)(t->len > ID_TEXT_MAX ? ID_TEXT_MAX : t->len);
+    const char *more = t->len > ID_TEXT_MAX ? "..." : "";
+    if (!t->digits || (t->len > ID_TEXT_MAX && t->value < vocab)) /* zeros before an id */
+        return aimc_diag_set(d, AIMC_ERR_CONFIG, "%s:%zu:%zu: not a token id: \"%.*s%s\" "
+                             "(expected decimal ids 0..%d)", file, line, t->col, shown, t->text,
+                             more, vocab - 1);
+    if (t->value >= vocab)
+        return aimc_diag_set(d, AIMC_ERR_CONFIG, "%s:%zu:%zu: id %.*s%s outside 0..%d", file,
+                             line, t->col, shown, t->text, more, vocab - 1);
+    return AIMC_OK;
+}
+
 int cli_ids_read(const char *path, const aimc_model *m, int **ids, size_t *n, aimc_diag *d)
 {
     *ids = NULL;
     *n = 0;
     const int text = !strncmp(path, "text:", 5);
     const char *file = text ? path + 5 : path;
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    int rc = aimc_text_load(file, &buf, &len, d);
-    if (rc) return rc;
-    if (text && m->vocab < 256) {
-        free(buf);
-        return aimc_diag_set(d, AIMC_ERR_CONFIG, "%s: text needs a vocabulary of bytes (256), "
-                             "model %s has %d", file, m->name, m->vocab);
+    if (text && m->vocab != 256) /* bytes are ids only in a vocabulary of the 256 bytes */
+        return aimc_diag_set(d, AIMC_ERR_CONFIG, "%s: text: needs a byte vocabulary of 256 (one "
+                             "id a byte), and model %s has a vocabulary of %d: give its token "
+                             "ids instead (decimal ids 0..%d)", file, m->name, m->vocab,
+                             m->vocab - 1);
+    FILE *f = fopen(file, "rb");
+    if (!f) return aimc_diag_set(d, AIMC_ERR_IO, "%s: cannot open: %s", file, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(f);
+        return aimc_diag_set(d, AIMC_ERR_CONFIG, "%s: is a directory, not a file (--tokens-file "
+                             "reads one file)", file);
     }
-    if (text && len > CLI_TOKENS_MAX) { /* one token a byte: not cut short without a word */
-        free(buf);
-        return aimc_diag_set(d, AIMC_ERR_CONFIG, "%s: %zu bytes, more than %d tokens (one a "
-                             "byte)", file, len, CLI_TOKENS_MAX);
-    }
-    /* at most one id a byte, and at most CLI_TOKENS_MAX of them */
-    const size_t cap = len < CLI_TOKENS_MAX ? len : CLI_TOKENS_MAX;
-    int *v = malloc((cap ? cap : 1) * sizeof *v);
-    if (!v) {
-        free(buf);
-        return aimc_diag_set(d, AIMC_ERR_NOMEM, "%s: out of memory", file);
-    }
+    /* One more than the limit at most: a longer text or a stream is refused, not read whole. */
+    int *v = malloc((CLI_TOKENS_MAX + 1) * sizeof *v);
+    uint8_t *buf = text ? malloc(CLI_TOKENS_MAX + 1) : NULL;
+    int rc = AIMC_OK;
     size_t k = 0;
-    if (text) {
+    if (!v || (text && !buf)) {
+        rc = aimc_diag_set(d, AIMC_ERR_NOMEM, "%s: out of memory", file);
+        goto out;
+    }
+    if (text) { /* one id a byte, NUL included */
+        size_t len = 0, got;
+        while (len < CLI_TOKENS_MAX + 1 &&
+               (got = fread(buf + len, 1, CLI_TOKENS_MAX + 1 - len, f)) > 0)
+            len += got;
+        if (len > CLI_TOKENS_MAX) {
+            if (S_ISREG(st.st_mode) && st.st_size > CLI_TOKENS_MAX)
+                rc = aimc_diag_set(d, AIMC_ERR_CONFIG, "%s: %lld bytes, more than %d tokens (one "
+                                   "a byte)", file, (long long)st.st_size, CLI_TOKENS_MAX);
+            else
+                rc = aimc_diag_set(d, AIMC_ERR_CONFIG, "%s: more than %d tokens (one a byte)",
+                                   file, CLI_TOKENS_MAX);
+            goto out;
+        }
         for (size_t i = 0; i < len; i++) v[k++] = buf[i];
-    } else { /* decimal ids separated by blanks, commas or new lines */
-        size_t i = 0, line = 1;
-        while (i < len && rc == AIMC_OK) {
-            if (buf[i] == '\0') { /* not a separator (strchr would find the terminator) */
-                rc = aimc_diag_set(d, AIMC_ERR_CONFIG, "%s:%zu: a NUL byte: expected token ids "
-                                   "0..%d as text", file, line, m->vocab - 1);
+    } else { /* decimal ids separated by blanks, commas or new lines, read as they come */
+        size_t line = 1, col = 0;
+        id_token t = {0};
+        for (;;) {
+            const int ch = fgetc(f);
+            if (ch != EOF) col++;
+            if (ch == '\0') { /* not a separator (a C string would end there) */
+                rc = aimc_diag_set(d, AIMC_ERR_CONFIG, "%s:%zu:%zu: a NUL byte: expected token "
+                                   "ids 0..%d as text", file, line, col, m->vocab - 1);
                 break;
             }
-            if (buf[i] == '\n') line++;
-            if (strchr(" \t\r\n,", buf[i])) {
-                i++;
+            if (ch == EOF || strchr(" \t\r\n,", ch)) {
+                if (t.len) {
+                    if ((rc = id_check(file, line, &t, m->vocab, d))) break;
+                    if (k == CLI_TOKENS_MAX) {
+                        rc = aimc_diag_set(d, AIMC_ERR_CONFIG, "%s: more than %d tokens", file,
+                                           CLI_TOKENS_MAX);
+                        break;
+                    }
+                    v[k++] = (int)t.value;
+                    t.len = 0;
+                }
+                if (ch == EOF) break;
+                if (ch == '\n') line++, col = 0;
                 continue;
             }
-            long x = 0;
-            size_t j = i;
-            while (j < len && buf[j] >= '0' && buf[j] <= '9' && x <= m->vocab) x = x * 10 + (buf[j++] - '0');
-            if (j == i || (j < len && !strchr(" \t\r\n,", buf[j])) || x >= m->vocab)
-                rc = aimc_diag_set(d, AIMC_ERR_CONFIG, "%s:%zu: expected token ids 0..%d",
-                                   file, line, m->vocab - 1);
-            else if (k == CLI_TOKENS_MAX)
-                rc = aimc_diag_set(d, AIMC_ERR_CONFIG, "%s: more than %d tokens", file,
-                                   CLI_TOKENS_MAX);
-            else
-                v[k++] = (int)x;
-            i = j;
+            if (!t.len) t = (id_token){.col = col, .digits = 1};
+            if (ch < '0' || ch > '9') t.digits = 0;
+            else if (t.value <= m->vocab) t.value = t.value * 10 + (ch - '0');
+            if (t.len < ID_TEXT_MAX) t.text[t.len] = (char)ch;
+            if (++t.len > ID_TEXT_MAX) { /* no id is this long: refused without its end */
+                rc = id_check(file, line, &t, m->vocab, d);
+                break;
+            }
         }
     }
-    free(buf);
+    if (rc == AIMC_OK && ferror(f)) rc = aimc_diag_set(d, AIMC_ERR_IO, "%s: read error", file);
     if (rc == AIMC_OK && k == 0) rc = aimc_diag_set(d, AIMC_ERR_CONFIG, "%s: no tokens", file);
+out:
+    fclose(f);
+    free(buf);
     if (rc) {
         free(v);
         return rc;

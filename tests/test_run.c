@@ -743,6 +743,34 @@ static void test_lm_one_sequence(void)
     aimc_model_free(m);
 }
 
+/* A teacher-forced window longer than one command takes stays one sequence, prefilled in the
+ * largest group every command fits (aimc_rt_group_max): 16 heads of 1024 make a token's new
+ * keys and values 32768 floats, so 2^24 / 32768 = 512 tokens a group; 600 ids run as 512 and
+ * 88 (they were refused: "run fewer tokens per group", with no batch or prompt set). */
+static void test_lm_window_in_groups(void)
+{
+    static const char *text = "version: 1\nmodel: {name: wide-lm, layers: 1, d_model: 64, "
+                              "routed_experts: 2, expert_d_ff: 32, top_k: 1, vocab: 16, "
+                              "attention: {heads: 16, head_dim: 1024}}\n";
+    aimc_model *m = NULL;
+    aimc_diag d = {{0}};
+    CU_ASSERT_EQUAL_FATAL(aimc_model_load_string(text, "wide-lm.yaml", 0, &m, &d), AIMC_OK);
+    CU_ASSERT_EQUAL(aimc_rt_group_max(m, 600, 65536, 1u << 24), 512);
+    aimc_arch a;
+    aimc_arch_defaults(&a);
+    a.hierarchy.chips_auto = 1;
+    aimc_rt_report *r = calloc(1, sizeof *r);
+    cli_eval_out ex;
+    CU_ASSERT_FATAL(r != NULL);
+    CU_ASSERT_EQUAL_FATAL(lm_eval(&a, m, 600, 0, 0, r, &ex), AIMC_OK);
+    cli_breakdown_free(&ex.breakdown);
+    CU_ASSERT_EQUAL(r->tokens, 600);
+    CU_ASSERT_EQUAL(r->groups, 2);
+    CU_ASSERT_EQUAL(r->first_tokens, 512);
+    free(r);
+    aimc_model_free(m);
+}
+
 /* ---- the language model's training ------------------------------------------------------- */
 
 /* The gradient of a tiny LM (2 layers, 2 heads of 4, 3 experts top-2, d_ff 6, vocabulary 16,
@@ -940,6 +968,8 @@ int test_run_register(void)
                {"dump outputs: what the run gave, layer by layer", test_dump_outputs},
                {"language model: parts of the model, decoding, KV bytes by hand",
                 test_lm_parts_and_kv},
+               {"a window longer than a command takes: one sequence in groups that fit",
+                test_lm_window_in_groups},
                {"language model without eval.context: one sequence, KV bytes by hand",
                 test_lm_one_sequence},
                {"language model: gradient matches finite differences", test_lm_gradient},

@@ -283,4 +283,12 @@ void cli_usage_map(FILE *f);
 void cli_usage_info(FILE *f);
 void cli_usage_train(FILE *f);
 
+/* The sequence options against the model: prompt and generate describe a sequence, which a
+ * model without attention has not (its tokens are independent). AIMC_OK, or AIMC_ERR_INVALID
+ * with the reason in d, naming the options as the caller spells them (the command's
+ * "--prompt", "--generate", "--batch N"; Python's "prompt", "generate", "batch=N"), so the
+ * command and the package refuse with one rule and one message. */
+int cli_sequence_opts_check(const aimc_model *m, int prompt, int generate,
+                            const char *const names[3], aimc_diag *d);
+
 #endif /* AIMC_CLI_H */

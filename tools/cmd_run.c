@@ -226,12 +226,10 @@ static int refuse_for_model(const run_opts *ro, const aimc_model *m)
                                                : "a vocabulary");
         return -1;
     }
-    if ((ro->prompt || ro->generate) && m->attn.kind == AIMC_ATTN_NONE) {
-        /* a model without attention has no sequence: its tokens are independent */
-        fprintf(stderr, "%s run: --%s: model %s has no attention, so its tokens are no "
-                "sequence (each goes through the layers on its own; --batch N sets how many "
-                "enter together); --prompt and --generate are for models with attention\n",
-                cli_prog, ro->prompt ? "prompt" : "generate", m->name);
+    static const char *const names[3] = {"--prompt", "--generate", "--batch N"};
+    aimc_diag d = {{0}};
+    if (cli_sequence_opts_check(m, ro->prompt != 0, ro->generate, names, &d) != AIMC_OK) {
+        fprintf(stderr, "%s run: %s\n", cli_prog, d.msg);
         return -1;
     }
     return 0;

@@ -129,6 +129,16 @@ static int keep_outputs(const aimc_model *m, size_t ntok, const float *x0, const
     return AIMC_OK;
 }
 
+int cli_sequence_opts_check(const aimc_model *m, int prompt, int generate,
+                            const char *const names[3], aimc_diag *d)
+{
+    if (!(prompt || generate) || m->attn.kind != AIMC_ATTN_NONE) return AIMC_OK;
+    return aimc_diag_set(d, AIMC_ERR_INVALID, "%s: model %s has no attention, so its tokens are "
+                         "no sequence (each goes through the layers on its own; %s sets how "
+                         "many enter together); %s and %s are for models with attention",
+                         prompt ? names[0] : names[1], m->name, names[2], names[0], names[1]);
+}
+
 /* ---- a language model on its text ----------------------------------------------------------- */
 
 /* A language model's evaluation: the token ids (o->ids, else the held-out chunks of eval.text,

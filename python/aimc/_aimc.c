@@ -830,13 +830,14 @@ static PyObject *py_run(PyObject *mod, PyObject *args, PyObject *kw)
                  "tokens are ids, given with ids", m->name, m->vocab);
         return raise_status(AIMC_ERR_INVALID, why);
     }
-    if ((prompt || generate) && m->attn.kind == AIMC_ATTN_NONE) {
-        /* a model without attention has no sequence: its tokens are independent */
-        snprintf(why, sizeof why, "run: %s: model %s has no attention, so its tokens are no "
-                 "sequence (each goes through the layers on its own; batch=N sets how many "
-                 "enter together); prompt and generate are for models with attention",
-                 prompt ? "prompt" : "generate", m->name);
-        return raise_status(AIMC_ERR_INVALID, why);
+    {
+        static const char *const names[3] = {"prompt", "generate", "batch=N"};
+        aimc_diag sd = {{0}};
+        if (cli_sequence_opts_check(m, prompt != 0, generate != 0, names, &sd) != AIMC_OK) {
+            char msg[sizeof sd.msg + 8];
+            snprintf(msg, sizeof msg, "run: %s", sd.msg);
+            return raise_status(AIMC_ERR_INVALID, msg);
+        }
     }
     if (strcmp(activity, "measured") && strcmp(activity, "assumed"))
         return raise_status(AIMC_ERR_INVALID, "run: activity is \"measured\" or \"assumed\"");

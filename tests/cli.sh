@@ -311,6 +311,10 @@ has_line "$tmp/kept.st" '^keep me$' "a refused run keeps the outputs file's byte
 expect_exit 2 "refused run, no outputs file" "$AIMC" run --model models/digits-moe.yaml \
     --prompt 4 --dump-outputs "$tmp/new.st"
 if [ -e "$tmp/new.st" ]; then bad "a refused run left an outputs file"; else ok; fi
+# A JSON report that cannot be written is found before the run, not after its work.
+expect_exit 1 "--json into no directory" "$AIMC" run --json "$tmp/no/such/dir/r.json"
+has_line "$tmp/err" "^aimc: $tmp/no/such/dir/r.json: cannot create the JSON file: No such file or directory\$" "--json into no directory: message"
+if grep -q '^run ' "$tmp/out"; then bad "--json into no directory: ran first"; else ok; fi
 # A language model's --dump-outputs: the ids of the text as run, scored (perplexity reported).
 printf 'Hello, world. Hello, aimc.\n' >"$tmp/hello.txt"
 expect_exit 0 "bytes-lm --dump-outputs" "$AIMC" run --model models/bytes-lm.yaml \

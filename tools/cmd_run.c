@@ -882,11 +882,11 @@ int cli_cmd_run(int argc_all, char **argv_all)
         fprintf(stderr, "%s run: --dump-layers needs --dump-outputs FILE\n", cli_prog);
         return CLI_EXIT_USAGE;
     }
-    const char *const outs[3] = {ro.trace, ro.csv, ro.dump};
-    static const char *const out_kind[3] = {"trace", "CSV", "outputs"};
+    const char *const outs[4] = {ro.trace, ro.csv, ro.dump, o.json};
+    static const char *const out_kind[4] = {"trace", "CSV", "outputs", "JSON"};
     /* Before any work: fail on a path that cannot be written, without truncating a file that
      * is there (a run refused later loses nothing) or leaving one that was not. */
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 4; i++) {
         if (!outs[i]) continue;
         /* lstat: a symbolic link is there whatever it points to, and is never removed; one
          * that points to nothing is refused (opening it would create its target, which a

@@ -2200,7 +2200,7 @@ int test_model_register(void)
                 test_tr_deepseek},
                {"deepseek-v3, mixtral, olmoe, qwen timing-only end to end on hermes",
                 test_public_models_run},
-               {"ATTN's limits: refused before any command, with the quantity and the limit",
+               {"per-command limits (digital steps, ATTN): refused before any command, named",
                 test_attn_limits},
                {"a command the device refuses is named by what it was (layer 0's ATTN)",
                 test_failed_command_label});

@@ -2076,6 +2076,26 @@ static void test_attn_limits(void)
     if (strcmp(d.msg, tall_msg)) fprintf(stderr, "\n  got    %s\n  expect %s\n", d.msg, tall_msg);
     CU_ASSERT_STRING_EQUAL(d.msg, tall_msg);
     aimc_model_free(tall);
+    /* A head of 262144 outputs: 2^28 / 262144 = 1024 tokens' logits at once, the runtime's
+     * own bound on what the host reads (its digital steps would take 2^24 / 64 = 262144). */
+    aimc_model *wide = NULL;
+    CU_ASSERT_EQUAL_FATAL(aimc_model_load_string("version: 1\nmodel: {name: big-vocab, layers: "
+                                                 "1, d_model: 64, routed_experts: 2, "
+                                                 "expert_d_ff: 32, top_k: 1, vocab: 262144}\n",
+                                                 "bigv.yaml", 0, &wide, &d), AIMC_OK);
+    CU_ASSERT_EQUAL(aimc_rt_group_max(wide, 4096, 65536, 1u << 24), 1024);
+    rt.batch = 2048;
+    CU_ASSERT_EQUAL(aimc_rt_run(dev, wide, NULL, 2048, NULL, &rt, r, &d), AIMC_ERR_UNSUPPORTED);
+    CU_ASSERT_STRING_EQUAL(d.msg, "big-vocab: the head's outputs of a group of 2048 tokens are "
+                                  "536870912 floats (tokens 2048 x 262144), above the 268435456 "
+                                  "(16 x CAP_MAX_ELEMS) the host reads at once: at most 1024 "
+                                  "tokens per group (batch, prompt)");
+    aimc_model_free(wide);
+    /* A cache too long and a group too large: the cache is named, with no group size (none
+     * fits). */
+    rt.batch = 1024;
+    CU_ASSERT_EQUAL(aimc_rt_run(dev, m, NULL, 16384, NULL, &rt, r, &d), AIMC_ERR_UNSUPPORTED);
+    CU_ASSERT_PTR_NOT_NULL(strstr(d.msg, "wide-heads: attention's KV cache of 16384 positions"));
     /* at the limit: a group of 512 tokens, its keys and values 2^24 floats, runs */
     aimc_arch a;
     aimc_plan *p = NULL;

@@ -123,9 +123,11 @@ int aimc_rt_run(aimc_dev *dev, const aimc_model *model, const float *x0, size_t 
 
 /* The largest group of tokens (a batch or a prompt) of model whose every command fits a
  * device that takes max_batch vectors and max_elems floats per operand (aimc_dev_info; the
- * widest vector a token moves, and attention's queries, outputs and new cache rows), in a
- * sequence of ctx positions; 0 when no group fits (the KV cache of ctx positions is above
- * the ATTN command's limit). aimc_rt_run refuses a larger group before any command. */
+ * digital steps of its workload, each over its dimension, and attention's queries, outputs
+ * and new cache rows; and, the runtime's own bound, a head's outputs of at most 16 x
+ * max_elems floats), in a sequence of ctx positions; 0 when no group fits (the KV cache of
+ * ctx positions is above the ATTN command's limit). aimc_rt_run refuses a larger group
+ * before any command. */
 size_t aimc_rt_group_max(const aimc_model *model, size_t ctx, uint32_t max_batch,
                          uint32_t max_elems);
 

@@ -1220,6 +1220,10 @@ size_t aimc_rt_group_max(const aimc_model *m, size_t ctx, uint32_t max_batch, ui
     uint32_t dim;
     uint64_t g = max_batch, dg = digital_group_max(m, max_elems, where, sizeof where, &dim);
     if (dg < g) g = dg;
+    /* the head's outputs of a group, in one buffer the host reads (OUT, its parts' blocks at
+     * 32-bit offsets): at most 16 x max_elems floats, the runtime's own bound */
+    if (m->n_classes > 0 && 16 * (uint64_t)max_elems / (uint64_t)m->n_classes < g)
+        g = 16 * (uint64_t)max_elems / (uint64_t)m->n_classes;
     if (m->attn.kind != AIMC_ATTN_NONE) {
         uint64_t q, o, row;
         attn_per_token(m, &q, &o, &row);
@@ -1243,6 +1247,32 @@ static int group_limits(const aimc_model *m, size_t group, size_t ctx, uint32_t 
     const size_t fit = aimc_rt_group_max(m, ctx, max_batch, max_elems);
     char fix[96];
     snprintf(fix, sizeof fix, "at most %zu tokens per group (batch, prompt)", fit);
+    uint64_t q = 0, o = 0, row = 0;
+    uint32_t rowk = 0, rowv = 0;
+    char rt[96] = ""; /* a cache row's floats */
+    const int G = m->attn.groups > 1 ? m->attn.groups : 1;
+    const uint64_t H = (uint64_t)(m->attn.heads / G), dk = (uint64_t)m->attn.dk;
+    const uint64_t dv = (uint64_t)m->attn.dv;
+    const int mla = m->attn.kind == AIMC_ATTN_MLA;
+    if (m->attn.kind != AIMC_ATTN_NONE) {
+        attn_per_token(m, &q, &o, &row);
+        aimc_model_kv_row(m, &rowk, &rowv);
+        if (rowv)
+            snprintf(rt, sizeof rt, "kv_heads %d x (%llu of keys + %llu of values)",
+                     m->attn.kv_heads, (unsigned long long)dk, (unsigned long long)dv);
+        else
+            snprintf(rt, sizeof rt, "kv_heads %d x %llu of keys, the values in them",
+                     m->attn.kv_heads, (unsigned long long)dk);
+        /* first: no group fits a cache too long (then there is no group size to give) */
+        if ((uint64_t)ctx * row > cache_lim)
+            return aimc_diag_set(d, AIMC_ERR_UNSUPPORTED, "%s: attention's KV cache of %zu "
+                                 "positions is %llu floats (positions %zu x a row of %llu: %s), "
+                                 "above the ATTN command's limit of %llu (16 x CAP_MAX_ELEMS): "
+                                 "at most %llu positions (tokens of a sequence)", m->name, ctx,
+                                 (unsigned long long)((uint64_t)ctx * row), ctx,
+                                 (unsigned long long)row, rt, (unsigned long long)cache_lim,
+                                 (unsigned long long)(cache_lim / row));
+    }
     char where[96];
     uint32_t dim = 0;
     if (b > digital_group_max(m, lim, where, sizeof where, &dim))
@@ -1251,32 +1281,15 @@ static int group_limits(const aimc_model *m, size_t group, size_t ctx, uint32_t 
                              "%llu (CAP_MAX_ELEMS): %s", m->name, group,
                              (unsigned long long)(b * dim), where, group, dim,
                              (unsigned long long)lim, fix);
+    if (m->n_classes > 0 && b * (uint64_t)m->n_classes > cache_lim)
+        return aimc_diag_set(d, AIMC_ERR_UNSUPPORTED, "%s: the head's outputs of a group of %zu "
+                             "tokens are %llu floats (tokens %zu x %d), above the %llu (16 x "
+                             "CAP_MAX_ELEMS) the host reads at once: %s", m->name, group,
+                             (unsigned long long)(b * (uint64_t)m->n_classes), group,
+                             m->n_classes, (unsigned long long)cache_lim, fix);
     if (m->attn.kind == AIMC_ATTN_NONE) return AIMC_OK;
-    uint64_t q, o, row;
-    attn_per_token(m, &q, &o, &row);
-    const int G = m->attn.groups > 1 ? m->attn.groups : 1;
-    const uint64_t H = (uint64_t)(m->attn.heads / G), dk = (uint64_t)m->attn.dk;
-    const uint64_t dv = (uint64_t)m->attn.dv;
-    const int mla = m->attn.kind == AIMC_ATTN_MLA;
     const char *heads = G > 1 ? "heads per group" : "heads";
     const char *dk_name = mla ? "(kv_lora_rank + rope_dim)" : "head_dim";
-    char rt[96]; /* a cache row's floats */
-    uint32_t rowk, rowv;
-    aimc_model_kv_row(m, &rowk, &rowv);
-    if (rowv)
-        snprintf(rt, sizeof rt, "kv_heads %d x (%llu of keys + %llu of values)", m->attn.kv_heads,
-                 (unsigned long long)dk, (unsigned long long)dv);
-    else
-        snprintf(rt, sizeof rt, "kv_heads %d x %llu of keys, the values in them",
-                 m->attn.kv_heads, (unsigned long long)dk);
-    if ((uint64_t)ctx * row > cache_lim)
-        return aimc_diag_set(d, AIMC_ERR_UNSUPPORTED, "%s: attention's KV cache of %zu positions "
-                             "is %llu floats (positions %zu x a row of %llu: %s), above the ATTN "
-                             "command's limit of %llu (16 x CAP_MAX_ELEMS): at most %llu "
-                             "positions (tokens of a sequence)", m->name, ctx,
-                             (unsigned long long)((uint64_t)ctx * row), ctx,
-                             (unsigned long long)row, rt, (unsigned long long)cache_lim,
-                             (unsigned long long)(cache_lim / row));
     if (b * q > lim)
         return aimc_diag_set(d, AIMC_ERR_UNSUPPORTED, "%s: attention's queries of a group of %zu "
                              "tokens are %llu floats (tokens %zu x %s %llu x %s %llu), above "

@@ -444,6 +444,7 @@ out:
 /* ---- tokens in, outputs out ------------------------------------------------------------- */
 
 #define CLI_TOKENS_MAX 65536
+#define CLI_IDS_BYTES_MAX (1 << 26) /* an ids file's text: 64 MiB, 1024 bytes an id */
 
 int cli_tokens_read(const char *path, const aimc_model *m, float **x0, size_t *ntok,
                     aimc_diag *d)
@@ -709,11 +710,18 @@ int cli_ids_read(const char *path, const aimc_model *m, int **ids, size_t *n, ai
         }
         for (size_t i = 0; i < len; i++) v[k++] = buf[i];
     } else { /* decimal ids separated by blanks, commas or new lines, read as they come */
-        size_t line = 1, col = 0;
+        size_t line = 1, col = 0, bytes = 0;
         id_token t = {0};
         for (;;) {
             const int ch = fgetc(f);
             if (ch != EOF) col++;
+            /* separators alone never reach the id limit: a stream of them ends here */
+            if (ch != EOF && ++bytes > CLI_IDS_BYTES_MAX) {
+                rc = aimc_diag_set(d, AIMC_ERR_CONFIG, "%s: more than %d bytes of text holding "
+                                   "%zu token ids (at most %d ids)", file, CLI_IDS_BYTES_MAX, k,
+                                   CLI_TOKENS_MAX);
+                break;
+            }
             if (ch == '\0') { /* not a separator (a C string would end there) */
                 rc = aimc_diag_set(d, AIMC_ERR_CONFIG, "%s:%zu:%zu: a NUL byte: expected token "
                                    "ids 0..%d as text", file, line, col, m->vocab - 1);

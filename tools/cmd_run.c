@@ -358,7 +358,8 @@ static void find_warnings(const aimc_arch *a, const aimc_plan *p, const aimc_rt_
     if (s->forced && ro->batch) /* asked for, and not what ran */
         snprintf(w->text[w->n++], sizeof w->text[0],
                  "--batch %ld does not apply: a language model's windows are prefilled at once "
-                 "(teacher forcing: each window of up to %zu tokens one group); with --prompt N "
+                 "(teacher forcing: each window of up to %zu tokens in as few groups as every "
+                 "command takes, one if it fits); with --prompt N "
                  "or --generate the tokens after the prompt enter in groups of --batch",
                  ro->batch, s->window);
     if (a->calibration.chips > 0 && p->chips_used > a->calibration.chips)

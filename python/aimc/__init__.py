@@ -229,7 +229,8 @@ def run(machine=None, model=None, *, tokens=None, seed=1, backend="sim:", timing
     ids          --tokens-file with ids: a language model's (model.vocab) token ids, a
                  sequence or a 1-D integer array, each in 0..vocab-1 (not with tokens)
     x0           --tokens-file with vectors: a model without a vocabulary's inputs, a 2-D
-                 float32 array of tokens x d_model (not with tokens)
+                 real array of tokens x d_model, copied as float32 (not complex; not with
+                 tokens)
     prompt       --prompt N: models with attention: the first N tokens at once (a prefill)
     generate     --generate: models with attention: each later token enters when the one
                  before has left the head

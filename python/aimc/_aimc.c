@@ -739,13 +739,19 @@ out:
     return rc;
 }
 
-/* run(x0=): the inputs of a model without a vocabulary, tokens x d_model finite numbers, as a
- * float32 C-contiguous array (a new reference; no copy when o is one); NULL with TypeError or
- * ValueError set. */
+/* run(x0=): the inputs of a model without a vocabulary, tokens x d_model finite real numbers,
+ * as a float32 C-contiguous array of the run's own (a new reference; always a copy, so no
+ * other thread changes it while the run, without the GIL, reads it); complex numbers are
+ * refused, not cut to their real part. NULL with TypeError or ValueError set. */
 static PyArrayObject *x0_in(PyObject *o, const aimc_model *m)
 {
-    PyArrayObject *a = (PyArrayObject *)PyArray_FROMANY(o, NPY_FLOAT32, 0, 0,
-                                                        NPY_ARRAY_IN_ARRAY | NPY_ARRAY_FORCECAST);
+    if (PyArray_Check(o) && PyArray_ISCOMPLEX((PyArrayObject *)o)) {
+        PyErr_Format(PyExc_TypeError, "run: x0: complex numbers are no inputs: expected a 2-D "
+                     "real array (tokens x %d, model %s's d_model)", m->d_model, m->name);
+        return NULL;
+    }
+    PyArrayObject *a = (PyArrayObject *)PyArray_FROMANY(
+        o, NPY_FLOAT32, 0, 0, NPY_ARRAY_IN_ARRAY | NPY_ARRAY_FORCECAST | NPY_ARRAY_ENSURECOPY);
     if (!a) {
         PyErr_Clear();
         PyErr_Format(PyExc_TypeError, "run: x0: expected a 2-D float32 array (tokens x %d, "

@@ -371,6 +371,9 @@ class TestRun(ErrorCase):
         with self.assertRaises(ValueError) as cm:
             aimc.run(x0=bad)
         self.assertEqual(str(cm.exception), "run: x0[2, 7]: inf is not a finite float32")
+        with self.assertRaises(TypeError) as cm:  # not cut to its real part
+            aimc.run(x0=rand((3, 64), 1).astype(np.complex64))
+        self.assertIn("run: x0: complex numbers are no inputs", str(cm.exception))
 
     def test_prompt_generate_need_attention(self):
         # the command's refusal, word for word but for the options' spelling

@@ -656,10 +656,21 @@ static int id_check(const char *file, size_t line, const id_token *t, int vocab,
 {
     const int shown = (int)(t->len > ID_TEXT_MAX ? ID_TEXT_MAX : t->len);
     const char *more = t->len > ID_TEXT_MAX ? "..." : "";
-    if (!t->digits || (t->len > ID_TEXT_MAX && t->value < vocab)) /* zeros before an id */
-        return aimc_diag_set(d, AIMC_ERR_CONFIG, "%s:%zu:%zu: not a token id: \"%.*s%s\" "
-                             "(expected decimal ids 0..%d)", file, line, t->col, shown, t->text,
-                             more, vocab - 1);
+    if (!t->digits || (t->len > ID_TEXT_MAX && t->value < vocab)) { /* zeros before an id */
+        char esc[4 * ID_TEXT_MAX + 1]; /* the bytes as read, those not printable as \xNN */
+        size_t k = 0;
+        for (int i = 0; i < shown; i++) {
+            const unsigned char c = (unsigned char)t->text[i];
+            if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
+                esc[k++] = (char)c;
+            else
+                k += (size_t)snprintf(esc + k, sizeof esc - k, "\\x%02x", c);
+        }
+        esc[k] = '\0';
+        return aimc_diag_set(d, AIMC_ERR_CONFIG, "%s:%zu:%zu: not a token id: \"%s%s\" "
+                             "(expected decimal ids 0..%d)", file, line, t->col, esc, more,
+                             vocab - 1);
+    }
     if (t->value >= vocab)
         return aimc_diag_set(d, AIMC_ERR_CONFIG, "%s:%zu:%zu: id %.*s%s outside 0..%d", file,
                              line, t->col, shown, t->text, more, vocab - 1);

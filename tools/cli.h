@@ -291,4 +291,8 @@ void cli_usage_train(FILE *f);
 int cli_sequence_opts_check(const aimc_model *m, int prompt, int generate,
                             const char *const names[3], aimc_diag *d);
 
+/* The tokens of a language model's window when n ids run (evaluate.c's windows): its
+ * eval.context, or all n when the model sets none or n is fewer. */
+size_t cli_lm_window(const aimc_model *m, size_t n);
+
 #endif /* AIMC_CLI_H */

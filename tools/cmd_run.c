@@ -214,8 +214,7 @@ static int preflight(const cli_options *o, const aimc_arch *a)
  * usage error); returns 0 to go on. */
 static int refuse_for_model(const run_opts *ro, const aimc_model *m)
 {
-    if (ro->dump_layers &&
-        (m->attn.kind != AIMC_ATTN_NONE || m->dense_layers > 0 || m->vocab > 0)) {
+    if (ro->dump_layers && aimc_rt_sequence(m)) {
         /* the runtime keeps every layer's output of independent tokens only */
         fprintf(stderr, "%s run: --dump-layers: every layer's hidden state is kept for models "
                 "without attention, dense layers or a vocabulary only, and model %s has %s; "
@@ -296,8 +295,7 @@ static void run_shape_of(const aimc_model *m, const run_opts *ro, const aimc_rt_
     s->batch = ro->batch ? (size_t)ro->batch : 1;
     s->lm = m->vocab > 0 && !ro->x0;
     if (s->lm) {
-        s->window = m->eval.context > 0 && (size_t)m->eval.context < n ? (size_t)m->eval.context
-                                                                        : n;
+        s->window = cli_lm_window(m, n);
         s->windows = s->window ? (n + s->window - 1) / s->window : 0;
         s->forced = !ro->prompt && !ro->generate;
     }
@@ -687,7 +685,7 @@ static void json_report(aimc_json *j, const aimc_arch *a, const aimc_model *m,
         aimc_json_num(j, "rel_rms_error", r->rel_rms_error);
         /* measured per layer for independent tokens only: a sequence model's error is the
          * last residual stream's (aimc_rt_run), and its per-layer array stays zero */
-        if (m->attn.kind == AIMC_ATTN_NONE && m->dense_layers == 0 && m->vocab == 0) {
+        if (!aimc_rt_sequence(m)) {
             aimc_json_arr_begin(j, "layer_rel_rms_error");
             for (int l = 0; l < r->layers; l++) aimc_json_num(j, NULL, r->layer_rel_rms_error[l]);
             aimc_json_arr_end(j);
@@ -972,10 +970,7 @@ int cli_cmd_run(int argc_all, char **argv_all)
         /* A layer's cache after the run's longest sequence: a language model's window (its
          * eval.context) or every token; its bytes the cost layer's, as the device counts
          * them (the cache written by appending that many positions from position 0). */
-        const size_t positions = m->vocab && m->eval.context > 0 &&
-                                         rep->tokens > (size_t)m->eval.context
-                                     ? (size_t)m->eval.context
-                                     : rep->tokens;
+        const size_t positions = m->vocab ? cli_lm_window(m, rep->tokens) : rep->tokens;
         aimc_cost_attn_bytes io;
         aimc_cost_attn_io(positions, 0, (uint64_t)m->attn.heads, (uint64_t)m->attn.kv_heads,
                           (uint64_t)m->attn.dk, (uint64_t)m->attn.dv,

@@ -139,6 +139,11 @@ int cli_sequence_opts_check(const aimc_model *m, int prompt, int generate,
                          prompt ? names[0] : names[1], m->name, names[2], names[0], names[1]);
 }
 
+size_t cli_lm_window(const aimc_model *m, size_t n)
+{
+    return m->eval.context > 0 && (size_t)m->eval.context < n ? (size_t)m->eval.context : n;
+}
+
 /* ---- a language model on its text ----------------------------------------------------------- */
 
 /* A language model's evaluation: the token ids (o->ids, else the held-out chunks of eval.text,
@@ -180,8 +185,7 @@ static int lm_windows(aimc_dev *dev, const aimc_model *m, const cli_eval_opts *o
     /* Windows only where the model says how long its context is: the ids are otherwise one
      * text, and cutting it would restart the positions (and empty the KV caches) where the
      * model never would. */
-    const size_t W = m->eval.context > 0 && (size_t)m->eval.context < n ? (size_t)m->eval.context
-                     : n ? n : 1;
+    const size_t W = n ? cli_lm_window(m, n) : 1;
     if (keep && o->keep_outputs > 1) {
         rc = aimc_diag_set(d, AIMC_ERR_UNSUPPORTED, "%s: every layer's output is kept for models "
                            "without attention, dense layers or a vocabulary only", m->name);
@@ -216,6 +220,9 @@ static int lm_windows(aimc_dev *dev, const aimc_model *m, const cli_eval_opts *o
     aimc_counters c0, c1; /* the windows' counters: the device's, around them all */
     if ((rc = aimc_counters_read(dev, &c0)))
         aimc_diag_set(d, rc, "reading counters: %s", aimc_strerror(rc));
+    /* the largest group every command takes, for the longest window (a shorter one's cache
+     * fits where the longest's does) */
+    const size_t fit = aimc_rt_group_max(m, W, info->max_batch, info->max_elems);
     for (size_t w0 = 0; r && rc == AIMC_OK && w0 < n; w0 += W) {
         const size_t wn = n - w0 < W ? n - w0 : W;
         for (size_t t = 0; t < wn; t++) {
@@ -231,8 +238,8 @@ static int lm_windows(aimc_dev *dev, const aimc_model *m, const cli_eval_opts *o
         aimc_rt_opts ro = *ro0;
         /* Teacher forcing: the window's ids are given, so they all enter at once, one prefill.
          * The runtime refuses a group larger than every command of the model takes (the
-         * device's tokens per command, and its floats per operand: the widest vector a token
-         * moves, attention's queries, outputs and cache rows; aimc_rt_group_max). A longer
+         * device's tokens per command, and its floats per operand: each digital step over its
+         * dimension, attention's queries, outputs and cache rows; aimc_rt_group_max). A longer
          * window stays one sequence, prefilled in chunks of the largest group that fits (the
          * prompt and then groups of the same size, each entering once the one before has
          * issued its commands, so the caches grow in position order): causal attention gives
@@ -240,7 +247,6 @@ static int lm_windows(aimc_dev *dev, const aimc_model *m, const cli_eval_opts *o
          * restart the positions. No group fits a cache too long for the device: the run
          * then says so. */
         if (!ro.prompt && !ro.generate) {
-            const size_t fit = aimc_rt_group_max(m, wn, info->max_batch, info->max_elems);
             ro.prompt = wn;
             if (fit && wn > fit) ro.prompt = ro.batch = fit;
         }

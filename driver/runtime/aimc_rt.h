@@ -121,6 +121,11 @@ typedef struct aimc_rt_report {
 int aimc_rt_run(aimc_dev *dev, const aimc_model *model, const float *x0, size_t ntok,
                 const int *labels, const aimc_rt_opts *opts, aimc_rt_report *r, aimc_diag *d);
 
+/* Whether aimc_rt_run takes model's tokens as one sequence (it has attention, dense layers or
+ * a vocabulary) rather than as independent tokens, each block checked on its own (and every
+ * layer's output, layers_out, kept for independent tokens only). */
+int aimc_rt_sequence(const aimc_model *model);
+
 /* The largest group of tokens (a batch or a prompt) of model whose every command fits a
  * device that takes max_batch vectors and max_elems floats per operand (aimc_dev_info; the
  * digital steps of its workload, each over its dimension, and attention's queries, outputs

@@ -532,12 +532,18 @@ static aimc_bo *bo_of(rt_group *g, rt_expert *x, aimc_wl_tensor t)
     return g->bo[t];
 }
 
-/* "layer 1 expert 3's MVM (layer1.expert3.gate)": what command c was, into buf. */
-static const char *cmd_label(const aimc_model *m, const rt_cmd *c, char *buf, size_t cap)
+/* The device command a workload op is issued as (aimc_wl_op order). */
+static const char *op_name(int op)
 {
     static const char *const ops[] = {"RMSNORM", "MVM", "TOPK", "GATHER", "SILU_MUL",
                                       "SCALE_ACC", "NORM", "ROUTE", "ACT", "ATTN"};
-    const char *op = c->op >= 0 && c->op < (int)(sizeof ops / sizeof ops[0]) ? ops[c->op] : "?";
+    return op >= 0 && op < (int)(sizeof ops / sizeof ops[0]) ? ops[op] : "?";
+}
+
+/* "layer 1 expert 3's MVM (layer1.expert3.gate)": what command c was, into buf. */
+static const char *cmd_label(const aimc_model *m, const rt_cmd *c, char *buf, size_t cap)
+{
+    const char *op = op_name(c->op);
     char part[64];
     switch (c->phase) {
     case RT_PH_ATTN: snprintf(part, sizeof part, "layer %d attention's", c->layer); break;
@@ -1159,8 +1165,6 @@ static uint64_t digital_group_max(const aimc_model *m, uint64_t lim, char *where
                                   uint32_t *dim)
 {
     uint64_t best = UINT64_MAX;
-    static const char *const ops[] = {"RMSNORM", "MVM", "TOPK", "GATHER", "SILU_MUL",
-                                      "SCALE_ACC", "NORM", "ROUTE", "ACT", "ATTN"};
     aimc_wl_phase ph;
     const char *part = "";
     int layer = -1;
@@ -1189,11 +1193,11 @@ static uint64_t digital_group_max(const aimc_model *m, uint64_t lim, char *where
                     best = g;
                     layer = l;
                     *dim = ph.s[i].stride > ph.s[i].dim ? ph.s[i].stride : ph.s[i].dim;
-                    const int op = (int)ph.s[i].op;
+                    const char *op = op_name((int)ph.s[i].op);
                     if (layer < 0)
-                        snprintf(where, cap, "%s %s", part, ops[op]);
+                        snprintf(where, cap, "%s %s", part, op);
                     else
-                        snprintf(where, cap, "layer %d %s %s", layer, part, ops[op]);
+                        snprintf(where, cap, "layer %d %s %s", layer, part, op);
                 }
             }
         }
@@ -1214,11 +1218,11 @@ static void attn_per_token(const aimc_model *m, uint64_t *q, uint64_t *o, uint64
     *row = (uint64_t)rowk + rowv;
 }
 
-size_t aimc_rt_group_max(const aimc_model *m, size_t ctx, uint32_t max_batch, uint32_t max_elems)
+/* aimc_rt_group_max, given dg, the digital steps' bound (digital_group_max). */
+static size_t group_max_of(const aimc_model *m, size_t ctx, uint32_t max_batch,
+                           uint32_t max_elems, uint64_t dg)
 {
-    char where[96];
-    uint32_t dim;
-    uint64_t g = max_batch, dg = digital_group_max(m, max_elems, where, sizeof where, &dim);
+    uint64_t g = max_batch;
     if (dg < g) g = dg;
     /* the head's outputs of a group, in one buffer the host reads (OUT, its parts' blocks at
      * 32-bit offsets): at most 16 x max_elems floats, the runtime's own bound */
@@ -1235,6 +1239,19 @@ size_t aimc_rt_group_max(const aimc_model *m, size_t ctx, uint32_t max_batch, ui
     return (size_t)g;
 }
 
+int aimc_rt_sequence(const aimc_model *m)
+{
+    return m->attn.kind != AIMC_ATTN_NONE || m->dense_layers > 0 || m->vocab > 0;
+}
+
+size_t aimc_rt_group_max(const aimc_model *m, size_t ctx, uint32_t max_batch, uint32_t max_elems)
+{
+    char where[96];
+    uint32_t dim;
+    return group_max_of(m, ctx, max_batch, max_elems,
+                        digital_group_max(m, max_elems, where, sizeof where, &dim));
+}
+
 /* A group of `group` tokens (the largest of the run: a batch or the prompt) and a sequence of
  * ctx positions against the device's per-command limits (docs/registers.md: batch x dim of
  * every digital command and MVM, and ATTN's operands and cache). The device refuses a command
@@ -1244,7 +1261,10 @@ static int group_limits(const aimc_model *m, size_t group, size_t ctx, uint32_t 
                         uint32_t max_elems, aimc_diag *d)
 {
     const uint64_t lim = max_elems, cache_lim = 16 * (uint64_t)max_elems, b = group;
-    const size_t fit = aimc_rt_group_max(m, ctx, max_batch, max_elems);
+    char where[96];
+    uint32_t dim = 0;
+    const uint64_t dg = digital_group_max(m, lim, where, sizeof where, &dim);
+    const size_t fit = group_max_of(m, ctx, max_batch, max_elems, dg);
     char fix[96];
     snprintf(fix, sizeof fix, "at most %zu tokens per group (batch, prompt)", fit);
     uint64_t q = 0, o = 0, row = 0;
@@ -1273,9 +1293,7 @@ static int group_limits(const aimc_model *m, size_t group, size_t ctx, uint32_t 
                                  (unsigned long long)row, rt, (unsigned long long)cache_lim,
                                  (unsigned long long)(cache_lim / row));
     }
-    char where[96];
-    uint32_t dim = 0;
-    if (b > digital_group_max(m, lim, where, sizeof where, &dim))
+    if (b > dg)
         return aimc_diag_set(d, AIMC_ERR_UNSUPPORTED, "%s: a group of %zu tokens is %llu floats "
                              "in %s command (tokens %zu x %u), above the device's limit of "
                              "%llu (CAP_MAX_ELEMS): %s", m->name, group,
@@ -1366,7 +1384,7 @@ int aimc_rt_run(aimc_dev *dev, const aimc_model *model, const float *x0, size_t 
     r->tokens = ntok;
     r->layers = model->layers;
     r->values = R.values;
-    R.seq = model->attn.kind != AIMC_ATTN_NONE || model->dense_layers > 0 || model->vocab > 0;
+    R.seq = aimc_rt_sequence(model);
     if (R.seq && opts->layers_out)
         return aimc_diag_set(d, AIMC_ERR_UNSUPPORTED, "%s: every layer's output is kept for models "
                              "without attention or dense layers only", model->name);
